@@ -1,0 +1,20 @@
+/*
+ * Logging to stderr, one logfmt line per event. Messages begin with the
+ * function and the ids they concern; secrets and whole bodies never go here.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include "orchestrator.h"
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_NONE };
+
+void	log_set_level(enum log_level);
+enum log_level log_get_level(void);
+int	log_parse_level(const char *, enum log_level *);
+void	log_debug(const char *, ...) ORC_PRINTF(1, 2);
+void	log_info(const char *, ...) ORC_PRINTF(1, 2);
+void	log_warn(const char *, ...) ORC_PRINTF(1, 2);
+void	log_error(const char *, ...) ORC_PRINTF(1, 2);
+
+#endif

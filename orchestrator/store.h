@@ -1,0 +1,196 @@
+/*
+ * The store: where runs, their finished steps, their transitions and the
+ * definitions they were pinned to are kept. The engine speaks to it in
+ * those terms and never in SQL; a backend (store-sqlite.c now, store-pg.c
+ * later) fills a struct store_ops.
+ *
+ * Writes are grouped. store_submit() queues one change (a run's new state,
+ * optionally the step that just finished, the transition row, the
+ * definition the run is pinned to) and returns at once. The queue is
+ * committed in one transaction when the event loop is next idle, and only
+ * then are the changes' callbacks called, in order: nothing that depends on
+ * a change may happen outside before its callback. When a commit fails the
+ * batch is kept and tried again; the store reports itself unhealthy.
+ *
+ * Reads are synchronous and go through a second connection, so they never
+ * wait on, nor block, the writer.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "orchestrator.h"
+
+struct event_base;
+struct store;
+
+enum run_state {
+	RUN_QUEUED,
+	RUN_RUNNING,
+	RUN_RETRYING,
+	RUN_SUCCEEDED,
+	RUN_FAILED,
+	RUN_CANCELLED
+};
+#define RUN_STATE_COUNT 6
+
+const char	*run_state_name(enum run_state);
+int		 run_state_parse(const char *, enum run_state *);
+int		 run_state_is_final(enum run_state);
+
+/* Where a failed run's on_failure handler stands. */
+enum dead_state { DEAD_NONE, DEAD_PENDING, DEAD_DONE, DEAD_FAILED };
+
+#define RUN_ID_LEN 26
+
+/* A run as stored. Strings and JSON are owned by the record. */
+struct run_rec {
+	char		 id[RUN_ID_LEN + 1];
+	char		*workflow;
+	char		*def_hash;
+	enum run_state	 state;
+	int		 seq;		/* visit number of the current step */
+	char		*step;		/* current step name, NULL when done */
+	int		 attempt;	/* of the current step, 0 before start */
+	json_t		*input;		/* the trigger payload */
+	json_t		*trigger;	/* where it came from: source, headers */
+	json_t		*output;	/* final output, or NULL */
+	char		*error;		/* last error, or NULL */
+	enum dead_state	 dead;
+	char		*idempotency_key;
+	int64_t		 created_at;	/* ms since the epoch */
+	int64_t		 updated_at;
+	int64_t		 due_at;	/* when a retrying run is due, or 0 */
+	int64_t		 finished_at;	/* or 0 */
+	char		*lease_owner;	/* or NULL */
+	int64_t		 lease_until;
+};
+
+/* A step visit that finished successfully. */
+struct step_rec {
+	char		 run_id[RUN_ID_LEN + 1];
+	int		 seq;
+	char		*name;
+	int		 attempts;
+	json_t		*output;
+	int64_t		 started_at;
+	int64_t		 finished_at;
+};
+
+/* One row of a run's timeline. */
+struct transition_rec {
+	int64_t		 id;		/* filled by the store on reads */
+	char		 run_id[RUN_ID_LEN + 1];
+	int64_t		 at;
+	int		 from_state;	/* an enum run_state, or -1 */
+	enum run_state	 to_state;
+	char		*event;		/* created, started, step_succeeded, ... */
+	char		*step;		/* or NULL */
+	int		 seq;
+	int		 attempt;
+	char		*error;		/* or NULL */
+	int64_t		 duration_ms;	/* of the step attempt, or 0 */
+};
+
+struct def_rec {
+	char		*hash;
+	char		*name;
+	char		*path;
+	char		*body;
+	int64_t		 created_at;
+};
+
+void	run_rec_clear(struct run_rec *);
+void	run_rec_copy(struct run_rec *dst, const struct run_rec *src);
+void	step_rec_clear(struct step_rec *);
+void	transition_rec_clear(struct transition_rec *);
+void	def_rec_clear(struct def_rec *);
+
+/* Flags of a change. */
+#define STORE_RUN_INSERT	0x1	/* a new run: write every column */
+#define STORE_RUN_SET_INPUT	0x2	/* redrive with an edited input */
+#define STORE_RUN_SET_DEF	0x4	/* redrive on another definition */
+
+typedef void (*store_commit_cb)(void *arg);
+
+/* One atomic change. Everything is borrowed: store_submit copies it. */
+struct store_change {
+	const struct run_rec		*run;
+	unsigned			 flags;
+	const struct step_rec		*step;		/* or NULL */
+	const struct transition_rec	*transition;	/* or NULL */
+	const struct def_rec		*def;		/* or NULL */
+	store_commit_cb			 cb;		/* or NULL */
+	void				*arg;
+};
+
+struct run_filter {
+	const char	*workflow;	/* or NULL */
+	int		 state;		/* an enum run_state, or -1 */
+	int64_t		 since;		/* created at or after, or 0 */
+	int64_t		 until;		/* created before, or 0 */
+	const char	*error_like;	/* substring of the error, or NULL */
+	const char	*before_id;	/* paging: ids smaller than this */
+	int		 limit;		/* 0: no limit */
+};
+
+typedef int (*store_run_cb)(const struct run_rec *, void *);
+typedef int (*store_step_cb)(const struct step_rec *, void *);
+typedef int (*store_transition_cb)(const struct transition_rec *, void *);
+/* Tells whether a lease owner is known to be gone (its process died). */
+typedef int (*store_owner_dead_fn)(const char *owner, void *);
+
+/* The open flags. */
+#define STORE_READONLY	0x1	/* reads only: CLI listings */
+
+/*
+ * Opens a store: a SQLite file path (":memory:" for a throwaway store).
+ * base may be NULL: then writes are only committed by store_flush().
+ */
+struct store	*store_open(const char *target, unsigned flags,
+		    struct event_base *, struct orc_error *);
+/* Commits what is pending (without calling it an error if nothing is) and
+ * closes. Callbacks of a pending batch are called before it returns. */
+void		 store_close(struct store *);
+
+void		 store_submit(struct store *, const struct store_change *);
+/* Commits the queue now and calls its callbacks; -1 when it failed (the
+ * queue is kept). */
+int		 store_flush(struct store *, struct orc_error *);
+size_t		 store_pending(const struct store *);
+/* 0 while the last commit failed. */
+int		 store_healthy(const struct store *);
+
+/* Reads. A callback returning non-zero stops the iteration. */
+int	store_get_run(struct store *, const char *id, struct run_rec *,
+	    struct orc_error *);
+int	store_list_runs(struct store *, const struct run_filter *,
+	    store_run_cb, void *, struct orc_error *);
+int	store_list_steps(struct store *, const char *run_id, store_step_cb,
+	    void *, struct orc_error *);
+int	store_list_transitions(struct store *, const char *run_id,
+	    store_transition_cb, void *, struct orc_error *);
+int	store_get_definition(struct store *, const char *hash,
+	    struct def_rec *, struct orc_error *);
+/* Counts runs per state: counts[RUN_STATE_COUNT]. */
+int	store_count_runs(struct store *, const char *workflow,
+	    int64_t counts[RUN_STATE_COUNT], struct orc_error *);
+
+/*
+ * Leases. A process claims unfinished runs (queued, running, retrying, or
+ * failed with on_failure pending) whose lease is free, expired or held by
+ * a dead owner; ids selects which (NULL: all), workflow narrows them.
+ * Synchronous: it commits the pending queue first, then claims in its own
+ * transaction. The claimed runs are passed to cb.
+ */
+int	store_claim_runs(struct store *, const char *owner, int64_t until,
+	    const char *const *ids, const char *workflow,
+	    store_owner_dead_fn, void *dead_arg, store_run_cb, void *cb_arg,
+	    struct orc_error *);
+/* Pushes the expiry of every lease the owner holds. Synchronous. */
+int	store_renew_leases(struct store *, const char *owner, int64_t until,
+	    struct orc_error *);
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * Shared basics: the error record, allocation that cannot fail, clocks,
+ * file reading, random numbers and hashing.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "orchestrator.h"
+
+/* Fills err (when given) with a code and a formatted message. */
+void
+orc_error_vset(struct orc_error *err, int code, const char *fmt, va_list ap)
+{
+	if (err == NULL)
+		return;
+	err->code = code;
+	err->retryable = 0;
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+}
+
+/* Fills err (when given) with a code and a formatted message. */
+void
+orc_error_set(struct orc_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	orc_error_vset(err, code, fmt, ap);
+	va_end(ap);
+}
+
+/* Resets err to "no error". */
+void
+orc_error_clear(struct orc_error *err)
+{
+	if (err == NULL)
+		return;
+	err->code = ORC_OK;
+	err->retryable = 0;
+	err->message[0] = '\0';
+}
+
+/* Prints a message and exits: for broken invariants and out of memory. */
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("orchestrator: fatal: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(70);
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n == 0 ? 1 : n);
+
+	if (p == NULL)
+		fatal("out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size);
+
+	if (p == NULL)
+		fatal("out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n == 0 ? 1 : n);
+	if (p == NULL)
+		fatal("out of memory (%zu bytes)", n);
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xvasprintf(const char *fmt, va_list ap)
+{
+	char *p;
+
+	if (vasprintf(&p, fmt, ap) < 0)
+		fatal("out of memory formatting a string");
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = xvasprintf(fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+/* Milliseconds since the epoch: for times that are stored and shown. */
+int64_t
+orc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds of a clock that never jumps: for intervals and timers. */
+int64_t
+orc_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads a whole file; the buffer gets a NUL after the last byte. */
+char *
+orc_read_file(const char *path, size_t *lenp, struct orc_error *err)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		orc_error_set(err, ORC_EIO, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	do {
+		if (cap - len < 4096) {
+			cap = cap == 0 ? 8192 : cap * 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+	} while (n > 0);
+	if (ferror(f)) {
+		orc_error_set(err, ORC_EIO, "%s: read error", path);
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return buf;
+}
+
+/* Uniform in [0, n), without modulo bias. n == 0 gives 0. */
+uint64_t
+orc_random(uint64_t n)
+{
+	uint64_t r, limit;
+
+	if (n == 0)
+		return 0;
+	limit = UINT64_MAX - UINT64_MAX % n;
+	do {
+		if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+			fatal("no random numbers from OpenSSL");
+	} while (r >= limit);
+	return r % n;
+}
+
+/* SHA-256 of a buffer as 64 lowercase hex digits. */
+void
+orc_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		fatal("sha256 failed");
+	for (i = 0; i < mdlen && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[64] = '\0';
+}

@@ -1,0 +1,79 @@
+/*
+ * Workflow definitions: a JSON file per workflow (SPEC section 1), loaded
+ * whole or rejected whole. The loader reports every problem it finds as
+ * FILE:LINE:COLUMN: message. A loaded workflow is immutable and reference
+ * counted, so a run keeps the definition it started with.
+ */
+#ifndef WORKFLOW_H
+#define WORKFLOW_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "orchestrator.h"
+
+struct diag;
+struct step_entry;
+struct workflow;
+struct workflow_step;
+
+struct retry_policy {
+	int	max_attempts;		/* >= 1 */
+	int64_t	backoff_ms;		/* first delay */
+	int64_t	backoff_max_ms;		/* cap */
+	int	jitter;			/* full jitter when set */
+};
+
+/* Defaults when a file says nothing. */
+#define WORKFLOW_MAX_ATTEMPTS	3
+#define WORKFLOW_BACKOFF_MS	200
+#define WORKFLOW_BACKOFF_MAX_MS	30000
+#define WORKFLOW_STEP_TIMEOUT_MS 30000
+#define WORKFLOW_NAME_MAX	64
+
+/* Loads a file. NULL when it has problems, each added to diag. */
+struct workflow *workflow_load_file(const char *path, struct diag *);
+/* Loads text; path is used for messages and as the base of script paths. */
+struct workflow *workflow_load_text(const char *text, size_t len,
+		    const char *path, struct diag *);
+struct workflow *workflow_ref(struct workflow *);
+void		 workflow_unref(struct workflow *);
+
+const char	*workflow_name(const struct workflow *);
+const char	*workflow_description(const struct workflow *); /* or NULL */
+const char	*workflow_path(const struct workflow *);
+const char	*workflow_dir(const struct workflow *);
+const char	*workflow_text(const struct workflow *);	/* as loaded */
+const char	*workflow_hash(const struct workflow *);	/* sha256 hex */
+const json_t	*workflow_json(const struct workflow *);
+const json_t	*workflow_input_schema(const struct workflow *); /* or NULL */
+const json_t	*workflow_output_schema(const struct workflow *);/* or NULL */
+const json_t	*workflow_trigger(const struct workflow *);	/* or NULL */
+const json_t	*workflow_allow(const struct workflow *);	/* or NULL */
+int64_t		 workflow_timeout_ms(const struct workflow *);	/* 0: none */
+int		 workflow_concurrency(const struct workflow *);	/* 0: none */
+
+size_t		 workflow_step_count(const struct workflow *);
+const struct workflow_step *workflow_step_at(const struct workflow *, size_t);
+/* Index of the step with that name, or -1. */
+int		 workflow_step_index(const struct workflow *, const char *);
+/* The on_failure handler, or NULL. Its name is "on_failure". */
+const struct workflow_step *workflow_on_failure(const struct workflow *);
+
+const char	*workflow_step_name(const struct workflow_step *);
+const char	*workflow_step_uses(const struct workflow_step *);
+const struct step_entry *workflow_step_entry(const struct workflow_step *);
+const json_t	*workflow_step_json(const struct workflow_step *);
+const json_t	*workflow_step_with(const struct workflow_step *); /* or NULL */
+/* The step's retry and timeout, with the workflow's defaults applied. */
+const struct retry_policy *workflow_step_retry(const struct workflow_step *);
+int64_t		 workflow_step_timeout_ms(const struct workflow_step *);
+
+/* Loads every *.json in a folder; a bad file is reported in diag and
+ * skipped. Returns the count loaded, or -1 when the folder is unreadable.
+ * Duplicate names are problems (the second file is skipped). */
+int		 workflow_load_dir(const char *dir, struct workflow ***out,
+		    struct diag *);
+void		 workflow_list_free(struct workflow **, size_t);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * The interface between the engine and the built-in steps.
+ *
+ * A step is one file in steps/ exporting a const struct step_entry, listed
+ * in steps/steps.c. The engine runs one attempt of a step as a step_call:
+ * it fills step_call_params, creates the call and starts it. The step reads
+ * its input and its rendered "with" object, then finishes exactly once with
+ * step_call_succeed() or step_call_fail(): either inside start (and returns
+ * STEP_DONE) or later from a callback on the event loop (start returned
+ * STEP_WAIT). A waiting step may be cancelled (timeout, run cancelled): its
+ * cancel function releases what it holds and it must not finish afterwards.
+ */
+#ifndef STEPS_H
+#define STEPS_H
+
+#include <jansson.h>
+
+#include "orchestrator.h"
+
+struct event_base;
+struct step_call;
+struct step_checker;
+
+enum step_status { STEP_DONE, STEP_WAIT };
+
+struct step_entry {
+	const char	 *name;		/* the "uses" value */
+	const char	 *summary;	/* one line for --help */
+	/* Keys allowed in "with", NULL-terminated; NULL allows none. */
+	const char *const *keys;
+	/* Optional load-time check of "with" as written (it may hold
+	 * templates, which are checked elsewhere: skip such strings). */
+	void		(*check)(const json_t *with, struct step_checker *);
+	enum step_status (*start)(struct step_call *);
+	/* Required when start can return STEP_WAIT. */
+	void		(*cancel)(struct step_call *);
+};
+
+/* The registry: NULL when no step has that name. */
+const struct step_entry	*steps_find(const char *);
+/* A step named in the SPEC that this build does not have yet. */
+int			 steps_is_planned(const char *);
+/* All entries, NULL-terminated, in the order of steps/steps.c. */
+const struct step_entry *const *steps_all(void);
+
+/* What the engine gives one attempt. All borrowed; the call keeps copies. */
+struct step_call_params {
+	const struct step_entry	*entry;
+	const json_t		*step;		/* the step object as written */
+	const json_t		*with;		/* rendered; NULL means {} */
+	const json_t		*input;		/* NULL means null */
+	const char		*run_id;
+	const char		*workflow;	/* its name */
+	const char		*workflow_dir;	/* folder of the file */
+	const char		*step_name;
+	int			 attempt;	/* 1-based */
+	const char		*idempotency_key;
+	struct event_base	*base;		/* may be NULL for pure steps */
+	const char		*buckets_dir;	/* root of local buckets */
+	const json_t		*input_schema;	/* the workflow's, or NULL */
+	const json_t		*allow;		/* the workflow's, or NULL */
+};
+
+typedef void (*step_done_cb)(struct step_call *, void *);
+
+struct step_call *step_call_create(const struct step_call_params *,
+		    step_done_cb, void *);
+/* Starts the step. STEP_DONE: finished already, done_cb is not called.
+ * STEP_WAIT: done_cb is called once, later, from the loop. */
+enum step_status step_call_start(struct step_call *);
+/* Stops a waiting step; done_cb will not be called. */
+void		 step_call_cancel(struct step_call *);
+void		 step_call_free(struct step_call *);
+
+/* For the step: what it works on. Borrowed for the life of the call. */
+const json_t	*step_call_input(const struct step_call *);
+const json_t	*step_call_with(const struct step_call *);	/* never NULL */
+const json_t	*step_call_step(const struct step_call *);
+const char	*step_call_run_id(const struct step_call *);
+const char	*step_call_workflow(const struct step_call *);
+const char	*step_call_workflow_dir(const struct step_call *);
+const char	*step_call_step_name(const struct step_call *);
+int		 step_call_attempt(const struct step_call *);
+const char	*step_call_idempotency_key(const struct step_call *);
+struct event_base *step_call_base(const struct step_call *);
+const char	*step_call_buckets_dir(const struct step_call *);
+const json_t	*step_call_input_schema(const struct step_call *);
+const json_t	*step_call_allow(const struct step_call *);
+void		 step_call_set_data(struct step_call *, void *);
+void		*step_call_data(const struct step_call *);
+
+/* For the step: how it finishes. succeed takes ownership of output. */
+void	step_call_succeed(struct step_call *, json_t *);
+void	step_call_fail(struct step_call *, int retryable, const char *, ...)
+	    ORC_PRINTF(3, 4);
+/* Chooses the next step by name (branching); call before succeed. */
+void	step_call_set_next(struct step_call *, const char *);
+
+/* For the engine: the result once finished. */
+int		 step_call_finished(const struct step_call *);
+int		 step_call_ok(const struct step_call *);
+json_t		*step_call_take_output(struct step_call *);	/* new ref */
+const char	*step_call_error(const struct step_call *);
+int		 step_call_retryable(const struct step_call *);
+const char	*step_call_next(const struct step_call *);	/* or NULL */
+
+/* For check functions: report a problem at a path relative to the step
+ * ("with.ms"); the workflow loader turns it into FILE:LINE:COLUMN. */
+void	step_check_error(struct step_checker *, const char *path,
+	    const char *, ...) ORC_PRINTF(3, 4);
+
+/* The entries, one per file. */
+extern const struct step_entry step_json_decode_entry;
+extern const struct step_entry step_json_encode_entry;
+extern const struct step_entry step_base64_decode_entry;
+extern const struct step_entry step_base64_encode_entry;
+extern const struct step_entry step_bucket_put_entry;
+extern const struct step_entry step_wait_entry;
+
+#endif
