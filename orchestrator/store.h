@@ -112,6 +112,7 @@ void	def_rec_clear(struct def_rec *);
 #define STORE_RUN_INSERT	0x1	/* a new run: write every column */
 #define STORE_RUN_SET_INPUT	0x2	/* redrive with an edited input */
 #define STORE_RUN_SET_DEF	0x4	/* redrive on another definition */
+#define STORE_RUN_SET_LEASE	0x8	/* write lease_owner and lease_until */
 
 typedef void (*store_commit_cb)(void *arg);
 

@@ -1,0 +1,91 @@
+/*
+ * orchestrator replay RUN_ID --file NEW.json: the development loop. The
+ * stored run's input goes through an edited definition in this process, on
+ * a throwaway in-memory store: nothing is written to the database.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+#include "store.h"
+#include "workflow.h"
+
+/* The input of a stored run (a new reference), or NULL with err. */
+static json_t *
+replay_input(const char *db, const char *id, struct orc_error *err)
+{
+	struct store *st;
+	struct run_rec r;
+	json_t *in = NULL;
+
+	if ((st = store_open(db, STORE_READONLY, NULL, err)) == NULL)
+		return NULL;
+	memset(&r, 0, sizeof r);
+	if (store_get_run(st, id, &r, err) == 0)
+		in = json_incref(r.input);
+	run_rec_clear(&r);
+	store_close(st);
+	return in;
+}
+
+int
+cli_replay(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "buckets", required_argument, NULL, 'b' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *file = NULL, *db = NULL, *buckets = NULL, *level = NULL;
+	struct engine_watch w;
+	struct cli_engine ce;
+	struct orc_error err;
+	struct workflow *wf;
+	json_t *input, *trigger;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': file = optarg; break;
+		case 'd': db = optarg; break;
+		case 'b': buckets = optarg; break;
+		case 'l': level = optarg; break;
+		default: return cli_usage_error("replay", "bad option");
+		}
+	}
+	if (optind + 1 != argc || file == NULL)
+		return cli_usage_error("replay", "expected a run id and --file");
+	if (cli_log_level(level) != 0)
+		return cli_usage_error("replay", "--log-level: unknown level");
+	if ((input = replay_input(cli_db(db), argv[optind], &err)) == NULL)
+		return cli_fail("replay", "%s", err.message);
+	if ((wf = cli_load_workflow(file)) == NULL) {
+		json_decref(input);
+		return CLI_FAILED;
+	}
+	if (cli_engine_open(&ce, ":memory:", cli_buckets(buckets), &err)) {
+		json_decref(input);
+		workflow_unref(wf);
+		return cli_fail("replay", "%s", err.message);
+	}
+	w = cli_engine_watch(&ce);
+	trigger = json_pack("{ssss}", "source", "replay", "of", argv[optind]);
+	rc = engine_submit(ce.engine, wf, input, trigger, &w, NULL, &err);
+	json_decref(trigger);
+	json_decref(input);
+	if (rc == 0) {
+		cli_engine_wait(&ce);
+		if (!ce.failed && ce.output != NULL)
+			cli_print_json(ce.output);
+		rc = ce.failed ? CLI_FAILED : CLI_OK;
+	} else
+		rc = cli_fail("replay", "%s: input refused: %s", file,
+		    err.message);
+	cli_engine_close(&ce);
+	workflow_unref(wf);
+	return rc;
+}

@@ -1,0 +1,82 @@
+/*
+ * orchestrator run FILE.json: one run of a workflow in this process. The
+ * run is stored like any other (runs and show list it); its output goes to
+ * stdout as JSON, and the exit code says whether it succeeded.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "workflow.h"
+
+int
+cli_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "input", required_argument, NULL, 'i' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "buckets", required_argument, NULL, 'b' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *input_path = NULL, *db = NULL, *buckets = NULL;
+	const char *level = NULL;
+	struct cli_engine ce;
+	struct engine_watch w;
+	struct orc_error err;
+	struct workflow *wf;
+	json_t *input, *trigger;
+	char id[RUN_ID_LEN + 1];
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "i:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': input_path = optarg; break;
+		case 'd': db = optarg; break;
+		case 'b': buckets = optarg; break;
+		case 'l': level = optarg; break;
+		default: return cli_usage_error("run", "bad option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error("run", "expected one workflow file");
+	if (cli_log_level(level) != 0)
+		return cli_usage_error("run", "--log-level: unknown level");
+	if ((wf = cli_load_workflow(argv[optind])) == NULL)
+		return CLI_FAILED;
+	if ((input = cli_read_input(input_path, &err)) == NULL) {
+		workflow_unref(wf);
+		return cli_fail("run", "%s", err.message);
+	}
+	if (cli_engine_open(&ce, cli_db(db), cli_buckets(buckets), &err) != 0) {
+		json_decref(input);
+		workflow_unref(wf);
+		return cli_fail("run", "%s", err.message);
+	}
+	w = cli_engine_watch(&ce);
+	ce.quiet = 1;
+	trigger = json_pack("{ss}", "source", "cli");
+	rc = engine_submit(ce.engine, wf, input, trigger, &w, id, &err);
+	json_decref(trigger);
+	json_decref(input);
+	if (rc != 0) {
+		cli_engine_close(&ce);
+		workflow_unref(wf);
+		return cli_fail("run", "%s: input refused: %s", argv[optind],
+		    err.message);
+	}
+	fprintf(stderr, "run %s started\n", id);
+	cli_engine_wait(&ce);
+	if (ce.failed)
+		cli_fail("run", "run %s failed: %s", id,
+		    ce.error ? ce.error : "unknown error");
+	else if (ce.output != NULL)
+		cli_print_json(ce.output);
+	rc = ce.failed || ce.output == NULL ? CLI_FAILED : CLI_OK;
+	cli_engine_close(&ce);
+	workflow_unref(wf);
+	return rc;
+}

@@ -1,0 +1,377 @@
+/*
+ * Runs that come back from the store: resumed after a crash, retried by an
+ * operator, or cancelled while no process executes them. Each is rebuilt in
+ * memory from its record, its pinned definition and its finished steps,
+ * then handed to the driver in engine.c.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "engine-internal.h"
+#include "log.h"
+#include "schema.h"
+#include "workflow.h"
+
+/* The definition a run is pinned to: in memory, else from the store. */
+static struct workflow *
+engine_def_get(struct engine *e, const char *hash, struct orc_error *err)
+{
+	struct def_rec def;
+	struct workflow *wf;
+	struct diag *d;
+	size_t i;
+
+	for (i = 0; i < e->ndefs; i++)
+		if (strcmp(workflow_hash(e->defs[i]), hash) == 0)
+			return e->defs[i];
+	if (store_get_definition(e->store, hash, &def, err) != 0)
+		return NULL;
+	d = diag_create();
+	wf = workflow_load_text(def.body, strlen(def.body), def.path, d);
+	if (wf == NULL)
+		orc_error_set(err, ORC_EINVAL, "stored definition %.12s of "
+		    "%s no longer loads: %s", hash, def.name,
+		    diag_count(d) ? diag_at(d, 0) : "unknown problem");
+	def_rec_clear(&def);
+	diag_free(d);
+	if (wf == NULL)
+		return NULL;
+	engine_def_add(e, wf);
+	workflow_unref(wf);
+	return wf;
+}
+
+struct load_steps {
+	struct run	*run;
+	int		 upto;		/* visits before this seq count */
+	json_t		*prev;		/* output of visit upto - 1 */
+};
+
+/* Keeps each step's latest output before the run's current visit. */
+static int
+load_step_cb(const struct step_rec *sr, void *arg)
+{
+	struct load_steps *ls = arg;
+
+	if (sr->seq >= ls->upto)
+		return 0;
+	json_object_set(ls->run->steps_out, sr->name, sr->output);
+	if (sr->seq == ls->upto - 1) {
+		json_decref(ls->prev);
+		ls->prev = json_incref(sr->output);
+	}
+	return 0;
+}
+
+/* Rebuilds the outputs and the current step's input up to seq. */
+static int
+run_load_steps(struct run *run, int seq, struct orc_error *err)
+{
+	struct load_steps ls = { run, seq, NULL };
+
+	json_object_clear(run->steps_out);
+	if (store_list_steps(run->engine->store, run->rec.id, load_step_cb,
+	    &ls, err) != 0)
+		return -1;
+	json_decref(run->step_input);
+	if (seq == 0)
+		run->step_input = json_incref(run->rec.input);
+	else if (ls.prev != NULL)
+		run->step_input = ls.prev;
+	else {
+		orc_error_set(err, ORC_ESTORE, "run %s: the output of step "
+		    "visit %d is missing from the store", run->rec.id, seq - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* A run in memory from its stored record; wf NULL: the pinned one. */
+struct run *
+engine_run_load(struct engine *e, const struct run_rec *rec,
+    struct workflow *wf, struct orc_error *err)
+{
+	struct run *run;
+
+	if (wf == NULL && (wf = engine_def_get(e, rec->def_hash, err)) == NULL)
+		return NULL;
+	run = engine_run_new(e, wf, NULL);
+	run_rec_copy(&run->rec, rec);
+	run->idx = rec->step ? workflow_step_index(wf, rec->step) : -1;
+	if ((rec->step != NULL && run->idx < 0) ||
+	    run_load_steps(run, rec->seq, err) != 0) {
+		if (rec->step != NULL && run->idx < 0)
+			orc_error_set(err, ORC_EINVAL, "run %s: step %s is not "
+			    "in its definition", rec->id, rec->step);
+		engine_run_free_now(run);
+		return NULL;
+	}
+	return run;
+}
+
+struct resume_ctx {
+	struct engine			*e;
+	const struct engine_watch	*watch;
+	int				 count;
+	struct run_rec			*recs;
+	size_t				 n;
+};
+
+/* Collects claimed runs; they are started once the claim is over. */
+static int
+resume_claim_cb(const struct run_rec *rec, void *arg)
+{
+	struct resume_ctx *rc = arg;
+
+	rc->recs = xrealloc(rc->recs, (rc->n + 1) * sizeof *rc->recs);
+	memset(&rc->recs[rc->n], 0, sizeof *rc->recs);
+	run_rec_copy(&rc->recs[rc->n++], rec);
+	return 0;
+}
+
+/* Claims runs (see store_claim_runs) into rc->recs. */
+static int
+engine_claim(struct engine *e, const char *const *ids, const char *workflow,
+    struct resume_ctx *rc, struct orc_error *err)
+{
+	return store_claim_runs(e->store, e->owner, orc_now_ms() + e->lease_ms,
+	    ids, workflow, engine_owner_dead, NULL, resume_claim_cb, rc, err);
+}
+
+/* Frees what engine_claim collected. */
+static void
+resume_ctx_clear(struct resume_ctx *rc)
+{
+	size_t i;
+
+	for (i = 0; i < rc->n; i++)
+		run_rec_clear(&rc->recs[i]);
+	free(rc->recs);
+}
+
+int
+engine_resume(struct engine *e, const char *const *ids, const char *workflow,
+    const struct engine_watch *watch, int *count, struct orc_error *err)
+{
+	struct resume_ctx rc = { e, watch, 0, NULL, 0 };
+	struct orc_error lerr;
+	struct run *run;
+	size_t i;
+	int rv;
+
+	rv = engine_claim(e, ids, workflow, &rc, err);
+	for (i = 0; rv == 0 && i < rc.n; i++) {
+		if (engine_run_find(e, rc.recs[i].id) != NULL)
+			continue;
+		if ((run = engine_run_load(e, &rc.recs[i], NULL, &lerr)) ==
+		    NULL) {
+			log_error("%s: %s", __func__, lerr.message);
+			continue;
+		}
+		if (watch != NULL)
+			run->watch = *watch;
+		log_info("%s: run %s resumes at step %s (%s)", __func__,
+		    run->rec.id, run->rec.step ? run->rec.step : "-",
+		    run_state_name(run->rec.state));
+		rc.count++;
+		engine_run_continue(run);
+	}
+	resume_ctx_clear(&rc);
+	if (count != NULL)
+		*count = rc.count;
+	return rv;
+}
+
+/* Refuses a run that a live process other than this one holds. */
+static int
+run_check_lease(struct engine *e, const struct run_rec *rec,
+    struct orc_error *err)
+{
+	if (rec->lease_owner == NULL || strcmp(rec->lease_owner, e->owner) == 0
+	    || rec->lease_until < orc_now_ms() ||
+	    engine_owner_dead(rec->lease_owner, NULL))
+		return 0;
+	orc_error_set(err, ORC_EBUSY, "run %s is held by %s until its lease "
+	    "expires", rec->id, rec->lease_owner);
+	return -1;
+}
+
+struct find_visit {
+	const char	*name;
+	int		 seq;
+};
+
+/* The latest finished visit of a step. */
+static int
+find_visit_cb(const struct step_rec *sr, void *arg)
+{
+	struct find_visit *fv = arg;
+
+	if (strcmp(sr->name, fv->name) == 0)
+		fv->seq = sr->seq;
+	return 0;
+}
+
+/* Where a redrive starts: the visit to run again. */
+static int
+redrive_seq(struct engine *e, const struct run_rec *rec,
+    const struct engine_redrive *rd, struct orc_error *err)
+{
+	struct find_visit fv = { rd->from_step, -1 };
+
+	if (rd->from_step == NULL) {
+		if (rd->input != NULL)
+			return 0;
+		if (rec->step == NULL) {
+			orc_error_set(err, ORC_ESTATE, "run %s failed after "
+			    "its last step; name a step with --from-step",
+			    rec->id);
+			return -1;
+		}
+		return rec->seq;
+	}
+	if (rec->step != NULL && strcmp(rec->step, rd->from_step) == 0)
+		return rec->seq;
+	if (store_list_steps(e->store, rec->id, find_visit_cb, &fv, err) != 0)
+		return -1;
+	if (fv.seq < 0)
+		orc_error_set(err, ORC_ENOTFOUND, "run %s never reached step "
+		    "\"%s\"", rec->id, rd->from_step);
+	return fv.seq;
+}
+
+/* Loads a final run and sets it up to run again from a step. */
+static struct run *
+redrive_load(struct engine *e, struct run_rec *rec,
+    const struct engine_redrive *rd, struct orc_error *err)
+{
+	struct workflow *wf = rd->latest;
+	struct run *run;
+	int seq;
+
+	if ((seq = redrive_seq(e, rec, rd, err)) < 0)
+		return NULL;
+	if (rd->input != NULL) {
+		json_decref(rec->input);
+		rec->input = json_deep_copy(rd->input);
+	}
+	rec->seq = seq;
+	if ((run = engine_run_load(e, rec, wf, err)) == NULL)
+		return NULL;
+	if (seq == 0 || rd->from_step != NULL) {
+		const char *name = seq == 0 && rd->from_step == NULL ?
+		    workflow_step_name(workflow_step_at(run->wf, 0)) :
+		    rd->from_step;
+
+		run->idx = workflow_step_index(run->wf, name);
+		free(run->rec.step);
+		run->rec.step = xstrdup(name);
+	}
+	if (run->idx < 0) {
+		orc_error_set(err, ORC_ENOTFOUND, "step \"%s\" is not in the "
+		    "definition of run %s", run->rec.step, rec->id);
+		engine_run_free_now(run);
+		return NULL;
+	}
+	return run;
+}
+
+/* Checks an edited input against the definition the run will use. */
+static int
+redrive_check_input(struct run *run, const struct engine_redrive *rd,
+    struct orc_error *err)
+{
+	const json_t *schema = workflow_input_schema(run->wf);
+
+	if (rd->input == NULL || schema == NULL)
+		return 0;
+	return schema_validate(schema, rd->input, err);
+}
+
+int
+engine_redrive(struct engine *e, const char *id,
+    const struct engine_redrive *rd, const struct engine_watch *watch,
+    struct orc_error *err)
+{
+	struct run_rec rec;
+	struct run *run = NULL;
+	unsigned flags = STORE_RUN_SET_LEASE;
+
+	if (engine_run_find(e, id) != NULL) {
+		orc_error_set(err, ORC_ESTATE, "run %s is still running", id);
+		return -1;
+	}
+	memset(&rec, 0, sizeof rec);
+	if (store_get_run(e->store, id, &rec, err) != 0)
+		return -1;
+	if (rec.state != RUN_FAILED && rec.state != RUN_CANCELLED) {
+		orc_error_set(err, ORC_ESTATE, "run %s is %s; only failed or "
+		    "cancelled runs can be retried", rec.id,
+		    run_state_name(rec.state));
+		goto fail;
+	}
+	if (run_check_lease(e, &rec, err) != 0 ||
+	    (run = redrive_load(e, &rec, rd, err)) == NULL)
+		goto fail;
+	if (redrive_check_input(run, rd, err) != 0) {
+		engine_run_free_now(run);
+		goto fail;
+	}
+	if (rd->input != NULL)
+		flags |= STORE_RUN_SET_INPUT;
+	if (rd->latest != NULL) {
+		flags |= STORE_RUN_SET_DEF;
+		free(run->rec.def_hash);
+		run->rec.def_hash = xstrdup(workflow_hash(rd->latest));
+	}
+	free(run->rec.lease_owner);
+	run->rec.lease_owner = xstrdup(e->owner);
+	run->rec.lease_until = orc_now_ms() + e->lease_ms;
+	if (watch != NULL)
+		run->watch = *watch;
+	run_rec_clear(&rec);
+	engine_run_redrive(run, flags);
+	return 0;
+fail:
+	run_rec_clear(&rec);
+	return -1;
+}
+
+int
+engine_cancel(struct engine *e, const char *id, struct orc_error *err)
+{
+	struct resume_ctx rc = { e, NULL, 0, NULL, 0 };
+	struct run_rec rec;
+	struct run *run;
+	const char *ids[2] = { id, NULL };
+	int rv = -1;
+
+	if ((run = engine_run_find(e, id)) != NULL && !run->done) {
+		engine_run_apply(run, FSM_CANCEL, "cancelled by request");
+		return 0;
+	}
+	memset(&rec, 0, sizeof rec);
+	if (store_get_run(e->store, id, &rec, err) != 0)
+		return -1;
+	if (run_state_is_final(rec.state))
+		orc_error_set(err, ORC_ESTATE, "run %s is already %s", rec.id,
+		    run_state_name(rec.state));
+	else if (run_check_lease(e, &rec, err) == 0 &&
+	    engine_claim(e, ids, NULL, &rc, err) == 0) {
+		if (rc.n != 1)
+			orc_error_set(err, ORC_EBUSY, "run %s could not be "
+			    "claimed", rec.id);
+		else if ((run = engine_run_load(e, &rc.recs[0], NULL, err)) !=
+		    NULL) {
+			engine_run_apply(run, FSM_CANCEL,
+			    "cancelled by request");
+			rv = 0;
+		}
+	}
+	resume_ctx_clear(&rc);
+	run_rec_clear(&rec);
+	return rv;
+}

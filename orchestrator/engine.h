@@ -1,0 +1,85 @@
+/*
+ * The engine: moves runs through their states on the event loop.
+ *
+ * Runs in memory are the ones this process executes; the store holds all
+ * of them. Every transition is submitted to the store as one change, and
+ * whatever depends on it (the next step, the caller's answer, on_failure)
+ * happens in that change's commit callback. A process owns the runs it
+ * executes through leases, so that another process (a restart, `resume`)
+ * takes over only runs whose owner is gone.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include <jansson.h>
+
+#include "orchestrator.h"
+#include "store.h"
+
+struct event_base;
+struct engine;
+struct workflow;
+
+struct engine_config {
+	const char	*buckets_dir;	/* root of local buckets */
+	int64_t		 lease_ms;	/* 0: ORCH_LEASE_MS or 30 s */
+};
+
+/* What a caller learns about a run: on acceptance and when it is final. */
+struct engine_result {
+	const char	*run_id;
+	const char	*workflow;
+	enum run_state	 state;
+	const json_t	*output;	/* when succeeded */
+	const char	*error;		/* when failed or cancelled */
+};
+
+typedef void (*engine_run_cb)(const struct engine_result *, void *);
+
+/* Callbacks for one run; any may be NULL. */
+struct engine_watch {
+	engine_run_cb	 accepted;	/* the run is committed */
+	engine_run_cb	 finished;	/* final, dead letter handled */
+	void		*arg;
+};
+
+struct engine	*engine_create(struct event_base *, struct store *,
+		    const struct engine_config *);
+/* Frees the engine; runs still in memory stay in the store as they are,
+ * to be resumed later. */
+void		 engine_free(struct engine *);
+const char	*engine_owner(const struct engine *);
+/* Runs in memory that are not final yet. */
+size_t		 engine_active(const struct engine *);
+
+/* Starts a run of wf with input (borrowed). trigger describes where it
+ * came from (borrowed, may be NULL). Refuses an input that does not match
+ * the workflow's input schema (ORC_EINVAL, nothing written). */
+int	engine_submit(struct engine *, struct workflow *, const json_t *input,
+	    const json_t *trigger, const struct engine_watch *,
+	    char id[RUN_ID_LEN + 1], struct orc_error *);
+
+/* Takes over unfinished runs whose owner is gone (ids NULL: all of them;
+ * workflow narrows) and executes them. *count gets how many. */
+int	engine_resume(struct engine *, const char *const *ids,
+	    const char *workflow, const struct engine_watch *, int *count,
+	    struct orc_error *);
+
+struct engine_redrive {
+	const char	*from_step;	/* NULL: the failed step */
+	const json_t	*input;		/* NULL: the stored input */
+	struct workflow	*latest;	/* NULL: the pinned definition */
+};
+
+/* Retries a failed or cancelled run and executes it. */
+int	engine_redrive(struct engine *, const char *run_id,
+	    const struct engine_redrive *, const struct engine_watch *,
+	    struct orc_error *);
+
+/* Cancels a run: in memory, or in the store when nobody executes it. */
+int	engine_cancel(struct engine *, const char *run_id, struct orc_error *);
+
+/* Whether a lease owner is a process on this host that is gone. */
+int	engine_owner_dead(const char *owner, void *);
+
+#endif

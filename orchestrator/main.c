@@ -1,0 +1,68 @@
+/*
+ * orchestrator: the entry point. Finds the command in the table of cli.c
+ * and hands it the rest of the line.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* The overview printed by --help and for a missing command. */
+static void
+main_usage(FILE *f)
+{
+	const struct cli_command *c;
+
+	fprintf(f, "usage: orchestrator COMMAND [OPTIONS]\n\n"
+	    "A serverless task orchestrator: JSON workflows run as durable "
+	    "state machines.\n\nCommands:\n");
+	for (c = cli_all(); c->name != NULL; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+	fprintf(f, "\nOptions every command takes:\n"
+	    "  --db PATH          the SQLite store (ORCH_DB, "
+	    "default ./orchestrator.db)\n"
+	    "  --log-level LEVEL  debug, info, warn, error or none "
+	    "(ORCH_LOG_LEVEL, default warn)\n"
+	    "  --help             the usage of the command\n"
+	    "\nExit codes: 0 ok, 1 the work failed, 2 usage error.\n"
+	    "'orchestrator COMMAND --help' tells more; so does "
+	    "'man orchestrator'.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cli_command *c;
+	int i;
+
+	if (argc < 2) {
+		main_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		main_usage(stdout);
+		return CLI_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("orchestrator %s\n", PACKAGE_VERSION);
+		return CLI_OK;
+	}
+	if ((c = cli_find(argv[1])) == NULL) {
+		fprintf(stderr, "orchestrator: unknown command \"%s\" "
+		    "(see orchestrator --help)\n", argv[1]);
+		return CLI_USAGE;
+	}
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0) {
+			printf("usage: orchestrator %s %s\n\n%s\n", c->name,
+			    c->usage, c->summary);
+			return CLI_OK;
+		}
+	}
+	return c->fn(argc - 1, argv + 1);
+}

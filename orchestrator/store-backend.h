@@ -1,0 +1,68 @@
+/*
+ * The table a store backend fills. store.c keeps the queue of pending
+ * changes, groups them into transactions, runs the callbacks and retries
+ * failed commits; a backend only knows how to open a database, apply one
+ * change inside a transaction, and answer reads. It speaks in the records
+ * of store.h, never in SQL, so that store-sqlite.c and a later store-pg.c
+ * are interchangeable.
+ *
+ * Every function taking a struct orc_error fills it on failure with a
+ * message naming the database, and returns -1 (or NULL). Reads call their
+ * callback once per row and stop early when it returns non-zero.
+ */
+#ifndef STORE_BACKEND_H
+#define STORE_BACKEND_H
+
+#include "store.h"
+
+struct store_ops {
+	const char	*name;		/* "sqlite" */
+
+	/* Opens target; with STORE_READONLY, no writes nor migrations. */
+	void	*(*open)(const char *target, unsigned flags,
+		    struct orc_error *);
+	void	 (*close)(void *);
+
+	/* One write transaction: begin, apply each change, commit. */
+	int	 (*begin)(void *, struct orc_error *);
+	/* Applies one change; def is NULL when the definition is known to
+	 * be stored already. */
+	int	 (*apply_change)(void *, const struct store_change *,
+		    struct orc_error *);
+	int	 (*commit)(void *, struct orc_error *);
+	/* Undoes an open transaction; harmless when none is open. */
+	void	 (*rollback)(void *);
+
+	/* Reads. Records passed to callbacks are lent for the call only. */
+	int	 (*get_run)(void *, const char *id, struct run_rec *,
+		    struct orc_error *);
+	int	 (*list_runs)(void *, const struct run_filter *,
+		    store_run_cb, void *, struct orc_error *);
+	int	 (*list_steps)(void *, const char *run_id, store_step_cb,
+		    void *, struct orc_error *);
+	int	 (*list_transitions)(void *, const char *run_id,
+		    store_transition_cb, void *, struct orc_error *);
+	int	 (*get_definition)(void *, const char *hash, struct def_rec *,
+		    struct orc_error *);
+	int	 (*count_runs)(void *, const char *workflow,
+		    int64_t counts[RUN_STATE_COUNT], struct orc_error *);
+
+	/*
+	 * Claims, in one transaction of its own, the unfinished runs (of ids
+	 * when not NULL, of workflow when not NULL) whose lease is free,
+	 * expired at now, held by owner already, or held by an owner that
+	 * owner_dead says is gone. On success *out is a new array of *nout
+	 * full records the caller clears and frees.
+	 */
+	int	 (*claim_runs)(void *, const char *owner, int64_t until,
+		    int64_t now, const char *const *ids, const char *workflow,
+		    store_owner_dead_fn, void *dead_arg, struct run_rec **out,
+		    size_t *nout, struct orc_error *);
+	/* Sets lease_until on every unfinished run that owner holds. */
+	int	 (*renew_leases)(void *, const char *owner, int64_t until,
+		    struct orc_error *);
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif

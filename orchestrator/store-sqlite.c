@@ -1,0 +1,1347 @@
+/*
+ * The SQLite store backend. One file in WAL mode: a writer connection for
+ * the grouped transactions, migrations and leases, and a read-only
+ * connection for the reads so that they neither wait on nor block the
+ * writer (":memory:" has only the writer: a second connection would see
+ * another database). Several processes may share a file, hence the busy
+ * timeout and BEGIN IMMEDIATE.
+ *
+ * Every statement is prepared once per connection, on first use, and
+ * reset after each use; values are always bound, never formatted into SQL.
+ * The schema is versioned by PRAGMA user_version: sqlite_migrations[i]
+ * takes a database from version i to i + 1, each in its own transaction.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+#include "store-backend.h"
+
+#define SQLITE_BUSY_MS	5000
+
+/* The columns of a run, in the order run_from_row() reads them. */
+#define RUN_COLS							\
+	"id, workflow, def_hash, state, seq, step, attempt, input, "	\
+	"trigger, output, error, dead, idempotency_key, created_at, "	\
+	"updated_at, due_at, finished_at, lease_owner, lease_until"
+
+/* What a run needs to count as unfinished; DEAD_PENDING is 1. */
+#define RUN_UNFINISHED							\
+	"(state IN ('queued', 'running', 'retrying') OR "		\
+	"(state = 'failed' AND dead = 1))"
+
+_Static_assert(DEAD_PENDING == 1, "RUN_UNFINISHED spells DEAD_PENDING");
+
+/* Schema migrations: append one entry to reach the next version. */
+static const char *const sqlite_migrations[] = {
+	/* 1: the first schema. */
+	"CREATE TABLE definitions ("
+	"  hash TEXT PRIMARY KEY,"
+	"  name TEXT,"
+	"  path TEXT,"
+	"  body TEXT,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE runs ("
+	"  id TEXT PRIMARY KEY,"
+	"  workflow TEXT,"
+	"  def_hash TEXT,"
+	"  state TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL DEFAULT 0,"
+	"  step TEXT,"
+	"  attempt INTEGER NOT NULL DEFAULT 0,"
+	"  input TEXT,"
+	"  trigger TEXT,"
+	"  output TEXT,"
+	"  error TEXT,"
+	"  dead INTEGER NOT NULL DEFAULT 0,"
+	"  idempotency_key TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  due_at INTEGER NOT NULL DEFAULT 0,"
+	"  finished_at INTEGER NOT NULL DEFAULT 0,"
+	"  lease_owner TEXT,"
+	"  lease_until INTEGER"
+	");"
+	"CREATE INDEX runs_workflow ON runs (workflow, id);"
+	"CREATE INDEX runs_state ON runs (state, id);"
+	"CREATE INDEX runs_workflow_state ON runs (workflow, state, id);"
+	"CREATE INDEX runs_idempotency ON runs (workflow, idempotency_key)"
+	"  WHERE idempotency_key IS NOT NULL;"
+	"CREATE INDEX runs_lease_owner ON runs (lease_owner)"
+	"  WHERE lease_owner IS NOT NULL;"
+	"CREATE TABLE steps ("
+	"  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  name TEXT,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  output TEXT,"
+	"  started_at INTEGER NOT NULL DEFAULT 0,"
+	"  finished_at INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (run_id, seq)"
+	");"
+	"CREATE TABLE transitions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+	"  at INTEGER NOT NULL,"
+	"  from_state TEXT,"
+	"  to_state TEXT NOT NULL,"
+	"  event TEXT,"
+	"  step TEXT,"
+	"  seq INTEGER NOT NULL DEFAULT 0,"
+	"  attempt INTEGER NOT NULL DEFAULT 0,"
+	"  error TEXT,"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX transitions_run ON transitions (run_id, id);"
+};
+#define SQLITE_SCHEMA_VERSION \
+	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
+
+/* The fixed statements. */
+enum {
+	SQ_BEGIN,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_RUN_INSERT,
+	SQ_RUN_UPDATE,
+	SQ_STEP_INSERT,
+	SQ_TRANSITION_INSERT,
+	SQ_DEF_INSERT,
+	SQ_GET_RUN,
+	SQ_LIST_STEPS,
+	SQ_LIST_TRANSITIONS,
+	SQ_GET_DEF,
+	SQ_COUNT_ALL,
+	SQ_COUNT_WORKFLOW,
+	SQ_CLAIM_ALL,
+	SQ_CLAIM_ID,
+	SQ_CLAIM_SET,
+	SQ_RENEW,
+	SQ_COUNT
+};
+
+static const char *const sqlite_sql[SQ_COUNT] = {
+	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_RUN_INSERT] = "INSERT INTO runs (" RUN_COLS ") VALUES (?1, ?2, "
+	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+	    "?17, ?18, ?19)",
+	[SQ_RUN_UPDATE] = "UPDATE runs SET state = ?2, seq = ?3, step = ?4, "
+	    "attempt = ?5, output = ?6, error = ?7, dead = ?8, "
+	    "updated_at = ?9, due_at = ?10, finished_at = ?11, "
+	    "input = CASE WHEN ?12 THEN ?13 ELSE input END, "
+	    "def_hash = CASE WHEN ?14 THEN ?15 ELSE def_hash END, "
+	    "workflow = CASE WHEN ?14 THEN ?16 ELSE workflow END, "
+	    "lease_owner = CASE WHEN ?17 THEN NULL ELSE lease_owner END, "
+	    "lease_until = CASE WHEN ?17 THEN NULL ELSE lease_until END "
+	    "WHERE id = ?1",
+	[SQ_STEP_INSERT] = "INSERT OR REPLACE INTO steps (run_id, seq, name, "
+	    "attempts, output, started_at, finished_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQ_TRANSITION_INSERT] = "INSERT INTO transitions (run_id, at, "
+	    "from_state, to_state, event, step, seq, attempt, error, "
+	    "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[SQ_DEF_INSERT] = "INSERT OR IGNORE INTO definitions (hash, name, "
+	    "path, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
+	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
+	    "started_at, finished_at FROM steps WHERE run_id = ?1 "
+	    "ORDER BY seq",
+	[SQ_LIST_TRANSITIONS] = "SELECT id, run_id, at, from_state, to_state, "
+	    "event, step, seq, attempt, error, duration_ms FROM transitions "
+	    "WHERE run_id = ?1 ORDER BY id",
+	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at "
+	    "FROM definitions WHERE hash = ?1",
+	[SQ_COUNT_ALL] = "SELECT state, count(*) FROM runs GROUP BY state",
+	[SQ_COUNT_WORKFLOW] = "SELECT state, count(*) FROM runs "
+	    "WHERE workflow = ?1 GROUP BY state",
+	[SQ_CLAIM_ALL] = "SELECT id, lease_owner, lease_until FROM runs "
+	    "WHERE " RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
+	    "ORDER BY id",
+	[SQ_CLAIM_ID] = "SELECT id, lease_owner, lease_until FROM runs "
+	    "WHERE " RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
+	    "AND id = ?2",
+	[SQ_CLAIM_SET] = "UPDATE runs SET lease_owner = ?2, lease_until = ?3 "
+	    "WHERE id = ?1",
+	[SQ_RENEW] = "UPDATE runs SET lease_until = ?2 WHERE lease_owner = ?1 "
+	    "AND " RUN_UNFINISHED,
+};
+
+/*
+ * Run listings: one statement per combination of filters, so that each
+ * can use its index; prepared when first needed.
+ */
+#define LIST_WORKFLOW	0x01
+#define LIST_STATE	0x02
+#define LIST_SINCE	0x04
+#define LIST_UNTIL	0x08
+#define LIST_ERROR	0x10
+#define LIST_BEFORE	0x20
+#define LIST_VARIANTS	0x40
+
+static const char *const sqlite_list_terms[] = {
+	" AND workflow = ?1",
+	" AND state = ?2",
+	" AND created_at >= ?3",
+	" AND created_at < ?4",
+	" AND instr(error, ?5) > 0",
+	" AND id < ?6",
+};
+
+struct sqlite_conn {
+	sqlite3		*db;
+	sqlite3_stmt	*st[SQ_COUNT];
+	sqlite3_stmt	*list[LIST_VARIANTS];
+};
+
+struct sqlite_store {
+	char			*path;
+	struct sqlite_conn	 wconn;
+	struct sqlite_conn	 rconn;
+	struct sqlite_conn	*w;	/* NULL when read-only */
+	struct sqlite_conn	*r;	/* may be w */
+};
+
+/* Maps an SQLite result code to one of ours. */
+static int
+sqlite_code(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return ORC_EBUSY;
+	case SQLITE_NOTFOUND:
+		return ORC_ENOTFOUND;
+	default:
+		return ORC_ESTORE;
+	}
+}
+
+/* Fills err with the connection's last error, naming the file. */
+static void
+sqlite_error(struct sqlite_store *ss, sqlite3 *db, struct orc_error *err)
+{
+	orc_error_set(err, sqlite_code(sqlite3_extended_errcode(db)), "%s: %s",
+	    ss->path, sqlite3_errmsg(db));
+}
+
+/* Fills err with the connection's last error about one run. */
+static void
+sqlite_run_error(struct sqlite_store *ss, sqlite3 *db, const char *id,
+    struct orc_error *err)
+{
+	orc_error_set(err, sqlite_code(sqlite3_extended_errcode(db)),
+	    "%s: run %s: %s", ss->path, id, sqlite3_errmsg(db));
+}
+
+/* Prepares (once) a statement of a connection and hands it out reset. */
+static sqlite3_stmt *
+sqlite_prepare(struct sqlite_store *ss, struct sqlite_conn *c,
+    sqlite3_stmt **slot, const char *sql, struct orc_error *err)
+{
+	if (*slot == NULL) {
+		if (sqlite3_prepare_v3(c->db, sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+			sqlite_error(ss, c->db, err);
+			*slot = NULL;
+			return NULL;
+		}
+	} else {
+		sqlite3_reset(*slot);
+		sqlite3_clear_bindings(*slot);
+	}
+	return *slot;
+}
+
+/* A fixed statement of a connection. */
+static sqlite3_stmt *
+sqlite_stmt(struct sqlite_store *ss, struct sqlite_conn *c, int which,
+    struct orc_error *err)
+{
+	return sqlite_prepare(ss, c, &c->st[which], sqlite_sql[which], err);
+}
+
+/* Ends a use of a statement: releases its read lock and its bindings. */
+static void
+sqlite_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no rows. */
+static int
+sqlite_exec_stmt(struct sqlite_store *ss, struct sqlite_conn *c,
+    sqlite3_stmt *st, struct orc_error *err)
+{
+	int rc;
+
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		sqlite_error(ss, c->db, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	return 0;
+}
+
+/* Binds a string, or NULL. */
+static int
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* Binds a JSON value as compact text, or NULL. */
+static int
+bind_json(sqlite3_stmt *st, int i, const json_t *v)
+{
+	char *s;
+
+	if (v == NULL)
+		return sqlite3_bind_null(st, i);
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (s == NULL)
+		fatal("%s: json_dumps failed", __func__);
+	return sqlite3_bind_text(st, i, s, -1, free);
+}
+
+/* Binds a state name, or NULL for a negative state. */
+static int
+bind_state(sqlite3_stmt *st, int i, int state)
+{
+	if (state < 0)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, run_state_name(state), -1,
+	    SQLITE_STATIC);
+}
+
+/* A column as a new string, or NULL. */
+static char *
+col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s;
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return NULL;
+	s = sqlite3_column_text(st, i);
+	return s == NULL ? NULL : xstrdup((const char *)s);
+}
+
+/* A JSON column as a new value (NULL for SQL NULL); -1 when unreadable. */
+static int
+col_json(struct sqlite_store *ss, sqlite3_stmt *st, int i, const char *what,
+    json_t **out, struct orc_error *err)
+{
+	const char	*s;
+	json_error_t	 jerr;
+
+	*out = NULL;
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return 0;
+	s = (const char *)sqlite3_column_text(st, i);
+	if (s == NULL)
+		return 0;
+	*out = json_loads(s, JSON_DECODE_ANY, &jerr);
+	if (*out == NULL) {
+		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
+		    ss->path, what, sqlite3_column_name(st, i), jerr.text);
+		return -1;
+	}
+	return 0;
+}
+
+/* A column into a fixed id buffer. */
+static void
+col_id(sqlite3_stmt *st, int i, char out[RUN_ID_LEN + 1])
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	snprintf(out, RUN_ID_LEN + 1, "%s", s != NULL ? (const char *)s : "");
+}
+
+/* A state column; -1 when NULL, -2 when unknown. */
+static int
+col_state(sqlite3_stmt *st, int i)
+{
+	enum run_state state;
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return -1;
+	if (run_state_parse((const char *)sqlite3_column_text(st, i),
+	    &state) == -1)
+		return -2;
+	return (int)state;
+}
+
+/* Fills a run record from a row of RUN_COLS. */
+static int
+run_from_row(struct sqlite_store *ss, sqlite3_stmt *st, struct run_rec *r,
+    struct orc_error *err)
+{
+	int state;
+
+	memset(r, 0, sizeof *r);
+	col_id(st, 0, r->id);
+	r->workflow = col_text(st, 1);
+	r->def_hash = col_text(st, 2);
+	state = col_state(st, 3);
+	if (state < 0) {
+		orc_error_set(err, ORC_ESTORE, "%s: run %s: unknown state "
+		    "\"%s\"", ss->path, r->id, sqlite3_column_text(st, 3));
+		run_rec_clear(r);
+		return -1;
+	}
+	r->state = (enum run_state)state;
+	r->seq = sqlite3_column_int(st, 4);
+	r->step = col_text(st, 5);
+	r->attempt = sqlite3_column_int(st, 6);
+	if (col_json(ss, st, 7, r->id, &r->input, err) == -1 ||
+	    col_json(ss, st, 8, r->id, &r->trigger, err) == -1 ||
+	    col_json(ss, st, 9, r->id, &r->output, err) == -1) {
+		run_rec_clear(r);
+		return -1;
+	}
+	r->error = col_text(st, 10);
+	r->dead = (enum dead_state)sqlite3_column_int(st, 11);
+	r->idempotency_key = col_text(st, 12);
+	r->created_at = sqlite3_column_int64(st, 13);
+	r->updated_at = sqlite3_column_int64(st, 14);
+	r->due_at = sqlite3_column_int64(st, 15);
+	r->finished_at = sqlite3_column_int64(st, 16);
+	r->lease_owner = col_text(st, 17);
+	r->lease_until = sqlite3_column_int64(st, 18);
+	return 0;
+}
+
+/* Runs a one-row pragma or query at open time; the integer it returns. */
+static int
+sqlite_query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		*out = 0;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Reads the schema version, naming the file when it is not a database. */
+static int
+sqlite_user_version(struct sqlite_store *ss, sqlite3 *db, int64_t *version,
+    struct orc_error *err)
+{
+	int rc;
+
+	rc = sqlite_query_int(db, "PRAGMA user_version", version);
+	if (rc == SQLITE_NOTADB) {
+		orc_error_set(err, ORC_EINVAL, "%s: not an orchestrator "
+		    "database (%s)", ss->path, sqlite3_errmsg(db));
+		return -1;
+	}
+	if (rc != SQLITE_OK) {
+		sqlite_error(ss, db, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The busy timeout: ORCH_BUSY_TIMEOUT_MS or the default. */
+static int
+sqlite_busy_ms(void)
+{
+	const char	*s = getenv("ORCH_BUSY_TIMEOUT_MS");
+	char		*end;
+	long		 ms;
+
+	if (s == NULL || *s == '\0')
+		return SQLITE_BUSY_MS;
+	errno = 0;
+	ms = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || ms < 0 || ms > 3600000) {
+		log_warn("%s: ORCH_BUSY_TIMEOUT_MS: \"%s\" is not a number of "
+		    "milliseconds, using %d", __func__, s, SQLITE_BUSY_MS);
+		return SQLITE_BUSY_MS;
+	}
+	return (int)ms;
+}
+
+/* Opens one connection with the busy timeout set. */
+static int
+sqlite_connect(struct sqlite_store *ss, struct sqlite_conn *c, int flags,
+    struct orc_error *err)
+{
+	int rc;
+
+	rc = sqlite3_open_v2(ss->path, &c->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		if (c->db != NULL)
+			sqlite_error(ss, c->db, err);
+		else
+			orc_error_set(err, ORC_ESTORE, "%s: %s", ss->path,
+			    sqlite3_errstr(rc));
+		sqlite3_close(c->db);
+		c->db = NULL;
+		return -1;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, sqlite_busy_ms());
+	return 0;
+}
+
+/* Finalizes a connection's statements and closes it. */
+static void
+sqlite_disconnect(struct sqlite_conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < SQ_COUNT; i++)
+		sqlite3_finalize(c->st[i]);
+	for (i = 0; i < LIST_VARIANTS; i++)
+		sqlite3_finalize(c->list[i]);
+	if (c->db != NULL)
+		sqlite3_close(c->db);
+	memset(c, 0, sizeof *c);
+}
+
+/* Sets the writer's journal, durability and integrity pragmas. */
+static int
+sqlite_setup_writer(struct sqlite_store *ss, struct orc_error *err)
+{
+	const char	*sync = getenv("ORCH_SYNCHRONOUS");
+	const char	*sync_sql;
+	sqlite3		*db = ss->wconn.db;
+	int64_t		 dummy;
+	int		 rc;
+
+	/* PRAGMA takes no parameters: pick one of the fixed texts. */
+	if (sync == NULL || *sync == '\0' || strcasecmp(sync, "FULL") == 0)
+		sync_sql = "PRAGMA synchronous = FULL";
+	else if (strcasecmp(sync, "NORMAL") == 0)
+		sync_sql = "PRAGMA synchronous = NORMAL";
+	else if (strcasecmp(sync, "OFF") == 0)
+		sync_sql = "PRAGMA synchronous = OFF";
+	else {
+		orc_error_set(err, ORC_EINVAL, "ORCH_SYNCHRONOUS: \"%s\" is "
+		    "not FULL, NORMAL or OFF", sync);
+		return -1;
+	}
+	rc = sqlite_query_int(db, "PRAGMA journal_mode = WAL", &dummy);
+	if (rc == SQLITE_NOTADB) {
+		orc_error_set(err, ORC_EINVAL, "%s: not an orchestrator "
+		    "database (%s)", ss->path, sqlite3_errmsg(db));
+		return -1;
+	}
+	if (rc != SQLITE_OK ||
+	    sqlite3_exec(db, sync_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		sqlite_error(ss, db, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Brings the schema up to this build's version, one transaction each. */
+static int
+sqlite_migrate(struct sqlite_store *ss, struct orc_error *err)
+{
+	sqlite3	*db = ss->wconn.db;
+	int64_t	 version, tables;
+	char	*sql;
+	int	 rc;
+
+	if (sqlite_user_version(ss, db, &version, err) == -1)
+		return -1;
+	if (version > SQLITE_SCHEMA_VERSION) {
+		orc_error_set(err, ORC_EINVAL, "%s: schema version %lld is "
+		    "newer than this build supports (%d)", ss->path,
+		    (long long)version, SQLITE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (version == 0) {
+		/* Never write our tables into somebody else's database. */
+		if (sqlite_query_int(db, "SELECT count(*) FROM sqlite_master",
+		    &tables) != SQLITE_OK) {
+			sqlite_error(ss, db, err);
+			return -1;
+		}
+		if (tables != 0) {
+			orc_error_set(err, ORC_EINVAL, "%s: not an "
+			    "orchestrator database (schema version 0)",
+			    ss->path);
+			return -1;
+		}
+	}
+	while (version < SQLITE_SCHEMA_VERSION) {
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
+		    NULL) != SQLITE_OK) {
+			sqlite_error(ss, db, err);
+			return -1;
+		}
+		/* Another process may have migrated while we waited. */
+		rc = sqlite_query_int(db, "PRAGMA user_version", &version);
+		if (rc != SQLITE_OK)
+			goto fail;
+		if (version >= SQLITE_SCHEMA_VERSION) {
+			if (sqlite3_exec(db, "COMMIT", NULL, NULL,
+			    NULL) != SQLITE_OK)
+				goto fail;
+			break;
+		}
+		if (sqlite3_exec(db, sqlite_migrations[version], NULL, NULL,
+		    NULL) != SQLITE_OK)
+			goto fail;
+		/* PRAGMA cannot be bound; the number is our own. */
+		sql = xasprintf("PRAGMA user_version = %d", (int)version + 1);
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		free(sql);
+		if (rc != SQLITE_OK ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		version++;
+		log_info("%s: %s: schema migrated to version %lld", __func__,
+		    ss->path, (long long)version);
+	}
+	return 0;
+
+fail:
+	orc_error_set(err, sqlite_code(sqlite3_extended_errcode(db)),
+	    "%s: migration to schema version %lld failed: %s", ss->path,
+	    (long long)version + 1, sqlite3_errmsg(db));
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* Checks that a read-only database is one of ours, of a version we read. */
+static int
+sqlite_check_readonly(struct sqlite_store *ss, struct orc_error *err)
+{
+	sqlite3	*db = ss->rconn.db;
+	int64_t	 version, tables;
+
+	if (sqlite_user_version(ss, db, &version, err) == -1)
+		return -1;
+	if (version >= 1 && version <= SQLITE_SCHEMA_VERSION &&
+	    sqlite_query_int(db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name = 'runs'", &tables) == SQLITE_OK &&
+	    tables == 1) {
+		if (version < SQLITE_SCHEMA_VERSION) {
+			orc_error_set(err, ORC_EINVAL, "%s: schema version "
+			    "%lld is older than this build's (%d): open it "
+			    "read-write once to migrate it", ss->path,
+			    (long long)version, SQLITE_SCHEMA_VERSION);
+			return -1;
+		}
+		return 0;
+	}
+	orc_error_set(err, ORC_EINVAL, "%s: not an orchestrator database "
+	    "(schema version %lld)", ss->path, (long long)version);
+	return -1;
+}
+
+/* Frees a backend and closes its connections. */
+static void
+sqlite_close(void *arg)
+{
+	struct sqlite_store *ss = arg;
+
+	if (ss == NULL)
+		return;
+	if (ss->w != NULL && !sqlite3_get_autocommit(ss->w->db))
+		sqlite3_exec(ss->w->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite_disconnect(&ss->rconn);
+	sqlite_disconnect(&ss->wconn);
+	free(ss->path);
+	free(ss);
+}
+
+/* Opens a file (or ":memory:"), migrating it unless read-only. */
+static void *
+sqlite_open(const char *target, unsigned flags, struct orc_error *err)
+{
+	struct sqlite_store	*ss;
+	int			 memory;
+
+	ss = xcalloc(1, sizeof *ss);
+	ss->path = xstrdup(target);
+	memory = strcmp(target, ":memory:") == 0;
+
+	if (flags & STORE_READONLY) {
+		if (memory) {
+			orc_error_set(err, ORC_EINVAL, "%s: a new in-memory "
+			    "database cannot be read-only", target);
+			goto fail;
+		}
+		if (sqlite_connect(ss, &ss->rconn, SQLITE_OPEN_READONLY,
+		    err) == -1 || sqlite_check_readonly(ss, err) == -1)
+			goto fail;
+		ss->r = &ss->rconn;
+		return ss;
+	}
+
+	if (sqlite_connect(ss, &ss->wconn, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, err) == -1 ||
+	    sqlite_setup_writer(ss, err) == -1 ||
+	    sqlite_migrate(ss, err) == -1)
+		goto fail;
+	ss->w = &ss->wconn;
+	if (memory)
+		ss->r = ss->w;
+	else {
+		if (sqlite_connect(ss, &ss->rconn, SQLITE_OPEN_READONLY,
+		    err) == -1)
+			goto fail;
+		ss->r = &ss->rconn;
+	}
+	return ss;
+
+fail:
+	sqlite_close(ss);
+	return NULL;
+}
+
+/* Starts a write transaction. */
+static int
+sqlite_begin(void *arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_BEGIN, err)) == NULL)
+		return -1;
+	return sqlite_exec_stmt(ss, ss->w, st, err);
+}
+
+/* Commits the write transaction. */
+static int
+sqlite_commit(void *arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_COMMIT, err)) == NULL)
+		return -1;
+	return sqlite_exec_stmt(ss, ss->w, st, err);
+}
+
+/* Rolls back the write transaction when one is open. */
+static void
+sqlite_rollback(void *arg)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	if (sqlite3_get_autocommit(ss->w->db))
+		return;
+	if ((st = sqlite_stmt(ss, ss->w, SQ_ROLLBACK, NULL)) == NULL ||
+	    sqlite_exec_stmt(ss, ss->w, st, NULL) == -1)
+		sqlite3_exec(ss->w->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Writes a definition unless it is there. */
+static int
+sqlite_put_def(struct sqlite_store *ss, const struct def_rec *d,
+    struct orc_error *err)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_DEF_INSERT, err)) == NULL)
+		return -1;
+	bind_text(st, 1, d->hash);
+	bind_text(st, 2, d->name);
+	bind_text(st, 3, d->path);
+	bind_text(st, 4, d->body);
+	sqlite3_bind_int64(st, 5, d->created_at);
+	return sqlite_exec_stmt(ss, ss->w, st, err);
+}
+
+/* Inserts a new run with every column. */
+static int
+sqlite_insert_run(struct sqlite_store *ss, const struct run_rec *r,
+    struct orc_error *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_INSERT, err)) == NULL)
+		return -1;
+	bind_text(st, 1, r->id);
+	bind_text(st, 2, r->workflow);
+	bind_text(st, 3, r->def_hash);
+	bind_state(st, 4, r->state);
+	sqlite3_bind_int(st, 5, r->seq);
+	bind_text(st, 6, r->step);
+	sqlite3_bind_int(st, 7, r->attempt);
+	bind_json(st, 8, r->input);
+	bind_json(st, 9, r->trigger);
+	bind_json(st, 10, r->output);
+	bind_text(st, 11, r->error);
+	sqlite3_bind_int(st, 12, (int)r->dead);
+	bind_text(st, 13, r->idempotency_key);
+	sqlite3_bind_int64(st, 14, r->created_at);
+	sqlite3_bind_int64(st, 15, r->updated_at);
+	sqlite3_bind_int64(st, 16, r->due_at);
+	sqlite3_bind_int64(st, 17, r->finished_at);
+	bind_text(st, 18, r->lease_owner);
+	if (r->lease_owner != NULL)
+		sqlite3_bind_int64(st, 19, r->lease_until);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		sqlite_run_error(ss, ss->w->db, r->id, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	return 0;
+}
+
+/* Updates a run's moving columns, and what the flags ask for. */
+static int
+sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
+    unsigned flags, struct orc_error *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc, drop_lease;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_UPDATE, err)) == NULL)
+		return -1;
+	/* A finished run lets its lease go, unless on_failure is due. */
+	drop_lease = run_state_is_final(r->state) && r->dead != DEAD_PENDING;
+	bind_text(st, 1, r->id);
+	bind_state(st, 2, r->state);
+	sqlite3_bind_int(st, 3, r->seq);
+	bind_text(st, 4, r->step);
+	sqlite3_bind_int(st, 5, r->attempt);
+	bind_json(st, 6, r->output);
+	bind_text(st, 7, r->error);
+	sqlite3_bind_int(st, 8, (int)r->dead);
+	sqlite3_bind_int64(st, 9, r->updated_at);
+	sqlite3_bind_int64(st, 10, r->due_at);
+	sqlite3_bind_int64(st, 11, r->finished_at);
+	sqlite3_bind_int(st, 12, (flags & STORE_RUN_SET_INPUT) != 0);
+	bind_json(st, 13, r->input);
+	sqlite3_bind_int(st, 14, (flags & STORE_RUN_SET_DEF) != 0);
+	bind_text(st, 15, r->def_hash);
+	bind_text(st, 16, r->workflow);
+	sqlite3_bind_int(st, 17, drop_lease);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		sqlite_run_error(ss, ss->w->db, r->id, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	if (sqlite3_changes(ss->w->db) == 0)
+		log_warn("%s: %s: run %s not found", __func__, ss->path, r->id);
+	return 0;
+}
+
+/* Inserts or replaces a finished step. */
+static int
+sqlite_put_step(struct sqlite_store *ss, const struct step_rec *s,
+    struct orc_error *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_STEP_INSERT, err)) == NULL)
+		return -1;
+	bind_text(st, 1, s->run_id);
+	sqlite3_bind_int(st, 2, s->seq);
+	bind_text(st, 3, s->name);
+	sqlite3_bind_int(st, 4, s->attempts);
+	bind_json(st, 5, s->output);
+	sqlite3_bind_int64(st, 6, s->started_at);
+	sqlite3_bind_int64(st, 7, s->finished_at);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		sqlite_run_error(ss, ss->w->db, s->run_id, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	return 0;
+}
+
+/* Appends a transition. */
+static int
+sqlite_put_transition(struct sqlite_store *ss, const struct transition_rec *t,
+    struct orc_error *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_TRANSITION_INSERT, err)) == NULL)
+		return -1;
+	bind_text(st, 1, t->run_id);
+	sqlite3_bind_int64(st, 2, t->at);
+	bind_state(st, 3, t->from_state);
+	bind_state(st, 4, (int)t->to_state);
+	bind_text(st, 5, t->event);
+	bind_text(st, 6, t->step);
+	sqlite3_bind_int(st, 7, t->seq);
+	sqlite3_bind_int(st, 8, t->attempt);
+	bind_text(st, 9, t->error);
+	sqlite3_bind_int64(st, 10, t->duration_ms);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		sqlite_run_error(ss, ss->w->db, t->run_id, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	return 0;
+}
+
+/* Applies one change inside the open transaction. */
+static int
+sqlite_apply_change(void *arg, const struct store_change *ch,
+    struct orc_error *err)
+{
+	struct sqlite_store *ss = arg;
+
+	/* The definition first, then the run, then what refers to the run. */
+	if (ch->def != NULL && sqlite_put_def(ss, ch->def, err) == -1)
+		return -1;
+	if (ch->run != NULL) {
+		if (ch->flags & STORE_RUN_INSERT) {
+			if (sqlite_insert_run(ss, ch->run, err) == -1)
+				return -1;
+		} else if (sqlite_update_run(ss, ch->run, ch->flags,
+		    err) == -1)
+			return -1;
+	}
+	if (ch->step != NULL && sqlite_put_step(ss, ch->step, err) == -1)
+		return -1;
+	if (ch->transition != NULL &&
+	    sqlite_put_transition(ss, ch->transition, err) == -1)
+		return -1;
+	return 0;
+}
+
+/* Reads one run on a connection. */
+static int
+sqlite_get_run_on(struct sqlite_store *ss, struct sqlite_conn *c,
+    const char *id, struct run_rec *r, struct orc_error *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc, ret;
+
+	if ((st = sqlite_stmt(ss, c, SQ_GET_RUN, err)) == NULL)
+		return -1;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		ret = run_from_row(ss, st, r, err);
+	else if (rc == SQLITE_DONE) {
+		orc_error_set(err, ORC_ENOTFOUND, "run %s not found", id);
+		ret = -1;
+	} else {
+		sqlite_error(ss, c->db, err);
+		ret = -1;
+	}
+	sqlite_done(st);
+	return ret;
+}
+
+/* Reads one run. */
+static int
+sqlite_get_run(void *arg, const char *id, struct run_rec *r,
+    struct orc_error *err)
+{
+	struct sqlite_store *ss = arg;
+
+	return sqlite_get_run_on(ss, ss->r, id, r, err);
+}
+
+/* The statement of a run listing with these filters. */
+static sqlite3_stmt *
+sqlite_list_stmt(struct sqlite_store *ss, unsigned mask, struct orc_error *err)
+{
+	struct sqlite_conn	*c = ss->r;
+	sqlite3_stmt		*st;
+	char			*sql, *tmp;
+	unsigned		 i;
+
+	if (c->list[mask] != NULL)
+		return sqlite_prepare(ss, c, &c->list[mask], NULL, err);
+	/* Only fixed fragments are put together: the values are bound. */
+	sql = xstrdup("SELECT " RUN_COLS " FROM runs WHERE 1");
+	for (i = 0; i < sizeof sqlite_list_terms / sizeof *sqlite_list_terms;
+	    i++) {
+		if (mask & (1U << i)) {
+			tmp = xasprintf("%s%s", sql, sqlite_list_terms[i]);
+			free(sql);
+			sql = tmp;
+		}
+	}
+	tmp = xasprintf("%s ORDER BY id DESC LIMIT ?7", sql);
+	free(sql);
+	st = sqlite_prepare(ss, c, &c->list[mask], tmp, err);
+	free(tmp);
+	return st;
+}
+
+/* Lists runs, newest first. */
+static int
+sqlite_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
+    void *cb_arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	struct run_rec		 r;
+	unsigned		 mask = 0;
+	int			 rc = SQLITE_DONE, stop = 0, ret = 0;
+
+	if (f->workflow != NULL)
+		mask |= LIST_WORKFLOW;
+	if (f->state >= 0)
+		mask |= LIST_STATE;
+	if (f->since != 0)
+		mask |= LIST_SINCE;
+	if (f->until != 0)
+		mask |= LIST_UNTIL;
+	if (f->error_like != NULL && *f->error_like != '\0')
+		mask |= LIST_ERROR;
+	if (f->before_id != NULL && *f->before_id != '\0')
+		mask |= LIST_BEFORE;
+	if ((st = sqlite_list_stmt(ss, mask, err)) == NULL)
+		return -1;
+	if (mask & LIST_WORKFLOW)
+		bind_text(st, 1, f->workflow);
+	if (mask & LIST_STATE)
+		bind_state(st, 2, f->state);
+	if (mask & LIST_SINCE)
+		sqlite3_bind_int64(st, 3, f->since);
+	if (mask & LIST_UNTIL)
+		sqlite3_bind_int64(st, 4, f->until);
+	if (mask & LIST_ERROR)
+		bind_text(st, 5, f->error_like);
+	if (mask & LIST_BEFORE)
+		bind_text(st, 6, f->before_id);
+	sqlite3_bind_int64(st, 7, f->limit > 0 ? f->limit : -1);
+
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (run_from_row(ss, st, &r, err) == -1) {
+			ret = -1;
+			break;
+		}
+		stop = cb(&r, cb_arg) != 0;
+		run_rec_clear(&r);
+	}
+	if (!stop && ret == 0 && rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->r->db, err);
+		ret = -1;
+	}
+	sqlite_done(st);
+	return ret;
+}
+
+/* Lists a run's finished steps in visit order. */
+static int
+sqlite_list_steps(void *arg, const char *run_id, store_step_cb cb,
+    void *cb_arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	struct step_rec		 s;
+	int			 rc = SQLITE_DONE, stop = 0, ret = 0;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_STEPS, err)) == NULL)
+		return -1;
+	bind_text(st, 1, run_id);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&s, 0, sizeof s);
+		col_id(st, 0, s.run_id);
+		s.seq = sqlite3_column_int(st, 1);
+		s.name = col_text(st, 2);
+		s.attempts = sqlite3_column_int(st, 3);
+		if (col_json(ss, st, 4, s.run_id, &s.output, err) == -1) {
+			step_rec_clear(&s);
+			ret = -1;
+			break;
+		}
+		s.started_at = sqlite3_column_int64(st, 5);
+		s.finished_at = sqlite3_column_int64(st, 6);
+		stop = cb(&s, cb_arg) != 0;
+		step_rec_clear(&s);
+	}
+	if (!stop && ret == 0 && rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->r->db, err);
+		ret = -1;
+	}
+	sqlite_done(st);
+	return ret;
+}
+
+/* Lists a run's transitions in the order written. */
+static int
+sqlite_list_transitions(void *arg, const char *run_id,
+    store_transition_cb cb, void *cb_arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	struct transition_rec	 t;
+	int			 rc = SQLITE_DONE, state, stop = 0, ret = 0;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_TRANSITIONS, err)) == NULL)
+		return -1;
+	bind_text(st, 1, run_id);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&t, 0, sizeof t);
+		t.id = sqlite3_column_int64(st, 0);
+		col_id(st, 1, t.run_id);
+		t.at = sqlite3_column_int64(st, 2);
+		t.from_state = col_state(st, 3);
+		state = col_state(st, 4);
+		if (t.from_state == -2 || state < 0) {
+			orc_error_set(err, ORC_ESTORE, "%s: run %s: transition "
+			    "%lld has an unknown state", ss->path, t.run_id,
+			    (long long)t.id);
+			ret = -1;
+			break;
+		}
+		t.to_state = (enum run_state)state;
+		t.event = col_text(st, 5);
+		t.step = col_text(st, 6);
+		t.seq = sqlite3_column_int(st, 7);
+		t.attempt = sqlite3_column_int(st, 8);
+		t.error = col_text(st, 9);
+		t.duration_ms = sqlite3_column_int64(st, 10);
+		stop = cb(&t, cb_arg) != 0;
+		transition_rec_clear(&t);
+	}
+	if (!stop && ret == 0 && rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->r->db, err);
+		ret = -1;
+	}
+	sqlite_done(st);
+	return ret;
+}
+
+/* Reads a definition by hash. */
+static int
+sqlite_get_definition(void *arg, const char *hash, struct def_rec *d,
+    struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	int			 rc, ret = 0;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_GET_DEF, err)) == NULL)
+		return -1;
+	bind_text(st, 1, hash);
+	rc = sqlite3_step(st);
+	memset(d, 0, sizeof *d);
+	if (rc == SQLITE_ROW) {
+		d->hash = col_text(st, 0);
+		d->name = col_text(st, 1);
+		d->path = col_text(st, 2);
+		d->body = col_text(st, 3);
+		d->created_at = sqlite3_column_int64(st, 4);
+	} else if (rc == SQLITE_DONE) {
+		orc_error_set(err, ORC_ENOTFOUND, "definition %s not found",
+		    hash);
+		ret = -1;
+	} else {
+		sqlite_error(ss, ss->r->db, err);
+		ret = -1;
+	}
+	sqlite_done(st);
+	return ret;
+}
+
+/* Counts runs per state. */
+static int
+sqlite_count_runs(void *arg, const char *workflow,
+    int64_t counts[RUN_STATE_COUNT], struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	int			 rc, state;
+
+	memset(counts, 0, RUN_STATE_COUNT * sizeof counts[0]);
+	st = sqlite_stmt(ss, ss->r, workflow != NULL ? SQ_COUNT_WORKFLOW :
+	    SQ_COUNT_ALL, err);
+	if (st == NULL)
+		return -1;
+	if (workflow != NULL)
+		bind_text(st, 1, workflow);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		state = col_state(st, 0);
+		if (state >= 0)
+			counts[state] += sqlite3_column_int64(st, 1);
+	}
+	if (rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->r->db, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	return 0;
+}
+
+/* Collects the ids of claimable runs that one statement selects. */
+static int
+sqlite_claim_collect(struct sqlite_store *ss, sqlite3_stmt *st,
+    const char *owner, int64_t now, store_owner_dead_fn dead_fn,
+    void *dead_arg, char ***ids, size_t *n, size_t *cap,
+    struct orc_error *err)
+{
+	const char	*holder;
+	int64_t		 until;
+	int		 rc, take;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		holder = (const char *)sqlite3_column_text(st, 1);
+		until = sqlite3_column_int64(st, 2);
+		if (holder == NULL || strcmp(holder, owner) == 0 ||
+		    until < now)
+			take = 1;
+		else
+			take = dead_fn != NULL && dead_fn(holder, dead_arg);
+		if (!take)
+			continue;
+		if (*n == *cap) {
+			*cap = *cap == 0 ? 16 : *cap * 2;
+			*ids = xrealloc(*ids, *cap * sizeof **ids);
+		}
+		(*ids)[(*n)++] = xstrdup((const char *)
+		    sqlite3_column_text(st, 0));
+	}
+	if (rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->w->db, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	return 0;
+}
+
+/* Claims the runs nobody live holds, in one transaction. */
+static int
+sqlite_claim_runs(void *arg, const char *owner, int64_t until, int64_t now,
+    const char *const *want, const char *workflow,
+    store_owner_dead_fn dead_fn, void *dead_arg, struct run_rec **out,
+    size_t *nout, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	struct run_rec		*runs = NULL;
+	char			**ids = NULL;
+	size_t			 n = 0, cap = 0, i, got = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (sqlite_begin(ss, err) == -1)
+		return -1;
+	if (want == NULL) {
+		if ((st = sqlite_stmt(ss, ss->w, SQ_CLAIM_ALL, err)) == NULL)
+			goto fail;
+		bind_text(st, 1, workflow);
+		if (sqlite_claim_collect(ss, st, owner, now, dead_fn,
+		    dead_arg, &ids, &n, &cap, err) == -1)
+			goto fail;
+	} else {
+		for (i = 0; want[i] != NULL; i++) {
+			st = sqlite_stmt(ss, ss->w, SQ_CLAIM_ID, err);
+			if (st == NULL)
+				goto fail;
+			bind_text(st, 1, workflow);
+			bind_text(st, 2, want[i]);
+			if (sqlite_claim_collect(ss, st, owner, now, dead_fn,
+			    dead_arg, &ids, &n, &cap, err) == -1)
+				goto fail;
+		}
+	}
+
+	runs = xcalloc(n == 0 ? 1 : n, sizeof *runs);
+	for (i = 0; i < n; i++) {
+		if ((st = sqlite_stmt(ss, ss->w, SQ_CLAIM_SET, err)) == NULL)
+			goto fail;
+		bind_text(st, 1, ids[i]);
+		bind_text(st, 2, owner);
+		sqlite3_bind_int64(st, 3, until);
+		if (sqlite_exec_stmt(ss, ss->w, st, err) == -1)
+			goto fail;
+		if (sqlite_get_run_on(ss, ss->w, ids[i], &runs[got],
+		    err) == -1)
+			goto fail;
+		got++;
+	}
+	if (sqlite_commit(ss, err) == -1)
+		goto fail;
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	*out = runs;
+	*nout = got;
+	return 0;
+
+fail:
+	sqlite_rollback(ss);
+	for (i = 0; i < got; i++)
+		run_rec_clear(&runs[i]);
+	free(runs);
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return -1;
+}
+
+/* Pushes the expiry of the owner's leases on unfinished runs. */
+static int
+sqlite_renew_leases(void *arg, const char *owner, int64_t until,
+    struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_RENEW, err)) == NULL)
+		return -1;
+	bind_text(st, 1, owner);
+	sqlite3_bind_int64(st, 2, until);
+	return sqlite_exec_stmt(ss, ss->w, st, err);
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.begin = sqlite_begin,
+	.apply_change = sqlite_apply_change,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.get_run = sqlite_get_run,
+	.list_runs = sqlite_list_runs,
+	.list_steps = sqlite_list_steps,
+	.list_transitions = sqlite_list_transitions,
+	.get_definition = sqlite_get_definition,
+	.count_runs = sqlite_count_runs,
+	.claim_runs = sqlite_claim_runs,
+	.renew_leases = sqlite_renew_leases,
+};

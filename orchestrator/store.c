@@ -1,0 +1,626 @@
+/*
+ * The store, the part that does not depend on the database: a queue of
+ * pending changes, committed together in one transaction once the event
+ * loop has run what it was running (or when store_flush() is called), the
+ * callbacks of the committed changes called afterwards in submit order,
+ * and the retry of a failed commit on a timer with backoff while the store
+ * calls itself unhealthy. Reads and leases are passed to the backend.
+ *
+ * A change is copied when submitted, so the caller may reuse its records at
+ * once. A definition's body can be large and is the same for thousands of
+ * runs: the hashes this store has already queued are remembered, and a
+ * change carrying a known definition does not copy it again.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "store.h"
+#include "store-backend.h"
+
+#define STORE_RETRY_MIN_MS	50
+#define STORE_RETRY_MAX_MS	2000
+#define STORE_KNOWN_DEFS	64
+
+/* One queued change with its own copies of the records. */
+struct store_item {
+	TAILQ_ENTRY(store_item)	 entry;
+	unsigned		 flags;
+	struct run_rec		 run;
+	struct step_rec		 step;
+	struct transition_rec	 transition;
+	struct def_rec		 def;
+	int			 has_run;
+	int			 has_step;
+	int			 has_transition;
+	int			 has_def;
+	store_commit_cb		 cb;
+	void			*arg;
+};
+TAILQ_HEAD(store_items, store_item);
+
+struct store {
+	const struct store_ops	*ops;
+	void			*be;
+	char			*target;
+	unsigned		 flags;
+
+	struct event_base	*base;
+	struct event		*flush_ev;	/* commits the queue */
+	struct event		*retry_ev;	/* after a failed commit */
+	int			 retry_ms;
+
+	struct store_items	 queue;		/* not committed yet */
+	size_t			 npending;
+	struct store_items	 done;		/* committed, callback due */
+	int			 in_callbacks;
+
+	int			 healthy;
+	unsigned		 failures;	/* commits failed this outage */
+
+	char			*known[STORE_KNOWN_DEFS];
+	size_t			 known_next;
+};
+
+static const char *const run_state_names[RUN_STATE_COUNT] = {
+	"queued", "running", "retrying", "succeeded", "failed", "cancelled"
+};
+
+static void	store_flush_cb(evutil_socket_t, short, void *);
+static void	store_retry_cb(evutil_socket_t, short, void *);
+
+/* The name of a state, as stored and shown. */
+const char *
+run_state_name(enum run_state state)
+{
+	if ((unsigned)state >= RUN_STATE_COUNT)
+		return "unknown";
+	return run_state_names[state];
+}
+
+/* Parses a state name; -1 when it is none. */
+int
+run_state_parse(const char *s, enum run_state *out)
+{
+	int i;
+
+	if (s == NULL)
+		return -1;
+	for (i = 0; i < RUN_STATE_COUNT; i++) {
+		if (strcasecmp(s, run_state_names[i]) == 0) {
+			*out = (enum run_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* 1 when a run in this state will not move again on its own. */
+int
+run_state_is_final(enum run_state state)
+{
+	return state == RUN_SUCCEEDED || state == RUN_FAILED ||
+	    state == RUN_CANCELLED;
+}
+
+/* Duplicates a string that may be NULL. */
+static char *
+store_strdup(const char *s)
+{
+	return s == NULL ? NULL : xstrdup(s);
+}
+
+/* Frees what a run record owns and zeroes it. */
+void
+run_rec_clear(struct run_rec *r)
+{
+	if (r == NULL)
+		return;
+	free(r->workflow);
+	free(r->def_hash);
+	free(r->step);
+	json_decref(r->input);
+	json_decref(r->trigger);
+	json_decref(r->output);
+	free(r->error);
+	free(r->idempotency_key);
+	free(r->lease_owner);
+	memset(r, 0, sizeof *r);
+}
+
+/* Makes dst a deep copy of src; dst is overwritten, not cleared first. */
+void
+run_rec_copy(struct run_rec *dst, const struct run_rec *src)
+{
+	*dst = *src;
+	dst->workflow = store_strdup(src->workflow);
+	dst->def_hash = store_strdup(src->def_hash);
+	dst->step = store_strdup(src->step);
+	dst->input = json_incref(src->input);
+	dst->trigger = json_incref(src->trigger);
+	dst->output = json_incref(src->output);
+	dst->error = store_strdup(src->error);
+	dst->idempotency_key = store_strdup(src->idempotency_key);
+	dst->lease_owner = store_strdup(src->lease_owner);
+}
+
+/* Frees what a step record owns and zeroes it. */
+void
+step_rec_clear(struct step_rec *s)
+{
+	if (s == NULL)
+		return;
+	free(s->name);
+	json_decref(s->output);
+	memset(s, 0, sizeof *s);
+}
+
+/* Frees what a transition record owns and zeroes it. */
+void
+transition_rec_clear(struct transition_rec *t)
+{
+	if (t == NULL)
+		return;
+	free(t->event);
+	free(t->step);
+	free(t->error);
+	memset(t, 0, sizeof *t);
+}
+
+/* Frees what a definition record owns and zeroes it. */
+void
+def_rec_clear(struct def_rec *d)
+{
+	if (d == NULL)
+		return;
+	free(d->hash);
+	free(d->name);
+	free(d->path);
+	free(d->body);
+	memset(d, 0, sizeof *d);
+}
+
+/* Deep copy of a step record. */
+static void
+store_step_copy(struct step_rec *dst, const struct step_rec *src)
+{
+	*dst = *src;
+	dst->name = store_strdup(src->name);
+	dst->output = json_incref(src->output);
+}
+
+/* Deep copy of a transition record. */
+static void
+store_transition_copy(struct transition_rec *dst,
+    const struct transition_rec *src)
+{
+	*dst = *src;
+	dst->event = store_strdup(src->event);
+	dst->step = store_strdup(src->step);
+	dst->error = store_strdup(src->error);
+}
+
+/* Deep copy of a definition record. */
+static void
+store_def_copy(struct def_rec *dst, const struct def_rec *src)
+{
+	dst->hash = store_strdup(src->hash);
+	dst->name = store_strdup(src->name);
+	dst->path = store_strdup(src->path);
+	dst->body = store_strdup(src->body);
+	dst->created_at = src->created_at;
+}
+
+/* Frees a queued change without calling its callback. */
+static void
+store_item_free(struct store_item *it)
+{
+	if (it->has_run)
+		run_rec_clear(&it->run);
+	if (it->has_step)
+		step_rec_clear(&it->step);
+	if (it->has_transition)
+		transition_rec_clear(&it->transition);
+	if (it->has_def)
+		def_rec_clear(&it->def);
+	free(it);
+}
+
+/* 1 when this store has already queued or written a definition. */
+static int
+store_def_known(const struct store *s, const char *hash)
+{
+	size_t i;
+
+	for (i = 0; i < STORE_KNOWN_DEFS; i++) {
+		if (s->known[i] != NULL && strcmp(s->known[i], hash) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Remembers a definition hash, forgetting the oldest when full. */
+static void
+store_def_remember(struct store *s, const char *hash)
+{
+	free(s->known[s->known_next]);
+	s->known[s->known_next] = xstrdup(hash);
+	s->known_next = (s->known_next + 1) % STORE_KNOWN_DEFS;
+}
+
+/* Opens a store on a SQLite file, or ":memory:". */
+struct store *
+store_open(const char *target, unsigned flags, struct event_base *base,
+    struct orc_error *err)
+{
+	struct store *s;
+
+	if (target == NULL || *target == '\0') {
+		orc_error_set(err, ORC_EINVAL, "no database given");
+		return NULL;
+	}
+	s = xcalloc(1, sizeof *s);
+	s->ops = &store_sqlite_ops;
+	s->target = xstrdup(target);
+	s->flags = flags;
+	s->base = base;
+	s->healthy = 1;
+	TAILQ_INIT(&s->queue);
+	TAILQ_INIT(&s->done);
+
+	s->be = s->ops->open(target, flags, err);
+	if (s->be == NULL) {
+		free(s->target);
+		free(s);
+		return NULL;
+	}
+	if (base != NULL && (~flags & STORE_READONLY)) {
+		s->flush_ev = event_new(base, -1, 0, store_flush_cb, s);
+		s->retry_ev = evtimer_new(base, store_retry_cb, s);
+		if (s->flush_ev == NULL || s->retry_ev == NULL)
+			fatal("%s: event_new failed", __func__);
+	}
+	log_debug("%s: %s opened%s", __func__, target,
+	    (flags & STORE_READONLY) ? " read-only" : "");
+	return s;
+}
+
+/* Commits the whole queue in one transaction; the queue is kept on error. */
+static int
+store_commit(struct store *s, struct orc_error *err)
+{
+	struct store_item	*it;
+	struct store_change	 ch;
+	size_t			 n = s->npending;
+
+	if (TAILQ_EMPTY(&s->queue))
+		return 0;
+	if (s->ops->begin(s->be, err) == -1)
+		goto fail;
+	TAILQ_FOREACH(it, &s->queue, entry) {
+		memset(&ch, 0, sizeof ch);
+		ch.run = it->has_run ? &it->run : NULL;
+		ch.flags = it->flags;
+		ch.step = it->has_step ? &it->step : NULL;
+		ch.transition = it->has_transition ? &it->transition : NULL;
+		ch.def = it->has_def ? &it->def : NULL;
+		if (s->ops->apply_change(s->be, &ch, err) == -1)
+			goto fail;
+	}
+	if (s->ops->commit(s->be, err) == -1)
+		goto fail;
+
+	TAILQ_CONCAT(&s->done, &s->queue, entry);
+	s->npending = 0;
+	if (!s->healthy) {
+		log_info("%s: %s: commit succeeded again after %u failures",
+		    __func__, s->target, s->failures);
+	}
+	s->healthy = 1;
+	s->failures = 0;
+	s->retry_ms = 0;
+	if (s->retry_ev != NULL)
+		evtimer_del(s->retry_ev);
+	log_debug("%s: %s: %zu changes committed", __func__, s->target, n);
+	return 0;
+
+fail:
+	s->ops->rollback(s->be);
+	/* Log once per outage, not once per retry. */
+	if (s->healthy) {
+		log_error("%s: %s (%zu changes kept, retrying)", __func__,
+		    err->message, n);
+	}
+	s->healthy = 0;
+	s->failures++;
+	return -1;
+}
+
+/* Arms the retry timer with the next backoff. */
+static void
+store_schedule_retry(struct store *s)
+{
+	struct timeval tv;
+
+	if (s->retry_ev == NULL)
+		return;
+	if (s->retry_ms == 0)
+		s->retry_ms = STORE_RETRY_MIN_MS;
+	else if ((s->retry_ms *= 2) > STORE_RETRY_MAX_MS)
+		s->retry_ms = STORE_RETRY_MAX_MS;
+	tv.tv_sec = s->retry_ms / 1000;
+	tv.tv_usec = (s->retry_ms % 1000) * 1000;
+	evtimer_add(s->retry_ev, &tv);
+}
+
+/*
+ * Calls the callbacks of committed changes in order. A callback that
+ * flushes again only appends to the done list: the outermost caller keeps
+ * calling, so the order stays the submit order.
+ */
+static void
+store_run_callbacks(struct store *s)
+{
+	struct store_item	*it;
+	store_commit_cb		 cb;
+	void			*arg;
+
+	if (s->in_callbacks)
+		return;
+	s->in_callbacks = 1;
+	while ((it = TAILQ_FIRST(&s->done)) != NULL) {
+		TAILQ_REMOVE(&s->done, it, entry);
+		cb = it->cb;
+		arg = it->arg;
+		store_item_free(it);
+		if (cb != NULL)
+			cb(arg);
+	}
+	s->in_callbacks = 0;
+}
+
+/* The loop is idle: commit what was submitted meanwhile. */
+static void
+store_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store		*s = arg;
+	struct orc_error	 err;
+
+	/* A failed commit's timer owns the queue until it succeeds. */
+	if (evtimer_pending(s->retry_ev, NULL))
+		return;
+	orc_error_clear(&err);
+	if (store_commit(s, &err) == -1) {
+		store_schedule_retry(s);
+		return;
+	}
+	store_run_callbacks(s);
+}
+
+/* Tries a failed commit again. */
+static void
+store_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store		*s = arg;
+	struct orc_error	 err;
+
+	orc_error_clear(&err);
+	if (store_commit(s, &err) == -1) {
+		store_schedule_retry(s);
+		return;
+	}
+	store_run_callbacks(s);
+}
+
+/* Commits what is pending and closes. */
+void
+store_close(struct store *s)
+{
+	struct store_item	*it;
+	struct orc_error	 err;
+	size_t			 i;
+
+	if (s == NULL)
+		return;
+	orc_error_clear(&err);
+	if (!TAILQ_EMPTY(&s->queue) && store_flush(s, &err) == -1) {
+		log_error("%s: %s: %zu changes lost: %s", __func__, s->target,
+		    s->npending, err.message);
+	}
+	while ((it = TAILQ_FIRST(&s->queue)) != NULL) {
+		TAILQ_REMOVE(&s->queue, it, entry);
+		store_item_free(it);
+	}
+	while ((it = TAILQ_FIRST(&s->done)) != NULL) {
+		TAILQ_REMOVE(&s->done, it, entry);
+		store_item_free(it);
+	}
+	if (s->flush_ev != NULL)
+		event_free(s->flush_ev);
+	if (s->retry_ev != NULL)
+		event_free(s->retry_ev);
+	s->ops->close(s->be);
+	for (i = 0; i < STORE_KNOWN_DEFS; i++)
+		free(s->known[i]);
+	free(s->target);
+	free(s);
+}
+
+/* Queues a copy of a change; committed when the loop is next idle. */
+void
+store_submit(struct store *s, const struct store_change *ch)
+{
+	struct store_item	*it;
+	int			 was_empty;
+
+	if (s->flags & STORE_READONLY)
+		fatal("%s: %s is open read-only", __func__, s->target);
+	it = xcalloc(1, sizeof *it);
+	it->flags = ch->flags;
+	it->cb = ch->cb;
+	it->arg = ch->arg;
+	if (ch->run != NULL) {
+		run_rec_copy(&it->run, ch->run);
+		it->has_run = 1;
+	}
+	if (ch->step != NULL) {
+		store_step_copy(&it->step, ch->step);
+		it->has_step = 1;
+	}
+	if (ch->transition != NULL) {
+		store_transition_copy(&it->transition, ch->transition);
+		it->has_transition = 1;
+	}
+	if (ch->def != NULL && ch->def->hash != NULL &&
+	    !store_def_known(s, ch->def->hash)) {
+		store_def_copy(&it->def, ch->def);
+		it->has_def = 1;
+		store_def_remember(s, ch->def->hash);
+	}
+
+	was_empty = TAILQ_EMPTY(&s->queue);
+	TAILQ_INSERT_TAIL(&s->queue, it, entry);
+	s->npending++;
+	/*
+	 * The first change of a batch wakes the flush event: it runs after
+	 * the callbacks the loop is running now, so whatever they submit
+	 * joins the same transaction. While a retry is pending, its timer
+	 * commits everything.
+	 */
+	if (was_empty && s->flush_ev != NULL &&
+	    !evtimer_pending(s->retry_ev, NULL))
+		event_active(s->flush_ev, EV_WRITE, 0);
+}
+
+/* Commits the queue now and calls its callbacks. */
+int
+store_flush(struct store *s, struct orc_error *err)
+{
+	struct orc_error e;
+
+	orc_error_clear(&e);
+	if (store_commit(s, &e) == -1) {
+		if (err != NULL)
+			*err = e;
+		/* Keep the timer going when the loop drives retries. */
+		if (s->retry_ev != NULL && !evtimer_pending(s->retry_ev, NULL))
+			store_schedule_retry(s);
+		return -1;
+	}
+	store_run_callbacks(s);
+	return 0;
+}
+
+/* The number of changes not committed yet. */
+size_t
+store_pending(const struct store *s)
+{
+	return s->npending;
+}
+
+/* 0 while the last commit failed. */
+int
+store_healthy(const struct store *s)
+{
+	return s->healthy;
+}
+
+/* Reads one run. */
+int
+store_get_run(struct store *s, const char *id, struct run_rec *r,
+    struct orc_error *err)
+{
+	return s->ops->get_run(s->be, id, r, err);
+}
+
+/* Lists runs newest first. */
+int
+store_list_runs(struct store *s, const struct run_filter *f, store_run_cb cb,
+    void *arg, struct orc_error *err)
+{
+	return s->ops->list_runs(s->be, f, cb, arg, err);
+}
+
+/* Lists a run's finished steps in visit order. */
+int
+store_list_steps(struct store *s, const char *run_id, store_step_cb cb,
+    void *arg, struct orc_error *err)
+{
+	return s->ops->list_steps(s->be, run_id, cb, arg, err);
+}
+
+/* Lists a run's transitions in the order they were written. */
+int
+store_list_transitions(struct store *s, const char *run_id,
+    store_transition_cb cb, void *arg, struct orc_error *err)
+{
+	return s->ops->list_transitions(s->be, run_id, cb, arg, err);
+}
+
+/* Reads one definition by hash. */
+int
+store_get_definition(struct store *s, const char *hash, struct def_rec *d,
+    struct orc_error *err)
+{
+	return s->ops->get_definition(s->be, hash, d, err);
+}
+
+/* Counts runs per state, of one workflow or all. */
+int
+store_count_runs(struct store *s, const char *workflow,
+    int64_t counts[RUN_STATE_COUNT], struct orc_error *err)
+{
+	return s->ops->count_runs(s->be, workflow, counts, err);
+}
+
+/* Claims the unfinished runs nobody live holds, after the pending writes. */
+int
+store_claim_runs(struct store *s, const char *owner, int64_t until,
+    const char *const *ids, const char *workflow,
+    store_owner_dead_fn dead_fn, void *dead_arg, store_run_cb cb,
+    void *cb_arg, struct orc_error *err)
+{
+	struct run_rec	*runs = NULL;
+	size_t		 n = 0, i;
+	int		 stop = 0;
+
+	if (s->flags & STORE_READONLY) {
+		orc_error_set(err, ORC_EINVAL, "%s: opened read-only",
+		    s->target);
+		return -1;
+	}
+	if (store_flush(s, err) == -1)
+		return -1;
+	if (s->ops->claim_runs(s->be, owner, until, orc_now_ms(), ids,
+	    workflow, dead_fn, dead_arg, &runs, &n, err) == -1)
+		return -1;
+	log_debug("%s: %s: %s claimed %zu runs", __func__, s->target, owner,
+	    n);
+	for (i = 0; i < n; i++) {
+		if (!stop && cb != NULL && cb(&runs[i], cb_arg) != 0)
+			stop = 1;
+		run_rec_clear(&runs[i]);
+	}
+	free(runs);
+	return 0;
+}
+
+/* Pushes the expiry of the owner's leases. */
+int
+store_renew_leases(struct store *s, const char *owner, int64_t until,
+    struct orc_error *err)
+{
+	if (s->flags & STORE_READONLY) {
+		orc_error_set(err, ORC_EINVAL, "%s: opened read-only",
+		    s->target);
+		return -1;
+	}
+	return s->ops->renew_leases(s->be, owner, until, err);
+}

@@ -1,0 +1,1345 @@
+/*
+ * Workflow definitions (SPEC section 1). A file is parsed by jansson, then
+ * checked as a whole: every unknown key, wrong type, unknown step type,
+ * bad template and bad schema keyword is reported, each as
+ * FILE:LINE:COLUMN: message with the position jsonpos found for the path
+ * at fault, and the file is rejected if there was any. A file that passes
+ * becomes an immutable, reference-counted struct workflow whose steps
+ * carry their resolved step entry and their retry policy and timeout with
+ * the workflow's defaults already applied.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "jsonpos.h"
+#include "schema.h"
+#include "steps.h"
+#include "template.h"
+#include "workflow.h"
+
+struct workflow_step {
+	const char		*name;		/* borrowed from the json */
+	const char		*uses;
+	const struct step_entry	*entry;
+	json_t			*json;
+	json_t			*with;		/* or NULL */
+	struct retry_policy	 retry;		/* defaults applied */
+	int64_t			 timeout_ms;	/* defaults applied */
+};
+
+struct workflow {
+	int			 refs;
+	char			*path;
+	char			*dir;
+	char			*text;
+	size_t			 len;
+	char			 hash[65];
+	json_t			*json;
+	const char		*name;		/* borrowed from the json */
+	const char		*description;
+	json_t			*input;
+	json_t			*output;
+	json_t			*trigger;
+	json_t			*allow;
+	int64_t			 timeout_ms;
+	int			 concurrency;
+	struct retry_policy	 retry;		/* defaults.retry, merged */
+	int64_t			 step_timeout_ms;
+	struct workflow_step	*steps;
+	size_t			 nsteps;
+	struct workflow_step	*on_failure;
+	int			 name_line;	/* where "name" is, for */
+	int			 name_column;	/* workflow_load_dir */
+};
+
+/* One check of one file: where to report and how many problems so far. */
+struct wf_check {
+	const char		*file;
+	struct jsonpos		*pos;
+	struct diag		*diag;
+	int			 errors;
+	json_t			*step_names;
+};
+
+/* What a step's check function reports through. */
+struct step_checker {
+	struct wf_check		*ck;
+	const char		*prefix;	/* "steps[2]", "on_failure" */
+};
+
+/* What template_check reports through. */
+struct wf_template_arg {
+	struct wf_check		*ck;
+	const char		*base;
+};
+
+static const char *const wf_root_keys[] = {
+	"name", "description", "trigger", "input", "output", "defaults",
+	"timeout_ms", "concurrency", "secrets", "allow", "steps", "on_failure",
+	"concurrency_key", "rate_limit", "debounce", "priority", NULL
+};
+static const char *const wf_step_keys[] = {
+	"name", "uses", "with", "retry", "timeout_ms", "script", "memory_mb",
+	"instructions", NULL
+};
+static const char *const wf_retry_keys[] = {
+	"max_attempts", "backoff_ms", "backoff_max_ms", "jitter", NULL
+};
+static const char *const wf_trigger_keys[] = { "webhook", "cron", NULL };
+static const char *const wf_webhook_keys[] = {
+	"path", "mode", "sync_timeout_ms", "secret_env", "max_body_bytes", NULL
+};
+static const char *const wf_cron_keys[] = {
+	"schedule", "overlap", "catch_up", "timezone", NULL
+};
+static const char *const wf_defaults_keys[] = { "retry", "timeout_ms", NULL };
+static const char *const wf_allow_keys[] = { "hosts", "buckets", NULL };
+static const char *const wf_rate_keys[] = {
+	"per_second", "burst", "key", "on_limit", NULL
+};
+static const char *const wf_debounce_keys[] = {
+	"key", "wait_ms", "max_wait_ms", NULL
+};
+static const char *const wf_modes[] = { "async", "sync", NULL };
+static const char *const wf_overlaps[] = { "skip", "queue", "allow", NULL };
+static const char *const wf_catch_ups[] = { "none", "one", "all", NULL };
+static const char *const wf_on_limits[] = { "queue", "reject", NULL };
+static const char *const wf_cron_macros[] = {
+	"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight",
+	"@hourly", NULL
+};
+
+/* Reports a problem at path; the message is used as it is. */
+static void ORC_PRINTF(3, 4)
+wf_report(struct wf_check *ck, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	int line, column;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	jsonpos_find(ck->pos, path, &line, &column);
+	diag_add(ck->diag, ck->file, line, column, "%s", msg);
+	free(msg);
+	ck->errors++;
+}
+
+/* Reports a problem at path as "path: message". */
+static void ORC_PRINTF(3, 4)
+wf_error(struct wf_check *ck, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (*path == '\0')
+		wf_report(ck, path, "%s", msg);
+	else
+		wf_report(ck, path, "%s: %s", path, msg);
+	free(msg);
+}
+
+/* Whether a key is written ["..."] in a path (the rule jsonpos uses). */
+static int
+wf_needs_quotes(const char *key)
+{
+	if (*key == '\0')
+		return 1;
+	return strpbrk(key, ".[]\"\\ ") != NULL;
+}
+
+/* The path of member key of the object at parent. */
+static char *
+wf_key_path(const char *parent, const char *key)
+{
+	char *out, *q;
+	const char *k;
+
+	if (!wf_needs_quotes(key)) {
+		if (*parent == '\0')
+			return xstrdup(key);
+		return xasprintf("%s.%s", parent, key);
+	}
+	out = xmalloc(strlen(parent) + 2 * strlen(key) + 5);
+	q = stpcpy(out, parent);
+	*q++ = '[';
+	*q++ = '"';
+	for (k = key; *k != '\0'; k++) {
+		if (*k == '"' || *k == '\\')
+			*q++ = '\\';
+		*q++ = *k;
+	}
+	strcpy(q, "\"]");
+	return out;
+}
+
+/* The path of element i of the array at parent. */
+static char *
+wf_index_path(const char *parent, size_t i)
+{
+	return xasprintf("%s[%zu]", parent, i);
+}
+
+/*
+ * Joins a path relative to a value ("url", "[2]", "") to the value's. The
+ * schema and template modules call the value itself "(root)".
+ */
+static char *
+wf_join_path(const char *base, const char *rel)
+{
+	if (rel == NULL || *rel == '\0' || strcmp(rel, "(root)") == 0)
+		return xstrdup(base);
+	if (*base == '\0')
+		return xstrdup(rel);
+	if (*rel == '[')
+		return xasprintf("%s%s", base, rel);
+	return xasprintf("%s.%s", base, rel);
+}
+
+/* Whether s is one of list. */
+static int
+wf_in_list(const char *s, const char *const *list)
+{
+	for (; list != NULL && *list != NULL; list++) {
+		if (strcmp(s, *list) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Reports every key of obj (at path) that is not in allowed. */
+static void
+wf_check_keys(struct wf_check *ck, json_t *obj, const char *path,
+    const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+	char *kp;
+
+	json_object_foreach(obj, key, v) {
+		if (wf_in_list(key, allowed))
+			continue;
+		kp = wf_key_path(path, key);
+		if (*path == '\0')
+			wf_report(ck, kp, "unknown key \"%s\"", key);
+		else
+			wf_report(ck, kp, "unknown key \"%s\" in %s", key, path);
+		free(kp);
+	}
+}
+
+/* Reports a required key missing from the object at path. */
+static void
+wf_missing(struct wf_check *ck, const char *path, const char *key)
+{
+	if (*path == '\0')
+		wf_report(ck, path, "missing required key \"%s\"", key);
+	else
+		wf_report(ck, path, "missing required key \"%s\" in %s", key,
+		    path);
+}
+
+/*
+ * Reads an integer member in [min, max]. Returns 1 with *out set, 0 when
+ * absent, -1 (reported) when it is something else.
+ */
+static int
+wf_get_int(struct wf_check *ck, json_t *obj, const char *path,
+    const char *key, int64_t min, int64_t max, int64_t *out)
+{
+	json_t *v;
+	char *kp;
+	json_int_t n;
+
+	if ((v = json_object_get(obj, key)) == NULL)
+		return 0;
+	kp = wf_key_path(path, key);
+	if (!json_is_integer(v) || (n = json_integer_value(v)) < min) {
+		if (min == 1)
+			wf_error(ck, kp, "expected a positive integer");
+		else if (min == 0)
+			wf_error(ck, kp, "expected a non-negative integer");
+		else
+			wf_error(ck, kp, "expected an integer of at least "
+			    "%lld", (long long)min);
+		free(kp);
+		return -1;
+	}
+	if (n > max) {
+		wf_error(ck, kp, "%lld is too large (at most %lld)",
+		    (long long)n, (long long)max);
+		free(kp);
+		return -1;
+	}
+	free(kp);
+	*out = n;
+	return 1;
+}
+
+/* Reads a string member: 1 with *out, 0 when absent, -1 (reported). */
+static int
+wf_get_string(struct wf_check *ck, json_t *obj, const char *path,
+    const char *key, const char **out)
+{
+	json_t *v;
+	char *kp;
+
+	if ((v = json_object_get(obj, key)) == NULL)
+		return 0;
+	if (!json_is_string(v)) {
+		kp = wf_key_path(path, key);
+		wf_error(ck, kp, "expected a string");
+		free(kp);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 1;
+}
+
+/* Reads a member that must be one of choices; same returns. */
+static int
+wf_get_enum(struct wf_check *ck, json_t *obj, const char *path,
+    const char *key, const char *const *choices)
+{
+	const char *s;
+	char *kp, *want, *tmp;
+	size_t i;
+	int r;
+
+	if ((r = wf_get_string(ck, obj, path, key, &s)) <= 0 ||
+	    wf_in_list(s, choices))
+		return r;
+	want = xasprintf("\"%s\"", choices[0]);
+	for (i = 1; choices[i] != NULL; i++) {
+		tmp = xasprintf("%s%s\"%s\"", want,
+		    choices[i + 1] == NULL ? " or " : ", ", choices[i]);
+		free(want);
+		want = tmp;
+	}
+	kp = wf_key_path(path, key);
+	wf_error(ck, kp, "expected %s, not \"%s\"", want, s);
+	free(kp);
+	free(want);
+	return -1;
+}
+
+/* Gets an object member; reports it when present but not an object. */
+static json_t *
+wf_get_object(struct wf_check *ck, json_t *obj, const char *path,
+    const char *key)
+{
+	json_t *v;
+	char *kp;
+
+	if ((v = json_object_get(obj, key)) == NULL)
+		return NULL;
+	if (!json_is_object(v)) {
+		kp = wf_key_path(path, key);
+		wf_error(ck, kp, "expected an object");
+		free(kp);
+		return NULL;
+	}
+	return v;
+}
+
+/* Whether a name fits [a-z0-9][a-z0-9_-]{0,63}. */
+static int
+wf_valid_name(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))
+			continue;
+		if (i > 0 && (s[i] == '_' || s[i] == '-'))
+			continue;
+		return 0;
+	}
+	return i >= 1 && i <= WORKFLOW_NAME_MAX;
+}
+
+/* Whether s is an environment variable name. */
+static int
+wf_valid_env(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= 'a' && s[i] <= 'z') ||
+		    (i > 0 && s[i] >= '0' && s[i] <= '9'))
+			continue;
+		return 0;
+	}
+	return i > 0;
+}
+
+/*
+ * Whether a cron schedule has the shape of one: a macro such as "@daily"
+ * or five fields of digits, names, '*', ',', '-' and '/'. The scheduler
+ * checks the values of the fields.
+ */
+static int
+wf_valid_cron(const char *s)
+{
+	int fields = 0;
+
+	if (*s == '@')
+		return wf_in_list(s, wf_cron_macros);
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		fields++;
+		while (*s != '\0' && *s != ' ' && *s != '\t') {
+			if (strchr("0123456789*,-/?", *s) == NULL &&
+			    !(*s >= 'A' && *s <= 'Z') &&
+			    !(*s >= 'a' && *s <= 'z'))
+				return 0;
+			s++;
+		}
+	}
+	return fields == 5;
+}
+
+/* Reports each problem template_check finds, at its full path. */
+static void
+wf_template_report(void *arg, const char *path, const char *message)
+{
+	struct wf_template_arg *ta = arg;
+	char *full;
+
+	full = wf_join_path(ta->base, path);
+	wf_error(ta->ck, full, "%s", message);
+	free(full);
+}
+
+/* Checks the templates inside value, which is at path. */
+static void
+wf_check_templates(struct wf_check *ck, const json_t *value,
+    const char *path)
+{
+	struct wf_template_arg ta;
+
+	ta.ck = ck;
+	ta.base = path;
+	template_check(value, ck->step_names, wf_template_report, &ta);
+}
+
+/* Reads a string member that may hold templates, and checks them. */
+static void
+wf_check_template_string(struct wf_check *ck, json_t *obj, const char *path,
+    const char *key)
+{
+	const char *s;
+	char *kp;
+
+	if (wf_get_string(ck, obj, path, key, &s) <= 0)
+		return;
+	kp = wf_key_path(path, key);
+	wf_check_templates(ck, json_object_get(obj, key), kp);
+	free(kp);
+}
+
+/* Checks an array of strings at path; env asks for variable names. */
+static void
+wf_check_string_array(struct wf_check *ck, json_t *obj, const char *path,
+    const char *key, int env)
+{
+	json_t *arr, *v;
+	char *kp, *ip;
+	size_t i;
+
+	if ((arr = json_object_get(obj, key)) == NULL)
+		return;
+	kp = wf_key_path(path, key);
+	if (!json_is_array(arr)) {
+		wf_error(ck, kp, "expected an array of strings");
+		free(kp);
+		return;
+	}
+	json_array_foreach(arr, i, v) {
+		ip = wf_index_path(kp, i);
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			wf_error(ck, ip, "expected a non-empty string");
+		else if (env && !wf_valid_env(json_string_value(v)))
+			wf_error(ck, ip, "\"%s\" is not an environment "
+			    "variable name", json_string_value(v));
+		free(ip);
+	}
+	free(kp);
+}
+
+/* Checks a retry object at path and applies its fields to rp. */
+static void
+wf_check_retry(struct wf_check *ck, json_t *obj, const char *path,
+    struct retry_policy *rp)
+{
+	json_t *v;
+	int64_t n, ms = -1, max = -1;
+	char *kp;
+
+	if (!json_is_object(obj)) {
+		wf_error(ck, path, "expected an object");
+		return;
+	}
+	wf_check_keys(ck, obj, path, wf_retry_keys);
+	if (wf_get_int(ck, obj, path, "max_attempts", 1, INT_MAX, &n) > 0)
+		rp->max_attempts = (int)n;
+	if (wf_get_int(ck, obj, path, "backoff_ms", 0, INT64_MAX, &ms) > 0)
+		rp->backoff_ms = ms;
+	if (wf_get_int(ck, obj, path, "backoff_max_ms", 0, INT64_MAX,
+	    &max) > 0)
+		rp->backoff_max_ms = max;
+	if (ms >= 0 && max >= 0 && max < ms) {
+		kp = wf_key_path(path, "backoff_max_ms");
+		wf_error(ck, kp, "less than backoff_ms");
+		free(kp);
+	}
+	if ((v = json_object_get(obj, "jitter")) != NULL) {
+		if (json_is_boolean(v))
+			rp->jitter = json_is_true(v);
+		else {
+			kp = wf_key_path(path, "jitter");
+			wf_error(ck, kp, "expected true or false");
+			free(kp);
+		}
+	}
+}
+
+/* Checks a schema ("input", "output") with the schema module. */
+static void
+wf_check_schema(struct wf_check *ck, json_t *root, const char *key,
+    json_t **out)
+{
+	struct orc_error err;
+	json_t *schema;
+	char *where = NULL, *full;
+
+	if ((schema = json_object_get(root, key)) == NULL)
+		return;
+	orc_error_clear(&err);
+	if (schema_check_schema(schema, &where, &err) != 0) {
+		full = wf_join_path(key, where);
+		wf_error(ck, full, "%s", err.message[0] != '\0' ?
+		    err.message : "invalid schema");
+		free(full);
+		free(where);
+		return;
+	}
+	free(where);
+	*out = schema;
+}
+
+/* Checks "trigger": a webhook and/or a cron schedule. */
+static void
+wf_check_trigger(struct wf_check *ck, json_t *root)
+{
+	json_t *trig, *hook, *cron;
+	const char *s;
+	int64_t n;
+
+	if ((trig = wf_get_object(ck, root, "", "trigger")) == NULL)
+		return;
+	wf_check_keys(ck, trig, "trigger", wf_trigger_keys);
+	if ((hook = wf_get_object(ck, trig, "trigger", "webhook")) != NULL) {
+		wf_check_keys(ck, hook, "trigger.webhook", wf_webhook_keys);
+		if (wf_get_string(ck, hook, "trigger.webhook", "path",
+		    &s) > 0 && (*s != '/' || strpbrk(s, " \t\r\n?#") != NULL))
+			wf_error(ck, "trigger.webhook.path", "\"%s\" is not a "
+			    "url path starting with \"/\"", s);
+		wf_get_enum(ck, hook, "trigger.webhook", "mode", wf_modes);
+		wf_get_int(ck, hook, "trigger.webhook", "sync_timeout_ms", 1,
+		    INT64_MAX, &n);
+		if (wf_get_string(ck, hook, "trigger.webhook", "secret_env",
+		    &s) > 0 && !wf_valid_env(s))
+			wf_error(ck, "trigger.webhook.secret_env", "\"%s\" is "
+			    "not an environment variable name", s);
+		wf_get_int(ck, hook, "trigger.webhook", "max_body_bytes", 1,
+		    INT64_MAX, &n);
+	}
+	if ((cron = wf_get_object(ck, trig, "trigger", "cron")) != NULL) {
+		wf_check_keys(ck, cron, "trigger.cron", wf_cron_keys);
+		switch (wf_get_string(ck, cron, "trigger.cron", "schedule",
+		    &s)) {
+		case 0:
+			wf_missing(ck, "trigger.cron", "schedule");
+			break;
+		case 1:
+			if (!wf_valid_cron(s))
+				wf_error(ck, "trigger.cron.schedule", "\"%s\" "
+				    "is not a cron schedule (five fields or "
+				    "a macro such as @daily)", s);
+			break;
+		}
+		wf_get_enum(ck, cron, "trigger.cron", "overlap", wf_overlaps);
+		wf_get_enum(ck, cron, "trigger.cron", "catch_up",
+		    wf_catch_ups);
+		if (wf_get_string(ck, cron, "trigger.cron", "timezone",
+		    &s) > 0 && *s == '\0')
+			wf_error(ck, "trigger.cron.timezone", "expected a "
+			    "time zone name");
+	}
+}
+
+/* Checks "defaults" and fills the workflow's default retry and timeout. */
+static void
+wf_check_defaults(struct wf_check *ck, json_t *root, struct workflow *wf)
+{
+	json_t *def, *retry;
+
+	wf->retry.max_attempts = WORKFLOW_MAX_ATTEMPTS;
+	wf->retry.backoff_ms = WORKFLOW_BACKOFF_MS;
+	wf->retry.backoff_max_ms = WORKFLOW_BACKOFF_MAX_MS;
+	wf->retry.jitter = 1;
+	wf->step_timeout_ms = WORKFLOW_STEP_TIMEOUT_MS;
+	if ((def = wf_get_object(ck, root, "", "defaults")) == NULL)
+		return;
+	wf_check_keys(ck, def, "defaults", wf_defaults_keys);
+	if ((retry = json_object_get(def, "retry")) != NULL)
+		wf_check_retry(ck, retry, "defaults.retry", &wf->retry);
+	wf_get_int(ck, def, "defaults", "timeout_ms", 1, INT64_MAX,
+	    &wf->step_timeout_ms);
+}
+
+/* Checks the flow-control keys: rate_limit, debounce, priority, keys. */
+static void
+wf_check_flow(struct wf_check *ck, json_t *root)
+{
+	json_t *rl, *db, *v;
+	int64_t n, wait = -1, max = -1;
+
+	wf_check_template_string(ck, root, "", "concurrency_key");
+	if (json_object_get(root, "concurrency_key") != NULL &&
+	    json_object_get(root, "concurrency") == NULL)
+		wf_error(ck, "concurrency_key", "needs \"concurrency\", the "
+		    "number of runs allowed at once per key");
+	if ((rl = wf_get_object(ck, root, "", "rate_limit")) != NULL) {
+		wf_check_keys(ck, rl, "rate_limit", wf_rate_keys);
+		if ((v = json_object_get(rl, "per_second")) == NULL)
+			wf_missing(ck, "rate_limit", "per_second");
+		else if (!json_is_number(v) || json_number_value(v) <= 0)
+			wf_error(ck, "rate_limit.per_second", "expected a "
+			    "positive number");
+		wf_get_int(ck, rl, "rate_limit", "burst", 1, INT_MAX, &n);
+		wf_check_template_string(ck, rl, "rate_limit", "key");
+		wf_get_enum(ck, rl, "rate_limit", "on_limit", wf_on_limits);
+	}
+	if ((db = wf_get_object(ck, root, "", "debounce")) != NULL) {
+		wf_check_keys(ck, db, "debounce", wf_debounce_keys);
+		wf_check_template_string(ck, db, "debounce", "key");
+		if (wf_get_int(ck, db, "debounce", "wait_ms", 1, INT64_MAX,
+		    &wait) == 0)
+			wf_missing(ck, "debounce", "wait_ms");
+		if (wf_get_int(ck, db, "debounce", "max_wait_ms", 1,
+		    INT64_MAX, &max) > 0 && wait > 0 && max < wait)
+			wf_error(ck, "debounce.max_wait_ms", "less than "
+			    "wait_ms");
+	}
+	if ((v = json_object_get(root, "priority")) != NULL) {
+		if (json_is_string(v))
+			wf_check_templates(ck, v, "priority");
+		else if (!json_is_integer(v))
+			wf_error(ck, "priority", "expected an integer or a "
+			    "template string");
+	}
+}
+
+/* Whether a script path stays inside the workflow folder. */
+static int
+wf_script_inside(const char *s)
+{
+	const char *p;
+
+	if (*s == '\0' || *s == '/')
+		return 0;
+	for (p = s; p != NULL; p = strchr(p, '/')) {
+		if (*p == '/')
+			p++;
+		if (strncmp(p, "..", 2) == 0 && (p[2] == '/' || p[2] == '\0'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Checks the Lua-only keys of a step: script, memory_mb, instructions. */
+static void
+wf_check_lua_keys(struct wf_check *ck, struct workflow *wf, json_t *step,
+    const char *path, int lua)
+{
+	static const char *const keys[] = {
+		"script", "memory_mb", "instructions", NULL
+	};
+	const char *s;
+	char *kp, *file;
+	int64_t n;
+	size_t i;
+
+	if (!lua) {
+		for (i = 0; keys[i] != NULL; i++) {
+			if (json_object_get(step, keys[i]) == NULL)
+				continue;
+			kp = wf_key_path(path, keys[i]);
+			wf_error(ck, kp, "only lua steps take \"%s\"", keys[i]);
+			free(kp);
+		}
+		return;
+	}
+	kp = wf_key_path(path, "script");
+	switch (wf_get_string(ck, step, path, "script", &s)) {
+	case 0:
+		wf_missing(ck, path, "script");
+		break;
+	case 1:
+		if (!wf_script_inside(s)) {
+			wf_error(ck, kp, "\"%s\" is not a relative path inside "
+			    "the workflow folder", s);
+			break;
+		}
+		file = xasprintf("%s/%s", wf->dir, s);
+		if (access(file, R_OK) != 0)
+			wf_error(ck, kp, "cannot read %s: %s", file,
+			    strerror(errno));
+		free(file);
+		break;
+	}
+	free(kp);
+	wf_get_int(ck, step, path, "memory_mb", 1, INT_MAX, &n);
+	wf_get_int(ck, step, path, "instructions", 1, INT64_MAX, &n);
+}
+
+/* Reports every key of a step's "with" that its step type does not take. */
+static void
+wf_check_with_keys(struct wf_check *ck, const struct step_entry *entry,
+    json_t *with, const char *path)
+{
+	const char *key;
+	json_t *v;
+	char *kp, *allowed, *tmp;
+	size_t i;
+
+	if (entry->keys == NULL || entry->keys[0] == NULL)
+		allowed = xasprintf("%s takes none", entry->name);
+	else {
+		allowed = xasprintf("allowed: %s", entry->keys[0]);
+		for (i = 1; entry->keys[i] != NULL; i++) {
+			tmp = xasprintf("%s, %s", allowed, entry->keys[i]);
+			free(allowed);
+			allowed = tmp;
+		}
+	}
+	json_object_foreach(with, key, v) {
+		if (wf_in_list(key, entry->keys))
+			continue;
+		kp = wf_key_path(path, key);
+		wf_report(ck, kp, "unknown key \"%s\" in %s (%s)", key, path,
+		    allowed);
+		free(kp);
+	}
+	free(allowed);
+}
+
+/*
+ * Checks one step at path and fills out. The failure handler (handler
+ * set) has no "name" of its own.
+ */
+static void
+wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
+    const char *path, int handler, struct workflow_step *out)
+{
+	struct step_checker checker;
+	json_t *v, *with, *empty;
+	const char *uses = NULL;
+	char *kp, *wp;
+
+	out->json = step;
+	out->retry = wf->retry;
+	out->timeout_ms = wf->step_timeout_ms;
+	if (!json_is_object(step)) {
+		wf_error(ck, path, "expected a step object");
+		return;
+	}
+	wf_check_keys(ck, step, path, wf_step_keys);
+
+	/* The name was checked with the others, for uniqueness. */
+	if (handler && json_object_get(step, "name") != NULL) {
+		kp = wf_key_path(path, "name");
+		wf_error(ck, kp, "the failure handler is always named "
+		    "\"on_failure\"");
+		free(kp);
+	}
+
+	switch (wf_get_string(ck, step, path, "uses", &uses)) {
+	case 0:
+		wf_missing(ck, path, "uses");
+		break;
+	case 1:
+		out->uses = uses;
+		out->entry = steps_find(uses);
+		if (out->entry != NULL)
+			break;
+		kp = wf_key_path(path, "uses");
+		if (steps_is_planned(uses))
+			wf_error(ck, kp, "step type \"%s\" is not available "
+			    "in this version", uses);
+		else
+			wf_error(ck, kp, "unknown step type \"%s\"", uses);
+		free(kp);
+		break;
+	}
+
+	wp = wf_key_path(path, "with");
+	with = json_object_get(step, "with");
+	if (with != NULL && !json_is_object(with))
+		wf_error(ck, wp, "expected an object");
+	else {
+		if (with != NULL) {
+			out->with = with;
+			if (out->entry != NULL)
+				wf_check_with_keys(ck, out->entry, with, wp);
+			wf_check_templates(ck, with, wp);
+		}
+		if (out->entry != NULL && out->entry->check != NULL) {
+			checker.ck = ck;
+			checker.prefix = path;
+			empty = json_object();
+			out->entry->check(with != NULL ? with : empty,
+			    &checker);
+			json_decref(empty);
+		}
+	}
+	free(wp);
+
+	if ((v = json_object_get(step, "retry")) != NULL) {
+		kp = wf_key_path(path, "retry");
+		wf_check_retry(ck, v, kp, &out->retry);
+		free(kp);
+	}
+	wf_get_int(ck, step, path, "timeout_ms", 1, INT64_MAX,
+	    &out->timeout_ms);
+	wf_check_lua_keys(ck, wf, step, path,
+	    uses != NULL && strcmp(uses, "lua") == 0);
+}
+
+/* Reports a problem a step's check function found. */
+void
+step_check_error(struct step_checker *checker, const char *path,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char *msg, *full;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	full = wf_join_path(checker->prefix, path);
+	wf_error(checker->ck, full, "%s", msg);
+	free(full);
+	free(msg);
+}
+
+/*
+ * Checks the step names first, so that templates anywhere can be checked
+ * against the full list: each must fit the name pattern, be unique and
+ * not be "on_failure".
+ */
+static void
+wf_check_step_names(struct wf_check *ck, json_t *steps)
+{
+	json_t *step, *name;
+	const char *s;
+	char *path, *np;
+	size_t i, j;
+
+	json_array_foreach(steps, i, step) {
+		if (!json_is_object(step))
+			continue;
+		path = wf_index_path("steps", i);
+		np = wf_key_path(path, "name");
+		if ((name = json_object_get(step, "name")) == NULL)
+			wf_missing(ck, path, "name");
+		else if (!json_is_string(name))
+			wf_error(ck, np, "expected a string");
+		else if (strcmp((s = json_string_value(name)),
+		    "on_failure") == 0)
+			wf_error(ck, np, "\"on_failure\" is reserved for the "
+			    "failure handler");
+		else if (!wf_valid_name(s))
+			wf_error(ck, np, "invalid step name \"%s\" (use a-z, "
+			    "0-9, '_' and '-', starting with a letter or "
+			    "digit, at most %d characters)", s,
+			    WORKFLOW_NAME_MAX);
+		else {
+			for (j = 0; j < json_array_size(ck->step_names); j++) {
+				if (strcmp(s, json_string_value(
+				    json_array_get(ck->step_names, j))) == 0)
+					break;
+			}
+			if (j < json_array_size(ck->step_names))
+				wf_error(ck, np, "duplicate step name \"%s\"",
+				    s);
+			else
+				json_array_append_new(ck->step_names,
+				    json_string(s));
+		}
+		free(np);
+		free(path);
+	}
+}
+
+/* Checks "steps" and "on_failure" and builds the workflow's steps. */
+static void
+wf_check_steps(struct wf_check *ck, json_t *root, struct workflow *wf)
+{
+	json_t *steps, *step, *handler;
+	char *path;
+	size_t i;
+
+	steps = json_object_get(root, "steps");
+	if (steps == NULL)
+		wf_missing(ck, "", "steps");
+	else if (!json_is_array(steps) || json_array_size(steps) == 0) {
+		wf_error(ck, "steps", "expected a non-empty array of steps");
+		steps = NULL;
+	} else
+		wf_check_step_names(ck, steps);
+
+	if (steps != NULL) {
+		wf->nsteps = json_array_size(steps);
+		wf->steps = xcalloc(wf->nsteps, sizeof *wf->steps);
+		json_array_foreach(steps, i, step) {
+			wf->steps[i].name = json_string_value(
+			    json_object_get(step, "name"));
+			path = wf_index_path("steps", i);
+			wf_check_step(ck, wf, step, path, 0, &wf->steps[i]);
+			free(path);
+		}
+	}
+	if ((handler = json_object_get(root, "on_failure")) != NULL) {
+		wf->on_failure = xcalloc(1, sizeof *wf->on_failure);
+		wf->on_failure->name = "on_failure";
+		wf_check_step(ck, wf, handler, "on_failure", 1,
+		    wf->on_failure);
+	}
+}
+
+/* Checks a whole document and fills wf from it. */
+static void
+wf_check_root(struct wf_check *ck, json_t *root, struct workflow *wf)
+{
+	const char *s;
+	int64_t n;
+
+	wf_check_keys(ck, root, "", wf_root_keys);
+	switch (wf_get_string(ck, root, "", "name", &s)) {
+	case 0:
+		wf_missing(ck, "", "name");
+		break;
+	case 1:
+		if (!wf_valid_name(s))
+			wf_error(ck, "name", "invalid workflow name \"%s\" (use "
+			    "a-z, 0-9, '_' and '-', starting with a letter "
+			    "or digit, at most %d characters)", s,
+			    WORKFLOW_NAME_MAX);
+		wf->name = s;
+		jsonpos_find(ck->pos, "name", &wf->name_line,
+		    &wf->name_column);
+		break;
+	}
+	wf_get_string(ck, root, "", "description", &wf->description);
+	wf_check_trigger(ck, root);
+	wf->trigger = json_object_get(root, "trigger");
+	wf_check_schema(ck, root, "input", &wf->input);
+	wf_check_schema(ck, root, "output", &wf->output);
+	wf_check_defaults(ck, root, wf);
+	wf_get_int(ck, root, "", "timeout_ms", 1, INT64_MAX, &wf->timeout_ms);
+	if (wf_get_int(ck, root, "", "concurrency", 1, INT_MAX, &n) > 0)
+		wf->concurrency = (int)n;
+	wf_check_string_array(ck, root, "", "secrets", 1);
+	if ((wf->allow = wf_get_object(ck, root, "", "allow")) != NULL) {
+		wf_check_keys(ck, wf->allow, "allow", wf_allow_keys);
+		wf_check_string_array(ck, wf->allow, "allow", "hosts", 0);
+		wf_check_string_array(ck, wf->allow, "allow", "buckets", 0);
+	}
+	/* Names first: the flow-control templates may name steps. */
+	wf_check_steps(ck, root, wf);
+	wf_check_flow(ck, root);
+}
+
+/* The folder part of a path: "." when it has none. */
+static char *
+wf_dirname(const char *path)
+{
+	const char *slash;
+	size_t len;
+
+	if (path == NULL || (slash = strrchr(path, '/')) == NULL)
+		return xstrdup(".");
+	len = (size_t)(slash - path);
+	while (len > 0 && path[len - 1] == '/')
+		len--;
+	if (len == 0)
+		return xstrdup("/");
+	return xstrndup(path, len);
+}
+
+/* Loads text; path is used for messages and as the base of script paths. */
+struct workflow *
+workflow_load_text(const char *text, size_t len, const char *path,
+    struct diag *d)
+{
+	struct workflow *wf;
+	struct wf_check ck;
+	json_error_t jerr;
+	json_t *root;
+
+	if (path == NULL)
+		path = "-";
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		diag_add(d, path, jerr.line > 0 ? jerr.line : 0,
+		    jerr.column > 0 ? jerr.column : 0, "%s", jerr.text);
+		return NULL;
+	}
+	wf = xcalloc(1, sizeof *wf);
+	wf->refs = 1;
+	wf->json = root;
+	wf->path = xstrdup(path);
+	wf->dir = wf_dirname(path);
+	wf->text = xmalloc(len + 1);
+	memcpy(wf->text, text, len);
+	wf->text[len] = '\0';
+	wf->len = len;
+	orc_sha256_hex(text, len, wf->hash);
+
+	memset(&ck, 0, sizeof ck);
+	ck.file = path;
+	ck.diag = d;
+	ck.pos = jsonpos_create(text, len);
+	ck.step_names = json_array();
+	if (!json_is_object(root))
+		wf_error(&ck, "", "expected an object with the workflow's "
+		    "\"name\" and \"steps\"");
+	else
+		wf_check_root(&ck, root, wf);
+	jsonpos_free(ck.pos);
+	json_decref(ck.step_names);
+	if (ck.errors > 0) {
+		workflow_unref(wf);
+		return NULL;
+	}
+	return wf;
+}
+
+/* Loads a file. NULL when it has problems, each added to diag. */
+struct workflow *
+workflow_load_file(const char *path, struct diag *d)
+{
+	struct orc_error err;
+	struct workflow *wf;
+	char *text;
+	size_t len;
+
+	orc_error_clear(&err);
+	if ((text = orc_read_file(path, &len, &err)) == NULL) {
+		/* The message names the file already. */
+		diag_add(d, NULL, 0, 0, "%s", err.message);
+		return NULL;
+	}
+	wf = workflow_load_text(text, len, path, d);
+	free(text);
+	return wf;
+}
+
+struct workflow *
+workflow_ref(struct workflow *wf)
+{
+	__atomic_add_fetch(&wf->refs, 1, __ATOMIC_RELAXED);
+	return wf;
+}
+
+/* Drops a reference; the last one frees the definition. */
+void
+workflow_unref(struct workflow *wf)
+{
+	if (wf == NULL || __atomic_sub_fetch(&wf->refs, 1,
+	    __ATOMIC_ACQ_REL) != 0)
+		return;
+	free(wf->steps);
+	free(wf->on_failure);
+	json_decref(wf->json);
+	free(wf->text);
+	free(wf->dir);
+	free(wf->path);
+	free(wf);
+}
+
+const char *
+workflow_name(const struct workflow *wf)
+{
+	return wf->name;
+}
+
+const char *
+workflow_description(const struct workflow *wf)
+{
+	return wf->description;
+}
+
+const char *
+workflow_path(const struct workflow *wf)
+{
+	return wf->path;
+}
+
+const char *
+workflow_dir(const struct workflow *wf)
+{
+	return wf->dir;
+}
+
+const char *
+workflow_text(const struct workflow *wf)
+{
+	return wf->text;
+}
+
+const char *
+workflow_hash(const struct workflow *wf)
+{
+	return wf->hash;
+}
+
+const json_t *
+workflow_json(const struct workflow *wf)
+{
+	return wf->json;
+}
+
+const json_t *
+workflow_input_schema(const struct workflow *wf)
+{
+	return wf->input;
+}
+
+const json_t *
+workflow_output_schema(const struct workflow *wf)
+{
+	return wf->output;
+}
+
+const json_t *
+workflow_trigger(const struct workflow *wf)
+{
+	return wf->trigger;
+}
+
+const json_t *
+workflow_allow(const struct workflow *wf)
+{
+	return wf->allow;
+}
+
+int64_t
+workflow_timeout_ms(const struct workflow *wf)
+{
+	return wf->timeout_ms;
+}
+
+int
+workflow_concurrency(const struct workflow *wf)
+{
+	return wf->concurrency;
+}
+
+size_t
+workflow_step_count(const struct workflow *wf)
+{
+	return wf->nsteps;
+}
+
+const struct workflow_step *
+workflow_step_at(const struct workflow *wf, size_t i)
+{
+	return i < wf->nsteps ? &wf->steps[i] : NULL;
+}
+
+/* Index of the step with that name, or -1. */
+int
+workflow_step_index(const struct workflow *wf, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < wf->nsteps; i++) {
+		if (strcmp(wf->steps[i].name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+const struct workflow_step *
+workflow_on_failure(const struct workflow *wf)
+{
+	return wf->on_failure;
+}
+
+const char *
+workflow_step_name(const struct workflow_step *step)
+{
+	return step->name;
+}
+
+const char *
+workflow_step_uses(const struct workflow_step *step)
+{
+	return step->uses;
+}
+
+const struct step_entry *
+workflow_step_entry(const struct workflow_step *step)
+{
+	return step->entry;
+}
+
+const json_t *
+workflow_step_json(const struct workflow_step *step)
+{
+	return step->json;
+}
+
+const json_t *
+workflow_step_with(const struct workflow_step *step)
+{
+	return step->with;
+}
+
+const struct retry_policy *
+workflow_step_retry(const struct workflow_step *step)
+{
+	return &step->retry;
+}
+
+int64_t
+workflow_step_timeout_ms(const struct workflow_step *step)
+{
+	return step->timeout_ms;
+}
+
+/* Orders file names for qsort. */
+static int
+wf_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.json file names in a folder, sorted; -1 when it is unreadable. */
+static int
+wf_list_json(const char *dir, char ***names, size_t *count)
+{
+	DIR *dp;
+	struct dirent *de;
+	size_t n = 0, cap = 0, len;
+
+	*names = NULL;
+	*count = 0;
+	if ((dp = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(dp)) != NULL) {
+		len = strlen(de->d_name);
+		/* Hidden files are editors' and tools', not workflows. */
+		if (de->d_name[0] == '.' || len <= 5 ||
+		    strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		if (n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			*names = xrealloc(*names, cap * sizeof **names);
+		}
+		(*names)[n++] = xstrdup(de->d_name);
+	}
+	closedir(dp);
+	if (n > 1)
+		qsort(*names, n, sizeof **names, wf_name_cmp);
+	*count = n;
+	return 0;
+}
+
+/* Loads every *.json in a folder; bad files are reported and skipped. */
+int
+workflow_load_dir(const char *dir, struct workflow ***out, struct diag *d)
+{
+	struct workflow **list = NULL, *wf;
+	struct stat sb;
+	char **names, *path;
+	size_t count, i, j, n = 0;
+
+	*out = NULL;
+	if (wf_list_json(dir, &names, &count) != 0) {
+		diag_add(d, dir, 0, 0, "cannot read the folder: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (count > 0)
+		list = xcalloc(count, sizeof *list);
+	for (i = 0; i < count; i++) {
+		if (dir[0] != '\0' && dir[strlen(dir) - 1] == '/')
+			path = xasprintf("%s%s", dir, names[i]);
+		else
+			path = xasprintf("%s/%s", dir, names[i]);
+		free(names[i]);
+		/* Folders named x.json and broken links are not files. */
+		if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+			free(path);
+			continue;
+		}
+		wf = workflow_load_file(path, d);
+		free(path);
+		if (wf == NULL)
+			continue;
+		for (j = 0; j < n; j++) {
+			if (strcmp(workflow_name(list[j]), wf->name) == 0)
+				break;
+		}
+		if (j < n) {
+			diag_add(d, wf->path, wf->name_line, wf->name_column,
+			    "workflow name \"%s\" already used by %s",
+			    wf->name, list[j]->path);
+			workflow_unref(wf);
+			continue;
+		}
+		list[n++] = wf;
+	}
+	free(names);
+	if (n == 0) {
+		free(list);
+		list = NULL;
+	}
+	*out = list;
+	return (int)n;
+}
+
+/* Drops a list of workflows and the list itself. */
+void
+workflow_list_free(struct workflow **list, size_t n)
+{
+	size_t i;
+
+	if (list == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		workflow_unref(list[i]);
+	free(list);
+}

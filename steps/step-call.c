@@ -1,0 +1,420 @@
+/*
+ * One attempt of a step: the copies of what the engine gives it, the step's
+ * private data, and the result. A call moves new -> starting -> (waiting)
+ * -> done, or waiting -> cancelled. Finishing inside start returns STEP_DONE
+ * to the engine; finishing later, from the event loop, calls done_cb once.
+ * Finishing twice, after a cancel, or not at all when start says it is done
+ * are bugs in a step and stop the program.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "orchestrator.h"
+#include "steps.h"
+
+enum step_call_state {
+	STEP_CALL_NEW,
+	STEP_CALL_STARTING,
+	STEP_CALL_WAITING,
+	STEP_CALL_DONE,
+	STEP_CALL_CANCELLED
+};
+
+struct step_call {
+	const struct step_entry	*entry;
+	enum step_call_state	 state;
+
+	json_t			*step;
+	json_t			*with;
+	json_t			*input;
+	json_t			*input_schema;
+	json_t			*allow;
+	char			*run_id;
+	char			*workflow;
+	char			*workflow_dir;
+	char			*step_name;
+	char			*idempotency_key;
+	char			*buckets_dir;
+	int			 attempt;
+	struct event_base	*base;
+
+	step_done_cb		 done_cb;
+	void			*done_arg;
+	void			*data;
+
+	int			 ok;
+	int			 retryable;
+	json_t			*output;
+	char			*error;
+	char			*next;
+};
+
+/* Copies a borrowed string that may be NULL. */
+static char *
+step_call_strdup(const char *s)
+{
+	return s == NULL ? NULL : xstrdup(s);
+}
+
+/* Takes a reference to a borrowed value that may be NULL. */
+static json_t *
+step_call_ref(const json_t *v)
+{
+	/* jansson's refcount lives in the value: incref needs non-const. */
+	return v == NULL ? NULL : json_incref((json_t *)v);
+}
+
+/* Names a state for log lines and fatal messages. */
+static const char *
+step_call_state_name(enum step_call_state state)
+{
+	switch (state) {
+	case STEP_CALL_NEW:
+		return "new";
+	case STEP_CALL_STARTING:
+		return "starting";
+	case STEP_CALL_WAITING:
+		return "waiting";
+	case STEP_CALL_DONE:
+		return "done";
+	case STEP_CALL_CANCELLED:
+		return "cancelled";
+	}
+	return "unknown";
+}
+
+/* Creates a call holding its own copies of everything in params. */
+struct step_call *
+step_call_create(const struct step_call_params *p, step_done_cb cb,
+    void *arg)
+{
+	struct step_call *call;
+
+	if (p == NULL || p->entry == NULL || p->entry->start == NULL)
+		fatal("%s: no step entry to call", __func__);
+
+	call = xcalloc(1, sizeof *call);
+	call->entry = p->entry;
+	call->state = STEP_CALL_NEW;
+	call->step = step_call_ref(p->step);
+	call->with = p->with != NULL ? step_call_ref(p->with) : json_object();
+	call->input = p->input != NULL ? step_call_ref(p->input) : json_null();
+	call->input_schema = step_call_ref(p->input_schema);
+	call->allow = step_call_ref(p->allow);
+	call->run_id = step_call_strdup(p->run_id);
+	call->workflow = step_call_strdup(p->workflow);
+	call->workflow_dir = step_call_strdup(p->workflow_dir);
+	call->step_name = step_call_strdup(p->step_name);
+	call->idempotency_key = step_call_strdup(p->idempotency_key);
+	call->buckets_dir = step_call_strdup(p->buckets_dir);
+	call->attempt = p->attempt;
+	call->base = p->base;
+	call->done_cb = cb;
+	call->done_arg = arg;
+	if (call->with == NULL || call->input == NULL)
+		fatal("%s: out of memory", __func__);
+	return call;
+}
+
+/* Runs the step's start function and tells the engine whether it is done. */
+enum step_status
+step_call_start(struct step_call *call)
+{
+	enum step_status status;
+
+	if (call->state != STEP_CALL_NEW)
+		fatal("%s: step %s started twice (%s)", __func__,
+		    call->entry->name, step_call_state_name(call->state));
+	log_debug("%s: run %s step %s attempt %d: new -> starting", __func__,
+	    call->run_id != NULL ? call->run_id : "-",
+	    call->step_name != NULL ? call->step_name : call->entry->name,
+	    call->attempt);
+
+	call->state = STEP_CALL_STARTING;
+	status = call->entry->start(call);
+
+	/* Finished inside start: whatever it returned, the result is here. */
+	if (call->state == STEP_CALL_DONE)
+		return STEP_DONE;
+	if (status == STEP_DONE)
+		fatal("%s: step %s returned done without finishing", __func__,
+		    call->entry->name);
+	if (call->entry->cancel == NULL)
+		fatal("%s: step %s waits but has no cancel function", __func__,
+		    call->entry->name);
+	call->state = STEP_CALL_WAITING;
+	return STEP_WAIT;
+}
+
+/* Stops a waiting step; anything else has nothing to stop. */
+void
+step_call_cancel(struct step_call *call)
+{
+	if (call == NULL || call->state != STEP_CALL_WAITING)
+		return;
+	log_debug("%s: run %s step %s attempt %d: waiting -> cancelled",
+	    __func__, call->run_id != NULL ? call->run_id : "-",
+	    call->step_name != NULL ? call->step_name : call->entry->name,
+	    call->attempt);
+	call->state = STEP_CALL_CANCELLED;
+	call->entry->cancel(call);
+}
+
+/* Releases a call, cancelling it first if it still waits. */
+void
+step_call_free(struct step_call *call)
+{
+	if (call == NULL)
+		return;
+	step_call_cancel(call);
+
+	json_decref(call->step);
+	json_decref(call->with);
+	json_decref(call->input);
+	json_decref(call->input_schema);
+	json_decref(call->allow);
+	json_decref(call->output);
+	free(call->run_id);
+	free(call->workflow);
+	free(call->workflow_dir);
+	free(call->step_name);
+	free(call->idempotency_key);
+	free(call->buckets_dir);
+	free(call->error);
+	free(call->next);
+	free(call);
+}
+
+/* The input the step works on; never NULL (json null). */
+const json_t *
+step_call_input(const struct step_call *call)
+{
+	return call->input;
+}
+
+/* The rendered "with" object; never NULL. */
+const json_t *
+step_call_with(const struct step_call *call)
+{
+	return call->with;
+}
+
+/* The step object as written in the workflow, or NULL. */
+const json_t *
+step_call_step(const struct step_call *call)
+{
+	return call->step;
+}
+
+/* The run this attempt belongs to. */
+const char *
+step_call_run_id(const struct step_call *call)
+{
+	return call->run_id;
+}
+
+/* The workflow's name. */
+const char *
+step_call_workflow(const struct step_call *call)
+{
+	return call->workflow;
+}
+
+/* The folder of the workflow's file, for relative paths. */
+const char *
+step_call_workflow_dir(const struct step_call *call)
+{
+	return call->workflow_dir;
+}
+
+/* The step's name in its workflow. */
+const char *
+step_call_step_name(const struct step_call *call)
+{
+	return call->step_name;
+}
+
+/* The attempt number, from 1. */
+int
+step_call_attempt(const struct step_call *call)
+{
+	return call->attempt;
+}
+
+/* The key to pass downstream, stable per step. */
+const char *
+step_call_idempotency_key(const struct step_call *call)
+{
+	return call->idempotency_key;
+}
+
+/* The event loop for waiting steps, or NULL. */
+struct event_base *
+step_call_base(const struct step_call *call)
+{
+	return call->base;
+}
+
+/* The root folder of local buckets. */
+const char *
+step_call_buckets_dir(const struct step_call *call)
+{
+	return call->buckets_dir;
+}
+
+/* The workflow's "input" schema, or NULL. */
+const json_t *
+step_call_input_schema(const struct step_call *call)
+{
+	return call->input_schema;
+}
+
+/* The workflow's "allow" object, or NULL. */
+const json_t *
+step_call_allow(const struct step_call *call)
+{
+	return call->allow;
+}
+
+/* Keeps a pointer for the step (its timer, its request); not freed here. */
+void
+step_call_set_data(struct step_call *call, void *data)
+{
+	call->data = data;
+}
+
+/* The step's pointer from step_call_set_data(). */
+void *
+step_call_data(const struct step_call *call)
+{
+	return call->data;
+}
+
+/* Records the end of the call and tells the engine if it was waiting. */
+static void
+step_call_finish(struct step_call *call)
+{
+	enum step_call_state was = call->state;
+
+	switch (was) {
+	case STEP_CALL_STARTING:
+	case STEP_CALL_WAITING:
+		break;
+	case STEP_CALL_NEW:
+		fatal("%s: step %s finished before it started", __func__,
+		    call->entry->name);
+	case STEP_CALL_DONE:
+		fatal("%s: step %s finished twice", __func__,
+		    call->entry->name);
+	case STEP_CALL_CANCELLED:
+		fatal("%s: step %s finished after it was cancelled", __func__,
+		    call->entry->name);
+	}
+	call->state = STEP_CALL_DONE;
+	log_debug("%s: run %s step %s attempt %d: %s -> done (%s)", __func__,
+	    call->run_id != NULL ? call->run_id : "-",
+	    call->step_name != NULL ? call->step_name : call->entry->name,
+	    call->attempt, step_call_state_name(was),
+	    call->ok ? "ok" : "failed");
+
+	/* Inside start the engine learns it from STEP_DONE instead. The
+	 * callback may free the call: nothing may touch it afterwards. */
+	if (was == STEP_CALL_WAITING && call->done_cb != NULL)
+		call->done_cb(call, call->done_arg);
+}
+
+/* Finishes the call with an output; takes ownership of it (NULL is null). */
+void
+step_call_succeed(struct step_call *call, json_t *output)
+{
+	if (call->state == STEP_CALL_DONE ||
+	    call->state == STEP_CALL_CANCELLED) {
+		json_decref(output);
+		step_call_finish(call);		/* does not return */
+	}
+	call->ok = 1;
+	call->retryable = 0;
+	call->output = output != NULL ? output : json_null();
+	step_call_finish(call);
+}
+
+/* Finishes the call with an error message. */
+void
+step_call_fail(struct step_call *call, int retryable, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (call->state == STEP_CALL_DONE ||
+	    call->state == STEP_CALL_CANCELLED)
+		step_call_finish(call);		/* does not return */
+	va_start(ap, fmt);
+	free(call->error);
+	call->error = xvasprintf(fmt, ap);
+	va_end(ap);
+	call->ok = 0;
+	call->retryable = retryable != 0;
+	step_call_finish(call);
+}
+
+/* Chooses the step that runs next; the last call wins. */
+void
+step_call_set_next(struct step_call *call, const char *name)
+{
+	if (call->state == STEP_CALL_DONE ||
+	    call->state == STEP_CALL_CANCELLED)
+		fatal("%s: step %s chose its next step after finishing",
+		    __func__, call->entry->name);
+	free(call->next);
+	call->next = step_call_strdup(name);
+}
+
+/* Whether the call has succeeded or failed. */
+int
+step_call_finished(const struct step_call *call)
+{
+	return call->state == STEP_CALL_DONE;
+}
+
+/* Whether the call has finished and succeeded. */
+int
+step_call_ok(const struct step_call *call)
+{
+	return call->state == STEP_CALL_DONE && call->ok;
+}
+
+/* Hands the output to the caller; NULL when failed or already taken. */
+json_t *
+step_call_take_output(struct step_call *call)
+{
+	json_t *output = call->output;
+
+	call->output = NULL;
+	return output;
+}
+
+/* The failure's message, or NULL when the call has not failed. */
+const char *
+step_call_error(const struct step_call *call)
+{
+	if (call->state != STEP_CALL_DONE || call->ok)
+		return NULL;
+	return call->error;
+}
+
+/* Whether a failed call is worth another attempt. */
+int
+step_call_retryable(const struct step_call *call)
+{
+	return call->state == STEP_CALL_DONE && !call->ok && call->retryable;
+}
+
+/* The next step the call chose, or NULL. */
+const char *
+step_call_next(const struct step_call *call)
+{
+	return call->next;
+}

@@ -1,0 +1,893 @@
+/*
+ * Unit tests for the built-in steps and the step_call machinery: each step
+ * runs through step_call_create/step_call_start on real inputs, wait on a
+ * real event loop, bucket.put on real files in the test's folder.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <stdarg.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "orchestrator.h"
+#include "steps.h"
+#include "test.h"
+
+/* What the stand-in step_check_error below saw. */
+static int check_count;
+static char check_path[128];
+static char check_message[512];
+
+/* The workflow loader implements this; the tests record the last report. */
+void
+step_check_error(struct step_checker *chk, const char *path,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	check_count++;
+	snprintf(check_path, sizeof check_path, "%s", path);
+	va_start(ap, fmt);
+	vsnprintf(check_message, sizeof check_message, fmt, ap);
+	va_end(ap);
+}
+
+/* Runs an entry's check on with (JSON text); returns the report count. */
+static int
+run_check(const struct step_entry *entry, const char *with_text)
+{
+	json_t *with = json_loads(with_text, 0, NULL);
+
+	check_count = 0;
+	check_path[0] = check_message[0] = '\0';
+	if (with == NULL) {
+		fprintf(stderr, "bad test JSON: %s\n", with_text);
+		exit(99);
+	}
+	entry->check(with, NULL);
+	json_decref(with);
+	return check_count;
+}
+
+/* Parses test JSON or stops the whole test program. */
+static json_t *
+j(const char *text)
+{
+	json_t *v;
+	json_error_t err;
+
+	v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+	if (v == NULL) {
+		fprintf(stderr, "bad test JSON %s: %s\n", text, err.text);
+		exit(99);
+	}
+	return v;
+}
+
+/* Fills params for an entry with plain defaults. */
+static void
+params_init(struct step_call_params *p, const struct step_entry *entry,
+    const json_t *with, const json_t *input)
+{
+	memset(p, 0, sizeof *p);
+	p->entry = entry;
+	p->with = with;
+	p->input = input;
+	p->run_id = "01TESTRUN";
+	p->workflow = "orders";
+	p->workflow_dir = ".";
+	p->step_name = "s";
+	p->attempt = 1;
+	p->idempotency_key = "01TESTRUN:s:1";
+	p->buckets_dir = "buckets";
+}
+
+/* Runs a step that finishes inside start; with and input are JSON text
+ * (input may be NULL for json null). The caller frees the call. */
+static struct step_call *
+run_sync(const struct step_entry *entry, const char *with_text,
+    json_t *input, const json_t *schema, const json_t *allow)
+{
+	struct step_call_params p;
+	struct step_call *call;
+	json_t *with = with_text != NULL ? j(with_text) : NULL;
+
+	params_init(&p, entry, with, input);
+	p.input_schema = schema;
+	p.allow = allow;
+	call = step_call_create(&p, NULL, NULL);
+	json_decref(with);
+	json_decref(input);
+	if (step_call_start(call) != STEP_DONE) {
+		fprintf(stderr, "%s did not finish inside start\n",
+		    entry->name);
+		exit(99);
+	}
+	return call;
+}
+
+/* The output of a finished call as compact sorted JSON text, or NULL. */
+static char *
+output_text(struct step_call *call)
+{
+	json_t *out = step_call_take_output(call);
+	char *text;
+
+	if (out == NULL)
+		return NULL;
+	text = json_dumps(out, JSON_ENCODE_ANY | JSON_COMPACT |
+	    JSON_SORT_KEYS);
+	json_decref(out);
+	return text;
+}
+
+/* Checks a call succeeded with the given compact sorted output. */
+static void
+check_output(struct step_call *call, const char *expected, int line)
+{
+	char *text;
+
+	if (!step_call_ok(call)) {
+		fprintf(stderr, "line %d: step failed: %s\n", line,
+		    step_call_error(call) ? step_call_error(call) : "(null)");
+		test_failed_checks++;
+		return;
+	}
+	text = output_text(call);
+	if (text == NULL || strcmp(text, expected) != 0) {
+		fprintf(stderr, "line %d: output %s != %s\n", line,
+		    text ? text : "(null)", expected);
+		test_failed_checks++;
+	}
+	free(text);
+}
+
+#define CHECK_OUTPUT(call, expected) check_output(call, expected, __LINE__)
+
+/* Runs a pure step on input and checks its output; frees everything. */
+static void
+check_step(const struct step_entry *entry, const char *with_text,
+    json_t *input, const char *expected, int line)
+{
+	struct step_call *call;
+
+	call = run_sync(entry, with_text, input, NULL, NULL);
+	check_output(call, expected, line);
+	step_call_free(call);
+}
+
+#define CHECK_STEP(e, w, in, out) check_step(e, w, in, out, __LINE__)
+
+/* Runs a pure step that must fail with an error holding needle. */
+static void
+check_fails(const struct step_entry *entry, const char *with_text,
+    json_t *input, const json_t *allow, int retryable, const char *needle,
+    int line)
+{
+	struct step_call *call;
+
+	call = run_sync(entry, with_text, input, NULL, allow);
+	if (!step_call_finished(call) || step_call_ok(call) ||
+	    step_call_error(call) == NULL ||
+	    strstr(step_call_error(call), needle) == NULL ||
+	    step_call_retryable(call) != retryable) {
+		fprintf(stderr, "line %d: expected failure \"%s\", got %s "
+		    "(%s, retryable %d)\n", line, needle,
+		    step_call_ok(call) ? "success" : "failure",
+		    step_call_error(call) ? step_call_error(call) : "-",
+		    step_call_retryable(call));
+		test_failed_checks++;
+	}
+	step_call_free(call);
+}
+
+#define CHECK_FAILS(e, w, in, needle) \
+	check_fails(e, w, in, NULL, 0, needle, __LINE__)
+
+/* A test entry whose behaviour the test picks through "mode". */
+static int fake_cancels;
+
+/* Finishes inside start, or not, as "mode" says. */
+static enum step_status
+fake_start(struct step_call *call)
+{
+	const char *mode;
+
+	mode = json_string_value(json_object_get(step_call_with(call),
+	    "mode"));
+	if (strcmp(mode, "sync-ok") == 0) {
+		step_call_set_next(call, "later");
+		step_call_succeed(call, json_string("done"));
+		return STEP_DONE;
+	}
+	if (strcmp(mode, "sync-fail-but-wait") == 0) {
+		/* Finished, yet says wait: the result still counts as done. */
+		step_call_fail(call, 1, "code %d from %s", 503, "upstream");
+		return STEP_WAIT;
+	}
+	return STEP_WAIT;
+}
+
+/* Counts cancels. */
+static void
+fake_cancel(struct step_call *call)
+{
+	fake_cancels++;
+}
+
+static const struct step_entry fake_entry = {
+	.name = "fake",
+	.summary = "test",
+	.start = fake_start,
+	.cancel = fake_cancel
+};
+
+/* Counts done callbacks. */
+static void
+count_done_cb(struct step_call *call, void *arg)
+{
+	int *n = arg;
+
+	(*n)++;
+}
+
+/* The registry knows the six steps, in order, and the planned ones. */
+static void
+test_steps_registry(void)
+{
+	static const char *names[] = { "json.decode", "json.encode",
+	    "base64.decode", "base64.encode", "bucket.put", "wait" };
+	const struct step_entry *const *all = steps_all();
+	size_t i;
+
+	for (i = 0; i < 6; i++) {
+		REQUIRE(all[i] != NULL);
+		CHECK_STR(all[i]->name, names[i]);
+		CHECK(steps_find(names[i]) == all[i]);
+		CHECK(all[i]->start != NULL);
+		CHECK(all[i]->summary != NULL);
+		CHECK(!steps_is_planned(names[i]));
+	}
+	CHECK(all[6] == NULL);
+	CHECK(steps_find("http.request") == NULL);
+	CHECK(steps_find("nope") == NULL);
+	CHECK(steps_is_planned("http.request"));
+	CHECK(steps_is_planned("lua"));
+	CHECK(steps_is_planned("bucket.get"));
+	CHECK(!steps_is_planned("nope"));
+	CHECK(steps_find("wait")->cancel != NULL);
+}
+
+/* A call keeps its own copies and defaults with to {} and input to null. */
+static void
+test_steps_call_params(void)
+{
+	struct step_call_params p;
+	struct step_call *call;
+	char run_id[] = "01RUN", bdir[] = "bk";
+	json_t *allow = j("{\"buckets\":[\"a\"]}");
+	json_t *step = j("{\"name\":\"s\",\"uses\":\"fake\"}");
+	int n = 0;
+
+	params_init(&p, &fake_entry, NULL, NULL);
+	p.run_id = run_id;
+	p.buckets_dir = bdir;
+	p.allow = allow;
+	p.step = step;
+	p.attempt = 3;
+	call = step_call_create(&p, count_done_cb, &n);
+	run_id[0] = 'X';
+	bdir[0] = 'X';
+	json_decref(allow);
+	json_decref(step);
+
+	CHECK(json_is_object(step_call_with(call)));
+	CHECK(json_object_size(step_call_with(call)) == 0);
+	CHECK(json_is_null(step_call_input(call)));
+	CHECK_STR(step_call_run_id(call), "01RUN");
+	CHECK_STR(step_call_buckets_dir(call), "bk");
+	CHECK_STR(step_call_workflow(call), "orders");
+	CHECK_STR(step_call_step_name(call), "s");
+	CHECK_STR(step_call_idempotency_key(call), "01TESTRUN:s:1");
+	CHECK(step_call_attempt(call) == 3);
+	CHECK(step_call_base(call) == NULL);
+	CHECK(step_call_input_schema(call) == NULL);
+	CHECK(json_is_array(json_object_get(step_call_allow(call), "buckets")));
+	CHECK_STR(json_string_value(json_object_get(step_call_step(call),
+	    "uses")), "fake");
+	CHECK(!step_call_finished(call));
+	step_call_set_data(call, &n);
+	CHECK(step_call_data(call) == &n);
+	step_call_free(call);
+	step_call_free(NULL);
+}
+
+/* Finishing inside start returns STEP_DONE and skips done_cb. */
+static void
+test_steps_call_sync(void)
+{
+	struct step_call_params p;
+	struct step_call *call;
+	json_t *with = j("{\"mode\":\"sync-ok\"}");
+	json_t *out;
+	int n = 0;
+
+	params_init(&p, &fake_entry, with, NULL);
+	call = step_call_create(&p, count_done_cb, &n);
+	json_decref(with);
+	CHECK(step_call_start(call) == STEP_DONE);
+	CHECK(n == 0);
+	CHECK(step_call_finished(call));
+	CHECK(step_call_ok(call));
+	CHECK(step_call_error(call) == NULL);
+	CHECK_STR(step_call_next(call), "later");
+	out = step_call_take_output(call);
+	CHECK_STR(json_string_value(out), "done");
+	json_decref(out);
+	CHECK(step_call_take_output(call) == NULL);
+	step_call_free(call);
+
+	/* A failure recorded inside start wins over its STEP_WAIT. */
+	with = j("{\"mode\":\"sync-fail-but-wait\"}");
+	params_init(&p, &fake_entry, with, NULL);
+	call = step_call_create(&p, count_done_cb, &n);
+	json_decref(with);
+	CHECK(step_call_start(call) == STEP_DONE);
+	CHECK(n == 0);
+	CHECK(step_call_finished(call));
+	CHECK(!step_call_ok(call));
+	CHECK_STR(step_call_error(call), "code 503 from upstream");
+	CHECK(step_call_retryable(call));
+	CHECK(step_call_take_output(call) == NULL);
+	step_call_free(call);
+}
+
+/* A waiting call calls done_cb once when it finishes; cancel stops it. */
+static void
+test_steps_call_async(void)
+{
+	struct step_call_params p;
+	struct step_call *call;
+	json_t *with = j("{\"mode\":\"wait\"}");
+	json_t *out;
+	int n = 0;
+
+	params_init(&p, &fake_entry, with, NULL);
+	call = step_call_create(&p, count_done_cb, &n);
+	CHECK(step_call_start(call) == STEP_WAIT);
+	CHECK(!step_call_finished(call));
+	CHECK(step_call_error(call) == NULL);
+	step_call_succeed(call, json_integer(7));
+	CHECK(n == 1);
+	CHECK(step_call_ok(call));
+	CHECK(step_call_next(call) == NULL);
+	out = step_call_take_output(call);
+	CHECK(json_integer_value(out) == 7);
+	json_decref(out);
+	/* Cancelling a finished call does nothing. */
+	fake_cancels = 0;
+	step_call_cancel(call);
+	CHECK(fake_cancels == 0);
+	step_call_free(call);
+
+	/* A failure later: done_cb once, message formatted. */
+	call = step_call_create(&p, count_done_cb, &n);
+	CHECK(step_call_start(call) == STEP_WAIT);
+	step_call_fail(call, 0, "bad %s", "thing");
+	CHECK(n == 2);
+	CHECK_STR(step_call_error(call), "bad thing");
+	CHECK(!step_call_retryable(call));
+	step_call_free(call);
+
+	/* Cancel: the step's cancel runs once, done_cb never. */
+	call = step_call_create(&p, count_done_cb, &n);
+	CHECK(step_call_start(call) == STEP_WAIT);
+	step_call_cancel(call);
+	CHECK(fake_cancels == 1);
+	step_call_cancel(call);
+	CHECK(fake_cancels == 1);
+	CHECK(!step_call_finished(call));
+	step_call_free(call);
+	CHECK(fake_cancels == 1);
+	CHECK(n == 2);
+
+	/* Freeing a waiting call cancels it. */
+	call = step_call_create(&p, count_done_cb, &n);
+	CHECK(step_call_start(call) == STEP_WAIT);
+	step_call_free(call);
+	CHECK(fake_cancels == 2);
+	CHECK(n == 2);
+	json_decref(with);
+}
+
+/* json.encode: compact by default, pretty, sorted keys. */
+static void
+test_steps_json_encode(void)
+{
+	const struct step_entry *e = &step_json_encode_entry;
+
+	CHECK_STEP(e, NULL, j("{\"b\":1,\"a\":[true,null]}"),
+	    "\"{\\\"b\\\":1,\\\"a\\\":[true,null]}\"");
+	CHECK_STEP(e, "{\"sort_keys\":true}", j("{\"b\":1,\"a\":\"x\"}"),
+	    "\"{\\\"a\\\":\\\"x\\\",\\\"b\\\":1}\"");
+	CHECK_STEP(e, "{\"pretty\":true}", j("{\"a\":[1]}"),
+	    "\"{\\n  \\\"a\\\": [\\n    1\\n  ]\\n}\"");
+	CHECK_STEP(e, "{\"pretty\":false}", j("[1, 2]"), "\"[1,2]\"");
+	CHECK_STEP(e, NULL, j("\"hi\""), "\"\\\"hi\\\"\"");
+	CHECK_STEP(e, NULL, NULL, "\"null\"");
+	CHECK_STEP(e, NULL, j("\"caf\\u00e9\""), "\"\\\"café\\\"\"");
+	CHECK_FAILS(e, "{\"pretty\":\"yes\"}", j("1"), "must be true or false");
+
+	CHECK(run_check(e, "{\"pretty\":1}") == 1);
+	CHECK_STR(check_path, "with.pretty");
+	CHECK(run_check(e, "{\"pretty\":true,\"sort_keys\":false}") == 0);
+}
+
+/* json.decode: JSON text, form text, plain text and pass-through. */
+static void
+test_steps_json_decode(void)
+{
+	const struct step_entry *e = &step_json_decode_entry;
+
+	CHECK_STEP(e, NULL, j("\"{\\\"id\\\":7,\\\"items\\\":[1]}\""),
+	    "{\"id\":7,\"items\":[1]}");
+	CHECK_STEP(e, NULL, j("\"42\""), "42");
+	CHECK_STEP(e, "{\"format\":\"json\"}", j("\"[true]\""), "[true]");
+	/* Form: percent escapes, + as space, repeated keys to arrays. */
+	CHECK_STEP(e, NULL, j("\"name=Ada+Lovelace&city=New%20York&tag=a"
+	    "&tag=b&tag=c&empty=\""),
+	    "{\"city\":\"New York\",\"empty\":\"\",\"name\":\"Ada Lovelace\","
+	    "\"tag\":[\"a\",\"b\",\"c\"]}");
+	CHECK_STEP(e, NULL, j("\"q=caf%C3%A9&x=%26%3D\""),
+	    "{\"q\":\"café\",\"x\":\"&=\"}");
+	CHECK_STEP(e, "{\"format\":\"form\"}", j("\"flag&a=1\""),
+	    "{\"a\":\"1\",\"flag\":\"\"}");
+	/* Text: not JSON, not a form. */
+	CHECK_STEP(e, NULL, j("\"hello world\""), "\"hello world\"");
+	CHECK_STEP(e, NULL, j("\"a=b c\""), "\"a=b c\"");
+	CHECK_STEP(e, NULL, j("\"x=%ZZ\""), "\"x=%ZZ\"");
+	CHECK_STEP(e, NULL, j("\"=v\""), "\"=v\"");
+	CHECK_STEP(e, NULL, j("\"\""), "\"\"");
+	CHECK_STEP(e, "{\"format\":\"text\"}", j("\"{\\\"a\\\":1}\""),
+	    "\"{\\\"a\\\":1}\"");
+	/* Already decoded values pass through. */
+	CHECK_STEP(e, NULL, j("{\"a\":\"{\\\"b\\\":1}\"}"),
+	    "{\"a\":\"{\\\"b\\\":1}\"}");
+	CHECK_STEP(e, NULL, j("[1,2]"), "[1,2]");
+	CHECK_STEP(e, NULL, NULL, "null");
+
+	CHECK_FAILS(e, "{\"format\":\"json\"}", j("\"{\\\"a\\\":\""),
+	    "input is not valid JSON: ");
+	CHECK_FAILS(e, "{\"format\":\"json\"}", j("\"{\\\"a\\\":\""),
+	    " at line 1 column ");
+	CHECK_FAILS(e, "{\"format\":\"form\"}", j("\"a=%4\""),
+	    "not valid form-urlencoded");
+	CHECK_FAILS(e, "{\"format\":\"yaml\"}", j("\"a\""),
+	    "must be one of auto, json, form, text");
+
+	CHECK(run_check(e, "{\"format\":\"yaml\"}") == 1);
+	CHECK_STR(check_path, "with.format");
+	CHECK(run_check(e, "{\"format\":\"form\"}") == 0);
+}
+
+/* json.decode validates against the workflow's input schema. */
+static void
+test_steps_json_decode_schema(void)
+{
+	const struct step_entry *e = &step_json_decode_entry;
+	json_t *schema = j("{\"type\":\"object\",\"required\":[\"id\"],"
+	    "\"properties\":{\"id\":{\"type\":\"integer\"}}}");
+	struct step_call *call;
+
+	call = run_sync(e, NULL, j("\"{\\\"id\\\":5}\""), schema, NULL);
+	CHECK_OUTPUT(call, "{\"id\":5}");
+	step_call_free(call);
+
+	call = run_sync(e, NULL, j("\"{\\\"x\\\":5}\""), schema, NULL);
+	CHECK(step_call_finished(call));
+	CHECK(!step_call_ok(call));
+	CHECK(!step_call_retryable(call));
+	CHECK_CONTAINS(step_call_error(call), "input does not match the "
+	    "workflow's input schema: ");
+	CHECK_CONTAINS(step_call_error(call), "id");
+	step_call_free(call);
+
+	/* Form values are strings: an integer field does not match. */
+	call = run_sync(e, NULL, j("\"id=5\""), schema, NULL);
+	CHECK(!step_call_ok(call));
+	CHECK_CONTAINS(step_call_error(call), "input does not match");
+	step_call_free(call);
+
+	/* Pass-through values are validated too. */
+	call = run_sync(e, NULL, j("{\"id\":\"five\"}"), schema, NULL);
+	CHECK(!step_call_ok(call));
+	step_call_free(call);
+	json_decref(schema);
+}
+
+/* base64.encode and decode, both alphabets, and bad input. */
+static void
+test_steps_base64(void)
+{
+	const struct step_entry *enc = &step_base64_encode_entry;
+	const struct step_entry *dec = &step_base64_decode_entry;
+	struct step_call *call;
+	json_t *out;
+	static const char *texts[] = { "", "f", "fo", "foo", "foob", "fooba",
+	    "foobar", "?\?>", "???", "caf\xc3\xa9 \xe2\x82\xac", NULL };
+	static const char *flags[] = { "{}", "{\"url_safe\":true}" };
+	size_t i, k;
+
+	/* RFC 4648 test vectors. */
+	CHECK_STEP(enc, NULL, j("\"\""), "\"\"");
+	CHECK_STEP(enc, NULL, j("\"f\""), "\"Zg==\"");
+	CHECK_STEP(enc, NULL, j("\"fo\""), "\"Zm8=\"");
+	CHECK_STEP(enc, NULL, j("\"foobar\""), "\"Zm9vYmFy\"");
+	CHECK_STEP(enc, NULL, j("\"?\?>\""), "\"Pz8+\"");
+	CHECK_STEP(enc, NULL, j("\"???\""), "\"Pz8/\"");
+	CHECK_STEP(enc, "{\"url_safe\":true}", j("\"?\?>\""), "\"Pz8-\"");
+	CHECK_STEP(enc, "{\"url_safe\":true}", j("\"???\""), "\"Pz8_\"");
+	CHECK_STEP(enc, "{\"url_safe\":true}", j("\"f\""), "\"Zg\"");
+	/* Non-strings encode their compact JSON text: {"a":1}. */
+	CHECK_STEP(enc, NULL, j("{\"a\": 1}"), "\"eyJhIjoxfQ==\"");
+	CHECK_FAILS(enc, "{\"url_safe\":1}", j("\"f\""),
+	    "must be true or false");
+
+	CHECK_STEP(dec, NULL, j("\"Zm9vYmFy\""), "\"foobar\"");
+	CHECK_STEP(dec, NULL, j("\"Zg==\""), "\"f\"");
+	CHECK_STEP(dec, NULL, j("\"Zg\""), "\"f\"");
+	CHECK_STEP(dec, NULL, j("\"Zm8\""), "\"fo\"");
+	CHECK_STEP(dec, NULL, j("\" Zm9v\\r\\nYmFy\\n\""), "\"foobar\"");
+	CHECK_STEP(dec, NULL, j("\"Pz8-Pz8_\""), "\"?\?>???\"");
+	CHECK_STEP(dec, NULL, j("\"\""), "\"\"");
+	/* A NUL byte is still text. */
+	CHECK_STEP(dec, NULL, j("\"YQBi\""), "\"a\\u0000b\"");
+
+	CHECK_FAILS(dec, NULL, j("\"Zm9v$mFy\""), "not valid base64");
+	CHECK_FAILS(dec, NULL, j("\"Z\""), "not valid base64");
+	CHECK_FAILS(dec, NULL, j("\"Zg=\""), "not valid base64");
+	CHECK_FAILS(dec, NULL, j("\"Zg===\""), "not valid base64");
+	CHECK_FAILS(dec, NULL, j("\"Zg==Zg==\""), "not valid base64");
+	CHECK_FAILS(dec, NULL, j("\"=\""), "not valid base64");
+	CHECK_FAILS(dec, NULL, j("42"), "needs a string input");
+	CHECK_FAILS(dec, NULL, j("\"/w==\""),
+	    "decoded data is not UTF-8 text; keep it base64-encoded");
+
+	/* Round trips through both alphabets. */
+	for (k = 0; k < 2; k++) {
+		for (i = 0; texts[i] != NULL; i++) {
+			call = run_sync(enc, flags[k], json_string(texts[i]),
+			    NULL, NULL);
+			REQUIRE(step_call_ok(call));
+			out = step_call_take_output(call);
+			step_call_free(call);
+			call = run_sync(dec, NULL, out, NULL, NULL);
+			REQUIRE(step_call_ok(call));
+			out = step_call_take_output(call);
+			CHECK_STR(json_string_value(out), texts[i]);
+			json_decref(out);
+			step_call_free(call);
+		}
+	}
+}
+
+/* Reads a whole file for comparison; NULL when missing. */
+static char *
+slurp(const char *path, size_t *lenp)
+{
+	return orc_read_file(path, lenp, NULL);
+}
+
+/* Counts leftover temporary files in a folder. */
+static int
+count_temp_files(const char *dir)
+{
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".bucket-put-", 12) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* bucket.put writes the exact bytes atomically and reports them. */
+static void
+test_steps_bucket_put(void)
+{
+	const struct step_entry *e = &step_bucket_put_entry;
+	struct step_call *call;
+	char hex[65], *data, *want;
+	size_t len;
+	struct stat sb;
+
+	call = run_sync(e, "{\"bucket\":\"results\",\"key\":\"a/b/r1.txt\"}",
+	    j("\"line one\\nline two\""), NULL, NULL);
+	orc_sha256_hex("line one\nline two", 17, hex);
+	want = xasprintf("{\"bucket\":\"results\",\"bytes\":17,"
+	    "\"key\":\"a/b/r1.txt\",\"sha256\":\"%s\"}", hex);
+	CHECK_OUTPUT(call, want);
+	free(want);
+	step_call_free(call);
+	data = slurp("buckets/results/a/b/r1.txt", &len);
+	REQUIRE(data != NULL);
+	CHECK(len == 17 && memcmp(data, "line one\nline two", 17) == 0);
+	free(data);
+	CHECK(stat("buckets/results/a/b", &sb) == 0 && S_ISDIR(sb.st_mode));
+	CHECK(count_temp_files("buckets/results/a/b") == 0);
+
+	/* JSON input: its compact text, no newline; overwrites. */
+	call = run_sync(e, "{\"bucket\":\"results\",\"key\":\"a/b/r1.txt\","
+	    "\"content_type\":\"application/json\"}",
+	    j("{\"total\": 12.5}"), NULL, NULL);
+	CHECK(step_call_ok(call));
+	step_call_free(call);
+	data = slurp("buckets/results/a/b/r1.txt", &len);
+	REQUIRE(data != NULL);
+	CHECK_STR(data, "{\"total\":12.5}");
+	free(data);
+	CHECK(count_temp_files("buckets/results/a/b") == 0);
+
+	/* A string with a NUL byte is written whole. */
+	call = run_sync(e, "{\"bucket\":\"b.1_x-y\",\"key\":\"bin\"}",
+	    j("\"a\\u0000b\""), NULL, NULL);
+	CHECK(step_call_ok(call));
+	step_call_free(call);
+	data = slurp("buckets/b.1_x-y/bin", &len);
+	REQUIRE(data != NULL);
+	CHECK(len == 3 && memcmp(data, "a\0b", 3) == 0);
+	free(data);
+	CHECK(count_temp_files("buckets/b.1_x-y") == 0);
+}
+
+/* bucket.put refuses keys and buckets that are unsafe or not allowed. */
+static void
+test_steps_bucket_put_refuses(void)
+{
+	const struct step_entry *e = &step_bucket_put_entry;
+	static const char *bad_keys[] = { "../x", "/abs", "a//b", "a/./b",
+	    "a/../../x", "..", ".", "a/", "a\\\\b", "a\\u0001b", "a\\u0000b",
+	    "", NULL };
+	struct step_call *call;
+	json_t *allow;
+	char *with, *big, *path;
+	size_t i;
+
+	for (i = 0; bad_keys[i] != NULL; i++) {
+		with = xasprintf("{\"bucket\":\"results\",\"key\":\"%s\"}",
+		    bad_keys[i]);
+		check_fails(e, with, j("\"x\""), NULL, 0, "is not safe",
+		    __LINE__);
+		free(with);
+	}
+	big = xmalloc(1100);
+	memset(big, 'k', 1025);
+	big[1025] = '\0';
+	with = xasprintf("{\"bucket\":\"results\",\"key\":\"%s\"}", big);
+	CHECK_FAILS(e, with, j("\"x\""), "longer than 1024");
+	free(with);
+	/* 1024 bytes is fine (in folders: a name has its own limit). */
+	big[1024] = '\0';
+	for (i = 200; i < 1024; i += 201)
+		big[i] = '/';
+	with = xasprintf("{\"bucket\":\"results\",\"key\":\"%s\"}", big);
+	call = run_sync(e, with, j("\"x\""), NULL, NULL);
+	CHECK(step_call_ok(call));
+	step_call_free(call);
+	free(with);
+	path = xasprintf("buckets/results/%s", big);
+	CHECK(access(path, F_OK) == 0);
+	free(path);
+	free(big);
+	/* Nothing escaped the bucket folder. */
+	CHECK(access("x", F_OK) != 0);
+	CHECK(access("buckets/x", F_OK) != 0);
+	CHECK(access("/abs", F_OK) != 0);
+
+	CHECK_FAILS(e, "{\"bucket\":\"s3://results\",\"key\":\"k\"}",
+	    j("\"x\""), "s3 buckets are not supported in this version "
+	    "(local folder buckets only)");
+	CHECK_FAILS(e, "{\"bucket\":\"../up\",\"key\":\"k\"}", j("\"x\""),
+	    "bucket name");
+	CHECK_FAILS(e, "{\"bucket\":\"Results\",\"key\":\"k\"}", j("\"x\""),
+	    "bucket name");
+	CHECK_FAILS(e, "{\"key\":\"k\"}", j("\"x\""),
+	    "bucket.put needs \"bucket\"");
+	CHECK_FAILS(e, "{\"bucket\":\"results\"}", j("\"x\""),
+	    "needs \"key\"");
+	CHECK(access("buckets/up", F_OK) != 0);
+
+	/* allow.buckets, when present, must list the bucket. */
+	allow = j("{\"buckets\":[\"results\"]}");
+	check_fails(e, "{\"bucket\":\"other\",\"key\":\"k\"}", j("\"x\""),
+	    allow, 0, "bucket \"other\" is not in the workflow's "
+	    "allow.buckets", __LINE__);
+	CHECK(access("buckets/other", F_OK) != 0);
+	json_decref(allow);
+	allow = j("{\"hosts\":[]}");
+	call = run_sync(e, "{\"bucket\":\"other\",\"key\":\"k\"}", j("\"x\""),
+	    NULL, allow);
+	CHECK(step_call_ok(call));
+	step_call_free(call);
+	json_decref(allow);
+	CHECK(access("buckets/other/k", F_OK) == 0);
+
+	/* A file where a folder must be: not retryable, no temp left. */
+	check_fails(e, "{\"bucket\":\"other\",\"key\":\"k/deeper\"}",
+	    j("\"x\""), NULL, 0, "cannot create folder", __LINE__);
+	CHECK(count_temp_files("buckets/other") == 0);
+}
+
+/* bucket.put's load-time check reports at the right paths. */
+static void
+test_steps_bucket_put_check(void)
+{
+	const struct step_entry *e = &step_bucket_put_entry;
+
+	CHECK(run_check(e, "{\"key\":\"k\"}") == 1);
+	CHECK_STR(check_path, "with");
+	CHECK_CONTAINS(check_message, "bucket.put needs \"bucket\"");
+	CHECK(run_check(e, "{\"bucket\":\"Bad Name\",\"key\":\"k\"}") == 1);
+	CHECK_STR(check_path, "with.bucket");
+	CHECK(run_check(e, "{\"bucket\":\"s3://x\",\"key\":\"k\"}") == 1);
+	CHECK_CONTAINS(check_message, "s3 buckets are not supported");
+	CHECK(run_check(e, "{\"bucket\":\"{{input.b}}\",\"key\":\"k\"}") == 0);
+	CHECK(run_check(e, "{\"bucket\":\"results\"}") == 1);
+	CHECK_CONTAINS(check_message, "key");
+	CHECK(run_check(e, "{\"bucket\":\"results\",\"key\":\"../x\"}") == 1);
+	CHECK_STR(check_path, "with.key");
+	CHECK(run_check(e, "{\"bucket\":\"results\","
+	    "\"key\":\"results/{{run.id}}.json\"}") == 0);
+}
+
+/* What a wait test's done callback saw. */
+struct wait_result {
+	int		 calls;
+	int64_t		 at;
+	json_t		*output;
+	int		 free_call;
+};
+
+/* Records the result; frees the call like the engine would. */
+static void
+wait_done_cb(struct step_call *call, void *arg)
+{
+	struct wait_result *r = arg;
+
+	r->calls++;
+	r->at = orc_mono_ms();
+	if (step_call_ok(call))
+		r->output = step_call_take_output(call);
+	if (r->free_call)
+		step_call_free(call);
+}
+
+/* wait fires on a real event loop and passes its input through. */
+static void
+test_steps_wait(void)
+{
+	struct event_base *base = event_base_new();
+	struct step_call_params p;
+	struct step_call *call, *other;
+	struct wait_result r = { 0, 0, NULL, 1 }, r2 = { 0, 0, NULL, 0 };
+	json_t *with = j("{\"ms\":30}"), *input = j("{\"id\":1}");
+	json_t *with_long = j("{\"ms\":\"60000\"}");
+	int64_t t0;
+
+	REQUIRE(base != NULL);
+	params_init(&p, &step_wait_entry, with, input);
+	p.base = base;
+	call = step_call_create(&p, wait_done_cb, &r);
+	params_init(&p, &step_wait_entry, with_long, input);
+	p.base = base;
+	other = step_call_create(&p, wait_done_cb, &r2);
+	json_decref(with);
+	json_decref(with_long);
+
+	t0 = orc_mono_ms();
+	CHECK(step_call_start(call) == STEP_WAIT);
+	CHECK(step_call_start(other) == STEP_WAIT);
+	CHECK(r.calls == 0);
+	/* Cancel the long one before it fires: the loop then ends at 30ms. */
+	step_call_cancel(other);
+	event_base_dispatch(base);
+	CHECK(r.calls == 1);
+	CHECK(r.at - t0 >= 29);
+	CHECK(r.at - t0 < 5000);
+	CHECK(json_equal(r.output, input));
+	CHECK(r2.calls == 0);
+	CHECK(!step_call_finished(other));
+	step_call_free(other);
+	json_decref(r.output);
+
+	/* ms 0 still waits for the loop; freeing while waiting cancels. */
+	with = j("{\"ms\":0}");
+	params_init(&p, &step_wait_entry, with, NULL);
+	p.base = base;
+	r.calls = 0;
+	r.output = NULL;
+	call = step_call_create(&p, wait_done_cb, &r);
+	CHECK(step_call_start(call) == STEP_WAIT);
+	CHECK(r.calls == 0);
+	event_base_dispatch(base);
+	CHECK(r.calls == 1);
+	CHECK(json_is_null(r.output));
+	json_decref(r.output);
+
+	r.calls = 0;
+	call = step_call_create(&p, wait_done_cb, &r);
+	CHECK(step_call_start(call) == STEP_WAIT);
+	step_call_free(call);
+	CHECK(event_base_dispatch(base) == 1);
+	CHECK(r.calls == 0);
+	json_decref(with);
+	json_decref(input);
+	event_base_free(base);
+}
+
+/* wait refuses bad "ms" at start and at load time. */
+static void
+test_steps_wait_bad(void)
+{
+	const struct step_entry *e = &step_wait_entry;
+	struct event_base *base = event_base_new();
+	struct step_call_params p;
+	struct step_call *call;
+	static const char *bad[] = { "{}", "{\"ms\":-1}", "{\"ms\":86400001}",
+	    "{\"ms\":\"soon\"}", "{\"ms\":\"10x\"}", "{\"ms\":1.5}",
+	    "{\"ms\":true}", NULL };
+	json_t *with;
+	size_t i;
+
+	REQUIRE(base != NULL);
+	for (i = 0; bad[i] != NULL; i++) {
+		with = j(bad[i]);
+		params_init(&p, e, with, NULL);
+		p.base = base;
+		call = step_call_create(&p, NULL, NULL);
+		json_decref(with);
+		CHECK(step_call_start(call) == STEP_DONE);
+		CHECK(!step_call_ok(call));
+		CHECK_CONTAINS(step_call_error(call), "wait \"ms\" must be");
+		step_call_free(call);
+
+		CHECK(run_check(e, bad[i]) == 1);
+		CHECK_STR(check_path, "with.ms");
+	}
+	CHECK(run_check(e, "{\"ms\":86400000}") == 0);
+	CHECK(run_check(e, "{\"ms\":\"{{input.delay}}\"}") == 0);
+	CHECK(run_check(e, "{\"ms\":\"250\"}") == 0);
+
+	/* Without an event loop it fails instead of hanging. */
+	CHECK_FAILS(e, "{\"ms\":5}", NULL, "needs an event loop");
+	event_base_free(base);
+}
+
+/* Runs every test. */
+int
+main(void)
+{
+	TEST_RUN(test_steps_registry);
+	TEST_RUN(test_steps_call_params);
+	TEST_RUN(test_steps_call_sync);
+	TEST_RUN(test_steps_call_async);
+	TEST_RUN(test_steps_json_encode);
+	TEST_RUN(test_steps_json_decode);
+	TEST_RUN(test_steps_json_decode_schema);
+	TEST_RUN(test_steps_base64);
+	TEST_RUN(test_steps_bucket_put);
+	TEST_RUN(test_steps_bucket_put_refuses);
+	TEST_RUN(test_steps_bucket_put_check);
+	TEST_RUN(test_steps_wait);
+	TEST_RUN(test_steps_wait_bad);
+	TEST_DONE();
+}

@@ -1,0 +1,968 @@
+/*
+ * Tests of the store on SQLite files in the test's temporary folder: the
+ * schema and its version, grouped commits on a real event loop and their
+ * callbacks, atomic changes, retries while another connection holds the
+ * write lock, listings, counts, leases and read-only opening. The test
+ * looks at the file through its own sqlite3 connection to see what is
+ * really committed.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+#include "test.h"
+
+#define DB "s.db"
+
+/* Makes an id that sorts by n. */
+static void
+mkid(char out[RUN_ID_LEN + 1], int n)
+{
+	snprintf(out, RUN_ID_LEN + 1, "R%025d", n);
+}
+
+/* Fills a new run record. */
+static void
+mkrun(struct run_rec *r, int n, const char *workflow, enum run_state state)
+{
+	memset(r, 0, sizeof *r);
+	mkid(r->id, n);
+	r->workflow = (char *)workflow;
+	r->def_hash = (char *)"h1";
+	r->state = state;
+	r->seq = 1;
+	r->step = (char *)"first";
+	r->attempt = 1;
+	r->input = json_pack("{s:i, s:s}", "n", n, "s", "caf\xc3\xa9");
+	r->trigger = json_pack("{s:s}", "source", "test");
+	r->created_at = 1000 * (int64_t)n;
+	r->updated_at = 1000 * (int64_t)n + 1;
+}
+
+/* Drops the JSON a mkrun() record holds (its strings are borrowed). */
+static void
+unrun(struct run_rec *r)
+{
+	json_decref(r->input);
+	json_decref(r->trigger);
+	json_decref(r->output);
+	r->input = r->trigger = r->output = NULL;
+}
+
+/* Submits a new run with its "created" transition. */
+static void
+submit_run(struct store *s, struct run_rec *r, store_commit_cb cb, void *arg)
+{
+	struct transition_rec	t;
+	struct store_change	ch;
+
+	memset(&t, 0, sizeof t);
+	memcpy(t.run_id, r->id, sizeof t.run_id);
+	t.at = r->created_at;
+	t.from_state = -1;
+	t.to_state = r->state;
+	t.event = (char *)"created";
+	memset(&ch, 0, sizeof ch);
+	ch.run = r;
+	ch.flags = STORE_RUN_INSERT;
+	ch.transition = &t;
+	ch.cb = cb;
+	ch.arg = arg;
+	store_submit(s, &ch);
+}
+
+/* Inserts run n and flushes. */
+static void
+add_run(struct store *s, int n, const char *workflow, enum run_state state,
+    const char *error, const char *owner, int64_t until, int dead)
+{
+	struct run_rec r;
+
+	mkrun(&r, n, workflow, state);
+	r.error = (char *)error;
+	r.lease_owner = (char *)owner;
+	r.lease_until = until;
+	r.dead = dead;
+	submit_run(s, &r, NULL, NULL);
+	unrun(&r);
+}
+
+/* One integer from a query on the file, through a connection of our own. */
+static long long
+query_int(const char *sql)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*st;
+	long long	 v = -1;
+
+	if (sqlite3_open(DB, &db) != SQLITE_OK)
+		return -2;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+/* Runs SQL on the file through a connection of our own. */
+static int
+exec_sql(const char *path, const char *sql)
+{
+	sqlite3	*db;
+	int	 rc;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Records the order callbacks are called in. */
+struct order {
+	int	 seen[16];
+	int	 n;
+	int	 rows[16];	/* runs visible when each ran */
+	struct store *s;
+};
+
+struct tag {
+	struct order	*o;
+	int		 id;
+};
+
+/* A commit callback that records its tag. */
+static void
+order_cb(void *arg)
+{
+	struct tag	*t = arg;
+	struct order	*o = t->o;
+	struct run_rec	 r;
+
+	o->rows[o->n] = (int)query_int("SELECT count(*) FROM runs");
+	o->seen[o->n++] = t->id;
+	/* The first callback submits a change: it belongs to the next batch. */
+	if (t->id == 1 && o->s != NULL) {
+		mkrun(&r, 4, "wf", RUN_QUEUED);
+		submit_run(o->s, &r, order_cb, &t[3]);
+		unrun(&r);
+	}
+}
+
+/* A commit callback that counts. */
+static void
+count_cb(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* The schema is created and its version set; a newer version is refused. */
+static void
+test_store_migrate(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	store_close(s);
+	CHECK(query_int("PRAGMA user_version") == 1);
+	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
+	    "'table' AND name IN ('runs', 'steps', 'transitions', "
+	    "'definitions')") == 4);
+	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
+	    "'index' AND name = 'runs_idempotency'") == 1);
+	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
+	    "'index' AND name = 'transitions_run'") == 1);
+	CHECK(query_int("SELECT count(*) FROM pragma_journal_mode "
+	    "WHERE journal_mode = 'wal'") == 1);
+
+	/* Opening again does not migrate twice. */
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	store_close(s);
+
+	REQUIRE(exec_sql(DB, "PRAGMA user_version = 7") == 0);
+	s = store_open(DB, 0, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_CONTAINS(err.message, "s.db: schema version 7 is newer");
+	store_close(s);
+}
+
+/* What is written comes back after closing and opening again. */
+static void
+test_store_reopen(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r, got;
+	struct step_rec		 st;
+	struct transition_rec	 t;
+	struct def_rec		 d, gd;
+	struct store_change	 ch;
+	int			 called = 0;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	mkrun(&r, 1, "wf", RUN_RUNNING);
+	r.idempotency_key = (char *)"key-1";
+	r.lease_owner = (char *)"me";
+	r.lease_until = 12345;
+	memset(&st, 0, sizeof st);
+	memcpy(st.run_id, r.id, sizeof st.run_id);
+	st.seq = 1;
+	st.name = (char *)"first";
+	st.attempts = 2;
+	st.output = json_pack("[i, n, b]", 1, 1);
+	st.started_at = 5;
+	st.finished_at = 9;
+	memset(&t, 0, sizeof t);
+	memcpy(t.run_id, r.id, sizeof t.run_id);
+	t.at = 7;
+	t.from_state = RUN_QUEUED;
+	t.to_state = RUN_RUNNING;
+	t.event = (char *)"started";
+	t.step = (char *)"first";
+	t.seq = 1;
+	t.attempt = 1;
+	t.duration_ms = 3;
+	memset(&d, 0, sizeof d);
+	d.hash = (char *)"h1";
+	d.name = (char *)"wf";
+	d.path = (char *)"workflows/wf.json";
+	d.body = (char *)"{\"name\":\"wf\"}";
+	d.created_at = 4;
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	ch.flags = STORE_RUN_INSERT;
+	ch.step = &st;
+	ch.transition = &t;
+	ch.def = &d;
+	ch.cb = count_cb;
+	ch.arg = &called;
+	store_submit(s, &ch);
+	/* The copy is the store's: the caller's values may go now. */
+	unrun(&r);
+	json_decref(st.output);
+	store_close(s);
+	CHECK(called == 1);
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	REQUIRE(store_get_run(s, "R0000000000000000000000001", &got,
+	    &err) == 0);
+	CHECK_STR(got.workflow, "wf");
+	CHECK_STR(got.def_hash, "h1");
+	CHECK(got.state == RUN_RUNNING);
+	CHECK_STR(got.step, "first");
+	CHECK(json_integer_value(json_object_get(got.input, "n")) == 1);
+	CHECK_STR(json_string_value(json_object_get(got.input, "s")),
+	    "caf\xc3\xa9");
+	CHECK_STR(json_string_value(json_object_get(got.trigger, "source")),
+	    "test");
+	CHECK(got.output == NULL);
+	CHECK_STR(got.idempotency_key, "key-1");
+	CHECK_STR(got.lease_owner, "me");
+	CHECK(got.lease_until == 12345);
+	CHECK(got.created_at == 1000 && got.updated_at == 1001);
+	run_rec_clear(&got);
+
+	CHECK(store_get_run(s, "nope", &got, &err) == -1);
+	CHECK(err.code == ORC_ENOTFOUND);
+	CHECK_STR(err.message, "run nope not found");
+
+	REQUIRE(store_get_definition(s, "h1", &gd, &err) == 0);
+	CHECK_STR(gd.body, "{\"name\":\"wf\"}");
+	CHECK_STR(gd.path, "workflows/wf.json");
+	def_rec_clear(&gd);
+	CHECK(store_get_definition(s, "h2", &gd, &err) == -1);
+	CHECK(err.code == ORC_ENOTFOUND);
+	store_close(s);
+	CHECK(query_int("SELECT count(*) FROM steps WHERE output = "
+	    "'[1,null,true]'") == 1);
+	CHECK(query_int("SELECT count(*) FROM transitions WHERE "
+	    "from_state = 'queued' AND to_state = 'running'") == 1);
+}
+
+/* Collects steps. */
+static int
+step_cb(const struct step_rec *st, void *arg)
+{
+	char *buf = arg;
+
+	snprintf(buf + strlen(buf), 64, "%d:%s:%d;", st->seq, st->name,
+	    (int)json_integer_value(st->output));
+	return 0;
+}
+
+/* Collects transitions. */
+static int
+transition_cb(const struct transition_rec *t, void *arg)
+{
+	char *buf = arg;
+
+	snprintf(buf + strlen(buf), 64, "%s:%s>%s;", t->event,
+	    t->from_state < 0 ? "-" : run_state_name(t->from_state),
+	    run_state_name(t->to_state));
+	return 0;
+}
+
+/* Without a loop, only store_flush() commits, then calls back. */
+static void
+test_store_flush_without_base(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r;
+	struct step_rec		 st;
+	struct transition_rec	 t;
+	struct store_change	 ch;
+	char			 buf[256] = "";
+	int			 called = 0, i;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	mkrun(&r, 1, "wf", RUN_QUEUED);
+	submit_run(s, &r, count_cb, &called);
+	CHECK(store_pending(s) == 1);
+	CHECK(called == 0);
+	CHECK(query_int("SELECT count(*) FROM runs") == 0);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(called == 1);
+	CHECK(store_pending(s) == 0);
+	CHECK(query_int("SELECT count(*) FROM runs") == 1);
+	/* Nothing pending is not an error. */
+	CHECK(store_flush(s, &err) == 0);
+
+	/* Steps in visit order (replacing a seq), transitions in order. */
+	for (i = 3; i >= 1; i--) {
+		memset(&st, 0, sizeof st);
+		memcpy(st.run_id, r.id, sizeof st.run_id);
+		st.seq = i;
+		st.name = (char *)(i == 2 ? "two" : "other");
+		st.output = json_integer(i * 10);
+		r.state = RUN_RUNNING;
+		memset(&t, 0, sizeof t);
+		memcpy(t.run_id, r.id, sizeof t.run_id);
+		t.from_state = RUN_QUEUED;
+		t.to_state = RUN_RUNNING;
+		t.event = (char *)"step_succeeded";
+		memset(&ch, 0, sizeof ch);
+		ch.run = &r;
+		ch.step = &st;
+		ch.transition = &t;
+		store_submit(s, &ch);
+		json_decref(st.output);
+	}
+	st.seq = 2;
+	st.name = (char *)"two";
+	st.output = json_integer(22);
+	memset(&ch, 0, sizeof ch);
+	ch.step = &st;
+	store_submit(s, &ch);
+	json_decref(st.output);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_list_steps(s, r.id, step_cb, buf, &err) == 0);
+	CHECK_STR(buf, "1:other:10;2:two:22;3:other:30;");
+	buf[0] = '\0';
+	REQUIRE(store_list_transitions(s, r.id, transition_cb, buf,
+	    &err) == 0);
+	CHECK_STR(buf, "created:->queued;step_succeeded:queued>running;"
+	    "step_succeeded:queued>running;step_succeeded:queued>running;");
+	unrun(&r);
+	store_close(s);
+}
+
+/* On the loop, submits become one batch; callbacks follow, in order. */
+static void
+test_store_batch_on_loop(void)
+{
+	struct orc_error	 err;
+	struct event_base	*base;
+	struct store		*s;
+	struct run_rec		 r;
+	struct order		 o;
+	struct tag		 tags[4];
+	int			 i;
+
+	base = event_base_new();
+	REQUIRE(base != NULL);
+	s = store_open(DB, 0, base, &err);
+	REQUIRE(s != NULL);
+	memset(&o, 0, sizeof o);
+	o.s = s;
+	for (i = 0; i < 4; i++) {
+		tags[i].o = &o;
+		tags[i].id = i + 1;
+	}
+	for (i = 0; i < 3; i++) {
+		mkrun(&r, i + 1, "wf", RUN_QUEUED);
+		submit_run(s, &r, order_cb, &tags[i]);
+		unrun(&r);
+	}
+	CHECK(store_pending(s) == 3);
+	CHECK(o.n == 0);
+	CHECK(query_int("SELECT count(*) FROM runs") == 0);
+
+	event_base_dispatch(base);
+	REQUIRE(o.n == 4);
+	CHECK(o.seen[0] == 1 && o.seen[1] == 2 && o.seen[2] == 3 &&
+	    o.seen[3] == 4);
+	/* All three were visible when the first callback ran: one batch. */
+	CHECK(o.rows[0] == 3 && o.rows[1] == 3 && o.rows[2] == 3);
+	/* What the first callback submitted went into the next one. */
+	CHECK(o.rows[3] == 4);
+	CHECK(store_pending(s) == 0);
+	CHECK(store_healthy(s));
+	store_close(s);
+	event_base_free(base);
+}
+
+/* A change is all or nothing: a bad step undoes its run. */
+static void
+test_store_change_atomic(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r, got;
+	struct step_rec		 st;
+	struct transition_rec	 t;
+	struct store_change	 ch;
+	int			 called = 0;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	mkrun(&r, 1, "wf", RUN_RUNNING);
+	memset(&st, 0, sizeof st);
+	/* A step of a run that does not exist breaks the foreign key. */
+	snprintf(st.run_id, sizeof st.run_id, "no-such-run");
+	st.seq = 1;
+	st.name = (char *)"first";
+	memset(&t, 0, sizeof t);
+	memcpy(t.run_id, r.id, sizeof t.run_id);
+	t.from_state = -1;
+	t.to_state = RUN_RUNNING;
+	t.event = (char *)"created";
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	ch.flags = STORE_RUN_INSERT;
+	ch.step = &st;
+	ch.transition = &t;
+	ch.cb = count_cb;
+	ch.arg = &called;
+	store_submit(s, &ch);
+	unrun(&r);
+
+	CHECK(store_flush(s, &err) == -1);
+	CHECK(err.code == ORC_ESTORE);
+	CHECK_CONTAINS(err.message, "s.db: run no-such-run: ");
+	CHECK_CONTAINS(err.message, "FOREIGN KEY");
+	CHECK(called == 0);
+	CHECK(!store_healthy(s));
+	CHECK(store_pending(s) == 1);
+	CHECK(store_get_run(s, "R0000000000000000000000001", &got,
+	    &err) == -1);
+	CHECK(query_int("SELECT count(*) FROM runs") == 0);
+	CHECK(query_int("SELECT count(*) FROM transitions") == 0);
+	/* Closing frees the change without calling back. */
+	store_close(s);
+	CHECK(called == 0);
+}
+
+/* While another connection holds the lock, commits retry; then go on. */
+static void
+test_store_retry_when_locked(void)
+{
+	struct orc_error	 err;
+	struct event_base	*base;
+	struct store		*s;
+	struct run_rec		 r;
+	sqlite3			*db;
+	int			 called = 0, i;
+
+	setenv("ORCH_BUSY_TIMEOUT_MS", "20", 1);
+	base = event_base_new();
+	REQUIRE(base != NULL);
+	s = store_open(DB, 0, base, &err);
+	REQUIRE(s != NULL);
+	REQUIRE(sqlite3_open(DB, &db) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL,
+	    NULL) == SQLITE_OK);
+
+	for (i = 1; i <= 2; i++) {
+		mkrun(&r, i, "wf", RUN_QUEUED);
+		submit_run(s, &r, count_cb, &called);
+		unrun(&r);
+	}
+	event_base_loop(base, EVLOOP_ONCE);
+	CHECK(!store_healthy(s));
+	CHECK(called == 0);
+	CHECK(store_pending(s) == 2);
+	/* store_flush says why, naming the file. */
+	CHECK(store_flush(s, &err) == -1);
+	CHECK(err.code == ORC_EBUSY);
+	CHECK_STR(err.message, "s.db: database is locked");
+
+	/* What is submitted during the outage joins the kept batch. */
+	mkrun(&r, 3, "wf", RUN_QUEUED);
+	submit_run(s, &r, count_cb, &called);
+	unrun(&r);
+	event_base_loop(base, EVLOOP_ONCE);	/* a retry, still locked */
+	CHECK(!store_healthy(s));
+	CHECK(called == 0);
+
+	REQUIRE(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	event_base_dispatch(base);
+	CHECK(store_healthy(s));
+	CHECK(called == 3);
+	CHECK(store_pending(s) == 0);
+	CHECK(query_int("SELECT count(*) FROM runs") == 3);
+	store_close(s);
+	event_base_free(base);
+	unsetenv("ORCH_BUSY_TIMEOUT_MS");
+}
+
+/* Collects listed ids. */
+struct ids {
+	char	buf[512];
+	int	n;
+	int	stop_after;
+};
+
+/* Appends the run's number. */
+static int
+ids_cb(const struct run_rec *r, void *arg)
+{
+	struct ids *l = arg;
+
+	snprintf(l->buf + strlen(l->buf), 8, "%d,", atoi(r->id + 1));
+	l->n++;
+	return l->stop_after != 0 && l->n >= l->stop_after;
+}
+
+/* Lists with a filter; the ids joined. */
+static const char *
+list(struct store *s, struct ids *l, const char *workflow, int state,
+    int64_t since, int64_t until, const char *error, const char *before,
+    int limit)
+{
+	static struct orc_error	err;
+	struct run_filter	f;
+
+	memset(&f, 0, sizeof f);
+	f.workflow = workflow;
+	f.state = state;
+	f.since = since;
+	f.until = until;
+	f.error_like = error;
+	f.before_id = before;
+	f.limit = limit;
+	memset(l, 0, sizeof *l);
+	if (store_list_runs(s, &f, ids_cb, l, &err) == -1)
+		return err.message;
+	return l->buf;
+}
+
+/* Filters, paging and counts. */
+static void
+test_store_list_and_count(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct ids		 l;
+	int64_t			 counts[RUN_STATE_COUNT];
+	char			 before[RUN_ID_LEN + 1];
+	int			 i;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	for (i = 1; i <= 10; i++)
+		add_run(s, i, i % 2 ? "odd" : "even",
+		    i <= 4 ? RUN_FAILED : i <= 7 ? RUN_SUCCEEDED : RUN_QUEUED,
+		    i == 2 ? "disk full on /var" : i == 3 ? "timeout" : NULL,
+		    NULL, 0, 0);
+	REQUIRE(store_flush(s, &err) == 0);
+
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 0),
+	    "10,9,8,7,6,5,4,3,2,1,");
+	CHECK_STR(list(s, &l, "odd", -1, 0, 0, NULL, NULL, 0), "9,7,5,3,1,");
+	CHECK_STR(list(s, &l, NULL, RUN_FAILED, 0, 0, NULL, NULL, 0),
+	    "4,3,2,1,");
+	CHECK_STR(list(s, &l, "even", RUN_FAILED, 0, 0, NULL, NULL, 0),
+	    "4,2,");
+	CHECK_STR(list(s, &l, NULL, -1, 3000, 6000, NULL, NULL, 0),
+	    "5,4,3,");
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, "full", NULL, 0), "2,");
+	/* A LIKE pattern is not a pattern here. */
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, "%", NULL, 0), "");
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 3), "10,9,8,");
+	mkid(before, 8);
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, before, 3), "7,6,5,");
+	CHECK_STR(list(s, &l, "odd", RUN_SUCCEEDED, 1, 100000, NULL, before,
+	    10), "7,5,");
+	/* Same filters again: the cached statement is reused and reset. */
+	CHECK_STR(list(s, &l, "odd", RUN_SUCCEEDED, 1, 100000, NULL, before,
+	    10), "7,5,");
+	/* A callback that returns non-zero stops. */
+	memset(&l, 0, sizeof l);
+	l.stop_after = 2;
+	{
+		struct run_filter f;
+
+		memset(&f, 0, sizeof f);
+		f.state = -1;
+		CHECK(store_list_runs(s, &f, ids_cb, &l, &err) == 0);
+	}
+	CHECK(l.n == 2);
+
+	REQUIRE(store_count_runs(s, NULL, counts, &err) == 0);
+	CHECK(counts[RUN_FAILED] == 4);
+	CHECK(counts[RUN_SUCCEEDED] == 3);
+	CHECK(counts[RUN_QUEUED] == 3);
+	CHECK(counts[RUN_RUNNING] == 0);
+	REQUIRE(store_count_runs(s, "odd", counts, &err) == 0);
+	CHECK(counts[RUN_FAILED] == 2);
+	CHECK(counts[RUN_SUCCEEDED] == 2);
+	CHECK(counts[RUN_QUEUED] == 1);
+	REQUIRE(store_count_runs(s, "none", counts, &err) == 0);
+	CHECK(counts[RUN_FAILED] == 0);
+	store_close(s);
+}
+
+/* Says "ghost" is dead. */
+static int
+dead_fn(const char *owner, void *arg)
+{
+	(*(int *)arg)++;
+	return strcmp(owner, "ghost") == 0;
+}
+
+/* Collects claimed runs and checks they are full records. */
+static int
+claim_cb(const struct run_rec *r, void *arg)
+{
+	if (r->workflow == NULL || r->input == NULL ||
+	    r->lease_owner == NULL || strcmp(r->lease_owner, "me") != 0)
+		return 0;
+	return ids_cb(r, arg);
+}
+
+/* Leases: free, expired, own and dead owners' runs are claimed. */
+static void
+test_store_claim(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r, got;
+	struct store_change	 ch;
+	struct ids		 l;
+	int64_t			 now = orc_now_ms();
+	int			 asked = 0;
+	char			 id2[RUN_ID_LEN + 1], id9[RUN_ID_LEN + 1];
+	const char		*want[] = { id2, id9, NULL };
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	add_run(s, 1, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+	add_run(s, 2, "wf", RUN_RUNNING, NULL, "live", now + 60000,
+	    DEAD_NONE);
+	add_run(s, 3, "wf", RUN_RETRYING, NULL, "ghost", now + 60000,
+	    DEAD_NONE);
+	add_run(s, 4, "wf", RUN_RUNNING, NULL, "old", now - 1, DEAD_NONE);
+	add_run(s, 5, "wf", RUN_SUCCEEDED, NULL, NULL, 0, DEAD_NONE);
+	add_run(s, 6, "wf", RUN_FAILED, NULL, NULL, 0, DEAD_PENDING);
+	add_run(s, 7, "wf", RUN_FAILED, NULL, NULL, 0, DEAD_DONE);
+	add_run(s, 8, "wf", RUN_RUNNING, NULL, "me", now + 5, DEAD_NONE);
+	REQUIRE(store_flush(s, &err) == 0);
+	/* Pending changes are committed before claiming. */
+	add_run(s, 9, "other", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+
+	memset(&l, 0, sizeof l);
+	REQUIRE(store_claim_runs(s, "me", now + 30000, NULL, "wf", dead_fn,
+	    &asked, claim_cb, &l, &err) == 0);
+	CHECK_STR(l.buf, "1,3,4,6,8,");
+	CHECK(asked >= 1);
+	CHECK(store_pending(s) == 0);
+	REQUIRE(store_get_run(s, "R0000000000000000000000002", &got,
+	    &err) == 0);
+	CHECK_STR(got.lease_owner, "live");
+	run_rec_clear(&got);
+	REQUIRE(store_get_run(s, "R0000000000000000000000003", &got,
+	    &err) == 0);
+	CHECK_STR(got.lease_owner, "me");
+	CHECK(got.lease_until == now + 30000);
+	run_rec_clear(&got);
+
+	/* By id: the live one stays, the other workflow's free one comes. */
+	mkid(id2, 2);
+	mkid(id9, 9);
+	memset(&l, 0, sizeof l);
+	REQUIRE(store_claim_runs(s, "me", now + 30000, want, NULL, NULL,
+	    NULL, claim_cb, &l, &err) == 0);
+	CHECK_STR(l.buf, "9,");
+
+	/* Another owner gets nothing now. */
+	memset(&l, 0, sizeof l);
+	REQUIRE(store_claim_runs(s, "you", now + 30000, NULL, NULL, NULL,
+	    NULL, ids_cb, &l, &err) == 0);
+	CHECK(l.n == 0);
+
+	REQUIRE(store_renew_leases(s, "me", now + 90000, &err) == 0);
+	REQUIRE(store_get_run(s, "R0000000000000000000000001", &got,
+	    &err) == 0);
+	CHECK(got.lease_until == now + 90000);
+	run_rec_clear(&got);
+
+	/* Finishing lets the lease go, unless on_failure is pending. */
+	mkrun(&r, 1, "wf", RUN_SUCCEEDED);
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	store_submit(s, &ch);
+	unrun(&r);
+	mkrun(&r, 4, "wf", RUN_FAILED);
+	r.dead = DEAD_PENDING;
+	store_submit(s, &ch);
+	unrun(&r);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_get_run(s, "R0000000000000000000000001", &got,
+	    &err) == 0);
+	CHECK(got.state == RUN_SUCCEEDED);
+	CHECK(got.lease_owner == NULL && got.lease_until == 0);
+	run_rec_clear(&got);
+	REQUIRE(store_get_run(s, "R0000000000000000000000004", &got,
+	    &err) == 0);
+	CHECK(got.state == RUN_FAILED && got.dead == DEAD_PENDING);
+	CHECK_STR(got.lease_owner, "me");
+	run_rec_clear(&got);
+	store_close(s);
+}
+
+/* Updates change the moving columns, input and definition on request. */
+static void
+test_store_update_flags(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r, got;
+	struct store_change	 ch;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	add_run(s, 1, "wf", RUN_FAILED, "boom", NULL, 0, DEAD_NONE);
+
+	mkrun(&r, 1, "wf2", RUN_RETRYING);
+	json_decref(r.input);
+	r.input = json_string("edited");
+	r.def_hash = (char *)"h2";
+	r.output = json_pack("{s:b}", "ok", 1);
+	r.due_at = 77;
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	store_submit(s, &ch);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_get_run(s, r.id, &got, &err) == 0);
+	CHECK(got.state == RUN_RETRYING);
+	CHECK(got.due_at == 77);
+	CHECK(got.error == NULL);
+	CHECK(json_is_true(json_object_get(got.output, "ok")));
+	CHECK(json_is_object(got.input));	/* not edited */
+	CHECK_STR(got.workflow, "wf");
+	CHECK_STR(got.def_hash, "h1");
+	run_rec_clear(&got);
+
+	ch.flags = STORE_RUN_SET_INPUT | STORE_RUN_SET_DEF;
+	store_submit(s, &ch);
+	unrun(&r);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_get_run(s, "R0000000000000000000000001", &got,
+	    &err) == 0);
+	CHECK_STR(json_string_value(got.input), "edited");
+	CHECK_STR(got.workflow, "wf2");
+	CHECK_STR(got.def_hash, "h2");
+	run_rec_copy(&r, &got);
+	run_rec_clear(&got);
+	CHECK_STR(r.workflow, "wf2");
+	run_rec_clear(&r);
+	store_close(s);
+}
+
+/* A definition is written once per store, and never overwritten. */
+static void
+test_store_definitions_once(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r;
+	struct def_rec		 d, got;
+	struct store_change	 ch;
+	int			 i;
+
+	memset(&d, 0, sizeof d);
+	d.hash = (char *)"h1";
+	d.name = (char *)"wf";
+	d.body = (char *)"first body";
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	for (i = 1; i <= 2; i++) {
+		mkrun(&r, i, "wf", RUN_QUEUED);
+		memset(&ch, 0, sizeof ch);
+		ch.run = &r;
+		ch.flags = STORE_RUN_INSERT;
+		ch.def = &d;
+		store_submit(s, &ch);
+		unrun(&r);
+	}
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(query_int("SELECT count(*) FROM definitions") == 1);
+
+	/* Known to this store: not written again. */
+	REQUIRE(exec_sql(DB, "DELETE FROM definitions") == 0);
+	mkrun(&r, 3, "wf", RUN_QUEUED);
+	store_submit(s, &ch);
+	unrun(&r);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(query_int("SELECT count(*) FROM definitions") == 0);
+	store_close(s);
+
+	/* A new store writes it, and a stored body is never replaced. */
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	mkrun(&r, 4, "wf", RUN_QUEUED);
+	store_submit(s, &ch);
+	unrun(&r);
+	REQUIRE(store_flush(s, &err) == 0);
+	store_close(s);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	d.body = (char *)"second body";
+	mkrun(&r, 5, "wf", RUN_QUEUED);
+	store_submit(s, &ch);
+	unrun(&r);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_get_definition(s, "h1", &got, &err) == 0);
+	CHECK_STR(got.body, "first body");
+	def_rec_clear(&got);
+	store_close(s);
+}
+
+/* Read-only opening: ours is read, anything else is refused clearly. */
+static void
+test_store_readonly(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct ids		 l;
+	FILE			*fp;
+
+	s = store_open("missing.db", STORE_READONLY, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_CONTAINS(err.message, "missing.db: ");
+
+	fp = fopen("text.db", "w");
+	REQUIRE(fp != NULL);
+	fputs("this is not a database, but it is long enough to be read "
+	    "as a header by sqlite when it opens it ..................\n", fp);
+	fclose(fp);
+	s = store_open("text.db", STORE_READONLY, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_CONTAINS(err.message, "text.db: not an orchestrator database");
+	s = store_open("text.db", 0, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_CONTAINS(err.message, "text.db: not an orchestrator database");
+
+	REQUIRE(exec_sql("other.db", "CREATE TABLE foo (x)") == 0);
+	s = store_open("other.db", STORE_READONLY, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_STR(err.message, "other.db: not an orchestrator database "
+	    "(schema version 0)");
+	/* Nor are our tables written into somebody else's database. */
+	s = store_open("other.db", 0, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_STR(err.message, "other.db: not an orchestrator database "
+	    "(schema version 0)");
+
+	REQUIRE(exec_sql("newer.db", "PRAGMA user_version = 9") == 0);
+	s = store_open("newer.db", STORE_READONLY, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_STR(err.message, "newer.db: not an orchestrator database "
+	    "(schema version 9)");
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	add_run(s, 1, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+	store_close(s);
+	s = store_open(DB, STORE_READONLY, NULL, &err);
+	REQUIRE(s != NULL);
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 0), "1,");
+	CHECK(store_claim_runs(s, "me", 1, NULL, NULL, NULL, NULL, ids_cb,
+	    &l, &err) == -1);
+	CHECK_CONTAINS(err.message, "s.db: opened read-only");
+	CHECK(store_flush(s, &err) == 0);
+	store_close(s);
+}
+
+/* ":memory:" reads through the writer; bad settings are refused. */
+static void
+test_store_memory_and_settings(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct ids		 l;
+	enum run_state		 st;
+	int			 i;
+
+	s = store_open(":memory:", 0, NULL, &err);
+	REQUIRE(s != NULL);
+	add_run(s, 1, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK_STR(list(s, &l, "wf", RUN_QUEUED, 0, 0, NULL, NULL, 0), "1,");
+	store_close(s);
+
+	setenv("ORCH_SYNCHRONOUS", "sometimes", 1);
+	s = store_open(DB, 0, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_CONTAINS(err.message, "ORCH_SYNCHRONOUS");
+	setenv("ORCH_SYNCHRONOUS", "normal", 1);
+	s = store_open(DB, 0, NULL, &err);
+	CHECK(s != NULL);
+	store_close(s);
+	unsetenv("ORCH_SYNCHRONOUS");
+
+	for (i = 0; i < RUN_STATE_COUNT; i++) {
+		CHECK(run_state_parse(run_state_name(i), &st) == 0);
+		CHECK((int)st == i);
+	}
+	CHECK(run_state_parse("sleeping", &st) == -1);
+	CHECK(run_state_is_final(RUN_FAILED));
+	CHECK(!run_state_is_final(RUN_RETRYING));
+}
+
+int
+main(void)
+{
+	log_set_level(LOG_NONE);
+	TEST_RUN(test_store_migrate);
+	TEST_RUN(test_store_reopen);
+	TEST_RUN(test_store_flush_without_base);
+	TEST_RUN(test_store_batch_on_loop);
+	TEST_RUN(test_store_change_atomic);
+	TEST_RUN(test_store_retry_when_locked);
+	TEST_RUN(test_store_list_and_count);
+	TEST_RUN(test_store_claim);
+	TEST_RUN(test_store_update_flags);
+	TEST_RUN(test_store_definitions_once);
+	TEST_RUN(test_store_readonly);
+	TEST_RUN(test_store_memory_and_settings);
+	TEST_DONE();
+}
