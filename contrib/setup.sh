@@ -16,7 +16,7 @@ top=$(pwd)
 # Build and test dependencies, by Debian package name.
 packages=(build-essential autoconf automake libtool pkg-config
 	libevent-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-	liblua5.4-dev libssl-dev valgrind sqlite3 curl)
+	liblua5.4-dev libssl-dev valgrind sqlite3 curl python3)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -53,7 +53,7 @@ run)
 	build_tree "$top"
 	echo "setup: running workflows/order-report.json on ./orchestrator.db"
 	exec ./orchestrator/orchestrator run workflows/order-report.json \
-		--input workflows/order-report.input.json
+		--input workflows/inputs/order-report.json
 	;;
 check)
 	build_tree "$top"

@@ -12,6 +12,13 @@
 #include "cli.h"
 #include "workflow.h"
 
+/* The run is committed: from here on it is never lost. */
+static void
+run_accepted_cb(const struct engine_result *r, void *arg)
+{
+	fprintf(stderr, "run %s accepted\n", r->run_id);
+}
+
 int
 cli_run(int argc, char **argv)
 {
@@ -57,6 +64,7 @@ cli_run(int argc, char **argv)
 		return cli_fail("run", "%s", err.message);
 	}
 	w = cli_engine_watch(&ce);
+	w.accepted = run_accepted_cb;
 	ce.quiet = 1;
 	trigger = json_pack("{ss}", "source", "cli");
 	rc = engine_submit(ce.engine, wf, input, trigger, &w, id, &err);
@@ -68,7 +76,6 @@ cli_run(int argc, char **argv)
 		return cli_fail("run", "%s: input refused: %s", argv[optind],
 		    err.message);
 	}
-	fprintf(stderr, "run %s started\n", id);
 	cli_engine_wait(&ce);
 	if (ce.failed)
 		cli_fail("run", "run %s failed: %s", id,

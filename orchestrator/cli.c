@@ -148,7 +148,10 @@ cli_read_input(const char *path, struct orc_error *err)
 		v = json_loadf(stdin, JSON_DECODE_ANY, &jerr);
 	else
 		v = json_load_file(path, JSON_DECODE_ANY, &jerr);
-	if (v == NULL)
+	/* No position when the file could not be read: the text names it. */
+	if (v == NULL && jerr.line < 1)
+		orc_error_set(err, ORC_EINVAL, "%s", jerr.text);
+	else if (v == NULL)
 		orc_error_set(err, ORC_EINVAL, "%s:%d:%d: %s",
 		    strcmp(path, "-") == 0 ? "<stdin>" : path, jerr.line,
 		    jerr.column, jerr.text);

@@ -350,6 +350,12 @@ engine_cancel(struct engine *e, const char *id, struct orc_error *err)
 	int rv = -1;
 
 	if ((run = engine_run_find(e, id)) != NULL && !run->done) {
+		/* Final but still committing, or running its on_failure. */
+		if (run_state_is_final(run->rec.state)) {
+			orc_error_set(err, ORC_ESTATE, "run %s is already %s",
+			    run->rec.id, run_state_name(run->rec.state));
+			return -1;
+		}
 		engine_run_apply(run, FSM_CANCEL, "cancelled by request");
 		return 0;
 	}

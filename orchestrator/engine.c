@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -714,16 +715,16 @@ run_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	run_maybe_free(run);
 }
 
-/* Arms the run's own timeout, counted from its creation. */
+/* Arms the run's own timeout, counted from since (ms, wall clock). */
 static void
-run_arm_deadline(struct run *run)
+run_arm_deadline(struct run *run, int64_t since)
 {
 	int64_t limit = workflow_timeout_ms(run->wf), left;
 	struct timeval tv;
 
 	if (limit <= 0 || run_state_is_final(run->rec.state))
 		return;
-	left = run->rec.created_at + limit - orc_now_ms();
+	left = since + limit - orc_now_ms();
 	if (left < 0)
 		left = 0;
 	if (run->deadline == NULL)
@@ -743,7 +744,7 @@ run_start_dead(struct run *run)
 
 	if (run->deadline != NULL)
 		evtimer_del(run->deadline);
-	in = json_pack("{sssssOsOsOsO}", "run_id", run->rec.id,
+	in = json_pack("{sssssososOsO}", "run_id", run->rec.id,
 	    "workflow", run->rec.workflow,
 	    "step", run->rec.step ? json_string(run->rec.step) : json_null(),
 	    "error", run->rec.error ? json_string(run->rec.error) :
@@ -760,7 +761,7 @@ run_start_dead(struct run *run)
 void
 engine_run_continue(struct run *run)
 {
-	run_arm_deadline(run);
+	run_arm_deadline(run, run->rec.created_at);
 	switch (run->rec.state) {
 	case RUN_QUEUED:
 	case RUN_RUNNING:
@@ -802,7 +803,9 @@ engine_run_redrive(struct run *run, unsigned store_flags)
 	memset(&ev, 0, sizeof ev);
 	ev.store_flags = store_flags;
 	run_apply(run, FSM_REDRIVE, &ev);
-	run_arm_deadline(run);
+	/* A redriven run gets its whole timeout again, not what was left
+	 * of it since its creation (long gone). */
+	run_arm_deadline(run, run->rec.updated_at);
 }
 
 /* Public entry to run_apply for engine-load.c. */
@@ -847,12 +850,33 @@ engine_submit(struct engine *e, struct workflow *wf, const json_t *input,
 	tr.event = "created";
 	tr.step = run->rec.step;
 	run_submit(run, &tr, NULL, STORE_RUN_INSERT, 0, 1);
-	run_arm_deadline(run);
+	run_arm_deadline(run, run->rec.created_at);
 	if (id != NULL)
 		memcpy(id, run->rec.id, RUN_ID_LEN + 1);
 	log_debug("%s: run %s of %s submitted", __func__, run->rec.id,
 	    run->rec.workflow);
 	return 0;
+}
+
+/* A killed process whose parent has not reaped it yet still answers
+ * kill(pid, 0), but it will never renew a lease: it counts as gone. */
+static int
+engine_pid_is_zombie(long pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 0;
+	return p[2] == 'Z' || p[2] == 'X';
 }
 
 /* Whether owner ("host:pid:tag") is a process of this host that is gone. */
@@ -872,5 +896,7 @@ engine_owner_dead(const char *owner, void *arg)
 	pid = strtol(colon + 1, NULL, 10);
 	if (pid <= 0)
 		return 0;
-	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	if (kill((pid_t)pid, 0) != 0)
+		return errno == ESRCH;
+	return engine_pid_is_zombie(pid);
 }

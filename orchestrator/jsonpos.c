@@ -471,6 +471,7 @@ jsonpos_create(const char *text, size_t len)
 	return pos;
 }
 
+/* Frees an index; NULL is a no-op. */
 void
 jsonpos_free(struct jsonpos *pos)
 {

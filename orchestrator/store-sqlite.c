@@ -141,8 +141,10 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "input = CASE WHEN ?12 THEN ?13 ELSE input END, "
 	    "def_hash = CASE WHEN ?14 THEN ?15 ELSE def_hash END, "
 	    "workflow = CASE WHEN ?14 THEN ?16 ELSE workflow END, "
-	    "lease_owner = CASE WHEN ?17 THEN NULL ELSE lease_owner END, "
-	    "lease_until = CASE WHEN ?17 THEN NULL ELSE lease_until END "
+	    "lease_owner = CASE WHEN ?17 THEN NULL WHEN ?18 THEN ?19 "
+	    "ELSE lease_owner END, "
+	    "lease_until = CASE WHEN ?17 THEN NULL WHEN ?18 THEN ?20 "
+	    "ELSE lease_until END "
 	    "WHERE id = ?1",
 	[SQ_STEP_INSERT] = "INSERT OR REPLACE INTO steps (run_id, seq, name, "
 	    "attempts, output, started_at, finished_at) "
@@ -534,7 +536,7 @@ sqlite_setup_writer(struct sqlite_store *ss, struct orc_error *err)
 	const char	*sync_sql;
 	sqlite3		*db = ss->wconn.db;
 	int64_t		 dummy;
-	int		 rc;
+	int		 rc, tries;
 
 	/* PRAGMA takes no parameters: pick one of the fixed texts. */
 	if (sync == NULL || *sync == '\0' || strcasecmp(sync, "FULL") == 0)
@@ -548,7 +550,14 @@ sqlite_setup_writer(struct sqlite_store *ss, struct orc_error *err)
 		    "not FULL, NORMAL or OFF", sync);
 		return -1;
 	}
-	rc = sqlite_query_int(db, "PRAGMA journal_mode = WAL", &dummy);
+	/* Switching a new file to WAL takes an exclusive lock and does not
+	 * wait through the busy handler: retry while others hold it. */
+	for (tries = 0; tries < 500; tries++) {
+		rc = sqlite_query_int(db, "PRAGMA journal_mode = WAL", &dummy);
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+		sqlite3_sleep(10);
+	}
 	if (rc == SQLITE_NOTADB) {
 		orc_error_set(err, ORC_EINVAL, "%s: not an orchestrator "
 		    "database (%s)", ss->path, sqlite3_errmsg(db));
@@ -569,7 +578,7 @@ static int
 sqlite_migrate(struct sqlite_store *ss, struct orc_error *err)
 {
 	sqlite3	*db = ss->wconn.db;
-	int64_t	 version, tables;
+	int64_t	 version, tables = 0;
 	char	*sql;
 	int	 rc;
 
@@ -580,20 +589,6 @@ sqlite_migrate(struct sqlite_store *ss, struct orc_error *err)
 		    "newer than this build supports (%d)", ss->path,
 		    (long long)version, SQLITE_SCHEMA_VERSION);
 		return -1;
-	}
-	if (version == 0) {
-		/* Never write our tables into somebody else's database. */
-		if (sqlite_query_int(db, "SELECT count(*) FROM sqlite_master",
-		    &tables) != SQLITE_OK) {
-			sqlite_error(ss, db, err);
-			return -1;
-		}
-		if (tables != 0) {
-			orc_error_set(err, ORC_EINVAL, "%s: not an "
-			    "orchestrator database (schema version 0)",
-			    ss->path);
-			return -1;
-		}
 	}
 	while (version < SQLITE_SCHEMA_VERSION) {
 		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
@@ -610,6 +605,20 @@ sqlite_migrate(struct sqlite_store *ss, struct orc_error *err)
 			    NULL) != SQLITE_OK)
 				goto fail;
 			break;
+		}
+		/* Never write our tables into somebody else's database. This
+		 * is checked inside the transaction: another process may
+		 * have created the schema since we read the version. */
+		if (version == 0 && (sqlite_query_int(db, "SELECT count(*) "
+		    "FROM sqlite_master", &tables) != SQLITE_OK || tables)) {
+			if (tables)
+				orc_error_set(err, ORC_EINVAL, "%s: not an "
+				    "orchestrator database (schema version 0)",
+				    ss->path);
+			else
+				sqlite_error(ss, db, err);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
 		}
 		if (sqlite3_exec(db, sqlite_migrations[version], NULL, NULL,
 		    NULL) != SQLITE_OK)
@@ -641,7 +650,7 @@ static int
 sqlite_check_readonly(struct sqlite_store *ss, struct orc_error *err)
 {
 	sqlite3	*db = ss->rconn.db;
-	int64_t	 version, tables;
+	int64_t	 version, tables = 0;
 
 	if (sqlite_user_version(ss, db, &version, err) == -1)
 		return -1;
@@ -819,7 +828,10 @@ sqlite_insert_run(struct sqlite_store *ss, const struct run_rec *r,
 	return 0;
 }
 
-/* Updates a run's moving columns, and what the flags ask for. */
+/*
+ * Updates a run's moving columns, and what the flags ask for. A finished
+ * run's lease is dropped even when STORE_RUN_SET_LEASE asks to write it.
+ */
 static int
 sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
     unsigned flags, struct orc_error *err)
@@ -848,6 +860,10 @@ sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
 	bind_text(st, 15, r->def_hash);
 	bind_text(st, 16, r->workflow);
 	sqlite3_bind_int(st, 17, drop_lease);
+	sqlite3_bind_int(st, 18, (flags & STORE_RUN_SET_LEASE) != 0);
+	bind_text(st, 19, r->lease_owner);
+	if (r->lease_owner != NULL)
+		sqlite3_bind_int64(st, 20, r->lease_until);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
 		sqlite_run_error(ss, ss->w->db, r->id, err);

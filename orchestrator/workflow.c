@@ -61,12 +61,21 @@ struct workflow {
 	int			 name_column;	/* workflow_load_dir */
 };
 
-/* One check of one file: where to report and how many problems so far. */
+/* A problem found, kept until all are known so they go out in order. */
+struct wf_problem {
+	int			 line;
+	int			 column;
+	size_t			 seq;
+	char			*message;
+};
+
+/* One check of one file: where to report and the problems so far. */
 struct wf_check {
 	const char		*file;
 	struct jsonpos		*pos;
 	struct diag		*diag;
 	int			 errors;
+	struct wf_problem	*problems;
 	json_t			*step_names;
 };
 
@@ -118,21 +127,56 @@ static const char *const wf_cron_macros[] = {
 	"@hourly", NULL
 };
 
-/* Reports a problem at path; the message is used as it is. */
+/* Records a problem at path; the message is used as it is. */
 static void ORC_PRINTF(3, 4)
 wf_report(struct wf_check *ck, const char *path, const char *fmt, ...)
 {
+	struct wf_problem *pr;
 	va_list ap;
-	char *msg;
-	int line, column;
 
+	/* Grows by doubling: at 0, 1, 2, 4, 8, ... problems. */
+	if ((ck->errors & (ck->errors - 1)) == 0)
+		ck->problems = xrealloc(ck->problems, (ck->errors == 0 ? 1 :
+		    2 * (size_t)ck->errors) * sizeof *ck->problems);
+	pr = &ck->problems[ck->errors];
 	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
+	pr->message = xvasprintf(fmt, ap);
 	va_end(ap);
-	jsonpos_find(ck->pos, path, &line, &column);
-	diag_add(ck->diag, ck->file, line, column, "%s", msg);
-	free(msg);
-	ck->errors++;
+	jsonpos_find(ck->pos, path, &pr->line, &pr->column);
+	pr->seq = (size_t)ck->errors++;
+}
+
+/* Orders problems by position, then by the order they were found. */
+static int
+wf_problem_cmp(const void *a, const void *b)
+{
+	const struct wf_problem *pa = a, *pb = b;
+
+	if (pa->line != pb->line)
+		return pa->line < pb->line ? -1 : 1;
+	if (pa->column != pb->column)
+		return pa->column < pb->column ? -1 : 1;
+	return pa->seq < pb->seq ? -1 : pa->seq > pb->seq;
+}
+
+/* Hands the problems to diag from the top of the file down. */
+static void
+wf_flush(struct wf_check *ck)
+{
+	struct wf_problem *pr;
+	int i;
+
+	if (ck->errors > 1)
+		qsort(ck->problems, (size_t)ck->errors, sizeof *ck->problems,
+		    wf_problem_cmp);
+	for (i = 0; i < ck->errors; i++) {
+		pr = &ck->problems[i];
+		diag_add(ck->diag, ck->file, pr->line, pr->column, "%s",
+		    pr->message);
+		free(pr->message);
+	}
+	free(ck->problems);
+	ck->problems = NULL;
 }
 
 /* Reports a problem at path as "path: message". */
@@ -236,7 +280,8 @@ wf_check_keys(struct wf_check *ck, json_t *obj, const char *path,
 		if (*path == '\0')
 			wf_report(ck, kp, "unknown key \"%s\"", key);
 		else
-			wf_report(ck, kp, "unknown key \"%s\" in %s", key, path);
+			wf_report(ck, kp, "unknown key \"%s\" in %s", key,
+			    path);
 		free(kp);
 	}
 }
@@ -362,7 +407,8 @@ wf_valid_name(const char *s)
 	size_t i;
 
 	for (i = 0; s[i] != '\0'; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))
+		if ((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9'))
 			continue;
 		if (i > 0 && (s[i] == '_' || s[i] == '-'))
 			continue;
@@ -710,6 +756,9 @@ wf_check_lua_keys(struct wf_check *ck, struct workflow *wf, json_t *step,
 			    "the workflow folder", s);
 			break;
 		}
+		/* Without the lua step, "uses" is the problem to show. */
+		if (steps_find("lua") == NULL)
+			break;
 		file = xasprintf("%s/%s", wf->dir, s);
 		if (access(file, R_OK) != 0)
 			wf_error(ck, kp, "cannot read %s: %s", file,
@@ -732,6 +781,9 @@ wf_check_with_keys(struct wf_check *ck, const struct step_entry *entry,
 	char *kp, *allowed, *tmp;
 	size_t i;
 
+	/* step_keys_any, or a list holding "*", allows every key. */
+	if (entry->keys == step_keys_any || wf_in_list("*", entry->keys))
+		return;
 	if (entry->keys == NULL || entry->keys[0] == NULL)
 		allowed = xasprintf("%s takes none", entry->name);
 	else {
@@ -951,9 +1003,9 @@ wf_check_root(struct wf_check *ck, json_t *root, struct workflow *wf)
 		break;
 	case 1:
 		if (!wf_valid_name(s))
-			wf_error(ck, "name", "invalid workflow name \"%s\" (use "
-			    "a-z, 0-9, '_' and '-', starting with a letter "
-			    "or digit, at most %d characters)", s,
+			wf_error(ck, "name", "invalid workflow name \"%s\" "
+			    "(use a-z, 0-9, '_' and '-', starting with a "
+			    "letter or digit, at most %d characters)", s,
 			    WORKFLOW_NAME_MAX);
 		wf->name = s;
 		jsonpos_find(ck->pos, "name", &wf->name_line,
@@ -1036,6 +1088,7 @@ workflow_load_text(const char *text, size_t len, const char *path,
 		    "\"name\" and \"steps\"");
 	else
 		wf_check_root(&ck, root, wf);
+	wf_flush(&ck);
 	jsonpos_free(ck.pos);
 	json_decref(ck.step_names);
 	if (ck.errors > 0) {
@@ -1065,6 +1118,7 @@ workflow_load_file(const char *path, struct diag *d)
 	return wf;
 }
 
+/* Takes another reference. */
 struct workflow *
 workflow_ref(struct workflow *wf)
 {
@@ -1088,90 +1142,105 @@ workflow_unref(struct workflow *wf)
 	free(wf);
 }
 
+/* The name from the file. */
 const char *
 workflow_name(const struct workflow *wf)
 {
 	return wf->name;
 }
 
+/* The description, or NULL. */
 const char *
 workflow_description(const struct workflow *wf)
 {
 	return wf->description;
 }
 
+/* The path the definition was loaded from. */
 const char *
 workflow_path(const struct workflow *wf)
 {
 	return wf->path;
 }
 
+/* The folder of the file: the base of script paths. */
 const char *
 workflow_dir(const struct workflow *wf)
 {
 	return wf->dir;
 }
 
+/* The text as loaded. */
 const char *
 workflow_text(const struct workflow *wf)
 {
 	return wf->text;
 }
 
+/* The SHA-256 of the text, in hex. */
 const char *
 workflow_hash(const struct workflow *wf)
 {
 	return wf->hash;
 }
 
+/* The whole document. */
 const json_t *
 workflow_json(const struct workflow *wf)
 {
 	return wf->json;
 }
 
+/* The "input" schema, or NULL. */
 const json_t *
 workflow_input_schema(const struct workflow *wf)
 {
 	return wf->input;
 }
 
+/* The "output" schema, or NULL. */
 const json_t *
 workflow_output_schema(const struct workflow *wf)
 {
 	return wf->output;
 }
 
+/* The "trigger" object, or NULL. */
 const json_t *
 workflow_trigger(const struct workflow *wf)
 {
 	return wf->trigger;
 }
 
+/* The "allow" object, or NULL. */
 const json_t *
 workflow_allow(const struct workflow *wf)
 {
 	return wf->allow;
 }
 
+/* The run-level timeout; 0 for none. */
 int64_t
 workflow_timeout_ms(const struct workflow *wf)
 {
 	return wf->timeout_ms;
 }
 
+/* Runs allowed at once (per key); 0 for no limit. */
 int
 workflow_concurrency(const struct workflow *wf)
 {
 	return wf->concurrency;
 }
 
+/* How many steps, the handler not counted. */
 size_t
 workflow_step_count(const struct workflow *wf)
 {
 	return wf->nsteps;
 }
 
+/* Step i, or NULL past the end. */
 const struct workflow_step *
 workflow_step_at(const struct workflow *wf, size_t i)
 {
@@ -1191,48 +1260,56 @@ workflow_step_index(const struct workflow *wf, const char *name)
 	return -1;
 }
 
+/* The failure handler, or NULL. */
 const struct workflow_step *
 workflow_on_failure(const struct workflow *wf)
 {
 	return wf->on_failure;
 }
 
+/* The step's name ("on_failure" for the handler). */
 const char *
 workflow_step_name(const struct workflow_step *step)
 {
 	return step->name;
 }
 
+/* The step type, as written. */
 const char *
 workflow_step_uses(const struct workflow_step *step)
 {
 	return step->uses;
 }
 
+/* The step type's registry entry. */
 const struct step_entry *
 workflow_step_entry(const struct workflow_step *step)
 {
 	return step->entry;
 }
 
+/* The step object as written. */
 const json_t *
 workflow_step_json(const struct workflow_step *step)
 {
 	return step->json;
 }
 
+/* The step's "with" object, or NULL. */
 const json_t *
 workflow_step_with(const struct workflow_step *step)
 {
 	return step->with;
 }
 
+/* The retry policy, defaults applied. */
 const struct retry_policy *
 workflow_step_retry(const struct workflow_step *step)
 {
 	return &step->retry;
 }
 
+/* The attempt timeout, defaults applied. */
 int64_t
 workflow_step_timeout_ms(const struct workflow_step *step)
 {

@@ -17,8 +17,11 @@ static const struct step_entry *const steps_table[] = {
 	&step_base64_encode_entry,
 	&step_bucket_put_entry,
 	&step_wait_entry,
+	&step_transform_entry,
 	NULL
 };
+
+const char *const step_keys_any[] = { "*", NULL };
 
 static const char *const steps_planned[] = {
 	"http.request",

@@ -26,7 +26,8 @@ enum step_status { STEP_DONE, STEP_WAIT };
 struct step_entry {
 	const char	 *name;		/* the "uses" value */
 	const char	 *summary;	/* one line for --help */
-	/* Keys allowed in "with", NULL-terminated; NULL allows none. */
+	/* Keys allowed in "with", NULL-terminated; NULL allows none,
+	 * step_keys_any allows every key. */
 	const char *const *keys;
 	/* Optional load-time check of "with" as written (it may hold
 	 * templates, which are checked elsewhere: skip such strings). */
@@ -35,6 +36,9 @@ struct step_entry {
 	/* Required when start can return STEP_WAIT. */
 	void		(*cancel)(struct step_call *);
 };
+
+/* For step_entry.keys: "with" may hold any key. */
+extern const char *const step_keys_any[];
 
 /* The registry: NULL when no step has that name. */
 const struct step_entry	*steps_find(const char *);
@@ -116,5 +120,6 @@ extern const struct step_entry step_base64_decode_entry;
 extern const struct step_entry step_base64_encode_entry;
 extern const struct step_entry step_bucket_put_entry;
 extern const struct step_entry step_wait_entry;
+extern const struct step_entry step_transform_entry;
 
 #endif

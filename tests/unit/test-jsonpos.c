@@ -190,8 +190,10 @@ static void
 test_jsonpos_matches_jansson(void)
 {
 	/* Same text twice: once valid, once with the value broken. */
-	const char *good = "{\"\xc3\xa9\xc3\xa9\":\n\t[1, \"\xe2\x82\xac\", 2]}";
-	const char *bad = "{\"\xc3\xa9\xc3\xa9\":\n\t[1, \"\xe2\x82\xac\", x]}";
+	const char *good =
+	    "{\"\xc3\xa9\xc3\xa9\":\n\t[1, \"\xe2\x82\xac\", 2]}";
+	const char *bad =
+	    "{\"\xc3\xa9\xc3\xa9\":\n\t[1, \"\xe2\x82\xac\", x]}";
 	json_error_t jerr;
 	struct jsonpos *pos;
 	int line, column;

@@ -790,9 +790,30 @@ test_store_update_flags(void)
 	CHECK_STR(json_string_value(got.input), "edited");
 	CHECK_STR(got.workflow, "wf2");
 	CHECK_STR(got.def_hash, "h2");
+	CHECK(got.lease_owner == NULL);
 	run_rec_copy(&r, &got);
 	run_rec_clear(&got);
 	CHECK_STR(r.workflow, "wf2");
+
+	/* The lease is written only when asked. */
+	free(r.lease_owner);
+	r.lease_owner = xstrdup("me");
+	r.lease_until = 99;
+	ch.run = &r;
+	ch.flags = 0;
+	store_submit(s, &ch);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_get_run(s, r.id, &got, &err) == 0);
+	CHECK(got.lease_owner == NULL);
+	run_rec_clear(&got);
+	ch.flags = STORE_RUN_SET_LEASE;
+	store_submit(s, &ch);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_get_run(s, r.id, &got, &err) == 0);
+	CHECK_STR(got.lease_owner, "me");
+	CHECK(got.lease_until == 99);
+	CHECK(got.state == RUN_RETRYING);
+	run_rec_clear(&got);
 	run_rec_clear(&r);
 	store_close(s);
 }

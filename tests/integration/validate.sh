@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# orchestrator validate (SPEC sections 1 and 5): the examples are valid; a
+# broken workflow gets every one of its problems reported, each as
+# FILE:LINE:COLUMN: message, and exit 1. The test does not trust the
+# positions the tool prints: it finds each offending token in the file
+# itself (line with grep, column with awk) and checks the printed position
+# is that one, and reads the file back at the printed position.
+. "$(dirname "$0")/lib.sh"
+
+wfdir=$TOP_SRCDIR/workflows
+
+# The examples: each file alone and all together, "ok" with the name and
+# the number of steps the file declares.
+examples=$(ls "$wfdir"/*.json)
+expect_ne "there are example workflows" "" "$examples"
+for f in $examples; do
+	name=$(json "$f" 'd["name"]')
+	n=$(json "$f" 'len(d["steps"])')
+	expect_exit 0 orch validate "$f"
+	expect_eq "$(basename "$f") is ok" \
+	    "$f: ok (workflow $name, $n steps)" "$(out)"
+	expect_eq "$(basename "$f"): nothing on stderr" "" "$(err)"
+done
+expect_exit 0 orch validate $examples
+expect_eq "all examples at once: one ok line each" \
+    "$(echo "$examples" | wc -l)" "$(grep -c ': ok (workflow ' "$OUT")"
+
+# pos_of FILE ANCHOR: "LINE:COLUMN" of the one occurrence of the fixed
+# string ANCHOR in FILE (the position of its first character). Fails the
+# test when ANCHOR is not there exactly once.
+pos_of() {
+	local n
+	n=$(grep -cF -- "$2" "$1")
+	if [ "$n" -ne 1 ]; then
+		fail "anchor [$2] is in $1 $n times, not once"
+		echo "0:0"
+		return
+	fi
+	awk -v a="$2" 'index($0, a) { print NR ":" index($0, a); exit }' "$1"
+}
+
+# text_at FILE LINE COLUMN LENGTH: LENGTH characters of FILE from there.
+text_at() {
+	sed -n "${2}p" "$1" | cut -c"$3-$(($3 + $4 - 1))"
+}
+
+# A workflow with many problems, each on a token of its own. Every line of
+# the table is ANCHOR<TAB>MESSAGE: the problem must be reported at the
+# first character of ANCHOR with exactly that message.
+cat > broken.json <<'EOF'
+{
+  "name": "broken_one",
+  "colour": "blue",
+  "description": 42,
+  "concurrency": "many",
+  "defaults": { "retry": { "max_attempts": 0, "backoff": 5 } },
+  "input": {
+    "type": "object",
+    "properties": {
+      "id": { "type": "string", "pattern": "^A" }
+    }
+  },
+  "steps": [
+    { "name": "decode", "uses": "json.decode" },
+    { "name": "script", "uses": "lua", "script": "x.lua" },
+    { "name": "mystery", "uses": "frobnicate" },
+    { "name": "decode", "uses": "json.encode" },
+    { "name": "nap", "uses": "wait", "with": { "ms": 10, "seconds": 1 } },
+    { "name": "put", "uses": "bucket.put",
+      "with": { "bucket": "b", "key": "{{secrets.token}}.json" } }
+  ]
+}
+EOF
+tab=$(printf '\t')
+cat > expected.tsv <<EOF
+"colour"${tab}unknown key "colour"
+"description"${tab}description: expected a string
+"concurrency"${tab}concurrency: expected a positive integer
+"max_attempts"${tab}defaults.retry.max_attempts: expected a positive integer
+"backoff"${tab}unknown key "backoff" in defaults.retry
+"id": { "type": "string", "pattern"${tab}input.properties.id: unknown schema keyword "pattern"
+"uses": "lua"${tab}steps[1].uses: step type "lua" is not available in this version
+"uses": "frobnicate"${tab}steps[2].uses: unknown step type "frobnicate"
+"name": "decode", "uses": "json.encode"${tab}steps[3].name: duplicate step name "decode"
+"seconds"${tab}unknown key "seconds" in steps[4].with (allowed: ms)
+"key": "{{secrets${tab}steps[5].with.key: unknown template root "secrets" (expected input, trigger, steps or run)
+EOF
+# The schema problem is reported at the schema that holds the bad keyword
+# (the key "id"), which is on the same line as the keyword.
+
+expect_exit 1 orch validate broken.json
+expect_eq "broken.json: nothing on stdout" "" "$(out)"
+cp "$ERR" broken.err
+expect_eq "broken.json: one line per problem, no more" \
+    "$(wc -l < expected.tsv)" "$(wc -l < broken.err)"
+while IFS="$tab" read -r anchor msg; do
+	pos=$(pos_of broken.json "$anchor")
+	want="broken.json:$pos: $msg"
+	n=$(grep -cxF -- "$want" broken.err)
+	expect_eq "reported at $pos: $msg" 1 "$n"
+	# Read the file where the printed line says: the offending token.
+	got=$(grep -F -- ": $msg" broken.err | head -n 1)
+	line=$(echo "$got" | cut -d: -f2)
+	col=$(echo "$got" | cut -d: -f3)
+	expect_eq "broken.json:$line:$col holds [${anchor:0:20}]" \
+	    "$anchor" "$(text_at broken.json "${line:-0}" "${col:-0}" \
+	    ${#anchor})"
+done < expected.tsv
+# Problems come in the order of the file.
+expect_eq "problems are in file order" \
+    "$(cut -d: -f2 broken.err | sort -n | tr '\n' ' ')" \
+    "$(cut -d: -f2 broken.err | tr '\n' ' ')"
+
+# A JSON syntax error: jansson's position, which is the last character of
+# the token it choked on ("uses", where a comma should come before it).
+cat > syntax.json <<'EOF'
+{
+  "name": "syntax",
+  "steps": [
+    { "name": "a" "uses": "wait" }
+  ]
+}
+EOF
+expect_exit 1 orch validate syntax.json
+pos=$(pos_of syntax.json '"uses"')
+want="syntax.json:${pos%:*}:$((${pos#*:} + 5)): '}' expected near '\"uses\"'"
+expect_eq "syntax error: one line at the token" "$want" "$(err)"
+col=$(err | cut -d: -f3)
+expect_eq "syntax.json: the printed column ends the token \"uses\"" \
+    '"uses"' "$(text_at syntax.json "${pos%:*}" $((${col:-6} - 5)) 6)"
+
+# A duplicate key is refused, at the repeated key.
+cat > dup.json <<'EOF'
+{
+  "name": "dup",
+  "steps": [ { "name": "a", "uses": "json.decode" } ],
+  "nombre": 1,
+  "name": "dup-again"
+}
+EOF
+expect_exit 1 orch validate dup.json
+pos=$(pos_of dup.json '"name": "dup-again"')
+want="dup.json:${pos%:*}:$((${pos#*:} + 5)): duplicate object key"
+want="$want near '\"name\"'"
+expect_eq "duplicate key: one line at the repeated key" "$want" "$(err)"
+
+# Several files at once: each checked, every problem of each reported, an
+# ok line for the good one, exit 1 because one is bad.
+good=$wfdir/order-report.json
+expect_exit 1 orch validate syntax.json "$good" broken.json dup.json
+expect_eq "several files: the good one is ok" 1 \
+    "$(grep -c "^$good: ok (workflow order-report" "$OUT")"
+expect_eq "several files: every problem of every file" \
+    $(($(wc -l < expected.tsv) + 2)) "$(wc -l < "$ERR")"
+expect_eq "several files: broken.json's problems are all there" \
+    "$(cat broken.err)" "$(grep '^broken\.json:' "$ERR")"
+
+# Not a workflow at all, and no file.
+echo '[1, 2]' > array.json
+expect_exit 1 orch validate array.json
+want="array.json:1:1: expected an object with the workflow's"
+expect_eq "an array is not a workflow" "$want \"name\" and \"steps\"" \
+    "$(err)"
+expect_exit 1 orch validate no-such-file.json
+expect_contains "a missing file is named" "$(err)" "no-such-file.json"
+expect_eq "a missing file: one line" 1 "$(wc -l < "$ERR")"
+
+# A fixed copy of the broken workflow validates: the problems were the
+# only thing wrong with it.
+sed -e '/"colour"/d' -e 's/"description": 42/"description": "x"/' \
+    -e 's/"many"/4/' -e 's/"max_attempts": 0, "backoff": 5/"max_attempts": 2/' \
+    -e 's/, "pattern": "^A"//' -e '/"uses": "lua"/d' \
+    -e '/"frobnicate"/d' \
+    -e 's/"decode", "uses": "json.encode"/"encode", "uses": "json.encode"/' \
+    -e 's/, "seconds": 1//' -e 's/secrets.token/run.id/' \
+    broken.json > fixed.json
+expect_exit 0 orch validate fixed.json
+expect_eq "the fixed copy is ok" \
+    "fixed.json: ok (workflow broken_one, 4 steps)" "$(out)"
+
+finish

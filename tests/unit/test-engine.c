@@ -1,0 +1,1333 @@
+/*
+ * Tests of the engine on a real libevent loop with a real SQLite store in
+ * the test's temporary folder, running real workflows (loaded from text)
+ * made of the built-in steps: json.decode, json.encode, transform, wait
+ * and bucket.put. Each test drives the loop until the runs it expects have
+ * finished (a safety timer fails it after 10 s), then checks what the
+ * callbacks said and what the store holds: runs, steps and transitions.
+ * Resume is tested by freeing an engine in the middle of its runs, handing
+ * their leases to a dead owner with SQL, and resuming them in a second
+ * engine on the same store.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "diag.h"
+#include "engine.h"
+#include "log.h"
+#include "orchestrator.h"
+#include "store.h"
+#include "workflow.h"
+#include "test.h"
+
+#define DB		"engine.db"
+#define MAX_RESULTS	16
+#define SAFETY_MS	10000
+
+/* What the callbacks said about one run. */
+struct result {
+	char		 id[RUN_ID_LEN + 1];
+	enum run_state	 state;
+	char		*error;
+	json_t		*output;
+	int		 accepted;
+	int		 finished;
+};
+
+/* One test's loop, store, engine and what its runs reported. */
+struct tctx {
+	struct event_base	*base;
+	struct store		*store;
+	struct engine		*engine;
+	struct event		*safety;
+	int			 timed_out;
+	int			 want;		/* finished runs to wait for */
+	int			 nfinished;
+	int			 naccepted;
+	struct result		 results[MAX_RESULTS];
+	size_t			 nresults;
+	/* Cancel this run from a timer (the cancel test). */
+	char			 cancel_id[RUN_ID_LEN + 1];
+	int			 cancel_rv;
+	struct orc_error	 cancel_err;
+};
+
+/* The result slot of a run, made on first sight. */
+static struct result *
+result_of(struct tctx *t, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < t->nresults; i++)
+		if (strcmp(t->results[i].id, id) == 0)
+			return &t->results[i];
+	if (t->nresults == MAX_RESULTS) {
+		fprintf(stderr, "too many runs\n");
+		exit(99);
+	}
+	memset(&t->results[t->nresults], 0, sizeof t->results[0]);
+	snprintf(t->results[t->nresults].id, RUN_ID_LEN + 1, "%s", id);
+	return &t->results[t->nresults++];
+}
+
+/* The watch callback for "the run is committed". */
+static void
+accepted_cb(const struct engine_result *r, void *arg)
+{
+	struct tctx *t = arg;
+
+	result_of(t, r->run_id)->accepted++;
+	t->naccepted++;
+}
+
+/* The watch callback for "final": records it, stops the loop when all
+ * awaited runs are done. */
+static void
+finished_cb(const struct engine_result *r, void *arg)
+{
+	struct tctx *t = arg;
+	struct result *res = result_of(t, r->run_id);
+
+	res->finished++;
+	res->state = r->state;
+	free(res->error);
+	res->error = r->error ? xstrdup(r->error) : NULL;
+	json_decref(res->output);
+	res->output = r->output ? json_deep_copy(r->output) : NULL;
+	if (++t->nfinished >= t->want)
+		event_base_loopexit(t->base, NULL);
+}
+
+/* Fires when a test waited too long. */
+static void
+safety_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tctx *t = arg;
+
+	t->timed_out = 1;
+	fprintf(stderr, "safety timer: %d of %d runs finished\n",
+	    t->nfinished, t->want);
+	event_base_loopbreak(t->base);
+}
+
+/* Opens the loop, the store and an engine in the current folder. */
+static int
+setup(struct tctx *t)
+{
+	struct engine_config cfg;
+	struct orc_error err;
+
+	memset(t, 0, sizeof *t);
+	if ((t->base = event_base_new()) == NULL)
+		return -1;
+	if ((t->store = store_open(DB, 0, t->base, &err)) == NULL) {
+		fprintf(stderr, "store_open: %s\n", err.message);
+		event_base_free(t->base);
+		return -1;
+	}
+	memset(&cfg, 0, sizeof cfg);
+	cfg.buckets_dir = "buckets";
+	cfg.lease_ms = 30000;
+	t->engine = engine_create(t->base, t->store, &cfg);
+	t->safety = evtimer_new(t->base, safety_cb, t);
+	return 0;
+}
+
+/* Frees everything setup() made and the results. */
+static void
+teardown(struct tctx *t)
+{
+	size_t i;
+
+	engine_free(t->engine);
+	store_close(t->store);
+	event_free(t->safety);
+	event_base_free(t->base);
+	for (i = 0; i < t->nresults; i++) {
+		free(t->results[i].error);
+		json_decref(t->results[i].output);
+	}
+}
+
+/* The watch every test uses. */
+static struct engine_watch
+watch(struct tctx *t)
+{
+	struct engine_watch w = { accepted_cb, finished_cb, t };
+
+	return w;
+}
+
+/* Runs the loop until n runs (in total) finished; 0, or -1 on timeout. */
+static int
+drive(struct tctx *t, int n)
+{
+	struct timeval tv = { SAFETY_MS / 1000, 0 };
+
+	t->want = n;
+	if (t->nfinished >= n)
+		return 0;
+	evtimer_add(t->safety, &tv);
+	event_base_dispatch(t->base);
+	evtimer_del(t->safety);
+	return t->timed_out ? -1 : 0;
+}
+
+/* Loads a workflow from text; NULL (and the problems printed) if bad. */
+static struct workflow *
+load(const char *text)
+{
+	struct diag *d = diag_create();
+	struct workflow *wf;
+	size_t i;
+
+	wf = workflow_load_text(text, strlen(text), "wf.json", d);
+	for (i = 0; i < diag_count(d); i++)
+		fprintf(stderr, "  diag: %s\n", diag_at(d, i));
+	diag_free(d);
+	return wf;
+}
+
+/* Submits a run of wf with input given as JSON text. */
+static int
+submit(struct tctx *t, struct workflow *wf, const char *input_text,
+    char id[RUN_ID_LEN + 1], struct orc_error *err)
+{
+	struct engine_watch w = watch(t);
+	json_t *input, *trigger;
+	int rv;
+
+	if ((input = json_loads(input_text, JSON_DECODE_ANY, NULL)) == NULL) {
+		fprintf(stderr, "bad test input %s\n", input_text);
+		return -1;
+	}
+	trigger = json_pack("{ss}", "source", "test");
+	rv = engine_submit(t->engine, wf, input, trigger, &w, id, err);
+	json_decref(trigger);
+	json_decref(input);
+	return rv;
+}
+
+/* Appends each transition as "event" (or "event@step") to a string. */
+struct tr_list {
+	char	 text[2048];
+	int	 count;
+	int	 bad_order;
+	int64_t	 last_id;
+	int64_t	 last_at;
+	int	 last_to;
+};
+
+static int
+tr_cb(const struct transition_rec *tr, void *arg)
+{
+	struct tr_list *l = arg;
+	size_t len = strlen(l->text);
+
+	snprintf(l->text + len, sizeof l->text - len, "%s%s",
+	    len ? "," : "", tr->event ? tr->event : "?");
+	/* Rows come in order, and each starts where the last one ended. */
+	if (l->count > 0 && (tr->id <= l->last_id || tr->at < l->last_at ||
+	    tr->from_state != l->last_to))
+		l->bad_order++;
+	if (l->count == 0 && tr->from_state != -1)
+		l->bad_order++;
+	l->last_id = tr->id;
+	l->last_at = tr->at;
+	l->last_to = (int)tr->to_state;
+	l->count++;
+	return 0;
+}
+
+/* A run's transitions as "created,started,..."; "" when none. */
+static void
+transitions(struct tctx *t, const char *id, struct tr_list *l)
+{
+	struct orc_error err;
+
+	memset(l, 0, sizeof *l);
+	if (store_list_transitions(t->store, id, tr_cb, l, &err) != 0)
+		fprintf(stderr, "store_list_transitions: %s\n", err.message);
+}
+
+/* A run's finished step visits, copied. */
+struct step_list {
+	struct step_rec	 rows[16];
+	int		 count;
+};
+
+static int
+step_cb(const struct step_rec *sr, void *arg)
+{
+	struct step_list *l = arg;
+	struct step_rec *d;
+
+	if (l->count == 16)
+		return 1;
+	d = &l->rows[l->count++];
+	*d = *sr;
+	d->name = sr->name ? xstrdup(sr->name) : NULL;
+	d->output = sr->output ? json_incref(sr->output) : NULL;
+	return 0;
+}
+
+static void
+steps_of(struct tctx *t, const char *id, struct step_list *l)
+{
+	struct orc_error err;
+
+	memset(l, 0, sizeof *l);
+	if (store_list_steps(t->store, id, step_cb, l, &err) != 0)
+		fprintf(stderr, "store_list_steps: %s\n", err.message);
+}
+
+static void
+steps_free(struct step_list *l)
+{
+	int i;
+
+	for (i = 0; i < l->count; i++)
+		step_rec_clear(&l->rows[i]);
+	l->count = 0;
+}
+
+/* Counts the visits of a step by name. */
+static int
+step_visits(const struct step_list *l, const char *name,
+    const struct step_rec **last)
+{
+	int i, n = 0;
+
+	for (i = 0; i < l->count; i++)
+		if (l->rows[i].name != NULL &&
+		    strcmp(l->rows[i].name, name) == 0) {
+			n++;
+			if (last != NULL)
+				*last = &l->rows[i];
+		}
+	return n;
+}
+
+/* Whether a JSON value equals the one given as text. */
+static int
+json_is(const json_t *v, const char *text)
+{
+	json_t *want = json_loads(text, JSON_DECODE_ANY, NULL);
+	int eq;
+
+	if (want == NULL) {
+		fprintf(stderr, "bad expected JSON %s\n", text);
+		return 0;
+	}
+	eq = v != NULL && json_equal(v, want);
+	if (!eq) {
+		char *got = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+
+		fprintf(stderr, "JSON %s != %s\n", got ? got : "(null)", text);
+		free(got);
+	}
+	json_decref(want);
+	return eq;
+}
+
+/* Counts the runs the store lists. */
+static int
+count_cb(const struct run_rec *r, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+count_runs(struct tctx *t)
+{
+	struct run_filter f;
+	struct orc_error err;
+	int n = 0;
+
+	memset(&f, 0, sizeof f);
+	f.state = -1;
+	if (store_list_runs(t->store, &f, count_cb, &n, &err) != 0)
+		return -1;
+	return n;
+}
+
+static const char wf_three[] =
+    "{ \"name\": \"three\","
+    "  \"input\": { \"type\": \"object\", \"required\": [\"a\", \"b\"] },"
+    "  \"steps\": ["
+    "    { \"name\": \"decode\", \"uses\": \"json.decode\" },"
+    "    { \"name\": \"shape\", \"uses\": \"transform\", \"with\": {"
+    "        \"a\": \"{{input.a}}\", \"b\": \"{{steps.decode.b}}\","
+    "        \"run\": \"{{run.id}}\" } },"
+    "    { \"name\": \"encode\", \"uses\": \"json.encode\","
+    "      \"with\": { \"sort_keys\": true } }"
+    "  ] }";
+
+/* Three steps: output, steps rows and the timeline in the store. */
+static void
+test_engine_three_steps(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct run_rec rec;
+	struct step_list sl;
+	struct tr_list tl;
+	struct result *r;
+	char id[RUN_ID_LEN + 1], *want;
+	int64_t before = orc_now_ms();
+
+	REQUIRE(setup(&t) == 0);
+	wf = load(wf_three);
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{\"a\": 2, \"b\": \"x\"}", id, &err) == 0);
+	CHECK(engine_active(t.engine) == 1);
+	CHECK(drive(&t, 1) == 0);
+	r = result_of(&t, id);
+	CHECK(r->accepted == 1);
+	CHECK(r->finished == 1);
+	CHECK(r->state == RUN_SUCCEEDED);
+	CHECK(r->error == NULL);
+	want = xasprintf("\"{\\\"a\\\":2,\\\"b\\\":\\\"x\\\",\\\"run\\\":"
+	    "\\\"%s\\\"}\"", id);
+	CHECK(json_is(r->output, want));
+	CHECK(engine_active(t.engine) == 0);
+
+	memset(&rec, 0, sizeof rec);
+	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
+	CHECK(rec.state == RUN_SUCCEEDED);
+	CHECK_STR(rec.workflow, "three");
+	CHECK_STR(rec.def_hash, workflow_hash(wf));
+	CHECK(json_is(rec.output, want));
+	CHECK(json_is(rec.input, "{\"a\": 2, \"b\": \"x\"}"));
+	CHECK(rec.error == NULL);
+	CHECK(rec.step == NULL);
+	CHECK(rec.seq == 3);
+	CHECK(rec.created_at >= before && rec.finished_at >= rec.created_at);
+	run_rec_clear(&rec);
+	free(want);
+
+	steps_of(&t, id, &sl);
+	REQUIRE(sl.count == 3);
+	CHECK_STR(sl.rows[0].name, "decode");
+	CHECK_STR(sl.rows[1].name, "shape");
+	CHECK_STR(sl.rows[2].name, "encode");
+	CHECK(sl.rows[0].seq == 0 && sl.rows[1].seq == 1 &&
+	    sl.rows[2].seq == 2);
+	CHECK(sl.rows[0].attempts == 1 && sl.rows[2].attempts == 1);
+	CHECK(json_is(sl.rows[0].output, "{\"a\": 2, \"b\": \"x\"}"));
+	CHECK(json_object_size(sl.rows[1].output) == 3);
+	CHECK(sl.rows[0].started_at >= before);
+	CHECK(sl.rows[1].finished_at >= sl.rows[1].started_at);
+	steps_free(&sl);
+
+	transitions(&t, id, &tl);
+	CHECK_STR(tl.text, "created,started,step_succeeded,step_succeeded,"
+	    "succeeded");
+	CHECK(tl.bad_order == 0);
+	CHECK(tl.last_to == RUN_SUCCEEDED);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+static const char wf_templates[] =
+    "{ \"name\": \"templates\","
+    "  \"steps\": ["
+    "    { \"name\": \"first\", \"uses\": \"transform\", \"with\": {"
+    "        \"x\": \"{{input.x}}\", \"nested\": { \"y\": 7 } } },"
+    "    { \"name\": \"second\", \"uses\": \"transform\", \"with\": {"
+    "        \"from_input\": \"{{input.x}}\","
+    "        \"from_step\": \"{{steps.first.nested.y}}\","
+    "        \"from_trigger\": \"{{trigger.list[1]}}\","
+    "        \"run\": \"{{run.id}}\","
+    "        \"text\": \"run {{run.id}} x={{input.x}}\" } }"
+    "  ] }";
+
+/* input, steps, trigger and run templates reach the steps. */
+static void
+test_engine_templates(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct result *r;
+	char id[RUN_ID_LEN + 1], *want;
+
+	REQUIRE(setup(&t) == 0);
+	wf = load(wf_templates);
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{\"x\": {\"k\": [1, 2]}, \"list\": [\"a\", "
+	    "\"b\"]}", id, &err) == 0);
+	CHECK(drive(&t, 1) == 0);
+	r = result_of(&t, id);
+	CHECK(r->state == RUN_SUCCEEDED);
+	want = xasprintf("{\"from_input\": {\"k\": [1, 2]}, \"from_step\": 7, "
+	    "\"from_trigger\": \"b\", \"run\": \"%s\", "
+	    "\"text\": \"run %s x={\\\"k\\\":[1,2]}\"}", id, id);
+	CHECK(json_is(r->output, want));
+	free(want);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* A template naming nothing fails the run at once, without retries. */
+static void
+test_engine_template_missing(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct result *r;
+	struct run_rec rec;
+	struct tr_list tl;
+	char id[RUN_ID_LEN + 1];
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{ \"name\": \"missing\","
+	    "  \"defaults\": { \"retry\": { \"max_attempts\": 3,"
+	    "    \"backoff_ms\": 10 } },"
+	    "  \"steps\": ["
+	    "    { \"name\": \"ok\", \"uses\": \"transform\" },"
+	    "    { \"name\": \"bad\", \"uses\": \"transform\","
+	    "      \"with\": { \"v\": \"{{input.nope}}\" } } ] }");
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{\"x\": 1}", id, &err) == 0);
+	CHECK(drive(&t, 1) == 0);
+	r = result_of(&t, id);
+	CHECK(r->state == RUN_FAILED);
+	CHECK_CONTAINS(r->error, "{{input.nope}}");
+	CHECK_CONTAINS(r->error, "nope");
+	CHECK(r->output == NULL);
+	memset(&rec, 0, sizeof rec);
+	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
+	CHECK(rec.state == RUN_FAILED);
+	CHECK_STR(rec.step, "bad");
+	CHECK(rec.attempt == 1);
+	CHECK_CONTAINS(rec.error, "{{input.nope}}");
+	run_rec_clear(&rec);
+	transitions(&t, id, &tl);
+	CHECK_STR(tl.text, "created,started,step_succeeded,failed");
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* An input that breaks the schema is refused and creates no run. */
+static void
+test_engine_input_refused(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	char id[RUN_ID_LEN + 1];
+
+	REQUIRE(setup(&t) == 0);
+	wf = load(wf_three);
+	REQUIRE(wf != NULL);
+	orc_error_clear(&err);
+	memset(id, 0, sizeof id);
+	CHECK(submit(&t, wf, "{\"a\": 2}", id, &err) == -1);
+	CHECK(err.code == ORC_EINVAL);
+	CHECK_CONTAINS(err.message, "b");
+	CHECK(submit(&t, wf, "[1, 2]", id, &err) == -1);
+	CHECK(engine_active(t.engine) == 0);
+	/* Give the loop a chance to commit anything it might have queued. */
+	event_base_loop(t.base, EVLOOP_NONBLOCK);
+	CHECK(store_flush(t.store, NULL) == 0);
+	CHECK(store_pending(t.store) == 0);
+	CHECK(count_runs(&t) == 0);
+	CHECK(t.naccepted == 0);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* Reads a file and parses it as JSON. */
+static json_t *
+read_json(const char *path)
+{
+	char *text;
+	json_t *v;
+
+	if ((text = orc_read_file(path, NULL, NULL)) == NULL)
+		return NULL;
+	v = json_loads(text, 0, NULL);
+	free(text);
+	return v;
+}
+
+/* Timeouts retry with backoff, then fail; on_failure gets the letter. */
+static void
+test_engine_step_timeout_dead_letter(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct result *r;
+	struct run_rec rec;
+	struct tr_list tl;
+	char id[RUN_ID_LEN + 1], *path;
+	json_t *letter;
+	int64_t start = orc_mono_ms(), took;
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{ \"name\": \"slow\","
+	    "  \"allow\": { \"buckets\": [\"dead\"] },"
+	    "  \"steps\": ["
+	    "    { \"name\": \"sleepy\", \"uses\": \"wait\","
+	    "      \"with\": { \"ms\": 2000 }, \"timeout_ms\": 50,"
+	    "      \"retry\": { \"max_attempts\": 3, \"backoff_ms\": 10,"
+	    "        \"jitter\": false } } ],"
+	    "  \"on_failure\": { \"uses\": \"bucket.put\","
+	    "    \"with\": { \"bucket\": \"dead\","
+	    "      \"key\": \"letters/{{run.id}}.json\" } } }");
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{\"order\": 12}", id, &err) == 0);
+	CHECK(drive(&t, 1) == 0);
+	took = orc_mono_ms() - start;
+	/* Three attempts of 50 ms, not one of 2000. */
+	CHECK(took >= 150);
+	CHECK(took < 1900);
+	r = result_of(&t, id);
+	CHECK(r->finished == 1);
+	CHECK(r->state == RUN_FAILED);
+	CHECK_CONTAINS(r->error, "sleepy");
+	CHECK_CONTAINS(r->error, "timed out");
+
+	transitions(&t, id, &tl);
+	CHECK_STR(tl.text, "created,started,step_timed_out,retried,"
+	    "step_timed_out,retried,failed,on_failure_succeeded");
+	CHECK(tl.bad_order == 0);
+
+	memset(&rec, 0, sizeof rec);
+	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
+	CHECK(rec.state == RUN_FAILED);
+	CHECK(rec.attempt == 3);
+	CHECK(rec.dead == DEAD_DONE);
+	CHECK_STR(rec.step, "sleepy");
+	run_rec_clear(&rec);
+
+	path = xasprintf("buckets/dead/letters/%s.json", id);
+	letter = read_json(path);
+	CHECK(letter != NULL);
+	if (letter != NULL) {
+		CHECK_STR(json_string_value(json_object_get(letter, "run_id")),
+		    id);
+		CHECK_STR(json_string_value(json_object_get(letter, "step")),
+		    "sleepy");
+		CHECK_CONTAINS(json_string_value(json_object_get(letter,
+		    "error")), "timed out");
+		CHECK_STR(json_string_value(json_object_get(letter,
+		    "workflow")), "slow");
+		CHECK(json_is(json_object_get(letter, "input"),
+		    "{\"order\": 12}"));
+	}
+	json_decref(letter);
+	free(path);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* An output that breaks the output schema fails the run. */
+static void
+test_engine_output_schema(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct result *r;
+	struct tr_list tl;
+	struct run_rec rec;
+	char id[RUN_ID_LEN + 1];
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{ \"name\": \"outcheck\","
+	    "  \"output\": { \"type\": \"object\", \"required\": [\"total\"] },"
+	    "  \"steps\": [ { \"name\": \"shape\", \"uses\": \"transform\","
+	    "    \"with\": { \"sum\": 3 } } ] }");
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{}", id, &err) == 0);
+	CHECK(drive(&t, 1) == 0);
+	r = result_of(&t, id);
+	CHECK(r->state == RUN_FAILED);
+	CHECK_CONTAINS(r->error, "output does not match");
+	CHECK_CONTAINS(r->error, "total");
+	CHECK(r->output == NULL);
+	transitions(&t, id, &tl);
+	CHECK_STR(tl.text, "created,started,output_invalid");
+	memset(&rec, 0, sizeof rec);
+	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
+	CHECK(rec.output == NULL);
+	CHECK(rec.dead == DEAD_NONE);
+	run_rec_clear(&rec);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* The run's own timeout stops a long step. */
+static void
+test_engine_run_timeout(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct result *r;
+	struct tr_list tl;
+	char id[RUN_ID_LEN + 1];
+	int64_t start = orc_mono_ms(), took;
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{ \"name\": \"deadline\", \"timeout_ms\": 100,"
+	    "  \"steps\": [ { \"name\": \"long\", \"uses\": \"wait\","
+	    "    \"with\": { \"ms\": 5000 } } ] }");
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{}", id, &err) == 0);
+	CHECK(drive(&t, 1) == 0);
+	took = orc_mono_ms() - start;
+	CHECK(took >= 90 && took < 3000);
+	r = result_of(&t, id);
+	CHECK(r->state == RUN_FAILED);
+	CHECK_CONTAINS(r->error, "run timed out");
+	transitions(&t, id, &tl);
+	CHECK_STR(tl.text, "created,started,run_timed_out");
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* Cancels the test's run from the loop. */
+static void
+cancel_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tctx *t = arg;
+
+	t->cancel_rv = engine_cancel(t->engine, t->cancel_id, &t->cancel_err);
+}
+
+/* A cancel while a wait is in flight stops it and finishes the run. */
+static void
+test_engine_cancel(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct result *r;
+	struct tr_list tl;
+	struct event *ev;
+	struct timeval tv = { 0, 100000 };
+	char id[RUN_ID_LEN + 1];
+	int64_t start = orc_mono_ms(), took;
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{ \"name\": \"cancelme\","
+	    "  \"steps\": [ { \"name\": \"long\", \"uses\": \"wait\","
+	    "    \"with\": { \"ms\": 5000 } } ] }");
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{}", id, &err) == 0);
+	memcpy(t.cancel_id, id, sizeof t.cancel_id);
+	t.cancel_rv = 99;
+	ev = evtimer_new(t.base, cancel_timer_cb, &t);
+	evtimer_add(ev, &tv);
+	CHECK(drive(&t, 1) == 0);
+	took = orc_mono_ms() - start;
+	CHECK(took < 3000);
+	CHECK(t.cancel_rv == 0);
+	r = result_of(&t, id);
+	CHECK(r->finished == 1);
+	CHECK(r->state == RUN_CANCELLED);
+	CHECK_CONTAINS(r->error, "cancel");
+	CHECK(engine_active(t.engine) == 0);
+	transitions(&t, id, &tl);
+	CHECK_STR(tl.text, "created,started,cancelled");
+
+	/* A second cancel is refused: the run is final. */
+	orc_error_clear(&err);
+	CHECK(engine_cancel(t.engine, id, &err) == -1);
+	CHECK(err.code == ORC_ESTATE);
+	CHECK(engine_cancel(t.engine, "01ARYZ6S41TSV4RRFFQ69G5FAV", &err) ==
+	    -1);
+	CHECK(err.code == ORC_ENOTFOUND);
+	/* Let anything late run: the finished callback stays at one. */
+	event_base_loop(t.base, EVLOOP_NONBLOCK);
+	CHECK(r->finished == 1);
+	event_free(ev);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* Submits a run of wf and cancels it after ms; waits for the end. */
+static int
+cancel_after(struct tctx *t, struct workflow *wf, int ms,
+    char id[RUN_ID_LEN + 1])
+{
+	struct orc_error err;
+	struct event *ev;
+	struct timeval tv;
+	int rv;
+
+	if (submit(t, wf, "{}", id, &err) != 0)
+		return -1;
+	memcpy(t->cancel_id, id, sizeof t->cancel_id);
+	t->cancel_rv = 99;
+	orc_error_clear(&t->cancel_err);
+	ev = evtimer_new(t->base, cancel_timer_cb, t);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+	rv = drive(t, t->nfinished + 1);
+	event_free(ev);
+	return rv;
+}
+
+/* A cancel during a backoff stops the wait for the next attempt. */
+static void
+test_engine_cancel_retrying(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct result *r;
+	struct tr_list tl;
+	char id[RUN_ID_LEN + 1];
+	int64_t start = orc_mono_ms();
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{ \"name\": \"backoff\","
+	    "  \"steps\": [ { \"name\": \"slow\", \"uses\": \"wait\","
+	    "    \"with\": { \"ms\": 2000 }, \"timeout_ms\": 50,"
+	    "    \"retry\": { \"max_attempts\": 3, \"backoff_ms\": 5000,"
+	    "      \"jitter\": false } } ] }");
+	REQUIRE(wf != NULL);
+	CHECK(cancel_after(&t, wf, 250, id) == 0);
+	CHECK(orc_mono_ms() - start < 3000);
+	CHECK(t.cancel_rv == 0);
+	r = result_of(&t, id);
+	CHECK(r->state == RUN_CANCELLED);
+	CHECK(r->finished == 1);
+	transitions(&t, id, &tl);
+	CHECK_STR(tl.text, "created,started,step_timed_out,cancelled");
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* A failed run running its on_failure cannot be cancelled any more. */
+static void
+test_engine_cancel_during_dead_letter(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct result *r;
+	struct tr_list tl;
+	char id[RUN_ID_LEN + 1];
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{ \"name\": \"dying\","
+	    "  \"steps\": [ { \"name\": \"bad\", \"uses\": \"transform\","
+	    "    \"with\": { \"v\": \"{{input.none}}\" } } ],"
+	    "  \"on_failure\": { \"uses\": \"wait\","
+	    "    \"with\": { \"ms\": 400 } } }");
+	REQUIRE(wf != NULL);
+	CHECK(cancel_after(&t, wf, 150, id) == 0);
+	CHECK(t.cancel_rv == -1);
+	CHECK(t.cancel_err.code == ORC_ESTATE);
+	CHECK_CONTAINS(t.cancel_err.message, "failed");
+	r = result_of(&t, id);
+	CHECK(r->state == RUN_FAILED);
+	transitions(&t, id, &tl);
+	CHECK_STR(tl.text, "created,started,failed,on_failure_succeeded");
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+static const char wf_resume[] =
+    "{ \"name\": \"resumable\","
+    "  \"steps\": ["
+    "    { \"name\": \"first\", \"uses\": \"transform\","
+    "      \"with\": { \"n\": \"{{input.n}}\" } },"
+    "    { \"name\": \"pause\", \"uses\": \"wait\","
+    "      \"with\": { \"ms\": 300 } },"
+    "    { \"name\": \"last\", \"uses\": \"transform\","
+    "      \"with\": { \"n\": \"{{steps.first.n}}\", \"done\": true } }"
+    "  ] }";
+
+/* Hands every run's lease to an owner on another host, long expired. */
+static int
+steal_leases(void)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+	int rc;
+
+	if (sqlite3_open(DB, &db) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	rc = sqlite3_exec(db, "UPDATE runs SET lease_owner = "
+	    "'otherhost:1:0000', lease_until = 0", NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "steal_leases: %s\n", msg ? msg : "?");
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Runs of a dead owner resume in another engine; done steps stay done. */
+static void
+test_engine_resume(void)
+{
+	struct tctx t;
+	struct engine_config cfg;
+	struct engine_watch w;
+	struct workflow *wf;
+	struct orc_error err;
+	struct step_list sl;
+	struct tr_list tl;
+	struct run_rec rec;
+	const struct step_rec *sr;
+	char ids[3][RUN_ID_LEN + 1], *want;
+	int64_t first_started[3];
+	int i, committed, loops, count = -1;
+
+	REQUIRE(setup(&t) == 0);
+	wf = load(wf_resume);
+	REQUIRE(wf != NULL);
+	for (i = 0; i < 3; i++) {
+		want = xasprintf("{\"n\": %d}", i);
+		REQUIRE(submit(&t, wf, want, ids[i], &err) == 0);
+		free(want);
+	}
+	/* Turn the loop until each run has committed its first step. */
+	for (loops = 0, committed = 0; committed < 3 && loops < 1000;
+	    loops++) {
+		event_base_loop(t.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		for (i = 0, committed = 0; i < 3; i++) {
+			steps_of(&t, ids[i], &sl);
+			committed += sl.count == 1;
+			steps_free(&sl);
+		}
+		if (committed < 3)
+			usleep(1000);
+	}
+	REQUIRE(committed == 3);
+	CHECK(t.nfinished == 0);
+	for (i = 0; i < 3; i++) {
+		steps_of(&t, ids[i], &sl);
+		first_started[i] = sl.count == 1 ? sl.rows[0].started_at : -1;
+		steps_free(&sl);
+		memset(&rec, 0, sizeof rec);
+		REQUIRE(store_get_run(t.store, ids[i], &rec, &err) == 0);
+		CHECK(rec.state == RUN_RUNNING);
+		CHECK_STR(rec.step, "pause");
+		CHECK_STR(rec.lease_owner, engine_owner(t.engine));
+		run_rec_clear(&rec);
+	}
+
+	/* Engine A goes away in the middle; its owner "dies". */
+	engine_free(t.engine);
+	t.engine = NULL;
+	CHECK(store_pending(t.store) == 0);
+	REQUIRE(steal_leases() == 0);
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.buckets_dir = "buckets";
+	t.engine = engine_create(t.base, t.store, &cfg);
+	w = watch(&t);
+	CHECK(engine_resume(t.engine, NULL, NULL, &w, &count, &err) == 0);
+	CHECK(count == 3);
+	CHECK(engine_active(t.engine) == 3);
+	/* The claim is committed at once: B holds the leases now. */
+	for (i = 0; i < 3; i++) {
+		memset(&rec, 0, sizeof rec);
+		REQUIRE(store_get_run(t.store, ids[i], &rec, &err) == 0);
+		CHECK_STR(rec.lease_owner, engine_owner(t.engine));
+		CHECK(rec.lease_until > orc_now_ms());
+		run_rec_clear(&rec);
+	}
+	CHECK(drive(&t, 3) == 0);
+	for (i = 0; i < 3; i++) {
+		struct result *r = result_of(&t, ids[i]);
+
+		CHECK(r->finished == 1);
+		CHECK(r->state == RUN_SUCCEEDED);
+		want = xasprintf("{\"n\": %d, \"done\": true}", i);
+		CHECK(json_is(r->output, want));
+		free(want);
+
+		steps_of(&t, ids[i], &sl);
+		CHECK(sl.count == 3);
+		sr = NULL;
+		CHECK(step_visits(&sl, "first", &sr) == 1);
+		CHECK(sr != NULL && sr->started_at == first_started[i]);
+		CHECK(step_visits(&sl, "pause", NULL) == 1);
+		CHECK(step_visits(&sl, "last", NULL) == 1);
+		steps_free(&sl);
+
+		transitions(&t, ids[i], &tl);
+		CHECK_STR(tl.text, "created,started,step_succeeded,resumed,"
+		    "step_succeeded,succeeded");
+		CHECK(tl.bad_order == 0);
+
+		/* A finished run lets its lease go. */
+		memset(&rec, 0, sizeof rec);
+		REQUIRE(store_get_run(t.store, ids[i], &rec, &err) == 0);
+		CHECK(rec.lease_owner == NULL);
+		run_rec_clear(&rec);
+	}
+	/* Nothing is left to take over. */
+	CHECK(engine_resume(t.engine, NULL, NULL, &w, &count, &err) == 0);
+	CHECK(count == 0);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* A live owner's runs are not taken over. */
+static void
+test_engine_resume_live_owner(void)
+{
+	struct tctx t;
+	struct engine_config cfg;
+	struct engine *other;
+	struct workflow *wf;
+	struct orc_error err;
+	char id[RUN_ID_LEN + 1];
+	int count = -1, loops;
+	struct run_rec rec;
+
+	REQUIRE(setup(&t) == 0);
+	wf = load(wf_resume);
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{\"n\": 1}", id, &err) == 0);
+	memset(&rec, 0, sizeof rec);
+	for (loops = 0; loops < 1000; loops++) {
+		event_base_loop(t.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		if (store_get_run(t.store, id, &rec, NULL) == 0) {
+			run_rec_clear(&rec);
+			break;
+		}
+		usleep(1000);
+	}
+	/* A second engine in this (live) process, lease not expired. */
+	memset(&cfg, 0, sizeof cfg);
+	other = engine_create(t.base, t.store, &cfg);
+	CHECK(engine_resume(other, NULL, NULL, NULL, &count, &err) == 0);
+	CHECK(count == 0);
+	engine_free(other);
+	CHECK(drive(&t, 1) == 0);
+	CHECK(result_of(&t, id)->state == RUN_SUCCEEDED);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+static const char wf_redrive[] =
+    "{ \"name\": \"redrive\","
+    "  \"allow\": { \"buckets\": [\"out\"] },"
+    "  \"steps\": ["
+    "    { \"name\": \"first\", \"uses\": \"transform\","
+    "      \"with\": { \"v\": \"{{input.v}}\" } },"
+    "    { \"name\": \"put\", \"uses\": \"bucket.put\","
+    "      \"retry\": { \"max_attempts\": 1 },"
+    "      \"with\": { \"bucket\": \"out\","
+    "        \"key\": \"blocked/{{run.id}}.json\" } },"
+    "    { \"name\": \"last\", \"uses\": \"transform\","
+    "      \"with\": { \"v\": \"{{steps.first.v}}\", \"ok\": true } }"
+    "  ] }";
+
+/* Makes bucket "out" unwritable under blocked/ (a file in the way). */
+static int
+block_bucket(int blocked)
+{
+	FILE *f;
+
+	if (blocked) {
+		if (mkdir("buckets", 0755) != 0 ||
+		    mkdir("buckets/out", 0755) != 0 ||
+		    (f = fopen("buckets/out/blocked", "w")) == NULL)
+			return -1;
+		return fclose(f);
+	}
+	if (unlink("buckets/out/blocked") != 0)
+		return -1;
+	return mkdir("buckets/out/blocked", 0755);
+}
+
+/* Submits a redrive run and waits until it fails at "put". */
+static int
+failed_run(struct tctx *t, struct workflow *wf, const char *input,
+    char id[RUN_ID_LEN + 1])
+{
+	struct orc_error err;
+
+	if (submit(t, wf, input, id, &err) != 0 ||
+	    drive(t, t->nfinished + 1) != 0)
+		return -1;
+	return result_of(t, id)->state == RUN_FAILED ? 0 : -1;
+}
+
+/* A failed run retried from its failed step: earlier steps stay done. */
+static void
+test_engine_redrive_failed_step(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct engine_redrive rd;
+	struct engine_watch w;
+	struct step_list sl;
+	struct tr_list tl;
+	struct result *r;
+	const struct step_rec *sr = NULL;
+	char id[RUN_ID_LEN + 1], *path;
+	int64_t started;
+
+	REQUIRE(setup(&t) == 0);
+	wf = load(wf_redrive);
+	REQUIRE(wf != NULL);
+	REQUIRE(block_bucket(1) == 0);
+	REQUIRE(failed_run(&t, wf, "{\"v\": 5}", id) == 0);
+	r = result_of(&t, id);
+	CHECK_CONTAINS(r->error, "blocked");
+	steps_of(&t, id, &sl);
+	REQUIRE(sl.count == 1);
+	started = sl.rows[0].started_at;
+	steps_free(&sl);
+
+	REQUIRE(block_bucket(0) == 0);
+	usleep(5000);
+	memset(&rd, 0, sizeof rd);
+	w = watch(&t);
+	orc_error_clear(&err);
+	CHECK(engine_redrive(t.engine, id, &rd, &w, &err) == 0);
+	if (err.code != ORC_OK)
+		fprintf(stderr, "redrive: %s\n", err.message);
+	/* While it runs, a second redrive is refused. */
+	CHECK(engine_redrive(t.engine, id, &rd, &w, &err) == -1);
+	CHECK(err.code == ORC_ESTATE);
+	CHECK(drive(&t, 2) == 0);
+	CHECK(r->finished == 2);
+	CHECK(r->state == RUN_SUCCEEDED);
+	CHECK(json_is(r->output, "{\"v\": 5, \"ok\": true}"));
+	steps_of(&t, id, &sl);
+	CHECK(sl.count == 3);
+	CHECK(step_visits(&sl, "first", &sr) == 1);
+	CHECK(sr != NULL && sr->started_at == started);
+	steps_free(&sl);
+	path = xasprintf("buckets/out/blocked/%s.json", id);
+	CHECK(access(path, F_OK) == 0);
+	free(path);
+	transitions(&t, id, &tl);
+	CHECK_STR(tl.text, "created,started,step_succeeded,failed,redriven,"
+	    "started,step_succeeded,succeeded");
+	CHECK(tl.bad_order == 0);
+
+	/* A succeeded run cannot be retried. */
+	orc_error_clear(&err);
+	CHECK(engine_redrive(t.engine, id, &rd, &w, &err) == -1);
+	CHECK(err.code == ORC_ESTATE);
+	CHECK_CONTAINS(err.message, "succeeded");
+	CHECK(engine_redrive(t.engine, "01ARYZ6S41TSV4RRFFQ69G5FAV", &rd, &w,
+	    &err) == -1);
+	CHECK(err.code == ORC_ENOTFOUND);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* --from-step: an earlier step runs again; unknown steps are refused. */
+static void
+test_engine_redrive_from_step(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct engine_redrive rd;
+	struct engine_watch w;
+	struct step_list sl;
+	struct result *r;
+	const struct step_rec *sr = NULL;
+	char id[RUN_ID_LEN + 1];
+	int64_t started;
+
+	REQUIRE(setup(&t) == 0);
+	wf = load(wf_redrive);
+	REQUIRE(wf != NULL);
+	REQUIRE(block_bucket(1) == 0);
+	REQUIRE(failed_run(&t, wf, "{\"v\": 6}", id) == 0);
+	steps_of(&t, id, &sl);
+	REQUIRE(sl.count == 1);
+	started = sl.rows[0].started_at;
+	steps_free(&sl);
+
+	memset(&rd, 0, sizeof rd);
+	w = watch(&t);
+	/* Not in the definition, and in it but never reached. */
+	rd.from_step = "nosuch";
+	orc_error_clear(&err);
+	CHECK(engine_redrive(t.engine, id, &rd, &w, &err) == -1);
+	CHECK(err.code == ORC_ENOTFOUND);
+	CHECK_CONTAINS(err.message, "nosuch");
+	rd.from_step = "last";
+	orc_error_clear(&err);
+	CHECK(engine_redrive(t.engine, id, &rd, &w, &err) == -1);
+	CHECK(err.code == ORC_ENOTFOUND);
+	CHECK(engine_active(t.engine) == 0);
+
+	REQUIRE(block_bucket(0) == 0);
+	usleep(5000);
+	rd.from_step = "first";
+	orc_error_clear(&err);
+	CHECK(engine_redrive(t.engine, id, &rd, &w, &err) == 0);
+	if (err.code != ORC_OK)
+		fprintf(stderr, "redrive: %s\n", err.message);
+	CHECK(drive(&t, 2) == 0);
+	r = result_of(&t, id);
+	CHECK(r->state == RUN_SUCCEEDED);
+	CHECK(json_is(r->output, "{\"v\": 6, \"ok\": true}"));
+	steps_of(&t, id, &sl);
+	CHECK(sl.count == 3);
+	CHECK(step_visits(&sl, "first", &sr) == 1);
+	/* The first step ran again. */
+	CHECK(sr != NULL && sr->started_at > started);
+	steps_free(&sl);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* An edited input restarts the run at its first step. */
+static void
+test_engine_redrive_input(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct engine_redrive rd;
+	struct engine_watch w;
+	struct run_rec rec;
+	struct tr_list tl;
+	struct result *r;
+	json_t *input;
+	char id[RUN_ID_LEN + 1];
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{ \"name\": \"edit\","
+	    "  \"input\": { \"type\": \"object\", \"required\": [\"v\"] },"
+	    "  \"steps\": ["
+	    "    { \"name\": \"first\", \"uses\": \"transform\","
+	    "      \"with\": { \"v\": \"{{input.v}}\" } },"
+	    "    { \"name\": \"second\", \"uses\": \"transform\","
+	    "      \"with\": { \"v\": \"{{input.v}}\","
+	    "        \"w\": \"{{trigger.w}}\" } } ] }");
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{\"v\": 1}", id, &err) == 0);
+	CHECK(drive(&t, 1) == 0);
+	r = result_of(&t, id);
+	REQUIRE(r->state == RUN_FAILED);
+	CHECK_CONTAINS(r->error, "trigger.w");
+
+	memset(&rd, 0, sizeof rd);
+	w = watch(&t);
+	/* An edited input is checked against the schema too. */
+	input = json_pack("{si}", "w", 2);
+	rd.input = input;
+	orc_error_clear(&err);
+	CHECK(engine_redrive(t.engine, id, &rd, &w, &err) == -1);
+	CHECK(err.code == ORC_EINVAL);
+	CHECK(engine_active(t.engine) == 0);
+	json_decref(input);
+
+	input = json_pack("{sisi}", "v", 7, "w", 8);
+	rd.input = input;
+	orc_error_clear(&err);
+	CHECK(engine_redrive(t.engine, id, &rd, &w, &err) == 0);
+	if (err.code != ORC_OK)
+		fprintf(stderr, "redrive: %s\n", err.message);
+	json_decref(input);
+	CHECK(drive(&t, 2) == 0);
+	CHECK(r->state == RUN_SUCCEEDED);
+	CHECK(json_is(r->output, "{\"v\": 7, \"w\": 8}"));
+	memset(&rec, 0, sizeof rec);
+	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
+	CHECK(json_is(rec.input, "{\"v\": 7, \"w\": 8}"));
+	CHECK(rec.error == NULL);
+	run_rec_clear(&rec);
+	transitions(&t, id, &tl);
+	CHECK_STR(tl.text, "created,started,step_succeeded,failed,redriven,"
+	    "started,step_succeeded,succeeded");
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* A cancelled run can be redriven; a run timeout counts from then. */
+static void
+test_engine_redrive_cancelled(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct engine_redrive rd;
+	struct engine_watch w;
+	struct result *r;
+	char id[RUN_ID_LEN + 1];
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{ \"name\": \"again\", \"timeout_ms\": 400,"
+	    "  \"steps\": [ { \"name\": \"pause\", \"uses\": \"wait\","
+	    "    \"with\": { \"ms\": 100 } } ] }");
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{\"k\": 1}", id, &err) == 0);
+	CHECK(engine_cancel(t.engine, id, &err) == 0);
+	CHECK(drive(&t, 1) == 0);
+	r = result_of(&t, id);
+	CHECK(r->state == RUN_CANCELLED);
+	/* Past the run's timeout since it was created. */
+	usleep(500000);
+	memset(&rd, 0, sizeof rd);
+	w = watch(&t);
+	orc_error_clear(&err);
+	CHECK(engine_redrive(t.engine, id, &rd, &w, &err) == 0);
+	if (err.code != ORC_OK)
+		fprintf(stderr, "redrive: %s\n", err.message);
+	CHECK(drive(&t, 2) == 0);
+	CHECK(r->state == RUN_SUCCEEDED);
+	if (r->state != RUN_SUCCEEDED)
+		fprintf(stderr, "redriven run: %s\n", r->error ? r->error :
+		    "-");
+	CHECK(json_is(r->output, "{\"k\": 1}"));
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+int
+main(void)
+{
+	const char *level = getenv("TEST_LOG");
+	enum log_level l;
+
+	if (level != NULL && log_parse_level(level, &l) == 0)
+		log_set_level(l);
+	else
+		log_set_level(LOG_NONE);
+	TEST_RUN(test_engine_three_steps);
+	TEST_RUN(test_engine_templates);
+	TEST_RUN(test_engine_template_missing);
+	TEST_RUN(test_engine_input_refused);
+	TEST_RUN(test_engine_step_timeout_dead_letter);
+	TEST_RUN(test_engine_output_schema);
+	TEST_RUN(test_engine_run_timeout);
+	TEST_RUN(test_engine_cancel);
+	TEST_RUN(test_engine_cancel_retrying);
+	TEST_RUN(test_engine_cancel_during_dead_letter);
+	TEST_RUN(test_engine_resume);
+	TEST_RUN(test_engine_resume_live_owner);
+	TEST_RUN(test_engine_redrive_failed_step);
+	TEST_RUN(test_engine_redrive_from_step);
+	TEST_RUN(test_engine_redrive_input);
+	TEST_RUN(test_engine_redrive_cancelled);
+	TEST_DONE();
+}
