@@ -235,16 +235,17 @@ count_done_cb(struct step_call *call, void *arg)
 	(*n)++;
 }
 
-/* The registry knows the six steps, in order, and the planned ones. */
+/* The registry knows the seven steps, in order, and the planned ones. */
 static void
 test_steps_registry(void)
 {
 	static const char *names[] = { "json.decode", "json.encode",
-	    "base64.decode", "base64.encode", "bucket.put", "wait" };
+	    "base64.decode", "base64.encode", "bucket.put", "wait",
+	    "transform" };
 	const struct step_entry *const *all = steps_all();
 	size_t i;
 
-	for (i = 0; i < 6; i++) {
+	for (i = 0; i < 7; i++) {
 		REQUIRE(all[i] != NULL);
 		CHECK_STR(all[i]->name, names[i]);
 		CHECK(steps_find(names[i]) == all[i]);
@@ -252,7 +253,7 @@ test_steps_registry(void)
 		CHECK(all[i]->summary != NULL);
 		CHECK(!steps_is_planned(names[i]));
 	}
-	CHECK(all[6] == NULL);
+	CHECK(all[7] == NULL);
 	CHECK(steps_find("http.request") == NULL);
 	CHECK(steps_find("nope") == NULL);
 	CHECK(steps_is_planned("http.request"));
@@ -425,6 +426,19 @@ test_steps_json_encode(void)
 	CHECK(run_check(e, "{\"pretty\":1}") == 1);
 	CHECK_STR(check_path, "with.pretty");
 	CHECK(run_check(e, "{\"pretty\":true,\"sort_keys\":false}") == 0);
+}
+
+/* transform: the rendered "with" is the output; empty passes through. */
+static void
+test_steps_transform(void)
+{
+	const struct step_entry *e = &step_transform_entry;
+
+	CHECK_STEP(e, "{\"id\":\"A-1\",\"n\":[1,{\"x\":null}]}", j("{\"q\":1}"),
+	    "{\"id\":\"A-1\",\"n\":[1,{\"x\":null}]}");
+	CHECK_STEP(e, NULL, j("{\"q\":1}"), "{\"q\":1}");
+	CHECK_STEP(e, "{}", j("[true]"), "[true]");
+	CHECK(e->keys == step_keys_any);
 }
 
 /* json.decode: JSON text, form text, plain text and pass-through. */
@@ -877,6 +891,7 @@ int
 main(void)
 {
 	TEST_RUN(test_steps_registry);
+	TEST_RUN(test_steps_transform);
 	TEST_RUN(test_steps_call_params);
 	TEST_RUN(test_steps_call_sync);
 	TEST_RUN(test_steps_call_async);
