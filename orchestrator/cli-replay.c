@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -46,6 +48,7 @@ cli_replay(int argc, char **argv)
 	struct orc_error err;
 	struct workflow *wf;
 	json_t *input, *trigger;
+	char tmp[] = "/tmp/orchestrator-replay-XXXXXX";
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -67,7 +70,19 @@ cli_replay(int argc, char **argv)
 		json_decref(input);
 		return CLI_FAILED;
 	}
-	if (cli_engine_open(&ce, ":memory:", cli_buckets(buckets), &err)) {
+	/* Nothing is stored: buckets go to a throwaway folder too, unless
+	 * --buckets names one. */
+	if (buckets == NULL) {
+		if (mkdtemp(tmp) == NULL) {
+			json_decref(input);
+			workflow_unref(wf);
+			return cli_fail("replay", "cannot make a temporary "
+			    "buckets folder");
+		}
+		buckets = tmp;
+		fprintf(stderr, "replay: buckets are written to %s\n", tmp);
+	}
+	if (cli_engine_open(&ce, ":memory:", buckets, &err)) {
 		json_decref(input);
 		workflow_unref(wf);
 		return cli_fail("replay", "%s", err.message);

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -12,12 +13,25 @@
 int
 cli_validate(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "log-level", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct workflow *wf;
-	int i, bad = 0;
+	const char *level = NULL;
+	int c, i, bad = 0;
 
-	if (argc < 2)
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'l')
+			return cli_usage_error("validate", "bad option");
+		level = optarg;
+	}
+	if (cli_log_level(level) != 0)
+		return cli_usage_error("validate", "--log-level: unknown "
+		    "level");
+	if (optind >= argc)
 		return cli_usage_error("validate", "expected workflow files");
-	for (i = 1; i < argc; i++) {
+	for (i = optind; i < argc; i++) {
 		if ((wf = cli_load_workflow(argv[i])) == NULL) {
 			bad++;
 			continue;

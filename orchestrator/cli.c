@@ -32,7 +32,7 @@ static const struct cli_command cli_commands[] = {
 	  "       orchestrator retry --workflow W [--state S] [--since T] "
 	  "[--error TEXT]",
 	  "retry failed or cancelled runs, in this process" },
-	{ "replay", cli_replay, "RUN_ID --file NEW.json",
+	{ "replay", cli_replay, "RUN_ID --file NEW.json [--buckets DIR]",
 	  "re-run a past run's input on an edited definition (not stored)" },
 	{ "cancel", cli_cancel, "RUN_ID", "cancel a run" },
 	{ "resume", cli_resume, "[RUN_ID...] [--workflow W]",
