@@ -135,6 +135,10 @@ engine_free(struct engine *e)
 		/* A commit may still be queued for it: let it land first. */
 		if (e->runs->pending > 0 && store_flush(e->store, NULL) == 0)
 			continue;
+		/* It cannot land now: its callbacks must never find the
+		 * runs freed here. The changes stay queued for store_close. */
+		if (e->runs->pending > 0)
+			store_forget_callbacks(e->store, free);
 		e->runs->pending = 0;
 		run_free(e->runs);
 	}

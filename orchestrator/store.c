@@ -69,6 +69,27 @@ struct store {
 	size_t			 known_next;
 };
 
+/* Drops the callbacks of one list. */
+static void
+store_forget_list(struct store_items *list, void (*free_arg)(void *))
+{
+	struct store_item *it;
+
+	TAILQ_FOREACH(it, list, entry) {
+		if (it->cb != NULL && free_arg != NULL)
+			free_arg(it->arg);
+		it->cb = NULL;
+		it->arg = NULL;
+	}
+}
+
+void
+store_forget_callbacks(struct store *s, void (*free_arg)(void *))
+{
+	store_forget_list(&s->queue, free_arg);
+	store_forget_list(&s->done, free_arg);
+}
+
 static const char *const run_state_names[RUN_STATE_COUNT] = {
 	"queued", "running", "retrying", "succeeded", "failed", "cancelled"
 };

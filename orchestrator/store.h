@@ -161,6 +161,10 @@ void		 store_submit(struct store *, const struct store_change *);
  * queue is kept). */
 int		 store_flush(struct store *, struct orc_error *);
 size_t		 store_pending(const struct store *);
+/* Drops the callbacks of every change not yet called back, passing each
+ * callback's arg to free_arg (may be NULL): for an owner that goes away
+ * while a commit cannot happen. The changes themselves stay queued. */
+void		 store_forget_callbacks(struct store *, void (*)(void *));
 /* 0 while the last commit failed. */
 int		 store_healthy(const struct store *);
 
