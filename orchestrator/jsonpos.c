@@ -7,8 +7,9 @@
  * its key and, for every array element, the position of its value, under
  * the member's path: "steps[2].with.url", with "" for the root. Keys that
  * are empty or hold '.', '[', ']', '"', '\' or a space are written
- * ["a.b"], with '"' and '\' escaped by a backslash, as the schema and
- * template modules write them.
+ * ["a.b"], with '"' and '\' escaped by a backslash; jsonpos_path_key()
+ * and jsonpos_path_index() build paths by the same rule for the schema,
+ * template and workflow modules, so their paths are found here.
  *
  * Lines and columns are 1-based and counted like jansson counts them in
  * json_error_t: a column counts characters, so the bytes of one UTF-8
@@ -16,12 +17,12 @@
  */
 #include "config.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jsonpos.h"
 #include "orchestrator.h"
+#include "strbuf.h"
 
 /* Deeper than jansson's own limit (2048): deeper text is not indexed. */
 #define JSONPOS_MAX_DEPTH	4096
@@ -48,45 +49,8 @@ struct jsonpos_scan {
 	struct jsonpos		*pos;
 };
 
-/* A growing string, for paths and decoded keys. */
-struct jsonpos_buf {
-	char	*s;
-	size_t	 len;
-	size_t	 cap;
-};
-
-static int	jsonpos_value(struct jsonpos_scan *, struct jsonpos_buf *,
-		    int, int);
-
-/* Appends n bytes to a buffer, keeping it NUL-terminated. */
-static void
-jsonpos_buf_add(struct jsonpos_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		while (b->len + n + 1 > b->cap)
-			b->cap = b->cap == 0 ? 64 : b->cap * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-/* Appends one character to a buffer. */
-static void
-jsonpos_buf_addc(struct jsonpos_buf *b, char c)
-{
-	jsonpos_buf_add(b, &c, 1);
-}
-
-/* Cuts a buffer back to len bytes. */
-static void
-jsonpos_buf_cut(struct jsonpos_buf *b, size_t len)
-{
-	b->len = len;
-	if (b->s != NULL)
-		b->s[len] = '\0';
-}
+static int	jsonpos_value(struct jsonpos_scan *, struct strbuf *, int,
+		    int);
 
 /* Moves past one byte, counting lines and characters as jansson does. */
 static void
@@ -162,28 +126,28 @@ jsonpos_u4(struct jsonpos_scan *sc)
 
 /* Appends a code point as UTF-8. */
 static void
-jsonpos_utf8(struct jsonpos_buf *b, long cp)
+jsonpos_utf8(struct strbuf *b, long cp)
 {
 	char u[4];
 
 	if (cp < 0x80) {
 		u[0] = (char)cp;
-		jsonpos_buf_add(b, u, 1);
+		strbuf_add(b, u, 1);
 	} else if (cp < 0x800) {
 		u[0] = (char)(0xc0 | (cp >> 6));
 		u[1] = (char)(0x80 | (cp & 0x3f));
-		jsonpos_buf_add(b, u, 2);
+		strbuf_add(b, u, 2);
 	} else if (cp < 0x10000) {
 		u[0] = (char)(0xe0 | (cp >> 12));
 		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
 		u[2] = (char)(0x80 | (cp & 0x3f));
-		jsonpos_buf_add(b, u, 3);
+		strbuf_add(b, u, 3);
 	} else {
 		u[0] = (char)(0xf0 | (cp >> 18));
 		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
 		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
 		u[3] = (char)(0x80 | (cp & 0x3f));
-		jsonpos_buf_add(b, u, 4);
+		strbuf_add(b, u, 4);
 	}
 }
 
@@ -192,7 +156,7 @@ jsonpos_utf8(struct jsonpos_buf *b, long cp)
  * NULL the decoded text is appended to it (for keys); values are skipped.
  */
 static int
-jsonpos_string(struct jsonpos_scan *sc, struct jsonpos_buf *out)
+jsonpos_string(struct jsonpos_scan *sc, struct strbuf *out)
 {
 	const unsigned char *start;
 	long cp, lo;
@@ -204,7 +168,7 @@ jsonpos_string(struct jsonpos_scan *sc, struct jsonpos_buf *out)
 		while (sc->p < sc->end && *sc->p != '"' && *sc->p != '\\')
 			jsonpos_next(sc);
 		if (out != NULL)
-			jsonpos_buf_add(out, (const char *)start,
+			strbuf_add(out, (const char *)start,
 			    (size_t)(sc->p - start));
 		if (sc->p >= sc->end)
 			return -1;
@@ -261,7 +225,7 @@ jsonpos_string(struct jsonpos_scan *sc, struct jsonpos_buf *out)
 		}
 		jsonpos_next(sc);
 		if (out != NULL)
-			jsonpos_buf_addc(out, (char)cp);
+			strbuf_addc(out, (char)cp);
 	}
 }
 
@@ -274,38 +238,56 @@ jsonpos_needs_quotes(const char *key, size_t len)
 	if (len == 0)
 		return 1;
 	for (i = 0; i < len; i++) {
-		if (strchr(".[]\"\\ ", key[i]) != NULL || key[i] == '\0')
+		if (key[i] == '\0' || strchr(".[]\"\\ ", key[i]) != NULL)
 			return 1;
 	}
 	return 0;
 }
 
-/* Appends ".key" or ["key"] to a path. */
-static void
-jsonpos_add_key(struct jsonpos_buf *path, const char *key, size_t len)
+/* Appends ".key", "key" at the root, or ["key"] to the path in b. */
+void
+jsonpos_path_add_key(struct strbuf *b, const char *key, size_t len)
 {
 	size_t i;
 
 	if (!jsonpos_needs_quotes(key, len)) {
-		if (path->len > 0)
-			jsonpos_buf_addc(path, '.');
-		jsonpos_buf_add(path, key, len);
+		if (b->len > 0)
+			strbuf_addc(b, '.');
+		strbuf_add(b, key, len);
 		return;
 	}
-	jsonpos_buf_add(path, "[\"", 2);
+	strbuf_add(b, "[\"", 2);
 	for (i = 0; i < len; i++) {
 		if (key[i] == '"' || key[i] == '\\')
-			jsonpos_buf_addc(path, '\\');
-		jsonpos_buf_addc(path, key[i]);
+			strbuf_addc(b, '\\');
+		strbuf_addc(b, key[i]);
 	}
-	jsonpos_buf_add(path, "\"]", 2);
+	strbuf_add(b, "\"]", 2);
+}
+
+/* Returns a new path: parent followed by member key. */
+char *
+jsonpos_path_key(const char *parent, const char *key)
+{
+	struct strbuf b = STRBUF_INIT;
+
+	strbuf_puts(&b, parent);
+	jsonpos_path_add_key(&b, key, strlen(key));
+	return strbuf_take(&b);
+}
+
+/* Returns a new path: parent followed by element [index]. */
+char *
+jsonpos_path_index(const char *parent, size_t index)
+{
+	return xasprintf("%s[%zu]", parent, index);
 }
 
 /* Reads an object with the cursor on its '{'; path is the object's. */
 static int
-jsonpos_object(struct jsonpos_scan *sc, struct jsonpos_buf *path, int depth)
+jsonpos_object(struct jsonpos_scan *sc, struct strbuf *path, int depth)
 {
-	struct jsonpos_buf key = { NULL, 0, 0 };
+	struct strbuf key = STRBUF_INIT;
 	size_t base = path->len;
 	int line, column;
 
@@ -321,11 +303,11 @@ jsonpos_object(struct jsonpos_scan *sc, struct jsonpos_buf *path, int depth)
 			goto fail;
 		line = sc->line;
 		column = sc->column;
-		jsonpos_buf_cut(&key, 0);
-		jsonpos_buf_add(&key, "", 0);
+		strbuf_cut(&key, 0);
+		strbuf_add(&key, "", 0);
 		if (jsonpos_string(sc, &key) != 0)
 			goto fail;
-		jsonpos_add_key(path, key.s, key.len);
+		jsonpos_path_add_key(path, key.s, key.len);
 		/* A member is found by its key, not by its value. */
 		jsonpos_record(sc, path->s, line, column);
 		jsonpos_skip_space(sc);
@@ -334,7 +316,7 @@ jsonpos_object(struct jsonpos_scan *sc, struct jsonpos_buf *path, int depth)
 		jsonpos_next(sc);
 		if (jsonpos_value(sc, path, depth + 1, 0) != 0)
 			goto fail;
-		jsonpos_buf_cut(path, base);
+		strbuf_cut(path, base);
 		jsonpos_skip_space(sc);
 		if (sc->p >= sc->end)
 			goto fail;
@@ -346,21 +328,19 @@ jsonpos_object(struct jsonpos_scan *sc, struct jsonpos_buf *path, int depth)
 			goto fail;
 		jsonpos_next(sc);
 	}
-	free(key.s);
+	strbuf_free(&key);
 	return 0;
 
 fail:
-	free(key.s);
+	strbuf_free(&key);
 	return -1;
 }
 
 /* Reads an array with the cursor on its '['; path is the array's. */
 static int
-jsonpos_array(struct jsonpos_scan *sc, struct jsonpos_buf *path, int depth)
+jsonpos_array(struct jsonpos_scan *sc, struct strbuf *path, int depth)
 {
 	size_t base = path->len, index = 0;
-	char num[32];
-	int n;
 
 	jsonpos_next(sc);
 	jsonpos_skip_space(sc);
@@ -370,12 +350,11 @@ jsonpos_array(struct jsonpos_scan *sc, struct jsonpos_buf *path, int depth)
 	}
 	for (;;) {
 		jsonpos_skip_space(sc);
-		n = snprintf(num, sizeof num, "[%zu]", index++);
-		jsonpos_buf_add(path, num, (size_t)n);
+		strbuf_printf(path, "[%zu]", index++);
 		/* An element is found by its value's first byte. */
 		if (jsonpos_value(sc, path, depth + 1, 1) != 0)
 			return -1;
-		jsonpos_buf_cut(path, base);
+		strbuf_cut(path, base);
 		jsonpos_skip_space(sc);
 		if (sc->p >= sc->end)
 			return -1;
@@ -394,7 +373,7 @@ jsonpos_array(struct jsonpos_scan *sc, struct jsonpos_buf *path, int depth)
  * the root are, object members were recorded at their key already.
  */
 static int
-jsonpos_value(struct jsonpos_scan *sc, struct jsonpos_buf *path, int depth,
+jsonpos_value(struct jsonpos_scan *sc, struct strbuf *path, int depth,
     int record)
 {
 	if (depth > JSONPOS_MAX_DEPTH)
@@ -440,7 +419,7 @@ jsonpos_create(const char *text, size_t len)
 {
 	struct jsonpos *pos;
 	struct jsonpos_scan sc;
-	struct jsonpos_buf path = { NULL, 0, 0 };
+	struct strbuf path = STRBUF_INIT;
 	size_t i, j;
 
 	pos = xcalloc(1, sizeof *pos);
@@ -449,10 +428,10 @@ jsonpos_create(const char *text, size_t len)
 	sc.line = 1;
 	sc.column = 0;
 	sc.pos = pos;
-	jsonpos_buf_add(&path, "", 0);
+	strbuf_add(&path, "", 0);
 	/* Text jansson refused is indexed as far as it goes. */
 	(void)jsonpos_value(&sc, &path, 0, 1);
-	free(path.s);
+	strbuf_free(&path);
 
 	/* Sort for lookups; a repeated path keeps its first position. */
 	if (pos->count > 1) {

@@ -18,72 +18,15 @@
 
 #include <jansson.h>
 
+#include "jsonpos.h"
 #include "schema.h"
+#include "strbuf.h"
 
 /* The names "type" accepts, in the order messages list them. */
 static const char *schema_type_names[] = {
 	"object", "array", "string", "number", "integer", "boolean", "null",
 	NULL
 };
-
-/* A growing string for paths and messages. */
-struct schema_buf {
-	char	*s;
-	size_t	 len;
-	size_t	 cap;
-};
-
-/* Appends n bytes to b. */
-static void
-schema_buf_add(struct schema_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-/* Appends a NUL-terminated string to b. */
-static void
-schema_buf_puts(struct schema_buf *b, const char *s)
-{
-	schema_buf_add(b, s, strlen(s));
-}
-
-/* Returns a new path: parent followed by key, as .key or ["key"]. */
-static char *
-schema_path_key(const char *parent, const char *key)
-{
-	struct schema_buf b = { NULL, 0, 0 };
-	const char *p;
-
-	schema_buf_puts(&b, parent);
-	/* Keys that would read as path syntax are quoted. */
-	if (*key == '\0' || strpbrk(key, ".[]\" \\") != NULL) {
-		schema_buf_puts(&b, "[\"");
-		for (p = key; *p != '\0'; p++) {
-			if (*p == '"' || *p == '\\')
-				schema_buf_add(&b, "\\", 1);
-			schema_buf_add(&b, p, 1);
-		}
-		schema_buf_puts(&b, "\"]");
-	} else {
-		if (*parent != '\0')
-			schema_buf_puts(&b, ".");
-		schema_buf_puts(&b, key);
-	}
-	return b.s;
-}
-
-/* Returns a new path: parent followed by [index]. */
-static char *
-schema_path_index(const char *parent, size_t index)
-{
-	return xasprintf("%s[%zu]", parent, index);
-}
 
 /* The path as shown to users: the value itself is "(root)". */
 static const char *
@@ -201,14 +144,14 @@ schema_equal(const json_t *a, const json_t *b)
 
 /* Appends the compact JSON text of v to b. */
 static void
-schema_buf_json(struct schema_buf *b, const json_t *v)
+schema_add_json(struct strbuf *b, const json_t *v)
 {
 	char *text;
 
 	text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (text == NULL)
 		fatal("out of memory (json_dumps)");
-	schema_buf_puts(b, text);
+	strbuf_puts(b, text);
 	free(text);
 }
 
@@ -236,7 +179,7 @@ static int
 schema_validate_type(const json_t *type, const json_t *v, const char *path,
     struct orc_error *err)
 {
-	struct schema_buf b = { NULL, 0, 0 };
+	struct strbuf b = STRBUF_INIT;
 	const json_t *t;
 	size_t i, n;
 	int rc;
@@ -262,12 +205,12 @@ schema_validate_type(const json_t *type, const json_t *v, const char *path,
 		if (!json_is_string(t))
 			continue;
 		if (i > 0)
-			schema_buf_puts(&b, i + 1 == n ? " or " : ", ");
-		schema_buf_puts(&b, json_string_value(t));
+			strbuf_puts(&b, i + 1 == n ? " or " : ", ");
+		strbuf_puts(&b, json_string_value(t));
 	}
 	rc = schema_fail(err, path, "expected %s, got %s", b.s ? b.s : "",
 	    schema_type_of(v));
-	free(b.s);
+	strbuf_free(&b);
 	return rc;
 }
 
@@ -276,7 +219,7 @@ static int
 schema_validate_enum(const json_t *list, const json_t *v, const char *path,
     struct orc_error *err)
 {
-	struct schema_buf b = { NULL, 0, 0 };
+	struct strbuf b = STRBUF_INIT;
 	const json_t *e;
 	size_t i;
 	int rc;
@@ -289,11 +232,11 @@ schema_validate_enum(const json_t *list, const json_t *v, const char *path,
 	}
 	json_array_foreach(list, i, e) {
 		if (i > 0)
-			schema_buf_puts(&b, ", ");
-		schema_buf_json(&b, e);
+			strbuf_puts(&b, ", ");
+		schema_add_json(&b, e);
 	}
 	rc = schema_fail(err, path, "must be one of %s", b.s ? b.s : "");
-	free(b.s);
+	strbuf_free(&b);
 	return rc;
 }
 
@@ -302,17 +245,17 @@ static int
 schema_validate_bound(const json_t *bound, int sign, const json_t *v,
     const char *path, struct orc_error *err)
 {
-	struct schema_buf b = { NULL, 0, 0 };
+	struct strbuf b = STRBUF_INIT;
 	int rc;
 
 	if (!json_is_number(bound) || !json_is_number(v))
 		return 0;
 	if (schema_number_cmp(v, bound) * sign <= 0)
 		return 0;
-	schema_buf_json(&b, bound);
+	schema_add_json(&b, bound);
 	rc = schema_fail(err, path, "must be %s %s", sign < 0 ? ">=" : "<=",
 	    b.s);
-	free(b.s);
+	strbuf_free(&b);
 	return rc;
 }
 
@@ -338,7 +281,7 @@ schema_validate_object(const json_t *schema, const json_t *v,
 			if (!json_is_string(r) ||
 			    json_object_get(v, json_string_value(r)) != NULL)
 				continue;
-			subpath = schema_path_key(path, json_string_value(r));
+			subpath = jsonpos_path_key(path, json_string_value(r));
 			rc = schema_fail(err, subpath,
 			    "required property missing");
 			free(subpath);
@@ -351,7 +294,7 @@ schema_validate_object(const json_t *schema, const json_t *v,
 		    NULL;
 		if (sub == NULL && !json_is_false(extra))
 			continue;
-		subpath = schema_path_key(path, key);
+		subpath = jsonpos_path_key(path, key);
 		if (sub == NULL)
 			rc = schema_fail(err, subpath, "unknown property");
 		else
@@ -412,7 +355,7 @@ schema_validate_at(const json_t *schema, const json_t *v, const char *path,
 	items = json_object_get(schema, "items");
 	if (json_is_array(v) && json_is_object(items)) {
 		json_array_foreach(v, i, member) {
-			subpath = schema_path_index(path, i);
+			subpath = jsonpos_path_index(path, i);
 			rc = schema_validate_at(items, member, subpath, err);
 			free(subpath);
 			if (rc != 0)
@@ -444,7 +387,7 @@ schema_bad(char **outpath, struct orc_error *err, const char *path,
 	va_list ap;
 	char *where;
 
-	where = keyword != NULL ? schema_path_key(path, keyword) :
+	where = keyword != NULL ? jsonpos_path_key(path, keyword) :
 	    xstrdup(schema_path_show(path));
 	va_start(ap, fmt);
 	orc_error_vset(err, ORC_EINVAL, fmt, ap);
@@ -481,7 +424,7 @@ schema_check_type(const json_t *type, const char *path, char **outpath,
 		if (json_is_string(t) &&
 		    schema_type_known(json_string_value(t)))
 			continue;
-		kwpath = schema_path_key(path, "type");
+		kwpath = jsonpos_path_key(path, "type");
 		if (json_is_string(t))
 			rc = schema_bad(outpath, err, kwpath, NULL,
 			    "unknown type \"%s\" (expected object, array, "
@@ -494,7 +437,7 @@ schema_check_type(const json_t *type, const char *path, char **outpath,
 		/* Point at the element: "type[1]". */
 		if (outpath != NULL) {
 			free(*outpath);
-			*outpath = schema_path_index(kwpath, i);
+			*outpath = jsonpos_path_index(kwpath, i);
 		}
 		free(kwpath);
 		return rc;
@@ -534,10 +477,10 @@ schema_check_keyword(const char *kw, const json_t *v, const char *path,
 		if (!json_is_object(v))
 			return schema_bad(outpath, err, path, kw,
 			    "properties must be an object of schemas");
-		sub = schema_path_key(path, kw);
+		sub = jsonpos_path_key(path, kw);
 		rc = 0;
 		json_object_foreach((json_t *)v, name, e) {
-			subpath = schema_path_key(sub, name);
+			subpath = jsonpos_path_key(sub, name);
 			rc = schema_check_at(e, subpath, outpath, err);
 			free(subpath);
 			if (rc != 0)
@@ -551,7 +494,7 @@ schema_check_keyword(const char *kw, const json_t *v, const char *path,
 		if (!json_is_object(v))
 			return schema_bad(outpath, err, path, kw,
 			    "items must be a schema object");
-		sub = schema_path_key(path, kw);
+		sub = jsonpos_path_key(path, kw);
 		rc = schema_check_at(v, sub, outpath, err);
 		free(sub);
 		return rc;

@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "jsonpos.h"
+#include "strbuf.h"
 #include "template.h"
 
 /* One .name or [N] part of an expression, as offsets into its text. */
@@ -38,33 +40,6 @@ struct template_expr {
 	struct template_part	*parts;
 	size_t			 nparts;
 };
-
-/* A growing byte string. */
-struct template_buf {
-	char	*s;
-	size_t	 len;
-	size_t	 cap;
-};
-
-/* Appends n bytes to b. */
-static void
-template_buf_add(struct template_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-/* Appends a NUL-terminated string to b. */
-static void
-template_buf_puts(struct template_buf *b, const char *s)
-{
-	template_buf_add(b, s, strlen(s));
-}
 
 /* Whether c may appear in a root or a .name part. */
 static int
@@ -189,31 +164,6 @@ bad:
 	return -1;
 }
 
-/* Returns a new path: parent followed by key, as .key or ["key"]. */
-static char *
-template_path_key(const char *parent, const char *key)
-{
-	struct template_buf b = { NULL, 0, 0 };
-	const char *p;
-
-	template_buf_puts(&b, parent);
-	/* Keys that would read as path syntax are quoted. */
-	if (*key == '\0' || strpbrk(key, ".[]\" \\") != NULL) {
-		template_buf_puts(&b, "[\"");
-		for (p = key; *p != '\0'; p++) {
-			if (*p == '"' || *p == '\\')
-				template_buf_add(&b, "\\", 1);
-			template_buf_add(&b, p, 1);
-		}
-		template_buf_puts(&b, "\"]");
-	} else {
-		if (*parent != '\0')
-			template_buf_puts(&b, ".");
-		template_buf_puts(&b, key);
-	}
-	return b.s;
-}
-
 /* Whether the array of step names holds the n-byte name. */
 static int
 template_step_known(const json_t *names, const char *s, size_t n)
@@ -293,7 +243,7 @@ template_check_at(const json_t *value, const char *path,
 		break;
 	case JSON_OBJECT:
 		json_object_foreach((json_t *)value, key, v) {
-			sub = template_path_key(path, key);
+			sub = jsonpos_path_key(path, key);
 			problems += template_check_at(v, sub, step_names,
 			    report, arg);
 			free(sub);
@@ -301,7 +251,7 @@ template_check_at(const json_t *value, const char *path,
 		break;
 	case JSON_ARRAY:
 		json_array_foreach(value, i, v) {
-			sub = xasprintf("%s[%zu]", path, i);
+			sub = jsonpos_path_index(path, i);
 			problems += template_check_at(v, sub, step_names,
 			    report, arg);
 			free(sub);
@@ -441,7 +391,7 @@ static json_t *
 template_render_text(const char *s, size_t n, const json_t *ctx, int exact,
     struct orc_error *err)
 {
-	struct template_buf b = { NULL, 0, 0 };
+	struct strbuf b = STRBUF_INIT;
 	struct template_expr e;
 	const char *open, *close, *end;
 	const json_t *v;
@@ -469,29 +419,29 @@ template_render_text(const char *s, size_t n, const json_t *ctx, int exact,
 		/* The whole string is one expression: keep the type. */
 		if (exact && open == s && close + 2 == end && b.len == 0)
 			return json_deep_copy(v);
-		template_buf_add(&b, s, open - s);
+		strbuf_add(&b, s, open - s);
 		if (json_is_string(v))
-			template_buf_add(&b, json_string_value(v),
+			strbuf_add(&b, json_string_value(v),
 			    json_string_length(v));
 		else {
 			text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 			if (text == NULL)
 				fatal("out of memory (json_dumps)");
-			template_buf_puts(&b, text);
+			strbuf_puts(&b, text);
 			free(text);
 		}
 		s = close + 2;
 	}
-	template_buf_add(&b, s, end - s);
+	strbuf_add(&b, s, end - s);
 	out = json_stringn(b.s, b.len);
-	free(b.s);
+	strbuf_free(&b);
 	if (out == NULL)
 		orc_error_set(err, ORC_EINVAL, "template result is not valid "
 		    "UTF-8");
 	return out;
 
 fail:
-	free(b.s);
+	strbuf_free(&b);
 	return NULL;
 }
 

@@ -196,47 +196,6 @@ wf_error(struct wf_check *ck, const char *path, const char *fmt, ...)
 	free(msg);
 }
 
-/* Whether a key is written ["..."] in a path (the rule jsonpos uses). */
-static int
-wf_needs_quotes(const char *key)
-{
-	if (*key == '\0')
-		return 1;
-	return strpbrk(key, ".[]\"\\ ") != NULL;
-}
-
-/* The path of member key of the object at parent. */
-static char *
-wf_key_path(const char *parent, const char *key)
-{
-	char *out, *q;
-	const char *k;
-
-	if (!wf_needs_quotes(key)) {
-		if (*parent == '\0')
-			return xstrdup(key);
-		return xasprintf("%s.%s", parent, key);
-	}
-	out = xmalloc(strlen(parent) + 2 * strlen(key) + 5);
-	q = stpcpy(out, parent);
-	*q++ = '[';
-	*q++ = '"';
-	for (k = key; *k != '\0'; k++) {
-		if (*k == '"' || *k == '\\')
-			*q++ = '\\';
-		*q++ = *k;
-	}
-	strcpy(q, "\"]");
-	return out;
-}
-
-/* The path of element i of the array at parent. */
-static char *
-wf_index_path(const char *parent, size_t i)
-{
-	return xasprintf("%s[%zu]", parent, i);
-}
-
 /*
  * Joins a path relative to a value ("url", "[2]", "") to the value's. The
  * schema and template modules call the value itself "(root)".
@@ -276,7 +235,7 @@ wf_check_keys(struct wf_check *ck, json_t *obj, const char *path,
 	json_object_foreach(obj, key, v) {
 		if (wf_in_list(key, allowed))
 			continue;
-		kp = wf_key_path(path, key);
+		kp = jsonpos_path_key(path, key);
 		if (*path == '\0')
 			wf_report(ck, kp, "unknown key \"%s\"", key);
 		else
@@ -311,7 +270,7 @@ wf_get_int(struct wf_check *ck, json_t *obj, const char *path,
 
 	if ((v = json_object_get(obj, key)) == NULL)
 		return 0;
-	kp = wf_key_path(path, key);
+	kp = jsonpos_path_key(path, key);
 	if (!json_is_integer(v) || (n = json_integer_value(v)) < min) {
 		if (min == 1)
 			wf_error(ck, kp, "expected a positive integer");
@@ -345,7 +304,7 @@ wf_get_string(struct wf_check *ck, json_t *obj, const char *path,
 	if ((v = json_object_get(obj, key)) == NULL)
 		return 0;
 	if (!json_is_string(v)) {
-		kp = wf_key_path(path, key);
+		kp = jsonpos_path_key(path, key);
 		wf_error(ck, kp, "expected a string");
 		free(kp);
 		return -1;
@@ -374,7 +333,7 @@ wf_get_enum(struct wf_check *ck, json_t *obj, const char *path,
 		free(want);
 		want = tmp;
 	}
-	kp = wf_key_path(path, key);
+	kp = jsonpos_path_key(path, key);
 	wf_error(ck, kp, "expected %s, not \"%s\"", want, s);
 	free(kp);
 	free(want);
@@ -392,7 +351,7 @@ wf_get_object(struct wf_check *ck, json_t *obj, const char *path,
 	if ((v = json_object_get(obj, key)) == NULL)
 		return NULL;
 	if (!json_is_object(v)) {
-		kp = wf_key_path(path, key);
+		kp = jsonpos_path_key(path, key);
 		wf_error(ck, kp, "expected an object");
 		free(kp);
 		return NULL;
@@ -496,7 +455,7 @@ wf_check_template_string(struct wf_check *ck, json_t *obj, const char *path,
 
 	if (wf_get_string(ck, obj, path, key, &s) <= 0)
 		return;
-	kp = wf_key_path(path, key);
+	kp = jsonpos_path_key(path, key);
 	wf_check_templates(ck, json_object_get(obj, key), kp);
 	free(kp);
 }
@@ -512,14 +471,14 @@ wf_check_string_array(struct wf_check *ck, json_t *obj, const char *path,
 
 	if ((arr = json_object_get(obj, key)) == NULL)
 		return;
-	kp = wf_key_path(path, key);
+	kp = jsonpos_path_key(path, key);
 	if (!json_is_array(arr)) {
 		wf_error(ck, kp, "expected an array of strings");
 		free(kp);
 		return;
 	}
 	json_array_foreach(arr, i, v) {
-		ip = wf_index_path(kp, i);
+		ip = jsonpos_path_index(kp, i);
 		if (!json_is_string(v) || json_string_length(v) == 0)
 			wf_error(ck, ip, "expected a non-empty string");
 		else if (env && !wf_valid_env(json_string_value(v)))
@@ -552,7 +511,7 @@ wf_check_retry(struct wf_check *ck, json_t *obj, const char *path,
 	    &max) > 0)
 		rp->backoff_max_ms = max;
 	if (ms >= 0 && max >= 0 && max < ms) {
-		kp = wf_key_path(path, "backoff_max_ms");
+		kp = jsonpos_path_key(path, "backoff_max_ms");
 		wf_error(ck, kp, "less than backoff_ms");
 		free(kp);
 	}
@@ -560,7 +519,7 @@ wf_check_retry(struct wf_check *ck, json_t *obj, const char *path,
 		if (json_is_boolean(v))
 			rp->jitter = json_is_true(v);
 		else {
-			kp = wf_key_path(path, "jitter");
+			kp = jsonpos_path_key(path, "jitter");
 			wf_error(ck, kp, "expected true or false");
 			free(kp);
 		}
@@ -739,13 +698,13 @@ wf_check_lua_keys(struct wf_check *ck, struct workflow *wf, json_t *step,
 		for (i = 0; keys[i] != NULL; i++) {
 			if (json_object_get(step, keys[i]) == NULL)
 				continue;
-			kp = wf_key_path(path, keys[i]);
+			kp = jsonpos_path_key(path, keys[i]);
 			wf_error(ck, kp, "only lua steps take \"%s\"", keys[i]);
 			free(kp);
 		}
 		return;
 	}
-	kp = wf_key_path(path, "script");
+	kp = jsonpos_path_key(path, "script");
 	switch (wf_get_string(ck, step, path, "script", &s)) {
 	case 0:
 		wf_missing(ck, path, "script");
@@ -797,7 +756,7 @@ wf_check_with_keys(struct wf_check *ck, const struct step_entry *entry,
 	json_object_foreach(with, key, v) {
 		if (wf_in_list(key, entry->keys))
 			continue;
-		kp = wf_key_path(path, key);
+		kp = jsonpos_path_key(path, key);
 		wf_report(ck, kp, "unknown key \"%s\" in %s (%s)", key, path,
 		    allowed);
 		free(kp);
@@ -829,7 +788,7 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 
 	/* The name was checked with the others, for uniqueness. */
 	if (handler && json_object_get(step, "name") != NULL) {
-		kp = wf_key_path(path, "name");
+		kp = jsonpos_path_key(path, "name");
 		wf_error(ck, kp, "the failure handler is always named "
 		    "\"on_failure\"");
 		free(kp);
@@ -844,7 +803,7 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 		out->entry = steps_find(uses);
 		if (out->entry != NULL)
 			break;
-		kp = wf_key_path(path, "uses");
+		kp = jsonpos_path_key(path, "uses");
 		if (steps_is_planned(uses))
 			wf_error(ck, kp, "step type \"%s\" is not available "
 			    "in this version", uses);
@@ -854,7 +813,7 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 		break;
 	}
 
-	wp = wf_key_path(path, "with");
+	wp = jsonpos_path_key(path, "with");
 	with = json_object_get(step, "with");
 	if (with != NULL && !json_is_object(with))
 		wf_error(ck, wp, "expected an object");
@@ -877,7 +836,7 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 	free(wp);
 
 	if ((v = json_object_get(step, "retry")) != NULL) {
-		kp = wf_key_path(path, "retry");
+		kp = jsonpos_path_key(path, "retry");
 		wf_check_retry(ck, v, kp, &out->retry);
 		free(kp);
 	}
@@ -920,8 +879,8 @@ wf_check_step_names(struct wf_check *ck, json_t *steps)
 	json_array_foreach(steps, i, step) {
 		if (!json_is_object(step))
 			continue;
-		path = wf_index_path("steps", i);
-		np = wf_key_path(path, "name");
+		path = jsonpos_path_index("steps", i);
+		np = jsonpos_path_key(path, "name");
 		if ((name = json_object_get(step, "name")) == NULL)
 			wf_missing(ck, path, "name");
 		else if (!json_is_string(name))
@@ -976,7 +935,7 @@ wf_check_steps(struct wf_check *ck, json_t *root, struct workflow *wf)
 		json_array_foreach(steps, i, step) {
 			wf->steps[i].name = json_string_value(
 			    json_object_get(step, "name"));
-			path = wf_index_path("steps", i);
+			path = jsonpos_path_index("steps", i);
 			wf_check_step(ck, wf, step, path, 0, &wf->steps[i]);
 			free(path);
 		}

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "jsonpos.h"
+#include "strbuf.h"
 #include "test.h"
 
 /* Indexes text, first making sure jansson accepts it. */
@@ -185,6 +186,117 @@ test_jsonpos_quoted_keys(void)
 	jsonpos_free(pos);
 }
 
+/* Plain keys join with a dot (none at the root), others are quoted. */
+static void
+test_jsonpos_path_key(void)
+{
+	static const struct {
+		const char	*parent;
+		const char	*key;
+		const char	*want;
+	} cases[] = {
+		{ "", "name", "name" },
+		{ "steps[2]", "with", "steps[2].with" },
+		{ "a", "b-c_d9", "a.b-c_d9" },
+		{ "", "", "[\"\"]" },
+		{ "a", "", "a[\"\"]" },
+		{ "", "a.b", "[\"a.b\"]" },
+		{ "x", "a.b", "x[\"a.b\"]" },
+		{ "x", "c d", "x[\"c d\"]" },
+		{ "x", "[0]", "x[\"[0]\"]" },
+		{ "x", "a]", "x[\"a]\"]" },
+		{ "x", "say \"hi\"", "x[\"say \\\"hi\\\"\"]" },
+		{ "x", "back\\slash", "x[\"back\\\\slash\"]" },
+		{ "x", "\"", "x[\"\\\"\"]" },
+		/* Only a space counts: a tab or non-ASCII is plain. */
+		{ "x", "t\tab", "x.t\tab" },
+		{ "x", "\xc3\xa9", "x.\xc3\xa9" },
+		{ "[\"a.b\"]", "c", "[\"a.b\"].c" }
+	};
+	char *p;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		p = jsonpos_path_key(cases[i].parent, cases[i].key);
+		CHECK_STR(p, cases[i].want);
+		free(p);
+	}
+}
+
+/* Elements are [N] after their array's path, also at the root. */
+static void
+test_jsonpos_path_index(void)
+{
+	char want[64], *p;
+
+	p = jsonpos_path_index("", 0);
+	CHECK_STR(p, "[0]");
+	free(p);
+	p = jsonpos_path_index("steps", 12);
+	CHECK_STR(p, "steps[12]");
+	free(p);
+	snprintf(want, sizeof want, "x[\"a b\"][3][%zu]", (size_t)-1);
+	p = jsonpos_path_index("x[\"a b\"][3]", (size_t)-1);
+	CHECK_STR(p, want);
+	free(p);
+}
+
+/* Appending to a buffer honours the length: a NUL in a key quotes it. */
+static void
+test_jsonpos_path_add_key(void)
+{
+	struct strbuf b = STRBUF_INIT;
+
+	jsonpos_path_add_key(&b, "input", 5);
+	CHECK_STR(b.s, "input");
+	jsonpos_path_add_key(&b, "items.x", 5);
+	CHECK_STR(b.s, "input.items");
+	jsonpos_path_add_key(&b, "a.b", 3);
+	CHECK_STR(b.s, "input.items[\"a.b\"]");
+	jsonpos_path_add_key(&b, "", 0);
+	CHECK_STR(b.s, "input.items[\"a.b\"][\"\"]");
+	strbuf_cut(&b, 0);
+	jsonpos_path_add_key(&b, "n\0l", 3);
+	CHECK(b.len == 7);
+	CHECK(b.s != NULL && memcmp(b.s, "[\"n\0l\"]", 8) == 0);
+	strbuf_free(&b);
+}
+
+/* Paths built by jsonpos_path_* are the ones the index records. */
+static void
+test_jsonpos_path_roundtrip(void)
+{
+	const char *text =
+	    "{\"a.b\": {\"\": [0, {\"q\\\"x\": 1}]},\n"
+	    " \"plain\": {\"c d\": 2, \"e\\\\f\": 3}}";
+	struct jsonpos *pos;
+	char *p1, *p2, *p3, *p4;
+
+	REQUIRE((pos = index_text(text)) != NULL);
+	p1 = jsonpos_path_key("", "a.b");
+	p2 = jsonpos_path_key(p1, "");
+	p3 = jsonpos_path_index(p2, 1);
+	p4 = jsonpos_path_key(p3, "q\"x");
+	CHECK(at(pos, p1, 1, 2));
+	CHECK(at(pos, p2, 1, 10));
+	CHECK(at(pos, p3, 1, 18));
+	CHECK(at(pos, p4, 1, 19));
+	free(p1);
+	free(p2);
+	free(p3);
+	free(p4);
+	p1 = jsonpos_path_key("", "plain");
+	p2 = jsonpos_path_key(p1, "c d");
+	p3 = jsonpos_path_key(p1, "e\\f");
+	CHECK(at(pos, p1, 2, 2));
+	CHECK(at(pos, p2, 2, 12));
+	CHECK(at(pos, p3, 2, 22));
+	free(p1);
+	free(p2);
+	free(p3);
+	jsonpos_free(pos);
+}
+
 /* Columns agree with the ones jansson reports for errors. */
 static void
 test_jsonpos_matches_jansson(void)
@@ -244,6 +356,10 @@ main(void)
 	TEST_RUN(test_jsonpos_escapes);
 	TEST_RUN(test_jsonpos_unicode);
 	TEST_RUN(test_jsonpos_quoted_keys);
+	TEST_RUN(test_jsonpos_path_key);
+	TEST_RUN(test_jsonpos_path_index);
+	TEST_RUN(test_jsonpos_path_add_key);
+	TEST_RUN(test_jsonpos_path_roundtrip);
 	TEST_RUN(test_jsonpos_matches_jansson);
 	TEST_RUN(test_jsonpos_repeated_key);
 	TEST_RUN(test_jsonpos_truncated);
