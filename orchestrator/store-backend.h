@@ -46,6 +46,9 @@ struct store_ops {
 		    struct orc_error *);
 	int	 (*count_runs)(void *, const char *workflow,
 		    int64_t counts[RUN_STATE_COUNT], struct orc_error *);
+	int	 (*find_idempotent)(void *, const char *workflow,
+		    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
+		    struct orc_error *);
 
 	/*
 	 * Claims, in one transaction of its own, the unfinished runs (of ids

@@ -119,6 +119,7 @@ enum {
 	SQ_LIST_STEPS,
 	SQ_LIST_TRANSITIONS,
 	SQ_GET_DEF,
+	SQ_FIND_KEY,
 	SQ_COUNT_ALL,
 	SQ_COUNT_WORKFLOW,
 	SQ_CLAIM_ALL,
@@ -135,15 +136,17 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_RUN_INSERT] = "INSERT INTO runs (" RUN_COLS ") VALUES (?1, ?2, "
 	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
 	    "?17, ?18, ?19)",
-	[SQ_RUN_UPDATE] = "UPDATE runs SET state = ?2, seq = ?3, step = ?4, "
-	    "attempt = ?5, output = ?6, error = ?7, dead = ?8, "
-	    "updated_at = ?9, due_at = ?10, finished_at = ?11, "
-	    "input = CASE WHEN ?12 THEN ?13 ELSE input END, "
-	    "def_hash = CASE WHEN ?14 THEN ?15 ELSE def_hash END, "
-	    "workflow = CASE WHEN ?14 THEN ?16 ELSE workflow END, "
-	    "lease_owner = CASE WHEN ?17 THEN NULL WHEN ?18 THEN ?19 "
+	/* The columns keep their numbers of SQ_RUN_INSERT (see bind_run());
+	 * ?9, ?13 and ?14 are left out, the flags follow from ?20. */
+	[SQ_RUN_UPDATE] = "UPDATE runs SET state = ?4, seq = ?5, step = ?6, "
+	    "attempt = ?7, output = ?10, error = ?11, dead = ?12, "
+	    "updated_at = ?15, due_at = ?16, finished_at = ?17, "
+	    "input = CASE WHEN ?20 THEN ?8 ELSE input END, "
+	    "def_hash = CASE WHEN ?21 THEN ?3 ELSE def_hash END, "
+	    "workflow = CASE WHEN ?21 THEN ?2 ELSE workflow END, "
+	    "lease_owner = CASE WHEN ?22 THEN NULL WHEN ?23 THEN ?18 "
 	    "ELSE lease_owner END, "
-	    "lease_until = CASE WHEN ?17 THEN NULL WHEN ?18 THEN ?20 "
+	    "lease_until = CASE WHEN ?22 THEN NULL WHEN ?23 THEN ?19 "
 	    "ELSE lease_until END "
 	    "WHERE id = ?1",
 	[SQ_STEP_INSERT] = "INSERT OR REPLACE INTO steps (run_id, seq, name, "
@@ -163,6 +166,9 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "WHERE run_id = ?1 ORDER BY id",
 	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at "
 	    "FROM definitions WHERE hash = ?1",
+	[SQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = ?1 AND "
+	    "idempotency_key = ?2 AND created_at >= ?3 ORDER BY id DESC "
+	    "LIMIT 1",
 	[SQ_COUNT_ALL] = "SELECT state, count(*) FROM runs GROUP BY state",
 	[SQ_COUNT_WORKFLOW] = "SELECT state, count(*) FROM runs "
 	    "WHERE workflow = ?1 GROUP BY state",
@@ -280,21 +286,80 @@ sqlite_done(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
-/* Runs a statement that returns no rows. */
+/* Runs a statement that returns no rows; errors name run id if not NULL. */
 static int
-sqlite_exec_stmt(struct sqlite_store *ss, struct sqlite_conn *c,
-    sqlite3_stmt *st, struct orc_error *err)
+sqlite_exec_stmt(struct sqlite_store *ss, sqlite3_stmt *st, const char *id,
+    struct orc_error *err)
 {
-	int rc;
+	sqlite3	*db = sqlite3_db_handle(st);
+	int	 rc;
 
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		sqlite_error(ss, c->db, err);
+		if (id != NULL)
+			sqlite_run_error(ss, db, id, err);
+		else
+			sqlite_error(ss, db, err);
 		sqlite_done(st);
 		return -1;
 	}
 	sqlite_done(st);
 	return 0;
+}
+
+/* Runs a fixed writer statement that takes no values. */
+static int
+sqlite_exec_fixed(struct sqlite_store *ss, int which, struct orc_error *err)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sqlite_stmt(ss, ss->w, which, err)) == NULL)
+		return -1;
+	return sqlite_exec_stmt(ss, st, NULL, err);
+}
+
+/*
+ * Steps a one-row read. On a row returns 0 with st still on it, for the
+ * caller to read and sqlite_done(); otherwise fills err ("kind key not
+ * found" when there is no row), ends st and returns -1.
+ */
+static int
+sqlite_step_one(struct sqlite_store *ss, sqlite3_stmt *st, const char *kind,
+    const char *key, struct orc_error *err)
+{
+	int rc;
+
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		orc_error_set(err, ORC_ENOTFOUND, "%s %s not found", kind, key);
+	else
+		sqlite_error(ss, sqlite3_db_handle(st), err);
+	sqlite_done(st);
+	return -1;
+}
+
+/* What sqlite_each_row() calls per row: -1 on error, 1 to stop, else 0. */
+typedef int (*sqlite_row_cb)(struct sqlite_store *, sqlite3_stmt *, void *,
+    struct orc_error *);
+
+/* Steps a read statement to its end, handing each row to row_cb. */
+static int
+sqlite_each_row(struct sqlite_store *ss, sqlite3_stmt *st,
+    sqlite_row_cb row_cb, void *arg, struct orc_error *err)
+{
+	int rc, stop = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((stop = row_cb(ss, st, arg, err)) != 0)
+			break;
+	if (stop == 0 && rc != SQLITE_DONE) {
+		sqlite_error(ss, sqlite3_db_handle(st), err);
+		stop = -1;
+	}
+	sqlite_done(st);
+	return stop == -1 ? -1 : 0;
 }
 
 /* Binds a string, or NULL. */
@@ -328,6 +393,35 @@ bind_state(sqlite3_stmt *st, int i, int state)
 		return sqlite3_bind_null(st, i);
 	return sqlite3_bind_text(st, i, run_state_name(state), -1,
 	    SQLITE_STATIC);
+}
+
+/*
+ * Binds the run columns that SQ_RUN_INSERT and SQ_RUN_UPDATE share, at
+ * their places in RUN_COLS; trigger, idempotency_key and created_at never
+ * change, so only the insert binds them.
+ */
+static void
+bind_run(sqlite3_stmt *st, const struct run_rec *r, int with_input)
+{
+	bind_text(st, 1, r->id);
+	bind_text(st, 2, r->workflow);
+	bind_text(st, 3, r->def_hash);
+	bind_state(st, 4, r->state);
+	sqlite3_bind_int(st, 5, r->seq);
+	bind_text(st, 6, r->step);
+	sqlite3_bind_int(st, 7, r->attempt);
+	/* The input rarely changes: encode it only when it is written. */
+	if (with_input)
+		bind_json(st, 8, r->input);
+	bind_json(st, 10, r->output);
+	bind_text(st, 11, r->error);
+	sqlite3_bind_int(st, 12, (int)r->dead);
+	sqlite3_bind_int64(st, 15, r->updated_at);
+	sqlite3_bind_int64(st, 16, r->due_at);
+	sqlite3_bind_int64(st, 17, r->finished_at);
+	bind_text(st, 18, r->lease_owner);
+	if (r->lease_owner != NULL)
+		sqlite3_bind_int64(st, 19, r->lease_until);
 }
 
 /* A column as a new string, or NULL. */
@@ -450,6 +544,18 @@ sqlite_query_int(sqlite3 *db, const char *sql, int64_t *out)
 	return rc;
 }
 
+/* Fills err for a failed open-time query of db that returned rc. */
+static void
+sqlite_open_error(struct sqlite_store *ss, sqlite3 *db, int rc,
+    struct orc_error *err)
+{
+	if (rc == SQLITE_NOTADB)
+		orc_error_set(err, ORC_EINVAL, "%s: not an orchestrator "
+		    "database (%s)", ss->path, sqlite3_errmsg(db));
+	else
+		sqlite_error(ss, db, err);
+}
+
 /* Reads the schema version, naming the file when it is not a database. */
 static int
 sqlite_user_version(struct sqlite_store *ss, sqlite3 *db, int64_t *version,
@@ -458,13 +564,8 @@ sqlite_user_version(struct sqlite_store *ss, sqlite3 *db, int64_t *version,
 	int rc;
 
 	rc = sqlite_query_int(db, "PRAGMA user_version", version);
-	if (rc == SQLITE_NOTADB) {
-		orc_error_set(err, ORC_EINVAL, "%s: not an orchestrator "
-		    "database (%s)", ss->path, sqlite3_errmsg(db));
-		return -1;
-	}
 	if (rc != SQLITE_OK) {
-		sqlite_error(ss, db, err);
+		sqlite_open_error(ss, db, rc, err);
 		return -1;
 	}
 	return 0;
@@ -558,13 +659,11 @@ sqlite_setup_writer(struct sqlite_store *ss, struct orc_error *err)
 			break;
 		sqlite3_sleep(10);
 	}
-	if (rc == SQLITE_NOTADB) {
-		orc_error_set(err, ORC_EINVAL, "%s: not an orchestrator "
-		    "database (%s)", ss->path, sqlite3_errmsg(db));
+	if (rc != SQLITE_OK) {
+		sqlite_open_error(ss, db, rc, err);
 		return -1;
 	}
-	if (rc != SQLITE_OK ||
-	    sqlite3_exec(db, sync_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	if (sqlite3_exec(db, sync_sql, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL,
 	    NULL) != SQLITE_OK) {
 		sqlite_error(ss, db, err);
@@ -573,16 +672,77 @@ sqlite_setup_writer(struct sqlite_store *ss, struct orc_error *err)
 	return 0;
 }
 
+/*
+ * Takes the schema one version up in a transaction of its own: 1 when
+ * done, 0 when another process had done it meanwhile (*version is then
+ * reread), -1 on failure.
+ */
+static int
+sqlite_migrate_one(struct sqlite_store *ss, int64_t *version,
+    struct orc_error *err)
+{
+	sqlite3	*db = ss->wconn.db;
+	int64_t	 tables = 0;
+	char	*sql;
+	int	 rc;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		sqlite_error(ss, db, err);
+		return -1;
+	}
+	/* Another process may have migrated while we waited. */
+	if (sqlite_query_int(db, "PRAGMA user_version", version) != SQLITE_OK)
+		goto fail;
+	if (*version >= SQLITE_SCHEMA_VERSION) {
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		return 0;
+	}
+	/* Never write our tables into somebody else's database. This is
+	 * checked inside the transaction: another process may have created
+	 * the schema since we read the version. */
+	if (*version == 0 && (sqlite_query_int(db, "SELECT count(*) "
+	    "FROM sqlite_master", &tables) != SQLITE_OK || tables)) {
+		if (tables)
+			orc_error_set(err, ORC_EINVAL, "%s: not an "
+			    "orchestrator database (schema version 0)",
+			    ss->path);
+		else
+			sqlite_error(ss, db, err);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (sqlite3_exec(db, sqlite_migrations[*version], NULL, NULL,
+	    NULL) != SQLITE_OK)
+		goto fail;
+	/* PRAGMA cannot be bound; the number is our own. */
+	sql = xasprintf("PRAGMA user_version = %d", (int)*version + 1);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	free(sql);
+	if (rc != SQLITE_OK ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	(*version)++;
+	return 1;
+
+fail:
+	orc_error_set(err, sqlite_code(sqlite3_extended_errcode(db)),
+	    "%s: migration to schema version %lld failed: %s", ss->path,
+	    (long long)*version + 1, sqlite3_errmsg(db));
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
 /* Brings the schema up to this build's version, one transaction each. */
 static int
 sqlite_migrate(struct sqlite_store *ss, struct orc_error *err)
 {
-	sqlite3	*db = ss->wconn.db;
-	int64_t	 version, tables = 0;
-	char	*sql;
-	int	 rc;
+	int64_t	version;
+	int	rc;
 
-	if (sqlite_user_version(ss, db, &version, err) == -1)
+	if (sqlite_user_version(ss, ss->wconn.db, &version, err) == -1)
 		return -1;
 	if (version > SQLITE_SCHEMA_VERSION) {
 		orc_error_set(err, ORC_EINVAL, "%s: schema version %lld is "
@@ -591,58 +751,13 @@ sqlite_migrate(struct sqlite_store *ss, struct orc_error *err)
 		return -1;
 	}
 	while (version < SQLITE_SCHEMA_VERSION) {
-		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
-		    NULL) != SQLITE_OK) {
-			sqlite_error(ss, db, err);
+		if ((rc = sqlite_migrate_one(ss, &version, err)) == -1)
 			return -1;
-		}
-		/* Another process may have migrated while we waited. */
-		rc = sqlite_query_int(db, "PRAGMA user_version", &version);
-		if (rc != SQLITE_OK)
-			goto fail;
-		if (version >= SQLITE_SCHEMA_VERSION) {
-			if (sqlite3_exec(db, "COMMIT", NULL, NULL,
-			    NULL) != SQLITE_OK)
-				goto fail;
-			break;
-		}
-		/* Never write our tables into somebody else's database. This
-		 * is checked inside the transaction: another process may
-		 * have created the schema since we read the version. */
-		if (version == 0 && (sqlite_query_int(db, "SELECT count(*) "
-		    "FROM sqlite_master", &tables) != SQLITE_OK || tables)) {
-			if (tables)
-				orc_error_set(err, ORC_EINVAL, "%s: not an "
-				    "orchestrator database (schema version 0)",
-				    ss->path);
-			else
-				sqlite_error(ss, db, err);
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
-		if (sqlite3_exec(db, sqlite_migrations[version], NULL, NULL,
-		    NULL) != SQLITE_OK)
-			goto fail;
-		/* PRAGMA cannot be bound; the number is our own. */
-		sql = xasprintf("PRAGMA user_version = %d", (int)version + 1);
-		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-		free(sql);
-		if (rc != SQLITE_OK ||
-		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-			goto fail;
-		version++;
-		log_info("%s: %s: schema migrated to version %lld", __func__,
-		    ss->path, (long long)version);
+		if (rc == 1)
+			log_info("%s: %s: schema migrated to version %lld",
+			    __func__, ss->path, (long long)version);
 	}
 	return 0;
-
-fail:
-	orc_error_set(err, sqlite_code(sqlite3_extended_errcode(db)),
-	    "%s: migration to schema version %lld failed: %s", ss->path,
-	    (long long)version + 1, sqlite3_errmsg(db));
-	if (!sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
 }
 
 /* Checks that a read-only database is one of ours, of a version we read. */
@@ -737,37 +852,25 @@ fail:
 static int
 sqlite_begin(void *arg, struct orc_error *err)
 {
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->w, SQ_BEGIN, err)) == NULL)
-		return -1;
-	return sqlite_exec_stmt(ss, ss->w, st, err);
+	return sqlite_exec_fixed(arg, SQ_BEGIN, err);
 }
 
 /* Commits the write transaction. */
 static int
 sqlite_commit(void *arg, struct orc_error *err)
 {
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->w, SQ_COMMIT, err)) == NULL)
-		return -1;
-	return sqlite_exec_stmt(ss, ss->w, st, err);
+	return sqlite_exec_fixed(arg, SQ_COMMIT, err);
 }
 
 /* Rolls back the write transaction when one is open. */
 static void
 sqlite_rollback(void *arg)
 {
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
+	struct sqlite_store *ss = arg;
 
 	if (sqlite3_get_autocommit(ss->w->db))
 		return;
-	if ((st = sqlite_stmt(ss, ss->w, SQ_ROLLBACK, NULL)) == NULL ||
-	    sqlite_exec_stmt(ss, ss->w, st, NULL) == -1)
+	if (sqlite_exec_fixed(ss, SQ_ROLLBACK, NULL) == -1)
 		sqlite3_exec(ss->w->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -785,7 +888,7 @@ sqlite_put_def(struct sqlite_store *ss, const struct def_rec *d,
 	bind_text(st, 3, d->path);
 	bind_text(st, 4, d->body);
 	sqlite3_bind_int64(st, 5, d->created_at);
-	return sqlite_exec_stmt(ss, ss->w, st, err);
+	return sqlite_exec_stmt(ss, st, NULL, err);
 }
 
 /* Inserts a new run with every column. */
@@ -793,39 +896,15 @@ static int
 sqlite_insert_run(struct sqlite_store *ss, const struct run_rec *r,
     struct orc_error *err)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
+	sqlite3_stmt *st;
 
 	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_INSERT, err)) == NULL)
 		return -1;
-	bind_text(st, 1, r->id);
-	bind_text(st, 2, r->workflow);
-	bind_text(st, 3, r->def_hash);
-	bind_state(st, 4, r->state);
-	sqlite3_bind_int(st, 5, r->seq);
-	bind_text(st, 6, r->step);
-	sqlite3_bind_int(st, 7, r->attempt);
-	bind_json(st, 8, r->input);
+	bind_run(st, r, 1);
 	bind_json(st, 9, r->trigger);
-	bind_json(st, 10, r->output);
-	bind_text(st, 11, r->error);
-	sqlite3_bind_int(st, 12, (int)r->dead);
 	bind_text(st, 13, r->idempotency_key);
 	sqlite3_bind_int64(st, 14, r->created_at);
-	sqlite3_bind_int64(st, 15, r->updated_at);
-	sqlite3_bind_int64(st, 16, r->due_at);
-	sqlite3_bind_int64(st, 17, r->finished_at);
-	bind_text(st, 18, r->lease_owner);
-	if (r->lease_owner != NULL)
-		sqlite3_bind_int64(st, 19, r->lease_until);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_run_error(ss, ss->w->db, r->id, err);
-		sqlite_done(st);
-		return -1;
-	}
-	sqlite_done(st);
-	return 0;
+	return sqlite_exec_stmt(ss, st, r->id, err);
 }
 
 /*
@@ -837,40 +916,19 @@ sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
     unsigned flags, struct orc_error *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc, drop_lease;
+	int		 drop_lease;
 
 	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_UPDATE, err)) == NULL)
 		return -1;
 	/* A finished run lets its lease go, unless on_failure is due. */
 	drop_lease = run_state_is_final(r->state) && r->dead != DEAD_PENDING;
-	bind_text(st, 1, r->id);
-	bind_state(st, 2, r->state);
-	sqlite3_bind_int(st, 3, r->seq);
-	bind_text(st, 4, r->step);
-	sqlite3_bind_int(st, 5, r->attempt);
-	bind_json(st, 6, r->output);
-	bind_text(st, 7, r->error);
-	sqlite3_bind_int(st, 8, (int)r->dead);
-	sqlite3_bind_int64(st, 9, r->updated_at);
-	sqlite3_bind_int64(st, 10, r->due_at);
-	sqlite3_bind_int64(st, 11, r->finished_at);
-	sqlite3_bind_int(st, 12, (flags & STORE_RUN_SET_INPUT) != 0);
-	bind_json(st, 13, r->input);
-	sqlite3_bind_int(st, 14, (flags & STORE_RUN_SET_DEF) != 0);
-	bind_text(st, 15, r->def_hash);
-	bind_text(st, 16, r->workflow);
-	sqlite3_bind_int(st, 17, drop_lease);
-	sqlite3_bind_int(st, 18, (flags & STORE_RUN_SET_LEASE) != 0);
-	bind_text(st, 19, r->lease_owner);
-	if (r->lease_owner != NULL)
-		sqlite3_bind_int64(st, 20, r->lease_until);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_run_error(ss, ss->w->db, r->id, err);
-		sqlite_done(st);
+	bind_run(st, r, (flags & STORE_RUN_SET_INPUT) != 0);
+	sqlite3_bind_int(st, 20, (flags & STORE_RUN_SET_INPUT) != 0);
+	sqlite3_bind_int(st, 21, (flags & STORE_RUN_SET_DEF) != 0);
+	sqlite3_bind_int(st, 22, drop_lease);
+	sqlite3_bind_int(st, 23, (flags & STORE_RUN_SET_LEASE) != 0);
+	if (sqlite_exec_stmt(ss, st, r->id, err) == -1)
 		return -1;
-	}
-	sqlite_done(st);
 	if (sqlite3_changes(ss->w->db) == 0)
 		log_warn("%s: %s: run %s not found", __func__, ss->path, r->id);
 	return 0;
@@ -881,8 +939,7 @@ static int
 sqlite_put_step(struct sqlite_store *ss, const struct step_rec *s,
     struct orc_error *err)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
+	sqlite3_stmt *st;
 
 	if ((st = sqlite_stmt(ss, ss->w, SQ_STEP_INSERT, err)) == NULL)
 		return -1;
@@ -893,14 +950,7 @@ sqlite_put_step(struct sqlite_store *ss, const struct step_rec *s,
 	bind_json(st, 5, s->output);
 	sqlite3_bind_int64(st, 6, s->started_at);
 	sqlite3_bind_int64(st, 7, s->finished_at);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_run_error(ss, ss->w->db, s->run_id, err);
-		sqlite_done(st);
-		return -1;
-	}
-	sqlite_done(st);
-	return 0;
+	return sqlite_exec_stmt(ss, st, s->run_id, err);
 }
 
 /* Appends a transition. */
@@ -908,8 +958,7 @@ static int
 sqlite_put_transition(struct sqlite_store *ss, const struct transition_rec *t,
     struct orc_error *err)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
+	sqlite3_stmt *st;
 
 	if ((st = sqlite_stmt(ss, ss->w, SQ_TRANSITION_INSERT, err)) == NULL)
 		return -1;
@@ -923,14 +972,7 @@ sqlite_put_transition(struct sqlite_store *ss, const struct transition_rec *t,
 	sqlite3_bind_int(st, 8, t->attempt);
 	bind_text(st, 9, t->error);
 	sqlite3_bind_int64(st, 10, t->duration_ms);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_run_error(ss, ss->w->db, t->run_id, err);
-		sqlite_done(st);
-		return -1;
-	}
-	sqlite_done(st);
-	return 0;
+	return sqlite_exec_stmt(ss, st, t->run_id, err);
 }
 
 /* Applies one change inside the open transaction. */
@@ -965,21 +1007,14 @@ sqlite_get_run_on(struct sqlite_store *ss, struct sqlite_conn *c,
     const char *id, struct run_rec *r, struct orc_error *err)
 {
 	sqlite3_stmt	*st;
-	int		 rc, ret;
+	int		 ret;
 
 	if ((st = sqlite_stmt(ss, c, SQ_GET_RUN, err)) == NULL)
 		return -1;
 	bind_text(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		ret = run_from_row(ss, st, r, err);
-	else if (rc == SQLITE_DONE) {
-		orc_error_set(err, ORC_ENOTFOUND, "run %s not found", id);
-		ret = -1;
-	} else {
-		sqlite_error(ss, c->db, err);
-		ret = -1;
-	}
+	if (sqlite_step_one(ss, st, "run", id, err) == -1)
+		return -1;
+	ret = run_from_row(ss, st, r, err);
 	sqlite_done(st);
 	return ret;
 }
@@ -1022,16 +1057,11 @@ sqlite_list_stmt(struct sqlite_store *ss, unsigned mask, struct orc_error *err)
 	return st;
 }
 
-/* Lists runs, newest first. */
-static int
-sqlite_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
-    void *cb_arg, struct orc_error *err)
+/* Which of the LIST_* filters a run filter sets. */
+static unsigned
+sqlite_list_mask(const struct run_filter *f)
 {
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-	struct run_rec		 r;
-	unsigned		 mask = 0;
-	int			 rc = SQLITE_DONE, stop = 0, ret = 0;
+	unsigned mask = 0;
 
 	if (f->workflow != NULL)
 		mask |= LIST_WORKFLOW;
@@ -1045,8 +1075,13 @@ sqlite_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
 		mask |= LIST_ERROR;
 	if (f->before_id != NULL && *f->before_id != '\0')
 		mask |= LIST_BEFORE;
-	if ((st = sqlite_list_stmt(ss, mask, err)) == NULL)
-		return -1;
+	return mask;
+}
+
+/* Binds the values of the filters in mask, and the limit. */
+static void
+sqlite_list_bind(sqlite3_stmt *st, unsigned mask, const struct run_filter *f)
+{
 	if (mask & LIST_WORKFLOW)
 		bind_text(st, 1, f->workflow);
 	if (mask & LIST_STATE)
@@ -1060,21 +1095,74 @@ sqlite_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
 	if (mask & LIST_BEFORE)
 		bind_text(st, 6, f->before_id);
 	sqlite3_bind_int64(st, 7, f->limit > 0 ? f->limit : -1);
+}
 
-	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (run_from_row(ss, st, &r, err) == -1) {
-			ret = -1;
-			break;
-		}
-		stop = cb(&r, cb_arg) != 0;
-		run_rec_clear(&r);
+/* A listing's callback, of the kind its row_cb knows, and its argument. */
+struct sqlite_feed {
+	union {
+		store_run_cb		 run;
+		store_step_cb		 step;
+		store_transition_cb	 transition;
+	}	 cb;
+	void	*arg;
+};
+
+/* Hands a row of RUN_COLS to a run listing's callback. */
+static int
+sqlite_run_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
+    struct orc_error *err)
+{
+	const struct sqlite_feed	*f = arg;
+	struct run_rec			 r;
+	int				 stop;
+
+	if (run_from_row(ss, st, &r, err) == -1)
+		return -1;
+	stop = f->cb.run(&r, f->arg) != 0;
+	run_rec_clear(&r);
+	return stop;
+}
+
+/* Lists runs, newest first. */
+static int
+sqlite_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
+    void *cb_arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	struct sqlite_feed	 feed = { .cb.run = cb, .arg = cb_arg };
+	sqlite3_stmt		*st;
+	unsigned		 mask;
+
+	mask = sqlite_list_mask(f);
+	if ((st = sqlite_list_stmt(ss, mask, err)) == NULL)
+		return -1;
+	sqlite_list_bind(st, mask, f);
+	return sqlite_each_row(ss, st, sqlite_run_row_cb, &feed, err);
+}
+
+/* Hands a row of SQ_LIST_STEPS to a step listing's callback. */
+static int
+sqlite_step_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
+    struct orc_error *err)
+{
+	const struct sqlite_feed	*f = arg;
+	struct step_rec			 s;
+	int				 stop;
+
+	memset(&s, 0, sizeof s);
+	col_id(st, 0, s.run_id);
+	s.seq = sqlite3_column_int(st, 1);
+	s.name = col_text(st, 2);
+	s.attempts = sqlite3_column_int(st, 3);
+	if (col_json(ss, st, 4, s.run_id, &s.output, err) == -1) {
+		step_rec_clear(&s);
+		return -1;
 	}
-	if (!stop && ret == 0 && rc != SQLITE_DONE) {
-		sqlite_error(ss, ss->r->db, err);
-		ret = -1;
-	}
-	sqlite_done(st);
-	return ret;
+	s.started_at = sqlite3_column_int64(st, 5);
+	s.finished_at = sqlite3_column_int64(st, 6);
+	stop = f->cb.step(&s, f->arg) != 0;
+	step_rec_clear(&s);
+	return stop;
 }
 
 /* Lists a run's finished steps in visit order. */
@@ -1083,35 +1171,46 @@ sqlite_list_steps(void *arg, const char *run_id, store_step_cb cb,
     void *cb_arg, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
+	struct sqlite_feed	 feed = { .cb.step = cb, .arg = cb_arg };
 	sqlite3_stmt		*st;
-	struct step_rec		 s;
-	int			 rc = SQLITE_DONE, stop = 0, ret = 0;
 
 	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_STEPS, err)) == NULL)
 		return -1;
 	bind_text(st, 1, run_id);
-	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&s, 0, sizeof s);
-		col_id(st, 0, s.run_id);
-		s.seq = sqlite3_column_int(st, 1);
-		s.name = col_text(st, 2);
-		s.attempts = sqlite3_column_int(st, 3);
-		if (col_json(ss, st, 4, s.run_id, &s.output, err) == -1) {
-			step_rec_clear(&s);
-			ret = -1;
-			break;
-		}
-		s.started_at = sqlite3_column_int64(st, 5);
-		s.finished_at = sqlite3_column_int64(st, 6);
-		stop = cb(&s, cb_arg) != 0;
-		step_rec_clear(&s);
+	return sqlite_each_row(ss, st, sqlite_step_row_cb, &feed, err);
+}
+
+/* Hands a row of SQ_LIST_TRANSITIONS to a transition listing's callback. */
+static int
+sqlite_transition_row_cb(struct sqlite_store *ss, sqlite3_stmt *st,
+    void *arg, struct orc_error *err)
+{
+	const struct sqlite_feed	*f = arg;
+	struct transition_rec		 t;
+	int				 state, stop;
+
+	memset(&t, 0, sizeof t);
+	t.id = sqlite3_column_int64(st, 0);
+	col_id(st, 1, t.run_id);
+	t.at = sqlite3_column_int64(st, 2);
+	t.from_state = col_state(st, 3);
+	state = col_state(st, 4);
+	if (t.from_state == -2 || state < 0) {
+		orc_error_set(err, ORC_ESTORE, "%s: run %s: transition %lld "
+		    "has an unknown state", ss->path, t.run_id,
+		    (long long)t.id);
+		return -1;
 	}
-	if (!stop && ret == 0 && rc != SQLITE_DONE) {
-		sqlite_error(ss, ss->r->db, err);
-		ret = -1;
-	}
-	sqlite_done(st);
-	return ret;
+	t.to_state = (enum run_state)state;
+	t.event = col_text(st, 5);
+	t.step = col_text(st, 6);
+	t.seq = sqlite3_column_int(st, 7);
+	t.attempt = sqlite3_column_int(st, 8);
+	t.error = col_text(st, 9);
+	t.duration_ms = sqlite3_column_int64(st, 10);
+	stop = f->cb.transition(&t, f->arg) != 0;
+	transition_rec_clear(&t);
+	return stop;
 }
 
 /* Lists a run's transitions in the order written. */
@@ -1120,43 +1219,13 @@ sqlite_list_transitions(void *arg, const char *run_id,
     store_transition_cb cb, void *cb_arg, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
+	struct sqlite_feed	 feed = { .cb.transition = cb, .arg = cb_arg };
 	sqlite3_stmt		*st;
-	struct transition_rec	 t;
-	int			 rc = SQLITE_DONE, state, stop = 0, ret = 0;
 
 	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_TRANSITIONS, err)) == NULL)
 		return -1;
 	bind_text(st, 1, run_id);
-	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&t, 0, sizeof t);
-		t.id = sqlite3_column_int64(st, 0);
-		col_id(st, 1, t.run_id);
-		t.at = sqlite3_column_int64(st, 2);
-		t.from_state = col_state(st, 3);
-		state = col_state(st, 4);
-		if (t.from_state == -2 || state < 0) {
-			orc_error_set(err, ORC_ESTORE, "%s: run %s: transition "
-			    "%lld has an unknown state", ss->path, t.run_id,
-			    (long long)t.id);
-			ret = -1;
-			break;
-		}
-		t.to_state = (enum run_state)state;
-		t.event = col_text(st, 5);
-		t.step = col_text(st, 6);
-		t.seq = sqlite3_column_int(st, 7);
-		t.attempt = sqlite3_column_int(st, 8);
-		t.error = col_text(st, 9);
-		t.duration_ms = sqlite3_column_int64(st, 10);
-		stop = cb(&t, cb_arg) != 0;
-		transition_rec_clear(&t);
-	}
-	if (!stop && ret == 0 && rc != SQLITE_DONE) {
-		sqlite_error(ss, ss->r->db, err);
-		ret = -1;
-	}
-	sqlite_done(st);
-	return ret;
+	return sqlite_each_row(ss, st, sqlite_transition_row_cb, &feed, err);
 }
 
 /* Reads a definition by hash. */
@@ -1166,29 +1235,65 @@ sqlite_get_definition(void *arg, const char *hash, struct def_rec *d,
 {
 	struct sqlite_store	*ss = arg;
 	sqlite3_stmt		*st;
-	int			 rc, ret = 0;
 
 	if ((st = sqlite_stmt(ss, ss->r, SQ_GET_DEF, err)) == NULL)
 		return -1;
 	bind_text(st, 1, hash);
-	rc = sqlite3_step(st);
 	memset(d, 0, sizeof *d);
-	if (rc == SQLITE_ROW) {
-		d->hash = col_text(st, 0);
-		d->name = col_text(st, 1);
-		d->path = col_text(st, 2);
-		d->body = col_text(st, 3);
-		d->created_at = sqlite3_column_int64(st, 4);
-	} else if (rc == SQLITE_DONE) {
-		orc_error_set(err, ORC_ENOTFOUND, "definition %s not found",
-		    hash);
-		ret = -1;
-	} else {
+	if (sqlite_step_one(ss, st, "definition", hash, err) == -1)
+		return -1;
+	d->hash = col_text(st, 0);
+	d->name = col_text(st, 1);
+	d->path = col_text(st, 2);
+	d->body = col_text(st, 3);
+	d->created_at = sqlite3_column_int64(st, 4);
+	sqlite_done(st);
+	return 0;
+}
+
+/* The newest run of a workflow made with an idempotency key since a time:
+ * 1 with its id, 0 when there is none. */
+static int
+sqlite_find_idempotent(void *arg, const char *workflow, const char *key,
+    int64_t since, char id[RUN_ID_LEN + 1], struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	const unsigned char	*s;
+	int			 rc;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_FIND_KEY, err)) == NULL)
+		return -1;
+	bind_text(st, 1, workflow);
+	bind_text(st, 2, key);
+	sqlite3_bind_int64(st, 3, since);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (s = sqlite3_column_text(st, 0)) != NULL) {
+		snprintf(id, RUN_ID_LEN + 1, "%s", (const char *)s);
+		sqlite_done(st);
+		return 1;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		sqlite_error(ss, ss->r->db, err);
-		ret = -1;
+		sqlite_done(st);
+		return -1;
 	}
 	sqlite_done(st);
-	return ret;
+	return 0;
+}
+
+/* Adds a row of (state, count) to the counts in arg. */
+static int
+sqlite_count_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
+    struct orc_error *err)
+{
+	int64_t	*counts = arg;
+	int	 state;
+
+	state = col_state(st, 0);
+	if (state >= 0)
+		counts[state] += sqlite3_column_int64(st, 1);
+	return 0;
 }
 
 /* Counts runs per state. */
@@ -1198,7 +1303,6 @@ sqlite_count_runs(void *arg, const char *workflow,
 {
 	struct sqlite_store	*ss = arg;
 	sqlite3_stmt		*st;
-	int			 rc, state;
 
 	memset(counts, 0, RUN_STATE_COUNT * sizeof counts[0]);
 	st = sqlite_stmt(ss, ss->r, workflow != NULL ? SQ_COUNT_WORKFLOW :
@@ -1207,55 +1311,84 @@ sqlite_count_runs(void *arg, const char *workflow,
 		return -1;
 	if (workflow != NULL)
 		bind_text(st, 1, workflow);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		state = col_state(st, 0);
-		if (state >= 0)
-			counts[state] += sqlite3_column_int64(st, 1);
+	return sqlite_each_row(ss, st, sqlite_count_row_cb, counts, err);
+}
+
+/* A claim in progress: who claims, and the ids of the runs it may take. */
+struct sqlite_claim {
+	const char		*owner;
+	int64_t			 now;
+	store_owner_dead_fn	 dead_fn;
+	void			*dead_arg;
+	char			**ids;
+	size_t			 n;
+	size_t			 cap;
+};
+
+/* Keeps the id of a row (id, lease_owner, lease_until) if it is free. */
+static int
+sqlite_claim_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
+    struct orc_error *err)
+{
+	struct sqlite_claim	*cl = arg;
+	const char		*holder;
+	int64_t			 until;
+
+	holder = (const char *)sqlite3_column_text(st, 1);
+	until = sqlite3_column_int64(st, 2);
+	if (holder != NULL && strcmp(holder, cl->owner) != 0 &&
+	    until >= cl->now &&
+	    (cl->dead_fn == NULL || !cl->dead_fn(holder, cl->dead_arg)))
+		return 0;
+	if (cl->n == cl->cap) {
+		cl->cap = cl->cap == 0 ? 16 : cl->cap * 2;
+		cl->ids = xrealloc(cl->ids, cl->cap * sizeof *cl->ids);
 	}
-	if (rc != SQLITE_DONE) {
-		sqlite_error(ss, ss->r->db, err);
-		sqlite_done(st);
-		return -1;
-	}
-	sqlite_done(st);
+	cl->ids[cl->n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
 	return 0;
 }
 
-/* Collects the ids of claimable runs that one statement selects. */
+/* Collects the claimable runs among want, or of workflow when want is NULL. */
 static int
-sqlite_claim_collect(struct sqlite_store *ss, sqlite3_stmt *st,
-    const char *owner, int64_t now, store_owner_dead_fn dead_fn,
-    void *dead_arg, char ***ids, size_t *n, size_t *cap,
-    struct orc_error *err)
+sqlite_claim_find(struct sqlite_store *ss, const char *const *want,
+    const char *workflow, struct sqlite_claim *cl, struct orc_error *err)
 {
-	const char	*holder;
-	int64_t		 until;
-	int		 rc, take;
+	sqlite3_stmt	*st;
+	size_t		 i;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		holder = (const char *)sqlite3_column_text(st, 1);
-		until = sqlite3_column_int64(st, 2);
-		if (holder == NULL || strcmp(holder, owner) == 0 ||
-		    until < now)
-			take = 1;
-		else
-			take = dead_fn != NULL && dead_fn(holder, dead_arg);
-		if (!take)
-			continue;
-		if (*n == *cap) {
-			*cap = *cap == 0 ? 16 : *cap * 2;
-			*ids = xrealloc(*ids, *cap * sizeof **ids);
-		}
-		(*ids)[(*n)++] = xstrdup((const char *)
-		    sqlite3_column_text(st, 0));
+	if (want == NULL) {
+		if ((st = sqlite_stmt(ss, ss->w, SQ_CLAIM_ALL, err)) == NULL)
+			return -1;
+		bind_text(st, 1, workflow);
+		return sqlite_each_row(ss, st, sqlite_claim_row_cb, cl, err);
 	}
-	if (rc != SQLITE_DONE) {
-		sqlite_error(ss, ss->w->db, err);
-		sqlite_done(st);
-		return -1;
+	for (i = 0; want[i] != NULL; i++) {
+		if ((st = sqlite_stmt(ss, ss->w, SQ_CLAIM_ID, err)) == NULL)
+			return -1;
+		bind_text(st, 1, workflow);
+		bind_text(st, 2, want[i]);
+		if (sqlite_each_row(ss, st, sqlite_claim_row_cb, cl,
+		    err) == -1)
+			return -1;
 	}
-	sqlite_done(st);
 	return 0;
+}
+
+/* Gives one run to owner and reads it back into r. */
+static int
+sqlite_claim_one(struct sqlite_store *ss, const char *id, const char *owner,
+    int64_t until, struct run_rec *r, struct orc_error *err)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_CLAIM_SET, err)) == NULL)
+		return -1;
+	bind_text(st, 1, id);
+	bind_text(st, 2, owner);
+	sqlite3_bind_int64(st, 3, until);
+	if (sqlite_exec_stmt(ss, st, NULL, err) == -1)
+		return -1;
+	return sqlite_get_run_on(ss, ss->w, id, r, err);
 }
 
 /* Claims the runs nobody live holds, in one transaction. */
@@ -1266,67 +1399,40 @@ sqlite_claim_runs(void *arg, const char *owner, int64_t until, int64_t now,
     size_t *nout, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
+	struct sqlite_claim	 cl = { .owner = owner, .now = now,
+				    .dead_fn = dead_fn, .dead_arg = dead_arg };
 	struct run_rec		*runs = NULL;
-	char			**ids = NULL;
-	size_t			 n = 0, cap = 0, i, got = 0;
+	size_t			 i, got = 0;
+	int			 ret = -1;
 
 	*out = NULL;
 	*nout = 0;
 	if (sqlite_begin(ss, err) == -1)
 		return -1;
-	if (want == NULL) {
-		if ((st = sqlite_stmt(ss, ss->w, SQ_CLAIM_ALL, err)) == NULL)
-			goto fail;
-		bind_text(st, 1, workflow);
-		if (sqlite_claim_collect(ss, st, owner, now, dead_fn,
-		    dead_arg, &ids, &n, &cap, err) == -1)
-			goto fail;
-	} else {
-		for (i = 0; want[i] != NULL; i++) {
-			st = sqlite_stmt(ss, ss->w, SQ_CLAIM_ID, err);
-			if (st == NULL)
-				goto fail;
-			bind_text(st, 1, workflow);
-			bind_text(st, 2, want[i]);
-			if (sqlite_claim_collect(ss, st, owner, now, dead_fn,
-			    dead_arg, &ids, &n, &cap, err) == -1)
-				goto fail;
-		}
-	}
-
-	runs = xcalloc(n == 0 ? 1 : n, sizeof *runs);
-	for (i = 0; i < n; i++) {
-		if ((st = sqlite_stmt(ss, ss->w, SQ_CLAIM_SET, err)) == NULL)
-			goto fail;
-		bind_text(st, 1, ids[i]);
-		bind_text(st, 2, owner);
-		sqlite3_bind_int64(st, 3, until);
-		if (sqlite_exec_stmt(ss, ss->w, st, err) == -1)
-			goto fail;
-		if (sqlite_get_run_on(ss, ss->w, ids[i], &runs[got],
-		    err) == -1)
-			goto fail;
-		got++;
-	}
+	if (sqlite_claim_find(ss, want, workflow, &cl, err) == -1)
+		goto out;
+	runs = xcalloc(cl.n == 0 ? 1 : cl.n, sizeof *runs);
+	for (got = 0; got < cl.n; got++)
+		if (sqlite_claim_one(ss, cl.ids[got], owner, until,
+		    &runs[got], err) == -1)
+			goto out;
 	if (sqlite_commit(ss, err) == -1)
-		goto fail;
-	for (i = 0; i < n; i++)
-		free(ids[i]);
-	free(ids);
+		goto out;
 	*out = runs;
 	*nout = got;
-	return 0;
+	ret = 0;
 
-fail:
-	sqlite_rollback(ss);
-	for (i = 0; i < got; i++)
-		run_rec_clear(&runs[i]);
-	free(runs);
-	for (i = 0; i < n; i++)
-		free(ids[i]);
-	free(ids);
-	return -1;
+out:
+	if (ret == -1) {
+		sqlite_rollback(ss);
+		for (i = 0; i < got; i++)
+			run_rec_clear(&runs[i]);
+		free(runs);
+	}
+	for (i = 0; i < cl.n; i++)
+		free(cl.ids[i]);
+	free(cl.ids);
+	return ret;
 }
 
 /* Pushes the expiry of the owner's leases on unfinished runs. */
@@ -1341,7 +1447,7 @@ sqlite_renew_leases(void *arg, const char *owner, int64_t until,
 		return -1;
 	bind_text(st, 1, owner);
 	sqlite3_bind_int64(st, 2, until);
-	return sqlite_exec_stmt(ss, ss->w, st, err);
+	return sqlite_exec_stmt(ss, st, NULL, err);
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -1358,6 +1464,7 @@ const struct store_ops store_sqlite_ops = {
 	.list_transitions = sqlite_list_transitions,
 	.get_definition = sqlite_get_definition,
 	.count_runs = sqlite_count_runs,
+	.find_idempotent = sqlite_find_idempotent,
 	.claim_runs = sqlite_claim_runs,
 	.renew_leases = sqlite_renew_leases,
 };

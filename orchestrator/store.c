@@ -593,6 +593,15 @@ store_get_definition(struct store *s, const char *hash, struct def_rec *d,
 	return s->ops->get_definition(s->be, hash, d, err);
 }
 
+/* Finds a run by its workflow's idempotency key. */
+int
+store_find_idempotent(struct store *s, const char *workflow,
+    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
+    struct orc_error *err)
+{
+	return s->ops->find_idempotent(s->be, workflow, key, since, id, err);
+}
+
 /* Counts runs per state, of one workflow or all. */
 int
 store_count_runs(struct store *s, const char *workflow,

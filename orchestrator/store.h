@@ -179,6 +179,11 @@ int	store_list_transitions(struct store *, const char *run_id,
 	    store_transition_cb, void *, struct orc_error *);
 int	store_get_definition(struct store *, const char *hash,
 	    struct def_rec *, struct orc_error *);
+/* The newest run of workflow created at or after since with that
+ * idempotency key: 1 and its id, 0 when none, -1 on error. */
+int	store_find_idempotent(struct store *, const char *workflow,
+	    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
+	    struct orc_error *);
 /* Counts runs per state: counts[RUN_STATE_COUNT]. */
 int	store_count_runs(struct store *, const char *workflow,
 	    int64_t counts[RUN_STATE_COUNT], struct orc_error *);
