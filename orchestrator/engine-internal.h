@@ -12,6 +12,7 @@
 #include "store.h"
 
 struct event;
+struct hmap;
 struct step_call;
 struct workflow;
 
@@ -33,6 +34,18 @@ struct run {
 	int			 pending;	/* changes not committed yet */
 	int			 done;		/* final and reported */
 	struct engine_watch	 watch;
+	/* Admission (engine-admit.c). */
+	int			 has_slot;	/* counts against concurrency */
+	int			 waiting;	/* in its gate's queue */
+	struct run		*wait_prev, *wait_next;
+	char			*key_index;	/* in engine.by_key, or NULL */
+};
+
+/* Runs of one workflow: how many hold a slot, who waits for one. */
+struct engine_gate {
+	int			 running;
+	size_t			 nwaiting;
+	struct run		*head, *tail;
 };
 
 struct engine {
@@ -46,6 +59,15 @@ struct engine {
 	size_t			 active;
 	struct workflow		**defs;		/* loaded definitions */
 	size_t			 ndefs;
+	struct hmap		*by_id;		/* runs in memory */
+	struct hmap		*by_key;	/* workflow + idempotency key */
+	struct hmap		*gates;		/* workflow name -> gate */
+	size_t			 max_queue;
+	size_t			 max_active;
+	int			 paused;
+	engine_observer_fn	 observer;
+	void			*observer_arg;
+	struct engine_stats	 stats;
 };
 
 /* engine.c */
@@ -54,9 +76,24 @@ struct run	*engine_run_new(struct engine *, struct workflow *,
 void		 engine_run_apply(struct run *, enum fsm_event, const char *);
 void		 engine_run_start(struct run *);
 struct run	*engine_run_find(struct engine *, const char *);
+void		 engine_run_index(struct run *);
 void		 engine_def_add(struct engine *, struct workflow *);
 void		 engine_run_redrive(struct run *, unsigned);
 void		 engine_run_free_now(struct run *);
+
+/* engine-admit.c */
+void		 engine_admit(struct run *, int force);
+void		 engine_release(struct run *);
+int		 engine_admit_check(struct engine *, struct workflow *,
+		    struct orc_error *);
+int		 engine_key_find(struct engine *, const char *workflow,
+		    const char *key, char id[RUN_ID_LEN + 1]);
+void		 engine_key_add(struct run *, const char *key);
+void		 engine_gates_free(struct engine *);
+
+/* engine-stats.c */
+void		 engine_stat_step(struct engine *, int ok, int64_t ms);
+void		 engine_notify(struct run *, struct engine_event *);
 
 /* engine-load.c */
 struct run	*engine_run_load(struct engine *, const struct run_rec *,

@@ -100,6 +100,7 @@ engine_run_load(struct engine *e, const struct run_rec *rec,
 		return NULL;
 	run = engine_run_new(e, wf, NULL);
 	run_rec_copy(&run->rec, rec);
+	engine_run_index(run);
 	run->idx = rec->step ? workflow_step_index(wf, rec->step) : -1;
 	if ((rec->step != NULL && run->idx < 0) ||
 	    run_load_steps(run, rec->seq, err) != 0) {

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <event2/event.h>
 
 #include "engine-internal.h"
+#include "hmap.h"
 #include "id.h"
 #include "log.h"
 #include "schema.h"
@@ -31,6 +33,8 @@ struct run_commit {
 	unsigned	 effects;
 	int		 seq;		/* the run's seq after the change */
 	int		 created;	/* the change created the run */
+	int		 observed;	/* ev is filled for the observer */
+	struct engine_event ev;		/* step and error are copies */
 };
 
 /* What the driver knows about an event besides its kind. */
@@ -89,6 +93,11 @@ engine_create(struct event_base *base, struct store *store,
 	host[sizeof host - 1] = '\0';
 	e->owner = xasprintf("%s:%ld:%04x", host, (long)getpid(),
 	    (unsigned)orc_random(0x10000));
+	e->by_id = hmap_create();
+	e->by_key = hmap_create();
+	e->gates = hmap_create();
+	e->max_queue = cfg->max_queue ? cfg->max_queue : 10000;
+	e->max_active = cfg->max_active ? cfg->max_active : 100000;
 	e->renew = event_new(base, -1, EV_PERSIST, engine_renew_cb, e);
 	tv.tv_sec = e->lease_ms / 3000;
 	tv.tv_usec = (e->lease_ms / 3 % 1000) * 1000;
@@ -102,6 +111,14 @@ run_free(struct run *run)
 {
 	struct engine *e = run->engine;
 
+	engine_release(run);
+	if (hmap_get(e->by_id, run->rec.id) == run)
+		hmap_remove(e->by_id, run->rec.id);
+	if (run->key_index != NULL) {
+		if (hmap_get(e->by_key, run->key_index) == run)
+			hmap_remove(e->by_key, run->key_index);
+		free(run->key_index);
+	}
 	if (run->prev != NULL)
 		run->prev->next = run->next;
 	else
@@ -110,8 +127,10 @@ run_free(struct run *run)
 		run->next->prev = run->prev;
 	if (!run->done)
 		e->active--;
-	if (run->call != NULL)
+	if (run->call != NULL) {
 		step_call_free(run->call);
+		e->stats.calls--;
+	}
 	if (run->timer != NULL)
 		event_free(run->timer);
 	if (run->deadline != NULL)
@@ -142,6 +161,9 @@ engine_free(struct engine *e)
 		e->runs->pending = 0;
 		run_free(e->runs);
 	}
+	engine_gates_free(e);
+	hmap_free(e->by_id);
+	hmap_free(e->by_key);
 	for (i = 0; i < e->ndefs; i++)
 		workflow_unref(e->defs[i]);
 	free(e->defs);
@@ -180,12 +202,21 @@ engine_def_add(struct engine *e, struct workflow *wf)
 struct run *
 engine_run_find(struct engine *e, const char *id)
 {
-	struct run *run;
+	char up[RUN_ID_LEN + 1];
+	size_t i;
 
-	for (run = e->runs; run != NULL; run = run->next)
-		if (strcasecmp(run->rec.id, id) == 0)
-			return run;
-	return NULL;
+	/* Ids are written in upper case; accept what a person types. */
+	for (i = 0; i < RUN_ID_LEN && id[i] != '\0'; i++)
+		up[i] = (char)toupper((unsigned char)id[i]);
+	up[i] = '\0';
+	return hmap_get(e->by_id, up);
+}
+
+/* Indexes a run by its id once it has one. */
+void
+engine_run_index(struct run *run)
+{
+	hmap_set(run->engine->by_id, run->rec.id, run);
 }
 
 /* A run in memory for wf; the caller fills its record. */
@@ -231,12 +262,22 @@ run_tell(struct run *run, engine_run_cb cb)
 static void
 run_finish(struct run *run)
 {
+	struct engine_event ev;
+
 	if (run->done)
 		return;
 	run->done = 1;
 	run->engine->active--;
+	run->engine->stats.finished[run->rec.state]++;
+	engine_release(run);
 	log_debug("%s: run %s %s", __func__, run->rec.id,
 	    run_state_name(run->rec.state));
+	memset(&ev, 0, sizeof ev);
+	ev.event = "finished";
+	ev.state = run->rec.state;
+	ev.error = run->rec.error;
+	ev.at = run->rec.finished_at;
+	engine_notify(run, &ev);
 	run_tell(run, run->watch.finished);
 }
 
@@ -286,6 +327,7 @@ run_stop_step(struct run *run)
 		step_call_cancel(run->call);
 		step_call_free(run->call);
 		run->call = NULL;
+		run->engine->stats.calls--;
 	}
 }
 
@@ -345,6 +387,7 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 	p.input_schema = workflow_input_schema(run->wf);
 	p.allow = workflow_allow(run->wf);
 	run->call = step_call_create(&p, run_step_done_cb, run);
+	run->engine->stats.calls++;
 	json_decref(with);
 	free(key);
 	run->call_started = orc_now_ms();
@@ -359,6 +402,9 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 void
 engine_run_start(struct run *run)
 {
+	/* Draining: the step stays where the store has it, to resume. */
+	if (run->engine->paused)
+		return;
 	run_call(run, workflow_step_at(run->wf, (size_t)run->idx),
 	    run->step_input, run->rec.attempt);
 }
@@ -391,12 +437,12 @@ run_step_result(struct run *run, struct step_call *call)
 
 	memset(&ev, 0, sizeof ev);
 	ev.duration_ms = orc_now_ms() - run->call_started;
-	if (call == NULL) {
-		ev.error = run->call_error;
-		kind = FSM_STEP_FAILED;
-	} else if (!step_call_ok(call)) {
-		ev.error = step_call_error(call);
-		ev.retryable = step_call_retryable(call);
+	if (call == NULL || !step_call_ok(call)) {
+		/* Users read this in show and runs: name the step. */
+		msg = xasprintf("step %s: %s", run->rec.step, call == NULL ?
+		    run->call_error : step_call_error(call));
+		ev.error = msg;
+		ev.retryable = call != NULL && step_call_retryable(call);
 		kind = FSM_STEP_FAILED;
 	} else {
 		ev.output = step_call_take_output(call);
@@ -422,6 +468,8 @@ run_step_result(struct run *run, struct step_call *call)
 			}
 		}
 	}
+	engine_stat_step(run->engine, kind != FSM_STEP_FAILED,
+	    ev.duration_ms);
 	run_apply(run, kind, &ev);
 	json_decref(ev.output);
 	free(msg);
@@ -467,6 +515,8 @@ run_step_done_cb(struct step_call *call, void *arg)
 	int dead = run->call_is_dead;
 
 	evtimer_del(run->timer);
+	if (call != NULL)
+		run->engine->stats.calls--;
 	run->call = NULL;
 	if (dead)
 		run_dead_result(run, call);
@@ -486,17 +536,22 @@ run_committed_cb(void *arg)
 	unsigned eff = c->effects;
 
 	run->pending--;
+	if (c->observed) {
+		engine_notify(run, &c->ev);
+		free((char *)c->ev.step);
+		free((char *)c->ev.error);
+	}
 	if (c->created)
 		run_tell(run, run->watch.accepted);
 	if (c->created && run->rec.state == RUN_QUEUED)
-		run_apply(run, FSM_START, NULL);
+		engine_admit(run, 0);
 	else if ((eff & FSM_ADVANCE) && run->rec.state == RUN_RUNNING &&
 	    run->rec.seq == c->seq && run->call == NULL) {
 		log_debug("%s: run %s seq %d committed", __func__, run->rec.id,
 		    c->seq - 1);
 		engine_run_start(run);
 	} else if ((eff & FSM_RESET) && run->rec.state == RUN_QUEUED)
-		run_apply(run, FSM_START, NULL);
+		engine_admit(run, 0);
 	else if ((eff & FSM_DEAD_LETTER) && run->rec.dead == DEAD_PENDING)
 		run_start_dead(run);
 	else if (eff & FSM_FINISH)
@@ -518,6 +573,17 @@ run_submit(struct run *run, const struct transition_rec *tr,
 	c->effects = effects;
 	c->seq = run->rec.seq;
 	c->created = created;
+	if (run->engine->observer != NULL && tr != NULL) {
+		c->observed = 1;
+		c->ev.event = tr->event;	/* static strings */
+		c->ev.state = tr->to_state;
+		c->ev.step = tr->step ? xstrdup(tr->step) : NULL;
+		c->ev.seq = tr->seq;
+		c->ev.attempt = tr->attempt;
+		c->ev.error = tr->error ? xstrdup(tr->error) : NULL;
+		c->ev.at = tr->at;
+		c->ev.duration_ms = tr->duration_ms;
+	}
 	memset(&ch, 0, sizeof ch);
 	ch.run = &run->rec;
 	ch.flags = flags;
@@ -635,6 +701,8 @@ run_apply(struct run *run, enum fsm_event kind, const struct run_event *ev)
 	}
 	if (res.effects & FSM_CANCEL_STEP)
 		run_stop_step(run);
+	if (from == RUN_RETRYING && res.state == RUN_RUNNING)
+		run->engine->stats.retries++;
 	/* The record's step name changes below; the rows keep this one. */
 	step = run->rec.step ? xstrdup(run->rec.step) : NULL;
 	memset(&tr, 0, sizeof tr);
@@ -687,6 +755,7 @@ run_timer_cb(evutil_socket_t fd, short what, void *arg)
 		ev.error = msg;
 		ev.retryable = 1;
 		ev.duration_ms = orc_now_ms() - run->call_started;
+		engine_stat_step(run->engine, 0, ev.duration_ms);
 		run_stop_step(run);
 		run_apply(run, FSM_STEP_TIMEOUT, &ev);
 		free(msg);
@@ -769,7 +838,7 @@ engine_run_continue(struct run *run)
 	switch (run->rec.state) {
 	case RUN_QUEUED:
 	case RUN_RUNNING:
-		run_apply(run, FSM_START, NULL);
+		engine_admit(run, run->rec.state == RUN_RUNNING);
 		break;
 	case RUN_RETRYING:
 		run_arm(run, run->rec.due_at - orc_now_ms());
@@ -824,19 +893,18 @@ engine_run_apply(struct run *run, enum fsm_event kind, const char *error)
 	run_maybe_free(run);
 }
 
-int
-engine_submit(struct engine *e, struct workflow *wf, const json_t *input,
-    const json_t *trigger, const struct engine_watch *watch,
-    char id[RUN_ID_LEN + 1], struct orc_error *err)
+/* Creates the run in memory and submits its first change. */
+static void
+run_create(struct engine *e, struct workflow *wf, const json_t *input,
+    const json_t *trigger, const char *key, const struct engine_watch *watch,
+    char id[RUN_ID_LEN + 1])
 {
 	struct transition_rec tr;
 	struct run *run;
-	const json_t *schema = workflow_input_schema(wf);
 
-	if (schema != NULL && schema_validate(schema, input, err) != 0)
-		return -1;
 	run = engine_run_new(e, wf, watch);
 	id_new(run->rec.id);
+	engine_run_index(run);
 	run->rec.workflow = xstrdup(workflow_name(wf));
 	run->rec.def_hash = xstrdup(workflow_hash(wf));
 	run->rec.state = RUN_QUEUED;
@@ -845,6 +913,8 @@ engine_submit(struct engine *e, struct workflow *wf, const json_t *input,
 	run->rec.created_at = run->rec.updated_at = orc_now_ms();
 	run->rec.lease_owner = xstrdup(e->owner);
 	run->rec.lease_until = run->rec.created_at + e->lease_ms;
+	if (key != NULL)
+		engine_key_add(run, key);
 	run_move_to(run, 0, json_incref(run->rec.input));
 	memset(&tr, 0, sizeof tr);
 	memcpy(tr.run_id, run->rec.id, sizeof tr.run_id);
@@ -855,11 +925,46 @@ engine_submit(struct engine *e, struct workflow *wf, const json_t *input,
 	tr.step = run->rec.step;
 	run_submit(run, &tr, NULL, STORE_RUN_INSERT, 0, 1);
 	run_arm_deadline(run, run->rec.created_at);
+	e->stats.submitted++;
 	if (id != NULL)
 		memcpy(id, run->rec.id, RUN_ID_LEN + 1);
 	log_debug("%s: run %s of %s submitted", __func__, run->rec.id,
 	    run->rec.workflow);
+}
+
+int
+engine_submit_keyed(struct engine *e, struct workflow *wf,
+    const json_t *input, const json_t *trigger, const char *key,
+    const struct engine_watch *watch, char id[RUN_ID_LEN + 1],
+    int *existing, struct orc_error *err)
+{
+	const json_t *schema = workflow_input_schema(wf);
+	char found[RUN_ID_LEN + 1];
+
+	if (existing != NULL)
+		*existing = 0;
+	if (key != NULL && engine_key_find(e, workflow_name(wf), key, found)) {
+		if (existing != NULL)
+			*existing = 1;
+		if (id != NULL)
+			memcpy(id, found, sizeof found);
+		return 0;
+	}
+	if (schema != NULL && schema_validate(schema, input, err) != 0)
+		return -1;
+	if (engine_admit_check(e, wf, err) != 0)
+		return -1;
+	run_create(e, wf, input, trigger, key, watch, id);
 	return 0;
+}
+
+int
+engine_submit(struct engine *e, struct workflow *wf, const json_t *input,
+    const json_t *trigger, const struct engine_watch *watch,
+    char id[RUN_ID_LEN + 1], struct orc_error *err)
+{
+	return engine_submit_keyed(e, wf, input, trigger, NULL, watch, id,
+	    NULL, err);
 }
 
 /* A killed process whose parent has not reaped it yet still answers

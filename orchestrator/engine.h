@@ -23,6 +23,11 @@ struct workflow;
 struct engine_config {
 	const char	*buckets_dir;	/* root of local buckets */
 	int64_t		 lease_ms;	/* 0: ORCH_LEASE_MS or 30 s */
+	/* Runs of one workflow waiting for a concurrency slot, at most;
+	 * past it engine_submit refuses with ORC_EFULL. 0: 10000. */
+	size_t		 max_queue;
+	/* Runs in memory (all workflows), at most. 0: 100000. */
+	size_t		 max_active;
 };
 
 /* What a caller learns about a run: on acceptance and when it is final. */
@@ -52,6 +57,15 @@ const char	*engine_owner(const struct engine *);
 /* Runs in memory that are not final yet. */
 size_t		 engine_active(const struct engine *);
 
+/* Like engine_submit, with the caller's Idempotency-Key (may be NULL): a
+ * run of the same workflow created with the same key in the last 24 h is
+ * returned in id instead, *existing is set and nothing is created (the
+ * watch is not called). ORC_EFULL when the workflow's queue is full. */
+int	engine_submit_keyed(struct engine *, struct workflow *,
+	    const json_t *input, const json_t *trigger, const char *key,
+	    const struct engine_watch *, char id[RUN_ID_LEN + 1],
+	    int *existing, struct orc_error *);
+
 /* Starts a run of wf with input (borrowed). trigger describes where it
  * came from (borrowed, may be NULL). Refuses an input that does not match
  * the workflow's input schema (ORC_EINVAL, nothing written). */
@@ -78,6 +92,57 @@ int	engine_redrive(struct engine *, const char *run_id,
 
 /* Cancels a run: in memory, or in the store when nobody executes it. */
 int	engine_cancel(struct engine *, const char *run_id, struct orc_error *);
+
+/* One committed transition, as observers see it. event is the
+ * transition's name ("created", "step_succeeded", ...), or "finished"
+ * once the run is final and its dead letter handled. All borrowed for the
+ * duration of the call. */
+struct engine_event {
+	const char	*run_id;
+	const char	*workflow;
+	const char	*event;
+	enum run_state	 state;
+	const char	*step;		/* or NULL */
+	int		 seq;
+	int		 attempt;
+	const char	*error;		/* or NULL */
+	const json_t	*output;	/* the run's, when succeeded */
+	int64_t		 at;		/* ms since the epoch */
+	int64_t		 duration_ms;	/* of the step attempt, or 0 */
+};
+
+typedef void (*engine_observer_fn)(const struct engine_event *, void *);
+
+/* One observer (the HTTP server: long polls, event streams, metrics). */
+void	engine_set_observer(struct engine *, engine_observer_fn, void *);
+
+/* Paused, the engine starts no step (in flight ones finish, their next
+ * steps wait): for a drain before exit. Runs stay in the store to be
+ * resumed. */
+void	engine_pause(struct engine *);
+/* Step attempts in flight. */
+size_t	engine_calls(const struct engine *);
+
+#define ENGINE_HIST_BUCKETS 12
+/* Upper bounds (ms) of the step duration histogram's buckets. */
+extern const int64_t engine_hist_bounds[ENGINE_HIST_BUCKETS];
+
+struct engine_stats {
+	size_t		 active;	/* runs in memory, not final */
+	size_t		 waiting;	/* queued behind a concurrency limit */
+	size_t		 calls;		/* step attempts in flight */
+	uint64_t	 submitted;
+	uint64_t	 finished[RUN_STATE_COUNT];
+	uint64_t	 retries;	/* attempts after a failed one */
+	uint64_t	 steps_ok;
+	uint64_t	 steps_failed;
+	/* Step attempt durations: counts per bucket, the last is +Inf. */
+	uint64_t	 step_ms_bucket[ENGINE_HIST_BUCKETS + 1];
+	uint64_t	 step_ms_count;
+	double		 step_ms_sum;
+};
+
+void	engine_get_stats(const struct engine *, struct engine_stats *);
 
 /* Whether a lease owner is a process on this host that is gone. */
 int	engine_owner_dead(const char *owner, void *);

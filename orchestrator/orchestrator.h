@@ -24,7 +24,8 @@ enum orc_code {
 	ORC_ESTEP,		/* a step failed */
 	ORC_EPERM,		/* not allowed by the workflow's permissions */
 	ORC_EBUSY,		/* held by another process */
-	ORC_EUNSUPPORTED	/* valid, but not available in this build */
+	ORC_EUNSUPPORTED,	/* valid, but not available in this build */
+	ORC_EFULL		/* at a concurrency or queue limit: try later */
 };
 
 /* Filled by a callee that fails; every function taking one accepts NULL. */

@@ -1303,6 +1303,133 @@ test_engine_redrive_cancelled(void)
 	teardown(&t);
 }
 
+/* Counts observer events, and the largest number of runs of the
+ * workflow running at once (from "started" and "finished" events). */
+struct observed {
+	int	events;
+	int	finished;
+	int	running;
+	int	max_running;
+};
+
+static void
+observe_cb(const struct engine_event *ev, void *arg)
+{
+	struct observed *o = arg;
+
+	o->events++;
+	if (strcmp(ev->event, "started") == 0 && ++o->running > o->max_running)
+		o->max_running = o->running;
+	if (strcmp(ev->event, "finished") == 0) {
+		o->finished++;
+		o->running--;
+	}
+}
+
+/* Replaces the test's engine with one whose queue holds max_queue runs. */
+static void
+reengine(struct tctx *t, size_t max_queue)
+{
+	struct engine_config cfg;
+
+	engine_free(t->engine);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.buckets_dir = "buckets";
+	cfg.max_queue = max_queue;
+	t->engine = engine_create(t->base, t->store, &cfg);
+}
+
+/* "concurrency": 1 runs one at a time; one more waits; the next is
+ * refused with ORC_EFULL; the waiting one starts when a slot frees. */
+static void
+test_engine_concurrency_queue(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct observed o;
+	struct engine_stats st;
+	struct orc_error err;
+	char a[RUN_ID_LEN + 1], b[RUN_ID_LEN + 1], c[RUN_ID_LEN + 1];
+
+	REQUIRE(setup(&t) == 0);
+	reengine(&t, 1);
+	memset(&o, 0, sizeof o);
+	engine_set_observer(t.engine, observe_cb, &o);
+	wf = load("{\"name\":\"one\",\"concurrency\":1,\"steps\":["
+	    "{\"name\":\"w\",\"uses\":\"wait\",\"with\":{\"ms\":50}}]}");
+	REQUIRE(wf != NULL);
+	CHECK(submit(&t, wf, "{}", a, &err) == 0);
+	/* Let the first run commit and take the slot. */
+	event_base_loop(t.base, EVLOOP_NONBLOCK);
+	CHECK(submit(&t, wf, "{}", b, &err) == 0);
+	event_base_loop(t.base, EVLOOP_NONBLOCK);
+	engine_get_stats(t.engine, &st);
+	CHECK(st.waiting == 1);
+	CHECK(submit(&t, wf, "{}", c, &err) == -1);
+	CHECK(err.code == ORC_EFULL);
+	CHECK(drive(&t, 2) == 0);
+	CHECK(result_of(&t, a)->state == RUN_SUCCEEDED);
+	CHECK(result_of(&t, b)->state == RUN_SUCCEEDED);
+	CHECK(o.max_running == 1);
+	CHECK(o.finished == 2);
+	CHECK(o.events > 6);
+	engine_get_stats(t.engine, &st);
+	CHECK(st.waiting == 0);
+	CHECK(st.submitted == 2);
+	CHECK(st.finished[RUN_SUCCEEDED] == 2);
+	CHECK(st.steps_ok == 2);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* A repeated idempotency key returns the first run, in memory and once
+ * it is only in the store; another workflow's key is another key. */
+static void
+test_engine_idempotency(void)
+{
+	struct tctx t;
+	struct workflow *wf, *other;
+	struct engine_watch w;
+	struct orc_error err;
+	char a[RUN_ID_LEN + 1], b[RUN_ID_LEN + 1], c[RUN_ID_LEN + 1];
+	json_t *in = json_object();
+	int existing = -1;
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{\"name\":\"idem\",\"steps\":[{\"name\":\"d\","
+	    "\"uses\":\"json.decode\"}]}");
+	other = load("{\"name\":\"idem2\",\"steps\":[{\"name\":\"d\","
+	    "\"uses\":\"json.decode\"}]}");
+	REQUIRE(wf != NULL && other != NULL);
+	w = watch(&t);
+	CHECK(engine_submit_keyed(t.engine, wf, in, NULL, "k1", &w, a,
+	    &existing, &err) == 0);
+	CHECK(existing == 0);
+	/* Not committed yet: found in memory. */
+	CHECK(engine_submit_keyed(t.engine, wf, in, NULL, "k1", &w, b,
+	    &existing, &err) == 0);
+	CHECK(existing == 1);
+	CHECK_STR(b, a);
+	CHECK(drive(&t, 1) == 0);
+	/* Let the run leave memory: then the store answers. */
+	event_base_loop(t.base, EVLOOP_NONBLOCK);
+	CHECK(engine_active(t.engine) == 0);
+	memset(b, 0, sizeof b);
+	CHECK(engine_submit_keyed(t.engine, wf, in, NULL, "k1", &w, b,
+	    &existing, &err) == 0);
+	CHECK(existing == 1);
+	CHECK_STR(b, a);
+	CHECK(engine_submit_keyed(t.engine, other, in, NULL, "k1", &w, c,
+	    &existing, &err) == 0);
+	CHECK(existing == 0);
+	CHECK(strcmp(c, a) != 0);
+	CHECK(drive(&t, 2) == 0);
+	json_decref(in);
+	workflow_unref(wf);
+	workflow_unref(other);
+	teardown(&t);
+}
+
 int
 main(void)
 {
@@ -1329,5 +1456,7 @@ main(void)
 	TEST_RUN(test_engine_redrive_from_step);
 	TEST_RUN(test_engine_redrive_input);
 	TEST_RUN(test_engine_redrive_cancelled);
+	TEST_RUN(test_engine_concurrency_queue);
+	TEST_RUN(test_engine_idempotency);
 	TEST_DONE();
 }
