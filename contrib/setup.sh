@@ -2,9 +2,10 @@
 # Sets up a Debian machine to build and test the orchestrator, then builds.
 #
 #   contrib/setup.sh            install what is missing, build
-#   contrib/setup.sh run        ... then run the example workflow
+#   contrib/setup.sh run        ... then serve the example workflows on 127.0.0.1:8080
 #   contrib/setup.sh check      ... then run the whole test suite
 #   contrib/setup.sh asan       ... build with ASan+UBSan in build-asan/, run the suite
+#   contrib/setup.sh bench      ... also install wrk, then run the benchmark (make bench)
 #
 # Packages are installed with apt-get only when missing; nothing else is
 # downloaded. The build happens in the source tree (or build-asan/).
@@ -17,6 +18,8 @@ top=$(pwd)
 packages=(build-essential autoconf automake libtool pkg-config
 	libevent-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
 	liblua5.4-dev libssl-dev valgrind sqlite3 curl python3)
+# The benchmark's load generator, only for "bench".
+[ "${1:-}" = bench ] && packages+=(wrk)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -51,9 +54,9 @@ build)
 	;;
 run)
 	build_tree "$top"
-	echo "setup: running workflows/order-report.json on ./orchestrator.db"
-	exec ./orchestrator/orchestrator run workflows/order-report.json \
-		--input workflows/inputs/order-report.json
+	echo "setup: serving workflows/ on ${ORCH_LISTEN:-127.0.0.1:8080}" \
+	    "with ./orchestrator.db (Ctrl-C stops)"
+	exec ./orchestrator/orchestrator serve --workflows workflows
 	;;
 check)
 	build_tree "$top"
@@ -73,8 +76,12 @@ asan)
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		make -s -j"$jobs" check
 	;;
+bench)
+	build_tree "$top"
+	make -s bench
+	;;
 *)
-	echo "usage: contrib/setup.sh [build|run|check|asan]" >&2
+	echo "usage: contrib/setup.sh [build|run|check|asan|bench]" >&2
 	exit 2
 	;;
 esac

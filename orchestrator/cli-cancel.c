@@ -1,44 +1,60 @@
 /*
  * orchestrator cancel RUN_ID: cancels a run that no live process is
  * executing. The cancellation is committed before the command returns.
+ * With --url the server that executes the run cancels it.
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <event2/event.h>
 
 #include "cli.h"
+#include "client.h"
 #include "store.h"
+
+/* Has the server cancel the run (POST /runs/ID/cancel). */
+static int
+cancel_url(const char *url, const char *id, struct orc_error *err)
+{
+	json_t *answer;
+	char *eid, *path;
+	long status;
+	int rc;
+
+	eid = client_escape(id);
+	path = xasprintf("/runs/%s/cancel", eid);
+	rc = client_request(url, "POST", path, NULL, NULL, 0, &status, &answer,
+	    err);
+	json_decref(answer);
+	free(path);
+	free(eid);
+	return rc;
+}
 
 int
 cli_cancel(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *db = NULL, *level = NULL;
+	struct cli_opts co;
 	struct cli_engine ce;
 	struct orc_error err;
-	int c, rc;
+	const char *url;
+	int i, rc;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': db = optarg; break;
-		case 'l': level = optarg; break;
-		default: return cli_usage_error("cancel", "bad option");
-		}
-	}
-	if (optind + 1 != argc)
+	if ((i = cli_parse("cancel", argc, argv, NULL, NULL, NULL, &co)) < 0)
+		return CLI_USAGE;
+	if (i + 1 != argc)
 		return cli_usage_error("cancel", "expected one run id");
-	if (cli_log_level(level) != 0)
-		return cli_usage_error("cancel", "--log-level: unknown level");
-	if (cli_engine_open(&ce, cli_db(db), NULL, &err) != 0)
+	if ((url = cli_url(&co)) != NULL) {
+		if (cancel_url(url, argv[i], &err) != 0)
+			return cli_fail("cancel", "%s", err.message);
+		printf("run %s cancelled\n", argv[i]);
+		return CLI_OK;
+	}
+	if (cli_engine_open(&ce, cli_db(co.db), NULL, &err) != 0)
 		return cli_fail("cancel", "%s", err.message);
-	if ((rc = engine_cancel(ce.engine, argv[optind], &err)) == 0) {
+	if ((rc = engine_cancel(ce.engine, argv[i], &err)) == 0) {
 		/* The cancel is committed by the loop's grouped commit. */
 		ce.waiting = 1;
 		ce.quiet = 1;
@@ -48,6 +64,6 @@ cli_cancel(int argc, char **argv)
 	cli_engine_close(&ce);
 	if (rc != 0)
 		return cli_fail("cancel", "%s", err.message);
-	printf("run %s cancelled\n", argv[optind]);
+	printf("run %s cancelled\n", argv[i]);
 	return CLI_OK;
 }

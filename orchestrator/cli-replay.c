@@ -37,34 +37,25 @@ cli_replay(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "file", required_argument, NULL, 'f' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "buckets", required_argument, NULL, 'b' },
-		{ "log-level", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *file = NULL, *db = NULL, *buckets = NULL, *level = NULL;
+	const char *file = NULL, *buckets;
+	struct cli_opts co;
 	struct engine_watch w;
 	struct cli_engine ce;
 	struct orc_error err;
 	struct workflow *wf;
 	json_t *input, *trigger;
 	char tmp[] = "/tmp/orchestrator-replay-XXXXXX";
-	int c, rc;
+	int i, rc;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': file = optarg; break;
-		case 'd': db = optarg; break;
-		case 'b': buckets = optarg; break;
-		case 'l': level = optarg; break;
-		default: return cli_usage_error("replay", "bad option");
-		}
-	}
-	if (optind + 1 != argc || file == NULL)
+	if ((i = cli_parse("replay", argc, argv, opts, cli_opt_string, &file,
+	    &co)) < 0)
+		return CLI_USAGE;
+	if (i + 1 != argc || file == NULL)
 		return cli_usage_error("replay", "expected a run id and --file");
-	if (cli_log_level(level) != 0)
-		return cli_usage_error("replay", "--log-level: unknown level");
-	if ((input = replay_input(cli_db(db), argv[optind], &err)) == NULL)
+	buckets = co.buckets;
+	if ((input = replay_input(cli_db(co.db), argv[i], &err)) == NULL)
 		return cli_fail("replay", "%s", err.message);
 	if ((wf = cli_load_workflow(file)) == NULL) {
 		json_decref(input);
@@ -88,7 +79,7 @@ cli_replay(int argc, char **argv)
 		return cli_fail("replay", "%s", err.message);
 	}
 	w = cli_engine_watch(&ce);
-	trigger = json_pack("{ssss}", "source", "replay", "of", argv[optind]);
+	trigger = json_pack("{ssss}", "source", "replay", "of", argv[i]);
 	rc = engine_submit(ce.engine, wf, input, trigger, &w, NULL, &err);
 	json_decref(trigger);
 	json_decref(input);

@@ -7,7 +7,6 @@
 
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 
@@ -16,36 +15,26 @@ cli_resume(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "workflow", required_argument, NULL, 'w' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "buckets", required_argument, NULL, 'b' },
-		{ "log-level", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *db = NULL, *buckets = NULL, *level = NULL;
 	const char *workflow = NULL;
 	struct engine_watch w;
 	struct cli_engine ce;
+	struct cli_opts co;
 	struct orc_error err;
-	int c, n = 0, rc;
+	int i, n = 0, rc;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'w': workflow = optarg; break;
-		case 'd': db = optarg; break;
-		case 'b': buckets = optarg; break;
-		case 'l': level = optarg; break;
-		default: return cli_usage_error("resume", "bad option");
-		}
-	}
-	if (cli_log_level(level) != 0)
-		return cli_usage_error("resume", "--log-level: unknown level");
-	if (cli_engine_open(&ce, cli_db(db), cli_buckets(buckets), &err) != 0)
+	if ((i = cli_parse("resume", argc, argv, opts, cli_opt_string, &workflow,
+	    &co)) < 0)
+		return CLI_USAGE;
+	if (cli_engine_open(&ce, cli_db(co.db), cli_buckets(co.buckets),
+	    &err) != 0)
 		return cli_fail("resume", "%s", err.message);
 	/* Every resumed run reports to the same watch: count them after. */
 	w = cli_engine_watch(&ce);
 	ce.waiting = 0;
-	rc = engine_resume(ce.engine, optind < argc ?
-	    (const char *const *)argv + optind : NULL, workflow, &w, &n, &err);
+	rc = engine_resume(ce.engine, i < argc ?
+	    (const char *const *)argv + i : NULL, workflow, &w, &n, &err);
 	ce.waiting += n;
 	if (rc == 0)
 		cli_engine_wait(&ce);

@@ -1,7 +1,9 @@
 /*
  * orchestrator retry: redrives failed or cancelled runs in this process,
  * one by id (from its failed step, or --from-step, with an edited --input,
- * on its own definition or --latest) or many by filter.
+ * on its own definition or --latest) or many by filter. With --url a
+ * server redrives them instead (POST /runs/ID/retry, POST /runs/retry)
+ * and the command returns without waiting for them to finish.
  */
 #include "config.h"
 
@@ -10,13 +12,16 @@
 #include <string.h>
 
 #include "cli.h"
+#include "client.h"
 #include "diag.h"
 #include "store.h"
+#include "strbuf.h"
 #include "workflow.h"
 
 struct retry_opts {
-	const char	*from_step, *input, *db, *buckets, *workflows;
-	const char	*workflow, *error_like, *since, *level;
+	struct cli_opts	 co;
+	const char	*from_step, *input;
+	const char	*workflow, *error_like, *since;
 	int		 latest, state;
 };
 
@@ -59,7 +64,7 @@ retry_one(struct cli_engine *ce, const struct retry_opts *o, const char *id,
 		memset(&r, 0, sizeof r);
 		if (store_get_run(ce->store, id, &r, err) != 0)
 			return -1;
-		rd.latest = retry_latest(cli_workflows(o->workflows),
+		rd.latest = retry_latest(cli_workflows(o->co.workflows),
 		    r.workflow, err);
 		run_rec_clear(&r);
 		if (rd.latest == NULL)
@@ -119,7 +124,95 @@ retry_bulk(struct cli_engine *ce, const struct retry_opts *o,
 	return 0;
 }
 
-/* Parses the options into o; returns optind, or -1 after a usage error. */
+/* Appends "&key=value" (escaped) to a query when value is set. */
+static void
+retry_query_add(struct strbuf *q, const char *key, const char *value)
+{
+	char *v;
+
+	if (value == NULL)
+		return;
+	v = client_escape(value);
+	strbuf_printf(q, "&%s=%s", key, v);
+	free(v);
+}
+
+/* Has the server redrive one run (then prints it as show does) or every
+ * run matching the filter; returns the exit code. */
+static int
+retry_url(const struct retry_opts *o, const char *url, const char *id,
+    json_t *input)
+{
+	struct strbuf q = STRBUF_INIT;
+	struct orc_error err;
+	json_t *body = NULL, *answer;
+	long status;
+	char *eid;
+	int rc;
+
+	if (id != NULL) {
+		body = json_object();
+		if (o->from_step != NULL)
+			json_object_set_new(body, "from_step",
+			    json_string(o->from_step));
+		if (input != NULL)
+			json_object_set(body, "input", input);
+		if (o->latest)
+			json_object_set_new(body, "latest", json_true());
+		eid = client_escape(id);
+		strbuf_printf(&q, "/runs/%s/retry", eid);
+		free(eid);
+	} else {
+		strbuf_puts(&q, "/runs/retry?state=");
+		strbuf_puts(&q, run_state_name((enum run_state)o->state));
+		retry_query_add(&q, "workflow", o->workflow);
+		retry_query_add(&q, "since", o->since);
+		retry_query_add(&q, "error", o->error_like);
+	}
+	rc = client_request(url, "POST", q.s, body, NULL, 0, &status, &answer,
+	    &err);
+	strbuf_free(&q);
+	json_decref(body);
+	if (rc == 0 && id == NULL) {
+		status = (long)json_integer_value(json_object_get(answer,
+		    "retried"));
+		fprintf(stderr, "retrying %ld run%s\n", status, status == 1 ?
+		    "" : "s");
+	}
+	json_decref(answer);
+	if (rc != 0)
+		return cli_fail("retry", "%s", err.message);
+	return id != NULL ? cli_show_url("retry", url, id, 0) : CLI_OK;
+}
+
+/* The retry command's own options. */
+static int
+retry_opt(int c, const char *arg, void *ctx)
+{
+	struct retry_opts *o = ctx;
+	enum run_state st;
+
+	switch (c) {
+	case 'f': o->from_step = arg; break;
+	case 'i': o->input = arg; break;
+	case 'L': o->latest = 1; break;
+	case 'w': o->workflow = arg; break;
+	case 's':
+		if (run_state_parse(arg, &st) != 0 ||
+		    (st != RUN_FAILED && st != RUN_CANCELLED)) {
+			cli_usage_error("retry", "--state: expected failed or "
+			    "cancelled");
+			return -1;
+		}
+		o->state = (int)st;
+		break;
+	case 'S': o->since = arg; break;
+	case 'e': o->error_like = arg; break;
+	}
+	return 0;
+}
+
+/* Parses the options into o; returns the first operand, or -1. */
 static int
 retry_parse(int argc, char **argv, struct retry_opts *o)
 {
@@ -131,42 +224,12 @@ retry_parse(int argc, char **argv, struct retry_opts *o)
 		{ "state", required_argument, NULL, 's' },
 		{ "since", required_argument, NULL, 'S' },
 		{ "error", required_argument, NULL, 'e' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "buckets", required_argument, NULL, 'b' },
-		{ "workflows", required_argument, NULL, 'W' },
-		{ "log-level", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
-	enum run_state st;
-	int c;
 
 	memset(o, 0, sizeof *o);
 	o->state = RUN_FAILED;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': o->from_step = optarg; break;
-		case 'i': o->input = optarg; break;
-		case 'L': o->latest = 1; break;
-		case 'w': o->workflow = optarg; break;
-		case 's':
-			if (run_state_parse(optarg, &st) != 0 ||
-			    (st != RUN_FAILED && st != RUN_CANCELLED)) {
-				cli_usage_error("retry", "--state: expected "
-				    "failed or cancelled");
-				return -1;
-			}
-			o->state = (int)st;
-			break;
-		case 'S': o->since = optarg; break;
-		case 'e': o->error_like = optarg; break;
-		case 'd': o->db = optarg; break;
-		case 'b': o->buckets = optarg; break;
-		case 'W': o->workflows = optarg; break;
-		case 'l': o->level = optarg; break;
-		default: cli_usage_error("retry", "bad option"); return -1;
-		}
-	}
-	return optind;
+	return cli_parse("retry", argc, argv, opts, retry_opt, o, &o->co);
 }
 
 int
@@ -176,6 +239,7 @@ cli_retry(int argc, char **argv)
 	struct cli_engine ce;
 	struct orc_error err;
 	json_t *input = NULL;
+	const char *url;
 	int i, rc;
 
 	if ((i = retry_parse(argc, argv, &o)) < 0)
@@ -183,11 +247,16 @@ cli_retry(int argc, char **argv)
 	if ((i + 1 == argc) == (o.workflow != NULL))
 		return cli_usage_error("retry", "expected one run id, or "
 		    "--workflow for a bulk retry");
-	if (cli_log_level(o.level) != 0)
-		return cli_usage_error("retry", "--log-level: unknown level");
 	if (o.input != NULL && (input = cli_read_input(o.input, &err)) == NULL)
 		return cli_fail("retry", "%s", err.message);
-	if (cli_engine_open(&ce, cli_db(o.db), cli_buckets(o.buckets), &err)) {
+	if ((url = cli_url(&o.co)) != NULL) {
+		rc = retry_url(&o, url, o.workflow == NULL ? argv[i] : NULL,
+		    input);
+		json_decref(input);
+		return rc;
+	}
+	if (cli_engine_open(&ce, cli_db(o.co.db), cli_buckets(o.co.buckets),
+	    &err)) {
 		json_decref(input);
 		return cli_fail("retry", "%s", err.message);
 	}

@@ -24,41 +24,31 @@ cli_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "input", required_argument, NULL, 'i' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "buckets", required_argument, NULL, 'b' },
-		{ "log-level", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *input_path = NULL, *db = NULL, *buckets = NULL;
-	const char *level = NULL;
+	const char *input_path = NULL;
+	struct cli_opts co;
 	struct cli_engine ce;
 	struct engine_watch w;
 	struct orc_error err;
 	struct workflow *wf;
 	json_t *input, *trigger;
 	char id[RUN_ID_LEN + 1];
-	int c, rc;
+	int i, rc;
 
-	while ((c = getopt_long(argc, argv, "i:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i': input_path = optarg; break;
-		case 'd': db = optarg; break;
-		case 'b': buckets = optarg; break;
-		case 'l': level = optarg; break;
-		default: return cli_usage_error("run", "bad option");
-		}
-	}
-	if (optind + 1 != argc)
+	if ((i = cli_parse("run", argc, argv, opts, cli_opt_string,
+	    &input_path, &co)) < 0)
+		return CLI_USAGE;
+	if (i + 1 != argc)
 		return cli_usage_error("run", "expected one workflow file");
-	if (cli_log_level(level) != 0)
-		return cli_usage_error("run", "--log-level: unknown level");
-	if ((wf = cli_load_workflow(argv[optind])) == NULL)
+	if ((wf = cli_load_workflow(argv[i])) == NULL)
 		return CLI_FAILED;
 	if ((input = cli_read_input(input_path, &err)) == NULL) {
 		workflow_unref(wf);
 		return cli_fail("run", "%s", err.message);
 	}
-	if (cli_engine_open(&ce, cli_db(db), cli_buckets(buckets), &err) != 0) {
+	if (cli_engine_open(&ce, cli_db(co.db), cli_buckets(co.buckets),
+	    &err) != 0) {
 		json_decref(input);
 		workflow_unref(wf);
 		return cli_fail("run", "%s", err.message);
@@ -73,7 +63,7 @@ cli_run(int argc, char **argv)
 	if (rc != 0) {
 		cli_engine_close(&ce);
 		workflow_unref(wf);
-		return cli_fail("run", "%s: input refused: %s", argv[optind],
+		return cli_fail("run", "%s: input refused: %s", argv[i],
 		    err.message);
 	}
 	cli_engine_wait(&ce);

@@ -1,6 +1,8 @@
 /*
  * orchestrator show RUN_ID: one run with its finished steps and the
- * timeline of its transitions, as text or as one JSON document.
+ * timeline of its transitions, as text or as one JSON document. With
+ * --url the run comes from a server (GET /runs/ID, the same document as
+ * --json) and is printed by the same code.
  */
 #include "config.h"
 
@@ -9,16 +11,17 @@
 #include <string.h>
 
 #include "cli.h"
+#include "client.h"
 #include "format.h"
+#include "runjson.h"
 #include "store.h"
 
 struct show_ctx {
 	struct format_table	*table;
-	json_t			*json;		/* array, with --json */
 	int64_t			 t0;		/* the run's creation */
 };
 
-/* One finished step: a row, or a JSON object. */
+/* One finished step as a row. */
 static int
 show_step_cb(const struct step_rec *s, void *arg)
 {
@@ -26,14 +29,6 @@ show_step_cb(const struct step_rec *s, void *arg)
 	char seq[16], att[16], dur[32], *out;
 	const char *cells[5];
 
-	if (sc->json != NULL) {
-		json_array_append_new(sc->json, json_pack("{sisssisIsIsO}",
-		    "seq", s->seq, "name", s->name, "attempts", s->attempts,
-		    "started_at", (json_int_t)s->started_at, "finished_at",
-		    (json_int_t)s->finished_at, "output", s->output ?
-		    s->output : json_null()));
-		return 0;
-	}
 	snprintf(seq, sizeof seq, "%d", s->seq);
 	snprintf(att, sizeof att, "%d", s->attempts);
 	format_duration(s->finished_at - s->started_at, dur, sizeof dur);
@@ -48,7 +43,7 @@ show_step_cb(const struct step_rec *s, void *arg)
 	return 0;
 }
 
-/* One transition: a row, or a JSON object. */
+/* One transition as a row. */
 static int
 show_transition_cb(const struct transition_rec *t, void *arg)
 {
@@ -56,20 +51,6 @@ show_transition_cb(const struct transition_rec *t, void *arg)
 	char at[32], att[16], dur[32], move[48];
 	const char *cells[7];
 
-	if (sc->json != NULL) {
-		json_array_append_new(sc->json, json_pack(
-		    "{sIsssssssisisIss*}", "at", (json_int_t)t->at,
-		    "from", t->from_state < 0 ? "" :
-		    run_state_name((enum run_state)t->from_state),
-		    "to", run_state_name(t->to_state), "event", t->event,
-		    "seq", t->seq, "attempt", t->attempt,
-		    "duration_ms", (json_int_t)t->duration_ms,
-		    "error", t->error));
-		json_object_set_new(json_array_get(sc->json,
-		    json_array_size(sc->json) - 1), "step", t->step ?
-		    json_string(t->step) : json_null());
-		return 0;
-	}
 	snprintf(at, sizeof at, "+");
 	format_duration(t->at - sc->t0, at + 1, sizeof at - 1);
 	snprintf(move, sizeof move, "%s -> %s", t->from_state < 0 ? "" :
@@ -115,9 +96,43 @@ show_header(const struct run_rec *r)
 	free(in);
 }
 
-/* Prints the run as text: header, steps, timeline, output. */
+/* Adds the steps and transitions of a server's run document to the
+ * table, as the store's callbacks would. */
 static int
-show_text(struct store *st, const struct run_rec *r, struct orc_error *err)
+show_doc_rows(const json_t *doc, const char *key, const char *run_id,
+    struct show_ctx *sc, struct orc_error *err)
+{
+	struct transition_rec t;
+	struct step_rec s;
+	json_t *a, *o;
+	size_t i;
+
+	if (!json_is_array(a = json_object_get(doc, key))) {
+		orc_error_set(err, ORC_EIO, "the server's run %s has no \"%s\"",
+		    run_id, key);
+		return -1;
+	}
+	json_array_foreach(a, i, o) {
+		if (strcmp(key, "steps") == 0) {
+			if (client_step_rec(o, run_id, &s, err) != 0)
+				return -1;
+			show_step_cb(&s, sc);
+			step_rec_clear(&s);
+		} else {
+			if (client_transition_rec(o, run_id, &t, err) != 0)
+				return -1;
+			show_transition_cb(&t, sc);
+			transition_rec_clear(&t);
+		}
+	}
+	return 0;
+}
+
+/* Prints the run as text: header, steps, timeline, output. The steps and
+ * transitions come from the store, or from doc when it is not NULL. */
+static int
+show_text(struct store *st, const json_t *doc, const struct run_rec *r,
+    struct orc_error *err)
 {
 	static const char *const sh[] = { "SEQ", "STEP", "ATTEMPTS",
 	    "DURATION", "OUTPUT" };
@@ -125,17 +140,22 @@ show_text(struct store *st, const struct run_rec *r, struct orc_error *err)
 	static const char *const th[] = { "AT", "EVENT", "STATE", "STEP",
 	    "ATTEMPT", "DURATION", "ERROR" };
 	static const int tw[] = { 0, 0, 0, 24, 0, 0, 80 };
-	struct show_ctx sc = { NULL, NULL, r->created_at };
+	struct show_ctx sc = { NULL, r->created_at };
 	int rc;
 
 	show_header(r);
 	sc.table = format_table_create(5, sh, sw);
-	rc = store_list_steps(st, r->id, show_step_cb, &sc, err);
+	if (doc != NULL)
+		rc = show_doc_rows(doc, "steps", r->id, &sc, err);
+	else
+		rc = store_list_steps(st, r->id, show_step_cb, &sc, err);
 	printf("\nsteps\n");
 	format_table_print(sc.table, stdout);
 	format_table_free(sc.table);
 	sc.table = format_table_create(7, th, tw);
-	if (rc == 0)
+	if (rc == 0 && doc != NULL)
+		rc = show_doc_rows(doc, "transitions", r->id, &sc, err);
+	else if (rc == 0)
 		rc = store_list_transitions(st, r->id, show_transition_cb, &sc,
 		    err);
 	printf("\ntimeline\n");
@@ -152,21 +172,50 @@ show_text(struct store *st, const struct run_rec *r, struct orc_error *err)
 static int
 show_json(struct store *st, const struct run_rec *r, struct orc_error *err)
 {
-	struct show_ctx sc = { NULL, json_array(), r->created_at };
-	json_t *o = cli_run_json(r);
+	json_t *o;
+
+	if ((o = runjson_show(st, r, err)) == NULL)
+		return -1;
+	cli_print_json(o);
+	json_decref(o);
+	return 0;
+}
+
+/* --json is show's only option of its own. */
+static int
+show_opt(int c, const char *arg, void *ctx)
+{
+	*(int *)ctx = 1;
+	return 0;
+}
+
+int
+cli_show_url(const char *cmd, const char *url, const char *id, int json)
+{
+	struct orc_error err;
+	struct run_rec r;
+	json_t *doc;
+	char *path, *eid;
+	long status;
 	int rc;
 
-	rc = store_list_steps(st, r->id, show_step_cb, &sc, err);
-	json_object_set_new(o, "steps", sc.json);
-	sc.json = json_array();
-	if (rc == 0)
-		rc = store_list_transitions(st, r->id, show_transition_cb, &sc,
-		    err);
-	json_object_set_new(o, "transitions", sc.json);
-	if (rc == 0)
-		cli_print_json(o);
-	json_decref(o);
-	return rc;
+	eid = client_escape(id);
+	path = xasprintf("/runs/%s", eid);
+	rc = client_request(url, "GET", path, NULL, NULL, 0, &status, &doc,
+	    &err);
+	free(path);
+	free(eid);
+	/* The document is what show --json prints: printed as it came. */
+	if (rc == 0 && json)
+		cli_print_json(doc);
+	else if (rc == 0 && (rc = client_run_rec(doc, &r, &err)) == 0) {
+		rc = show_text(NULL, doc, &r, &err);
+		run_rec_clear(&r);
+	}
+	json_decref(doc);
+	if (rc != 0)
+		return cli_fail(cmd, "%s", err.message);
+	return CLI_OK;
 }
 
 int
@@ -174,36 +223,30 @@ cli_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "log-level", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *db = NULL, *level = NULL;
+	struct cli_opts co;
 	struct orc_error err;
 	struct run_rec r;
 	struct store *st;
-	int c, json = 0, rc;
+	const char *url;
+	int i, json = 0, rc;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = 1; break;
-		case 'd': db = optarg; break;
-		case 'l': level = optarg; break;
-		default: return cli_usage_error("show", "bad option");
-		}
-	}
-	if (optind + 1 != argc)
+	if ((i = cli_parse("show", argc, argv, opts, show_opt, &json, &co)) < 0)
+		return CLI_USAGE;
+	if (i + 1 != argc)
 		return cli_usage_error("show", "expected one run id");
-	if (cli_log_level(level) != 0)
-		return cli_usage_error("show", "--log-level: unknown level");
-	if ((st = store_open(cli_db(db), STORE_READONLY, NULL, &err)) == NULL)
+	if ((url = cli_url(&co)) != NULL)
+		return cli_show_url("show", url, argv[i], json);
+	if ((st = store_open(cli_db(co.db), STORE_READONLY, NULL, &err)) ==
+	    NULL)
 		return cli_fail("show", "%s", err.message);
 	memset(&r, 0, sizeof r);
-	if (store_get_run(st, argv[optind], &r, &err) != 0) {
+	if (store_get_run(st, argv[i], &r, &err) != 0) {
 		store_close(st);
 		return cli_fail("show", "%s", err.message);
 	}
-	rc = json ? show_json(st, &r, &err) : show_text(st, &r, &err);
+	rc = json ? show_json(st, &r, &err) : show_text(st, NULL, &r, &err);
 	run_rec_clear(&r);
 	store_close(st);
 	if (rc != 0)

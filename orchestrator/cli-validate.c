@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -13,25 +12,16 @@
 int
 cli_validate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "log-level", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 }
-	};
+	struct cli_opts co;
 	struct workflow *wf;
-	const char *level = NULL;
-	int c, i, bad = 0;
+	int first, i, bad = 0;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'l')
-			return cli_usage_error("validate", "bad option");
-		level = optarg;
-	}
-	if (cli_log_level(level) != 0)
-		return cli_usage_error("validate", "--log-level: unknown "
-		    "level");
-	if (optind >= argc)
+	first = cli_parse("validate", argc, argv, NULL, NULL, NULL, &co);
+	if (first < 0)
+		return CLI_USAGE;
+	if (first >= argc)
 		return cli_usage_error("validate", "expected workflow files");
-	for (i = optind; i < argc; i++) {
+	for (i = first; i < argc; i++) {
 		if ((wf = cli_load_workflow(argv[i])) == NULL) {
 			bad++;
 			continue;

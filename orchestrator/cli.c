@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,24 +24,31 @@ static const struct cli_command cli_commands[] = {
 	{ "validate", cli_validate, "FILE.json...",
 	  "check workflow files; report every problem with line and column" },
 	{ "runs", cli_runs,
-	  "[--workflow W] [--state S] [--limit N] [--before ID] [--json]",
-	  "list runs, newest first" },
-	{ "show", cli_show, "RUN_ID [--json]",
+	  "[--workflow W] [--state S] [--limit N] [--before ID] [--json]\n"
+	  "       [--url URL]",
+	  "list runs, newest first (from a server with --url or ORCH_URL)" },
+	{ "show", cli_show, "RUN_ID [--json] [--url URL]",
 	  "show a run: its steps and its timeline of transitions" },
 	{ "retry", cli_retry,
-	  "RUN_ID [--from-step STEP] [--input FILE] [--latest]\n"
+	  "RUN_ID [--from-step STEP] [--input FILE] [--latest] [--url URL]\n"
 	  "       orchestrator retry --workflow W [--state S] [--since T] "
-	  "[--error TEXT]",
-	  "retry failed or cancelled runs, in this process" },
+	  "[--error TEXT] [--url URL]",
+	  "retry failed or cancelled runs here (with --url: on the server, "
+	  "not waited for)" },
 	{ "replay", cli_replay, "RUN_ID --file NEW.json [--buckets DIR]",
 	  "re-run a past run's input on an edited definition (not stored)" },
-	{ "cancel", cli_cancel, "RUN_ID", "cancel a run" },
+	{ "cancel", cli_cancel, "RUN_ID [--url URL]", "cancel a run" },
 	{ "resume", cli_resume, "[RUN_ID...] [--workflow W]",
 	  "finish runs left unfinished by a process that died" },
-	{ "serve", cli_not_yet, "[--workflows DIR] [--listen ADDR:PORT]",
-	  "the HTTP server (not in this version yet)" },
-	{ "trigger", cli_not_yet, "NAME [--input FILE|-] [--url URL]",
-	  "start a run on a server (not in this version yet)" },
+	{ "serve", cli_serve,
+	  "[--workflows DIR] [--db PATH] [--listen ADDR:PORT] [--buckets DIR]\n"
+	  "       [--access-log on|off] [--grace-ms N] [--max-queue N] "
+	  "[--max-body BYTES]",
+	  "the daemon: webhooks, the HTTP API, and the runs they start" },
+	{ "trigger", cli_trigger,
+	  "NAME [--input FILE|-] [--wait [SECONDS]] [--url URL]",
+	  "start a run on a server; print its id, or with --wait (default "
+	  "60 s) its output" },
 	{ "dashboard", cli_not_yet, "[--once]",
 	  "the live text dashboard (not in this version yet)" },
 	{ NULL, NULL, NULL, NULL }
@@ -93,6 +101,72 @@ cli_fail(const char *cmd, const char *fmt, ...)
 	return CLI_FAILED;
 }
 
+#define CLI_MAX_OPTS 32
+
+/* Copies the command's options, then the common ones, into all. */
+static void
+cli_opts_merge(const struct option *own, struct option all[CLI_MAX_OPTS])
+{
+	static const struct option common[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "buckets", required_argument, NULL, 'b' },
+		{ "workflows", required_argument, NULL, 'W' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "url", required_argument, NULL, 'U' },
+		{ NULL, 0, NULL, 0 }
+	};
+	size_t n = 0, i;
+
+	for (i = 0; own != NULL && own[i].name != NULL; i++)
+		all[n++] = own[i];
+	for (i = 0; i < sizeof common / sizeof common[0]; i++)
+		all[n++] = common[i];
+}
+
+int
+cli_parse(const char *cmd, int argc, char **argv, const struct option *own,
+    cli_opt_fn fn, void *ctx, struct cli_opts *co)
+{
+	struct option all[CLI_MAX_OPTS];
+	int c;
+
+	cli_opts_merge(own, all);
+	memset(co, 0, sizeof *co);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", all, NULL)) != -1) {
+		switch (c) {
+		case 'd': co->db = optarg; break;
+		case 'b': co->buckets = optarg; break;
+		case 'W': co->workflows = optarg; break;
+		case 'l': co->log_level = optarg; break;
+		case 'U': co->url = optarg; break;
+		case '?':
+			cli_usage_error(cmd, optopt ? "bad option \"%s\": it "
+			    "needs a value" : "bad option \"%s\"",
+			    argv[optind - 1]);
+			return -1;
+		default:
+			if (fn == NULL || fn(c, optarg, ctx) != 0)
+				return -1;
+			break;
+		}
+	}
+	if (cli_log_level(co->log_level) != 0) {
+		cli_usage_error(cmd, "--log-level: unknown level \"%s\" "
+		    "(debug, info, warn, error, none)", co->log_level);
+		return -1;
+	}
+	return optind;
+}
+
+int
+cli_opt_string(int c, const char *arg, void *ctx)
+{
+	*(const char **)ctx = arg;
+	return 0;
+}
+
 /* The option, else the environment variable, else the default. */
 static const char *
 cli_default(const char *opt, const char *env, const char *def)
@@ -122,6 +196,15 @@ const char *
 cli_buckets(const char *opt)
 {
 	return cli_default(opt, "ORCH_BUCKETS", "buckets");
+}
+
+const char *
+cli_url(const struct cli_opts *co)
+{
+	/* An explicit --db beats a server from the environment. */
+	if (co->url == NULL && co->db != NULL)
+		return NULL;
+	return cli_default(co->url, "ORCH_URL", NULL);
 }
 
 int

@@ -36,10 +36,38 @@ int	cli_usage_error(const char *cmd, const char *, ...) ORC_PRINTF(2, 3);
 /* Prints "orchestrator CMD: message"; returns CLI_FAILED. */
 int	cli_fail(const char *cmd, const char *, ...) ORC_PRINTF(2, 3);
 
+/* The options every command takes (NULL when not given). */
+struct cli_opts {
+	const char	*db;
+	const char	*buckets;
+	const char	*workflows;
+	const char	*log_level;
+	const char	*url;		/* --url: a server instead of the db */
+};
+
+struct option;
+/* Handles one of the command's own options; prints a usage error and
+ * returns -1 when its value is bad. */
+typedef int (*cli_opt_fn)(int, const char *, void *);
+
+/* Parses argv: the command's own long options (own, handled by fn with
+ * ctx) and the common ones (into co), then applies --log-level. Returns
+ * the index of the first operand, or -1 after printing a usage error. */
+int	cli_parse(const char *cmd, int argc, char **argv,
+	    const struct option *own, cli_opt_fn fn, void *ctx,
+	    struct cli_opts *co);
+
+/* A cli_opt_fn for a command with one string option: ctx is a
+ * const char ** that receives the value. */
+int	cli_opt_string(int, const char *, void *);
+
 /* Defaults from the environment: ORCH_DB, ORCH_WORKFLOWS, ORCH_BUCKETS. */
 const char *cli_db(const char *opt);
 const char *cli_workflows(const char *opt);
 const char *cli_buckets(const char *opt);
+/* The server a command talks to instead of the database: --url, else
+ * ORCH_URL unless --db was given; NULL for the database. */
+const char *cli_url(const struct cli_opts *);
 /* Applies --log-level (or ORCH_LOG_LEVEL); -1 when it is not a level. */
 int	cli_log_level(const char *opt);
 
@@ -70,8 +98,10 @@ void	cli_engine_close(struct cli_engine *);
 /* Loads a workflow file, printing every problem; NULL on problems. */
 struct workflow *cli_load_workflow(const char *);
 struct run_rec;
-/* A run as one JSON object (runs --json, show --json). */
-json_t	*cli_run_json(const struct run_rec *);
+/* Prints run id as show does (--json when json), reading it from the
+ * server at url; returns the exit code. */
+int	cli_show_url(const char *cmd, const char *url, const char *id,
+	    int json);
 /* Prints a JSON value on stdout, indented. */
 void	cli_print_json(const json_t *);
 
@@ -86,6 +116,8 @@ int	cli_retry(int, char **);
 int	cli_replay(int, char **);
 int	cli_cancel(int, char **);
 int	cli_resume(int, char **);
+int	cli_serve(int, char **);
+int	cli_trigger(int, char **);
 int	cli_not_yet(int, char **);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "form.h"
 #include "orchestrator.h"
 #include "schema.h"
 #include "steps.h"
@@ -31,133 +32,6 @@ json_decode_known_format(const char *format)
 			return 1;
 	}
 	return 0;
-}
-
-/* The value of one hex digit, or -1. */
-static int
-json_decode_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes s[0..n) with + as space into a new JSON string; NULL when
- * an escape is broken or the bytes are not UTF-8. */
-static json_t *
-json_decode_form_part(const char *s, size_t n)
-{
-	char *buf;
-	size_t i, len = 0;
-	int hi, lo;
-	json_t *v;
-
-	buf = xmalloc(n + 1);
-	for (i = 0; i < n; i++) {
-		if (s[i] == '+')
-			buf[len++] = ' ';
-		else if (s[i] == '%') {
-			if (i + 2 >= n) {	/* "%4" at the end */
-				free(buf);
-				return NULL;
-			}
-			hi = json_decode_hex((unsigned char)s[i + 1]);
-			lo = json_decode_hex((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0) {
-				free(buf);
-				return NULL;
-			}
-			buf[len++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else
-			buf[len++] = s[i];
-	}
-	v = json_stringn(buf, len);
-	free(buf);
-	return v;
-}
-
-/* Adds key=value to obj; a repeated key turns into an array of values. */
-static void
-json_decode_form_add(json_t *obj, const char *key, json_t *value)
-{
-	json_t *old, *arr;
-
-	old = json_object_get(obj, key);
-	if (old == NULL)
-		json_object_set_new(obj, key, value);
-	else if (json_is_array(old))
-		json_array_append_new(old, value);
-	else {
-		arr = json_array();
-		json_array_append(arr, old);
-		json_array_append_new(arr, value);
-		json_object_set_new(obj, key, arr);
-	}
-}
-
-/*
- * Parses form-urlencoded text into an object. strict (for "auto") also
- * wants it to look like a form: no spaces or control characters and an '='
- * with a key in every pair. NULL when it is not a form.
- */
-static json_t *
-json_decode_form(const char *s, size_t n, int strict)
-{
-	json_t *obj, *key, *value;
-	const char *pair, *end, *eq;
-	size_t i;
-
-	if (strict) {
-		if (n == 0)
-			return NULL;
-		for (i = 0; i < n; i++) {
-			if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-				return NULL;
-		}
-	}
-
-	obj = json_object();
-	for (pair = s; pair < s + n; pair = end + 1) {
-		if ((end = memchr(pair, '&', s + n - pair)) == NULL)
-			end = s + n;
-		if (end == pair)
-			continue;	/* "a=1&&b=2" or a trailing '&' */
-		eq = memchr(pair, '=', end - pair);
-		if (strict && (eq == NULL || eq == pair))
-			goto fail;
-		if (eq == NULL)
-			eq = end;
-		key = json_decode_form_part(pair, eq - pair);
-		if (key == NULL)
-			goto fail;
-		if (eq == end)
-			value = json_string("");
-		else
-			value = json_decode_form_part(eq + 1, end - eq - 1);
-		/* jansson keys stop at a NUL: refuse "%00" in a key. */
-		if (value == NULL ||
-		    strlen(json_string_value(key)) != json_string_length(key)) {
-			json_decref(key);
-			json_decref(value);
-			goto fail;
-		}
-		json_decode_form_add(obj, json_string_value(key), value);
-		json_decref(key);
-		if (end == s + n)
-			break;
-	}
-	if (strict && json_object_size(obj) == 0)
-		goto fail;
-	return obj;
-
-fail:
-	json_decref(obj);
-	return NULL;
 }
 
 /* Decodes a string input as format says; NULL after failing the call. */
@@ -186,7 +60,7 @@ json_decode_string(struct step_call *call, const json_t *input,
 	}
 
 	if (strcmp(format, "form") == 0) {
-		if ((v = json_decode_form(s, n, 0)) == NULL)
+		if ((v = form_decode(s, n, 0)) == NULL)
 			step_call_fail(call, 0, "input is not valid "
 			    "form-urlencoded text (a broken %%XX escape, a NUL "
 			    "in a key or bytes that are not UTF-8)");
@@ -194,7 +68,7 @@ json_decode_string(struct step_call *call, const json_t *input,
 	}
 
 	/* auto: JSON did not parse; a form if it looks like one, else text. */
-	if ((v = json_decode_form(s, n, 1)) != NULL)
+	if ((v = form_decode(s, n, 1)) != NULL)
 		return v;
 	return json_incref((json_t *)input);
 }

@@ -100,12 +100,8 @@ expect_exit 2 orch retry --workflow w --state succeeded
 expect_contains "bulk retry only of failed or cancelled" "$(err)" "--state"
 
 # Not in this version: a clear message and a non-zero exit (not a crash).
-for c in serve trigger dashboard; do
-	case $c in
-	trigger) args="order-report" ;;
-	dashboard) args="--once" ;;
-	*) args="" ;;
-	esac
+for c in dashboard; do
+	args="--once"
 	run_cmd "$ORCH_BIN" $c $args
 	rc=$LAST_RC
 	expect_ne "$c exits non-zero" 0 "$rc"

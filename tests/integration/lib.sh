@@ -45,7 +45,7 @@ LAST_RC=
 LAST_SHOWN=
 
 # Hermetic environment: no setting of the user's leaks into a test.
-unset ORCH_DB ORCH_WORKFLOWS ORCH_LISTEN ORCH_API_TOKEN ORCH_LOG_LEVEL
+unset ORCH_DB ORCH_WORKFLOWS ORCH_LISTEN ORCH_API_TOKEN ORCH_LOG_LEVEL ORCH_URL
 
 # Skips the test (automake's 77) with a reason.
 skip() {

@@ -1,0 +1,312 @@
+/*
+ * orchestrator serve: the daemon. One event loop carries the HTTP server,
+ * the engine's timers and the store's grouped commits. At start it takes
+ * over the runs that a previous process left unfinished. SIGHUP reloads the
+ * workflow folder (a file that no longer loads keeps its old definition);
+ * SIGTERM and SIGINT drain: new requests get 503, steps in flight finish
+ * within the grace period (or stay where the store has them, to resume),
+ * everything is committed, and the process exits 0.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cli.h"
+#include "diag.h"
+#include "engine.h"
+#include "http.h"
+#include "log.h"
+#include "store.h"
+#include "workflow.h"
+
+struct serve {
+	struct cli_opts		 co;
+	const char		*listen;
+	int			 access_log;
+	int64_t			 grace_ms;
+	size_t			 max_queue;
+	size_t			 max_body;
+	struct event_base	*base;
+	struct store		*store;
+	struct engine		*engine;
+	struct http_server	*http;
+	struct workflow		**wfs;
+	size_t			 nwfs;
+	struct event		*sig_term, *sig_int, *sig_hup, *drain_ev;
+	int64_t			 drain_until;
+};
+
+/* Parses a positive number option; -1 after a usage error. */
+static int
+serve_number(const char *name, const char *arg, long long *out)
+{
+	char *end;
+
+	*out = strtoll(arg, &end, 10);
+	if (*end != '\0' || *out < 0) {
+		cli_usage_error("serve", "%s: expected a number, not \"%s\"",
+		    name, arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The serve command's own options. */
+static int
+serve_opt(int c, const char *arg, void *ctx)
+{
+	struct serve *sv = ctx;
+	long long n;
+
+	switch (c) {
+	case 'L': sv->listen = arg; return 0;
+	case 'a':
+		if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+			cli_usage_error("serve", "--access-log: on or off");
+			return -1;
+		}
+		sv->access_log = strcmp(arg, "on") == 0;
+		return 0;
+	case 'g':
+		if (serve_number("--grace-ms", arg, &n) != 0)
+			return -1;
+		sv->grace_ms = n;
+		return 0;
+	case 'q':
+		if (serve_number("--max-queue", arg, &n) != 0)
+			return -1;
+		sv->max_queue = (size_t)n;
+		return 0;
+	case 'B':
+		if (serve_number("--max-body", arg, &n) != 0)
+			return -1;
+		sv->max_body = (size_t)n;
+		return 0;
+	}
+	return 0;
+}
+
+/* Loads the workflow folder, printing every problem. NULL list and -1
+ * when the folder cannot be read. */
+static int
+serve_load(const char *dir, struct workflow ***out)
+{
+	struct diag *d = diag_create();
+	size_t i;
+	int n;
+
+	n = workflow_load_dir(dir, out, d);
+	for (i = 0; i < diag_count(d); i++)
+		fprintf(stderr, "%s\n", diag_at(d, i));
+	diag_free(d);
+	return n;
+}
+
+/* Whether list holds a workflow of that name. */
+static int
+serve_has(struct workflow **list, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(workflow_name(list[i]), name) == 0)
+			return 1;
+	return 0;
+}
+
+/* SIGHUP: the new folder, keeping the old definition of a file that is
+ * still there but no longer loads. */
+static void
+serve_reload(struct serve *sv)
+{
+	struct workflow **list = NULL;
+	size_t i, n;
+	int got;
+
+	if ((got = serve_load(cli_workflows(sv->co.workflows), &list)) < 0) {
+		log_error("%s: %s: cannot read the folder; keeping the loaded "
+		    "workflows", __func__, cli_workflows(sv->co.workflows));
+		return;
+	}
+	n = (size_t)got;
+	for (i = 0; i < sv->nwfs; i++) {
+		if (serve_has(list, n, workflow_name(sv->wfs[i])) ||
+		    access(workflow_path(sv->wfs[i]), F_OK) != 0)
+			continue;
+		log_warn("%s: %s does not load; workflow %s keeps its previous "
+		    "definition", __func__, workflow_path(sv->wfs[i]),
+		    workflow_name(sv->wfs[i]));
+		list = xrealloc(list, (n + 1) * sizeof *list);
+		list[n++] = workflow_ref(sv->wfs[i]);
+	}
+	http_set_workflows(sv->http, list, n);
+	workflow_list_free(sv->wfs, sv->nwfs);
+	sv->wfs = list;
+	sv->nwfs = n;
+	log_info("%s: %zu workflows loaded", __func__, n);
+}
+
+/* During a drain: exits once no step is in flight, or at the deadline. */
+static void
+serve_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *sv = arg;
+	struct orc_error err;
+
+	if (engine_calls(sv->engine) > 0 && orc_mono_ms() < sv->drain_until)
+		return;
+	if (engine_calls(sv->engine) > 0)
+		log_warn("%s: %zu steps still in flight after the grace "
+		    "period; they resume at the next start", __func__,
+		    engine_calls(sv->engine));
+	if (store_flush(sv->store, &err) != 0)
+		log_error("%s: %s", __func__, err.message);
+	event_base_loopexit(sv->base, NULL);
+}
+
+/* SIGTERM, SIGINT: drain. SIGHUP: reload. */
+static void
+serve_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *sv = arg;
+	struct timeval tv = { 0, 50000 };
+
+	if (sig == SIGHUP) {
+		serve_reload(sv);
+		return;
+	}
+	if (sv->drain_ev != NULL)
+		return;
+	log_info("%s: draining (grace %lld ms)", __func__,
+	    (long long)sv->grace_ms);
+	http_drain(sv->http);
+	engine_pause(sv->engine);
+	sv->drain_until = orc_mono_ms() + sv->grace_ms;
+	sv->drain_ev = event_new(sv->base, -1, EV_PERSIST, serve_drain_cb, sv);
+	event_add(sv->drain_ev, &tv);
+}
+
+/* Opens the store, the engine and the server; -1 with err. */
+static int
+serve_open(struct serve *sv, struct orc_error *err)
+{
+	struct engine_config ec;
+	struct http_config hc;
+
+	if ((sv->store = store_open(cli_db(sv->co.db), 0, sv->base, err)) ==
+	    NULL)
+		return -1;
+	memset(&ec, 0, sizeof ec);
+	ec.buckets_dir = cli_buckets(sv->co.buckets);
+	ec.max_queue = sv->max_queue;
+	sv->engine = engine_create(sv->base, sv->store, &ec);
+	memset(&hc, 0, sizeof hc);
+	hc.listen = sv->listen;
+	hc.api_token = getenv("ORCH_API_TOKEN");
+	if (hc.api_token != NULL && *hc.api_token == '\0')
+		hc.api_token = NULL;
+	hc.access_log = sv->access_log;
+	hc.max_body = sv->max_body;
+	if ((sv->http = http_create(sv->base, sv->engine, sv->store, &hc,
+	    err)) == NULL)
+		return -1;
+	http_set_workflows(sv->http, sv->wfs, sv->nwfs);
+	return 0;
+}
+
+/* Installs the signal events. */
+static void
+serve_signals(struct serve *sv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	sv->sig_term = evsignal_new(sv->base, SIGTERM, serve_signal_cb, sv);
+	sv->sig_int = evsignal_new(sv->base, SIGINT, serve_signal_cb, sv);
+	sv->sig_hup = evsignal_new(sv->base, SIGHUP, serve_signal_cb, sv);
+	event_add(sv->sig_term, NULL);
+	event_add(sv->sig_int, NULL);
+	event_add(sv->sig_hup, NULL);
+}
+
+/* Frees whatever serve_open and serve_signals made. */
+static void
+serve_close(struct serve *sv)
+{
+	if (sv->drain_ev != NULL)
+		event_free(sv->drain_ev);
+	if (sv->sig_term != NULL) {
+		event_free(sv->sig_term);
+		event_free(sv->sig_int);
+		event_free(sv->sig_hup);
+	}
+	http_free(sv->http);
+	engine_free(sv->engine);
+	store_close(sv->store);
+	workflow_list_free(sv->wfs, sv->nwfs);
+	event_base_free(sv->base);
+}
+
+/* Takes over what a previous process left unfinished. */
+static void
+serve_resume(struct serve *sv)
+{
+	struct orc_error err;
+	int n = 0;
+
+	if (engine_resume(sv->engine, NULL, NULL, NULL, &n, &err) != 0)
+		log_error("%s: %s", __func__, err.message);
+	else if (n > 0)
+		log_info("%s: resumed %d unfinished runs", __func__, n);
+}
+
+int
+cli_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'L' },
+		{ "access-log", required_argument, NULL, 'a' },
+		{ "grace-ms", required_argument, NULL, 'g' },
+		{ "max-queue", required_argument, NULL, 'q' },
+		{ "max-body", required_argument, NULL, 'B' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct serve sv;
+	struct orc_error err;
+	const char *env;
+	int i, n;
+
+	memset(&sv, 0, sizeof sv);
+	sv.listen = (env = getenv("ORCH_LISTEN")) && *env ? env :
+	    "127.0.0.1:8080";
+	sv.access_log = 1;
+	sv.grace_ms = 10000;
+	if ((i = cli_parse("serve", argc, argv, opts, serve_opt, &sv,
+	    &sv.co)) < 0)
+		return CLI_USAGE;
+	if (i != argc)
+		return cli_usage_error("serve", "unexpected \"%s\"", argv[i]);
+	if ((n = serve_load(cli_workflows(sv.co.workflows), &sv.wfs)) < 0)
+		return cli_fail("serve", "%s: cannot read the workflow folder",
+		    cli_workflows(sv.co.workflows));
+	sv.nwfs = (size_t)n;
+	sv.base = event_base_new();
+	if (serve_open(&sv, &err) != 0) {
+		serve_close(&sv);
+		return cli_fail("serve", "%s", err.message);
+	}
+	serve_signals(&sv);
+	serve_resume(&sv);
+	fprintf(stderr, "orchestrator: listening on http://%.*s:%d "
+	    "(%zu workflows)\n", (int)strcspn(sv.listen, ":"), sv.listen,
+	    http_port(sv.http), sv.nwfs);
+	event_base_dispatch(sv.base);
+	serve_close(&sv);
+	log_info("%s: stopped", __func__);
+	return CLI_OK;
+}

@@ -1,0 +1,47 @@
+/*
+ * The command line's side of the HTTP API: one synchronous request to an
+ * `orchestrator serve` at a time (libcurl's easy interface), with the
+ * API token from ORCH_API_TOKEN, the answer parsed as JSON, and failures
+ * turned into one line a person understands. Also turns the API's run
+ * documents back into the store's records, so that a command prints the
+ * same text whether it reads the database or a server.
+ */
+#ifndef CLIENT_H
+#define CLIENT_H
+
+#include <jansson.h>
+
+#include "orchestrator.h"
+#include "store.h"
+
+/* Where the commands find a server when --url and ORCH_URL are unset. */
+#define CLIENT_DEFAULT_URL	"http://127.0.0.1:8080"
+
+/*
+ * Sends METHOD base+path (path starts with '/' and is already escaped)
+ * with body as JSON (NULL: no body) and the NULL-terminated extra header
+ * lines headers (may be NULL). wait_s is how long the server may take on
+ * purpose (Prefer: wait): the request gives up 30 s after it. *status is
+ * the HTTP status (0 when none came) and *answer the JSON body (NULL when
+ * there was none or it was not JSON; the caller decrefs it). Returns 0 on
+ * a 2xx answer; -1 and err otherwise, "server answered 404: run X not
+ * found" for an error answer, which is still in *status and *answer.
+ */
+int	client_request(const char *base, const char *method, const char *path,
+	    const json_t *body, const char *const *headers, int wait_s,
+	    long *status, json_t **answer, struct orc_error *err);
+
+/* s percent-encoded for a path segment or a query value (new string). */
+char	*client_escape(const char *s);
+
+/* A run object of the API ("runs --json" line, or the head of "show
+ * --json") into r, which the caller clears with run_rec_clear(). */
+int	client_run_rec(const json_t *, struct run_rec *, struct orc_error *);
+/* One element of "steps" of GET /runs/ID; clear with step_rec_clear(). */
+int	client_step_rec(const json_t *, const char *run_id, struct step_rec *,
+	    struct orc_error *);
+/* One element of "transitions"; clear with transition_rec_clear(). */
+int	client_transition_rec(const json_t *, const char *run_id,
+	    struct transition_rec *, struct orc_error *);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * The server's own endpoints: the loaded workflows (their documented
+ * contract: description, input and output schemas, webhook), starting a
+ * run by hand, health for load balancers and /metrics in the Prometheus
+ * text format 0.0.4.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "http-internal.h"
+#include "strbuf.h"
+#include "workflow.h"
+
+/* A workflow as GET /workflows shows it. */
+static json_t *
+admin_workflow_json(struct workflow *wf)
+{
+	const json_t *hook, *v;
+	json_t *o;
+
+	o = json_pack("{ssss}", "name", workflow_name(wf), "hash",
+	    workflow_hash(wf));
+	v = NULL;
+	json_object_set_new(o, "description", workflow_description(wf) ?
+	    json_string(workflow_description(wf)) : json_null());
+	hook = json_object_get(workflow_trigger(wf), "webhook");
+	if (hook != NULL) {
+		v = json_object_get(hook, "mode");
+		json_object_set_new(o, "webhook", json_pack("{sOss}", "path",
+		    json_object_get(hook, "path"), "mode", json_is_string(v) ?
+		    json_string_value(v) : "async"));
+	} else
+		json_object_set_new(o, "webhook", json_null());
+	v = workflow_input_schema(wf);
+	json_object_set(o, "input", v ? (json_t *)v : json_null());
+	v = workflow_output_schema(wf);
+	json_object_set(o, "output", v ? (json_t *)v : json_null());
+	return o;
+}
+
+void
+http_admin_workflows(struct http_req *hr, char **args)
+{
+	json_t *a = json_array(), *o;
+	size_t i;
+
+	for (i = 0; i < hr->srv->nwfs; i++)
+		json_array_append_new(a, admin_workflow_json(hr->srv->wfs[i]));
+	o = json_pack("{so}", "workflows", a);
+	http_reply_json(hr, 200, o);
+	json_decref(o);
+}
+
+void
+http_admin_workflow(struct http_req *hr, char **args)
+{
+	struct workflow *wf;
+	json_t *o;
+
+	if ((wf = http_workflow_by_name(hr->srv, args[0])) == NULL) {
+		http_error(hr, "not_found", "workflow %s is not loaded",
+		    args[0]);
+		return;
+	}
+	o = admin_workflow_json(wf);
+	http_reply_json(hr, 200, o);
+	json_decref(o);
+}
+
+void
+http_admin_start(struct http_req *hr, char **args)
+{
+	struct workflow *wf;
+
+	if ((wf = http_workflow_by_name(hr->srv, args[0])) == NULL) {
+		http_error(hr, "not_found", "workflow %s is not loaded",
+		    args[0]);
+		return;
+	}
+	http_hook_post(hr, wf, 0);
+}
+
+void
+http_admin_healthz(struct http_req *hr, char **args)
+{
+	json_t *o;
+	int ok = store_healthy(hr->srv->store);
+
+	o = json_pack("{ss}", "status", ok ? "ok" : "unhealthy");
+	http_reply_json(hr, ok ? 200 : 503, o);
+	json_decref(o);
+}
+
+/* The HELP and TYPE lines of a series. */
+static void
+admin_head(struct strbuf *sb, const char *name, const char *type,
+    const char *help)
+{
+	strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+	    type);
+}
+
+/* Runs by state, from the store. */
+static void
+admin_metrics_runs(struct http_server *srv, struct strbuf *sb)
+{
+	int64_t counts[RUN_STATE_COUNT];
+	struct orc_error err;
+	int i;
+
+	if (store_count_runs(srv->store, NULL, counts, &err) != 0)
+		return;
+	admin_head(sb, "orchestrator_runs", "gauge", "Runs in the store by "
+	    "state.");
+	for (i = 0; i < RUN_STATE_COUNT; i++)
+		strbuf_printf(sb, "orchestrator_runs{state=\"%s\"} %lld\n",
+		    run_state_name((enum run_state)i), (long long)counts[i]);
+}
+
+/* The step duration histogram, in seconds. */
+static void
+admin_metrics_hist(const struct engine_stats *st, struct strbuf *sb)
+{
+	const char *n = "orchestrator_step_duration_seconds";
+	uint64_t cum = 0;
+	int i;
+
+	admin_head(sb, n, "histogram", "Step attempt durations.");
+	for (i = 0; i < ENGINE_HIST_BUCKETS; i++) {
+		cum += st->step_ms_bucket[i];
+		strbuf_printf(sb, "%s_bucket{le=\"%g\"} %llu\n", n,
+		    (double)engine_hist_bounds[i] / 1000.0,
+		    (unsigned long long)cum);
+	}
+	cum += st->step_ms_bucket[ENGINE_HIST_BUCKETS];
+	strbuf_printf(sb, "%s_bucket{le=\"+Inf\"} %llu\n", n,
+	    (unsigned long long)cum);
+	strbuf_printf(sb, "%s_sum %g\n%s_count %llu\n", n,
+	    st->step_ms_sum / 1000.0, n,
+	    (unsigned long long)st->step_ms_count);
+}
+
+/* The engine's gauges and counters. */
+static void
+admin_metrics_engine(const struct engine_stats *st, struct strbuf *sb)
+{
+	int i;
+
+	admin_head(sb, "orchestrator_runs_active", "gauge", "Runs in memory "
+	    "that are not final.");
+	strbuf_printf(sb, "orchestrator_runs_active %zu\n", st->active);
+	admin_head(sb, "orchestrator_queue_depth", "gauge", "Runs waiting "
+	    "for a concurrency slot.");
+	strbuf_printf(sb, "orchestrator_queue_depth %zu\n", st->waiting);
+	admin_head(sb, "orchestrator_step_calls_in_flight", "gauge",
+	    "Step attempts in flight.");
+	strbuf_printf(sb, "orchestrator_step_calls_in_flight %zu\n",
+	    st->calls);
+	admin_head(sb, "orchestrator_runs_submitted_total", "counter",
+	    "Runs submitted.");
+	strbuf_printf(sb, "orchestrator_runs_submitted_total %llu\n",
+	    (unsigned long long)st->submitted);
+	admin_head(sb, "orchestrator_runs_finished_total", "counter",
+	    "Runs that reached a final state.");
+	for (i = 0; i < RUN_STATE_COUNT; i++) {
+		if (run_state_is_final((enum run_state)i))
+			strbuf_printf(sb, "orchestrator_runs_finished_total"
+			    "{state=\"%s\"} %llu\n", run_state_name(
+			    (enum run_state)i),
+			    (unsigned long long)st->finished[i]);
+	}
+	admin_head(sb, "orchestrator_step_retries_total", "counter",
+	    "Step attempts after a failed one.");
+	strbuf_printf(sb, "orchestrator_step_retries_total %llu\n",
+	    (unsigned long long)st->retries);
+	admin_head(sb, "orchestrator_steps_total", "counter", "Step attempts "
+	    "by result.");
+	strbuf_printf(sb, "orchestrator_steps_total{result=\"ok\"} %llu\n"
+	    "orchestrator_steps_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)st->steps_ok,
+	    (unsigned long long)st->steps_failed);
+}
+
+void
+http_admin_metrics(struct http_req *hr, char **args)
+{
+	struct http_server *srv = hr->srv;
+	struct strbuf sb = STRBUF_INIT;
+	struct engine_stats st;
+	int i;
+
+	memset(&st, 0, sizeof st);
+	engine_get_stats(srv->engine, &st);
+	admin_metrics_runs(srv, &sb);
+	admin_metrics_engine(&st, &sb);
+	admin_metrics_hist(&st, &sb);
+	admin_head(&sb, "orchestrator_http_requests_total", "counter",
+	    "HTTP requests answered, by status code.");
+	for (i = 0; i < HTTP_CODES && srv->codes[i] != 0; i++)
+		strbuf_printf(&sb, "orchestrator_http_requests_total"
+		    "{code=\"%d\"} %llu\n", srv->codes[i],
+		    (unsigned long long)srv->code_counts[i]);
+	admin_head(&sb, "orchestrator_store_healthy", "gauge", "1 while the "
+	    "store commits.");
+	strbuf_printf(&sb, "orchestrator_store_healthy %d\n",
+	    store_healthy(srv->store) ? 1 : 0);
+	strbuf_addc(&sb, '\0');
+	http_reply_text(hr, 200, "text/plain; version=0.0.4", sb.s,
+	    sb.len - 1);
+	strbuf_free(&sb);
+}

@@ -1,0 +1,486 @@
+/*
+ * The runs API: list with filters and paging, show with steps and
+ * transitions, long poll (?wait=MS), Server-Sent Events, retry, bulk
+ * retry and cancel. Long polls and event streams are waiters on a run,
+ * fed by the server's engine observer through http_runs_event().
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "engine.h"
+#include "hmap.h"
+#include "http-internal.h"
+#include "runjson.h"
+#include "workflow.h"
+
+#define RUNS_LIMIT		50
+#define RUNS_LIMIT_MAX		1000
+#define RUNS_WAIT_MAX_MS	300000
+#define RUNS_BULK_MAX		10000
+
+/* Parses a non-negative integer query parameter; -1 when it is bad. */
+static long long
+runs_number(const char *s)
+{
+	char *end;
+	long long n;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	n = strtoll(s, &end, 10);
+	return *end == '\0' ? n : -1;
+}
+
+/* Reads a run, answering 404 (or 500) when it cannot. */
+static int
+runs_load(struct http_req *hr, const char *id, struct run_rec *r)
+{
+	struct orc_error err;
+
+	memset(r, 0, sizeof *r);
+	orc_error_clear(&err);
+	if (store_get_run(hr->srv->store, id, r, &err) != 0) {
+		if (err.code != ORC_ENOTFOUND)
+			err.code = ORC_ESTORE;
+		http_error_orc(hr, &err);
+		run_rec_clear(r);
+		return -1;
+	}
+	snprintf(hr->run_id, sizeof hr->run_id, "%s", r->id);
+	return 0;
+}
+
+/* Answers 200 with the run, its steps and transitions. */
+static void
+runs_reply_run(struct http_req *hr, const char *id)
+{
+	struct orc_error err;
+	struct run_rec r;
+	json_t *o;
+
+	if (runs_load(hr, id, &r) != 0)
+		return;
+	if ((o = runjson_show(hr->srv->store, &r, &err)) == NULL) {
+		err.code = ORC_ESTORE;
+		http_error_orc(hr, &err);
+	} else
+		http_reply_json(hr, 200, o);
+	json_decref(o);
+	run_rec_clear(&r);
+}
+
+struct runs_page {
+	json_t		*runs;
+	char		 last[RUN_ID_LEN + 1];
+};
+
+/* Adds one run of a page, without its input and output. */
+static int
+runs_page_cb(const struct run_rec *r, void *arg)
+{
+	struct runs_page *p = arg;
+	json_t *o = runjson_run(r);
+
+	json_object_del(o, "input");
+	json_object_del(o, "output");
+	json_array_append_new(p->runs, o);
+	snprintf(p->last, sizeof p->last, "%s", r->id);
+	return 0;
+}
+
+/* Fills a filter from workflow=, state=, since=, error=; -1 after
+ * answering 400. */
+static int
+runs_filter(struct http_req *hr, struct run_filter *f)
+{
+	enum run_state state;
+	const char *s;
+
+	memset(f, 0, sizeof *f);
+	f->state = -1;
+	f->workflow = http_query(hr, "workflow");
+	f->error_like = http_query(hr, "error");
+	if ((s = http_query(hr, "state")) != NULL) {
+		if (run_state_parse(s, &state) != 0) {
+			http_error(hr, "bad_request", "state: unknown state "
+			    "\"%s\"", s);
+			return -1;
+		}
+		f->state = (int)state;
+	}
+	if ((s = http_query(hr, "since")) != NULL &&
+	    (f->since = runs_number(s)) < 0) {
+		http_error(hr, "bad_request", "since: expected ms since the "
+		    "epoch");
+		return -1;
+	}
+	return 0;
+}
+
+void
+http_runs_list(struct http_req *hr, char **args)
+{
+	struct runs_page p;
+	struct run_filter f;
+	struct orc_error err;
+	const char *s;
+	json_t *o;
+
+	if (runs_filter(hr, &f) != 0)
+		return;
+	f.limit = RUNS_LIMIT;
+	if ((s = http_query(hr, "limit")) != NULL) {
+		f.limit = (int)runs_number(s);
+		if (f.limit < 1 || f.limit > RUNS_LIMIT_MAX) {
+			http_error(hr, "bad_request", "limit: expected 1 to %d",
+			    RUNS_LIMIT_MAX);
+			return;
+		}
+	}
+	f.before_id = http_query(hr, "before");
+	memset(&p, 0, sizeof p);
+	p.runs = json_array();
+	if (store_list_runs(hr->srv->store, &f, runs_page_cb, &p, &err) !=
+	    0) {
+		err.code = ORC_ESTORE;
+		http_error_orc(hr, &err);
+		json_decref(p.runs);
+		return;
+	}
+	o = json_pack("{so}", "runs", p.runs);
+	json_object_set_new(o, "next_before", (int)json_array_size(p.runs) ==
+	    f.limit ? json_string(p.last) : json_null());
+	http_reply_json(hr, 200, o);
+	json_decref(o);
+}
+
+/* Frees a waiter with its request. */
+static void
+runs_waiter_free(void *arg)
+{
+	struct http_waiter *w = arg;
+
+	if (w->timer != NULL)
+		event_free(w->timer);
+	free(w);
+}
+
+/* Takes a waiter off its run and drops its reference on the request. */
+static void
+runs_waiter_done(struct http_waiter *w)
+{
+	struct http_req *hr = w->hr;
+
+	if (w->timer != NULL) {
+		event_free(w->timer);
+		w->timer = NULL;
+	}
+	if (hr->srv != NULL)
+		http_waiter_remove(hr->srv, hr->run_id, w);
+	hr->on_gone = NULL;
+	http_req_unref(hr);
+}
+
+/* The client of a waiter went away. */
+static void
+runs_waiter_gone(struct http_req *hr)
+{
+	runs_waiter_done(hr->data);
+}
+
+/* Makes the request a waiter on its run. */
+static struct http_waiter *
+runs_waiter_new(struct http_req *hr, int stream)
+{
+	struct http_waiter *w = xcalloc(1, sizeof *w);
+
+	w->hr = hr;
+	w->stream = stream;
+	hr->data = w;
+	hr->free_data = runs_waiter_free;
+	hr->on_gone = runs_waiter_gone;
+	http_req_ref(hr);
+	http_req_hold(hr);
+	http_waiter_add(hr->srv, hr->run_id, w);
+	return w;
+}
+
+/* A long poll's time is up: the run as it is now. */
+static void
+runs_poll_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_waiter *w = arg;
+
+	runs_reply_run(w->hr, w->hr->run_id);
+	runs_waiter_done(w);
+}
+
+void
+http_runs_get(struct http_req *hr, char **args)
+{
+	struct http_waiter *w;
+	struct run_rec r;
+	struct timeval tv;
+	const char *s;
+	long long ms = 0;
+	int final;
+
+	if ((s = http_query(hr, "wait")) != NULL &&
+	    (ms = runs_number(s)) < 0) {
+		http_error(hr, "bad_request", "wait: expected milliseconds");
+		return;
+	}
+	if (runs_load(hr, args[0], &r) != 0)
+		return;
+	final = run_state_is_final(r.state);
+	run_rec_clear(&r);
+	if (ms == 0 || final) {
+		runs_reply_run(hr, args[0]);
+		return;
+	}
+	if (ms > RUNS_WAIT_MAX_MS)
+		ms = RUNS_WAIT_MAX_MS;
+	w = runs_waiter_new(hr, 0);
+	w->timer = evtimer_new(hr->srv->base, runs_poll_timer_cb, w);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(w->timer, &tv);
+}
+
+/* Sends one Server-Sent Event. */
+static void
+runs_sse(struct http_req *hr, const char *event, const json_t *data)
+{
+	char *s = json_dumps(data, JSON_COMPACT);
+	char *msg = xasprintf("event: %s\ndata: %s\n\n", event, s);
+
+	http_stream_send(hr, msg, strlen(msg));
+	free(msg);
+	free(s);
+}
+
+/* Sends a stored transition. */
+static int
+runs_sse_stored_cb(const struct transition_rec *t, void *arg)
+{
+	json_t *o = runjson_transition(t);
+
+	runs_sse(arg, "transition", o);
+	json_decref(o);
+	return 0;
+}
+
+/* The last event of a stream: the run's final state. */
+static void
+runs_sse_finished(struct http_req *hr, const char *id, enum run_state state,
+    const char *error, const json_t *output)
+{
+	json_t *o = json_pack("{ssss}", "run_id", id, "state",
+	    run_state_name(state));
+
+	json_object_set_new(o, "error", error ? json_string(error) :
+	    json_null());
+	json_object_set(o, "output", output ? (json_t *)output : json_null());
+	runs_sse(hr, "finished", o);
+	json_decref(o);
+	http_stream_end(hr);
+}
+
+void
+http_runs_events(struct http_req *hr, char **args)
+{
+	struct orc_error err;
+	struct run_rec r;
+
+	if (runs_load(hr, args[0], &r) != 0)
+		return;
+	http_stream_start(hr);
+	if (store_list_transitions(hr->srv->store, r.id, runs_sse_stored_cb,
+	    hr, &err) != 0 || run_state_is_final(r.state))
+		runs_sse_finished(hr, r.id, r.state, r.error, r.output);
+	else
+		runs_waiter_new(hr, 1);
+	run_rec_clear(&r);
+}
+
+/* A committed transition as its stream event. */
+static json_t *
+runs_event_json(const struct engine_event *ev)
+{
+	json_t *o;
+
+	o = json_pack("{sIsssssisisI}", "at", (json_int_t)ev->at,
+	    "to", run_state_name(ev->state), "event", ev->event,
+	    "seq", ev->seq, "attempt", ev->attempt,
+	    "duration_ms", (json_int_t)ev->duration_ms);
+	json_object_set_new(o, "step", ev->step ? json_string(ev->step) :
+	    json_null());
+	json_object_set_new(o, "error", ev->error ? json_string(ev->error) :
+	    json_null());
+	return o;
+}
+
+void
+http_runs_event(struct http_server *srv, const struct engine_event *ev)
+{
+	struct http_waiters *list;
+	struct http_waiter *w;
+	json_t *o;
+
+	if ((list = hmap_get(srv->waiters, ev->run_id)) == NULL)
+		return;
+	if (strcmp(ev->event, "finished") != 0) {
+		o = runs_event_json(ev);
+		TAILQ_FOREACH(w, list, entry) {
+			if (w->stream)
+				runs_sse(w->hr, "transition", o);
+		}
+		json_decref(o);
+		return;
+	}
+	/* Every waiter is done; the list goes with the last one. */
+	while ((list = hmap_get(srv->waiters, ev->run_id)) != NULL) {
+		w = TAILQ_FIRST(list);
+		if (w->stream)
+			runs_sse_finished(w->hr, ev->run_id, ev->state,
+			    ev->error, ev->output);
+		else
+			runs_reply_run(w->hr, ev->run_id);
+		runs_waiter_done(w);
+	}
+}
+
+/* Commits what the engine queued, so the answer shows the change. */
+static void
+runs_reply_after(struct http_req *hr, const char *id)
+{
+	struct orc_error err;
+
+	if (store_flush(hr->srv->store, &err) != 0) {
+		err.code = ORC_ESTORE;
+		http_error_orc(hr, &err);
+		return;
+	}
+	runs_reply_run(hr, id);
+}
+
+/* Reads retry's optional body {"from_step", "input", "latest"}. */
+static json_t *
+runs_retry_body(struct http_req *hr)
+{
+	json_error_t jerr;
+	size_t len;
+	char *s = http_body(hr, &len);
+	json_t *o;
+
+	if (len == 0)
+		o = json_object();
+	else if ((o = json_loadb(s, len, 0, &jerr)) == NULL)
+		http_error(hr, "bad_json", "body is not a JSON object: %s at "
+		    "line %d column %d", jerr.text, jerr.line, jerr.column);
+	else if (json_unpack_ex(o, &jerr, JSON_STRICT, "{s?s,s?o,s?b}",
+	    "from_step", &(const char *){ NULL }, "input", &(json_t *){ NULL },
+	    "latest", &(int){ 0 }) != 0) {
+		http_error(hr, "invalid_input", "retry body: %s", jerr.text);
+		json_decref(o);
+		o = NULL;
+	}
+	free(s);
+	return o;
+}
+
+void
+http_runs_retry(struct http_req *hr, char **args)
+{
+	struct engine_redrive rd;
+	struct orc_error err;
+	struct run_rec r;
+	json_t *body;
+
+	if ((body = runs_retry_body(hr)) == NULL)
+		return;
+	if (runs_load(hr, args[0], &r) != 0) {
+		json_decref(body);
+		return;
+	}
+	memset(&rd, 0, sizeof rd);
+	rd.from_step = json_string_value(json_object_get(body, "from_step"));
+	rd.input = json_object_get(body, "input");
+	orc_error_clear(&err);
+	if (json_is_true(json_object_get(body, "latest")) &&
+	    (rd.latest = http_workflow_by_name(hr->srv, r.workflow)) == NULL)
+		orc_error_set(&err, ORC_ENOTFOUND, "workflow %s is not loaded",
+		    r.workflow);
+	if (err.code != 0 || engine_redrive(hr->srv->engine, r.id, &rd, NULL,
+	    &err) != 0)
+		http_error_orc(hr, &err);
+	else
+		runs_reply_after(hr, r.id);
+	run_rec_clear(&r);
+	json_decref(body);
+}
+
+void
+http_runs_cancel(struct http_req *hr, char **args)
+{
+	struct orc_error err;
+
+	orc_error_clear(&err);
+	if (engine_cancel(hr->srv->engine, args[0], &err) != 0)
+		http_error_orc(hr, &err);
+	else
+		runs_reply_after(hr, args[0]);
+}
+
+/* Collects the ids of a bulk retry. */
+static int
+runs_collect_cb(const struct run_rec *r, void *arg)
+{
+	json_array_append_new(arg, json_string(r->id));
+	return 0;
+}
+
+void
+http_runs_bulk_retry(struct http_req *hr, char **args)
+{
+	struct engine_redrive rd;
+	struct run_filter f;
+	struct orc_error err;
+	json_t *ids, *o;
+	size_t i;
+	int n = 0;
+
+	if (runs_filter(hr, &f) != 0)
+		return;
+	if (f.state < 0)
+		f.state = RUN_FAILED;
+	if (f.state != RUN_FAILED && f.state != RUN_CANCELLED) {
+		http_error(hr, "bad_request", "state: only failed or cancelled "
+		    "runs can be retried");
+		return;
+	}
+	f.limit = RUNS_BULK_MAX;
+	ids = json_array();
+	if (store_list_runs(hr->srv->store, &f, runs_collect_cb, ids, &err) !=
+	    0) {
+		err.code = ORC_ESTORE;
+		http_error_orc(hr, &err);
+		json_decref(ids);
+		return;
+	}
+	memset(&rd, 0, sizeof rd);
+	for (i = 0; i < json_array_size(ids); i++) {
+		if (engine_redrive(hr->srv->engine, json_string_value(
+		    json_array_get(ids, i)), &rd, NULL, NULL) == 0)
+			n++;
+	}
+	json_decref(ids);
+	o = json_pack("{si}", "retried", n);
+	http_reply_json(hr, 200, o);
+	json_decref(o);
+}

@@ -1,0 +1,685 @@
+/*
+ * The HTTP server core: an evhttp on the engine's loop, the routing table,
+ * the API token, JSON errors, the access log and the one engine observer
+ * that feeds the waiters of a run (long polls, event streams). The
+ * endpoints live in http-hook.c (triggers), http-runs.c (the runs API)
+ * and http-admin.c (workflows, health, metrics).
+ *
+ * Every request gets a struct http_req. Most are answered before the
+ * handler returns; a held one is answered later, from an engine callback,
+ * a timer or the observer. Its connection's close callback marks it gone,
+ * and from then on evhttp's request is never touched again.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/crypto.h>
+
+#include "engine.h"
+#include "hmap.h"
+#include "http-internal.h"
+#include "log.h"
+#include "workflow.h"
+
+#define HTTP_MAX_BODY	(16 * 1024 * 1024)
+#define HTTP_TIMEOUT_S	30
+#define HTTP_MAX_ARGS	2
+
+#define M_GET	EVHTTP_REQ_GET
+#define M_POST	EVHTTP_REQ_POST
+
+typedef void (*http_handler_fn)(struct http_req *, char **);
+
+/* One endpoint: '*' in the pattern matches one path segment. */
+struct http_route {
+	const char	*pattern;
+	unsigned	 methods;
+	http_handler_fn	 fn;
+};
+
+static const struct http_route http_routes[] = {
+	{ "/healthz", M_GET, http_admin_healthz },
+	{ "/metrics", M_GET, http_admin_metrics },
+	{ "/workflows", M_GET, http_admin_workflows },
+	{ "/workflows/*", M_GET, http_admin_workflow },
+	{ "/workflows/*/runs", M_POST, http_admin_start },
+	{ "/runs", M_GET, http_runs_list },
+	{ "/runs/retry", M_POST, http_runs_bulk_retry },
+	{ "/runs/*", M_GET, http_runs_get },
+	{ "/runs/*/events", M_GET, http_runs_events },
+	{ "/runs/*/retry", M_POST, http_runs_retry },
+	{ "/runs/*/cancel", M_POST, http_runs_cancel },
+	{ NULL, 0, NULL }
+};
+
+/* Error codes and their status. */
+static const struct {
+	const char	*code;
+	int		 status;
+} http_error_codes[] = {
+	{ "bad_request", 400 },
+	{ "bad_json", 400 },
+	{ "unauthorized", 401 },
+	{ "forbidden", 403 },
+	{ "not_found", 404 },
+	{ "method_not_allowed", 405 },
+	{ "conflict", 409 },
+	{ "payload_too_large", 413 },
+	{ "unsupported_media_type", 415 },
+	{ "invalid_input", 422 },
+	{ "too_many_requests", 429 },
+	{ "run_failed", 500 },
+	{ "shutting_down", 503 },
+	{ NULL, 500 }		/* internal */
+};
+
+void
+http_req_ref(struct http_req *hr)
+{
+	hr->refs++;
+}
+
+void
+http_req_unref(struct http_req *hr)
+{
+	if (--hr->refs > 0)
+		return;
+	if (hr->held && hr->srv != NULL)
+		TAILQ_REMOVE(&hr->srv->held, hr, entry);
+	/* Never answered (a handler bug): the client must not hang. */
+	if (http_req_live(hr) && !hr->streaming)
+		http_error(hr, "internal", "request %s was not answered",
+		    hr->path);
+	if (hr->free_data != NULL)
+		hr->free_data(hr->data);
+	evhttp_clear_headers(&hr->query);
+	free(hr->path);
+	free(hr->raw_path);
+	free(hr);
+}
+
+int
+http_req_live(const struct http_req *hr)
+{
+	return hr->req != NULL && !hr->answered && !hr->gone;
+}
+
+/* The connection of a held request closed: the client is gone. */
+static void
+http_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_req *hr = arg;
+
+	/*
+	 * evhttp detaches a request that is not answered yet from its
+	 * failed connection and leaves it to us; any other it frees itself
+	 * right after this callback.
+	 */
+	if (hr->req != NULL && evhttp_request_get_connection(hr->req) == NULL)
+		evhttp_request_free(hr->req);
+	hr->req = NULL;
+	hr->gone = 1;
+	http_req_ref(hr);
+	if (hr->on_gone != NULL)
+		hr->on_gone(hr);
+	http_req_unref(hr);
+}
+
+void
+http_req_hold(struct http_req *hr)
+{
+	struct evhttp_connection *evcon;
+
+	if (hr->held || !http_req_live(hr))
+		return;
+	hr->held = 1;
+	TAILQ_INSERT_TAIL(&hr->srv->held, hr, entry);
+	if ((evcon = evhttp_request_get_connection(hr->req)) != NULL)
+		evhttp_connection_set_closecb(evcon, http_close_cb, hr);
+}
+
+/* Stops watching the connection of a held request. */
+static void
+http_req_unwatch(struct http_req *hr)
+{
+	struct evhttp_connection *evcon;
+
+	if (hr->held && hr->req != NULL &&
+	    (evcon = evhttp_request_get_connection(hr->req)) != NULL)
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+}
+
+const char *
+http_header(struct http_req *hr, const char *name)
+{
+	if (hr->req == NULL)
+		return NULL;
+	return evhttp_find_header(evhttp_request_get_input_headers(hr->req),
+	    name);
+}
+
+void
+http_add_header(struct http_req *hr, const char *name, const char *value)
+{
+	if (hr->req != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(hr->req),
+		    name, value);
+}
+
+const char *
+http_query(struct http_req *hr, const char *name)
+{
+	return evhttp_find_header(&hr->query, name);
+}
+
+char *
+http_body(struct http_req *hr, size_t *lenp)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
+	size_t n = evbuffer_get_length(in);
+	char *s = xmalloc(n + 1);
+
+	evbuffer_copyout(in, s, n);
+	s[n] = '\0';
+	*lenp = n;
+	return s;
+}
+
+/* Counts an answer for /metrics and writes its access log line. */
+static void
+http_account(struct http_req *hr)
+{
+	struct http_server *srv = hr->srv;
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	int i;
+
+	if (srv == NULL)
+		return;
+	for (i = 0; i < HTTP_CODES; i++) {
+		if (srv->codes[i] == hr->status || srv->codes[i] == 0) {
+			srv->codes[i] = hr->status;
+			srv->code_counts[i]++;
+			break;
+		}
+	}
+	if (!srv->access_log)
+		return;
+	/* Written directly: the access log does not follow the log level. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "ts=%s.%03ldZ method=%s path=%s status=%d bytes=%zu "
+	    "dur_ms=%lld%s%s\n", when, ts.tv_nsec / 1000000,
+	    hr->method == M_GET ? "GET" : hr->method == M_POST ? "POST" :
+	    hr->method == EVHTTP_REQ_HEAD ? "HEAD" : "OTHER", hr->raw_path,
+	    hr->status, hr->bytes, (long long)(orc_mono_ms() - hr->start),
+	    hr->run_id[0] != '\0' ? " run_id=" : "", hr->run_id);
+}
+
+void
+http_reply_text(struct http_req *hr, int status, const char *type,
+    const char *body, size_t len)
+{
+	struct evbuffer *buf;
+
+	if (!http_req_live(hr) || hr->streaming)
+		return;
+	http_add_header(hr, "Content-Type", type);
+	buf = evbuffer_new();
+	evbuffer_add(buf, body, len);
+	http_req_unwatch(hr);
+	evhttp_send_reply(hr->req, status, NULL, buf);
+	evbuffer_free(buf);
+	hr->req = NULL;
+	hr->answered = 1;
+	hr->status = status;
+	hr->bytes = len;
+	http_account(hr);
+}
+
+void
+http_reply_json(struct http_req *hr, int status, const json_t *body)
+{
+	char *s;
+
+	if (!http_req_live(hr))
+		return;
+	s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (s == NULL)
+		fatal("%s: out of memory", __func__);
+	http_reply_text(hr, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+void
+http_error(struct http_req *hr, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	json_t *o;
+	int i;
+
+	if (!http_req_live(hr))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	for (i = 0; http_error_codes[i].code != NULL; i++) {
+		if (strcmp(http_error_codes[i].code, code) == 0)
+			break;
+	}
+	if (strcmp(code, "too_many_requests") == 0)
+		http_add_header(hr, "Retry-After", "1");
+	o = json_pack("{s{ssss}}", "error", "code", code, "message", msg);
+	if (hr->run_id[0] != '\0' && strcmp(code, "run_failed") == 0)
+		json_object_set_new(o, "run_id", json_string(hr->run_id));
+	http_reply_json(hr, http_error_codes[i].status, o);
+	json_decref(o);
+}
+
+void
+http_error_orc(struct http_req *hr, const struct orc_error *err)
+{
+	const char *code;
+
+	switch (err->code) {
+	case ORC_EINVAL:	code = "invalid_input"; break;
+	case ORC_ENOTFOUND:	code = "not_found"; break;
+	case ORC_ESTATE:
+	case ORC_EBUSY:		code = "conflict"; break;
+	case ORC_EFULL:		code = "too_many_requests"; break;
+	case ORC_EPERM:		code = "forbidden"; break;
+	default:		code = "internal"; break;
+	}
+	http_error(hr, code, "%s", err->message);
+}
+
+void
+http_stream_start(struct http_req *hr)
+{
+	if (!http_req_live(hr) || hr->streaming)
+		return;
+	http_add_header(hr, "Content-Type", "text/event-stream");
+	http_add_header(hr, "Cache-Control", "no-cache");
+	evhttp_send_reply_start(hr->req, 200, NULL);
+	hr->streaming = 1;
+	hr->status = 200;
+}
+
+void
+http_stream_send(struct http_req *hr, const char *s, size_t len)
+{
+	struct evbuffer *buf;
+
+	if (!http_req_live(hr) || !hr->streaming)
+		return;
+	buf = evbuffer_new();
+	evbuffer_add(buf, s, len);
+	evhttp_send_reply_chunk(hr->req, buf);
+	evbuffer_free(buf);
+	hr->bytes += len;
+}
+
+void
+http_stream_end(struct http_req *hr)
+{
+	if (!http_req_live(hr) || !hr->streaming)
+		return;
+	http_req_unwatch(hr);
+	evhttp_send_reply_end(hr->req);
+	hr->req = NULL;
+	hr->answered = 1;
+	http_account(hr);
+}
+
+void
+http_waiter_add(struct http_server *srv, const char *run_id,
+    struct http_waiter *w)
+{
+	struct http_waiters *list;
+
+	if ((list = hmap_get(srv->waiters, run_id)) == NULL) {
+		list = xmalloc(sizeof *list);
+		TAILQ_INIT(list);
+		hmap_set(srv->waiters, run_id, list);
+	}
+	TAILQ_INSERT_TAIL(list, w, entry);
+}
+
+void
+http_waiter_remove(struct http_server *srv, const char *run_id,
+    struct http_waiter *w)
+{
+	struct http_waiters *list;
+
+	if ((list = hmap_get(srv->waiters, run_id)) == NULL)
+		return;
+	TAILQ_REMOVE(list, w, entry);
+	if (TAILQ_EMPTY(list)) {
+		hmap_remove(srv->waiters, run_id);
+		free(list);
+	}
+}
+
+struct workflow *
+http_workflow_by_name(struct http_server *srv, const char *name)
+{
+	return hmap_get(srv->by_name, name);
+}
+
+/* The engine's observer: every committed transition of every run. */
+static void
+http_observer_cb(const struct engine_event *ev, void *arg)
+{
+	struct http_server *srv = arg;
+
+	http_runs_event(srv, ev);
+}
+
+/* Checks "Authorization: Bearer TOKEN" in constant time. */
+static int
+http_authorized(struct http_req *hr)
+{
+	const char *h = http_header(hr, "Authorization");
+	char want[65], got[65];
+
+	if (hr->srv->token == NULL)
+		return 1;
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	/* Digests of equal length, so the compare leaks no length either. */
+	orc_sha256_hex(hr->srv->token, strlen(hr->srv->token), want);
+	orc_sha256_hex(h + 7, strlen(h + 7), got);
+	return CRYPTO_memcmp(want, got, 64) == 0;
+}
+
+/* Matches path against a pattern, filling the '*' segments in args (which
+ * point into buf, a copy of the path cut at the slashes). */
+static int
+http_match(const char *pattern, const char *path, char *buf, char **args)
+{
+	const char *p = pattern;
+	char *s = buf;
+	size_t pn, sn, nargs = 0;
+
+	strcpy(buf, path);
+	if (*p++ != '/' || *s++ != '/')
+		return 0;
+	for (;;) {
+		pn = strcspn(p, "/");
+		sn = strcspn(s, "/");
+		if (pn == 1 && *p == '*') {
+			if (sn == 0 || nargs == HTTP_MAX_ARGS)
+				return 0;
+			args[nargs++] = s;
+		} else if (pn != sn || strncmp(p, s, pn) != 0)
+			return 0;
+		p += pn;
+		s += sn;
+		if (*p == '\0' || *s == '\0')
+			return *p == '\0' && *s == '\0';
+		*s++ = '\0';	/* ends the segment an arg may point to */
+		p++;
+	}
+}
+
+/* Finds the route and calls it; 404 or 405 with Allow when none fits. */
+static void
+http_route(struct http_req *hr)
+{
+	const struct http_route *r;
+	unsigned method, allow = 0;
+	char *buf, *args[HTTP_MAX_ARGS];
+	char allow_hdr[32];
+
+	method = hr->method == EVHTTP_REQ_HEAD ? M_GET : hr->method;
+	buf = xmalloc(strlen(hr->path) + 1);
+	for (r = http_routes; r->pattern != NULL; r++) {
+		memset(args, 0, sizeof args);
+		if (!http_match(r->pattern, hr->path, buf, args))
+			continue;
+		if (r->methods & method) {
+			r->fn(hr, args);
+			free(buf);
+			return;
+		}
+		allow |= r->methods;
+	}
+	free(buf);
+	if (allow == 0) {
+		http_error(hr, "not_found", "no endpoint %s", hr->path);
+		return;
+	}
+	snprintf(allow_hdr, sizeof allow_hdr, "%s%s%s",
+	    allow & M_GET ? "GET" : "", (allow & M_GET) && (allow & M_POST) ?
+	    ", " : "", allow & M_POST ? "POST" : "");
+	http_add_header(hr, "Allow", allow_hdr);
+	http_error(hr, "method_not_allowed", "%s does not take this method",
+	    hr->path);
+}
+
+/* Fills a new request context from evhttp's request. */
+static struct http_req *
+http_req_new(struct http_server *srv, struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	struct http_req *hr = xcalloc(1, sizeof *hr);
+	const char *path, *query;
+
+	hr->srv = srv;
+	hr->req = req;
+	hr->refs = 1;
+	hr->start = orc_mono_ms();
+	hr->method = evhttp_request_get_command(req);
+	TAILQ_INIT(&hr->query);
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (path == NULL || *path == '\0')
+		path = "/";
+	hr->raw_path = xstrdup(path);
+	if ((hr->path = evhttp_uridecode(path, 0, NULL)) == NULL)
+		hr->path = xstrdup(path);
+	query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	if (query != NULL)
+		evhttp_parse_query_str(query, &hr->query);
+	return hr;
+}
+
+/* Every request lands here: drain, webhooks, token, then the routes. */
+static void
+http_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_server *srv = arg;
+	struct http_req *hr = http_req_new(srv, req);
+	struct workflow *wf;
+
+	if (srv->draining)
+		http_error(hr, "shutting_down", "the server is shutting down");
+	else if ((wf = hmap_get(srv->by_path, hr->path)) != NULL) {
+		/* Webhooks answer to their signature, not to the token. */
+		if (hr->method != M_POST) {
+			http_add_header(hr, "Allow", "POST");
+			http_error(hr, "method_not_allowed", "webhook %s takes "
+			    "POST", hr->path);
+		} else
+			http_hook_post(hr, wf, 1);
+	} else if (strcmp(hr->path, "/healthz") != 0 && !http_authorized(hr))
+		/* /healthz stays open: a load balancer has no token. */
+		http_error(hr, "unauthorized", "missing or wrong bearer token");
+	else
+		http_route(hr);
+	http_req_unref(hr);
+}
+
+/* Splits "ADDR:PORT" ("[::1]:8080" too) and binds it. */
+static int
+http_bind(struct http_server *srv, const char *listen, struct orc_error *err)
+{
+	struct evhttp_bound_socket *sock;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char *addr, *colon, *end;
+	long port;
+
+	addr = xstrdup(listen);
+	if ((colon = strrchr(addr, ':')) == NULL || colon == addr) {
+		orc_error_set(err, ORC_EINVAL, "--listen \"%s\": expected "
+		    "ADDR:PORT", listen);
+		free(addr);
+		return -1;
+	}
+	*colon = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || colon[1] == '\0' || port < 0 || port > 65535) {
+		orc_error_set(err, ORC_EINVAL, "--listen \"%s\": bad port",
+		    listen);
+		free(addr);
+		return -1;
+	}
+	if (addr[0] == '[' && colon[-1] == ']') {
+		colon[-1] = '\0';
+		memmove(addr, addr + 1, strlen(addr));
+	}
+	sock = evhttp_bind_socket_with_handle(srv->http, addr,
+	    (unsigned short)port);
+	free(addr);
+	if (sock == NULL) {
+		orc_error_set(err, ORC_EIO, "--listen \"%s\": cannot listen "
+		    "there", listen);
+		return -1;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(sock),
+	    (struct sockaddr *)&ss, &len) == 0)
+		srv->port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+struct http_server *
+http_create(struct event_base *base, struct engine *engine,
+    struct store *store, const struct http_config *cfg,
+    struct orc_error *err)
+{
+	struct http_server *srv = xcalloc(1, sizeof *srv);
+
+	srv->base = base;
+	srv->engine = engine;
+	srv->store = store;
+	srv->access_log = cfg->access_log;
+	if (cfg->api_token != NULL && cfg->api_token[0] != '\0')
+		srv->token = xstrdup(cfg->api_token);
+	srv->by_name = hmap_create();
+	srv->by_path = hmap_create();
+	srv->waiters = hmap_create();
+	TAILQ_INIT(&srv->held);
+	if ((srv->http = evhttp_new(base)) == NULL)
+		fatal("%s: evhttp_new failed", __func__);
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_timeout(srv->http, cfg->timeout_s > 0 ? cfg->timeout_s :
+	    HTTP_TIMEOUT_S);
+	evhttp_set_max_body_size(srv->http, cfg->max_body > 0 ?
+	    (ev_ssize_t)cfg->max_body : HTTP_MAX_BODY);
+	evhttp_set_gencb(srv->http, http_request_cb, srv);
+	if (http_bind(srv, cfg->listen, err) != 0) {
+		http_free(srv);
+		return NULL;
+	}
+	engine_set_observer(engine, http_observer_cb, srv);
+	return srv;
+}
+
+/* Drops the loaded workflows and their lookups. */
+static void
+http_clear_workflows(struct http_server *srv)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nwfs; i++) {
+		hmap_remove(srv->by_name, workflow_name(srv->wfs[i]));
+		workflow_unref(srv->wfs[i]);
+	}
+	free(srv->wfs);
+	srv->wfs = NULL;
+	srv->nwfs = 0;
+	hmap_free(srv->by_path);
+	srv->by_path = hmap_create();
+}
+
+void
+http_set_workflows(struct http_server *srv, struct workflow **wfs,
+    size_t n)
+{
+	const json_t *path;
+	size_t i;
+
+	http_clear_workflows(srv);
+	srv->wfs = xcalloc(n + 1, sizeof *srv->wfs);
+	for (i = 0; i < n; i++) {
+		srv->wfs[i] = workflow_ref(wfs[i]);
+		hmap_set(srv->by_name, workflow_name(wfs[i]), wfs[i]);
+		path = json_object_get(json_object_get(workflow_trigger(
+		    wfs[i]), "webhook"), "path");
+		if (json_is_string(path))
+			hmap_set(srv->by_path, json_string_value(path), wfs[i]);
+	}
+	srv->nwfs = n;
+}
+
+void
+http_drain(struct http_server *srv)
+{
+	srv->draining = 1;
+}
+
+int
+http_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+void
+http_free(struct http_server *srv)
+{
+	struct http_req *hr;
+
+	if (srv == NULL)
+		return;
+	if (srv->engine != NULL)
+		engine_set_observer(srv->engine, NULL, NULL);
+	/* Closes every connection: held requests learn they are gone. */
+	if (srv->http != NULL)
+		evhttp_free(srv->http);
+	/*
+	 * Requests still waiting on the engine: the loop has stopped and
+	 * engine_free drops its callbacks without calling them, so nothing
+	 * refers to them any more.
+	 */
+	while ((hr = TAILQ_FIRST(&srv->held)) != NULL) {
+		TAILQ_REMOVE(&srv->held, hr, entry);
+		hr->held = 0;
+		hr->srv = NULL;
+		hr->refs = 1;
+		http_req_unref(hr);
+	}
+	http_clear_workflows(srv);
+	hmap_free(srv->by_name);
+	hmap_free(srv->by_path);
+	hmap_free(srv->waiters);
+	free(srv->token);
+	free(srv);
+}

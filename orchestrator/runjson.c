@@ -1,0 +1,95 @@
+/*
+ * The JSON shape of runs, steps and transitions, shared by the command
+ * line and the HTTP API so that both speak the same documents.
+ */
+#include "config.h"
+
+#include "runjson.h"
+
+json_t *
+runjson_run(const struct run_rec *r)
+{
+	json_t *o = json_pack("{sssssssisisI}", "id", r->id,
+	    "workflow", r->workflow, "state", run_state_name(r->state),
+	    "seq", r->seq, "attempt", r->attempt, "created_at",
+	    (json_int_t)r->created_at);
+
+	json_object_set_new(o, "step", r->step ? json_string(r->step) :
+	    json_null());
+	json_object_set_new(o, "definition", json_string(r->def_hash));
+	json_object_set_new(o, "updated_at", json_integer(r->updated_at));
+	json_object_set_new(o, "finished_at", r->finished_at ?
+	    json_integer(r->finished_at) : json_null());
+	json_object_set_new(o, "error", r->error ? json_string(r->error) :
+	    json_null());
+	json_object_set(o, "input", r->input ? r->input : json_null());
+	json_object_set(o, "output", r->output ? r->output : json_null());
+	if (r->dead != DEAD_NONE)
+		json_object_set_new(o, "on_failure", json_string(
+		    r->dead == DEAD_PENDING ? "pending" :
+		    r->dead == DEAD_DONE ? "succeeded" : "failed"));
+	return o;
+}
+
+json_t *
+runjson_step(const struct step_rec *s)
+{
+	return json_pack("{sisssisIsIsO}", "seq", s->seq, "name", s->name,
+	    "attempts", s->attempts, "started_at", (json_int_t)s->started_at,
+	    "finished_at", (json_int_t)s->finished_at, "output", s->output ?
+	    s->output : json_null());
+}
+
+json_t *
+runjson_transition(const struct transition_rec *t)
+{
+	json_t *o;
+
+	o = json_pack("{sIsssssssisisIss*}", "at", (json_int_t)t->at,
+	    "from", t->from_state < 0 ? "" :
+	    run_state_name((enum run_state)t->from_state),
+	    "to", run_state_name(t->to_state), "event", t->event,
+	    "seq", t->seq, "attempt", t->attempt,
+	    "duration_ms", (json_int_t)t->duration_ms, "error", t->error);
+	json_object_set_new(o, "step", t->step ? json_string(t->step) :
+	    json_null());
+	return o;
+}
+
+/* Appends one step to the array in arg. */
+static int
+runjson_step_cb(const struct step_rec *s, void *arg)
+{
+	json_array_append_new(arg, runjson_step(s));
+	return 0;
+}
+
+/* Appends one transition to the array in arg. */
+static int
+runjson_transition_cb(const struct transition_rec *t, void *arg)
+{
+	json_array_append_new(arg, runjson_transition(t));
+	return 0;
+}
+
+json_t *
+runjson_show(struct store *st, const struct run_rec *r,
+    struct orc_error *err)
+{
+	json_t *o = runjson_run(r), *a;
+
+	a = json_array();
+	json_object_set_new(o, "steps", a);
+	if (store_list_steps(st, r->id, runjson_step_cb, a, err) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	a = json_array();
+	json_object_set_new(o, "transitions", a);
+	if (store_list_transitions(st, r->id, runjson_transition_cb, a,
+	    err) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}

@@ -1,0 +1,24 @@
+/*
+ * Runs, their finished steps and their transitions as JSON: one shape for
+ * the command line (runs --json, show --json) and the HTTP API.
+ */
+#ifndef RUNJSON_H
+#define RUNJSON_H
+
+#include <jansson.h>
+
+#include "orchestrator.h"
+#include "store.h"
+
+/* A run as one object, with its input and output. */
+json_t	*runjson_run(const struct run_rec *);
+/* A finished step visit. */
+json_t	*runjson_step(const struct step_rec *);
+/* One transition of a run's timeline. */
+json_t	*runjson_transition(const struct transition_rec *);
+/* The run with "steps" and "transitions" read from the store; NULL and
+ * err when a read fails. */
+json_t	*runjson_show(struct store *, const struct run_rec *,
+	    struct orc_error *);
+
+#endif
