@@ -101,9 +101,10 @@ unset ORCH_SYNCHRONOUS ORCH_API_TOKEN
 	--log-level warn 2>"$dir/serve.log" &
 pid=$!
 port=
+port_sed='s/^orchestrator: listening on http:\/\/127\.0\.0\.1:'
+port_sed=$port_sed'\([0-9][0-9]*\) .*/\1/p'
 for i in $(seq 1 200); do
-	port=$(sed -n 's/^orchestrator: listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\) .*/\1/p' \
-	    "$dir/serve.log" | head -n 1)
+	port=$(sed -n "$port_sed" "$dir/serve.log" | head -n 1)
 	[ -n "$port" ] && break
 	kill -0 "$pid" 2>/dev/null || die "the daemon exited: $(cat "$dir/serve.log")"
 	sleep 0.05

@@ -123,7 +123,8 @@ JSON
 ORCH_API_TOKEN=$API_TOKEN SERVE_TEST_SECRET=$SECRET \
     serve_start --max-queue 1 || finish
 expect_contains "the daemon tells its port and workflow count" \
-    "$(cat "$SERVE_LOG")" "listening on http://127.0.0.1:$SERVE_PORT (9 workflows)"
+    "$(cat "$SERVE_LOG")" \
+    "listening on http://127.0.0.1:$SERVE_PORT (9 workflows)"
 
 J=(-H 'Content-Type: application/json')
 
@@ -429,7 +430,8 @@ l3=$(body 'd["run_id"]')
 req GET /workflows
 expect_code "GET /workflows" 200
 expect_eq "GET /workflows: the 9 names" \
-    '["broken-output", "echo", "echo-sync", "limited", "manual", "signed", "slow", "slow-sync", "timeout"]' \
+    "$(printf '%s' '["broken-output", "echo", "echo-sync", "limited", ' \
+    '"manual", "signed", "slow", "slow-sync", "timeout"]')" \
     "$(body 'sorted(w["name"] for w in
     (d["workflows"] if type(d) is dict else d))')"
 req GET /workflows/echo

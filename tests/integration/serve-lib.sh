@@ -36,6 +36,10 @@ CODE=
 BODY=
 API_TOKEN=${API_TOKEN:-}
 
+# The port in the daemon's "listening on" line.
+SERVE_PORT_SED='s/^orchestrator: listening on http:\/\/127\.0\.0\.1:'
+SERVE_PORT_SED=$SERVE_PORT_SED'\([0-9][0-9]*\) .*/\1/p'
+
 # Kills the daemon (if any) before lib.sh's cleanup.
 serve_cleanup() {
 	if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
@@ -57,8 +61,7 @@ serve_start() {
 	    2>"$SERVE_LOG" &
 	SERVE_PID=$!
 	for i in $(seq 1 $((${SERVE_START_TIMEOUT:-15} * 20))); do
-		port=$(sed -n 's/^orchestrator: listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\) .*/\1/p' \
-		    "$SERVE_LOG" | head -n 1)
+		port=$(sed -n "$SERVE_PORT_SED" "$SERVE_LOG" | head -n 1)
 		[ -n "$port" ] && break
 		if ! kill -0 "$SERVE_PID" 2>/dev/null; then
 			wait "$SERVE_PID" 2>/dev/null
@@ -165,7 +168,8 @@ body() {
 wait_final() {
 	local id=$1 s state=
 	for s in $(seq 1 $((${2:-20} * 10))); do
-		state=$(curl -s --max-time 5 ${API_TOKEN:+-H "Authorization: Bearer $API_TOKEN"} \
+		state=$(curl -s --max-time 5 \
+		    ${API_TOKEN:+-H "Authorization: Bearer $API_TOKEN"} \
 		    "$URL/runs/$id" | json - 'd["state"]' 2>/dev/null)
 		case "$state" in
 		succeeded|failed|cancelled) break ;;
@@ -177,7 +181,8 @@ wait_final() {
 
 # count_runs [WORKFLOW]: how many runs the daemon lists.
 count_runs() {
-	curl -s --max-time 10 ${API_TOKEN:+-H "Authorization: Bearer $API_TOKEN"} \
+	curl -s --max-time 10 \
+	    ${API_TOKEN:+-H "Authorization: Bearer $API_TOKEN"} \
 	    "$URL/runs?limit=1000${1:+&workflow=$1}" |
 	    json - 'len(d["runs"] if isinstance(d, dict) else d)' 2>/dev/null
 }
