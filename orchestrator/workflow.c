@@ -22,6 +22,7 @@
 #include "diag.h"
 #include "jsonpos.h"
 #include "schema.h"
+#include "script.h"
 #include "steps.h"
 #include "template.h"
 #include "workflow.h"
@@ -689,6 +690,7 @@ wf_check_lua_keys(struct wf_check *ck, struct workflow *wf, json_t *step,
 	static const char *const keys[] = {
 		"script", "memory_mb", "instructions", NULL
 	};
+	struct orc_error err;
 	const char *s;
 	char *kp, *file;
 	int64_t n;
@@ -722,6 +724,9 @@ wf_check_lua_keys(struct wf_check *ck, struct workflow *wf, json_t *step,
 		if (access(file, R_OK) != 0)
 			wf_error(ck, kp, "cannot read %s: %s", file,
 			    strerror(errno));
+		else if (script_check(file, s, &err) != 0)
+			wf_error(ck, kp, "the script does not compile: %s",
+			    err.message);
 		free(file);
 		break;
 	}

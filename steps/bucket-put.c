@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "orchestrator.h"
+#include "permit.h"
 #include "steps.h"
 
 #define BUCKET_PUT_KEY_MAX	1024
@@ -265,24 +266,6 @@ out:
 	return ret;
 }
 
-/* Whether the workflow's allow.buckets (when it has one) lists name. */
-static int
-bucket_put_allowed(const json_t *allow, const char *name)
-{
-	const json_t *list, *v;
-	size_t i;
-
-	list = json_object_get(allow, "buckets");
-	if (!json_is_array(list))
-		return 1;
-	json_array_foreach(list, i, v) {
-		if (json_is_string(v) &&
-		    strcmp(json_string_value(v), name) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /* Writes the input to the bucket. */
 static enum step_status
 bucket_put_start(struct step_call *call)
@@ -292,6 +275,7 @@ bucket_put_start(struct step_call *call)
 	const json_t *bv, *kv, *cv;
 	const char *name, *key, *root, *problem, *data;
 	char *text = NULL, hex[65];
+	struct orc_error err;
 	size_t len;
 	json_t *out;
 
@@ -308,9 +292,8 @@ bucket_put_start(struct step_call *call)
 		    problem);
 		return STEP_DONE;
 	}
-	if (!bucket_put_allowed(step_call_allow(call), name)) {
-		step_call_fail(call, 0, "bucket \"%s\" is not in the "
-		    "workflow's allow.buckets", name);
+	if (permit_bucket(step_call_allow(call), name, &err) != 0) {
+		step_call_fail(call, 0, "%s", err.message);
 		return STEP_DONE;
 	}
 	if (!json_is_string(kv)) {

@@ -33,6 +33,11 @@ struct step_call {
 	json_t			*input;
 	json_t			*input_schema;
 	json_t			*allow;
+	json_t			*secrets;
+	json_t			*trigger;
+	json_t			*steps;
+	int64_t			 timeout_ms;
+	struct fetch		*fetch;
 	char			*run_id;
 	char			*workflow;
 	char			*workflow_dir;
@@ -51,6 +56,7 @@ struct step_call {
 	json_t			*output;
 	char			*error;
 	char			*next;
+	int64_t			 retry_after_ms;
 };
 
 /* Copies a borrowed string that may be NULL. */
@@ -105,6 +111,11 @@ step_call_create(const struct step_call_params *p, step_done_cb cb,
 	call->input = p->input != NULL ? step_call_ref(p->input) : json_null();
 	call->input_schema = step_call_ref(p->input_schema);
 	call->allow = step_call_ref(p->allow);
+	call->secrets = step_call_ref(p->secrets);
+	call->trigger = step_call_ref(p->trigger);
+	call->steps = step_call_ref(p->steps);
+	call->timeout_ms = p->timeout_ms;
+	call->fetch = p->fetch;
 	call->run_id = step_call_strdup(p->run_id);
 	call->workflow = step_call_strdup(p->workflow);
 	call->workflow_dir = step_call_strdup(p->workflow_dir);
@@ -177,6 +188,9 @@ step_call_free(struct step_call *call)
 	json_decref(call->input);
 	json_decref(call->input_schema);
 	json_decref(call->allow);
+	json_decref(call->secrets);
+	json_decref(call->trigger);
+	json_decref(call->steps);
 	json_decref(call->output);
 	free(call->run_id);
 	free(call->workflow);
@@ -280,6 +294,41 @@ step_call_allow(const struct step_call *call)
 	return call->allow;
 }
 
+/* The workflow's "secrets" array, or NULL. */
+const json_t *
+step_call_secrets(const struct step_call *call)
+{
+	return call->secrets;
+}
+
+/* The loop's HTTP client, or NULL when the engine has none. */
+struct fetch *
+step_call_fetch(const struct step_call *call)
+{
+	return call->fetch;
+}
+
+/* The run's input (the trigger payload), or NULL. */
+const json_t *
+step_call_trigger(const struct step_call *call)
+{
+	return call->trigger;
+}
+
+/* The outputs of the steps that ran before, by name, or NULL. */
+const json_t *
+step_call_steps(const struct step_call *call)
+{
+	return call->steps;
+}
+
+/* The step's timeout in ms as the engine enforces it, or 0. */
+int64_t
+step_call_timeout_ms(const struct step_call *call)
+{
+	return call->timeout_ms;
+}
+
 /* Keeps a pointer for the step (its timer, its request); not freed here. */
 void
 step_call_set_data(struct step_call *call, void *data)
@@ -372,6 +421,14 @@ step_call_set_next(struct step_call *call, const char *name)
 	call->next = step_call_strdup(name);
 }
 
+/* Records the least wait before another attempt; the largest ask wins. */
+void
+step_call_retry_after(struct step_call *call, int64_t ms)
+{
+	if (ms > call->retry_after_ms)
+		call->retry_after_ms = ms;
+}
+
 /* Whether the call has succeeded or failed. */
 int
 step_call_finished(const struct step_call *call)
@@ -417,4 +474,11 @@ const char *
 step_call_next(const struct step_call *call)
 {
 	return call->next;
+}
+
+/* The least backoff the step asked for; 0 when none. */
+int64_t
+step_call_retry_after_ms(const struct step_call *call)
+{
+	return call->retry_after_ms;
 }

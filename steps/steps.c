@@ -18,14 +18,14 @@ static const struct step_entry *const steps_table[] = {
 	&step_bucket_put_entry,
 	&step_wait_entry,
 	&step_transform_entry,
+	&step_http_request_entry,
+	&step_lua_entry,
 	NULL
 };
 
 const char *const step_keys_any[] = { "*", NULL };
 
 static const char *const steps_planned[] = {
-	"http.request",
-	"lua",
 	"bucket.get",
 	NULL
 };

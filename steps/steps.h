@@ -18,6 +18,7 @@
 #include "orchestrator.h"
 
 struct event_base;
+struct fetch;
 struct step_call;
 struct step_checker;
 
@@ -63,6 +64,11 @@ struct step_call_params {
 	const char		*buckets_dir;	/* root of local buckets */
 	const json_t		*input_schema;	/* the workflow's, or NULL */
 	const json_t		*allow;		/* the workflow's, or NULL */
+	const json_t		*secrets;	/* the workflow's, or NULL */
+	struct fetch		*fetch;		/* HTTP on the loop, or NULL */
+	const json_t		*trigger;	/* the run's input, or NULL */
+	const json_t		*steps;		/* earlier outputs by name */
+	int64_t			 timeout_ms;	/* the step's; 0: unknown */
 };
 
 typedef void (*step_done_cb)(struct step_call *, void *);
@@ -90,6 +96,14 @@ struct event_base *step_call_base(const struct step_call *);
 const char	*step_call_buckets_dir(const struct step_call *);
 const json_t	*step_call_input_schema(const struct step_call *);
 const json_t	*step_call_allow(const struct step_call *);
+/* The workflow's "secrets": names of environment variables it may read. */
+const json_t	*step_call_secrets(const struct step_call *);
+struct fetch	*step_call_fetch(const struct step_call *);
+/* The run's input and the outputs of earlier steps ({"NAME": output}). */
+const json_t	*step_call_trigger(const struct step_call *);	/* or NULL */
+const json_t	*step_call_steps(const struct step_call *);	/* or NULL */
+/* The step's timeout as the engine applies it; 0 when not given. */
+int64_t		 step_call_timeout_ms(const struct step_call *);
 void		 step_call_set_data(struct step_call *, void *);
 void		*step_call_data(const struct step_call *);
 
@@ -99,6 +113,9 @@ void	step_call_fail(struct step_call *, int retryable, const char *, ...)
 	    ORC_PRINTF(3, 4);
 /* Chooses the next step by name (branching); call before succeed. */
 void	step_call_set_next(struct step_call *, const char *);
+/* Asks the engine to wait at least ms before the next attempt (a server's
+ * Retry-After); call before fail. */
+void	step_call_retry_after(struct step_call *, int64_t ms);
 
 /* For the engine: the result once finished. */
 int		 step_call_finished(const struct step_call *);
@@ -107,6 +124,8 @@ json_t		*step_call_take_output(struct step_call *);	/* new ref */
 const char	*step_call_error(const struct step_call *);
 int		 step_call_retryable(const struct step_call *);
 const char	*step_call_next(const struct step_call *);	/* or NULL */
+/* The least backoff the step asked for before a retry; 0 when none. */
+int64_t		 step_call_retry_after_ms(const struct step_call *);
 
 /* For check functions: report a problem at a path relative to the step
  * ("with.ms"); the workflow loader turns it into FILE:LINE:COLUMN. */
@@ -121,5 +140,7 @@ extern const struct step_entry step_base64_encode_entry;
 extern const struct step_entry step_bucket_put_entry;
 extern const struct step_entry step_wait_entry;
 extern const struct step_entry step_transform_entry;
+extern const struct step_entry step_lua_entry;
+extern const struct step_entry step_http_request_entry;
 
 #endif

@@ -82,7 +82,8 @@ expect_contains "cancel --url still needs a run id" "$(err)" \
     "expected one run id"
 
 # --- Against the daemon. ---
-cp "$TOP_SRCDIR/workflows/order-report.json" "$WF/"
+cp "$TOP_SRCDIR/workflows/order-report.json" \
+    "$TOP_SRCDIR/workflows/order_report.lua" "$WF/"
 # Slow enough to be cancelled, or to outlast a short --wait.
 cat >"$WF/slow.json" <<'JSON'
 {

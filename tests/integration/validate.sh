@@ -46,7 +46,9 @@ text_at() {
 
 # A workflow with many problems, each on a token of its own. Every line of
 # the table is ANCHOR<TAB>MESSAGE: the problem must be reported at the
-# first character of ANCHOR with exactly that message.
+# first character of ANCHOR with exactly that message. Its Lua script has
+# a syntax error on its line 2.
+printf 'return function(input)\n  if then\nend\n' > x.lua
 cat > broken.json <<'EOF'
 {
   "name": "broken_one",
@@ -79,7 +81,7 @@ cat > expected.tsv <<EOF
 "max_attempts"${tab}defaults.retry.max_attempts: expected a positive integer
 "backoff"${tab}unknown key "backoff" in defaults.retry
 "id": { "type": "string", "pattern"${tab}input.properties.id: unknown schema keyword "pattern"
-"uses": "lua"${tab}steps[1].uses: step type "lua" is not available in this version
+"script": "x.lua"${tab}steps[1].script: the script does not compile: x.lua:2: unexpected symbol near 'then'
 "uses": "frobnicate"${tab}steps[2].uses: unknown step type "frobnicate"
 "name": "decode", "uses": "json.encode"${tab}steps[3].name: duplicate step name "decode"
 "seconds"${tab}unknown key "seconds" in steps[4].with (allowed: ms)

@@ -1,0 +1,69 @@
+/*
+ * HTTP requests on the event loop, through libcurl's multi interface: the
+ * http.request step and Lua's ctx.fetch both start requests here and are
+ * called back when they finish, so thousands can be in flight without a
+ * thread each. One multi handle per loop keeps connections alive between
+ * requests to the same host.
+ */
+#ifndef FETCH_H
+#define FETCH_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orchestrator.h"
+
+struct event_base;
+struct fetch;
+struct fetch_req;
+
+/* What to send. Everything is borrowed until fetch_start returns. */
+struct fetch_request {
+	const char		*method;	/* "GET" when NULL */
+	const char		*url;
+	const char *const	*headers;	/* "Name: value", NULL-ended */
+	const char		*body;		/* or NULL */
+	size_t			 body_len;
+	int64_t			 timeout_ms;	/* whole request; 0: 30 s */
+	int			 follow_redirects;	/* up to 10 */
+	size_t			 max_response;	/* body bytes; 0: 16 MiB */
+	/* The workflow's "allow": the URL and every redirect must pass
+	 * permit_url(). NULL allows any http or https URL. */
+	const json_t		*allow;
+};
+
+/* What came back; borrowed for the duration of the callback. */
+struct fetch_response {
+	long		 status;	/* 0 when no answer came */
+	json_t		*headers;	/* object, lower-case names */
+	const char	*body;		/* NUL-terminated, may hold NULs */
+	size_t		 body_len;
+	int		 timed_out;
+	const char	*error;		/* transport error, or NULL */
+	int64_t		 duration_ms;
+	const char	*reason;	/* status line's phrase, may be "" */
+	const char	*url;		/* the last URL requested */
+	int		 refused;	/* a redirect allow refused (error) */
+};
+
+typedef void (*fetch_done_cb)(const struct fetch_response *, void *);
+
+/* Initialises libcurl once per process (cleaned up at exit); anything
+ * using curl calls it first. fetch_create does. */
+int		 fetch_global_init(struct orc_error *);
+/* Exits through fatal() when libcurl cannot start (out of memory). */
+struct fetch	*fetch_create(struct event_base *);
+/* Cancels what is in flight (no callbacks) and frees. */
+void		 fetch_free(struct fetch *);
+/* Starts a request; done is called once, later, from the loop, never
+ * from inside fetch_start. NULL with err when it cannot start: a bad URL
+ * (ORC_EINVAL) or one that allow refuses (ORC_EPERM). */
+struct fetch_req *fetch_start(struct fetch *, const struct fetch_request *,
+		    fetch_done_cb, void *, struct orc_error *);
+/* Stops a request in flight; its callback will not be called. */
+void		 fetch_cancel(struct fetch_req *);
+/* Requests in flight. */
+size_t		 fetch_active(const struct fetch *);
+
+#endif

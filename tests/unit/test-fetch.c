@@ -1,0 +1,646 @@
+/*
+ * Tests for fetch.c against a real HTTP server in the same event loop
+ * (test-httpd.h): requests and answers both ways, timeouts, refused
+ * connections, the response cap, cancelling and freeing with requests in
+ * flight, many requests at once, keep-alive reuse, and redirects checked
+ * against the allow rules.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "fetch.h"
+#include "orchestrator.h"
+#include "test.h"
+#include "test-httpd.h"
+
+/* What one callback saw. */
+struct result {
+	int	 done;
+	int	 calls;
+	long	 status;
+	char	*body;
+	size_t	 body_len;
+	json_t	*headers;
+	char	*error;
+	char	*reason;
+	char	*url;
+	int	 timed_out;
+	int	 refused;
+	int64_t	 duration_ms;
+};
+
+/* Copies the response into the result. */
+static void
+record_cb(const struct fetch_response *resp, void *arg)
+{
+	struct result *r = arg;
+
+	r->done = 1;
+	r->calls++;
+	r->status = resp->status;
+	r->body = xmalloc(resp->body_len + 1);
+	memcpy(r->body, resp->body, resp->body_len + 1);
+	r->body_len = resp->body_len;
+	r->headers = json_incref(resp->headers);
+	r->error = resp->error != NULL ? xstrdup(resp->error) : NULL;
+	r->reason = xstrdup(resp->reason);
+	r->url = xstrdup(resp->url);
+	r->timed_out = resp->timed_out;
+	r->refused = resp->refused;
+	r->duration_ms = resp->duration_ms;
+}
+
+/* Frees what a result holds. */
+static void
+result_clear(struct result *r)
+{
+	free(r->body);
+	json_decref(r->headers);
+	free(r->error);
+	free(r->reason);
+	free(r->url);
+	memset(r, 0, sizeof *r);
+}
+
+/* The loop, the server and the client of one test. */
+struct env {
+	struct event_base	*base;
+	struct httpd		*h;
+	struct fetch		*f;
+};
+
+/* Starts a loop, a server and a client. */
+static void
+env_init(struct env *e)
+{
+	e->base = event_base_new();
+	e->h = httpd_start(e->base);
+	e->f = fetch_create(e->base);
+}
+
+/* Frees them in reverse. */
+static void
+env_free(struct env *e)
+{
+	fetch_free(e->f);
+	httpd_free(e->h);
+	event_base_free(e->base);
+}
+
+/* A URL on the test server. */
+static char *
+url(struct env *e, const char *path)
+{
+	return xasprintf("http://127.0.0.1:%d%s", e->h->port, path);
+}
+
+/* Runs one request to completion (5 s at most); 0 when it finished. */
+static int
+fetch_sync(struct env *e, struct fetch_request *req, struct result *r)
+{
+	struct orc_error err;
+
+	memset(r, 0, sizeof *r);
+	if (fetch_start(e->f, req, record_cb, r, &err) == NULL) {
+		fprintf(stderr, "fetch_start: %s\n", err.message);
+		return -1;
+	}
+	/* Never called back from inside fetch_start. */
+	if (r->done)
+		return -1;
+	return httpd_run_until(e->base, &r->done, 5000) ? 0 : -1;
+}
+
+/* A GET sends its headers and gets the answer's, in lower case. */
+static void
+test_fetch_get(void)
+{
+	static const char *const hdrs[] = { "X-Test: hello there", NULL };
+	struct fetch_request req;
+	struct result r;
+	struct env e;
+	json_t *doc;
+	char *u;
+
+	env_init(&e);
+	u = url(&e, "/echo?a=1");
+	memset(&req, 0, sizeof req);
+	req.url = u;
+	req.headers = hdrs;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK(r.error == NULL);
+	CHECK(r.status == 200);
+	CHECK_STR(r.reason, "OK");
+	CHECK_STR(r.url, u);
+	CHECK_STR(json_string_value(json_object_get(r.headers, "x-reply")),
+	    "yes");
+	CHECK_STR(json_string_value(json_object_get(r.headers,
+	    "content-type")), "application/json");
+	CHECK(json_object_get(r.headers, "X-Reply") == NULL);
+	doc = json_loadb(r.body, r.body_len, 0, NULL);
+	REQUIRE(doc != NULL);
+	CHECK_STR(json_string_value(json_object_get(doc, "method")), "GET");
+	CHECK_STR(json_string_value(json_object_get(doc, "uri")), "/echo?a=1");
+	CHECK_STR(json_string_value(json_object_get(json_object_get(doc,
+	    "headers"), "x-test")), "hello there");
+	json_decref(doc);
+	CHECK(fetch_active(e.f) == 0);
+	result_clear(&r);
+	free(u);
+	env_free(&e);
+}
+
+/* A POST sends its body (NULs included) and headers; PUT and DELETE go
+ * as custom methods. */
+static void
+test_fetch_post(void)
+{
+	static const char *const hdrs[] = { "Content-Type: text/x-test",
+	    NULL };
+	struct fetch_request req;
+	struct result r;
+	struct env e;
+	json_t *doc;
+	char *u;
+
+	env_init(&e);
+	u = url(&e, "/echo");
+	memset(&req, 0, sizeof req);
+	req.method = "post";
+	req.url = u;
+	req.headers = hdrs;
+	req.body = "ab\0cd";
+	req.body_len = 5;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK(r.status == 200);
+	doc = json_loadb(r.body, r.body_len, JSON_ALLOW_NUL, NULL);
+	REQUIRE(doc != NULL);
+	CHECK_STR(json_string_value(json_object_get(doc, "method")), "POST");
+	CHECK(json_string_length(json_object_get(doc, "body")) == 5);
+	CHECK(memcmp(json_string_value(json_object_get(doc, "body")),
+	    "ab\0cd", 5) == 0);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(doc,
+	    "headers"), "content-type")), "text/x-test");
+	/* No "Expect: 100-continue" round trip. */
+	CHECK(json_object_get(json_object_get(doc, "headers"), "expect") ==
+	    NULL);
+	json_decref(doc);
+	result_clear(&r);
+
+	req.method = "PUT";
+	req.body = "{}";
+	req.body_len = 2;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK_CONTAINS(r.body, "\"method\":\"PUT\"");
+	CHECK_CONTAINS(r.body, "\"body\":\"{}\"");
+	result_clear(&r);
+
+	req.method = "DELETE";
+	req.body = NULL;
+	req.body_len = 0;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK_CONTAINS(r.body, "\"method\":\"DELETE\"");
+	result_clear(&r);
+	free(u);
+	env_free(&e);
+}
+
+/* A slow answer past timeout_ms is a timeout, reported in time. */
+static void
+test_fetch_timeout(void)
+{
+	struct fetch_request req;
+	struct result r;
+	struct env e;
+	int64_t t0;
+	char *u;
+
+	env_init(&e);
+	u = url(&e, "/slow?ms=3000");
+	memset(&req, 0, sizeof req);
+	req.url = u;
+	req.timeout_ms = 200;
+	t0 = orc_mono_ms();
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK(orc_mono_ms() - t0 < 1500);
+	CHECK(r.timed_out);
+	CHECK(r.status == 0);
+	CHECK_CONTAINS(r.error, "within 200 ms");
+	CHECK(r.duration_ms >= 190);
+	result_clear(&r);
+	free(u);
+	env_free(&e);
+}
+
+/* Nothing listening: a transport error, status 0. */
+static void
+test_fetch_refused(void)
+{
+	struct fetch_request req;
+	struct result r;
+	struct env e;
+	char *u;
+
+	env_init(&e);
+	u = xasprintf("http://127.0.0.1:%d/", httpd_dead_port());
+	memset(&req, 0, sizeof req);
+	req.url = u;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK(r.status == 0);
+	CHECK(!r.timed_out);
+	REQUIRE(r.error != NULL);
+	CHECK_CONTAINS(r.error, "onnect");
+	result_clear(&r);
+	free(u);
+	env_free(&e);
+}
+
+/* Bodies over max_response fail, with and without Content-Length;
+ * bodies at the cap pass. */
+static void
+test_fetch_cap(void)
+{
+	struct fetch_request req;
+	struct result r;
+	struct env e;
+	char *u;
+
+	env_init(&e);
+	memset(&req, 0, sizeof req);
+	req.max_response = 1000;
+
+	u = url(&e, "/big?n=5000");
+	req.url = u;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK_STR(r.error, "response over 1000 bytes");
+	result_clear(&r);
+	free(u);
+
+	u = url(&e, "/chunked?n=5000");
+	req.url = u;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK_STR(r.error, "response over 1000 bytes");
+	result_clear(&r);
+	free(u);
+
+	u = url(&e, "/chunked?n=1000");
+	req.url = u;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK(r.error == NULL);
+	CHECK(r.body_len == 1000 && r.body[999] == 'y' && r.body[1000] == 0);
+	result_clear(&r);
+	free(u);
+	env_free(&e);
+}
+
+/* A cancelled request is never called back; freeing the client with
+ * requests in flight calls none of them either. */
+static void
+test_fetch_cancel(void)
+{
+	struct fetch_request req;
+	struct result r1, r2, r3;
+	struct fetch_req *fr;
+	struct env e;
+	int never = 0;
+	char *u;
+
+	env_init(&e);
+	memset(&r1, 0, sizeof r1);
+	memset(&r2, 0, sizeof r2);
+	memset(&r3, 0, sizeof r3);
+	u = url(&e, "/slow?ms=100");
+	memset(&req, 0, sizeof req);
+	req.url = u;
+	fr = fetch_start(e.f, &req, record_cb, &r1, NULL);
+	REQUIRE(fr != NULL);
+	REQUIRE(fetch_start(e.f, &req, record_cb, &r2, NULL) != NULL);
+	CHECK(fetch_active(e.f) == 2);
+	fetch_cancel(fr);
+	CHECK(fetch_active(e.f) == 1);
+	fetch_cancel(NULL);
+	CHECK(httpd_run_until(e.base, &r2.done, 3000));
+	httpd_run_until(e.base, &never, 300);
+	CHECK(r1.calls == 0);
+	CHECK(r2.calls == 1 && r2.status == 200);
+	CHECK(fetch_active(e.f) == 0);
+
+	REQUIRE(fetch_start(e.f, &req, record_cb, &r3, NULL) != NULL);
+	httpd_run_until(e.base, &never, 20);
+	fetch_free(e.f);
+	e.f = fetch_create(e.base);
+	httpd_run_until(e.base, &never, 300);
+	CHECK(r3.calls == 0);
+	result_clear(&r2);
+	free(u);
+	env_free(&e);
+}
+
+/* Many requests in flight at once. */
+struct many {
+	int	 done;
+	int	 ok;
+	int	 all;
+	int	 want;
+};
+
+/* Counts one of many answers. */
+static void
+many_cb(const struct fetch_response *resp, void *arg)
+{
+	struct many *m = arg;
+
+	m->done++;
+	if (resp->error == NULL && resp->status == 200 &&
+	    resp->body_len == 4 && memcmp(resp->body, "slow", 4) == 0)
+		m->ok++;
+	if (m->done == m->want)
+		m->all = 1;
+}
+
+/* 200 requests to a handler answering after 200 ms finish together,
+ * well under the 40 s they would take one after another. */
+static void
+test_fetch_concurrent(void)
+{
+	struct fetch_request req;
+	struct many m;
+	struct env e;
+	int64_t t0, took;
+	int i;
+	char *u;
+
+	env_init(&e);
+	memset(&m, 0, sizeof m);
+	m.want = 200;
+	u = url(&e, "/slow?ms=200");
+	memset(&req, 0, sizeof req);
+	req.url = u;
+	t0 = orc_mono_ms();
+	for (i = 0; i < m.want; i++)
+		REQUIRE(fetch_start(e.f, &req, many_cb, &m, NULL) != NULL);
+	CHECK(fetch_active(e.f) == 200);
+	CHECK(httpd_run_until(e.base, &m.all, 10000));
+	took = orc_mono_ms() - t0;
+	CHECK(m.ok == 200);
+	CHECK(took < 2000);
+	CHECK(e.h->requests == 200);
+	CHECK(fetch_active(e.f) == 0);
+	printf("# 200 requests of 200 ms in %lld ms over %d connections\n",
+	    (long long)took, e.h->nports);
+	free(u);
+	env_free(&e);
+}
+
+/* One after another: the callback starts the next request. */
+struct chain {
+	struct fetch		*f;
+	struct fetch_request	*req;
+	int			 left;
+	int			 ok;
+	int			 all;
+};
+
+/* Starts the next request of the chain from the callback. */
+static void
+chain_cb(const struct fetch_response *resp, void *arg)
+{
+	struct chain *c = arg;
+
+	if (resp->status == 200)
+		c->ok++;
+	if (--c->left == 0) {
+		c->all = 1;
+		return;
+	}
+	if (fetch_start(c->f, c->req, chain_cb, c, NULL) == NULL)
+		c->all = 1;
+}
+
+/* Sequential requests to one server reuse one connection. */
+static void
+test_fetch_keepalive(void)
+{
+	struct fetch_request req;
+	struct chain c;
+	struct env e;
+	char *u;
+
+	env_init(&e);
+	u = url(&e, "/echo");
+	memset(&req, 0, sizeof req);
+	req.url = u;
+	memset(&c, 0, sizeof c);
+	c.f = e.f;
+	c.req = &req;
+	c.left = 10;
+	REQUIRE(fetch_start(e.f, &req, chain_cb, &c, NULL) != NULL);
+	CHECK(httpd_run_until(e.base, &c.all, 5000));
+	CHECK(c.ok == 10);
+	CHECK(e.h->requests == 10);
+	CHECK(e.h->nports == 1);
+	free(u);
+	env_free(&e);
+}
+
+/* Redirects: reported as they are unless followed; followed ones are
+ * checked against allow, and 303 turns a POST into a GET. */
+static void
+test_fetch_redirects(void)
+{
+	struct fetch_request req;
+	struct result r;
+	struct env e;
+	json_t *allow;
+	char *u, *target, *hosts;
+
+	env_init(&e);
+	target = url(&e, "/echo");
+	u = xasprintf("http://127.0.0.1:%d/redirect?to=%s", e.h->port,
+	    target);
+	memset(&req, 0, sizeof req);
+	req.url = u;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK(r.status == 302);
+	CHECK_STR(json_string_value(json_object_get(r.headers, "location")),
+	    target);
+	result_clear(&r);
+
+	req.follow_redirects = 1;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK(r.status == 200);
+	CHECK_STR(r.url, target);
+	CHECK_CONTAINS(r.body, "\"method\":\"GET\"");
+	/* The headers are the last answer's. */
+	CHECK(json_object_get(r.headers, "location") == NULL);
+	result_clear(&r);
+	free(u);
+
+	/* 303 after a POST: a GET without the body. */
+	u = xasprintf("http://127.0.0.1:%d/redirect?code=303&to=/echo",
+	    e.h->port);
+	req.url = u;
+	req.method = "POST";
+	req.body = "data";
+	req.body_len = 4;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK(r.status == 200);
+	CHECK_CONTAINS(r.body, "\"method\":\"GET\"");
+	CHECK_CONTAINS(r.body, "\"body\":\"\"");
+	result_clear(&r);
+	free(u);
+
+	/* 307 keeps the method and the body. */
+	u = xasprintf("http://127.0.0.1:%d/redirect?code=307&to=/echo",
+	    e.h->port);
+	req.url = u;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK_CONTAINS(r.body, "\"method\":\"POST\"");
+	CHECK_CONTAINS(r.body, "\"body\":\"data\"");
+	result_clear(&r);
+	free(u);
+
+	/* A hop to a host allow does not list is refused before it
+	 * connects. */
+	req.method = NULL;
+	req.body = NULL;
+	req.body_len = 0;
+	hosts = xasprintf("{\"hosts\":[\"127.0.0.1:%d\"]}", e.h->port);
+	allow = json_loads(hosts, 0, NULL);
+	req.allow = allow;
+	u = xasprintf("http://127.0.0.1:%d/redirect?to=http://10.9.9.9:81/",
+	    e.h->port);
+	req.url = u;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK(r.refused);
+	CHECK_CONTAINS(r.error, "host 10.9.9.9:81 is not in the workflow's "
+	    "allow.hosts");
+	result_clear(&r);
+	free(u);
+
+	/* A loop stops after 10 hops. */
+	u = xasprintf("http://127.0.0.1:%d/loop", e.h->port);
+	req.url = u;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK_STR(r.error, "more than 10 redirects");
+	CHECK(!r.refused);
+	result_clear(&r);
+	free(u);
+
+	json_decref(allow);
+	free(hosts);
+	free(target);
+	env_free(&e);
+}
+
+/* What cannot start is refused by fetch_start, with a code. */
+static void
+test_fetch_start_errors(void)
+{
+	static const char *const bad[] = { "X: a\r\nY: b", NULL };
+	struct fetch_request req;
+	struct orc_error err;
+	struct result r;
+	struct env e;
+	json_t *allow;
+
+	env_init(&e);
+	memset(&r, 0, sizeof r);
+	memset(&req, 0, sizeof req);
+	req.url = "not a url";
+	CHECK(fetch_start(e.f, &req, record_cb, &r, &err) == NULL);
+	CHECK(err.code == ORC_EINVAL);
+	req.url = "ftp://127.0.0.1/";
+	CHECK(fetch_start(e.f, &req, record_cb, &r, &err) == NULL);
+	CHECK(err.code == ORC_EPERM);
+	req.url = "http://127.0.0.1:1/";
+	req.method = "GET /x HTTP/1.1\r\n";
+	CHECK(fetch_start(e.f, &req, record_cb, &r, &err) == NULL);
+	CHECK(err.code == ORC_EINVAL);
+	req.method = NULL;
+	req.headers = bad;
+	CHECK(fetch_start(e.f, &req, record_cb, &r, &err) == NULL);
+	CHECK_CONTAINS(err.message, "line break");
+	req.headers = NULL;
+	allow = json_loads("{\"hosts\":[\"example.com\"]}", 0, NULL);
+	req.allow = allow;
+	CHECK(fetch_start(e.f, &req, record_cb, &r, &err) == NULL);
+	CHECK(err.code == ORC_EPERM);
+	CHECK_STR(err.message, "host 127.0.0.1:1 is not in the workflow's "
+	    "allow.hosts");
+	json_decref(allow);
+	CHECK(fetch_active(e.f) == 0);
+	CHECK(r.calls == 0);
+	env_free(&e);
+}
+
+/* A callback that frees the client with others in flight or done. */
+struct freeing {
+	struct fetch	**f;
+	int		 calls;
+	int		 freed;
+};
+
+/* Frees the client on the first call. */
+static void
+freeing_cb(const struct fetch_response *resp, void *arg)
+{
+	struct freeing *fr = arg;
+
+	fr->calls++;
+	if (*fr->f != NULL) {
+		fetch_free(*fr->f);
+		*fr->f = NULL;
+		fr->freed = 1;
+	}
+}
+
+/* Freeing the client from inside a callback is safe and stops the
+ * other callbacks. */
+static void
+test_fetch_free_in_callback(void)
+{
+	struct fetch_request req;
+	struct freeing fr;
+	struct env e;
+	int i, never = 0;
+	char *u;
+
+	env_init(&e);
+	memset(&fr, 0, sizeof fr);
+	fr.f = &e.f;
+	u = url(&e, "/echo");
+	memset(&req, 0, sizeof req);
+	req.url = u;
+	for (i = 0; i < 5; i++)
+		REQUIRE(fetch_start(e.f, &req, freeing_cb, &fr, NULL) != NULL);
+	CHECK(httpd_run_until(e.base, &fr.freed, 5000));
+	httpd_run_until(e.base, &never, 200);
+	CHECK(fr.calls == 1);
+	free(u);
+	env_free(&e);
+}
+
+int
+main(void)
+{
+	TEST_RUN(test_fetch_get);
+	TEST_RUN(test_fetch_post);
+	TEST_RUN(test_fetch_timeout);
+	TEST_RUN(test_fetch_refused);
+	TEST_RUN(test_fetch_cap);
+	TEST_RUN(test_fetch_cancel);
+	TEST_RUN(test_fetch_concurrent);
+	TEST_RUN(test_fetch_keepalive);
+	TEST_RUN(test_fetch_redirects);
+	TEST_RUN(test_fetch_start_errors);
+	TEST_RUN(test_fetch_free_in_callback);
+	TEST_DONE();
+}
