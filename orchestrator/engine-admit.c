@@ -1,16 +1,21 @@
 /*
- * Admission: which runs may start. A workflow with "concurrency": N lets N
- * of its runs hold a slot (from their start until they are final); the
- * others wait, committed as queued, in arrival order, in a queue whose
- * length is bounded (engine_config.max_queue) so that an overload is
- * refused with ORC_EFULL (429) instead of growing memory. Runs in memory
- * are bounded too (max_active). Idempotency keys are indexed here, so a
- * repeated trigger finds its first run before that run is even committed.
+ * Admission: which runs may start. Runs wait at a gate: a workflow's, or
+ * with "concurrency_key" one per key. A gate lets "concurrency" runs hold a
+ * slot (from their start until they are final); the others wait, committed
+ * as queued, highest "priority" first and in arrival order among equals,
+ * and a run at the head also waits for a token of its rate limit
+ * (engine-flow.c). A gate's queue is bounded (engine_config.max_queue) and
+ * so are the runs in memory (max_active), so that an overload is refused
+ * with ORC_EFULL (429) instead of growing memory. Idempotency keys are
+ * indexed here, so a repeated trigger finds its first run before that run
+ * is even committed.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "engine-internal.h"
 #include "hmap.h"
@@ -20,30 +25,50 @@
 /* Idempotency keys are valid for a day (SPEC section 3). */
 #define ENGINE_KEY_TTL_MS (24LL * 3600 * 1000)
 
-/* The gate of a workflow, made on first use. */
-static struct engine_gate *
-engine_gate(struct engine *e, const char *workflow)
+static void	gate_pump(struct engine_gate *);
+
+/* A gate's rate-limit wait is over: start what may start. */
+static void
+gate_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct engine_gate *g = hmap_get(e->gates, workflow);
+	gate_pump(arg);
+}
+
+/* The gate of that name, made on first use. */
+static struct engine_gate *
+engine_gate(struct engine *e, const char *key, int limit)
+{
+	struct engine_gate *g = hmap_get(e->gates, key);
 
 	if (g == NULL) {
 		g = xcalloc(1, sizeof *g);
-		hmap_set(e->gates, workflow, g);
+		g->engine = e;
+		g->key = xstrdup(key);
+		g->timer = evtimer_new(e->base, gate_timer_cb, g);
+		hmap_set(e->gates, key, g);
 	}
+	g->limit = limit;
 	return g;
 }
 
-/* Appends a run to its gate's queue. */
+/* Inserts a run after the last one of equal or higher priority. */
 static void
 gate_push(struct engine_gate *g, struct run *run)
 {
-	run->wait_prev = g->tail;
-	run->wait_next = NULL;
-	if (g->tail != NULL)
-		g->tail->wait_next = run;
+	struct run *after = g->tail;
+
+	while (after != NULL && after->priority < run->priority)
+		after = after->wait_prev;
+	run->wait_prev = after;
+	run->wait_next = after != NULL ? after->wait_next : g->head;
+	if (run->wait_next != NULL)
+		run->wait_next->wait_prev = run;
+	else
+		g->tail = run;
+	if (after != NULL)
+		after->wait_next = run;
 	else
 		g->head = run;
-	g->tail = run;
 	g->nwaiting++;
 	run->waiting = 1;
 	run->engine->stats.waiting++;
@@ -76,33 +101,62 @@ gate_start(struct engine_gate *g, struct run *run)
 	engine_run_apply(run, FSM_START, NULL);
 }
 
-/* Starts a queued (or resumed) run when its workflow has room; force:
- * it was running before a restart and takes its slot regardless. */
+/* Starts waiting runs while the gate has slots and their rate limits
+ * have tokens; when a token is missing, comes back when it is there. */
+static void
+gate_pump(struct engine_gate *g)
+{
+	struct timeval tv;
+	struct run *run;
+	int64_t wait = 0;
+
+	while (!g->engine->paused && g->head != NULL &&
+	    (g->limit <= 0 || g->running < g->limit)) {
+		run = g->head;
+		if (!engine_flow_take(run, &wait)) {
+			tv.tv_sec = wait / 1000;
+			tv.tv_usec = (wait % 1000) * 1000;
+			evtimer_add(g->timer, &tv);
+			return;
+		}
+		gate_unlink(g, run);
+		if (run->rec.state == RUN_QUEUED && !run->done)
+			gate_start(g, run);
+	}
+}
+
+/* Starts a queued (or resumed) run when its gate lets it; force: it was
+ * running before a restart and takes its slot regardless. */
 void
 engine_admit(struct run *run, int force)
 {
-	struct engine_gate *g = engine_gate(run->engine, run->rec.workflow);
-	int limit = workflow_concurrency(run->wf);
+	struct orc_error err;
+	struct engine_gate *g;
 
-	if (run->has_slot || run->waiting)
+	if (run->has_slot || run->waiting || run->debounce_key != NULL)
 		return;
-	if (!run->engine->paused &&
-	    (force || limit <= 0 || g->running < limit))
+	if (run->gate_key == NULL)
+		engine_flow_keys(run, &err);
+	g = engine_gate(run->engine, run->gate_key,
+	    workflow_concurrency(run->wf));
+	if (force && !run->engine->paused) {
+		run->token_taken = 1;
 		gate_start(g, run);
-	else
-		gate_push(g, run);
+		return;
+	}
+	gate_push(g, run);
+	gate_pump(g);
 }
 
 /* A run is final (or leaves memory): frees its slot for the next one. */
 void
 engine_release(struct run *run)
 {
-	struct engine_gate *g = hmap_get(run->engine->gates,
-	    run->rec.workflow);
-	struct run *next;
-	int limit = workflow_concurrency(run->wf);
+	struct engine_gate *g;
 
-	if (g == NULL)
+	engine_flow_forget(run);
+	if (run->gate_key == NULL ||
+	    (g = hmap_get(run->engine->gates, run->gate_key)) == NULL)
 		return;
 	if (run->waiting)
 		gate_unlink(g, run);
@@ -110,36 +164,29 @@ engine_release(struct run *run)
 		return;
 	run->has_slot = 0;
 	g->running--;
-	while (!run->engine->paused && g->head != NULL &&
-	    (limit <= 0 || g->running < limit)) {
-		next = g->head;
-		gate_unlink(g, next);
-		if (next->rec.state == RUN_QUEUED && !next->done)
-			gate_start(g, next);
-	}
+	gate_pump(g);
 }
 
-/* Refuses a new run when memory or the workflow's queue is full. */
+/* Refuses a new run when memory or its gate's queue is full. */
 int
-engine_admit_check(struct engine *e, struct workflow *wf,
-    struct orc_error *err)
+engine_admit_check(struct engine *e, struct run *run, struct orc_error *err)
 {
-	struct engine_gate *g = hmap_get(e->gates, workflow_name(wf));
-	int limit = workflow_concurrency(wf);
+	struct engine_gate *g = hmap_get(e->gates, run->gate_key);
+	int limit = workflow_concurrency(run->wf);
 
 	if (e->paused) {
 		orc_error_set(err, ORC_EFULL, "the server is shutting down");
 		return -1;
 	}
-	if (e->active >= e->max_active) {
+	if (e->active > e->max_active) {
 		orc_error_set(err, ORC_EFULL, "%zu runs in flight: the limit",
-		    e->active);
+		    e->active - 1);
 		return -1;
 	}
 	if (g != NULL && limit > 0 && g->running >= limit &&
 	    g->nwaiting >= e->max_queue) {
 		orc_error_set(err, ORC_EFULL, "workflow %s: %d runs running "
-		    "and %zu queued: the limit", workflow_name(wf), g->running,
+		    "and %zu queued: the limit", run->rec.workflow, g->running,
 		    g->nwaiting);
 		return -1;
 	}
@@ -184,16 +231,21 @@ engine_key_add(struct run *run, const char *key)
 	hmap_set(run->engine->by_key, run->key_index, run);
 }
 
+/* Frees one gate (hmap_each). */
+static void
+gate_free(const char *key, void *value, void *arg)
+{
+	struct engine_gate *g = value;
+
+	event_free(g->timer);
+	free(g->key);
+	free(g);
+}
+
 /* Frees every gate. */
 void
 engine_gates_free(struct engine *e)
 {
-	struct engine_gate *g;
-	size_t i;
-
-	for (i = 0; i < e->ndefs; i++)
-		if ((g = hmap_remove(e->gates, workflow_name(e->defs[i]))) !=
-		    NULL)
-			free(g);
+	hmap_each(e->gates, gate_free, NULL);
 	hmap_free(e->gates);
 }

@@ -12,7 +12,9 @@
 #include "store.h"
 
 struct event;
+struct fetch;
 struct hmap;
+struct run_commit;
 struct step_call;
 struct workflow;
 
@@ -39,13 +41,34 @@ struct run {
 	int			 waiting;	/* in its gate's queue */
 	struct run		*wait_prev, *wait_next;
 	char			*key_index;	/* in engine.by_key, or NULL */
+	/* Flow control (engine-flow.c), from the workflow's templates. */
+	char			*gate_key;	/* workflow [+ concurrency key] */
+	char			*rate_key;	/* rate bucket, or NULL */
+	char			*debounce_key;	/* while debounced, or NULL */
+	int			 priority;
+	int			 token_taken;	/* a rate token is spent */
+	struct event		*due;		/* end of a debounce window */
+	struct run_commit	*last_commit;	/* the latest submitted */
 };
 
-/* Runs of one workflow: how many hold a slot, who waits for one. */
+/* Runs of one gate (a workflow, or a workflow and a concurrency key):
+ * how many hold a slot, who waits for one in priority order. */
 struct engine_gate {
+	struct engine		*engine;
+	char			*key;
+	int			 limit;		/* 0: none */
 	int			 running;
 	size_t			 nwaiting;
 	struct run		*head, *tail;
+	struct event		*timer;		/* waiting for a rate token */
+};
+
+/* A token bucket of a rate_limit. */
+struct engine_bucket {
+	double			 tokens;
+	double			 rate;		/* per second */
+	double			 burst;
+	int64_t			 last_ms;	/* monotonic */
 };
 
 struct engine {
@@ -61,13 +84,16 @@ struct engine {
 	size_t			 ndefs;
 	struct hmap		*by_id;		/* runs in memory */
 	struct hmap		*by_key;	/* workflow + idempotency key */
-	struct hmap		*gates;		/* workflow name -> gate */
+	struct hmap		*gates;		/* gate key -> gate */
+	struct hmap		*buckets;	/* rate key -> bucket */
+	struct hmap		*debounce;	/* debounce key -> run */
 	size_t			 max_queue;
 	size_t			 max_active;
 	int			 paused;
 	engine_observer_fn	 observer;
 	void			*observer_arg;
 	struct engine_stats	 stats;
+	struct fetch		*fetch;		/* HTTP for steps */
 };
 
 /* engine.c */
@@ -84,12 +110,26 @@ void		 engine_run_free_now(struct run *);
 /* engine-admit.c */
 void		 engine_admit(struct run *, int force);
 void		 engine_release(struct run *);
-int		 engine_admit_check(struct engine *, struct workflow *,
+int		 engine_admit_check(struct engine *, struct run *,
 		    struct orc_error *);
 int		 engine_key_find(struct engine *, const char *workflow,
 		    const char *key, char id[RUN_ID_LEN + 1]);
 void		 engine_key_add(struct run *, const char *key);
 void		 engine_gates_free(struct engine *);
+
+/* engine-flow.c */
+int		 engine_flow_keys(struct run *, struct orc_error *);
+int		 engine_flow_take(struct run *, int64_t *wait_ms);
+int		 engine_flow_reject(struct engine *, struct workflow *,
+		    const json_t *input, struct orc_error *);
+int		 engine_flow_debounce(struct engine *, struct workflow *,
+		    const json_t *input, const struct engine_watch *,
+		    char id[RUN_ID_LEN + 1], struct orc_error *);
+void		 engine_flow_debounce_start(struct run *);
+void		 engine_flow_forget(struct run *);
+void		 engine_flow_free(struct engine *);
+void		 engine_run_note(struct run *, const char *event, unsigned,
+		    const struct engine_watch *);
 
 /* engine-stats.c */
 void		 engine_stat_step(struct engine *, int ok, int64_t ms);

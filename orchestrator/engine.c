@@ -19,10 +19,12 @@
 #include <event2/event.h>
 
 #include "engine-internal.h"
+#include "fetch.h"
 #include "hmap.h"
 #include "id.h"
 #include "log.h"
 #include "schema.h"
+#include "script.h"
 #include "steps.h"
 #include "template.h"
 #include "workflow.h"
@@ -34,6 +36,7 @@ struct run_commit {
 	int		 seq;		/* the run's seq after the change */
 	int		 created;	/* the change created the run */
 	int		 observed;	/* ev is filled for the observer */
+	struct engine_watch notify;	/* accepted once committed, or none */
 	struct engine_event ev;		/* step and error are copies */
 };
 
@@ -46,6 +49,7 @@ struct run_event {
 	int		 next_idx;	/* where STEP_OK goes */
 	int64_t		 duration_ms;
 	unsigned	 store_flags;	/* extra STORE_RUN_* for the change */
+	int64_t		 retry_after_ms; /* the step's minimum backoff */
 };
 
 static void	run_step_done_cb(struct step_call *, void *);
@@ -93,9 +97,12 @@ engine_create(struct event_base *base, struct store *store,
 	host[sizeof host - 1] = '\0';
 	e->owner = xasprintf("%s:%ld:%04x", host, (long)getpid(),
 	    (unsigned)orc_random(0x10000));
+	e->fetch = fetch_create(base);
 	e->by_id = hmap_create();
 	e->by_key = hmap_create();
 	e->gates = hmap_create();
+	e->buckets = hmap_create();
+	e->debounce = hmap_create();
 	e->max_queue = cfg->max_queue ? cfg->max_queue : 10000;
 	e->max_active = cfg->max_active ? cfg->max_active : 100000;
 	e->renew = event_new(base, -1, EV_PERSIST, engine_renew_cb, e);
@@ -137,6 +144,8 @@ run_free(struct run *run)
 		event_free(run->deadline);
 	run_rec_clear(&run->rec);
 	free(run->call_error);
+	free(run->gate_key);
+	free(run->rate_key);
 	json_decref(run->step_input);
 	json_decref(run->steps_out);
 	workflow_unref(run->wf);
@@ -150,6 +159,8 @@ engine_free(struct engine *e)
 
 	if (e == NULL)
 		return;
+	/* Freeing runs frees their slots: start nothing more. */
+	e->paused = 1;
 	while (e->runs != NULL) {
 		/* A commit may still be queued for it: let it land first. */
 		if (e->runs->pending > 0 && store_flush(e->store, NULL) == 0)
@@ -161,6 +172,11 @@ engine_free(struct engine *e)
 		e->runs->pending = 0;
 		run_free(e->runs);
 	}
+	/* Every step call is gone: no request refers to the client now. */
+	fetch_free(e->fetch);
+	/* The loop's idle Lua states go with it. */
+	script_shutdown();
+	engine_flow_free(e);
 	engine_gates_free(e);
 	hmap_free(e->by_id);
 	hmap_free(e->by_key);
@@ -256,6 +272,17 @@ run_tell(struct run *run, engine_run_cb cb)
 	r.output = run->rec.output;
 	r.error = run->rec.error;
 	cb(&r, run->watch.arg);
+}
+
+/* Tells another caller (a debounced trigger) that the run took it. */
+static void
+run_tell_watch(struct run *run, const struct engine_watch *w)
+{
+	struct engine_watch keep = run->watch;
+
+	run->watch = *w;
+	run_tell(run, w->accepted);
+	run->watch = keep;
 }
 
 /* The run is final and everything about it is committed. */
@@ -386,6 +413,11 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 	p.buckets_dir = run->engine->buckets_dir;
 	p.input_schema = workflow_input_schema(run->wf);
 	p.allow = workflow_allow(run->wf);
+	p.secrets = json_object_get(workflow_json(run->wf), "secrets");
+	p.fetch = run->engine->fetch;
+	p.trigger = run->rec.input;
+	p.steps = run->steps_out;
+	p.timeout_ms = workflow_step_timeout_ms(ws);
 	run->call = step_call_create(&p, run_step_done_cb, run);
 	run->engine->stats.calls++;
 	json_decref(with);
@@ -443,6 +475,8 @@ run_step_result(struct run *run, struct step_call *call)
 		    run->call_error : step_call_error(call));
 		ev.error = msg;
 		ev.retryable = call != NULL && step_call_retryable(call);
+		ev.retry_after_ms = call != NULL ?
+		    step_call_retry_after_ms(call) : 0;
 		kind = FSM_STEP_FAILED;
 	} else {
 		ev.output = step_call_take_output(call);
@@ -543,6 +577,8 @@ run_committed_cb(void *arg)
 	}
 	if (c->created)
 		run_tell(run, run->watch.accepted);
+	if (c->notify.accepted != NULL)
+		run_tell_watch(run, &c->notify);
 	if (c->created && run->rec.state == RUN_QUEUED)
 		engine_admit(run, 0);
 	else if ((eff & FSM_ADVANCE) && run->rec.state == RUN_RUNNING &&
@@ -599,6 +635,7 @@ run_submit(struct run *run, const struct transition_rec *tr,
 	}
 	ch.cb = run_committed_cb;
 	ch.arg = c;
+	run->last_commit = c;
 	run->pending++;
 	store_submit(run->engine->store, &ch);
 }
@@ -663,6 +700,11 @@ run_update(struct run *run, const struct fsm_result *res,
 		    (size_t)run->idx));
 		run->rec.due_at = run->rec.updated_at +
 		    run_backoff_ms(p, run->rec.attempt);
+		/* A server's Retry-After is the least it will accept. */
+		if (ev != NULL && ev->retry_after_ms > 0 &&
+		    run->rec.due_at < run->rec.updated_at + ev->retry_after_ms)
+			run->rec.due_at = run->rec.updated_at +
+			    ev->retry_after_ms;
 	}
 	if (res->effects & FSM_FINISH)
 		run->rec.finished_at = run->rec.updated_at;
@@ -837,8 +879,11 @@ engine_run_continue(struct run *run)
 	run_arm_deadline(run, run->rec.created_at);
 	switch (run->rec.state) {
 	case RUN_QUEUED:
+		engine_flow_debounce_start(run);
+		engine_admit(run, 0);
+		break;
 	case RUN_RUNNING:
-		engine_admit(run, run->rec.state == RUN_RUNNING);
+		engine_admit(run, 1);
 		break;
 	case RUN_RETRYING:
 		run_arm(run, run->rec.due_at - orc_now_ms());
@@ -893,13 +938,11 @@ engine_run_apply(struct run *run, enum fsm_event kind, const char *error)
 	run_maybe_free(run);
 }
 
-/* Creates the run in memory and submits its first change. */
-static void
-run_create(struct engine *e, struct workflow *wf, const json_t *input,
-    const json_t *trigger, const char *key, const struct engine_watch *watch,
-    char id[RUN_ID_LEN + 1])
+/* A new run in memory, not submitted yet. */
+static struct run *
+run_build(struct engine *e, struct workflow *wf, const json_t *input,
+    const json_t *trigger, const struct engine_watch *watch)
 {
-	struct transition_rec tr;
 	struct run *run;
 
 	run = engine_run_new(e, wf, watch);
@@ -913,9 +956,19 @@ run_create(struct engine *e, struct workflow *wf, const json_t *input,
 	run->rec.created_at = run->rec.updated_at = orc_now_ms();
 	run->rec.lease_owner = xstrdup(e->owner);
 	run->rec.lease_until = run->rec.created_at + e->lease_ms;
+	run_move_to(run, 0, json_incref(run->rec.input));
+	return run;
+}
+
+/* Submits a built run's first change: it exists once that commits. */
+static void
+run_create(struct run *run, const char *key, char id[RUN_ID_LEN + 1])
+{
+	struct transition_rec tr;
+
 	if (key != NULL)
 		engine_key_add(run, key);
-	run_move_to(run, 0, json_incref(run->rec.input));
+	engine_flow_debounce_start(run);
 	memset(&tr, 0, sizeof tr);
 	memcpy(tr.run_id, run->rec.id, sizeof tr.run_id);
 	tr.at = run->rec.created_at;
@@ -925,7 +978,7 @@ run_create(struct engine *e, struct workflow *wf, const json_t *input,
 	tr.step = run->rec.step;
 	run_submit(run, &tr, NULL, STORE_RUN_INSERT, 0, 1);
 	run_arm_deadline(run, run->rec.created_at);
-	e->stats.submitted++;
+	run->engine->stats.submitted++;
 	if (id != NULL)
 		memcpy(id, run->rec.id, RUN_ID_LEN + 1);
 	log_debug("%s: run %s of %s submitted", __func__, run->rec.id,
@@ -940,22 +993,58 @@ engine_submit_keyed(struct engine *e, struct workflow *wf,
 {
 	const json_t *schema = workflow_input_schema(wf);
 	char found[RUN_ID_LEN + 1];
+	struct run *run;
+	int kind = 0, token;
 
 	if (existing != NULL)
 		*existing = 0;
-	if (key != NULL && engine_key_find(e, workflow_name(wf), key, found)) {
+	if (key != NULL && engine_key_find(e, workflow_name(wf), key, found))
+		kind = 1;	/* the key's first run */
+	else if (schema != NULL && schema_validate(schema, input, err) != 0)
+		return -1;
+	else if ((kind = engine_flow_debounce(e, wf, input, watch, found,
+	    err)) < 0)
+		return -1;
+	else if (kind > 0)
+		kind = 2;	/* a run in its debounce window took it */
+	if (kind > 0) {
 		if (existing != NULL)
-			*existing = 1;
+			*existing = kind;
 		if (id != NULL)
 			memcpy(id, found, sizeof found);
 		return 0;
 	}
-	if (schema != NULL && schema_validate(schema, input, err) != 0)
+	run = run_build(e, wf, input, trigger, watch);
+	if (engine_flow_keys(run, err) != 0 ||
+	    engine_admit_check(e, run, err) != 0 ||
+	    (token = engine_flow_reject(e, wf, input, err)) < 0) {
+		engine_run_free_now(run);
 		return -1;
-	if (engine_admit_check(e, wf, err) != 0)
-		return -1;
-	run_create(e, wf, input, trigger, key, watch, id);
+	}
+	run->token_taken = token;
+	run_create(run, key, id);
 	return 0;
+}
+
+/* Records a transition that changes no state ("debounced"); watch's
+ * accepted (if any) is called once it is committed. */
+void
+engine_run_note(struct run *run, const char *event, unsigned store_flags,
+    const struct engine_watch *watch)
+{
+	struct transition_rec tr;
+
+	memset(&tr, 0, sizeof tr);
+	memcpy(tr.run_id, run->rec.id, sizeof tr.run_id);
+	tr.at = run->rec.updated_at;
+	tr.from_state = (int)run->rec.state;
+	tr.to_state = run->rec.state;
+	tr.event = (char *)event;
+	tr.step = run->rec.step;
+	tr.seq = run->rec.seq;
+	run_submit(run, &tr, NULL, store_flags, 0, 0);
+	if (watch != NULL)
+		run->last_commit->notify = *watch;
 }
 
 int

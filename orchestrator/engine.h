@@ -59,8 +59,10 @@ size_t		 engine_active(const struct engine *);
 
 /* Like engine_submit, with the caller's Idempotency-Key (may be NULL): a
  * run of the same workflow created with the same key in the last 24 h is
- * returned in id instead, *existing is set and nothing is created (the
- * watch is not called). ORC_EFULL when the workflow's queue is full. */
+ * returned in id instead, *existing is 1 and nothing is created (the
+ * watch is not called). A trigger inside a debounce window replaces the
+ * input of the run waiting there: its id, *existing 2. ORC_EFULL when
+ * the workflow's queue is full or its rate limit rejects. */
 int	engine_submit_keyed(struct engine *, struct workflow *,
 	    const json_t *input, const json_t *trigger, const char *key,
 	    const struct engine_watch *, char id[RUN_ID_LEN + 1],

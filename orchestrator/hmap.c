@@ -143,3 +143,15 @@ hmap_count(const struct hmap *m)
 {
 	return m->count;
 }
+
+void
+hmap_each(const struct hmap *m, void (*fn)(const char *, void *, void *),
+    void *arg)
+{
+	struct hmap_entry *e;
+	size_t i;
+
+	for (i = 0; i < m->nbuckets; i++)
+		for (e = m->buckets[i]; e != NULL; e = e->next)
+			fn(e->key, e->value, arg);
+}

@@ -20,5 +20,8 @@ void		*hmap_get(const struct hmap *, const char *key);
 /* Removes key; returns its value, or NULL. */
 void		*hmap_remove(struct hmap *, const char *key);
 size_t		 hmap_count(const struct hmap *);
+/* Calls fn for every entry; fn must not change the map. */
+void		 hmap_each(const struct hmap *,
+		    void (*fn)(const char *, void *, void *), void *);
 
 #endif

@@ -313,7 +313,11 @@ hook_submit(struct http_req *hr, struct hook_ctx *hc, const json_t *input,
 	http_req_ref(hr);	/* the engine's, until its last callback */
 	rc = engine_submit_keyed(hr->srv->engine, hc->wf, input, meta,
 	    http_header(hr, "Idempotency-Key"), &w, id, &existing, &err);
-	if (rc != 0 || existing) {
+	if (existing == 2) {
+		/* A debounce window took it: answered 202 once committed. */
+		hc->wait_ms = 0;
+		http_add_header(hr, "Debounced", "true");
+	} else if (rc != 0 || existing) {
 		http_req_unref(hr);
 		if (rc != 0)
 			http_error_orc(hr, &err);

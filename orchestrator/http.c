@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -523,9 +524,11 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	http_req_unref(hr);
 }
 
+#define HTTP_BACKLOG 1024
+
 /* Splits "ADDR:PORT" ("[::1]:8080" too) and binds it. */
 static int
-http_bind(struct http_server *srv, const char *listen, struct orc_error *err)
+http_bind(struct http_server *srv, const char *where, struct orc_error *err)
 {
 	struct evhttp_bound_socket *sock;
 	struct sockaddr_storage ss;
@@ -533,10 +536,10 @@ http_bind(struct http_server *srv, const char *listen, struct orc_error *err)
 	char *addr, *colon, *end;
 	long port;
 
-	addr = xstrdup(listen);
+	addr = xstrdup(where);
 	if ((colon = strrchr(addr, ':')) == NULL || colon == addr) {
 		orc_error_set(err, ORC_EINVAL, "--listen \"%s\": expected "
-		    "ADDR:PORT", listen);
+		    "ADDR:PORT", where);
 		free(addr);
 		return -1;
 	}
@@ -544,7 +547,7 @@ http_bind(struct http_server *srv, const char *listen, struct orc_error *err)
 	port = strtol(colon + 1, &end, 10);
 	if (*end != '\0' || colon[1] == '\0' || port < 0 || port > 65535) {
 		orc_error_set(err, ORC_EINVAL, "--listen \"%s\": bad port",
-		    listen);
+		    where);
 		free(addr);
 		return -1;
 	}
@@ -557,9 +560,14 @@ http_bind(struct http_server *srv, const char *listen, struct orc_error *err)
 	free(addr);
 	if (sock == NULL) {
 		orc_error_set(err, ORC_EIO, "--listen \"%s\": cannot listen "
-		    "there", listen);
+		    "there", where);
 		return -1;
 	}
+	/* evhttp listens with a backlog of 128: a burst of connections past
+	 * it waits for the clients' retransmits (a second). Calling listen()
+	 * again on the socket raises the backlog (Linux updates it). */
+	if (listen(evhttp_bound_socket_get_fd(sock), HTTP_BACKLOG) != 0)
+		log_warn("%s: listen backlog: %s", __func__, strerror(errno));
 	if (getsockname(evhttp_bound_socket_get_fd(sock),
 	    (struct sockaddr *)&ss, &len) == 0)
 		srv->port = ntohs(ss.ss_family == AF_INET6 ?

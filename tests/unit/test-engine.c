@@ -1430,6 +1430,200 @@ test_engine_idempotency(void)
 	teardown(&t);
 }
 
+/* Observes starts per concurrency key: the most running at once. */
+static struct store *keyed_store;
+
+struct keyed {
+	int	running[2];
+	int	max_running[2];
+	int	order[8];
+	int	norder;
+};
+
+static void
+keyed_cb(const struct engine_event *ev, void *arg)
+{
+	struct keyed *k = arg;
+	struct orc_error err;
+	struct run_rec r;
+	int c;
+
+	if (strcmp(ev->event, "started") != 0 &&
+	    strcmp(ev->event, "finished") != 0)
+		return;
+	memset(&r, 0, sizeof r);
+	if (store_get_run(keyed_store, ev->run_id, &r,
+	    &err) != 0)
+		return;
+	c = (int)json_integer_value(json_object_get(r.input, "c"));
+	if (strcmp(ev->event, "started") == 0) {
+		if (++k->running[c] > k->max_running[c])
+			k->max_running[c] = k->running[c];
+		if (k->norder < 8)
+			k->order[k->norder++] = (int)json_integer_value(
+			    json_object_get(r.input, "n"));
+	} else
+		k->running[c]--;
+	run_rec_clear(&r);
+}
+
+/* "concurrency_key": one run at a time per key, two keys in parallel. */
+static void
+test_engine_concurrency_key(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct keyed k;
+	struct orc_error err;
+	char id[RUN_ID_LEN + 1];
+	char in[64];
+	int i;
+
+	REQUIRE(setup(&t) == 0);
+	memset(&k, 0, sizeof k);
+	keyed_store = t.store;
+	engine_set_observer(t.engine, keyed_cb, &k);
+	wf = load("{\"name\":\"keyed\",\"concurrency\":1,"
+	    "\"concurrency_key\":\"{{input.c}}\",\"steps\":[{\"name\":\"w\","
+	    "\"uses\":\"wait\",\"with\":{\"ms\":30}}]}");
+	REQUIRE(wf != NULL);
+	for (i = 0; i < 6; i++) {
+		snprintf(in, sizeof in, "{\"c\":%d,\"n\":%d}", i % 2, i);
+		CHECK(submit(&t, wf, in, id, &err) == 0);
+	}
+	CHECK(drive(&t, 6) == 0);
+	CHECK(k.max_running[0] == 1);
+	CHECK(k.max_running[1] == 1);
+	/* Both keys ran side by side at the start. */
+	CHECK(k.norder >= 2 && k.order[0] + k.order[1] == 1);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* "priority": among waiting runs, the highest starts first. */
+static void
+test_engine_priority(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct keyed k;
+	struct orc_error err;
+	char id[RUN_ID_LEN + 1];
+	char in[64];
+	static const int prio[] = { 0, 1, 5, 3 };
+	int i;
+
+	REQUIRE(setup(&t) == 0);
+	memset(&k, 0, sizeof k);
+	keyed_store = t.store;
+	engine_set_observer(t.engine, keyed_cb, &k);
+	wf = load("{\"name\":\"prio\",\"concurrency\":1,"
+	    "\"priority\":\"{{input.p}}\",\"steps\":[{\"name\":\"w\","
+	    "\"uses\":\"wait\",\"with\":{\"ms\":20}}]}");
+	REQUIRE(wf != NULL);
+	for (i = 0; i < 4; i++) {
+		snprintf(in, sizeof in, "{\"c\":0,\"n\":%d,\"p\":%d}", i,
+		    prio[i]);
+		CHECK(submit(&t, wf, in, id, &err) == 0);
+	}
+	CHECK(drive(&t, 4) == 0);
+	/* Run 0 took the slot at once; then priority 5, 3, 1. */
+	REQUIRE(k.norder == 4);
+	CHECK(k.order[0] == 0);
+	CHECK(k.order[1] == 2);
+	CHECK(k.order[2] == 3);
+	CHECK(k.order[3] == 1);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
+/* "rate_limit": 20 per second with a burst of 2; "reject" refuses. */
+static void
+test_engine_rate_limit(void)
+{
+	struct tctx t;
+	struct workflow *wf, *rej;
+	struct orc_error err;
+	char id[RUN_ID_LEN + 1];
+	int64_t t0, ms;
+	int i, refused = 0;
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{\"name\":\"rl\",\"rate_limit\":{\"per_second\":20,"
+	    "\"burst\":2},\"steps\":[{\"name\":\"d\","
+	    "\"uses\":\"json.decode\"}]}");
+	rej = load("{\"name\":\"rj\",\"rate_limit\":{\"per_second\":1,"
+	    "\"burst\":2,\"on_limit\":\"reject\"},\"steps\":[{\"name\":\"d\","
+	    "\"uses\":\"json.decode\"}]}");
+	REQUIRE(wf != NULL && rej != NULL);
+	t0 = orc_mono_ms();
+	for (i = 0; i < 12; i++)
+		CHECK(submit(&t, wf, "{}", id, &err) == 0);
+	CHECK(drive(&t, 12) == 0);
+	ms = orc_mono_ms() - t0;
+	/* 2 at once, then 10 at 20/s: about 500 ms, not less. */
+	CHECK(ms >= 450);
+	CHECK(ms < 3000);
+	for (i = 0; i < 4; i++)
+		if (submit(&t, rej, "{}", id, &err) != 0) {
+			refused++;
+			CHECK(err.code == ORC_EFULL);
+			CHECK_CONTAINS(err.message, "rate limit");
+		}
+	CHECK(refused == 2);
+	CHECK(drive(&t, 14) == 0);
+	workflow_unref(wf);
+	workflow_unref(rej);
+	teardown(&t);
+}
+
+/* "debounce": a burst with one key becomes one run with the last input;
+ * another key gets its own run. */
+static void
+test_engine_debounce(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct engine_watch w;
+	struct orc_error err;
+	char first[RUN_ID_LEN + 1], id[RUN_ID_LEN + 1], other[RUN_ID_LEN + 1];
+	char in[64];
+	json_t *v;
+	int i, existing;
+
+	REQUIRE(setup(&t) == 0);
+	wf = load("{\"name\":\"db\",\"debounce\":{\"key\":\"{{input.k}}\","
+	    "\"wait_ms\":100,\"max_wait_ms\":1000},\"steps\":[{\"name\":\"d\","
+	    "\"uses\":\"json.decode\"}]}");
+	REQUIRE(wf != NULL);
+	w = watch(&t);
+	for (i = 0; i < 5; i++) {
+		snprintf(in, sizeof in, "{\"k\":\"a\",\"n\":%d}", i);
+		v = json_loads(in, 0, NULL);
+		CHECK(engine_submit_keyed(t.engine, wf, v, NULL, NULL, &w,
+		    i == 0 ? first : id, &existing, &err) == 0);
+		CHECK(existing == (i == 0 ? 0 : 2));
+		if (i > 0)
+			CHECK_STR(id, first);
+		json_decref(v);
+		event_base_loop(t.base, EVLOOP_NONBLOCK);
+	}
+	v = json_loads("{\"k\":\"b\",\"n\":9}", 0, NULL);
+	CHECK(engine_submit_keyed(t.engine, wf, v, NULL, NULL, &w, other,
+	    &existing, &err) == 0);
+	CHECK(existing == 0);
+	json_decref(v);
+	CHECK(drive(&t, 2) == 0);
+	CHECK(result_of(&t, first)->state == RUN_SUCCEEDED);
+	CHECK(json_integer_value(json_object_get(result_of(&t, first)->output,
+	    "n")) == 4);
+	/* The four absorbed triggers were told, after their commits. */
+	CHECK(result_of(&t, first)->accepted == 5);
+	CHECK(result_of(&t, other)->state == RUN_SUCCEEDED);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
 int
 main(void)
 {
@@ -1458,5 +1652,9 @@ main(void)
 	TEST_RUN(test_engine_redrive_cancelled);
 	TEST_RUN(test_engine_concurrency_queue);
 	TEST_RUN(test_engine_idempotency);
+	TEST_RUN(test_engine_concurrency_key);
+	TEST_RUN(test_engine_priority);
+	TEST_RUN(test_engine_rate_limit);
+	TEST_RUN(test_engine_debounce);
 	TEST_DONE();
 }
