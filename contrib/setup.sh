@@ -17,7 +17,8 @@ top=$(pwd)
 # Build and test dependencies, by Debian package name.
 packages=(build-essential autoconf automake libtool pkg-config
 	libevent-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-	liblua5.4-dev libssl-dev valgrind sqlite3 curl python3)
+	liblua5.4-dev libssl-dev libncurses-dev valgrind sqlite3 curl python3
+	tmux)
 # The benchmark's load generator, only for "bench".
 [ "${1:-}" = bench ] && packages+=(wrk)
 

@@ -49,8 +49,9 @@ static const struct cli_command cli_commands[] = {
 	  "NAME [--input FILE|-] [--wait [SECONDS]] [--url URL]",
 	  "start a run on a server; print its id, or with --wait (default "
 	  "60 s) its output" },
-	{ "dashboard", cli_not_yet, "[--once]",
-	  "the live text dashboard (not in this version yet)" },
+	{ "dashboard", cli_dashboard, "[--once] [--interval T] [--url URL]",
+	  "the live text dashboard: throughput, workflows, recent runs; "
+	  "r retries, c cancels, ? lists the keys" },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -123,6 +124,20 @@ cli_opts_merge(const struct option *own, struct option all[CLI_MAX_OPTS])
 		all[n++] = common[i];
 }
 
+/* Whether a command can talk to a server instead of the database. */
+static int
+cli_takes_url(const char *cmd)
+{
+	static const char *const with_url[] = { "runs", "show", "retry",
+	    "cancel", "trigger", "dashboard", NULL };
+	size_t i;
+
+	for (i = 0; with_url[i] != NULL; i++)
+		if (strcmp(with_url[i], cmd) == 0)
+			return 1;
+	return 0;
+}
+
 int
 cli_parse(const char *cmd, int argc, char **argv, const struct option *own,
     cli_opt_fn fn, void *ctx, struct cli_opts *co)
@@ -151,6 +166,11 @@ cli_parse(const char *cmd, int argc, char **argv, const struct option *own,
 				return -1;
 			break;
 		}
+	}
+	if (co->url != NULL && !cli_takes_url(cmd)) {
+		cli_usage_error(cmd, "--url: %s works on the database, not "
+		    "through a server", cmd);
+		return -1;
 	}
 	if (cli_log_level(co->log_level) != 0) {
 		cli_usage_error(cmd, "--log-level: unknown level \"%s\" "

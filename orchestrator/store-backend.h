@@ -49,6 +49,15 @@ struct store_ops {
 	int	 (*find_idempotent)(void *, const char *workflow,
 		    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
 		    struct orc_error *);
+	/* The dashboard's reads: see store.h. */
+	int	 (*count_by_workflow)(void *, store_count_cb, void *,
+		    struct orc_error *);
+	int	 (*list_finished)(void *, int64_t since, int limit,
+		    store_finish_cb, void *, struct orc_error *);
+	int	 (*count_finished)(void *, enum run_state, int64_t since,
+		    int64_t limit, int64_t *n, struct orc_error *);
+	int	 (*search_runs)(void *, const char *text, int scan, int limit,
+		    store_run_cb, void *, struct orc_error *);
 
 	/*
 	 * Claims, in one transaction of its own, the unfinished runs (of ids

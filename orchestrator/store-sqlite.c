@@ -33,6 +33,10 @@
 	"updated_at, due_at, finished_at, lease_owner, lease_until"
 
 /* What a run needs to count as unfinished; DEAD_PENDING is 1. */
+/* Counting: final states are counted by triggers, the rest by rows. */
+#define RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
+#define RUN_LIVE	"state IN ('queued', 'running', 'retrying')"
+
 #define RUN_UNFINISHED							\
 	"(state IN ('queued', 'running', 'retrying') OR "		\
 	"(state = 'failed' AND dead = 1))"
@@ -100,8 +104,29 @@ static const char *const sqlite_migrations[] = {
 	"  error TEXT,"
 	"  duration_ms INTEGER NOT NULL DEFAULT 0"
 	");"
-	"CREATE INDEX transitions_run ON transitions (run_id, id);"
-};
+	"CREATE INDEX transitions_run ON transitions (run_id, id);",
+	/*
+	 * 2: what the dashboard reads every second without scanning the
+	 * runs. Runs by finished_at (covering throughput and latency), the
+	 * newest runs with an error (for searching error texts), and a count
+	 * per (workflow, final state) that the transitions into and out of a
+	 * final state keep, in the writes' own transactions (see
+	 * sqlite_count_transition): counting a million finished rows takes
+	 * longer than a refresh may. The unfinished runs are few and counted
+	 * from runs_state. Triggers did the same at half the webhook
+	 * throughput: SQLite runs a trigger program per row update.
+	 */
+	"CREATE INDEX runs_finished ON runs (finished_at, state, created_at);"
+	"CREATE INDEX runs_error ON runs (id) WHERE error IS NOT NULL;"
+	"CREATE TABLE run_counts ("
+	"  workflow TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  n INTEGER NOT NULL,"
+	"  PRIMARY KEY (workflow, state)"
+	") WITHOUT ROWID;"
+	"INSERT INTO run_counts SELECT ifnull(workflow, ''), state, count(*) "
+	"  FROM runs WHERE " RUN_FINAL " GROUP BY 1, 2;"
+	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
 
@@ -120,8 +145,15 @@ enum {
 	SQ_LIST_TRANSITIONS,
 	SQ_GET_DEF,
 	SQ_FIND_KEY,
+	SQ_COUNT_ENTER,
+	SQ_COUNT_LEAVE,
 	SQ_COUNT_ALL,
 	SQ_COUNT_WORKFLOW,
+	SQ_COUNT_BY_WORKFLOW,
+	SQ_LIST_FINISHED,
+	SQ_COUNT_FINISHED,
+	SQ_SEARCH_ID,
+	SQ_SEARCH_ERROR,
 	SQ_CLAIM_ALL,
 	SQ_CLAIM_ID,
 	SQ_CLAIM_SET,
@@ -166,12 +198,38 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "WHERE run_id = ?1 ORDER BY id",
 	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at "
 	    "FROM definitions WHERE hash = ?1",
+	[SQ_COUNT_ENTER] = "INSERT INTO run_counts VALUES (ifnull(?1, ''), ?2, "
+	    "1) ON CONFLICT (workflow, state) DO UPDATE SET n = n + 1",
+	[SQ_COUNT_LEAVE] = "UPDATE run_counts SET n = n - 1 WHERE "
+	    "workflow = ifnull(?1, '') AND state = ?2",
 	[SQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = ?1 AND "
 	    "idempotency_key = ?2 AND created_at >= ?3 ORDER BY id DESC "
 	    "LIMIT 1",
-	[SQ_COUNT_ALL] = "SELECT state, count(*) FROM runs GROUP BY state",
-	[SQ_COUNT_WORKFLOW] = "SELECT state, count(*) FROM runs "
-	    "WHERE workflow = ?1 GROUP BY state",
+	/* Final states from run_counts (see migration 2), the others
+	 * counted (few, by the state index). */
+	[SQ_COUNT_ALL] = "SELECT state, sum(n) FROM run_counts GROUP BY state "
+	    "UNION ALL SELECT state, count(*) FROM runs WHERE " RUN_LIVE
+	    " GROUP BY state",
+	[SQ_COUNT_WORKFLOW] = "SELECT state, n FROM run_counts "
+	    "WHERE workflow = ifnull(?1, '') UNION ALL SELECT state, count(*) "
+	    "FROM runs WHERE " RUN_LIVE " AND workflow = ?1 GROUP BY state",
+	[SQ_COUNT_BY_WORKFLOW] = "SELECT workflow, state, n FROM ("
+	    "SELECT workflow, state, n FROM run_counts WHERE n > 0 "
+	    "UNION ALL SELECT ifnull(workflow, ''), state, count(*) FROM runs "
+	    "WHERE " RUN_LIVE " GROUP BY 1, 2) ORDER BY workflow, state",
+	[SQ_LIST_FINISHED] = "SELECT finished_at, state, "
+	    "finished_at - created_at FROM runs WHERE finished_at >= ?1 "
+	    "ORDER BY finished_at DESC LIMIT ?2",
+	[SQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
+	    "WHERE finished_at >= ?1 AND state = ?2 LIMIT ?3)",
+	/* A prefix of an id is a range of the primary key. */
+	[SQ_SEARCH_ID] = "SELECT " RUN_COLS " FROM runs WHERE id >= ?1 AND "
+	    "id < ?2 ORDER BY id DESC LIMIT ?3",
+	/* Error texts have no index: only the newest ?2 runs with an error
+	 * are searched, so that a search costs the same on any store. */
+	[SQ_SEARCH_ERROR] = "SELECT " RUN_COLS " FROM runs WHERE id IN "
+	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
+	    "LIMIT ?2) AND instr(error, ?1) > 0 ORDER BY id DESC LIMIT ?3",
 	[SQ_CLAIM_ALL] = "SELECT id, lease_owner, lease_until FROM runs "
 	    "WHERE " RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
 	    "ORDER BY id",
@@ -975,6 +1033,28 @@ sqlite_put_transition(struct sqlite_store *ss, const struct transition_rec *t,
 	return sqlite_exec_stmt(ss, st, t->run_id, err);
 }
 
+/* Keeps run_counts: a run entering a final state counts there, a run
+ * leaving one (a redrive) stops counting there. */
+static int
+sqlite_count_transition(struct sqlite_store *ss, const char *workflow,
+    const struct transition_rec *t, struct orc_error *err)
+{
+	int from_final = t->from_state >= 0 &&
+	    run_state_is_final((enum run_state)t->from_state);
+	int to_final = run_state_is_final(t->to_state);
+	sqlite3_stmt *st;
+
+	if (from_final == to_final)
+		return 0;
+	st = sqlite_stmt(ss, ss->w, to_final ? SQ_COUNT_ENTER : SQ_COUNT_LEAVE,
+	    err);
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, workflow);
+	bind_state(st, 2, to_final ? (int)t->to_state : t->from_state);
+	return sqlite_exec_stmt(ss, st, t->run_id, err);
+}
+
 /* Applies one change inside the open transaction. */
 static int
 sqlite_apply_change(void *arg, const struct store_change *ch,
@@ -996,7 +1076,9 @@ sqlite_apply_change(void *arg, const struct store_change *ch,
 	if (ch->step != NULL && sqlite_put_step(ss, ch->step, err) == -1)
 		return -1;
 	if (ch->transition != NULL &&
-	    sqlite_put_transition(ss, ch->transition, err) == -1)
+	    (sqlite_put_transition(ss, ch->transition, err) == -1 ||
+	    sqlite_count_transition(ss, ch->run ? ch->run->workflow : NULL,
+	    ch->transition, err) == -1))
 		return -1;
 	return 0;
 }
@@ -1314,6 +1396,131 @@ sqlite_count_runs(void *arg, const char *workflow,
 	return sqlite_each_row(ss, st, sqlite_count_row_cb, counts, err);
 }
 
+/* A (workflow, state, n) row and the callback it goes to. */
+struct sqlite_count_feed {
+	store_count_cb	 cb;
+	void		*arg;
+};
+
+/* Hands a row of SQ_COUNT_BY_WORKFLOW to its callback. */
+static int
+sqlite_count_wf_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
+    struct orc_error *err)
+{
+	const struct sqlite_count_feed	*f = arg;
+	const unsigned char		*wf;
+	int				 state;
+
+	wf = sqlite3_column_text(st, 0);
+	if ((state = col_state(st, 1)) < 0)
+		return 0;
+	return f->cb(wf != NULL ? (const char *)wf : "",
+	    (enum run_state)state, sqlite3_column_int64(st, 2), f->arg) != 0;
+}
+
+/* Counts runs per workflow and state, from the counters. */
+static int
+sqlite_count_by_workflow(void *arg, store_count_cb cb, void *cb_arg,
+    struct orc_error *err)
+{
+	struct sqlite_store		*ss = arg;
+	struct sqlite_count_feed	 feed = { cb, cb_arg };
+	sqlite3_stmt			*st;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_COUNT_BY_WORKFLOW, err)) == NULL)
+		return -1;
+	return sqlite_each_row(ss, st, sqlite_count_wf_row_cb, &feed, err);
+}
+
+/* A finished-run row and the callback it goes to. */
+struct sqlite_finish_feed {
+	store_finish_cb	 cb;
+	void		*arg;
+};
+
+/* Hands a row of SQ_LIST_FINISHED to its callback. */
+static int
+sqlite_finish_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
+    struct orc_error *err)
+{
+	const struct sqlite_finish_feed	*f = arg;
+	struct finish_rec		 fr;
+	int				 state;
+
+	if ((state = col_state(st, 1)) < 0)
+		return 0;
+	fr.finished_at = sqlite3_column_int64(st, 0);
+	fr.state = (enum run_state)state;
+	fr.duration_ms = sqlite3_column_int64(st, 2);
+	return f->cb(&fr, f->arg) != 0;
+}
+
+/* Lists the runs finished since a time, newest first, at most limit. */
+static int
+sqlite_list_finished(void *arg, int64_t since, int limit, store_finish_cb cb,
+    void *cb_arg, struct orc_error *err)
+{
+	struct sqlite_store		*ss = arg;
+	struct sqlite_finish_feed	 feed = { cb, cb_arg };
+	sqlite3_stmt			*st;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_FINISHED, err)) == NULL)
+		return -1;
+	/* finished_at is 0 for unfinished runs: never list those. */
+	sqlite3_bind_int64(st, 1, since > 0 ? since : 1);
+	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+	return sqlite_each_row(ss, st, sqlite_finish_row_cb, &feed, err);
+}
+
+/* Counts, up to limit, the runs that ended in a state since a time. */
+static int
+sqlite_count_finished(void *arg, enum run_state state, int64_t since,
+    int64_t limit, int64_t *n, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	*n = 0;
+	if ((st = sqlite_stmt(ss, ss->r, SQ_COUNT_FINISHED, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, since > 0 ? since : 1);
+	bind_state(st, 2, (int)state);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+	if (sqlite_step_one(ss, st, "count", "of finished runs", err) == -1)
+		return -1;
+	*n = sqlite3_column_int64(st, 0);
+	sqlite_done(st);
+	return 0;
+}
+
+/* Lists the runs whose id starts with text, then those among the newest
+ * scan runs with an error whose error contains it. */
+static int
+sqlite_search_runs(void *arg, const char *text, int scan, int limit,
+    store_run_cb cb, void *cb_arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	struct sqlite_feed	 feed = { .cb.run = cb, .arg = cb_arg };
+	sqlite3_stmt		*st;
+	char			*end;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_SEARCH_ID, err)) == NULL)
+		return -1;
+	/* Ids are ASCII: every id with the prefix sorts below prefix+DEL. */
+	end = xasprintf("%s\x7f", text);
+	bind_text(st, 1, text);
+	sqlite3_bind_text(st, 2, end, -1, free);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+	if (sqlite_each_row(ss, st, sqlite_run_row_cb, &feed, err) == -1)
+		return -1;
+	if ((st = sqlite_stmt(ss, ss->r, SQ_SEARCH_ERROR, err)) == NULL)
+		return -1;
+	bind_text(st, 1, text);
+	sqlite3_bind_int64(st, 2, scan > 0 ? scan : 1);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+	return sqlite_each_row(ss, st, sqlite_run_row_cb, &feed, err);
+}
+
 /* A claim in progress: who claims, and the ids of the runs it may take. */
 struct sqlite_claim {
 	const char		*owner;
@@ -1465,6 +1672,10 @@ const struct store_ops store_sqlite_ops = {
 	.get_definition = sqlite_get_definition,
 	.count_runs = sqlite_count_runs,
 	.find_idempotent = sqlite_find_idempotent,
+	.count_by_workflow = sqlite_count_by_workflow,
+	.list_finished = sqlite_list_finished,
+	.count_finished = sqlite_count_finished,
+	.search_runs = sqlite_search_runs,
 	.claim_runs = sqlite_claim_runs,
 	.renew_leases = sqlite_renew_leases,
 };

@@ -610,6 +610,38 @@ store_count_runs(struct store *s, const char *workflow,
 	return s->ops->count_runs(s->be, workflow, counts, err);
 }
 
+/* Counts runs per workflow and state. */
+int
+store_count_by_workflow(struct store *s, store_count_cb cb, void *arg,
+    struct orc_error *err)
+{
+	return s->ops->count_by_workflow(s->be, cb, arg, err);
+}
+
+/* Lists the runs finished since a time, newest first. */
+int
+store_list_finished(struct store *s, int64_t since, int limit,
+    store_finish_cb cb, void *arg, struct orc_error *err)
+{
+	return s->ops->list_finished(s->be, since, limit, cb, arg, err);
+}
+
+/* Counts, up to a limit, the runs that ended in a state since a time. */
+int
+store_count_finished(struct store *s, enum run_state state, int64_t since,
+    int64_t limit, int64_t *n, struct orc_error *err)
+{
+	return s->ops->count_finished(s->be, state, since, limit, n, err);
+}
+
+/* Finds runs by id prefix or error text. */
+int
+store_search_runs(struct store *s, const char *text, int scan, int limit,
+    store_run_cb cb, void *arg, struct orc_error *err)
+{
+	return s->ops->search_runs(s->be, text, scan, limit, cb, arg, err);
+}
+
 /* Claims the unfinished runs nobody live holds, after the pending writes. */
 int
 store_claim_runs(struct store *s, const char *owner, int64_t until,

@@ -189,6 +189,36 @@ int	store_count_runs(struct store *, const char *workflow,
 	    int64_t counts[RUN_STATE_COUNT], struct orc_error *);
 
 /*
+ * The dashboard's reads: each uses an index (or the counters kept with the
+ * writes) and costs the same on a store of any size.
+ */
+typedef int (*store_count_cb)(const char *workflow, enum run_state,
+    int64_t n, void *);
+/* Calls cb once per (workflow, state) that has runs, by workflow name. */
+int	store_count_by_workflow(struct store *, store_count_cb, void *,
+	    struct orc_error *);
+
+/* A finished run, as throughput and latency see it. */
+struct finish_rec {
+	int64_t		 finished_at;
+	enum run_state	 state;
+	int64_t		 duration_ms;	/* finished_at - created_at */
+};
+typedef int (*store_finish_cb)(const struct finish_rec *, void *);
+/* The runs finished at or after since, newest first, at most limit. */
+int	store_list_finished(struct store *, int64_t since, int limit,
+	    store_finish_cb, void *, struct orc_error *);
+/* *n: how many runs ended in state at or after since, counting at most
+ * limit of them. */
+int	store_count_finished(struct store *, enum run_state, int64_t since,
+	    int64_t limit, int64_t *n, struct orc_error *);
+/* Runs whose id starts with text (newest first, at most limit), then
+ * those among the newest scan runs with an error whose error contains
+ * text (newest first, at most limit); a run may come twice. */
+int	store_search_runs(struct store *, const char *text, int scan,
+	    int limit, store_run_cb, void *, struct orc_error *);
+
+/*
  * Leases. A process claims unfinished runs (queued, running, retrying, or
  * failed with on_failure pending) whose lease is free, expired or held by
  * a dead owner; ids selects which (NULL: all), workflow narrows them.

@@ -99,19 +99,6 @@ expect_contains "--log-level names the option" "$(err)" "--log-level"
 expect_exit 2 orch retry --workflow w --state succeeded
 expect_contains "bulk retry only of failed or cancelled" "$(err)" "--state"
 
-# Not in this version: a clear message and a non-zero exit (not a crash).
-for c in dashboard; do
-	args="--once"
-	run_cmd "$ORCH_BIN" $c $args
-	rc=$LAST_RC
-	expect_ne "$c exits non-zero" 0 "$rc"
-	expect_eq "$c is not a crash or a timeout" 1 \
-	    "$([ "$rc" -ge 1 ] && [ "$rc" -le 2 ] && echo 1)"
-	expect_contains "$c says it is not available yet" "$(err)" \
-	    "orchestrator $c: not available in this version yet"
-	expect_eq "$c prints nothing on stdout" "" "$(out)"
-done
-
 # A read error is one line naming what is at fault, exit 1.
 expect_exit 1 orch runs
 expect_contains "runs without a database names it" "$(err)" "$DB"

@@ -176,7 +176,7 @@ test_store_migrate(void)
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
 	store_close(s);
-	CHECK(query_int("PRAGMA user_version") == 1);
+	CHECK(query_int("PRAGMA user_version") == 2);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'table' AND name IN ('runs', 'steps', 'transitions', "
 	    "'definitions')") == 4);

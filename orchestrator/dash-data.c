@@ -1,0 +1,732 @@
+/*
+ * The dashboard's data: one snapshot per refresh, from the database or
+ * from a server.
+ *
+ * From the database (read-only, WAL: the server's writes neither wait nor
+ * are waited on) a refresh is five bounded reads: the run counters per
+ * (workflow, state), the newest DASH_WINDOW_LIMIT runs finished in the
+ * last ten minutes (covering index on finished_at) for runs/s, the
+ * sparkline and p50/p99, the failures of the last five minutes (counted
+ * up to DASH_FAILED_LIMIT), and one page of the runs table by its index.
+ *
+ * From a server (--url) it uses what the API has: GET /metrics for the
+ * counts by state, GET /runs for the table and for a sample of the newest
+ * 200 runs (throughput, latency and failures are estimated from it), GET
+ * /runs/ID for a run. It has no counts per workflow.
+ *
+ * Retries and cancels go to the server, or in database mode to an engine
+ * of this process opened on first use (the retried run executes here, the
+ * way `orchestrator retry` does).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "cli.h"
+#include "client.h"
+#include "dash.h"
+#include "engine.h"
+#include "strbuf.h"
+
+#define DASH_URL_SAMPLE	200	/* newest runs read for --url figures */
+
+struct dash_source {
+	char			*db;
+	char			*url;
+	char			*name;
+	struct store		*store;		/* read-only; NULL for url */
+	struct cli_engine	 ce;		/* for r and c in db mode */
+	int			 ce_open;
+};
+
+struct dash_source *
+dash_source_open(const char *db, const char *url, struct orc_error *err)
+{
+	struct dash_source *src;
+
+	src = xcalloc(1, sizeof *src);
+	if (url != NULL) {
+		src->url = xstrdup(url);
+		src->name = xstrdup(url);
+		return src;
+	}
+	src->db = xstrdup(db);
+	src->name = xstrdup(db);
+	if ((src->store = store_open(db, STORE_READONLY, NULL, err)) == NULL) {
+		dash_source_close(src);
+		return NULL;
+	}
+	return src;
+}
+
+void
+dash_source_close(struct dash_source *src)
+{
+	if (src == NULL)
+		return;
+	if (src->ce_open) {
+		/* A retried run still going is left to resume later. */
+		store_flush(src->ce.store, NULL);
+		cli_engine_close(&src->ce);
+	}
+	store_close(src->store);
+	free(src->db);
+	free(src->url);
+	free(src->name);
+	free(src);
+}
+
+const char *
+dash_source_name(const struct dash_source *src)
+{
+	return src->name;
+}
+
+/* Compares two int64_t for qsort. */
+static int
+dash_cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int64_t
+dash_percentile(const int64_t *sorted, size_t n, int pct)
+{
+	size_t rank;
+
+	if (n == 0)
+		return -1;
+	/* Nearest rank: the smallest value with pct% at or below it. */
+	rank = ((size_t)pct * n + 99) / 100;
+	if (rank < 1)
+		rank = 1;
+	return sorted[rank - 1];
+}
+
+void
+dash_stats_compute(const struct finish_rec *fr, size_t n, int64_t now,
+    int limit_hit, struct dash_stats *st)
+{
+	int64_t	*lat, oldest = now, start;
+	size_t	 i, nlat = 0;
+	int	 b;
+
+	memset(st, 0, sizeof *st);
+	lat = xcalloc(n == 0 ? 1 : n, sizeof *lat);
+	start = now - (int64_t)DASH_SPARK_BUCKETS * DASH_SPARK_MS;
+	for (i = 0; i < n; i++) {
+		if (fr[i].finished_at < oldest)
+			oldest = fr[i].finished_at;
+		if (fr[i].finished_at > now - DASH_RATE_MS &&
+		    fr[i].finished_at <= now)
+			st->rate += 1.0;
+		if (fr[i].finished_at > now - DASH_LATENCY_MS &&
+		    fr[i].duration_ms >= 0)
+			lat[nlat++] = fr[i].duration_ms;
+		if (fr[i].finished_at >= start && fr[i].finished_at <= now) {
+			b = (int)((fr[i].finished_at - start) / DASH_SPARK_MS);
+			if (b >= DASH_SPARK_BUCKETS)
+				b = DASH_SPARK_BUCKETS - 1;
+			st->spark[b]++;
+		}
+	}
+	st->rate /= DASH_RATE_MS / 1000.0;
+	/* When the read was cut short, a bucket that ended before the
+	 * oldest run read is unknown rather than empty (the one holding it
+	 * is drawn as read: low at worst). */
+	st->sampled = limit_hit;
+	if (limit_hit)
+		for (b = 0; b < DASH_SPARK_BUCKETS; b++)
+			if (start + (int64_t)(b + 1) * DASH_SPARK_MS <= oldest)
+				st->spark[b] = -1;
+	qsort(lat, nlat, sizeof *lat, dash_cmp_i64);
+	st->p50 = dash_percentile(lat, nlat, 50);
+	st->p99 = dash_percentile(lat, nlat, 99);
+	free(lat);
+}
+
+void
+dash_data_clear(struct dash_data *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nwfs; i++)
+		free(d->wfs[i].name);
+	free(d->wfs);
+	for (i = 0; i < d->nruns; i++)
+		run_rec_clear(&d->runs[i]);
+	free(d->runs);
+	memset(d, 0, sizeof *d);
+}
+
+/* Adds one (workflow, state, n) to the snapshot; rows come by name. */
+static int
+dash_count_cb(const char *workflow, enum run_state state, int64_t n,
+    void *arg)
+{
+	struct dash_data	*d = arg;
+	struct dash_wf		*w;
+
+	if (d->nwfs == 0 || strcmp(d->wfs[d->nwfs - 1].name, workflow) != 0) {
+		d->wfs = xrealloc(d->wfs, (d->nwfs + 1) * sizeof *d->wfs);
+		w = &d->wfs[d->nwfs++];
+		memset(w, 0, sizeof *w);
+		w->name = xstrdup(workflow);
+	}
+	d->wfs[d->nwfs - 1].n[state] += n;
+	d->total[state] += n;
+	return 0;
+}
+
+/* Finished runs being collected. */
+struct dash_finished {
+	struct finish_rec	*fr;
+	size_t			 n, cap;
+};
+
+/* Keeps one finished run. */
+static int
+dash_finish_cb(const struct finish_rec *fr, void *arg)
+{
+	struct dash_finished *f = arg;
+
+	if (f->n == f->cap) {
+		f->cap = f->cap == 0 ? 1024 : f->cap * 2;
+		f->fr = xrealloc(f->fr, f->cap * sizeof *f->fr);
+	}
+	f->fr[f->n++] = *fr;
+	return 0;
+}
+
+/* The runs table being filled, with the query's filters for searches. */
+struct dash_fill {
+	struct dash_data	*d;
+	const struct dash_query	*q;
+	size_t			 want;
+	int			 filter;	/* apply q's state/workflow */
+	const char		*text;		/* --url search, or NULL */
+};
+
+/* Whether a run passes the filters a search does not apply itself. */
+static int
+dash_run_matches(const struct dash_fill *f, const struct run_rec *r)
+{
+	size_t i;
+
+	if (f->filter && f->q->state >= 0 && (int)r->state != f->q->state)
+		return 0;
+	if (f->filter && f->q->workflow != NULL && (r->workflow == NULL ||
+	    strcmp(r->workflow, f->q->workflow) != 0))
+		return 0;
+	if (f->text != NULL && strncmp(r->id, f->text, strlen(f->text)) != 0 &&
+	    (r->error == NULL || strstr(r->error, f->text) == NULL))
+		return 0;
+	/* A search gives a run by id and again by error: keep it once. */
+	for (i = 0; i < f->d->nruns; i++)
+		if (strcmp(f->d->runs[i].id, r->id) == 0)
+			return 0;
+	return 1;
+}
+
+/* Keeps one run of the table. */
+static int
+dash_run_cb(const struct run_rec *r, void *arg)
+{
+	struct dash_fill	*f = arg;
+	struct dash_data	*d = f->d;
+
+	if (!dash_run_matches(f, r))
+		return 0;
+	if (d->nruns == f->want) {
+		d->more = 1;
+		return 1;
+	}
+	d->runs = xrealloc(d->runs, (d->nruns + 1) * sizeof *d->runs);
+	run_rec_copy(&d->runs[d->nruns++], r);
+	return 0;
+}
+
+/* Orders the table newest first (a search gives two lists). */
+static int
+dash_cmp_run(const void *a, const void *b)
+{
+	return -strcmp(((const struct run_rec *)a)->id,
+	    ((const struct run_rec *)b)->id);
+}
+
+/* Reads the table's rows from the database. */
+static int
+dash_fetch_runs_db(struct dash_source *src, const struct dash_query *q,
+    struct dash_data *d, struct orc_error *err)
+{
+	struct dash_fill	 f = { d, q, q->want, 0, NULL };
+	struct run_filter	 rf;
+	char			*up, *p;
+	int			 rc;
+
+	if (q->search != NULL && *q->search != '\0') {
+		/* Ids are upper case: "01jd" finds 01JD... too. Results are
+		 * filtered here: at most one page more than shown is read. */
+		f.filter = 1;
+		up = xstrdup(q->search);
+		for (p = up; *p != '\0'; p++)
+			if (*p >= 'a' && *p <= 'z' && strlen(up) <= RUN_ID_LEN)
+				*p = (char)(*p - 'a' + 'A');
+		rc = store_search_runs(src->store, up, DASH_SEARCH_SCAN,
+		    (int)q->want + 1, dash_run_cb, &f, err);
+		/* The error text is searched as typed. */
+		if (rc == 0 && strcmp(up, q->search) != 0)
+			rc = store_search_runs(src->store, q->search,
+			    DASH_SEARCH_SCAN, (int)q->want + 1, dash_run_cb,
+			    &f, err);
+		free(up);
+		if (d->nruns > 1)
+			qsort(d->runs, d->nruns, sizeof *d->runs,
+			    dash_cmp_run);
+		return rc;
+	}
+	memset(&rf, 0, sizeof rf);
+	rf.workflow = q->workflow;
+	rf.state = q->state;
+	/* One more than wanted tells whether there are more. */
+	rf.limit = (int)q->want + 1;
+	return store_list_runs(src->store, &rf, dash_run_cb, &f, err);
+}
+
+/* A snapshot from the database. */
+static int
+dash_fetch_db(struct dash_source *src, const struct dash_query *q,
+    struct dash_data *d, struct orc_error *err)
+{
+	struct dash_finished	 fin = { NULL, 0, 0 };
+	int			 rc;
+
+	if (store_count_by_workflow(src->store, dash_count_cb, d, err) != 0)
+		return -1;
+	rc = store_list_finished(src->store, d->now - (int64_t)
+	    DASH_SPARK_BUCKETS * DASH_SPARK_MS, DASH_WINDOW_LIMIT,
+	    dash_finish_cb, &fin, err);
+	if (rc == 0)
+		dash_stats_compute(fin.fr, fin.n, d->now,
+		    fin.n >= DASH_WINDOW_LIMIT, &d->stats);
+	free(fin.fr);
+	if (rc != 0)
+		return -1;
+	if (store_count_finished(src->store, RUN_FAILED, d->now -
+	    DASH_LATENCY_MS, DASH_FAILED_LIMIT, &d->failed5m, err) != 0)
+		return -1;
+	d->failed5m_capped = d->failed5m >= DASH_FAILED_LIMIT;
+	return dash_fetch_runs_db(src, q, d, err);
+}
+
+/* Collects the body of a plain-text answer. */
+static size_t
+dash_curl_write_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct strbuf *sb = arg;
+
+	strbuf_add(sb, p, size * n);
+	return size * n;
+}
+
+/* GET base+path as text (client_request only reads JSON). */
+static int
+dash_get_text(const char *base, const char *path, struct strbuf *out,
+    struct orc_error *err)
+{
+	struct curl_slist	*h = NULL;
+	const char		*token = getenv("ORCH_API_TOKEN");
+	char			 errbuf[CURL_ERROR_SIZE] = "", *url, *auth;
+	long			 status = 0;
+	CURL			*c;
+	CURLcode		 rc;
+
+	if ((c = curl_easy_init()) == NULL)
+		fatal("%s: curl_easy_init failed", __func__);
+	url = xasprintf("%s%s", base, path);
+	if (token != NULL && *token != '\0') {
+		auth = xasprintf("Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+		free(auth);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dash_curl_write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	if (rc != CURLE_OK || status / 100 != 2) {
+		if (rc != CURLE_OK)
+			orc_error_set(err, ORC_EIO, "%s: %s", url, *errbuf ?
+			    errbuf : curl_easy_strerror(rc));
+		else
+			orc_error_set(err, ORC_EIO, "%s: server answered %ld",
+			    url, status);
+		free(url);
+		return -1;
+	}
+	free(url);
+	return 0;
+}
+
+/* Reads orchestrator_runs{state="..."} N lines of /metrics. */
+static void
+dash_parse_metrics(const char *text, int64_t total[RUN_STATE_COUNT])
+{
+	static const char	 key[] = "orchestrator_runs{state=\"";
+	const char		*p = text, *q;
+	enum run_state		 st;
+	char			 name[32];
+	size_t			 len;
+
+	while ((p = strstr(p, key)) != NULL) {
+		/* Only at the start of a line: not a longer metric's name. */
+		if (p != text && p[-1] != '\n') {
+			p++;
+			continue;
+		}
+		p += sizeof key - 1;
+		if ((q = strchr(p, '"')) == NULL)
+			break;
+		len = (size_t)(q - p);
+		if (len < sizeof name) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			if (run_state_parse(name, &st) == 0 && q[1] == '}')
+				total[st] = strtoll(q + 2, NULL, 10);
+		}
+		p = q;
+	}
+}
+
+/* GET /runs with a query into a fill. */
+static int
+dash_url_runs(struct dash_source *src, const char *query,
+    struct dash_fill *f, struct orc_error *err)
+{
+	struct run_rec	 r;
+	json_t		*doc, *runs, *v;
+	char		*path;
+	long		 status;
+	size_t		 i;
+	int		 rc;
+
+	path = xasprintf("/runs?%s", query);
+	rc = client_request(src->url, "GET", path, NULL, NULL, 0, &status,
+	    &doc, err);
+	free(path);
+	if (rc != 0) {
+		json_decref(doc);
+		return -1;
+	}
+	runs = json_object_get(doc, "runs");
+	json_array_foreach(runs, i, v) {
+		if (client_run_rec(v, &r, err) != 0) {
+			json_decref(doc);
+			return -1;
+		}
+		rc = dash_run_cb(&r, f);
+		run_rec_clear(&r);
+		if (rc != 0)
+			break;
+	}
+	json_decref(doc);
+	return 0;
+}
+
+/* A snapshot from a server. */
+static int
+dash_fetch_url(struct dash_source *src, const struct dash_query *q,
+    struct dash_data *d, struct orc_error *err)
+{
+	struct strbuf		 sb = STRBUF_INIT, qs = STRBUF_INIT;
+	struct dash_data	 sample;
+	struct dash_query	 all = { -1, NULL, NULL, DASH_URL_SAMPLE };
+	struct dash_fill	 f = { &sample, &all, DASH_URL_SAMPLE, 0, NULL };
+	struct finish_rec	*fr;
+	size_t			 i, n = 0;
+	char			*v;
+	int			 rc;
+
+	d->lacks = "--url: no counts per workflow; runs/s, latency and "
+	    "failures from the newest 200 runs";
+	if (dash_get_text(src->url, "/metrics", &sb, err) != 0) {
+		strbuf_free(&sb);
+		return -1;
+	}
+	dash_parse_metrics(sb.s != NULL ? sb.s : "", d->total);
+	strbuf_free(&sb);
+
+	memset(&sample, 0, sizeof sample);
+	strbuf_printf(&qs, "limit=%d", DASH_URL_SAMPLE);
+	rc = dash_url_runs(src, qs.s, &f, err);
+	strbuf_free(&qs);
+	if (rc != 0) {
+		dash_data_clear(&sample);
+		return -1;
+	}
+	fr = xcalloc(sample.nruns + 1, sizeof *fr);
+	d->failed5m = 0;
+	for (i = 0; i < sample.nruns; i++) {
+		if (sample.runs[i].finished_at <= 0)
+			continue;
+		fr[n].finished_at = sample.runs[i].finished_at;
+		fr[n].state = sample.runs[i].state;
+		fr[n].duration_ms = sample.runs[i].finished_at -
+		    sample.runs[i].created_at;
+		if (fr[n].state == RUN_FAILED &&
+		    fr[n].finished_at > d->now - DASH_LATENCY_MS)
+			d->failed5m++;
+		n++;
+	}
+	dash_stats_compute(fr, n, d->now, sample.more ||
+	    sample.nruns >= DASH_URL_SAMPLE, &d->stats);
+	d->failed5m_capped = d->stats.sampled;
+	free(fr);
+	dash_data_clear(&sample);
+
+	/* The table: the API filters by workflow and state; a search is
+	 * applied here to what one page brings. */
+	f.d = d;
+	f.q = q;
+	f.want = q->want;
+	f.text = q->search != NULL && *q->search != '\0' ? q->search : NULL;
+	strbuf_printf(&qs, "limit=%zu", f.text != NULL ? (size_t)1000 :
+	    q->want + 1 > 1000 ? (size_t)1000 : q->want + 1);
+	if (q->state >= 0)
+		strbuf_printf(&qs, "&state=%s",
+		    run_state_name((enum run_state)q->state));
+	if (q->workflow != NULL) {
+		v = client_escape(q->workflow);
+		strbuf_printf(&qs, "&workflow=%s", v);
+		free(v);
+	}
+	rc = dash_url_runs(src, qs.s, &f, err);
+	strbuf_free(&qs);
+	return rc;
+}
+
+int
+dash_fetch(struct dash_source *src, const struct dash_query *q, int64_t now,
+    struct dash_data *d, struct orc_error *err)
+{
+	struct dash_query	qq = *q;
+	int			rc;
+
+	memset(d, 0, sizeof *d);
+	d->now = now;
+	if (qq.want == 0)
+		qq.want = 1;
+	if (qq.want > DASH_MAX_ROWS)
+		qq.want = DASH_MAX_ROWS;
+	if (src->url != NULL)
+		rc = dash_fetch_url(src, &qq, d, err);
+	else
+		rc = dash_fetch_db(src, &qq, d, err);
+	if (rc != 0)
+		dash_data_clear(d);
+	return rc;
+}
+
+/* Appends a step to a detail. */
+static int
+dash_step_cb(const struct step_rec *s, void *arg)
+{
+	struct dash_detail *dd = arg;
+
+	dd->steps = xrealloc(dd->steps, (dd->nsteps + 1) * sizeof *dd->steps);
+	memset(&dd->steps[dd->nsteps], 0, sizeof *dd->steps);
+	memcpy(dd->steps[dd->nsteps].run_id, s->run_id, sizeof s->run_id);
+	dd->steps[dd->nsteps].seq = s->seq;
+	dd->steps[dd->nsteps].name = s->name ? xstrdup(s->name) : NULL;
+	dd->steps[dd->nsteps].attempts = s->attempts;
+	dd->steps[dd->nsteps].output = json_incref(s->output);
+	dd->steps[dd->nsteps].started_at = s->started_at;
+	dd->steps[dd->nsteps].finished_at = s->finished_at;
+	dd->nsteps++;
+	return 0;
+}
+
+/* Appends a transition to a detail. */
+static int
+dash_trans_cb(const struct transition_rec *t, void *arg)
+{
+	struct dash_detail	*dd = arg;
+	struct transition_rec	*c;
+
+	dd->trans = xrealloc(dd->trans, (dd->ntrans + 1) * sizeof *dd->trans);
+	c = &dd->trans[dd->ntrans++];
+	*c = *t;
+	c->event = t->event ? xstrdup(t->event) : NULL;
+	c->step = t->step ? xstrdup(t->step) : NULL;
+	c->error = t->error ? xstrdup(t->error) : NULL;
+	return 0;
+}
+
+/* Reads a run from GET /runs/ID. */
+static int
+dash_detail_url(struct dash_source *src, const char *id,
+    struct dash_detail *dd, struct orc_error *err)
+{
+	struct step_rec		 s;
+	struct transition_rec	 t;
+	json_t			*doc, *v;
+	char			*eid, *path;
+	long			 status;
+	size_t			 i;
+	int			 rc;
+
+	eid = client_escape(id);
+	path = xasprintf("/runs/%s", eid);
+	rc = client_request(src->url, "GET", path, NULL, NULL, 0, &status,
+	    &doc, err);
+	free(path);
+	free(eid);
+	if (rc == 0)
+		rc = client_run_rec(doc, &dd->run, err);
+	if (rc == 0)
+		json_array_foreach(json_object_get(doc, "steps"), i, v) {
+			if ((rc = client_step_rec(v, id, &s, err)) != 0)
+				break;
+			dash_step_cb(&s, dd);
+			step_rec_clear(&s);
+		}
+	if (rc == 0)
+		json_array_foreach(json_object_get(doc, "transitions"), i, v) {
+			if ((rc = client_transition_rec(v, id, &t, err)) != 0)
+				break;
+			dash_trans_cb(&t, dd);
+			transition_rec_clear(&t);
+		}
+	json_decref(doc);
+	return rc;
+}
+
+int
+dash_fetch_detail(struct dash_source *src, const char *id,
+    struct dash_detail *dd, struct orc_error *err)
+{
+	int rc;
+
+	memset(dd, 0, sizeof *dd);
+	if (src->url != NULL)
+		rc = dash_detail_url(src, id, dd, err);
+	else if ((rc = store_get_run(src->store, id, &dd->run, err)) == 0 &&
+	    (rc = store_list_steps(src->store, id, dash_step_cb, dd,
+	    err)) == 0)
+		rc = store_list_transitions(src->store, id, dash_trans_cb, dd,
+		    err);
+	if (rc != 0)
+		dash_detail_clear(dd);
+	return rc;
+}
+
+void
+dash_detail_clear(struct dash_detail *dd)
+{
+	size_t i;
+
+	run_rec_clear(&dd->run);
+	for (i = 0; i < dd->nsteps; i++)
+		step_rec_clear(&dd->steps[i]);
+	free(dd->steps);
+	for (i = 0; i < dd->ntrans; i++)
+		transition_rec_clear(&dd->trans[i]);
+	free(dd->trans);
+	memset(dd, 0, sizeof *dd);
+}
+
+/* POST /runs/ID/what. */
+static int
+dash_post(struct dash_source *src, const char *id, const char *what,
+    struct orc_error *err)
+{
+	json_t	*answer = NULL, *body;
+	char	*eid, *path;
+	long	 status;
+	int	 rc;
+
+	eid = client_escape(id);
+	path = xasprintf("/runs/%s/%s", eid, what);
+	body = json_object();
+	rc = client_request(src->url, "POST", path, body, NULL, 0, &status,
+	    &answer, err);
+	json_decref(body);
+	json_decref(answer);
+	free(path);
+	free(eid);
+	return rc;
+}
+
+/* Opens this process's engine on the database, once. */
+static int
+dash_engine(struct dash_source *src, struct orc_error *err)
+{
+	if (src->ce_open)
+		return 0;
+	if (cli_engine_open(&src->ce, src->db, NULL, err) != 0)
+		return -1;
+	/* Finished runs are shown by the dashboard, not printed. */
+	src->ce.quiet = 1;
+	src->ce_open = 1;
+	return 0;
+}
+
+int
+dash_retry(struct dash_source *src, const char *id, struct orc_error *err)
+{
+	struct engine_redrive	rd;
+	struct engine_watch	w;
+
+	if (src->url != NULL)
+		return dash_post(src, id, "retry", err);
+	if (dash_engine(src, err) != 0)
+		return -1;
+	memset(&rd, 0, sizeof rd);
+	w = cli_engine_watch(&src->ce);
+	if (engine_redrive(src->ce.engine, id, &rd, &w, err) != 0) {
+		src->ce.waiting--;
+		return -1;
+	}
+	/* The redrive is committed by the loop's grouped commit. */
+	dash_pump(src);
+	return store_flush(src->ce.store, err);
+}
+
+int
+dash_cancel(struct dash_source *src, const char *id, struct orc_error *err)
+{
+	if (src->url != NULL)
+		return dash_post(src, id, "cancel", err);
+	if (dash_engine(src, err) != 0)
+		return -1;
+	if (engine_cancel(src->ce.engine, id, err) != 0)
+		return -1;
+	dash_pump(src);
+	return store_flush(src->ce.store, err);
+}
+
+void
+dash_pump(struct dash_source *src)
+{
+	if (src->ce_open)
+		event_base_loop(src->ce.base, EVLOOP_NONBLOCK);
+}
+
+int
+dash_busy(const struct dash_source *src)
+{
+	return src->ce_open ? src->ce.waiting : 0;
+}

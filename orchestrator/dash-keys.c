@@ -1,0 +1,360 @@
+/*
+ * The dashboard's keys: one switch per mode (the list, an opened run,
+ * the help, a prompt being typed, a question to confirm). A key changes
+ * the view; retries and cancels go to the source after a "y". The
+ * function returns 1 when what is shown must be read again.
+ */
+#include "config.h"
+
+#define NCURSES_WIDECHAR 1
+
+#include <curses.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dash.h"
+
+#define DASH_ESC	27
+
+/* Sets the status line. */
+static void
+dash_say(struct dash_view *v, int alert, const char *msg)
+{
+	snprintf(v->message, sizeof v->message, "%s", msg);
+	v->message_alert = alert;
+}
+
+/* Moves the cursor by delta within the runs read, keeping it shown. */
+static int
+dash_move(struct dash_view *v, long delta, const struct dash_data *d)
+{
+	long	c = (long)v->cursor + delta, last;
+	size_t	page = v->page > 0 ? v->page : 1;
+
+	last = d->nruns > 0 ? (long)d->nruns - 1 : 0;
+	/* Past the last run read: read more, up to DASH_MAX_ROWS. */
+	if (c > last && d->more) {
+		if (c > DASH_MAX_ROWS - 1)
+			c = DASH_MAX_ROWS - 1;
+	} else if (c > last)
+		c = last;
+	if (c < 0)
+		c = 0;
+	v->cursor = (size_t)c;
+	if (v->cursor < v->top)
+		v->top = v->cursor;
+	if (v->cursor >= v->top + page)
+		v->top = v->cursor - page + 1;
+	return v->cursor >= d->nruns;
+}
+
+/* Starts a prompt or question over the current mode. */
+static void
+dash_ask(struct dash_view *v, enum dash_mode mode, int kind,
+    const char *init)
+{
+	v->back = v->mode;
+	v->mode = mode;
+	v->prompt_kind = kind;
+	snprintf(v->input, sizeof v->input, "%s", init != NULL ? init : "");
+	v->message[0] = '\0';
+}
+
+/* The run r and c act on: the opened one or the selected one. */
+static const char *
+dash_target(const struct dash_view *v, const struct dash_data *d)
+{
+	if (v->mode == DASH_DETAIL)
+		return v->detail_id;
+	if (d->nruns == 0 || v->cursor >= d->nruns)
+		return NULL;
+	return d->runs[v->cursor].id;
+}
+
+/* Appends a character, UTF-8 encoded, to the prompt. */
+static void
+dash_input_add(struct dash_view *v, int key)
+{
+	char	buf[5];
+	size_t	n = 0, len = strlen(v->input);
+	unsigned u = (unsigned)key;
+
+	if (u < 0x80)
+		buf[n++] = (char)u;
+	else if (u < 0x800) {
+		buf[n++] = (char)(0xc0 | (u >> 6));
+		buf[n++] = (char)(0x80 | (u & 0x3f));
+	} else if (u < 0x10000) {
+		buf[n++] = (char)(0xe0 | (u >> 12));
+		buf[n++] = (char)(0x80 | ((u >> 6) & 0x3f));
+		buf[n++] = (char)(0x80 | (u & 0x3f));
+	} else {
+		buf[n++] = (char)(0xf0 | (u >> 18));
+		buf[n++] = (char)(0x80 | ((u >> 12) & 0x3f));
+		buf[n++] = (char)(0x80 | ((u >> 6) & 0x3f));
+		buf[n++] = (char)(0x80 | (u & 0x3f));
+	}
+	if (len + n < sizeof v->input) {
+		memcpy(v->input + len, buf, n);
+		v->input[len + n] = '\0';
+	}
+}
+
+/* Removes the prompt's last character (all its UTF-8 bytes). */
+static void
+dash_input_back(struct dash_view *v)
+{
+	size_t len = strlen(v->input);
+
+	while (len > 0 && (v->input[len - 1] & 0xc0) == 0x80)
+		len--;
+	if (len > 0)
+		len--;
+	v->input[len] = '\0';
+}
+
+/* Replaces an owned filter string: NULL when s is empty. */
+static char *
+dash_set_filter(char **slot, const char *s)
+{
+	free(*slot);
+	*slot = s != NULL && *s != '\0' ? xstrdup(s) : NULL;
+	return *slot;
+}
+
+/* A key while typing a search or a workflow. */
+static int
+dash_key_prompt(struct dash_view *v, int key)
+{
+	switch (key) {
+	case '\n':
+	case '\r':
+	case KEY_ENTER:
+		if (v->prompt_kind == '/')
+			v->query.search = dash_set_filter(&v->search,
+			    v->input);
+		else
+			v->query.workflow = dash_set_filter(&v->workflow,
+			    v->input);
+		v->mode = v->back;
+		v->cursor = v->top = 0;
+		/* A filter applies to the list. */
+		v->mode = DASH_LIST;
+		return 1;
+	case DASH_ESC:
+		v->mode = v->back;
+		return 0;
+	case KEY_BACKSPACE:
+	case 127:
+	case 8:
+		dash_input_back(v);
+		return 0;
+	default:
+		if (key >= 0x20 && key != 127 && key < 0x110000 &&
+		    (key < KEY_MIN || key > KEY_MAX))
+			dash_input_add(v, key);
+		return 0;
+	}
+}
+
+/* A key answering "retry run X? (y/n)". */
+static int
+dash_key_confirm(struct dash_view *v, int key, struct dash_source *src)
+{
+	struct orc_error	err;
+	char			msg[1024];
+	int			rc;
+
+	v->mode = v->back;
+	if (key != 'y' && key != 'Y') {
+		dash_say(v, 0, v->prompt_kind == 'r' ? "not retried" :
+		    "not cancelled");
+		return 0;
+	}
+	if (v->prompt_kind == 'r')
+		rc = dash_retry(src, v->target, &err);
+	else
+		rc = dash_cancel(src, v->target, &err);
+	if (rc != 0)
+		snprintf(msg, sizeof msg, "%s", err.message);
+	else
+		snprintf(msg, sizeof msg, "run %s %s", v->target,
+		    v->prompt_kind == 'r' ? "retried" : "cancelled");
+	dash_say(v, rc != 0, msg);
+	return 1;
+}
+
+/* Keys common to the list and an opened run: r, c, ?, resize. */
+static int
+dash_key_common(struct dash_view *v, int key, const struct dash_data *d)
+{
+	const char *id;
+
+	switch (key) {
+	case 'r':
+	case 'c':
+		if ((id = dash_target(v, d)) == NULL || *id == '\0') {
+			dash_say(v, 1, "no run selected");
+			return 0;
+		}
+		snprintf(v->target, sizeof v->target, "%s", id);
+		dash_ask(v, DASH_CONFIRM, key, NULL);
+		return 0;
+	case '?':
+		dash_ask(v, DASH_HELP, '?', NULL);
+		return 0;
+	case DASH_KEY_RESIZE:
+		return 1;
+	}
+	return -1;
+}
+
+/* A key in the list. */
+static int
+dash_key_list(struct dash_view *v, int key, const struct dash_data *d)
+{
+	long	page = v->page > 0 ? (long)v->page : 1;
+	int	rc;
+
+	switch (key) {
+	case KEY_UP:
+	case 'k':
+		return dash_move(v, -1, d);
+	case KEY_DOWN:
+	case 'j':
+		return dash_move(v, 1, d);
+	case KEY_PPAGE:
+		return dash_move(v, -page, d);
+	case KEY_NPAGE:
+	case ' ':
+		return dash_move(v, page, d);
+	case KEY_HOME:
+	case 'g':
+		return dash_move(v, -(long)v->cursor, d);
+	case KEY_END:
+	case 'G':
+		return dash_move(v, DASH_MAX_ROWS, d);
+	case '\n':
+	case '\r':
+	case KEY_ENTER:
+	case KEY_RIGHT:
+		if (d->nruns == 0 || v->cursor >= d->nruns)
+			return 0;
+		snprintf(v->detail_id, sizeof v->detail_id, "%s",
+		    d->runs[v->cursor].id);
+		v->mode = DASH_DETAIL;
+		v->detail_step = 0;
+		v->detail_io = 0;
+		v->detail_scroll = 0;
+		v->message[0] = '\0';
+		return 1;
+	case 'f':
+		/* all, queued, running, ..., cancelled, all */
+		v->query.state = v->query.state + 1 >= RUN_STATE_COUNT ? -1 :
+		    v->query.state + 1;
+		v->cursor = v->top = 0;
+		return 1;
+	case 'w':
+		dash_ask(v, DASH_PROMPT, 'w', v->workflow);
+		return 0;
+	case '/':
+		dash_ask(v, DASH_PROMPT, '/', v->search);
+		return 0;
+	case DASH_ESC:
+		/* Esc clears the filters. */
+		if (v->query.state < 0 && v->workflow == NULL &&
+		    v->search == NULL)
+			return 0;
+		v->query.state = -1;
+		v->query.workflow = dash_set_filter(&v->workflow, NULL);
+		v->query.search = dash_set_filter(&v->search, NULL);
+		v->cursor = v->top = 0;
+		return 1;
+	case 'q':
+	case 'Q':
+		v->quit = 1;
+		return 0;
+	}
+	if ((rc = dash_key_common(v, key, d)) >= 0)
+		return rc;
+	return 0;
+}
+
+/* A key in an opened run. */
+static int
+dash_key_detail(struct dash_view *v, int key, const struct dash_data *d,
+    const struct dash_detail *dd)
+{
+	size_t	last = 0;
+	int	rc;
+
+	if (dd != NULL)
+		last = dd->nsteps + (dd->run.step != NULL ? 1 : 0);
+	last = last > 0 ? last - 1 : 0;
+	switch (key) {
+	case KEY_UP:
+	case 'k':
+		if (v->detail_step > 0)
+			v->detail_step--;
+		v->detail_scroll = 0;
+		return 0;
+	case KEY_DOWN:
+	case 'j':
+		if (v->detail_step < last)
+			v->detail_step++;
+		v->detail_scroll = 0;
+		return 0;
+	case KEY_NPAGE:
+	case ' ':
+		v->detail_scroll += 10;
+		return 0;
+	case KEY_PPAGE:
+		v->detail_scroll = v->detail_scroll > 10 ?
+		    v->detail_scroll - 10 : 0;
+		return 0;
+	case 'i':
+		v->detail_io = !v->detail_io;
+		v->detail_scroll = 0;
+		return 0;
+	case DASH_ESC:
+	case KEY_BACKSPACE:
+	case KEY_LEFT:
+	case 127:
+	case 8:
+	case 'h':
+	case 'q':
+		v->mode = DASH_LIST;
+		v->message[0] = '\0';
+		return 1;
+	}
+	if ((rc = dash_key_common(v, key, d)) >= 0)
+		return rc;
+	return 0;
+}
+
+int
+dash_key(struct dash_view *v, int key, const struct dash_data *d,
+    const struct dash_detail *dd, struct dash_source *src)
+{
+	/* A message lasts until the next key. */
+	if (v->mode != DASH_CONFIRM && key != DASH_KEY_RESIZE)
+		v->message[0] = '\0';
+	switch (v->mode) {
+	case DASH_LIST:
+		return dash_key_list(v, key, d);
+	case DASH_DETAIL:
+		return dash_key_detail(v, key, d, dd);
+	case DASH_HELP:
+		if (key == DASH_KEY_RESIZE)
+			return 1;
+		v->mode = v->back == DASH_HELP ? DASH_LIST : v->back;
+		return 0;
+	case DASH_PROMPT:
+		return key == DASH_KEY_RESIZE ? 1 : dash_key_prompt(v, key);
+	case DASH_CONFIRM:
+		return key == DASH_KEY_RESIZE ? 1 :
+		    dash_key_confirm(v, key, src);
+	}
+	return 0;
+}

@@ -1,0 +1,534 @@
+/*
+ * Tests of the dashboard's data (dash-data.c and the store reads it
+ * makes), its layout (dash-draw.c) and its keys (dash-keys.c): counts
+ * kept by the store's triggers through inserts and state changes, the
+ * finished-runs window and what the header computes from it, searches,
+ * filters, fitting text into cells, and the frame --once prints.
+ */
+#include "config.h"
+
+#define NCURSES_WIDECHAR 1
+
+#include <curses.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dash.h"
+#include "store.h"
+#include "test.h"
+
+#define DB "d.db"
+
+/* Writes one run and its transition from state "from" (-1: a new run)
+ * and commits it, as the engine does. */
+static void
+put_run(struct store *s, const char *id, const char *wf, enum run_state st,
+    int64_t created, int64_t finished, const char *error, int from)
+{
+	struct store_change	ch;
+	struct transition_rec	tr;
+	struct run_rec		r;
+	struct orc_error	err;
+
+	memset(&r, 0, sizeof r);
+	snprintf(r.id, sizeof r.id, "%s", id);
+	r.workflow = (char *)wf;
+	r.def_hash = (char *)"h";
+	r.state = st;
+	r.step = (char *)(run_state_is_final(st) && st != RUN_FAILED ? NULL :
+	    "fetch");
+	r.attempt = 1;
+	r.error = (char *)error;
+	r.created_at = created;
+	r.updated_at = created;
+	r.finished_at = finished;
+	memset(&tr, 0, sizeof tr);
+	snprintf(tr.run_id, sizeof tr.run_id, "%s", id);
+	tr.at = finished ? finished : created;
+	tr.from_state = from;
+	tr.to_state = st;
+	tr.event = (char *)"test";
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	ch.transition = &tr;
+	ch.flags = from < 0 ? STORE_RUN_INSERT : 0;
+	store_submit(s, &ch);
+	if (store_flush(s, &err) != 0)
+		fprintf(stderr, "flush: %s\n", err.message);
+}
+
+/* An id that sorts by n. */
+static const char *
+rid(int n)
+{
+	static char buf[RUN_ID_LEN + 1];
+
+	snprintf(buf, sizeof buf, "01TEST%020d", n);
+	return buf;
+}
+
+/* Collects counts per (workflow, state) as "wf:state=n;". */
+static int
+count_cb(const char *wf, enum run_state st, int64_t n, void *arg)
+{
+	char *buf = arg;
+
+	snprintf(buf + strlen(buf), 512 - strlen(buf), "%s:%s=%lld;", wf,
+	    run_state_name(st), (long long)n);
+	return 0;
+}
+
+/* A store of 10 runs: the seed of most tests. Now is 1,000,000 ms. */
+static struct store *
+seed(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	int			 i;
+
+	s = store_open(DB, 0, NULL, &err);
+	if (s == NULL)
+		return NULL;
+	/* 0-5: "alpha" succeeded 1 s each, finished at 900000 + i s. */
+	for (i = 0; i < 6; i++)
+		put_run(s, rid(i), "alpha", RUN_SUCCEEDED, 899000 + i * 1000,
+		    900000 + i * 1000, NULL, -1);
+	/* 6-7: "beta" failed at 990000, 10 s and 20 s. */
+	put_run(s, rid(6), "beta", RUN_FAILED, 980000, 990000,
+	    "upstream answered 503", -1);
+	put_run(s, rid(7), "beta", RUN_FAILED, 970000, 990000,
+	    "disk full", -1);
+	/* 8: beta running, 9: alpha queued. */
+	put_run(s, rid(8), "beta", RUN_RUNNING, 995000, 0, NULL, -1);
+	put_run(s, rid(9), "alpha", RUN_QUEUED, 999000, 0, NULL, -1);
+	return s;
+}
+
+/* The counters follow inserts and state changes. */
+static void
+test_dash_counts_follow_writes(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	char			 buf[512] = "";
+	int64_t			 counts[RUN_STATE_COUNT];
+
+	REQUIRE((s = seed()) != NULL);
+	REQUIRE(store_count_by_workflow(s, count_cb, buf, &err) == 0);
+	CHECK_STR(buf, "alpha:queued=1;alpha:succeeded=6;beta:failed=2;"
+	    "beta:running=1;");
+	/* The running run fails, the queued one is cancelled. */
+	put_run(s, rid(8), "beta", RUN_FAILED, 995000, 999500, "x",
+	    RUN_RUNNING);
+	put_run(s, rid(9), "alpha", RUN_CANCELLED, 999000, 999600, NULL,
+	    RUN_QUEUED);
+	buf[0] = '\0';
+	REQUIRE(store_count_by_workflow(s, count_cb, buf, &err) == 0);
+	CHECK_STR(buf, "alpha:cancelled=1;alpha:succeeded=6;beta:failed=3;");
+	REQUIRE(store_count_runs(s, NULL, counts, &err) == 0);
+	CHECK(counts[RUN_FAILED] == 3);
+	CHECK(counts[RUN_SUCCEEDED] == 6);
+	CHECK(counts[RUN_RUNNING] == 0);
+	REQUIRE(store_count_runs(s, "alpha", counts, &err) == 0);
+	CHECK(counts[RUN_CANCELLED] == 1);
+	CHECK(counts[RUN_FAILED] == 0);
+	store_close(s);
+}
+
+/* Collects finished runs. */
+static int
+finish_cb(const struct finish_rec *fr, void *arg)
+{
+	char *buf = arg;
+
+	snprintf(buf + strlen(buf), 512 - strlen(buf), "%lld/%s/%lld;",
+	    (long long)fr->finished_at, run_state_name(fr->state),
+	    (long long)fr->duration_ms);
+	return 0;
+}
+
+/* The finished window is newest first, limited; failures are counted. */
+static void
+test_dash_finished_window(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	char			 buf[512] = "";
+	int64_t			 n;
+
+	REQUIRE((s = seed()) != NULL);
+	REQUIRE(store_list_finished(s, 904000, 0, finish_cb, buf, &err) == 0);
+	/* Unfinished runs (finished_at 0) never come. */
+	CHECK_STR(buf, "990000/failed/10000;990000/failed/20000;"
+	    "905000/succeeded/1000;904000/succeeded/1000;");
+	buf[0] = '\0';
+	REQUIRE(store_list_finished(s, 0, 2, finish_cb, buf, &err) == 0);
+	CHECK_STR(buf, "990000/failed/10000;990000/failed/20000;");
+	REQUIRE(store_count_finished(s, RUN_FAILED, 980000, 0, &n,
+	    &err) == 0);
+	CHECK(n == 2);
+	REQUIRE(store_count_finished(s, RUN_FAILED, 980000, 1, &n,
+	    &err) == 0);
+	CHECK(n == 1);
+	REQUIRE(store_count_finished(s, RUN_FAILED, 995000, 0, &n,
+	    &err) == 0);
+	CHECK(n == 0);
+	store_close(s);
+}
+
+/* Percentiles by nearest rank; the header's figures. */
+static void
+test_dash_stats(void)
+{
+	int64_t			 v[100];
+	struct finish_rec	 fr[4];
+	struct dash_stats	 st;
+	int			 i;
+
+	for (i = 0; i < 100; i++)
+		v[i] = i + 1;
+	CHECK(dash_percentile(v, 100, 50) == 50);
+	CHECK(dash_percentile(v, 100, 99) == 99);
+	CHECK(dash_percentile(v, 1, 99) == 1);
+	CHECK(dash_percentile(v, 0, 50) == -1);
+
+	memset(fr, 0, sizeof fr);
+	/* Two in the last 10 s, one 4 minutes ago, one 9 minutes ago. */
+	fr[0].finished_at = 1000000 - 1000;
+	fr[0].duration_ms = 100;
+	fr[1].finished_at = 1000000 - 5000;
+	fr[1].duration_ms = 300;
+	fr[2].finished_at = 1000000 - 240000;
+	fr[2].duration_ms = 200;
+	fr[3].finished_at = 1000000 - 540000;
+	fr[3].duration_ms = 9000;
+	dash_stats_compute(fr, 4, 1000000, 0, &st);
+	CHECK(st.rate > 0.19 && st.rate < 0.21);
+	/* Only the last 5 minutes count for latency. */
+	CHECK(st.p50 == 200);
+	CHECK(st.p99 == 300);
+	CHECK(st.spark[DASH_SPARK_BUCKETS - 1] == 2);
+	CHECK(st.spark[(600000 - 240000) / DASH_SPARK_MS] == 1);
+	CHECK(st.spark[(600000 - 540000) / DASH_SPARK_MS] == 1);
+	CHECK(st.spark[0] == 0);
+	CHECK(st.sampled == 0);
+	/* Cut short: buckets older than the oldest read are unknown. */
+	dash_stats_compute(fr, 2, 1000000, 1, &st);
+	CHECK(st.sampled == 1);
+	CHECK(st.spark[0] == -1);
+	CHECK(st.spark[DASH_SPARK_BUCKETS - 1] == 2);
+	dash_stats_compute(NULL, 0, 1000000, 0, &st);
+	CHECK(st.p50 == -1 && st.rate == 0);
+}
+
+/* A snapshot: counts, failures, the table, its filters and searches. */
+static void
+test_dash_fetch(void)
+{
+	struct dash_source	*src;
+	struct dash_query	 q = { -1, NULL, NULL, 3 };
+	struct dash_data	 d;
+	struct orc_error	 err;
+	struct store		*s;
+	int64_t			 now;
+
+	REQUIRE((s = seed()) != NULL);
+	store_close(s);
+	REQUIRE((src = dash_source_open(DB, NULL, &err)) != NULL);
+	/* Pretend now is just after the seed's times. */
+	now = 1000000;
+	REQUIRE(dash_fetch(src, &q, now, &d, &err) == 0);
+	CHECK(d.total[RUN_SUCCEEDED] == 6);
+	CHECK(d.total[RUN_RUNNING] == 1);
+	CHECK(d.total[RUN_QUEUED] == 1);
+	REQUIRE(d.nwfs == 2);
+	CHECK_STR(d.wfs[0].name, "alpha");
+	CHECK(d.wfs[1].n[RUN_FAILED] == 2);
+	CHECK(d.failed5m == 2);
+	/* Six runs of 1 s and two of 10 s and 20 s in the last 5 min. */
+	CHECK(d.stats.p50 == 1000);
+	CHECK(d.stats.p99 == 20000);
+	REQUIRE(d.nruns == 3);
+	CHECK_STR(d.runs[0].id, rid(9));
+	CHECK(d.more == 1);
+	dash_data_clear(&d);
+
+	q.state = RUN_FAILED;
+	q.want = 10;
+	REQUIRE(dash_fetch(src, &q, now, &d, &err) == 0);
+	REQUIRE(d.nruns == 2);
+	CHECK_STR(d.runs[0].id, rid(7));
+	CHECK(d.more == 0);
+	dash_data_clear(&d);
+
+	q.state = -1;
+	q.workflow = "beta";
+	REQUIRE(dash_fetch(src, &q, now, &d, &err) == 0);
+	CHECK(d.nruns == 3);
+	dash_data_clear(&d);
+
+	/* An error text; then an id prefix typed in lower case. */
+	q.workflow = NULL;
+	q.search = "503";
+	REQUIRE(dash_fetch(src, &q, now, &d, &err) == 0);
+	REQUIRE(d.nruns == 1);
+	CHECK_STR(d.runs[0].id, rid(6));
+	dash_data_clear(&d);
+	q.search = "01test0000000000000000000";
+	REQUIRE(dash_fetch(src, &q, now, &d, &err) == 0);
+	CHECK(d.nruns == 10);
+	CHECK_STR(d.runs[0].id, rid(9));
+	dash_data_clear(&d);
+	/* The search keeps the state filter. */
+	q.state = RUN_SUCCEEDED;
+	REQUIRE(dash_fetch(src, &q, now, &d, &err) == 0);
+	CHECK(d.nruns == 6);
+	dash_data_clear(&d);
+	q.search = "no such text";
+	q.state = -1;
+	REQUIRE(dash_fetch(src, &q, now, &d, &err) == 0);
+	CHECK(d.nruns == 0);
+	dash_data_clear(&d);
+	dash_source_close(src);
+
+	/* A file that is not there is named. */
+	CHECK(dash_source_open("nope.db", NULL, &err) == NULL);
+	CHECK_CONTAINS(err.message, "nope.db");
+}
+
+/* A run opened: its record and its transitions. */
+static void
+test_dash_detail(void)
+{
+	struct dash_source	*src;
+	struct dash_detail	 dd;
+	struct orc_error	 err;
+	struct store		*s;
+
+	REQUIRE((s = seed()) != NULL);
+	store_close(s);
+	REQUIRE((src = dash_source_open(DB, NULL, &err)) != NULL);
+	REQUIRE(dash_fetch_detail(src, rid(6), &dd, &err) == 0);
+	CHECK_STR(dd.run.error, "upstream answered 503");
+	CHECK(dd.nsteps == 0);
+	dash_detail_clear(&dd);
+	CHECK(dash_fetch_detail(src, rid(77), &dd, &err) != 0);
+	CHECK_CONTAINS(err.message, rid(77));
+	dash_source_close(src);
+}
+
+/* A frame row as UTF-8. */
+static void
+row_text(const struct dash_frame *f, int row, char *buf, size_t len)
+{
+	FILE	*fp;
+	size_t	 n;
+
+	fp = tmpfile();
+	fprintf(fp, "%s", "");
+	{
+		struct dash_frame one = *f;
+
+		one.rows = 1;
+		one.text = &f->text[row];
+		one.color = &f->color[row];
+		dash_frame_print(&one, fp);
+	}
+	rewind(fp);
+	n = fread(buf, 1, len - 1, fp);
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	fclose(fp);
+}
+
+/* Text fits its cell: cut with an ellipsis, wide and control characters. */
+static void
+test_dash_frame_put(void)
+{
+	struct dash_frame	*f;
+	char			 buf[256];
+
+	f = dash_frame_create(3, 20, 1);
+	CHECK(dash_frame_put(f, 0, 0, 8, 0, "workflow-name-long") == 8);
+	row_text(f, 0, buf, sizeof buf);
+	CHECK_STR(buf, "workflo\xe2\x80\xa6");
+	/* Two columns per CJK character; a newline shows as a space. */
+	CHECK(dash_frame_put(f, 1, 0, 20, 0, "\xe6\x97\xa5\xe6\x9c\xac"
+	    "a\nb") == 7);
+	row_text(f, 1, buf, sizeof buf);
+	CHECK_STR(buf, "\xe6\x97\xa5\xe6\x9c\xac" "a b");
+	/* Past the edge nothing is written. */
+	CHECK(dash_frame_put(f, 2, 25, 5, 0, "x") == 0);
+	CHECK(dash_frame_put(f, 2, 18, 5, 0, "xyz") == 2);
+	dash_frame_free(f);
+
+	/* Without UTF-8: ASCII ellipsis, '?' for what cannot be shown. */
+	f = dash_frame_create(2, 20, 0);
+	dash_frame_put(f, 0, 0, 10, 0, "abcdefghijklmnop");
+	row_text(f, 0, buf, sizeof buf);
+	CHECK_STR(buf, "abcdefg...");
+	dash_frame_put(f, 1, 0, 10, 0, "\xc3\xa9t\xc3\xa9");
+	row_text(f, 1, buf, sizeof buf);
+	CHECK_STR(buf, "?t?");
+	dash_frame_free(f);
+}
+
+/* The whole frame as --once prints it, and a screen too small. */
+static void
+test_dash_draw(void)
+{
+	struct dash_source	*src;
+	struct dash_view	 v;
+	struct dash_data	 d;
+	struct dash_frame	*f;
+	struct orc_error	 err;
+	struct store		*s;
+	char			*text = NULL;
+	size_t			 len = 0;
+	FILE			*fp;
+
+	REQUIRE((s = seed()) != NULL);
+	store_close(s);
+	REQUIRE((src = dash_source_open(DB, NULL, &err)) != NULL);
+	dash_view_init(&v);
+	v.query.want = 20;
+	REQUIRE(dash_fetch(src, &v.query, 1000000, &d, &err) == 0);
+	f = dash_frame_create(30, 120, 0);
+	dash_draw(f, &v, &d, NULL, "d.db");
+	fp = open_memstream(&text, &len);
+	dash_frame_print(f, fp);
+	fclose(fp);
+	CHECK_CONTAINS(text, "orchestrator dashboard  d.db");
+	CHECK_CONTAINS(text, "in flight 1  queued 1  retrying 0  failed 5m 2");
+	CHECK_CONTAINS(text, "p50 1.0s  p99 20s");
+	CHECK_CONTAINS(text, "alpha            1         0         0"
+	    "         6         0         0         7");
+	CHECK_CONTAINS(text, "01TEST00000000000000000006  beta      failed");
+	CHECK_CONTAINS(text, "upstream answered 503");
+	/* No escape codes in a printed frame. */
+	CHECK(strchr(text, '\033') == NULL);
+	/* Every run of the seed has a row: the table has room. */
+	CHECK(dash_page_rows(30, 2) >= 10);
+	free(text);
+	dash_frame_free(f);
+
+	f = dash_frame_create(10, 50, 0);
+	dash_draw(f, &v, &d, NULL, "d.db");
+	text = NULL;
+	fp = open_memstream(&text, &len);
+	dash_frame_print(f, fp);
+	fclose(fp);
+	CHECK_CONTAINS(text, "terminal too small: 50x10");
+	free(text);
+	dash_frame_free(f);
+	dash_data_clear(&d);
+	dash_view_free(&v);
+	dash_source_close(src);
+}
+
+/* Keys change the view: move, filter, open, prompt, confirm. */
+static void
+test_dash_keys(void)
+{
+	struct dash_source	*src;
+	struct dash_view	 v;
+	struct dash_data	 d;
+	struct orc_error	 err;
+	struct store		*s;
+
+	REQUIRE((s = seed()) != NULL);
+	store_close(s);
+	REQUIRE((src = dash_source_open(DB, NULL, &err)) != NULL);
+	dash_view_init(&v);
+	v.page = 4;
+	v.query.want = 20;
+	REQUIRE(dash_fetch(src, &v.query, 1000000, &d, &err) == 0);
+
+	dash_key(&v, 'j', &d, NULL, src);
+	dash_key(&v, KEY_DOWN, &d, NULL, src);
+	CHECK(v.cursor == 2);
+	dash_key(&v, KEY_NPAGE, &d, NULL, src);
+	CHECK(v.cursor == 6);
+	CHECK(v.top == 3);
+	dash_key(&v, 'G', &d, NULL, src);
+	CHECK(v.cursor == 9);
+	dash_key(&v, 'k', &d, NULL, src);
+	CHECK(v.cursor == 8);
+	dash_key(&v, 'g', &d, NULL, src);
+	CHECK(v.cursor == 0 && v.top == 0);
+
+	/* f: queued, running, ..., cancelled, then all again. */
+	CHECK(dash_key(&v, 'f', &d, NULL, src) == 1);
+	CHECK(v.query.state == RUN_QUEUED);
+	dash_key(&v, 'f', &d, NULL, src);
+	CHECK(v.query.state == RUN_RUNNING);
+	dash_key(&v, 'f', &d, NULL, src);
+	dash_key(&v, 'f', &d, NULL, src);
+	dash_key(&v, 'f', &d, NULL, src);
+	dash_key(&v, 'f', &d, NULL, src);
+	CHECK(v.query.state == RUN_CANCELLED);
+	dash_key(&v, 'f', &d, NULL, src);
+	CHECK(v.query.state == -1);
+
+	/* Enter opens the selected run. */
+	dash_key(&v, 'j', &d, NULL, src);
+	CHECK(dash_key(&v, '\n', &d, NULL, src) == 1);
+	CHECK(v.mode == DASH_DETAIL);
+	CHECK_STR(v.detail_id, d.runs[1].id);
+	dash_key(&v, 27, &d, NULL, src);
+	CHECK(v.mode == DASH_LIST);
+
+	/* A search typed, with a backspace. */
+	dash_key(&v, '/', &d, NULL, src);
+	CHECK(v.mode == DASH_PROMPT);
+	dash_key(&v, 'd', &d, NULL, src);
+	dash_key(&v, 'x', &d, NULL, src);
+	dash_key(&v, KEY_BACKSPACE, &d, NULL, src);
+	dash_key(&v, 'i', &d, NULL, src);
+	CHECK(dash_key(&v, '\n', &d, NULL, src) == 1);
+	CHECK_STR(v.query.search, "di");
+	CHECK(v.mode == DASH_LIST);
+	/* Esc clears the filters. */
+	dash_key(&v, 27, &d, NULL, src);
+	CHECK(v.query.search == NULL);
+
+	/* r asks first; "n" changes nothing. */
+	dash_key(&v, 'r', &d, NULL, src);
+	CHECK(v.mode == DASH_CONFIRM);
+	CHECK_STR(v.target, d.runs[0].id);
+	CHECK(dash_key(&v, 'n', &d, NULL, src) == 0);
+	CHECK(v.mode == DASH_LIST);
+	CHECK_STR(v.message, "not retried");
+
+	/* ? shows help, any key goes back; q quits. */
+	dash_key(&v, '?', &d, NULL, src);
+	CHECK(v.mode == DASH_HELP);
+	dash_key(&v, 'x', &d, NULL, src);
+	CHECK(v.mode == DASH_LIST);
+	CHECK(v.quit == 0);
+	dash_key(&v, 'q', &d, NULL, src);
+	CHECK(v.quit == 1);
+	dash_data_clear(&d);
+	dash_view_free(&v);
+	dash_source_close(src);
+}
+
+int
+main(void)
+{
+	/* Widths of CJK characters need a UTF-8 locale. */
+	if (setlocale(LC_ALL, "C.UTF-8") == NULL)
+		setlocale(LC_ALL, "en_US.UTF-8");
+	TEST_RUN(test_dash_counts_follow_writes);
+	TEST_RUN(test_dash_finished_window);
+	TEST_RUN(test_dash_stats);
+	TEST_RUN(test_dash_fetch);
+	TEST_RUN(test_dash_detail);
+	TEST_RUN(test_dash_frame_put);
+	TEST_RUN(test_dash_draw);
+	TEST_RUN(test_dash_keys);
+	TEST_DONE();
+}
