@@ -8,7 +8,8 @@
 #   contrib/setup.sh bench      ... also install wrk, then run the benchmark (make bench)
 #
 # Packages are installed with apt-get only when missing; nothing else is
-# downloaded. The build happens in the source tree (or build-asan/).
+# downloaded but s3rver from npm (for the S3 test, when npm is there). The
+# build happens in the source tree (or build-asan/).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,7 +19,10 @@ top=$(pwd)
 packages=(build-essential autoconf automake libtool pkg-config
 	libevent-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
 	liblua5.4-dev libssl-dev libncurses-dev valgrind sqlite3 curl python3
-	tmux)
+	tmux
+	# The PostgreSQL store: libpq to build it, the server for its tests
+	# (they start a throwaway cluster of their own).
+	libpq-dev postgresql)
 # The benchmark's load generator, only for "bench".
 [ "${1:-}" = bench ] && packages+=(wrk)
 
@@ -34,6 +38,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 		--no-install-recommends "${missing[@]}"
+fi
+
+# s3rver (npm), an S3 server the S3 test also runs against, into
+# tests/.npm; only when node and npm are there and it is missing.
+if command -v npm >/dev/null && command -v node >/dev/null &&
+    [ ! -x "$top/tests/.npm/node_modules/.bin/s3rver" ]; then
+	echo "setup: installing s3rver into tests/.npm"
+	npm install --silent --no-audit --no-fund --prefix "$top/tests/.npm" \
+	    s3rver@3 || echo "setup: s3rver not installed" \
+	    "(tests/integration/s3.sh uses its own server)"
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)

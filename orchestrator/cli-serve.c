@@ -1,7 +1,8 @@
 /*
  * orchestrator serve: the daemon. One event loop carries the HTTP server,
- * the engine's timers and the store's grouped commits. At start it takes
- * over the runs that a previous process left unfinished. SIGHUP reloads the
+ * the engine's timers, the scheduler's cron triggers (scheduler.c) and the
+ * store's grouped commits. At start it takes over the runs that a previous
+ * process left unfinished, then fires what is due. SIGHUP reloads the
  * workflow folder (a file that no longer loads keeps its old definition);
  * SIGTERM and SIGINT drain: new requests get 503, steps in flight finish
  * within the grace period (or stay where the store has them, to resume),
@@ -23,6 +24,7 @@
 #include "engine.h"
 #include "http.h"
 #include "log.h"
+#include "scheduler.h"
 #include "store.h"
 #include "workflow.h"
 
@@ -37,9 +39,11 @@ struct serve {
 	struct store		*store;
 	struct engine		*engine;
 	struct http_server	*http;
+	struct sched		*sched;		/* cron triggers */
 	struct workflow		**wfs;
 	size_t			 nwfs;
 	struct event		*sig_term, *sig_int, *sig_hup, *drain_ev;
+	struct event		*claim_ev;	/* dead nodes' runs */
 	int64_t			 drain_until;
 };
 
@@ -147,6 +151,8 @@ serve_reload(struct serve *sv)
 		list[n++] = workflow_ref(sv->wfs[i]);
 	}
 	http_set_workflows(sv->http, list, n);
+	if (sv->drain_ev == NULL)
+		sched_set_workflows(sv->sched, list, n);
 	workflow_list_free(sv->wfs, sv->nwfs);
 	sv->wfs = list;
 	sv->nwfs = n;
@@ -187,6 +193,9 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("%s: draining (grace %lld ms)", __func__,
 	    (long long)sv->grace_ms);
 	http_drain(sv->http);
+	sched_stop(sv->sched);
+	if (sv->claim_ev != NULL)
+		event_del(sv->claim_ev);
 	engine_pause(sv->engine);
 	sv->drain_until = orc_mono_ms() + sv->grace_ms;
 	sv->drain_ev = event_new(sv->base, -1, EV_PERSIST, serve_drain_cb, sv);
@@ -218,6 +227,7 @@ serve_open(struct serve *sv, struct orc_error *err)
 	    err)) == NULL)
 		return -1;
 	http_set_workflows(sv->http, sv->wfs, sv->nwfs);
+	sv->sched = sched_create(sv->base, sv->engine, sv->store);
 	return 0;
 }
 
@@ -240,11 +250,14 @@ serve_close(struct serve *sv)
 {
 	if (sv->drain_ev != NULL)
 		event_free(sv->drain_ev);
+	if (sv->claim_ev != NULL)
+		event_free(sv->claim_ev);
 	if (sv->sig_term != NULL) {
 		event_free(sv->sig_term);
 		event_free(sv->sig_int);
 		event_free(sv->sig_hup);
 	}
+	sched_free(sv->sched);
 	http_free(sv->http);
 	engine_free(sv->engine);
 	store_close(sv->store);
@@ -263,6 +276,43 @@ serve_resume(struct serve *sv)
 		log_error("%s: %s", __func__, err.message);
 	else if (n > 0)
 		log_info("%s: resumed %d unfinished runs", __func__, n);
+}
+
+/* Periodically: takes over the runs of processes that died meanwhile
+ * (other nodes on a shared database, whose leases expired). */
+static void
+serve_claim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve		*sv = arg;
+	struct orc_error	 err;
+	int			 n = 0;
+
+	if (sv->drain_ev != NULL)
+		return;
+	if (engine_resume(sv->engine, NULL, NULL, NULL, &n, &err) != 0)
+		log_warn("%s: %s", __func__, err.message);
+	else if (n > 0)
+		log_info("%s: took over %d runs", __func__, n);
+}
+
+/* Starts the periodic claim: every half lease (ORCH_LEASE_MS, as the
+ * engine reads it), so that a dead node's runs wait at most about one
+ * lease and a half. */
+static void
+serve_claim_start(struct serve *sv)
+{
+	const char	*env = getenv("ORCH_LEASE_MS");
+	long long	 lease = env != NULL ? strtoll(env, NULL, 10) : 0;
+	struct timeval	 tv;
+
+	if (lease <= 0)
+		lease = 30000;
+	tv.tv_sec = (time_t)(lease / 2000);
+	tv.tv_usec = (suseconds_t)(lease / 2 % 1000) * 1000;
+	sv->claim_ev = event_new(sv->base, -1, EV_PERSIST, serve_claim_cb, sv);
+	if (sv->claim_ev == NULL)
+		fatal("%s: event_new failed", __func__);
+	event_add(sv->claim_ev, &tv);
 }
 
 int
@@ -302,6 +352,9 @@ cli_serve(int argc, char **argv)
 	}
 	serve_signals(&sv);
 	serve_resume(&sv);
+	serve_claim_start(&sv);
+	/* After the resume: overlap sees the runs taken over. */
+	sched_set_workflows(sv.sched, sv.wfs, sv.nwfs);
 	fprintf(stderr, "orchestrator: listening on http://%.*s:%d "
 	    "(%zu workflows)\n", (int)strcspn(sv.listen, ":"), sv.listen,
 	    http_port(sv.http), sv.nwfs);

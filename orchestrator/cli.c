@@ -52,6 +52,8 @@ static const struct cli_command cli_commands[] = {
 	{ "dashboard", cli_dashboard, "[--once] [--interval T] [--url URL]",
 	  "the live text dashboard: throughput, workflows, recent runs; "
 	  "r retries, c cancels, ? lists the keys" },
+	{ "schedules", cli_schedules, "[--db PATH] [--json]",
+	  "list cron triggers: next and last fire, runs fired and skipped" },
 	{ NULL, NULL, NULL, NULL }
 };
 

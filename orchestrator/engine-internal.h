@@ -14,6 +14,7 @@
 struct event;
 struct fetch;
 struct hmap;
+struct pool;
 struct run_commit;
 struct step_call;
 struct workflow;
@@ -94,6 +95,7 @@ struct engine {
 	void			*observer_arg;
 	struct engine_stats	 stats;
 	struct fetch		*fetch;		/* HTTP for steps */
+	struct pool		*pool;		/* file I/O for steps */
 };
 
 /* engine.c */

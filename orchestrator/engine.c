@@ -23,6 +23,7 @@
 #include "hmap.h"
 #include "id.h"
 #include "log.h"
+#include "pool.h"
 #include "schema.h"
 #include "script.h"
 #include "steps.h"
@@ -98,6 +99,7 @@ engine_create(struct event_base *base, struct store *store,
 	e->owner = xasprintf("%s:%ld:%04x", host, (long)getpid(),
 	    (unsigned)orc_random(0x10000));
 	e->fetch = fetch_create(base);
+	e->pool = pool_create(base, 0);
 	e->by_id = hmap_create();
 	e->by_key = hmap_create();
 	e->gates = hmap_create();
@@ -174,6 +176,7 @@ engine_free(struct engine *e)
 	}
 	/* Every step call is gone: no request refers to the client now. */
 	fetch_free(e->fetch);
+	pool_free(e->pool);
 	/* The loop's idle Lua states go with it. */
 	script_shutdown();
 	engine_flow_free(e);
@@ -415,6 +418,7 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 	p.allow = workflow_allow(run->wf);
 	p.secrets = json_object_get(workflow_json(run->wf), "secrets");
 	p.fetch = run->engine->fetch;
+	p.pool = run->engine->pool;
 	p.trigger = run->rec.input;
 	p.steps = run->steps_out;
 	p.timeout_ms = workflow_step_timeout_ms(ws);

@@ -59,6 +59,8 @@ struct fetch_req {
 	int			 hops;
 	size_t			 max;
 	json_t			*allow;
+	char			*sigv4;		/* or NULL */
+	char			*userpwd;	/* a secret, or NULL */
 
 	/* What came back from the latest hop. */
 	long			 status;
@@ -237,6 +239,11 @@ fetch_req_free(struct fetch_req *r)
 	free(r->url);
 	free(r->body);
 	json_decref(r->allow);
+	free(r->sigv4);
+	if (r->userpwd != NULL) {
+		explicit_bzero(r->userpwd, strlen(r->userpwd));
+		free(r->userpwd);
+	}
 	free(r->reason);
 	json_decref(r->rheaders);
 	strbuf_free(&r->rbody);
@@ -414,6 +421,10 @@ fetch_req_launch(struct fetch_req *r, struct orc_error *err)
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max);
+	if (r->sigv4 != NULL && r->userpwd != NULL) {
+		curl_easy_setopt(e, CURLOPT_AWS_SIGV4, r->sigv4);
+		curl_easy_setopt(e, CURLOPT_USERPWD, r->userpwd);
+	}
 
 	if (strcmp(r->method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -491,8 +502,10 @@ fetch_start(struct fetch *f, const struct fetch_request *req,
 			fatal("%s: out of memory", __func__);
 	}
 	/* Curl waits up to a second for "100 Continue" before sending a
-	 * large body: servers rarely need the question. */
-	if (!has_expect &&
+	 * large body: servers rarely need the question. Not for a signed
+	 * request: libcurl 7.88 would sign the empty header it never sends
+	 * (S3 answers 100 Continue at once anyway). */
+	if (!has_expect && (req->aws_sigv4 == NULL || req->userpwd == NULL) &&
 	    (r->headers = curl_slist_append(r->headers, "Expect:")) == NULL)
 		fatal("%s: out of memory", __func__);
 	r->method = xstrdup(method);
@@ -514,6 +527,10 @@ fetch_start(struct fetch *f, const struct fetch_request *req,
 	/* jansson's refcount lives in the value: incref needs non-const. */
 	r->allow = req->allow != NULL ? json_incref((json_t *)req->allow) :
 	    NULL;
+	if (req->aws_sigv4 != NULL && req->userpwd != NULL) {
+		r->sigv4 = xstrdup(req->aws_sigv4);
+		r->userpwd = xstrdup(req->userpwd);
+	}
 	if ((r->rheaders = json_object()) == NULL)
 		fatal("%s: out of memory", __func__);
 	r->start_ms = orc_mono_ms();
@@ -588,6 +605,12 @@ fetch_req_redirect(struct fetch_req *r)
 	}
 	log_debug("%s: %s %s -> %ld -> %s", __func__, r->method, r->url,
 	    r->status, next);
+	/* Credentials are for the host they were meant for only. */
+	if (r->userpwd != NULL) {
+		explicit_bzero(r->userpwd, strlen(r->userpwd));
+		free(r->userpwd);
+		r->userpwd = NULL;
+	}
 	free(r->url);
 	r->url = next;
 

@@ -31,6 +31,13 @@ struct fetch_request {
 	/* The workflow's "allow": the URL and every redirect must pass
 	 * permit_url(). NULL allows any http or https URL. */
 	const json_t		*allow;
+	/* AWS Signature Version 4 signing: "aws:amz:REGION:SERVICE" for
+	 * CURLOPT_AWS_SIGV4 with userpwd "KEY:SECRET" (never logged, wiped
+	 * when the request is freed, not sent on to a redirect). A signed
+	 * request should carry "x-amz-content-sha256: HEX" among headers.
+	 * NULL: not signed. */
+	const char		*aws_sigv4;
+	const char		*userpwd;
 };
 
 /* What came back; borrowed for the duration of the callback. */

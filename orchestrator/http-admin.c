@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "http-internal.h"
+#include "scheduler.h"
 #include "strbuf.h"
 #include "workflow.h"
 
@@ -204,6 +205,7 @@ http_admin_metrics(struct http_req *hr, char **args)
 		strbuf_printf(&sb, "orchestrator_http_requests_total"
 		    "{code=\"%d\"} %llu\n", srv->codes[i],
 		    (unsigned long long)srv->code_counts[i]);
+	sched_metrics(srv->store, &sb);
 	admin_head(&sb, "orchestrator_store_healthy", "gauge", "1 while the "
 	    "store commits.");
 	strbuf_printf(&sb, "orchestrator_store_healthy %d\n",

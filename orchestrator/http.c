@@ -34,6 +34,7 @@
 #include "workflow.h"
 
 #define HTTP_MAX_BODY	(16 * 1024 * 1024)
+#define HTTP_MAX_HEADERS	(64 * 1024)	/* all header lines of a request */
 #define HTTP_TIMEOUT_S	30
 #define HTTP_MAX_ARGS	2
 
@@ -268,7 +269,7 @@ http_reply_json(struct http_req *hr, int status, const json_t *body)
 void
 http_error(struct http_req *hr, const char *code, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1024], *p;
 	va_list ap;
 	json_t *o;
 	int i;
@@ -285,6 +286,15 @@ http_error(struct http_req *hr, const char *code, const char *fmt, ...)
 	if (strcmp(code, "too_many_requests") == 0)
 		http_add_header(hr, "Retry-After", "1");
 	o = json_pack("{s{ssss}}", "error", "code", code, "message", msg);
+	if (o == NULL) {
+		/* Not UTF-8 (a request's bytes echoed, a cut character):
+		 * keep the ASCII, so that the answer is still JSON. */
+		for (p = msg; *p != '\0'; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		o = json_pack("{s{ssss}}", "error", "code", code, "message",
+		    msg);
+	}
 	if (hr->run_id[0] != '\0' && strcmp(code, "run_failed") == 0)
 		json_object_set_new(o, "run_id", json_string(hr->run_id));
 	http_reply_json(hr, http_error_codes[i].status, o);
@@ -602,6 +612,8 @@ http_create(struct event_base *base, struct engine *engine,
 	    HTTP_TIMEOUT_S);
 	evhttp_set_max_body_size(srv->http, cfg->max_body > 0 ?
 	    (ev_ssize_t)cfg->max_body : HTTP_MAX_BODY);
+	/* libevent's default is no limit: one client could fill memory. */
+	evhttp_set_max_headers_size(srv->http, HTTP_MAX_HEADERS);
 	evhttp_set_gencb(srv->http, http_request_cb, srv);
 	if (http_bind(srv, cfg->listen, err) != 0) {
 		http_free(srv);

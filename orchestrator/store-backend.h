@@ -73,8 +73,25 @@ struct store_ops {
 	/* Sets lease_until on every unfinished run that owner holds. */
 	int	 (*renew_leases)(void *, const char *owner, int64_t until,
 		    struct orc_error *);
+
+	/*
+	 * Schedules (scheduler.c). put_schedule is called inside an open write
+	 * transaction, like apply_change: it inserts the row of
+	 * rec->workflow or replaces every column of it. list_schedules reads
+	 * every row, ordered by workflow.
+	 */
+	int	 (*put_schedule)(void *, const struct schedule_rec *,
+		    struct orc_error *);
+	int	 (*list_schedules)(void *, store_schedule_cb, void *,
+		    struct orc_error *);
 };
 
 extern const struct store_ops store_sqlite_ops;
+/* In builds with libpq (HAVE_LIBPQ): store-pg.c. */
+extern const struct store_ops store_pg_ops;
+
+/* A target as messages may show it: a URL without its password nor its
+ * query string. A new string. */
+char	*store_display_target(const char *);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "blob.h"
 #include "log.h"
 #include "store.h"
 #include "store-backend.h"
@@ -125,7 +126,19 @@ static const char *const sqlite_migrations[] = {
 	"  PRIMARY KEY (workflow, state)"
 	") WITHOUT ROWID;"
 	"INSERT INTO run_counts SELECT ifnull(workflow, ''), state, count(*) "
-	"  FROM runs WHERE " RUN_FINAL " GROUP BY 1, 2;"
+	"  FROM runs WHERE " RUN_FINAL " GROUP BY 1, 2;",
+	/* 3: cron triggers' state (scheduler.c), one row per workflow. */
+	"CREATE TABLE schedules ("
+	"  workflow TEXT PRIMARY KEY,"
+	"  schedule TEXT NOT NULL,"
+	"  timezone TEXT,"
+	"  next_at INTEGER NOT NULL DEFAULT 0,"
+	"  last_fire_at INTEGER NOT NULL DEFAULT 0,"
+	"  last_run_id TEXT,"
+	"  fired INTEGER NOT NULL DEFAULT 0,"
+	"  skipped INTEGER NOT NULL DEFAULT 0,"
+	"  updated_at INTEGER NOT NULL DEFAULT 0"
+	");"
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -158,6 +171,8 @@ enum {
 	SQ_CLAIM_ID,
 	SQ_CLAIM_SET,
 	SQ_RENEW,
+	SQ_SCHED_PUT,
+	SQ_SCHED_LIST,
 	SQ_COUNT
 };
 
@@ -240,6 +255,12 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "WHERE id = ?1",
 	[SQ_RENEW] = "UPDATE runs SET lease_until = ?2 WHERE lease_owner = ?1 "
 	    "AND " RUN_UNFINISHED,
+	[SQ_SCHED_PUT] = "INSERT OR REPLACE INTO schedules (workflow, "
+	    "schedule, timezone, next_at, last_fire_at, last_run_id, fired, "
+	    "skipped, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQ_SCHED_LIST] = "SELECT workflow, schedule, timezone, next_at, "
+	    "last_fire_at, last_run_id, fired, skipped, updated_at "
+	    "FROM schedules ORDER BY workflow",
 };
 
 /*
@@ -271,6 +292,8 @@ struct sqlite_conn {
 
 struct sqlite_store {
 	char			*path;
+	char			*blobs;		/* large payloads; NULL: inline */
+	size_t			 blob_min;	/* texts above it are blobs */
 	struct sqlite_conn	 wconn;
 	struct sqlite_conn	 rconn;
 	struct sqlite_conn	*w;	/* NULL when read-only */
@@ -429,18 +452,32 @@ bind_text(sqlite3_stmt *st, int i, const char *s)
 	return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
-/* Binds a JSON value as compact text, or NULL. */
+/*
+ * Binds a JSON value as compact text, or NULL. A large text goes to a blob
+ * file beside the database and the column gets its reference; -1 with err
+ * when the blob cannot be written.
+ */
 static int
-bind_json(sqlite3_stmt *st, int i, const json_t *v)
+bind_json(struct sqlite_store *ss, sqlite3_stmt *st, int i, const json_t *v,
+    struct orc_error *err)
 {
+	struct orc_error berr;
 	char *s;
 
-	if (v == NULL)
-		return sqlite3_bind_null(st, i);
+	if (v == NULL) {
+		sqlite3_bind_null(st, i);
+		return 0;
+	}
 	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (s == NULL)
 		fatal("%s: json_dumps failed", __func__);
-	return sqlite3_bind_text(st, i, s, -1, free);
+	if ((s = blob_encode(ss->blobs, ss->blob_min, s, &berr)) == NULL) {
+		orc_error_set(err, ORC_ESTORE, "%s: %s", ss->path,
+		    berr.message);
+		return -1;
+	}
+	sqlite3_bind_text(st, i, s, -1, free);
+	return 0;
 }
 
 /* Binds a state name, or NULL for a negative state. */
@@ -458,8 +495,9 @@ bind_state(sqlite3_stmt *st, int i, int state)
  * their places in RUN_COLS; trigger, idempotency_key and created_at never
  * change, so only the insert binds them.
  */
-static void
-bind_run(sqlite3_stmt *st, const struct run_rec *r, int with_input)
+static int
+bind_run(struct sqlite_store *ss, sqlite3_stmt *st, const struct run_rec *r,
+    int with_input, struct orc_error *err)
 {
 	bind_text(st, 1, r->id);
 	bind_text(st, 2, r->workflow);
@@ -469,9 +507,10 @@ bind_run(sqlite3_stmt *st, const struct run_rec *r, int with_input)
 	bind_text(st, 6, r->step);
 	sqlite3_bind_int(st, 7, r->attempt);
 	/* The input rarely changes: encode it only when it is written. */
-	if (with_input)
-		bind_json(st, 8, r->input);
-	bind_json(st, 10, r->output);
+	if (with_input && bind_json(ss, st, 8, r->input, err) == -1)
+		return -1;
+	if (bind_json(ss, st, 10, r->output, err) == -1)
+		return -1;
 	bind_text(st, 11, r->error);
 	sqlite3_bind_int(st, 12, (int)r->dead);
 	sqlite3_bind_int64(st, 15, r->updated_at);
@@ -480,6 +519,7 @@ bind_run(sqlite3_stmt *st, const struct run_rec *r, int with_input)
 	bind_text(st, 18, r->lease_owner);
 	if (r->lease_owner != NULL)
 		sqlite3_bind_int64(st, 19, r->lease_until);
+	return 0;
 }
 
 /* A column as a new string, or NULL. */
@@ -500,7 +540,9 @@ col_json(struct sqlite_store *ss, sqlite3_stmt *st, int i, const char *what,
     json_t **out, struct orc_error *err)
 {
 	const char	*s;
+	char		*big;
 	json_error_t	 jerr;
+	struct orc_error berr;
 
 	*out = NULL;
 	if (sqlite3_column_type(st, i) == SQLITE_NULL)
@@ -508,7 +550,15 @@ col_json(struct sqlite_store *ss, sqlite3_stmt *st, int i, const char *what,
 	s = (const char *)sqlite3_column_text(st, i);
 	if (s == NULL)
 		return 0;
-	*out = json_loads(s, JSON_DECODE_ANY, &jerr);
+	/* A reference to a blob reads as the text it stands for. */
+	if (blob_decode(ss->blobs, s, (size_t)sqlite3_column_bytes(st, i),
+	    &big, &berr) == -1) {
+		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
+		    ss->path, what, sqlite3_column_name(st, i), berr.message);
+		return -1;
+	}
+	*out = json_loads(big != NULL ? big : s, JSON_DECODE_ANY, &jerr);
+	free(big);
 	if (*out == NULL) {
 		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
 		    ss->path, what, sqlite3_column_name(st, i), jerr.text);
@@ -858,6 +908,7 @@ sqlite_close(void *arg)
 	sqlite_disconnect(&ss->rconn);
 	sqlite_disconnect(&ss->wconn);
 	free(ss->path);
+	free(ss->blobs);
 	free(ss);
 }
 
@@ -871,6 +922,8 @@ sqlite_open(const char *target, unsigned flags, struct orc_error *err)
 	ss = xcalloc(1, sizeof *ss);
 	ss->path = xstrdup(target);
 	memory = strcmp(target, ":memory:") == 0;
+	ss->blobs = blob_dir_for(target);
+	ss->blob_min = blob_threshold();
 
 	if (flags & STORE_READONLY) {
 		if (memory) {
@@ -958,8 +1011,11 @@ sqlite_insert_run(struct sqlite_store *ss, const struct run_rec *r,
 
 	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_INSERT, err)) == NULL)
 		return -1;
-	bind_run(st, r, 1);
-	bind_json(st, 9, r->trigger);
+	if (bind_run(ss, st, r, 1, err) == -1 ||
+	    bind_json(ss, st, 9, r->trigger, err) == -1) {
+		sqlite_done(st);
+		return -1;
+	}
 	bind_text(st, 13, r->idempotency_key);
 	sqlite3_bind_int64(st, 14, r->created_at);
 	return sqlite_exec_stmt(ss, st, r->id, err);
@@ -980,7 +1036,11 @@ sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
 		return -1;
 	/* A finished run lets its lease go, unless on_failure is due. */
 	drop_lease = run_state_is_final(r->state) && r->dead != DEAD_PENDING;
-	bind_run(st, r, (flags & STORE_RUN_SET_INPUT) != 0);
+	if (bind_run(ss, st, r, (flags & STORE_RUN_SET_INPUT) != 0,
+	    err) == -1) {
+		sqlite_done(st);
+		return -1;
+	}
 	sqlite3_bind_int(st, 20, (flags & STORE_RUN_SET_INPUT) != 0);
 	sqlite3_bind_int(st, 21, (flags & STORE_RUN_SET_DEF) != 0);
 	sqlite3_bind_int(st, 22, drop_lease);
@@ -1005,7 +1065,10 @@ sqlite_put_step(struct sqlite_store *ss, const struct step_rec *s,
 	sqlite3_bind_int(st, 2, s->seq);
 	bind_text(st, 3, s->name);
 	sqlite3_bind_int(st, 4, s->attempts);
-	bind_json(st, 5, s->output);
+	if (bind_json(ss, st, 5, s->output, err) == -1) {
+		sqlite_done(st);
+		return -1;
+	}
 	sqlite3_bind_int64(st, 6, s->started_at);
 	sqlite3_bind_int64(st, 7, s->finished_at);
 	return sqlite_exec_stmt(ss, st, s->run_id, err);
@@ -1657,6 +1720,71 @@ sqlite_renew_leases(void *arg, const char *owner, int64_t until,
 	return sqlite_exec_stmt(ss, st, NULL, err);
 }
 
+/* Inserts or replaces a schedule row, inside the open transaction. */
+static int
+sqlite_put_schedule(void *arg, const struct schedule_rec *r,
+    struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_SCHED_PUT, err)) == NULL)
+		return -1;
+	bind_text(st, 1, r->workflow);
+	bind_text(st, 2, r->schedule != NULL ? r->schedule : "");
+	bind_text(st, 3, r->timezone);
+	sqlite3_bind_int64(st, 4, r->next_at);
+	sqlite3_bind_int64(st, 5, r->last_fire_at);
+	bind_text(st, 6, r->last_run_id);
+	sqlite3_bind_int64(st, 7, r->fired);
+	sqlite3_bind_int64(st, 8, r->skipped);
+	sqlite3_bind_int64(st, 9, r->updated_at);
+	return sqlite_exec_stmt(ss, st, NULL, err);
+}
+
+/* A schedule listing's callback. */
+struct sqlite_sched_feed {
+	store_schedule_cb	 cb;
+	void			*arg;
+};
+
+/* Hands a row of SQ_SCHED_LIST to its callback, lent for the call. */
+static int
+sqlite_sched_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
+    struct orc_error *err)
+{
+	const struct sqlite_sched_feed	*f = arg;
+	struct schedule_rec		 r;
+
+	memset(&r, 0, sizeof r);
+	r.workflow = (char *)sqlite3_column_text(st, 0);
+	r.schedule = (char *)sqlite3_column_text(st, 1);
+	r.timezone = (char *)sqlite3_column_text(st, 2);
+	r.next_at = sqlite3_column_int64(st, 3);
+	r.last_fire_at = sqlite3_column_int64(st, 4);
+	r.last_run_id = (char *)sqlite3_column_text(st, 5);
+	r.fired = sqlite3_column_int64(st, 6);
+	r.skipped = sqlite3_column_int64(st, 7);
+	r.updated_at = sqlite3_column_int64(st, 8);
+	if (r.workflow == NULL)
+		return 0;
+	return f->cb(&r, f->arg) != 0;
+}
+
+/* Reads every schedule row, by workflow. */
+static int
+sqlite_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
+    struct orc_error *err)
+{
+	struct sqlite_store		*ss = arg;
+	struct sqlite_sched_feed	 feed = { cb, cb_arg };
+	sqlite3_stmt			*st;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_SCHED_LIST, err)) == NULL)
+		return -1;
+	return sqlite_each_row(ss, st, sqlite_sched_row_cb, &feed, err);
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -1678,4 +1806,6 @@ const struct store_ops store_sqlite_ops = {
 	.search_runs = sqlite_search_runs,
 	.claim_runs = sqlite_claim_runs,
 	.renew_leases = sqlite_renew_leases,
+	.put_schedule = sqlite_put_schedule,
+	.list_schedules = sqlite_list_schedules,
 };

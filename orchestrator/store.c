@@ -37,10 +37,12 @@ struct store_item {
 	struct step_rec		 step;
 	struct transition_rec	 transition;
 	struct def_rec		 def;
+	struct schedule_rec	 sched;
 	int			 has_run;
 	int			 has_step;
 	int			 has_transition;
 	int			 has_def;
+	int			 has_sched;	/* a schedule, nothing else */
 	store_commit_cb		 cb;
 	void			*arg;
 };
@@ -95,6 +97,7 @@ static const char *const run_state_names[RUN_STATE_COUNT] = {
 };
 
 static void	store_flush_cb(evutil_socket_t, short, void *);
+static void	store_enqueue(struct store *, struct store_item *);
 static void	store_retry_cb(evutil_socket_t, short, void *);
 
 /* The name of a state, as stored and shown. */
@@ -251,6 +254,8 @@ store_item_free(struct store_item *it)
 		transition_rec_clear(&it->transition);
 	if (it->has_def)
 		def_rec_clear(&it->def);
+	if (it->has_sched)
+		schedule_rec_clear(&it->sched);
 	free(it);
 }
 
@@ -276,20 +281,80 @@ store_def_remember(struct store *s, const char *hash)
 	s->known_next = (s->known_next + 1) % STORE_KNOWN_DEFS;
 }
 
-/* Opens a store on a SQLite file, or ":memory:". */
+/* 1 when a target is a PostgreSQL URL. */
+static int
+store_is_url(const char *target)
+{
+	return strncmp(target, "postgres://", 11) == 0 ||
+	    strncmp(target, "postgresql://", 13) == 0;
+}
+
+/*
+ * A target as messages and logs may show it: a URL loses its password
+ * ("scheme://user:secret@host" becomes "scheme://user@host") and its
+ * query string (which may hold one too); a file path stays.
+ */
+char *
+store_display_target(const char *target)
+{
+	const char *auth, *end, *at, *p, *colon;
+
+	if (!store_is_url(target))
+		return xstrdup(target);
+	auth = strstr(target, "://") + 3;
+	end = auth + strcspn(auth, "/?#");
+	/* The user info ends at the last '@' before the host's end. */
+	at = NULL;
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	end += strcspn(end, "?#");
+	if (colon == NULL)
+		return xasprintf("%.*s", (int)(end - target), target);
+	return xasprintf("%.*s%.*s", (int)(colon - target), target,
+	    (int)(end - at), at);
+}
+
+/* The backend of a target: PostgreSQL for a postgres:// or
+ * postgresql:// URL, SQLite for anything else. */
+static const struct store_ops *
+store_backend(const char *target, struct orc_error *err)
+{
+#ifndef HAVE_LIBPQ
+	char *name;
+#endif
+
+	if (!store_is_url(target))
+		return &store_sqlite_ops;
+#ifdef HAVE_LIBPQ
+	return &store_pg_ops;
+#else
+	name = store_display_target(target);
+	orc_error_set(err, ORC_EUNSUPPORTED, "%s: built without PostgreSQL "
+	    "support (configure --without-postgres)", name);
+	free(name);
+	return NULL;
+#endif
+}
+
+/* Opens a store on a SQLite file, ":memory:", or a PostgreSQL URL. */
 struct store *
 store_open(const char *target, unsigned flags, struct event_base *base,
     struct orc_error *err)
 {
-	struct store *s;
+	const struct store_ops	*ops;
+	struct store		*s;
 
 	if (target == NULL || *target == '\0') {
 		orc_error_set(err, ORC_EINVAL, "no database given");
 		return NULL;
 	}
+	if ((ops = store_backend(target, err)) == NULL)
+		return NULL;
 	s = xcalloc(1, sizeof *s);
-	s->ops = &store_sqlite_ops;
-	s->target = xstrdup(target);
+	s->ops = ops;
+	s->target = store_display_target(target);
 	s->flags = flags;
 	s->base = base;
 	s->healthy = 1;
@@ -308,7 +373,7 @@ store_open(const char *target, unsigned flags, struct event_base *base,
 		if (s->flush_ev == NULL || s->retry_ev == NULL)
 			fatal("%s: event_new failed", __func__);
 	}
-	log_debug("%s: %s opened%s", __func__, target,
+	log_debug("%s: %s opened%s", __func__, s->target,
 	    (flags & STORE_READONLY) ? " read-only" : "");
 	return s;
 }
@@ -326,6 +391,11 @@ store_commit(struct store *s, struct orc_error *err)
 	if (s->ops->begin(s->be, err) == -1)
 		goto fail;
 	TAILQ_FOREACH(it, &s->queue, entry) {
+		if (it->has_sched) {
+			if (s->ops->put_schedule(s->be, &it->sched, err) == -1)
+				goto fail;
+			continue;
+		}
 		memset(&ch, 0, sizeof ch);
 		ch.run = it->has_run ? &it->run : NULL;
 		ch.flags = it->flags;
@@ -479,7 +549,6 @@ void
 store_submit(struct store *s, const struct store_change *ch)
 {
 	struct store_item	*it;
-	int			 was_empty;
 
 	if (s->flags & STORE_READONLY)
 		fatal("%s: %s is open read-only", __func__, s->target);
@@ -505,6 +574,15 @@ store_submit(struct store *s, const struct store_change *ch)
 		it->has_def = 1;
 		store_def_remember(s, ch->def->hash);
 	}
+
+	store_enqueue(s, it);
+}
+
+/* Appends an item to the queue and wakes the flush event. */
+static void
+store_enqueue(struct store *s, struct store_item *it)
+{
+	int was_empty;
 
 	was_empty = TAILQ_EMPTY(&s->queue);
 	TAILQ_INSERT_TAIL(&s->queue, it, entry);
@@ -685,4 +763,82 @@ store_renew_leases(struct store *s, const char *owner, int64_t until,
 		return -1;
 	}
 	return s->ops->renew_leases(s->be, owner, until, err);
+}
+
+/* Frees a schedule record's strings. */
+void
+schedule_rec_clear(struct schedule_rec *r)
+{
+	free(r->workflow);
+	free(r->schedule);
+	free(r->timezone);
+	free(r->last_run_id);
+	memset(r, 0, sizeof *r);
+}
+
+/* Copies a schedule record: dst owns its own strings. */
+void
+schedule_rec_copy(struct schedule_rec *dst, const struct schedule_rec *src)
+{
+	*dst = *src;
+	dst->workflow = store_strdup(src->workflow);
+	dst->schedule = store_strdup(src->schedule);
+	dst->timezone = store_strdup(src->timezone);
+	dst->last_run_id = store_strdup(src->last_run_id);
+}
+
+/* Queues a schedule row behind the changes already queued. */
+void
+store_put_schedule(struct store *s, const struct schedule_rec *r)
+{
+	struct store_item *it;
+
+	if (s->flags & STORE_READONLY)
+		fatal("%s: %s is open read-only", __func__, s->target);
+	it = xcalloc(1, sizeof *it);
+	schedule_rec_copy(&it->sched, r);
+	it->has_sched = 1;
+	store_enqueue(s, it);
+}
+
+/* Reads every schedule row. */
+int
+store_list_schedules(struct store *s, store_schedule_cb cb, void *arg,
+    struct orc_error *err)
+{
+	return s->ops->list_schedules(s->be, cb, arg, err);
+}
+
+/* What store_get_schedule looks for and finds. */
+struct store_sched_find {
+	const char		*workflow;
+	struct schedule_rec	*out;
+	int			 found;
+};
+
+/* Keeps the row of the wanted workflow. */
+static int
+store_sched_find_cb(const struct schedule_rec *r, void *arg)
+{
+	struct store_sched_find *f = arg;
+
+	if (strcmp(r->workflow, f->workflow) != 0)
+		return 0;
+	schedule_rec_copy(f->out, r);
+	f->found = 1;
+	return 1;
+}
+
+/* One workflow's schedule row; the table holds one row per cron trigger,
+ * few enough to scan. */
+int
+store_get_schedule(struct store *s, const char *workflow,
+    struct schedule_rec *out, struct orc_error *err)
+{
+	struct store_sched_find f = { workflow, out, 0 };
+
+	memset(out, 0, sizeof *out);
+	if (store_list_schedules(s, store_sched_find_cb, &f, err) != 0)
+		return -1;
+	return f.found;
 }

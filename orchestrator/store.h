@@ -219,6 +219,38 @@ int	store_search_runs(struct store *, const char *text, int scan,
 	    int limit, store_run_cb, void *, struct orc_error *);
 
 /*
+ * Cron triggers' state, one row per workflow (the schedules table), kept
+ * by scheduler.c so that a restart neither skips nor doubles a fire.
+ */
+struct schedule_rec {
+	char		*workflow;
+	char		*schedule;	/* the expression as configured */
+	char		*timezone;	/* or NULL: UTC */
+	int64_t		 next_at;	/* next fire (ms); 0: not scheduled */
+	int64_t		 last_fire_at;	/* scheduled time of the last run */
+	char		*last_run_id;	/* that run, or NULL */
+	int64_t		 fired;		/* runs started */
+	int64_t		 skipped;	/* fires not started */
+	int64_t		 updated_at;
+};
+
+void	schedule_rec_clear(struct schedule_rec *);
+void	schedule_rec_copy(struct schedule_rec *dst,
+	    const struct schedule_rec *src);
+
+typedef int (*store_schedule_cb)(const struct schedule_rec *, void *);
+/* Queues an upsert of a schedule's row (copied). It joins the queue like
+ * a change: committed after, or with, the changes submitted before it,
+ * such as the run its fire started. */
+void	store_put_schedule(struct store *, const struct schedule_rec *);
+/* Every schedule row, by workflow name. */
+int	store_list_schedules(struct store *, store_schedule_cb, void *,
+	    struct orc_error *);
+/* One workflow's row: 1 with *out (to clear), 0 when none, -1 on error. */
+int	store_get_schedule(struct store *, const char *workflow,
+	    struct schedule_rec *out, struct orc_error *);
+
+/*
  * Leases. A process claims unfinished runs (queued, running, retrying, or
  * failed with on_failure pending) whose lease is free, expired or held by
  * a dead owner; ids selects which (NULL: all), workflow narrows them.

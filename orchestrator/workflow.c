@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cron.h"
 #include "diag.h"
 #include "jsonpos.h"
 #include "schema.h"
@@ -123,10 +124,6 @@ static const char *const wf_modes[] = { "async", "sync", NULL };
 static const char *const wf_overlaps[] = { "skip", "queue", "allow", NULL };
 static const char *const wf_catch_ups[] = { "none", "one", "all", NULL };
 static const char *const wf_on_limits[] = { "queue", "reject", NULL };
-static const char *const wf_cron_macros[] = {
-	"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight",
-	"@hourly", NULL
-};
 
 /* Records a problem at path; the message is used as it is. */
 static void ORC_PRINTF(3, 4)
@@ -393,35 +390,6 @@ wf_valid_env(const char *s)
 	return i > 0;
 }
 
-/*
- * Whether a cron schedule has the shape of one: a macro such as "@daily"
- * or five fields of digits, names, '*', ',', '-' and '/'. The scheduler
- * checks the values of the fields.
- */
-static int
-wf_valid_cron(const char *s)
-{
-	int fields = 0;
-
-	if (*s == '@')
-		return wf_in_list(s, wf_cron_macros);
-	for (;;) {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (*s == '\0')
-			break;
-		fields++;
-		while (*s != '\0' && *s != ' ' && *s != '\t') {
-			if (strchr("0123456789*,-/?", *s) == NULL &&
-			    !(*s >= 'A' && *s <= 'Z') &&
-			    !(*s >= 'a' && *s <= 'z'))
-				return 0;
-			s++;
-		}
-	}
-	return fields == 5;
-}
-
 /* Reports each problem template_check finds, at its full path. */
 static void
 wf_template_report(void *arg, const char *path, const char *message)
@@ -551,6 +519,44 @@ wf_check_schema(struct wf_check *ck, json_t *root, const char *key,
 	*out = schema;
 }
 
+/*
+ * Checks trigger.cron's schedule and timezone by parsing them as the
+ * scheduler will, so that `validate` catches what `serve` would refuse. A
+ * bad timezone is reported at the timezone, anything else at the schedule.
+ */
+static void
+wf_check_cron(struct wf_check *ck, json_t *cron)
+{
+	struct orc_error err;
+	struct cron *c;
+	const char *s, *tz = NULL;
+	int rs, rt;
+
+	rs = wf_get_string(ck, cron, "trigger.cron", "schedule", &s);
+	rt = wf_get_string(ck, cron, "trigger.cron", "timezone", &tz);
+	if (rt > 0 && *tz == '\0') {
+		wf_error(ck, "trigger.cron.timezone", "expected a time zone "
+		    "name");
+		return;
+	}
+	if (rs == 0)
+		wf_missing(ck, "trigger.cron", "schedule");
+	if (rs <= 0 || rt < 0)
+		return;
+	memset(&err, 0, sizeof err);
+	if (rt > 0 && (c = cron_parse("* * * * *", tz, &err)) == NULL) {
+		wf_error(ck, "trigger.cron.timezone", "%s", err.message);
+		return;
+	}
+	if (rt > 0)
+		cron_free(c);
+	if ((c = cron_parse(s, rt > 0 ? tz : NULL, &err)) == NULL) {
+		wf_error(ck, "trigger.cron.schedule", "%s", err.message);
+		return;
+	}
+	cron_free(c);
+}
+
 /* Checks "trigger": a webhook and/or a cron schedule. */
 static void
 wf_check_trigger(struct wf_check *ck, json_t *root)
@@ -580,25 +586,10 @@ wf_check_trigger(struct wf_check *ck, json_t *root)
 	}
 	if ((cron = wf_get_object(ck, trig, "trigger", "cron")) != NULL) {
 		wf_check_keys(ck, cron, "trigger.cron", wf_cron_keys);
-		switch (wf_get_string(ck, cron, "trigger.cron", "schedule",
-		    &s)) {
-		case 0:
-			wf_missing(ck, "trigger.cron", "schedule");
-			break;
-		case 1:
-			if (!wf_valid_cron(s))
-				wf_error(ck, "trigger.cron.schedule", "\"%s\" "
-				    "is not a cron schedule (five fields or "
-				    "a macro such as @daily)", s);
-			break;
-		}
 		wf_get_enum(ck, cron, "trigger.cron", "overlap", wf_overlaps);
 		wf_get_enum(ck, cron, "trigger.cron", "catch_up",
 		    wf_catch_ups);
-		if (wf_get_string(ck, cron, "trigger.cron", "timezone",
-		    &s) > 0 && *s == '\0')
-			wf_error(ck, "trigger.cron.timezone", "expected a "
-			    "time zone name");
+		wf_check_cron(ck, cron);
 	}
 }
 

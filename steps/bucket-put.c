@@ -5,6 +5,20 @@
  * folder, written whole and fsync'd, renamed over the key, then the folder
  * fsync'd. Keys are relative paths that cannot leave the bucket. Failures
  * of the disk are worth a retry; a bad name, key or permission is not.
+ *
+ * Under the engine the write runs on the loop's I/O pool (pool.h): start
+ * returns STEP_WAIT, a worker thread writes and hashes, and the loop
+ * finishes the step. A cancelled step drops the result, but a write the
+ * worker already began still lands: a cancelled or timed-out bucket.put
+ * may have written its key (at least once, as with a retry). Without a
+ * pool (a step called directly) the write happens inside start.
+ *
+ * With "bucket": "s3://NAME/PREFIX" the input goes to an S3-compatible
+ * endpoint instead, as one PUT signed with AWS Signature Version 4 by
+ * libcurl, on the event loop (the step waits without holding a thread).
+ * The credentials come from environment variables the workflow declares
+ * as secrets (bucket.c checks that and the allow rules). 5xx, 429 and
+ * transport failures are retried; other answers fail with S3's error code.
  */
 #include "config.h"
 
@@ -17,114 +31,62 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bucket.h"
+#include "fetch.h"
 #include "orchestrator.h"
 #include "permit.h"
+#include "pool.h"
 #include "steps.h"
 
-#define BUCKET_PUT_KEY_MAX	1024
-
 static const char *const bucket_put_keys[] = {
-	"bucket", "key", "content_type", NULL
+	"bucket", "key", "content_type", "endpoint", "region",
+	"access_key_env", "secret_key_env", NULL
 };
 
-/* Whether a bucket name matches ^[a-z0-9][a-z0-9._-]{0,62}$. */
-static int
-bucket_put_name_ok(const char *name)
-{
-	size_t i, len = strlen(name);
+/* What a waiting call's data points to: each record starts with this. */
+enum bucket_put_kind { BUCKET_PUT_S3, BUCKET_PUT_LOCAL };
 
-	if (len == 0 || len > 63)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if ((name[i] >= 'a' && name[i] <= 'z') ||
-		    (name[i] >= '0' && name[i] <= '9'))
-			continue;
-		if (i > 0 && (name[i] == '.' || name[i] == '_' ||
-		    name[i] == '-'))
-			continue;
-		return 0;
-	}
-	return 1;
-}
+/* An S3 upload in flight. */
+struct bucket_put_s3 {
+	enum bucket_put_kind	 kind;
+	struct step_call	*call;
+	struct fetch_req	*req;
+	char			*spec;
+	char			*key;
+	char			*url;
+	size_t			 len;
+	char			 hex[65];
+};
 
-/* Checks a bucket name; NULL when fine, else why not (a static string). */
-static const char *
-bucket_put_name_problem(const char *name)
-{
-	if (strncmp(name, "s3://", 5) == 0)
-		return "s3 buckets are not supported in this version (local "
-		    "folder buckets only)";
-	if (!bucket_put_name_ok(name))
-		return "bucket name must be 1 to 63 of a-z, 0-9, '.', '_', "
-		    "'-', starting with a letter or digit";
-	return NULL;
-}
+/*
+ * A local write on the pool. The worker reads only the strings and the
+ * data held here (input keeps a string input alive; it is only released
+ * on the loop) and fills in the result; call is used on the loop only.
+ */
+struct bucket_put_local {
+	enum bucket_put_kind	 kind;
+	struct step_call	*call;
+	struct pool_job		*job;
+	char			*root;
+	char			*name;
+	char			*key;
+	json_t			*input;		/* or NULL */
+	char			*text;		/* or NULL */
+	const char		*data;		/* in input or text */
+	size_t			 len;
+	/* The result, written by the worker. */
+	char			*error;		/* NULL: written */
+	int			 retryable;
+	char			 hex[65];
+};
 
-/* Checks that a key stays inside its bucket; NULL or why not. */
-static const char *
-bucket_put_key_problem(const char *key, size_t len)
-{
-	const char *p, *end;
-	size_t i, n;
-
-	if (len == 0)
-		return "it is empty";
-	if (len > BUCKET_PUT_KEY_MAX)
-		return "it is longer than 1024 bytes";
-	if (strlen(key) != len)
-		return "it holds a NUL character";
-	if (key[0] == '/')
-		return "it is absolute";
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f)
-			return "it holds a control character";
-		if (key[i] == '\\')
-			return "it holds a backslash";
-	}
-	for (p = key; ; p = end + 1) {
-		if ((end = strchr(p, '/')) == NULL)
-			end = key + len;
-		n = end - p;
-		if (n == 0)
-			return "it has an empty path component";
-		if ((n == 1 && p[0] == '.') ||
-		    (n == 2 && p[0] == '.' && p[1] == '.'))
-			return "it has a \".\" or \"..\" path component";
-		if (*end == '\0')
-			break;
-	}
-	return NULL;
-}
-
-/* Whether an errno is a passing trouble of the disk, worth a retry. */
-static int
-bucket_put_retryable(int e)
-{
-	switch (e) {
-	case ENOSPC:
-	case EIO:
-	case EDQUOT:
-	case EMFILE:
-	case ENFILE:
-	case ENOMEM:
-	case EAGAIN:
-	case EINTR:
-	case EBUSY:
-	case ETIMEDOUT:
-	case ESTALE:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* Fails the call for an errno on path. */
+/* Records the failure for an errno on path (any thread). */
 static void
-bucket_put_fail_errno(struct step_call *call, const char *what,
+bucket_put_errno(char **error, int *retryable, const char *what,
     const char *path, int e)
 {
-	step_call_fail(call, bucket_put_retryable(e), "bucket.put: %s %s: %s",
-	    what, path, strerror(e));
+	*retryable = bucket_errno_retryable(e);
+	*error = xasprintf("bucket.put: %s %s: %s", what, path, strerror(e));
 }
 
 /* Creates a folder if it is missing. */
@@ -185,11 +147,12 @@ bucket_put_sync_dir(const char *dir)
 
 /*
  * Creates BUCKETS_DIR, the bucket and the key's folders, then writes the
- * data atomically. Fails the call and returns -1 on error.
+ * data atomically. Returns -1 with *error (the message) and *retryable set
+ * on error. Touches no step call: it runs on worker threads too.
  */
 static int
-bucket_put_write(struct step_call *call, const char *root, const char *name,
-    const char *key, const char *data, size_t len)
+bucket_put_write(const char *root, const char *name, const char *key,
+    const char *data, size_t len, char **error, int *retryable)
 {
 	char *dir, *path, *tmp, *slash;
 	const char *p;
@@ -200,8 +163,8 @@ bucket_put_write(struct step_call *call, const char *root, const char *name,
 	tmp = NULL;
 
 	if (bucket_put_mkdir(root) != 0) {
-		bucket_put_fail_errno(call, "cannot create buckets folder",
-		    root, errno);
+		bucket_put_errno(error, retryable, "cannot create buckets "
+		    "folder", root, errno);
 		goto out;
 	}
 	/* Each folder of the key, from the bucket down. */
@@ -210,8 +173,8 @@ bucket_put_write(struct step_call *call, const char *root, const char *name,
 		*slash = '\0';
 		if (bucket_put_mkdir(path) != 0) {
 			e = errno;
-			bucket_put_fail_errno(call, "cannot create folder",
-			    path, e);
+			bucket_put_errno(error, retryable, "cannot create "
+			    "folder", path, e);
 			*slash = '/';
 			goto out;
 		}
@@ -222,25 +185,26 @@ bucket_put_write(struct step_call *call, const char *root, const char *name,
 	slash = strrchr(path, '/');
 	tmp = xasprintf("%.*s/.bucket-put-XXXXXX", (int)(slash - path), path);
 	if ((fd = mkstemp(tmp)) < 0) {
-		bucket_put_fail_errno(call, "cannot create a temporary file in",
-		    dir, errno);
+		bucket_put_errno(error, retryable, "cannot create a "
+		    "temporary file in", dir, errno);
 		free(tmp);
 		tmp = NULL;
 		goto out;
 	}
 	if (fchmod(fd, 0644) != 0 || bucket_put_write_all(fd, data, len) != 0 ||
 	    fsync(fd) != 0) {
-		bucket_put_fail_errno(call, "cannot write", tmp, errno);
+		bucket_put_errno(error, retryable, "cannot write", tmp, errno);
 		goto out;
 	}
 	e = close(fd);
 	fd = -1;
 	if (e != 0) {
-		bucket_put_fail_errno(call, "cannot write", tmp, errno);
+		bucket_put_errno(error, retryable, "cannot write", tmp, errno);
 		goto out;
 	}
 	if (rename(tmp, path) != 0) {
-		bucket_put_fail_errno(call, "cannot rename to", path, errno);
+		bucket_put_errno(error, retryable, "cannot rename to", path,
+		    errno);
 		goto out;
 	}
 	free(tmp);
@@ -249,7 +213,8 @@ bucket_put_write(struct step_call *call, const char *root, const char *name,
 	*slash = '\0';
 	if (bucket_put_sync_dir(path) != 0) {
 		e = errno;
-		bucket_put_fail_errno(call, "cannot sync folder", path, e);
+		bucket_put_errno(error, retryable, "cannot sync folder", path,
+		    e);
 		goto out;
 	}
 	ret = 0;
@@ -266,6 +231,234 @@ out:
 	return ret;
 }
 
+/* Frees an upload record (not its request). */
+static void
+bucket_put_s3_free(struct bucket_put_s3 *up)
+{
+	free(up->spec);
+	free(up->key);
+	free(up->url);
+	free(up);
+}
+
+/* S3 answered (or the transport failed): finish the call. */
+static void
+bucket_put_s3_done_cb(const struct fetch_response *resp, void *arg)
+{
+	struct bucket_put_s3 *up = arg;
+	struct step_call *call = up->call;
+	const char *etag;
+	char *why;
+	size_t n;
+	int retryable;
+	json_t *out;
+
+	step_call_set_data(call, NULL);
+	if (bucket_s3_failed(resp, &why, &retryable)) {
+		step_call_fail(call, retryable, "bucket.put %s key \"%s\": "
+		    "PUT %s: %s", up->spec, up->key, up->url, why);
+		free(why);
+		bucket_put_s3_free(up);
+		return;
+	}
+	out = json_pack("{s:s, s:s, s:I, s:s, s:s}", "bucket", up->spec,
+	    "key", up->key, "bytes", (json_int_t)up->len, "sha256", up->hex,
+	    "url", up->url);
+	if (out == NULL)
+		fatal("%s: out of memory", __func__);
+	/* The ETag comes quoted: the value is what is inside. */
+	etag = json_string_value(json_object_get(resp->headers, "etag"));
+	if (etag != NULL) {
+		n = strlen(etag);
+		if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"')
+			json_object_set_new(out, "etag",
+			    json_stringn(etag + 1, n - 2));
+		else
+			json_object_set_new(out, "etag", json_string(etag));
+	}
+	bucket_put_s3_free(up);
+	step_call_succeed(call, out);
+}
+
+/* Starts a signed PUT of data to an S3 bucket. */
+static enum step_status
+bucket_put_s3(struct step_call *call, const char *spec, const char *key,
+    const char *data, size_t len, const char *content_type)
+{
+	struct fetch_request req;
+	struct bucket_put_s3 *up;
+	struct bucket_s3 b;
+	struct orc_error err;
+	struct fetch *f;
+	char *lines[3];
+
+	if (bucket_s3_setup(&b, spec, step_call_with(call),
+	    step_call_allow(call), step_call_secrets(call), &err) != 0) {
+		step_call_fail(call, 0, "bucket.put %s: %s", spec, err.message);
+		return STEP_DONE;
+	}
+	if ((f = step_call_fetch(call)) == NULL) {
+		step_call_fail(call, 0, "bucket.put %s: s3 buckets need the "
+		    "event loop", spec);
+		bucket_s3_clear(&b);
+		return STEP_DONE;
+	}
+	up = xcalloc(1, sizeof *up);
+	up->kind = BUCKET_PUT_S3;
+	up->call = call;
+	up->spec = xstrdup(spec);
+	up->key = xstrdup(key);
+	up->url = bucket_s3_url(&b, key);
+	up->len = len;
+	orc_sha256_hex(data, len, up->hex);
+
+	/* The payload's hash is signed too (S3 wants it as a header). */
+	lines[0] = xasprintf("x-amz-content-sha256: %s", up->hex);
+	lines[1] = xasprintf("Content-Type: %s", content_type);
+	lines[2] = NULL;
+	memset(&req, 0, sizeof req);
+	req.method = "PUT";
+	req.url = up->url;
+	req.headers = (const char *const *)lines;
+	req.body = data;
+	req.body_len = len;
+	req.timeout_ms = step_call_timeout_ms(call);
+	req.allow = step_call_allow(call);
+	req.aws_sigv4 = b.sigv4;
+	req.userpwd = b.userpwd;
+	up->req = fetch_start(f, &req, bucket_put_s3_done_cb, up, &err);
+	free(lines[0]);
+	free(lines[1]);
+	bucket_s3_clear(&b);
+	if (up->req == NULL) {
+		step_call_fail(call, err.code != ORC_EPERM &&
+		    err.code != ORC_EINVAL, "bucket.put %s: PUT %s: %s", spec,
+		    up->url, err.message);
+		bucket_put_s3_free(up);
+		return STEP_DONE;
+	}
+	step_call_set_data(call, up);
+	return STEP_WAIT;
+}
+
+/* Frees a local write record, on the loop thread. */
+static void
+bucket_put_local_free(struct bucket_put_local *w)
+{
+	free(w->root);
+	free(w->name);
+	free(w->key);
+	json_decref(w->input);
+	free(w->text);
+	free(w->error);
+	free(w);
+}
+
+/* The output of a local write. */
+static json_t *
+bucket_put_local_output(const char *name, const char *key, size_t len,
+    const char *hex)
+{
+	json_t *out;
+
+	out = json_pack("{s:s, s:s, s:I, s:s}", "bucket", name, "key", key,
+	    "bytes", (json_int_t)len, "sha256", hex);
+	if (out == NULL)
+		fatal("%s: out of memory", __func__);
+	return out;
+}
+
+/* On a worker thread: the write itself, and the hash. */
+static void
+bucket_put_local_work(void *arg)
+{
+	struct bucket_put_local *w = arg;
+
+	if (bucket_put_write(w->root, w->name, w->key, w->data, w->len,
+	    &w->error, &w->retryable) == 0)
+		orc_sha256_hex(w->data, w->len, w->hex);
+}
+
+/* On the loop: the write ended (or the call was cancelled). */
+static void
+bucket_put_local_done(void *arg, int cancelled)
+{
+	struct bucket_put_local *w = arg;
+	struct step_call *call = w->call;
+	json_t *out;
+
+	/* Cancelled: the call may be gone; only the record is ours. */
+	if (cancelled) {
+		bucket_put_local_free(w);
+		return;
+	}
+	step_call_set_data(call, NULL);
+	if (w->error != NULL) {
+		step_call_fail(call, w->retryable, "%s", w->error);
+		bucket_put_local_free(w);
+		return;
+	}
+	out = bucket_put_local_output(w->name, w->key, w->len, w->hex);
+	bucket_put_local_free(w);
+	step_call_succeed(call, out);
+}
+
+/* Hands a local write to the pool; takes ownership of text. */
+static enum step_status
+bucket_put_local(struct step_call *call, struct pool *pool, const char *root,
+    const char *name, const char *key, const json_t *input, char *text)
+{
+	struct bucket_put_local *w;
+
+	w = xcalloc(1, sizeof *w);
+	w->kind = BUCKET_PUT_LOCAL;
+	w->call = call;
+	w->root = xstrdup(root);
+	w->name = xstrdup(name);
+	w->key = xstrdup(key);
+	if (text != NULL) {
+		w->text = text;
+		w->data = text;
+		w->len = strlen(text);
+	} else {
+		/* A reference, not a copy: nothing changes a string value,
+		 * and only the loop thread touches the count. */
+		w->input = json_incref((json_t *)input);
+		w->data = json_string_value(input);
+		w->len = json_string_length(input);
+	}
+	step_call_set_data(call, w);
+	w->job = pool_submit(pool, bucket_put_local_work,
+	    bucket_put_local_done, w);
+	return STEP_WAIT;
+}
+
+/* Stops an upload or write in flight; no callback follows. */
+static void
+bucket_put_cancel(struct step_call *call)
+{
+	enum bucket_put_kind *kind = step_call_data(call);
+	struct bucket_put_local *w;
+	struct bucket_put_s3 *up;
+
+	if (kind == NULL)
+		return;
+	step_call_set_data(call, NULL);
+	switch (*kind) {
+	case BUCKET_PUT_S3:
+		up = (struct bucket_put_s3 *)kind;
+		fetch_cancel(up->req);
+		bucket_put_s3_free(up);
+		break;
+	case BUCKET_PUT_LOCAL:
+		/* The pool releases w once no worker uses it; a write
+		 * under way still finishes. */
+		w = (struct bucket_put_local *)kind;
+		pool_cancel(w->job);
+		break;
+	}
+}
+
 /* Writes the input to the bucket. */
 static enum step_status
 bucket_put_start(struct step_call *call)
@@ -273,11 +466,13 @@ bucket_put_start(struct step_call *call)
 	const json_t *with = step_call_with(call);
 	const json_t *input = step_call_input(call);
 	const json_t *bv, *kv, *cv;
-	const char *name, *key, *root, *problem, *data;
-	char *text = NULL, hex[65];
+	const char *name, *key, *root, *problem, *data, *ct;
+	char *text = NULL, *why, hex[65];
 	struct orc_error err;
+	enum step_status st;
+	struct pool *pool;
 	size_t len;
-	json_t *out;
+	int retryable;
 
 	bv = json_object_get(with, "bucket");
 	kv = json_object_get(with, "key");
@@ -287,13 +482,9 @@ bucket_put_start(struct step_call *call)
 		return STEP_DONE;
 	}
 	name = json_string_value(bv);
-	if ((problem = bucket_put_name_problem(name)) != NULL) {
+	if ((problem = bucket_spec_problem(name)) != NULL) {
 		step_call_fail(call, 0, "bucket.put bucket \"%s\": %s", name,
 		    problem);
-		return STEP_DONE;
-	}
-	if (permit_bucket(step_call_allow(call), name, &err) != 0) {
-		step_call_fail(call, 0, "%s", err.message);
 		return STEP_DONE;
 	}
 	if (!json_is_string(kv)) {
@@ -301,7 +492,7 @@ bucket_put_start(struct step_call *call)
 		return STEP_DONE;
 	}
 	key = json_string_value(kv);
-	problem = bucket_put_key_problem(key, json_string_length(kv));
+	problem = bucket_key_problem(key, json_string_length(kv));
 	if (problem != NULL) {
 		step_call_fail(call, 0, "bucket.put key \"%s\" is not safe: %s",
 		    key, problem);
@@ -312,15 +503,11 @@ bucket_put_start(struct step_call *call)
 		    "a string");
 		return STEP_DONE;
 	}
-	if ((root = step_call_buckets_dir(call)) == NULL || *root == '\0') {
-		step_call_fail(call, 0, "bucket.put: no buckets folder is "
-		    "configured");
-		return STEP_DONE;
-	}
 
 	if (json_is_string(input)) {
 		data = json_string_value(input);
 		len = json_string_length(input);
+		ct = "text/plain; charset=utf-8";
 	} else {
 		text = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
 		if (text == NULL) {
@@ -330,20 +517,49 @@ bucket_put_start(struct step_call *call)
 		}
 		data = text;
 		len = strlen(text);
+		ct = "application/json";
+	}
+	if (cv != NULL)
+		ct = json_string_value(cv);
+
+	if (bucket_is_s3(name)) {
+		if (strpbrk(ct, "\r\n") != NULL) {
+			step_call_fail(call, 0, "bucket.put \"content_type\" "
+			    "holds a line break");
+			free(text);
+			return STEP_DONE;
+		}
+		st = bucket_put_s3(call, name, key, data, len, ct);
+		free(text);
+		return st;
 	}
 
-	if (bucket_put_write(call, root, name, key, data, len) != 0) {
+	if (permit_bucket(step_call_allow(call), name, &err) != 0) {
+		step_call_fail(call, 0, "%s", err.message);
+		free(text);
+		return STEP_DONE;
+	}
+	if ((root = step_call_buckets_dir(call)) == NULL || *root == '\0') {
+		step_call_fail(call, 0, "bucket.put: no buckets folder is "
+		    "configured");
+		free(text);
+		return STEP_DONE;
+	}
+	if ((pool = step_call_pool(call)) != NULL)
+		return bucket_put_local(call, pool, root, name, key, input,
+		    text);
+
+	/* No pool: write inside start, on this thread. */
+	if (bucket_put_write(root, name, key, data, len, &why,
+	    &retryable) != 0) {
+		step_call_fail(call, retryable, "%s", why);
+		free(why);
 		free(text);
 		return STEP_DONE;
 	}
 	orc_sha256_hex(data, len, hex);
 	free(text);
-
-	out = json_pack("{s:s, s:s, s:I, s:s}", "bucket", name, "key", key,
-	    "bytes", (json_int_t)len, "sha256", hex);
-	if (out == NULL)
-		fatal("%s: out of memory", __func__);
-	step_call_succeed(call, out);
+	step_call_succeed(call, bucket_put_local_output(name, key, len, hex));
 	return STEP_DONE;
 }
 
@@ -354,12 +570,16 @@ bucket_put_is_template(const json_t *v)
 	return json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
 }
 
-/* Checks "bucket" and "key" as written. */
+/* Checks "bucket", "key" and the S3 settings as written. */
 static void
 bucket_put_check(const json_t *with, struct step_checker *chk)
 {
-	const json_t *bv, *kv;
+	static const char *const s3_only[] = {
+		"endpoint", "region", "access_key_env", "secret_key_env", NULL
+	};
+	const json_t *bv, *kv, *v;
 	const char *problem;
+	size_t i;
 
 	bv = json_object_get(with, "bucket");
 	if (bv == NULL)
@@ -368,7 +588,7 @@ bucket_put_check(const json_t *with, struct step_checker *chk)
 		step_check_error(chk, "with.bucket", "bucket.put \"bucket\" "
 		    "must be a string");
 	else if (!bucket_put_is_template(bv) &&
-	    (problem = bucket_put_name_problem(json_string_value(bv))) != NULL)
+	    (problem = bucket_spec_problem(json_string_value(bv))) != NULL)
 		step_check_error(chk, "with.bucket", "%s", problem);
 
 	kv = json_object_get(with, "key");
@@ -378,22 +598,33 @@ bucket_put_check(const json_t *with, struct step_checker *chk)
 		step_check_error(chk, "with.key", "bucket.put \"key\" must be "
 		    "a string");
 	else if (!bucket_put_is_template(kv) &&
-	    (problem = bucket_put_key_problem(json_string_value(kv),
+	    (problem = bucket_key_problem(json_string_value(kv),
 	    json_string_length(kv))) != NULL)
 		step_check_error(chk, "with.key", "bucket.put key \"%s\" is "
 		    "not safe: %s", json_string_value(kv), problem);
 
-	if ((bv = json_object_get(with, "content_type")) != NULL &&
-	    !json_is_string(bv))
+	if ((v = json_object_get(with, "content_type")) != NULL &&
+	    !json_is_string(v))
 		step_check_error(chk, "with.content_type", "bucket.put "
 		    "\"content_type\" must be a string");
+	for (i = 0; s3_only[i] != NULL; i++) {
+		if ((v = json_object_get(with, s3_only[i])) == NULL)
+			continue;
+		if (!json_is_string(v))
+			step_check_error(chk, "with", "bucket.put \"%s\" must "
+			    "be a string", s3_only[i]);
+		else if (json_is_string(bv) && !bucket_put_is_template(bv) &&
+		    !bucket_is_s3(json_string_value(bv)))
+			step_check_error(chk, "with", "bucket.put \"%s\" is "
+			    "only for s3:// buckets", s3_only[i]);
+	}
 }
 
 const struct step_entry step_bucket_put_entry = {
 	.name = "bucket.put",
-	.summary = "write the input to a key in a local folder bucket",
+	.summary = "write the input to a key in a local folder or S3 bucket",
 	.keys = bucket_put_keys,
 	.check = bucket_put_check,
 	.start = bucket_put_start,
-	.cancel = NULL
+	.cancel = bucket_put_cancel
 };

@@ -38,6 +38,7 @@ struct step_call {
 	json_t			*steps;
 	int64_t			 timeout_ms;
 	struct fetch		*fetch;
+	struct pool		*pool;
 	char			*run_id;
 	char			*workflow;
 	char			*workflow_dir;
@@ -116,6 +117,7 @@ step_call_create(const struct step_call_params *p, step_done_cb cb,
 	call->steps = step_call_ref(p->steps);
 	call->timeout_ms = p->timeout_ms;
 	call->fetch = p->fetch;
+	call->pool = p->pool;
 	call->run_id = step_call_strdup(p->run_id);
 	call->workflow = step_call_strdup(p->workflow);
 	call->workflow_dir = step_call_strdup(p->workflow_dir);
@@ -306,6 +308,13 @@ struct fetch *
 step_call_fetch(const struct step_call *call)
 {
 	return call->fetch;
+}
+
+/* The loop's file I/O threads, or NULL when the engine has none. */
+struct pool *
+step_call_pool(const struct step_call *call)
+{
+	return call->pool;
 }
 
 /* The run's input (the trigger payload), or NULL. */

@@ -20,13 +20,13 @@ static const struct step_entry *const steps_table[] = {
 	&step_transform_entry,
 	&step_http_request_entry,
 	&step_lua_entry,
+	&step_bucket_get_entry,
 	NULL
 };
 
 const char *const step_keys_any[] = { "*", NULL };
 
 static const char *const steps_planned[] = {
-	"bucket.get",
 	NULL
 };
 

@@ -19,6 +19,7 @@
 
 struct event_base;
 struct fetch;
+struct pool;
 struct step_call;
 struct step_checker;
 
@@ -66,6 +67,7 @@ struct step_call_params {
 	const json_t		*allow;		/* the workflow's, or NULL */
 	const json_t		*secrets;	/* the workflow's, or NULL */
 	struct fetch		*fetch;		/* HTTP on the loop, or NULL */
+	struct pool		*pool;		/* file I/O threads, or NULL */
 	const json_t		*trigger;	/* the run's input, or NULL */
 	const json_t		*steps;		/* earlier outputs by name */
 	int64_t			 timeout_ms;	/* the step's; 0: unknown */
@@ -99,6 +101,8 @@ const json_t	*step_call_allow(const struct step_call *);
 /* The workflow's "secrets": names of environment variables it may read. */
 const json_t	*step_call_secrets(const struct step_call *);
 struct fetch	*step_call_fetch(const struct step_call *);
+/* Worker threads for blocking file work (pool.h); NULL: do it inline. */
+struct pool	*step_call_pool(const struct step_call *);
 /* The run's input and the outputs of earlier steps ({"NAME": output}). */
 const json_t	*step_call_trigger(const struct step_call *);	/* or NULL */
 const json_t	*step_call_steps(const struct step_call *);	/* or NULL */
@@ -138,6 +142,7 @@ extern const struct step_entry step_json_encode_entry;
 extern const struct step_entry step_base64_decode_entry;
 extern const struct step_entry step_base64_encode_entry;
 extern const struct step_entry step_bucket_put_entry;
+extern const struct step_entry step_bucket_get_entry;
 extern const struct step_entry step_wait_entry;
 extern const struct step_entry step_transform_entry;
 extern const struct step_entry step_lua_entry;

@@ -260,7 +260,8 @@ test_steps_registry(void)
 	CHECK(steps_find("lua") != NULL);
 	CHECK(!steps_is_planned("lua"));
 	CHECK(steps_find("nope") == NULL);
-	CHECK(steps_is_planned("bucket.get"));
+	CHECK(steps_find("bucket.get") == &step_bucket_get_entry);
+	CHECK(!steps_is_planned("bucket.get"));
 	CHECK(!steps_is_planned("nope"));
 	CHECK(steps_find("wait")->cancel != NULL);
 }
@@ -710,8 +711,8 @@ test_steps_bucket_put_refuses(void)
 	CHECK(access("/abs", F_OK) != 0);
 
 	CHECK_FAILS(e, "{\"bucket\":\"s3://results\",\"key\":\"k\"}",
-	    j("\"x\""), "s3 buckets are not supported in this version "
-	    "(local folder buckets only)");
+	    j("\"x\""), "secret AWS_ACCESS_KEY_ID is not in the workflow's "
+	    "secrets");
 	CHECK_FAILS(e, "{\"bucket\":\"../up\",\"key\":\"k\"}", j("\"x\""),
 	    "bucket name");
 	CHECK_FAILS(e, "{\"bucket\":\"Results\",\"key\":\"k\"}", j("\"x\""),
@@ -754,8 +755,11 @@ test_steps_bucket_put_check(void)
 	CHECK_CONTAINS(check_message, "bucket.put needs \"bucket\"");
 	CHECK(run_check(e, "{\"bucket\":\"Bad Name\",\"key\":\"k\"}") == 1);
 	CHECK_STR(check_path, "with.bucket");
-	CHECK(run_check(e, "{\"bucket\":\"s3://x\",\"key\":\"k\"}") == 1);
-	CHECK_CONTAINS(check_message, "s3 buckets are not supported");
+	CHECK(run_check(e, "{\"bucket\":\"s3://x\",\"key\":\"k\"}") == 0);
+	CHECK(run_check(e, "{\"bucket\":\"s3://X\",\"key\":\"k\"}") == 1);
+	CHECK(run_check(e, "{\"bucket\":\"x\",\"key\":\"k\","
+	    "\"endpoint\":\"http://h\"}") == 1);
+	CHECK_CONTAINS(check_message, "only for s3:// buckets");
 	CHECK(run_check(e, "{\"bucket\":\"{{input.b}}\",\"key\":\"k\"}") == 0);
 	CHECK(run_check(e, "{\"bucket\":\"results\"}") == 1);
 	CHECK_CONTAINS(check_message, "key");

@@ -2,9 +2,16 @@
  * Tests of the store on SQLite files in the test's temporary folder: the
  * schema and its version, grouped commits on a real event loop and their
  * callbacks, atomic changes, retries while another connection holds the
- * write lock, listings, counts, leases and read-only opening. The test
- * looks at the file through its own sqlite3 connection to see what is
- * really committed.
+ * write lock, listings, counts, the dashboard's reads, leases and
+ * read-only opening. The test looks at the file through its own sqlite3
+ * connection to see what is really committed.
+ *
+ * Built with TEST_STORE_PG (tests/unit/test-store-pg), the same tests run
+ * on the PostgreSQL database of ORCH_TEST_PG_URL (started by
+ * tests/integration/store-pg.sh; skipped without it), emptied before each
+ * test, and looked at through a libpq connection of their own; a few
+ * tests there cover what only PostgreSQL does: nodes migrating at once,
+ * claims that skip locked rows, several stores sharing the leases.
  */
 #include "config.h"
 
@@ -15,12 +22,31 @@
 #include <event2/event.h>
 #include <jansson.h>
 #include <sqlite3.h>
+#ifdef TEST_STORE_PG
+#include <sys/wait.h>
+#include <libpq-fe.h>
+#endif
 
 #include "log.h"
 #include "store.h"
 #include "test.h"
 
+#ifdef TEST_STORE_PG
+static const char *pg_url;
+#define DB pg_url
+#else
 #define DB "s.db"
+#endif
+
+/* The database's name followed by a message, as errors say it. */
+static const char *
+db_msg(const char *what)
+{
+	static char buf[512];
+
+	snprintf(buf, sizeof buf, "%s: %s", DB, what);
+	return buf;
+}
 
 /* Makes an id that sorts by n. */
 static void
@@ -95,6 +121,65 @@ add_run(struct store *s, int n, const char *workflow, enum run_state state,
 	unrun(&r);
 }
 
+#ifdef TEST_STORE_PG
+/* One integer from a query on the database, through a connection of our
+ * own; -1 when the query fails, -2 when the connection does. */
+static long long
+query_int(const char *sql)
+{
+	PGconn		*c;
+	PGresult	*res;
+	long long	 v = -1;
+
+	c = PQconnectdb(DB);
+	if (PQstatus(c) != CONNECTION_OK) {
+		PQfinish(c);
+		return -2;
+	}
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
+	    !PQgetisnull(res, 0, 0))
+		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	PQfinish(c);
+	return v;
+}
+
+/* Runs SQL on the database through a connection of our own. */
+static int
+exec_sql(const char *url, const char *sql)
+{
+	PGconn		*c;
+	PGresult	*res;
+	int		 ok;
+
+	c = PQconnectdb(url);
+	if (PQstatus(c) != CONNECTION_OK) {
+		PQfinish(c);
+		return -1;
+	}
+	res = PQexec(c, sql);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		fprintf(stderr, "exec_sql: %s", PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
+/* Empties the database: every test starts without a schema. */
+static void
+db_reset(void)
+{
+	if (exec_sql(DB, "SET client_min_messages = warning; "
+	    "DROP SCHEMA public CASCADE; "
+	    "CREATE SCHEMA public") == -1) {
+		fprintf(stderr, "cannot empty %s\n", DB);
+		exit(99);
+	}
+}
+#else
 /* One integer from a query on the file, through a connection of our own. */
 static long long
 query_int(const char *sql)
@@ -127,6 +212,13 @@ exec_sql(const char *path, const char *sql)
 	sqlite3_close(db);
 	return rc == SQLITE_OK ? 0 : -1;
 }
+
+/* Every SQLite test has a fresh folder already. */
+static void
+db_reset(void)
+{
+}
+#endif
 
 /* Records the order callbacks are called in. */
 struct order {
@@ -176,7 +268,29 @@ test_store_migrate(void)
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
 	store_close(s);
-	CHECK(query_int("PRAGMA user_version") == 2);
+#ifdef TEST_STORE_PG
+	/* Each migration ran once, the last is this build's. */
+	CHECK(query_int("SELECT max(version) FROM schema_version") >= 2);
+	CHECK(query_int("SELECT count(*) FROM schema_version") ==
+	    query_int("SELECT max(version) FROM schema_version"));
+	CHECK(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = "
+	    "'public' AND tablename IN ('runs', 'steps', 'transitions', "
+	    "'definitions', 'run_counts')") == 5);
+	CHECK(query_int("SELECT count(*) FROM pg_indexes WHERE indexname IN "
+	    "('runs_idempotency', 'transitions_run', 'runs_finished')") == 3);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	store_close(s);
+	CHECK(query_int("SELECT count(*) FROM schema_version") ==
+	    query_int("SELECT max(version) FROM schema_version"));
+	REQUIRE(exec_sql(DB, "INSERT INTO schema_version VALUES (7, 0)") == 0);
+	s = store_open(DB, 0, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_CONTAINS(err.message, db_msg("schema version 7 is newer"));
+	store_close(s);
+	return;
+#endif
+	CHECK(query_int("PRAGMA user_version") == 3);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'table' AND name IN ('runs', 'steps', 'transitions', "
 	    "'definitions')") == 4);
@@ -465,8 +579,12 @@ test_store_change_atomic(void)
 
 	CHECK(store_flush(s, &err) == -1);
 	CHECK(err.code == ORC_ESTORE);
-	CHECK_CONTAINS(err.message, "s.db: run no-such-run: ");
+	CHECK_CONTAINS(err.message, db_msg("run no-such-run: "));
+#ifdef TEST_STORE_PG
+	CHECK_CONTAINS(err.message, "foreign key");
+#else
 	CHECK_CONTAINS(err.message, "FOREIGN KEY");
+#endif
 	CHECK(called == 0);
 	CHECK(!store_healthy(s));
 	CHECK(store_pending(s) == 1);
@@ -487,7 +605,11 @@ test_store_retry_when_locked(void)
 	struct event_base	*base;
 	struct store		*s;
 	struct run_rec		 r;
+#ifdef TEST_STORE_PG
+	PGconn			*db;
+#else
 	sqlite3			*db;
+#endif
 	int			 called = 0, i;
 
 	setenv("ORCH_BUSY_TIMEOUT_MS", "20", 1);
@@ -495,9 +617,17 @@ test_store_retry_when_locked(void)
 	REQUIRE(base != NULL);
 	s = store_open(DB, 0, base, &err);
 	REQUIRE(s != NULL);
+#ifdef TEST_STORE_PG
+	/* Another node holds the table: the writer's lock timeout expires. */
+	db = PQconnectdb(DB);
+	REQUIRE(PQstatus(db) == CONNECTION_OK);
+	PQclear(PQexec(db, "BEGIN"));
+	PQclear(PQexec(db, "LOCK TABLE runs IN ACCESS EXCLUSIVE MODE"));
+#else
 	REQUIRE(sqlite3_open(DB, &db) == SQLITE_OK);
 	REQUIRE(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL,
 	    NULL) == SQLITE_OK);
+#endif
 
 	for (i = 1; i <= 2; i++) {
 		mkrun(&r, i, "wf", RUN_QUEUED);
@@ -511,7 +641,13 @@ test_store_retry_when_locked(void)
 	/* store_flush says why, naming the file. */
 	CHECK(store_flush(s, &err) == -1);
 	CHECK(err.code == ORC_EBUSY);
+#ifdef TEST_STORE_PG
+	/* Preparing the insert, or the insert, waited too long. */
+	CHECK(strncmp(err.message, db_msg(""), strlen(db_msg(""))) == 0);
+	CHECK_CONTAINS(err.message, "canceling statement due to lock timeout");
+#else
 	CHECK_STR(err.message, "s.db: database is locked");
+#endif
 
 	/* What is submitted during the outage joins the kept batch. */
 	mkrun(&r, 3, "wf", RUN_QUEUED);
@@ -521,8 +657,13 @@ test_store_retry_when_locked(void)
 	CHECK(!store_healthy(s));
 	CHECK(called == 0);
 
+#ifdef TEST_STORE_PG
+	PQclear(PQexec(db, "COMMIT"));
+	PQfinish(db);
+#else
 	REQUIRE(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
+#endif
 	event_base_dispatch(base);
 	CHECK(store_healthy(s));
 	CHECK(called == 3);
@@ -877,6 +1018,433 @@ test_store_definitions_once(void)
 	store_close(s);
 }
 
+/* Collects what the dashboard reads see. */
+static int
+count_wf_cb(const char *workflow, enum run_state state, int64_t n, void *arg)
+{
+	char *buf = arg;
+
+	snprintf(buf + strlen(buf), 64, "%s/%s=%lld;", workflow,
+	    run_state_name(state), (long long)n);
+	return 0;
+}
+
+/* Collects finished runs. */
+static int
+finish_cb(const struct finish_rec *f, void *arg)
+{
+	char *buf = arg;
+
+	snprintf(buf + strlen(buf), 64, "%lld:%s:%lld;",
+	    (long long)f->finished_at, run_state_name(f->state),
+	    (long long)f->duration_ms);
+	return 0;
+}
+
+/* Moves run n to a state with its transition, finishing it at done. */
+static void
+move_run(struct store *s, int n, const char *workflow, enum run_state from,
+    enum run_state to, int64_t done, const char *error)
+{
+	struct run_rec		r;
+	struct transition_rec	t;
+	struct store_change	ch;
+
+	mkrun(&r, n, workflow, to);
+	r.finished_at = done;
+	r.error = (char *)error;
+	memset(&t, 0, sizeof t);
+	memcpy(t.run_id, r.id, sizeof t.run_id);
+	t.at = done;
+	t.from_state = from;
+	t.to_state = to;
+	t.event = (char *)"moved";
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	ch.transition = &t;
+	store_submit(s, &ch);
+	unrun(&r);
+}
+
+/* The dashboard's reads: counters kept by the writes, finished runs,
+ * searches; and the idempotency lookup. */
+static void
+test_store_dashboard_reads(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r;
+	struct ids		 l;
+	int64_t			 n, counts[RUN_STATE_COUNT];
+	char			 buf[512] = "", id[RUN_ID_LEN + 1];
+	int			 i;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	for (i = 1; i <= 6; i++)
+		add_run(s, i, i <= 3 ? "b" : "a", RUN_RUNNING, NULL, NULL, 0,
+		    DEAD_NONE);
+	REQUIRE(store_flush(s, &err) == 0);
+	/* 1, 2 succeed; 3 fails; 4 succeeds, 5 fails then is redriven. */
+	move_run(s, 1, "b", RUN_RUNNING, RUN_SUCCEEDED, 50000, NULL);
+	move_run(s, 2, "b", RUN_RUNNING, RUN_SUCCEEDED, 60000, NULL);
+	move_run(s, 3, "b", RUN_RUNNING, RUN_FAILED, 70000, "disk full");
+	move_run(s, 4, "a", RUN_RUNNING, RUN_SUCCEEDED, 80000, NULL);
+	move_run(s, 5, "a", RUN_RUNNING, RUN_FAILED, 90000, "no route");
+	REQUIRE(store_flush(s, &err) == 0);
+	move_run(s, 5, "a", RUN_FAILED, RUN_QUEUED, 0, NULL);
+	REQUIRE(store_flush(s, &err) == 0);
+
+	REQUIRE(store_count_by_workflow(s, count_wf_cb, buf, &err) == 0);
+	CHECK_STR(buf, "a/queued=1;a/running=1;a/succeeded=1;"
+	    "b/failed=1;b/succeeded=2;");
+	REQUIRE(store_count_runs(s, NULL, counts, &err) == 0);
+	CHECK(counts[RUN_SUCCEEDED] == 3 && counts[RUN_FAILED] == 1 &&
+	    counts[RUN_QUEUED] == 1 && counts[RUN_RUNNING] == 1);
+	REQUIRE(store_count_runs(s, "a", counts, &err) == 0);
+	CHECK(counts[RUN_SUCCEEDED] == 1 && counts[RUN_FAILED] == 0);
+
+	buf[0] = '\0';
+	REQUIRE(store_list_finished(s, 55000, 0, finish_cb, buf, &err) == 0);
+	CHECK_STR(buf, "80000:succeeded:76000;70000:failed:67000;"
+	    "60000:succeeded:58000;");
+	buf[0] = '\0';
+	REQUIRE(store_list_finished(s, 0, 1, finish_cb, buf, &err) == 0);
+	CHECK_STR(buf, "80000:succeeded:76000;");
+	REQUIRE(store_count_finished(s, RUN_SUCCEEDED, 55000, 0, &n,
+	    &err) == 0);
+	CHECK(n == 2);
+	REQUIRE(store_count_finished(s, RUN_SUCCEEDED, 0, 2, &n, &err) == 0);
+	CHECK(n == 2);
+
+	/* By id prefix, then by error text among the newest with one. */
+	memset(&l, 0, sizeof l);
+	REQUIRE(store_search_runs(s, "R000000000000000000000000", 10, 10,
+	    ids_cb, &l, &err) == 0);
+	CHECK_STR(l.buf, "6,5,4,3,2,1,");
+	memset(&l, 0, sizeof l);
+	REQUIRE(store_search_runs(s, "disk", 10, 10, ids_cb, &l, &err) == 0);
+	CHECK_STR(l.buf, "3,");
+	memset(&l, 0, sizeof l);
+	REQUIRE(store_search_runs(s, "%", 10, 10, ids_cb, &l, &err) == 0);
+	CHECK_STR(l.buf, "");
+
+	/* Idempotency: the newest run of the workflow with the key, since. */
+	for (i = 7; i <= 8; i++) {
+		mkrun(&r, i, "a", RUN_QUEUED);
+		r.idempotency_key = (char *)"k";
+		submit_run(s, &r, NULL, NULL);
+		unrun(&r);
+	}
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(store_find_idempotent(s, "a", "k", 0, id, &err) == 1);
+	CHECK_STR(id, "R0000000000000000000000008");
+	CHECK(store_find_idempotent(s, "a", "k", 9000, id, &err) == 0);
+	CHECK(store_find_idempotent(s, "b", "k", 0, id, &err) == 0);
+	CHECK(store_find_idempotent(s, "a", "other", 0, id, &err) == 0);
+	store_close(s);
+}
+
+/* Collects schedule rows. */
+static int
+sched_cb(const struct schedule_rec *r, void *arg)
+{
+	char *buf = arg;
+
+	snprintf(buf + strlen(buf), 96, "%s:%s:%s:%lld:%s:%lld;", r->workflow,
+	    r->schedule, r->timezone ? r->timezone : "-",
+	    (long long)r->next_at, r->last_run_id ? r->last_run_id : "-",
+	    (long long)r->fired);
+	return 0;
+}
+
+/* Schedule rows are upserted with the batch and listed by workflow. */
+static void
+test_store_schedules(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct schedule_rec	 r, got;
+	char			 buf[512] = "";
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	memset(&r, 0, sizeof r);
+	r.workflow = (char *)"zeta";
+	r.schedule = (char *)"*/5 * * * *";
+	r.next_at = 300000;
+	store_put_schedule(s, &r);
+	r.workflow = (char *)"alpha";
+	r.schedule = (char *)"0 3 * * *";
+	r.timezone = (char *)"Europe/Paris";
+	store_put_schedule(s, &r);
+	REQUIRE(store_flush(s, &err) == 0);
+	r.next_at = 900000;
+	r.last_run_id = (char *)"R1";
+	r.fired = 4;
+	store_put_schedule(s, &r);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_list_schedules(s, sched_cb, buf, &err) == 0);
+	CHECK_STR(buf, "alpha:0 3 * * *:Europe/Paris:900000:R1:4;"
+	    "zeta:*/5 * * * *:-:300000:-:0;");
+	CHECK(store_get_schedule(s, "zeta", &got, &err) == 1);
+	CHECK(got.next_at == 300000 && got.timezone == NULL);
+	schedule_rec_clear(&got);
+	CHECK(store_get_schedule(s, "none", &got, &err) == 0);
+	store_close(s);
+}
+
+#ifdef TEST_STORE_PG
+/* With ORCH_BLOB_DIR, large payloads go to files; rows hold references. */
+static void
+test_store_pg_blobs(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r, got;
+	char			 big[2048];
+
+	setenv("ORCH_BLOB_DIR", "shared-blobs", 1);
+	setenv("ORCH_BLOB_BYTES", "1000", 1);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	mkrun(&r, 1, "wf", RUN_QUEUED);
+	json_object_set_new(r.input, "big", json_string(big));
+	submit_run(s, &r, NULL, NULL);
+	unrun(&r);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(query_int("SELECT count(*) FROM runs WHERE input LIKE "
+	    "'{\"$blob\":%'") == 1);
+	REQUIRE(store_get_run(s, "R0000000000000000000000001", &got,
+	    &err) == 0);
+	CHECK_STR(json_string_value(json_object_get(got.input, "big")), big);
+	CHECK(json_integer_value(json_object_get(got.input, "n")) == 1);
+	run_rec_clear(&got);
+	store_close(s);
+	unsetenv("ORCH_BLOB_DIR");
+	unsetenv("ORCH_BLOB_BYTES");
+}
+
+/* Read-only opening: ours is read, anything else is refused clearly. */
+static void
+test_store_readonly(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct ids		 l;
+
+	s = store_open(DB, STORE_READONLY, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_STR(err.message, db_msg("not an orchestrator database (schema "
+	    "version 0)"));
+	REQUIRE(exec_sql(DB, "CREATE TABLE foo (x int)") == 0);
+	s = store_open(DB, STORE_READONLY, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_STR(err.message, db_msg("not an orchestrator database (schema "
+	    "version 0)"));
+	/* Nor are our tables written into somebody else's database. */
+	s = store_open(DB, 0, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_STR(err.message, db_msg("not an orchestrator database (schema "
+	    "version 0)"));
+	CHECK(query_int("SELECT count(*) FROM pg_tables WHERE "
+	    "tablename = 'runs'") == 0);
+	REQUIRE(exec_sql(DB, "DROP TABLE foo") == 0);
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	add_run(s, 1, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+	store_close(s);
+	s = store_open(DB, STORE_READONLY, NULL, &err);
+	REQUIRE(s != NULL);
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 0), "1,");
+	CHECK(store_claim_runs(s, "me", 1, NULL, NULL, NULL, NULL, ids_cb,
+	    &l, &err) == -1);
+	CHECK_CONTAINS(err.message, db_msg("opened read-only"));
+	CHECK(store_flush(s, &err) == 0);
+	store_close(s);
+
+	REQUIRE(exec_sql(DB, "DELETE FROM schema_version WHERE version = "
+	    "(SELECT max(version) FROM schema_version)") == 0);
+	s = store_open(DB, STORE_READONLY, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_CONTAINS(err.message, "is older than this build's");
+}
+
+/* Bad settings are refused; a password never shows in a message. */
+static void
+test_store_memory_and_settings(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	enum run_state		 st;
+	int			 i;
+
+	setenv("ORCH_SYNCHRONOUS", "sometimes", 1);
+	s = store_open(DB, 0, NULL, &err);
+	CHECK(s == NULL);
+	CHECK_CONTAINS(err.message, "ORCH_SYNCHRONOUS");
+	setenv("ORCH_SYNCHRONOUS", "normal", 1);
+	s = store_open(DB, 0, NULL, &err);
+	CHECK(s != NULL);
+	store_close(s);
+	unsetenv("ORCH_SYNCHRONOUS");
+
+	/* Nothing listens on port 1. */
+	s = store_open("postgresql://orc:s3cret@127.0.0.1:1/x?password=s3cret",
+	    0, NULL, &err);
+	CHECK(s == NULL);
+	CHECK(err.code == ORC_EIO);
+	CHECK_CONTAINS(err.message, "postgresql://orc@127.0.0.1:1/x: ");
+	CHECK(strstr(err.message, "s3cret") == NULL);
+
+	for (i = 0; i < RUN_STATE_COUNT; i++) {
+		CHECK(run_state_parse(run_state_name(i), &st) == 0);
+		CHECK((int)st == i);
+	}
+}
+
+/* Nodes starting together on an empty database migrate it once. */
+static void
+test_store_pg_concurrent_migrate(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	pid_t			 pids[6];
+	int			 i, status, ok = 0;
+
+	for (i = 0; i < 6; i++) {
+		if ((pids[i] = fork()) == 0) {
+			s = store_open(DB, 0, NULL, &err);
+			if (s != NULL)
+				store_close(s);
+			_exit(s != NULL ? 0 : 1);
+		}
+		REQUIRE(pids[i] > 0);
+	}
+	for (i = 0; i < 6; i++)
+		if (waitpid(pids[i], &status, 0) == pids[i] &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			ok++;
+	CHECK(ok == 6);
+	CHECK(query_int("SELECT count(*) FROM schema_version") ==
+	    query_int("SELECT max(version) FROM schema_version"));
+	CHECK(query_int("SELECT count(*) FROM pg_tables WHERE "
+	    "tablename = 'runs'") == 1);
+}
+
+/* A claim skips the rows another node has locked, without waiting, and
+ * two stores never hold the same run. */
+static void
+test_store_pg_skip_locked(void)
+{
+	struct orc_error	 err;
+	struct store		*a, *b;
+	struct ids		 la, lb;
+	PGconn			*db;
+	int64_t			 now = orc_now_ms(), t0;
+	int			 i;
+
+	setenv("ORCH_BUSY_TIMEOUT_MS", "5000", 1);
+	a = store_open(DB, 0, NULL, &err);
+	REQUIRE(a != NULL);
+	b = store_open(DB, 0, NULL, &err);
+	REQUIRE(b != NULL);
+	for (i = 1; i <= 6; i++)
+		add_run(a, i, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+	REQUIRE(store_flush(a, &err) == 0);
+
+	/* Another transaction holds runs 1 and 2. */
+	db = PQconnectdb(DB);
+	REQUIRE(PQstatus(db) == CONNECTION_OK);
+	PQclear(PQexec(db, "BEGIN"));
+	PQclear(PQexec(db, "SELECT 1 FROM runs WHERE id IN "
+	    "('R0000000000000000000000001', 'R0000000000000000000000002') "
+	    "FOR UPDATE"));
+	memset(&la, 0, sizeof la);
+	t0 = orc_now_ms();
+	REQUIRE(store_claim_runs(a, "node-a", now + 60000, NULL, NULL, NULL,
+	    NULL, ids_cb, &la, &err) == 0);
+	CHECK(orc_now_ms() - t0 < 2000);
+	CHECK_STR(la.buf, "3,4,5,6,");
+	PQclear(PQexec(db, "COMMIT"));
+	PQfinish(db);
+
+	/* b takes what is left; a's runs are a's while a's lease holds. */
+	memset(&lb, 0, sizeof lb);
+	REQUIRE(store_claim_runs(b, "node-b", now + 60000, NULL, NULL, NULL,
+	    NULL, ids_cb, &lb, &err) == 0);
+	CHECK_STR(lb.buf, "1,2,");
+	memset(&lb, 0, sizeof lb);
+	REQUIRE(store_claim_runs(b, "node-b", now + 60000, NULL, NULL, NULL,
+	    NULL, ids_cb, &lb, &err) == 0);
+	CHECK_STR(lb.buf, "1,2,");	/* its own again */
+	CHECK(query_int("SELECT count(*) FROM runs WHERE lease_owner = "
+	    "'node-a'") == 4);
+	CHECK(query_int("SELECT count(*) FROM runs WHERE lease_owner = "
+	    "'node-b'") == 2);
+
+	/* a's leases expire: b takes them over. */
+	REQUIRE(exec_sql(DB, "UPDATE runs SET lease_until = 1 WHERE "
+	    "lease_owner = 'node-a'") == 0);
+	memset(&lb, 0, sizeof lb);
+	REQUIRE(store_claim_runs(b, "node-b", now + 60000, NULL, NULL, NULL,
+	    NULL, ids_cb, &lb, &err) == 0);
+	CHECK_STR(lb.buf, "1,2,3,4,5,6,");
+	store_close(a);
+	store_close(b);
+	unsetenv("ORCH_BUSY_TIMEOUT_MS");
+}
+
+/* Several stores claiming at once from many processes: each run is
+ * taken by exactly one. */
+static void
+test_store_pg_claim_race(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct ids		 l;
+	pid_t			 pids[4];
+	char			 owner[32];
+	int			 i, k, status, ok = 0;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	for (i = 1; i <= 200; i++)
+		add_run(s, i, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+	REQUIRE(store_flush(s, &err) == 0);
+	store_close(s);
+	for (i = 0; i < 4; i++) {
+		if ((pids[i] = fork()) == 0) {
+			snprintf(owner, sizeof owner, "node-%d", i);
+			s = store_open(DB, 0, NULL, &err);
+			if (s == NULL)
+				_exit(1);
+			/* Each claims a few times; it sees its own again. */
+			for (k = 0; k < 5; k++) {
+				memset(&l, 0, sizeof l);
+				if (store_claim_runs(s, owner,
+				    orc_now_ms() + 60000, NULL, NULL, NULL,
+				    NULL, NULL, NULL, &err) == -1)
+					_exit(2);
+			}
+			store_close(s);
+			_exit(0);
+		}
+		REQUIRE(pids[i] > 0);
+	}
+	for (i = 0; i < 4; i++)
+		if (waitpid(pids[i], &status, 0) == pids[i] &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			ok++;
+	CHECK(ok == 4);
+	CHECK(query_int("SELECT count(*) FROM runs WHERE lease_owner LIKE "
+	    "'node-%'") == 200);
+	CHECK(query_int("SELECT count(DISTINCT lease_owner) FROM runs") >= 1);
+}
+#else
 /* Read-only opening: ours is read, anything else is refused clearly. */
 static void
 test_store_readonly(void)
@@ -968,22 +1536,44 @@ test_store_memory_and_settings(void)
 	CHECK(run_state_is_final(RUN_FAILED));
 	CHECK(!run_state_is_final(RUN_RETRYING));
 }
+#endif
+
+/* Runs a test on an empty database. */
+#define RUN(fn) do {							\
+	db_reset();							\
+	TEST_RUN(fn);							\
+} while (0)
 
 int
 main(void)
 {
 	log_set_level(LOG_NONE);
-	TEST_RUN(test_store_migrate);
-	TEST_RUN(test_store_reopen);
-	TEST_RUN(test_store_flush_without_base);
-	TEST_RUN(test_store_batch_on_loop);
-	TEST_RUN(test_store_change_atomic);
-	TEST_RUN(test_store_retry_when_locked);
-	TEST_RUN(test_store_list_and_count);
-	TEST_RUN(test_store_claim);
-	TEST_RUN(test_store_update_flags);
-	TEST_RUN(test_store_definitions_once);
-	TEST_RUN(test_store_readonly);
-	TEST_RUN(test_store_memory_and_settings);
+#ifdef TEST_STORE_PG
+	if ((pg_url = getenv("ORCH_TEST_PG_URL")) == NULL || *pg_url == '\0') {
+		printf("SKIP: ORCH_TEST_PG_URL is not set (run "
+		    "tests/integration/store-pg.sh)\n");
+		return 77;
+	}
+#endif
+	RUN(test_store_migrate);
+	RUN(test_store_reopen);
+	RUN(test_store_flush_without_base);
+	RUN(test_store_batch_on_loop);
+	RUN(test_store_change_atomic);
+	RUN(test_store_retry_when_locked);
+	RUN(test_store_list_and_count);
+	RUN(test_store_claim);
+	RUN(test_store_update_flags);
+	RUN(test_store_definitions_once);
+	RUN(test_store_dashboard_reads);
+	RUN(test_store_schedules);
+	RUN(test_store_readonly);
+	RUN(test_store_memory_and_settings);
+#ifdef TEST_STORE_PG
+	RUN(test_store_pg_concurrent_migrate);
+	RUN(test_store_pg_skip_locked);
+	RUN(test_store_pg_claim_race);
+	RUN(test_store_pg_blobs);
+#endif
 	TEST_DONE();
 }

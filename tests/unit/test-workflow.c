@@ -391,7 +391,8 @@ test_workflow_single_problems(void)
 	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
 	    "\"a\", \"uses\": \"json.encode\"}], \"trigger\": {\"cron\": "
 	    "{\"schedule\": \"* * *\"}}}",
-	    "trigger.cron.schedule: \"* * *\" is not a cron schedule"));
+	    "trigger.cron.schedule: cron \"* * *\": expected 5 fields "
+	    "(minute hour day-of-month month day-of-week), got 3"));
 	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
 	    "\"a\", \"uses\": \"json.encode\"}], \"trigger\": {\"cron\": "
 	    "{\"schedule\": \"@daily\", \"overlap\": \"never\"}}}",

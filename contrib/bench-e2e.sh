@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# The end-to-end benchmark (`make bench`): the background-task example as
+# shipped (webhook -> json.decode -> http.request lookup -> lua -> json.encode
+# -> bucket.put -> http.request callback), with contrib/example-service.py
+# as both the lookup service and the callback sink, on one fresh database
+# with durable commits (synchronous=FULL).
+#
+#   contrib/bench-e2e.sh                   the binary in orchestrator/
+#   BENCH_RATE=1000 BENCH_SECONDS=10 BENCH_MAX_SECONDS=10 contrib/bench-e2e.sh
+#   BENCH_SYNCHRONOUS=OFF contrib/bench-e2e.sh   what fsync costs (not durable)
+#   BENCH_BUCKETS=/dev/shm/b contrib/bench-e2e.sh  the bucket elsewhere
+#
+# Two phases:
+# 1. fixed rate: a Python asyncio client posts BENCH_RATE webhooks a second
+#    for BENCH_SECONDS, each at its scheduled time (a late send counts from
+#    its schedule, so a stall is not hidden); the order id carries the
+#    request's number, the client keeps the send times and the sink its
+#    arrival times: latency is trigger to publish received, p50 and p99.
+# 2. maximum: wrk posts as fast as 64 connections allow for
+#    BENCH_MAX_SECONDS; runs per second is callbacks received per second
+#    at the sink from the first to the last (the backlog drained).
+# Both processes share the machine with the daemon: on 2 cores the Python
+# service (lookups and callbacks, two requests a run) and the clients take
+# CPU the daemon would otherwise have; the numbers are for the whole system.
+set -u
+
+cd "$(dirname "$0")/.."
+top=$(pwd)
+bin=${ORCH_BIN:-$top/orchestrator/orchestrator}
+rate=${BENCH_RATE:-1000}
+secs=${BENCH_SECONDS:-10}
+max_secs=${BENCH_MAX_SECONDS:-10}
+conns=${BENCH_CONNECTIONS:-64}
+
+die() {
+	echo "bench-e2e: $*" >&2
+	exit 1
+}
+
+[ -x "$bin" ] || die "$bin: no binary (build it first: make)"
+command -v python3 >/dev/null || die "python3 is not installed"
+command -v curl >/dev/null || die "curl is not installed"
+command -v wrk >/dev/null ||
+	die "wrk is not installed (contrib/setup.sh bench installs it)"
+
+dir=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/orc-bench-e2e-XXXXXX")} ||
+	die "cannot make a temp dir"
+mkdir -p "$dir/wf"
+pid=
+svc=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$svc" ] && kill -9 "$svc" 2>/dev/null && wait "$svc" 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf -- "$dir"
+}
+trap cleanup EXIT
+fs=$(df -PT "$dir" 2>/dev/null | awk 'NR == 2 { print $2 }')
+case $fs in
+tmpfs|ramfs) echo "bench-e2e: warning: $dir is on $fs: fsync costs nothing" ;;
+esac
+
+# waitport LOG PREFIX PID: the port a process says it listens on.
+waitport() {
+	local i p
+	for i in $(seq 1 200); do
+		p=$(sed -n "s/^$2: listening on http:\/\/127\.0\.0\.1:"`
+		    `"\([0-9]*\).*/\1/p" "$1" | head -n 1)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+python3 "$top/contrib/example-service.py" --quiet --port 0 \
+	--record "$dir/callbacks.jsonl" 2>"$dir/service.log" &
+svc=$!
+sport=$(waitport "$dir/service.log" example-service "$svc") ||
+	die "the example service did not start: $(cat "$dir/service.log")"
+for f in background-task.json background_task.lua; do
+	sed "s/127\.0\.0\.1:9100/127.0.0.1:$sport/g" "$top/workflows/$f" \
+	    >"$dir/wf/$f"
+done
+
+unset ORCH_SYNCHRONOUS ORCH_API_TOKEN
+[ -n "${BENCH_SYNCHRONOUS:-}" ] && export ORCH_SYNCHRONOUS=$BENCH_SYNCHRONOUS
+"$bin" serve --workflows "$dir/wf" --db "$dir/orch.db" \
+	--buckets "${BENCH_BUCKETS:-$dir/buckets}" --listen 127.0.0.1:0 \
+	--access-log off \
+	--log-level warn --max-queue 100000 2>"$dir/serve.log" &
+pid=$!
+port=$(waitport "$dir/serve.log" orchestrator "$pid") ||
+	die "the daemon did not start: $(cat "$dir/serve.log")"
+url=http://127.0.0.1:$port
+for i in $(seq 1 100); do
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")" = 200 ] &&
+		break
+	sleep 0.1
+done
+# cpu PID: the CPU seconds a process has used so far.
+cpu() {
+	awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' \
+	    "/proc/$1/stat" 2>/dev/null || echo 0
+}
+# cpu_note PHASE: what the daemon and the service used since the last note.
+d_last=0
+s_last=0
+cpu_note() {
+	local d s
+	d=$(cpu "$pid")
+	s=$(cpu "$svc")
+	echo "bench-e2e: $1: CPU seconds: daemon" \
+	    "$(python3 -c "print('%.2f' % ($d - $d_last))"), service" \
+	    "$(python3 -c "print('%.2f' % ($s - $s_last))")"
+	d_last=$d
+	s_last=$s
+}
+bfs=$(df -PT "${BENCH_BUCKETS:-$dir}" 2>/dev/null |
+    awk 'NR == 2 { print $2 }')
+echo "bench-e2e: synchronous=${ORCH_SYNCHRONOUS:-FULL}, buckets in" \
+    "${BENCH_BUCKETS:-$dir/buckets} ($bfs)"
+echo "bench-e2e: orchestrator serve on $url, example service on" \
+    "127.0.0.1:$sport, database $dir/orch.db ($fs), $(nproc) cpus"
+
+# The fixed-rate client: posts RATE webhooks a second for SECS seconds,
+# prints "i scheduled_time status" lines.
+cat >"$dir/load.py" <<'PY'
+import asyncio, sys, time
+
+port, rate, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+cb = sys.argv[4]
+prefix = sys.argv[5]
+n = int(rate * secs)
+free = asyncio.Queue()
+res = []
+
+def body(i):
+    return ('{"order":"%s%d","customer":"acme","callback":"%s","items":['
+            '{"sku":"widget","qty":3,"price_cents":1250},'
+            '{"sku":"gadget","qty":1,"price_cents":4999}]}'
+            % (prefix, i, cb)).encode()
+
+async def send(i, at):
+    r, w = await free.get()
+    b = body(i)
+    try:
+        w.write(b"POST /hooks/background-task HTTP/1.1\r\nHost: b\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                b"\r\n%s" % (len(b), b))
+        head = await r.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        ln = 0
+        for h in lines[1:]:
+            if h.lower().startswith(b"content-length:"):
+                ln = int(h.split(b":", 1)[1])
+        await r.readexactly(ln)
+        res.append((i, at, int(lines[0].split(b" ")[1]), time.time() - at))
+    finally:
+        free.put_nowait((r, w))
+
+async def main():
+    for _ in range(int(sys.argv[6])):
+        free.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    t0 = time.time() + 0.1
+    tasks = []
+    for i in range(n):
+        at = t0 + i / rate
+        d = at - time.time()
+        if d > 0:
+            await asyncio.sleep(d)
+        tasks.append(asyncio.ensure_future(send(i, at)))
+    await asyncio.gather(*tasks)
+    for i, at, st, ack in res:
+        print(i, "%.6f" % at, st, "%.6f" % ack)
+
+asyncio.run(main())
+PY
+
+# wrk for the maximum: unique order ids per thread and request.
+cat >"$dir/max.lua" <<LUA
+local n = 0
+local tid = 0
+local counter = 1
+function setup(thread)
+	thread:set("tid", counter)
+	counter = counter + 1
+end
+function init(args)
+	n = 0
+end
+function request()
+	n = n + 1
+	local body = '{"order":"m' .. tid .. '-' .. n .. '",' ..
+	    '"customer":"acme",' ..
+	    '"callback":"http://127.0.0.1:$sport/callback","items":[' ..
+	    '{"sku":"widget","qty":3,"price_cents":1250},' ..
+	    '{"sku":"gadget","qty":1,"price_cents":4999}]}'
+	return wrk.format("POST", "/hooks/background-task",
+	    { ["Content-Type"] = "application/json" }, body)
+end
+LUA
+
+# callbacks_settle: waits until the sink's file stops growing (bounded).
+callbacks_settle() {
+	local last=-1 now i
+	for i in $(seq 1 600); do
+		now=$(wc -l <"$dir/callbacks.jsonl")
+		[ "$now" -eq "$last" ] && [ "$now" -ge "${1:-0}" ] && return 0
+		[ "$now" -eq "$last" ] && [ "$i" -gt 40 ] && return 0
+		last=$now
+		sleep 0.25
+	done
+}
+
+echo "bench-e2e: warm-up (1 s at 200 runs/s)"
+python3 "$dir/load.py" "$port" 200 1 "http://127.0.0.1:$sport/callback" \
+	w- 8 >"$dir/warm.txt" || die "the client failed"
+callbacks_settle 200
+cpu_note "warm-up" >/dev/null
+
+echo "bench-e2e: fixed rate, $rate runs/s for $secs s"
+python3 "$dir/load.py" "$port" "$rate" "$secs" \
+	"http://127.0.0.1:$sport/callback" f- "$conns" >"$dir/fixed.txt" ||
+	die "the client failed"
+callbacks_settle "$(wc -l <"$dir/fixed.txt")"
+cpu_note "fixed rate ($secs s)"
+
+echo "bench-e2e: maximum, wrk -t2 -c$conns -d${max_secs}s"
+wrk -t2 -c"$conns" -d"${max_secs}s" -s "$dir/max.lua" \
+	"$url/hooks/background-task" >"$dir/wrk.txt" 2>&1 ||
+	die "wrk failed: $(cat "$dir/wrk.txt")"
+callbacks_settle
+cpu_note "maximum (${max_secs} s and the drain)"
+
+python3 - "$dir/fixed.txt" "$dir/callbacks.jsonl" "$dir/wrk.txt" <<'PY'
+import json, sys
+
+sent = {}
+acks = []
+codes = {}
+for line in open(sys.argv[1]):
+    i, at, st, ack = line.split()
+    sent["f-" + i] = float(at)
+    codes[st] = codes.get(st, 0) + 1
+    acks.append(float(ack))
+arrive = {}
+maxt = []
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    o = r["body"]["result"]["order"]
+    if o.startswith("f-"):
+        arrive[o] = r["time"]
+    elif o.startswith("m"):
+        maxt.append(r["time"])
+
+def pct(a, p):
+    a = sorted(a)
+    return a[min(len(a) - 1, int(len(a) * p / 100))] * 1000 if a else 0
+
+lat = [arrive[k] - sent[k] for k in sent if k in arrive]
+print()
+print("fixed rate: %d webhooks sent (answers %s), %d callbacks received"
+      % (len(sent), codes, len(lat)))
+print("  trigger to publish: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
+      % (pct(lat, 50), pct(lat, 99), pct(lat, 100)))
+print("  webhook answer (202): p50 %.1f ms, p99 %.1f ms"
+      % (pct(acks, 50), pct(acks, 99)))
+wrk = open(sys.argv[3]).read()
+req = [l for l in wrk.splitlines() if "requests in" in l]
+non2 = [l for l in wrk.splitlines() if "Non-2xx" in l]
+if maxt:
+    span = max(maxt) - min(maxt)
+    print("maximum: %d runs published in %.2f s: %.0f runs/s end to end"
+          % (len(maxt), span, len(maxt) / span if span > 0 else 0))
+print("  wrk: %s %s" % (req[0].strip() if req else "?",
+                        non2[0].strip() if non2 else ""))
+PY
+
+kill -TERM "$pid"
+for i in $(seq 1 600); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.05
+done
+wait "$pid"
+rc=$?
+pid=
+echo "daemon exit code after SIGTERM: $rc"
+[ "$rc" -eq 0 ] || exit 1

@@ -1,0 +1,275 @@
+/*
+ * Content-addressed payload files beside the database. A blob is the exact
+ * compact JSON text of a large column value, in a file named by the text's
+ * SHA-256. Files are written atomically (temporary file in the same folder,
+ * fsync, rename, fsync of the folder) so a name that exists always holds
+ * the whole text; writing a blob that exists is a no-op, which is what
+ * makes identical payloads share one file. Reads check the length and the
+ * hash, so a damaged file is an error rather than a wrong payload.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blob.h"
+
+#define BLOB_REF_HEAD	"{\"$blob\":\"sha256:"
+#define BLOB_REF_MID	"\",\"bytes\":"
+
+/* The threshold from ORCH_BLOB_BYTES, or the default. */
+size_t
+blob_threshold(void)
+{
+	const char *v = getenv("ORCH_BLOB_BYTES");
+	unsigned long long n;
+	char *end;
+
+	if (v == NULL || *v < '0' || *v > '9')
+		return BLOB_DEFAULT_BYTES;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n == 0)
+		return BLOB_DEFAULT_BYTES;
+	return (size_t)n;
+}
+
+/* DBDIR/blobs for a database path, NULL for an in-memory one. */
+char *
+blob_dir_for(const char *db_path)
+{
+	const char *slash;
+
+	if (db_path == NULL || strcmp(db_path, ":memory:") == 0 ||
+	    *db_path == '\0')
+		return NULL;
+	if ((slash = strrchr(db_path, '/')) == NULL)
+		return xstrdup("blobs");
+	if (slash == db_path)
+		return xstrdup("/blobs");
+	return xasprintf("%.*s/blobs", (int)(slash - db_path), db_path);
+}
+
+/* Whether text is exactly {"$blob":"sha256:HEX","bytes":N}. */
+int
+blob_is_ref(const char *text, size_t len, char hex[65], size_t *bytes)
+{
+	size_t head = sizeof BLOB_REF_HEAD - 1, mid = sizeof BLOB_REF_MID - 1;
+	size_t i, n = 0;
+	const char *p;
+
+	/* The fixed parts, 64 hex digits, 1 to 19 digits and "}". */
+	if (len < head + 64 + mid + 2 || len > head + 64 + mid + 20 ||
+	    memcmp(text, BLOB_REF_HEAD, head) != 0)
+		return 0;
+	p = text + head;
+	for (i = 0; i < 64; i++) {
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		    (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+	}
+	if (memcmp(p + 64, BLOB_REF_MID, mid) != 0 || text[len - 1] != '}')
+		return 0;
+	for (p += 64 + mid; p < text + len - 1; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		n = n * 10 + (size_t)(*p - '0');
+	}
+	if (p == text + head + 64 + mid)
+		return 0;
+	if (hex != NULL) {
+		memcpy(hex, text + head, 64);
+		hex[64] = '\0';
+	}
+	if (bytes != NULL)
+		*bytes = n;
+	return 1;
+}
+
+/* Creates the blob folder when it is missing. */
+static int
+blob_mkdir(const char *dir, struct orc_error *err)
+{
+	struct stat sb;
+
+	if (mkdir(dir, 0777) == 0 || (errno == EEXIST &&
+	    stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)))
+		return 0;
+	orc_error_set(err, ORC_ESTORE, "cannot create blob folder %s: %s",
+	    dir, errno == EEXIST ? "not a folder" : strerror(errno));
+	return -1;
+}
+
+/* Writes all of buf to fd. */
+static int
+blob_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* fsyncs the folder so that a rename in it is durable. */
+static int
+blob_sync_dir(const char *dir)
+{
+	int fd, rc = 0;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fsync(fd) != 0 && errno != EINVAL)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+/* Writes a blob unless it exists; see blob.h. */
+int
+blob_put(const char *dir, const char *text, size_t len, char **ref_out,
+    struct orc_error *err)
+{
+	char hex[65], *path, *tmp = NULL;
+	int fd = -1, ret = -1;
+
+	*ref_out = NULL;
+	orc_sha256_hex(text, len, hex);
+	path = xasprintf("%s/%s", dir, hex);
+	if (access(path, F_OK) == 0)
+		goto done;
+	if (blob_mkdir(dir, err) != 0)
+		goto out;
+
+	tmp = xasprintf("%s/.tmp-%.16s-XXXXXX", dir, hex);
+	if ((fd = mkstemp(tmp)) < 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot create a temporary "
+		    "file in %s: %s", dir, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	if (fchmod(fd, 0644) != 0 || blob_write_all(fd, text, len) != 0 ||
+	    fsync(fd) != 0 || close(fd) != 0) {
+		fd = -1;
+		orc_error_set(err, ORC_ESTORE, "cannot write blob %s: %s",
+		    tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	/* Another writer may have won the race: its file is the same. */
+	if (rename(tmp, path) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot rename blob to %s: %s",
+		    path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	if (blob_sync_dir(dir) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot sync blob folder %s: "
+		    "%s", dir, strerror(errno));
+		goto out;
+	}
+done:
+	*ref_out = xasprintf(BLOB_REF_HEAD "%s" BLOB_REF_MID "%zu}", hex, len);
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(path);
+	return ret;
+}
+
+/* Reads the blob a reference names; see blob.h. */
+char *
+blob_get(const char *dir, const char *ref, size_t ref_len, size_t *len_out,
+    struct orc_error *err)
+{
+	char hex[65], got[65], *path, *text;
+	struct orc_error rerr;
+	size_t bytes, len;
+
+	if (!blob_is_ref(ref, ref_len, hex, &bytes)) {
+		orc_error_set(err, ORC_ESTORE, "malformed blob reference "
+		    "\"%.100s\"", ref);
+		return NULL;
+	}
+	path = xasprintf("%s/%s", dir, hex);
+	if ((text = orc_read_file(path, &len, &rerr)) == NULL) {
+		orc_error_set(err, ORC_ESTORE, "blob %s is missing or "
+		    "unreadable: %s", path, rerr.message);
+		free(path);
+		return NULL;
+	}
+	if (len != bytes) {
+		orc_error_set(err, ORC_ESTORE, "blob %s holds %zu bytes, not "
+		    "the %zu its reference says", path, len, bytes);
+		goto bad;
+	}
+	orc_sha256_hex(text, len, got);
+	if (strcmp(got, hex) != 0) {
+		orc_error_set(err, ORC_ESTORE, "blob %s is corrupt (its "
+		    "SHA-256 does not match its name)", path);
+		goto bad;
+	}
+	free(path);
+	if (len_out != NULL)
+		*len_out = len;
+	return text;
+bad:
+	free(text);
+	free(path);
+	return NULL;
+}
+
+/* Turns a large column text into a reference; see blob.h. */
+char *
+blob_encode(const char *dir, size_t threshold, char *text,
+    struct orc_error *err)
+{
+	size_t len;
+	char *ref;
+
+	if (dir == NULL)
+		return text;
+	len = strlen(text);
+	if (len <= threshold && !blob_is_ref(text, len, NULL, NULL))
+		return text;
+	if (blob_put(dir, text, len, &ref, err) != 0) {
+		free(text);
+		return NULL;
+	}
+	free(text);
+	return ref;
+}
+
+/* Resolves a column text that is a reference; see blob.h. */
+int
+blob_decode(const char *dir, const char *text, size_t len, char **out_new,
+    struct orc_error *err)
+{
+	*out_new = NULL;
+	if (dir == NULL || !blob_is_ref(text, len, NULL, NULL))
+		return 0;
+	if ((*out_new = blob_get(dir, text, len, NULL, err)) == NULL)
+		return -1;
+	return 0;
+}

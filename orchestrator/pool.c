@@ -1,0 +1,362 @@
+/*
+ * Worker threads for blocking file work, one small pool per event loop.
+ *
+ * A job moves queued -> running -> done under the pool's mutex: a worker
+ * takes the oldest queued job, runs it without the lock, and appends it to
+ * the done list. The loop learns of done jobs through a pipe: the worker
+ * that makes the done list non-empty writes one byte, the loop's read
+ * event drains the pipe, takes the whole list and calls each done function
+ * on the loop thread. A pipe rather than evthread_use_pthreads() and
+ * event_active(): libevent's locking must be switched on before any
+ * event_base exists, which this module cannot ensure for bases created by
+ * others (the daemon's, the tests'), and the loop then pays for locks it
+ * never needs; a pipe write is async-signal-safe and needs nothing from
+ * libevent but an ordinary read event.
+ *
+ * Cancelling (on the loop) removes a queued job outright. A running or
+ * done job only gets a flag: the worker keeps using arg until it is
+ * through, and the loop releases arg when it sees the completion, with
+ * done(arg, 1). So arg outlives every thread that uses it, and a cancelled
+ * job never finishes anything. The flag is only read on the loop thread
+ * and the pending count only used there; the queue, the done list and the
+ * job states are under the mutex.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "orchestrator.h"
+#include "pool.h"
+
+#define POOL_DEFAULT_THREADS	4
+#define POOL_MAX_THREADS	64
+
+enum pool_job_state { POOL_JOB_QUEUED, POOL_JOB_RUNNING, POOL_JOB_DONE };
+
+struct pool_job {
+	struct pool		*pool;
+	pool_work_fn		 work;
+	pool_done_fn		 done;
+	void			*arg;
+	enum pool_job_state	 state;		/* under the mutex */
+	int			 cancelled;	/* set by the loop */
+	struct pool_job		*prev;		/* in the queue */
+	struct pool_job		*next;		/* in the queue or done list */
+};
+
+struct pool {
+	struct event_base	*base;
+	struct event		*ev;		/* read end of the pipe */
+	int			 fds[2];
+	pthread_t		*threads;
+	int			 nthreads;
+	unsigned		 pending;	/* loop thread only */
+
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;		/* a job was queued, or stop */
+	int			 stopping;
+	int			 notified;	/* a byte is in the pipe */
+	struct pool_job		*qhead, *qtail;	/* queued, oldest first */
+	struct pool_job		*dhead, *dtail;	/* done, oldest first */
+};
+
+/* Locks the mutex; failing to is a broken invariant. */
+static void
+pool_lock(struct pool *p)
+{
+	if (pthread_mutex_lock(&p->lock) != 0)
+		fatal("%s: cannot lock the I/O pool", __func__);
+}
+
+/* Unlocks the mutex. */
+static void
+pool_unlock(struct pool *p)
+{
+	if (pthread_mutex_unlock(&p->lock) != 0)
+		fatal("%s: cannot unlock the I/O pool", __func__);
+}
+
+/* Unlinks a queued job; the lock is held. */
+static void
+pool_unqueue(struct pool *p, struct pool_job *job)
+{
+	if (job->prev != NULL)
+		job->prev->next = job->next;
+	else
+		p->qhead = job->next;
+	if (job->next != NULL)
+		job->next->prev = job->prev;
+	else
+		p->qtail = job->prev;
+	job->prev = job->next = NULL;
+}
+
+/* Appends a finished job to the done list and wakes the loop; locked. */
+static void
+pool_push_done(struct pool *p, struct pool_job *job)
+{
+	ssize_t n;
+
+	job->state = POOL_JOB_DONE;
+	job->next = NULL;
+	if (p->dtail != NULL)
+		p->dtail->next = job;
+	else
+		p->dhead = job;
+	p->dtail = job;
+	if (p->notified)
+		return;
+	/* One byte per batch: the pipe cannot fill, so this cannot block. */
+	do
+		n = write(p->fds[1], "j", 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		fatal("%s: cannot wake the event loop: %s", __func__,
+		    strerror(errno));
+	p->notified = 1;
+}
+
+/* A worker: runs queued jobs until the pool stops. */
+static void *
+pool_worker(void *arg)
+{
+	struct pool *p = arg;
+	struct pool_job *job;
+
+	pool_lock(p);
+	for (;;) {
+		while (!p->stopping && p->qhead == NULL)
+			pthread_cond_wait(&p->cond, &p->lock);
+		/* Stopping: what is still queued is released by pool_free. */
+		if (p->stopping)
+			break;
+		job = p->qhead;
+		pool_unqueue(p, job);
+		job->state = POOL_JOB_RUNNING;
+		pool_unlock(p);
+
+		job->work(job->arg);
+
+		pool_lock(p);
+		pool_push_done(p, job);
+	}
+	pool_unlock(p);
+	return NULL;
+}
+
+/* Calls a job's done function on the loop thread and frees the job. */
+static void
+pool_deliver(struct pool *p, struct pool_job *job, int cancelled)
+{
+	pool_done_fn done = job->done;
+	void *arg = job->arg;
+
+	/* Freed first: done may cancel or submit other jobs. */
+	free(job);
+	p->pending--;
+	done(arg, cancelled);
+}
+
+/* The pipe is readable: deliver every job done so far. */
+static void
+pool_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool *p = arg;
+	struct pool_job *job, *next;
+	char buf[64];
+
+	/* Drain before taking the list: a byte written after this belongs
+	 * to jobs taken below or to later ones, never to lost ones. */
+	while (read(fd, buf, sizeof buf) > 0)
+		continue;
+	pool_lock(p);
+	job = p->dhead;
+	p->dhead = p->dtail = NULL;
+	p->notified = 0;
+	pool_unlock(p);
+
+	/* A done function may cancel a later job of this batch: that sets
+	 * its flag, read here when its turn comes. */
+	for (; job != NULL; job = next) {
+		next = job->next;
+		pool_deliver(p, job, job->cancelled);
+	}
+}
+
+/* The thread count: n, else ORCH_IO_THREADS, else the default. */
+static int
+pool_thread_count(int n)
+{
+	const char *env;
+	char *end;
+	long v;
+
+	if (n > 0)
+		return n > POOL_MAX_THREADS ? POOL_MAX_THREADS : n;
+	if ((env = getenv("ORCH_IO_THREADS")) == NULL || *env == '\0')
+		return POOL_DEFAULT_THREADS;
+	errno = 0;
+	v = strtol(env, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > POOL_MAX_THREADS) {
+		log_warn("%s: ORCH_IO_THREADS \"%s\" is not a number from 1 "
+		    "to %d: using %d", __func__, env, POOL_MAX_THREADS,
+		    POOL_DEFAULT_THREADS);
+		return POOL_DEFAULT_THREADS;
+	}
+	return (int)v;
+}
+
+/* Starts n workers on base's loop. */
+struct pool *
+pool_create(struct event_base *base, int n)
+{
+	struct pool *p;
+	sigset_t all, old;
+	int i, e;
+
+	if (base == NULL)
+		return NULL;
+	p = xcalloc(1, sizeof *p);
+	p->base = base;
+	p->nthreads = pool_thread_count(n);
+	if (pipe2(p->fds, O_CLOEXEC | O_NONBLOCK) != 0)
+		fatal("%s: cannot make a pipe for the I/O pool: %s", __func__,
+		    strerror(errno));
+	if (pthread_mutex_init(&p->lock, NULL) != 0 ||
+	    pthread_cond_init(&p->cond, NULL) != 0)
+		fatal("%s: cannot set up the I/O pool's lock", __func__);
+	p->ev = event_new(base, p->fds[0], EV_READ | EV_PERSIST, pool_wake_cb,
+	    p);
+	if (p->ev == NULL || event_add(p->ev, NULL) != 0)
+		fatal("%s: cannot watch the I/O pool's pipe", __func__);
+
+	/* Workers block every signal: the loop's thread handles them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	p->threads = xcalloc((size_t)p->nthreads, sizeof *p->threads);
+	for (i = 0; i < p->nthreads; i++) {
+		if ((e = pthread_create(&p->threads[i], NULL, pool_worker,
+		    p)) != 0) {
+			if (i == 0)
+				fatal("%s: cannot start an I/O thread: %s",
+				    __func__, strerror(e));
+			log_warn("%s: cannot start I/O thread %d: %s: using "
+			    "%d", __func__, i + 1, strerror(e), i);
+			p->nthreads = i;
+			break;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	log_debug("%s: %d I/O threads", __func__, p->nthreads);
+	return p;
+}
+
+/* Stops and joins the workers, then releases every job left. */
+void
+pool_free(struct pool *p)
+{
+	struct pool_job *job;
+	int i;
+
+	if (p == NULL)
+		return;
+	pool_lock(p);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->cond);
+	pool_unlock(p);
+	for (i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+
+	/* No thread is left: the lists are the loop's alone now. */
+	while ((job = p->qhead) != NULL) {
+		pool_unqueue(p, job);
+		pool_deliver(p, job, 1);
+	}
+	while ((job = p->dhead) != NULL) {
+		p->dhead = job->next;
+		pool_deliver(p, job, 1);
+	}
+	if (p->pending != 0)
+		log_warn("%s: %u jobs unaccounted for", __func__, p->pending);
+	event_free(p->ev);
+	close(p->fds[0]);
+	close(p->fds[1]);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p->threads);
+	free(p);
+}
+
+/* Queues a job for the workers. */
+struct pool_job *
+pool_submit(struct pool *p, pool_work_fn work, pool_done_fn done, void *arg)
+{
+	struct pool_job *job;
+
+	if (p == NULL || work == NULL || done == NULL)
+		fatal("%s: no pool or no function", __func__);
+	job = xcalloc(1, sizeof *job);
+	job->pool = p;
+	job->work = work;
+	job->done = done;
+	job->arg = arg;
+	job->state = POOL_JOB_QUEUED;
+	p->pending++;
+
+	pool_lock(p);
+	job->prev = p->qtail;
+	if (p->qtail != NULL)
+		p->qtail->next = job;
+	else
+		p->qhead = job;
+	p->qtail = job;
+	pthread_cond_signal(&p->cond);
+	pool_unlock(p);
+	return job;
+}
+
+/* Drops a job's result; releases arg now or once the worker is through. */
+void
+pool_cancel(struct pool_job *job)
+{
+	struct pool *p;
+	int queued;
+
+	if (job == NULL)
+		return;
+	p = job->pool;
+	pool_lock(p);
+	queued = job->state == POOL_JOB_QUEUED;
+	if (queued)
+		pool_unqueue(p, job);
+	else
+		job->cancelled = 1;
+	pool_unlock(p);
+
+	if (queued)
+		pool_deliver(p, job, 1);
+}
+
+/* The number of workers. */
+int
+pool_threads(const struct pool *p)
+{
+	return p->nthreads;
+}
+
+/* Jobs not yet released. */
+unsigned
+pool_pending(const struct pool *p)
+{
+	return p->pending;
+}
