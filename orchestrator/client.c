@@ -202,7 +202,8 @@ client_request(const char *base, const char *method, const char *path,
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	strbuf_add(&resp, "", 0);
 	if (resp.len > 0)
-		*answer = json_loadb(resp.s, resp.len, JSON_DECODE_ANY, &jerr);
+		*answer = json_loadb(resp.s, resp.len, JSON_DECODE_ANY |
+		    JSON_ALLOW_NUL, &jerr);
 	log_debug("%s: %s %s: %ld, %zu bytes", __func__, method, url, *status,
 	    resp.len);
 	if (*status < 200 || *status > 299)

@@ -758,7 +758,8 @@ col_json(struct pg_store *ps, const PGresult *res, int row, int col,
 		    ps->name, what, PQfname(res, col), berr.message);
 		return -1;
 	}
-	*out = json_loads(big != NULL ? big : s, JSON_DECODE_ANY, &jerr);
+	*out = json_loads(big != NULL ? big : s, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+	    &jerr);
 	free(big);
 	if (*out == NULL) {
 		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
@@ -1029,6 +1030,8 @@ pg_deltas_write(struct pg_store *ps, struct orc_error *err)
 	size_t			 i;
 	int			 rc;
 
+	if (ps->ndeltas == 0)
+		return 0;
 	qsort(ps->deltas, ps->ndeltas, sizeof *ps->deltas, pg_delta_cmp);
 	for (i = 0; i < ps->ndeltas; i++) {
 		d = &ps->deltas[i];

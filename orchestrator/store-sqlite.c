@@ -557,7 +557,8 @@ col_json(struct sqlite_store *ss, sqlite3_stmt *st, int i, const char *what,
 		    ss->path, what, sqlite3_column_name(st, i), berr.message);
 		return -1;
 	}
-	*out = json_loads(big != NULL ? big : s, JSON_DECODE_ANY, &jerr);
+	*out = json_loads(big != NULL ? big : s, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+	    &jerr);
 	free(big);
 	if (*out == NULL) {
 		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
