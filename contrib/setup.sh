@@ -6,6 +6,7 @@
 #   contrib/setup.sh check      ... then run the whole test suite
 #   contrib/setup.sh asan       ... build with ASan+UBSan in build-asan/, run the suite
 #   contrib/setup.sh bench      ... also install wrk, then run the benchmark (make bench)
+#   contrib/setup.sh fuzz       ... also install clang and libFuzzer, then make fuzz
 #
 # Packages are installed with apt-get only when missing; nothing else is
 # downloaded but s3rver from npm (for the S3 test, when npm is there). The
@@ -25,6 +26,8 @@ packages=(build-essential autoconf automake libtool pkg-config
 	libpq-dev postgresql)
 # The benchmark's load generator, only for "bench".
 [ "${1:-}" = bench ] && packages+=(wrk)
+# clang with libFuzzer's runtime, only for "fuzz".
+[ "${1:-}" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -95,8 +98,12 @@ bench)
 	build_tree "$top"
 	make -s bench
 	;;
+fuzz)
+	build_tree "$top"
+	make -s fuzz FUZZ_CC=clang-14
+	;;
 *)
-	echo "usage: contrib/setup.sh [build|run|check|asan|bench]" >&2
+	echo "usage: contrib/setup.sh [build|run|check|asan|bench|fuzz]" >&2
 	exit 2
 	;;
 esac

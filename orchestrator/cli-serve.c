@@ -35,6 +35,7 @@ struct serve {
 	int64_t			 grace_ms;
 	size_t			 max_queue;
 	size_t			 max_body;
+	int			 read_timeout_ms; /* a whole request */
 	struct event_base	*base;
 	struct store		*store;
 	struct engine		*engine;
@@ -92,6 +93,16 @@ serve_opt(int c, const char *arg, void *ctx)
 		if (serve_number("--max-body", arg, &n) != 0)
 			return -1;
 		sv->max_body = (size_t)n;
+		return 0;
+	case 'R':
+		if (serve_number("--read-timeout-ms", arg, &n) != 0)
+			return -1;
+		if (n < 1 || n > 24 * 3600 * 1000) {
+			cli_usage_error("serve", "--read-timeout-ms: expected "
+			    "1 to 86400000, not \"%s\"", arg);
+			return -1;
+		}
+		sv->read_timeout_ms = (int)n;
 		return 0;
 	}
 	return 0;
@@ -223,6 +234,7 @@ serve_open(struct serve *sv, struct orc_error *err)
 		hc.api_token = NULL;
 	hc.access_log = sv->access_log;
 	hc.max_body = sv->max_body;
+	hc.read_timeout_ms = sv->read_timeout_ms;
 	if ((sv->http = http_create(sv->base, sv->engine, sv->store, &hc,
 	    err)) == NULL)
 		return -1;
@@ -324,6 +336,7 @@ cli_serve(int argc, char **argv)
 		{ "grace-ms", required_argument, NULL, 'g' },
 		{ "max-queue", required_argument, NULL, 'q' },
 		{ "max-body", required_argument, NULL, 'B' },
+		{ "read-timeout-ms", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct serve sv;

@@ -43,7 +43,8 @@ static const struct cli_command cli_commands[] = {
 	{ "serve", cli_serve,
 	  "[--workflows DIR] [--db PATH] [--listen ADDR:PORT] [--buckets DIR]\n"
 	  "       [--access-log on|off] [--grace-ms N] [--max-queue N] "
-	  "[--max-body BYTES]",
+	  "[--max-body BYTES]\n"
+	  "       [--read-timeout-ms N]",
 	  "the daemon: webhooks, the HTTP API, and the runs they start" },
 	{ "trigger", cli_trigger,
 	  "NAME [--input FILE|-] [--wait [SECONDS]] [--url URL]",

@@ -345,6 +345,9 @@ run_arm(struct run *run, int64_t ms)
 		ms = 0;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
+	/* libevent counts from the time it cached at the top of this loop
+	 * turn: refresh it, or a Retry-After could be honoured early. */
+	event_base_update_cache_time(run->engine->base);
 	evtimer_add(run->timer, &tv);
 }
 

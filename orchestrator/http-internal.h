@@ -8,6 +8,10 @@
  * tells the context when the client goes away, after which the evhttp
  * request is never touched again. The context is reference counted so
  * that it lives until the last engine callback or timer that points at it.
+ *
+ * Every accepted connection also has a struct http_conn (private to
+ * http.c): the deadline for reading a request whole, and the one close
+ * callback of the connection, which tells the held request, if any.
  */
 #ifndef HTTP_INTERNAL_H
 #define HTTP_INTERNAL_H
@@ -23,6 +27,7 @@
 
 struct engine_event;
 struct hmap;
+struct http_conn;
 
 #define HTTP_CODES	16	/* distinct status codes counted */
 
@@ -43,6 +48,9 @@ struct http_server {
 	int			 codes[HTTP_CODES];
 	uint64_t		 code_counts[HTTP_CODES];
 	TAILQ_HEAD(, http_req)	 held;		/* answered later */
+	int			 read_timeout_ms;
+	struct hmap		*conns;		/* by bufferevent */
+	TAILQ_HEAD(, http_conn)	 conn_list;
 };
 
 struct http_req;

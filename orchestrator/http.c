@@ -9,6 +9,25 @@
  * handler returns; a held one is answered later, from an engine callback,
  * a timer or the observer. Its connection's close callback marks it gone,
  * and from then on evhttp's request is never touched again.
+ *
+ * evhttp's timeout restarts with every byte, so a client that sends its
+ * request a byte at a time (slowloris) would keep a connection forever.
+ * Every connection therefore gets a struct http_conn with a deadline for
+ * reading a whole request, headers and body: it starts when the
+ * connection is accepted (or when the previous answer was sent, on a
+ * kept-alive one) and stops when evhttp hands the request over. Past it
+ * the connection is closed without an answer, as evhttp does on its own
+ * timeouts: a client that sends this slowly is not reading either, and
+ * evhttp's half-read request cannot be answered.
+ *
+ * libevent 2.1 tells of a new connection only through the callback that
+ * makes its bufferevent (evhttp_set_bevcb), before the evhttp connection
+ * exists. So the http_conn keeps a reference on the bufferevent and,
+ * right after the accept, finds the evhttp connection in the
+ * bufferevent's callback argument and sets the connection's close
+ * callback; from then on that callback (or the deadline) ends the
+ * http_conn. evhttp clears the callbacks of a bufferevent it frees, which
+ * tells the rare connection that ended before that first step.
  */
 #include "config.h"
 
@@ -23,6 +42,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <openssl/crypto.h>
@@ -36,12 +56,30 @@
 #define HTTP_MAX_BODY	(16 * 1024 * 1024)
 #define HTTP_MAX_HEADERS	(64 * 1024)	/* all header lines of a request */
 #define HTTP_TIMEOUT_S	30
+#define HTTP_READ_TIMEOUT_MS	10000	/* to read a whole request */
 #define HTTP_MAX_ARGS	2
 
 #define M_GET	EVHTTP_REQ_GET
 #define M_POST	EVHTTP_REQ_POST
 
 typedef void (*http_handler_fn)(struct http_req *, char **);
+
+/*
+ * One accepted connection, from its bufferevent to its close: our
+ * reference on the bufferevent, evhttp's connection (NULL until known),
+ * the timer (first the attach, then the deadline), the held request
+ * (or NULL) and the deadline (monotonic ms, 0 when none runs).
+ */
+struct http_conn {
+	TAILQ_ENTRY(http_conn)	 entry;
+	struct http_server	*srv;
+	struct bufferevent	*bev;
+	struct evhttp_connection *evcon;
+	struct event		*timer;
+	struct http_req		*held;
+	int64_t			 deadline;
+	char			 key[32];	/* in srv->conns */
+};
 
 /* One endpoint: '*' in the pattern matches one path segment. */
 struct http_route {
@@ -119,14 +157,12 @@ http_req_live(const struct http_req *hr)
 
 /* The connection of a held request closed: the client is gone. */
 static void
-http_close_cb(struct evhttp_connection *evcon, void *arg)
+http_req_gone(struct http_req *hr)
 {
-	struct http_req *hr = arg;
-
 	/*
 	 * evhttp detaches a request that is not answered yet from its
 	 * failed connection and leaves it to us; any other it frees itself
-	 * right after this callback.
+	 * right after the close callback.
 	 */
 	if (hr->req != NULL && evhttp_request_get_connection(hr->req) == NULL)
 		evhttp_request_free(hr->req);
@@ -138,28 +174,214 @@ http_close_cb(struct evhttp_connection *evcon, void *arg)
 	http_req_unref(hr);
 }
 
+static void	http_conn_timer_cb(evutil_socket_t, short, void *);
+
+/* A new connection's record, its deadline running from now. */
+static struct http_conn *
+http_conn_new(struct http_server *srv, struct bufferevent *bev)
+{
+	struct http_conn *conn = xcalloc(1, sizeof *conn);
+
+	conn->srv = srv;
+	conn->bev = bev;
+	bufferevent_incref(bev);
+	if ((conn->timer = evtimer_new(srv->base, http_conn_timer_cb,
+	    conn)) == NULL)
+		fatal("%s: evtimer_new failed", __func__);
+	conn->deadline = orc_mono_ms() + srv->read_timeout_ms;
+	snprintf(conn->key, sizeof conn->key, "%p", (void *)bev);
+	hmap_set(srv->conns, conn->key, conn);
+	TAILQ_INSERT_TAIL(&srv->conn_list, conn, entry);
+	return conn;
+}
+
+/* Forgets a connection: its timer and our reference on its bufferevent. */
+static void
+http_conn_free(struct http_conn *conn)
+{
+	TAILQ_REMOVE(&conn->srv->conn_list, conn, entry);
+	hmap_remove(conn->srv->conns, conn->key);
+	event_free(conn->timer);
+	/* Before evhttp's own bufferevent_free, when it closes: that one
+	 * then frees the bufferevent. */
+	bufferevent_decref(conn->bev);
+	free(conn);
+}
+
+/* Starts (or restarts) the deadline for reading a request. */
+static void
+http_conn_arm(struct http_conn *conn)
+{
+	int64_t ms = conn->srv->read_timeout_ms;
+	struct timeval tv;
+
+	conn->deadline = orc_mono_ms() + ms;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(conn->timer, &tv);
+}
+
+/* The request was read whole: no deadline while it is handled. */
+static void
+http_conn_disarm(struct http_conn *conn)
+{
+	conn->deadline = 0;
+	evtimer_del(conn->timer);
+}
+
+/* The connection ends: stops watching it, tells the held request. */
+static void
+http_conn_end(struct http_conn *conn)
+{
+	struct http_req *hr = conn->held;
+
+	if (conn->evcon != NULL)
+		evhttp_connection_set_closecb(conn->evcon, NULL, NULL);
+	http_conn_free(conn);
+	if (hr != NULL)
+		http_req_gone(hr);
+}
+
+/* evhttp closes the connection (the client left, a timeout, an error,
+ * Connection: close, evhttp_free). */
+static void
+http_conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_conn *conn = arg;
+
+	http_conn_end(conn);
+}
+
+/* Learns the evhttp connection: its close callback is ours from now. */
+static void
+http_conn_attach(struct http_conn *conn, struct evhttp_connection *evcon)
+{
+	if (conn->evcon != NULL)
+		return;
+	conn->evcon = evcon;
+	evhttp_connection_set_closecb(evcon, http_conn_close_cb, conn);
+}
+
+/* The record of the connection of an evhttp request; with make, made now
+ * when the accept did not make one. NULL when there is none. */
+static struct http_conn *
+http_conn_of(struct http_server *srv, struct evhttp_request *req, int make)
+{
+	struct evhttp_connection *evcon;
+	struct bufferevent *bev;
+	struct http_conn *conn;
+	char key[32];
+
+	if (req == NULL || (evcon = evhttp_request_get_connection(req)) ==
+	    NULL || (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+		return NULL;
+	snprintf(key, sizeof key, "%p", (void *)bev);
+	if ((conn = hmap_get(srv->conns, key)) == NULL) {
+		if (!make)
+			return NULL;
+		conn = http_conn_new(srv, bev);
+		conn->deadline = 0;
+	}
+	http_conn_attach(conn, evcon);
+	return conn;
+}
+
+/*
+ * Right after the accept: finds the evhttp connection. Later: the
+ * deadline passed, and the connection is closed without an answer.
+ */
+static void
+http_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *conn = arg;
+	struct evhttp_connection *evcon;
+	bufferevent_data_cb readcb;
+	void *cbarg;
+	int64_t left;
+	struct timeval tv;
+
+	/*
+	 * Our reference keeps the bufferevent; evhttp clears its callbacks
+	 * when it lets it go, and its callback argument is the connection.
+	 */
+	bufferevent_getcb(conn->bev, &readcb, NULL, NULL, &cbarg);
+	if (readcb == NULL || cbarg == NULL ||
+	    (conn->evcon != NULL && cbarg != conn->evcon)) {
+		http_conn_free(conn);
+		return;
+	}
+	if (conn->evcon == NULL) {
+		http_conn_attach(conn, cbarg);
+		if (conn->deadline == 0)
+			return;
+		if ((left = conn->deadline - orc_mono_ms()) > 0) {
+			tv.tv_sec = (time_t)(left / 1000);
+			tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+			evtimer_add(conn->timer, &tv);
+			return;
+		}
+	}
+	if (conn->deadline == 0 || conn->held != NULL)
+		return;		/* not reading a request */
+	log_debug("%s: no whole request within %d ms; closing the "
+	    "connection", __func__, conn->srv->read_timeout_ms);
+	evcon = conn->evcon;
+	http_conn_end(conn);
+	evhttp_connection_free(evcon);
+}
+
+/* evhttp makes the bufferevent of an accepted connection: as it would
+ * (no option: evhttp closes the socket itself), with its record. */
+static struct bufferevent *
+http_conn_bev_cb(struct event_base *base, void *arg)
+{
+	struct http_server *srv = arg;
+	struct bufferevent *bev;
+	struct http_conn *conn;
+
+	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL) {
+		log_warn("%s: bufferevent_socket_new failed", __func__);
+		return NULL;
+	}
+	conn = http_conn_new(srv, bev);
+	/* Runs in this turn of the loop, before the socket is read. */
+	event_active(conn->timer, EV_TIMEOUT, 1);
+	return bev;
+}
+
+/* The answer was sent and the connection stays: the next request's
+ * deadline starts. */
+static void
+http_conn_done_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_conn *conn = arg;
+
+	http_conn_arm(conn);
+}
+
 void
 http_req_hold(struct http_req *hr)
 {
-	struct evhttp_connection *evcon;
+	struct http_conn *conn;
 
 	if (hr->held || !http_req_live(hr))
 		return;
 	hr->held = 1;
 	TAILQ_INSERT_TAIL(&hr->srv->held, hr, entry);
-	if ((evcon = evhttp_request_get_connection(hr->req)) != NULL)
-		evhttp_connection_set_closecb(evcon, http_close_cb, hr);
+	if ((conn = http_conn_of(hr->srv, hr->req, 1)) != NULL)
+		conn->held = hr;
 }
 
 /* Stops watching the connection of a held request. */
 static void
 http_req_unwatch(struct http_req *hr)
 {
-	struct evhttp_connection *evcon;
+	struct http_conn *conn;
 
-	if (hr->held && hr->req != NULL &&
-	    (evcon = evhttp_request_get_connection(hr->req)) != NULL)
-		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	if (hr->held && hr->srv != NULL && hr->req != NULL &&
+	    (conn = http_conn_of(hr->srv, hr->req, 0)) != NULL &&
+	    conn->held == hr)
+		conn->held = NULL;
 }
 
 const char *
@@ -514,8 +736,15 @@ http_request_cb(struct evhttp_request *req, void *arg)
 {
 	struct http_server *srv = arg;
 	struct http_req *hr = http_req_new(srv, req);
+	struct http_conn *conn;
 	struct workflow *wf;
 
+	/* Read whole: the deadline stops until the answer is sent. */
+	if ((conn = http_conn_of(srv, req, 1)) != NULL) {
+		http_conn_disarm(conn);
+		evhttp_request_set_on_complete_cb(req, http_conn_done_cb,
+		    conn);
+	}
 	if (srv->draining)
 		http_error(hr, "shutting_down", "the server is shutting down");
 	else if ((wf = hmap_get(srv->by_path, hr->path)) != NULL) {
@@ -603,6 +832,10 @@ http_create(struct event_base *base, struct engine *engine,
 	srv->by_path = hmap_create();
 	srv->waiters = hmap_create();
 	TAILQ_INIT(&srv->held);
+	srv->read_timeout_ms = cfg->read_timeout_ms > 0 ?
+	    cfg->read_timeout_ms : HTTP_READ_TIMEOUT_MS;
+	srv->conns = hmap_create();
+	TAILQ_INIT(&srv->conn_list);
 	if ((srv->http = evhttp_new(base)) == NULL)
 		fatal("%s: evhttp_new failed", __func__);
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
@@ -615,6 +848,7 @@ http_create(struct event_base *base, struct engine *engine,
 	/* libevent's default is no limit: one client could fill memory. */
 	evhttp_set_max_headers_size(srv->http, HTTP_MAX_HEADERS);
 	evhttp_set_gencb(srv->http, http_request_cb, srv);
+	evhttp_set_bevcb(srv->http, http_conn_bev_cb, srv);
 	if (http_bind(srv, cfg->listen, err) != 0) {
 		http_free(srv);
 		return NULL;
@@ -675,6 +909,7 @@ http_port(const struct http_server *srv)
 void
 http_free(struct http_server *srv)
 {
+	struct http_conn *conn;
 	struct http_req *hr;
 
 	if (srv == NULL)
@@ -684,6 +919,9 @@ http_free(struct http_server *srv)
 	/* Closes every connection: held requests learn they are gone. */
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
+	/* Only those evhttp dropped before they were attached are left. */
+	while ((conn = TAILQ_FIRST(&srv->conn_list)) != NULL)
+		http_conn_free(conn);
 	/*
 	 * Requests still waiting on the engine: the loop has stopped and
 	 * engine_free drops its callbacks without calling them, so nothing
@@ -700,6 +938,7 @@ http_free(struct http_server *srv)
 	hmap_free(srv->by_name);
 	hmap_free(srv->by_path);
 	hmap_free(srv->waiters);
+	hmap_free(srv->conns);
 	free(srv->token);
 	free(srv);
 }

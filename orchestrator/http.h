@@ -21,7 +21,8 @@ struct http_config {
 	const char	*api_token;	/* or NULL: no token needed */
 	int		 access_log;	/* one logfmt line per request */
 	size_t		 max_body;	/* bytes, for every request: 0 = 16 MiB */
-	int		 timeout_s;	/* header and body read timeout: 0 = 30 */
+	int		 timeout_s;	/* idle, reset by any byte: 0 = 30 */
+	int		 read_timeout_ms; /* a whole request: 0 = 10000 */
 };
 
 struct http_server *http_create(struct event_base *, struct engine *,

@@ -5,6 +5,12 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -21,6 +27,7 @@
 #include "test.h"
 
 #define TOKEN	"sekret"
+#define DEADLINE_MS	500	/* --read-timeout-ms of test_http_deadline */
 #define SECRET	"hook-secret"
 
 static const char *const test_wfs[] = {
@@ -54,6 +61,9 @@ struct server {
 	char			 url[64];
 };
 
+/* The read deadline of the next server_start; 0: the default. */
+static int test_read_timeout_ms;
+
 struct resp {
 	long			 status;
 	struct strbuf		 body;
@@ -84,7 +94,7 @@ loop_main(void *arg)
 static int
 server_start(struct server *s)
 {
-	struct http_config hc = { "127.0.0.1:0", TOKEN, 1, 0, 5 };
+	struct http_config hc = { "127.0.0.1:0", TOKEN, 1, 0, 5, 0 };
 	struct engine_config ec;
 	struct workflow *wfs[8];
 	struct orc_error err;
@@ -92,6 +102,7 @@ server_start(struct server *s)
 	struct diag *d;
 	size_t n;
 
+	hc.read_timeout_ms = test_read_timeout_ms;
 	memset(s, 0, sizeof *s);
 	s->base = event_base_new();
 	if ((s->store = store_open("test.db", 0, s->base, &err)) == NULL)
@@ -555,6 +566,190 @@ test_http_gone(void)
 	server_stop(&s);
 }
 
+/* A raw connection to the server, or -1. */
+static int
+raw_connect(struct server *s)
+{
+	struct sockaddr_in sin;
+	int fd;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)http_port(s->http));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends a string whole; -1 once the server closed the connection. */
+static int
+raw_send(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = send(fd, p, n, MSG_NOSIGNAL)) <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Whether the server closed the connection (an answer is read away). */
+static int
+raw_closed(int fd, int wait_ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	char buf[4096];
+	ssize_t n;
+
+	while (poll(&pfd, 1, wait_ms) == 1) {
+		if ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) <= 0)
+			return n == 0 || errno != EAGAIN;
+		wait_ms = 0;
+	}
+	return 0;
+}
+
+/* Reads one whole answer (its head and Content-Length body) into buf. */
+static int
+raw_answer(int fd, char *buf, size_t size, int wait_ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	size_t got = 0;
+	const char *end, *cl;
+	ssize_t n;
+
+	buf[0] = '\0';
+	while (got + 1 < size && poll(&pfd, 1, wait_ms) == 1) {
+		if ((n = recv(fd, buf + got, size - 1 - got, 0)) <= 0)
+			return -1;
+		got += (size_t)n;
+		buf[got] = '\0';
+		if ((end = strstr(buf, "\r\n\r\n")) != NULL &&
+		    (cl = strcasestr(buf, "Content-Length: ")) != NULL &&
+		    got >= (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL,
+		    10))
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * The read deadline: clients that send their request (headers, or body) a
+ * byte every 100 ms are closed at the deadline, while a normal request on
+ * another connection is answered at once; a kept-alive connection has a
+ * new deadline for each request; a request handled for longer (a long
+ * poll) is not cut; the server stops with deadlines pending.
+ */
+static void
+test_http_deadline(void)
+{
+	static const char hdr_head[] = "GET /healthz HTTP/1.1\r\n"
+	    "Host: x\r\nX-Slow: ";
+	static const char body_head[] = "POST /hooks/echo HTTP/1.1\r\n"
+	    "Host: x\r\nContent-Type: application/json\r\n"
+	    "Content-Length: 100\r\n\r\n";
+	static const char get_req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+	    "\r\n";
+	struct server s;
+	struct resp r;
+	char buf[4096], id[64], path[128];
+	int64_t t0, t, cut[2] = { -1, -1 };
+	int fd[2], left[3], i, k;
+
+	test_read_timeout_ms = DEADLINE_MS;
+	REQUIRE(server_start(&s) == 0);
+
+	/* Two slow clients, then a normal request meanwhile. */
+	t0 = orc_mono_ms();
+	fd[0] = raw_connect(&s);
+	fd[1] = raw_connect(&s);
+	REQUIRE(fd[0] >= 0 && fd[1] >= 0);
+	CHECK(raw_send(fd[0], hdr_head, sizeof hdr_head - 1) == 0);
+	CHECK(raw_send(fd[1], body_head, sizeof body_head - 1) == 0);
+	usleep(150 * 1000);
+	t = orc_mono_ms();
+	get(&s, &r, "/healthz");
+	CHECK(r.status == 200);
+	CHECK(orc_mono_ms() - t < 300);
+	resp_free(&r);
+	for (i = 0; i < 30 && (cut[0] < 0 || cut[1] < 0); i++) {
+		for (k = 0; k < 2; k++) {
+			if (cut[k] >= 0)
+				continue;
+			if (raw_send(fd[k], "a", 1) != 0 ||
+			    raw_closed(fd[k], 0))
+				cut[k] = orc_mono_ms() - t0;
+		}
+		usleep(100 * 1000);
+	}
+	for (k = 0; k < 2; k++) {
+		fprintf(stderr, "slow client %d cut after %lld ms\n", k,
+		    (long long)cut[k]);
+		CHECK(cut[k] >= DEADLINE_MS - 50);
+		CHECK(cut[k] <= DEADLINE_MS + 400);
+		close(fd[k]);
+	}
+
+	/*
+	 * Kept alive: three requests 300 ms apart, each within its own
+	 * deadline though the last comes 600 ms after the accept; then
+	 * idle, the connection is closed at the deadline.
+	 */
+	REQUIRE((fd[0] = raw_connect(&s)) >= 0);
+	for (i = 0; i < 3; i++) {
+		if (i > 0)
+			usleep(300 * 1000);
+		CHECK(raw_send(fd[0], get_req, sizeof get_req - 1) == 0);
+		CHECK(raw_answer(fd[0], buf, sizeof buf, 2000) == 0);
+		CHECK_CONTAINS(buf, "HTTP/1.1 200");
+	}
+	t = orc_mono_ms();
+	CHECK(raw_closed(fd[0], 2000));
+	t = orc_mono_ms() - t;
+	CHECK(t >= DEADLINE_MS - 50 && t <= DEADLINE_MS + 300);
+	close(fd[0]);
+
+	/* A long poll of 1.5 s outlives the deadline: it was read whole. */
+	post(&s, &r, "/hooks/slow", "{}", NULL);
+	CHECK(r.status == 202);
+	run_id_of(&r, id, sizeof id);
+	resp_free(&r);
+	snprintf(path, sizeof path, "/runs/%s?wait=5000", id);
+	t = orc_mono_ms();
+	get(&s, &r, path);
+	CHECK(r.status == 200);
+	CHECK_CONTAINS(r.body.s, "\"state\":\"succeeded\"");
+	CHECK(orc_mono_ms() - t > DEADLINE_MS);
+	resp_free(&r);
+
+	/* A client that leaves first; then the server stops while three
+	 * connections wait on their deadline, one of them never read. */
+	REQUIRE((fd[0] = raw_connect(&s)) >= 0);
+	CHECK(raw_send(fd[0], hdr_head, sizeof hdr_head - 1) == 0);
+	usleep(50 * 1000);
+	close(fd[0]);
+	for (k = 0; k < 3; k++) {
+		REQUIRE((left[k] = raw_connect(&s)) >= 0);
+		if (k > 0)
+			CHECK(raw_send(left[k], hdr_head, k) == 0);
+	}
+	usleep(100 * 1000);
+	server_stop(&s);
+	for (k = 0; k < 3; k++) {
+		CHECK(raw_closed(left[k], 1000));
+		close(left[k]);
+	}
+	test_read_timeout_ms = 0;
+}
+
 int
 main(void)
 {
@@ -566,6 +761,7 @@ main(void)
 	TEST_RUN(test_http_idempotency);
 	TEST_RUN(test_http_runs_api);
 	TEST_RUN(test_http_gone);
+	TEST_RUN(test_http_deadline);
 	curl_global_cleanup();
 	TEST_DONE();
 }

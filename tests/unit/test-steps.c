@@ -8,12 +8,14 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdarg.h>
 
 #include <event2/event.h>
 #include <jansson.h>
 
 #include "orchestrator.h"
+#include "pool.h"
 #include "steps.h"
 #include "test.h"
 
@@ -666,6 +668,280 @@ test_steps_bucket_put(void)
 	CHECK(count_temp_files("buckets/b.1_x-y") == 0);
 }
 
+/* The idle watcher of pool_run_idle. */
+static struct event *pool_idle_ev;
+
+/* What a pooled bucket step's done_cb saw. */
+struct pool_result {
+	struct event_base	*base;
+	pthread_t		 loop;
+	int			 calls;
+	int			 on_loop;
+	int			 ok;
+	int			 target;
+};
+
+/* Counts a pooled step's completion; ends the loop at the target. */
+static void
+pool_done_cb(struct step_call *call, void *arg)
+{
+	struct pool_result *r = arg;
+
+	r->calls++;
+	if (pthread_equal(pthread_self(), r->loop))
+		r->on_loop++;
+	if (step_call_ok(call))
+		r->ok++;
+	if (r->calls == r->target)
+		event_base_loopexit(r->base, NULL);
+}
+
+/* Stops a loop that would otherwise hang a broken test. */
+static void
+pool_guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+/* Ends the loop once the pool has released every job. */
+static void
+pool_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool *pool = arg;
+
+	if (pool_pending(pool) == 0)
+		event_base_loopbreak(event_get_base(pool_idle_ev));
+}
+
+/* Runs the loop for at most 10 s (it ends earlier through the results). */
+static void
+pool_run(struct event_base *base)
+{
+	struct timeval tv = { 10, 0 };
+	struct event *guard = evtimer_new(base, pool_guard_cb, base);
+
+	evtimer_add(guard, &tv);
+	event_base_dispatch(base);
+	event_free(guard);
+}
+
+/* Runs the loop until the pool holds no job. */
+static void
+pool_run_idle(struct event_base *base, struct pool *pool)
+{
+	struct timeval tv = { 0, 2000 };
+
+	pool_idle_ev = event_new(base, -1, EV_PERSIST, pool_idle_cb, pool);
+	event_add(pool_idle_ev, &tv);
+	pool_run(base);
+	event_free(pool_idle_ev);
+	pool_idle_ev = NULL;
+}
+
+/* Creates a bucket step call on a pool; with is JSON text. */
+static struct step_call *
+pool_call(const struct step_entry *e, struct event_base *base,
+    struct pool *pool, const char *with_text, json_t *input,
+    struct pool_result *r)
+{
+	struct step_call_params p;
+	struct step_call *call;
+	json_t *with = j(with_text);
+
+	params_init(&p, e, with, input);
+	p.base = base;
+	p.pool = pool;
+	call = step_call_create(&p, pool_done_cb, r);
+	json_decref(with);
+	json_decref(input);
+	return call;
+}
+
+/* bucket.put and bucket.get on the I/O pool: they wait, the loop thread
+ * finishes them, the bytes and errors are those of the inline path. */
+static void
+test_steps_bucket_pool(void)
+{
+	enum { N = 24 };
+	struct event_base *base = event_base_new();
+	struct pool *pool = pool_create(base, 3);
+	struct pool_result r;
+	struct step_call *calls[N], *call;
+	char with[128], body[64], path[128], hex[65], *data, *want, *out;
+	size_t len;
+	int i, bad;
+
+	REQUIRE(base != NULL && pool != NULL);
+	memset(&r, 0, sizeof r);
+	r.base = base;
+	r.loop = pthread_self();
+	r.target = N;
+	for (i = 0; i < N; i++) {
+		snprintf(with, sizeof with, "{\"bucket\":\"results\","
+		    "\"key\":\"k/%d.txt\"}", i);
+		snprintf(body, sizeof body, "\"body %d\"", i);
+		calls[i] = pool_call(&step_bucket_put_entry, base, pool, with,
+		    j(body), &r);
+		CHECK(step_call_start(calls[i]) == STEP_WAIT);
+	}
+	CHECK(r.calls == 0);
+	pool_run(base);
+	CHECK(r.calls == N && r.on_loop == N && r.ok == N);
+	for (i = 0, bad = 0; i < N; i++) {
+		snprintf(body, sizeof body, "body %d", i);
+		orc_sha256_hex(body, strlen(body), hex);
+		want = xasprintf("{\"bucket\":\"results\",\"bytes\":%zu,"
+		    "\"key\":\"k/%d.txt\",\"sha256\":\"%s\"}", strlen(body),
+		    i, hex);
+		out = output_text(calls[i]);
+		if (out == NULL || strcmp(out, want) != 0)
+			bad++;
+		free(out);
+		free(want);
+		snprintf(path, sizeof path, "buckets/results/k/%d.txt", i);
+		data = slurp(path, &len);
+		if (data == NULL || strcmp(data, body) != 0)
+			bad++;
+		free(data);
+		step_call_free(calls[i]);
+	}
+	CHECK(bad == 0);
+	CHECK(count_temp_files("buckets/results/k") == 0);
+	CHECK(pool_pending(pool) == 0);
+
+	/* A JSON input is written as its compact text, off the loop too. */
+	memset(&r, 0, sizeof r);
+	r.base = base;
+	r.loop = pthread_self();
+	r.target = 1;
+	call = pool_call(&step_bucket_put_entry, base, pool,
+	    "{\"bucket\":\"results\",\"key\":\"j\"}", j("{\"a\": [1, 2]}"), &r);
+	CHECK(step_call_start(call) == STEP_WAIT);
+	pool_run(base);
+	CHECK(r.calls == 1 && r.ok == 1);
+	step_call_free(call);
+	data = slurp("buckets/results/j", &len);
+	CHECK_STR(data, "{\"a\":[1,2]}");
+	free(data);
+
+	/* bucket.get reads it back on the pool. */
+	r.calls = r.ok = r.on_loop = 0;
+	call = pool_call(&step_bucket_get_entry, base, pool,
+	    "{\"bucket\":\"results\",\"key\":\"k/7.txt\"}", NULL, &r);
+	CHECK(step_call_start(call) == STEP_WAIT);
+	pool_run(base);
+	CHECK(r.calls == 1 && r.ok == 1 && r.on_loop == 1);
+	out = output_text(call);
+	CHECK_CONTAINS(out, "\"body\":\"body 7\"");
+	CHECK_CONTAINS(out, "\"bytes\":6");
+	free(out);
+	step_call_free(call);
+
+	/* A missing key fails on the loop, not worth a retry. */
+	r.calls = r.ok = 0;
+	call = pool_call(&step_bucket_get_entry, base, pool,
+	    "{\"bucket\":\"results\",\"key\":\"nope\"}", NULL, &r);
+	CHECK(step_call_start(call) == STEP_WAIT);
+	pool_run(base);
+	CHECK(r.calls == 1 && r.ok == 0);
+	CHECK_CONTAINS(step_call_error(call), "no such key");
+	CHECK(!step_call_retryable(call));
+	step_call_free(call);
+
+	/* A disk error keeps its message and class through the pool: a
+	 * file where a folder of the key should be. */
+	r.calls = r.ok = 0;
+	call = pool_call(&step_bucket_put_entry, base, pool,
+	    "{\"bucket\":\"results\",\"key\":\"j/under\"}", j("\"x\""), &r);
+	CHECK(step_call_start(call) == STEP_WAIT);
+	pool_run(base);
+	CHECK(r.calls == 1 && r.ok == 0);
+	CHECK_CONTAINS(step_call_error(call), "bucket.put: cannot create "
+	    "folder buckets/results/j: Not a directory");
+	CHECK(!step_call_retryable(call));
+	step_call_free(call);
+
+	pool_free(pool);
+	event_base_free(base);
+}
+
+/* The gate that holds the pool's only worker in the cancel test. */
+static pthread_mutex_t pool_gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_gate_cond = PTHREAD_COND_INITIALIZER;
+static int pool_gate_open, pool_gate_in;
+
+/* A job that holds its worker until the gate opens. */
+static void
+pool_gate_work(void *arg)
+{
+	pthread_mutex_lock(&pool_gate_lock);
+	pool_gate_in = 1;
+	pthread_cond_broadcast(&pool_gate_cond);
+	while (!pool_gate_open)
+		pthread_cond_wait(&pool_gate_cond, &pool_gate_lock);
+	pthread_mutex_unlock(&pool_gate_lock);
+}
+
+/* The gate job's completion: nothing to do. */
+static void
+pool_gate_done(void *arg, int cancelled)
+{
+}
+
+/* A cancelled bucket step never finishes, and a queued write never
+ * happens; a freed waiting call leaves nothing behind for the loop. */
+static void
+test_steps_bucket_pool_cancel(void)
+{
+	struct event_base *base = event_base_new();
+	struct pool *pool = pool_create(base, 1);
+	struct pool_result r;
+	struct step_call *put, *get, *late;
+
+	REQUIRE(base != NULL && pool != NULL);
+	memset(&r, 0, sizeof r);
+	r.base = base;
+	r.loop = pthread_self();
+	r.target = -1;
+	pool_gate_open = pool_gate_in = 0;
+	pool_submit(pool, pool_gate_work, pool_gate_done, NULL);
+	pthread_mutex_lock(&pool_gate_lock);
+	while (!pool_gate_in)
+		pthread_cond_wait(&pool_gate_cond, &pool_gate_lock);
+	pthread_mutex_unlock(&pool_gate_lock);
+
+	/* The only worker is held: these stay queued. */
+	put = pool_call(&step_bucket_put_entry, base, pool,
+	    "{\"bucket\":\"results\",\"key\":\"never\"}", j("\"x\""), &r);
+	get = pool_call(&step_bucket_get_entry, base, pool,
+	    "{\"bucket\":\"results\",\"key\":\"never\"}", NULL, &r);
+	late = pool_call(&step_bucket_put_entry, base, pool,
+	    "{\"bucket\":\"results\",\"key\":\"late\"}", j("\"y\""), &r);
+	CHECK(step_call_start(put) == STEP_WAIT);
+	CHECK(step_call_start(get) == STEP_WAIT);
+	CHECK(step_call_start(late) == STEP_WAIT);
+	CHECK(pool_pending(pool) == 4);
+	step_call_cancel(put);
+	step_call_free(put);
+	step_call_free(get);
+	CHECK(pool_pending(pool) == 2);
+
+	pthread_mutex_lock(&pool_gate_lock);
+	pool_gate_open = 1;
+	pthread_cond_broadcast(&pool_gate_cond);
+	pthread_mutex_unlock(&pool_gate_lock);
+	/* late runs; freed while the worker may be writing it, its result
+	 * is dropped on the loop (the file may exist: at least once). */
+	step_call_free(late);
+	pool_run_idle(base, pool);
+	CHECK(r.calls == 0);
+	CHECK(access("buckets/results/never", F_OK) != 0);
+	CHECK(pool_pending(pool) == 0);
+
+	pool_free(pool);
+	event_base_free(base);
+}
+
 /* bucket.put refuses keys and buckets that are unsafe or not allowed. */
 static void
 test_steps_bucket_put_refuses(void)
@@ -908,6 +1184,8 @@ main(void)
 	TEST_RUN(test_steps_bucket_put);
 	TEST_RUN(test_steps_bucket_put_refuses);
 	TEST_RUN(test_steps_bucket_put_check);
+	TEST_RUN(test_steps_bucket_pool);
+	TEST_RUN(test_steps_bucket_pool_cancel);
 	TEST_RUN(test_steps_wait);
 	TEST_RUN(test_steps_wait_bad);
 	TEST_DONE();

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+# A local sink for the integration tests: an HTTP server on 127.0.0.1 that
+# records every request it gets as one JSON line (method, path, the raw
+# header lines in order, Idempotency-Key, body) and answers 200 with
+# {"ok": true}. Usage: sink.py LOG PORTFILE; it writes its port to PORTFILE
+# once it listens, and runs until killed. Each line is flushed as it is
+# written, so the log is complete up to the moment a test reads it.
+import http.server
+import json
+import os
+import socketserver
+import sys
+import threading
+
+LOG = open(sys.argv[1], "a", buffering=1)
+LOCK = threading.Lock()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def record(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n > 0 else b""
+        line = {
+            "method": self.command,
+            "path": self.path,
+            "headers": [[k, v] for k, v in self.headers.items()],
+            "key": self.headers.get("Idempotency-Key"),
+            "body": body.decode("utf-8", "replace"),
+        }
+        with LOCK:
+            LOG.write(json.dumps(line) + "\n")
+        out = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_POST = record
+    do_PUT = record
+    do_GET = record
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+srv = Server(("127.0.0.1", 0), Handler)
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write("%d\n" % srv.server_address[1])
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+srv.serve_forever()
