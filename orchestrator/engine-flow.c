@@ -280,7 +280,8 @@ engine_flow_debounce(struct engine *e, struct workflow *wf,
 	if (max > 0 && run->rec.due_at > run->rec.created_at + max)
 		run->rec.due_at = run->rec.created_at + max;
 	run->rec.updated_at = now;
-	engine_run_note(run, "debounced", STORE_RUN_SET_INPUT, watch);
+	engine_run_note(run, "debounced", "a later trigger replaced the input",
+	    STORE_RUN_SET_INPUT, watch);
 	flow_arm(run);
 	memcpy(id, run->rec.id, RUN_ID_LEN + 1);
 	return 1;

@@ -48,6 +48,7 @@ struct run {
 	char			*debounce_key;	/* while debounced, or NULL */
 	int			 priority;
 	int			 token_taken;	/* a rate token is spent */
+	int			 told_wait;	/* why it waits is recorded */
 	struct event		*due;		/* end of a debounce window */
 	struct run_commit	*last_commit;	/* the latest submitted */
 };
@@ -130,7 +131,8 @@ int		 engine_flow_debounce(struct engine *, struct workflow *,
 void		 engine_flow_debounce_start(struct run *);
 void		 engine_flow_forget(struct run *);
 void		 engine_flow_free(struct engine *);
-void		 engine_run_note(struct run *, const char *event, unsigned,
+void		 engine_run_note(struct run *, const char *event,
+		    const char *reason, unsigned,
 		    const struct engine_watch *);
 
 /* engine-stats.c */

@@ -984,6 +984,14 @@ run_create(struct run *run, const char *key, char id[RUN_ID_LEN + 1])
 	tr.event = "created";
 	tr.step = run->rec.step;
 	run_submit(run, &tr, NULL, STORE_RUN_INSERT, 0, 1);
+	if (run->debounce_key != NULL) {
+		char why[64];
+
+		snprintf(why, sizeof why, "debounced until %lld",
+		    (long long)run->rec.due_at);
+		run->told_wait = 1;
+		engine_run_note(run, "waiting", why, 0, NULL);
+	}
 	run_arm_deadline(run, run->rec.created_at);
 	run->engine->stats.submitted++;
 	if (id != NULL)
@@ -1036,7 +1044,8 @@ engine_submit_keyed(struct engine *e, struct workflow *wf,
 /* Records a transition that changes no state ("debounced"); watch's
  * accepted (if any) is called once it is committed. */
 void
-engine_run_note(struct run *run, const char *event, unsigned store_flags,
+engine_run_note(struct run *run, const char *event, const char *reason,
+    unsigned store_flags,
     const struct engine_watch *watch)
 {
 	struct transition_rec tr;
@@ -1048,6 +1057,7 @@ engine_run_note(struct run *run, const char *event, unsigned store_flags,
 	tr.to_state = run->rec.state;
 	tr.event = (char *)event;
 	tr.step = run->rec.step;
+	tr.error = (char *)reason;
 	tr.seq = run->rec.seq;
 	run_submit(run, &tr, NULL, store_flags, 0, 0);
 	if (watch != NULL)

@@ -1372,6 +1372,15 @@ test_engine_concurrency_queue(void)
 	CHECK(result_of(&t, b)->state == RUN_SUCCEEDED);
 	CHECK(o.max_running == 1);
 	CHECK(o.finished == 2);
+	/* The second run's timeline says why it waited. */
+	{
+		struct tr_list l;
+
+		transitions(&t, b, &l);
+		CHECK_CONTAINS(l.text, "created,waiting,started");
+		transitions(&t, a, &l);
+		CHECK(strstr(l.text, "waiting") == NULL);
+	}
 	CHECK(o.events > 6);
 	engine_get_stats(t.engine, &st);
 	CHECK(st.waiting == 0);
