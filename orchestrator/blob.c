@@ -107,38 +107,6 @@ blob_mkdir(const char *dir, struct orc_error *err)
 	return -1;
 }
 
-/* Writes all of buf to fd. */
-static int
-blob_write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* fsyncs the folder so that a rename in it is durable. */
-static int
-blob_sync_dir(const char *dir)
-{
-	int fd, rc = 0;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	if (fsync(fd) != 0 && errno != EINVAL)
-		rc = -1;
-	close(fd);
-	return rc;
-}
-
 /* Writes a blob unless it exists; see blob.h. */
 int
 blob_put(const char *dir, const char *text, size_t len, char **ref_out,
@@ -163,7 +131,7 @@ blob_put(const char *dir, const char *text, size_t len, char **ref_out,
 		tmp = NULL;
 		goto out;
 	}
-	if (fchmod(fd, 0644) != 0 || blob_write_all(fd, text, len) != 0 ||
+	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, text, len) != 0 ||
 	    fsync(fd) != 0 || close(fd) != 0) {
 		fd = -1;
 		orc_error_set(err, ORC_ESTORE, "cannot write blob %s: %s",
@@ -179,7 +147,7 @@ blob_put(const char *dir, const char *text, size_t len, char **ref_out,
 	}
 	free(tmp);
 	tmp = NULL;
-	if (blob_sync_dir(dir) != 0) {
+	if (orc_fsync_dir(dir) != 0) {
 		orc_error_set(err, ORC_ESTORE, "cannot sync blob folder %s: "
 		    "%s", dir, strerror(errno));
 		goto out;

@@ -58,6 +58,12 @@ int64_t	orc_mono_ms(void);
 /* Reads a whole file into a NUL-terminated buffer; NULL and err on failure. */
 char	*orc_read_file(const char *, size_t *, struct orc_error *);
 
+/* Writes all of a buffer to fd (again after EINTR); -1 with errno. */
+int	orc_write_all(int, const void *, size_t);
+/* fsyncs a folder, so that a rename in it survives a crash; -1 with
+ * errno (EINVAL from file systems that cannot is not an error). */
+int	orc_fsync_dir(const char *);
+
 /* Uniform random integer in [0, n) from OpenSSL's generator. */
 uint64_t orc_random(uint64_t);
 

@@ -108,43 +108,6 @@ bucket_put_mkdir(const char *path)
 	return 0;
 }
 
-/* Writes all of buf to fd. */
-static int
-bucket_put_write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* fsyncs a folder so a rename in it survives a crash. */
-static int
-bucket_put_sync_dir(const char *dir)
-{
-	int fd, e;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	if (fsync(fd) != 0 && errno != EINVAL) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
 /*
  * Creates BUCKETS_DIR, the bucket and the key's folders, then writes the
  * data atomically. Returns -1 with *error (the message) and *retryable set
@@ -191,7 +154,7 @@ bucket_put_write(const char *root, const char *name, const char *key,
 		tmp = NULL;
 		goto out;
 	}
-	if (fchmod(fd, 0644) != 0 || bucket_put_write_all(fd, data, len) != 0 ||
+	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, data, len) != 0 ||
 	    fsync(fd) != 0) {
 		bucket_put_errno(error, retryable, "cannot write", tmp, errno);
 		goto out;
@@ -211,7 +174,7 @@ bucket_put_write(const char *root, const char *name, const char *key,
 	tmp = NULL;
 
 	*slash = '\0';
-	if (bucket_put_sync_dir(path) != 0) {
+	if (orc_fsync_dir(path) != 0) {
 		e = errno;
 		bucket_put_errno(error, retryable, "cannot sync folder", path,
 		    e);
