@@ -71,6 +71,7 @@ struct fetch_req {
 	CURLcode		 result;
 	char			*errmsg;	/* ours, over curl's */
 	int			 refused;
+	int			 too_large;
 	char			 errbuf[CURL_ERROR_SIZE];
 };
 
@@ -647,6 +648,7 @@ fetch_dispatch(struct fetch *f)
 		resp.reason = r->reason != NULL ? r->reason : "";
 		resp.url = r->url;
 		resp.refused = r->refused;
+		resp.too_large = r->too_large;
 		if (r->errmsg != NULL)
 			resp.error = r->errmsg;
 		else if (r->result == CURLE_OPERATION_TIMEDOUT) {
@@ -688,9 +690,11 @@ fetch_check(struct fetch *f)
 		r = (struct fetch_req *)priv;
 		r->result = msg->data.result;
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
-		if (r->over || r->result == CURLE_FILESIZE_EXCEEDED)
+		if (r->over || r->result == CURLE_FILESIZE_EXCEEDED) {
+			r->too_large = 1;
 			r->errmsg = xasprintf("response over %zu bytes",
 			    r->max);
+		}
 		if (fetch_req_redirect(r))
 			continue;
 		fetch_req_detach(r);

@@ -52,6 +52,7 @@ struct fetch_response {
 	const char	*reason;	/* status line's phrase, may be "" */
 	const char	*url;		/* the last URL requested */
 	int		 refused;	/* a redirect allow refused (error) */
+	int		 too_large;	/* the body passed max_response (error) */
 };
 
 typedef void (*fetch_done_cb)(const struct fetch_response *, void *);

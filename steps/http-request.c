@@ -367,8 +367,10 @@ http_request_done_cb(const struct fetch_response *resp, void *arg)
 
 	step_call_set_data(call, NULL);
 	if (resp->error != NULL) {
-		/* A refused redirect is a permission, not a passing fault. */
-		step_call_fail(call, !resp->refused, "http.request %s %s: %s",
+		/* A refused redirect is a permission, and a body over the
+		 * cap will be as large again: neither is a passing fault. */
+		step_call_fail(call, !resp->refused && !resp->too_large,
+		    "http.request %s %s: %s",
 		    hr->method, hr->url, resp->error);
 		http_request_free(hr);
 		return;
