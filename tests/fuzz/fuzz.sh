@@ -12,7 +12,7 @@
 # FUZZ_SECONDS=0 only builds them. FUZZ_CC (default clang) must support
 # -fsanitize=fuzzer: Debian's clang with libclang-rt-N-dev (contrib/setup.sh
 # fuzz installs them).
-# FUZZ_TARGETS (default all five) picks some.
+# FUZZ_TARGETS (default all six) picks some.
 set -u
 srcdir=$1 builddir=$2 buildflags=$3 libs=$4
 shift 4
@@ -27,7 +27,7 @@ for f in $buildflags; do
 done
 cc=${FUZZ_CC:-clang}
 secs=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-workflow schema template webhook script-json}
+targets=${FUZZ_TARGETS:-workflow schema template webhook script-json request}
 out=$builddir/tests/fuzz/build
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 # The library's own include folders as -iquote, so that its headers never
