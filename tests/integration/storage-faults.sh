@@ -125,6 +125,33 @@ req_ok() {
 	[ "$CODE" = 202 ]
 }
 
+# A missing WAL. After a clean stop (SIGTERM) the WAL is checkpointed into
+# the database, so removing it loses nothing. After a SIGKILL the WAL holds
+# the last commits: it is part of the database, and removing it loses them
+# (README, Guarantees); the daemon must still start on a consistent file.
+: >"$T/acked.txt"
+: >"$T/fire.out"
+WALDB=$T/wal.db
+DB=$WALDB serve_start || finish
+fire 1 10
+wait "$FIRE_PID"
+serve_stop TERM
+rm -f "$WALDB-wal" "$WALDB-shm"
+v=$(acked_in_db "$WALDB")
+echo "wal, clean stop: $v"
+expect_contains "wal: after a clean stop, no acked run is lost" "$v" \
+    "acked=10 lost=0 "
+DB=$WALDB serve_start || finish
+fire 11 20
+wait "$FIRE_PID"
+serve_kill
+rm -f "$WALDB-wal" "$WALDB-shm"
+expect_eq "wal: after a SIGKILL without its WAL, the file is consistent" ok \
+    "$(sqlite3 "$WALDB" 'PRAGMA integrity_check')"
+DB=$WALDB serve_start || finish
+expect_true "wal: the daemon starts and takes triggers again" req_ok
+serve_stop TERM
+
 # 1. The database locked by another process.
 LOCK_PID=
 lock_start() {
