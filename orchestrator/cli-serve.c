@@ -358,7 +358,7 @@ cli_serve(int argc, char **argv)
 		return cli_fail("serve", "%s: cannot read the workflow folder",
 		    cli_workflows(sv.co.workflows));
 	sv.nwfs = (size_t)n;
-	sv.base = event_base_new();
+	sv.base = cli_base_new();
 	if (serve_open(&sv, &err) != 0) {
 		serve_close(&sv);
 		return cli_fail("serve", "%s", err.message);
