@@ -150,6 +150,7 @@ enum {
 	SQ_ROLLBACK,
 	SQ_RUN_INSERT,
 	SQ_RUN_UPDATE,
+	SQ_RUN_PROGRESS,
 	SQ_STEP_INSERT,
 	SQ_TRANSITION_INSERT,
 	SQ_DEF_INSERT,
@@ -196,6 +197,11 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "lease_until = CASE WHEN ?22 THEN NULL WHEN ?23 THEN ?19 "
 	    "ELSE lease_until END "
 	    "WHERE id = ?1",
+	/* A move within a state: no indexed column changes, so SQLite
+	 * rewrites the row and none of the runs' seven indexes. */
+	[SQ_RUN_PROGRESS] = "UPDATE runs SET seq = ?5, step = ?6, "
+	    "attempt = ?7, output = ?10, error = ?11, dead = ?12, "
+	    "updated_at = ?15, due_at = ?16 WHERE id = ?1",
 	[SQ_STEP_INSERT] = "INSERT OR REPLACE INTO steps (run_id, seq, name, "
 	    "attempts, output, started_at, finished_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1023,29 +1029,51 @@ sqlite_insert_run(struct sqlite_store *ss, const struct run_rec *r,
 }
 
 /*
+ * Whether a change moves a run within one unfinished state and writes
+ * nothing the flags ask for: then no indexed column changes.
+ */
+static int
+sqlite_is_progress(const struct run_rec *r, unsigned flags,
+    const struct transition_rec *t)
+{
+	return t != NULL && t->from_state == (int)r->state &&
+	    !run_state_is_final(r->state) &&
+	    (flags & (STORE_RUN_SET_INPUT | STORE_RUN_SET_DEF |
+	    STORE_RUN_SET_LEASE)) == 0;
+}
+
+/*
  * Updates a run's moving columns, and what the flags ask for. A finished
  * run's lease is dropped even when STORE_RUN_SET_LEASE asks to write it.
+ * A move within a state (t says from where) takes the narrow statement.
  */
 static int
 sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
-    unsigned flags, struct orc_error *err)
+    unsigned flags, const struct transition_rec *t, struct orc_error *err)
 {
 	sqlite3_stmt	*st;
-	int		 drop_lease;
+	int		 drop_lease, progress;
 
-	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_UPDATE, err)) == NULL)
+	progress = sqlite_is_progress(r, flags, t);
+	st = sqlite_stmt(ss, ss->w, progress ? SQ_RUN_PROGRESS : SQ_RUN_UPDATE,
+	    err);
+	if (st == NULL)
 		return -1;
-	/* A finished run lets its lease go, unless on_failure is due. */
-	drop_lease = run_state_is_final(r->state) && r->dead != DEAD_PENDING;
 	if (bind_run(ss, st, r, (flags & STORE_RUN_SET_INPUT) != 0,
 	    err) == -1) {
 		sqlite_done(st);
 		return -1;
 	}
-	sqlite3_bind_int(st, 20, (flags & STORE_RUN_SET_INPUT) != 0);
-	sqlite3_bind_int(st, 21, (flags & STORE_RUN_SET_DEF) != 0);
-	sqlite3_bind_int(st, 22, drop_lease);
-	sqlite3_bind_int(st, 23, (flags & STORE_RUN_SET_LEASE) != 0);
+	if (!progress) {
+		/* A finished run lets its lease go, unless on_failure is
+		 * due. */
+		drop_lease = run_state_is_final(r->state) &&
+		    r->dead != DEAD_PENDING;
+		sqlite3_bind_int(st, 20, (flags & STORE_RUN_SET_INPUT) != 0);
+		sqlite3_bind_int(st, 21, (flags & STORE_RUN_SET_DEF) != 0);
+		sqlite3_bind_int(st, 22, drop_lease);
+		sqlite3_bind_int(st, 23, (flags & STORE_RUN_SET_LEASE) != 0);
+	}
 	if (sqlite_exec_stmt(ss, st, r->id, err) == -1)
 		return -1;
 	if (sqlite3_changes(ss->w->db) == 0)
@@ -1134,7 +1162,7 @@ sqlite_apply_change(void *arg, const struct store_change *ch,
 			if (sqlite_insert_run(ss, ch->run, err) == -1)
 				return -1;
 		} else if (sqlite_update_run(ss, ch->run, ch->flags,
-		    err) == -1)
+		    ch->transition, err) == -1)
 			return -1;
 	}
 	if (ch->step != NULL && sqlite_put_step(ss, ch->step, err) == -1)

@@ -959,6 +959,71 @@ test_store_update_flags(void)
 	store_close(s);
 }
 
+/* A move within a state writes the moving columns, and a state change
+ * after it still updates the state, its indexes and the counters. */
+static void
+test_store_progress(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r, got;
+	struct transition_rec	 t;
+	struct store_change	 ch;
+	int64_t			 counts[RUN_STATE_COUNT];
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	mkrun(&r, 1, "wf", RUN_RUNNING);
+	submit_run(s, &r, NULL, NULL);
+	memset(&t, 0, sizeof t);
+	memcpy(t.run_id, r.id, sizeof t.run_id);
+	t.from_state = t.to_state = RUN_RUNNING;
+	t.event = (char *)"step_succeeded";
+	r.seq = 2;
+	r.step = (char *)"second";
+	r.attempt = 3;
+	r.error = (char *)"slow";
+	r.updated_at = 5001;
+	r.due_at = 6001;
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	ch.transition = &t;
+	store_submit(s, &ch);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_get_run(s, r.id, &got, &err) == 0);
+	CHECK(got.state == RUN_RUNNING);
+	CHECK(got.seq == 2);
+	CHECK_STR(got.step, "second");
+	CHECK(got.attempt == 3);
+	CHECK_STR(got.error, "slow");
+	CHECK(got.updated_at == 5001);
+	CHECK(got.due_at == 6001);
+	CHECK(got.finished_at == 0);
+	CHECK(json_is_object(got.input));
+	run_rec_clear(&got);
+
+	/* Then it finishes: the state, its index and the counters move. */
+	t.to_state = r.state = RUN_SUCCEEDED;
+	r.step = NULL;
+	r.error = NULL;
+	r.finished_at = 7001;
+	r.output = json_pack("{s:i}", "total", 7);
+	store_submit(s, &ch);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_get_run(s, r.id, &got, &err) == 0);
+	CHECK(got.state == RUN_SUCCEEDED);
+	CHECK(got.finished_at == 7001);
+	CHECK(json_integer_value(json_object_get(got.output, "total")) == 7);
+	run_rec_clear(&got);
+	CHECK(query_int("SELECT count(*) FROM runs WHERE state = "
+	    "'succeeded'") == 1);
+	REQUIRE(store_count_runs(s, "wf", counts, &err) == 0);
+	CHECK(counts[RUN_SUCCEEDED] == 1);
+	CHECK(counts[RUN_RUNNING] == 0);
+	unrun(&r);
+	store_close(s);
+}
+
 /* A definition is written once per store, and never overwritten. */
 static void
 test_store_definitions_once(void)
@@ -1564,6 +1629,7 @@ main(void)
 	RUN(test_store_list_and_count);
 	RUN(test_store_claim);
 	RUN(test_store_update_flags);
+	RUN(test_store_progress);
 	RUN(test_store_definitions_once);
 	RUN(test_store_dashboard_reads);
 	RUN(test_store_schedules);
