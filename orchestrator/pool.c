@@ -13,6 +13,10 @@
  * never needs; a pipe write is async-signal-safe and needs nothing from
  * libevent but an ordinary read event.
  *
+ * A job submitted with a group function is taken with the queued jobs
+ * that share it: the worker unqueues them all at once, runs each one's
+ * work, then the group function once, then pushes them all done.
+ *
  * Cancelling (on the loop) removes a queued job outright. A running or
  * done job only gets a flag: the worker keeps using arg until it is
  * through, and the loop releases arg when it sees the completion, with
@@ -46,6 +50,7 @@ enum pool_job_state { POOL_JOB_QUEUED, POOL_JOB_RUNNING, POOL_JOB_DONE };
 struct pool_job {
 	struct pool		*pool;
 	pool_work_fn		 work;
+	pool_group_fn		 group;		/* or NULL */
 	pool_done_fn		 done;
 	void			*arg;
 	enum pool_job_state	 state;		/* under the mutex */
@@ -126,12 +131,38 @@ pool_push_done(struct pool *p, struct pool_job *job)
 	p->notified = 1;
 }
 
+/*
+ * Takes the oldest queued job and, when it has a group function, the
+ * queued jobs behind it with the same one; locked. Returns how many.
+ */
+static int
+pool_take(struct pool *p, struct pool_job **jobs)
+{
+	struct pool_job *job, *next;
+	int n = 0;
+
+	for (job = p->qhead; job != NULL && n < POOL_GROUP_MAX; job = next) {
+		next = job->next;
+		if (n > 0 && (jobs[0]->group == NULL ||
+		    job->group != jobs[0]->group))
+			continue;
+		pool_unqueue(p, job);
+		job->state = POOL_JOB_RUNNING;
+		jobs[n++] = job;
+		if (job->group == NULL)
+			break;
+	}
+	return n;
+}
+
 /* A worker: runs queued jobs until the pool stops. */
 static void *
 pool_worker(void *arg)
 {
 	struct pool *p = arg;
-	struct pool_job *job;
+	struct pool_job *jobs[POOL_GROUP_MAX];
+	void *args[POOL_GROUP_MAX];
+	int i, n;
 
 	pool_lock(p);
 	for (;;) {
@@ -140,15 +171,19 @@ pool_worker(void *arg)
 		/* Stopping: what is still queued is released by pool_free. */
 		if (p->stopping)
 			break;
-		job = p->qhead;
-		pool_unqueue(p, job);
-		job->state = POOL_JOB_RUNNING;
+		n = pool_take(p, jobs);
 		pool_unlock(p);
 
-		job->work(job->arg);
+		for (i = 0; i < n; i++) {
+			jobs[i]->work(jobs[i]->arg);
+			args[i] = jobs[i]->arg;
+		}
+		if (jobs[0]->group != NULL)
+			jobs[0]->group(args, n);
 
 		pool_lock(p);
-		pool_push_done(p, job);
+		for (i = 0; i < n; i++)
+			pool_push_done(p, jobs[i]);
 	}
 	pool_unlock(p);
 	return NULL;
@@ -301,6 +336,14 @@ pool_free(struct pool *p)
 struct pool_job *
 pool_submit(struct pool *p, pool_work_fn work, pool_done_fn done, void *arg)
 {
+	return pool_submit_group(p, work, NULL, done, arg);
+}
+
+/* Queues a job that may be taken with others of its group. */
+struct pool_job *
+pool_submit_group(struct pool *p, pool_work_fn work, pool_group_fn group,
+    pool_done_fn done, void *arg)
+{
 	struct pool_job *job;
 
 	if (p == NULL || work == NULL || done == NULL)
@@ -308,6 +351,7 @@ pool_submit(struct pool *p, pool_work_fn work, pool_done_fn done, void *arg)
 	job = xcalloc(1, sizeof *job);
 	job->pool = p;
 	job->work = work;
+	job->group = group;
 	job->done = done;
 	job->arg = arg;
 	job->state = POOL_JOB_QUEUED;

@@ -23,6 +23,7 @@ struct pool_job;
 
 typedef void	(*pool_work_fn)(void *arg);
 typedef void	(*pool_done_fn)(void *arg, int cancelled);
+typedef void	(*pool_group_fn)(void **args, int n);
 
 /* n threads on base's loop; n <= 0: ORCH_IO_THREADS, else 4. NULL when
  * base is NULL (callers then do the work inline). */
@@ -34,6 +35,18 @@ void		 pool_free(struct pool *);
 /* Queues work(arg) then done(arg, 0) on the loop. Never fails. */
 struct pool_job	*pool_submit(struct pool *, pool_work_fn, pool_done_fn,
 		    void *arg);
+/*
+ * Queues a job that may share its end with others: a worker that takes
+ * it also takes every job queued behind it with the same group function
+ * (up to POOL_GROUP_MAX), runs work for each, then group once with all
+ * their args (in queue order), then hands each to the loop as above. The
+ * group is as large as the queue is long: one at a time when the pool
+ * keeps up, larger under load. For work whose cost is one per group,
+ * such as making writes durable with one sync for many files.
+ */
+#define POOL_GROUP_MAX	128
+struct pool_job	*pool_submit_group(struct pool *, pool_work_fn, pool_group_fn,
+		    pool_done_fn, void *arg);
 /*
  * Drops a job's result, from the loop thread, before its done(arg, 0).
  * A job still queued never runs and done(arg, 1) is called before this

@@ -1,14 +1,20 @@
 /*
  * The bucket.put step: writes its input (a string's bytes, or any other
  * value's compact JSON text) to KEY in a local folder bucket, the folder
- * BUCKETS_DIR/NAME. The write is atomic: a temporary file in the target
- * folder, written whole and fsync'd, renamed over the key, then the folder
- * fsync'd. Keys are relative paths that cannot leave the bucket. Failures
- * of the disk are worth a retry; a bad name, key or permission is not.
+ * BUCKETS_DIR/NAME. The write is atomic and durable before the step
+ * succeeds: a temporary file in the target folder, written whole and
+ * synced, renamed over the key, then the folder synced. Keys are relative
+ * paths that cannot leave the bucket. Failures of the disk are worth a
+ * retry; a bad name, key or permission is not.
  *
  * Under the engine the write runs on the loop's I/O pool (pool.h): start
- * returns STEP_WAIT, a worker thread writes and hashes, and the loop
- * finishes the step. A cancelled step drops the result, but a write the
+ * returns STEP_WAIT, a worker thread hashes and writes, and the loop
+ * finishes the step. The writes the pool takes together share their
+ * syncs (pool_submit_group): one syncfs(2) makes all their temporary files
+ * durable, the renames follow, a second syncfs makes those durable, so a
+ * burst of writes costs two syncs of the file system, not two fsyncs
+ * each. syncfs also writes out other dirty data of that file system: a
+ * bucket folder on a disk busy with other writers pays for them. A cancelled step drops the result, but a write the
  * worker already began still lands: a cancelled or timed-out bucket.put
  * may have written its key (at least once, as with a retry). Without a
  * pool (a step called directly) the write happens inside start.
@@ -74,6 +80,10 @@ struct bucket_put_local {
 	char			*text;		/* or NULL */
 	const char		*data;		/* in input or text */
 	size_t			 len;
+	/* Between the work and the group's sync (worker only). */
+	char			*tmp;		/* the staged file */
+	char			*path;		/* the key's file */
+	dev_t			 dev;		/* their file system */
 	/* The result, written by the worker. */
 	char			*error;		/* NULL: written */
 	int			 retryable;
@@ -110,87 +120,123 @@ bucket_put_mkdir(const char *path)
 
 /*
  * Creates BUCKETS_DIR, the bucket and the key's folders, then writes the
- * data atomically. Returns -1 with *error (the message) and *retryable set
- * on error. Touches no step call: it runs on worker threads too.
+ * data to a new temporary file next to the key (fsync'd when sync is
+ * set). On success *path is the key's path, *tmp the file's and *dev its
+ * file system; on error both are NULL and *error (the message) and
+ * *retryable are set. Touches no step call: it runs on worker threads.
+ */
+static int
+bucket_put_stage(const char *root, const char *name, const char *key,
+    const char *data, size_t len, int sync, char **tmp, char **path,
+    dev_t *dev, char **error, int *retryable)
+{
+	struct stat sb;
+	char *slash;
+	const char *p;
+	int fd, e;
+
+	*tmp = NULL;
+	*path = xasprintf("%s/%s/%s", root, name, key);
+	if (bucket_put_mkdir(root) != 0) {
+		bucket_put_errno(error, retryable, "cannot create buckets "
+		    "folder", root, errno);
+		goto fail;
+	}
+	/* Each folder of the key, from the bucket down. */
+	for (p = *path + strlen(root) + 1; (slash = strchr(p, '/')) != NULL;
+	    p = slash + 1) {
+		*slash = '\0';
+		e = bucket_put_mkdir(*path) != 0 ? errno : 0;
+		if (e != 0)
+			bucket_put_errno(error, retryable, "cannot create "
+			    "folder", *path, e);
+		*slash = '/';
+		if (e != 0)
+			goto fail;
+	}
+
+	/* The temporary file sits next to the target so rename is atomic. */
+	slash = strrchr(*path, '/');
+	*tmp = xasprintf("%.*s/.bucket-put-XXXXXX", (int)(slash - *path),
+	    *path);
+	if ((fd = mkstemp(*tmp)) < 0) {
+		*slash = '\0';
+		bucket_put_errno(error, retryable, "cannot create a "
+		    "temporary file in", *path, errno);
+		free(*tmp);
+		*tmp = NULL;
+		goto fail;
+	}
+	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, data, len) != 0 ||
+	    (sync && fsync(fd) != 0) || fstat(fd, &sb) != 0) {
+		bucket_put_errno(error, retryable, "cannot write", *tmp, errno);
+		close(fd);
+		goto fail;
+	}
+	*dev = sb.st_dev;
+	if (close(fd) != 0) {
+		bucket_put_errno(error, retryable, "cannot write", *tmp, errno);
+		goto fail;
+	}
+	return 0;
+
+fail:
+	if (*tmp != NULL)
+		unlink(*tmp);
+	free(*tmp);
+	free(*path);
+	*tmp = *path = NULL;
+	return -1;
+}
+
+/*
+ * Renames a staged file over its key (and fsyncs the folder when sync is
+ * set). Frees tmp; -1 with *error and *retryable set on error.
+ */
+static int
+bucket_put_publish(char *tmp, char *path, int sync, char **error,
+    int *retryable)
+{
+	char *slash;
+	int e;
+
+	if (rename(tmp, path) != 0) {
+		bucket_put_errno(error, retryable, "cannot rename to", path,
+		    errno);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	if (!sync)
+		return 0;
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	e = orc_fsync_dir(path) != 0 ? errno : 0;
+	if (e != 0)
+		bucket_put_errno(error, retryable, "cannot sync folder", path,
+		    e);
+	*slash = '/';
+	return e != 0 ? -1 : 0;
+}
+
+/*
+ * Writes data to KEY atomically and durably, on its own: the temporary
+ * file fsync'd, renamed over the key, the folder fsync'd.
  */
 static int
 bucket_put_write(const char *root, const char *name, const char *key,
     const char *data, size_t len, char **error, int *retryable)
 {
-	char *dir, *path, *tmp, *slash;
-	const char *p;
-	int fd = -1, e, ret = -1;
+	char *tmp, *path;
+	dev_t dev;
+	int ret;
 
-	dir = xasprintf("%s/%s", root, name);
-	path = xasprintf("%s/%s", dir, key);
-	tmp = NULL;
-
-	if (bucket_put_mkdir(root) != 0) {
-		bucket_put_errno(error, retryable, "cannot create buckets "
-		    "folder", root, errno);
-		goto out;
-	}
-	/* Each folder of the key, from the bucket down. */
-	for (p = path + strlen(root) + 1; (slash = strchr(p, '/')) != NULL;
-	    p = slash + 1) {
-		*slash = '\0';
-		if (bucket_put_mkdir(path) != 0) {
-			e = errno;
-			bucket_put_errno(error, retryable, "cannot create "
-			    "folder", path, e);
-			*slash = '/';
-			goto out;
-		}
-		*slash = '/';
-	}
-
-	/* The temporary file sits next to the target so rename is atomic. */
-	slash = strrchr(path, '/');
-	tmp = xasprintf("%.*s/.bucket-put-XXXXXX", (int)(slash - path), path);
-	if ((fd = mkstemp(tmp)) < 0) {
-		bucket_put_errno(error, retryable, "cannot create a "
-		    "temporary file in", dir, errno);
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, data, len) != 0 ||
-	    fsync(fd) != 0) {
-		bucket_put_errno(error, retryable, "cannot write", tmp, errno);
-		goto out;
-	}
-	e = close(fd);
-	fd = -1;
-	if (e != 0) {
-		bucket_put_errno(error, retryable, "cannot write", tmp, errno);
-		goto out;
-	}
-	if (rename(tmp, path) != 0) {
-		bucket_put_errno(error, retryable, "cannot rename to", path,
-		    errno);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-
-	*slash = '\0';
-	if (orc_fsync_dir(path) != 0) {
-		e = errno;
-		bucket_put_errno(error, retryable, "cannot sync folder", path,
-		    e);
-		goto out;
-	}
-	ret = 0;
-
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
+	if (bucket_put_stage(root, name, key, data, len, 1, &tmp, &path, &dev,
+	    error, retryable) != 0)
+		return -1;
+	ret = bucket_put_publish(tmp, path, 1, error, retryable);
 	free(path);
-	free(dir);
 	return ret;
 }
 
@@ -311,6 +357,7 @@ bucket_put_local_free(struct bucket_put_local *w)
 	free(w->root);
 	free(w->name);
 	free(w->key);
+	free(w->path);
 	json_decref(w->input);
 	free(w->text);
 	free(w->error);
@@ -331,15 +378,93 @@ bucket_put_local_output(const char *name, const char *key, size_t len,
 	return out;
 }
 
-/* On a worker thread: the write itself, and the hash. */
+/* On a worker thread: the hash, and the data staged without a sync. */
 static void
 bucket_put_local_work(void *arg)
 {
 	struct bucket_put_local *w = arg;
 
-	if (bucket_put_write(w->root, w->name, w->key, w->data, w->len,
-	    &w->error, &w->retryable) == 0)
-		orc_sha256_hex(w->data, w->len, w->hex);
+	orc_sha256_hex(w->data, w->len, w->hex);
+	bucket_put_stage(w->root, w->name, w->key, w->data, w->len, 0,
+	    &w->tmp, &w->path, &w->dev, &w->error, &w->retryable);
+}
+
+/*
+ * Makes the staged files of a group's writes on file system dev durable
+ * with one syncfs; a failure fails them all (worth a retry: the disk).
+ * after names the step the sync follows, for the message.
+ */
+static void
+bucket_put_sync_dev(struct bucket_put_local **ws, int n, dev_t dev,
+    const char *after)
+{
+	char *slash;
+	int i, fd = -1, e = 0;
+
+	for (i = 0; i < n && fd < 0; i++) {
+		if (ws[i]->error != NULL || ws[i]->dev != dev)
+			continue;
+		slash = strrchr(ws[i]->path, '/');
+		*slash = '\0';
+		if ((fd = open(ws[i]->path, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) < 0 && e == 0)
+			e = errno;
+		*slash = '/';
+	}
+	if (fd >= 0) {
+		e = syncfs(fd) != 0 ? errno : 0;
+		close(fd);
+	}
+	for (i = 0; i < n && e != 0; i++) {
+		if (ws[i]->error != NULL || ws[i]->dev != dev)
+			continue;
+		bucket_put_errno(&ws[i]->error, &ws[i]->retryable, after,
+		    ws[i]->path, e);
+	}
+}
+
+/* Syncs every file system the group's staged writes are on, once. */
+static void
+bucket_put_sync_all(struct bucket_put_local **ws, int n, const char *after)
+{
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		if (ws[i]->error != NULL)
+			continue;
+		for (j = 0; j < i; j++)
+			if (ws[j]->error == NULL && ws[j]->dev == ws[i]->dev)
+				break;
+		if (j == i)
+			bucket_put_sync_dev(ws, n, ws[i]->dev, after);
+	}
+}
+
+/*
+ * On a worker thread, after the work of a group of local writes: one sync
+ * makes every staged file durable, the renames publish them, a second
+ * sync makes the renames durable. Two syncs per group, not two fsyncs per
+ * write: under load the disk's cost is shared by the whole group.
+ */
+static void
+bucket_put_local_group(void **args, int n)
+{
+	struct bucket_put_local **ws = (struct bucket_put_local **)args;
+	int i;
+
+	bucket_put_sync_all(ws, n, "cannot sync before writing");
+	for (i = 0; i < n; i++) {
+		if (ws[i]->tmp == NULL)
+			continue;
+		if (ws[i]->error != NULL) {
+			unlink(ws[i]->tmp);
+			free(ws[i]->tmp);
+		} else
+			bucket_put_publish(ws[i]->tmp, ws[i]->path, 0,
+			    &ws[i]->error, &ws[i]->retryable);
+		ws[i]->tmp = NULL;
+	}
+	bucket_put_sync_all(ws, n, "cannot sync after writing");
 }
 
 /* On the loop: the write ended (or the call was cancelled). */
@@ -391,8 +516,8 @@ bucket_put_local(struct step_call *call, struct pool *pool, const char *root,
 		w->len = json_string_length(input);
 	}
 	step_call_set_data(call, w);
-	w->job = pool_submit(pool, bucket_put_local_work,
-	    bucket_put_local_done, w);
+	w->job = pool_submit_group(pool, bucket_put_local_work,
+	    bucket_put_local_group, bucket_put_local_done, w);
 	return STEP_WAIT;
 }
 

@@ -272,6 +272,79 @@ test_pool_cancel_queued(void)
 	event_base_free(base);
 }
 
+/* What the group function saw, for test_pool_group. */
+static struct job *group_seen[POOL_GROUP_MAX];
+static int group_calls, group_n;
+
+/* A group function: records its jobs, each must have worked already. */
+static void
+group_fn(void **args, int n)
+{
+	int i;
+
+	group_calls++;
+	for (i = 0; i < n; i++) {
+		group_seen[group_n + i] = args[i];
+		CHECK(((struct job *)args[i])->worked == 1);
+	}
+	group_n += n;
+}
+
+/*
+ * Grouped jobs queued behind a busy worker are taken together, in queue
+ * order, with one call of the group function after all their work; a
+ * plain job between them is left for its own turn, and a cancelled one
+ * is not in the group.
+ */
+static void
+test_pool_group(void)
+{
+	struct event_base *base = loop_start();
+	struct pool *p = pool_create(base, 1);
+	struct job hold, g[4], plain;
+	struct gate gate;
+	int i;
+
+	memset(&hold, 0, sizeof hold);
+	memset(g, 0, sizeof g);
+	memset(&plain, 0, sizeof plain);
+	group_calls = group_n = 0;
+	gate_init(&gate);
+	hold.gate = &gate;
+	hold.handle = pool_submit(p, job_work, job_done, &hold);
+	gate_wait_for(&gate, 1);
+	g[0].handle = pool_submit_group(p, job_work, group_fn, job_done,
+	    &g[0]);
+	plain.handle = pool_submit(p, job_work, job_done, &plain);
+	for (i = 1; i < 4; i++)
+		g[i].handle = pool_submit_group(p, job_work, group_fn,
+		    job_done, &g[i]);
+	pool_cancel(g[2].handle);
+	gate_open(&gate);
+	run_until(base, 6);
+	CHECK(group_calls == 1);
+	CHECK(group_n == 3);
+	CHECK(group_seen[0] == &g[0]);
+	CHECK(group_seen[1] == &g[1]);
+	CHECK(group_seen[2] == &g[3]);
+	for (i = 0; i < 4; i++)
+		CHECK(i == 2 ? g[i].released == 1 && g[i].worked == 0 :
+		    g[i].done == 1 && g[i].on_loop == 1);
+	CHECK(plain.done == 1 && plain.worked == 1);
+	CHECK(pool_pending(p) == 0);
+
+	/* With the pool keeping up, a group is one job. */
+	memset(g, 0, sizeof g);
+	g[0].handle = pool_submit_group(p, job_work, group_fn, job_done,
+	    &g[0]);
+	run_until(base, 7);
+	CHECK(group_calls == 2 && group_n == 4);
+	CHECK(g[0].done == 1);
+	pool_free(p);
+	gate_clear(&gate);
+	event_base_free(base);
+}
+
 /* A running job cancelled finishes its work; done only releases it. */
 static void
 test_pool_cancel_running(void)
@@ -447,6 +520,7 @@ main(void)
 	TEST_RUN(test_pool_many);
 	TEST_RUN(test_pool_chain);
 	TEST_RUN(test_pool_cancel_queued);
+	TEST_RUN(test_pool_group);
 	TEST_RUN(test_pool_cancel_running);
 	TEST_RUN(test_pool_cancel_finished);
 	TEST_RUN(test_pool_cancel_from_done);
