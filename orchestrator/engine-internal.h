@@ -35,6 +35,7 @@ struct run {
 	struct event		*timer;		/* step timeout or backoff */
 	struct event		*deadline;	/* run timeout */
 	int			 pending;	/* changes not committed yet */
+	int			 barriers;	/* of those, not replayable */
 	int			 done;		/* final and reported */
 	struct engine_watch	 watch;
 	/* Admission (engine-admit.c). */

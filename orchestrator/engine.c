@@ -36,6 +36,7 @@ struct run_commit {
 	unsigned	 effects;
 	int		 seq;		/* the run's seq after the change */
 	int		 created;	/* the change created the run */
+	int		 barrier;	/* not replayable (run_submit) */
 	int		 observed;	/* ev is filled for the observer */
 	struct engine_watch notify;	/* accepted once committed, or none */
 	struct engine_event ev;		/* step and error are copies */
@@ -59,7 +60,7 @@ static void	run_timer_cb(evutil_socket_t, short, void *);
 static void	run_apply(struct run *, enum fsm_event,
 		    const struct run_event *);
 static void	run_submit(struct run *, const struct transition_rec *,
-		    const struct step_rec *, unsigned, unsigned, int);
+		    const struct step_rec *, unsigned, unsigned, unsigned);
 
 /* Renews this process's leases while it has runs. */
 static void
@@ -171,7 +172,7 @@ engine_free(struct engine *e)
 		 * runs freed here. The changes stay queued for store_close. */
 		if (e->runs->pending > 0)
 			store_forget_callbacks(e->store, free);
-		e->runs->pending = 0;
+		e->runs->pending = e->runs->barriers = 0;
 		run_free(e->runs);
 	}
 	/* Every step call is gone: no request refers to the client now. */
@@ -577,6 +578,7 @@ run_committed_cb(void *arg)
 	unsigned eff = c->effects;
 
 	run->pending--;
+	run->barriers -= c->barrier;
 	if (c->observed) {
 		engine_notify(run, &c->ev);
 		free((char *)c->ev.step);
@@ -586,14 +588,16 @@ run_committed_cb(void *arg)
 		run_tell(run, run->watch.accepted);
 	if (c->notify.accepted != NULL)
 		run_tell_watch(run, &c->notify);
+	/* A step's completion is durable (the crash tests read this). */
+	if (eff & FSM_ADVANCE)
+		log_debug("%s: run %s seq %d committed", __func__, run->rec.id,
+		    c->seq - 1);
 	if (c->created && run->rec.state == RUN_QUEUED)
 		engine_admit(run, 0);
 	else if ((eff & FSM_ADVANCE) && run->rec.state == RUN_RUNNING &&
-	    run->rec.seq == c->seq && run->call == NULL) {
-		log_debug("%s: run %s seq %d committed", __func__, run->rec.id,
-		    c->seq - 1);
+	    run->rec.seq == c->seq && run->call == NULL)
 		engine_run_start(run);
-	} else if ((eff & FSM_RESET) && run->rec.state == RUN_QUEUED)
+	else if ((eff & FSM_RESET) && run->rec.state == RUN_QUEUED)
 		engine_admit(run, 0);
 	else if ((eff & FSM_DEAD_LETTER) && run->rec.dead == DEAD_PENDING)
 		run_start_dead(run);
@@ -603,10 +607,16 @@ run_committed_cb(void *arg)
 	run_maybe_free(run);
 }
 
+/* How run_submit's change came about. */
+#define RUN_SUBMIT_CREATED	0x1	/* it creates the run */
+#define RUN_SUBMIT_REPLAYABLE	0x2	/* a crash before its commit makes it
+					   again, the same: a start, or a pure
+					   step's success */
+
 /* Submits the run's record with a transition (and a finished step). */
 static void
 run_submit(struct run *run, const struct transition_rec *tr,
-    const struct step_rec *sr, unsigned flags, unsigned effects, int created)
+    const struct step_rec *sr, unsigned flags, unsigned effects, unsigned how)
 {
 	struct run_commit *c = xcalloc(1, sizeof *c);
 	struct store_change ch;
@@ -615,7 +625,9 @@ run_submit(struct run *run, const struct transition_rec *tr,
 	c->run = run;
 	c->effects = effects;
 	c->seq = run->rec.seq;
-	c->created = created;
+	c->created = (how & RUN_SUBMIT_CREATED) != 0;
+	c->barrier = (how & RUN_SUBMIT_REPLAYABLE) == 0;
+	run->barriers += c->barrier;
 	if (run->engine->observer != NULL && tr != NULL) {
 		c->observed = 1;
 		c->ev.event = tr->event;	/* static strings */
@@ -719,6 +731,33 @@ run_update(struct run *run, const struct fsm_result *res,
 		run->rec.dead = DEAD_PENDING;
 }
 
+/* Whether a step touches nothing outside the run (steps.h). */
+static int
+run_step_is_pure(const struct workflow_step *ws)
+{
+	return ws != NULL && workflow_step_entry(ws)->pure;
+}
+
+/*
+ * Whether the step a run just moved to may start before that move is
+ * committed: when it is pure (it touches nothing outside the run), or
+ * when the step that finished, done, was pure and every change of the run
+ * awaiting its commit is replayable, so that what the next step is given
+ * follows from committed state alone (a crash makes those changes again,
+ * the same, and the next step's call is repeated, as a retry would be).
+ */
+static int
+run_may_run_ahead(const struct run *run, const struct workflow_step *done)
+{
+	const struct workflow_step *next;
+
+	if (run->idx < 0 || run->rec.state != RUN_RUNNING)
+		return 0;
+	next = workflow_step_at(run->wf, (size_t)run->idx);
+	return run_step_is_pure(next) ||
+	    (run_step_is_pure(done) && run->barriers == 0);
+}
+
 /* The one place a run changes state: decide, record, submit, act. */
 static void
 run_apply(struct run *run, enum fsm_event kind, const struct run_event *ev)
@@ -780,9 +819,12 @@ run_apply(struct run *run, enum fsm_event kind, const struct run_event *ev)
 	}
 	log_debug("%s: run %s %s -> %s (%s)", __func__, run->rec.id,
 	    run_state_name(from), run_state_name(res.state), res.event);
-	run_submit(run, &tr, srp, ev ? ev->store_flags : 0, res.effects, 0);
+	run_submit(run, &tr, srp, ev ? ev->store_flags : 0, res.effects,
+	    kind == FSM_START || (kind == FSM_STEP_OK && run_step_is_pure(ws)) ?
+	    RUN_SUBMIT_REPLAYABLE : 0);
 	free(step);
-	if (res.effects & FSM_START_STEP)
+	if ((res.effects & FSM_START_STEP) || ((res.effects & FSM_ADVANCE) &&
+	    run_may_run_ahead(run, ws)))
 		engine_run_start(run);
 	if (res.effects & FSM_BACKOFF)
 		run_arm(run, run->rec.due_at - run->rec.updated_at);
@@ -983,7 +1025,7 @@ run_create(struct run *run, const char *key, char id[RUN_ID_LEN + 1])
 	tr.to_state = RUN_QUEUED;
 	tr.event = "created";
 	tr.step = run->rec.step;
-	run_submit(run, &tr, NULL, STORE_RUN_INSERT, 0, 1);
+	run_submit(run, &tr, NULL, STORE_RUN_INSERT, 0, RUN_SUBMIT_CREATED);
 	if (run->debounce_key != NULL) {
 		char why[64];
 

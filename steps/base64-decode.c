@@ -133,5 +133,6 @@ const struct step_entry step_base64_decode_entry = {
 	.keys = NULL,
 	.check = NULL,
 	.start = base64_decode_start,
-	.cancel = NULL
+	.cancel = NULL,
+	.pure = 1
 };

@@ -110,5 +110,6 @@ const struct step_entry step_base64_encode_entry = {
 	.keys = base64_encode_keys,
 	.check = base64_encode_check,
 	.start = base64_encode_start,
-	.cancel = NULL
+	.cancel = NULL,
+	.pure = 1
 };

@@ -140,5 +140,6 @@ const struct step_entry step_json_decode_entry = {
 	.keys = json_decode_keys,
 	.check = json_decode_check,
 	.start = json_decode_start,
-	.cancel = NULL
+	.cancel = NULL,
+	.pure = 1
 };

@@ -87,5 +87,6 @@ const struct step_entry step_json_encode_entry = {
 	.keys = json_encode_keys,
 	.check = json_encode_check,
 	.start = json_encode_start,
-	.cancel = NULL
+	.cancel = NULL,
+	.pure = 1
 };

@@ -37,6 +37,11 @@ struct step_entry {
 	enum step_status (*start)(struct step_call *);
 	/* Required when start can return STEP_WAIT. */
 	void		(*cancel)(struct step_call *);
+	/* Set for a step whose output is a function of its input and
+	 * "with" alone, computed at once, touching nothing outside the run:
+	 * the engine runs it without waiting for the commit before it (a
+	 * crash makes it run again, to the same output). */
+	int		 pure;
 };
 
 /* For step_entry.keys: "with" may hold any key. */

@@ -29,4 +29,5 @@ const struct step_entry step_transform_entry = {
 	.summary = "output the rendered \"with\" object (reshape data)",
 	.keys = step_keys_any,
 	.start = transform_start,
+	.pure = 1,
 };

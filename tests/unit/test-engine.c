@@ -441,6 +441,77 @@ test_engine_three_steps(void)
 	teardown(&t);
 }
 
+static const char wf_ahead[] =
+    "{ \"name\": \"ahead\","
+    "  \"steps\": ["
+    "    { \"name\": \"decode\", \"uses\": \"json.decode\" },"
+    "    { \"name\": \"pause\", \"uses\": \"wait\","
+    "      \"with\": { \"ms\": 100 } },"
+    "    { \"name\": \"shape\", \"uses\": \"transform\","
+    "      \"with\": { \"n\": \"{{input.n}}\" } },"
+    "    { \"name\": \"after\", \"uses\": \"wait\","
+    "      \"with\": { \"ms\": 100 } }"
+    "  ] }";
+
+/* For test_engine_run_ahead: calls in flight when each step's success
+ * was committed, by step name. */
+struct ahead_seen {
+	struct engine	*engine;
+	int		 decode, pause, shape, after;
+};
+
+/* The observer: notes engine_calls() as each step_succeeded commits. */
+static void
+ahead_observer(const struct engine_event *ev, void *arg)
+{
+	struct ahead_seen *a = arg;
+
+	if (strcmp(ev->event, "step_succeeded") != 0 || ev->step == NULL)
+		return;
+	if (strcmp(ev->step, "decode") == 0)
+		a->decode = (int)engine_calls(a->engine);
+	else if (strcmp(ev->step, "pause") == 0)
+		a->pause = (int)engine_calls(a->engine);
+	else if (strcmp(ev->step, "shape") == 0)
+		a->shape = (int)engine_calls(a->engine);
+}
+
+/*
+ * Pure steps run ahead of the commits: a step after a pure one starts
+ * before the pure step's success is committed when nothing else of the
+ * run awaits a commit (decode -> pause); a pure step runs at once after
+ * any step (pause -> shape); but a step after a pure one waits when the
+ * step before that is not committed yet (shape -> after).
+ */
+static void
+test_engine_run_ahead(void)
+{
+	struct ahead_seen a = { NULL, -1, -1, -1, -1 };
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct tr_list tl;
+	char id[RUN_ID_LEN + 1];
+
+	REQUIRE(setup(&t) == 0);
+	a.engine = t.engine;
+	engine_set_observer(t.engine, ahead_observer, &a);
+	wf = load(wf_ahead);
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{\"n\": 5}", id, &err) == 0);
+	CHECK(drive(&t, 1) == 0);
+	CHECK(result_of(&t, id)->state == RUN_SUCCEEDED);
+	CHECK(a.decode == 1);	/* pause was waiting already */
+	CHECK(a.pause == 0);	/* shape ran, after did not start */
+	CHECK(a.shape == 0);	/* after starts from this commit */
+	transitions(&t, id, &tl);
+	CHECK_STR(tl.text, "created,started,step_succeeded,step_succeeded,"
+	    "step_succeeded,succeeded");
+	CHECK(tl.bad_order == 0);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
 static const char wf_templates[] =
     "{ \"name\": \"templates\","
     "  \"steps\": ["
@@ -1644,6 +1715,7 @@ main(void)
 	else
 		log_set_level(LOG_NONE);
 	TEST_RUN(test_engine_three_steps);
+	TEST_RUN(test_engine_run_ahead);
 	TEST_RUN(test_engine_templates);
 	TEST_RUN(test_engine_template_missing);
 	TEST_RUN(test_engine_input_refused);
