@@ -84,6 +84,11 @@ struct store_ops {
 		    struct orc_error *);
 	int	 (*list_schedules)(void *, store_schedule_cb, void *,
 		    struct orc_error *);
+
+	/* 1 when reads use a connection of their own: then the writes
+	 * (begin to commit, claims, renewals) may run on another thread,
+	 * one at a time, while the loop reads. */
+	int	 (*separate_reader)(void *);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -933,6 +933,15 @@ pg_check_readonly(struct pg_store *ps, struct orc_error *err)
 	return -1;
 }
 
+/* Reads always have their own connection. */
+static int
+pg_separate_reader(void *arg)
+{
+	struct pg_store *ps = arg;
+
+	return ps->w != NULL;
+}
+
 /* Frees a backend and closes its connections. */
 static void
 pg_close(void *arg)
@@ -1938,6 +1947,7 @@ pg_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
 
 const struct store_ops store_pg_ops = {
 	.name = "postgresql",
+	.separate_reader = pg_separate_reader,
 	.open = pg_open,
 	.close = pg_close,
 	.begin = pg_begin,

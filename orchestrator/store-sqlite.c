@@ -306,6 +306,15 @@ struct sqlite_store {
 	struct sqlite_conn	*r;	/* may be w */
 };
 
+/* Whether reads have their own connection (not so in memory). */
+static int
+sqlite_separate_reader(void *arg)
+{
+	struct sqlite_store *ss = arg;
+
+	return ss->w != NULL && ss->r != ss->w;
+}
+
 /* Maps an SQLite result code to one of ours. */
 static int
 sqlite_code(int rc)
@@ -1816,6 +1825,7 @@ sqlite_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
 
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
+	.separate_reader = sqlite_separate_reader,
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.begin = sqlite_begin,

@@ -6,6 +6,19 @@
  * and the retry of a failed commit on a timer with backoff while the store
  * calls itself unhealthy. Reads and leases are passed to the backend.
  *
+ * With an event loop (and a backend whose reads have a connection of their
+ * own) the transactions run on a thread of their own, the commit thread,
+ * so that the loop goes on serving while the disk works: the loop hands it
+ * the whole queue, and what is submitted meanwhile waits for the next
+ * transaction, which starts as soon as this one is reported back (through
+ * a pipe, read by the loop). The callbacks still run on the loop, in
+ * order, after their commit. One batch at a time: the thread only works
+ * between a hand-over and the loop's reaping of its result, and the loop
+ * touches the writing connection (claims, renewals, store_flush) only when
+ * no batch is out. The thread reads the queued copies and nothing else;
+ * the JSON values they share with the loop are not changed by anyone once
+ * submitted, and jansson counts references atomically.
+ *
  * A change is copied when submitted, so the caller may reuse its records at
  * once. A definition's body can be large and is the same for thousands of
  * runs: the hashes this store has already queued are remembered, and a
@@ -15,9 +28,14 @@
 
 #include <sys/queue.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -48,6 +66,13 @@ struct store_item {
 };
 TAILQ_HEAD(store_items, store_item);
 
+/* Where the commit thread stands; under wlock. */
+enum store_wstate {
+	STORE_W_IDLE,		/* waiting for a batch */
+	STORE_W_WORKING,	/* committing inflight */
+	STORE_W_DONE		/* wrc says how it went; the loop reaps it */
+};
+
 struct store {
 	const struct store_ops	*ops;
 	void			*be;
@@ -69,6 +94,21 @@ struct store {
 
 	char			*known[STORE_KNOWN_DEFS];
 	size_t			 known_next;
+
+	/* The commit thread (threaded), see the top of this file. */
+	int			 threaded;
+	int			 wbusy;		/* a batch is out: loop only */
+	pthread_t		 wthread;
+	pthread_mutex_t		 wlock;
+	pthread_cond_t		 wcond;		/* wstate or wstop changed */
+	enum store_wstate	 wstate;
+	int			 wstop;
+	struct store_items	 inflight;	/* the batch out */
+	size_t			 ninflight;
+	int			 wrc;		/* 0 or -1, with werr */
+	struct orc_error	 werr;
+	int			 wfds[2];	/* the thread -> the loop */
+	struct event		*wev;
 };
 
 /* Drops the callbacks of one list. */
@@ -89,6 +129,7 @@ void
 store_forget_callbacks(struct store *s, void (*free_arg)(void *))
 {
 	store_forget_list(&s->queue, free_arg);
+	store_forget_list(&s->inflight, free_arg);
 	store_forget_list(&s->done, free_arg);
 }
 
@@ -97,6 +138,10 @@ static const char *const run_state_names[RUN_STATE_COUNT] = {
 };
 
 static void	store_flush_cb(evutil_socket_t, short, void *);
+static void	store_schedule_retry(struct store *);
+static void	store_run_callbacks(struct store *);
+static int	store_wants_thread(const struct store *);
+static void	store_writer_open(struct store *);
 static void	store_enqueue(struct store *, struct store_item *);
 static void	store_retry_cb(evutil_socket_t, short, void *);
 
@@ -359,6 +404,7 @@ store_open(const char *target, unsigned flags, struct event_base *base,
 	s->base = base;
 	s->healthy = 1;
 	TAILQ_INIT(&s->queue);
+	TAILQ_INIT(&s->inflight);
 	TAILQ_INIT(&s->done);
 
 	s->be = s->ops->open(target, flags, err);
@@ -372,25 +418,29 @@ store_open(const char *target, unsigned flags, struct event_base *base,
 		s->retry_ev = evtimer_new(base, store_retry_cb, s);
 		if (s->flush_ev == NULL || s->retry_ev == NULL)
 			fatal("%s: event_new failed", __func__);
+		if (store_wants_thread(s))
+			store_writer_open(s);
 	}
 	log_debug("%s: %s opened%s", __func__, s->target,
 	    (flags & STORE_READONLY) ? " read-only" : "");
 	return s;
 }
 
-/* Commits the whole queue in one transaction; the queue is kept on error. */
+/*
+ * Writes a list of changes in one transaction, rolled back on error. It
+ * touches the backend's writing connection and the list only: the commit
+ * thread calls it.
+ */
 static int
-store_commit(struct store *s, struct orc_error *err)
+store_write_items(struct store *s, struct store_items *list,
+    struct orc_error *err)
 {
 	struct store_item	*it;
 	struct store_change	 ch;
-	size_t			 n = s->npending;
 
-	if (TAILQ_EMPTY(&s->queue))
-		return 0;
 	if (s->ops->begin(s->be, err) == -1)
 		goto fail;
-	TAILQ_FOREACH(it, &s->queue, entry) {
+	TAILQ_FOREACH(it, list, entry) {
 		if (it->has_sched) {
 			if (s->ops->put_schedule(s->be, &it->sched, err) == -1)
 				goto fail;
@@ -407,9 +457,18 @@ store_commit(struct store *s, struct orc_error *err)
 	}
 	if (s->ops->commit(s->be, err) == -1)
 		goto fail;
+	return 0;
 
-	TAILQ_CONCAT(&s->done, &s->queue, entry);
-	s->npending = 0;
+fail:
+	s->ops->rollback(s->be);
+	return -1;
+}
+
+/* n changes were committed: the store is healthy. */
+static void
+store_committed(struct store *s, size_t n)
+{
+	s->npending -= n;
 	if (!s->healthy) {
 		log_info("%s: %s: commit succeeded again after %u failures",
 		    __func__, s->target, s->failures);
@@ -420,10 +479,12 @@ store_commit(struct store *s, struct orc_error *err)
 	if (s->retry_ev != NULL)
 		evtimer_del(s->retry_ev);
 	log_debug("%s: %s: %zu changes committed", __func__, s->target, n);
-	return 0;
+}
 
-fail:
-	s->ops->rollback(s->be);
+/* A commit of n changes failed; they are queued again. */
+static void
+store_commit_failed(struct store *s, const struct orc_error *err, size_t n)
+{
 	/* Log once per outage, not once per retry. */
 	if (s->healthy) {
 		log_error("%s: %s (%zu changes kept, retrying)", __func__,
@@ -431,7 +492,219 @@ fail:
 	}
 	s->healthy = 0;
 	s->failures++;
+}
+
+/* Commits the whole queue in one transaction on this thread, with no
+ * batch out; the queue is kept on error. */
+static int
+store_commit(struct store *s, struct orc_error *err)
+{
+	size_t n = s->npending;
+
+	if (TAILQ_EMPTY(&s->queue))
+		return 0;
+	if (store_write_items(s, &s->queue, err) == -1) {
+		store_commit_failed(s, err, n);
+		return -1;
+	}
+	TAILQ_CONCAT(&s->done, &s->queue, entry);
+	store_committed(s, n);
+	return 0;
+}
+
+/* Locks the commit thread's state; failing to is a broken invariant. */
+static void
+store_wlock(struct store *s)
+{
+	if (pthread_mutex_lock(&s->wlock) != 0)
+		fatal("%s: cannot lock the commit thread's state", __func__);
+}
+
+static void
+store_wunlock(struct store *s)
+{
+	if (pthread_mutex_unlock(&s->wlock) != 0)
+		fatal("%s: cannot unlock the commit thread's state", __func__);
+}
+
+/* The commit thread: commits each batch handed over, then tells the loop
+ * through the pipe. The batch is its alone until it says it is done. */
+static void *
+store_writer_main(void *arg)
+{
+	struct store *s = arg;
+	ssize_t n;
+
+	store_wlock(s);
+	for (;;) {
+		while (!s->wstop && s->wstate != STORE_W_WORKING)
+			pthread_cond_wait(&s->wcond, &s->wlock);
+		if (s->wstate != STORE_W_WORKING)
+			break;
+		store_wunlock(s);
+		orc_error_clear(&s->werr);
+		s->wrc = store_write_items(s, &s->inflight, &s->werr);
+		store_wlock(s);
+		s->wstate = STORE_W_DONE;
+		pthread_cond_broadcast(&s->wcond);
+		/* A byte per batch, read at once: the pipe cannot fill. */
+		do
+			n = write(s->wfds[1], "c", 1);
+		while (n < 0 && errno == EINTR);
+	}
+	store_wunlock(s);
+	return NULL;
+}
+
+/* Hands the queue to the commit thread: no batch is out, the queue is
+ * not empty. */
+static void
+store_writer_start(struct store *s)
+{
+	store_wlock(s);
+	TAILQ_CONCAT(&s->inflight, &s->queue, entry);
+	s->ninflight = s->npending;
+	s->wstate = STORE_W_WORKING;
+	pthread_cond_broadcast(&s->wcond);
+	store_wunlock(s);
+	s->wbusy = 1;
+	if (event_add(s->wev, NULL) != 0)
+		fatal("%s: cannot watch the commit thread's pipe", __func__);
+}
+
+/* Starts the next batch when there is one and nothing holds it back. */
+static void
+store_writer_kick(struct store *s)
+{
+	if (!s->wbusy && !TAILQ_EMPTY(&s->queue) &&
+	    !evtimer_pending(s->retry_ev, NULL))
+		store_writer_start(s);
+}
+
+/*
+ * Takes the commit thread's result, waiting for it when wait is set: the
+ * batch moves to the done list, or back to the head of the queue when it
+ * failed (err says why). 1 when it committed, -1 when it failed, 0 when
+ * no batch was out (or it is not finished and wait is not set).
+ */
+static int
+store_writer_reap(struct store *s, int wait, struct orc_error *err)
+{
+	size_t n;
+	int rc;
+
+	if (!s->wbusy)
+		return 0;
+	store_wlock(s);
+	while (wait && s->wstate == STORE_W_WORKING)
+		pthread_cond_wait(&s->wcond, &s->wlock);
+	if (s->wstate != STORE_W_DONE) {
+		store_wunlock(s);
+		return 0;
+	}
+	rc = s->wrc;
+	*err = s->werr;
+	if (rc == 0)
+		TAILQ_CONCAT(&s->done, &s->inflight, entry);
+	else {
+		TAILQ_CONCAT(&s->inflight, &s->queue, entry);
+		TAILQ_CONCAT(&s->queue, &s->inflight, entry);
+	}
+	n = s->ninflight;
+	s->ninflight = 0;
+	s->wstate = STORE_W_IDLE;
+	store_wunlock(s);
+	s->wbusy = 0;
+	event_del(s->wev);
+	if (rc == 0) {
+		store_committed(s, n);
+		return 1;
+	}
+	store_commit_failed(s, err, n);
 	return -1;
+}
+
+/* The commit thread reported: reap, call back, start the next batch. */
+static void
+store_writer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store		*s = arg;
+	struct orc_error	 err;
+	char			 buf[64];
+	int			 rc;
+
+	while (read(fd, buf, sizeof buf) > 0)
+		continue;
+	orc_error_clear(&err);
+	if ((rc = store_writer_reap(s, 0, &err)) == 0)
+		return;
+	if (rc < 0) {
+		store_schedule_retry(s);
+		return;
+	}
+	store_run_callbacks(s);
+	store_writer_kick(s);
+}
+
+/* Starts the commit thread and the pipe it reports through. */
+static void
+store_writer_open(struct store *s)
+{
+	sigset_t all, old;
+	int e;
+
+	if (pipe2(s->wfds, O_CLOEXEC | O_NONBLOCK) != 0)
+		fatal("%s: cannot make a pipe: %s", __func__,
+		    strerror(errno));
+	if (pthread_mutex_init(&s->wlock, NULL) != 0 ||
+	    pthread_cond_init(&s->wcond, NULL) != 0)
+		fatal("%s: cannot set up the commit thread's lock", __func__);
+	/* Watched only while a batch is out, so that a loop with nothing
+	 * else to do still ends. */
+	s->wev = event_new(s->base, s->wfds[0], EV_READ | EV_PERSIST,
+	    store_writer_cb, s);
+	if (s->wev == NULL)
+		fatal("%s: cannot watch the commit thread's pipe", __func__);
+	/* The thread blocks every signal: the loop's thread handles them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if ((e = pthread_create(&s->wthread, NULL, store_writer_main, s)) != 0)
+		fatal("%s: cannot start the commit thread: %s", __func__,
+		    strerror(e));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	s->threaded = 1;
+}
+
+/* Stops the commit thread (no batch is out) and frees what it used. */
+static void
+store_writer_close(struct store *s)
+{
+	if (!s->threaded)
+		return;
+	store_wlock(s);
+	s->wstop = 1;
+	pthread_cond_broadcast(&s->wcond);
+	store_wunlock(s);
+	pthread_join(s->wthread, NULL);
+	event_free(s->wev);
+	close(s->wfds[0]);
+	close(s->wfds[1]);
+	pthread_cond_destroy(&s->wcond);
+	pthread_mutex_destroy(&s->wlock);
+	s->threaded = 0;
+}
+
+/* Whether commits go to a thread: with a loop, when reads have their own
+ * connection, unless ORCH_COMMIT_THREAD is "0". */
+static int
+store_wants_thread(const struct store *s)
+{
+	const char *env = getenv("ORCH_COMMIT_THREAD");
+
+	if (env != NULL && strcmp(env, "0") == 0)
+		return 0;
+	return s->ops->separate_reader != NULL &&
+	    s->ops->separate_reader(s->be);
 }
 
 /* Arms the retry timer with the next backoff. */
@@ -487,6 +760,10 @@ store_flush_cb(evutil_socket_t fd, short what, void *arg)
 	/* A failed commit's timer owns the queue until it succeeds. */
 	if (evtimer_pending(s->retry_ev, NULL))
 		return;
+	if (s->threaded) {
+		store_writer_kick(s);
+		return;
+	}
 	orc_error_clear(&err);
 	if (store_commit(s, &err) == -1) {
 		store_schedule_retry(s);
@@ -502,6 +779,11 @@ store_retry_cb(evutil_socket_t fd, short what, void *arg)
 	struct store		*s = arg;
 	struct orc_error	 err;
 
+	if (s->threaded) {
+		if (!s->wbusy && !TAILQ_EMPTY(&s->queue))
+			store_writer_start(s);
+		return;
+	}
 	orc_error_clear(&err);
 	if (store_commit(s, &err) == -1) {
 		store_schedule_retry(s);
@@ -533,6 +815,7 @@ store_close(struct store *s)
 		TAILQ_REMOVE(&s->done, it, entry);
 		store_item_free(it);
 	}
+	store_writer_close(s);
 	if (s->flush_ev != NULL)
 		event_free(s->flush_ev);
 	if (s->retry_ev != NULL)
@@ -604,6 +887,10 @@ store_flush(struct store *s, struct orc_error *err)
 {
 	struct orc_error e;
 
+	/* A batch out first: the submit order holds. Should it fail, its
+	 * changes are queued again and committed below. */
+	orc_error_clear(&e);
+	(void)store_writer_reap(s, 1, &e);
 	orc_error_clear(&e);
 	if (store_commit(s, &e) == -1) {
 		if (err != NULL)
@@ -757,12 +1044,24 @@ int
 store_renew_leases(struct store *s, const char *owner, int64_t until,
     struct orc_error *err)
 {
+	struct orc_error e;
+	int rc;
+
 	if (s->flags & STORE_READONLY) {
 		orc_error_set(err, ORC_EINVAL, "%s: opened read-only",
 		    s->target);
 		return -1;
 	}
-	return s->ops->renew_leases(s->be, owner, until, err);
+	if (!s->threaded)
+		return s->ops->renew_leases(s->be, owner, until, err);
+	/* The writing connection is the loop's only with no batch out. */
+	orc_error_clear(&e);
+	if (store_writer_reap(s, 1, &e) == -1)
+		store_schedule_retry(s);
+	rc = s->ops->renew_leases(s->be, owner, until, err);
+	store_run_callbacks(s);
+	store_writer_kick(s);
+	return rc;
 }
 
 /* Frees a schedule record's strings. */

@@ -183,6 +183,18 @@ drive(struct tctx *t, int n)
 	return t->timed_out ? -1 : 0;
 }
 
+/* Turns the loop until nothing waits to be committed (commits finish on
+ * the store's thread: one turn of the loop may not see them). */
+static void
+settle(struct tctx *t)
+{
+	int i;
+
+	event_base_loop(t->base, EVLOOP_NONBLOCK);
+	for (i = 0; i < 1000 && store_pending(t->store) > 0; i++)
+		event_base_loop(t->base, EVLOOP_ONCE);
+}
+
 /* Loads a workflow from text; NULL (and the problems printed) if bad. */
 static struct workflow *
 load(const char *text)
@@ -978,7 +990,7 @@ test_engine_resume(void)
 	/* Turn the loop until each run has committed its first step. */
 	for (loops = 0, committed = 0; committed < 3 && loops < 1000;
 	    loops++) {
-		event_base_loop(t.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		settle(&t);
 		for (i = 0, committed = 0; i < 3; i++) {
 			steps_of(&t, ids[i], &sl);
 			committed += sl.count == 1;
@@ -1431,9 +1443,9 @@ test_engine_concurrency_queue(void)
 	REQUIRE(wf != NULL);
 	CHECK(submit(&t, wf, "{}", a, &err) == 0);
 	/* Let the first run commit and take the slot. */
-	event_base_loop(t.base, EVLOOP_NONBLOCK);
+	settle(&t);
 	CHECK(submit(&t, wf, "{}", b, &err) == 0);
-	event_base_loop(t.base, EVLOOP_NONBLOCK);
+	settle(&t);
 	engine_get_stats(t.engine, &st);
 	CHECK(st.waiting == 1);
 	CHECK(submit(&t, wf, "{}", c, &err) == -1);
