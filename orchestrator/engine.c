@@ -388,8 +388,10 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 	char *key;
 	const char *name = workflow_step_name(ws);
 
-	ctx = run_template_ctx(run, name, attempt);
-	if (workflow_step_with(ws) != NULL &&
+	/* The templates' view is built only for a step that has some. */
+	ctx = workflow_step_with(ws) != NULL ?
+	    run_template_ctx(run, name, attempt) : NULL;
+	if (ctx != NULL &&
 	    (with = template_render(workflow_step_with(ws), ctx, &err)) ==
 	    NULL) {
 		json_decref(ctx);
