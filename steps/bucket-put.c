@@ -10,11 +10,12 @@
  * Under the engine the write runs on the loop's I/O pool (pool.h): start
  * returns STEP_WAIT, a worker thread hashes and writes, and the loop
  * finishes the step. The writes the pool takes together share their
- * syncs (pool_submit_group): one syncfs(2) makes all their temporary files
- * durable, the renames follow, a second syncfs makes those durable, so a
- * burst of writes costs two syncs of the file system, not two fsyncs
- * each. syncfs also writes out other dirty data of that file system: a
- * bucket folder on a disk busy with other writers pays for them. A cancelled step drops the result, but a write the
+ * syncs (pool_submit_group): when there are many, one syncfs(2) makes all
+ * their temporary files durable, the renames follow, a second syncfs makes
+ * those durable, so a burst of writes costs two syncs of the file system,
+ * not two fsyncs each. syncfs also waits for every other dirty page of
+ * that file system, which costs latency when the load is light: a few
+ * writes are fsync'd one by one, and their folders once each. A cancelled step drops the result, but a write the
  * worker already began still lands: a cancelled or timed-out bucket.put
  * may have written its key (at least once, as with a retry). Without a
  * pool (a step called directly) the write happens inside start.
@@ -43,6 +44,9 @@
 #include "permit.h"
 #include "pool.h"
 #include "steps.h"
+
+/* From this many writes taken together, syncfs is cheaper than fsyncs. */
+#define BUCKET_PUT_SYNCFS_MIN	8
 
 static const char *const bucket_put_keys[] = {
 	"bucket", "key", "content_type", "endpoint", "region",
@@ -440,19 +444,63 @@ bucket_put_sync_all(struct bucket_put_local **ws, int n, const char *after)
 	}
 }
 
-/*
- * On a worker thread, after the work of a group of local writes: one sync
- * makes every staged file durable, the renames publish them, a second
- * sync makes the renames durable. Two syncs per group, not two fsyncs per
- * write: under load the disk's cost is shared by the whole group.
- */
+/* Fsyncs each staged file of a small group (reopened: fsync works on a
+ * read-only descriptor). */
 static void
-bucket_put_local_group(void **args, int n)
+bucket_put_sync_files(struct bucket_put_local **ws, int n)
 {
-	struct bucket_put_local **ws = (struct bucket_put_local **)args;
+	int i, fd, e;
+
+	for (i = 0; i < n; i++) {
+		if (ws[i]->error != NULL)
+			continue;
+		e = 0;
+		if ((fd = open(ws[i]->tmp, O_RDONLY | O_CLOEXEC)) < 0 ||
+		    fsync(fd) != 0)
+			e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (e != 0)
+			bucket_put_errno(&ws[i]->error, &ws[i]->retryable,
+			    "cannot write", ws[i]->tmp, e);
+	}
+}
+
+/* Fsyncs each folder a small group renamed into, once. */
+static void
+bucket_put_sync_folders(struct bucket_put_local **ws, int n)
+{
+	char *slash;
+	size_t len;
+	int i, j, e;
+
+	for (i = 0; i < n; i++) {
+		if (ws[i]->error != NULL)
+			continue;
+		len = (size_t)(strrchr(ws[i]->path, '/') - ws[i]->path);
+		for (j = 0; j < i; j++)
+			if (ws[j]->error == NULL &&
+			    strncmp(ws[j]->path, ws[i]->path, len + 1) == 0 &&
+			    strchr(ws[j]->path + len + 1, '/') == NULL)
+				break;
+		if (j < i)
+			continue;
+		slash = ws[i]->path + len;
+		*slash = '\0';
+		e = orc_fsync_dir(ws[i]->path) != 0 ? errno : 0;
+		if (e != 0)
+			bucket_put_errno(&ws[i]->error, &ws[i]->retryable,
+			    "cannot sync folder", ws[i]->path, e);
+		*slash = '/';
+	}
+}
+
+/* Renames each staged file of a group over its key (or drops it). */
+static void
+bucket_put_publish_all(struct bucket_put_local **ws, int n)
+{
 	int i;
 
-	bucket_put_sync_all(ws, n, "cannot sync before writing");
 	for (i = 0; i < n; i++) {
 		if (ws[i]->tmp == NULL)
 			continue;
@@ -464,7 +512,30 @@ bucket_put_local_group(void **args, int n)
 			    &ws[i]->error, &ws[i]->retryable);
 		ws[i]->tmp = NULL;
 	}
-	bucket_put_sync_all(ws, n, "cannot sync after writing");
+}
+
+/*
+ * On a worker thread, after the work of a group of local writes. A large
+ * group: one sync makes every staged file durable, the renames publish
+ * them, a second sync makes the renames durable; two syncs per group, not
+ * two fsyncs per write, so under load the disk's cost is shared. A small
+ * group (the pool keeps up): an fsync per file and per folder, as syncfs
+ * would also wait for every other dirty page of the file system.
+ */
+static void
+bucket_put_local_group(void **args, int n)
+{
+	struct bucket_put_local **ws = (struct bucket_put_local **)args;
+
+	if (n >= BUCKET_PUT_SYNCFS_MIN)
+		bucket_put_sync_all(ws, n, "cannot sync before writing");
+	else
+		bucket_put_sync_files(ws, n);
+	bucket_put_publish_all(ws, n);
+	if (n >= BUCKET_PUT_SYNCFS_MIN)
+		bucket_put_sync_all(ws, n, "cannot sync after writing");
+	else
+		bucket_put_sync_folders(ws, n);
 }
 
 /* On the loop: the write ended (or the call was cancelled). */
