@@ -35,6 +35,9 @@
 #define FETCH_TIMEOUT_MS	30000
 #define FETCH_MAX_RESPONSE	(16 * 1024 * 1024)
 #define FETCH_MAX_REDIRECTS	10
+/* Easy handles kept for reuse: each keeps its buffers (tens of KiB that
+ * would be allocated and freed again per request). */
+#define FETCH_IDLE_MAX		64
 
 enum fetch_req_state { FETCH_REQ_ACTIVE, FETCH_REQ_DONE };
 
@@ -86,6 +89,8 @@ struct fetch {
 	size_t			 count;
 	int			 dispatching;
 	int			 dying;
+	CURL			*idle[FETCH_IDLE_MAX];	/* reset, reusable */
+	size_t			 nidle;
 };
 
 static pthread_once_t	fetch_once = PTHREAD_ONCE_INIT;
@@ -226,7 +231,12 @@ fetch_req_detach(struct fetch_req *r)
 	if (r->easy == NULL)
 		return;
 	curl_multi_remove_handle(r->f->multi, r->easy);
-	curl_easy_cleanup(r->easy);
+	/* Reset drops every option (credentials too) and keeps buffers. */
+	if (r->f->nidle < FETCH_IDLE_MAX) {
+		curl_easy_reset(r->easy);
+		r->f->idle[r->f->nidle++] = r->easy;
+	} else
+		curl_easy_cleanup(r->easy);
 	r->easy = NULL;
 }
 
@@ -256,6 +266,8 @@ fetch_req_free(struct fetch_req *r)
 static void
 fetch_destroy(struct fetch *f)
 {
+	while (f->nidle > 0)
+		curl_easy_cleanup(f->idle[--f->nidle]);
 	curl_multi_cleanup(f->multi);
 	event_free(f->timer);
 	free(f);
@@ -392,7 +404,9 @@ fetch_req_launch(struct fetch_req *r, struct orc_error *err)
 	int64_t left;
 	CURLMcode mrc;
 
-	if ((e = curl_easy_init()) == NULL)
+	if (r->f->nidle > 0)
+		e = r->f->idle[--r->f->nidle];
+	else if ((e = curl_easy_init()) == NULL)
 		fatal("%s: out of memory", __func__);
 	r->easy = e;
 	r->status = 0;
