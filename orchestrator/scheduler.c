@@ -6,7 +6,10 @@
  * clock through ORCH_TEST_CLOCK_FILE. A wake-up plans each due schedule
  * with sched_plan(), checks overlap against the previous cron run as the
  * store has it, submits the runs, then queues the schedule's row behind
- * them.
+ * them. Several nodes on one PostgreSQL database all run a scheduler, but
+ * only the one the store names leader fires (store_sched_leader); the
+ * others ask again every second and, on taking over, read the rows the
+ * leader left before they fire.
  */
 #include "config.h"
 
@@ -26,6 +29,8 @@
 #include "workflow.h"
 
 #define SCHED_TEST_POLL_MS	50
+/* How often a process that does not fire asks whether it should. */
+#define SCHED_FOLLOW_MS		1000
 #define SCHED_MAX_SLEEP_MS	60000
 /* Counting missed fires stops here (years of every-minute fires). */
 #define SCHED_COUNT_MAX		1000000
@@ -51,6 +56,7 @@ struct sched {
 	struct sched_entry	*entries;
 	size_t			 n;
 	int			 stopped;
+	int			 leading;	/* fired at the last tick */
 };
 
 /* The test clock's file, or NULL for the wall clock. */
@@ -308,7 +314,10 @@ sched_arm(struct sched *sc, int64_t now)
 		return;
 	if (sched_clock_file() != NULL)
 		wait = SCHED_TEST_POLL_MS;
-	for (i = 0; i < sc->n; i++) {
+	/* Another process fires: ask again now and then, to take over. */
+	else if (!sc->leading)
+		wait = SCHED_FOLLOW_MS;
+	for (i = 0; i < sc->n && sc->leading; i++) {
 		if (sc->entries[i].rec.next_at > 0 &&
 		    sc->entries[i].rec.next_at - now < wait)
 			wait = sc->entries[i].rec.next_at - now;
@@ -330,6 +339,59 @@ sched_timer_cb(evutil_socket_t fd, short what, void *arg)
 	sched_tick(sc);
 }
 
+/* Takes over a schedule's row as the store has it (another node may
+ * have fired since this one read it). */
+static void
+sched_refresh(struct sched *sc, struct sched_entry *en)
+{
+	struct schedule_rec row;
+	struct orc_error err;
+	int rc;
+
+	memset(&row, 0, sizeof row);
+	if ((rc = store_get_schedule(sc->store, en->rec.workflow, &row,
+	    &err)) < 0)
+		log_error("%s: %s", __func__, err.message);
+	if (rc <= 0)
+		return;
+	en->rec.fired = row.fired;
+	en->rec.skipped = row.skipped;
+	en->rec.last_fire_at = row.last_fire_at;
+	free(en->rec.last_run_id);
+	en->rec.last_run_id = row.last_run_id != NULL ?
+	    xstrdup(row.last_run_id) : NULL;
+	en->submitted = 0;
+	if (row.next_at > 0 && sched_same(row.schedule, en->rec.schedule) &&
+	    sched_same(row.timezone, en->rec.timezone))
+		en->rec.next_at = row.next_at;
+	schedule_rec_clear(&row);
+}
+
+/*
+ * Whether this process fires now (store_sched_leader). On becoming the
+ * one that fires, it reads the schedules' rows again first: the node that
+ * fired before may have moved them on.
+ */
+static int
+sched_lead(struct sched *sc)
+{
+	struct orc_error err;
+	size_t i;
+	int lead;
+
+	if ((lead = store_sched_leader(sc->store, &err)) < 0)
+		log_error("%s: %s", __func__, err.message);
+	if (lead == 1 && !sc->leading) {
+		for (i = 0; i < sc->n; i++)
+			sched_refresh(sc, &sc->entries[i]);
+		if (sc->n > 0)
+			log_info("%s: this process fires the cron triggers",
+			    __func__);
+	}
+	sc->leading = lead == 1;
+	return sc->leading;
+}
+
 /* Fires what is due now and sleeps until the next fire. */
 void
 sched_tick(struct sched *sc)
@@ -340,8 +402,9 @@ sched_tick(struct sched *sc)
 	if (sc->stopped)
 		return;
 	now = sched_now();
-	for (i = 0; i < sc->n; i++)
-		sched_fire(sc, &sc->entries[i], now);
+	if (sc->n > 0 && sched_lead(sc))
+		for (i = 0; i < sc->n; i++)
+			sched_fire(sc, &sc->entries[i], now);
 	sched_arm(sc, now);
 }
 

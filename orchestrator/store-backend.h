@@ -85,6 +85,10 @@ struct store_ops {
 	int	 (*list_schedules)(void *, store_schedule_cb, void *,
 		    struct orc_error *);
 
+	/* Whether this process is the one that fires cron triggers: 1 or
+	 * 0, -1 on error. NULL: always (one process per database). */
+	int	 (*sched_leader)(void *, struct orc_error *);
+
 	/* 1 when reads use a connection of their own: then the writes
 	 * (begin to commit, claims, renewals) may run on another thread,
 	 * one at a time, while the loop reads. */

@@ -39,6 +39,9 @@
 #include "store-backend.h"
 
 #define PG_BUSY_MS	5000
+/* The advisory lock key of the cron scheduler: "schedule" in ASCII. */
+#define PG_SCHED_LOCK	"8314604121742470245"
+
 /* The advisory lock key of migrations: "orchestr" in ASCII. */
 #define PG_MIGRATE_LOCK	"7994863766046401650"
 #define PG_MAX_PARAMS	24
@@ -931,6 +934,35 @@ pg_check_readonly(struct pg_store *ps, struct orc_error *err)
 		    "database (schema version %lld)", ps->name,
 		    (long long)version);
 	return -1;
+}
+
+/*
+ * Whether this node fires cron triggers: it holds the session-level
+ * advisory lock PG_SCHED_LOCK on its reading connection (the loop's). The
+ * lock is asked for again at every call: taken already, that is a cheap
+ * round trip that also proves the session alive; when the session ended
+ * (a reset, a dead server) the lock went with it, and another node's next
+ * call gets it.
+ */
+static int
+pg_sched_leader(void *arg, struct orc_error *err)
+{
+	struct pg_store	*ps = arg;
+	PGresult	*res;
+	int		 lead;
+
+	if (pg_ensure(ps, ps->r, err) == -1)
+		return -1;
+	res = PQexec(ps->r->conn, "SELECT pg_try_advisory_lock("
+	    PG_SCHED_LOCK ")");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		pg_error(ps, ps->r->conn, res, NULL, err);
+		PQclear(res);
+		return -1;
+	}
+	lead = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return lead;
 }
 
 /* Reads always have their own connection. */
@@ -1947,6 +1979,7 @@ pg_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
 
 const struct store_ops store_pg_ops = {
 	.name = "postgresql",
+	.sched_leader = pg_sched_leader,
 	.separate_reader = pg_separate_reader,
 	.open = pg_open,
 	.close = pg_close,

@@ -1039,6 +1039,15 @@ store_claim_runs(struct store *s, const char *owner, int64_t until,
 	return 0;
 }
 
+/* Whether this process fires the cron triggers. */
+int
+store_sched_leader(struct store *s, struct orc_error *err)
+{
+	if (s->ops->sched_leader == NULL)
+		return 1;
+	return s->ops->sched_leader(s->be, err);
+}
+
 /* Pushes the expiry of the owner's leases. */
 int
 store_renew_leases(struct store *s, const char *owner, int64_t until,

@@ -250,6 +250,12 @@ int	store_list_schedules(struct store *, store_schedule_cb, void *,
 int	store_get_schedule(struct store *, const char *workflow,
 	    struct schedule_rec *out, struct orc_error *);
 
+/* Whether this process fires the cron triggers: 1 or 0 (-1 on error,
+ * err set). With SQLite always; with PostgreSQL, the one node holding the
+ * scheduler's lock, which another node takes when the holder's session
+ * ends. Call it from the loop's thread. */
+int	store_sched_leader(struct store *, struct orc_error *);
+
 /*
  * Leases. A process claims unfinished runs (queued, running, retrying, or
  * failed with on_failure pending) whose lease is free, expired or held by

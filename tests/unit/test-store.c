@@ -1026,6 +1026,32 @@ test_store_progress(void)
 	store_close(s);
 }
 
+/* One process fires the cron triggers: with SQLite every store says so;
+ * with PostgreSQL the first asks and keeps it, a second is told no until
+ * the first closes. */
+static void
+test_store_sched_leader(void)
+{
+	struct orc_error	 err;
+	struct store		*a, *b;
+
+	a = store_open(DB, 0, NULL, &err);
+	REQUIRE(a != NULL);
+	b = store_open(DB, 0, NULL, &err);
+	REQUIRE(b != NULL);
+	CHECK(store_sched_leader(a, &err) == 1);
+	CHECK(store_sched_leader(a, &err) == 1);
+#ifdef TEST_STORE_PG
+	CHECK(store_sched_leader(b, &err) == 0);
+	store_close(a);
+	CHECK(store_sched_leader(b, &err) == 1);
+#else
+	CHECK(store_sched_leader(b, &err) == 1);
+	store_close(a);
+#endif
+	store_close(b);
+}
+
 /* A definition is written once per store, and never overwritten. */
 static void
 test_store_definitions_once(void)
@@ -1632,6 +1658,7 @@ main(void)
 	RUN(test_store_claim);
 	RUN(test_store_update_flags);
 	RUN(test_store_progress);
+	RUN(test_store_sched_leader);
 	RUN(test_store_definitions_once);
 	RUN(test_store_dashboard_reads);
 	RUN(test_store_schedules);
