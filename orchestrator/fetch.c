@@ -19,7 +19,9 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -38,6 +40,11 @@
 /* Easy handles kept for reuse: each keeps its buffers (tens of KiB that
  * would be allocated and freed again per request). */
 #define FETCH_IDLE_MAX		64
+/* All the answers being received at once hold at most this much (see
+ * ORCH_FETCH_BUFFER_BYTES); a request that would pass it fails, worth a
+ * retry. */
+#define FETCH_BUFFER_DEFAULT	((size_t)256 * 1024 * 1024)
+#define FETCH_BUFFER_MIN	((size_t)64 * 1024)
 
 enum fetch_req_state { FETCH_REQ_ACTIVE, FETCH_REQ_DONE };
 
@@ -70,7 +77,8 @@ struct fetch_req {
 	char			*reason;
 	json_t			*rheaders;
 	struct strbuf		 rbody;
-	int			 over;
+	int			 over;		/* past max */
+	int			 over_all;	/* past the client's buffer cap */
 	CURLcode		 result;
 	char			*errmsg;	/* ours, over curl's */
 	int			 refused;
@@ -91,6 +99,8 @@ struct fetch {
 	int			 dying;
 	CURL			*idle[FETCH_IDLE_MAX];	/* reset, reusable */
 	size_t			 nidle;
+	size_t			 buffered;	/* answer bytes held, all */
+	size_t			 buffer_max;
 };
 
 static pthread_once_t	fetch_once = PTHREAD_ONCE_INIT;
@@ -199,6 +209,29 @@ fetch_timer_set_cb(CURLM *multi, long ms, void *arg)
 	return 0;
 }
 
+/* The cap on answer bytes held at once: ORCH_FETCH_BUFFER_BYTES, else
+ * the default. */
+static size_t
+fetch_buffer_max(void)
+{
+	const char *env = getenv("ORCH_FETCH_BUFFER_BYTES");
+	unsigned long long v;
+	char *end;
+
+	if (env == NULL || *env == '\0')
+		return FETCH_BUFFER_DEFAULT;
+	errno = 0;
+	v = strtoull(env, &end, 10);
+	if (errno != 0 || *end != '\0' || v < FETCH_BUFFER_MIN ||
+	    v > SIZE_MAX) {
+		log_warn("%s: ORCH_FETCH_BUFFER_BYTES \"%s\" is not a number "
+		    "of at least %zu: using %zu", __func__, env,
+		    FETCH_BUFFER_MIN, FETCH_BUFFER_DEFAULT);
+		return FETCH_BUFFER_DEFAULT;
+	}
+	return (size_t)v;
+}
+
 /* Creates a client on base. */
 struct fetch *
 fetch_create(struct event_base *base)
@@ -210,6 +243,7 @@ fetch_create(struct event_base *base)
 		fatal("%s: %s", __func__, err.message);
 	f = xcalloc(1, sizeof *f);
 	f->base = base;
+	f->buffer_max = fetch_buffer_max();
 	TAILQ_INIT(&f->active);
 	TAILQ_INIT(&f->done);
 	if ((f->multi = curl_multi_init()) == NULL ||
@@ -221,6 +255,14 @@ fetch_create(struct event_base *base)
 	    fetch_timer_set_cb);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
 	return f;
+}
+
+/* Frees a request's answer body and gives its bytes back to the cap. */
+static void
+fetch_req_drop_body(struct fetch_req *r)
+{
+	r->f->buffered -= r->rbody.len;
+	strbuf_free(&r->rbody);
 }
 
 /* Takes a request's easy handle out of curl, which keeps the connection
@@ -257,7 +299,7 @@ fetch_req_free(struct fetch_req *r)
 	}
 	free(r->reason);
 	json_decref(r->rheaders);
-	strbuf_free(&r->rbody);
+	fetch_req_drop_body(r);
 	free(r->errmsg);
 	free(r);
 }
@@ -327,7 +369,12 @@ fetch_write_cb(char *data, size_t size, size_t n, void *arg)
 		r->over = 1;
 		return 0;
 	}
+	if (r->f->buffered + size * n > r->f->buffer_max) {
+		r->over_all = 1;
+		return 0;
+	}
 	strbuf_add(&r->rbody, data, size * n);
+	r->f->buffered += size * n;
 	return size * n;
 }
 
@@ -416,7 +463,7 @@ fetch_req_launch(struct fetch_req *r, struct orc_error *err)
 	free(r->reason);
 	r->reason = NULL;
 	json_object_clear(r->rheaders);
-	strbuf_free(&r->rbody);
+	fetch_req_drop_body(r);
 
 	/* The deadline covers every hop of a redirect chain. */
 	left = r->timeout_ms - (orc_mono_ms() - r->start_ms);
@@ -708,7 +755,10 @@ fetch_check(struct fetch *f)
 			r->too_large = 1;
 			r->errmsg = xasprintf("response over %zu bytes",
 			    r->max);
-		}
+		} else if (r->over_all)
+			r->errmsg = xasprintf("the answers being received "
+			    "hold over %zu bytes (ORCH_FETCH_BUFFER_BYTES): "
+			    "try again later", r->f->buffer_max);
 		if (fetch_req_redirect(r))
 			continue;
 		fetch_req_detach(r);

@@ -300,6 +300,43 @@ test_fetch_cap(void)
 	env_free(&e);
 }
 
+/* The answers held at once are capped (ORCH_FETCH_BUFFER_BYTES): a
+ * request that would pass the cap fails with a message that says so (not
+ * as too large: it is worth a retry), and its bytes are given back. */
+static void
+test_fetch_buffer_cap(void)
+{
+	struct fetch_request req;
+	struct result r;
+	struct env e;
+	char *u;
+
+	setenv("ORCH_FETCH_BUFFER_BYTES", "65536", 1);
+	env_init(&e);
+	unsetenv("ORCH_FETCH_BUFFER_BYTES");
+	memset(&req, 0, sizeof req);
+
+	u = url(&e, "/big?n=100000");
+	req.url = u;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK_CONTAINS(r.error, "hold over 65536 bytes "
+	    "(ORCH_FETCH_BUFFER_BYTES)");
+	result_clear(&r);
+	free(u);
+
+	/* Twice 40,000 bytes fit, one after the other. */
+	u = url(&e, "/chunked?n=40000");
+	req.url = u;
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK(r.error == NULL && r.body_len == 40000);
+	result_clear(&r);
+	REQUIRE(fetch_sync(&e, &req, &r) == 0);
+	CHECK(r.error == NULL && r.body_len == 40000);
+	result_clear(&r);
+	free(u);
+	env_free(&e);
+}
+
 /* A cancelled request is never called back; freeing the client with
  * requests in flight calls none of them either. */
 static void
@@ -636,6 +673,7 @@ main(void)
 	TEST_RUN(test_fetch_timeout);
 	TEST_RUN(test_fetch_refused);
 	TEST_RUN(test_fetch_cap);
+	TEST_RUN(test_fetch_buffer_cap);
 	TEST_RUN(test_fetch_cancel);
 	TEST_RUN(test_fetch_concurrent);
 	TEST_RUN(test_fetch_keepalive);
