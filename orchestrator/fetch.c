@@ -40,6 +40,8 @@
 /* Easy handles kept for reuse: each keeps its buffers (tens of KiB that
  * would be allocated and freed again per request). */
 #define FETCH_IDLE_MAX		64
+/* Idle connections kept open for reuse, over all hosts. */
+#define FETCH_MAX_IDLE_CONNS	256L
 /* All the answers being received at once hold at most this much (see
  * ORCH_FETCH_BUFFER_BYTES); a request that would pass it fails, worth a
  * retry. */
@@ -254,6 +256,10 @@ fetch_create(struct event_base *base)
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION,
 	    fetch_timer_set_cb);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+	/* Curl's default cache holds 4 connections per transfer in flight
+	 * at the moment it looks: a dip in load closes connections that
+	 * the next burst must open again. */
+	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, FETCH_MAX_IDLE_CONNS);
 	return f;
 }
 
