@@ -291,6 +291,11 @@ cli_base_new(void)
 	if ((cfg = event_config_new()) == NULL)
 		return NULL;
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	/* A socket's interests change several times a loop turn (curl's
+	 * transfers, evhttp's requests): with the change list epoll hears
+	 * of the net change once. No descriptor here is dup()'d, which is
+	 * what the change list cannot cope with. */
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	return base;
