@@ -45,6 +45,9 @@
 /* The advisory lock key of migrations: "orchestr" in ASCII. */
 #define PG_MIGRATE_LOCK	"7994863766046401650"
 #define PG_MAX_PARAMS	24
+/* Results a pipeline leaves unread before it syncs and reads them, so
+ * that neither side's socket buffer fills while the other waits. */
+#define PG_PIPE_MAX	256
 
 #define RUN_COLS							\
 	"id, workflow, def_hash, state, seq, step, attempt, input, "	\
@@ -316,6 +319,13 @@ struct pg_delta {
 	int64_t		 n;
 };
 
+/* A statement sent in the pipeline, its result not read yet. */
+struct pg_sent {
+	char		 id[RUN_ID_LEN + 1];	/* the run it names, or "" */
+	int		 check_found;		/* an update of one run */
+	int		 commit;		/* the COMMIT */
+};
+
 struct pg_store {
 	char			*name;		/* the target, no password */
 	char			*target;
@@ -328,6 +338,13 @@ struct pg_store {
 	struct pg_delta		*deltas;
 	size_t			 ndeltas;
 	size_t			 capdeltas;
+	/* The write transaction's pipeline (pg_pipe_*). */
+	int			 piping;
+	struct pg_sent		*sent;		/* results still to read */
+	size_t			 nsent;
+	size_t			 capsent;
+	int			 pipe_rc;	/* -1 once one failed */
+	struct orc_error	 pipe_err;	/* the first failure */
 };
 
 /* The values of one statement, as text; owned ones are freed after. */
@@ -689,6 +706,10 @@ pg_stmt(struct pg_store *ps, struct pg_conn *c, int which,
 	return pg_run(ps, c, name, p, id, err);
 }
 
+static int	pg_pipe_send(struct pg_store *, int,
+		    const struct pg_params *, const char *, int,
+		    struct orc_error *);
+
 /* Runs a fixed statement that returns no rows needed. */
 static int
 pg_exec(struct pg_store *ps, struct pg_conn *c, int which,
@@ -696,6 +717,8 @@ pg_exec(struct pg_store *ps, struct pg_conn *c, int which,
 {
 	PGresult *res;
 
+	if (c == ps->w && ps->piping)
+		return pg_pipe_send(ps, which, p, id, 0, err);
 	if ((res = pg_stmt(ps, c, which, p, id, err)) == NULL)
 		return -1;
 	PQclear(res);
@@ -988,6 +1011,7 @@ pg_close(void *arg)
 	for (i = 0; i < ps->ndeltas; i++)
 		free(ps->deltas[i].workflow);
 	free(ps->deltas);
+	free(ps->sent);
 	free(ps->name);
 	free(ps->target);
 	free(ps->blobs);
@@ -1027,6 +1051,194 @@ fail:
 	return NULL;
 }
 
+/*
+ * The write transaction runs in libpq's pipeline mode: BEGIN, every
+ * statement of every change and COMMIT are sent without waiting for each
+ * answer, then read in one go, so a batch costs a round trip or so instead
+ * of one per statement. The statements are prepared before the pipeline
+ * starts (PQprepare cannot run inside one). The first failure is kept and
+ * reported by the COMMIT; what follows it the server skips.
+ */
+static const int pg_pipe_statements[] = {
+	PQ_RUN_INSERT, PQ_RUN_UPDATE, PQ_STEP_INSERT, PQ_TRANSITION_INSERT,
+	PQ_DEF_INSERT, PQ_COUNT_ENTER, PQ_COUNT_ADJUST, PQ_SCHED_PUT
+};
+
+/* Prepares the statements a write transaction sends. */
+static int
+pg_pipe_prepare(struct pg_store *ps, struct orc_error *err)
+{
+	char name[16];
+	size_t i;
+	int which;
+
+	for (i = 0; i < sizeof pg_pipe_statements /
+	    sizeof pg_pipe_statements[0]; i++) {
+		which = pg_pipe_statements[i];
+		snprintf(name, sizeof name, "q%d", which);
+		if (pg_prepare(ps, ps->w, &ps->w->st[which], name,
+		    pg_sql[which], err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Keeps the first failure of the pipeline. */
+static void
+pg_pipe_fail(struct pg_store *ps, const PGresult *res, const char *id)
+{
+	if (ps->pipe_rc == -1)
+		return;
+	ps->pipe_rc = -1;
+	pg_error(ps, ps->w->conn, res, id, &ps->pipe_err);
+}
+
+/* Checks one result of a sent statement. */
+static void
+pg_pipe_check(struct pg_store *ps, const struct pg_sent *sent,
+    PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st == PGRES_PIPELINE_ABORTED)
+		return;		/* skipped after the failure kept */
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		pg_pipe_fail(ps, res, sent->id[0] != '\0' ? sent->id : NULL);
+		return;
+	}
+	if (sent->check_found && strcmp(PQcmdTuples(res), "0") == 0)
+		log_warn("%s: %s: run %s not found", __func__, ps->name,
+		    sent->id);
+	if (sent->commit && strcmp(PQcmdStatus(res), "COMMIT") != 0 &&
+	    ps->pipe_rc == 0) {
+		/* An aborted transaction "commits" as a rollback. */
+		ps->pipe_rc = -1;
+		orc_error_set(&ps->pipe_err, ORC_ESTORE, "%s: the transaction "
+		    "was rolled back", ps->name);
+	}
+}
+
+/* Marks the end of what was sent and reads every result up to it. */
+static void
+pg_pipe_sync(struct pg_store *ps)
+{
+	PGconn *conn = ps->w->conn;
+	ExecStatusType st;
+	PGresult *res;
+	size_t i;
+
+	if (PQpipelineSync(conn) != 1)
+		pg_pipe_fail(ps, NULL, NULL);
+	for (i = 0; i < ps->nsent; i++) {
+		/* A statement's results end with NULL. */
+		while ((res = PQgetResult(conn)) != NULL) {
+			pg_pipe_check(ps, &ps->sent[i], res);
+			PQclear(res);
+		}
+	}
+	ps->nsent = 0;
+	/* Then the sync point itself (not followed by NULL). */
+	while ((res = PQgetResult(conn)) != NULL) {
+		st = PQresultStatus(res);
+		if (st != PGRES_PIPELINE_SYNC)
+			pg_pipe_fail(ps, res, NULL);
+		PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	if (PQstatus(conn) != CONNECTION_OK)
+		pg_pipe_fail(ps, NULL, NULL);
+}
+
+/* Records a sent statement; syncs when many results wait. */
+static int
+pg_pipe_sent(struct pg_store *ps, const char *id, int check_found,
+    int commit, struct orc_error *err)
+{
+	struct pg_sent *sent;
+
+	if (ps->nsent == ps->capsent) {
+		ps->capsent = ps->capsent ? ps->capsent * 2 : 64;
+		ps->sent = xrealloc(ps->sent, ps->capsent * sizeof *ps->sent);
+	}
+	sent = &ps->sent[ps->nsent++];
+	memset(sent, 0, sizeof *sent);
+	if (id != NULL)
+		snprintf(sent->id, sizeof sent->id, "%s", id);
+	sent->check_found = check_found;
+	sent->commit = commit;
+	if (ps->nsent >= PG_PIPE_MAX)
+		pg_pipe_sync(ps);
+	if (ps->pipe_rc == -1) {
+		*err = ps->pipe_err;
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends a prepared statement in the pipeline. */
+static int
+pg_pipe_send(struct pg_store *ps, int which, const struct pg_params *p,
+    const char *id, int check_found, struct orc_error *err)
+{
+	char name[16];
+
+	snprintf(name, sizeof name, "q%d", which);
+	if (PQsendQueryPrepared(ps->w->conn, name, p->n, p->v, NULL, NULL,
+	    0) != 1) {
+		pg_pipe_fail(ps, NULL, id);
+		*err = ps->pipe_err;
+		return -1;
+	}
+	return pg_pipe_sent(ps, id, check_found, 0, err);
+}
+
+/* Sends a statement without parameters (BEGIN, COMMIT). */
+static int
+pg_pipe_command(struct pg_store *ps, const char *sql, int commit,
+    struct orc_error *err)
+{
+	if (PQsendQueryParams(ps->w->conn, sql, 0, NULL, NULL, NULL, NULL,
+	    0) != 1) {
+		pg_pipe_fail(ps, NULL, NULL);
+		*err = ps->pipe_err;
+		return -1;
+	}
+	return pg_pipe_sent(ps, NULL, 0, commit, err);
+}
+
+/* Reads what is left and leaves pipeline mode; 0 when all succeeded. */
+static int
+pg_pipe_end(struct pg_store *ps, struct orc_error *err)
+{
+	if (!ps->piping)
+		return 0;
+	pg_pipe_sync(ps);
+	if (PQexitPipelineMode(ps->w->conn) != 1)
+		pg_pipe_fail(ps, NULL, NULL);
+	ps->piping = 0;
+	if (ps->pipe_rc == -1 && err != NULL)
+		*err = ps->pipe_err;
+	return ps->pipe_rc;
+}
+
+/* Starts a write transaction in pipeline mode. */
+static int
+pg_pipe_begin(struct pg_store *ps, struct orc_error *err)
+{
+	if (pg_pipe_prepare(ps, err) == -1)
+		return -1;
+	if (PQenterPipelineMode(ps->w->conn) != 1) {
+		pg_error(ps, ps->w->conn, NULL, NULL, err);
+		return -1;
+	}
+	ps->piping = 1;
+	ps->nsent = 0;
+	ps->pipe_rc = 0;
+	orc_error_clear(&ps->pipe_err);
+	return pg_pipe_command(ps, "BEGIN", 0, err);
+}
+
 /* Forgets the counter changes of a transaction. */
 static void
 pg_deltas_clear(struct pg_store *ps)
@@ -1047,7 +1259,7 @@ pg_begin(void *arg, struct orc_error *err)
 	pg_deltas_clear(ps);
 	if (pg_ensure(ps, ps->w, err) == -1)
 		return -1;
-	return pg_simple(ps, ps->w->conn, "BEGIN", err);
+	return pg_pipe_begin(ps, err);
 }
 
 /* Orders counter changes by workflow, then state. */
@@ -1095,24 +1307,13 @@ static int
 pg_commit(void *arg, struct orc_error *err)
 {
 	struct pg_store	*ps = arg;
-	PGresult	*res;
-	int		 ret = 0;
 
 	if (pg_deltas_write(ps, err) == -1)
 		return -1;
 	pg_deltas_clear(ps);
-	res = PQexec(ps->w->conn, "COMMIT");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		pg_error(ps, ps->w->conn, res, NULL, err);
-		ret = -1;
-	} else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
-		/* An aborted transaction "commits" as a rollback. */
-		orc_error_set(err, ORC_ESTORE, "%s: the transaction was "
-		    "rolled back", ps->name);
-		ret = -1;
-	}
-	PQclear(res);
-	return ret;
+	if (pg_pipe_command(ps, "COMMIT", 1, err) == -1)
+		return -1;
+	return pg_pipe_end(ps, err);
 }
 
 /* Rolls back the write transaction when one is open. */
@@ -1122,7 +1323,10 @@ pg_rollback(void *arg)
 	struct pg_store *ps = arg;
 
 	pg_deltas_clear(ps);
-	if (ps->w == NULL || PQstatus(ps->w->conn) != CONNECTION_OK)
+	if (ps->w == NULL)
+		return;
+	(void)pg_pipe_end(ps, NULL);
+	if (PQstatus(ps->w->conn) != CONNECTION_OK)
 		return;
 	if (PQtransactionStatus(ps->w->conn) == PQTRANS_IDLE)
 		return;
@@ -1193,6 +1397,7 @@ pg_update_run(struct pg_store *ps, const struct run_rec *r, unsigned flags,
 	struct pg_params	 p;
 	PGresult		*res;
 	int			 set_input = (flags & STORE_RUN_SET_INPUT) != 0;
+	int			 rc;
 
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, r->id);
@@ -1224,6 +1429,11 @@ pg_update_run(struct pg_store *ps, const struct run_rec *r, unsigned flags,
 		p_int(&p, 20, r->lease_until);
 	else
 		p_text(&p, 20, NULL);
+	if (ps->piping) {
+		rc = pg_pipe_send(ps, PQ_RUN_UPDATE, &p, r->id, 1, err);
+		p_free(&p);
+		return rc;
+	}
 	res = pg_stmt(ps, ps->w, PQ_RUN_UPDATE, &p, r->id, err);
 	p_free(&p);
 	if (res == NULL)
