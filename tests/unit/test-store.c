@@ -597,6 +597,49 @@ test_store_change_atomic(void)
 	CHECK(called == 0);
 }
 
+/* A batch larger than one pipeline flush (PostgreSQL reads results every
+ * 256 statements) is still one transaction: a bad change at its end undoes
+ * the whole batch; without it, every change lands. */
+static void
+test_store_large_batch(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r;
+	struct step_rec		 st;
+	struct store_change	 ch;
+	int			 i;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	for (i = 1; i <= 300; i++)
+		add_run(s, i, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+	/* The last change names a run that does not exist. */
+	memset(&st, 0, sizeof st);
+	snprintf(st.run_id, sizeof st.run_id, "no-such-run");
+	st.seq = 1;
+	st.name = (char *)"first";
+	memset(&ch, 0, sizeof ch);
+	ch.step = &st;
+	store_submit(s, &ch);
+	CHECK(store_flush(s, &err) == -1);
+	CHECK_CONTAINS(err.message, db_msg("run no-such-run: "));
+	CHECK(query_int("SELECT count(*) FROM runs") == 0);
+	store_close(s);
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	for (i = 1; i <= 300; i++) {
+		mkrun(&r, i, "wf", RUN_QUEUED);
+		submit_run(s, &r, NULL, NULL);
+		unrun(&r);
+	}
+	CHECK(store_flush(s, &err) == 0);
+	CHECK(query_int("SELECT count(*) FROM runs") == 300);
+	CHECK(query_int("SELECT count(*) FROM transitions") == 300);
+	store_close(s);
+}
+
 /* While another connection holds the lock, commits retry; then go on. */
 static void
 test_store_retry_when_locked(void)
@@ -1659,6 +1702,7 @@ main(void)
 	RUN(test_store_update_flags);
 	RUN(test_store_progress);
 	RUN(test_store_sched_leader);
+	RUN(test_store_large_batch);
 	RUN(test_store_definitions_once);
 	RUN(test_store_dashboard_reads);
 	RUN(test_store_schedules);
