@@ -719,6 +719,24 @@ test_store_retry_when_locked(void)
 	unsetenv("ORCH_BUSY_TIMEOUT_MS");
 }
 
+/* The two tests above on the loop's own thread (ORCH_COMMIT_THREAD=0),
+ * each in a fresh folder of its own. */
+static void
+test_store_batch_without_thread(void)
+{
+	setenv("ORCH_COMMIT_THREAD", "0", 1);
+	test_store_batch_on_loop();
+	unsetenv("ORCH_COMMIT_THREAD");
+}
+
+static void
+test_store_retry_without_thread(void)
+{
+	setenv("ORCH_COMMIT_THREAD", "0", 1);
+	test_store_retry_when_locked();
+	unsetenv("ORCH_COMMIT_THREAD");
+}
+
 /* Collects listed ids. */
 struct ids {
 	char	buf[512];
@@ -1697,6 +1715,8 @@ main(void)
 	RUN(test_store_batch_on_loop);
 	RUN(test_store_change_atomic);
 	RUN(test_store_retry_when_locked);
+	RUN(test_store_batch_without_thread);
+	RUN(test_store_retry_without_thread);
 	RUN(test_store_list_and_count);
 	RUN(test_store_claim);
 	RUN(test_store_update_flags);
