@@ -79,9 +79,15 @@ for m in 1 2 3; do
 done
 sleep 1.5
 expect_eq "3 fires on 2 nodes: 3 runs for 3 fire times" "3 3" "$(nruns)"
+# fired K [MS]: whether node K's log says it started a fire (the fire at
+# MS, when given).
+fired() {
+	grep -q "sched_start: workflow tick: fire at ${2:-}" \
+	    "$T/serve-$(($1 + 1)).log"
+}
 leader=
 for k in 0 1; do
-	grep -q "fire at" "$T/serve-$((k + 1)).log" && leader="$leader $k"
+	fired "$k" && leader="$leader $k"
 done
 leader=${leader# }
 expect_eq "one node fired" 1 "$(echo $leader | wc -w)"
@@ -99,8 +105,7 @@ expect_eq "after the leader's death: 5 runs for 5 fire times" "5 5" \
     "$(nruns)"
 other=$((1 - leader))
 expect_eq "the other node took over" yes \
-    "$(grep -q "fire at $((T0 + 4 * MIN))" "$T/serve-$((other + 1)).log" &&
-    echo yes)"
+    "$(fired "$other" $((T0 + 4 * MIN)) && echo yes)"
 expect_eq "every run succeeded" 5 \
     "$(pg_sql "SELECT count(*) FROM runs WHERE workflow = 'tick'
         AND state = 'succeeded'")"

@@ -458,11 +458,11 @@ static const char wf_ahead[] =
     "  \"steps\": ["
     "    { \"name\": \"decode\", \"uses\": \"json.decode\" },"
     "    { \"name\": \"pause\", \"uses\": \"wait\","
-    "      \"with\": { \"ms\": 100 } },"
+    "      \"with\": { \"ms\": 1000 } },"
     "    { \"name\": \"shape\", \"uses\": \"transform\","
     "      \"with\": { \"n\": \"{{input.n}}\" } },"
     "    { \"name\": \"after\", \"uses\": \"wait\","
-    "      \"with\": { \"ms\": 100 } }"
+    "      \"with\": { \"ms\": 10 } }"
     "  ] }";
 
 /* For test_engine_run_ahead: calls in flight when each step's success
@@ -493,7 +493,9 @@ ahead_observer(const struct engine_event *ev, void *arg)
  * before the pure step's success is committed when nothing else of the
  * run awaits a commit (decode -> pause); a pure step runs at once after
  * any step (pause -> shape); but a step after a pure one waits when the
- * step before that is not committed yet (shape -> after).
+ * step before that is not committed yet (shape -> after). The pause is
+ * long enough that decode's commit lands while it waits, even under
+ * valgrind.
  */
 static void
 test_engine_run_ahead(void)
