@@ -19,9 +19,8 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
-#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -216,22 +215,9 @@ fetch_timer_set_cb(CURLM *multi, long ms, void *arg)
 static size_t
 fetch_buffer_max(void)
 {
-	const char *env = getenv("ORCH_FETCH_BUFFER_BYTES");
-	unsigned long long v;
-	char *end;
-
-	if (env == NULL || *env == '\0')
-		return FETCH_BUFFER_DEFAULT;
-	errno = 0;
-	v = strtoull(env, &end, 10);
-	if (errno != 0 || *end != '\0' || v < FETCH_BUFFER_MIN ||
-	    v > SIZE_MAX) {
-		log_warn("%s: ORCH_FETCH_BUFFER_BYTES \"%s\" is not a number "
-		    "of at least %zu: using %zu", __func__, env,
-		    FETCH_BUFFER_MIN, FETCH_BUFFER_DEFAULT);
-		return FETCH_BUFFER_DEFAULT;
-	}
-	return (size_t)v;
+	return (size_t)orc_env_int("ORCH_FETCH_BUFFER_BYTES",
+	    (long long)FETCH_BUFFER_MIN, LLONG_MAX,
+	    (long long)FETCH_BUFFER_DEFAULT);
 }
 
 /* Creates a client on base. */

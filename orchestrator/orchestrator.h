@@ -64,6 +64,12 @@ int	orc_write_all(int, const void *, size_t);
  * errno (EINVAL from file systems that cannot is not an error). */
 int	orc_fsync_dir(const char *);
 
+/* The integer in environment variable name, within [min, max]; def when
+ * it is unset or empty, and def with a warning naming the variable when it
+ * is not such a number. */
+long long orc_env_int(const char *name, long long min, long long max,
+	    long long def);
+
 /* Uniform random integer in [0, n) from OpenSSL's generator. */
 uint64_t orc_random(uint64_t);
 

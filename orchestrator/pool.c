@@ -232,23 +232,10 @@ pool_wake_cb(evutil_socket_t fd, short what, void *arg)
 static int
 pool_thread_count(int n)
 {
-	const char *env;
-	char *end;
-	long v;
-
 	if (n > 0)
 		return n > POOL_MAX_THREADS ? POOL_MAX_THREADS : n;
-	if ((env = getenv("ORCH_IO_THREADS")) == NULL || *env == '\0')
-		return POOL_DEFAULT_THREADS;
-	errno = 0;
-	v = strtol(env, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 1 || v > POOL_MAX_THREADS) {
-		log_warn("%s: ORCH_IO_THREADS \"%s\" is not a number from 1 "
-		    "to %d: using %d", __func__, env, POOL_MAX_THREADS,
-		    POOL_DEFAULT_THREADS);
-		return POOL_DEFAULT_THREADS;
-	}
-	return (int)v;
+	return (int)orc_env_int("ORCH_IO_THREADS", 1, POOL_MAX_THREADS,
+	    POOL_DEFAULT_THREADS);
 }
 
 /* Starts n workers on base's loop. */

@@ -553,20 +553,7 @@ pg_simple(struct pg_store *ps, PGconn *conn, const char *sql,
 static int
 pg_busy_ms(void)
 {
-	const char	*s = getenv("ORCH_BUSY_TIMEOUT_MS");
-	char		*end;
-	long		 ms;
-
-	if (s == NULL || *s == '\0')
-		return PG_BUSY_MS;
-	errno = 0;
-	ms = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || ms < 0 || ms > 3600000) {
-		log_warn("%s: ORCH_BUSY_TIMEOUT_MS: \"%s\" is not a number of "
-		    "milliseconds, using %d", __func__, s, PG_BUSY_MS);
-		return PG_BUSY_MS;
-	}
-	return (int)ms;
+	return (int)orc_env_int("ORCH_BUSY_TIMEOUT_MS", 0, 3600000, PG_BUSY_MS);
 }
 
 /*
@@ -1150,13 +1137,21 @@ pg_pipe_sync(struct pg_store *ps)
 		pg_pipe_fail(ps, NULL, NULL);
 }
 
-/* Records a sent statement; syncs when many results wait. */
+/*
+ * Records a statement handed to libpq (sent_ok: what the PQsend call
+ * returned); syncs when many results wait. -1 once the pipeline failed.
+ */
 static int
-pg_pipe_sent(struct pg_store *ps, const char *id, int check_found,
-    int commit, struct orc_error *err)
+pg_pipe_queued(struct pg_store *ps, int sent_ok, const char *id,
+    int check_found, int commit, struct orc_error *err)
 {
 	struct pg_sent *sent;
 
+	if (sent_ok != 1) {
+		pg_pipe_fail(ps, NULL, id);
+		*err = ps->pipe_err;
+		return -1;
+	}
 	if (ps->nsent == ps->capsent) {
 		ps->capsent = ps->capsent ? ps->capsent * 2 : 64;
 		ps->sent = xrealloc(ps->sent, ps->capsent * sizeof *ps->sent);
@@ -1184,13 +1179,8 @@ pg_pipe_send(struct pg_store *ps, int which, const struct pg_params *p,
 	char name[16];
 
 	snprintf(name, sizeof name, "q%d", which);
-	if (PQsendQueryPrepared(ps->w->conn, name, p->n, p->v, NULL, NULL,
-	    0) != 1) {
-		pg_pipe_fail(ps, NULL, id);
-		*err = ps->pipe_err;
-		return -1;
-	}
-	return pg_pipe_sent(ps, id, check_found, 0, err);
+	return pg_pipe_queued(ps, PQsendQueryPrepared(ps->w->conn, name, p->n,
+	    p->v, NULL, NULL, 0), id, check_found, 0, err);
 }
 
 /* Sends a statement without parameters (BEGIN, COMMIT). */
@@ -1198,13 +1188,8 @@ static int
 pg_pipe_command(struct pg_store *ps, const char *sql, int commit,
     struct orc_error *err)
 {
-	if (PQsendQueryParams(ps->w->conn, sql, 0, NULL, NULL, NULL, NULL,
-	    0) != 1) {
-		pg_pipe_fail(ps, NULL, NULL);
-		*err = ps->pipe_err;
-		return -1;
-	}
-	return pg_pipe_sent(ps, NULL, 0, commit, err);
+	return pg_pipe_queued(ps, PQsendQueryParams(ps->w->conn, sql, 0, NULL,
+	    NULL, NULL, NULL, 0), NULL, 0, commit, err);
 }
 
 /* Reads what is left and leaves pipeline mode; 0 when all succeeded. */

@@ -699,20 +699,7 @@ sqlite_user_version(struct sqlite_store *ss, sqlite3 *db, int64_t *version,
 static int
 sqlite_busy_ms(void)
 {
-	const char	*s = getenv("ORCH_BUSY_TIMEOUT_MS");
-	char		*end;
-	long		 ms;
-
-	if (s == NULL || *s == '\0')
-		return SQLITE_BUSY_MS;
-	errno = 0;
-	ms = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || ms < 0 || ms > 3600000) {
-		log_warn("%s: ORCH_BUSY_TIMEOUT_MS: \"%s\" is not a number of "
-		    "milliseconds, using %d", __func__, s, SQLITE_BUSY_MS);
-		return SQLITE_BUSY_MS;
-	}
-	return (int)ms;
+	return (int)orc_env_int("ORCH_BUSY_TIMEOUT_MS", 0, 3600000, SQLITE_BUSY_MS);
 }
 
 /* Opens one connection with the busy timeout set. */

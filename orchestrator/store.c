@@ -780,8 +780,7 @@ store_retry_cb(evutil_socket_t fd, short what, void *arg)
 	struct orc_error	 err;
 
 	if (s->threaded) {
-		if (!s->wbusy && !TAILQ_EMPTY(&s->queue))
-			store_writer_start(s);
+		store_writer_kick(s);
 		return;
 	}
 	orc_error_clear(&err);

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "log.h"
 #include "orchestrator.h"
 
 /* Fills err (when given) with a code and a formatted message. */
@@ -247,4 +248,24 @@ orc_fsync_dir(const char *dir)
 	}
 	close(fd);
 	return 0;
+}
+
+/* An integer setting from the environment (see orchestrator.h). */
+long long
+orc_env_int(const char *name, long long min, long long max, long long def)
+{
+	const char *v = getenv(name);
+	long long n;
+	char *end;
+
+	if (v == NULL || *v == '\0')
+		return def;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max) {
+		log_warn("%s: %s \"%s\" is not a number from %lld to %lld: "
+		    "using %lld", __func__, name, v, min, max, def);
+		return def;
+	}
+	return n;
 }

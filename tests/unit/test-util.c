@@ -246,6 +246,28 @@ test_util_clocks(void)
 	CHECK(b >= a);
 }
 
+/* Integer settings from the environment: unset, empty, out of range or
+ * not a number give the default. */
+static void
+test_util_env_int(void)
+{
+	unsetenv("ORC_TEST_N");
+	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 4);
+	setenv("ORC_TEST_N", "", 1);
+	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 4);
+	setenv("ORC_TEST_N", "12", 1);
+	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 12);
+	setenv("ORC_TEST_N", "64", 1);
+	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 64);
+	setenv("ORC_TEST_N", "65", 1);
+	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 4);
+	setenv("ORC_TEST_N", "0", 1);
+	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 4);
+	setenv("ORC_TEST_N", "7x", 1);
+	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 4);
+	unsetenv("ORC_TEST_N");
+}
+
 int
 main(void)
 {
@@ -261,5 +283,6 @@ main(void)
 	TEST_RUN(test_util_random);
 	TEST_RUN(test_util_sha256);
 	TEST_RUN(test_util_clocks);
+	TEST_RUN(test_util_env_int);
 	TEST_DONE();
 }
