@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "http.h"
 #include "log.h"
+#include "loop.h"
 #include "scheduler.h"
 #include "store.h"
 #include "workflow.h"
@@ -358,7 +359,7 @@ cli_serve(int argc, char **argv)
 		return cli_fail("serve", "%s: cannot read the workflow folder",
 		    cli_workflows(sv.co.workflows));
 	sv.nwfs = (size_t)n;
-	sv.base = cli_base_new();
+	sv.base = loop_base_new();
 	if (serve_open(&sv, &err) != 0) {
 		serve_close(&sv);
 		return cli_fail("serve", "%s", err.message);

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "diag.h"
 #include "log.h"
+#include "loop.h"
 #include "workflow.h"
 #include "store.h"
 
@@ -282,25 +283,6 @@ cli_finished_cb(const struct engine_result *r, void *arg)
 		event_base_loopexit(ce->base, NULL);
 }
 
-struct event_base *
-cli_base_new(void)
-{
-	struct event_config *cfg;
-	struct event_base *base;
-
-	if ((cfg = event_config_new()) == NULL)
-		return NULL;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-	/* A socket's interests change several times a loop turn (curl's
-	 * transfers, evhttp's requests): with the change list epoll hears
-	 * of the net change once. No descriptor here is dup()'d, which is
-	 * what the change list cannot cope with. */
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
-}
-
 int
 cli_engine_open(struct cli_engine *ce, const char *db, const char *buckets,
     struct orc_error *err)
@@ -309,7 +291,7 @@ cli_engine_open(struct cli_engine *ce, const char *db, const char *buckets,
 
 	memset(ce, 0, sizeof *ce);
 	signal(SIGPIPE, SIG_IGN);
-	ce->base = cli_base_new();
+	ce->base = loop_base_new();
 	if ((ce->store = store_open(db, 0, ce->base, err)) == NULL) {
 		event_base_free(ce->base);
 		return -1;

@@ -87,12 +87,6 @@ struct cli_engine {
 	char			*error;		/* of the last finished run */
 };
 
-/* An event loop whose timers keep exact time (libevent's default coarse
- * clock can fire one a few milliseconds early, and a retry must never
- * come before the Retry-After a server asked for), and whose epoll calls
- * are grouped per loop turn. */
-struct event_base *cli_base_new(void);
-
 int	cli_engine_open(struct cli_engine *, const char *db,
 	    const char *buckets, struct orc_error *);
 /* The watch to pass for a run the command waits for. */

@@ -1,113 +1,46 @@
 /*
- * HTTP requests multiplexed on the event loop: libcurl's multi interface
- * driven by libevent, the "multi_socket" pattern. Curl tells us which
- * sockets to watch (fetch_socket_cb) and when it next needs a timeout
- * (fetch_timer_set_cb); libevent tells curl when a socket is ready or the
- * timer fired (curl_multi_socket_action), and completed transfers are
- * collected with curl_multi_info_read. One multi handle per struct fetch
- * keeps a connection cache, so requests to the same host reuse keep-alive
- * connections.
+ * HTTP requests for the event loop: the loop's side of the client. A
+ * request is checked and copied here (fetch_start), handed to curl's side
+ * (fetch-curl.c), and its callback runs here, from the loop, after curl
+ * has returned, so a callback may start, cancel or free anything,
+ * including the whole client.
  *
- * Completed requests go to a done list and their callbacks run from the
- * loop, after curl has returned, so a callback may start, cancel or free
- * anything, including the whole fetch. Redirects are followed here rather
- * than by curl, so that every hop is checked against the workflow's allow
- * rules before anything connects to it.
+ * Curl's side runs on a thread of its own with its own event loop: at
+ * full load curl (headers, sockets, its timers, the kernel's loopback
+ * sends) took about a third of the loop's thread, which the engine, the
+ * webhooks and Lua need. The sides meet in three locked lists: the inbox
+ * (requests to start), the cancels (requests the loop gave up while curl
+ * had them) and the outbox (requests finished); each side wakes the other
+ * through a pipe, one byte per batch (loop.h). ORCH_FETCH_THREAD=0 keeps
+ * curl on the loop's thread: no lists, no lock, the same behaviour.
  */
 #include "config.h"
 
-#include <sys/queue.h>
-
 #include <ctype.h>
 #include <limits.h>
-#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 
-#include "fetch.h"
+#include "fetch-internal.h"
 #include "log.h"
 #include "permit.h"
-#include "strbuf.h"
 
 #define FETCH_TIMEOUT_MS	30000
 #define FETCH_MAX_RESPONSE	(16 * 1024 * 1024)
-#define FETCH_MAX_REDIRECTS	10
-/* Easy handles kept for reuse: each keeps its buffers (tens of KiB that
- * would be allocated and freed again per request). */
-#define FETCH_IDLE_MAX		64
-/* Idle connections kept open for reuse, over all hosts. */
-#define FETCH_MAX_IDLE_CONNS	256L
 /* All the answers being received at once hold at most this much (see
  * ORCH_FETCH_BUFFER_BYTES); a request that would pass it fails, worth a
  * retry. */
 #define FETCH_BUFFER_DEFAULT	((size_t)256 * 1024 * 1024)
 #define FETCH_BUFFER_MIN	((size_t)64 * 1024)
 
-enum fetch_req_state { FETCH_REQ_ACTIVE, FETCH_REQ_DONE };
-
-struct fetch_req {
-	struct fetch		*f;
-	enum fetch_req_state	 state;
-	TAILQ_ENTRY(fetch_req)	 entry;
-	fetch_done_cb		 cb;
-	void			*arg;
-
-	/* What to send; method and url change on redirects. */
-	CURL			*easy;
-	struct curl_slist	*headers;
-	char			*method;
-	char			*url;
-	char			*body;
-	size_t			 body_len;
-	int			 has_body;
-	int64_t			 timeout_ms;
-	int64_t			 start_ms;	/* monotonic */
-	int			 follow;
-	int			 hops;
-	size_t			 max;
-	json_t			*allow;
-	char			*sigv4;		/* or NULL */
-	char			*userpwd;	/* a secret, or NULL */
-
-	/* What came back from the latest hop. */
-	long			 status;
-	char			*reason;
-	json_t			*rheaders;
-	struct strbuf		 rbody;
-	int			 over;		/* past max */
-	int			 over_all;	/* past the client's buffer cap */
-	CURLcode		 result;
-	char			*errmsg;	/* ours, over curl's */
-	int			 refused;
-	int			 too_large;
-	char			 errbuf[CURL_ERROR_SIZE];
-};
-
-TAILQ_HEAD(fetch_req_list, fetch_req);
-
-struct fetch {
-	struct event_base	*base;
-	CURLM			*multi;
-	struct event		*timer;
-	struct fetch_req_list	 active;	/* in curl's hands */
-	struct fetch_req_list	 done;		/* waiting for their callback */
-	size_t			 count;
-	int			 dispatching;
-	int			 dying;
-	CURL			*idle[FETCH_IDLE_MAX];	/* reset, reusable */
-	size_t			 nidle;
-	size_t			 buffered;	/* answer bytes held, all */
-	size_t			 buffer_max;
-};
-
 static pthread_once_t	fetch_once = PTHREAD_ONCE_INIT;
 static CURLcode		fetch_init_rc;
 
-static void	fetch_check(struct fetch *);
+static void	fetch_dispatch(struct fetch *);
 
 /* Runs curl_global_init once for the process. */
 static void
@@ -131,83 +64,200 @@ fetch_global_init(struct orc_error *err)
 	return 0;
 }
 
-/* A socket is ready: tell curl, then hand out what completed. */
+/* Frees a request that is on no list but, maybe, curl's active one. */
 static void
-fetch_event_cb(evutil_socket_t fd, short what, void *arg)
+fetch_req_free(struct fetch_req *r)
 {
-	struct fetch *f = arg;
-	int action = 0, running;
-
-	if (what & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(f->multi, fd, action, &running);
-	fetch_check(f);
+	fetch_curl_detach(r);
+	curl_slist_free_all(r->headers);
+	free(r->method);
+	free(r->url);
+	free(r->body);
+	json_decref(r->allow);
+	free(r->sigv4);
+	if (r->userpwd != NULL) {
+		explicit_bzero(r->userpwd, strlen(r->userpwd));
+		free(r->userpwd);
+	}
+	free(r->reason);
+	json_decref(r->rheaders);
+	fetch_req_drop_body(r);
+	free(r->errmsg);
+	free(r);
 }
 
-/* Curl's timeout expired. */
+/* Frees every request of a list linked through entry. */
 static void
-fetch_timer_cb(evutil_socket_t fd, short what, void *arg)
+fetch_req_free_list(struct fetch_req_list *list)
 {
-	struct fetch *f = arg;
-	int running;
+	struct fetch_req *r;
 
-	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	fetch_check(f);
+	while ((r = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, r, entry);
+		fetch_req_free(r);
+	}
 }
 
-/* Curl asks to watch a socket for reading and/or writing, or to stop. */
-static int
-fetch_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg,
-    void *sockp)
+static void
+fetch_lock(struct fetch *f)
+{
+	pthread_mutex_lock(&f->lock);
+}
+
+static void
+fetch_unlock(struct fetch *f)
+{
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Curl's side, woken by the loop: frees what was cancelled, launches
+ * what was queued, stops when asked. */
+static void
+fetch_curl_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct fetch *f = arg;
-	struct event *ev = sockp;
-	short kind;
+	struct fetch_req_list in, cancels, fin;
+	struct fetch_req *r;
+	struct orc_error err;
+	int stop;
 
-	if (what == CURL_POLL_REMOVE) {
-		if (ev != NULL) {
-			event_free(ev);
-			curl_multi_assign(f->multi, s, NULL);
+	TAILQ_INIT(&in);
+	TAILQ_INIT(&cancels);
+	TAILQ_INIT(&fin);
+	loop_wake_drain(&f->to_curl);
+	fetch_lock(f);
+	TAILQ_CONCAT(&in, &f->inbox, entry);
+	TAILQ_FOREACH(r, &in, entry)
+		r->state = FETCH_REQ_ACTIVE;
+	TAILQ_CONCAT(&cancels, &f->cancels, entry);
+	f->to_curl.pending = 0;
+	stop = f->stop;
+	fetch_unlock(f);
+
+	fetch_req_free_list(&cancels);
+	while ((r = TAILQ_FIRST(&in)) != NULL) {
+		TAILQ_REMOVE(&in, r, entry);
+		if (fetch_curl_launch(r, &err) != 0) {
+			r->errmsg = xstrdup(err.message);
+			TAILQ_INSERT_TAIL(&fin, r, aentry);
 		}
-		return 0;
 	}
-	kind = EV_PERSIST;
-	if (what & CURL_POLL_IN)
-		kind |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		kind |= EV_WRITE;
-	if (ev == NULL) {
-		if ((ev = event_new(f->base, s, kind, fetch_event_cb, f)) ==
-		    NULL)
-			fatal("%s: out of memory", __func__);
-		curl_multi_assign(f->multi, s, ev);
-	} else {
-		/* Re-arming with new interests needs a deleted event. */
-		event_del(ev);
-		event_assign(ev, f->base, s, kind, fetch_event_cb, f);
-	}
-	event_add(ev, NULL);
-	return 0;
+	if (!TAILQ_EMPTY(&fin))
+		fetch_finished(f, &fin);
+	if (stop)
+		event_base_loopbreak(f->cbase);
 }
 
-/* Curl asks for a call back in ms milliseconds (-1: none wanted). Curl
- * must not be re-entered from here, hence a timer even for 0. */
-static int
-fetch_timer_set_cb(CURLM *multi, long ms, void *arg)
+/* The loop, woken by curl's side: calls back what finished. */
+static void
+fetch_loop_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct fetch *f = arg;
-	struct timeval tv;
+	struct fetch_req *r;
 
-	if (ms < 0) {
-		evtimer_del(f->timer);
-		return 0;
+	loop_wake_drain(&f->to_loop);
+	fetch_lock(f);
+	TAILQ_FOREACH(r, &f->outbox, entry)
+		r->state = FETCH_REQ_DONE;
+	TAILQ_CONCAT(&f->done, &f->outbox, entry);
+	f->to_loop.pending = 0;
+	fetch_unlock(f);
+	fetch_dispatch(f);
+}
+
+/* Hands finished requests to the loop; see fetch-internal.h. On curl's
+ * thread, a request the loop cancelled meanwhile stays on the cancels,
+ * which free it. */
+void
+fetch_finished(struct fetch *f, struct fetch_req_list *fin)
+{
+	struct fetch_req *r;
+
+	if (!f->threaded) {
+		while ((r = TAILQ_FIRST(fin)) != NULL) {
+			TAILQ_REMOVE(fin, r, aentry);
+			r->state = FETCH_REQ_DONE;
+			TAILQ_INSERT_TAIL(&f->done, r, entry);
+		}
+		fetch_dispatch(f);
+		return;
 	}
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(f->timer, &tv);
-	return 0;
+	fetch_lock(f);
+	while ((r = TAILQ_FIRST(fin)) != NULL) {
+		TAILQ_REMOVE(fin, r, aentry);
+		if (r->state == FETCH_REQ_CANCELLED)
+			continue;
+		r->state = FETCH_REQ_FINISHED;
+		TAILQ_INSERT_TAIL(&f->outbox, r, entry);
+		loop_wake_signal(&f->to_loop);
+	}
+	fetch_unlock(f);
+}
+
+/* The loop's turn is through starting requests: one wake for all of
+ * them, not one (and a switch to curl's thread) per request. */
+static void
+fetch_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetch *f = arg;
+
+	fetch_lock(f);
+	if (!TAILQ_EMPTY(&f->inbox) || !TAILQ_EMPTY(&f->cancels))
+		loop_wake_signal(&f->to_curl);
+	fetch_unlock(f);
+}
+
+/* Curl's thread: its loop, until fetch_destroy stops it. */
+static void *
+fetch_thread_main(void *arg)
+{
+	struct fetch *f = arg;
+
+	event_base_dispatch(f->cbase);
+	return NULL;
+}
+
+/* Whether curl gets a thread: unless ORCH_FETCH_THREAD is "0". */
+static int
+fetch_wants_thread(void)
+{
+	const char *env = getenv("ORCH_FETCH_THREAD");
+
+	return env == NULL || strcmp(env, "0") != 0;
+}
+
+/* Starts curl's thread, its loop, and the pipes between the sides. */
+static void
+fetch_thread_open(struct fetch *f)
+{
+	sigset_t all, old;
+	int e;
+
+	if (pthread_mutex_init(&f->lock, NULL) != 0)
+		fatal("%s: cannot set up the HTTP client's lock", __func__);
+	loop_wake_open(&f->to_curl, "the HTTP client");
+	loop_wake_open(&f->to_loop, "the HTTP client");
+	if ((f->cbase = loop_base_new()) == NULL)
+		fatal("%s: cannot make the HTTP client's event loop",
+		    __func__);
+	f->curl_ev = event_new(f->cbase, loop_wake_fd(&f->to_curl),
+	    EV_READ | EV_PERSIST, fetch_curl_wake_cb, f);
+	f->loop_ev = event_new(f->base, loop_wake_fd(&f->to_loop),
+	    EV_READ | EV_PERSIST, fetch_loop_wake_cb, f);
+	f->kick_ev = event_new(f->base, -1, 0, fetch_kick_cb, f);
+	if (f->curl_ev == NULL || f->loop_ev == NULL || f->kick_ev == NULL ||
+	    event_add(f->curl_ev, NULL) != 0 ||
+	    event_add(f->loop_ev, NULL) != 0)
+		fatal("%s: cannot watch the HTTP client's pipes", __func__);
+	fetch_curl_open(f);
+	/* The thread blocks every signal: the loop's thread handles them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if ((e = pthread_create(&f->thread, NULL, fetch_thread_main, f)) != 0)
+		fatal("%s: cannot start the HTTP client's thread: %s",
+		    __func__, strerror(e));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	f->threaded = 1;
 }
 
 /* The cap on answer bytes held at once: ORCH_FETCH_BUFFER_BYTES, else
@@ -232,78 +282,54 @@ fetch_create(struct event_base *base)
 	f = xcalloc(1, sizeof *f);
 	f->base = base;
 	f->buffer_max = fetch_buffer_max();
-	TAILQ_INIT(&f->active);
 	TAILQ_INIT(&f->done);
-	if ((f->multi = curl_multi_init()) == NULL ||
-	    (f->timer = evtimer_new(base, fetch_timer_cb, f)) == NULL)
-		fatal("%s: out of memory", __func__);
-	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, fetch_socket_cb);
-	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
-	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION,
-	    fetch_timer_set_cb);
-	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
-	/* Curl's default cache holds 4 connections per transfer in flight
-	 * at the moment it looks: a dip in load closes connections that
-	 * the next burst must open again. */
-	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, FETCH_MAX_IDLE_CONNS);
+	TAILQ_INIT(&f->inbox);
+	TAILQ_INIT(&f->cancels);
+	TAILQ_INIT(&f->outbox);
+	if (fetch_wants_thread())
+		fetch_thread_open(f);
+	else {
+		f->cbase = base;
+		fetch_curl_open(f);
+	}
 	return f;
 }
 
-/* Frees a request's answer body and gives its bytes back to the cap. */
+/* Stops curl's thread and frees what only it used. */
 static void
-fetch_req_drop_body(struct fetch_req *r)
+fetch_thread_close(struct fetch *f)
 {
-	r->f->buffered -= r->rbody.len;
-	strbuf_free(&r->rbody);
+	fetch_lock(f);
+	f->stop = 1;
+	loop_wake_signal(&f->to_curl);
+	fetch_unlock(f);
+	pthread_join(f->thread, NULL);
+	/* A cancelled request may also be on the active list: the free
+	 * takes it off. */
+	fetch_req_free_list(&f->cancels);
+	fetch_req_free_list(&f->inbox);
+	fetch_req_free_list(&f->outbox);
+	event_free(f->curl_ev);
+	event_free(f->loop_ev);
+	event_free(f->kick_ev);
 }
 
-/* Takes a request's easy handle out of curl, which keeps the connection
- * in its cache for the next request to the same host. */
-static void
-fetch_req_detach(struct fetch_req *r)
-{
-	if (r->easy == NULL)
-		return;
-	curl_multi_remove_handle(r->f->multi, r->easy);
-	/* Reset drops every option (credentials too) and keeps buffers. */
-	if (r->f->nidle < FETCH_IDLE_MAX) {
-		curl_easy_reset(r->easy);
-		r->f->idle[r->f->nidle++] = r->easy;
-	} else
-		curl_easy_cleanup(r->easy);
-	r->easy = NULL;
-}
-
-/* Frees a request that is on no list. */
-static void
-fetch_req_free(struct fetch_req *r)
-{
-	fetch_req_detach(r);
-	curl_slist_free_all(r->headers);
-	free(r->method);
-	free(r->url);
-	free(r->body);
-	json_decref(r->allow);
-	free(r->sigv4);
-	if (r->userpwd != NULL) {
-		explicit_bzero(r->userpwd, strlen(r->userpwd));
-		free(r->userpwd);
-	}
-	free(r->reason);
-	json_decref(r->rheaders);
-	fetch_req_drop_body(r);
-	free(r->errmsg);
-	free(r);
-}
-
-/* Frees everything; the lists are empty. */
+/* Frees everything; no callback runs any more. */
 static void
 fetch_destroy(struct fetch *f)
 {
-	while (f->nidle > 0)
-		curl_easy_cleanup(f->idle[--f->nidle]);
-	curl_multi_cleanup(f->multi);
-	event_free(f->timer);
+	if (f->threaded)
+		fetch_thread_close(f);
+	fetch_req_free_list(&f->done);
+	while (!TAILQ_EMPTY(&f->active))
+		fetch_req_free(TAILQ_FIRST(&f->active));
+	fetch_curl_close(f);
+	if (f->threaded) {
+		event_base_free(f->cbase);
+		loop_wake_close(&f->to_curl);
+		loop_wake_close(&f->to_loop);
+		pthread_mutex_destroy(&f->lock);
+	}
 	free(f);
 }
 
@@ -312,14 +338,8 @@ fetch_destroy(struct fetch *f)
 void
 fetch_free(struct fetch *f)
 {
-	struct fetch_req *r;
-
 	if (f == NULL)
 		return;
-	while ((r = TAILQ_FIRST(&f->active)) != NULL)
-		fetch_cancel(r);
-	while ((r = TAILQ_FIRST(&f->done)) != NULL)
-		fetch_cancel(r);
 	if (f->dispatching) {
 		f->dying = 1;
 		return;
@@ -327,20 +347,59 @@ fetch_free(struct fetch *f)
 	fetch_destroy(f);
 }
 
+/* Wakes curl's side once the loop's turn is through with its callbacks
+ * (an active event runs after those already active). */
+static void
+fetch_kick(struct fetch *f)
+{
+	if (!event_pending(f->kick_ev, EV_TIMEOUT, NULL))
+		event_active(f->kick_ev, EV_TIMEOUT, 1);
+}
+
+/* Stops a request, with curl's thread: frees it unless curl has it, in
+ * which case curl's side frees it. */
+static void
+fetch_cancel_threaded(struct fetch_req *r)
+{
+	struct fetch *f = r->f;
+
+	fetch_lock(f);
+	switch (r->state) {
+	case FETCH_REQ_QUEUED:
+		TAILQ_REMOVE(&f->inbox, r, entry);
+		break;
+	case FETCH_REQ_FINISHED:
+		TAILQ_REMOVE(&f->outbox, r, entry);
+		break;
+	case FETCH_REQ_ACTIVE:
+		r->state = FETCH_REQ_CANCELLED;
+		TAILQ_INSERT_TAIL(&f->cancels, r, entry);
+		fetch_unlock(f);
+		fetch_kick(f);
+		return;
+	case FETCH_REQ_DONE:
+		TAILQ_REMOVE(&f->done, r, entry);
+		break;
+	case FETCH_REQ_CANCELLED:
+		fatal("%s: a request cancelled twice", __func__);
+	}
+	fetch_unlock(f);
+	fetch_req_free(r);
+}
+
 /* Stops a request; its callback is never called. */
 void
 fetch_cancel(struct fetch_req *r)
 {
-	struct fetch *f;
-
 	if (r == NULL)
 		return;
-	f = r->f;
-	if (r->state == FETCH_REQ_ACTIVE)
-		TAILQ_REMOVE(&f->active, r, entry);
-	else
-		TAILQ_REMOVE(&f->done, r, entry);
-	f->count--;
+	r->f->count--;
+	if (r->f->threaded) {
+		fetch_cancel_threaded(r);
+		return;
+	}
+	if (r->state == FETCH_REQ_DONE)
+		TAILQ_REMOVE(&r->f->done, r, entry);
 	fetch_req_free(r);
 }
 
@@ -349,157 +408,6 @@ size_t
 fetch_active(const struct fetch *f)
 {
 	return f->count;
-}
-
-/* Keeps body bytes up to the cap; past it, stops the transfer. */
-static size_t
-fetch_write_cb(char *data, size_t size, size_t n, void *arg)
-{
-	struct fetch_req *r = arg;
-
-	if (r->rbody.len + size * n > r->max) {
-		r->over = 1;
-		return 0;
-	}
-	if (r->f->buffered + size * n > r->f->buffer_max) {
-		r->over_all = 1;
-		return 0;
-	}
-	strbuf_add(&r->rbody, data, size * n);
-	r->f->buffered += size * n;
-	return size * n;
-}
-
-/* Trims spaces, tabs and CR LF from both ends of [*p, *p + *n). */
-static void
-fetch_trim(const char **p, size_t *n)
-{
-	while (*n > 0 && strchr(" \t\r\n", (*p)[0]) != NULL) {
-		(*p)++;
-		(*n)--;
-	}
-	while (*n > 0 && strchr(" \t\r\n", (*p)[*n - 1]) != NULL)
-		(*n)--;
-}
-
-/* Collects one header line: a status line starts a new set (each
- * response of a chain), others go in lower case, repeats joined. */
-static size_t
-fetch_header_cb(char *data, size_t size, size_t n, void *arg)
-{
-	struct fetch_req *r = arg;
-	const char *line = data, *colon, *value;
-	size_t len = size * n, vlen, i;
-	char *name, *joined;
-	json_t *old, *v;
-
-	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-		json_object_clear(r->rheaders);
-		free(r->reason);
-		r->reason = NULL;
-		/* "HTTP/1.1 404 Not Found": the phrase after the code. */
-		for (i = 0; i < len && line[i] != ' '; i++)
-			;
-		for (i++; i < len && line[i] != ' '; i++)
-			;
-		if (i < len) {
-			value = line + i;
-			vlen = len - i;
-			fetch_trim(&value, &vlen);
-			r->reason = xstrndup(value, vlen);
-		}
-		return len;
-	}
-	if ((colon = memchr(line, ':', len)) == NULL || colon == line)
-		return len;
-	name = xstrndup(line, colon - line);
-	for (i = 0; name[i] != '\0'; i++)
-		name[i] = tolower((unsigned char)name[i]);
-	value = colon + 1;
-	vlen = len - (colon + 1 - line);
-	fetch_trim(&value, &vlen);
-
-	/* Bytes that are not UTF-8 cannot be JSON: such a header is left
-	 * out rather than mangled. */
-	if ((old = json_object_get(r->rheaders, name)) != NULL) {
-		joined = xasprintf("%s, %.*s", json_string_value(old),
-		    (int)vlen, value);
-		v = json_string(joined);
-		free(joined);
-	} else
-		v = json_stringn(value, vlen);
-	if (v != NULL)
-		json_object_set_new(r->rheaders, name, v);
-	free(name);
-	return len;
-}
-
-/* Hands a request to curl for its current method and url. -1 with err
- * when curl refuses it. */
-static int
-fetch_req_launch(struct fetch_req *r, struct orc_error *err)
-{
-	CURL *e;
-	int64_t left;
-	CURLMcode mrc;
-
-	if (r->f->nidle > 0)
-		e = r->f->idle[--r->f->nidle];
-	else if ((e = curl_easy_init()) == NULL)
-		fatal("%s: out of memory", __func__);
-	r->easy = e;
-	r->status = 0;
-	r->over = 0;
-	r->result = CURLE_OK;
-	r->errbuf[0] = '\0';
-	free(r->reason);
-	r->reason = NULL;
-	json_object_clear(r->rheaders);
-	fetch_req_drop_body(r);
-
-	/* The deadline covers every hop of a redirect chain. */
-	left = r->timeout_ms - (orc_mono_ms() - r->start_ms);
-	if (left < 1)
-		left = 1;
-
-	curl_easy_setopt(e, CURLOPT_URL, r->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)left);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch_header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max);
-	if (r->sigv4 != NULL && r->userpwd != NULL) {
-		curl_easy_setopt(e, CURLOPT_AWS_SIGV4, r->sigv4);
-		curl_easy_setopt(e, CURLOPT_USERPWD, r->userpwd);
-	}
-
-	if (strcmp(r->method, "HEAD") == 0)
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	else if (r->has_body || strcmp(r->method, "POST") == 0) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)r->body_len);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS,
-		    r->body != NULL ? r->body : "");
-		if (strcmp(r->method, "POST") != 0)
-			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
-	} else if (strcmp(r->method, "GET") != 0)
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
-
-	if ((mrc = curl_multi_add_handle(r->f->multi, e)) != CURLM_OK) {
-		orc_error_set(err, ORC_EIO, "%s %s: %s", r->method, r->url,
-		    curl_multi_strerror(mrc));
-		curl_easy_cleanup(e);
-		r->easy = NULL;
-		return -1;
-	}
-	return 0;
 }
 
 /* Whether a method is an HTTP token (no spaces or line breaks). */
@@ -516,38 +424,19 @@ fetch_method_ok(const char *m)
 	return 1;
 }
 
-/* Starts a request; see fetch.h. */
-struct fetch_req *
-fetch_start(struct fetch *f, const struct fetch_request *req,
-    fetch_done_cb cb, void *arg, struct orc_error *err)
+/* Copies the headers into r; -1 with err for one with a line break. */
+static int
+fetch_req_headers(struct fetch_req *r, const struct fetch_request *req,
+    struct orc_error *err)
 {
-	struct fetch_req *r;
-	const char *method = req->method != NULL ? req->method : "GET";
 	int has_expect = 0;
 	size_t i;
 
-	if (req->url == NULL) {
-		orc_error_set(err, ORC_EINVAL, "no url to fetch");
-		return NULL;
-	}
-	if (!fetch_method_ok(method)) {
-		orc_error_set(err, ORC_EINVAL, "method \"%s\" is not valid",
-		    method);
-		return NULL;
-	}
-	if (permit_url(req->allow, req->url, err) != 0)
-		return NULL;
-
-	r = xcalloc(1, sizeof *r);
-	r->f = f;
-	r->cb = cb;
-	r->arg = arg;
 	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
 		if (strpbrk(req->headers[i], "\r\n") != NULL) {
 			orc_error_set(err, ORC_EINVAL, "header \"%.40s\" holds "
 			    "a line break", req->headers[i]);
-			fetch_req_free(r);
-			return NULL;
+			return -1;
 		}
 		if (strncasecmp(req->headers[i], "expect:", 7) == 0)
 			has_expect = 1;
@@ -562,6 +451,16 @@ fetch_start(struct fetch *f, const struct fetch_request *req,
 	if (!has_expect && (req->aws_sigv4 == NULL || req->userpwd == NULL) &&
 	    (r->headers = curl_slist_append(r->headers, "Expect:")) == NULL)
 		fatal("%s: out of memory", __func__);
+	return 0;
+}
+
+/* Copies the rest of what to send into r. */
+static void
+fetch_req_fill(struct fetch_req *r, const char *method,
+    const struct fetch_request *req)
+{
+	size_t i;
+
 	r->method = xstrdup(method);
 	for (i = 0; r->method[i] != '\0'; i++)
 		r->method[i] = toupper((unsigned char)r->method[i]);
@@ -588,92 +487,94 @@ fetch_start(struct fetch *f, const struct fetch_request *req,
 	if ((r->rheaders = json_object()) == NULL)
 		fatal("%s: out of memory", __func__);
 	r->start_ms = orc_mono_ms();
+}
 
-	if (fetch_req_launch(r, err) != 0) {
+/* Hands a new request to curl's side: queued for its thread, or
+ * launched at once without one. */
+static int
+fetch_req_submit(struct fetch_req *r, struct orc_error *err)
+{
+	struct fetch *f = r->f;
+
+	if (!f->threaded) {
+		if (fetch_curl_launch(r, err) != 0)
+			return -1;
+		r->state = FETCH_REQ_ACTIVE;
+		return 0;
+	}
+	fetch_lock(f);
+	r->state = FETCH_REQ_QUEUED;
+	TAILQ_INSERT_TAIL(&f->inbox, r, entry);
+	fetch_unlock(f);
+	fetch_kick(f);
+	return 0;
+}
+
+/* Starts a request; see fetch.h. */
+struct fetch_req *
+fetch_start(struct fetch *f, const struct fetch_request *req,
+    fetch_done_cb cb, void *arg, struct orc_error *err)
+{
+	struct fetch_req *r;
+	const char *method = req->method != NULL ? req->method : "GET";
+
+	if (req->url == NULL) {
+		orc_error_set(err, ORC_EINVAL, "no url to fetch");
+		return NULL;
+	}
+	if (!fetch_method_ok(method)) {
+		orc_error_set(err, ORC_EINVAL, "method \"%s\" is not valid",
+		    method);
+		return NULL;
+	}
+	if (permit_url(req->allow, req->url, err) != 0)
+		return NULL;
+
+	r = xcalloc(1, sizeof *r);
+	r->f = f;
+	r->cb = cb;
+	r->arg = arg;
+	if (fetch_req_headers(r, req, err) != 0) {
 		fetch_req_free(r);
 		return NULL;
 	}
-	r->state = FETCH_REQ_ACTIVE;
-	TAILQ_INSERT_TAIL(&f->active, r, entry);
+	fetch_req_fill(r, method, req);
+	if (fetch_req_submit(r, err) != 0) {
+		fetch_req_free(r);
+		return NULL;
+	}
 	f->count++;
 	log_debug("%s: %s %s started", __func__, r->method, r->url);
 	return r;
 }
 
-/* Moves a finished request to the done list. */
+/* The answer of a finished request, as its callback sees it; *timeout
+ * holds the message to free for one that timed out. */
 static void
-fetch_req_done(struct fetch_req *r)
+fetch_req_response(struct fetch_req *r, struct fetch_response *resp,
+    char **timeout)
 {
-	struct fetch *f = r->f;
-
-	TAILQ_REMOVE(&f->active, r, entry);
-	r->state = FETCH_REQ_DONE;
-	TAILQ_INSERT_TAIL(&f->done, r, entry);
-}
-
-/*
- * After a hop answered with a redirect: the next URL, checked against the
- * allow rules, and the method the next hop uses (303, and 301/302 after a
- * POST, turn into a GET without a body, as browsers and curl do). Returns
- * 1 when a new hop started, 0 when the request is finished (with errmsg
- * set when the redirect could not be followed).
- */
-static int
-fetch_req_redirect(struct fetch_req *r)
-{
-	struct orc_error err;
-	char *next = NULL;
-
-	if (!r->follow || r->result != CURLE_OK)
-		return 0;
-	if (r->status != 301 && r->status != 302 && r->status != 303 &&
-	    r->status != 307 && r->status != 308)
-		return 0;
-	if (curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &next) !=
-	    CURLE_OK || next == NULL)
-		return 0;
-	next = xstrdup(next);
-	if (++r->hops > FETCH_MAX_REDIRECTS) {
-		r->errmsg = xasprintf("more than %d redirects",
-		    FETCH_MAX_REDIRECTS);
-		free(next);
-		return 0;
-	}
-	if (permit_url(r->allow, next, &err) != 0) {
-		r->errmsg = xasprintf("redirect to %s refused: %s", next,
-		    err.message);
-		r->refused = 1;
-		free(next);
-		return 0;
-	}
-	if (r->status == 303 || ((r->status == 301 || r->status == 302) &&
-	    strcmp(r->method, "POST") == 0)) {
-		if (strcmp(r->method, "HEAD") != 0) {
-			free(r->method);
-			r->method = xstrdup("GET");
-		}
-		free(r->body);
-		r->body = NULL;
-		r->body_len = 0;
-		r->has_body = 0;
-	}
-	log_debug("%s: %s %s -> %ld -> %s", __func__, r->method, r->url,
-	    r->status, next);
-	/* Credentials are for the host they were meant for only. */
-	if (r->userpwd != NULL) {
-		explicit_bzero(r->userpwd, strlen(r->userpwd));
-		free(r->userpwd);
-		r->userpwd = NULL;
-	}
-	free(r->url);
-	r->url = next;
-
-	fetch_req_detach(r);
-	if (fetch_req_launch(r, &err) != 0) {
-		r->errmsg = xstrdup(err.message);
-		return 0;
-	}
-	return 1;
+	memset(resp, 0, sizeof *resp);
+	resp->status = r->status;
+	resp->headers = r->rheaders;
+	resp->body = r->rbody.s != NULL ? r->rbody.s : "";
+	resp->body_len = r->rbody.len;
+	resp->duration_ms = orc_mono_ms() - r->start_ms;
+	resp->reason = r->reason != NULL ? r->reason : "";
+	resp->url = r->url;
+	resp->refused = r->refused;
+	resp->too_large = r->too_large;
+	*timeout = NULL;
+	if (r->errmsg != NULL)
+		resp->error = r->errmsg;
+	else if (r->result == CURLE_OPERATION_TIMEDOUT) {
+		resp->timed_out = 1;
+		*timeout = xasprintf("no complete answer within %lld ms",
+		    (long long)r->timeout_ms);
+		resp->error = *timeout;
+	} else if (r->result != CURLE_OK)
+		resp->error = r->errbuf[0] != '\0' ? r->errbuf :
+		    curl_easy_strerror(r->result);
 }
 
 /* Calls back the finished requests, one at a time, until none is left or
@@ -683,7 +584,7 @@ fetch_dispatch(struct fetch *f)
 {
 	struct fetch_response resp;
 	struct fetch_req *r;
-	char *timeout = NULL;
+	char *timeout;
 
 	if (f->dispatching)
 		return;
@@ -691,70 +592,15 @@ fetch_dispatch(struct fetch *f)
 	while (!f->dying && (r = TAILQ_FIRST(&f->done)) != NULL) {
 		TAILQ_REMOVE(&f->done, r, entry);
 		f->count--;
-
-		memset(&resp, 0, sizeof resp);
-		resp.status = r->status;
-		resp.headers = r->rheaders;
-		resp.body = r->rbody.s != NULL ? r->rbody.s : "";
-		resp.body_len = r->rbody.len;
-		resp.duration_ms = orc_mono_ms() - r->start_ms;
-		resp.reason = r->reason != NULL ? r->reason : "";
-		resp.url = r->url;
-		resp.refused = r->refused;
-		resp.too_large = r->too_large;
-		if (r->errmsg != NULL)
-			resp.error = r->errmsg;
-		else if (r->result == CURLE_OPERATION_TIMEDOUT) {
-			resp.timed_out = 1;
-			timeout = xasprintf("no complete answer within %lld ms",
-			    (long long)r->timeout_ms);
-			resp.error = timeout;
-		} else if (r->result != CURLE_OK)
-			resp.error = r->errbuf[0] != '\0' ? r->errbuf :
-			    curl_easy_strerror(r->result);
+		fetch_req_response(r, &resp, &timeout);
 		log_debug("%s: %s %s: %ld%s%s", __func__, r->method, r->url,
 		    r->status, resp.error != NULL ? ": " : "",
 		    resp.error != NULL ? resp.error : "");
-
 		r->cb(&resp, r->arg);
 		free(timeout);
-		timeout = NULL;
 		fetch_req_free(r);
 	}
 	f->dispatching = 0;
 	if (f->dying)
 		fetch_destroy(f);
-}
-
-/* Collects the transfers curl finished, follows redirects, and calls
- * back the rest. */
-static void
-fetch_check(struct fetch *f)
-{
-	struct fetch_req *r;
-	CURLMsg *msg;
-	char *priv;
-	int left;
-
-	while ((msg = curl_multi_info_read(f->multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-		r = (struct fetch_req *)priv;
-		r->result = msg->data.result;
-		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
-		if (r->over || r->result == CURLE_FILESIZE_EXCEEDED) {
-			r->too_large = 1;
-			r->errmsg = xasprintf("response over %zu bytes",
-			    r->max);
-		} else if (r->over_all)
-			r->errmsg = xasprintf("the answers being received "
-			    "hold over %zu bytes (ORCH_FETCH_BUFFER_BYTES): "
-			    "try again later", r->f->buffer_max);
-		if (fetch_req_redirect(r))
-			continue;
-		fetch_req_detach(r);
-		fetch_req_done(r);
-	}
-	fetch_dispatch(f);
 }

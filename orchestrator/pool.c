@@ -3,15 +3,11 @@
  *
  * A job moves queued -> running -> done under the pool's mutex: a worker
  * takes the oldest queued job, runs it without the lock, and appends it to
- * the done list. The loop learns of done jobs through a pipe: the worker
- * that makes the done list non-empty writes one byte, the loop's read
- * event drains the pipe, takes the whole list and calls each done function
- * on the loop thread. A pipe rather than evthread_use_pthreads() and
- * event_active(): libevent's locking must be switched on before any
- * event_base exists, which this module cannot ensure for bases created by
- * others (the daemon's, the tests'), and the loop then pays for locks it
- * never needs; a pipe write is async-signal-safe and needs nothing from
- * libevent but an ordinary read event.
+ * the done list. The loop learns of done jobs through a pipe (loop.h):
+ * the worker that makes the done list non-empty writes one byte, the
+ * loop's read event drains the pipe, takes the whole list and calls each
+ * done function on the loop thread. The loop signals the workers once per
+ * turn, after its callbacks, not once per job.
  *
  * A job submitted with a group function is taken with the queued jobs
  * that share it: the worker unqueues them all at once, runs each one's
@@ -39,6 +35,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "loop.h"
 #include "orchestrator.h"
 #include "pool.h"
 
@@ -61,8 +58,9 @@ struct pool_job {
 
 struct pool {
 	struct event_base	*base;
-	struct event		*ev;		/* read end of the pipe */
-	int			 fds[2];
+	struct event		*ev;		/* on the wake's pipe */
+	struct event		*kick;		/* wakes a worker */
+	struct loop_wake	 wake;		/* workers -> the loop */
 	pthread_t		*threads;
 	int			 nthreads;
 	unsigned		 pending;	/* loop thread only */
@@ -70,7 +68,6 @@ struct pool {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;		/* a job was queued, or stop */
 	int			 stopping;
-	int			 notified;	/* a byte is in the pipe */
 	struct pool_job		*qhead, *qtail;	/* queued, oldest first */
 	struct pool_job		*dhead, *dtail;	/* done, oldest first */
 };
@@ -110,8 +107,6 @@ pool_unqueue(struct pool *p, struct pool_job *job)
 static void
 pool_push_done(struct pool *p, struct pool_job *job)
 {
-	ssize_t n;
-
 	job->state = POOL_JOB_DONE;
 	job->next = NULL;
 	if (p->dtail != NULL)
@@ -119,16 +114,7 @@ pool_push_done(struct pool *p, struct pool_job *job)
 	else
 		p->dhead = job;
 	p->dtail = job;
-	if (p->notified)
-		return;
-	/* One byte per batch: the pipe cannot fill, so this cannot block. */
-	do
-		n = write(p->fds[1], "j", 1);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
-		fatal("%s: cannot wake the event loop: %s", __func__,
-		    strerror(errno));
-	p->notified = 1;
+	loop_wake_signal(&p->wake);
 }
 
 /*
@@ -155,6 +141,20 @@ pool_take(struct pool *p, struct pool_job **jobs)
 	return n;
 }
 
+/* The loop's turn is through submitting: one signal for all its jobs
+ * rather than one (and a switch to a worker thread) per job, which also
+ * lets a worker take more of a group at once. */
+static void
+pool_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool *p = arg;
+
+	pool_lock(p);
+	if (p->qhead != NULL)
+		pthread_cond_signal(&p->cond);
+	pool_unlock(p);
+}
+
 /* A worker: runs queued jobs until the pool stops. */
 static void *
 pool_worker(void *arg)
@@ -172,6 +172,10 @@ pool_worker(void *arg)
 		if (p->stopping)
 			break;
 		n = pool_take(p, jobs);
+		/* The loop signals once per turn: a worker that leaves jobs
+		 * queued wakes the next, so all work while work lasts. */
+		if (p->qhead != NULL)
+			pthread_cond_signal(&p->cond);
 		pool_unlock(p);
 
 		for (i = 0; i < n; i++) {
@@ -208,16 +212,12 @@ pool_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pool *p = arg;
 	struct pool_job *job, *next;
-	char buf[64];
 
-	/* Drain before taking the list: a byte written after this belongs
-	 * to jobs taken below or to later ones, never to lost ones. */
-	while (read(fd, buf, sizeof buf) > 0)
-		continue;
+	loop_wake_drain(&p->wake);
 	pool_lock(p);
 	job = p->dhead;
 	p->dhead = p->dtail = NULL;
-	p->notified = 0;
+	p->wake.pending = 0;
 	pool_unlock(p);
 
 	/* A done function may cancel a later job of this batch: that sets
@@ -251,15 +251,14 @@ pool_create(struct event_base *base, int n)
 	p = xcalloc(1, sizeof *p);
 	p->base = base;
 	p->nthreads = pool_thread_count(n);
-	if (pipe2(p->fds, O_CLOEXEC | O_NONBLOCK) != 0)
-		fatal("%s: cannot make a pipe for the I/O pool: %s", __func__,
-		    strerror(errno));
+	loop_wake_open(&p->wake, "the I/O pool");
 	if (pthread_mutex_init(&p->lock, NULL) != 0 ||
 	    pthread_cond_init(&p->cond, NULL) != 0)
 		fatal("%s: cannot set up the I/O pool's lock", __func__);
-	p->ev = event_new(base, p->fds[0], EV_READ | EV_PERSIST, pool_wake_cb,
-	    p);
-	if (p->ev == NULL || event_add(p->ev, NULL) != 0)
+	p->ev = event_new(base, loop_wake_fd(&p->wake), EV_READ | EV_PERSIST,
+	    pool_wake_cb, p);
+	p->kick = event_new(base, -1, 0, pool_kick_cb, p);
+	if (p->ev == NULL || p->kick == NULL || event_add(p->ev, NULL) != 0)
 		fatal("%s: cannot watch the I/O pool's pipe", __func__);
 
 	/* Workers block every signal: the loop's thread handles them. */
@@ -311,8 +310,8 @@ pool_free(struct pool *p)
 	if (p->pending != 0)
 		log_warn("%s: %u jobs unaccounted for", __func__, p->pending);
 	event_free(p->ev);
-	close(p->fds[0]);
-	close(p->fds[1]);
+	event_free(p->kick);
+	loop_wake_close(&p->wake);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p->threads);
@@ -351,8 +350,10 @@ pool_submit_group(struct pool *p, pool_work_fn work, pool_group_fn group,
 	else
 		p->qhead = job;
 	p->qtail = job;
-	pthread_cond_signal(&p->cond);
 	pool_unlock(p);
+	/* Runs once the callbacks active now are through. */
+	if (!event_pending(p->kick, EV_TIMEOUT, NULL))
+		event_active(p->kick, EV_TIMEOUT, 1);
 	return job;
 }
 

@@ -40,6 +40,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "loop.h"
 #include "store.h"
 #include "store-backend.h"
 
@@ -107,7 +108,7 @@ struct store {
 	size_t			 ninflight;
 	int			 wrc;		/* 0 or -1, with werr */
 	struct orc_error	 werr;
-	int			 wfds[2];	/* the thread -> the loop */
+	struct loop_wake	 wwake;		/* the thread -> the loop */
 	struct event		*wev;
 };
 
@@ -533,7 +534,6 @@ static void *
 store_writer_main(void *arg)
 {
 	struct store *s = arg;
-	ssize_t n;
 
 	store_wlock(s);
 	for (;;) {
@@ -547,10 +547,7 @@ store_writer_main(void *arg)
 		store_wlock(s);
 		s->wstate = STORE_W_DONE;
 		pthread_cond_broadcast(&s->wcond);
-		/* A byte per batch, read at once: the pipe cannot fill. */
-		do
-			n = write(s->wfds[1], "c", 1);
-		while (n < 0 && errno == EINTR);
+		loop_wake_signal(&s->wwake);
 	}
 	store_wunlock(s);
 	return NULL;
@@ -613,6 +610,7 @@ store_writer_reap(struct store *s, int wait, struct orc_error *err)
 	n = s->ninflight;
 	s->ninflight = 0;
 	s->wstate = STORE_W_IDLE;
+	s->wwake.pending = 0;
 	store_wunlock(s);
 	s->wbusy = 0;
 	event_del(s->wev);
@@ -630,11 +628,9 @@ store_writer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct store		*s = arg;
 	struct orc_error	 err;
-	char			 buf[64];
 	int			 rc;
 
-	while (read(fd, buf, sizeof buf) > 0)
-		continue;
+	loop_wake_drain(&s->wwake);
 	orc_error_clear(&err);
 	if ((rc = store_writer_reap(s, 0, &err)) == 0)
 		return;
@@ -653,16 +649,14 @@ store_writer_open(struct store *s)
 	sigset_t all, old;
 	int e;
 
-	if (pipe2(s->wfds, O_CLOEXEC | O_NONBLOCK) != 0)
-		fatal("%s: cannot make a pipe: %s", __func__,
-		    strerror(errno));
+	loop_wake_open(&s->wwake, "the commit thread");
 	if (pthread_mutex_init(&s->wlock, NULL) != 0 ||
 	    pthread_cond_init(&s->wcond, NULL) != 0)
 		fatal("%s: cannot set up the commit thread's lock", __func__);
 	/* Watched only while a batch is out, so that a loop with nothing
 	 * else to do still ends. */
-	s->wev = event_new(s->base, s->wfds[0], EV_READ | EV_PERSIST,
-	    store_writer_cb, s);
+	s->wev = event_new(s->base, loop_wake_fd(&s->wwake),
+	    EV_READ | EV_PERSIST, store_writer_cb, s);
 	if (s->wev == NULL)
 		fatal("%s: cannot watch the commit thread's pipe", __func__);
 	/* The thread blocks every signal: the loop's thread handles them. */
@@ -687,8 +681,7 @@ store_writer_close(struct store *s)
 	store_wunlock(s);
 	pthread_join(s->wthread, NULL);
 	event_free(s->wev);
-	close(s->wfds[0]);
-	close(s->wfds[1]);
+	loop_wake_close(&s->wwake);
 	pthread_cond_destroy(&s->wcond);
 	pthread_mutex_destroy(&s->wlock);
 	s->threaded = 0;

@@ -1,0 +1,91 @@
+/*
+ * Event loops: the daemon's configuration of a libevent base, and the
+ * pipe other threads wake a loop through. A pipe rather than
+ * evthread_use_pthreads() and event_active(): libevent's locking must be
+ * switched on before any event_base exists, and every loop would then
+ * pay for locks it mostly does not need; a pipe write needs nothing from
+ * libevent but an ordinary read event.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "loop.h"
+#include "orchestrator.h"
+
+/* Makes a base: precise timers, epoll changes grouped per turn. */
+struct event_base *
+loop_base_new(void)
+{
+	struct event_config *cfg;
+	struct event_base *base;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	/* A socket's interests change several times a loop turn (curl's
+	 * transfers, evhttp's requests): with the change list epoll hears
+	 * of the net change once. No descriptor here is dup()'d, which is
+	 * what the change list cannot cope with. */
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
+/* Makes the pipe, both ends non-blocking. */
+void
+loop_wake_open(struct loop_wake *w, const char *what)
+{
+	if (pipe2(w->fds, O_CLOEXEC | O_NONBLOCK) != 0)
+		fatal("cannot make a pipe for %s: %s", what, strerror(errno));
+	w->pending = 0;
+}
+
+/* Closes both ends. */
+void
+loop_wake_close(struct loop_wake *w)
+{
+	close(w->fds[0]);
+	close(w->fds[1]);
+	w->fds[0] = w->fds[1] = -1;
+}
+
+/* The read end. */
+int
+loop_wake_fd(const struct loop_wake *w)
+{
+	return w->fds[0];
+}
+
+/* One byte, unless one is already on its way. */
+void
+loop_wake_signal(struct loop_wake *w)
+{
+	ssize_t n;
+
+	if (w->pending)
+		return;
+	do
+		n = write(w->fds[1], "w", 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		fatal("cannot wake an event loop: %s", strerror(errno));
+	w->pending = 1;
+}
+
+/* Reads until the pipe is empty. */
+void
+loop_wake_drain(struct loop_wake *w)
+{
+	char buf[64];
+
+	while (read(w->fds[0], buf, sizeof buf) > 0)
+		continue;
+}

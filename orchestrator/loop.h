@@ -1,0 +1,40 @@
+/*
+ * Event loops: how the daemon makes them, and how a thread wakes one.
+ *
+ * A loop_wake is a pipe: the thread that makes a hand-over list non-empty
+ * writes one byte, the loop's read event drains the pipe and takes the
+ * whole list. One byte per batch, so the pipe cannot fill and a write
+ * cannot block. The "pending" flag says a byte is on its way; it belongs
+ * to the lock that guards the list it announces.
+ */
+#ifndef LOOP_H
+#define LOOP_H
+
+struct event_base;
+
+struct loop_wake {
+	int	fds[2];
+	int	pending;	/* a byte is in the pipe; under the list's lock */
+};
+
+/* An event loop whose timers keep exact time (libevent's default coarse
+ * clock can fire one a few milliseconds early, and a retry must never
+ * come before the Retry-After a server asked for), and whose epoll calls
+ * are grouped per loop turn. NULL when libevent cannot make one. */
+struct event_base *loop_base_new(void);
+
+/* Makes the pipe; exits through fatal() when it cannot (what names the
+ * user in the message). */
+void	loop_wake_open(struct loop_wake *, const char *what);
+void	loop_wake_close(struct loop_wake *);
+/* The descriptor to watch for reading. */
+int	loop_wake_fd(const struct loop_wake *);
+/* Wakes the loop unless a byte is already on its way; called with the
+ * list's lock held. */
+void	loop_wake_signal(struct loop_wake *);
+/* Empties the pipe, from the woken loop, before it takes the list under
+ * the lock and clears pending: a byte written after this belongs to what
+ * the loop takes next, never to something lost. */
+void	loop_wake_drain(struct loop_wake *);
+
+#endif
