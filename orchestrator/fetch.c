@@ -126,17 +126,22 @@ fetch_curl_wake_cb(evutil_socket_t fd, short what, void *arg)
 	TAILQ_INIT(&fin);
 	loop_wake_drain(&f->to_curl);
 	fetch_lock(f);
-	TAILQ_CONCAT(&in, &f->inbox, entry);
-	TAILQ_FOREACH(r, &in, entry)
+	/* Relinked through aentry: once active, a request's entry is the
+	 * loop's to put on the cancels, lock held, at any time. */
+	while ((r = TAILQ_FIRST(&f->inbox)) != NULL) {
+		TAILQ_REMOVE(&f->inbox, r, entry);
 		r->state = FETCH_REQ_ACTIVE;
+		TAILQ_INSERT_TAIL(&in, r, aentry);
+	}
 	TAILQ_CONCAT(&cancels, &f->cancels, entry);
 	f->to_curl.pending = 0;
 	stop = f->stop;
 	fetch_unlock(f);
 
+	/* Cancelled requests are this side's alone. */
 	fetch_req_free_list(&cancels);
 	while ((r = TAILQ_FIRST(&in)) != NULL) {
-		TAILQ_REMOVE(&in, r, entry);
+		TAILQ_REMOVE(&in, r, aentry);
 		if (fetch_curl_launch(r, &err) != 0) {
 			r->errmsg = xstrdup(err.message);
 			TAILQ_INSERT_TAIL(&fin, r, aentry);

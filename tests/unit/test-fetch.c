@@ -387,7 +387,8 @@ struct far_server {
 	struct event_base	*base;
 	struct httpd		*h;
 	pthread_t		 thread;
-	int			 stop;
+	pthread_mutex_t		 lock;
+	int			 stop;		/* under lock */
 	struct event		*tick;
 };
 
@@ -396,8 +397,12 @@ static void
 far_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct far_server *fs = arg;
+	int stop;
 
-	if (__atomic_load_n(&fs->stop, __ATOMIC_ACQUIRE))
+	pthread_mutex_lock(&fs->lock);
+	stop = fs->stop;
+	pthread_mutex_unlock(&fs->lock);
+	if (stop)
 		event_base_loopbreak(fs->base);
 }
 
@@ -416,6 +421,7 @@ far_start(struct far_server *fs)
 	struct timeval tv = { 0, 10000 };
 
 	memset(fs, 0, sizeof *fs);
+	pthread_mutex_init(&fs->lock, NULL);
 	fs->base = event_base_new();
 	fs->h = httpd_start(fs->base);
 	fs->tick = event_new(fs->base, -1, EV_PERSIST, far_tick_cb, fs);
@@ -426,8 +432,11 @@ far_start(struct far_server *fs)
 static void
 far_stop(struct far_server *fs)
 {
-	__atomic_store_n(&fs->stop, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&fs->lock);
+	fs->stop = 1;
+	pthread_mutex_unlock(&fs->lock);
 	pthread_join(fs->thread, NULL);
+	pthread_mutex_destroy(&fs->lock);
 	event_free(fs->tick);
 	httpd_free(fs->h);
 	event_base_free(fs->base);
