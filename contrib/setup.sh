@@ -21,6 +21,8 @@ packages=(build-essential autoconf automake libtool pkg-config
 	libevent-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
 	liblua5.4-dev libssl-dev libncurses-dev valgrind sqlite3 curl python3
 	tmux
+	# The daemon's allocator (configure --without-jemalloc does without).
+	libjemalloc-dev
 	# The PostgreSQL store: libpq to build it, the server for its tests
 	# (they start a throwaway cluster of their own).
 	libpq-dev postgresql)

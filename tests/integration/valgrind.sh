@@ -14,6 +14,10 @@ grep -q __asan_init "$ORCH_BIN" && skip "$ORCH_BIN is built with ASan"
 wfdir=$TOP_SRCDIR/workflows
 n=0
 
+# A daemon linked with jemalloc: valgrind replaces its malloc as it does
+# the C library's (a no-op for a binary without it).
+VG_MALLOC=--soname-synonyms=somalloc=*jemalloc*
+
 # vg CODE ARGS...: the orch command line under valgrind; it must exit CODE
 # (valgrind's own error code, 99, means it found errors), and its log must
 # show no error and no definite leak.
@@ -23,7 +27,7 @@ vg() {
 	n=$((n + 1))
 	log=$T/vg-$n.log
 	orch_args "$@"
-	run_cmd $VALGRIND -q --leak-check=full \
+	run_cmd $VALGRIND -q --leak-check=full $VG_MALLOC \
 	    --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	    --log-file="$log" "${ORCH_ARGS[@]}"
 	LAST_CMD="valgrind $* (log $log)"
@@ -52,7 +56,7 @@ vg_full() {
 	n=$((n + 1))
 	log=$T/vg-$n.log
 	orch_args "$@"
-	run_cmd $VALGRIND --leak-check=full \
+	run_cmd $VALGRIND --leak-check=full $VG_MALLOC \
 	    --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	    --log-file="$log" "${ORCH_ARGS[@]}"
 	LAST_CMD="valgrind $* (log $log)"
