@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The end-to-end benchmark (`make bench`): the background-task example as
 # shipped (webhook -> json.decode -> http.request lookup -> lua -> json.encode
-# -> bucket.put -> http.request callback), with contrib/example-service.py
-# as both the lookup service and the callback sink, on one fresh database
-# with durable commits (synchronous=FULL).
+# -> bucket.put -> http.request callback), with tests/bench/bench-sink (C,
+# libevent) as both the lookup service and the callback sink, on one fresh
+# database with durable commits (synchronous=FULL).
 #
 #   contrib/bench-e2e.sh                   the binary in orchestrator/
 #   BENCH_RATE=1000 BENCH_SECONDS=10 BENCH_MAX_SECONDS=10 contrib/bench-e2e.sh
 #   BENCH_SYNCHRONOUS=OFF contrib/bench-e2e.sh   what fsync costs (not durable)
 #   BENCH_BUCKETS=/dev/shm/b contrib/bench-e2e.sh  the bucket elsewhere
+#   BENCH_SERVICE=python contrib/bench-e2e.sh  contrib/example-service.py
+#       as the services (the walk-through's; it takes 60-250 us of CPU a
+#       run from the daemon's two cores, and varies with its batching)
 #
 # Two phases:
 # 1. fixed rate: a Python asyncio client posts BENCH_RATE webhooks a second
@@ -19,9 +22,9 @@
 # 2. maximum: wrk posts as fast as 64 connections allow for
 #    BENCH_MAX_SECONDS; runs per second is callbacks received per second
 #    at the sink from the first to the last (the backlog drained).
-# Both processes share the machine with the daemon: on 2 cores the Python
-# service (lookups and callbacks, two requests a run) and the clients take
-# CPU the daemon would otherwise have; the numbers are for the whole system.
+# Both processes share the machine with the daemon: on 2 cores the service
+# (lookups and callbacks, two requests a run) and the clients take CPU the
+# daemon would otherwise have; the numbers are for the whole system.
 set -u
 
 cd "$(dirname "$0")/.."
@@ -72,11 +75,23 @@ waitport() {
 	return 1
 }
 
-python3 "$top/contrib/example-service.py" --quiet --port 0 \
-	--record "$dir/callbacks.jsonl" 2>"$dir/service.log" &
-svc=$!
-sport=$(waitport "$dir/service.log" example-service "$svc") ||
-	die "the example service did not start: $(cat "$dir/service.log")"
+sink=$top/tests/bench/bench-sink
+if [ "${BENCH_SERVICE:-c}" = python ] || [ ! -x "$sink" ]; then
+	[ "${BENCH_SERVICE:-c}" = python ] ||
+		echo "bench-e2e: no $sink (make tests/bench/bench-sink):" \
+		    "the Python example service plays the services"
+	python3 "$top/contrib/example-service.py" --quiet --port 0 \
+		--record "$dir/callbacks.jsonl" 2>"$dir/service.log" &
+	svc=$!
+	sname=example-service
+else
+	"$sink" --port 0 --record "$dir/callbacks.jsonl" \
+		2>"$dir/service.log" &
+	svc=$!
+	sname=bench-sink
+fi
+sport=$(waitport "$dir/service.log" "$sname" "$svc") ||
+	die "the service did not start: $(cat "$dir/service.log")"
 for f in background-task.json background_task.lua; do
 	sed "s/127\.0\.0\.1:9100/127.0.0.1:$sport/g" "$top/workflows/$f" \
 	    >"$dir/wf/$f"
@@ -119,7 +134,7 @@ bfs=$(df -PT "${BENCH_BUCKETS:-$dir}" 2>/dev/null |
     awk 'NR == 2 { print $2 }')
 echo "bench-e2e: synchronous=${ORCH_SYNCHRONOUS:-FULL}, buckets in" \
     "${BENCH_BUCKETS:-$dir/buckets} ($bfs)"
-echo "bench-e2e: orchestrator serve on $url, example service on" \
+echo "bench-e2e: orchestrator serve on $url, $sname on" \
     "127.0.0.1:$sport, database $dir/orch.db ($fs), $(nproc) cpus"
 
 # The fixed-rate client: posts RATE webhooks a second for SECS seconds,
