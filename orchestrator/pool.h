@@ -13,6 +13,10 @@
  * completion; done(arg, 1) only releases arg: the job was cancelled or the
  * pool freed, and it must not finish anything (its step may be gone).
  * The job handle is valid until done is called; do not use it afterwards.
+ *
+ * Workers are woken once the loop is through its current turn (one
+ * signal for all the jobs a turn submits), so a job starts only when the
+ * loop runs: code that submits and then blocks must let the loop turn.
  */
 #ifndef POOL_H
 #define POOL_H

@@ -127,6 +127,15 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* One pass of the loop without waiting: the pool wakes its workers once
+ * the loop is through a turn, so a test that then blocks on a worker
+ * (without running the loop) gives it this turn first. */
+static void
+loop_turn(struct event_base *base)
+{
+	event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
 /* Runs the loop until target done calls in all, or 10 s pass. */
 static void
 run_until(struct event_base *base, int target)
@@ -255,6 +264,7 @@ test_pool_cancel_queued(void)
 	a.handle = pool_submit(p, job_work, job_done, &a);
 	b.handle = pool_submit(p, job_work, job_done, &b);
 	c.handle = pool_submit(p, job_work, job_done, &c);
+	loop_turn(base);
 	/* The only worker holds a at the gate: b and c stay queued. */
 	gate_wait_for(&g, 1);
 	pool_cancel(b.handle);
@@ -312,6 +322,7 @@ test_pool_group(void)
 	gate_init(&gate);
 	hold.gate = &gate;
 	hold.handle = pool_submit(p, job_work, job_done, &hold);
+	loop_turn(base);
 	gate_wait_for(&gate, 1);
 	g[0].handle = pool_submit_group(p, job_work, group_fn, job_done,
 	    &g[0]);
@@ -358,6 +369,7 @@ test_pool_cancel_running(void)
 	gate_init(&g);
 	a->gate = &g;
 	a->handle = pool_submit(p, job_work, job_done, a);
+	loop_turn(base);
 	gate_wait_for(&g, 1);
 	pool_cancel(a->handle);
 	/* Not released yet: the worker still has a. */
@@ -388,6 +400,7 @@ test_pool_cancel_finished(void)
 
 	memset(&a, 0, sizeof a);
 	a.handle = pool_submit(p, job_work, job_done, &a);
+	loop_turn(base);
 	/* The loop is not running: the completion waits in the pool. */
 	for (i = 0; i < 1000 && !__atomic_load_n(&a.worked, __ATOMIC_SEQ_CST);
 	    i++)
@@ -434,6 +447,7 @@ test_pool_cancel_from_done(void)
 	cross_victim = &b;
 	a.handle = pool_submit(p, job_work, cross_done, &a);
 	b.handle = pool_submit(p, job_work, job_done, &b);
+	loop_turn(base);
 	/* Both finish before the loop looks: one batch, a then b. */
 	for (i = 0; i < 1000 && !__atomic_load_n(&b.worked, __ATOMIC_SEQ_CST);
 	    i++)
@@ -461,7 +475,9 @@ test_pool_free_pending(void)
 		jobs[i].sleep_us = 20000;
 		jobs[i].handle = pool_submit(p, job_work, job_done, &jobs[i]);
 	}
-	/* Two are running (or about to); the loop never runs. */
+	/* One turn hands them over, then the loop never runs again: two
+	 * are running (or about to). */
+	loop_turn(base);
 	usleep(5000);
 	pool_free(p);
 	for (i = 0; i < N; i++) {
