@@ -85,15 +85,11 @@ PG_FSYNC=on
 dir=$(mktemp -d "${TMPDIR:-/tmp}/orc-bench-pg-XXXXXX") ||
 	die "cannot make a temp dir"
 mkdir -p "$dir/wf"
-pids=()
-# Kills the nodes still running, stops PostgreSQL, removes the temp dir.
+# Kills the nodes still running (PIDS), stops PostgreSQL, removes the
+# temp dir.
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	pids=()
+	pg_nodes_cleanup
+	PIDS=()
 	pg_cleanup
 	[ -n "${KEEP:-}" ] || rm -rf -- "$dir"
 }
@@ -221,12 +217,12 @@ start_node() {
 	    --buckets "${BENCH_BUCKETS:-$dir/buckets}" \
 	    --listen 127.0.0.1:0 --access-log off --log-level warn \
 	    2>"$log" &
-	pids+=($!)
+	PIDS+=($!)
 	for i in $(seq 1 300); do
 		p=$(sed -n 's/^orchestrator: listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
 		    "$log" | head -n 1)
 		[ -n "$p" ] && break
-		kill -0 "${pids[-1]}" 2>/dev/null ||
+		kill -0 "${PIDS[-1]}" 2>/dev/null ||
 		    die "$label: node $1 exited: $(tail -n 5 "$log")"
 		sleep 0.05
 	done
@@ -243,10 +239,10 @@ start_node() {
 # code other than 0.
 stop_nodes() {
 	local p i rc bad=0
-	for p in "${pids[@]}"; do
+	for p in "${PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null
 	done
-	for p in "${pids[@]}"; do
+	for p in "${PIDS[@]}"; do
 		for i in $(seq 1 300); do
 			kill -0 "$p" 2>/dev/null || break
 			sleep 0.1
@@ -256,7 +252,7 @@ stop_nodes() {
 		rc=$?
 		[ "$rc" -eq 0 ] || bad=1
 	done
-	pids=()
+	PIDS=()
 	[ "$bad" -eq 0 ] || die "$label: a node exited with $rc"
 }
 

@@ -352,15 +352,6 @@ fetch_free(struct fetch *f)
 	fetch_destroy(f);
 }
 
-/* Wakes curl's side once the loop's turn is through with its callbacks
- * (an active event runs after those already active). */
-static void
-fetch_kick(struct fetch *f)
-{
-	if (!event_pending(f->kick_ev, EV_TIMEOUT, NULL))
-		event_active(f->kick_ev, EV_TIMEOUT, 1);
-}
-
 /* Stops a request, with curl's thread: frees it unless curl has it, in
  * which case curl's side frees it. */
 static void
@@ -380,7 +371,7 @@ fetch_cancel_threaded(struct fetch_req *r)
 		r->state = FETCH_REQ_CANCELLED;
 		TAILQ_INSERT_TAIL(&f->cancels, r, entry);
 		fetch_unlock(f);
-		fetch_kick(f);
+		loop_after_turn(f->kick_ev);
 		return;
 	case FETCH_REQ_DONE:
 		TAILQ_REMOVE(&f->done, r, entry);
@@ -511,7 +502,7 @@ fetch_req_submit(struct fetch_req *r, struct orc_error *err)
 	r->state = FETCH_REQ_QUEUED;
 	TAILQ_INSERT_TAIL(&f->inbox, r, entry);
 	fetch_unlock(f);
-	fetch_kick(f);
+	loop_after_turn(f->kick_ev);
 	return 0;
 }
 

@@ -39,6 +39,14 @@ loop_base_new(void)
 	return base;
 }
 
+/* Activates ev unless it is active already. */
+void
+loop_after_turn(struct event *ev)
+{
+	if (!event_pending(ev, EV_TIMEOUT, NULL))
+		event_active(ev, EV_TIMEOUT, 1);
+}
+
 /* Makes the pipe, both ends non-blocking. */
 void
 loop_wake_open(struct loop_wake *w, const char *what)

@@ -10,6 +10,7 @@
 #ifndef LOOP_H
 #define LOOP_H
 
+struct event;
 struct event_base;
 
 struct loop_wake {
@@ -22,6 +23,12 @@ struct loop_wake {
  * come before the Retry-After a server asked for), and whose epoll calls
  * are grouped per loop turn. NULL when libevent cannot make one. */
 struct event_base *loop_base_new(void);
+
+/* Runs ev's callback once the loop is through the callbacks active now
+ * (in this turn), however often this is called before then: for work
+ * worth doing once per turn rather than once per request. ev is an event
+ * made with no descriptor and no flags. */
+void	loop_after_turn(struct event *ev);
 
 /* Makes the pipe; exits through fatal() when it cannot (what names the
  * user in the message). */

@@ -351,9 +351,7 @@ pool_submit_group(struct pool *p, pool_work_fn work, pool_group_fn group,
 		p->qhead = job;
 	p->qtail = job;
 	pool_unlock(p);
-	/* Runs once the callbacks active now are through. */
-	if (!event_pending(p->kick, EV_TIMEOUT, NULL))
-		event_active(p->kick, EV_TIMEOUT, 1);
+	loop_after_turn(p->kick);
 	return job;
 }
 

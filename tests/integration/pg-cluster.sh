@@ -16,25 +16,13 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/serve-lib.sh"
 . "$HERE/pg-lib.sh"
 
-if "$ORCH_BIN" runs --db postgresql://127.0.0.1:1/x 2>&1 |
-    grep -q "built without PostgreSQL support"; then
-	skip "built without PostgreSQL support"
-fi
+pg_need_support
 N=${CLUSTER_TRIGGERS:-300}
 LEASE_MS=2000
 export ORCH_LEASE_MS=$LEASE_MS
 
-PIDS=()
 PORTS=()
-# Kills every node still running, before the rest of the cleanup.
-cluster_cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-}
-trap 'cluster_cleanup; serve_cleanup; pg_cleanup; lib_cleanup' EXIT
+trap 'pg_nodes_cleanup; serve_cleanup; pg_cleanup; lib_cleanup' EXIT
 
 pg_start || finish
 DB=$ORCH_TEST_PG_URL

@@ -10,33 +10,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/serve-lib.sh"
 . "$HERE/pg-lib.sh"
 
-if "$ORCH_BIN" runs --db postgresql://127.0.0.1:1/x 2>&1 |
-    grep -q "built without PostgreSQL support"; then
-	skip "built without PostgreSQL support"
-fi
-
-PIDS=()
-# Kills every node still running, before the rest of the cleanup.
-nodes_cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-}
-trap 'nodes_cleanup; serve_cleanup; pg_cleanup; lib_cleanup' EXIT
+pg_need_support
+trap 'pg_nodes_cleanup; serve_cleanup; pg_cleanup; lib_cleanup' EXIT
 
 pg_start || finish
 DB=$ORCH_TEST_PG_URL
-export ORCH_TEST_CLOCK_FILE=$T/clock
-T0=1893456000000	# 2030-01-01T00:00:00Z
-MIN=60000
-
-# clock MINUTES SECONDS: sets the shared test clock to T0 + that.
-clock() {
-	echo $((T0 + $1 * MIN + $2 * 1000)) >"$ORCH_TEST_CLOCK_FILE.tmp"
-	mv "$ORCH_TEST_CLOCK_FILE.tmp" "$ORCH_TEST_CLOCK_FILE"
-}
+test_clock_init
 
 # nruns: how many runs the cron workflow has, and how many distinct fire
 # times they were started for ("RUNS FIRES").

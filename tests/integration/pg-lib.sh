@@ -17,6 +17,9 @@
 #   newest /usr/lib/postgresql/*/bin).
 # - fsync is off unless PG_FSYNC=on: the tests do not pull the plug, and
 #   the benchmark sets it on.
+# - pg_need_support skips (77) when the daemon was built without libpq.
+# - pg_nodes_cleanup kills (-9) every daemon whose pid is in PIDS, for the
+#   tests that run several nodes; call it first in the EXIT trap.
 
 PG_BINDIR=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null |
     sort -V | tail -n 1)}
@@ -136,6 +139,24 @@ pg_start() {
 	ORCH_TEST_PG_URL=postgresql://orc@127.0.0.1:$PG_PORT/orc_test
 	export ORCH_TEST_PG_URL
 	return 0
+}
+
+# pg_need_support: see above.
+pg_need_support() {
+	if "$ORCH_BIN" runs --db postgresql://127.0.0.1:1/x 2>&1 |
+	    grep -q "built without PostgreSQL support"; then
+		skip "built without PostgreSQL support"
+	fi
+}
+
+PIDS=()
+# pg_nodes_cleanup: see above.
+pg_nodes_cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 }
 
 # pg_sql SQL: see above.

@@ -13,10 +13,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/pg-lib.sh"
 
 # A build without libpq says so; then there is nothing to test.
-if "$ORCH_BIN" runs --db postgresql://127.0.0.1:1/x 2>&1 |
-    grep -q "built without PostgreSQL support"; then
-	skip "built without PostgreSQL support"
-fi
+pg_need_support
 pg_start || finish
 DB=$ORCH_TEST_PG_URL
 

@@ -8,15 +8,7 @@
 # bad schedule or timezone at its line and column.
 . "$(dirname "$0")/serve-lib.sh"
 
-export ORCH_TEST_CLOCK_FILE=$T/clock
-T0=1893456000000	# 2030-01-01T00:00:00Z
-MIN=60000
-
-# clock MINUTES SECONDS: sets the test clock to T0 + that.
-clock() {
-	echo $((T0 + $1 * MIN + $2 * 1000)) >"$ORCH_TEST_CLOCK_FILE.tmp"
-	mv "$ORCH_TEST_CLOCK_FILE.tmp" "$ORCH_TEST_CLOCK_FILE"
-}
+test_clock_init
 
 # cronwf NAME CRON [STEP_MS] [EXTRA]: a workflow with that cron trigger.
 cronwf() {

@@ -19,6 +19,9 @@
 #   text), $T/headers the headers. The API token ($API_TOKEN, when set)
 #   goes along unless NOAUTH=1.
 # - header NAME: a header of the last answer (case-insensitive).
+# - test_clock_init: the daemons of this test read the time from
+#   $T/clock (ORCH_TEST_CLOCK_FILE); clock MINUTES SECONDS then sets it
+#   to T0 (2030-01-01T00:00:00Z, in ms) + that; MIN is a minute in ms.
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -39,6 +42,19 @@ API_TOKEN=${API_TOKEN:-}
 # The port in the daemon's "listening on" line.
 SERVE_PORT_SED='s/^orchestrator: listening on http:\/\/127\.0\.0\.1:'
 SERVE_PORT_SED=$SERVE_PORT_SED'\([0-9][0-9]*\) .*/\1/p'
+
+# test_clock_init: see above.
+test_clock_init() {
+	export ORCH_TEST_CLOCK_FILE=$T/clock
+	T0=1893456000000
+	MIN=60000
+}
+
+# clock MINUTES SECONDS: see above.
+clock() {
+	echo $((T0 + $1 * MIN + $2 * 1000)) >"$ORCH_TEST_CLOCK_FILE.tmp"
+	mv "$ORCH_TEST_CLOCK_FILE.tmp" "$ORCH_TEST_CLOCK_FILE"
+}
 
 # Kills the daemon (if any) before lib.sh's cleanup.
 serve_cleanup() {

@@ -251,20 +251,22 @@ test_util_clocks(void)
 static void
 test_util_env_int(void)
 {
-	unsetenv("ORC_TEST_N");
-	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 4);
-	setenv("ORC_TEST_N", "", 1);
-	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 4);
-	setenv("ORC_TEST_N", "12", 1);
-	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 12);
-	setenv("ORC_TEST_N", "64", 1);
-	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 64);
-	setenv("ORC_TEST_N", "65", 1);
-	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 4);
-	setenv("ORC_TEST_N", "0", 1);
-	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 4);
-	setenv("ORC_TEST_N", "7x", 1);
-	CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == 4);
+	static const struct {
+		const char	*value;		/* NULL: unset */
+		long long	 want;
+	} cases[] = {
+		{ NULL, 4 }, { "", 4 }, { "12", 12 }, { "64", 64 },
+		{ "65", 4 }, { "0", 4 }, { "7x", 4 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (cases[i].value == NULL)
+			unsetenv("ORC_TEST_N");
+		else
+			setenv("ORC_TEST_N", cases[i].value, 1);
+		CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == cases[i].want);
+	}
 	unsetenv("ORC_TEST_N");
 }
 
