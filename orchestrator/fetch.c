@@ -218,6 +218,8 @@ fetch_thread_main(void *arg)
 {
 	struct fetch *f = arg;
 
+	orc_thread_name("orc-fetch");
+
 	event_base_dispatch(f->cbase);
 	return NULL;
 }

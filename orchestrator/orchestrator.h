@@ -70,6 +70,9 @@ int	orc_fsync_dir(const char *);
 long long orc_env_int(const char *name, long long min, long long max,
 	    long long def);
 
+/* Names the calling thread (for top -H, perf and gdb); at most 15 bytes. */
+void	orc_thread_name(const char *);
+
 /* Uniform random integer in [0, n) from OpenSSL's generator. */
 uint64_t orc_random(uint64_t);
 

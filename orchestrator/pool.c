@@ -164,6 +164,8 @@ pool_worker(void *arg)
 	void *args[POOL_GROUP_MAX];
 	int i, n;
 
+	orc_thread_name("orc-io");
+
 	pool_lock(p);
 	for (;;) {
 		while (!p->stopping && p->qhead == NULL)

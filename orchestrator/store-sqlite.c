@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -702,14 +703,33 @@ sqlite_busy_ms(void)
 	return (int)orc_env_int("ORCH_BUSY_TIMEOUT_MS", 0, 3600000, SQLITE_BUSY_MS);
 }
 
-/* Opens one connection with the busy timeout set. */
+/*
+ * Process-wide settings, before SQLite's first use: no memory statistics
+ * (they take a global mutex on every allocation and free; nothing here
+ * reads them). Fails harmlessly when something initialized SQLite first.
+ */
+static void
+sqlite_global_setup(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+/*
+ * Opens one connection with the busy timeout set. NOMUTEX: a connection
+ * is used by one thread at a time, which store.c guarantees (the writing
+ * one is handed between the loop and the commit thread under its lock),
+ * so SQLite's own lock around every call is not needed.
+ */
 static int
 sqlite_connect(struct sqlite_store *ss, struct sqlite_conn *c, int flags,
     struct orc_error *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int rc;
 
-	rc = sqlite3_open_v2(ss->path, &c->db, flags, NULL);
+	pthread_once(&once, sqlite_global_setup);
+	rc = sqlite3_open_v2(ss->path, &c->db, flags | SQLITE_OPEN_NOMUTEX,
+	    NULL);
 	if (rc != SQLITE_OK) {
 		if (c->db != NULL)
 			sqlite_error(ss, c->db, err);

@@ -535,6 +535,8 @@ store_writer_main(void *arg)
 {
 	struct store *s = arg;
 
+	orc_thread_name("orc-store");
+
 	store_wlock(s);
 	for (;;) {
 		while (!s->wstop && s->wstate != STORE_W_WORKING)

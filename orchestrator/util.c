@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,13 @@ xasprintf(const char *fmt, ...)
 	p = xvasprintf(fmt, ap);
 	va_end(ap);
 	return p;
+}
+
+/* Names the calling thread; a failure (name too long) changes nothing. */
+void
+orc_thread_name(const char *name)
+{
+	(void)pthread_setname_np(pthread_self(), name);
 }
 
 /* Milliseconds since the epoch: for times that are stored and shown. */

@@ -2,11 +2,13 @@
  * Tests of the shared basics in util.c: the error record (also with a NULL
  * record), formatted allocation, whole-file reading (a missing file, an
  * empty file, binary data with NUL bytes, a file larger than the first
- * buffer), random numbers and SHA-256 against published vectors.
+ * buffer), random numbers, SHA-256 against published vectors and thread
+ * names.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +272,20 @@ test_util_env_int(void)
 	unsetenv("ORC_TEST_N");
 }
 
+/* A thread's name as top -H shows it; a name too long changes nothing. */
+static void
+test_util_thread_name(void)
+{
+	char name[32];
+
+	orc_thread_name("orc-test");
+	CHECK(pthread_getname_np(pthread_self(), name, sizeof name) == 0);
+	CHECK(strcmp(name, "orc-test") == 0);
+	orc_thread_name("a-name-longer-than-fifteen");
+	CHECK(pthread_getname_np(pthread_self(), name, sizeof name) == 0);
+	CHECK(strcmp(name, "orc-test") == 0);
+}
+
 int
 main(void)
 {
@@ -286,5 +302,6 @@ main(void)
 	TEST_RUN(test_util_sha256);
 	TEST_RUN(test_util_clocks);
 	TEST_RUN(test_util_env_int);
+	TEST_RUN(test_util_thread_name);
 	TEST_DONE();
 }
