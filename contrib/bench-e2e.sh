@@ -215,13 +215,16 @@ function request()
 end
 LUA
 
-# callbacks_settle: waits until the sink's file stops growing (bounded).
+# callbacks_settle [N]: waits until the sink's file has N lines and stops
+# growing for a second (a commit or a disk stall can pause the callbacks
+# for a fraction of one), or for 10 s without N (bounded: 150 s).
 callbacks_settle() {
-	local last=-1 now i
+	local last=-1 now i same=0
 	for i in $(seq 1 600); do
 		now=$(wc -l <"$dir/callbacks.jsonl")
-		[ "$now" -eq "$last" ] && [ "$now" -ge "${1:-0}" ] && return 0
-		[ "$now" -eq "$last" ] && [ "$i" -gt 40 ] && return 0
+		if [ "$now" -eq "$last" ]; then same=$((same + 1)); else same=0; fi
+		[ "$same" -ge 4 ] && [ "$now" -ge "${1:-0}" ] && return 0
+		[ "$same" -ge 4 ] && [ "$i" -gt 40 ] && return 0
 		last=$now
 		sleep 0.25
 	done
@@ -290,6 +293,13 @@ if maxt:
 print("  wrk: %s %s" % (req[0].strip() if req else "?",
                         non2[0].strip() if non2 else ""))
 PY
+
+# How the commits grouped the changes (8 a run: created, started, 6 steps).
+curl -s "$url/metrics" | awk '
+	/^orchestrator_store_commits_total / { c = $2 }
+	/^orchestrator_store_changes_total / { n = $2 }
+	END { if (c > 0) printf "store: %d changes in %d commits, " \
+	    "%.1f a commit\n", n, c, n / c }'
 
 kill -TERM "$pid"
 for i in $(seq 1 600); do

@@ -186,6 +186,23 @@ admin_metrics_engine(const struct engine_stats *st, struct strbuf *sb)
 	    (unsigned long long)st->steps_failed);
 }
 
+/* The store's transactions and the changes they grouped. */
+static void
+admin_metrics_store(struct store *store, struct strbuf *sb)
+{
+	struct store_stats st;
+
+	store_get_stats(store, &st);
+	admin_head(sb, "orchestrator_store_commits_total", "counter",
+	    "Transactions committed (each groups the changes then queued).");
+	strbuf_printf(sb, "orchestrator_store_commits_total %llu\n",
+	    (unsigned long long)st.commits);
+	admin_head(sb, "orchestrator_store_changes_total", "counter",
+	    "Changes committed (a run's move with its transition).");
+	strbuf_printf(sb, "orchestrator_store_changes_total %llu\n",
+	    (unsigned long long)st.changes);
+}
+
 void
 http_admin_metrics(struct http_req *hr, char **args)
 {
@@ -210,6 +227,7 @@ http_admin_metrics(struct http_req *hr, char **args)
 	    "store commits.");
 	strbuf_printf(&sb, "orchestrator_store_healthy %d\n",
 	    store_healthy(srv->store) ? 1 : 0);
+	admin_metrics_store(srv->store, &sb);
 	strbuf_addc(&sb, '\0');
 	http_reply_text(hr, 200, "text/plain; version=0.0.4", sb.s,
 	    sb.len - 1);

@@ -92,6 +92,7 @@ struct store {
 
 	int			 healthy;
 	unsigned		 failures;	/* commits failed this outage */
+	struct store_stats	 stats;
 
 	char			*known[STORE_KNOWN_DEFS];
 	size_t			 known_next;
@@ -470,6 +471,8 @@ static void
 store_committed(struct store *s, size_t n)
 {
 	s->npending -= n;
+	s->stats.commits++;
+	s->stats.changes += n;
 	if (!s->healthy) {
 		log_info("%s: %s: commit succeeded again after %u failures",
 		    __func__, s->target, s->failures);
@@ -640,8 +643,10 @@ store_writer_cb(evutil_socket_t fd, short what, void *arg)
 		store_schedule_retry(s);
 		return;
 	}
-	store_run_callbacks(s);
+	/* What was submitted meanwhile commits while the callbacks run:
+	 * the thread and the loop overlap instead of taking turns. */
 	store_writer_kick(s);
+	store_run_callbacks(s);
 }
 
 /* Starts the commit thread and the pipe it reports through. */
@@ -910,6 +915,12 @@ int
 store_healthy(const struct store *s)
 {
 	return s->healthy;
+}
+
+void
+store_get_stats(const struct store *s, struct store_stats *out)
+{
+	*out = s->stats;
 }
 
 /* Reads one run. */

@@ -167,6 +167,12 @@ size_t		 store_pending(const struct store *);
 void		 store_forget_callbacks(struct store *, void (*)(void *));
 /* 0 while the last commit failed. */
 int		 store_healthy(const struct store *);
+/* Transactions committed and the changes they held, since opening. */
+struct store_stats {
+	uint64_t	 commits;
+	uint64_t	 changes;
+};
+void		 store_get_stats(const struct store *, struct store_stats *);
 
 /* Reads. A callback returning non-zero stops the iteration. */
 int	store_get_run(struct store *, const char *id, struct run_rec *,

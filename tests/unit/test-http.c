@@ -522,6 +522,10 @@ test_http_runs_api(void)
 	CHECK_CONTAINS(r.body.s, "orchestrator_http_requests_total{code=\"202"
 	    "\"} ");
 	CHECK_CONTAINS(r.body.s, "orchestrator_store_healthy 1");
+	CHECK_CONTAINS(r.body.s, "orchestrator_store_commits_total ");
+	CHECK_CONTAINS(r.body.s, "orchestrator_store_changes_total ");
+	CHECK(strstr(r.body.s, "orchestrator_store_commits_total 0\n") ==
+	    NULL);
 	resp_free(&r);
 	server_stop(&s);
 }

@@ -497,7 +497,8 @@ test_store_flush_without_base(void)
 	store_close(s);
 }
 
-/* On the loop, submits become one batch; callbacks follow, in order. */
+/* On the loop, submits become one batch; callbacks follow, in order; the
+ * counters count the two commits. */
 static void
 test_store_batch_on_loop(void)
 {
@@ -507,6 +508,7 @@ test_store_batch_on_loop(void)
 	struct run_rec		 r;
 	struct order		 o;
 	struct tag		 tags[4];
+	struct store_stats	 st;
 	int			 i;
 
 	base = event_base_new();
@@ -538,6 +540,8 @@ test_store_batch_on_loop(void)
 	CHECK(o.rows[3] == 4);
 	CHECK(store_pending(s) == 0);
 	CHECK(store_healthy(s));
+	store_get_stats(s, &st);
+	CHECK(st.commits == 2 && st.changes == 4);
 	store_close(s);
 	event_base_free(base);
 }
