@@ -1002,8 +1002,10 @@ run_build(struct engine *e, struct workflow *wf, const json_t *input,
 	run->rec.workflow = xstrdup(workflow_name(wf));
 	run->rec.def_hash = xstrdup(workflow_hash(wf));
 	run->rec.state = RUN_QUEUED;
-	run->rec.input = json_deep_copy(input);
-	run->rec.trigger = trigger ? json_deep_copy(trigger) : json_object();
+	/* Referenced, not copied: nobody changes them once submitted. */
+	run->rec.input = json_incref((json_t *)input);
+	run->rec.trigger = trigger ? json_incref((json_t *)trigger) :
+	    json_object();
 	run->rec.created_at = run->rec.updated_at = orc_now_ms();
 	run->rec.lease_owner = xstrdup(e->owner);
 	run->rec.lease_until = run->rec.created_at + e->lease_ms;

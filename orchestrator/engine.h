@@ -68,9 +68,11 @@ int	engine_submit_keyed(struct engine *, struct workflow *,
 	    const struct engine_watch *, char id[RUN_ID_LEN + 1],
 	    int *existing, struct orc_error *);
 
-/* Starts a run of wf with input (borrowed). trigger describes where it
- * came from (borrowed, may be NULL). Refuses an input that does not match
- * the workflow's input schema (ORC_EINVAL, nothing written). */
+/* Starts a run of wf with input. trigger describes where it came from
+ * (may be NULL). Both are referenced, not copied: the caller may drop its
+ * references but must not change them afterwards. Refuses an input that
+ * does not match the workflow's input schema (ORC_EINVAL, nothing
+ * written). */
 int	engine_submit(struct engine *, struct workflow *, const json_t *input,
 	    const json_t *trigger, const struct engine_watch *,
 	    char id[RUN_ID_LEN + 1], struct orc_error *);

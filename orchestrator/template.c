@@ -384,8 +384,9 @@ template_resolve(const struct template_expr *e, const json_t *ctx,
 
 /*
  * Renders one string. When exact is set and the string is a single
- * expression, returns a copy of the value it names; otherwise returns a
- * JSON string with each expression replaced by its text.
+ * expression, returns the value it names (a new reference, shared with
+ * ctx); otherwise returns a JSON string with each expression replaced by
+ * its text.
  */
 static json_t *
 template_render_text(const char *s, size_t n, const json_t *ctx, int exact,
@@ -418,7 +419,7 @@ template_render_text(const char *s, size_t n, const json_t *ctx, int exact,
 			goto fail;
 		/* The whole string is one expression: keep the type. */
 		if (exact && open == s && close + 2 == end && b.len == 0)
-			return json_deep_copy(v);
+			return json_incref((json_t *)v);
 		strbuf_add(&b, s, open - s);
 		if (json_is_string(v))
 			strbuf_add(&b, json_string_value(v),
@@ -445,7 +446,8 @@ fail:
 	return NULL;
 }
 
-/* Renders value against ctx into a new value; NULL and err on failure. */
+/* Renders value against ctx; NULL and err on failure. What holds no
+ * template is shared with value, what one expression names with ctx. */
 json_t *
 template_render(const json_t *value, const json_t *ctx,
     struct orc_error *err)
@@ -462,7 +464,7 @@ template_render(const json_t *value, const json_t *ctx,
 	switch (json_typeof(value)) {
 	case JSON_STRING:
 		if (!template_has_expr(json_string_value(value)))
-			return json_deep_copy(value);
+			return json_incref((json_t *)value);
 		return template_render_text(json_string_value(value),
 		    json_string_length(value), ctx, 1, err);
 	case JSON_OBJECT:
@@ -486,7 +488,7 @@ template_render(const json_t *value, const json_t *ctx,
 		}
 		return out;
 	default:
-		return json_deep_copy(value);
+		return json_incref((json_t *)value);
 	}
 }
 

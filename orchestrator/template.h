@@ -23,7 +23,10 @@ int	template_check(const json_t *value, const json_t *step_names,
 	    template_report_fn, void *arg);
 
 /* Renders value against ctx, an object with the roots as keys. Returns a
- * new value; NULL with err when an expression names nothing. */
+ * new reference; NULL with err when an expression names nothing. The
+ * result shares what it can instead of copying it (a string without
+ * expressions, a number, the value a whole-string expression names): it
+ * and its parts are read-only, as value and ctx's values are. */
 json_t	*template_render(const json_t *value, const json_t *ctx,
 	    struct orc_error *);
 

@@ -111,20 +111,36 @@ test_template_render_exact(void)
 	json_decref(ctx);
 }
 
-/* The rendered value is a copy: changing it leaves ctx alone. */
+/* The rendered value shares, not copies, what it takes whole from the
+ * template and from ctx; its containers are new. */
 static void
-test_template_render_copies(void)
+test_template_render_shares(void)
 {
-	json_t *ctx, *in, *out;
+	json_t *ctx, *in, *out, *addr;
 
 	ctx = load(ctx_text);
-	in = json_string("{{input.addr}}");
+	addr = json_object_get(json_object_get(ctx, "input"), "addr");
+	in = json_pack("{s:s, s:s, s:i, s:[i]}", "a", "{{input.addr}}",
+	    "k", "constant", "n", 7, "l", 1);
+	REQUIRE(in != NULL);
 	out = template_render(in, ctx, NULL);
 	REQUIRE(out != NULL);
-	json_object_set_new(out, "city", json_string("Bergen"));
-	CHECK_STR(json_string_value(json_object_get(json_object_get(
-	    json_object_get(ctx, "input"), "addr"), "city")), "Oslo");
+	/* The whole-string expression is the value it names, referenced. */
+	CHECK(json_object_get(out, "a") == addr);
+	CHECK(addr->refcount == 2);
+	/* What holds no template is the workflow's own value. */
+	CHECK(json_object_get(out, "k") == json_object_get(in, "k"));
+	CHECK(json_object_get(out, "n") == json_object_get(in, "n"));
+	CHECK(json_array_get(json_object_get(out, "l"), 0) ==
+	    json_array_get(json_object_get(in, "l"), 0));
+	/* The containers are new: the template itself is left as it was. */
+	CHECK(out != in);
+	CHECK(json_object_get(out, "l") != json_object_get(in, "l"));
+	CHECK_STR(json_string_value(json_object_get(in, "a")),
+	    "{{input.addr}}");
 	json_decref(out);
+	CHECK(addr->refcount == 1);
+	CHECK_STR(json_string_value(json_object_get(addr, "city")), "Oslo");
 	json_decref(in);
 	json_decref(ctx);
 }
@@ -423,7 +439,7 @@ int
 main(void)
 {
 	TEST_RUN(test_template_render_exact);
-	TEST_RUN(test_template_render_copies);
+	TEST_RUN(test_template_render_shares);
 	TEST_RUN(test_template_render_string);
 	TEST_RUN(test_template_render_nested);
 	TEST_RUN(test_template_render_missing_root);
