@@ -10,6 +10,8 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -328,6 +330,30 @@ serve_claim_start(struct serve *sv)
 	event_add(sv->claim_ev, &tv);
 }
 
+/*
+ * Raises the soft limit on open descriptors towards the hard one (at most
+ * 65536): every webhook connection and every outgoing HTTP connection
+ * takes one, and Debian's default soft limit of 1024 is reached by a few
+ * hundred of each. Nothing here uses select(2).
+ */
+static void
+serve_raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = 65536;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		want = rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("%s: cannot raise the open files limit to "
+			    "%llu", __func__, (unsigned long long)want);
+	}
+}
+
 int
 cli_serve(int argc, char **argv)
 {
@@ -359,6 +385,7 @@ cli_serve(int argc, char **argv)
 		return cli_fail("serve", "%s: cannot read the workflow folder",
 		    cli_workflows(sv.co.workflows));
 	sv.nwfs = (size_t)n;
+	serve_raise_fd_limit();
 	sv.base = loop_base_new();
 	if (serve_open(&sv, &err) != 0) {
 		serve_close(&sv);

@@ -16,6 +16,8 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
+
 #include <ctype.h>
 #include <string.h>
 
@@ -26,8 +28,10 @@
 #include "permit.h"
 
 #define FETCH_MAX_REDIRECTS	10
-/* Idle connections kept open for reuse, over all hosts. */
-#define FETCH_MAX_IDLE_CONNS	256L
+/* Connections kept open for reuse, over all hosts: a quarter of the
+ * descriptors this process may open, within these bounds. */
+#define FETCH_MIN_CONNS		256L
+#define FETCH_MAX_CONNS		8192L
 
 static void	fetch_check(struct fetch *);
 
@@ -110,6 +114,26 @@ fetch_timer_set_cb(CURLM *multi, long ms, void *arg)
 	return 0;
 }
 
+/*
+ * How many connections curl keeps. Curl counts the connections in use
+ * too: when more requests are in flight than it may keep, each one that
+ * finishes closes its connection and the next request opens one again
+ * (under load: a new connection per request). So the cache is sized by
+ * the descriptors the process may have, leaving most to the webhooks.
+ */
+static long
+fetch_max_conns(void)
+{
+	struct rlimit rl;
+	long n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return FETCH_MAX_CONNS;
+	n = (long)(rl.rlim_cur / 4);
+	return n < FETCH_MIN_CONNS ? FETCH_MIN_CONNS :
+	    n > FETCH_MAX_CONNS ? FETCH_MAX_CONNS : n;
+}
+
 /* Makes the multi handle on f->cbase. */
 void
 fetch_curl_open(struct fetch *f)
@@ -126,7 +150,7 @@ fetch_curl_open(struct fetch *f)
 	/* Curl's default cache holds 4 connections per transfer in flight
 	 * at the moment it looks: a dip in load closes connections that
 	 * the next burst must open again. */
-	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, FETCH_MAX_IDLE_CONNS);
+	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, fetch_max_conns());
 }
 
 /* Frees the multi handle and the idle easy handles; nothing is active. */

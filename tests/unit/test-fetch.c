@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
+
 #include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -585,6 +587,58 @@ chain_cb(const struct fetch_response *resp, void *arg)
 		c->all = 1;
 }
 
+/*
+ * More requests in flight than the old connection cache held (256), as
+ * under load: 400 chains of 3 requests each, every answer starting the
+ * chain's next request. They reuse the connections the first ones opened
+ * (a cache smaller than the requests in flight closed each connection
+ * as its request finished, so that under load every request opened one).
+ * Needs descriptors for both ends of 400 connections.
+ */
+static void
+test_fetch_reuse_many(void)
+{
+	struct fetch_request req;
+	struct chain c[400];
+	struct rlimit rl;
+	struct env e;
+	int i, ok;
+	char *u;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096 &&
+	    rl.rlim_max >= 4096) {
+		rl.rlim_cur = 4096;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 4096) {
+		printf("# skipped: fewer than 4096 descriptors allowed\n");
+		return;
+	}
+	env_init(&e);
+	u = url(&e, "/slow?ms=20");
+	memset(&req, 0, sizeof req);
+	req.url = u;
+	memset(c, 0, sizeof c);
+	for (i = 0; i < 400; i++) {
+		c[i].f = e.f;
+		c[i].req = &req;
+		c[i].left = 3;
+		REQUIRE(fetch_start(e.f, &req, chain_cb, &c[i], NULL) != NULL);
+	}
+	/* They run together: waiting for each in turn waits for all. */
+	for (i = 0, ok = 0; i < 400; i++) {
+		CHECK(httpd_run_until(e.base, &c[i].all, 20000));
+		ok += c[i].ok;
+	}
+	printf("# 1200 requests, 400 at a time, over %d connections\n",
+	    e.h->accepted);
+	CHECK(ok == 1200);
+	CHECK(e.h->requests == 1200);
+	CHECK(e.h->accepted <= 440);
+	free(u);
+	env_free(&e);
+}
+
 /* Sequential requests to one server reuse one connection. */
 static void
 test_fetch_keepalive(void)
@@ -802,6 +856,7 @@ run_all(void)
 	TEST_RUN(test_fetch_cancel);
 	TEST_RUN(test_fetch_concurrent);
 	TEST_RUN(test_fetch_keepalive);
+	TEST_RUN(test_fetch_reuse_many);
 	TEST_RUN(test_fetch_redirects);
 	TEST_RUN(test_fetch_start_errors);
 	TEST_RUN(test_fetch_free_in_callback);

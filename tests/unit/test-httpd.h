@@ -16,8 +16,9 @@
  *   /text            200, text/plain "hello"
  *   /badjson         200, application/json that does not parse
  *
- * It counts requests, and connections by the client's port, so tests can
- * see keep-alive reuse.
+ * It counts requests, connections by the client's port, so tests can
+ * see keep-alive reuse, and connections accepted (a port can be used
+ * again on loopback once its connection is closed).
  */
 #ifndef TEST_HTTPD_H
 #define TEST_HTTPD_H
@@ -28,6 +29,7 @@
 #include <netinet/in.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -52,6 +54,7 @@ struct httpd {
 	int				 requests;
 	int				 nports;
 	unsigned short			 ports[HTTPD_MAX_PORTS];
+	int				 accepted;
 	LIST_HEAD(, httpd_pending)	 pending;
 	json_t				*last;	/* the last /echo document */
 };
@@ -223,6 +226,16 @@ httpd_cb(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
+/* evhttp asks for the buffer of each connection it accepts: count it. */
+static struct bufferevent *
+httpd_accepted_cb(struct event_base *base, void *arg)
+{
+	struct httpd *h = arg;
+
+	h->accepted++;
+	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+}
+
 /* Starts a server on 127.0.0.1, a free port; exits when it cannot. */
 static struct httpd *
 httpd_start(struct event_base *base)
@@ -239,6 +252,7 @@ httpd_start(struct event_base *base)
 	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(h->http, httpd_cb, h);
+	evhttp_set_bevcb(h->http, httpd_accepted_cb, h);
 	/* Our own socket: evhttp's backlog of 128 would drop connections
 	 * of a burst and the client would retry them a second later. */
 	memset(&sin, 0, sizeof sin);
