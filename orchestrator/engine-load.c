@@ -153,6 +153,62 @@ resume_ctx_clear(struct resume_ctx *rc)
 	free(rc->recs);
 }
 
+/* Counting the times a run's current step was cut short by a crash. */
+struct crash_count {
+	int	 seq;		/* the run's current step visit */
+	int	 crashes;
+	int	 stopped;	/* the last transition is a stop's note */
+};
+
+/* A "resumed" that no stop's note came before followed a crash. */
+static int
+crash_count_cb(const struct transition_rec *tr, void *arg)
+{
+	struct crash_count *cc = arg;
+
+	if (tr->seq == cc->seq && !cc->stopped &&
+	    strcmp(tr->event, ENGINE_EVENT_RESUMED) == 0)
+		cc->crashes++;
+	cc->stopped = strcmp(tr->event, ENGINE_EVENT_STOPPED) == 0;
+	return 0;
+}
+
+/*
+ * Whether a run taken over in a step must not be resumed again: the
+ * processes running that step died more than ORCH_CRASH_RESUMES times
+ * (default 3), counting the one just noticed, but not the restarts that
+ * drained first. A step that kills its process would otherwise be
+ * resumed, and kill it, forever. Fails the run with why; 1 when it did.
+ */
+static int
+resume_crash_loop(struct run *run)
+{
+	struct crash_count cc = { run->rec.seq, 0, 0 };
+	struct orc_error err;
+	int limit;
+	char *msg;
+
+	if (run->rec.state != RUN_RUNNING)
+		return 0;
+	limit = (int)orc_env_int("ORCH_CRASH_RESUMES", 0, 1000000, 3);
+	if (store_list_transitions(run->engine->store, run->rec.id,
+	    crash_count_cb, &cc, &err) != 0) {
+		log_warn("%s: run %s: %s", __func__, run->rec.id, err.message);
+		return 0;
+	}
+	if (!cc.stopped)
+		cc.crashes++;	/* this take-over follows a crash too */
+	if (cc.crashes <= limit)
+		return 0;
+	msg = xasprintf("step %s: the process running it died %d times "
+	    "before it finished; it is not resumed again "
+	    "(ORCH_CRASH_RESUMES=%d)", run->rec.step, cc.crashes, limit);
+	log_error("%s: run %s: %s", __func__, run->rec.id, msg);
+	engine_run_apply(run, FSM_STEP_FAILED, msg);
+	free(msg);
+	return 1;
+}
+
 int
 engine_resume(struct engine *e, const char *const *ids, const char *workflow,
     const struct engine_watch *watch, int *count, struct orc_error *err)
@@ -174,10 +230,12 @@ engine_resume(struct engine *e, const char *const *ids, const char *workflow,
 		}
 		if (watch != NULL)
 			run->watch = *watch;
+		rc.count++;
+		if (resume_crash_loop(run))
+			continue;
 		log_info("%s: run %s resumes at step %s (%s)", __func__,
 		    run->rec.id, run->rec.step ? run->rec.step : "-",
 		    run_state_name(run->rec.state));
-		rc.count++;
 		engine_run_continue(run);
 	}
 	resume_ctx_clear(&rc);

@@ -155,15 +155,39 @@ run_free(struct run *run)
 	free(run);
 }
 
+/*
+ * Records that this process stops while the run is in a step: when it
+ * resumes, a restart is told from a crash (engine-load.c counts crashes).
+ */
+static void
+run_note_stopped(struct run *run)
+{
+	struct transition_rec tr;
+
+	memset(&tr, 0, sizeof tr);
+	memcpy(tr.run_id, run->rec.id, sizeof tr.run_id);
+	tr.at = orc_now_ms();
+	tr.from_state = tr.to_state = run->rec.state;
+	tr.event = ENGINE_EVENT_STOPPED;
+	tr.step = run->rec.step;
+	tr.seq = run->rec.seq;
+	tr.attempt = run->rec.attempt;
+	run_submit(run, &tr, NULL, 0, 0, 0);
+}
+
 void
 engine_free(struct engine *e)
 {
+	struct run *run;
 	size_t i;
 
 	if (e == NULL)
 		return;
 	/* Freeing runs frees their slots: start nothing more. */
 	e->paused = 1;
+	for (run = e->runs; run != NULL; run = run->next)
+		if (!run->done && run->rec.state == RUN_RUNNING)
+			run_note_stopped(run);
 	while (e->runs != NULL) {
 		/* A commit may still be queued for it: let it land first. */
 		if (e->runs->pending > 0 && store_flush(e->store, NULL) == 0)

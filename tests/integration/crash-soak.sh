@@ -17,7 +17,10 @@
 # (default 4) concurrent clients. Loopback only.
 KILLS=${KILLS:-3}
 ORC_TEST_TIMEOUT=${ORC_TEST_TIMEOUT:-$((90 + KILLS * 12))}
-export ORC_TEST_TIMEOUT KILLS
+# Every kill is a crash: a run caught in the same step by more than three
+# of them would be failed as a crash loop (serve-crashloop.sh tests that).
+ORCH_CRASH_RESUMES=1000000
+export ORC_TEST_TIMEOUT KILLS ORCH_CRASH_RESUMES
 . "$(dirname "$0")/serve-lib.sh"
 
 C=${SOAK_CLIENTS:-4}

@@ -942,9 +942,9 @@ static const char wf_resume[] =
     "      \"with\": { \"n\": \"{{steps.first.n}}\", \"done\": true } }"
     "  ] }";
 
-/* Hands every run's lease to an owner on another host, long expired. */
+/* Runs one SQL statement on the test database, behind the store's back. */
 static int
-steal_leases(void)
+sql_exec(const char *sql)
 {
 	sqlite3 *db;
 	char *msg = NULL;
@@ -955,13 +955,113 @@ steal_leases(void)
 		return -1;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	rc = sqlite3_exec(db, "UPDATE runs SET lease_owner = "
-	    "'otherhost:1:0000', lease_until = 0", NULL, NULL, &msg);
+	rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK)
-		fprintf(stderr, "steal_leases: %s\n", msg ? msg : "?");
+		fprintf(stderr, "sql_exec: %s\n", msg ? msg : "?");
 	sqlite3_free(msg);
 	sqlite3_close(db);
 	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Hands every run's lease to an owner on another host, long expired. */
+static int
+steal_leases(void)
+{
+	return sql_exec("UPDATE runs SET lease_owner = 'otherhost:1:0000', "
+	    "lease_until = 0");
+}
+
+static const char wf_sleepy[] =
+    "{ \"name\": \"sleepy\","
+    "  \"steps\": ["
+    "    { \"name\": \"nap\", \"uses\": \"wait\","
+    "      \"with\": { \"ms\": 600000 } }"
+    "  ] }";
+
+/* The engine goes away in the middle of the run's step: a restart (it
+ * records that it stops) or, crash set, a crash (that record is taken
+ * back out of the store, as if the process had died first). Then another
+ * engine takes the run over; returns how many runs it took. */
+static int
+cut_and_take_over(struct tctx *t, int crash)
+{
+	struct engine_config cfg;
+	struct engine_watch w = watch(t);
+	struct orc_error err;
+	int count = -1;
+
+	engine_free(t->engine);
+	if (crash && sql_exec("DELETE FROM transitions WHERE id = (SELECT "
+	    "max(id) FROM transitions WHERE event = 'stopped')") != 0)
+		return -1;
+	if (steal_leases() != 0)
+		return -1;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.buckets_dir = "buckets";
+	t->engine = engine_create(t->base, t->store, &cfg);
+	if (engine_resume(t->engine, NULL, NULL, &w, &count, &err) != 0)
+		return -1;
+	settle(t);
+	return count;
+}
+
+/* A step whose process dies every time is resumed ORCH_CRASH_RESUMES times,
+ * then its run fails; restarts that stopped first do not count. */
+static void
+test_engine_crash_loop(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct run_rec rec;
+	struct tr_list tl;
+	char id[RUN_ID_LEN + 1], id2[RUN_ID_LEN + 1];
+	int i;
+
+	setenv("ORCH_CRASH_RESUMES", "2", 1);
+	REQUIRE(setup(&t) == 0);
+	wf = load(wf_sleepy);
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{}", id, &err) == 0);
+	settle(&t);
+	settle(&t);
+	/* Restarts, as many as you like, and two crashes: still running. */
+	for (i = 0; i < 4; i++)
+		CHECK(cut_and_take_over(&t, 0) == 1);
+	CHECK(cut_and_take_over(&t, 1) == 1);
+	CHECK(cut_and_take_over(&t, 0) == 1);
+	CHECK(cut_and_take_over(&t, 1) == 1);
+	memset(&rec, 0, sizeof rec);
+	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
+	CHECK(rec.state == RUN_RUNNING);
+	run_rec_clear(&rec);
+	CHECK(t.nfinished == 0);
+	/* The third crash in that step: it fails, and says why. */
+	CHECK(cut_and_take_over(&t, 1) == 1);
+	CHECK(drive(&t, 1) == 0);
+	memset(&rec, 0, sizeof rec);
+	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
+	CHECK(rec.state == RUN_FAILED);
+	CHECK_CONTAINS(rec.error, "step nap: the process running it died 3 "
+	    "times before it finished");
+	run_rec_clear(&rec);
+	transitions(&t, id, &tl);
+	/* Four restarts, a crash, a restart, a crash: the third fails it. */
+	CHECK_STR(tl.text, "created,started,stopped,resumed,stopped,resumed,"
+	    "stopped,resumed,stopped,resumed,resumed,stopped,resumed,resumed,"
+	    "failed");
+	/* A new run of the same workflow starts its count afresh. */
+	REQUIRE(submit(&t, wf, "{}", id2, &err) == 0);
+	settle(&t);
+	settle(&t);
+	CHECK(cut_and_take_over(&t, 1) == 1);
+	memset(&rec, 0, sizeof rec);
+	REQUIRE(store_get_run(t.store, id2, &rec, &err) == 0);
+	CHECK(rec.state == RUN_RUNNING);
+	run_rec_clear(&rec);
+	workflow_unref(wf);
+	teardown(&t);
+	unsetenv("ORCH_CRASH_RESUMES");
 }
 
 /* Runs of a dead owner resume in another engine; done steps stay done. */
@@ -1055,9 +1155,10 @@ test_engine_resume(void)
 		CHECK(step_visits(&sl, "last", NULL) == 1);
 		steps_free(&sl);
 
+		/* Engine A's stop is recorded: a restart, not a crash. */
 		transitions(&t, ids[i], &tl);
-		CHECK_STR(tl.text, "created,started,step_succeeded,resumed,"
-		    "step_succeeded,succeeded");
+		CHECK_STR(tl.text, "created,started,step_succeeded,stopped,"
+		    "resumed,step_succeeded,succeeded");
 		CHECK(tl.bad_order == 0);
 
 		/* A finished run lets its lease go. */
@@ -1740,6 +1841,7 @@ main(void)
 	TEST_RUN(test_engine_cancel_retrying);
 	TEST_RUN(test_engine_cancel_during_dead_letter);
 	TEST_RUN(test_engine_resume);
+	TEST_RUN(test_engine_crash_loop);
 	TEST_RUN(test_engine_resume_live_owner);
 	TEST_RUN(test_engine_redrive_failed_step);
 	TEST_RUN(test_engine_redrive_from_step);

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A step that takes its process down every time is not resumed forever:
+# after ORCH_CRASH_RESUMES crashes in it (here 1) the next take-over fails
+# the run and says why. Restarts that drained first (SIGTERM) are not
+# crashes: a run cut by any number of them resumes.
+. "$(dirname "$0")/serve-lib.sh"
+
+J=(-H 'Content-Type: application/json')
+export ORCH_CRASH_RESUMES=1
+
+# A long nap: the run is in its step whenever the daemon goes away.
+cat >"$WF/napper.json" <<'JSON'
+{
+  "name": "napper",
+  "trigger": { "webhook": { "path": "/hooks/napper", "mode": "async" } },
+  "steps": [
+    { "name": "decode", "uses": "json.decode" },
+    { "name": "nap", "uses": "wait", "with": { "ms": 600000 } }
+  ]
+}
+JSON
+
+# in_nap ID: waits (at most 10 s) until the run is running its nap.
+in_nap() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(orch show "$1" --json 2>/dev/null |
+		    json - 'd["state"] + " " + str(d["step"])')" = \
+		    "running nap" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+state_of() { orch show "$1" --json 2>/dev/null | json - 'd["state"]'; }
+
+serve_start --grace-ms 100 --log-level info || finish
+req POST /hooks/napper "${J[@]}" -d '{}'
+expect_code "the trigger" 202
+id=$(body 'd["run_id"]')
+expect_true "the run is in its nap" in_nap "$id"
+
+# Two restarts that drain: the run resumes after each.
+for i in 1 2; do
+	serve_stop TERM
+	expect_eq "restart $i: SIGTERM exits 0" 0 "$SERVE_RC"
+	serve_start --grace-ms 100 --log-level info || finish
+	expect_true "restart $i: the run resumes" in_nap "$id"
+	expect_true "restart $i: the log says so" \
+	    grep -q "run $id resumes at step nap" "$SERVE_LOG"
+done
+
+# One crash is resumed (ORCH_CRASH_RESUMES=1).
+serve_stop KILL
+expect_eq "crash 1: SIGKILL" 137 "$SERVE_RC"
+serve_start --grace-ms 100 --log-level info || finish
+expect_true "crash 1: the run resumes" in_nap "$id"
+
+# The second crash in the same step: the run fails at the take-over.
+serve_stop KILL
+serve_start --grace-ms 100 --log-level info || finish
+req GET "/runs/$id?wait=10000"
+expect_eq "crash 2: the run failed" failed "$(body 'd["state"]')"
+expect_contains "crash 2: the error says why" "$(body 'd["error"]')" \
+    "step nap: the process running it died 2 times before it finished"
+expect_true "crash 2: the log says so" \
+    grep -q "run $id: step nap: the process running it died" "$SERVE_LOG"
+orch show "$id" >"$T/show.txt" 2>&1
+expect_contains "show names the crashes" "$(cat "$T/show.txt")" \
+    "ORCH_CRASH_RESUMES=1"
+# The history: two drains (stopped, resumed), a crash (resumed), failed.
+expect_eq "the transitions" \
+    "created started step_succeeded stopped resumed stopped resumed resumed failed" \
+    "$(orch show "$id" --json | json - '" ".join(t["event"]
+    for t in d["transitions"])')"
+
+# Another run is not affected: it starts and naps.
+req POST /hooks/napper "${J[@]}" -d '{}'
+other=$(body 'd["run_id"]')
+expect_true "a new run naps" in_nap "$other"
+serve_stop TERM
+expect_eq "SIGTERM: exit 0" 0 "$SERVE_RC"
+finish
