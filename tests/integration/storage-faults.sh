@@ -227,8 +227,11 @@ head -c 100 /dev/urandom >>"$T/hdr.db"
 dd if=/dev/urandom of="$T/trunc.db" bs=1 seek=4096 count=$((size - 4096)) \
     conv=notrunc 2>/dev/null
 for f in trunc.db hdr.db; do
-	run_cmd "$ORCH_BIN" serve --workflows "$WF" --db "$T/$f" \
-	    --listen 127.0.0.1:0 &
+	# timeout itself in the background, not run_cmd's subshell: a
+	# signal to timeout reaches the daemon, one to the subshell did not
+	# (the daemon then lived on until the timeout).
+	timeout -k 5 "$ORC_CMD_TIMEOUT" "$ORCH_BIN" serve --workflows "$WF" \
+	    --db "$T/$f" --listen 127.0.0.1:0 >"$OUT" 2>"$ERR" &
 	pid=$!
 	sleep 3
 	if kill -0 "$pid" 2>/dev/null; then
