@@ -122,12 +122,72 @@ bucket_put_mkdir(const char *path)
 	return 0;
 }
 
+/* Creates BUCKETS_DIR, the bucket and the folders of the key at path;
+ * -1 with *error and *retryable set. */
+static int
+bucket_put_folders(const char *root, char *path, char **error,
+    int *retryable)
+{
+	char *slash;
+	const char *p;
+	int e;
+
+	if (bucket_put_mkdir(root) != 0) {
+		bucket_put_errno(error, retryable, "cannot create buckets "
+		    "folder", root, errno);
+		return -1;
+	}
+	/* Each folder of the key, from the bucket down. */
+	for (p = path + strlen(root) + 1; (slash = strchr(p, '/')) != NULL;
+	    p = slash + 1) {
+		*slash = '\0';
+		e = bucket_put_mkdir(path) != 0 ? errno : 0;
+		if (e != 0)
+			bucket_put_errno(error, retryable, "cannot create "
+			    "folder", path, e);
+		*slash = '/';
+		if (e != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A new temporary file next to the key at path (rename is atomic within
+ * a folder), in *tmp; the folders are made only when it cannot be
+ * created (the first write to a folder), not at every write. */
+static int
+bucket_put_tmpfile(const char *root, char *path, char **tmp, char **error,
+    int *retryable)
+{
+	char *slash = strrchr(path, '/');
+	int fd, again;
+
+	for (again = 0; again < 2; again++) {
+		*tmp = xasprintf("%.*s/.bucket-put-XXXXXX", (int)(slash -
+		    path), path);
+		if ((fd = mkstemp(*tmp)) >= 0)
+			return fd;
+		free(*tmp);
+		*tmp = NULL;
+		if (again || (errno != ENOENT && errno != ENOTDIR))
+			break;
+		if (bucket_put_folders(root, path, error, retryable) != 0)
+			return -1;
+	}
+	*slash = '\0';
+	bucket_put_errno(error, retryable, "cannot create a temporary file "
+	    "in", path, errno);
+	*slash = '/';
+	return -1;
+}
+
 /*
- * Creates BUCKETS_DIR, the bucket and the key's folders, then writes the
- * data to a new temporary file next to the key (fsync'd when sync is
- * set). On success *path is the key's path, *tmp the file's and *dev its
- * file system; on error both are NULL and *error (the message) and
- * *retryable are set. Touches no step call: it runs on worker threads.
+ * Writes the data to a new temporary file next to the key (fsync'd when
+ * sync is set), creating BUCKETS_DIR, the bucket and the key's folders
+ * when missing. On success *path is the key's path, *tmp the file's and
+ * *dev its file system; on error both are NULL and *error (the message)
+ * and *retryable are set. Touches no step call: it runs on worker
+ * threads.
  */
 static int
 bucket_put_stage(const char *root, const char *name, const char *key,
@@ -135,42 +195,13 @@ bucket_put_stage(const char *root, const char *name, const char *key,
     dev_t *dev, char **error, int *retryable)
 {
 	struct stat sb;
-	char *slash;
-	const char *p;
-	int fd, e;
+	int fd;
 
 	*tmp = NULL;
 	*path = xasprintf("%s/%s/%s", root, name, key);
-	if (bucket_put_mkdir(root) != 0) {
-		bucket_put_errno(error, retryable, "cannot create buckets "
-		    "folder", root, errno);
+	if ((fd = bucket_put_tmpfile(root, *path, tmp, error,
+	    retryable)) < 0)
 		goto fail;
-	}
-	/* Each folder of the key, from the bucket down. */
-	for (p = *path + strlen(root) + 1; (slash = strchr(p, '/')) != NULL;
-	    p = slash + 1) {
-		*slash = '\0';
-		e = bucket_put_mkdir(*path) != 0 ? errno : 0;
-		if (e != 0)
-			bucket_put_errno(error, retryable, "cannot create "
-			    "folder", *path, e);
-		*slash = '/';
-		if (e != 0)
-			goto fail;
-	}
-
-	/* The temporary file sits next to the target so rename is atomic. */
-	slash = strrchr(*path, '/');
-	*tmp = xasprintf("%.*s/.bucket-put-XXXXXX", (int)(slash - *path),
-	    *path);
-	if ((fd = mkstemp(*tmp)) < 0) {
-		*slash = '\0';
-		bucket_put_errno(error, retryable, "cannot create a "
-		    "temporary file in", *path, errno);
-		free(*tmp);
-		*tmp = NULL;
-		goto fail;
-	}
 	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, data, len) != 0 ||
 	    (sync && fsync(fd) != 0) || fstat(fd, &sb) != 0) {
 		bucket_put_errno(error, retryable, "cannot write", *tmp, errno);
