@@ -627,7 +627,7 @@ store_writer_reap(struct store *s, int wait, struct orc_error *err)
 	return -1;
 }
 
-/* The commit thread reported: reap, call back, start the next batch. */
+/* The commit thread reported: reap, start the next batch, call back. */
 static void
 store_writer_cb(evutil_socket_t fd, short what, void *arg)
 {
