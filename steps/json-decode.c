@@ -3,7 +3,8 @@
  * input is parsed as JSON, as application/x-www-form-urlencoded (repeated
  * keys become arrays) or kept as text, as "format" says ("auto" tries them
  * in that order). Any other input was decoded already and passes through.
- * The result is then checked against the workflow's "input" schema.
+ * The result is then checked against the workflow's "input" schema, unless
+ * it is the run's input itself, which was checked when the run was made.
  */
 #include "config.h"
 
@@ -101,7 +102,10 @@ json_decode_start(struct step_call *call)
 	} else
 		out = json_incref((json_t *)input);
 
-	if (schema != NULL) {
+	/* The run's own input (passed through) was checked against this
+	 * schema when the run was created: only what this step made, or a
+	 * value another step passed on, is checked here. */
+	if (schema != NULL && out != step_call_trigger(call)) {
 		orc_error_clear(&err);
 		if (schema_validate(schema, out, &err) != 0) {
 			json_decref(out);

@@ -493,14 +493,17 @@ test_steps_json_decode(void)
 	CHECK(run_check(e, "{\"format\":\"form\"}") == 0);
 }
 
-/* json.decode validates against the workflow's input schema. */
+/* json.decode validates against the workflow's input schema (all but the
+ * run's own input, which the engine validated). */
 static void
 test_steps_json_decode_schema(void)
 {
 	const struct step_entry *e = &step_json_decode_entry;
 	json_t *schema = j("{\"type\":\"object\",\"required\":[\"id\"],"
 	    "\"properties\":{\"id\":{\"type\":\"integer\"}}}");
+	struct step_call_params p;
 	struct step_call *call;
+	json_t *in;
 
 	call = run_sync(e, NULL, j("\"{\\\"id\\\":5}\""), schema, NULL);
 	CHECK_OUTPUT(call, "{\"id\":5}");
@@ -525,6 +528,18 @@ test_steps_json_decode_schema(void)
 	call = run_sync(e, NULL, j("{\"id\":\"five\"}"), schema, NULL);
 	CHECK(!step_call_ok(call));
 	step_call_free(call);
+
+	/* Except the run's own input, passed through: the engine checked it
+	 * against the same schema when it made the run. */
+	in = j("{\"id\":\"five\"}");
+	params_init(&p, e, NULL, in);
+	p.input_schema = schema;
+	p.trigger = in;
+	call = step_call_create(&p, NULL, NULL);
+	CHECK(step_call_start(call) == STEP_DONE);
+	CHECK_OUTPUT(call, "{\"id\":\"five\"}");
+	step_call_free(call);
+	json_decref(in);
 	json_decref(schema);
 }
 
