@@ -129,11 +129,13 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 
 /* One pass of the loop without waiting: the pool wakes its workers once
  * the loop is through a turn, so a test that then blocks on a worker
- * (without running the loop) gives it this turn first. */
+ * (without running the loop) gives it this turn first. Only one:
+ * EVLOOP_NONBLOCK alone goes on while callbacks ran, and a second pass
+ * could take a completion the test means to find still in the pool. */
 static void
 loop_turn(struct event_base *base)
 {
-	event_base_loop(base, EVLOOP_NONBLOCK);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 }
 
 /* Runs the loop until target done calls in all, or 10 s pass. */
