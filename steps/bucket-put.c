@@ -160,23 +160,24 @@ bucket_put_tmpfile(const char *root, char *path, char **tmp, char **error,
     int *retryable)
 {
 	char *slash = strrchr(path, '/');
-	int fd, again;
+	int fd, again, e = 0;
 
 	for (again = 0; again < 2; again++) {
 		*tmp = xasprintf("%.*s/.bucket-put-XXXXXX", (int)(slash -
 		    path), path);
 		if ((fd = mkstemp(*tmp)) >= 0)
 			return fd;
+		e = errno;	/* before free, which may change it */
 		free(*tmp);
 		*tmp = NULL;
-		if (again || (errno != ENOENT && errno != ENOTDIR))
+		if (again || (e != ENOENT && e != ENOTDIR))
 			break;
 		if (bucket_put_folders(root, path, error, retryable) != 0)
 			return -1;
 	}
 	*slash = '\0';
 	bucket_put_errno(error, retryable, "cannot create a temporary file "
-	    "in", path, errno);
+	    "in", path, e);
 	*slash = '/';
 	return -1;
 }
