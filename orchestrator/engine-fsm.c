@@ -75,7 +75,8 @@ engine_fsm(const struct fsm_input *in)
 	case RUN_RUNNING:
 		switch (in->event) {
 		case FSM_START:		/* after a restart: same attempt */
-			return fsm_to(RUN_RUNNING, FSM_START_STEP, "resumed");
+			return fsm_to(RUN_RUNNING, FSM_START_STEP,
+			    ENGINE_EVENT_RESUMED);
 		case FSM_STEP_OK:
 			return fsm_to(RUN_RUNNING, FSM_ADVANCE,
 			    "step_succeeded");

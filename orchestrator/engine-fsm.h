@@ -21,6 +21,12 @@ enum fsm_event {
 };
 #define FSM_EVENT_COUNT 8
 
+/* The transition a run in a step gets when it is taken up again, and the
+ * note a stopping process records for each run it leaves in a step
+ * (engine-load.c tells crashes from restarts by them). */
+#define ENGINE_EVENT_RESUMED	"resumed"
+#define ENGINE_EVENT_STOPPED	"stopped"
+
 /* Effects, carried out by the driver in this order. */
 #define FSM_CANCEL_STEP	0x01	/* stop the attempt in flight */
 #define FSM_NEXT_ATTEMPT 0x02	/* attempt + 1 */

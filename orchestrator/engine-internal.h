@@ -19,11 +19,6 @@ struct run_commit;
 struct step_call;
 struct workflow;
 
-/* The transition a stopping process records for each run in a step, and
- * the one a run in a step gets when it is taken up again. */
-#define ENGINE_EVENT_STOPPED	"stopped"
-#define ENGINE_EVENT_RESUMED	"resumed"
-
 struct run {
 	struct engine		*engine;
 	struct run		*prev, *next;

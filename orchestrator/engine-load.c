@@ -175,22 +175,19 @@ crash_count_cb(const struct transition_rec *tr, void *arg)
 
 /*
  * Whether a run taken over in a step must not be resumed again: the
- * processes running that step died more than ORCH_CRASH_RESUMES times
- * (default 3), counting the one just noticed, but not the restarts that
+ * processes running that step died more than limit times, counting the one just noticed, but not the restarts that
  * drained first. A step that kills its process would otherwise be
  * resumed, and kill it, forever. Fails the run with why; 1 when it did.
  */
 static int
-resume_crash_loop(struct run *run)
+resume_crash_loop(struct run *run, int limit)
 {
 	struct crash_count cc = { run->rec.seq, 0, 0 };
 	struct orc_error err;
-	int limit;
 	char *msg;
 
 	if (run->rec.state != RUN_RUNNING)
 		return 0;
-	limit = (int)orc_env_int("ORCH_CRASH_RESUMES", 0, 1000000, 3);
 	if (store_list_transitions(run->engine->store, run->rec.id,
 	    crash_count_cb, &cc, &err) != 0) {
 		log_warn("%s: run %s: %s", __func__, run->rec.id, err.message);
@@ -217,8 +214,10 @@ engine_resume(struct engine *e, const char *const *ids, const char *workflow,
 	struct orc_error lerr;
 	struct run *run;
 	size_t i;
-	int rv;
+	int rv, crash_limit;
 
+	/* Crashes in one step visit before it is failed (default 3). */
+	crash_limit = (int)orc_env_int("ORCH_CRASH_RESUMES", 0, 1000000, 3);
 	rv = engine_claim(e, ids, workflow, &rc, err);
 	for (i = 0; rv == 0 && i < rc.n; i++) {
 		if (engine_run_find(e, rc.recs[i].id) != NULL)
@@ -231,7 +230,7 @@ engine_resume(struct engine *e, const char *const *ids, const char *workflow,
 		if (watch != NULL)
 			run->watch = *watch;
 		rc.count++;
-		if (resume_crash_loop(run))
+		if (resume_crash_loop(run, crash_limit))
 			continue;
 		log_info("%s: run %s resumes at step %s (%s)", __func__,
 		    run->rec.id, run->rec.step ? run->rec.step : "-",

@@ -155,6 +155,21 @@ run_free(struct run *run)
 	free(run);
 }
 
+/* A transition that leaves the run where it is: a note of event at at. */
+static void
+run_note_init(struct run *run, struct transition_rec *tr, const char *event,
+    int64_t at)
+{
+	memset(tr, 0, sizeof *tr);
+	memcpy(tr->run_id, run->rec.id, sizeof tr->run_id);
+	tr->at = at;
+	tr->from_state = (int)run->rec.state;
+	tr->to_state = run->rec.state;
+	tr->event = (char *)event;
+	tr->step = run->rec.step;
+	tr->seq = run->rec.seq;
+}
+
 /*
  * Records that this process stops while the run is in a step: when it
  * resumes, a restart is told from a crash (engine-load.c counts crashes).
@@ -164,13 +179,7 @@ run_note_stopped(struct run *run)
 {
 	struct transition_rec tr;
 
-	memset(&tr, 0, sizeof tr);
-	memcpy(tr.run_id, run->rec.id, sizeof tr.run_id);
-	tr.at = orc_now_ms();
-	tr.from_state = tr.to_state = run->rec.state;
-	tr.event = ENGINE_EVENT_STOPPED;
-	tr.step = run->rec.step;
-	tr.seq = run->rec.seq;
+	run_note_init(run, &tr, ENGINE_EVENT_STOPPED, orc_now_ms());
 	tr.attempt = run->rec.attempt;
 	run_submit(run, &tr, NULL, 0, 0, 0);
 }
@@ -1120,15 +1129,8 @@ engine_run_note(struct run *run, const char *event, const char *reason,
 {
 	struct transition_rec tr;
 
-	memset(&tr, 0, sizeof tr);
-	memcpy(tr.run_id, run->rec.id, sizeof tr.run_id);
-	tr.at = run->rec.updated_at;
-	tr.from_state = (int)run->rec.state;
-	tr.to_state = run->rec.state;
-	tr.event = (char *)event;
-	tr.step = run->rec.step;
+	run_note_init(run, &tr, event, run->rec.updated_at);
 	tr.error = (char *)reason;
-	tr.seq = run->rec.seq;
 	run_submit(run, &tr, NULL, store_flags, 0, 0);
 	if (watch != NULL)
 		run->last_commit->notify = *watch;

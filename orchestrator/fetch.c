@@ -18,7 +18,6 @@
 
 #include <ctype.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -237,7 +236,6 @@ fetch_wants_thread(void)
 static void
 fetch_thread_open(struct fetch *f)
 {
-	sigset_t all, old;
 	int e;
 
 	if (pthread_mutex_init(&f->lock, NULL) != 0)
@@ -257,13 +255,9 @@ fetch_thread_open(struct fetch *f)
 	    event_add(f->loop_ev, NULL) != 0)
 		fatal("%s: cannot watch the HTTP client's pipes", __func__);
 	fetch_curl_open(f);
-	/* The thread blocks every signal: the loop's thread handles them. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if ((e = pthread_create(&f->thread, NULL, fetch_thread_main, f)) != 0)
+	if ((e = loop_thread_start(&f->thread, fetch_thread_main, f)) != 0)
 		fatal("%s: cannot start the HTTP client's thread: %s",
 		    __func__, strerror(e));
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	f->threaded = 1;
 }
 

@@ -186,12 +186,16 @@ admin_metrics_engine(const struct engine_stats *st, struct strbuf *sb)
 	    (unsigned long long)st->steps_failed);
 }
 
-/* The store's transactions and the changes they grouped. */
+/* The store: its health, its transactions and the changes they grouped. */
 static void
 admin_metrics_store(struct store *store, struct strbuf *sb)
 {
 	struct store_stats st;
 
+	admin_head(sb, "orchestrator_store_healthy", "gauge", "1 while the "
+	    "store commits.");
+	strbuf_printf(sb, "orchestrator_store_healthy %d\n",
+	    store_healthy(store) ? 1 : 0);
 	store_get_stats(store, &st);
 	admin_head(sb, "orchestrator_store_commits_total", "counter",
 	    "Transactions committed (each groups the changes then queued).");
@@ -223,10 +227,6 @@ http_admin_metrics(struct http_req *hr, char **args)
 		    "{code=\"%d\"} %llu\n", srv->codes[i],
 		    (unsigned long long)srv->code_counts[i]);
 	sched_metrics(srv->store, &sb);
-	admin_head(&sb, "orchestrator_store_healthy", "gauge", "1 while the "
-	    "store commits.");
-	strbuf_printf(&sb, "orchestrator_store_healthy %d\n",
-	    store_healthy(srv->store) ? 1 : 0);
 	admin_metrics_store(srv->store, &sb);
 	strbuf_addc(&sb, '\0');
 	http_reply_text(hr, 200, "text/plain; version=0.0.4", sb.s,

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,6 +46,20 @@ loop_after_turn(struct event *ev)
 {
 	if (!event_pending(ev, EV_TIMEOUT, NULL))
 		event_active(ev, EV_TIMEOUT, 1);
+}
+
+/* The new thread inherits the mask in force when it is made. */
+int
+loop_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int e;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return e;
 }
 
 /* Makes the pipe, both ends non-blocking. */

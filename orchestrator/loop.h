@@ -10,6 +10,8 @@
 #ifndef LOOP_H
 #define LOOP_H
 
+#include <pthread.h>
+
 struct event;
 struct event_base;
 
@@ -29,6 +31,10 @@ struct event_base *loop_base_new(void);
  * worth doing once per turn rather than once per request. ev is an event
  * made with no descriptor and no flags. */
 void	loop_after_turn(struct event *ev);
+
+/* Starts a thread with every signal blocked, so that signals go to the
+ * loop's thread, which handles them. pthread_create's error, or 0. */
+int	loop_thread_start(pthread_t *, void *(*)(void *), void *);
 
 /* Makes the pipe; exits through fatal() when it cannot (what names the
  * user in the message). */

@@ -27,7 +27,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -245,7 +244,6 @@ struct pool *
 pool_create(struct event_base *base, int n)
 {
 	struct pool *p;
-	sigset_t all, old;
 	int i, e;
 
 	if (base == NULL)
@@ -263,12 +261,9 @@ pool_create(struct event_base *base, int n)
 	if (p->ev == NULL || p->kick == NULL || event_add(p->ev, NULL) != 0)
 		fatal("%s: cannot watch the I/O pool's pipe", __func__);
 
-	/* Workers block every signal: the loop's thread handles them. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	p->threads = xcalloc((size_t)p->nthreads, sizeof *p->threads);
 	for (i = 0; i < p->nthreads; i++) {
-		if ((e = pthread_create(&p->threads[i], NULL, pool_worker,
+		if ((e = loop_thread_start(&p->threads[i], pool_worker,
 		    p)) != 0) {
 			if (i == 0)
 				fatal("%s: cannot start an I/O thread: %s",
@@ -279,7 +274,6 @@ pool_create(struct event_base *base, int n)
 			break;
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	log_debug("%s: %d I/O threads", __func__, p->nthreads);
 	return p;
 }

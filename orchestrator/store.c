@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -653,7 +652,6 @@ store_writer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 store_writer_open(struct store *s)
 {
-	sigset_t all, old;
 	int e;
 
 	loop_wake_open(&s->wwake, "the commit thread");
@@ -666,13 +664,9 @@ store_writer_open(struct store *s)
 	    EV_READ | EV_PERSIST, store_writer_cb, s);
 	if (s->wev == NULL)
 		fatal("%s: cannot watch the commit thread's pipe", __func__);
-	/* The thread blocks every signal: the loop's thread handles them. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if ((e = pthread_create(&s->wthread, NULL, store_writer_main, s)) != 0)
+	if ((e = loop_thread_start(&s->wthread, store_writer_main, s)) != 0)
 		fatal("%s: cannot start the commit thread: %s", __func__,
 		    strerror(e));
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	s->threaded = 1;
 }
 
