@@ -920,6 +920,10 @@ test_steps_bucket_pool_cancel(void)
 	r.target = -1;
 	pool_gate_open = pool_gate_in = 0;
 	pool_submit(pool, pool_gate_work, pool_gate_done, NULL);
+	/* Workers are woken once the loop is through its turn (pool.h):
+	 * give it exactly one before blocking on the worker, or a worker
+	 * already waiting is never told of the job. */
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	pthread_mutex_lock(&pool_gate_lock);
 	while (!pool_gate_in)
 		pthread_cond_wait(&pool_gate_cond, &pool_gate_lock);
