@@ -1527,7 +1527,7 @@ pg_apply_change(void *arg, const struct store_change *ch,
 
 	if (ch->def != NULL && pg_put_def(ps, ch->def, err) == -1)
 		return -1;
-	if (ch->run != NULL) {
+	if (ch->run != NULL && (ch->flags & STORE_RUN_SKIP) == 0) {
 		if (ch->flags & STORE_RUN_INSERT) {
 			if (pg_insert_run(ps, ch->run, err) == -1)
 				return -1;

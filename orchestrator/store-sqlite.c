@@ -1055,7 +1055,7 @@ sqlite_is_progress(const struct run_rec *r, unsigned flags,
 	return t != NULL && t->from_state == (int)r->state &&
 	    !run_state_is_final(r->state) &&
 	    (flags & (STORE_RUN_SET_INPUT | STORE_RUN_SET_DEF |
-	    STORE_RUN_SET_LEASE)) == 0;
+	    STORE_RUN_SET_LEASE | STORE_RUN_FOLDED)) == 0;
 }
 
 /*
@@ -1173,7 +1173,7 @@ sqlite_apply_change(void *arg, const struct store_change *ch,
 	/* The definition first, then the run, then what refers to the run. */
 	if (ch->def != NULL && sqlite_put_def(ss, ch->def, err) == -1)
 		return -1;
-	if (ch->run != NULL) {
+	if (ch->run != NULL && (ch->flags & STORE_RUN_SKIP) == 0) {
 		if (ch->flags & STORE_RUN_INSERT) {
 			if (sqlite_insert_run(ss, ch->run, err) == -1)
 				return -1;

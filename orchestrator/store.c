@@ -29,6 +29,7 @@
 #include <sys/queue.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@
 
 #include <event2/event.h>
 
+#include "hmap.h"
 #include "log.h"
 #include "loop.h"
 #include "store.h"
@@ -61,6 +63,10 @@ struct store_item {
 	int			 has_transition;
 	int			 has_def;
 	int			 has_sched;	/* a schedule, nothing else */
+	/* How the commit writes it (store_fold_runs). */
+	unsigned		 wflags;
+	const struct run_rec	*wrun;		/* run, or wfold */
+	struct run_rec		 wfold;		/* borrows from runs */
 	store_commit_cb		 cb;
 	void			*arg;
 };
@@ -428,6 +434,84 @@ store_open(const char *target, unsigned flags, struct event_base *base,
 }
 
 /*
+ * What a new run's row holds once its last update of the transaction is
+ * applied, as the update would write it: the moving columns from last, the
+ * input, definition and lease from last only when an update asked for
+ * them (flags), the rest from the insert. A shallow copy: it borrows.
+ */
+static void
+store_fold_insert(struct run_rec *dst, const struct run_rec *ins,
+    const struct run_rec *last, unsigned flags)
+{
+	*dst = *ins;
+	dst->state = last->state;
+	dst->seq = last->seq;
+	dst->step = last->step;
+	dst->attempt = last->attempt;
+	dst->output = last->output;
+	dst->error = last->error;
+	dst->dead = last->dead;
+	dst->updated_at = last->updated_at;
+	dst->due_at = last->due_at;
+	dst->finished_at = last->finished_at;
+	if (flags & STORE_RUN_SET_INPUT)
+		dst->input = last->input;
+	if (flags & STORE_RUN_SET_DEF) {
+		dst->workflow = last->workflow;
+		dst->def_hash = last->def_hash;
+	}
+	if (flags & STORE_RUN_SET_LEASE) {
+		dst->lease_owner = last->lease_owner;
+		dst->lease_until = last->lease_until;
+	}
+}
+
+/*
+ * Writes each run's row once per transaction, not once per change: a run
+ * often moves several times between two commits (created, started, a step
+ * that needs no I/O), and only its last state is ever seen, the whole
+ * transaction being atomic. Every change of a run but its last skips the
+ * row, the last writing what the skipped ones asked for too. A run created
+ * in this transaction is inserted as its last change leaves it, unless
+ * that is a final state (the update lets the lease go). Transitions and
+ * steps are all written, in order.
+ */
+static void
+store_fold_runs(struct store_items *list)
+{
+	struct store_item	*it, *last;
+	struct hmap		*map;
+	const unsigned		 sets = STORE_RUN_SET_INPUT |
+	    STORE_RUN_SET_DEF | STORE_RUN_SET_LEASE;
+
+	map = hmap_create();
+	TAILQ_FOREACH(it, list, entry) {
+		it->wflags = it->flags;
+		it->wrun = &it->run;
+		if (it->has_run)
+			hmap_set(map, it->run.id, it);
+	}
+	TAILQ_FOREACH(it, list, entry) {
+		if (!it->has_run || (it->flags & STORE_RUN_INSERT) ||
+		    (last = hmap_get(map, it->run.id)) == it)
+			continue;
+		it->wflags |= STORE_RUN_SKIP;
+		last->wflags |= STORE_RUN_FOLDED | (it->flags & sets);
+	}
+	TAILQ_FOREACH(it, list, entry) {
+		if (!it->has_run || !(it->flags & STORE_RUN_INSERT) ||
+		    (last = hmap_get(map, it->run.id)) == it ||
+		    run_state_is_final(last->run.state))
+			continue;
+		store_fold_insert(&it->wfold, &it->run, &last->run,
+		    last->wflags);
+		it->wrun = &it->wfold;
+		last->wflags |= STORE_RUN_SKIP;
+	}
+	hmap_free(map);
+}
+
+/*
  * Writes a list of changes in one transaction, rolled back on error. It
  * touches the backend's writing connection and the list only: the commit
  * thread calls it.
@@ -439,6 +523,7 @@ store_write_items(struct store *s, struct store_items *list,
 	struct store_item	*it;
 	struct store_change	 ch;
 
+	store_fold_runs(list);
 	if (s->ops->begin(s->be, err) == -1)
 		goto fail;
 	TAILQ_FOREACH(it, list, entry) {
@@ -448,8 +533,8 @@ store_write_items(struct store *s, struct store_items *list,
 			continue;
 		}
 		memset(&ch, 0, sizeof ch);
-		ch.run = it->has_run ? &it->run : NULL;
-		ch.flags = it->flags;
+		ch.run = it->has_run ? it->wrun : NULL;
+		ch.flags = it->wflags;
 		ch.step = it->has_step ? &it->step : NULL;
 		ch.transition = it->has_transition ? &it->transition : NULL;
 		ch.def = it->has_def ? &it->def : NULL;
@@ -829,7 +914,7 @@ store_submit(struct store *s, const struct store_change *ch)
 	if (s->flags & STORE_READONLY)
 		fatal("%s: %s is open read-only", __func__, s->target);
 	it = xcalloc(1, sizeof *it);
-	it->flags = ch->flags;
+	it->flags = ch->flags & ~(STORE_RUN_SKIP | STORE_RUN_FOLDED);
 	it->cb = ch->cb;
 	it->arg = ch->arg;
 	if (ch->run != NULL) {

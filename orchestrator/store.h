@@ -113,6 +113,15 @@ void	def_rec_clear(struct def_rec *);
 #define STORE_RUN_SET_INPUT	0x2	/* redrive with an edited input */
 #define STORE_RUN_SET_DEF	0x4	/* redrive on another definition */
 #define STORE_RUN_SET_LEASE	0x8	/* write lease_owner and lease_until */
+/*
+ * Set by the store on the changes of one transaction, never by callers
+ * (store_submit drops them): SKIP, another change of this transaction
+ * writes the run's row (the run is still lent, for the counters); FOLDED,
+ * earlier writes of this run were skipped, so every moving column is
+ * written, not only those of a move within one state.
+ */
+#define STORE_RUN_SKIP		0x10
+#define STORE_RUN_FOLDED	0x20
 
 typedef void (*store_commit_cb)(void *arg);
 

@@ -1091,6 +1091,117 @@ test_store_progress(void)
 	store_close(s);
 }
 
+/* Submits run r's move from one state to its current one. */
+static void
+fold_move(struct store *s, struct run_rec *r, enum run_state from,
+    unsigned flags)
+{
+	struct transition_rec	t;
+	struct store_change	ch;
+
+	memset(&t, 0, sizeof t);
+	memcpy(t.run_id, r->id, sizeof t.run_id);
+	t.from_state = from;
+	t.to_state = r->state;
+	t.event = (char *)"moved";
+	t.seq = r->seq;
+	memset(&ch, 0, sizeof ch);
+	ch.run = r;
+	ch.flags = flags;
+	ch.transition = &t;
+	store_submit(s, &ch);
+}
+
+/*
+ * Several moves of one run in one transaction write its row once (the
+ * store folds them) and end where the last move left it: a new run is
+ * inserted in its last state, a finished one lets its lease go, a state
+ * change followed by a move within the new state keeps the state, and
+ * what a skipped move asked for (a new input, a lease) is written.
+ */
+static void
+test_store_fold(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 a, b, got;
+	int64_t			 counts[RUN_STATE_COUNT];
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	mkrun(&a, 1, "wf", RUN_QUEUED);
+	a.lease_owner = (char *)"me";
+	a.lease_until = 10;
+	submit_run(s, &a, NULL, NULL);
+	a.state = RUN_RUNNING;
+	fold_move(s, &a, RUN_QUEUED, 0);
+	json_decref(a.input);
+	a.input = json_string("edited");
+	a.seq = 2;
+	fold_move(s, &a, RUN_RUNNING, STORE_RUN_SET_INPUT);
+	a.seq = 3;
+	a.step = (char *)"third";
+	fold_move(s, &a, RUN_RUNNING, 0);
+	mkrun(&b, 2, "wf", RUN_RUNNING);
+	b.lease_owner = (char *)"me";
+	b.lease_until = 10;
+	submit_run(s, &b, NULL, NULL);
+	b.state = RUN_SUCCEEDED;
+	b.finished_at = 99;
+	fold_move(s, &b, RUN_RUNNING, 0);
+	REQUIRE(store_flush(s, &err) == 0);
+
+	REQUIRE(store_get_run(s, a.id, &got, &err) == 0);
+	CHECK(got.state == RUN_RUNNING);
+	CHECK(got.seq == 3);
+	CHECK_STR(got.step, "third");
+	CHECK_STR(json_string_value(got.input), "edited");
+	CHECK_STR(got.lease_owner, "me");
+	run_rec_clear(&got);
+	REQUIRE(store_get_run(s, b.id, &got, &err) == 0);
+	CHECK(got.state == RUN_SUCCEEDED);
+	CHECK(got.finished_at == 99);
+	CHECK(got.lease_owner == NULL);
+	run_rec_clear(&got);
+	CHECK(query_int("SELECT count(*) FROM transitions WHERE run_id = "
+	    "'R0000000000000000000000001'") == 4);
+	REQUIRE(store_count_runs(s, "wf", counts, &err) == 0);
+	CHECK(counts[RUN_RUNNING] == 1);
+	CHECK(counts[RUN_SUCCEEDED] == 1);
+	CHECK(counts[RUN_QUEUED] == 0);
+
+	/* A stored run: a state change, then a move within the new state. */
+	a.state = RUN_RETRYING;
+	a.due_at = 50;
+	fold_move(s, &a, RUN_RUNNING, 0);
+	a.seq = 4;
+	fold_move(s, &a, RUN_RETRYING, 0);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_get_run(s, a.id, &got, &err) == 0);
+	CHECK(got.state == RUN_RETRYING);
+	CHECK(got.seq == 4);
+	CHECK(got.due_at == 50);
+	CHECK_STR(json_string_value(got.input), "edited");
+	run_rec_clear(&got);
+	REQUIRE(store_count_runs(s, "wf", counts, &err) == 0);
+	CHECK(counts[RUN_RETRYING] == 1);
+	CHECK(counts[RUN_RUNNING] == 0);
+
+	/* A lease a skipped move asked for. */
+	a.lease_owner = (char *)"other";
+	fold_move(s, &a, RUN_RETRYING, STORE_RUN_SET_LEASE);
+	a.seq = 5;
+	fold_move(s, &a, RUN_RETRYING, 0);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_get_run(s, a.id, &got, &err) == 0);
+	CHECK(got.seq == 5);
+	CHECK_STR(got.lease_owner, "other");
+	run_rec_clear(&got);
+	unrun(&a);
+	unrun(&b);
+	store_close(s);
+}
+
 /* One process fires the cron triggers: with SQLite every store says so;
  * with PostgreSQL the first asks and keeps it, a second is told no until
  * the first closes. */
@@ -1732,6 +1843,7 @@ main(void)
 	RUN(test_store_claim);
 	RUN(test_store_update_flags);
 	RUN(test_store_progress);
+	RUN(test_store_fold);
 	RUN(test_store_sched_leader);
 	RUN(test_store_large_batch);
 	RUN(test_store_definitions_once);
