@@ -68,6 +68,14 @@ struct bucket_put_s3 {
 	char			 hex[65];
 };
 
+/* A file written, not yet published under its key. */
+struct bucket_put_staged {
+	int		 fd;		/* an unnamed file's, or -1 */
+	char		*tmp;		/* a named file's path, or NULL */
+	char		*path;		/* the key's file */
+	dev_t		 dev;		/* their file system */
+};
+
 /*
  * A local write on the pool. The worker reads only the strings and the
  * data held here (input keeps a string input alive; it is only released
@@ -85,9 +93,7 @@ struct bucket_put_local {
 	const char		*data;		/* in input or text */
 	size_t			 len;
 	/* Between the work and the group's sync (worker only). */
-	char			*tmp;		/* the staged file */
-	char			*path;		/* the key's file */
-	dev_t			 dev;		/* their file system */
+	struct bucket_put_staged st;
 	/* The result, written by the worker. */
 	char			*error;		/* NULL: written */
 	int			 retryable;
@@ -152,24 +158,94 @@ bucket_put_folders(const char *root, char *path, char **error,
 	return 0;
 }
 
-/* A new temporary file next to the key at path (rename is atomic within
- * a folder), in *tmp; the folders are made only when it cannot be
- * created (the first write to a folder), not at every write. */
+/*
+ * Whether files can be staged unnamed (Linux's O_TMPFILE, published with
+ * linkat through /proc/self/fd): 1 yes, -1 no, 0 not known yet. Read and
+ * written by every worker, hence atomically.
+ */
+static int bucket_put_unnamed_state;
+
+/* Whether to stage unnamed files. */
 static int
-bucket_put_tmpfile(const char *root, char *path, char **tmp, char **error,
-    int *retryable)
+bucket_put_unnamed(void)
+{
+#ifdef O_TMPFILE
+	int v = __atomic_load_n(&bucket_put_unnamed_state, __ATOMIC_RELAXED);
+
+	if (v == 0) {
+		v = access("/proc/self/fd", X_OK) == 0 ? 1 : -1;
+		__atomic_store_n(&bucket_put_unnamed_state, v,
+		    __ATOMIC_RELAXED);
+	}
+	return v > 0;
+#else
+	return 0;
+#endif
+}
+
+/* Lets tests take either way. */
+void
+step_bucket_put_unnamed(int on)
+{
+	__atomic_store_n(&bucket_put_unnamed_state, on ? 0 : -1,
+	    __ATOMIC_RELAXED);
+}
+
+/*
+ * A new file for the data in the folder of path: unnamed when the system
+ * allows (then nothing is left behind should the process die before
+ * publishing, and the folder gets one new entry, not a temporary one and
+ * a rename), else a temporary file next to the key (rename is atomic
+ * within a folder). -1 with errno on failure.
+ */
+static int
+bucket_put_create(char *path, struct bucket_put_staged *st)
+{
+	char *slash = strrchr(path, '/');
+	int fd = -1, e;
+
+#ifdef O_TMPFILE
+	if (bucket_put_unnamed()) {
+		*slash = '\0';
+		fd = open(path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+		e = errno;
+		*slash = '/';
+		if (fd >= 0)
+			return st->fd = fd;
+		if (e != EOPNOTSUPP && e != EISDIR && e != EINVAL) {
+			errno = e;
+			return -1;
+		}
+		/* Not on this file system (or kernel): named files. */
+		__atomic_store_n(&bucket_put_unnamed_state, -1,
+		    __ATOMIC_RELAXED);
+	}
+#endif
+	st->tmp = xasprintf("%.*s/.bucket-put-XXXXXX", (int)(slash - path),
+	    path);
+	if ((fd = mkstemp(st->tmp)) >= 0)
+		return fd;
+	e = errno;	/* before free, which may change it */
+	free(st->tmp);
+	st->tmp = NULL;
+	errno = e;
+	return -1;
+}
+
+/* A new file for the key at path (bucket_put_create); the folders are
+ * made only when it cannot be created (the first write to a folder), not
+ * at every write. */
+static int
+bucket_put_open(const char *root, char *path, struct bucket_put_staged *st,
+    char **error, int *retryable)
 {
 	char *slash = strrchr(path, '/');
 	int fd, again, e = 0;
 
 	for (again = 0; again < 2; again++) {
-		*tmp = xasprintf("%.*s/.bucket-put-XXXXXX", (int)(slash -
-		    path), path);
-		if ((fd = mkstemp(*tmp)) >= 0)
+		if ((fd = bucket_put_create(path, st)) >= 0)
 			return fd;
-		e = errno;	/* before free, which may change it */
-		free(*tmp);
-		*tmp = NULL;
+		e = errno;
 		if (again || (e != ENOENT && e != ENOTDIR))
 			break;
 		if (bucket_put_folders(root, path, error, retryable) != 0)
@@ -182,76 +258,134 @@ bucket_put_tmpfile(const char *root, char *path, char **tmp, char **error,
 	return -1;
 }
 
+/* Drops a staged file that will not be published. */
+static void
+bucket_put_discard(struct bucket_put_staged *st)
+{
+	if (st->fd >= 0)
+		close(st->fd);
+	if (st->tmp != NULL)
+		unlink(st->tmp);
+	free(st->tmp);
+	st->fd = -1;
+	st->tmp = NULL;
+}
+
 /*
- * Writes the data to a new temporary file next to the key (fsync'd when
- * sync is set), creating BUCKETS_DIR, the bucket and the key's folders
- * when missing. On success *path is the key's path, *tmp the file's and
- * *dev its file system; on error both are NULL and *error (the message)
- * and *retryable are set. Touches no step call: it runs on worker
- * threads.
+ * Writes the data to a new file for the key (fsync'd when sync is set),
+ * creating BUCKETS_DIR, the bucket and the key's folders when missing. On
+ * success st holds the staged file (its descriptor stays open when it is
+ * unnamed), the key's path and its file system; on error st is empty and
+ * *error (the message) and *retryable are set. Touches no step call: it
+ * runs on worker threads.
  */
 static int
 bucket_put_stage(const char *root, const char *name, const char *key,
-    const char *data, size_t len, int sync, char **tmp, char **path,
-    dev_t *dev, char **error, int *retryable)
+    const char *data, size_t len, int sync, struct bucket_put_staged *st,
+    char **error, int *retryable)
 {
 	struct stat sb;
 	int fd;
 
-	*tmp = NULL;
-	*path = xasprintf("%s/%s/%s", root, name, key);
-	if ((fd = bucket_put_tmpfile(root, *path, tmp, error,
+	st->fd = -1;
+	st->tmp = NULL;
+	st->path = xasprintf("%s/%s/%s", root, name, key);
+	if ((fd = bucket_put_open(root, st->path, st, error,
 	    retryable)) < 0)
 		goto fail;
 	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, data, len) != 0 ||
-	    (sync && fsync(fd) != 0) || fstat(fd, &sb) != 0) {
-		bucket_put_errno(error, retryable, "cannot write", *tmp, errno);
-		close(fd);
-		goto fail;
-	}
-	*dev = sb.st_dev;
-	if (close(fd) != 0) {
-		bucket_put_errno(error, retryable, "cannot write", *tmp, errno);
-		goto fail;
+	    (sync && fsync(fd) != 0) || fstat(fd, &sb) != 0)
+		goto fail_write;
+	st->dev = sb.st_dev;
+	if (st->fd < 0 && close(fd) != 0) {
+		fd = -1;
+		goto fail_write;
 	}
 	return 0;
 
+fail_write:
+	bucket_put_errno(error, retryable, "cannot write",
+	    st->tmp != NULL ? st->tmp : st->path, errno);
+	if (st->fd < 0 && fd >= 0)
+		close(fd);
 fail:
-	if (*tmp != NULL)
-		unlink(*tmp);
-	free(*tmp);
-	free(*path);
-	*tmp = *path = NULL;
+	bucket_put_discard(st);
+	free(st->path);
+	st->path = NULL;
 	return -1;
 }
 
 /*
- * Renames a staged file over its key (and fsyncs the folder when sync is
- * set). Frees tmp; -1 with *error and *retryable set on error.
+ * Gives an unnamed file the key's name. A key that exists already is
+ * replaced atomically: the file is linked under a temporary name first,
+ * then renamed over it (link never replaces). -1 with errno.
  */
 static int
-bucket_put_publish(char *tmp, char *path, int sync, char **error,
+bucket_put_link(const struct bucket_put_staged *st)
+{
+	static unsigned	 counter;
+	char		 proc[32], *slash, *tmp;
+	int		 i, rc, e;
+
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", st->fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, st->path,
+	    AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	slash = strrchr(st->path, '/');
+	for (i = 0; i < 16; i++) {
+		tmp = xasprintf("%.*s/.bucket-put-%ld-%u", (int)(slash -
+		    st->path), st->path, (long)getpid(),
+		    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+		if ((rc = linkat(AT_FDCWD, proc, AT_FDCWD, tmp,
+		    AT_SYMLINK_FOLLOW)) == 0 && (rc = rename(tmp,
+		    st->path)) != 0)
+			unlink(tmp);
+		e = errno;
+		free(tmp);
+		if (rc == 0 || e != EEXIST) {
+			errno = e;
+			return rc;
+		}
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/*
+ * Publishes a staged file under its key (and fsyncs the folder when sync
+ * is set); st's file is gone either way. -1 with *error and *retryable
+ * set on error.
+ */
+static int
+bucket_put_publish(struct bucket_put_staged *st, int sync, char **error,
     int *retryable)
 {
 	char *slash;
-	int e;
+	int rc, e;
 
-	if (rename(tmp, path) != 0) {
-		bucket_put_errno(error, retryable, "cannot rename to", path,
-		    errno);
-		unlink(tmp);
-		free(tmp);
+	rc = st->fd >= 0 ? bucket_put_link(st) : rename(st->tmp, st->path);
+	e = errno;
+	if (rc != 0) {
+		bucket_put_errno(error, retryable, "cannot rename to",
+		    st->path, e);
+		bucket_put_discard(st);
 		return -1;
 	}
-	free(tmp);
+	if (st->fd >= 0)
+		close(st->fd);
+	free(st->tmp);
+	st->fd = -1;
+	st->tmp = NULL;
 	if (!sync)
 		return 0;
-	slash = strrchr(path, '/');
+	slash = strrchr(st->path, '/');
 	*slash = '\0';
-	e = orc_fsync_dir(path) != 0 ? errno : 0;
+	e = orc_fsync_dir(st->path) != 0 ? errno : 0;
 	if (e != 0)
-		bucket_put_errno(error, retryable, "cannot sync folder", path,
-		    e);
+		bucket_put_errno(error, retryable, "cannot sync folder",
+		    st->path, e);
 	*slash = '/';
 	return e != 0 ? -1 : 0;
 }
@@ -264,15 +398,14 @@ static int
 bucket_put_write(const char *root, const char *name, const char *key,
     const char *data, size_t len, char **error, int *retryable)
 {
-	char *tmp, *path;
-	dev_t dev;
+	struct bucket_put_staged st;
 	int ret;
 
-	if (bucket_put_stage(root, name, key, data, len, 1, &tmp, &path, &dev,
-	    error, retryable) != 0)
+	if (bucket_put_stage(root, name, key, data, len, 1, &st, error,
+	    retryable) != 0)
 		return -1;
-	ret = bucket_put_publish(tmp, path, 1, error, retryable);
-	free(path);
+	ret = bucket_put_publish(&st, 1, error, retryable);
+	free(st.path);
 	return ret;
 }
 
@@ -393,7 +526,7 @@ bucket_put_local_free(struct bucket_put_local *w)
 	free(w->root);
 	free(w->name);
 	free(w->key);
-	free(w->path);
+	free(w->st.path);
 	json_decref(w->input);
 	free(w->text);
 	free(w->error);
@@ -422,7 +555,7 @@ bucket_put_local_work(void *arg)
 
 	orc_sha256_hex(w->data, w->len, w->hex);
 	bucket_put_stage(w->root, w->name, w->key, w->data, w->len, 0,
-	    &w->tmp, &w->path, &w->dev, &w->error, &w->retryable);
+	    &w->st, &w->error, &w->retryable);
 }
 
 /*
@@ -438,11 +571,11 @@ bucket_put_sync_dev(struct bucket_put_local **ws, int n, dev_t dev,
 	int i, fd = -1, e = 0;
 
 	for (i = 0; i < n && fd < 0; i++) {
-		if (ws[i]->error != NULL || ws[i]->dev != dev)
+		if (ws[i]->error != NULL || ws[i]->st.dev != dev)
 			continue;
-		slash = strrchr(ws[i]->path, '/');
+		slash = strrchr(ws[i]->st.path, '/');
 		*slash = '\0';
-		if ((fd = open(ws[i]->path, O_RDONLY | O_DIRECTORY |
+		if ((fd = open(ws[i]->st.path, O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC)) < 0 && e == 0)
 			e = errno;
 		*slash = '/';
@@ -452,10 +585,10 @@ bucket_put_sync_dev(struct bucket_put_local **ws, int n, dev_t dev,
 		close(fd);
 	}
 	for (i = 0; i < n && e != 0; i++) {
-		if (ws[i]->error != NULL || ws[i]->dev != dev)
+		if (ws[i]->error != NULL || ws[i]->st.dev != dev)
 			continue;
 		bucket_put_errno(&ws[i]->error, &ws[i]->retryable, after,
-		    ws[i]->path, e);
+		    ws[i]->st.path, e);
 	}
 }
 
@@ -469,15 +602,15 @@ bucket_put_sync_all(struct bucket_put_local **ws, int n, const char *after)
 		if (ws[i]->error != NULL)
 			continue;
 		for (j = 0; j < i; j++)
-			if (ws[j]->error == NULL && ws[j]->dev == ws[i]->dev)
+			if (ws[j]->error == NULL && ws[j]->st.dev == ws[i]->st.dev)
 				break;
 		if (j == i)
-			bucket_put_sync_dev(ws, n, ws[i]->dev, after);
+			bucket_put_sync_dev(ws, n, ws[i]->st.dev, after);
 	}
 }
 
-/* Fsyncs each staged file of a small group (reopened: fsync works on a
- * read-only descriptor). */
+/* Fsyncs each staged file of a small group (a named one reopened: fsync
+ * works on a read-only descriptor). */
 static void
 bucket_put_sync_files(struct bucket_put_local **ws, int n)
 {
@@ -487,14 +620,19 @@ bucket_put_sync_files(struct bucket_put_local **ws, int n)
 		if (ws[i]->error != NULL)
 			continue;
 		e = 0;
-		if ((fd = open(ws[i]->tmp, O_RDONLY | O_CLOEXEC)) < 0 ||
-		    fsync(fd) != 0)
-			e = errno;
-		if (fd >= 0)
-			close(fd);
+		if ((fd = ws[i]->st.fd) >= 0) {
+			if (fsync(fd) != 0)
+				e = errno;
+		} else {
+			if ((fd = open(ws[i]->st.tmp, O_RDONLY |
+			    O_CLOEXEC)) < 0 || fsync(fd) != 0)
+				e = errno;
+			if (fd >= 0)
+				close(fd);
+		}
 		if (e != 0)
 			bucket_put_errno(&ws[i]->error, &ws[i]->retryable,
-			    "cannot write", ws[i]->tmp, e);
+			    "cannot write", ws[i]->st.path, e);
 	}
 }
 
@@ -509,40 +647,38 @@ bucket_put_sync_folders(struct bucket_put_local **ws, int n)
 	for (i = 0; i < n; i++) {
 		if (ws[i]->error != NULL)
 			continue;
-		len = (size_t)(strrchr(ws[i]->path, '/') - ws[i]->path);
+		len = (size_t)(strrchr(ws[i]->st.path, '/') - ws[i]->st.path);
 		for (j = 0; j < i; j++)
 			if (ws[j]->error == NULL &&
-			    strncmp(ws[j]->path, ws[i]->path, len + 1) == 0 &&
-			    strchr(ws[j]->path + len + 1, '/') == NULL)
+			    strncmp(ws[j]->st.path, ws[i]->st.path, len + 1) == 0 &&
+			    strchr(ws[j]->st.path + len + 1, '/') == NULL)
 				break;
 		if (j < i)
 			continue;
-		slash = ws[i]->path + len;
+		slash = ws[i]->st.path + len;
 		*slash = '\0';
-		e = orc_fsync_dir(ws[i]->path) != 0 ? errno : 0;
+		e = orc_fsync_dir(ws[i]->st.path) != 0 ? errno : 0;
 		if (e != 0)
 			bucket_put_errno(&ws[i]->error, &ws[i]->retryable,
-			    "cannot sync folder", ws[i]->path, e);
+			    "cannot sync folder", ws[i]->st.path, e);
 		*slash = '/';
 	}
 }
 
-/* Renames each staged file of a group over its key (or drops it). */
+/* Publishes each staged file of a group under its key (or drops it). */
 static void
 bucket_put_publish_all(struct bucket_put_local **ws, int n)
 {
 	int i;
 
 	for (i = 0; i < n; i++) {
-		if (ws[i]->tmp == NULL)
-			continue;
-		if (ws[i]->error != NULL) {
-			unlink(ws[i]->tmp);
-			free(ws[i]->tmp);
-		} else
-			bucket_put_publish(ws[i]->tmp, ws[i]->path, 0,
-			    &ws[i]->error, &ws[i]->retryable);
-		ws[i]->tmp = NULL;
+		if (ws[i]->st.fd < 0 && ws[i]->st.tmp == NULL)
+			continue;	/* nothing staged */
+		if (ws[i]->error != NULL)
+			bucket_put_discard(&ws[i]->st);
+		else
+			bucket_put_publish(&ws[i]->st, 0, &ws[i]->error,
+			    &ws[i]->retryable);
 	}
 }
 
@@ -603,6 +739,7 @@ bucket_put_local(struct step_call *call, struct pool *pool, const char *root,
 
 	w = xcalloc(1, sizeof *w);
 	w->kind = BUCKET_PUT_LOCAL;
+	w->st.fd = -1;
 	w->call = call;
 	w->root = xstrdup(root);
 	w->name = xstrdup(name);

@@ -634,42 +634,51 @@ count_temp_files(const char *dir)
 	return n;
 }
 
-/* bucket.put writes the exact bytes atomically and reports them. */
+/* bucket.put writes the exact bytes atomically and reports them, with
+ * its files staged unnamed or named (unnamed 1 or 0). */
 static void
-test_steps_bucket_put(void)
+bucket_put_writes(int unnamed)
 {
 	const struct step_entry *e = &step_bucket_put_entry;
+	const char *b = unnamed ? "results" : "named";
 	struct step_call *call;
-	char hex[65], *data, *want;
+	char hex[65], *data, *want, *with, *dir, *file;
 	size_t len;
 	struct stat sb;
 
-	call = run_sync(e, "{\"bucket\":\"results\",\"key\":\"a/b/r1.txt\"}",
-	    j("\"line one\\nline two\""), NULL, NULL);
+	with = xasprintf("{\"bucket\":\"%s\",\"key\":\"a/b/r1.txt\"}", b);
+	dir = xasprintf("buckets/%s/a/b", b);
+	file = xasprintf("%s/r1.txt", dir);
+	call = run_sync(e, with, j("\"line one\\nline two\""), NULL, NULL);
 	orc_sha256_hex("line one\nline two", 17, hex);
-	want = xasprintf("{\"bucket\":\"results\",\"bytes\":17,"
-	    "\"key\":\"a/b/r1.txt\",\"sha256\":\"%s\"}", hex);
+	want = xasprintf("{\"bucket\":\"%s\",\"bytes\":17,"
+	    "\"key\":\"a/b/r1.txt\",\"sha256\":\"%s\"}", b, hex);
 	CHECK_OUTPUT(call, want);
 	free(want);
 	step_call_free(call);
-	data = slurp("buckets/results/a/b/r1.txt", &len);
+	data = slurp(file, &len);
 	REQUIRE(data != NULL);
 	CHECK(len == 17 && memcmp(data, "line one\nline two", 17) == 0);
 	free(data);
-	CHECK(stat("buckets/results/a/b", &sb) == 0 && S_ISDIR(sb.st_mode));
-	CHECK(count_temp_files("buckets/results/a/b") == 0);
+	CHECK(stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode));
+	CHECK(stat(file, &sb) == 0 && (sb.st_mode & 0777) == 0644);
+	CHECK(count_temp_files(dir) == 0);
 
 	/* JSON input: its compact text, no newline; overwrites. */
-	call = run_sync(e, "{\"bucket\":\"results\",\"key\":\"a/b/r1.txt\","
-	    "\"content_type\":\"application/json\"}",
-	    j("{\"total\": 12.5}"), NULL, NULL);
+	free(with);
+	with = xasprintf("{\"bucket\":\"%s\",\"key\":\"a/b/r1.txt\","
+	    "\"content_type\":\"application/json\"}", b);
+	call = run_sync(e, with, j("{\"total\": 12.5}"), NULL, NULL);
 	CHECK(step_call_ok(call));
 	step_call_free(call);
-	data = slurp("buckets/results/a/b/r1.txt", &len);
+	data = slurp(file, &len);
 	REQUIRE(data != NULL);
 	CHECK_STR(data, "{\"total\":12.5}");
 	free(data);
-	CHECK(count_temp_files("buckets/results/a/b") == 0);
+	CHECK(count_temp_files(dir) == 0);
+	free(with);
+	free(dir);
+	free(file);
 
 	/* A string with a NUL byte is written whole. */
 	call = run_sync(e, "{\"bucket\":\"b.1_x-y\",\"key\":\"bin\"}",
@@ -681,6 +690,15 @@ test_steps_bucket_put(void)
 	CHECK(len == 3 && memcmp(data, "a\0b", 3) == 0);
 	free(data);
 	CHECK(count_temp_files("buckets/b.1_x-y") == 0);
+}
+
+static void
+test_steps_bucket_put(void)
+{
+	bucket_put_writes(1);
+	step_bucket_put_unnamed(0);
+	bucket_put_writes(0);
+	step_bucket_put_unnamed(1);
 }
 
 /* The idle watcher of pool_run_idle. */
