@@ -130,10 +130,23 @@ cpu_note() {
 	d_last=$d
 	s_last=$s
 }
-bfs=$(df -PT "${BENCH_BUCKETS:-$dir}" 2>/dev/null |
-    awk 'NR == 2 { print $2 }')
+# The buckets' folder, or the nearest one above it that exists yet.
+bdir=${BENCH_BUCKETS:-$dir}
+while [ ! -e "$bdir" ] && [ "$bdir" != / ] && [ "$bdir" != . ]; do
+	bdir=$(dirname "$bdir")
+done
+bfs=$(df -PT "$bdir" 2>/dev/null | awk 'NR == 2 { print $2 }')
 echo "bench-e2e: synchronous=${ORCH_SYNCHRONOUS:-FULL}, buckets in" \
     "${BENCH_BUCKETS:-$dir/buckets} ($bfs)"
+# ext4 without a journal (some cloud images) skips the inodes freed in the
+# last minute or more when it makes a file, scanning past each of them: a
+# run soon after many files were deleted (another run's buckets) is slower.
+bdev=$(df -P "$bdir" 2>/dev/null | awk 'NR == 2 { print $1 }')
+if [ "$bfs" = ext4 ] && [ -d /proc/fs/jbd2 ] &&
+    ! ls /proc/fs/jbd2 | grep -q "^${bdev##*/}-"; then
+	echo "bench-e2e: note: the buckets' ext4 has no journal: runs started" \
+	    "within a minute or so of deleting many files are slower"
+fi
 echo "bench-e2e: orchestrator serve on $url, $sname on" \
     "127.0.0.1:$sport, database $dir/orch.db ($fs), $(nproc) cpus"
 
