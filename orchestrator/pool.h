@@ -29,9 +29,12 @@ typedef void	(*pool_work_fn)(void *arg);
 typedef void	(*pool_done_fn)(void *arg, int cancelled);
 typedef void	(*pool_group_fn)(void **args, int n);
 
-/* n threads on base's loop; n <= 0: ORCH_IO_THREADS, else 4. NULL when
- * base is NULL (callers then do the work inline). */
+/* n threads on base's loop; n <= 0: ORCH_IO_THREADS, else
+ * pool_default_threads(). NULL when base is NULL (callers then do the
+ * work inline). */
 struct pool	*pool_create(struct event_base *base, int n);
+/* The default thread count: the cores online, 2 to 8. */
+int		 pool_default_threads(void);
 /* Joins the workers (a running job ends first). Jobs not yet delivered
  * are released with done(arg, 1); nothing is finished. Call it from the
  * loop thread, not from a done function. NULL is a no-op. */

@@ -497,19 +497,23 @@ test_pool_free_pending(void)
 	event_base_free(base);
 }
 
-/* The thread count: the argument, else ORCH_IO_THREADS, else 4. */
+/* The thread count: the argument, else ORCH_IO_THREADS, else one per
+ * core, 2 to 8. */
 static void
 test_pool_threads(void)
 {
 	struct event_base *base = loop_start();
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int def = cores < 2 ? 2 : cores > 8 ? 8 : (int)cores;
 	struct pool *p;
 
 	CHECK(pool_create(NULL, 2) == NULL);
 	pool_free(NULL);
 
 	unsetenv("ORCH_IO_THREADS");
+	CHECK(pool_default_threads() == def);
 	p = pool_create(base, 0);
-	CHECK(pool_threads(p) == 4);
+	CHECK(pool_threads(p) == def);
 	pool_free(p);
 
 	setenv("ORCH_IO_THREADS", "3", 1);
@@ -522,11 +526,11 @@ test_pool_threads(void)
 
 	setenv("ORCH_IO_THREADS", "lots", 1);
 	p = pool_create(base, 0);
-	CHECK(pool_threads(p) == 4);
+	CHECK(pool_threads(p) == def);
 	pool_free(p);
 	setenv("ORCH_IO_THREADS", "0", 1);
 	p = pool_create(base, 0);
-	CHECK(pool_threads(p) == 4);
+	CHECK(pool_threads(p) == def);
 	pool_free(p);
 	unsetenv("ORCH_IO_THREADS");
 	event_base_free(base);
