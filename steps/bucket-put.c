@@ -354,57 +354,71 @@ bucket_put_link(const struct bucket_put_staged *st)
 }
 
 /*
- * Publishes a staged file under its key (and fsyncs the folder when sync
- * is set); st's file is gone either way. -1 with *error and *retryable
- * set on error.
+ * Publishes a staged file under its key. An unnamed file keeps its
+ * descriptor (bucket_put_discard closes it): its new link count is in its
+ * inode, which must be synced again for the key to be durable. On error
+ * the file is gone and *error and *retryable are set.
  */
 static int
-bucket_put_publish(struct bucket_put_staged *st, int sync, char **error,
+bucket_put_publish(struct bucket_put_staged *st, char **error,
     int *retryable)
 {
-	char *slash;
 	int rc, e;
 
 	rc = st->fd >= 0 ? bucket_put_link(st) : rename(st->tmp, st->path);
 	e = errno;
 	if (rc != 0) {
-		bucket_put_errno(error, retryable, "cannot rename to",
-		    st->path, e);
+		bucket_put_errno(error, retryable, st->fd >= 0 ?
+		    "cannot link to" : "cannot rename to", st->path, e);
 		bucket_put_discard(st);
 		return -1;
 	}
-	if (st->fd >= 0)
-		close(st->fd);
 	free(st->tmp);
-	st->fd = -1;
 	st->tmp = NULL;
-	if (!sync)
-		return 0;
-	slash = strrchr(st->path, '/');
+	return 0;
+}
+
+/* Fsyncs the folder of the key at path; -1 with *error and *retryable. */
+static int
+bucket_put_sync_folder(char *path, char **error, int *retryable)
+{
+	char *slash = strrchr(path, '/');
+	int e;
+
 	*slash = '\0';
-	e = orc_fsync_dir(st->path) != 0 ? errno : 0;
+	e = orc_fsync_dir(path) != 0 ? errno : 0;
 	if (e != 0)
-		bucket_put_errno(error, retryable, "cannot sync folder",
-		    st->path, e);
+		bucket_put_errno(error, retryable, "cannot sync folder", path,
+		    e);
 	*slash = '/';
 	return e != 0 ? -1 : 0;
 }
 
 /*
- * Writes data to KEY atomically and durably, on its own: the temporary
- * file fsync'd, renamed over the key, the folder fsync'd.
+ * Writes data to KEY atomically and durably, on its own: the new file
+ * fsync'd, published under the key, fsync'd again when it was unnamed
+ * (its link count), the folder fsync'd.
  */
 static int
 bucket_put_write(const char *root, const char *name, const char *key,
     const char *data, size_t len, char **error, int *retryable)
 {
 	struct bucket_put_staged st;
-	int ret;
+	int ret = -1;
 
 	if (bucket_put_stage(root, name, key, data, len, 1, &st, error,
 	    retryable) != 0)
 		return -1;
-	ret = bucket_put_publish(&st, 1, error, retryable);
+	if (bucket_put_publish(&st, error, retryable) != 0)
+		goto out;
+	if (st.fd >= 0 && fsync(st.fd) != 0) {
+		bucket_put_errno(error, retryable, "cannot write", st.path,
+		    errno);
+		goto out;
+	}
+	ret = bucket_put_sync_folder(st.path, error, retryable);
+out:
+	bucket_put_discard(&st);
 	free(st.path);
 	return ret;
 }
@@ -602,7 +616,8 @@ bucket_put_sync_all(struct bucket_put_local **ws, int n, const char *after)
 		if (ws[i]->error != NULL)
 			continue;
 		for (j = 0; j < i; j++)
-			if (ws[j]->error == NULL && ws[j]->st.dev == ws[i]->st.dev)
+			if (ws[j]->error == NULL &&
+			    ws[j]->st.dev == ws[i]->st.dev)
 				break;
 		if (j == i)
 			bucket_put_sync_dev(ws, n, ws[i]->st.dev, after);
@@ -636,32 +651,58 @@ bucket_put_sync_files(struct bucket_put_local **ws, int n)
 	}
 }
 
-/* Fsyncs each folder a small group renamed into, once. */
+/* Fsyncs each unnamed file of a small group again once published: its
+ * inode holds the new link count. */
+static void
+bucket_put_sync_links(struct bucket_put_local **ws, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (ws[i]->error == NULL && ws[i]->st.fd >= 0 &&
+		    fsync(ws[i]->st.fd) != 0)
+			bucket_put_errno(&ws[i]->error, &ws[i]->retryable,
+			    "cannot write", ws[i]->st.path, errno);
+	}
+}
+
+/* Whether two keys' files are in the same folder. */
+static int
+bucket_put_same_folder(const char *a, const char *b)
+{
+	size_t len = (size_t)(strrchr(a, '/') - a);
+
+	return strncmp(a, b, len + 1) == 0 && strchr(b + len + 1, '/') == NULL;
+}
+
+/* Fsyncs each folder a small group published into, once; a failure fails
+ * every write into that folder. */
 static void
 bucket_put_sync_folders(struct bucket_put_local **ws, int n)
 {
-	char *slash;
-	size_t len;
-	int i, j, e;
+	char *path, *error;
+	int i, j, retryable;
 
 	for (i = 0; i < n; i++) {
 		if (ws[i]->error != NULL)
 			continue;
-		len = (size_t)(strrchr(ws[i]->st.path, '/') - ws[i]->st.path);
 		for (j = 0; j < i; j++)
-			if (ws[j]->error == NULL &&
-			    strncmp(ws[j]->st.path, ws[i]->st.path, len + 1) == 0 &&
-			    strchr(ws[j]->st.path + len + 1, '/') == NULL)
+			if (ws[j]->error == NULL && bucket_put_same_folder(
+			    ws[j]->st.path, ws[i]->st.path))
 				break;
 		if (j < i)
 			continue;
-		slash = ws[i]->st.path + len;
-		*slash = '\0';
-		e = orc_fsync_dir(ws[i]->st.path) != 0 ? errno : 0;
-		if (e != 0)
-			bucket_put_errno(&ws[i]->error, &ws[i]->retryable,
-			    "cannot sync folder", ws[i]->st.path, e);
-		*slash = '/';
+		path = ws[i]->st.path;
+		if (bucket_put_sync_folder(path, &error, &retryable) == 0)
+			continue;
+		for (j = i; j < n; j++) {
+			if (ws[j]->error != NULL ||
+			    !bucket_put_same_folder(path, ws[j]->st.path))
+				continue;
+			ws[j]->error = xstrdup(error);
+			ws[j]->retryable = retryable;
+		}
+		free(error);
 	}
 }
 
@@ -677,23 +718,25 @@ bucket_put_publish_all(struct bucket_put_local **ws, int n)
 		if (ws[i]->error != NULL)
 			bucket_put_discard(&ws[i]->st);
 		else
-			bucket_put_publish(&ws[i]->st, 0, &ws[i]->error,
+			bucket_put_publish(&ws[i]->st, &ws[i]->error,
 			    &ws[i]->retryable);
 	}
 }
 
 /*
  * On a worker thread, after the work of a group of local writes. A large
- * group: one sync makes every staged file durable, the renames publish
- * them, a second sync makes the renames durable; two syncs per group, not
- * two fsyncs per write, so under load the disk's cost is shared. A small
- * group (the pool keeps up): an fsync per file and per folder, as syncfs
- * would also wait for every other dirty page of the file system.
+ * group: one sync makes every new file durable, publishing names them, a
+ * second sync makes the names durable (and the unnamed files' new link
+ * counts); two syncs per group, not two or three fsyncs per write, so
+ * under load the disk's cost is shared. A small group (the pool keeps
+ * up): fsyncs per file and per folder, as syncfs would also wait for
+ * every other dirty page of the file system.
  */
 static void
 bucket_put_local_group(void **args, int n)
 {
 	struct bucket_put_local **ws = (struct bucket_put_local **)args;
+	int i;
 
 	if (n >= BUCKET_PUT_SYNCFS_MIN)
 		bucket_put_sync_all(ws, n, "cannot sync before writing");
@@ -702,8 +745,12 @@ bucket_put_local_group(void **args, int n)
 	bucket_put_publish_all(ws, n);
 	if (n >= BUCKET_PUT_SYNCFS_MIN)
 		bucket_put_sync_all(ws, n, "cannot sync after writing");
-	else
+	else {
+		bucket_put_sync_links(ws, n);
 		bucket_put_sync_folders(ws, n);
+	}
+	for (i = 0; i < n; i++)
+		bucket_put_discard(&ws[i]->st);
 }
 
 /* On the loop: the write ended (or the call was cancelled). */
