@@ -29,7 +29,6 @@
 #include <sys/queue.h>
 
 #include <errno.h>
-#include <stdio.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
