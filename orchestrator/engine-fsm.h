@@ -26,6 +26,8 @@ enum fsm_event {
  * (engine-load.c tells crashes from restarts by them). */
 #define ENGINE_EVENT_RESUMED	"resumed"
 #define ENGINE_EVENT_STOPPED	"stopped"
+/* The step name transitions of on_failure carry. */
+#define ENGINE_STEP_ON_FAILURE	"on_failure"
 
 /* Effects, carried out by the driver in this order. */
 #define FSM_CANCEL_STEP	0x01	/* stop the attempt in flight */

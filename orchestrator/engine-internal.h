@@ -110,6 +110,12 @@ void		 engine_run_index(struct run *);
 void		 engine_def_add(struct engine *, struct workflow *);
 void		 engine_run_redrive(struct run *, unsigned);
 void		 engine_run_free_now(struct run *);
+void		 engine_run_note(struct run *, const char *event,
+		    const char *reason, unsigned,
+		    const struct engine_watch *);
+void		 engine_run_note_dead(struct run *, const char *event);
+void		 engine_run_dead_give_up(struct run *, const char *why);
+void		 engine_run_continue(struct run *);
 
 /* engine-admit.c */
 void		 engine_admit(struct run *, int force);
@@ -132,9 +138,6 @@ int		 engine_flow_debounce(struct engine *, struct workflow *,
 void		 engine_flow_debounce_start(struct run *);
 void		 engine_flow_forget(struct run *);
 void		 engine_flow_free(struct engine *);
-void		 engine_run_note(struct run *, const char *event,
-		    const char *reason, unsigned,
-		    const struct engine_watch *);
 
 /* engine-stats.c */
 void		 engine_stat_step(struct engine *, int ok, int64_t ms);
@@ -143,6 +146,5 @@ void		 engine_notify(struct run *, struct engine_event *);
 /* engine-load.c */
 struct run	*engine_run_load(struct engine *, const struct run_rec *,
 		    struct workflow *, struct orc_error *);
-void		 engine_run_continue(struct run *);
 
 #endif

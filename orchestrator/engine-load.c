@@ -153,11 +153,13 @@ resume_ctx_clear(struct resume_ctx *rc)
 	free(rc->recs);
 }
 
-/* Counting the times a run's current step was cut short by a crash. */
+/* Counting the times a run's current step (or its on_failure) was cut
+ * short by a crash. */
 struct crash_count {
-	int	 seq;		/* the run's current step visit */
-	int	 crashes;
-	int	 stopped;	/* the last transition is a stop's note */
+	int		 seq;		/* the run's current step visit */
+	const char	*step;		/* its name, or on_failure's */
+	int		 crashes;
+	int		 stopped;	/* the last transition is a stop's note */
 };
 
 /* A "resumed" that no stop's note came before followed a crash. */
@@ -166,7 +168,8 @@ crash_count_cb(const struct transition_rec *tr, void *arg)
 {
 	struct crash_count *cc = arg;
 
-	if (tr->seq == cc->seq && !cc->stopped &&
+	if (tr->seq == cc->seq && !cc->stopped && tr->step != NULL &&
+	    strcmp(tr->step, cc->step) == 0 &&
 	    strcmp(tr->event, ENGINE_EVENT_RESUMED) == 0)
 		cc->crashes++;
 	cc->stopped = strcmp(tr->event, ENGINE_EVENT_STOPPED) == 0;
@@ -174,19 +177,24 @@ crash_count_cb(const struct transition_rec *tr, void *arg)
 }
 
 /*
- * Whether a run taken over in a step must not be resumed again: the
- * processes running that step died more than limit times, counting the one just noticed, but not the restarts that
- * drained first. A step that kills its process would otherwise be
- * resumed, and kill it, forever. Fails the run with why; 1 when it did.
+ * Whether a run taken over in a step, or in its on_failure, must not go
+ * on: the processes running it died more than limit times, counting the
+ * one just noticed but not the restarts that drained first. A step (or an
+ * on_failure) that kills its process would otherwise be resumed, and kill
+ * it, forever. A step then fails (the run may still run on_failure), an
+ * on_failure fails and the run is done. 1 when it gave up.
  */
 static int
 resume_crash_loop(struct run *run, int limit)
 {
-	struct crash_count cc = { run->rec.seq, 0, 0 };
+	int dead = run->rec.state == RUN_FAILED &&
+	    run->rec.dead == DEAD_PENDING;
+	struct crash_count cc = { run->rec.seq, NULL, 0, 0 };
 	struct orc_error err;
 	char *msg;
 
-	if (run->rec.state != RUN_RUNNING)
+	cc.step = dead ? ENGINE_STEP_ON_FAILURE : run->rec.step;
+	if ((run->rec.state != RUN_RUNNING && !dead) || cc.step == NULL)
 		return 0;
 	if (store_list_transitions(run->engine->store, run->rec.id,
 	    crash_count_cb, &cc, &err) != 0) {
@@ -195,13 +203,21 @@ resume_crash_loop(struct run *run, int limit)
 	}
 	if (!cc.stopped)
 		cc.crashes++;	/* this take-over follows a crash too */
-	if (cc.crashes <= limit)
+	if (cc.crashes <= limit) {
+		/* A step's "resumed" is the fsm's; on_failure's is a note. */
+		if (dead)
+			engine_run_note_dead(run, ENGINE_EVENT_RESUMED);
 		return 0;
-	msg = xasprintf("step %s: the process running it died %d times "
-	    "before it finished; it is not resumed again "
-	    "(ORCH_CRASH_RESUMES=%d)", run->rec.step, cc.crashes, limit);
+	}
+	msg = xasprintf("%s%s: the process running it died %d times before "
+	    "it finished; it is not %s again (ORCH_CRASH_RESUMES=%d)",
+	    dead ? "" : "step ", cc.step, cc.crashes, dead ? "run" :
+	    "resumed", limit);
 	log_error("%s: run %s: %s", __func__, run->rec.id, msg);
-	engine_run_apply(run, FSM_STEP_FAILED, msg);
+	if (dead)
+		engine_run_dead_give_up(run, msg);
+	else
+		engine_run_apply(run, FSM_STEP_FAILED, msg);
 	free(msg);
 	return 1;
 }

@@ -194,9 +194,15 @@ engine_free(struct engine *e)
 		return;
 	/* Freeing runs frees their slots: start nothing more. */
 	e->paused = 1;
-	for (run = e->runs; run != NULL; run = run->next)
-		if (!run->done && run->rec.state == RUN_RUNNING)
+	for (run = e->runs; run != NULL; run = run->next) {
+		if (run->done)
+			continue;
+		if (run->rec.state == RUN_RUNNING)
 			run_note_stopped(run);
+		else if (run->rec.state == RUN_FAILED &&
+		    run->rec.dead == DEAD_PENDING)
+			engine_run_note_dead(run, ENGINE_EVENT_STOPPED);
+	}
 	while (e->runs != NULL) {
 		/* A commit may still be queued for it: let it land first. */
 		if (e->runs->pending > 0 && store_flush(e->store, NULL) == 0)
@@ -573,7 +579,7 @@ run_dead_result(struct run *run, struct step_call *call)
 	tr.at = run->rec.updated_at;
 	tr.from_state = tr.to_state = run->rec.state;
 	tr.event = ok ? "on_failure_succeeded" : "on_failure_failed";
-	tr.step = "on_failure";
+	tr.step = ENGINE_STEP_ON_FAILURE;
 	tr.seq = run->rec.seq;
 	tr.attempt = run->dead_attempt;
 	tr.error = ok ? NULL : (char *)(call ? step_call_error(call) :
@@ -932,6 +938,29 @@ run_arm_deadline(struct run *run, int64_t since)
 	tv.tv_sec = left / 1000;
 	tv.tv_usec = (left % 1000) * 1000;
 	evtimer_add(run->deadline, &tv);
+}
+
+/* A note about the run's on_failure: engine-load.c counts the crashes in
+ * it as it does for steps. */
+void
+engine_run_note_dead(struct run *run, const char *event)
+{
+	struct transition_rec tr;
+
+	run_note_init(run, &tr, event, orc_now_ms());
+	tr.step = ENGINE_STEP_ON_FAILURE;
+	tr.attempt = run->dead_attempt;
+	run_submit(run, &tr, NULL, 0, 0, 0);
+}
+
+/* on_failure is not run (again): it fails with why, and the run is done. */
+void
+engine_run_dead_give_up(struct run *run, const char *why)
+{
+	free(run->call_error);
+	run->call_error = xstrdup(why);
+	run->call_started = orc_now_ms();
+	run_dead_result(run, NULL);
 }
 
 /* Runs on_failure with the failed run's data: the dead letter. */

@@ -2,7 +2,8 @@
 # A step that takes its process down every time is not resumed forever:
 # after ORCH_CRASH_RESUMES crashes in it (here 1) the next take-over fails
 # the run and says why. Restarts that drained first (SIGTERM) are not
-# crashes: a run cut by any number of them resumes.
+# crashes: a run cut by any number of them resumes. The same holds for a
+# failed run's on_failure: it fails, and the run is done.
 . "$(dirname "$0")/serve-lib.sh"
 
 J=(-H 'Content-Type: application/json')
@@ -19,6 +20,30 @@ cat >"$WF/napper.json" <<'JSON'
   ]
 }
 JSON
+
+# A step that fails at once, and an on_failure that naps.
+cat >"$WF/doomed.json" <<'JSON'
+{
+  "name": "doomed",
+  "trigger": { "webhook": { "path": "/hooks/doomed", "mode": "async" } },
+  "steps": [
+    { "name": "bad", "uses": "transform", "with": { "v": "{{input.none}}" } }
+  ],
+  "on_failure": { "uses": "wait", "with": { "ms": 600000 } }
+}
+JSON
+
+# in_dead ID: waits (at most 10 s) until the run runs its on_failure.
+in_dead() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(orch show "$1" --json 2>/dev/null |
+		    json - 'd["state"] + " " + str(d.get("on_failure"))')" = \
+		    "failed pending" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 
 # in_nap ID: waits (at most 10 s) until the run is running its nap.
 in_nap() {
@@ -77,6 +102,28 @@ expect_eq "the transitions" \
 req POST /hooks/napper "${J[@]}" -d '{}'
 other=$(body 'd["run_id"]')
 expect_true "a new run naps" in_nap "$other"
+
+# on_failure: a restart and a crash are resumed, the second crash is not.
+req POST /hooks/doomed "${J[@]}" -d '{}'
+dead=$(body 'd["run_id"]')
+expect_true "the failed run runs on_failure" in_dead "$dead"
+serve_stop TERM
+serve_start --grace-ms 100 --log-level info || finish
+expect_true "restart: on_failure runs again" in_dead "$dead"
+serve_stop KILL
+serve_start --grace-ms 100 --log-level info || finish
+expect_true "crash 1: on_failure runs again" in_dead "$dead"
+serve_stop KILL
+serve_start --grace-ms 100 --log-level info || finish
+req GET "/runs/$dead?wait=10000"
+expect_eq "crash 2: on_failure failed" failed "$(body 'd["on_failure"]')"
+expect_eq "the on_failure transitions" \
+    "failed stopped resumed resumed on_failure_failed" \
+    "$(orch show "$dead" --json | json - '" ".join(t["event"]
+    for t in d["transitions"][2:])')"
+expect_contains "the last one says why" \
+    "$(orch show "$dead" --json | json - 'd["transitions"][-1]["error"]')" \
+    "on_failure: the process running it died 2 times before it finished"
 serve_stop TERM
 expect_eq "SIGTERM: exit 0" 0 "$SERVE_RC"
 finish

@@ -963,6 +963,23 @@ sql_exec(const char *sql)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* The integer one query on the test database answers, or -1. */
+static long long
+sql_count(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	long long n = -1;
+
+	if (sqlite3_open(DB, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
 /* Hands every run's lease to an owner on another host, long expired. */
 static int
 steal_leases(void)
@@ -1059,6 +1076,57 @@ test_engine_crash_loop(void)
 	REQUIRE(store_get_run(t.store, id2, &rec, &err) == 0);
 	CHECK(rec.state == RUN_RUNNING);
 	run_rec_clear(&rec);
+	workflow_unref(wf);
+	teardown(&t);
+	unsetenv("ORCH_CRASH_RESUMES");
+}
+
+/* An on_failure whose process dies every time is resumed as often as a
+ * step would be, then fails; the run is done. */
+static void
+test_engine_crash_loop_dead(void)
+{
+	struct tctx t;
+	struct workflow *wf;
+	struct orc_error err;
+	struct run_rec rec;
+	struct tr_list tl;
+	char id[RUN_ID_LEN + 1];
+
+	setenv("ORCH_CRASH_RESUMES", "1", 1);
+	REQUIRE(setup(&t) == 0);
+	wf = load("{ \"name\": \"dying\","
+	    "  \"steps\": [ { \"name\": \"bad\", \"uses\": \"transform\","
+	    "    \"with\": { \"v\": \"{{input.none}}\" } } ],"
+	    "  \"on_failure\": { \"uses\": \"wait\","
+	    "    \"with\": { \"ms\": 600000 } } }");
+	REQUIRE(wf != NULL);
+	REQUIRE(submit(&t, wf, "{}", id, &err) == 0);
+	settle(&t);
+	settle(&t);
+	/* A restart, then a crash: on_failure runs again each time. */
+	CHECK(cut_and_take_over(&t, 0) == 1);
+	CHECK(cut_and_take_over(&t, 1) == 1);
+	memset(&rec, 0, sizeof rec);
+	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
+	CHECK(rec.state == RUN_FAILED && rec.dead == DEAD_PENDING);
+	run_rec_clear(&rec);
+	CHECK(t.nfinished == 0);
+	/* The second crash: on_failure fails, and the run is done. */
+	CHECK(cut_and_take_over(&t, 1) == 1);
+	CHECK(drive(&t, 1) == 0);
+	memset(&rec, 0, sizeof rec);
+	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
+	CHECK(rec.state == RUN_FAILED && rec.dead == DEAD_FAILED);
+	run_rec_clear(&rec);
+	transitions(&t, id, &tl);
+	/* A restart, a crash, a crash: the second gives up. */
+	CHECK_STR(tl.text, "created,started,failed,stopped,resumed,resumed,"
+	    "on_failure_failed");
+	CHECK(sql_count("SELECT count(*) FROM transitions WHERE event = "
+	    "'on_failure_failed' AND error LIKE 'on_failure: the process "
+	    "running it died 2 times before it finished; it is not run "
+	    "again (ORCH_CRASH_RESUMES=1)'") == 1);
 	workflow_unref(wf);
 	teardown(&t);
 	unsetenv("ORCH_CRASH_RESUMES");
@@ -1842,6 +1910,7 @@ main(void)
 	TEST_RUN(test_engine_cancel_during_dead_letter);
 	TEST_RUN(test_engine_resume);
 	TEST_RUN(test_engine_crash_loop);
+	TEST_RUN(test_engine_crash_loop_dead);
 	TEST_RUN(test_engine_resume_live_owner);
 	TEST_RUN(test_engine_redrive_failed_step);
 	TEST_RUN(test_engine_redrive_from_step);
