@@ -33,28 +33,22 @@ cat >"$WF/doomed.json" <<'JSON'
 }
 JSON
 
-# in_dead ID: waits (at most 10 s) until the run runs its on_failure.
-in_dead() {
+# show_is ID EXPR WANT: waits (at most 10 s) until EXPR over the run's
+# `show --json` is WANT.
+show_is() {
 	local i
 	for i in $(seq 1 100); do
-		[ "$(orch show "$1" --json 2>/dev/null |
-		    json - 'd["state"] + " " + str(d.get("on_failure"))')" = \
-		    "failed pending" ] && return 0
+		[ "$(orch show "$1" --json 2>/dev/null | json - "$2")" = "$3" ] &&
+		    return 0
 		sleep 0.1
 	done
 	return 1
 }
-
-# in_nap ID: waits (at most 10 s) until the run is running its nap.
-in_nap() {
-	local i
-	for i in $(seq 1 100); do
-		[ "$(orch show "$1" --json 2>/dev/null |
-		    json - 'd["state"] + " " + str(d["step"])')" = \
-		    "running nap" ] && return 0
-		sleep 0.1
-	done
-	return 1
+# in_nap ID: the run is running its nap; in_dead ID: its on_failure.
+in_nap() { show_is "$1" 'd["state"] + " " + str(d["step"])' "running nap"; }
+in_dead() {
+	show_is "$1" 'd["state"] + " " + str(d.get("on_failure"))' \
+	    "failed pending"
 }
 state_of() { orch show "$1" --json 2>/dev/null | json - 'd["state"]'; }
 
