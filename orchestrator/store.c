@@ -9,13 +9,15 @@
  * With an event loop (and a backend whose reads have a connection of their
  * own) the transactions run on a thread of their own, the commit thread,
  * so that the loop goes on serving while the disk works: the loop hands it
- * the whole queue, and what is submitted meanwhile waits for the next
- * transaction, which starts as soon as this one is reported back (through
- * a pipe, read by the loop). The callbacks still run on the loop, in
- * order, after their commit. One batch at a time: the thread only works
- * between a hand-over and the loop's reaping of its result, and the loop
- * touches the writing connection (claims, renewals, store_flush) only when
- * no batch is out. The thread reads the queued copies and nothing else;
+ * the whole queue, and what is submitted meanwhile is handed over too (at
+ * the end of each turn of the loop) to be the next transaction, which the
+ * thread starts as soon as this one is committed, without waiting for the
+ * loop to hear of it; the loop learns of committed batches through a
+ * pipe. The callbacks still run on the loop, in order, after their
+ * commit. One transaction at a time, in hand-over order; when one fails,
+ * the thread stops, and that batch and what was handed after it go back
+ * ahead of the queue. The loop touches the writing connection (claims,
+ * renewals, store_flush) only when the thread has stopped. The thread reads the queued copies and nothing else;
  * the JSON values they share with the loop are not changed by anyone once
  * submitted, and jansson counts references atomically.
  *
@@ -89,8 +91,9 @@ struct store {
 	struct event		*retry_ev;	/* after a failed commit */
 	int			 retry_ms;
 
-	struct store_items	 queue;		/* not committed yet */
-	size_t			 npending;
+	struct store_items	 queue;		/* not handed out yet */
+	size_t			 nqueued;
+	size_t			 npending;	/* not committed yet */
 	struct store_items	 done;		/* committed, callback due */
 	int			 in_callbacks;
 
@@ -111,11 +114,22 @@ struct store {
 	int			 wstop;
 	struct store_items	 inflight;	/* the batch out */
 	size_t			 ninflight;
+	/* Handed over while a batch is out: the thread commits it next,
+	 * without waiting for the loop to reap. */
+	struct store_items	 staged;
+	size_t			 nstaged;
+	/* Committed by the thread, which went on: the loop reaps them. */
+	struct store_items	 finished;
+	size_t			 nfinished;
+	unsigned		 nfinished_commits;
 	int			 wrc;		/* 0 or -1, with werr */
 	struct orc_error	 werr;
 	struct loop_wake	 wwake;		/* the thread -> the loop */
 	struct event		*wev;
 };
+
+static void	store_wlock(struct store *);
+static void	store_wunlock(struct store *);
 
 /* Drops the callbacks of one list. */
 static void
@@ -135,7 +149,13 @@ void
 store_forget_callbacks(struct store *s, void (*free_arg)(void *))
 {
 	store_forget_list(&s->queue, free_arg);
+	if (s->threaded)
+		store_wlock(s);
 	store_forget_list(&s->inflight, free_arg);
+	store_forget_list(&s->staged, free_arg);
+	store_forget_list(&s->finished, free_arg);
+	if (s->threaded)
+		store_wunlock(s);
 	store_forget_list(&s->done, free_arg);
 }
 
@@ -411,6 +431,8 @@ store_open(const char *target, unsigned flags, struct event_base *base,
 	s->healthy = 1;
 	TAILQ_INIT(&s->queue);
 	TAILQ_INIT(&s->inflight);
+	TAILQ_INIT(&s->staged);
+	TAILQ_INIT(&s->finished);
 	TAILQ_INIT(&s->done);
 
 	s->be = s->ops->open(target, flags, err);
@@ -551,10 +573,10 @@ fail:
 
 /* n changes were committed: the store is healthy. */
 static void
-store_committed(struct store *s, size_t n)
+store_committed(struct store *s, size_t n, unsigned commits)
 {
 	s->npending -= n;
-	s->stats.commits++;
+	s->stats.commits += commits;
 	s->stats.changes += n;
 	if (!s->healthy) {
 		log_info("%s: %s: commit succeeded again after %u failures",
@@ -586,7 +608,7 @@ store_commit_failed(struct store *s, const struct orc_error *err, size_t n)
 static int
 store_commit(struct store *s, struct orc_error *err)
 {
-	size_t n = s->npending;
+	size_t n = s->nqueued;
 
 	if (TAILQ_EMPTY(&s->queue))
 		return 0;
@@ -595,7 +617,8 @@ store_commit(struct store *s, struct orc_error *err)
 		return -1;
 	}
 	TAILQ_CONCAT(&s->done, &s->queue, entry);
-	store_committed(s, n);
+	s->nqueued = 0;
+	store_committed(s, n, 1);
 	return 0;
 }
 
@@ -633,6 +656,18 @@ store_writer_main(void *arg)
 		orc_error_clear(&s->werr);
 		s->wrc = store_write_items(s, &s->inflight, &s->werr);
 		store_wlock(s);
+		if (s->wrc == 0 && !TAILQ_EMPTY(&s->staged)) {
+			/* What the loop handed over meanwhile goes next,
+			 * now: the loop reaps this batch when it can. */
+			TAILQ_CONCAT(&s->finished, &s->inflight, entry);
+			s->nfinished += s->ninflight;
+			s->nfinished_commits++;
+			TAILQ_CONCAT(&s->inflight, &s->staged, entry);
+			s->ninflight = s->nstaged;
+			s->nstaged = 0;
+			loop_wake_signal(&s->wwake);
+			continue;
+		}
 		s->wstate = STORE_W_DONE;
 		pthread_cond_broadcast(&s->wcond);
 		loop_wake_signal(&s->wwake);
@@ -648,7 +683,8 @@ store_writer_start(struct store *s)
 {
 	store_wlock(s);
 	TAILQ_CONCAT(&s->inflight, &s->queue, entry);
-	s->ninflight = s->npending;
+	s->ninflight = s->nqueued;
+	s->nqueued = 0;
 	s->wstate = STORE_W_WORKING;
 	pthread_cond_broadcast(&s->wcond);
 	store_wunlock(s);
@@ -661,53 +697,81 @@ store_writer_start(struct store *s)
 static void
 store_writer_kick(struct store *s)
 {
-	if (!s->wbusy && !TAILQ_EMPTY(&s->queue) &&
-	    !evtimer_pending(s->retry_ev, NULL))
+	if (TAILQ_EMPTY(&s->queue) || evtimer_pending(s->retry_ev, NULL))
+		return;
+	if (!s->wbusy) {
 		store_writer_start(s);
+		return;
+	}
+	/* A batch is out: the queue follows it as soon as it is committed,
+	 * without a turn of the loop in between (at full load that turn
+	 * left the thread idle a quarter of the time). */
+	store_wlock(s);
+	if (s->wstate == STORE_W_WORKING) {
+		TAILQ_CONCAT(&s->staged, &s->queue, entry);
+		s->nstaged += s->nqueued;
+		s->nqueued = 0;
+	}
+	store_wunlock(s);
 }
 
 /*
- * Takes the commit thread's result, waiting for it when wait is set: the
- * batch moves to the done list, or back to the head of the queue when it
- * failed (err says why). 1 when it committed, -1 when it failed, 0 when
- * no batch was out (or it is not finished and wait is not set).
+ * Takes what the commit thread did, waiting for it to stop when wait is
+ * set: the batches it committed and went past, then, once it stopped, its
+ * last batch, which moves to the done list, or back to the head of the
+ * queue with what was handed over after it when it failed (err says why).
+ * 1 when changes were committed (and none failed), -1 when the last batch
+ * failed, 0 when nothing was done yet.
  */
 static int
 store_writer_reap(struct store *s, int wait, struct orc_error *err)
 {
-	size_t n;
-	int rc;
+	size_t		 n, nf;
+	unsigned	 commits;
+	int		 rc;
 
 	if (!s->wbusy)
 		return 0;
 	store_wlock(s);
 	while (wait && s->wstate == STORE_W_WORKING)
 		pthread_cond_wait(&s->wcond, &s->wlock);
+	TAILQ_CONCAT(&s->done, &s->finished, entry);
+	nf = s->nfinished;
+	commits = s->nfinished_commits;
+	s->nfinished = 0;
+	s->nfinished_commits = 0;
+	s->wwake.pending = 0;
 	if (s->wstate != STORE_W_DONE) {
 		store_wunlock(s);
-		return 0;
+		if (nf == 0)
+			return 0;
+		store_committed(s, nf, commits);
+		return 1;
 	}
-	rc = s->wrc;
+	rc = s->wrc == 0 ? 1 : -1;
 	*err = s->werr;
-	if (rc == 0)
+	n = s->ninflight;
+	if (rc > 0) {
 		TAILQ_CONCAT(&s->done, &s->inflight, entry);
-	else {
+		nf += n;
+		commits++;
+	} else {
+		TAILQ_CONCAT(&s->inflight, &s->staged, entry);
 		TAILQ_CONCAT(&s->inflight, &s->queue, entry);
 		TAILQ_CONCAT(&s->queue, &s->inflight, entry);
+		s->nqueued += n + s->nstaged;
+		s->nstaged = 0;
 	}
-	n = s->ninflight;
 	s->ninflight = 0;
 	s->wstate = STORE_W_IDLE;
-	s->wwake.pending = 0;
 	store_wunlock(s);
 	s->wbusy = 0;
 	event_del(s->wev);
-	if (rc == 0) {
-		store_committed(s, n);
-		return 1;
-	}
-	store_commit_failed(s, err, n);
-	return -1;
+	if (nf > 0)
+		store_committed(s, nf, commits);
+	if (rc < 0)
+		store_commit_failed(s, err, n);
+	return rc;
 }
 
 /* The commit thread reported: reap, start the next batch, call back. */
@@ -724,6 +788,8 @@ store_writer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (rc < 0) {
 		store_schedule_retry(s);
+		/* The batches committed before the failure. */
+		store_run_callbacks(s);
 		return;
 	}
 	/* What was submitted meanwhile commits while the callbacks run:
@@ -880,7 +946,8 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	orc_error_clear(&err);
-	if (!TAILQ_EMPTY(&s->queue) && store_flush(s, &err) == -1) {
+	if ((!TAILQ_EMPTY(&s->queue) || s->wbusy) &&
+	    store_flush(s, &err) == -1) {
 		log_error("%s: %s: %zu changes lost: %s", __func__, s->target,
 		    s->npending, err.message);
 	}
@@ -946,6 +1013,7 @@ store_enqueue(struct store *s, struct store_item *it)
 
 	was_empty = TAILQ_EMPTY(&s->queue);
 	TAILQ_INSERT_TAIL(&s->queue, it, entry);
+	s->nqueued++;
 	s->npending++;
 	/*
 	 * The first change of a batch wakes the flush event: it runs after

@@ -723,6 +723,108 @@ test_store_retry_when_locked(void)
 	unsetenv("ORCH_BUSY_TIMEOUT_MS");
 }
 
+#ifndef TEST_STORE_PG
+/* The run numbers whose callbacks ran, in order. */
+static struct {
+	int	 n;
+	int	 ids[8];
+} seq_seen;
+
+/* Records run number arg's callback. */
+static void
+seq_id_cb(void *arg)
+{
+	if (seq_seen.n < 8)
+		seq_seen.ids[seq_seen.n++] = (int)(intptr_t)arg;
+}
+
+/* Submits run n with seq_id_cb. */
+static void
+seq_submit(struct store *s, int n)
+{
+	struct run_rec r;
+
+	mkrun(&r, n, "wf", RUN_QUEUED);
+	submit_run(s, &r, seq_id_cb, (void *)(intptr_t)n);
+	unrun(&r);
+}
+
+/*
+ * Changes submitted while a batch is out follow it at once: the commit
+ * thread takes them when the batch is committed, without waiting for the
+ * loop; the callbacks still come in submit order. Should the batch out
+ * fail, it goes back ahead of what followed it, and all is committed
+ * later, in order.
+ */
+static void
+test_store_pipelined(void)
+{
+	struct store_stats	 st;
+	struct orc_error	 err;
+	struct event_base	*base;
+	struct store		*s;
+	sqlite3			*db;
+	int			 i;
+
+	setenv("ORCH_BUSY_TIMEOUT_MS", "5000", 1);
+	base = event_base_new();
+	REQUIRE(base != NULL);
+	s = store_open(DB, 0, base, &err);
+	REQUIRE(s != NULL);
+	REQUIRE(sqlite3_open(DB, &db) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL,
+	    NULL) == SQLITE_OK);
+	memset(&seq_seen, 0, sizeof seq_seen);
+	seq_submit(s, 1);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);	/* out */
+	seq_submit(s, 2);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);	/* follows */
+	REQUIRE(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+	/* Both land with no turn of the loop. */
+	for (i = 0; i < 1000 && query_int("SELECT count(*) FROM runs") < 2;
+	    i++)
+		usleep(10000);
+	CHECK(query_int("SELECT count(*) FROM runs") == 2);
+	CHECK(seq_seen.n == 0);
+	for (i = 0; i < 100 && seq_seen.n < 2; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK(seq_seen.n == 2 && seq_seen.ids[0] == 1 &&
+	    seq_seen.ids[1] == 2);
+	store_get_stats(s, &st);
+	CHECK(st.commits == 2 && st.changes == 2);
+
+	/* Now the batch out fails (the lock outlasts the busy timeout). */
+	store_close(s);
+	setenv("ORCH_BUSY_TIMEOUT_MS", "300", 1);
+	s = store_open(DB, 0, base, &err);
+	REQUIRE(s != NULL);
+	REQUIRE(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL,
+	    NULL) == SQLITE_OK);
+	memset(&seq_seen, 0, sizeof seq_seen);
+	seq_submit(s, 3);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	seq_submit(s, 4);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	for (i = 0; i < 100 && store_healthy(s); i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK(!store_healthy(s));
+	CHECK(store_pending(s) == 2);
+	seq_submit(s, 5);
+	REQUIRE(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	for (i = 0; i < 1000 && seq_seen.n < 3; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK(store_healthy(s));
+	CHECK(seq_seen.n == 3 && seq_seen.ids[0] == 3 &&
+	    seq_seen.ids[1] == 4 && seq_seen.ids[2] == 5);
+	CHECK(query_int("SELECT count(*) FROM runs") == 5);
+	CHECK(store_pending(s) == 0);
+	store_close(s);
+	event_base_free(base);
+	unsetenv("ORCH_BUSY_TIMEOUT_MS");
+}
+#endif
+
 /* The two tests above on the loop's own thread (ORCH_COMMIT_THREAD=0),
  * each in a fresh folder of its own. */
 static void
@@ -1837,6 +1939,9 @@ main(void)
 	RUN(test_store_batch_on_loop);
 	RUN(test_store_change_atomic);
 	RUN(test_store_retry_when_locked);
+#ifndef TEST_STORE_PG
+	RUN(test_store_pipelined);
+#endif
 	RUN(test_store_batch_without_thread);
 	RUN(test_store_retry_without_thread);
 	RUN(test_store_list_and_count);
