@@ -17,9 +17,10 @@
  * commit. One transaction at a time, in hand-over order; when one fails,
  * the thread stops, and that batch and what was handed after it go back
  * ahead of the queue. The loop touches the writing connection (claims,
- * renewals, store_flush) only when the thread has stopped. The thread reads the queued copies and nothing else;
- * the JSON values they share with the loop are not changed by anyone once
- * submitted, and jansson counts references atomically.
+ * renewals, store_flush) only when the thread has stopped. The thread
+ * reads the queued copies and nothing else; the JSON values they share
+ * with the loop are not changed by anyone once submitted, and jansson
+ * counts references atomically.
  *
  * A change is copied when submitted, so the caller may reuse its records at
  * once. A definition's body can be large and is the same for thousands of

@@ -2,8 +2,11 @@
  * The bucket.put step: writes its input (a string's bytes, or any other
  * value's compact JSON text) to KEY in a local folder bucket, the folder
  * BUCKETS_DIR/NAME. The write is atomic and durable before the step
- * succeeds: a temporary file in the target folder, written whole and
- * synced, renamed over the key, then the folder synced. Keys are relative
+ * succeeds: a new file in the target folder, written whole and synced,
+ * then published under the key, then the folder synced. On Linux the new
+ * file has no name until it is linked under the key (O_TMPFILE), so a
+ * crash leaves nothing behind, and its inode is synced again once linked;
+ * elsewhere it is a temporary file renamed over the key. Keys are relative
  * paths that cannot leave the bucket. Failures of the disk are worth a
  * retry; a bad name, key or permission is not.
  *
@@ -11,14 +14,15 @@
  * returns STEP_WAIT, a worker thread hashes and writes, and the loop
  * finishes the step. The writes the pool takes together share their
  * syncs (pool_submit_group): when there are many, one syncfs(2) makes all
- * their temporary files durable, the renames follow, a second syncfs makes
- * those durable, so a burst of writes costs two syncs of the file system,
- * not two fsyncs each. syncfs also waits for every other dirty page of
- * that file system, which costs latency when the load is light: a few
- * writes are fsync'd one by one, and their folders once each. A cancelled step drops the result, but a write the
- * worker already began still lands: a cancelled or timed-out bucket.put
- * may have written its key (at least once, as with a retry). Without a
- * pool (a step called directly) the write happens inside start.
+ * their new files durable, publishing follows, a second syncfs makes that
+ * durable, so a burst of writes costs two syncs of the file system, not
+ * two or three fsyncs each. syncfs also waits for every other dirty page
+ * of that file system, which costs latency when the load is light: a few
+ * writes are fsync'd one by one, and their folders once each. A cancelled
+ * step drops the result, but a write the worker already began still
+ * lands: a cancelled or timed-out bucket.put may have written its key
+ * (at least once, as with a retry). Without a pool (a step called
+ * directly) the write happens inside start.
  *
  * With "bucket": "s3://NAME/PREFIX" the input goes to an S3-compatible
  * endpoint instead, as one PUT signed with AWS Signature Version 4 by
@@ -68,9 +72,13 @@ struct bucket_put_s3 {
 	char			 hex[65];
 };
 
-/* A file written, not yet published under its key. */
+/*
+ * A file written, not yet published under its key: open until then. Once
+ * published, an unnamed file stays open (its inode is synced again for
+ * its link count), a named one is closed.
+ */
 struct bucket_put_staged {
-	int		 fd;		/* an unnamed file's, or -1 */
+	int		 fd;		/* the file, or -1 */
 	char		*tmp;		/* a named file's path, or NULL */
 	char		*path;		/* the key's file */
 	dev_t		 dev;		/* their file system */
@@ -211,7 +219,7 @@ bucket_put_create(char *path, struct bucket_put_staged *st)
 		e = errno;
 		*slash = '/';
 		if (fd >= 0)
-			return st->fd = fd;
+			return fd;
 		if (e != EOPNOTSUPP && e != EISDIR && e != EINVAL) {
 			errno = e;
 			return -1;
@@ -223,8 +231,11 @@ bucket_put_create(char *path, struct bucket_put_staged *st)
 #endif
 	st->tmp = xasprintf("%.*s/.bucket-put-XXXXXX", (int)(slash - path),
 	    path);
-	if ((fd = mkstemp(st->tmp)) >= 0)
+	if ((fd = mkstemp(st->tmp)) >= 0) {
+		/* Held until published, like an unnamed one. */
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 		return fd;
+	}
 	e = errno;	/* before free, which may change it */
 	free(st->tmp);
 	st->tmp = NULL;
@@ -293,21 +304,16 @@ bucket_put_stage(const char *root, const char *name, const char *key,
 	if ((fd = bucket_put_open(root, st->path, st, error,
 	    retryable)) < 0)
 		goto fail;
+	st->fd = fd;
 	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, data, len) != 0 ||
-	    (sync && fsync(fd) != 0) || fstat(fd, &sb) != 0)
-		goto fail_write;
-	st->dev = sb.st_dev;
-	if (st->fd < 0 && close(fd) != 0) {
-		fd = -1;
-		goto fail_write;
+	    (sync && fsync(fd) != 0) || fstat(fd, &sb) != 0) {
+		bucket_put_errno(error, retryable, "cannot write",
+		    st->tmp != NULL ? st->tmp : st->path, errno);
+		goto fail;
 	}
+	st->dev = sb.st_dev;
 	return 0;
 
-fail_write:
-	bucket_put_errno(error, retryable, "cannot write",
-	    st->tmp != NULL ? st->tmp : st->path, errno);
-	if (st->fd < 0 && fd >= 0)
-		close(fd);
 fail:
 	bucket_put_discard(st);
 	free(st->path);
@@ -365,16 +371,21 @@ bucket_put_publish(struct bucket_put_staged *st, char **error,
 {
 	int rc, e;
 
-	rc = st->fd >= 0 ? bucket_put_link(st) : rename(st->tmp, st->path);
+	rc = st->tmp == NULL ? bucket_put_link(st) : rename(st->tmp, st->path);
 	e = errno;
 	if (rc != 0) {
-		bucket_put_errno(error, retryable, st->fd >= 0 ?
+		bucket_put_errno(error, retryable, st->tmp == NULL ?
 		    "cannot link to" : "cannot rename to", st->path, e);
 		bucket_put_discard(st);
 		return -1;
 	}
-	free(st->tmp);
-	st->tmp = NULL;
+	if (st->tmp != NULL) {
+		/* Renaming leaves its inode as it was synced. */
+		close(st->fd);
+		st->fd = -1;
+		free(st->tmp);
+		st->tmp = NULL;
+	}
 	return 0;
 }
 
@@ -624,30 +635,18 @@ bucket_put_sync_all(struct bucket_put_local **ws, int n, const char *after)
 	}
 }
 
-/* Fsyncs each staged file of a small group (a named one reopened: fsync
- * works on a read-only descriptor). */
+/* Fsyncs each staged file of a small group. */
 static void
 bucket_put_sync_files(struct bucket_put_local **ws, int n)
 {
-	int i, fd, e;
+	int i;
 
 	for (i = 0; i < n; i++) {
 		if (ws[i]->error != NULL)
 			continue;
-		e = 0;
-		if ((fd = ws[i]->st.fd) >= 0) {
-			if (fsync(fd) != 0)
-				e = errno;
-		} else {
-			if ((fd = open(ws[i]->st.tmp, O_RDONLY |
-			    O_CLOEXEC)) < 0 || fsync(fd) != 0)
-				e = errno;
-			if (fd >= 0)
-				close(fd);
-		}
-		if (e != 0)
+		if (fsync(ws[i]->st.fd) != 0)
 			bucket_put_errno(&ws[i]->error, &ws[i]->retryable,
-			    "cannot write", ws[i]->st.path, e);
+			    "cannot write", ws[i]->st.path, errno);
 	}
 }
 
@@ -713,7 +712,7 @@ bucket_put_publish_all(struct bucket_put_local **ws, int n)
 	int i;
 
 	for (i = 0; i < n; i++) {
-		if (ws[i]->st.fd < 0 && ws[i]->st.tmp == NULL)
+		if (ws[i]->st.fd < 0)
 			continue;	/* nothing staged */
 		if (ws[i]->error != NULL)
 			bucket_put_discard(&ws[i]->st);
