@@ -89,8 +89,7 @@ cli_replay(int argc, char **argv)
 			cli_print_json(ce.output);
 		rc = ce.failed ? CLI_FAILED : CLI_OK;
 	} else
-		rc = cli_fail("replay", "%s: input refused: %s", file,
-		    err.message);
+		rc = cli_fail("replay", "%s: %s", file, err.message);
 	cli_engine_close(&ce);
 	workflow_unref(wf);
 	return rc;

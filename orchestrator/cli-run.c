@@ -63,8 +63,7 @@ cli_run(int argc, char **argv)
 	if (rc != 0) {
 		cli_engine_close(&ce);
 		workflow_unref(wf);
-		return cli_fail("run", "%s: input refused: %s", argv[i],
-		    err.message);
+		return cli_fail("run", "%s: %s", argv[i], err.message);
 	}
 	cli_engine_wait(&ce);
 	if (ce.failed)

@@ -1116,6 +1116,7 @@ engine_submit_keyed(struct engine *e, struct workflow *wf,
 {
 	const json_t *schema = workflow_input_schema(wf);
 	char found[RUN_ID_LEN + 1];
+	struct orc_error bad;
 	struct run *run;
 	int kind = 0, token;
 
@@ -1123,8 +1124,11 @@ engine_submit_keyed(struct engine *e, struct workflow *wf,
 		*existing = 0;
 	if (key != NULL && engine_key_find(e, workflow_name(wf), key, found))
 		kind = 1;	/* the key's first run */
-	else if (schema != NULL && schema_validate(schema, input, err) != 0)
+	else if (schema != NULL && schema_validate(schema, input, &bad) != 0) {
+		orc_error_set(err, bad.code, "input of workflow %s: %s",
+		    workflow_name(wf), bad.message);
 		return -1;
+	}
 	else if ((kind = engine_flow_debounce(e, wf, input, watch, found,
 	    err)) < 0)
 		return -1;

@@ -26,7 +26,6 @@
 #include "form.h"
 #include "http-internal.h"
 #include "log.h"
-#include "schema.h"
 #include "workflow.h"
 
 #define HOOK_SYNC_TIMEOUT_MS	10000
@@ -342,7 +341,6 @@ void
 http_hook_post(struct http_req *hr, struct workflow *wf, int webhook)
 {
 	const json_t *hook = hook_settings(wf), *t;
-	struct orc_error err;
 	struct hook_ctx *hc;
 	json_t *input, *meta;
 	size_t len;
@@ -365,14 +363,7 @@ http_hook_post(struct http_req *hr, struct workflow *wf, int webhook)
 		return;
 	}
 	free(body);
-	orc_error_clear(&err);
-	if (workflow_input_schema(wf) != NULL &&
-	    schema_validate(workflow_input_schema(wf), input, &err) != 0) {
-		http_error(hr, "invalid_input", "input of workflow %s: %s",
-		    workflow_name(wf), err.message);
-		json_decref(input);
-		return;
-	}
+	/* The engine checks the input against the workflow's schema. */
 	hc = xcalloc(1, sizeof *hc);
 	hc->hr = hr;
 	hc->wf = workflow_ref(wf);

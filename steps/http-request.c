@@ -26,7 +26,6 @@
 
 #include "fetch.h"
 #include "orchestrator.h"
-#include "permit.h"
 #include "steps.h"
 #include "strbuf.h"
 
@@ -538,11 +537,6 @@ http_request_start(struct step_call *call)
 	}
 	if ((url = http_request_url(json_string_value(uv), qv, &why)) == NULL)
 		goto fail;
-	if (permit_url(step_call_allow(call), url, &err) != 0) {
-		why = xasprintf("http.request %s %s: %s", method, url,
-		    err.message);
-		goto fail;
-	}
 
 	/* The body: explicit, or the input for methods that carry one. */
 	if (bv == NULL && strcmp(method, "GET") != 0 &&
@@ -588,7 +582,8 @@ http_request_start(struct step_call *call)
 	http_request_free_lines(lines);
 	free(text);
 	if (hr->req == NULL) {
-		/* Everything was checked: this is curl out of resources. */
+		/* fetch_start() checks allow.hosts: a refusal is fatal, as
+		 * is a URL curl cannot take; else curl is out of resources. */
 		step_call_fail(call, err.code != ORC_EPERM &&
 		    err.code != ORC_EINVAL, "http.request %s %s: %s", method,
 		    url, err.message);

@@ -22,7 +22,7 @@ json.dump(d, open("nocustomer.json", "w"))
 ' "$input"
 expect_exit 1 orch run "$wf" --input qty0.json
 expect_contains "qty 0 is refused at items[0].qty" "$(err)" \
-    "input refused: items[0].qty: must be >= 1"
+    "input of workflow order-report: items[0].qty: must be >= 1"
 expect_eq "a refused input prints nothing on stdout" "" "$(out)"
 expect_eq "a refused input names no run" 0 \
     "$(grep -cE '^run [0-9A-Z]{26} ' "$ERR")"
