@@ -27,7 +27,7 @@
 # daemon would otherwise have; the numbers are for the whole system.
 set -u
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 bin=${ORCH_BIN:-$top/orchestrator/orchestrator}
 rate=${BENCH_RATE:-1000}
@@ -148,8 +148,11 @@ echo "bench-e2e: synchronous=${ORCH_SYNCHRONOUS:-FULL}, buckets in" \
 # last minute or more when it makes a file, scanning past each of them: a
 # run soon after many files were deleted (another run's buckets) is slower.
 bdev=$(df -P "$bdir" 2>/dev/null | awk 'NR == 2 { print $1 }')
-if [ "$bfs" = ext4 ] && [ -d /proc/fs/jbd2 ] &&
-    ! ls /proc/fs/jbd2 | grep -q "^${bdev##*/}-"; then
+journal=
+for j in /proc/fs/jbd2/"${bdev##*/}"-*; do
+	[ -e "$j" ] && journal=yes
+done
+if [ "$bfs" = ext4 ] && [ -d /proc/fs/jbd2 ] && [ -z "$journal" ]; then
 	echo "bench-e2e: note: the buckets' ext4 has no journal: runs started" \
 	    "within a minute or so of deleting many files are slower"
 fi
