@@ -25,8 +25,10 @@
 #include "log.h"
 #include "store.h"
 #include "store-backend.h"
+#include "walbuf.h"
 
 #define SQLITE_BUSY_MS	5000
+#define SQLITE_SYNC_FULL_SQL	"PRAGMA synchronous = FULL"
 
 /* The columns of a run, in the order run_from_row() reads them. */
 #define RUN_COLS							\
@@ -714,6 +716,39 @@ sqlite_global_setup(void)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* The writer's synchronous pragma from ORCH_SYNCHRONOUS (PRAGMA takes
+ * no parameters: one of the fixed texts), or NULL when it is not one. */
+static const char *
+sqlite_sync_sql(void)
+{
+	const char *sync = getenv("ORCH_SYNCHRONOUS");
+
+	if (sync == NULL || *sync == '\0' || strcasecmp(sync, "FULL") == 0)
+		return SQLITE_SYNC_FULL_SQL;
+	if (strcasecmp(sync, "NORMAL") == 0)
+		return "PRAGMA synchronous = NORMAL";
+	if (strcasecmp(sync, "OFF") == 0)
+		return "PRAGMA synchronous = OFF";
+	return NULL;
+}
+
+/*
+ * The VFS of the writing connection: the log's write buffer (walbuf.h)
+ * when every commit syncs the log, unless ORCH_WAL_BUFFER is "0"; else
+ * SQLite's default (NULL).
+ */
+static const char *
+sqlite_writer_vfs(void)
+{
+	const char *env = getenv("ORCH_WAL_BUFFER");
+	const char *sync = sqlite_sync_sql();
+
+	if ((env != NULL && strcmp(env, "0") == 0) || sync == NULL ||
+	    strcmp(sync, SQLITE_SYNC_FULL_SQL) != 0)
+		return NULL;
+	return walbuf_vfs();
+}
+
 /*
  * Opens one connection with the busy timeout set. NOMUTEX: a connection
  * is used by one thread at a time, which store.c guarantees (the writing
@@ -722,14 +757,14 @@ sqlite_global_setup(void)
  */
 static int
 sqlite_connect(struct sqlite_store *ss, struct sqlite_conn *c, int flags,
-    struct orc_error *err)
+    int writer, struct orc_error *err)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int rc;
 
 	pthread_once(&once, sqlite_global_setup);
 	rc = sqlite3_open_v2(ss->path, &c->db, flags | SQLITE_OPEN_NOMUTEX,
-	    NULL);
+	    writer ? sqlite_writer_vfs() : NULL);
 	if (rc != SQLITE_OK) {
 		if (c->db != NULL)
 			sqlite_error(ss, c->db, err);
@@ -764,22 +799,14 @@ sqlite_disconnect(struct sqlite_conn *c)
 static int
 sqlite_setup_writer(struct sqlite_store *ss, struct orc_error *err)
 {
-	const char	*sync = getenv("ORCH_SYNCHRONOUS");
-	const char	*sync_sql;
+	const char	*sync_sql = sqlite_sync_sql();
 	sqlite3		*db = ss->wconn.db;
 	int64_t		 dummy;
 	int		 rc, tries;
 
-	/* PRAGMA takes no parameters: pick one of the fixed texts. */
-	if (sync == NULL || *sync == '\0' || strcasecmp(sync, "FULL") == 0)
-		sync_sql = "PRAGMA synchronous = FULL";
-	else if (strcasecmp(sync, "NORMAL") == 0)
-		sync_sql = "PRAGMA synchronous = NORMAL";
-	else if (strcasecmp(sync, "OFF") == 0)
-		sync_sql = "PRAGMA synchronous = OFF";
-	else {
+	if (sync_sql == NULL) {
 		orc_error_set(err, ORC_EINVAL, "ORCH_SYNCHRONOUS: \"%s\" is "
-		    "not FULL, NORMAL or OFF", sync);
+		    "not FULL, NORMAL or OFF", getenv("ORCH_SYNCHRONOUS"));
 		return -1;
 	}
 	/* Switching a new file to WAL takes an exclusive lock and does not
@@ -954,7 +981,7 @@ sqlite_open(const char *target, unsigned flags, struct orc_error *err)
 			    "database cannot be read-only", target);
 			goto fail;
 		}
-		if (sqlite_connect(ss, &ss->rconn, SQLITE_OPEN_READONLY,
+		if (sqlite_connect(ss, &ss->rconn, SQLITE_OPEN_READONLY, 0,
 		    err) == -1 || sqlite_check_readonly(ss, err) == -1)
 			goto fail;
 		ss->r = &ss->rconn;
@@ -962,7 +989,7 @@ sqlite_open(const char *target, unsigned flags, struct orc_error *err)
 	}
 
 	if (sqlite_connect(ss, &ss->wconn, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, err) == -1 ||
+	    SQLITE_OPEN_CREATE, 1, err) == -1 ||
 	    sqlite_setup_writer(ss, err) == -1 ||
 	    sqlite_migrate(ss, err) == -1)
 		goto fail;
@@ -970,7 +997,7 @@ sqlite_open(const char *target, unsigned flags, struct orc_error *err)
 	if (memory)
 		ss->r = ss->w;
 	else {
-		if (sqlite_connect(ss, &ss->rconn, SQLITE_OPEN_READONLY,
+		if (sqlite_connect(ss, &ss->rconn, SQLITE_OPEN_READONLY, 0,
 		    err) == -1)
 			goto fail;
 		ss->r = &ss->rconn;
