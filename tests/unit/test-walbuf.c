@@ -86,6 +86,26 @@ write_calls(void)
 	return n;
 }
 
+/* The shim's writer on a new table t; a page cache of cache_pages (0:
+ * SQLite's default, 2 MB), a small one making SQLite spill to the log. */
+static sqlite3 *
+open_writer(int cache_pages)
+{
+	sqlite3 *db;
+	char sql[96];
+
+	if ((db = open_db(walbuf_vfs(), 0)) == NULL)
+		return NULL;
+	snprintf(sql, sizeof sql, "PRAGMA cache_size = %d; CREATE TABLE t "
+	    "(id INTEGER PRIMARY KEY, b BLOB)",
+	    cache_pages > 0 ? cache_pages : -2000);
+	if (run(db, sql) != 0) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
 /* Inserts rows rows of size bytes in one transaction (commit or not). */
 static int
 insert(sqlite3 *db, int rows, int size, int commit)
@@ -108,9 +128,7 @@ test_walbuf_reader_sees_commits(void)
 	int i, n;
 
 	REQUIRE(walbuf_vfs() != NULL);
-	REQUIRE((w = open_db(walbuf_vfs(), 0)) != NULL);
-	REQUIRE(run(w, "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)") ==
-	    0);
+	REQUIRE((w = open_writer(0)) != NULL);
 	REQUIRE((r = open_db(NULL, 1)) != NULL);
 	for (i = 1; i <= 200; i++) {
 		/* From a page or two to more than the buffer holds (4 MiB). */
@@ -139,9 +157,7 @@ test_walbuf_rollback_and_spill(void)
 	sqlite3 *w, *r;
 	long long before;
 
-	REQUIRE((w = open_db(walbuf_vfs(), 0)) != NULL);
-	REQUIRE(run(w, "PRAGMA cache_size = 20; CREATE TABLE t "
-	    "(id INTEGER PRIMARY KEY, b BLOB)") == 0);
+	REQUIRE((w = open_writer(20)) != NULL);
 	CHECK(insert(w, 50, 3000, 1) == 0);
 	before = one(w, "SELECT count(*) FROM t");
 	/* Far more pages than the cache holds: they spill to the log. */
@@ -171,9 +187,7 @@ test_walbuf_rollback_then_other_writer(void)
 	sqlite3 *a, *b;
 	long long rows;
 
-	REQUIRE((a = open_db(walbuf_vfs(), 0)) != NULL);
-	REQUIRE(run(a, "PRAGMA cache_size = 20; CREATE TABLE t "
-	    "(id INTEGER PRIMARY KEY, b BLOB)") == 0);
+	REQUIRE((a = open_writer(20)) != NULL);
 	CHECK(insert(a, 10, 3000, 1) == 0);
 	REQUIRE((b = open_db(NULL, 0)) != NULL);
 	/* An empty log: rolling back, a reads nothing back from it. */
@@ -212,9 +226,7 @@ test_walbuf_fewer_writes(void)
 		printf("skip: no /proc/self/io\n");
 		return;
 	}
-	REQUIRE((w = open_db(walbuf_vfs(), 0)) != NULL);
-	REQUIRE(run(w, "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)") ==
-	    0);
+	REQUIRE((w = open_writer(0)) != NULL);
 	n0 = write_calls();
 	CHECK(insert(w, 200, 3000, 1) == 0);	/* about 200 pages */
 	with = write_calls() - n0;
