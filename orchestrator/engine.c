@@ -1128,8 +1128,7 @@ engine_submit_keyed(struct engine *e, struct workflow *wf,
 		orc_error_set(err, bad.code, "input of workflow %s: %s",
 		    workflow_name(wf), bad.message);
 		return -1;
-	}
-	else if ((kind = engine_flow_debounce(e, wf, input, watch, found,
+	} else if ((kind = engine_flow_debounce(e, wf, input, watch, found,
 	    err)) < 0)
 		return -1;
 	else if (kind > 0)

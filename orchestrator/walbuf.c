@@ -1,10 +1,10 @@
 /*
  * The write-ahead log's write buffer; see walbuf.h. Written here because
  * SQLite has no setting for it: a VFS shim is how SQLite lets a program
- * change how files are written. Only the log gets the shim's methods; the
- * database and the other files are opened by the VFS underneath straight
- * into the memory SQLite gives us (ours is larger), so they are that
- * VFS's files, untouched.
+ * change how files are written. The log gets the buffer, the database
+ * file a wrapper that only watches one lock (below); the other files are
+ * opened by the VFS underneath straight into the memory SQLite gives us
+ * (ours is larger), so they are that VFS's files, untouched.
  *
  * A buffer holds one run of contiguous writes. A write that does not
  * continue it (SQLite writing a frame again, or the log's header after a

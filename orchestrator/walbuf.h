@@ -8,9 +8,10 @@
  * Only a connection opened with synchronous=FULL (or EXTRA) may use it:
  * such a connection syncs the log at every commit before it tells other
  * connections, through the shared index, that the new frames exist, so
- * no reader can be pointed at a frame that is still in the buffer. Every
- * other file, and every method but write, read, sync, truncate, size and
- * close, goes straight to the VFS underneath ("unix").
+ * no reader can be pointed at a frame that is still in the buffer, and
+ * the buffer also goes out before the log's write lock is let go (after a
+ * rollback, say). Every other method, and every other file, goes straight
+ * to the VFS underneath ("unix").
  */
 #ifndef WALBUF_H
 #define WALBUF_H
