@@ -50,6 +50,7 @@
 #include "engine.h"
 #include "hmap.h"
 #include "http-internal.h"
+#include "jsonenc.h"
 #include "log.h"
 #include "workflow.h"
 
@@ -477,14 +478,14 @@ http_reply_text(struct http_req *hr, int status, const char *type,
 void
 http_reply_json(struct http_req *hr, int status, const json_t *body)
 {
+	size_t len;
 	char *s;
 
 	if (!http_req_live(hr))
 		return;
-	s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (s == NULL)
-		fatal("%s: out of memory", __func__);
-	http_reply_text(hr, status, "application/json", s, strlen(s));
+	if ((s = jsonenc_compact(body, &len)) == NULL)
+		fatal("%s: a JSON value cannot be written", __func__);
+	http_reply_text(hr, status, "application/json", s, len);
 	free(s);
 }
 

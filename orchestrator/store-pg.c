@@ -34,6 +34,7 @@
 #include <libpq-fe.h>
 
 #include "blob.h"
+#include "jsonenc.h"
 #include "log.h"
 #include "store.h"
 #include "store-backend.h"
@@ -470,8 +471,8 @@ p_json(struct pg_store *ps, struct pg_params *p, int i, const json_t *v,
 		p_text(p, i, NULL);
 		return 0;
 	}
-	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
-		fatal("%s: json_dumps failed", __func__);
+	if ((s = jsonenc_compact(v, NULL)) == NULL)
+		fatal("%s: a JSON value cannot be written", __func__);
 	if ((s = blob_encode(ps->blobs, ps->blob_min, s, &berr)) == NULL) {
 		orc_error_set(err, ORC_ESTORE, "%s: %s", ps->name,
 		    berr.message);

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "blob.h"
+#include "jsonenc.h"
 #include "log.h"
 #include "store.h"
 #include "store-backend.h"
@@ -486,9 +487,8 @@ bind_json(struct sqlite_store *ss, sqlite3_stmt *st, int i, const json_t *v,
 		sqlite3_bind_null(st, i);
 		return 0;
 	}
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (s == NULL)
-		fatal("%s: json_dumps failed", __func__);
+	if ((s = jsonenc_compact(v, NULL)) == NULL)
+		fatal("%s: a JSON value cannot be written", __func__);
 	if ((s = blob_encode(ss->blobs, ss->blob_min, s, &berr)) == NULL) {
 		orc_error_set(err, ORC_ESTORE, "%s: %s", ss->path,
 		    berr.message);

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "jsonenc.h"
 #include "jsonpos.h"
 #include "strbuf.h"
 #include "template.h"
@@ -425,9 +426,8 @@ template_render_text(const char *s, size_t n, const json_t *ctx, int exact,
 			strbuf_add(&b, json_string_value(v),
 			    json_string_length(v));
 		else {
-			text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-			if (text == NULL)
-				fatal("out of memory (json_dumps)");
+			if ((text = jsonenc_compact(v, NULL)) == NULL)
+				fatal("a JSON value cannot be written");
 			strbuf_puts(&b, text);
 			free(text);
 		}
@@ -508,9 +508,8 @@ template_render_string(const char *s, const json_t *ctx,
 		return NULL;
 	if (json_is_string(v))
 		out = xstrdup(json_string_value(v));
-	else if ((out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) ==
-	    NULL)
-		fatal("out of memory (json_dumps)");
+	else if ((out = jsonenc_compact(v, NULL)) == NULL)
+		fatal("a JSON value cannot be written");
 	json_decref(v);
 	return out;
 }

@@ -44,6 +44,7 @@
 
 #include "bucket.h"
 #include "fetch.h"
+#include "jsonenc.h"
 #include "orchestrator.h"
 #include "permit.h"
 #include "pool.h"
@@ -883,7 +884,7 @@ bucket_put_start(struct step_call *call)
 		len = json_string_length(input);
 		ct = "text/plain; charset=utf-8";
 	} else {
-		text = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
+		text = jsonenc_compact(input, NULL);
 		if (text == NULL) {
 			step_call_fail(call, 0, "bucket.put could not encode "
 			    "its input as JSON");

@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "fetch.h"
+#include "jsonenc.h"
 #include "orchestrator.h"
 #include "steps.h"
 #include "strbuf.h"
@@ -550,11 +551,9 @@ http_request_start(struct step_call *call)
 		    req.body_len) ? "application/json" :
 		    "text/plain; charset=utf-8";
 	} else if (bv != NULL) {
-		if ((text = json_dumps(bv, JSON_ENCODE_ANY | JSON_COMPACT)) ==
-		    NULL)
-			fatal("%s: out of memory", __func__);
+		if ((text = jsonenc_compact(bv, &req.body_len)) == NULL)
+			fatal("%s: a JSON value cannot be written", __func__);
 		req.body = text;
-		req.body_len = strlen(text);
 		content_type = "application/json";
 	}
 	if ((lines = http_request_headers(call, hv, content_type, &why)) ==
