@@ -1,10 +1,10 @@
 /*
- * Compact JSON text; see jsonenc.h. Strings are scanned a byte at a time:
- * bytes below 0x80 are copied or escaped as jansson escapes them (\" \\
- * \b \f \n \r \t, the other control bytes as \u00XX), a multi-byte UTF-8
- * sequence is checked as a whole and copied. Nesting deeper than
- * JSONENC_MAX_DEPTH goes to json_dumps, so that no thread's stack has to
- * hold a document's whole depth in our frames.
+ * Compact JSON text; see jsonenc.h. It is built in a strbuf. Strings are
+ * scanned a byte at a time: bytes below 0x80 are copied or escaped as
+ * jansson escapes them (\" \\ \b \f \n \r \t, the other control bytes as
+ * \u00XX), a multi-byte UTF-8 sequence is checked as a whole and copied.
+ * Nesting deeper than JSONENC_DEPTH_LIMIT goes to json_dumps, so that no
+ * thread's stack has to hold a document's whole depth in our frames.
  */
 #include "config.h"
 
@@ -14,44 +14,9 @@
 
 #include "jsonenc.h"
 #include "orchestrator.h"
+#include "strbuf.h"
 
 #define JSONENC_DEPTH_LIMIT	256	/* deeper: json_dumps does it */
-
-struct jsonenc_buf {
-	char	*s;
-	size_t	 len;
-	size_t	 cap;
-};
-
-/* Room for n more bytes and a NUL. */
-static void
-jsonenc_reserve(struct jsonenc_buf *b, size_t n)
-{
-	size_t cap;
-
-	if (b->len + n < b->cap)
-		return;
-	cap = b->cap != 0 ? b->cap : 256;
-	while (cap <= b->len + n)
-		cap *= 2;
-	b->s = xrealloc(b->s, cap);
-	b->cap = cap;
-}
-
-static void
-jsonenc_put(struct jsonenc_buf *b, const char *p, size_t n)
-{
-	jsonenc_reserve(b, n);
-	memcpy(b->s + b->len, p, n);
-	b->len += n;
-}
-
-static void
-jsonenc_putc(struct jsonenc_buf *b, char c)
-{
-	jsonenc_reserve(b, 1);
-	b->s[b->len++] = c;
-}
 
 /* The length of the valid UTF-8 sequence at s (first byte >= 0x80), 0
  * when it is not one: a stray continuation, an overlong form, a
@@ -111,14 +76,13 @@ jsonenc_escape(unsigned char c, char out[6])
 
 /* A quoted string; -1 when it is not UTF-8. */
 static int
-jsonenc_string(struct jsonenc_buf *b, const char *str, size_t n)
+jsonenc_string(struct strbuf *b, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, run = 0, k;
 	char esc[6];
 
-	jsonenc_reserve(b, n + 2);
-	b->s[b->len++] = '"';
+	strbuf_addc(b, '"');
 	while (i < n) {
 		if (s[i] >= 0x80) {
 			if ((k = jsonenc_utf8_len(s + i, n - i)) == 0)
@@ -127,18 +91,18 @@ jsonenc_string(struct jsonenc_buf *b, const char *str, size_t n)
 		} else if (s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
 			i++;
 		else {
-			jsonenc_put(b, str + run, i - run);
-			jsonenc_put(b, esc, jsonenc_escape(s[i], esc));
+			strbuf_add(b, str + run, i - run);
+			strbuf_add(b, esc, jsonenc_escape(s[i], esc));
 			run = ++i;
 		}
 	}
-	jsonenc_put(b, str + run, i - run);
-	jsonenc_putc(b, '"');
+	strbuf_add(b, str + run, i - run);
+	strbuf_addc(b, '"');
 	return 0;
 }
 
 static void
-jsonenc_integer(struct jsonenc_buf *b, json_int_t v)
+jsonenc_integer(struct strbuf *b, json_int_t v)
 {
 	char digits[24];
 	unsigned long long u;
@@ -151,33 +115,33 @@ jsonenc_integer(struct jsonenc_buf *b, json_int_t v)
 	} while (u != 0);
 	if (v < 0)
 		digits[--i] = '-';
-	jsonenc_put(b, digits + i, sizeof digits - i);
+	strbuf_add(b, digits + i, sizeof digits - i);
 }
 
 /* Whatever jansson prints for v (a real, or a nesting too deep). */
 static int
-jsonenc_jansson(struct jsonenc_buf *b, const json_t *v)
+jsonenc_jansson(struct strbuf *b, const json_t *v)
 {
 	char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
 	if (t == NULL)
 		return -1;
-	jsonenc_put(b, t, strlen(t));
+	strbuf_add(b, t, strlen(t));
 	free(t);
 	return 0;
 }
 
-static int	jsonenc_value(struct jsonenc_buf *, const json_t *, int);
+static int	jsonenc_value(struct strbuf *, const json_t *, int);
 
 static int
-jsonenc_object(struct jsonenc_buf *b, const json_t *v, int depth)
+jsonenc_object(struct strbuf *b, const json_t *v, int depth)
 {
 	const char *key;
 	size_t klen;
 	void *it;
 	int first = 1;
 
-	jsonenc_putc(b, '{');
+	strbuf_addc(b, '{');
 	for (it = json_object_iter((json_t *)v); it != NULL;
 	    it = json_object_iter_next((json_t *)v, it)) {
 		key = json_object_iter_key(it);
@@ -187,46 +151,46 @@ jsonenc_object(struct jsonenc_buf *b, const json_t *v, int depth)
 		klen = strlen(key);
 #endif
 		if (!first)
-			jsonenc_putc(b, ',');
+			strbuf_addc(b, ',');
 		first = 0;
 		if (jsonenc_string(b, key, klen) != 0)
 			return -1;
-		jsonenc_putc(b, ':');
+		strbuf_addc(b, ':');
 		if (jsonenc_value(b, json_object_iter_value(it), depth + 1) != 0)
 			return -1;
 	}
-	jsonenc_putc(b, '}');
+	strbuf_addc(b, '}');
 	return 0;
 }
 
 static int
-jsonenc_array(struct jsonenc_buf *b, const json_t *v, int depth)
+jsonenc_array(struct strbuf *b, const json_t *v, int depth)
 {
 	size_t i, n = json_array_size(v);
 
-	jsonenc_putc(b, '[');
+	strbuf_addc(b, '[');
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			jsonenc_putc(b, ',');
+			strbuf_addc(b, ',');
 		if (jsonenc_value(b, json_array_get(v, i), depth + 1) != 0)
 			return -1;
 	}
-	jsonenc_putc(b, ']');
+	strbuf_addc(b, ']');
 	return 0;
 }
 
 static int
-jsonenc_value(struct jsonenc_buf *b, const json_t *v, int depth)
+jsonenc_value(struct strbuf *b, const json_t *v, int depth)
 {
 	switch (json_typeof(v)) {
 	case JSON_NULL:
-		jsonenc_put(b, "null", 4);
+		strbuf_add(b, "null", 4);
 		return 0;
 	case JSON_TRUE:
-		jsonenc_put(b, "true", 4);
+		strbuf_add(b, "true", 4);
 		return 0;
 	case JSON_FALSE:
-		jsonenc_put(b, "false", 5);
+		strbuf_add(b, "false", 5);
 		return 0;
 	case JSON_INTEGER:
 		jsonenc_integer(b, json_integer_value(v));
@@ -248,15 +212,13 @@ jsonenc_value(struct jsonenc_buf *b, const json_t *v, int depth)
 char *
 jsonenc_compact(const json_t *v, size_t *lenp)
 {
-	struct jsonenc_buf b = { NULL, 0, 0 };
+	struct strbuf b = STRBUF_INIT;
 
 	if (v == NULL || jsonenc_value(&b, v, 0) != 0) {
-		free(b.s);
+		strbuf_free(&b);
 		return NULL;
 	}
-	jsonenc_reserve(&b, 0);
-	b.s[b.len] = '\0';
 	if (lenp != NULL)
 		*lenp = b.len;
-	return b.s;
+	return strbuf_take(&b);
 }

@@ -1,7 +1,8 @@
 /*
  * The growing string of strbuf.h. Every module that builds text piece by
  * piece (paths in jsonpos, schema and workflow, messages in schema,
- * rendered templates) uses this one instead of a copy of its own. The
+ * rendered templates, JSON text in jsonenc, the SQLite log's writes in
+ * walbuf) uses this one instead of a copy of its own. The
  * capacity doubles, so appending n bytes in any number of pieces costs
  * O(n) copies.
  */

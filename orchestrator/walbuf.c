@@ -24,15 +24,14 @@
 #include "config.h"
 
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
+#include "strbuf.h"
 #include "walbuf.h"
 
 #define WALBUF_NAME	"orc-walbuf"
-#define WALBUF_FIRST	(64 * 1024)	/* the buffer's first size */
 #define WALBUF_MAX	(4 * 1024 * 1024) /* a longer run is written out */
 #define WALBUF_PART	(64 * 1024)	/* bytes a write call at most */
 
@@ -43,10 +42,8 @@ struct walbuf_file {
 	sqlite3_file		 base;
 	sqlite3_file		*real;
 	struct walbuf_db	*db;		/* NULL: writes go through */
-	char			*buf;
-	size_t			 len;		/* bytes held */
-	size_t			 cap;
-	sqlite3_int64		 off;		/* the file offset of buf[0] */
+	struct strbuf		 buf;		/* the writes held */
+	sqlite3_int64		 off;		/* the file offset of buf.s[0] */
 };
 
 /* An open database file, for its log's write lock. Same layout. */
@@ -73,33 +70,14 @@ walbuf_flush(struct walbuf_file *f)
 	size_t done, n;
 	int rc = SQLITE_OK;
 
-	for (done = 0; done < f->len && rc == SQLITE_OK; done += n) {
-		n = f->len - done < WALBUF_PART ? f->len - done : WALBUF_PART;
-		rc = f->real->pMethods->xWrite(f->real, f->buf + done, (int)n,
-		    f->off + (sqlite3_int64)done);
+	for (done = 0; done < f->buf.len && rc == SQLITE_OK; done += n) {
+		n = f->buf.len - done < WALBUF_PART ? f->buf.len - done :
+		    WALBUF_PART;
+		rc = f->real->pMethods->xWrite(f->real, f->buf.s + done,
+		    (int)n, f->off + (sqlite3_int64)done);
 	}
-	f->len = 0;
+	strbuf_cut(&f->buf, 0);
 	return rc;
-}
-
-/* Room for need more bytes; 0 when the buffer cannot take them. */
-static int
-walbuf_room(struct walbuf_file *f, size_t need)
-{
-	size_t cap = f->cap != 0 ? f->cap : WALBUF_FIRST;
-	char *buf;
-
-	if (f->len + need > WALBUF_MAX)
-		return 0;
-	while (cap < f->len + need)
-		cap *= 2;
-	if (cap == f->cap)
-		return 1;
-	if ((buf = realloc(f->buf, cap)) == NULL)
-		return 0;
-	f->buf = buf;
-	f->cap = cap;
-	return 1;
 }
 
 static int
@@ -108,21 +86,15 @@ walbuf_write(sqlite3_file *file, const void *p, int amt, sqlite3_int64 off)
 	struct walbuf_file *f = (struct walbuf_file *)file;
 	int rc;
 
-	if (f->db == NULL)
+	if (f->db == NULL || (size_t)amt > WALBUF_MAX)
 		return f->real->pMethods->xWrite(f->real, p, amt, off);
-	if (f->len > 0 && off == f->off + (sqlite3_int64)f->len &&
-	    walbuf_room(f, (size_t)amt)) {
-		memcpy(f->buf + f->len, p, (size_t)amt);
-		f->len += (size_t)amt;
-		return SQLITE_OK;
+	if (f->buf.len == 0 || off != f->off + (sqlite3_int64)f->buf.len ||
+	    f->buf.len + (size_t)amt > WALBUF_MAX) {
+		if ((rc = walbuf_flush(f)) != SQLITE_OK)
+			return rc;
+		f->off = off;
 	}
-	if ((rc = walbuf_flush(f)) != SQLITE_OK)
-		return rc;
-	if (!walbuf_room(f, (size_t)amt))
-		return f->real->pMethods->xWrite(f->real, p, amt, off);
-	memcpy(f->buf, p, (size_t)amt);
-	f->len = (size_t)amt;
-	f->off = off;
+	strbuf_add(&f->buf, p, (size_t)amt);
 	return SQLITE_OK;
 }
 
@@ -178,8 +150,7 @@ walbuf_close(sqlite3_file *file)
 
 	rc = walbuf_flush(f);
 	rc2 = f->real->pMethods->xClose(f->real);
-	free(f->buf);
-	f->buf = NULL;
+	strbuf_free(&f->buf);
 	if (f->db != NULL)
 		f->db->wal = NULL;
 	return rc != SQLITE_OK ? rc : rc2;

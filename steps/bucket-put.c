@@ -636,25 +636,13 @@ bucket_put_sync_all(struct bucket_put_local **ws, int n, const char *after)
 	}
 }
 
-/* Fsyncs each staged file of a small group. */
+/*
+ * Fsyncs each file of a small group still open: before publishing, every
+ * staged file (its data); after, the unnamed ones again (their inodes
+ * hold the new link counts; a renamed file was closed).
+ */
 static void
 bucket_put_sync_files(struct bucket_put_local **ws, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (ws[i]->error != NULL)
-			continue;
-		if (fsync(ws[i]->st.fd) != 0)
-			bucket_put_errno(&ws[i]->error, &ws[i]->retryable,
-			    "cannot write", ws[i]->st.path, errno);
-	}
-}
-
-/* Fsyncs each unnamed file of a small group again once published: its
- * inode holds the new link count. */
-static void
-bucket_put_sync_links(struct bucket_put_local **ws, int n)
 {
 	int i;
 
@@ -746,7 +734,7 @@ bucket_put_local_group(void **args, int n)
 	if (n >= BUCKET_PUT_SYNCFS_MIN)
 		bucket_put_sync_all(ws, n, "cannot sync after writing");
 	else {
-		bucket_put_sync_links(ws, n);
+		bucket_put_sync_files(ws, n);
 		bucket_put_sync_folders(ws, n);
 	}
 	for (i = 0; i < n; i++)

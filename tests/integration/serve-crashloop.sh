@@ -51,6 +51,16 @@ in_dead() {
 	    "failed pending"
 }
 state_of() { orch show "$1" --json 2>/dev/null | json - 'd["state"]'; }
+# restart SIGNAL: stops the server with SIGNAL and starts it again.
+restart() {
+	serve_stop "$1"
+	serve_start --grace-ms 100 --log-level info || finish
+}
+# events ID [FROM]: the run's transition events from the FROM-th on.
+events() {
+	orch show "$1" --json |
+	    json - '" ".join(t["event"] for t in d["transitions"]['"${2:-0}"':])'
+}
 
 serve_start --grace-ms 100 --log-level info || finish
 req POST /hooks/napper "${J[@]}" -d '{}'
@@ -75,8 +85,7 @@ serve_start --grace-ms 100 --log-level info || finish
 expect_true "crash 1: the run resumes" in_nap "$id"
 
 # The second crash in the same step: the run fails at the take-over.
-serve_stop KILL
-serve_start --grace-ms 100 --log-level info || finish
+restart KILL
 req GET "/runs/$id?wait=10000"
 expect_eq "crash 2: the run failed" failed "$(body 'd["state"]')"
 expect_contains "crash 2: the error says why" "$(body 'd["error"]')" \
@@ -89,8 +98,7 @@ expect_contains "show names the crashes" "$(cat "$T/show.txt")" \
 # The history: two drains (stopped, resumed), a crash (resumed), failed.
 expect_eq "the transitions" \
     "created started step_succeeded stopped resumed stopped resumed resumed failed" \
-    "$(orch show "$id" --json | json - '" ".join(t["event"]
-    for t in d["transitions"])')"
+    "$(events "$id")"
 
 # Another run is not affected: it starts and naps.
 req POST /hooks/napper "${J[@]}" -d '{}'
@@ -101,20 +109,16 @@ expect_true "a new run naps" in_nap "$other"
 req POST /hooks/doomed "${J[@]}" -d '{}'
 dead=$(body 'd["run_id"]')
 expect_true "the failed run runs on_failure" in_dead "$dead"
-serve_stop TERM
-serve_start --grace-ms 100 --log-level info || finish
+restart TERM
 expect_true "restart: on_failure runs again" in_dead "$dead"
-serve_stop KILL
-serve_start --grace-ms 100 --log-level info || finish
+restart KILL
 expect_true "crash 1: on_failure runs again" in_dead "$dead"
-serve_stop KILL
-serve_start --grace-ms 100 --log-level info || finish
+restart KILL
 req GET "/runs/$dead?wait=10000"
 expect_eq "crash 2: on_failure failed" failed "$(body 'd["on_failure"]')"
 expect_eq "the on_failure transitions" \
     "failed stopped resumed resumed on_failure_failed" \
-    "$(orch show "$dead" --json | json - '" ".join(t["event"]
-    for t in d["transitions"][2:])')"
+    "$(events "$dead" 2)"
 expect_contains "the last one says why" \
     "$(orch show "$dead" --json | json - 'd["transitions"][-1]["error"]')" \
     "on_failure: the process running it died 2 times before it finished"

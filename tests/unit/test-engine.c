@@ -1022,6 +1022,25 @@ cut_and_take_over(struct tctx *t, int crash)
 	return count;
 }
 
+/* The stored run's state, its dead-letter state in *dead when not NULL;
+ * -1 when it cannot be read. */
+static int
+stored_state(struct tctx *t, const char *id, int *dead)
+{
+	struct orc_error err;
+	struct run_rec rec;
+	int state;
+
+	memset(&rec, 0, sizeof rec);
+	if (store_get_run(t->store, id, &rec, &err) != 0)
+		return -1;
+	state = (int)rec.state;
+	if (dead != NULL)
+		*dead = rec.dead;
+	run_rec_clear(&rec);
+	return state;
+}
+
 /* A step whose process dies every time is resumed ORCH_CRASH_RESUMES times,
  * then its run fails; restarts that stopped first do not count. */
 static void
@@ -1048,10 +1067,7 @@ test_engine_crash_loop(void)
 	CHECK(cut_and_take_over(&t, 1) == 1);
 	CHECK(cut_and_take_over(&t, 0) == 1);
 	CHECK(cut_and_take_over(&t, 1) == 1);
-	memset(&rec, 0, sizeof rec);
-	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
-	CHECK(rec.state == RUN_RUNNING);
-	run_rec_clear(&rec);
+	CHECK(stored_state(&t, id, NULL) == RUN_RUNNING);
 	CHECK(t.nfinished == 0);
 	/* The third crash in that step: it fails, and says why. */
 	CHECK(cut_and_take_over(&t, 1) == 1);
@@ -1072,10 +1088,7 @@ test_engine_crash_loop(void)
 	settle(&t);
 	settle(&t);
 	CHECK(cut_and_take_over(&t, 1) == 1);
-	memset(&rec, 0, sizeof rec);
-	REQUIRE(store_get_run(t.store, id2, &rec, &err) == 0);
-	CHECK(rec.state == RUN_RUNNING);
-	run_rec_clear(&rec);
+	CHECK(stored_state(&t, id2, NULL) == RUN_RUNNING);
 	workflow_unref(wf);
 	teardown(&t);
 	unsetenv("ORCH_CRASH_RESUMES");
@@ -1089,9 +1102,9 @@ test_engine_crash_loop_dead(void)
 	struct tctx t;
 	struct workflow *wf;
 	struct orc_error err;
-	struct run_rec rec;
 	struct tr_list tl;
 	char id[RUN_ID_LEN + 1];
+	int dead;
 
 	setenv("ORCH_CRASH_RESUMES", "1", 1);
 	REQUIRE(setup(&t) == 0);
@@ -1107,18 +1120,14 @@ test_engine_crash_loop_dead(void)
 	/* A restart, then a crash: on_failure runs again each time. */
 	CHECK(cut_and_take_over(&t, 0) == 1);
 	CHECK(cut_and_take_over(&t, 1) == 1);
-	memset(&rec, 0, sizeof rec);
-	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
-	CHECK(rec.state == RUN_FAILED && rec.dead == DEAD_PENDING);
-	run_rec_clear(&rec);
+	CHECK(stored_state(&t, id, &dead) == RUN_FAILED &&
+	    dead == DEAD_PENDING);
 	CHECK(t.nfinished == 0);
 	/* The second crash: on_failure fails, and the run is done. */
 	CHECK(cut_and_take_over(&t, 1) == 1);
 	CHECK(drive(&t, 1) == 0);
-	memset(&rec, 0, sizeof rec);
-	REQUIRE(store_get_run(t.store, id, &rec, &err) == 0);
-	CHECK(rec.state == RUN_FAILED && rec.dead == DEAD_FAILED);
-	run_rec_clear(&rec);
+	CHECK(stored_state(&t, id, &dead) == RUN_FAILED &&
+	    dead == DEAD_FAILED);
 	transitions(&t, id, &tl);
 	/* A restart, a crash, a crash: the second gives up. */
 	CHECK_STR(tl.text, "created,started,failed,stopped,resumed,resumed,"
