@@ -19,7 +19,8 @@ top=$(pwd)
 # Build and test dependencies, by Debian package name.
 packages=(build-essential autoconf automake libtool pkg-config
 	libevent-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-	liblua5.4-dev libssl-dev libncurses-dev valgrind sqlite3 curl python3
+	liblua5.4-dev libssl-dev libncurses-dev libseccomp-dev
+	valgrind sqlite3 curl python3
 	tmux
 	# The daemon's allocator (configure --without-jemalloc does without).
 	libjemalloc-dev

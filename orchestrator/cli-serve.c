@@ -229,6 +229,11 @@ serve_open(struct serve *sv, struct orc_error *err)
 	memset(&ec, 0, sizeof ec);
 	ec.buckets_dir = cli_buckets(sv->co.buckets);
 	ec.max_queue = sv->max_queue;
+	ec.workers = cli_workers(sv->co.workers);
+	ec.loop_lag = 1;
+	if (ec.workers == 0)
+		log_warn("%s: --workers 0: Lua runs on the event loop; a stuck "
+		    "script stops the whole daemon", __func__);
 	sv->engine = engine_create(sv->base, sv->store, &ec);
 	memset(&hc, 0, sizeof hc);
 	hc.listen = sv->listen;

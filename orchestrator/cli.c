@@ -18,9 +18,11 @@
 #include "loop.h"
 #include "workflow.h"
 #include "store.h"
+#include "worker.h"
 
 static const struct cli_command cli_commands[] = {
-	{ "run", cli_run, "FILE.json [--input FILE|-] [--db PATH]",
+	{ "run", cli_run,
+	  "FILE.json [--input FILE|-] [--db PATH] [--workers N]",
 	  "run a workflow once, in this process; print its output" },
 	{ "validate", cli_validate, "FILE.json...",
 	  "check workflow files; report every problem with line and column" },
@@ -36,7 +38,8 @@ static const struct cli_command cli_commands[] = {
 	  "[--error TEXT] [--url URL]",
 	  "retry failed or cancelled runs here (with --url: on the server, "
 	  "not waited for)" },
-	{ "replay", cli_replay, "RUN_ID --file NEW.json [--buckets DIR]",
+	{ "replay", cli_replay,
+	  "RUN_ID --file NEW.json [--buckets DIR] [--workers N]",
 	  "re-run a past run's input on an edited definition (not stored)" },
 	{ "cancel", cli_cancel, "RUN_ID [--url URL]", "cancel a run" },
 	{ "resume", cli_resume, "[RUN_ID...] [--workflow W]",
@@ -45,7 +48,7 @@ static const struct cli_command cli_commands[] = {
 	  "[--workflows DIR] [--db PATH] [--listen ADDR:PORT] [--buckets DIR]\n"
 	  "       [--access-log on|off] [--grace-ms N] [--max-queue N] "
 	  "[--max-body BYTES]\n"
-	  "       [--read-timeout-ms N]",
+	  "       [--read-timeout-ms N] [--workers N]",
 	  "the daemon: webhooks, the HTTP API, and the runs they start" },
 	{ "trigger", cli_trigger,
 	  "NAME [--input FILE|-] [--wait [SECONDS]] [--url URL]",
@@ -118,6 +121,7 @@ cli_opts_merge(const struct option *own, struct option all[CLI_MAX_OPTS])
 		{ "workflows", required_argument, NULL, 'W' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "url", required_argument, NULL, 'U' },
+		{ "workers", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 }
 	};
 	size_t n = 0, i;
@@ -126,6 +130,23 @@ cli_opts_merge(const struct option *own, struct option all[CLI_MAX_OPTS])
 		all[n++] = own[i];
 	for (i = 0; i < sizeof common / sizeof common[0]; i++)
 		all[n++] = common[i];
+}
+
+/* The workers the last cli_parse chose, for cli_engine_open. */
+static int cli_nworkers = -1;
+
+/* Whether a command executes runs itself (and so takes --workers). */
+static int
+cli_runs_steps(const char *cmd)
+{
+	static const char *const with_workers[] = { "serve", "run", "replay",
+	    "resume", "retry", NULL };
+	size_t i;
+
+	for (i = 0; with_workers[i] != NULL; i++)
+		if (strcmp(with_workers[i], cmd) == 0)
+			return 1;
+	return 0;
 }
 
 /* Whether a command can talk to a server instead of the database. */
@@ -160,6 +181,7 @@ cli_parse(const char *cmd, int argc, char **argv, const struct option *own,
 		case 'W': co->workflows = optarg; break;
 		case 'l': co->log_level = optarg; break;
 		case 'U': co->url = optarg; break;
+		case 'K': co->workers = optarg; break;
 		case '?':
 			cli_usage_error(cmd, optopt ? "bad option \"%s\": it "
 			    "needs a value" : "bad option \"%s\"",
@@ -176,6 +198,16 @@ cli_parse(const char *cmd, int argc, char **argv, const struct option *own,
 		    "through a server", cmd);
 		return -1;
 	}
+	if (co->workers != NULL && !cli_runs_steps(cmd)) {
+		cli_usage_error(cmd, "--workers: %s runs no steps", cmd);
+		return -1;
+	}
+	if ((cli_nworkers = cli_workers(co->workers)) < 0) {
+		cli_usage_error(cmd, "--workers: expected 0 to %d, not \"%s\"",
+		    WORKER_MAX, co->workers != NULL ? co->workers :
+		    getenv("ORCH_WORKERS"));
+		return -1;
+	}
 	if (cli_log_level(co->log_level) != 0) {
 		cli_usage_error(cmd, "--log-level: unknown level \"%s\" "
 		    "(debug, info, warn, error, none)", co->log_level);
@@ -189,6 +221,22 @@ cli_opt_string(int c, const char *arg, void *ctx)
 {
 	*(const char **)ctx = arg;
 	return 0;
+}
+
+/* The number of workers: the option, ORCH_WORKERS, or the cores. */
+int
+cli_workers(const char *opt)
+{
+	const char *v = opt != NULL ? opt : getenv("ORCH_WORKERS");
+	char *end;
+	long n;
+
+	if (v == NULL || *v == '\0')
+		return worker_default_count();
+	n = strtol(v, &end, 10);
+	if (*end != '\0' || n < 0 || n > WORKER_MAX)
+		return -1;
+	return (int)n;
 }
 
 /* The option, else the environment variable, else the default. */
@@ -298,6 +346,9 @@ cli_engine_open(struct cli_engine *ce, const char *db, const char *buckets,
 	}
 	memset(&cfg, 0, sizeof cfg);
 	cfg.buckets_dir = buckets;
+	cfg.workers = cli_nworkers >= 0 ? cli_nworkers : cli_workers(NULL);
+	if (cfg.workers < 0)
+		cfg.workers = worker_default_count();
 	ce->engine = engine_create(ce->base, ce->store, &cfg);
 	return 0;
 }

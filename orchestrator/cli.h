@@ -43,6 +43,7 @@ struct cli_opts {
 	const char	*workflows;
 	const char	*log_level;
 	const char	*url;		/* --url: a server instead of the db */
+	const char	*workers;	/* --workers N */
 };
 
 struct option;
@@ -68,6 +69,9 @@ const char *cli_buckets(const char *opt);
 /* The server a command talks to instead of the database: --url, else
  * ORCH_URL unless --db was given; NULL for the database. */
 const char *cli_url(const struct cli_opts *);
+/* The worker processes for user code: --workers, else ORCH_WORKERS,
+ * else the cores; 0 runs it in the process. -1 when it is not 0 to 64. */
+int	cli_workers(const char *opt);
 /* Applies --log-level (or ORCH_LOG_LEVEL); -1 when it is not a level. */
 int	cli_log_level(const char *opt);
 

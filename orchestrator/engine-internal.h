@@ -98,6 +98,8 @@ struct engine {
 	struct engine_stats	 stats;
 	struct fetch		*fetch;		/* HTTP for steps */
 	struct pool		*pool;		/* file I/O for steps */
+	struct worker_pool	*workers;	/* user code, or NULL */
+	struct loop_lag		*lag;		/* or NULL */
 };
 
 /* engine.c */

@@ -23,7 +23,9 @@
 #include "hmap.h"
 #include "id.h"
 #include "log.h"
+#include "loop.h"
 #include "pool.h"
+#include "worker.h"
 #include "schema.h"
 #include "script.h"
 #include "steps.h"
@@ -101,6 +103,11 @@ engine_create(struct event_base *base, struct store *store,
 	    (unsigned)orc_random(0x10000));
 	e->fetch = fetch_create(base);
 	e->pool = pool_create(base, 0);
+	if (cfg->workers > 0)
+		e->workers = worker_pool_create(base, e->fetch, cfg->workers,
+		    cfg->worker_exe);
+	if (cfg->loop_lag)
+		e->lag = loop_lag_start(base);
 	e->by_id = hmap_create();
 	e->by_key = hmap_create();
 	e->gates = hmap_create();
@@ -215,6 +222,8 @@ engine_free(struct engine *e)
 		run_free(e->runs);
 	}
 	/* Every step call is gone: no request refers to the client now. */
+	worker_pool_free(e->workers);
+	loop_lag_free(e->lag);
 	fetch_free(e->fetch);
 	pool_free(e->pool);
 	/* The loop's idle Lua states go with it. */
@@ -236,6 +245,20 @@ const char *
 engine_owner(const struct engine *e)
 {
 	return e->owner;
+}
+
+/* The worker processes, or NULL. */
+struct worker_pool *
+engine_workers(const struct engine *e)
+{
+	return e->workers;
+}
+
+/* The loop's lag probe, or NULL. */
+struct loop_lag *
+engine_loop_lag(const struct engine *e)
+{
+	return e->lag;
 }
 
 size_t
@@ -464,6 +487,7 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 	p.secrets = json_object_get(workflow_json(run->wf), "secrets");
 	p.fetch = run->engine->fetch;
 	p.pool = run->engine->pool;
+	p.workers = run->engine->workers;
 	p.trigger = run->rec.input;
 	p.steps = run->steps_out;
 	p.timeout_ms = workflow_step_timeout_ms(ws);

@@ -18,6 +18,7 @@
 
 struct event_base;
 struct engine;
+struct worker_pool;
 struct workflow;
 
 struct engine_config {
@@ -28,6 +29,11 @@ struct engine_config {
 	size_t		 max_queue;
 	/* Runs in memory (all workflows), at most. 0: 100000. */
 	size_t		 max_active;
+	/* Worker processes for user code (worker.h); 0: run it in this
+	 * process, on the loop (unsafe: a stuck script stops everything). */
+	int		 workers;
+	const char	*worker_exe;	/* NULL: this program */
+	int		 loop_lag;	/* probe the loop's lag (loop.h) */
 };
 
 /* What a caller learns about a run: on acceptance and when it is final. */
@@ -54,6 +60,10 @@ struct engine	*engine_create(struct event_base *, struct store *,
  * to be resumed later. */
 void		 engine_free(struct engine *);
 const char	*engine_owner(const struct engine *);
+/* The engine's worker processes, or NULL when it runs user code itself. */
+struct worker_pool *engine_workers(const struct engine *);
+/* The loop's lag probe, or NULL when the config asked for none. */
+struct loop_lag	*engine_loop_lag(const struct engine *);
 /* Runs in memory that are not final yet. */
 size_t		 engine_active(const struct engine *);
 

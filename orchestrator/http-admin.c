@@ -12,8 +12,10 @@
 
 #include "engine.h"
 #include "http-internal.h"
+#include "loop.h"
 #include "scheduler.h"
 #include "strbuf.h"
+#include "worker.h"
 #include "workflow.h"
 
 /* A workflow as GET /workflows shows it. */
@@ -186,6 +188,15 @@ admin_metrics_engine(const struct engine_stats *st, struct strbuf *sb)
 	    (unsigned long long)st->steps_failed);
 }
 
+/* One metric of one value, with its help line. */
+static void
+admin_metric(struct strbuf *sb, const char *name, const char *type,
+    const char *help, unsigned long long v)
+{
+	admin_head(sb, name, type, help);
+	strbuf_printf(sb, "%s %llu\n", name, v);
+}
+
 /* The store: its health, its transactions and the changes they grouped. */
 static void
 admin_metrics_store(struct store *store, struct strbuf *sb)
@@ -197,14 +208,68 @@ admin_metrics_store(struct store *store, struct strbuf *sb)
 	strbuf_printf(sb, "orchestrator_store_healthy %d\n",
 	    store_healthy(store) ? 1 : 0);
 	store_get_stats(store, &st);
-	admin_head(sb, "orchestrator_store_commits_total", "counter",
-	    "Transactions committed (each groups the changes then queued).");
-	strbuf_printf(sb, "orchestrator_store_commits_total %llu\n",
-	    (unsigned long long)st.commits);
-	admin_head(sb, "orchestrator_store_changes_total", "counter",
-	    "Changes committed (a run's move with its transition).");
-	strbuf_printf(sb, "orchestrator_store_changes_total %llu\n",
-	    (unsigned long long)st.changes);
+	admin_metric(sb, "orchestrator_store_commits_total", "counter",
+	    "Transactions committed (each groups the changes then queued).",
+	    st.commits);
+	admin_metric(sb, "orchestrator_store_changes_total", "counter",
+	    "Changes committed (a run's move with its transition).",
+	    st.changes);
+}
+
+/* The worker processes that run user code, when the engine has them. */
+static void
+admin_metrics_workers(const struct worker_pool *pool, struct strbuf *sb)
+{
+	struct worker_stats st;
+
+	if (pool == NULL)
+		return;
+	worker_pool_stats(pool, &st);
+	admin_head(sb, "orchestrator_workers", "gauge", "Worker processes "
+	    "for user code: configured and alive.");
+	strbuf_printf(sb, "orchestrator_workers{state=\"configured\"} %d\n"
+	    "orchestrator_workers{state=\"alive\"} %d\n", st.workers,
+	    st.alive);
+	admin_metric(sb, "orchestrator_worker_queue_depth", "gauge",
+	    "Calls waiting for a worker.", st.queued);
+	admin_metric(sb, "orchestrator_worker_calls_in_flight", "gauge",
+	    "Calls on workers.", st.running);
+	admin_metric(sb, "orchestrator_worker_calls_total", "counter",
+	    "Calls handed to workers.", st.calls);
+	admin_metric(sb, "orchestrator_worker_restarts_total", "counter",
+	    "Workers started again after one ended.", st.restarts);
+	admin_head(sb, "orchestrator_worker_kills_total", "counter",
+	    "Workers killed by reason: a call stuck past its deadline, or "
+	    "one that crashed or broke its channel.");
+	strbuf_printf(sb, "orchestrator_worker_kills_total{reason="
+	    "\"deadline\"} %llu\norchestrator_worker_kills_total{reason="
+	    "\"crash\"} %llu\n", (unsigned long long)st.kills,
+	    (unsigned long long)st.crashes);
+}
+
+/* How late the loop ran its timers. */
+static void
+admin_metrics_lag(const struct loop_lag *lag, struct strbuf *sb)
+{
+	const char *n = "orchestrator_loop_lag_seconds";
+	struct loop_lag_stats st;
+	uint64_t cum = 0;
+	int i;
+
+	if (lag == NULL)
+		return;
+	loop_lag_get(lag, &st);
+	admin_head(sb, n, "histogram", "How late the event loop ran a timer "
+	    "due every 100 ms.");
+	for (i = 0; i < LOOP_LAG_BUCKETS; i++) {
+		cum += st.bucket[i];
+		strbuf_printf(sb, "%s_bucket{le=\"%g\"} %llu\n", n,
+		    loop_lag_bounds[i], (unsigned long long)cum);
+	}
+	cum += st.bucket[LOOP_LAG_BUCKETS];
+	strbuf_printf(sb, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %g\n"
+	    "%s_count %llu\n", n, (unsigned long long)cum, n, st.sum, n,
+	    (unsigned long long)st.count);
 }
 
 void
@@ -228,6 +293,8 @@ http_admin_metrics(struct http_req *hr, char **args)
 		    (unsigned long long)srv->code_counts[i]);
 	sched_metrics(srv->store, &sb);
 	admin_metrics_store(srv->store, &sb);
+	admin_metrics_workers(engine_workers(srv->engine), &sb);
+	admin_metrics_lag(engine_loop_lag(srv->engine), &sb);
 	strbuf_addc(&sb, '\0');
 	http_reply_text(hr, 200, "text/plain; version=0.0.4", sb.s,
 	    sb.len - 1);

@@ -85,3 +85,14 @@ LOG_FN(log_debug, LOG_DEBUG)
 LOG_FN(log_info, LOG_INFO)
 LOG_FN(log_warn, LOG_WARN)
 LOG_FN(log_error, LOG_ERROR)
+
+/* A line at a level chosen at run time. */
+void
+log_at(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(level, fmt, ap);
+	va_end(ap);
+}

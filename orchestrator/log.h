@@ -16,5 +16,6 @@ void	log_debug(const char *, ...) ORC_PRINTF(1, 2);
 void	log_info(const char *, ...) ORC_PRINTF(1, 2);
 void	log_warn(const char *, ...) ORC_PRINTF(1, 2);
 void	log_error(const char *, ...) ORC_PRINTF(1, 2);
+void	log_at(enum log_level, const char *, ...) ORC_PRINTF(2, 3);
 
 #endif

@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -111,4 +113,84 @@ loop_wake_drain(struct loop_wake *w)
 
 	while (read(w->fds[0], buf, sizeof buf) > 0)
 		continue;
+}
+
+#define LOOP_LAG_EVERY_US	100000
+
+const double loop_lag_bounds[LOOP_LAG_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5
+};
+
+struct loop_lag {
+	struct event		*ev;
+	int64_t			 due_us;
+	struct loop_lag_stats	 st;
+};
+
+/* The monotonic clock in microseconds. */
+static int64_t
+loop_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Arms the probe for its next turn. */
+static void
+loop_lag_arm(struct loop_lag *lag)
+{
+	struct timeval tv = { 0, LOOP_LAG_EVERY_US };
+
+	lag->due_us = loop_now_us() + LOOP_LAG_EVERY_US;
+	evtimer_add(lag->ev, &tv);
+}
+
+/* The probe ran: how late? */
+static void
+loop_lag_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop_lag *lag = arg;
+	double late = (double)(loop_now_us() - lag->due_us) / 1e6;
+	int i;
+
+	if (late < 0)
+		late = 0;
+	for (i = 0; i < LOOP_LAG_BUCKETS && late > loop_lag_bounds[i]; i++)
+		;
+	lag->st.bucket[i]++;
+	lag->st.sum += late;
+	lag->st.count++;
+	loop_lag_arm(lag);
+}
+
+/* Starts the probe on a loop. */
+struct loop_lag *
+loop_lag_start(struct event_base *base)
+{
+	struct loop_lag *lag = xcalloc(1, sizeof *lag);
+
+	lag->ev = evtimer_new(base, loop_lag_cb, lag);
+	loop_lag_arm(lag);
+	return lag;
+}
+
+void
+loop_lag_free(struct loop_lag *lag)
+{
+	if (lag == NULL)
+		return;
+	event_free(lag->ev);
+	free(lag);
+}
+
+/* What the probe saw so far. */
+void
+loop_lag_get(const struct loop_lag *lag, struct loop_lag_stats *out)
+{
+	if (lag == NULL)
+		memset(out, 0, sizeof *out);
+	else
+		*out = lag->st;
 }

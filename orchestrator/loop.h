@@ -11,6 +11,7 @@
 #define LOOP_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 struct event;
 struct event_base;
@@ -49,5 +50,24 @@ void	loop_wake_signal(struct loop_wake *);
  * the lock and clears pending: a byte written after this belongs to what
  * the loop takes next, never to something lost. */
 void	loop_wake_drain(struct loop_wake *);
+
+/*
+ * How late the loop runs its timers: a probe timer every 100 ms notes the
+ * delay between when it was due and when it ran. Anything that holds the
+ * loop (a disk wait, a long callback) shows there, for /metrics.
+ */
+#define LOOP_LAG_BUCKETS	9
+extern const double loop_lag_bounds[LOOP_LAG_BUCKETS];	/* seconds */
+
+struct loop_lag;
+struct loop_lag_stats {
+	uint64_t	bucket[LOOP_LAG_BUCKETS + 1];	/* the last: +Inf */
+	double		sum;		/* seconds */
+	uint64_t	count;
+};
+
+struct loop_lag	*loop_lag_start(struct event_base *);
+void		 loop_lag_free(struct loop_lag *);
+void		 loop_lag_get(const struct loop_lag *, struct loop_lag_stats *);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "worker.h"
 
 /* The overview printed by --help and for a missing command. */
 static void
@@ -58,6 +59,9 @@ main(int argc, char **argv)
 		printf("orchestrator %s\n", PACKAGE_VERSION);
 		return CLI_OK;
 	}
+	/* A worker process of a daemon (worker.c): not a command. */
+	if (strcmp(argv[1], "__worker") == 0 && argc == 2)
+		return worker_child_main(3, 4);
 	if ((c = cli_find(argv[1])) == NULL) {
 		fprintf(stderr, "orchestrator: unknown command \"%s\" "
 		    "(see orchestrator --help)\n", argv[1]);

@@ -12,18 +12,15 @@
 #include <lua.h>
 #include <stdint.h>
 
-struct fetch_req;
+#include "script.h"
+
 struct script_stats;
-struct step_call;
 
 /* A compiled file: its main chunk, kept in the registry. */
 struct script_cached {
-	char		*path;
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	int64_t		 mtime_ns;
-	int		 ref;
+	char			*path;
+	struct script_ident	 ident;
+	int			 ref;
 };
 
 enum script_limit {
@@ -44,6 +41,7 @@ struct script_state {
 	struct script_exec	*cur;		/* the run using it */
 	struct script_cached	*cache;
 	size_t			 ncache;
+	char			*owner;		/* the workflow it serves */
 	int			 sandbox_ref;
 	int			 env_mt_ref;
 	int			 ctx_mt_ref;
@@ -52,22 +50,23 @@ struct script_state {
 
 /* One attempt of a lua step. */
 struct script_exec {
-	struct step_call	*call;
+	struct script_job	 job;		/* borrowed from the host */
+	const struct script_host *host;
+	void			*host_arg;
 	struct script_state	*st;
 	lua_State		*co;
 	int			 co_ref;
 	int			 env_ref;
 	int			 loaded_ref;
-	struct fetch_req	*req;
-	char			*dir;		/* workflow's */
-	char			*script;	/* as written */
+	int			 fetching;	/* a request is in flight */
+	const struct fetch_response *resp;	/* being delivered */
 	int64_t			 started;	/* orc_mono_ms */
 	int64_t			 deadline;
-	int64_t			 timeout_ms;
 	int64_t			 instructions;	/* so far */
-	int64_t			 max_instructions;
-	size_t			 memory_mb;
 	size_t			 mem_cap;	/* the state's limit */
+	size_t			 log_lines;
+	size_t			 log_bytes;
+	size_t			 log_dropped;
 	enum script_limit	 hit;
 };
 
@@ -81,13 +80,13 @@ extern const char script_null;
 extern __thread struct script_stats script_tls_stats;
 
 /* script-sandbox.c */
-struct script_state *script_state_new(void);
+struct script_state *script_state_new(const char *owner);
 void		 script_state_free(struct script_state *);
-/* Pushes the compiled main chunk of dir/name (cached); on failure pushes
- * nothing and fills err. Raises on out of memory: call in protected
- * mode. */
-int		 script_push_chunk(struct script_state *, lua_State *,
-		    const char *dir, const char *name, struct orc_error *);
+/* Pushes the compiled chunk of the run's dir/name, asking the host for
+ * its text when it is not cached or changed; on failure pushes nothing
+ * and fills err. Raises on out of memory: call in protected mode. */
+int		 script_push_chunk(struct script_exec *, lua_State *,
+		    const char *name, struct orc_error *);
 /* Pushes a read-only proxy of the table at idx (pairs sees through). */
 void		 script_proxy(lua_State *, int idx);
 /* Pushes a fresh global table for one run. */

@@ -2,11 +2,14 @@
  * The Lua states behind lua steps and the sandbox each one offers. A state
  * counts its bytes in its own allocator (the memory limit), caches the
  * compiled main chunk of every file it ran (keyed by path, inode, size and
- * modification time) and holds one sandbox table: the safe base functions
- * and read-only proxies of string, table, math, utf8 and three functions
- * of os. A run's global table is fresh and reads through to the sandbox;
- * writes stay in it. load takes text only and runs it in the run's
- * globals; require loads NAME.lua from the workflow's folder only.
+ * modification time, as the host reports them) and holds one sandbox
+ * table: the safe base functions and read-only proxies of string, table,
+ * math, utf8 and three functions of os. A state serves one workflow only,
+ * so nothing a script manages to leave in it reaches another workflow. A
+ * run's global table is fresh and reads through to the sandbox; writes
+ * stay in it. load takes text only and runs it in the run's globals;
+ * require loads NAME.lua from the workflow's folder only. Finalisers
+ * (__gc) are refused: Lua runs them with hooks off, where no limit holds.
  */
 #include "config.h"
 
@@ -32,7 +35,7 @@ static const char script_loading = 'l';
 static const char *const script_base_names[] = {
 	"assert", "error", "ipairs", "pairs", "next", "pcall", "xpcall",
 	"select", "tonumber", "tostring", "type", "rawequal", "rawget",
-	"rawlen", "setmetatable", "getmetatable", "_VERSION", NULL
+	"rawlen", "getmetatable", "_VERSION", NULL
 };
 
 /* Counts every byte; refuses to grow past the limit while a run is on. */
@@ -138,6 +141,38 @@ script_rawset(lua_State *L)
 	return 1;
 }
 
+/* Whether the table at 2 has a __gc of its own (not through __index). */
+static int
+script_has_gc(lua_State *L)
+{
+	int has;
+
+	lua_pushliteral(L, "__gc");
+	has = lua_rawget(L, 2) != LUA_TNIL;
+	lua_pop(L, 1);
+	return has;
+}
+
+/* setmetatable(t, mt), refusing finalisers: Lua runs __gc with hooks
+ * off, also while a state closes, where neither the instruction nor the
+ * memory limit holds. __gc counts only when set at this call. */
+static int
+script_setmetatable(lua_State *L)
+{
+	int t = lua_type(L, 2);
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+	if (t == LUA_TTABLE && script_has_gc(L))
+		return luaL_error(L, "setmetatable: finalisers (__gc) are not "
+		    "available to scripts");
+	if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+		return luaL_error(L, "cannot change a protected metatable");
+	lua_settop(L, 2);
+	lua_setmetatable(L, 1);
+	return 1;
+}
+
 /* load(text [, name [, mode [, env]]]): text only, in the run's globals. */
 static int
 script_load(lua_State *L)
@@ -145,6 +180,8 @@ script_load(lua_State *L)
 	struct script_state *st = script_state_of(L);
 	const char *s, *name, *mode;
 	size_t len;
+	/* Counted before the chunk lands on the stack above the arguments. */
+	int has_env = lua_gettop(L) >= 4;
 
 	if (lua_type(L, 1) != LUA_TSTRING) {
 		lua_pushnil(L);
@@ -164,7 +201,7 @@ script_load(lua_State *L)
 		lua_insert(L, -2);
 		return 2;
 	}
-	if (!lua_isnone(L, 4))
+	if (has_env)
 		lua_pushvalue(L, 4);
 	else if (st->cur != NULL)
 		lua_rawgeti(L, LUA_REGISTRYINDEX, st->cur->env_ref);
@@ -226,7 +263,7 @@ script_require(lua_State *L)
 	lua_rawset(L, 2);
 
 	snprintf(file, sizeof file, "%s.lua", name);
-	if (script_push_chunk(st, L, ex->dir, file, &err) != 0) {
+	if (script_push_chunk(ex, L, file, &err) != 0) {
 		lua_pushfstring(L, "require \"%s\": %s", name, err.message);
 		return lua_error(L);
 	}
@@ -295,6 +332,8 @@ script_build_sandbox(struct script_state *st)
 	lua_setfield(L, sandbox, "rawset");
 	lua_pushcfunction(L, script_load);
 	lua_setfield(L, sandbox, "load");
+	lua_pushcfunction(L, script_setmetatable);
+	lua_setfield(L, sandbox, "setmetatable");
 	lua_pushcfunction(L, script_require);
 	lua_setfield(L, sandbox, "require");
 
@@ -353,11 +392,12 @@ script_build_sandbox(struct script_state *st)
 
 /* A new state with its sandbox, counting its memory. */
 struct script_state *
-script_state_new(void)
+script_state_new(const char *owner)
 {
 	struct script_state *st;
 
 	st = xcalloc(1, sizeof *st);
+	st->owner = xstrdup(owner != NULL ? owner : "");
 	if ((st->L = lua_newstate(script_alloc, st)) == NULL)
 		fatal("%s: out of memory", __func__);
 	lua_atpanic(st->L, script_panic);
@@ -380,6 +420,7 @@ script_state_free(struct script_state *st)
 	for (i = 0; i < st->ncache; i++)
 		free(st->cache[i].path);
 	free(st->cache);
+	free(st->owner);
 	free(st);
 }
 
@@ -394,44 +435,43 @@ script_push_env(struct script_state *st, lua_State *L)
 	lua_setfield(L, -2, "_G");
 }
 
+/* The cache entry of a path, or NULL. */
+static struct script_cached *
+script_cache_find(struct script_state *st, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < st->ncache; i++)
+		if (strcmp(st->cache[i].path, path) == 0)
+			return &st->cache[i];
+	return NULL;
+}
+
 /* Pushes the compiled chunk of dir/name, compiling it when new or changed. */
 int
-script_push_chunk(struct script_state *st, lua_State *L, const char *dir,
-    const char *name, struct orc_error *err)
+script_push_chunk(struct script_exec *ex, lua_State *L, const char *name,
+    struct orc_error *err)
 {
-	struct script_cached *c = NULL;
-	char path[PATH_MAX], *text, *chunkname;
-	struct stat sb;
-	int64_t mtime_ns;
-	size_t i, len;
+	struct script_state *st = ex->st;
+	struct script_cached *c;
+	struct script_ident got;
+	char *path, *text = NULL, *chunkname;
+	size_t len = 0;
 	int status;
 
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir != NULL ? dir :
-	    ".", name) >= sizeof path) {
-		orc_error_set(err, ORC_EINVAL, "%s: path too long", name);
-		return -1;
+	path = xasprintf("%s/%s", ex->job.dir != NULL ? ex->job.dir : ".",
+	    name);
+	c = script_cache_find(st, path);
+	status = ex->host->source(ex->host_arg, name, c != NULL ? &c->ident :
+	    NULL, &text, &len, &got, err);
+	if (status <= 0) {
+		free(path);
+		if (status == 0 && c != NULL)
+			lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+		else if (status == 0)
+			orc_error_set(err, ORC_EIO, "%s: no text", name);
+		return status == 0 && c != NULL ? 0 : -1;
 	}
-	if (stat(path, &sb) != 0) {
-		orc_error_set(err, ORC_EIO, "cannot read %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
-	    sb.st_mtim.tv_nsec;
-	for (i = 0; i < st->ncache; i++) {
-		if (strcmp(st->cache[i].path, path) == 0) {
-			c = &st->cache[i];
-			break;
-		}
-	}
-	if (c != NULL && c->dev == sb.st_dev && c->ino == sb.st_ino &&
-	    c->size == sb.st_size && c->mtime_ns == mtime_ns) {
-		lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
-		return 0;
-	}
-
-	if ((text = orc_read_file(path, &len, err)) == NULL)
-		return -1;
 	chunkname = xasprintf("@%s", name);
 	status = luaL_loadbufferx(L, text, len, chunkname, "t");
 	free(chunkname);
@@ -439,6 +479,7 @@ script_push_chunk(struct script_state *st, lua_State *L, const char *dir,
 	if (status != LUA_OK) {
 		orc_error_set(err, ORC_EINVAL, "%s", lua_tostring(L, -1));
 		lua_pop(L, 1);
+		free(path);
 		return -1;
 	}
 	script_tls_stats.compiles++;
@@ -446,18 +487,69 @@ script_push_chunk(struct script_state *st, lua_State *L, const char *dir,
 		st->cache = xrealloc(st->cache, (st->ncache + 1) *
 		    sizeof *st->cache);
 		c = &st->cache[st->ncache++];
-		c->path = xstrdup(path);
+		c->path = path;
 		c->ref = LUA_NOREF;
-	}
+	} else
+		free(path);
 	luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
-	c->ref = LUA_NOREF;
 	lua_pushvalue(L, -1);
 	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	c->dev = sb.st_dev;
-	c->ino = sb.st_ino;
-	c->size = sb.st_size;
-	c->mtime_ns = mtime_ns;
+	c->ident = got;
 	return 0;
+}
+
+/* Joins dir and name into path; -1 with err when it is too long. */
+static int
+script_path(char path[PATH_MAX], const char *dir, const char *name,
+    struct orc_error *err)
+{
+	if ((size_t)snprintf(path, PATH_MAX, "%s/%s", dir != NULL ? dir : ".",
+	    name) < PATH_MAX)
+		return 0;
+	orc_error_set(err, ORC_EINVAL, "%s: path too long", name);
+	return -1;
+}
+
+/* The identity of dir/name now. */
+int
+script_stat_source(const char *dir, const char *name,
+    struct script_ident *got, struct orc_error *err)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (script_path(path, dir, name, err) != 0)
+		return -1;
+	if (stat(path, &sb) != 0) {
+		orc_error_set(err, ORC_EIO, "cannot read %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	got->dev = (int64_t)sb.st_dev;
+	got->ino = (int64_t)sb.st_ino;
+	got->size = (int64_t)sb.st_size;
+	got->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+	    sb.st_mtim.tv_nsec;
+	return 0;
+}
+
+/* Reads dir/name when its identity differs from have: the in-process
+ * source of a script (script_host.source). */
+int
+script_read_source(const char *dir, const char *name,
+    const struct script_ident *have, char **text, size_t *len,
+    struct script_ident *got, struct orc_error *err)
+{
+	char path[PATH_MAX];
+
+	if (script_stat_source(dir, name, got, err) != 0)
+		return -1;
+	if (have != NULL && memcmp(have, got, sizeof *got) == 0)
+		return 0;
+	if (script_path(path, dir, name, err) != 0 ||
+	    (*text = orc_read_file(path, len, err)) == NULL)
+		return -1;
+	return 1;
 }
 
 /* Compiles a file in a throwaway state, for the workflow loader. */

@@ -1,14 +1,17 @@
 /*
- * Running lua steps. An attempt takes a state from the calling thread's
- * pool, runs the script's main chunk and then its function in a new
- * coroutine with a fresh global table, and converts what it returns. The
- * count hook enforces the instruction limit and, because a busy loop would
- * keep the event loop (and so the engine's step timer) from ever running,
- * the wall-time limit too; the allocator enforces the memory limit. A
- * state that hit a limit is closed rather than reused. ctx.fetch starts a
- * request on the loop's fetch client and yields; the request's callback
- * resumes the coroutine with the response, whose table is built inside
- * the coroutine so that it counts against the memory limit.
+ * Running scripts. A run takes a state of its workflow from the calling
+ * thread's pool, runs the script's main chunk and then its function in a
+ * new coroutine with a fresh global table, and converts what it returns.
+ * The count hook enforces the instruction limit and the wall-time limit;
+ * the allocator enforces the memory limit. A state that hit a limit is
+ * closed rather than reused. Everything outside Lua goes through the
+ * run's host (script.h): the daemon's loop for in-process calls
+ * (script-step.c), or the daemon over a worker's channel (worker-child.c).
+ * ctx.fetch asks the host for a request and yields; the answer resumes
+ * the coroutine, whose table is built inside it so that it counts against
+ * the memory limit. A script stuck inside a C function (a pattern that
+ * backtracks) is beyond the hook: only a worker process, killed at the
+ * deadline, bounds that.
  */
 #include "config.h"
 
@@ -20,16 +23,14 @@
 #include <lauxlib.h>
 
 #include "fetch.h"
-#include "log.h"
+#include "jsonenc.h"
 #include "orchestrator.h"
-#include "permit.h"
 #include "script.h"
 #include "script-internal.h"
 
 #define SCRIPT_IDLE_MAX		64
 #define SCRIPT_HOOK_EVERY	1000
 #define SCRIPT_ERROR_MT		"orc.error"
-#define SCRIPT_LOG_MAX		2000
 
 __thread struct script_stats script_tls_stats;
 static __thread struct script_state *script_idle;
@@ -37,18 +38,22 @@ static __thread struct script_state *script_idle;
 static int	script_ctx_index(lua_State *);
 static enum step_status script_resume(struct script_exec *, int);
 
-/* A state from the pool, or a new one. */
+/* An idle state of the workflow's, or a new one: states are never shared
+ * between workflows. */
 static struct script_state *
-script_take(void)
+script_take(const char *owner)
 {
-	struct script_state *st = script_idle;
+	struct script_state *st, **pp;
 
-	if (st == NULL)
-		return script_state_new();
-	script_idle = st->next;
-	script_tls_stats.idle--;
-	st->next = NULL;
-	return st;
+	for (pp = &script_idle; (st = *pp) != NULL; pp = &st->next) {
+		if (strcmp(st->owner, owner) == 0) {
+			*pp = st->next;
+			script_tls_stats.idle--;
+			st->next = NULL;
+			return st;
+		}
+	}
+	return script_state_new(owner);
 }
 
 /* Back to the pool; closed when it hit a limit or the pool is full. */
@@ -107,25 +112,26 @@ script_hook(lua_State *L, lua_Debug *ar)
 
 	if (ex == NULL)
 		return;
+	(void)ar;
 	/* Past a limit, every instruction raises again, so that pcall in a
 	 * loop cannot catch its way around it. */
 	if (ex->hit != SCRIPT_LIMIT_NONE || st->mem_hit)
 		lua_sethook(L, script_hook, LUA_MASKCOUNT, 1);
 	if (st->mem_hit)
 		luaL_error(L, "lua memory limit of %I MiB exceeded",
-		    (lua_Integer)ex->memory_mb);
+		    (lua_Integer)ex->job.memory_mb);
 	ex->instructions += SCRIPT_HOOK_EVERY;
-	if (ex->instructions > ex->max_instructions) {
+	if (ex->instructions > ex->job.instructions) {
 		if (ex->hit == SCRIPT_LIMIT_NONE)
 			ex->hit = SCRIPT_LIMIT_INSTRUCTIONS;
 		luaL_error(L, "lua instruction limit of %I exceeded",
-		    (lua_Integer)ex->max_instructions);
+		    (lua_Integer)ex->job.instructions);
 	}
 	if (orc_mono_ms() >= ex->deadline) {
 		if (ex->hit == SCRIPT_LIMIT_NONE)
 			ex->hit = SCRIPT_LIMIT_TIME;
 		luaL_error(L, "lua time limit of %I ms exceeded",
-		    (lua_Integer)ex->timeout_ms);
+		    (lua_Integer)ex->job.timeout_ms);
 	}
 }
 
@@ -176,7 +182,8 @@ script_ctx_fatal(lua_State *L)
 	return script_ctx_error(L, 0);
 }
 
-/* ctx.log(level, fmt, ...): string.format, then the orchestrator's log. */
+/* ctx.log(level, fmt, ...): string.format, then the host's log, at most
+ * SCRIPT_LOG_LINES lines and SCRIPT_LOG_BYTES bytes a run. */
 static int
 script_ctx_log(lua_State *L)
 {
@@ -184,11 +191,17 @@ script_ctx_log(lua_State *L)
 		"debug", "info", "warn", "error", NULL
 	};
 	struct script_exec *ex = script_exec_of(L);
-	const char *msg, *run, *step;
+	const char *msg;
+	size_t len;
 	int level, n;
 
 	level = luaL_checkoption(L, 1, NULL, levels);
 	luaL_checkstring(L, 2);
+	if (ex->log_lines >= SCRIPT_LOG_LINES ||
+	    ex->log_bytes >= SCRIPT_LOG_BYTES) {
+		ex->log_dropped++;
+		return 0;
+	}
 	n = lua_gettop(L);
 	lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
 	lua_getfield(L, -1, "string");
@@ -196,29 +209,12 @@ script_ctx_log(lua_State *L)
 	lua_replace(L, 1);		/* the level is no longer needed */
 	lua_settop(L, n);
 	lua_call(L, n - 1, 1);
-	msg = lua_tostring(L, -1);
-	run = step_call_run_id(ex->call) != NULL ?
-	    step_call_run_id(ex->call) : "-";
-	step = step_call_step_name(ex->call) != NULL ?
-	    step_call_step_name(ex->call) : "-";
-	switch (level) {
-	case 0:
-		log_debug("script: run %s step %s: %.*s", run, step,
-		    SCRIPT_LOG_MAX, msg);
-		break;
-	case 1:
-		log_info("script: run %s step %s: %.*s", run, step,
-		    SCRIPT_LOG_MAX, msg);
-		break;
-	case 2:
-		log_warn("script: run %s step %s: %.*s", run, step,
-		    SCRIPT_LOG_MAX, msg);
-		break;
-	default:
-		log_error("script: run %s step %s: %.*s", run, step,
-		    SCRIPT_LOG_MAX, msg);
-		break;
-	}
+	msg = lua_tolstring(L, -1, &len);
+	if (len > SCRIPT_LOG_BYTES - ex->log_bytes)
+		len = SCRIPT_LOG_BYTES - ex->log_bytes;
+	ex->log_lines++;
+	ex->log_bytes += len;
+	ex->host->log(ex->host_arg, level, msg, len);
 	return 0;
 }
 
@@ -228,18 +224,13 @@ script_ctx_env(lua_State *L)
 {
 	struct script_exec *ex = script_exec_of(L);
 	const char *name = luaL_checkstring(L, 1), *v;
-	const json_t *secrets = step_call_secrets(ex->call), *e;
-	size_t i;
 
-	json_array_foreach(secrets, i, e) {
-		if (json_is_string(e) && strcmp(json_string_value(e),
-		    name) == 0) {
-			if ((v = getenv(name)) == NULL)
-				lua_pushnil(L);
-			else
-				lua_pushstring(L, v);
-			return 1;
-		}
+	if (ex->host->secret(ex->host_arg, name, &v) == 0) {
+		if (v == NULL)
+			lua_pushnil(L);
+		else
+			lua_pushstring(L, v);
+		return 1;
 	}
 	lua_pushfstring(L, "secret %s is not listed in the workflow's "
 	    "secrets", name);
@@ -251,11 +242,20 @@ script_ctx_env(lua_State *L)
 static int
 script_fetch_k(lua_State *L, int status, lua_KContext kctx)
 {
-	const struct fetch_response *resp = lua_touserdata(L, -1);
+	const struct fetch_response *resp = script_exec_of(L)->resp;
 	json_error_t jerr;
 	json_t **box;
 
-	lua_pop(L, 1);
+	(void)status;
+	(void)kctx;
+	if (resp->refused) {
+		/* The daemon's check of allow: a script's error, as when it
+		 * is refused before the request starts. */
+		lua_pushfstring(L, "fetch %s: %s", lua_tostring(L, 1),
+		    resp->error != NULL ? resp->error : "refused");
+		script_push_error(L, lua_tostring(L, -1), 0);
+		return lua_error(L);
+	}
 	if (resp->status == 0 || resp->error != NULL) {
 		lua_pushnil(L);
 		if (resp->timed_out)
@@ -293,14 +293,12 @@ script_fetch_k(lua_State *L, int status, lua_KContext kctx)
 }
 
 /* Delivers a response: resumes the coroutine that waits for it. */
-static void
-script_fetch_cb(const struct fetch_response *resp, void *arg)
+void
+script_fetch_done(struct script_exec *ex, const struct fetch_response *resp)
 {
-	struct script_exec *ex = arg;
-
-	ex->req = NULL;
-	lua_pushlightuserdata(ex->co, (void *)resp);
-	(void)script_resume(ex, 1);
+	ex->fetching = 0;
+	ex->resp = resp;
+	(void)script_resume(ex, 0);
 }
 
 /* Frees a NULL-ended list of header lines. */
@@ -321,7 +319,6 @@ static int
 script_ctx_fetch(lua_State *L)
 {
 	struct script_exec *ex = script_exec_of(L);
-	struct fetch *fetch = step_call_fetch(ex->call);
 	struct fetch_request rq;
 	struct orc_error err;
 	const char *url = luaL_checkstring(L, 1), *k, *v;
@@ -334,15 +331,6 @@ script_ctx_fetch(lua_State *L)
 	if (!lua_isnoneornil(L, 2))
 		luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 2);
-	if (fetch == NULL)
-		return luaL_error(L, "ctx.fetch is not available here (no "
-		    "event loop)");
-	if (permit_url(step_call_allow(ex->call), url, &err) != 0) {
-		lua_pushfstring(L, "fetch %s: %s", url, err.message);
-		script_push_error(L, lua_tostring(L, -1), 0);
-		return lua_error(L);
-	}
-
 	memset(&rq, 0, sizeof rq);
 	rq.url = url;
 	left = ex->deadline - orc_mono_ms();
@@ -392,10 +380,8 @@ script_ctx_fetch(lua_State *L)
 				script_free_lines(lines);
 				return luaL_error(L, "fetch: %s", ebuf);
 			}
-			body = json_dumps(jbody, JSON_COMPACT |
-			    JSON_ENCODE_ANY);
+			body = jsonenc_compact(jbody, &blen);
 			json_decref(jbody);
-			blen = strlen(body);
 			rq.body = body;
 			rq.body_len = blen;
 			if (!has_ct) {
@@ -411,10 +397,17 @@ script_ctx_fetch(lua_State *L)
 		}
 	}
 	rq.headers = (const char *const *)lines;
-	ex->req = fetch_start(fetch, &rq, script_fetch_cb, ex, &err);
+	ex->fetching = ex->host->fetch(ex->host_arg, ex, &rq, &err) == 0;
 	free(body);
 	script_free_lines(lines);
-	if (ex->req == NULL) {
+	if (!ex->fetching && err.code == ORC_EUNSUPPORTED)
+		return luaL_error(L, "%s", err.message);
+	if (!ex->fetching && err.code == ORC_EPERM) {
+		lua_pushfstring(L, "fetch %s: %s", url, err.message);
+		script_push_error(L, lua_tostring(L, -1), 0);
+		return lua_error(L);
+	}
+	if (!ex->fetching) {
 		lua_pushnil(L);
 		lua_pushfstring(L, "fetch %s: %s", url, err.message);
 		return 2;
@@ -436,9 +429,13 @@ script_ctx_mt(struct script_state *st, lua_State *L)
 		{ NULL, NULL }
 	};
 
+	/* Guarded: a script that could reach it could hook every later
+	 * error object of this state (a __gc, a field read by all). */
 	if (luaL_newmetatable(L, SCRIPT_ERROR_MT)) {
 		lua_pushcfunction(L, script_error_tostring);
 		lua_setfield(L, -2, "__tostring");
+		lua_pushboolean(L, 0);
+		lua_setfield(L, -2, "__metatable");
 	}
 	lua_pop(L, 1);
 
@@ -469,8 +466,7 @@ script_ctx_index(lua_State *L)
 	if (lua_type(L, 2) == LUA_TSTRING && (strcmp(key, "trigger") == 0 ||
 	    strcmp(key, "steps") == 0)) {
 		ex = script_exec_of(L);
-		v = key[0] == 't' ? step_call_trigger(ex->call) :
-		    step_call_steps(ex->call);
+		v = key[0] == 't' ? ex->job.trigger : ex->job.steps;
 		if (v == NULL && key[0] == 's')
 			lua_newtable(L);
 		else
@@ -490,21 +486,18 @@ static void
 script_push_ctx(struct script_exec *ex, lua_State *L)
 {
 	struct script_state *st = ex->st;
-	const char *s;
+	const struct script_job *j = &ex->job;
 
 	if (st->ctx_mt_ref == LUA_NOREF)
 		script_ctx_mt(st, L);
 	lua_createtable(L, 0, 4);
-	s = step_call_run_id(ex->call);
-	lua_pushstring(L, s != NULL ? s : "");
+	lua_pushstring(L, j->run_id != NULL ? j->run_id : "");
 	lua_setfield(L, -2, "run_id");
-	s = step_call_workflow(ex->call);
-	lua_pushstring(L, s != NULL ? s : "");
+	lua_pushstring(L, j->workflow != NULL ? j->workflow : "");
 	lua_setfield(L, -2, "workflow");
-	s = step_call_step_name(ex->call);
-	lua_pushstring(L, s != NULL ? s : "");
+	lua_pushstring(L, j->step != NULL ? j->step : "");
 	lua_setfield(L, -2, "step");
-	lua_pushinteger(L, step_call_attempt(ex->call));
+	lua_pushinteger(L, j->attempt);
 	lua_setfield(L, -2, "attempt");
 	lua_rawgeti(L, LUA_REGISTRYINDEX, st->ctx_mt_ref);
 	lua_setmetatable(L, -2);
@@ -516,12 +509,13 @@ script_entry_k(lua_State *L, int status, lua_KContext phase)
 {
 	struct script_exec *ex = script_exec_of(L);
 
+	(void)status;
 	if (phase == 0) {
 		if (!lua_isfunction(L, -1))
 			return luaL_error(L, "%s must return a function "
-			    "(input, ctx), not a %s", ex->script,
+			    "(input, ctx), not a %s", ex->job.script,
 			    luaL_typename(L, -1));
-		script_json_push(L, step_call_input(ex->call), 1);
+		script_json_push(L, ex->job.input, 1);
 		script_push_ctx(ex, L);
 		lua_callk(L, 2, 2, 1, script_entry_k);
 		return script_entry_k(L, LUA_OK, 1);
@@ -539,7 +533,7 @@ script_entry(lua_State *L)
 	lua_settop(L, 0);
 	script_push_env(ex->st, L);
 	ex->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	if (script_push_chunk(ex->st, L, ex->dir, ex->script, &err) != 0) {
+	if (script_push_chunk(ex, L, ex->job.script, &err) != 0) {
 		script_push_error(L, err.message, 0);
 		return lua_error(L);
 	}
@@ -556,14 +550,14 @@ script_limit_message(struct script_exec *ex)
 {
 	if (ex->st->mem_hit)
 		return xasprintf("lua memory limit of %zu MiB exceeded",
-		    ex->memory_mb);
+		    ex->job.memory_mb);
 	switch (ex->hit) {
 	case SCRIPT_LIMIT_INSTRUCTIONS:
 		return xasprintf("lua instruction limit of %lld exceeded",
-		    (long long)ex->max_instructions);
+		    (long long)ex->job.instructions);
 	case SCRIPT_LIMIT_TIME:
 		return xasprintf("lua time limit of %lld ms exceeded",
-		    (long long)ex->timeout_ms);
+		    (long long)ex->job.timeout_ms);
 	default:
 		return NULL;
 	}
@@ -584,8 +578,6 @@ script_release(struct script_exec *ex)
 		luaL_unref(L, LUA_REGISTRYINDEX, ex->loaded_ref);
 		script_give(st);
 	}
-	free(ex->dir);
-	free(ex->script);
 	free(ex);
 }
 
@@ -620,7 +612,8 @@ script_error_text(lua_State *L, int idx, int *retryable, int *object)
 static void
 script_finish(struct script_exec *ex, int status, int nres)
 {
-	struct step_call *call = ex->call;
+	const struct script_host *host = ex->host;
+	void *host_arg = ex->host_arg;
 	struct script_state *st = ex->st;
 	lua_State *co = ex->co, *L = st->L;
 	json_t *out = NULL;
@@ -645,12 +638,12 @@ script_finish(struct script_exec *ex, int status, int nres)
 		if ((out = script_json_from(co, base, "output", ebuf,
 		    sizeof ebuf)) == NULL)
 			msg = xasprintf("%s returned what is not JSON: %s",
-			    ex->script, ebuf);
+			    ex->job.script, ebuf);
 		else if (nres >= 2 && lua_type(co, base + 1) == LUA_TSTRING)
 			next = xstrdup(lua_tostring(co, base + 1));
 		else if (nres >= 2 && !lua_isnil(co, base + 1))
 			msg = xasprintf("%s returned a %s as the next step, "
-			    "not a step name", ex->script,
+			    "not a step name", ex->job.script,
 			    luaL_typename(co, base + 1));
 	} else {
 		text = script_error_text(co, -1, &retryable, &object);
@@ -663,18 +656,22 @@ script_finish(struct script_exec *ex, int status, int nres)
 		}
 	}
 
-	step_call_set_data(call, NULL);
+	if (ex->log_dropped > 0) {
+		text = lua_pushfstring(L, "%I more log lines dropped (a run "
+		    "keeps %d lines, %d bytes)", (lua_Integer)ex->log_dropped,
+		    SCRIPT_LOG_LINES, SCRIPT_LOG_BYTES);
+		host->log(host_arg, 2, text, strlen(text));
+		lua_pop(L, 1);
+	}
 	script_release(ex);
 	/* Last: finishing may call the engine, which may free the call. */
 	if (msg != NULL) {
 		json_decref(out);
-		step_call_fail(call, retryable, "%s", msg);
+		host->done(host_arg, 0, NULL, NULL, retryable, msg);
 		free(msg);
 	} else {
-		if (next != NULL)
-			step_call_set_next(call, next);
+		host->done(host_arg, 1, out, next, 0, NULL);
 		free(next);
-		step_call_succeed(call, out);
 	}
 }
 
@@ -689,14 +686,15 @@ script_resume(struct script_exec *ex, int nargs)
 	st->mem_limit = ex->mem_cap;
 	status = lua_resume(ex->co, NULL, nargs, &nres);
 	st->mem_limit = 0;
-	if (status == LUA_YIELD && ex->req != NULL &&
+	ex->resp = NULL;
+	if (status == LUA_YIELD && ex->fetching &&
 	    ex->hit == SCRIPT_LIMIT_NONE && !st->mem_hit)
 		return STEP_WAIT;
 	if (status == LUA_YIELD) {
 		/* Nothing else yields: not reachable from the sandbox. */
-		if (ex->req != NULL)
-			fetch_cancel(ex->req);
-		ex->req = NULL;
+		if (ex->fetching)
+			ex->host->fetch_cancel(ex->host_arg);
+		ex->fetching = 0;
 		lua_pushliteral(ex->co, "the script yielded outside ctx.fetch");
 		status = LUA_ERRRUN;
 	}
@@ -704,76 +702,51 @@ script_resume(struct script_exec *ex, int nargs)
 	return STEP_DONE;
 }
 
-/* Reads a positive integer key of the step; def when absent. */
-static int64_t
-script_step_int(const json_t *step, const char *key, int64_t def)
+/* Starts a run of a script for its host. */
+struct script_exec *
+script_run(const struct script_job *job, const struct script_host *host,
+    void *arg)
 {
-	const json_t *v = json_object_get(step, key);
-
-	if (json_is_integer(v) && json_integer_value(v) > 0)
-		return json_integer_value(v);
-	return def;
-}
-
-/* The lua step: starts the run of its script. */
-enum step_status
-script_step_start(struct step_call *call)
-{
-	const json_t *step = step_call_step(call);
-	const char *script = json_string_value(json_object_get(step,
-	    "script"));
-	const char *dir = step_call_workflow_dir(call);
 	struct script_exec *ex;
 	struct script_state *st;
 	lua_State *L;
 
-	if (script == NULL) {
-		step_call_fail(call, 0, "lua step has no \"script\"");
-		return STEP_DONE;
-	}
 	ex = xcalloc(1, sizeof *ex);
-	ex->call = call;
-	ex->dir = xstrdup(dir != NULL ? dir : ".");
-	ex->script = xstrdup(script);
+	ex->job = *job;
+	ex->host = host;
+	ex->host_arg = arg;
 	ex->co_ref = ex->env_ref = ex->loaded_ref = LUA_NOREF;
-	ex->memory_mb = (size_t)script_step_int(step, "memory_mb",
-	    SCRIPT_MEMORY_MB);
-	ex->max_instructions = script_step_int(step, "instructions",
-	    SCRIPT_INSTRUCTIONS);
-	ex->timeout_ms = step_call_timeout_ms(call);
-	if (ex->timeout_ms <= 0)
-		ex->timeout_ms = script_step_int(step, "timeout_ms",
-		    SCRIPT_TIMEOUT_MS);
+	if (ex->job.timeout_ms <= 0)
+		ex->job.timeout_ms = SCRIPT_TIMEOUT_MS;
+	if (ex->job.instructions <= 0)
+		ex->job.instructions = SCRIPT_INSTRUCTIONS;
+	if (ex->job.memory_mb == 0)
+		ex->job.memory_mb = SCRIPT_MEMORY_MB;
 	ex->started = orc_mono_ms();
-	ex->deadline = ex->started + ex->timeout_ms;
+	ex->deadline = ex->started + ex->job.timeout_ms;
 
-	st = script_take();
+	st = script_take(job->workflow != NULL ? job->workflow : "");
 	ex->st = st;
 	st->cur = ex;
 	st->mem_hit = 0;
 	L = st->L;
-	ex->mem_cap = st->mem_used + (ex->memory_mb << 20);
+	ex->mem_cap = st->mem_used + (ex->job.memory_mb << 20);
 	ex->co = lua_newthread(L);
 	ex->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_sethook(ex->co, script_hook, LUA_MASKCOUNT, SCRIPT_HOOK_EVERY);
 	lua_pushcfunction(ex->co, script_entry);
-	step_call_set_data(call, ex);
 	script_tls_stats.runs++;
-	return script_resume(ex, 0);
+	return script_resume(ex, 0) == STEP_DONE ? NULL : ex;
 }
 
-/* The engine gave up on the run (timeout, cancel): drop the coroutine. */
+/* Drops a run that waits for its fetch; the coroutine becomes garbage. */
 void
-script_step_cancel(struct step_call *call)
+script_cancel(struct script_exec *ex)
 {
-	struct script_exec *ex = step_call_data(call);
-
 	if (ex == NULL)
 		return;
-	if (ex->req != NULL)
-		fetch_cancel(ex->req);
-	ex->req = NULL;
-	step_call_set_data(call, NULL);
-	/* The suspended coroutine becomes garbage; it never runs again. */
+	if (ex->fetching)
+		ex->host->fetch_cancel(ex->host_arg);
+	ex->fetching = 0;
 	script_release(ex);
 }

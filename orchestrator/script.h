@@ -35,9 +35,91 @@
 #define SCRIPT_INSTRUCTIONS	100000000LL
 #define SCRIPT_TIMEOUT_MS	30000
 
-/* The lua step's start and cancel (steps/lua.c). */
+/* The lua step's start and cancel (steps/lua.c): on a worker process
+ * when the call has a worker pool (worker.h), else on the calling thread. */
 enum step_status script_step_start(struct step_call *);
 void		 script_step_cancel(struct step_call *);
+
+struct fetch_request;
+struct fetch_response;
+struct script_exec;
+
+/* Which version of a file a compiled chunk came from. */
+struct script_ident {
+	int64_t		dev;
+	int64_t		ino;
+	int64_t		size;
+	int64_t		mtime_ns;
+};
+
+/*
+ * One run of a script, as the host describes it. Everything is borrowed
+ * until the host's done function is called or the run is cancelled.
+ */
+struct script_job {
+	const char	*dir;		/* the workflow's folder */
+	const char	*script;	/* as the step writes it */
+	const char	*workflow;
+	const char	*run_id;
+	const char	*step;
+	int		 attempt;
+	const json_t	*input;		/* NULL: null */
+	const json_t	*trigger;	/* NULL: null */
+	const json_t	*steps;		/* NULL: {} */
+	int64_t		 timeout_ms;
+	int64_t		 instructions;
+	size_t		 memory_mb;
+};
+
+/*
+ * What a run needs from whoever hosts it: the daemon's loop (in-process
+ * calls) or a worker process talking to the daemon. arg is the host's.
+ */
+struct script_host {
+	/* Starts a request; its end comes through script_fetch_done(),
+	 * never from inside this call. -1 with err: not started (err's
+	 * code ORC_EPERM raises the script's error, others return nil). */
+	int	(*fetch)(void *arg, struct script_exec *,
+		    const struct fetch_request *, struct orc_error *);
+	/* Drops the request in flight, if any. */
+	void	(*fetch_cancel)(void *arg);
+	/* One ctx.log line (bounded by the caller). level 0..3. */
+	void	(*log)(void *arg, int level, const char *, size_t);
+	/* The value of a secret: 0 (value NULL when unset), -1 when the
+	 * workflow does not list it. */
+	int	(*secret)(void *arg, const char *name, const char **value);
+	/* The text of dir/name when it differs from have: 1 with *text
+	 * (malloc'd), *len and *got; 0 when have is current; -1 with
+	 * err. have may be NULL (nothing cached). */
+	int	(*source)(void *arg, const char *name,
+		    const struct script_ident *have, char **text, size_t *len,
+		    struct script_ident *got, struct orc_error *err);
+	/* The end: ok with output (owned) and next (or NULL), or not ok
+	 * with the message. Called once, last. */
+	void	(*done)(void *arg, int ok, json_t *output, const char *next,
+		    int retryable, const char *message);
+};
+
+/* Starts a run; it ends through host->done, maybe before this returns.
+ * The handle is valid until then. */
+struct script_exec *script_run(const struct script_job *,
+		    const struct script_host *, void *arg);
+/* Hands a run the answer to its fetch and resumes it. */
+void		 script_fetch_done(struct script_exec *,
+		    const struct fetch_response *);
+/* Drops a run that has not ended; done is not called. */
+void		 script_cancel(struct script_exec *);
+/* The in-process host's source: reads dir/name when it differs from have
+ * (by stat), as script_host.source. */
+int		 script_read_source(const char *dir, const char *name,
+		    const struct script_ident *have, char **text, size_t *len,
+		    struct script_ident *got, struct orc_error *);
+/* The identity of dir/name now (stat); -1 with err. */
+int		 script_stat_source(const char *dir, const char *name,
+		    struct script_ident *, struct orc_error *);
+/* The most ctx.log lines and bytes one run keeps. */
+#define SCRIPT_LOG_LINES	1000
+#define SCRIPT_LOG_BYTES	(256 * 1024)
 
 /*
  * Compiles the file at path as the loader does before running it; name is

@@ -3,6 +3,7 @@
  * embedded, sandboxed Lua (orchestrator/script.c). The script's function
  * gets the step input and ctx; its result is the output and, optionally,
  * the name of the next step. It may wait on ctx.fetch without a thread.
+ * It runs on a worker process when the engine has them (script-step.c).
  */
 #include "config.h"
 

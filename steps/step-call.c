@@ -39,6 +39,7 @@ struct step_call {
 	int64_t			 timeout_ms;
 	struct fetch		*fetch;
 	struct pool		*pool;
+	struct worker_pool	*workers;
 	char			*run_id;
 	char			*workflow;
 	char			*workflow_dir;
@@ -118,6 +119,7 @@ step_call_create(const struct step_call_params *p, step_done_cb cb,
 	call->timeout_ms = p->timeout_ms;
 	call->fetch = p->fetch;
 	call->pool = p->pool;
+	call->workers = p->workers;
 	call->run_id = step_call_strdup(p->run_id);
 	call->workflow = step_call_strdup(p->workflow);
 	call->workflow_dir = step_call_strdup(p->workflow_dir);
@@ -315,6 +317,13 @@ struct pool *
 step_call_pool(const struct step_call *call)
 {
 	return call->pool;
+}
+
+/* The engine's worker processes for user code, or NULL. */
+struct worker_pool *
+step_call_workers(const struct step_call *call)
+{
+	return call->workers;
 }
 
 /* The run's input (the trigger payload), or NULL. */

@@ -21,6 +21,7 @@ struct event_base;
 struct fetch;
 struct pool;
 struct step_call;
+struct worker_pool;
 struct step_checker;
 
 enum step_status { STEP_DONE, STEP_WAIT };
@@ -76,6 +77,7 @@ struct step_call_params {
 	const json_t		*trigger;	/* the run's input, or NULL */
 	const json_t		*steps;		/* earlier outputs by name */
 	int64_t			 timeout_ms;	/* the step's; 0: unknown */
+	struct worker_pool	*workers;	/* user code's processes */
 };
 
 typedef void (*step_done_cb)(struct step_call *, void *);
@@ -111,6 +113,8 @@ struct pool	*step_call_pool(const struct step_call *);
 /* The run's input and the outputs of earlier steps ({"NAME": output}). */
 const json_t	*step_call_trigger(const struct step_call *);	/* or NULL */
 const json_t	*step_call_steps(const struct step_call *);	/* or NULL */
+/* Worker processes for user code (worker.h); NULL: run it in process. */
+struct worker_pool *step_call_workers(const struct step_call *);
 /* The step's timeout as the engine applies it; 0 when not given. */
 int64_t		 step_call_timeout_ms(const struct step_call *);
 void		 step_call_set_data(struct step_call *, void *);

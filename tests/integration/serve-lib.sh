@@ -19,6 +19,9 @@
 #   text), $T/headers the headers. The API token ($API_TOKEN, when set)
 #   goes along unless NOAUTH=1.
 # - header NAME: a header of the last answer (case-insensitive).
+# - sink_start: starts tests/integration/sink.py (its environment is the
+#   sink's: SINK_DELAY_MS) recording to $T/sink.jsonl; sets SINK_PID and
+#   SP (its port); it is killed when the test exits.
 # - test_clock_init: the daemons of this test read the time from
 #   $T/clock (ORCH_TEST_CLOCK_FILE); clock MINUTES SECONDS then sets it
 #   to T0 (2030-01-01T00:00:00Z, in ms) + that; MIN is a minute in ms.
@@ -64,7 +67,22 @@ serve_cleanup() {
 	fi
 	SERVE_PID=
 }
-trap 'serve_cleanup; lib_cleanup' EXIT
+SINK_PID=
+trap 'serve_cleanup; [ -z "$SINK_PID" ] || kill "$SINK_PID" 2>/dev/null; lib_cleanup' EXIT
+
+# sink_start: see above.
+sink_start() {
+	local i
+	python3 "$TOP_SRCDIR/tests/integration/sink.py" "$T/sink.jsonl" \
+	    "$T/sink.port" 2>"$T/sink.err" &
+	SINK_PID=$!
+	for i in $(seq 1 100); do
+		[ -s "$T/sink.port" ] && break
+		sleep 0.05
+	done
+	SP=$(cat "$T/sink.port" 2>/dev/null)
+	[ -n "$SP" ] || hard_error "the sink did not start: $(cat "$T/sink.err")"
+}
 
 # serve_start [ARGS...]: see above. Returns 1 (and counts a failure) when
 # the daemon does not come up.

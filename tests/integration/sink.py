@@ -5,15 +5,18 @@
 # {"ok": true}. Usage: sink.py LOG PORTFILE; it writes its port to PORTFILE
 # once it listens, and runs until killed. Each line is flushed as it is
 # written, so the log is complete up to the moment a test reads it.
+# SINK_DELAY_MS in the environment makes every answer wait that long.
 import http.server
 import json
 import os
 import socketserver
 import sys
 import threading
+import time
 
 LOG = open(sys.argv[1], "a", buffering=1)
 LOCK = threading.Lock()
+DELAY = int(os.environ.get("SINK_DELAY_MS") or 0) / 1000.0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -34,6 +37,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         }
         with LOCK:
             LOG.write(json.dumps(line) + "\n")
+        if DELAY > 0:
+            time.sleep(DELAY)
         out = b'{"ok": true}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -49,6 +54,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024
 
 
 srv = Server(("127.0.0.1", 0), Handler)

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <stdarg.h>
 
 #include <event2/event.h>
@@ -366,6 +367,77 @@ test_script_sandbox_load(void)
 	    "    select(2, load(function() return nil end)) }\n"
 	    "end\n", NULL,
 	    "[true,true,true,42,true,5,\"load takes a string here\"]");
+}
+
+/* load with exactly three arguments runs in the run's globals, not as
+ * its own _ENV (the chunk once landed in the env argument's slot). */
+static void
+test_script_sandbox_load_three(void)
+{
+	expect_output("return function()\n"
+	    "  x = 7\n"
+	    "  local f = load('return x, type(_ENV)', 'n', 't')\n"
+	    "  local a, b = f()\n"
+	    "  return { a, b }\n"
+	    "end\n", NULL, "[7,\"table\"]");
+}
+
+/* Finalisers are refused (Lua runs them with hooks off); metatables
+ * without one work, and a protected one stays protected. */
+static void
+test_script_sandbox_no_gc(void)
+{
+	expect_error("return function() setmetatable({}, {__gc = function() "
+	    "while true do end end}) end\n", NULL,
+	    "finalisers (__gc) are not available", -1);
+	expect_error("return function() setmetatable({}, {__gc = false}) "
+	    "end\n", NULL, "finalisers (__gc) are not available", -1);
+	expect_output("return function()\n"
+	    "  local t = setmetatable({}, {__index = function() return 3 "
+	    "end})\n"
+	    "  local p = setmetatable({}, {__metatable = 'no'})\n"
+	    "  local ok = pcall(setmetatable, p, {})\n"
+	    "  return { t.x, ok, getmetatable(p), "
+	    "getmetatable(setmetatable(t, nil)) == nil }\n"
+	    "end\n", NULL, "[3,false,\"no\",true]");
+	expect_error("return function(input, ctx) "
+	    "return setmetatable(ctx.fatal('x'), {}) end\n", NULL,
+	    "cannot change a protected metatable", -1);
+}
+
+/* ctx.log keeps at most SCRIPT_LOG_LINES lines a run, then says how many
+ * it dropped. */
+static void
+test_script_log_bounded(void)
+{
+	char *out;
+	FILE *f;
+	int fd, saved, lines = 0, dropped = 0;
+	char line[4096];
+
+	fflush(stderr);
+	saved = dup(2);
+	fd = open("log.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	dup2(fd, 2);
+	close(fd);
+	expect_output("return function(input, ctx)\n"
+	    "  for i = 1, 5000 do ctx.log('error', 'line %d', i) end\n"
+	    "  return 1\n"
+	    "end\n", NULL, "1");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	f = fopen("log.txt", "r");
+	REQUIRE(f != NULL);
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strstr(line, "step s: line ") != NULL)
+			lines++;
+		if ((out = strstr(line, "4000 more log lines dropped")) != NULL)
+			dropped++;
+	}
+	fclose(f);
+	CHECK(lines == SCRIPT_LOG_LINES);
+	CHECK(dropped == 1);
 }
 
 /* require: modules in the workflow's folder only. */
@@ -814,6 +886,9 @@ main(void)
 	TEST_RUN(test_script_branching);
 	TEST_RUN(test_script_loader_check);
 	TEST_RUN(test_script_fetch_concurrent);
+	TEST_RUN(test_script_sandbox_load_three);
+	TEST_RUN(test_script_sandbox_no_gc);
+	TEST_RUN(test_script_log_bounded);
 	script_shutdown();
 	TEST_DONE();
 }
