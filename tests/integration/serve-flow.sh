@@ -72,7 +72,7 @@ flowwf strict '"rate_limit": { "per_second": 1, "burst": 1,
     "on_limit": "reject" },' 0
 flowwf bounce '"debounce": { "key": "{{input.k}}", "wait_ms": 600,
     "max_wait_ms": 5000 },' 0
-flowwf ranked '"concurrency": 1, "priority": "{{input.p}}",' 400
+flowwf ranked '"concurrency": 1, "priority": "{{input.p}}",' 1500
 
 serve_start || finish
 
