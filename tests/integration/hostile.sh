@@ -45,6 +45,20 @@ cat >"$WF/hbucket.json" <<JSON
       "with": { "bucket": "{{input.b}}", "key": "k/{{input.name}}.json" } } ]
 }
 JSON
+# A bucket key from the input, read back.
+cat >"$WF/hbucketget.json" <<JSON
+{ "name": "hbucketget",
+  "trigger": { "webhook": { "path": "/hooks/hbucketget", $SYNC } }, $ONCE,
+  "steps": [ { "name": "decode", "uses": "json.decode" },
+    { "name": "get", "uses": "bucket.get",
+      "with": { "bucket": "ok", "key": "{{input.key}}" } } ] }
+JSON
+# A folder of the bucket planted as a symbolic link to a folder outside.
+mkdir -p "$T/buckets/ok/k" "$T/outside"
+printf 'outside-SECRET-3e9d\n' >"$T/outside/secret.txt"
+ln -s "$T/outside" "$T/buckets/ok/k/esc"
+ln -s ../../outside "$T/buckets/ok/esc"
+
 # A header, a URL path and a query from the input, to the sink.
 cat >"$WF/hheader.json" <<JSON
 { "name": "hheader",
@@ -305,6 +319,24 @@ done
 req POST /hooks/hbucket "${JSONH[@]}" --data-binary '{"b": "ok", "name": "x"}'
 expect_code "a plain key is written" 200
 expect_file "the plain key's file" "$T/buckets/ok/k/x.json"
+# A folder of the key that is a symbolic link leads neither way out.
+req POST /hooks/hbucket "${JSONH[@]}" --data-binary '{"b": "ok", "name": "esc/x"}'
+SYNC_FAIL_OK=1 answered "bucket.put through a planted folder link"
+expect_code "bucket.put through a folder link fails" 500
+expect_contains "it names the bucket, the key and the link" "$BODY" \
+    'bucket \"ok\" key \"k/esc/x.json\": \"k/esc\" is a symbolic link'
+expect_true "nothing written through the link" test ! -e "$T/outside/x.json"
+for key in esc/secret.txt k/esc/secret.txt; do
+	req POST /hooks/hbucketget "${JSONH[@]}" --data-binary "{\"key\": \"$key\"}"
+	SYNC_FAIL_OK=1 answered "bucket.get $key through a planted folder link"
+	expect_code "bucket.get $key through a folder link fails" 500
+	expect_contains "bucket.get $key names the link" "$BODY" \
+	    'is a symbolic link'
+	expect_not_contains "bucket.get $key reveals nothing" "$BODY" \
+	    outside-SECRET
+done
+req POST /hooks/hbucketget "${JSONH[@]}" --data-binary '{"key": "k/x.json"}'
+expect_code "bucket.get of a plain key" 200
 # Nothing outside the bucket folder: the temp dir holds only what the
 # test made, the database and its content-addressed blobs (large payloads,
 # SPEC section 3), and no escape file exists anywhere we aimed at.
