@@ -28,6 +28,14 @@
  * callback; from then on that callback (or the deadline) ends the
  * http_conn. evhttp clears the callbacks of a bufferevent it frees, which
  * tells the rare connection that ended before that first step.
+ *
+ * Out of file descriptors, accept() fails with EMFILE and leaves the
+ * connection in the backlog, so the listening socket stays readable and
+ * the loop would retry at once, forever, at full CPU. The listener's error
+ * callback therefore pauses it (100 ms, doubling to 1 s while it keeps
+ * failing), logs one line per pause, and spends a descriptor kept in
+ * reserve to accept the oldest waiting connection and close it at once, so
+ * that its client learns instead of hanging. Accepting resumes by itself.
  */
 #include "config.h"
 
@@ -35,16 +43,19 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <openssl/crypto.h>
 
 #include "engine.h"
@@ -59,6 +70,8 @@
 #define HTTP_TIMEOUT_S	30
 #define HTTP_READ_TIMEOUT_MS	10000	/* to read a whole request */
 #define HTTP_MAX_ARGS	2
+#define HTTP_PAUSE_MIN_MS	100	/* out of descriptors: first pause */
+#define HTTP_PAUSE_MAX_MS	1000	/* and the longest */
 
 #define M_GET	EVHTTP_REQ_GET
 #define M_POST	EVHTTP_REQ_POST
@@ -103,6 +116,14 @@ static const struct http_route http_routes[] = {
 	{ "/runs/*/cancel", M_POST, http_runs_cancel },
 	{ NULL, 0, NULL }
 };
+
+/*
+ * The servers of this process. libevent calls a listener's error callback
+ * with evhttp's argument, not ours, so the callback finds its server here
+ * (one, except in tests). Used on the loop's thread only.
+ */
+static TAILQ_HEAD(, http_server) http_servers =
+    TAILQ_HEAD_INITIALIZER(http_servers);
 
 /* Error codes and their status. */
 static const struct {
@@ -347,7 +368,69 @@ http_conn_bev_cb(struct event_base *base, void *arg)
 	conn = http_conn_new(srv, bev);
 	/* Runs in this turn of the loop, before the socket is read. */
 	event_active(conn->timer, EV_TIMEOUT, 1);
+	srv->accept_pause_ms = 0;	/* accepting again: no back-off */
 	return bev;
+}
+
+/* The descriptor kept for running out of them: -1 when none is left. */
+static int
+http_reserve_open(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * accept() failed for good (libevent retries EINTR, EAGAIN and
+ * ECONNABORTED itself): pause the listener, and out of descriptors close
+ * the oldest waiting connection with the reserve descriptor. See the top.
+ */
+static void
+http_accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct http_server *srv;
+	struct timeval tv;
+	int e = EVUTIL_SOCKET_ERROR(), fd, out;
+
+	TAILQ_FOREACH(srv, &http_servers, entry) {
+		if (srv->listener == lev)
+			break;
+	}
+	if (srv == NULL)
+		return;
+	evconnlistener_disable(lev);
+	out = e == EMFILE || e == ENFILE;
+	if (out && srv->reserve_fd >= 0) {
+		close(srv->reserve_fd);
+		if ((fd = accept(evconnlistener_get_fd(lev), NULL, NULL)) >= 0) {
+			close(fd);
+			srv->accept_closed++;
+		}
+		srv->reserve_fd = http_reserve_open();
+	}
+	srv->accept_pause_ms = srv->accept_pause_ms == 0 ?
+	    HTTP_PAUSE_MIN_MS : srv->accept_pause_ms * 2;
+	if (srv->accept_pause_ms > HTTP_PAUSE_MAX_MS)
+		srv->accept_pause_ms = HTTP_PAUSE_MAX_MS;
+	log_warn("%s: port %d: %s (%s): not accepting for %d ms; %llu "
+	    "waiting connections closed at once so far", __func__,
+	    srv->port, out ? "out of file descriptors" : "accept failed",
+	    strerror(e), srv->accept_pause_ms,
+	    (unsigned long long)srv->accept_closed);
+	tv.tv_sec = srv->accept_pause_ms / 1000;
+	tv.tv_usec = (srv->accept_pause_ms % 1000) * 1000;
+	evtimer_add(srv->accept_timer, &tv);
+}
+
+/* A pause is over: accept again (and take the reserve back if lost). */
+static void
+http_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *srv = arg;
+
+	if (srv->reserve_fd < 0)
+		srv->reserve_fd = http_reserve_open();
+	if (srv->listener != NULL)
+		evconnlistener_enable(srv->listener);
 }
 
 /* The answer was sent and the connection stays: the next request's
@@ -808,6 +891,9 @@ http_bind(struct http_server *srv, const char *where, struct orc_error *err)
 	 * again on the socket raises the backlog (Linux updates it). */
 	if (listen(evhttp_bound_socket_get_fd(sock), HTTP_BACKLOG) != 0)
 		log_warn("%s: listen backlog: %s", __func__, strerror(errno));
+	if ((srv->listener = evhttp_bound_socket_get_listener(sock)) != NULL)
+		evconnlistener_set_error_cb(srv->listener,
+		    http_accept_error_cb);
 	if (getsockname(evhttp_bound_socket_get_fd(sock),
 	    (struct sockaddr *)&ss, &len) == 0)
 		srv->port = ntohs(ss.ss_family == AF_INET6 ?
@@ -837,6 +923,11 @@ http_create(struct event_base *base, struct engine *engine,
 	    cfg->read_timeout_ms : HTTP_READ_TIMEOUT_MS;
 	srv->conns = hmap_create();
 	TAILQ_INIT(&srv->conn_list);
+	TAILQ_INSERT_TAIL(&http_servers, srv, entry);
+	srv->reserve_fd = http_reserve_open();
+	if ((srv->accept_timer = evtimer_new(base, http_accept_resume_cb,
+	    srv)) == NULL)
+		fatal("%s: evtimer_new failed", __func__);
 	if ((srv->http = evhttp_new(base)) == NULL)
 		fatal("%s: evhttp_new failed", __func__);
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
@@ -917,6 +1008,11 @@ http_free(struct http_server *srv)
 		return;
 	if (srv->engine != NULL)
 		engine_set_observer(srv->engine, NULL, NULL);
+	TAILQ_REMOVE(&http_servers, srv, entry);
+	if (srv->accept_timer != NULL)
+		event_free(srv->accept_timer);
+	if (srv->reserve_fd >= 0)
+		close(srv->reserve_fd);
 	/* Closes every connection: held requests learn they are gone. */
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
