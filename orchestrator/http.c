@@ -55,6 +55,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <openssl/crypto.h>
 
@@ -511,7 +512,7 @@ http_account(struct http_req *hr)
 	struct http_server *srv = hr->srv;
 	struct timespec ts;
 	struct tm tm;
-	char when[32];
+	char when[32], path[2048];
 	int i;
 
 	if (srv == NULL)
@@ -529,12 +530,29 @@ http_account(struct http_req *hr)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* The path is the client's: quoted, so it cannot forge a line. */
+	log_quote(path, sizeof path, hr->raw_path);
 	fprintf(stderr, "ts=%s.%03ldZ method=%s path=%s status=%d bytes=%zu "
 	    "dur_ms=%lld%s%s\n", when, ts.tv_nsec / 1000000,
 	    hr->method == M_GET ? "GET" : hr->method == M_POST ? "POST" :
-	    hr->method == EVHTTP_REQ_HEAD ? "HEAD" : "OTHER", hr->raw_path,
+	    hr->method == EVHTTP_REQ_HEAD ? "HEAD" : "OTHER", path,
 	    hr->status, hr->bytes, (long long)(orc_mono_ms() - hr->start),
 	    hr->run_id[0] != '\0' ? " run_id=" : "", hr->run_id);
+}
+
+/* Sends the answer (buf may be NULL) and counts it; the request is
+ * answered from now on. */
+static void
+http_send(struct http_req *hr, int status, struct evbuffer *buf,
+    size_t len)
+{
+	http_req_unwatch(hr);
+	evhttp_send_reply(hr->req, status, NULL, buf);
+	hr->req = NULL;
+	hr->answered = 1;
+	hr->status = status;
+	hr->bytes = len;
+	http_account(hr);
 }
 
 void
@@ -542,20 +560,26 @@ http_reply_text(struct http_req *hr, int status, const char *type,
     const char *body, size_t len)
 {
 	struct evbuffer *buf;
+	char n[32];
 
 	if (!http_req_live(hr) || hr->streaming)
 		return;
 	http_add_header(hr, "Content-Type", type);
+	if (hr->method == EVHTTP_REQ_HEAD) {
+		/*
+		 * The GET's headers and length, no body: evhttp would send
+		 * the body, and a client reads the next answer's bytes
+		 * after a HEAD's headers.
+		 */
+		snprintf(n, sizeof n, "%zu", len);
+		http_add_header(hr, "Content-Length", n);
+		http_send(hr, status, NULL, 0);
+		return;
+	}
 	buf = evbuffer_new();
 	evbuffer_add(buf, body, len);
-	http_req_unwatch(hr);
-	evhttp_send_reply(hr->req, status, NULL, buf);
+	http_send(hr, status, buf, len);
 	evbuffer_free(buf);
-	hr->req = NULL;
-	hr->answered = 1;
-	hr->status = status;
-	hr->bytes = len;
-	http_account(hr);
 }
 
 void
@@ -631,6 +655,11 @@ http_stream_start(struct http_req *hr)
 		return;
 	http_add_header(hr, "Content-Type", "text/event-stream");
 	http_add_header(hr, "Cache-Control", "no-cache");
+	if (hr->method == EVHTTP_REQ_HEAD) {
+		/* No stream for HEAD: its headers, answered now. */
+		http_send(hr, 200, NULL, 0);
+		return;
+	}
 	evhttp_send_reply_start(hr->req, 200, NULL);
 	hr->streaming = 1;
 	hr->status = 200;
@@ -814,6 +843,40 @@ http_req_new(struct http_server *srv, struct evhttp_request *req)
 	return hr;
 }
 
+/*
+ * Why a request's length is ambiguous, or NULL: more than one
+ * Content-Length, one that is not plain digits, or one beside a
+ * Transfer-Encoding. evhttp reads the body by the first Content-Length
+ * and parses it with strtoll ("+2" passes); a proxy in front that takes
+ * another would frame a different request (the stuff of smuggling).
+ */
+static const char *
+http_length_problem(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	const char *p;
+	int n = 0, te = 0;
+
+	TAILQ_FOREACH(kv, h, next) {
+		if (strcasecmp(kv->key, "Transfer-Encoding") == 0)
+			te = 1;
+		if (strcasecmp(kv->key, "Content-Length") != 0)
+			continue;
+		if (++n > 1)
+			return "more than one Content-Length header";
+		if (*kv->value == '\0')
+			return "Content-Length is empty";
+		for (p = kv->value; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9')
+				return "Content-Length must be digits only";
+		}
+	}
+	if (n > 0 && te)
+		return "Content-Length and Transfer-Encoding together";
+	return NULL;
+}
+
 /* Every request lands here: drain, webhooks, token, then the routes. */
 static void
 http_request_cb(struct evhttp_request *req, void *arg)
@@ -822,6 +885,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	struct http_req *hr = http_req_new(srv, req);
 	struct http_conn *conn;
 	struct workflow *wf;
+	const char *why;
 
 	/* Read whole: the deadline stops until the answer is sent. */
 	if ((conn = http_conn_of(srv, req, 1)) != NULL) {
@@ -829,7 +893,11 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		evhttp_request_set_on_complete_cb(req, http_conn_done_cb,
 		    conn);
 	}
-	if (srv->draining)
+	if ((why = http_length_problem(req)) != NULL) {
+		/* Where this request ends is unsure: so is the next one. */
+		http_add_header(hr, "Connection", "close");
+		http_error(hr, "bad_request", "%s", why);
+	} else if (srv->draining)
 		http_error(hr, "shutting_down", "the server is shutting down");
 	else if ((wf = hmap_get(srv->by_path, hr->path)) != NULL) {
 		/* Webhooks answer to their signature, not to the token. */
