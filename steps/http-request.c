@@ -420,7 +420,7 @@ static char **
 http_request_headers(struct step_call *call, const json_t *headers,
     const char *content_type, char **why)
 {
-	const char *name, *key;
+	const char *name, *key, *refused;
 	const json_t *v;
 	char **lines;
 	size_t n = 0;
@@ -436,6 +436,12 @@ http_request_headers(struct step_call *call, const json_t *headers,
 		if (!json_is_string(v)) {
 			*why = xasprintf("http.request header \"%s\" must be "
 			    "a string", name);
+			goto bad;
+		}
+		if ((refused = fetch_header_refused(name, strlen(name))) !=
+		    NULL) {
+			*why = xasprintf("http.request header \"%s\" %s", name,
+			    refused);
 			goto bad;
 		}
 		if (strpbrk(json_string_value(v), "\r\n") != NULL ||
@@ -620,7 +626,7 @@ static void
 http_request_check(const json_t *with, struct step_checker *chk)
 {
 	const json_t *v, *h;
-	const char *name;
+	const char *name, *why;
 	char *m;
 
 	v = json_object_get(with, "url");
@@ -656,6 +662,10 @@ http_request_check(const json_t *with, struct step_checker *chk)
 				step_check_error(chk, "with.headers",
 				    "http.request header \"%s\" must be a "
 				    "string", name);
+			else if ((why = fetch_header_refused(name,
+			    strlen(name))) != NULL)
+				step_check_error(chk, "with.headers",
+				    "http.request header \"%s\" %s", name, why);
 		}
 	}
 

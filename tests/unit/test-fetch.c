@@ -762,11 +762,15 @@ static void
 test_fetch_start_errors(void)
 {
 	static const char *const bad[] = { "X: a\r\nY: b", NULL };
+	static const char *const hosts[] = { "Host: internal", "host:x",
+	    " HOST : x", "Host;", NULL };
+	const char *lines[2] = { NULL, NULL };
 	struct fetch_request req;
 	struct orc_error err;
 	struct result r;
 	struct env e;
 	json_t *allow;
+	size_t i;
 
 	env_init(&e);
 	memset(&r, 0, sizeof r);
@@ -785,6 +789,15 @@ test_fetch_start_errors(void)
 	req.headers = bad;
 	CHECK(fetch_start(e.f, &req, record_cb, &r, &err) == NULL);
 	CHECK_CONTAINS(err.message, "line break");
+	/* Host, however written (ctx.fetch passes lines as they come). */
+	for (i = 0; hosts[i] != NULL; i++) {
+		lines[0] = hosts[i];
+		req.headers = lines;
+		CHECK(fetch_start(e.f, &req, record_cb, &r, &err) == NULL);
+		CHECK(err.code == ORC_EPERM);
+		CHECK_CONTAINS(err.message, "is refused: the host is the "
+		    "url's");
+	}
 	req.headers = NULL;
 	allow = json_loads("{\"hosts\":[\"example.com\"]}", 0, NULL);
 	req.allow = allow;

@@ -549,6 +549,13 @@ test_http_request_refusals(void)
 	    "\"headers\":{\"X-A\\nB\":\"a\"}}", NULL, NULL);
 	CHECK_FAILED(call, 0, "is not valid");
 	step_call_free(call);
+	/* Host would reach another virtual host behind an allowed address. */
+	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/echo\","
+	    "\"headers\":{\"hOsT\":\"internal.example\"}}", NULL,
+	    "{\"hosts\":[\"127.0.0.1\"]}");
+	CHECK_FAILED(call, 0, "http.request header \"hOsT\" is refused: the "
+	    "host is the url's, which allow.hosts checks");
+	step_call_free(call);
 
 	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/echo\"}", NULL,
 	    "{\"hosts\":[\"api.example.com\",\"127.0.0.1:1\"]}");
@@ -647,6 +654,8 @@ test_http_request_check(void)
 	CHECK(run_check("{\"url\":\"u\",\"headers\":{\"A\":1}}") == 1);
 	CHECK_CONTAINS(check_message, "header \"A\" must be a string");
 	CHECK(run_check("{\"url\":\"u\",\"headers\":{\"A\":\"{{x}}\"}}") == 0);
+	CHECK(run_check("{\"url\":\"u\",\"headers\":{\"Host\":\"h\"}}") == 1);
+	CHECK_CONTAINS(check_message, "\"Host\" is refused");
 	CHECK(run_check("{\"url\":\"u\",\"expect_status\":\"200\"}") == 1);
 	CHECK_STR(check_path, "with.expect_status");
 	CHECK(run_check("{\"url\":\"u\",\"expect_status\":[200,\"x\"]}") ==
