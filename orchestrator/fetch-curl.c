@@ -316,6 +316,7 @@ fetch_curl_launch(struct fetch_req *r, struct orc_error *err)
 	CURL *e;
 	int64_t left;
 	CURLMcode mrc;
+	char *shown;
 
 	if (f->nidle > 0)
 		e = f->idle[--f->nidle];
@@ -356,8 +357,10 @@ fetch_curl_launch(struct fetch_req *r, struct orc_error *err)
 	fetch_curl_method(r, e);
 
 	if ((mrc = curl_multi_add_handle(f->multi, e)) != CURLM_OK) {
-		orc_error_set(err, ORC_EIO, "%s %s: %s", r->method, r->url,
+		shown = orc_url_redact(r->url);
+		orc_error_set(err, ORC_EIO, "%s %s: %s", r->method, shown,
 		    curl_multi_strerror(mrc));
+		free(shown);
 		curl_easy_cleanup(e);
 		r->easy = NULL;
 		return -1;
@@ -395,7 +398,7 @@ static int
 fetch_req_redirect(struct fetch_req *r)
 {
 	struct orc_error err;
-	char *next = NULL;
+	char *next = NULL, *shown;
 
 	if (!r->follow || r->result != CURLE_OK)
 		return 0;
@@ -413,8 +416,10 @@ fetch_req_redirect(struct fetch_req *r)
 		return 0;
 	}
 	if (permit_url(r->allow, next, &err) != 0) {
-		r->errmsg = xasprintf("redirect to %s refused: %s", next,
+		shown = orc_url_redact(next);
+		r->errmsg = xasprintf("redirect to %s refused: %s", shown,
 		    err.message);
+		free(shown);
 		r->refused = 1;
 		free(next);
 		return 0;

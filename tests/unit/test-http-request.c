@@ -379,8 +379,8 @@ test_http_request_status_classes(void)
 	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/"
 	    "status?code=500\"}",
 	    NULL, NULL);
-	msg = xasprintf("http.request GET http://127.0.0.1:%d/status?"
-	    "code=500: 500 Internal Server Error", e.h->port);
+	msg = xasprintf("http.request GET http://127.0.0.1:%d/status?...: "
+	    "500 Internal Server Error", e.h->port);
 	CHECK_FAILED(call, 1, msg);
 	free(msg);
 	CHECK(step_call_retry_after_ms(call) == 0);
@@ -389,8 +389,8 @@ test_http_request_status_classes(void)
 	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/"
 	    "status?code=404\"}",
 	    NULL, NULL);
-	msg = xasprintf("http.request GET http://127.0.0.1:%d/status?"
-	    "code=404: 404 Not Found", e.h->port);
+	msg = xasprintf("http.request GET http://127.0.0.1:%d/status?...: "
+	    "404 Not Found", e.h->port);
 	CHECK_FAILED(call, 0, msg);
 	CHECK_STR(step_call_error(call), msg);
 	free(msg);
@@ -497,6 +497,27 @@ test_http_request_redirects(void)
 	    "{\"hosts\":[\"127.0.0.1\"]}");
 	CHECK_FAILED(call, 0, "host 10.9.9.9:80 is not in the workflow's "
 	    "allow.hosts");
+	step_call_free(call);
+
+	/* Errors show URLs without what may hold a token: the query and
+	 * userinfo, of the request and of a refused redirect. */
+	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/redirect?"
+	    "to=http://u:pw@10.9.9.9/x%3Ftoken%3Dtk1\",\"follow_redirects\":"
+	    "true}", NULL, "{\"hosts\":[\"127.0.0.1\"]}");
+	CHECK_FAILED(call, 0, "/redirect?...: redirect to http://10.9.9.9/x?... "
+	    "refused: host 10.9.9.9:80");
+	CHECK(strstr(step_call_error(call), "tk1") == NULL);
+	CHECK(strstr(step_call_error(call), "pw") == NULL);
+	step_call_free(call);
+	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/status?"
+	    "code=404&token=tk2\"}", NULL, "{\"hosts\":[\"10.9.9.9\"]}");
+	CHECK_FAILED(call, 0, "/status?...: host 127.0.0.1:");
+	CHECK(strstr(step_call_error(call), "tk2") == NULL);
+	step_call_free(call);
+	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/status?"
+	    "code=404&token=tk3\"}", NULL, NULL);
+	CHECK_FAILED(call, 0, "/status?...: 404 Not Found");
+	CHECK(strstr(step_call_error(call), "tk3") == NULL);
 	step_call_free(call);
 	env_free(&e);
 }
