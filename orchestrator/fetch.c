@@ -79,6 +79,7 @@ fetch_req_free(struct fetch_req *r)
 		free(r->userpwd);
 	}
 	free(r->reason);
+	fetch_req_end_joins(r, 0);
 	json_decref(r->rheaders);
 	fetch_req_drop_body(r);
 	free(r->errmsg);
