@@ -70,7 +70,7 @@ struct fetch_req {
 	long			 status;
 	char			*reason;
 	json_t			*rheaders;
-	struct hmap		*rjoin;		/* repeated: name -> strbuf */
+	struct hmap		*rjoin;		/* repeats: name -> strbuf */
 	struct strbuf		 rbody;
 	int			 over;		/* past max */
 	int			 over_all;	/* past the client's buffer cap */

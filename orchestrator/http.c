@@ -71,7 +71,7 @@
 #define HTTP_TIMEOUT_S	30
 #define HTTP_READ_TIMEOUT_MS	10000	/* to read a whole request */
 #define HTTP_MAX_ARGS	2
-#define HTTP_PAUSE_MIN_MS	100	/* out of descriptors: first pause */
+#define HTTP_PAUSE_MIN_MS	100	/* out of descriptors: 1st pause */
 #define HTTP_PAUSE_MAX_MS	1000	/* and the longest */
 
 #define M_GET	EVHTTP_REQ_GET
@@ -402,7 +402,8 @@ http_accept_error_cb(struct evconnlistener *lev, void *arg)
 	out = e == EMFILE || e == ENFILE;
 	if (out && srv->reserve_fd >= 0) {
 		close(srv->reserve_fd);
-		if ((fd = accept(evconnlistener_get_fd(lev), NULL, NULL)) >= 0) {
+		fd = accept(evconnlistener_get_fd(lev), NULL, NULL);
+		if (fd >= 0) {
 			close(fd);
 			srv->accept_closed++;
 		}

@@ -70,7 +70,7 @@ log_quote(char *out, size_t size, const char *s)
 		} else
 			esc[k++] = (char)c;
 		if (n + k + 2 > size)
-			break;		/* the closing quote and the NUL */
+			break;	/* room for the closing quote and NUL */
 		memcpy(out + n, esc, k);
 		n += k;
 	}

@@ -312,7 +312,7 @@ struct sqlite_store {
 	struct sqlite_conn	 rconn;
 	struct sqlite_conn	*w;	/* NULL when read-only */
 	struct sqlite_conn	*r;	/* may be w */
-	int			 lock_fd;	/* FILE.lock when serving, or -1 */
+	int			 lock_fd;	/* FILE.lock (serve), or -1 */
 };
 
 /* Whether reads have their own connection (not so in memory). */

@@ -100,9 +100,10 @@ bucket_get_open(const char *root, const char *name, const char *key,
 			return fd;
 		free(*error);
 		if (e == ELOOP)
-			*error = xasprintf("bucket.get bucket \"%s\" key \"%s\": "
-			    "the key is a symbolic link, and a key is resolved "
-			    "inside its bucket folder only", name, key);
+			*error = xasprintf("bucket.get bucket \"%s\" key "
+			    "\"%s\": the key is a symbolic link, and a key is "
+			    "resolved inside its bucket folder only", name,
+			    key);
 		else
 			*error = xasprintf("bucket.get cannot open %s: %s",
 			    path, strerror(e));

@@ -83,9 +83,9 @@ struct bucket_put_s3 {
 struct bucket_put_staged {
 	int		 dir;		/* the key's folder, or -1 */
 	int		 fd;		/* the file, or -1 */
-	char		*tmp;		/* a named file's name in dir, or NULL */
-	char		*path;		/* the key's file, for messages */
-	const char	*base;		/* its name in dir, within path */
+	char		*tmp;		/* a named file in dir, or NULL */
+	char		*path;		/* the key's file (messages) */
+	const char	*base;		/* its name in dir, in path */
 	dev_t		 dev;		/* their file system */
 };
 

@@ -504,8 +504,8 @@ test_http_request_redirects(void)
 	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/redirect?"
 	    "to=http://u:pw@10.9.9.9/x%3Ftoken%3Dtk1\",\"follow_redirects\":"
 	    "true}", NULL, "{\"hosts\":[\"127.0.0.1\"]}");
-	CHECK_FAILED(call, 0, "/redirect?...: redirect to http://10.9.9.9/x?... "
-	    "refused: host 10.9.9.9:80");
+	CHECK_FAILED(call, 0, "/redirect?...: redirect to "
+	    "http://10.9.9.9/x?... refused: host 10.9.9.9:80");
 	CHECK(strstr(step_call_error(call), "tk1") == NULL);
 	CHECK(strstr(step_call_error(call), "pw") == NULL);
 	step_call_free(call);

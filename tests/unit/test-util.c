@@ -293,7 +293,8 @@ test_util_url_redact(void)
 {
 	static const char *const cases[][2] = {
 		{ "http://h/p", "http://h/p" },
-		{ "https://h:8443/a/b?token=s3cret&x=1", "https://h:8443/a/b?..." },
+		{ "https://h:8443/a/b?token=s3cret&x=1",
+		    "https://h:8443/a/b?..." },
 		{ "http://u:p@ss@h/p?t=1#f", "http://h/p?..." },
 		{ "http://h/p#frag", "http://h/p" },
 		{ "http://h?q=1", "http://h?..." },
