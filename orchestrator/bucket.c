@@ -8,9 +8,18 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+#include <sys/types.h>
+#ifdef HAVE_LINUX_OPENAT2_H
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+#endif
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -153,6 +162,171 @@ bucket_errno_retryable(int e)
 	default:
 		return 0;
 	}
+}
+
+/*
+ * Whether to try openat2 before the walk: 1 try it, 0 the kernel lacks it
+ * (ENOSYS) or a test wants the walk. Read and written by every I/O
+ * worker, hence atomically.
+ */
+static int bucket_openat2_on = 1;
+
+/* Lets tests take the walk. */
+void
+bucket_dir_walk_only(int on)
+{
+	__atomic_store_n(&bucket_openat2_on, !on, __ATOMIC_RELAXED);
+}
+
+/* The key's last component. */
+const char *
+bucket_key_base(const char *key)
+{
+	const char *slash = strrchr(key, '/');
+
+	return slash != NULL ? slash + 1 : key;
+}
+
+/* Opens (with create, first makes) the folder name in the folder fd,
+ * never through a symbolic link; -1 with errno, ELOOP for a link. */
+static int
+bucket_dir_step(int fd, const char *name, int create)
+{
+	struct stat sb;
+	int d, e;
+
+	d = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d < 0 && errno == ENOENT && create &&
+	    (mkdirat(fd, name, 0755) == 0 || errno == EEXIST))
+		d = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	if (d >= 0)
+		return d;
+	e = errno;
+	/* O_DIRECTORY may win over O_NOFOLLOW (ENOTDIR): name the link. */
+	if ((e == ENOTDIR || e == ELOOP) && fstatat(fd, name, &sb,
+	    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode))
+		e = ELOOP;
+	errno = e;
+	return -1;
+}
+
+/* Opens the bucket folder ROOT/NAME, following links (the operator's);
+ * with create, makes ROOT and the bucket when missing. */
+static int
+bucket_root_open(const char *root, const char *name, int create)
+{
+	char *path;
+	int fd, e;
+
+	path = xasprintf("%s/%s", root, name);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create &&
+	    (mkdir(root, 0755) == 0 || errno == EEXIST) &&
+	    (mkdir(path, 0755) == 0 || errno == EEXIST))
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	e = errno;
+	free(path);
+	errno = e;
+	return fd;
+}
+
+/*
+ * Opens the folders of key[0..len) one by one from the bucket folder fd
+ * (closed here), each without following a link; -1 with errno and *stop
+ * the length of the key's prefix up to the component that failed.
+ */
+static int
+bucket_dir_walk(int fd, const char *key, size_t len, int create,
+    size_t *stop)
+{
+	char *buf, *p, *slash;
+	int next, e;
+
+	buf = xstrndup(key, len);
+	for (p = buf; ; p = slash + 1) {
+		if ((slash = strchr(p, '/')) != NULL)
+			*slash = '\0';
+		if ((next = bucket_dir_step(fd, p, create)) < 0) {
+			e = errno;
+			*stop = (size_t)(p - buf) + strlen(p);
+			close(fd);
+			free(buf);
+			errno = e;
+			return -1;
+		}
+		close(fd);
+		fd = next;
+		if (slash == NULL)
+			break;
+	}
+	free(buf);
+	return fd;
+}
+
+#ifdef HAVE_LINUX_OPENAT2_H
+/* The folder path[0..len) beneath fd in one call, or -1 (ENOSYS: never
+ * again); any failure leaves the walk to tell why. */
+static int
+bucket_dir_openat2(int fd, const char *key, size_t len)
+{
+	struct open_how how;
+	char *path;
+	long d;
+
+	if (!__atomic_load_n(&bucket_openat2_on, __ATOMIC_RELAXED))
+		return -1;
+	memset(&how, 0, sizeof how);
+	how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+	path = xstrndup(key, len);
+	d = syscall(SYS_openat2, fd, path, &how, sizeof how);
+	if (d < 0 && errno == ENOSYS)
+		__atomic_store_n(&bucket_openat2_on, 0, __ATOMIC_RELAXED);
+	free(path);
+	return (int)d;
+}
+#endif
+
+/* Opens the folder of a key beneath its bucket; see bucket.h. */
+int
+bucket_dir_open(const char *step, const char *root, const char *name,
+    const char *key, int create, char **why, int *retryable)
+{
+	const char *base = bucket_key_base(key);
+	size_t len, stop = 0;
+	int fd, d, e;
+
+	*why = NULL;
+	*retryable = 0;
+	if ((fd = bucket_root_open(root, name, create)) < 0)
+		goto fail;
+	if (base == key)
+		return fd;
+	len = (size_t)(base - key) - 1;
+#ifdef HAVE_LINUX_OPENAT2_H
+	if ((d = bucket_dir_openat2(fd, key, len)) >= 0) {
+		close(fd);
+		return d;
+	}
+#endif
+	/* No openat2, a folder to make, or an error to name: the walk. */
+	if ((d = bucket_dir_walk(fd, key, len, create, &stop)) >= 0)
+		return d;
+fail:
+	e = errno;
+	if (e == ELOOP && stop > 0)
+		*why = xasprintf("%s bucket \"%s\" key \"%s\": \"%.*s\" is a "
+		    "symbolic link, and a key is resolved inside its bucket "
+		    "folder only", step, name, key, (int)stop, key);
+	else {
+		*retryable = bucket_errno_retryable(e);
+		*why = xasprintf("%s: cannot %s folder %s/%s%s%.*s: %s", step,
+		    create ? "create" : "open", root, name, stop > 0 ? "/" :
+		    "", (int)stop, key, strerror(e));
+	}
+	errno = e;
+	return -1;
 }
 
 /* Whether the workflow's "secrets" lists name. */

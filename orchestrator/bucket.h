@@ -32,6 +32,27 @@ const char	*bucket_key_problem(const char *key, size_t len);
 /* Whether an errno is a passing trouble of the disk, worth a retry. */
 int		 bucket_errno_retryable(int);
 
+/*
+ * Opens the folder that holds key (a safe key: bucket_key_problem) in the
+ * local bucket ROOT/NAME, the bucket folder itself for a key without '/'.
+ * Every folder of the key is resolved beneath the bucket folder and none
+ * may be a symbolic link, wherever it points: openat2(2) with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it, else an
+ * O_NOFOLLOW open per component from the bucket's descriptor. The bucket
+ * folder itself may be a link (the operator's choice, not a key's). With
+ * create, ROOT, the bucket and the key's missing folders are made. Returns
+ * a directory descriptor, or -1 with errno (ELOOP: a folder of the key is
+ * a symbolic link), *why a new message starting with step ("bucket.put")
+ * and naming the bucket, key or folder, and *retryable.
+ */
+int	bucket_dir_open(const char *step, const char *root, const char *name,
+	    const char *key, int create, char **why, int *retryable);
+/* The last component of a key: the file's name in bucket_dir_open's
+ * folder. */
+const char *bucket_key_base(const char *key);
+/* Tests only: on, resolve with the per-component walk, never openat2. */
+void	bucket_dir_walk_only(int on);
+
 /* An S3 bucket ready for requests. Strings are owned. */
 struct bucket_s3 {
 	char	*name;		/* the bucket */

@@ -70,6 +70,7 @@ struct fetch_req {
 	long			 status;
 	char			*reason;
 	json_t			*rheaders;
+	struct hmap		*rjoin;		/* repeats: name -> strbuf */
 	struct strbuf		 rbody;
 	int			 over;		/* past max */
 	int			 over_all;	/* past the client's buffer cap */
@@ -126,6 +127,9 @@ int	fetch_curl_launch(struct fetch_req *, struct orc_error *);
 void	fetch_curl_detach(struct fetch_req *);
 /* Gives an answer's bytes back to the client's cap and frees them. */
 void	fetch_req_drop_body(struct fetch_req *);
+/* Ends the joining of repeated answer headers: with keep, their joined
+ * values go into rheaders; else they are dropped. */
+void	fetch_req_end_joins(struct fetch_req *, int keep);
 
 /* fetch.c: hands finished requests to the loop: out of curl, linked
  * through aentry. */

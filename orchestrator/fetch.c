@@ -79,6 +79,7 @@ fetch_req_free(struct fetch_req *r)
 		free(r->userpwd);
 	}
 	free(r->reason);
+	fetch_req_end_joins(r, 0);
 	json_decref(r->rheaders);
 	fetch_req_drop_body(r);
 	free(r->errmsg);
@@ -416,18 +417,42 @@ fetch_method_ok(const char *m)
 	return 1;
 }
 
-/* Copies the headers into r; -1 with err for one with a line break. */
+/* Why a step may not send a header; see fetch.h. */
+const char *
+fetch_header_refused(const char *name, size_t len)
+{
+	if (len == 4 && strncasecmp(name, "host", 4) == 0)
+		return "is refused: the host is the url's, which allow.hosts "
+		    "checks";
+	return NULL;
+}
+
+/* Copies the headers into r; -1 with err for one with a line break or
+ * one a step may not send. */
 static int
 fetch_req_headers(struct fetch_req *r, const struct fetch_request *req,
     struct orc_error *err)
 {
+	const char *h, *why;
 	int has_expect = 0;
-	size_t i;
+	size_t i, n;
 
 	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
 		if (strpbrk(req->headers[i], "\r\n") != NULL) {
 			orc_error_set(err, ORC_EINVAL, "header \"%.40s\" holds "
 			    "a line break", req->headers[i]);
+			return -1;
+		}
+		/* The name: before ':' (or curl's "Name;" for an empty
+		 * value), spaces around it dropped. */
+		for (h = req->headers[i]; *h == ' ' || *h == '\t'; h++)
+			;
+		n = strcspn(h, ":;");
+		while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+			n--;
+		if ((why = fetch_header_refused(h, n)) != NULL) {
+			orc_error_set(err, ORC_EPERM, "header \"%.*s\" %s",
+			    (int)n, h, why);
 			return -1;
 		}
 		if (strncasecmp(req->headers[i], "expect:", 7) == 0)

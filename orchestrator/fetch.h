@@ -57,6 +57,15 @@ struct fetch_response {
 
 typedef void (*fetch_done_cb)(const struct fetch_response *, void *);
 
+/*
+ * Why a step may not send the request header named name[0..len), or
+ * NULL. "Host" is refused: the host is the URL's, which allow.hosts
+ * checks, and a Host of a step's choosing would reach another virtual
+ * host behind an allowed address. The text follows the header's name in
+ * a message.
+ */
+const char	*fetch_header_refused(const char *name, size_t len);
+
 /* Initialises libcurl once per process (cleaned up at exit); anything
  * using curl calls it first. fetch_create does. */
 int		 fetch_global_init(struct orc_error *);

@@ -51,6 +51,13 @@ struct http_server {
 	int			 read_timeout_ms;
 	struct hmap		*conns;		/* by bufferevent */
 	TAILQ_HEAD(, http_conn)	 conn_list;
+	/* Out of descriptors, the listener pauses (http.c). */
+	TAILQ_ENTRY(http_server) entry;		/* in http.c's list */
+	struct evconnlistener	*listener;	/* evhttp's, or NULL */
+	struct event		*accept_timer;	/* ends a pause */
+	int			 accept_pause_ms; /* the last, 0: none */
+	int			 reserve_fd;	/* /dev/null, or -1 */
+	uint64_t		 accept_closed;	/* closed at once */
 };
 
 struct http_req;

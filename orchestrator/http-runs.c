@@ -300,6 +300,11 @@ http_runs_events(struct http_req *hr, char **args)
 	if (runs_load(hr, args[0], &r) != 0)
 		return;
 	http_stream_start(hr);
+	if (!hr->streaming) {
+		/* HEAD: answered with the headers alone. */
+		run_rec_clear(&r);
+		return;
+	}
 	if (store_list_transitions(hr->srv->store, r.id, runs_sse_stored_cb,
 	    hr, &err) != 0 || run_state_is_final(r.state))
 		runs_sse_finished(hr, r.id, r.state, r.error, r.output);

@@ -28,6 +28,14 @@
  * callback; from then on that callback (or the deadline) ends the
  * http_conn. evhttp clears the callbacks of a bufferevent it frees, which
  * tells the rare connection that ended before that first step.
+ *
+ * Out of file descriptors, accept() fails with EMFILE and leaves the
+ * connection in the backlog, so the listening socket stays readable and
+ * the loop would retry at once, forever, at full CPU. The listener's error
+ * callback therefore pauses it (100 ms, doubling to 1 s while it keeps
+ * failing), logs one line per pause, and spends a descriptor kept in
+ * reserve to accept the oldest waiting connection and close it at once, so
+ * that its client learns instead of hanging. Accepting resumes by itself.
  */
 #include "config.h"
 
@@ -35,16 +43,20 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <openssl/crypto.h>
 
 #include "engine.h"
@@ -59,6 +71,8 @@
 #define HTTP_TIMEOUT_S	30
 #define HTTP_READ_TIMEOUT_MS	10000	/* to read a whole request */
 #define HTTP_MAX_ARGS	2
+#define HTTP_PAUSE_MIN_MS	100	/* out of descriptors: 1st pause */
+#define HTTP_PAUSE_MAX_MS	1000	/* and the longest */
 
 #define M_GET	EVHTTP_REQ_GET
 #define M_POST	EVHTTP_REQ_POST
@@ -103,6 +117,14 @@ static const struct http_route http_routes[] = {
 	{ "/runs/*/cancel", M_POST, http_runs_cancel },
 	{ NULL, 0, NULL }
 };
+
+/*
+ * The servers of this process. libevent calls a listener's error callback
+ * with evhttp's argument, not ours, so the callback finds its server here
+ * (one, except in tests). Used on the loop's thread only.
+ */
+static TAILQ_HEAD(, http_server) http_servers =
+    TAILQ_HEAD_INITIALIZER(http_servers);
 
 /* Error codes and their status. */
 static const struct {
@@ -347,7 +369,70 @@ http_conn_bev_cb(struct event_base *base, void *arg)
 	conn = http_conn_new(srv, bev);
 	/* Runs in this turn of the loop, before the socket is read. */
 	event_active(conn->timer, EV_TIMEOUT, 1);
+	srv->accept_pause_ms = 0;	/* accepting again: no back-off */
 	return bev;
+}
+
+/* The descriptor kept for running out of them: -1 when none is left. */
+static int
+http_reserve_open(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * accept() failed for good (libevent retries EINTR, EAGAIN and
+ * ECONNABORTED itself): pause the listener, and out of descriptors close
+ * the oldest waiting connection with the reserve descriptor. See the top.
+ */
+static void
+http_accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct http_server *srv;
+	struct timeval tv;
+	int e = EVUTIL_SOCKET_ERROR(), fd, out;
+
+	TAILQ_FOREACH(srv, &http_servers, entry) {
+		if (srv->listener == lev)
+			break;
+	}
+	if (srv == NULL)
+		return;
+	evconnlistener_disable(lev);
+	out = e == EMFILE || e == ENFILE;
+	if (out && srv->reserve_fd >= 0) {
+		close(srv->reserve_fd);
+		fd = accept(evconnlistener_get_fd(lev), NULL, NULL);
+		if (fd >= 0) {
+			close(fd);
+			srv->accept_closed++;
+		}
+		srv->reserve_fd = http_reserve_open();
+	}
+	srv->accept_pause_ms = srv->accept_pause_ms == 0 ?
+	    HTTP_PAUSE_MIN_MS : srv->accept_pause_ms * 2;
+	if (srv->accept_pause_ms > HTTP_PAUSE_MAX_MS)
+		srv->accept_pause_ms = HTTP_PAUSE_MAX_MS;
+	log_warn("%s: port %d: %s (%s): not accepting for %d ms; %llu "
+	    "waiting connections closed at once so far", __func__,
+	    srv->port, out ? "out of file descriptors" : "accept failed",
+	    strerror(e), srv->accept_pause_ms,
+	    (unsigned long long)srv->accept_closed);
+	tv.tv_sec = srv->accept_pause_ms / 1000;
+	tv.tv_usec = (srv->accept_pause_ms % 1000) * 1000;
+	evtimer_add(srv->accept_timer, &tv);
+}
+
+/* A pause is over: accept again (and take the reserve back if lost). */
+static void
+http_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *srv = arg;
+
+	if (srv->reserve_fd < 0)
+		srv->reserve_fd = http_reserve_open();
+	if (srv->listener != NULL)
+		evconnlistener_enable(srv->listener);
 }
 
 /* The answer was sent and the connection stays: the next request's
@@ -428,7 +513,7 @@ http_account(struct http_req *hr)
 	struct http_server *srv = hr->srv;
 	struct timespec ts;
 	struct tm tm;
-	char when[32];
+	char when[32], path[2048];
 	int i;
 
 	if (srv == NULL)
@@ -446,12 +531,29 @@ http_account(struct http_req *hr)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* The path is the client's: quoted, so it cannot forge a line. */
+	log_quote(path, sizeof path, hr->raw_path);
 	fprintf(stderr, "ts=%s.%03ldZ method=%s path=%s status=%d bytes=%zu "
 	    "dur_ms=%lld%s%s\n", when, ts.tv_nsec / 1000000,
 	    hr->method == M_GET ? "GET" : hr->method == M_POST ? "POST" :
-	    hr->method == EVHTTP_REQ_HEAD ? "HEAD" : "OTHER", hr->raw_path,
+	    hr->method == EVHTTP_REQ_HEAD ? "HEAD" : "OTHER", path,
 	    hr->status, hr->bytes, (long long)(orc_mono_ms() - hr->start),
 	    hr->run_id[0] != '\0' ? " run_id=" : "", hr->run_id);
+}
+
+/* Sends the answer (buf may be NULL) and counts it; the request is
+ * answered from now on. */
+static void
+http_send(struct http_req *hr, int status, struct evbuffer *buf,
+    size_t len)
+{
+	http_req_unwatch(hr);
+	evhttp_send_reply(hr->req, status, NULL, buf);
+	hr->req = NULL;
+	hr->answered = 1;
+	hr->status = status;
+	hr->bytes = len;
+	http_account(hr);
 }
 
 void
@@ -459,20 +561,26 @@ http_reply_text(struct http_req *hr, int status, const char *type,
     const char *body, size_t len)
 {
 	struct evbuffer *buf;
+	char n[32];
 
 	if (!http_req_live(hr) || hr->streaming)
 		return;
 	http_add_header(hr, "Content-Type", type);
+	if (hr->method == EVHTTP_REQ_HEAD) {
+		/*
+		 * The GET's headers and length, no body: evhttp would send
+		 * the body, and a client reads the next answer's bytes
+		 * after a HEAD's headers.
+		 */
+		snprintf(n, sizeof n, "%zu", len);
+		http_add_header(hr, "Content-Length", n);
+		http_send(hr, status, NULL, 0);
+		return;
+	}
 	buf = evbuffer_new();
 	evbuffer_add(buf, body, len);
-	http_req_unwatch(hr);
-	evhttp_send_reply(hr->req, status, NULL, buf);
+	http_send(hr, status, buf, len);
 	evbuffer_free(buf);
-	hr->req = NULL;
-	hr->answered = 1;
-	hr->status = status;
-	hr->bytes = len;
-	http_account(hr);
 }
 
 void
@@ -548,6 +656,11 @@ http_stream_start(struct http_req *hr)
 		return;
 	http_add_header(hr, "Content-Type", "text/event-stream");
 	http_add_header(hr, "Cache-Control", "no-cache");
+	if (hr->method == EVHTTP_REQ_HEAD) {
+		/* No stream for HEAD: its headers, answered now. */
+		http_send(hr, 200, NULL, 0);
+		return;
+	}
 	evhttp_send_reply_start(hr->req, 200, NULL);
 	hr->streaming = 1;
 	hr->status = 200;
@@ -731,6 +844,40 @@ http_req_new(struct http_server *srv, struct evhttp_request *req)
 	return hr;
 }
 
+/*
+ * Why a request's length is ambiguous, or NULL: more than one
+ * Content-Length, one that is not plain digits, or one beside a
+ * Transfer-Encoding. evhttp reads the body by the first Content-Length
+ * and parses it with strtoll ("+2" passes); a proxy in front that takes
+ * another would frame a different request (the stuff of smuggling).
+ */
+static const char *
+http_length_problem(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	const char *p;
+	int n = 0, te = 0;
+
+	TAILQ_FOREACH(kv, h, next) {
+		if (strcasecmp(kv->key, "Transfer-Encoding") == 0)
+			te = 1;
+		if (strcasecmp(kv->key, "Content-Length") != 0)
+			continue;
+		if (++n > 1)
+			return "more than one Content-Length header";
+		if (*kv->value == '\0')
+			return "Content-Length is empty";
+		for (p = kv->value; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9')
+				return "Content-Length must be digits only";
+		}
+	}
+	if (n > 0 && te)
+		return "Content-Length and Transfer-Encoding together";
+	return NULL;
+}
+
 /* Every request lands here: drain, webhooks, token, then the routes. */
 static void
 http_request_cb(struct evhttp_request *req, void *arg)
@@ -739,6 +886,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	struct http_req *hr = http_req_new(srv, req);
 	struct http_conn *conn;
 	struct workflow *wf;
+	const char *why;
 
 	/* Read whole: the deadline stops until the answer is sent. */
 	if ((conn = http_conn_of(srv, req, 1)) != NULL) {
@@ -746,7 +894,11 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		evhttp_request_set_on_complete_cb(req, http_conn_done_cb,
 		    conn);
 	}
-	if (srv->draining)
+	if ((why = http_length_problem(req)) != NULL) {
+		/* Where this request ends is unsure: so is the next one. */
+		http_add_header(hr, "Connection", "close");
+		http_error(hr, "bad_request", "%s", why);
+	} else if (srv->draining)
 		http_error(hr, "shutting_down", "the server is shutting down");
 	else if ((wf = hmap_get(srv->by_path, hr->path)) != NULL) {
 		/* Webhooks answer to their signature, not to the token. */
@@ -808,6 +960,9 @@ http_bind(struct http_server *srv, const char *where, struct orc_error *err)
 	 * again on the socket raises the backlog (Linux updates it). */
 	if (listen(evhttp_bound_socket_get_fd(sock), HTTP_BACKLOG) != 0)
 		log_warn("%s: listen backlog: %s", __func__, strerror(errno));
+	if ((srv->listener = evhttp_bound_socket_get_listener(sock)) != NULL)
+		evconnlistener_set_error_cb(srv->listener,
+		    http_accept_error_cb);
 	if (getsockname(evhttp_bound_socket_get_fd(sock),
 	    (struct sockaddr *)&ss, &len) == 0)
 		srv->port = ntohs(ss.ss_family == AF_INET6 ?
@@ -837,6 +992,11 @@ http_create(struct event_base *base, struct engine *engine,
 	    cfg->read_timeout_ms : HTTP_READ_TIMEOUT_MS;
 	srv->conns = hmap_create();
 	TAILQ_INIT(&srv->conn_list);
+	TAILQ_INSERT_TAIL(&http_servers, srv, entry);
+	srv->reserve_fd = http_reserve_open();
+	if ((srv->accept_timer = evtimer_new(base, http_accept_resume_cb,
+	    srv)) == NULL)
+		fatal("%s: evtimer_new failed", __func__);
 	if ((srv->http = evhttp_new(base)) == NULL)
 		fatal("%s: evhttp_new failed", __func__);
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
@@ -917,6 +1077,11 @@ http_free(struct http_server *srv)
 		return;
 	if (srv->engine != NULL)
 		engine_set_observer(srv->engine, NULL, NULL);
+	TAILQ_REMOVE(&http_servers, srv, entry);
+	if (srv->accept_timer != NULL)
+		event_free(srv->accept_timer);
+	if (srv->reserve_fd >= 0)
+		close(srv->reserve_fd);
 	/* Closes every connection: held requests learn they are gone. */
 	if (srv->http != NULL)
 		evhttp_free(srv->http);

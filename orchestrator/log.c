@@ -43,14 +43,50 @@ log_parse_level(const char *s, enum log_level *out)
 	return -1;
 }
 
-/* Writes one line; the message is quoted with its quotes escaped. */
+/* Quotes a logfmt value; see log.h. */
+size_t
+log_quote(char *out, size_t size, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c;
+	char esc[4];
+	size_t n = 0, k;
+
+	out[n++] = '"';
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		k = 0;
+		if (c == '"' || c == '\\') {
+			esc[k++] = '\\';
+			esc[k++] = (char)c;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			esc[k++] = '\\';
+			esc[k++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else if (c < 0x20 || c == 0x7f) {
+			esc[k++] = '\\';
+			esc[k++] = 'x';
+			esc[k++] = hex[c >> 4];
+			esc[k++] = hex[c & 15];
+		} else
+			esc[k++] = (char)c;
+		if (n + k + 2 > size)
+			break;	/* room for the closing quote and NUL */
+		memcpy(out + n, esc, k);
+		n += k;
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+	return n;
+}
+
+/* Writes one line; the message is a quoted logfmt value. */
 static void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
-	char msg[2048], ts[32], line[4200];
+	char msg[2048], ts[32], quoted[4096], line[4200];
 	struct timeval tv;
 	struct tm tm;
-	size_t i, n = 0;
+	int n;
 
 	if (level < log_level)
 		return;
@@ -58,16 +94,13 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-	n = (size_t)snprintf(line, sizeof line, "ts=%s.%03dZ level=%s msg=\"",
-	    ts, (int)(tv.tv_usec / 1000), log_names[level]);
-	for (i = 0; msg[i] != '\0' && n < sizeof line - 4; i++) {
-		if (msg[i] == '"' || msg[i] == '\\')
-			line[n++] = '\\';
-		line[n++] = msg[i] == '\n' ? ' ' : msg[i];
-	}
-	line[n++] = '"';
-	line[n++] = '\n';
-	fwrite(line, 1, n, stderr);
+	log_quote(quoted, sizeof quoted, msg);
+	/* One write a line: the threads' lines do not interleave. */
+	n = snprintf(line, sizeof line, "ts=%s.%03dZ level=%s msg=%s\n", ts,
+	    (int)(tv.tv_usec / 1000), log_names[level], quoted);
+	if (n > 0)
+		fwrite(line, 1, (size_t)n < sizeof line ? (size_t)n :
+		    sizeof line - 1, stderr);
 }
 
 #define LOG_FN(fn, level)				\

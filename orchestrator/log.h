@@ -17,5 +17,13 @@ void	log_info(const char *, ...) ORC_PRINTF(1, 2);
 void	log_warn(const char *, ...) ORC_PRINTF(1, 2);
 void	log_error(const char *, ...) ORC_PRINTF(1, 2);
 void	log_at(enum log_level, const char *, ...) ORC_PRINTF(2, 3);
+/*
+ * Writes s into out (size bytes, at least 3) as a logfmt value: in double
+ * quotes, with '"' and '\\' escaped and every control character written
+ * as \\n, \\r, \\t or \\xNN, so that no value can end its line or
+ * forge a field. Cut (still quoted) when it does not fit. Returns the
+ * length written.
+ */
+size_t	log_quote(char *out, size_t size, const char *s);
 
 #endif

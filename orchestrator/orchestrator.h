@@ -58,6 +58,11 @@ int64_t	orc_mono_ms(void);
 /* Reads a whole file into a NUL-terminated buffer; NULL and err on failure. */
 char	*orc_read_file(const char *, size_t *, struct orc_error *);
 
+/* A URL fit for messages, new string: without its userinfo and
+ * fragment, and its query shown as "?..." (any of them may hold a
+ * token, and messages go to runs' errors, dead letters and logs). */
+char	*orc_url_redact(const char *);
+
 /* Writes all of a buffer to fd (again after EINTR); -1 with errno. */
 int	orc_write_all(int, const void *, size_t);
 /* fsyncs a folder, so that a rename in it survives a crash; -1 with

@@ -44,6 +44,18 @@ permit_host_match(const char *entry, const char *host, const char *port)
 	    strcmp(colon + 1, port) == 0;
 }
 
+/* Sets err about url, shown without its query or userinfo (a token may
+ * be there, and the message goes to the run's error). */
+static void
+permit_url_error(struct orc_error *err, int code, const char *url,
+    const char *what, const char *why)
+{
+	char *shown = orc_url_redact(url);
+
+	orc_error_set(err, code, "url \"%s\"%s%s", shown, what, why);
+	free(shown);
+}
+
 /* Checks url against allow.hosts; see permit.h. */
 int
 permit_url(const json_t *allow, const char *url, struct orc_error *err)
@@ -62,20 +74,20 @@ permit_url(const json_t *allow, const char *url, struct orc_error *err)
 	if ((u = curl_url()) == NULL)
 		fatal("%s: out of memory", __func__);
 	if ((rc = curl_url_set(u, CURLUPART_URL, url, 0)) != CURLUE_OK) {
-		orc_error_set(err, ORC_EINVAL, "url \"%s\" is not valid: %s",
-		    url, curl_url_strerror(rc));
+		permit_url_error(err, ORC_EINVAL, url, " is not valid: ",
+		    curl_url_strerror(rc));
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-		orc_error_set(err, ORC_EPERM, "url \"%s\": only http and "
-		    "https are allowed", url);
+		permit_url_error(err, ORC_EPERM, url, ": only http and "
+		    "https are allowed", "");
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
 	    CURLUE_OK) {
-		orc_error_set(err, ORC_EINVAL, "url \"%s\" has no host", url);
+		permit_url_error(err, ORC_EINVAL, url, " has no host", "");
 		goto out;
 	}
 	permit_lower(host);

@@ -4,7 +4,8 @@
  * connection for the reads so that they neither wait on nor block the
  * writer (":memory:" has only the writer: a second connection would see
  * another database). Several processes may share a file, hence the busy
- * timeout and BEGIN IMMEDIATE.
+ * timeout and BEGIN IMMEDIATE; but only one daemon (STORE_SERVE), which
+ * holds a lock on FILE.lock beside it (sqlite_lock_serve).
  *
  * Every statement is prepared once per connection, on first use, and
  * reset after each use; values are always bound, never formatted into SQL.
@@ -14,10 +15,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -308,6 +312,7 @@ struct sqlite_store {
 	struct sqlite_conn	 rconn;
 	struct sqlite_conn	*w;	/* NULL when read-only */
 	struct sqlite_conn	*r;	/* may be w */
+	int			 lock_fd;	/* FILE.lock (serve), or -1 */
 };
 
 /* Whether reads have their own connection (not so in memory). */
@@ -957,9 +962,84 @@ sqlite_close(void *arg)
 		sqlite3_exec(ss->w->db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite_disconnect(&ss->rconn);
 	sqlite_disconnect(&ss->wconn);
+	/* Closing drops the lock; the file stays (removing it would race
+	 * with a daemon opening it now). */
+	if (ss->lock_fd >= 0)
+		close(ss->lock_fd);
 	free(ss->path);
 	free(ss->blobs);
 	free(ss);
+}
+
+/* The pid that holds the lock on fd, from the lock or else from the
+ * file's text; 0 when neither tells. */
+static long
+sqlite_lock_holder(int fd)
+{
+	struct flock fl;
+	char buf[32];
+	ssize_t n;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	/* l_pid is 0 for a holder in another pid namespace. */
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK &&
+	    fl.l_pid > 0)
+		return (long)fl.l_pid;
+	if ((n = pread(fd, buf, sizeof buf - 1, 0)) <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/*
+ * One daemon per database file: it holds a write lock (fcntl, dropped by
+ * the system when the process ends, however it ends) on FILE.lock, which
+ * also holds its pid for people. Two daemons on one file would both fire
+ * every cron minute and take each other's runs over; several daemons
+ * share PostgreSQL instead, which coordinates them. fcntl, not flock: a
+ * process forked by the daemon does not inherit the lock.
+ */
+static int
+sqlite_lock_serve(struct sqlite_store *ss, struct orc_error *err)
+{
+	struct flock fl;
+	char *path, buf[32];
+	int fd, n, e;
+
+	path = xasprintf("%s.lock", ss->path);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		orc_error_set(err, ORC_EIO, "%s: cannot open the lock file "
+		    "%s: %s", ss->path, path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) != 0) {
+		e = errno;
+		if (e == EACCES || e == EAGAIN)
+			orc_error_set(err, ORC_EBUSY, "%s is already served by "
+			    "another orchestrator serve (pid %ld, lock file "
+			    "%s): one serve per SQLite file; stop that one "
+			    "first, or share a PostgreSQL database to run "
+			    "several", ss->path, sqlite_lock_holder(fd), path);
+		else
+			orc_error_set(err, ORC_EIO, "%s: cannot lock %s: %s",
+			    ss->path, path, strerror(e));
+		close(fd);
+		free(path);
+		return -1;
+	}
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		log_warn("%s: cannot write the pid into %s: %s", __func__,
+		    path, strerror(errno));
+	ss->lock_fd = fd;
+	free(path);
+	return 0;
 }
 
 /* Opens a file (or ":memory:"), migrating it unless read-only. */
@@ -970,6 +1050,7 @@ sqlite_open(const char *target, unsigned flags, struct orc_error *err)
 	int			 memory;
 
 	ss = xcalloc(1, sizeof *ss);
+	ss->lock_fd = -1;
 	ss->path = xstrdup(target);
 	memory = strcmp(target, ":memory:") == 0;
 	ss->blobs = blob_dir_for(target);
@@ -988,6 +1069,10 @@ sqlite_open(const char *target, unsigned flags, struct orc_error *err)
 		return ss;
 	}
 
+	/* Before anything is read or migrated: a second daemon stops here. */
+	if ((flags & STORE_SERVE) && !memory && sqlite_lock_serve(ss,
+	    err) != 0)
+		goto fail;
 	if (sqlite_connect(ss, &ss->wconn, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, 1, err) == -1 ||
 	    sqlite_setup_writer(ss, err) == -1 ||

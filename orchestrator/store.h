@@ -154,6 +154,9 @@ typedef int (*store_owner_dead_fn)(const char *owner, void *);
 
 /* The open flags. */
 #define STORE_READONLY	0x1	/* reads only: CLI listings */
+/* The daemon: one per SQLite file, a second gets ORC_EBUSY naming the
+ * first's pid. */
+#define STORE_SERVE	0x2
 
 /*
  * Opens a store: a SQLite file path (":memory:" for a throwaway store).

@@ -193,6 +193,30 @@ orc_read_file(const char *path, size_t *lenp, struct orc_error *err)
 	return buf;
 }
 
+/* The URL without userinfo, query or fragment; see orchestrator.h. */
+char *
+orc_url_redact(const char *url)
+{
+	const char *auth, *end, *at, *p;
+	size_t n = strcspn(url, "?#");
+
+	auth = strstr(url, "://");
+	if (auth == NULL || (size_t)(auth - url) > n)
+		auth = url;
+	else
+		auth += 3;
+	/* The authority ends at the path; the last '@' in it ends the
+	 * userinfo (a password may hold '@'). */
+	end = auth + strcspn(auth, "/?#");
+	for (at = NULL, p = auth; p < end; p++) {
+		if (*p == '@')
+			at = p;
+	}
+	return xasprintf("%.*s%.*s%s", (int)(auth - url), url,
+	    (int)(url + n - (at != NULL ? at + 1 : auth)),
+	    at != NULL ? at + 1 : auth, url[n] == '?' ? "?..." : "");
+}
+
 /* Uniform in [0, n), without modulo bias. n == 0 gives 0. */
 uint64_t
 orc_random(uint64_t n)

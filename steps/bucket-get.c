@@ -47,12 +47,13 @@ struct bucket_get_s3 {
 	char			*url;
 };
 
-/* A local read on the pool; the worker uses path and the result only. */
+/* A local read on the pool; the worker uses the strings and the result
+ * only. */
 struct bucket_get_local {
 	enum bucket_get_kind	 kind;
 	struct step_call	*call;
 	struct pool_job		*job;
-	char			*path;
+	char			*root;
 	char			*name;
 	char			*key;
 	/* The result, written by the worker. */
@@ -78,41 +79,78 @@ bucket_get_output(const char *spec, const char *key, const char *data,
 }
 
 /*
+ * Opens a local object read-only, beneath its bucket and through no
+ * symbolic link (bucket_dir_open for the folders, O_NOFOLLOW for the
+ * file); -1 with *error and *retryable set.
+ */
+static int
+bucket_get_open(const char *root, const char *name, const char *key,
+    const char *path, char **error, int *retryable)
+{
+	int dir, fd, e;
+
+	if ((dir = bucket_dir_open("bucket.get", root, name, key, 0, error,
+	    retryable)) >= 0) {
+		/* O_NONBLOCK: a FIFO planted at the key must not hang. */
+		fd = openat(dir, bucket_key_base(key), O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC);
+		e = errno;
+		close(dir);
+		if (fd >= 0)
+			return fd;
+		free(*error);
+		if (e == ELOOP)
+			*error = xasprintf("bucket.get bucket \"%s\" key "
+			    "\"%s\": the key is a symbolic link, and a key is "
+			    "resolved inside its bucket folder only", name,
+			    key);
+		else
+			*error = xasprintf("bucket.get cannot open %s: %s",
+			    path, strerror(e));
+		*retryable = bucket_errno_retryable(e);
+	} else
+		e = errno;
+	if (e == ENOENT || e == ENOTDIR) {
+		free(*error);
+		*error = xasprintf("bucket.get %s: no such key", path);
+		*retryable = 0;
+	}
+	return -1;
+}
+
+/*
  * Reads a whole local object. Returns NULL with *error and *retryable set
  * on error. Touches no step call: it runs on worker threads too.
  */
 static char *
-bucket_get_read(const char *path, size_t *lenp, char **error,
-    int *retryable)
+bucket_get_read(const char *root, const char *name, const char *key,
+    size_t *lenp, char **error, int *retryable)
 {
 	struct stat sb;
-	char *buf;
+	char *buf, *path;
 	size_t len = 0;
 	ssize_t n;
 	int fd, e;
 
 	*retryable = 0;
-	/* The last component must not be a link out of the bucket. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		e = errno;
-		if (e == ENOENT || e == ENOTDIR)
-			*error = xasprintf("bucket.get %s: no such key", path);
-		else {
-			*retryable = bucket_errno_retryable(e);
-			*error = xasprintf("bucket.get cannot open %s: %s",
-			    path, strerror(e));
-		}
+	*error = NULL;
+	path = xasprintf("%s/%s/%s", root, name, key);
+	if ((fd = bucket_get_open(root, name, key, path, error,
+	    retryable)) < 0) {
+		free(path);
 		return NULL;
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		*error = xasprintf("bucket.get %s: not a file", path);
 		close(fd);
+		free(path);
 		return NULL;
 	}
 	if (sb.st_size > BUCKET_GET_MAX) {
 		*error = xasprintf("bucket.get %s: larger than %d bytes", path,
 		    BUCKET_GET_MAX);
 		close(fd);
+		free(path);
 		return NULL;
 	}
 	buf = xmalloc((size_t)sb.st_size + 1);
@@ -127,6 +165,7 @@ bucket_get_read(const char *path, size_t *lenp, char **error,
 			    path, strerror(e));
 			free(buf);
 			close(fd);
+			free(path);
 			return NULL;
 		}
 		if (n == 0)
@@ -134,6 +173,7 @@ bucket_get_read(const char *path, size_t *lenp, char **error,
 		len += (size_t)n;
 	}
 	close(fd);
+	free(path);
 	buf[len] = '\0';
 	*lenp = len;
 	return buf;
@@ -143,7 +183,7 @@ bucket_get_read(const char *path, size_t *lenp, char **error,
 static void
 bucket_get_local_free(struct bucket_get_local *r)
 {
-	free(r->path);
+	free(r->root);
 	free(r->name);
 	free(r->key);
 	free(r->data);
@@ -157,8 +197,8 @@ bucket_get_local_work(void *arg)
 {
 	struct bucket_get_local *r = arg;
 
-	r->data = bucket_get_read(r->path, &r->len, &r->error,
-	    &r->retryable);
+	r->data = bucket_get_read(r->root, r->name, r->key, &r->len,
+	    &r->error, &r->retryable);
 }
 
 /* On the loop: the read ended (or the call was cancelled). */
@@ -185,9 +225,9 @@ bucket_get_local_done(void *arg, int cancelled)
 	step_call_succeed(call, out);
 }
 
-/* Hands a local read to the pool; takes ownership of path. */
+/* Hands a local read to the pool. */
 static enum step_status
-bucket_get_local(struct step_call *call, struct pool *pool, char *path,
+bucket_get_local(struct step_call *call, struct pool *pool, const char *root,
     const char *name, const char *key)
 {
 	struct bucket_get_local *r;
@@ -195,7 +235,7 @@ bucket_get_local(struct step_call *call, struct pool *pool, char *path,
 	r = xcalloc(1, sizeof *r);
 	r->kind = BUCKET_GET_LOCAL;
 	r->call = call;
-	r->path = path;
+	r->root = xstrdup(root);
 	r->name = xstrdup(name);
 	r->key = xstrdup(key);
 	step_call_set_data(call, r);
@@ -325,7 +365,7 @@ bucket_get_start(struct step_call *call)
 	const char *name, *key, *root, *problem;
 	struct orc_error err;
 	struct pool *pool;
-	char *path, *data, *why;
+	char *data, *why;
 	size_t len;
 	int retryable;
 
@@ -364,13 +404,11 @@ bucket_get_start(struct step_call *call)
 		    "configured");
 		return STEP_DONE;
 	}
-	path = xasprintf("%s/%s/%s", root, name, key);
 	if ((pool = step_call_pool(call)) != NULL)
-		return bucket_get_local(call, pool, path, name, key);
+		return bucket_get_local(call, pool, root, name, key);
 
 	/* No pool: read inside start, on this thread. */
-	data = bucket_get_read(path, &len, &why, &retryable);
-	free(path);
+	data = bucket_get_read(root, name, key, &len, &why, &retryable);
 	if (data == NULL) {
 		step_call_fail(call, retryable, "%s", why);
 		free(why);

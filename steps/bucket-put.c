@@ -76,12 +76,16 @@ struct bucket_put_s3 {
 /*
  * A file written, not yet published under its key: open until then. Once
  * published, an unnamed file stays open (its inode is synced again for
- * its link count), a named one is closed.
+ * its link count), a named one is closed. Everything is done relative to
+ * the key's folder, opened beneath the bucket (bucket_dir_open), so that
+ * no symbolic link planted in the bucket leads a write out of it.
  */
 struct bucket_put_staged {
+	int		 dir;		/* the key's folder, or -1 */
 	int		 fd;		/* the file, or -1 */
-	char		*tmp;		/* a named file's path, or NULL */
-	char		*path;		/* the key's file */
+	char		*tmp;		/* a named file in dir, or NULL */
+	char		*path;		/* the key's file (messages) */
+	const char	*base;		/* its name in dir, in path */
 	dev_t		 dev;		/* their file system */
 };
 
@@ -118,53 +122,14 @@ bucket_put_errno(char **error, int *retryable, const char *what,
 	*error = xasprintf("bucket.put: %s %s: %s", what, path, strerror(e));
 }
 
-/* Creates a folder if it is missing. */
-static int
-bucket_put_mkdir(const char *path)
+/* Records the failure for an errno on the folder of a staged key. */
+static void
+bucket_put_folder_errno(char **error, int *retryable, const char *what,
+    const struct bucket_put_staged *st, int e)
 {
-	struct stat sb;
-
-	if (mkdir(path, 0755) == 0)
-		return 0;
-	if (errno != EEXIST)
-		return -1;
-	if (stat(path, &sb) != 0)
-		return -1;
-	if (!S_ISDIR(sb.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
-}
-
-/* Creates BUCKETS_DIR, the bucket and the folders of the key at path;
- * -1 with *error and *retryable set. */
-static int
-bucket_put_folders(const char *root, char *path, char **error,
-    int *retryable)
-{
-	char *slash;
-	const char *p;
-	int e;
-
-	if (bucket_put_mkdir(root) != 0) {
-		bucket_put_errno(error, retryable, "cannot create buckets "
-		    "folder", root, errno);
-		return -1;
-	}
-	/* Each folder of the key, from the bucket down. */
-	for (p = path + strlen(root) + 1; (slash = strchr(p, '/')) != NULL;
-	    p = slash + 1) {
-		*slash = '\0';
-		e = bucket_put_mkdir(path) != 0 ? errno : 0;
-		if (e != 0)
-			bucket_put_errno(error, retryable, "cannot create "
-			    "folder", path, e);
-		*slash = '/';
-		if (e != 0)
-			return -1;
-	}
-	return 0;
+	*retryable = bucket_errno_retryable(e);
+	*error = xasprintf("bucket.put: %s %.*s: %s", what,
+	    (int)(st->base - 1 - st->path), st->path, strerror(e));
 }
 
 /*
@@ -201,26 +166,24 @@ step_bucket_put_unnamed(int on)
 }
 
 /*
- * A new file for the data in the folder of path: unnamed when the system
- * allows (then nothing is left behind should the process die before
- * publishing, and the folder gets one new entry, not a temporary one and
- * a rename), else a temporary file next to the key (rename is atomic
- * within a folder). -1 with errno on failure.
+ * A new file for the data in the key's folder st->dir: unnamed when the
+ * system allows (then nothing is left behind should the process die
+ * before publishing, and the folder gets one new entry, not a temporary
+ * one and a rename), else a temporary file next to the key, st->tmp
+ * (rename is atomic within a folder). -1 with errno on failure.
  */
 static int
-bucket_put_create(char *path, struct bucket_put_staged *st)
+bucket_put_create(struct bucket_put_staged *st)
 {
-	char *slash = strrchr(path, '/');
-	int fd = -1, e;
+	int fd, i, e = EEXIST;
 
 #ifdef O_TMPFILE
 	if (bucket_put_unnamed()) {
-		*slash = '\0';
-		fd = open(path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-		e = errno;
-		*slash = '/';
+		fd = openat(st->dir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+		    0644);
 		if (fd >= 0)
 			return fd;
+		e = errno;
 		if (e != EOPNOTSUPP && e != EISDIR && e != EINVAL) {
 			errno = e;
 			return -1;
@@ -230,43 +193,39 @@ bucket_put_create(char *path, struct bucket_put_staged *st)
 		    __ATOMIC_RELAXED);
 	}
 #endif
-	st->tmp = xasprintf("%.*s/.bucket-put-XXXXXX", (int)(slash - path),
-	    path);
-	if ((fd = mkstemp(st->tmp)) >= 0) {
-		/* Held until published, like an unnamed one. */
-		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-		return fd;
+	/* mkstemp's way, but in the folder's descriptor, not by path. */
+	for (i = 0; i < 16; i++) {
+		st->tmp = xasprintf(".bucket-put-%016llx",
+		    (unsigned long long)orc_random(UINT64_MAX));
+		fd = openat(st->dir, st->tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			return fd;	/* held until published */
+		e = errno;	/* before free, which may change it */
+		free(st->tmp);
+		st->tmp = NULL;
+		if (e != EEXIST)
+			break;
 	}
-	e = errno;	/* before free, which may change it */
-	free(st->tmp);
-	st->tmp = NULL;
 	errno = e;
 	return -1;
 }
 
-/* A new file for the key at path (bucket_put_create); the folders are
- * made only when it cannot be created (the first write to a folder), not
- * at every write. */
+/* Opens the key's folder beneath the bucket, making the missing ones, and
+ * a new file in it (bucket_put_create); -1 with *error and *retryable. */
 static int
-bucket_put_open(const char *root, char *path, struct bucket_put_staged *st,
-    char **error, int *retryable)
+bucket_put_open(const char *root, const char *name, const char *key,
+    struct bucket_put_staged *st, char **error, int *retryable)
 {
-	char *slash = strrchr(path, '/');
-	int fd, again, e = 0;
+	int fd;
 
-	for (again = 0; again < 2; again++) {
-		if ((fd = bucket_put_create(path, st)) >= 0)
-			return fd;
-		e = errno;
-		if (again || (e != ENOENT && e != ENOTDIR))
-			break;
-		if (bucket_put_folders(root, path, error, retryable) != 0)
-			return -1;
-	}
-	*slash = '\0';
-	bucket_put_errno(error, retryable, "cannot create a temporary file "
-	    "in", path, e);
-	*slash = '/';
+	if ((st->dir = bucket_dir_open("bucket.put", root, name, key, 1,
+	    error, retryable)) < 0)
+		return -1;
+	if ((fd = bucket_put_create(st)) >= 0)
+		return fd;
+	bucket_put_folder_errno(error, retryable, "cannot create a temporary "
+	    "file in", st, errno);
 	return -1;
 }
 
@@ -277,9 +236,12 @@ bucket_put_discard(struct bucket_put_staged *st)
 	if (st->fd >= 0)
 		close(st->fd);
 	if (st->tmp != NULL)
-		unlink(st->tmp);
+		unlinkat(st->dir, st->tmp, 0);
+	if (st->dir >= 0)
+		close(st->dir);
 	free(st->tmp);
 	st->fd = -1;
+	st->dir = -1;
 	st->tmp = NULL;
 }
 
@@ -300,16 +262,18 @@ bucket_put_stage(const char *root, const char *name, const char *key,
 	int fd;
 
 	st->fd = -1;
+	st->dir = -1;
 	st->tmp = NULL;
 	st->path = xasprintf("%s/%s/%s", root, name, key);
-	if ((fd = bucket_put_open(root, st->path, st, error,
+	st->base = st->path + strlen(st->path) - strlen(bucket_key_base(key));
+	if ((fd = bucket_put_open(root, name, key, st, error,
 	    retryable)) < 0)
 		goto fail;
 	st->fd = fd;
 	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, data, len) != 0 ||
 	    (sync && fsync(fd) != 0) || fstat(fd, &sb) != 0) {
-		bucket_put_errno(error, retryable, "cannot write",
-		    st->tmp != NULL ? st->tmp : st->path, errno);
+		bucket_put_errno(error, retryable, "cannot write", st->path,
+		    errno);
 		goto fail;
 	}
 	st->dev = sb.st_dev;
@@ -331,24 +295,26 @@ static int
 bucket_put_link(const struct bucket_put_staged *st)
 {
 	static unsigned	 counter;
-	char		 proc[32], *slash, *tmp;
+	char		 proc[32], *tmp;
 	int		 i, rc, e;
 
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", st->fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, st->path,
+	if (linkat(AT_FDCWD, proc, st->dir, st->base,
 	    AT_SYMLINK_FOLLOW) == 0)
 		return 0;
 	if (errno != EEXIST)
 		return -1;
-	slash = strrchr(st->path, '/');
 	for (i = 0; i < 16; i++) {
-		tmp = xasprintf("%.*s/.bucket-put-%ld-%u", (int)(slash -
-		    st->path), st->path, (long)getpid(),
+		tmp = xasprintf(".bucket-put-%ld-%u", (long)getpid(),
 		    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-		if ((rc = linkat(AT_FDCWD, proc, AT_FDCWD, tmp,
-		    AT_SYMLINK_FOLLOW)) == 0 && (rc = rename(tmp,
-		    st->path)) != 0)
-			unlink(tmp);
+		/* rename replaces a link at the key, never follows it. */
+		if ((rc = linkat(AT_FDCWD, proc, st->dir, tmp,
+		    AT_SYMLINK_FOLLOW)) == 0 && (rc = renameat(st->dir, tmp,
+		    st->dir, st->base)) != 0) {
+			e = errno;
+			unlinkat(st->dir, tmp, 0);
+			errno = e;
+		}
 		e = errno;
 		free(tmp);
 		if (rc == 0 || e != EEXIST) {
@@ -372,7 +338,8 @@ bucket_put_publish(struct bucket_put_staged *st, char **error,
 {
 	int rc, e;
 
-	rc = st->tmp == NULL ? bucket_put_link(st) : rename(st->tmp, st->path);
+	rc = st->tmp == NULL ? bucket_put_link(st) : renameat(st->dir, st->tmp,
+	    st->dir, st->base);
 	e = errno;
 	if (rc != 0) {
 		bucket_put_errno(error, retryable, st->tmp == NULL ?
@@ -390,20 +357,16 @@ bucket_put_publish(struct bucket_put_staged *st, char **error,
 	return 0;
 }
 
-/* Fsyncs the folder of the key at path; -1 with *error and *retryable. */
+/* Fsyncs the key's folder; -1 with *error and *retryable. */
 static int
-bucket_put_sync_folder(char *path, char **error, int *retryable)
+bucket_put_sync_folder(const struct bucket_put_staged *st, char **error,
+    int *retryable)
 {
-	char *slash = strrchr(path, '/');
-	int e;
-
-	*slash = '\0';
-	e = orc_fsync_dir(path) != 0 ? errno : 0;
-	if (e != 0)
-		bucket_put_errno(error, retryable, "cannot sync folder", path,
-		    e);
-	*slash = '/';
-	return e != 0 ? -1 : 0;
+	if (fsync(st->dir) == 0 || errno == EINVAL)
+		return 0;
+	bucket_put_folder_errno(error, retryable, "cannot sync folder", st,
+	    errno);
+	return -1;
 }
 
 /*
@@ -428,7 +391,7 @@ bucket_put_write(const char *root, const char *name, const char *key,
 		    errno);
 		goto out;
 	}
-	ret = bucket_put_sync_folder(st.path, error, retryable);
+	ret = bucket_put_sync_folder(&st, error, retryable);
 out:
 	bucket_put_discard(&st);
 	free(st.path);
@@ -593,23 +556,15 @@ static void
 bucket_put_sync_dev(struct bucket_put_local **ws, int n, dev_t dev,
     const char *after)
 {
-	char *slash;
 	int i, fd = -1, e = 0;
 
+	/* Any staged write's folder names the file system. */
 	for (i = 0; i < n && fd < 0; i++) {
-		if (ws[i]->error != NULL || ws[i]->st.dev != dev)
-			continue;
-		slash = strrchr(ws[i]->st.path, '/');
-		*slash = '\0';
-		if ((fd = open(ws[i]->st.path, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC)) < 0 && e == 0)
-			e = errno;
-		*slash = '/';
+		if (ws[i]->error == NULL && ws[i]->st.dev == dev)
+			fd = ws[i]->st.dir;
 	}
-	if (fd >= 0) {
-		e = syncfs(fd) != 0 ? errno : 0;
-		close(fd);
-	}
+	if (fd >= 0 && syncfs(fd) != 0)
+		e = errno;
 	for (i = 0; i < n && e != 0; i++) {
 		if (ws[i]->error != NULL || ws[i]->st.dev != dev)
 			continue;
@@ -681,7 +636,8 @@ bucket_put_sync_folders(struct bucket_put_local **ws, int n)
 		if (j < i)
 			continue;
 		path = ws[i]->st.path;
-		if (bucket_put_sync_folder(path, &error, &retryable) == 0)
+		if (bucket_put_sync_folder(&ws[i]->st, &error,
+		    &retryable) == 0)
 			continue;
 		for (j = i; j < n; j++) {
 			if (ws[j]->error != NULL ||
@@ -775,6 +731,7 @@ bucket_put_local(struct step_call *call, struct pool *pool, const char *root,
 	w = xcalloc(1, sizeof *w);
 	w->kind = BUCKET_PUT_LOCAL;
 	w->st.fd = -1;
+	w->st.dir = -1;
 	w->call = call;
 	w->root = xstrdup(root);
 	w->name = xstrdup(name);

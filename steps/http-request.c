@@ -184,14 +184,16 @@ http_request_url(const char *url, const json_t *query, char **why)
 	CURLUcode rc;
 	const char *name;
 	const json_t *v, *x;
-	char *out = NULL, *ret = NULL;
+	char *out = NULL, *ret = NULL, *shown;
 	size_t i;
 
 	if ((u = curl_url()) == NULL)
 		fatal("%s: out of memory", __func__);
 	if ((rc = curl_url_set(u, CURLUPART_URL, url, 0)) != CURLUE_OK) {
+		shown = orc_url_redact(url);
 		*why = xasprintf("http.request url \"%s\" is not valid: %s",
-		    url, curl_url_strerror(rc));
+		    shown, curl_url_strerror(rc));
+		free(shown);
 		goto out;
 	}
 	json_object_foreach((json_t *)query, name, v) {
@@ -354,6 +356,29 @@ http_request_free(struct http_request *hr)
 	free(hr);
 }
 
+static void	http_request_fail(struct step_call *, int, const char *,
+		    const char *, const char *, ...) ORC_PRINTF(5, 6);
+
+/* Fails the call with "http.request METHOD URL: ...", the URL without
+ * its query and userinfo (they may hold a token, and the message is
+ * stored as the run's error and in its dead letter). */
+static void
+http_request_fail(struct step_call *call, int retryable, const char *method,
+    const char *url, const char *fmt, ...)
+{
+	char *shown, *what;
+	va_list ap;
+
+	va_start(ap, fmt);
+	what = xvasprintf(fmt, ap);
+	va_end(ap);
+	shown = orc_url_redact(url);
+	step_call_fail(call, retryable, "http.request %s %s: %s", method,
+	    shown, what);
+	free(shown);
+	free(what);
+}
+
 /* The answer came (or the transport failed): finish the call. */
 static void
 http_request_done_cb(const struct fetch_response *resp, void *arg)
@@ -369,9 +394,8 @@ http_request_done_cb(const struct fetch_response *resp, void *arg)
 	if (resp->error != NULL) {
 		/* A refused redirect is a permission, and a body over the
 		 * cap will be as large again: neither is a passing fault. */
-		step_call_fail(call, !resp->refused && !resp->too_large,
-		    "http.request %s %s: %s",
-		    hr->method, hr->url, resp->error);
+		http_request_fail(call, !resp->refused && !resp->too_large,
+		    hr->method, hr->url, "%s", resp->error);
 		http_request_free(hr);
 		return;
 	}
@@ -393,8 +417,8 @@ http_request_done_cb(const struct fetch_response *resp, void *arg)
 		reason = http_request_reason(resp->status);
 		if (*reason == '\0' && resp->reason != NULL)
 			reason = resp->reason;
-		step_call_fail(call, retryable, "http.request %s %s: %ld%s%s",
-		    hr->method, resp->url != NULL ? resp->url : hr->url,
+		http_request_fail(call, retryable, hr->method,
+		    resp->url != NULL ? resp->url : hr->url, "%ld%s%s",
 		    resp->status, *reason != '\0' ? " " : "", reason);
 		http_request_free(hr);
 		return;
@@ -420,7 +444,7 @@ static char **
 http_request_headers(struct step_call *call, const json_t *headers,
     const char *content_type, char **why)
 {
-	const char *name, *key;
+	const char *name, *key, *refused;
 	const json_t *v;
 	char **lines;
 	size_t n = 0;
@@ -436,6 +460,12 @@ http_request_headers(struct step_call *call, const json_t *headers,
 		if (!json_is_string(v)) {
 			*why = xasprintf("http.request header \"%s\" must be "
 			    "a string", name);
+			goto bad;
+		}
+		if ((refused = fetch_header_refused(name, strlen(name))) !=
+		    NULL) {
+			*why = xasprintf("http.request header \"%s\" %s", name,
+			    refused);
 			goto bad;
 		}
 		if (strpbrk(json_string_value(v), "\r\n") != NULL ||
@@ -583,9 +613,8 @@ http_request_start(struct step_call *call)
 	if (hr->req == NULL) {
 		/* fetch_start() checks allow.hosts: a refusal is fatal, as
 		 * is a URL curl cannot take; else curl is out of resources. */
-		step_call_fail(call, err.code != ORC_EPERM &&
-		    err.code != ORC_EINVAL, "http.request %s %s: %s", method,
-		    url, err.message);
+		http_request_fail(call, err.code != ORC_EPERM &&
+		    err.code != ORC_EINVAL, method, url, "%s", err.message);
 		http_request_free(hr);
 		return STEP_DONE;
 	}
@@ -620,7 +649,7 @@ static void
 http_request_check(const json_t *with, struct step_checker *chk)
 {
 	const json_t *v, *h;
-	const char *name;
+	const char *name, *why;
 	char *m;
 
 	v = json_object_get(with, "url");
@@ -656,6 +685,10 @@ http_request_check(const json_t *with, struct step_checker *chk)
 				step_check_error(chk, "with.headers",
 				    "http.request header \"%s\" must be a "
 				    "string", name);
+			else if ((why = fetch_header_refused(name,
+			    strlen(name))) != NULL)
+				step_check_error(chk, "with.headers",
+				    "http.request header \"%s\" %s", name, why);
 		}
 	}
 

@@ -45,6 +45,20 @@ cat >"$WF/hbucket.json" <<JSON
       "with": { "bucket": "{{input.b}}", "key": "k/{{input.name}}.json" } } ]
 }
 JSON
+# A bucket key from the input, read back.
+cat >"$WF/hbucketget.json" <<JSON
+{ "name": "hbucketget",
+  "trigger": { "webhook": { "path": "/hooks/hbucketget", $SYNC } }, $ONCE,
+  "steps": [ { "name": "decode", "uses": "json.decode" },
+    { "name": "get", "uses": "bucket.get",
+      "with": { "bucket": "ok", "key": "{{input.key}}" } } ] }
+JSON
+# A folder of the bucket planted as a symbolic link to a folder outside.
+mkdir -p "$T/buckets/ok/k" "$T/outside"
+printf 'outside-SECRET-3e9d\n' >"$T/outside/secret.txt"
+ln -s "$T/outside" "$T/buckets/ok/k/esc"
+ln -s ../../outside "$T/buckets/ok/esc"
+
 # A header, a URL path and a query from the input, to the sink.
 cat >"$WF/hheader.json" <<JSON
 { "name": "hheader",
@@ -305,6 +319,25 @@ done
 req POST /hooks/hbucket "${JSONH[@]}" --data-binary '{"b": "ok", "name": "x"}'
 expect_code "a plain key is written" 200
 expect_file "the plain key's file" "$T/buckets/ok/k/x.json"
+# A folder of the key that is a symbolic link leads neither way out.
+# through_link HOOK BODY WHAT NEEDLE: the step fails for good, naming
+# the link, and shows nothing from outside.
+through_link() {
+	req POST "$1" "${JSONH[@]}" --data-binary "$2"
+	SYNC_FAIL_OK=1 answered "$3 through a planted folder link"
+	expect_code "$3 through a folder link fails" 500
+	expect_contains "$3 names the link" "$BODY" "$4"
+	expect_not_contains "$3 reveals nothing" "$BODY" outside-SECRET
+}
+through_link /hooks/hbucket '{"b": "ok", "name": "esc/x"}' bucket.put \
+    'bucket \"ok\" key \"k/esc/x.json\": \"k/esc\" is a symbolic link'
+expect_true "nothing written through the link" test ! -e "$T/outside/x.json"
+for key in esc/secret.txt k/esc/secret.txt; do
+	through_link /hooks/hbucketget "{\"key\": \"$key\"}" \
+	    "bucket.get $key" 'is a symbolic link'
+done
+req POST /hooks/hbucketget "${JSONH[@]}" --data-binary '{"key": "k/x.json"}'
+expect_code "bucket.get of a plain key" 200
 # Nothing outside the bucket folder: the temp dir holds only what the
 # test made, the database and its content-addressed blobs (large payloads,
 # SPEC section 3), and no escape file exists anywhere we aimed at.

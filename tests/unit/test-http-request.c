@@ -379,8 +379,8 @@ test_http_request_status_classes(void)
 	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/"
 	    "status?code=500\"}",
 	    NULL, NULL);
-	msg = xasprintf("http.request GET http://127.0.0.1:%d/status?"
-	    "code=500: 500 Internal Server Error", e.h->port);
+	msg = xasprintf("http.request GET http://127.0.0.1:%d/status?...: "
+	    "500 Internal Server Error", e.h->port);
 	CHECK_FAILED(call, 1, msg);
 	free(msg);
 	CHECK(step_call_retry_after_ms(call) == 0);
@@ -389,8 +389,8 @@ test_http_request_status_classes(void)
 	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/"
 	    "status?code=404\"}",
 	    NULL, NULL);
-	msg = xasprintf("http.request GET http://127.0.0.1:%d/status?"
-	    "code=404: 404 Not Found", e.h->port);
+	msg = xasprintf("http.request GET http://127.0.0.1:%d/status?...: "
+	    "404 Not Found", e.h->port);
 	CHECK_FAILED(call, 0, msg);
 	CHECK_STR(step_call_error(call), msg);
 	free(msg);
@@ -498,6 +498,27 @@ test_http_request_redirects(void)
 	CHECK_FAILED(call, 0, "host 10.9.9.9:80 is not in the workflow's "
 	    "allow.hosts");
 	step_call_free(call);
+
+	/* Errors show URLs without what may hold a token: the query and
+	 * userinfo, of the request and of a refused redirect. */
+	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/redirect?"
+	    "to=http://u:pw@10.9.9.9/x%3Ftoken%3Dtk1\",\"follow_redirects\":"
+	    "true}", NULL, "{\"hosts\":[\"127.0.0.1\"]}");
+	CHECK_FAILED(call, 0, "/redirect?...: redirect to "
+	    "http://10.9.9.9/x?... refused: host 10.9.9.9:80");
+	CHECK(strstr(step_call_error(call), "tk1") == NULL);
+	CHECK(strstr(step_call_error(call), "pw") == NULL);
+	step_call_free(call);
+	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/status?"
+	    "code=404&token=tk2\"}", NULL, "{\"hosts\":[\"10.9.9.9\"]}");
+	CHECK_FAILED(call, 0, "/status?...: host 127.0.0.1:");
+	CHECK(strstr(step_call_error(call), "tk2") == NULL);
+	step_call_free(call);
+	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/status?"
+	    "code=404&token=tk3\"}", NULL, NULL);
+	CHECK_FAILED(call, 0, "/status?...: 404 Not Found");
+	CHECK(strstr(step_call_error(call), "tk3") == NULL);
+	step_call_free(call);
 	env_free(&e);
 }
 
@@ -548,6 +569,13 @@ test_http_request_refusals(void)
 	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/echo\","
 	    "\"headers\":{\"X-A\\nB\":\"a\"}}", NULL, NULL);
 	CHECK_FAILED(call, 0, "is not valid");
+	step_call_free(call);
+	/* Host would reach another virtual host behind an allowed address. */
+	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/echo\","
+	    "\"headers\":{\"hOsT\":\"internal.example\"}}", NULL,
+	    "{\"hosts\":[\"127.0.0.1\"]}");
+	CHECK_FAILED(call, 0, "http.request header \"hOsT\" is refused: the "
+	    "host is the url's, which allow.hosts checks");
 	step_call_free(call);
 
 	call = run_step(&e, "{\"url\":\"http://127.0.0.1:PORT/echo\"}", NULL,
@@ -647,6 +675,8 @@ test_http_request_check(void)
 	CHECK(run_check("{\"url\":\"u\",\"headers\":{\"A\":1}}") == 1);
 	CHECK_CONTAINS(check_message, "header \"A\" must be a string");
 	CHECK(run_check("{\"url\":\"u\",\"headers\":{\"A\":\"{{x}}\"}}") == 0);
+	CHECK(run_check("{\"url\":\"u\",\"headers\":{\"Host\":\"h\"}}") == 1);
+	CHECK_CONTAINS(check_message, "\"Host\" is refused");
 	CHECK(run_check("{\"url\":\"u\",\"expect_status\":\"200\"}") == 1);
 	CHECK_STR(check_path, "with.expect_status");
 	CHECK(run_check("{\"url\":\"u\",\"expect_status\":[200,\"x\"]}") ==

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -755,6 +756,109 @@ test_http_deadline(void)
 	test_read_timeout_ms = 0;
 }
 
+/* Sends a raw request and reads what comes back within wait_ms (until
+ * the server closes: "<closed>" is appended). */
+static void
+raw_exchange(struct server *s, const char *request, char *buf, size_t size,
+    int wait_ms)
+{
+	struct pollfd pfd;
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	buf[0] = '\0';
+	if ((fd = raw_connect(s)) < 0)
+		return;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (raw_send(fd, request, strlen(request)) == 0) {
+		while (got + 9 < size && poll(&pfd, 1, wait_ms) == 1) {
+			if ((n = recv(fd, buf + got, size - 9 - got, 0)) <= 0) {
+				strcpy(buf + got, "<closed>");
+				got += 8;
+				break;
+			}
+			got += (size_t)n;
+		}
+	}
+	buf[got] = '\0';
+	close(fd);
+}
+
+/*
+ * HEAD answers carry the GET's headers and length but no body, so a
+ * pipelined answer after one is read as such; a request whose length is
+ * ambiguous (two Content-Length, "+2", one beside Transfer-Encoding) is
+ * 400 and its connection closed; the access log quotes the path, control
+ * characters and quotes escaped.
+ */
+static void
+test_http_framing(void)
+{
+	static const char *const bad[] = {
+		"Content-Length: +2\r\n",
+		"Content-Length: 2\r\nContent-Length: 3\r\n",
+		"Content-Length: 2\r\nContent-Length: 2\r\n",
+		"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n",
+		NULL
+	};
+	struct server s;
+	char buf[8192], req[512], *log, *second;
+	size_t len;
+	int i, fd, saved;
+
+	REQUIRE(server_start(&s) == 0);
+	raw_exchange(&s, "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf,
+	    500);
+	CHECK_CONTAINS(buf, "Content-Length: 15\r\n");
+	second = strstr(buf, "\r\n\r\n");
+	REQUIRE(second != NULL);
+	/* Right after the HEAD's headers: the GET's status line. */
+	CHECK(strncmp(second + 4, "HTTP/1.1 200", 12) == 0);
+	CHECK(strstr(second + 4, "{\"status\":\"ok\"}") ==
+	    strrchr(second + 4, '{'));
+
+	for (i = 0; bad[i] != NULL; i++) {
+		snprintf(req, sizeof req, "POST /hooks/echo HTTP/1.1\r\n"
+		    "Host: x\r\nContent-Type: application/json\r\n%s\r\n"
+		    "{}", bad[i]);
+		raw_exchange(&s, req, buf, sizeof buf, 2000);
+		if (strncmp(buf, "HTTP/1.1 400", 12) != 0 ||
+		    strstr(buf, "<closed>") == NULL) {
+			fprintf(stderr, "%s -> %.200s\n", bad[i], buf);
+			test_failed_checks++;
+		}
+	}
+	/* One plain length is fine (the input lacks "a": 422). */
+	raw_exchange(&s, "POST /hooks/echo HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+	    buf, sizeof buf, 500);
+	CHECK(strncmp(buf, "HTTP/1.1 422", 12) == 0);
+
+	/* The access log, caught from stderr for one request. */
+	fflush(stderr);
+	saved = dup(2);
+	fd = open("access.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	REQUIRE(saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	raw_exchange(&s, "GET /a\rb\"c\td\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+	    buf, sizeof buf, 500);
+	usleep(50 * 1000);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	CHECK_CONTAINS(buf, "HTTP/1.1 ");
+	log = orc_read_file("access.log", &len, NULL);
+	REQUIRE(log != NULL);
+	CHECK_CONTAINS(log, "path=\"/a\\rb\\\"c\\td\\x01\" status=");
+	CHECK(strchr(log, '\r') == NULL);
+	free(log);
+	server_stop(&s);
+}
+
 int
 main(void)
 {
@@ -767,6 +871,7 @@ main(void)
 	TEST_RUN(test_http_runs_api);
 	TEST_RUN(test_http_gone);
 	TEST_RUN(test_http_deadline);
+	TEST_RUN(test_http_framing);
 	curl_global_cleanup();
 	TEST_DONE();
 }

@@ -15,6 +15,9 @@
  *   /binary          200, application/octet-stream, bytes not UTF-8
  *   /text            200, text/plain "hello"
  *   /badjson         200, application/json that does not parse
+ *   /repeat?n=N&distinct=D
+ *                    200 with N headers "X-Rep: v" (D=1: X-Rep-0 to
+ *                    X-Rep-N-1, each "v")
  *
  * It counts requests, connections by the client's port, so tests can
  * see keep-alive reuse, and connections accepted (a port can be used
@@ -215,6 +218,18 @@ httpd_cb(struct evhttp_request *req, void *arg)
 	} else if (strcmp(path, "/text") == 0) {
 		evbuffer_add_printf(b, "hello");
 		evhttp_add_header(out, "Content-Type", "text/plain");
+		evhttp_send_reply(req, 200, "OK", b);
+	} else if (strcmp(path, "/repeat") == 0) {
+		v = httpd_param(&q, "n");
+		n = v != NULL ? atol(v) : 1;
+		v = httpd_param(&q, "distinct");
+		for (i = 0; i < n; i++) {
+			char hn[32];
+
+			snprintf(hn, sizeof hn, v != NULL ? "X-Rep-%ld" :
+			    "X-Rep", i);
+			evhttp_add_header(out, hn, "v");
+		}
 		evhttp_send_reply(req, 200, "OK", b);
 	} else if (strcmp(path, "/badjson") == 0) {
 		evbuffer_add_printf(b, "{not json");

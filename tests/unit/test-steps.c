@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "bucket.h"
 #include "orchestrator.h"
 #include "pool.h"
 #include "steps.h"
@@ -1057,6 +1058,108 @@ test_steps_bucket_put_refuses(void)
 	CHECK(count_temp_files("buckets/other") == 0);
 }
 
+/* Writes a small file for a test; -1 on failure. */
+static int
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -1;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/*
+ * Folders planted in a bucket as symbolic links lead neither bucket.put
+ * nor bucket.get out of it, at any depth, whether the key is resolved by
+ * openat2 or by the per-component walk (walk 1); a link at the key itself
+ * is replaced by put, never written through, and refused by get.
+ */
+static void
+bucket_symlink_case(int walk)
+{
+	const struct step_entry *put = &step_bucket_put_entry;
+	const struct step_entry *get = &step_bucket_get_entry;
+	struct step_call *call;
+	struct stat sb;
+	char *data;
+	size_t len;
+
+	bucket_dir_walk_only(walk);
+	REQUIRE(mkdir("outside", 0755) == 0 &&
+	    mkdir("buckets", 0755) == 0 && mkdir("buckets/ok", 0755) == 0 &&
+	    mkdir("buckets/ok/a", 0755) == 0);
+	REQUIRE(write_text("outside/secret.txt", "secret") == 0);
+	REQUIRE(write_text("outside/target", "kept") == 0);
+	REQUIRE(symlink("../../outside", "buckets/ok/link") == 0);
+	REQUIRE(symlink("../../../outside", "buckets/ok/a/deep") == 0);
+	REQUIRE(symlink("../../outside/target", "buckets/ok/flink") == 0);
+
+	check_fails(put, "{\"bucket\":\"ok\",\"key\":\"link/x.txt\"}",
+	    j("\"x\""), NULL, 0, "bucket.put bucket \"ok\" key "
+	    "\"link/x.txt\": \"link\" is a symbolic link", __LINE__);
+	check_fails(put, "{\"bucket\":\"ok\",\"key\":\"a/deep/n/x.txt\"}",
+	    j("\"x\""), NULL, 0, "\"a/deep\" is a symbolic link", __LINE__);
+	CHECK(access("outside/x.txt", F_OK) != 0);
+	CHECK(access("outside/n", F_OK) != 0);
+	check_fails(get, "{\"bucket\":\"ok\",\"key\":\"link/secret.txt\"}",
+	    NULL, NULL, 0, "bucket.get bucket \"ok\" key \"link/secret.txt\": "
+	    "\"link\" is a symbolic link", __LINE__);
+	check_fails(get, "{\"bucket\":\"ok\",\"key\":\"a/deep/secret.txt\"}",
+	    NULL, NULL, 0, "\"a/deep\" is a symbolic link", __LINE__);
+	check_fails(get, "{\"bucket\":\"ok\",\"key\":\"flink\"}", NULL,
+	    NULL, 0, "bucket.get bucket \"ok\" key \"flink\": the key is a "
+	    "symbolic link", __LINE__);
+
+	/* put replaces a link at the key; the file it named is kept. */
+	call = run_sync(put, "{\"bucket\":\"ok\",\"key\":\"flink\"}",
+	    j("\"new\""), NULL, NULL);
+	CHECK(step_call_ok(call));
+	step_call_free(call);
+	CHECK(lstat("buckets/ok/flink", &sb) == 0 && S_ISREG(sb.st_mode));
+	data = slurp("outside/target", &len);
+	CHECK_STR(data, "kept");
+	free(data);
+
+	/* Real folders still work, made on demand, and read back. */
+	call = run_sync(put, "{\"bucket\":\"ok\",\"key\":\"a/b/c.txt\"}",
+	    j("\"fine\""), NULL, NULL);
+	CHECK(step_call_ok(call));
+	step_call_free(call);
+	call = run_sync(get, "{\"bucket\":\"ok\",\"key\":\"a/b/c.txt\"}",
+	    NULL, NULL, NULL);
+	CHECK(step_call_ok(call));
+	data = output_text(call);
+	CHECK_CONTAINS(data, "\"body\":\"fine\"");
+	free(data);
+	step_call_free(call);
+	check_fails(get, "{\"bucket\":\"ok\",\"key\":\"a/none/c.txt\"}",
+	    NULL, NULL, 0, "no such key", __LINE__);
+	CHECK(count_temp_files("buckets/ok/a/b") == 0);
+	bucket_dir_walk_only(0);
+}
+
+static void
+test_steps_bucket_symlink(void)
+{
+	bucket_symlink_case(0);
+}
+
+static void
+test_steps_bucket_symlink_walk(void)
+{
+	bucket_symlink_case(1);
+	/* Named staging (no O_TMPFILE) resolves the same way. */
+	step_bucket_put_unnamed(0);
+	check_fails(&step_bucket_put_entry,
+	    "{\"bucket\":\"ok\",\"key\":\"link/y.txt\"}", j("\"y\""), NULL,
+	    0, "\"link\" is a symbolic link", __LINE__);
+	step_bucket_put_unnamed(1);
+	CHECK(access("outside/y.txt", F_OK) != 0);
+	CHECK(count_temp_files("outside") == 0);
+}
+
 /* bucket.put's load-time check reports at the right paths. */
 static void
 test_steps_bucket_put_check(void)
@@ -1221,6 +1324,8 @@ main(void)
 	TEST_RUN(test_steps_bucket_put);
 	TEST_RUN(test_steps_bucket_put_refuses);
 	TEST_RUN(test_steps_bucket_put_check);
+	TEST_RUN(test_steps_bucket_symlink);
+	TEST_RUN(test_steps_bucket_symlink_walk);
 	TEST_RUN(test_steps_bucket_pool);
 	TEST_RUN(test_steps_bucket_pool_cancel);
 	TEST_RUN(test_steps_wait);

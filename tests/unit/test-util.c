@@ -286,6 +286,32 @@ test_util_thread_name(void)
 	CHECK(strcmp(name, "orc-test") == 0);
 }
 
+/* orc_url_redact keeps scheme, host, port and path, and nothing that
+ * may hold a token: userinfo, query, fragment. */
+static void
+test_util_url_redact(void)
+{
+	static const char *const cases[][2] = {
+		{ "http://h/p", "http://h/p" },
+		{ "https://h:8443/a/b?token=s3cret&x=1",
+		    "https://h:8443/a/b?..." },
+		{ "http://u:p@ss@h/p?t=1#f", "http://h/p?..." },
+		{ "http://h/p#frag", "http://h/p" },
+		{ "http://h?q=1", "http://h?..." },
+		{ "http://h/a@b?c", "http://h/a@b?..." },
+		{ "not a url?key=s", "not a url?..." },
+		{ "", "" },
+	};
+	size_t i;
+	char *got;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		got = orc_url_redact(cases[i][0]);
+		CHECK_STR(got, cases[i][1]);
+		free(got);
+	}
+}
+
 int
 main(void)
 {
@@ -303,5 +329,6 @@ main(void)
 	TEST_RUN(test_util_clocks);
 	TEST_RUN(test_util_env_int);
 	TEST_RUN(test_util_thread_name);
+	TEST_RUN(test_util_url_redact);
 	TEST_DONE();
 }
