@@ -304,15 +304,10 @@ static void
 serve_claim_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct serve		*sv = arg;
-	struct orc_error	 err;
-	int			 n = 0;
 
 	if (sv->drain_ev != NULL)
 		return;
-	if (engine_resume(sv->engine, NULL, NULL, NULL, &n, &err) != 0)
-		log_warn("%s: %s", __func__, err.message);
-	else if (n > 0)
-		log_info("%s: took over %d runs", __func__, n);
+	engine_claim_async(sv->engine);
 }
 
 /* Starts the periodic claim: every half lease (ORCH_LEASE_MS, as the

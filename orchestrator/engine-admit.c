@@ -226,26 +226,76 @@ engine_key_index(const char *workflow, const char *key)
 	return xasprintf("%s\x1f%s", workflow, key);
 }
 
-/* The run that a workflow's key already made in the last day, if any. */
-int
-engine_key_find(struct engine *e, const char *workflow, const char *key,
+/* The run of a workflow's key that is in memory, if any. */
+static int
+engine_key_in_memory(struct engine *e, const char *workflow, const char *key,
     char id[RUN_ID_LEN + 1])
 {
 	char *k = engine_key_index(workflow, key);
 	struct run *run = hmap_get(e->by_key, k);
+
+	free(k);
+	if (run == NULL)
+		return 0;
+	memcpy(id, run->rec.id, RUN_ID_LEN + 1);
+	return 1;
+}
+
+/* The run that a workflow's key already made in the last day, if any: in
+ * memory, then (when in_store) in the store. */
+int
+engine_key_find(struct engine *e, const char *workflow, const char *key,
+    char id[RUN_ID_LEN + 1], int in_store)
+{
 	struct orc_error err;
 	int rc;
 
-	free(k);
-	if (run != NULL) {
-		memcpy(id, run->rec.id, RUN_ID_LEN + 1);
+	if (engine_key_in_memory(e, workflow, key, id))
 		return 1;
-	}
+	if (!in_store)
+		return 0;
 	rc = store_find_idempotent(e->store, workflow, key,
 	    orc_now_ms() - ENGINE_KEY_TTL_MS, id, &err);
 	if (rc < 0)
 		log_warn("%s: %s", __func__, err.message);
 	return rc > 0;
+}
+
+/* A look-up waiting for the store. */
+struct engine_key_ctx {
+	engine_key_cb	 cb;
+	void		*arg;
+};
+
+/* The store's answer, on the loop. */
+static void
+engine_key_found_cb(const char *id, const struct orc_error *err, void *arg)
+{
+	struct engine_key_ctx *kc = arg;
+
+	if (err != NULL)
+		log_warn("%s: %s", __func__, err->message);
+	kc->cb(id, kc->arg);
+	free(kc);
+}
+
+/* Looks a key up in memory, else in the store off the loop. */
+void
+engine_key_lookup(struct engine *e, const char *workflow, const char *key,
+    engine_key_cb cb, void *arg)
+{
+	struct engine_key_ctx *kc;
+	char id[RUN_ID_LEN + 1];
+
+	if (engine_key_in_memory(e, workflow, key, id)) {
+		cb(id, arg);
+		return;
+	}
+	kc = xcalloc(1, sizeof *kc);
+	kc->cb = cb;
+	kc->arg = arg;
+	store_find_idempotent_async(e->store, workflow, key, orc_now_ms() -
+	    ENGINE_KEY_TTL_MS, engine_key_found_cb, kc);
 }
 
 /* Indexes a new run by its key until it leaves memory. */

@@ -93,6 +93,7 @@ struct engine {
 	size_t			 max_queue;
 	size_t			 max_active;
 	int			 paused;
+	int			 claims;	/* engine_claim_async in flight */
 	engine_observer_fn	 observer;
 	void			*observer_arg;
 	struct engine_stats	 stats;
@@ -125,7 +126,7 @@ void		 engine_release(struct run *);
 int		 engine_admit_check(struct engine *, struct run *,
 		    struct orc_error *);
 int		 engine_key_find(struct engine *, const char *workflow,
-		    const char *key, char id[RUN_ID_LEN + 1]);
+		    const char *key, char id[RUN_ID_LEN + 1], int in_store);
 void		 engine_key_add(struct run *, const char *key);
 void		 engine_gates_free(struct engine *);
 

@@ -222,30 +222,29 @@ resume_crash_loop(struct run *run, int limit)
 	return 1;
 }
 
-int
-engine_resume(struct engine *e, const char *const *ids, const char *workflow,
-    const struct engine_watch *watch, int *count, struct orc_error *err)
+/* Loads and continues claimed runs; how many it took. */
+static int
+engine_resume_recs(struct engine *e, const struct run_rec *recs, size_t n,
+    const struct engine_watch *watch)
 {
-	struct resume_ctx rc = { e, watch, 0, NULL, 0 };
 	struct orc_error lerr;
 	struct run *run;
 	size_t i;
-	int rv, crash_limit;
+	int crash_limit, count = 0;
 
 	/* Crashes in one step visit before it is failed (default 3). */
 	crash_limit = (int)orc_env_int("ORCH_CRASH_RESUMES", 0, 1000000, 3);
-	rv = engine_claim(e, ids, workflow, &rc, err);
-	for (i = 0; rv == 0 && i < rc.n; i++) {
-		if (engine_run_find(e, rc.recs[i].id) != NULL)
+	for (i = 0; i < n; i++) {
+		if (engine_run_find(e, recs[i].id) != NULL)
 			continue;
-		if ((run = engine_run_load(e, &rc.recs[i], NULL, &lerr)) ==
+		if ((run = engine_run_load(e, &recs[i], NULL, &lerr)) ==
 		    NULL) {
 			log_error("%s: %s", __func__, lerr.message);
 			continue;
 		}
 		if (watch != NULL)
 			run->watch = *watch;
-		rc.count++;
+		count++;
 		if (resume_crash_loop(run, crash_limit))
 			continue;
 		log_info("%s: run %s resumes at step %s (%s)", __func__,
@@ -253,10 +252,54 @@ engine_resume(struct engine *e, const char *const *ids, const char *workflow,
 		    run_state_name(run->rec.state));
 		engine_run_continue(run);
 	}
+	return count;
+}
+
+int
+engine_resume(struct engine *e, const char *const *ids, const char *workflow,
+    const struct engine_watch *watch, int *count, struct orc_error *err)
+{
+	struct resume_ctx rc = { e, watch, 0, NULL, 0 };
+	int rv;
+
+	rv = engine_claim(e, ids, workflow, &rc, err);
+	if (rv == 0)
+		rc.count = engine_resume_recs(e, rc.recs, rc.n, watch);
 	resume_ctx_clear(&rc);
 	if (count != NULL)
 		*count = rc.count;
 	return rv;
+}
+
+/* The commit thread claimed runs for engine_claim_async. */
+static void
+engine_claimed_cb(const struct run_rec *recs, size_t n,
+    const struct orc_error *err, void *arg)
+{
+	struct engine *e = arg;
+	int count;
+
+	e->claims--;
+	/* Freeing: the runs stay claimed by this process, which is about
+	 * to end; the next one takes them over at once. */
+	if (e->paused)
+		return;
+	if (err != NULL) {
+		log_warn("%s: %s", __func__, err->message);
+		return;
+	}
+	if ((count = engine_resume_recs(e, recs, n, NULL)) > 0)
+		log_info("%s: took over %d runs", __func__, count);
+}
+
+/* Takes over the runs of processes that died, like engine_resume of every
+ * run, with the claim done by the store's commit thread. */
+void
+engine_claim_async(struct engine *e)
+{
+	e->claims++;
+	store_claim_runs_async(e->store, e->owner, orc_now_ms() + e->lease_ms,
+	    engine_owner_dead, NULL, engine_claimed_cb, e);
 }
 
 /* Refuses a run that a live process other than this one holds. */

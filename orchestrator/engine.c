@@ -69,13 +69,12 @@ static void
 engine_renew_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
-	struct orc_error err;
 
 	if (e->active == 0)
 		return;
-	if (store_renew_leases(e->store, e->owner, orc_now_ms() + e->lease_ms,
-	    &err) != 0)
-		log_warn("%s: %s", __func__, err.message);
+	/* On the commit thread: the loop waits for no commit or lock. */
+	store_renew_leases_async(e->store, e->owner, orc_now_ms() +
+	    e->lease_ms);
 }
 
 struct engine *
@@ -201,6 +200,9 @@ engine_free(struct engine *e)
 		return;
 	/* Freeing runs frees their slots: start nothing more. */
 	e->paused = 1;
+	/* A claim's answer must not find the engine gone. */
+	while (e->claims > 0 && store_flush(e->store, NULL) == 0)
+		;
 	for (run = e->runs; run != NULL; run = run->next) {
 		if (run->done)
 			continue;
@@ -1132,11 +1134,12 @@ run_create(struct run *run, const char *key, char id[RUN_ID_LEN + 1])
 	    run->rec.workflow);
 }
 
-int
-engine_submit_keyed(struct engine *e, struct workflow *wf,
+/* engine_submit_keyed; in_store: look the key up in the store too. */
+static int
+engine_submit_key(struct engine *e, struct workflow *wf,
     const json_t *input, const json_t *trigger, const char *key,
     const struct engine_watch *watch, char id[RUN_ID_LEN + 1],
-    int *existing, struct orc_error *err)
+    int *existing, int in_store, struct orc_error *err)
 {
 	const json_t *schema = workflow_input_schema(wf);
 	char found[RUN_ID_LEN + 1];
@@ -1146,7 +1149,8 @@ engine_submit_keyed(struct engine *e, struct workflow *wf,
 
 	if (existing != NULL)
 		*existing = 0;
-	if (key != NULL && engine_key_find(e, workflow_name(wf), key, found))
+	if (key != NULL && engine_key_find(e, workflow_name(wf), key, found,
+	    in_store))
 		kind = 1;	/* the key's first run */
 	else if (schema != NULL && schema_validate(schema, input, &bad) != 0) {
 		orc_error_set(err, bad.code, "input of workflow %s: %s",
@@ -1174,6 +1178,26 @@ engine_submit_keyed(struct engine *e, struct workflow *wf,
 	run->token_taken = token;
 	run_create(run, key, id);
 	return 0;
+}
+
+int
+engine_submit_keyed(struct engine *e, struct workflow *wf,
+    const json_t *input, const json_t *trigger, const char *key,
+    const struct engine_watch *watch, char id[RUN_ID_LEN + 1],
+    int *existing, struct orc_error *err)
+{
+	return engine_submit_key(e, wf, input, trigger, key, watch, id,
+	    existing, 1, err);
+}
+
+int
+engine_submit_checked(struct engine *e, struct workflow *wf,
+    const json_t *input, const json_t *trigger, const char *key,
+    const struct engine_watch *watch, char id[RUN_ID_LEN + 1],
+    int *existing, struct orc_error *err)
+{
+	return engine_submit_key(e, wf, input, trigger, key, watch, id,
+	    existing, 0, err);
 }
 
 /* Records a transition that changes no state ("debounced"); watch's

@@ -78,6 +78,20 @@ int	engine_submit_keyed(struct engine *, struct workflow *,
 	    const struct engine_watch *, char id[RUN_ID_LEN + 1],
 	    int *existing, struct orc_error *);
 
+/* Looks up the run a workflow's Idempotency-Key made in the last 24 h:
+ * in memory (cb is called before this returns), else in the store, read
+ * off the loop (cb is called later, from the loop). id is NULL when there
+ * is none; then engine_submit_checked skips the store's look-up. */
+typedef void (*engine_key_cb)(const char *id, void *arg);
+void	engine_key_lookup(struct engine *, const char *workflow,
+	    const char *key, engine_key_cb, void *arg);
+/* engine_submit_keyed after engine_key_lookup found no run in the store
+ * (memory is looked at again: a run may have taken the key meanwhile). */
+int	engine_submit_checked(struct engine *, struct workflow *,
+	    const json_t *input, const json_t *trigger, const char *key,
+	    const struct engine_watch *, char id[RUN_ID_LEN + 1],
+	    int *existing, struct orc_error *);
+
 /* Starts a run of wf with input. trigger describes where it came from
  * (may be NULL). Both are referenced, not copied: the caller may drop its
  * references but must not change them afterwards. Refuses an input that
@@ -87,6 +101,9 @@ int	engine_submit(struct engine *, struct workflow *, const json_t *input,
 	    const json_t *trigger, const struct engine_watch *,
 	    char id[RUN_ID_LEN + 1], struct orc_error *);
 
+/* Takes over every unfinished run whose owner is gone, the claim done off
+ * the loop (by the store's commit thread); executes them once claimed. */
+void	engine_claim_async(struct engine *);
 /* Takes over unfinished runs whose owner is gone (ids NULL: all of them;
  * workflow narrows) and executes them. *count gets how many. */
 int	engine_resume(struct engine *, const char *const *ids,

@@ -39,6 +39,7 @@ struct hook_ctx {
 	int64_t			 wait_ms;	/* 0: answer when committed */
 	int			 accepted;	/* the run is committed */
 	int			 timed_out;	/* the wait is over */
+	json_t			*input, *meta;	/* while the key is looked up */
 };
 
 /* Frees a trigger's context with its request's. */
@@ -49,6 +50,8 @@ hook_free(void *arg)
 
 	if (hc->timer != NULL)
 		event_free(hc->timer);
+	json_decref(hc->input);
+	json_decref(hc->meta);
 	workflow_unref(hc->wf);
 	free(hc);
 }
@@ -295,10 +298,11 @@ hook_replay(struct http_req *hr, const char *id, int64_t wait_ms)
 	run_rec_clear(&r);
 }
 
-/* Submits the run and holds the request for the engine's callbacks. */
+/* Submits the run and holds the request for the engine's callbacks;
+ * checked: the key was looked up in the store already. */
 static void
 hook_submit(struct http_req *hr, struct hook_ctx *hc, const json_t *input,
-    const json_t *meta)
+    const json_t *meta, int checked)
 {
 	struct engine_watch w = { hook_accepted_cb, NULL, hr };
 	struct orc_error err;
@@ -310,7 +314,8 @@ hook_submit(struct http_req *hr, struct hook_ctx *hc, const json_t *input,
 		w.finished = hook_finished_cb;
 	orc_error_clear(&err);
 	http_req_ref(hr);	/* the engine's, until its last callback */
-	rc = engine_submit_keyed(hr->srv->engine, hc->wf, input, meta,
+	rc = (checked ? engine_submit_checked : engine_submit_keyed)(
+	    hr->srv->engine, hc->wf, input, meta,
 	    http_header(hr, "Idempotency-Key"), &w, id, &existing, &err);
 	if (existing == 2) {
 		/* A debounce window took it: answered 202 once committed. */
@@ -335,6 +340,35 @@ hook_submit(struct http_req *hr, struct hook_ctx *hc, const json_t *input,
 		tv.tv_usec = (hc->wait_ms % 1000) * 1000;
 		evtimer_add(hc->timer, &tv);
 	}
+}
+
+/* The key's look-up is over: replay its run, or submit. */
+static void
+hook_key_cb(const char *id, void *arg)
+{
+	struct http_req *hr = arg;
+	struct hook_ctx *hc = hr->data;
+
+	if (!http_req_live(hr))
+		;	/* gone: no run is made for nobody */
+	else if (id != NULL)
+		hook_replay(hr, id, hc->wait_ms);
+	else
+		hook_submit(hr, hc, hc->input, hc->meta, 1);
+	http_req_unref(hr);
+}
+
+/* With an Idempotency-Key, the store is read off the loop first. */
+static void
+hook_lookup(struct http_req *hr, struct hook_ctx *hc, json_t *input,
+    json_t *meta)
+{
+	hc->input = json_incref(input);
+	hc->meta = json_incref(meta);
+	http_req_ref(hr);
+	http_req_hold(hr);
+	engine_key_lookup(hr->srv->engine, workflow_name(hc->wf),
+	    http_header(hr, "Idempotency-Key"), hook_key_cb, hr);
 }
 
 void
@@ -372,7 +406,10 @@ http_hook_post(struct http_req *hr, struct workflow *wf, int webhook)
 	hr->free_data = hook_free;
 	hr->on_gone = hook_gone;
 	meta = hook_trigger_meta(hr, webhook);
-	hook_submit(hr, hc, input, meta);
+	if (http_header(hr, "Idempotency-Key") != NULL)
+		hook_lookup(hr, hc, input, meta);
+	else
+		hook_submit(hr, hc, input, meta, 0);
 	json_decref(meta);
 	json_decref(input);
 }

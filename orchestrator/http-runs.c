@@ -360,18 +360,41 @@ http_runs_event(struct http_server *srv, const struct engine_event *ev)
 	}
 }
 
-/* Commits what the engine queued, so the answer shows the change. */
+/* An answer that waits for the commit of what was queued before it. */
+struct runs_after {
+	struct http_req	*hr;
+	char		 id[RUN_ID_LEN + 1];
+};
+
+/* The commit landed: the answer shows the change. */
+static void
+runs_after_cb(void *arg)
+{
+	struct runs_after *a = arg;
+
+	if (http_req_live(a->hr))
+		runs_reply_run(a->hr, a->id);
+	http_req_unref(a->hr);
+	free(a);
+}
+
+/* Answers once what the engine queued is committed, so the answer shows
+ * the change: a callback behind it in the store's queue, not a commit on
+ * the loop (the loop waits for no disk). */
 static void
 runs_reply_after(struct http_req *hr, const char *id)
 {
-	struct orc_error err;
+	struct runs_after *a = xcalloc(1, sizeof *a);
+	struct store_change ch;
 
-	if (store_flush(hr->srv->store, &err) != 0) {
-		err.code = ORC_ESTORE;
-		http_error_orc(hr, &err);
-		return;
-	}
-	runs_reply_run(hr, id);
+	a->hr = hr;
+	snprintf(a->id, sizeof a->id, "%s", id);
+	http_req_ref(hr);
+	http_req_hold(hr);
+	memset(&ch, 0, sizeof ch);
+	ch.cb = runs_after_cb;
+	ch.arg = a;
+	store_submit(hr->srv->store, &ch);
 }
 
 /* Reads retry's optional body {"from_step", "input", "latest"}. */

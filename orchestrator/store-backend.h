@@ -46,9 +46,10 @@ struct store_ops {
 		    struct orc_error *);
 	int	 (*count_runs)(void *, const char *workflow,
 		    int64_t counts[RUN_STATE_COUNT], struct orc_error *);
-	int	 (*find_idempotent)(void *, const char *workflow,
-		    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
-		    struct orc_error *);
+	/* on_writer: on the writing connection (the commit thread's). */
+	int	 (*find_idempotent)(void *, int on_writer,
+		    const char *workflow, const char *key, int64_t since,
+		    char id[RUN_ID_LEN + 1], struct orc_error *);
 	/* The dashboard's reads: see store.h. */
 	int	 (*count_by_workflow)(void *, store_count_cb, void *,
 		    struct orc_error *);

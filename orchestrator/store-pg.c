@@ -1814,10 +1814,12 @@ pg_get_definition(void *arg, const char *hash, struct def_rec *d,
 /* The newest run of a workflow made with an idempotency key since a time:
  * 1 with its id, 0 when there is none. */
 static int
-pg_find_idempotent(void *arg, const char *workflow, const char *key,
-    int64_t since, char id[RUN_ID_LEN + 1], struct orc_error *err)
+pg_find_idempotent(void *arg, int on_writer, const char *workflow,
+    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
+    struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
+	struct pg_conn		*c = on_writer ? ps->w : ps->r;
 	struct pg_params	 p;
 	PGresult		*res;
 	int			 found;
@@ -1826,7 +1828,8 @@ pg_find_idempotent(void *arg, const char *workflow, const char *key,
 	p_text(&p, 1, workflow);
 	p_text(&p, 2, key);
 	p_int(&p, 3, since);
-	if ((res = pg_read(ps, PQ_FIND_KEY, &p, err)) == NULL)
+	if (pg_ensure(ps, c, err) == -1 ||
+	    (res = pg_stmt(ps, c, PQ_FIND_KEY, &p, NULL, err)) == NULL)
 		return -1;
 	found = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0);
 	if (found)

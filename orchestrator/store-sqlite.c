@@ -1556,15 +1556,17 @@ sqlite_get_definition(void *arg, const char *hash, struct def_rec *d,
 /* The newest run of a workflow made with an idempotency key since a time:
  * 1 with its id, 0 when there is none. */
 static int
-sqlite_find_idempotent(void *arg, const char *workflow, const char *key,
-    int64_t since, char id[RUN_ID_LEN + 1], struct orc_error *err)
+sqlite_find_idempotent(void *arg, int on_writer, const char *workflow,
+    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
+    struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
+	struct sqlite_conn	*c = on_writer ? ss->w : ss->r;
 	sqlite3_stmt		*st;
 	const unsigned char	*s;
 	int			 rc;
 
-	if ((st = sqlite_stmt(ss, ss->r, SQ_FIND_KEY, err)) == NULL)
+	if ((st = sqlite_stmt(ss, c, SQ_FIND_KEY, err)) == NULL)
 		return -1;
 	bind_text(st, 1, workflow);
 	bind_text(st, 2, key);
@@ -1576,7 +1578,7 @@ sqlite_find_idempotent(void *arg, const char *workflow, const char *key,
 		return 1;
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		sqlite_error(ss, ss->r->db, err);
+		sqlite_error(ss, c->db, err);
 		sqlite_done(st);
 		return -1;
 	}

@@ -65,6 +65,11 @@ struct store_item {
 	int			 has_transition;
 	int			 has_def;
 	int			 has_sched;	/* a schedule, nothing else */
+	/* Work for the commit thread on the writing connection, nothing
+	 * else: once the batch is in (its own transaction), or first, before
+	 * the batch's transaction begins, for a read (work_first). */
+	void			(*work)(struct store *, void *);
+	int			 work_first;
 	/* How the commit writes it (store_fold_runs). */
 	unsigned		 wflags;
 	const struct run_rec	*wrun;		/* run, or wfold */
@@ -546,9 +551,17 @@ store_write_items(struct store *s, struct store_items *list,
 	struct store_change	 ch;
 
 	store_fold_runs(list);
+	/* Reads first: they need not wait for this batch's commit. */
+	TAILQ_FOREACH(it, list, entry)
+		if (it->work != NULL && it->work_first) {
+			it->work(s, it->arg);
+			it->work = NULL;	/* done, should the batch retry */
+		}
 	if (s->ops->begin(s->be, err) == -1)
 		goto fail;
 	TAILQ_FOREACH(it, list, entry) {
+		if (it->work != NULL)
+			continue;
 		if (it->has_sched) {
 			if (s->ops->put_schedule(s->be, &it->sched, err) == -1)
 				goto fail;
@@ -565,6 +578,11 @@ store_write_items(struct store *s, struct store_items *list,
 	}
 	if (s->ops->commit(s->be, err) == -1)
 		goto fail;
+	/* Only once the batch is in, so that a retried batch does the work
+	 * once; its own failure is the work's, not the batch's. */
+	TAILQ_FOREACH(it, list, entry)
+		if (it->work != NULL && !it->work_first)
+			it->work(s, it->arg);
 	return 0;
 
 fail:
@@ -1116,7 +1134,8 @@ store_find_idempotent(struct store *s, const char *workflow,
     const char *key, int64_t since, char id[RUN_ID_LEN + 1],
     struct orc_error *err)
 {
-	return s->ops->find_idempotent(s->be, workflow, key, since, id, err);
+	return s->ops->find_idempotent(s->be, 0, workflow, key, since, id,
+	    err);
 }
 
 /* Counts runs per state, of one workflow or all. */
@@ -1189,6 +1208,158 @@ store_claim_runs(struct store *s, const char *owner, int64_t until,
 	}
 	free(runs);
 	return 0;
+}
+
+/* A claim or a lease renewal done by the commit thread. */
+struct store_job {
+	char			*owner;
+	int64_t			 until;
+	store_owner_dead_fn	 dead_fn;
+	void			*dead_arg;
+	struct run_rec		*runs;
+	size_t			 n;
+	int			 rc;
+	struct orc_error	 err;
+	store_claimed_cb	 cb;		/* NULL: a renewal */
+	void			*arg;
+};
+
+/* Queues work for the commit thread (first: before the batch it lands
+ * in is written); done is called on the loop with arg once it ran. */
+static void
+store_enqueue_work(struct store *s, void (*work)(struct store *, void *),
+    int first, store_commit_cb done, void *arg)
+{
+	struct store_item *it;
+
+	if (s->flags & STORE_READONLY)
+		fatal("%s: %s is open read-only", __func__, s->target);
+	it = xcalloc(1, sizeof *it);
+	it->work = work;
+	it->work_first = first;
+	it->cb = done;
+	it->arg = arg;
+	store_enqueue(s, it);
+}
+
+/* On the commit thread: claims. */
+static void
+store_claim_work(struct store *s, void *arg)
+{
+	struct store_job *j = arg;
+
+	orc_error_clear(&j->err);
+	j->rc = s->ops->claim_runs(s->be, j->owner, j->until, orc_now_ms(),
+	    NULL, NULL, j->dead_fn, j->dead_arg, &j->runs, &j->n, &j->err);
+}
+
+/* On the commit thread: renews. */
+static void
+store_renew_work(struct store *s, void *arg)
+{
+	struct store_job *j = arg;
+
+	orc_error_clear(&j->err);
+	j->rc = s->ops->renew_leases(s->be, j->owner, j->until, &j->err);
+}
+
+/* On the loop: hands the claimed runs over, frees the job. */
+static void
+store_job_done(void *arg)
+{
+	struct store_job *j = arg;
+	size_t i;
+
+	if (j->cb != NULL)
+		j->cb(j->rc == 0 ? j->runs : NULL, j->rc == 0 ? j->n : 0,
+		    j->rc == 0 ? NULL : &j->err, j->arg);
+	else if (j->rc != 0)
+		log_warn("%s: renewing leases: %s", __func__, j->err.message);
+	for (i = 0; i < j->n; i++)
+		run_rec_clear(&j->runs[i]);
+	free(j->runs);
+	free(j->owner);
+	free(j);
+}
+
+/* Claims like store_claim_runs (every run of every workflow), on the
+ * commit thread: the loop waits neither for a commit nor for the lock. */
+void
+store_claim_runs_async(struct store *s, const char *owner, int64_t until,
+    store_owner_dead_fn dead_fn, void *dead_arg, store_claimed_cb cb,
+    void *arg)
+{
+	struct store_job *j = xcalloc(1, sizeof *j);
+
+	j->owner = xstrdup(owner);
+	j->until = until;
+	j->dead_fn = dead_fn;
+	j->dead_arg = dead_arg;
+	j->cb = cb;
+	j->arg = arg;
+	store_enqueue_work(s, store_claim_work, 0, store_job_done, j);
+}
+
+/* A look-up of an idempotency key by the commit thread. */
+struct store_key_job {
+	char			*workflow;
+	char			*key;
+	int64_t			 since;
+	int			 rc;
+	char			 id[RUN_ID_LEN + 1];
+	struct orc_error	 err;
+	store_key_cb		 cb;
+	void			*arg;
+};
+
+/* On the commit thread, before its batch: the read. */
+static void
+store_key_work(struct store *s, void *arg)
+{
+	struct store_key_job *j = arg;
+
+	orc_error_clear(&j->err);
+	j->rc = s->ops->find_idempotent(s->be, 1, j->workflow, j->key,
+	    j->since, j->id, &j->err);
+}
+
+/* On the loop: the answer. */
+static void
+store_key_done(void *arg)
+{
+	struct store_key_job *j = arg;
+
+	j->cb(j->rc > 0 ? j->id : NULL, j->rc < 0 ? &j->err : NULL, j->arg);
+	free(j->workflow);
+	free(j->key);
+	free(j);
+}
+
+/* store_find_idempotent, read by the commit thread: the loop waits for no
+ * disk or network. */
+void
+store_find_idempotent_async(struct store *s, const char *workflow,
+    const char *key, int64_t since, store_key_cb cb, void *arg)
+{
+	struct store_key_job *j = xcalloc(1, sizeof *j);
+
+	j->workflow = xstrdup(workflow);
+	j->key = xstrdup(key);
+	j->since = since;
+	j->cb = cb;
+	j->arg = arg;
+	store_enqueue_work(s, store_key_work, 1, store_key_done, j);
+}
+
+/* Renews like store_renew_leases, on the commit thread. */
+void
+store_renew_leases_async(struct store *s, const char *owner, int64_t until)
+{
+	struct store_job *j = xcalloc(1, sizeof *j);
+
+	j->owner = xstrdup(owner);
+	j->until = until;
+	store_enqueue_work(s, store_renew_work, 0, store_job_done, j);
 }
 
 /* Whether this process fires the cron triggers. */

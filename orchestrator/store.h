@@ -273,6 +273,24 @@ int	store_get_schedule(struct store *, const char *workflow,
  * scheduler's lock, which another node takes when the holder's session
  * ends. Call it from the loop's thread. */
 int	store_sched_leader(struct store *, struct orc_error *);
+/* What store_claim_runs_async found: the runs (borrowed for the call), or
+ * NULL with err when the claim failed. */
+typedef void (*store_claimed_cb)(const struct run_rec *, size_t n,
+		    const struct orc_error *err, void *arg);
+/* store_claim_runs of every workflow and store_renew_leases, done by the
+ * commit thread behind what is queued (the loop waits for no lock or
+ * commit); cb is called on the loop, failures of a renewal are logged. */
+void	store_claim_runs_async(struct store *, const char *owner,
+	    int64_t until, store_owner_dead_fn, void *dead_arg,
+	    store_claimed_cb, void *arg);
+void	store_renew_leases_async(struct store *, const char *owner,
+	    int64_t until);
+/* store_find_idempotent read by the commit thread before its next batch;
+ * cb gets the run's id (or NULL), or err when the read failed. */
+typedef void (*store_key_cb)(const char *id, const struct orc_error *err,
+		    void *arg);
+void	store_find_idempotent_async(struct store *, const char *workflow,
+	    const char *key, int64_t since, store_key_cb, void *arg);
 
 /*
  * Leases. A process claims unfinished runs (queued, running, retrying, or

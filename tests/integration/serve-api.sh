@@ -326,6 +326,17 @@ expect_eq "a repeated key creates nothing" $((before + 1)) \
 req GET "/runs/$k1"
 expect_eq "the keyed run kept the first input" 20 \
     "$(body 'str(d["output"]["n"])')"
+# Two at once with a new key: the key is read off the loop, then the
+# second finds the first's run in memory.
+pids=
+for i in 1 2 3; do
+	curl -s --max-time 10 -X POST "${J[@]}" -H 'Idempotency-Key: key-2' \
+	    -d "{\"n\": 2$i}" "$URL/hooks/echo" >"$T/k2-$i.json" &
+	pids="$pids $!"
+done
+wait $pids
+expect_eq "three at once with one key: one run" 1 "$(for i in 1 2 3; do
+	json "$T/k2-$i.json" 'd["run_id"]'; done 2>&1 | sort -u | wc -l)"
 
 # --- Signatures.
 sig=$(printf '%s' '{"n": 30}' | openssl dgst -sha256 -hmac "$SECRET" |
@@ -401,7 +412,7 @@ req DELETE /runs
 expect_error "DELETE /runs" 405 method_not_allowed
 req PUT /healthz
 expect_error "PUT /healthz" 405 method_not_allowed
-expect_eq "none of the refused triggers made a run" $((before + 2)) \
+expect_eq "none of the refused triggers made a run" $((before + 3)) \
     "$(count_runs echo)"
 
 # --- 429 under a concurrency limit (1 running, --max-queue 1 waiting).

@@ -968,6 +968,73 @@ claim_cb(const struct run_rec *r, void *arg)
 	return ids_cb(r, arg);
 }
 
+/* What an async claim handed over. */
+struct async_claim {
+	int	 called;
+	int	 failed;
+	char	 ids[256];
+};
+
+static void
+async_claim_cb(const struct run_rec *recs, size_t n,
+    const struct orc_error *err, void *arg)
+{
+	struct async_claim *ac = arg;
+	size_t i;
+
+	ac->called++;
+	ac->failed = err != NULL;
+	for (i = 0; i < n; i++) {
+		strncat(ac->ids, recs[i].id + RUN_ID_LEN - 1,
+		    sizeof ac->ids - strlen(ac->ids) - 1);
+		if (recs[i].lease_owner == NULL ||
+		    strcmp(recs[i].lease_owner, "me") != 0)
+			ac->failed = 1;
+	}
+}
+
+/* The claim and the lease renewal on the commit thread: after what was
+ * queued before them, with the answer on the loop. */
+static void
+test_store_claim_async(void)
+{
+	struct orc_error	 err;
+	struct event_base	*base;
+	struct store		*s;
+	struct run_rec		 got;
+	struct async_claim	 ac;
+	int64_t			 now = orc_now_ms();
+
+	base = event_base_new();
+	REQUIRE(base != NULL);
+	s = store_open(DB, 0, base, &err);
+	REQUIRE(s != NULL);
+	add_run(s, 1, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+	add_run(s, 2, "wf", RUN_RUNNING, NULL, "live", now + 60000,
+	    DEAD_NONE);
+	add_run(s, 3, "wf", RUN_RUNNING, NULL, "old", now - 1, DEAD_NONE);
+	memset(&ac, 0, sizeof ac);
+	/* Queued behind the runs: they are in when it claims. */
+	store_claim_runs_async(s, "me", now + 30000, NULL, NULL,
+	    async_claim_cb, &ac);
+	CHECK(ac.called == 0);
+	event_base_dispatch(base);
+	CHECK(ac.called == 1 && !ac.failed);
+	CHECK_STR(ac.ids, "13");
+	store_renew_leases_async(s, "me", now + 90000);
+	event_base_dispatch(base);
+	REQUIRE(store_get_run(s, "R0000000000000000000000003", &got,
+	    &err) == 0);
+	CHECK(got.lease_until == now + 90000);
+	run_rec_clear(&got);
+	REQUIRE(store_get_run(s, "R0000000000000000000000002", &got,
+	    &err) == 0);
+	CHECK_STR(got.lease_owner, "live");
+	run_rec_clear(&got);
+	store_close(s);
+	event_base_free(base);
+}
+
 /* Leases: free, expired, own and dead owners' runs are claimed. */
 static void
 test_store_claim(void)
@@ -1946,6 +2013,7 @@ main(void)
 	RUN(test_store_retry_without_thread);
 	RUN(test_store_list_and_count);
 	RUN(test_store_claim);
+	RUN(test_store_claim_async);
 	RUN(test_store_update_flags);
 	RUN(test_store_progress);
 	RUN(test_store_fold);
