@@ -26,6 +26,7 @@
 #include "orchestrator.h"
 #include "script.h"
 #include "steps.h"
+#include "worker.h"
 #include "workflow.h"
 #include "test.h"
 
@@ -53,6 +54,12 @@ j(const char *text)
 	}
 	return v;
 }
+
+/* Set for the second pass: every call without a loop of its own runs on
+ * this pool's worker processes (the program answers "__worker"). */
+static struct event_base	*wk_base;
+static struct fetch		*wk_fetch;
+static struct worker_pool	*wk_pool;
 
 /* What one test run passes besides the script. */
 struct opts {
@@ -108,6 +115,11 @@ make_call(const struct opts *o, step_done_cb cb, void *arg)
 	p.timeout_ms = o != NULL ? o->timeout_ms : 0;
 	p.base = o != NULL ? o->base : NULL;
 	p.fetch = o != NULL ? o->fetch : NULL;
+	if (wk_pool != NULL && p.base == NULL) {
+		p.base = wk_base;
+		p.fetch = wk_fetch;
+		p.workers = wk_pool;
+	}
 	call = step_call_create(&p, cb, arg);
 	json_decref(step);
 	json_decref(input);
@@ -118,20 +130,33 @@ make_call(const struct opts *o, step_done_cb cb, void *arg)
 	return call;
 }
 
-/* Runs s.lua (written from script) to the end without a loop. */
+/* A call on a worker ended. */
+static void
+run_done_cb(struct step_call *call, void *arg)
+{
+	*(int *)arg = 1;
+}
+
+/* Runs s.lua (written from script) to the end: at once in this process,
+ * or on a worker, with the loop turning until the answer is in. */
 static struct step_call *
 run(const char *script, const struct opts *o)
 {
 	struct step_call *call;
+	int done = 0;
 
 	if (script != NULL)
 		put("s.lua", script);
-	call = make_call(o, NULL, NULL);
-	if (step_call_start(call) != STEP_DONE) {
-		fprintf(stderr, "the script waits\n");
-		exit(99);
+	call = make_call(o, run_done_cb, &done);
+	if (step_call_start(call) == STEP_DONE)
+		return call;
+	if (wk_pool != NULL && (o == NULL || o->base == NULL)) {
+		while (!done)
+			event_base_loop(wk_base, EVLOOP_ONCE);
+		return call;
 	}
-	return call;
+	fprintf(stderr, "the script waits\n");
+	exit(99);
 }
 
 /* The output of a finished call as compact JSON with sorted keys. */
@@ -292,9 +317,11 @@ test_script_ctx(void)
 	    "end\n", &o, "read-only", -1);
 	expect_error("return function(input, ctx) return ctx.json.encode("
 	    "{ 0/0 }) end\n", &o, "json.encode: [0]: NaN", -1);
-	/* Without an event loop fetch says so. */
-	expect_error("return function(input, ctx) return ctx.fetch("
-	    "'http://127.0.0.1:1/') end\n", &o, "not available here", -1);
+	/* Without an event loop fetch says so (a worker has the daemon's). */
+	if (wk_pool == NULL)
+		expect_error("return function(input, ctx) return ctx.fetch("
+		    "'http://127.0.0.1:1/') end\n", &o, "not available here",
+		    -1);
 }
 
 /* Each forbidden global or function is absent or refused. */
@@ -867,8 +894,9 @@ test_script_fetch_concurrent(void)
 	event_base_free(base);
 }
 
-int
-main(void)
+/* The tests of the script semantics: in this process, then on workers. */
+static void
+run_all(void)
 {
 	TEST_RUN(test_script_output_conversion);
 	TEST_RUN(test_script_output_nil_members);
@@ -879,16 +907,34 @@ main(void)
 	TEST_RUN(test_script_sandbox_readonly);
 	TEST_RUN(test_script_sandbox_load);
 	TEST_RUN(test_script_sandbox_require);
-	TEST_RUN(test_script_no_leaks_between_runs);
 	TEST_RUN(test_script_limits_time_and_instructions);
 	TEST_RUN(test_script_limits_memory);
 	TEST_RUN(test_script_errors);
 	TEST_RUN(test_script_branching);
-	TEST_RUN(test_script_loader_check);
-	TEST_RUN(test_script_fetch_concurrent);
 	TEST_RUN(test_script_sandbox_load_three);
 	TEST_RUN(test_script_sandbox_no_gc);
 	TEST_RUN(test_script_log_bounded);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "__worker") == 0)
+		return worker_child_main(3, 4);
+	run_all();
+	/* What only this process can tell: its states, the loader, its own
+	 * loop's fetches. */
+	TEST_RUN(test_script_no_leaks_between_runs);
+	TEST_RUN(test_script_loader_check);
+	TEST_RUN(test_script_fetch_concurrent);
 	script_shutdown();
+	/* The same scripts on a worker process. */
+	wk_base = event_base_new();
+	wk_fetch = fetch_create(wk_base);
+	wk_pool = worker_pool_create(wk_base, wk_fetch, 1, NULL);
+	run_all();
+	worker_pool_free(wk_pool);
+	fetch_free(wk_fetch);
+	event_base_free(wk_base);
 	TEST_DONE();
 }
