@@ -34,6 +34,8 @@
 #define SCHED_MAX_SLEEP_MS	60000
 /* Counting missed fires stops here (years of every-minute fires). */
 #define SCHED_COUNT_MAX		1000000
+/* How often a held fire (overlap queue) looks at the run it waits for. */
+#define SCHED_HELD_POLL_MS	500
 #define SCHED_CHUNK		256
 
 enum sched_overlap { SCHED_SKIP, SCHED_QUEUE, SCHED_ALLOW };
@@ -46,6 +48,7 @@ struct sched_entry {
 	enum sched_catch_up	 catch_up;
 	struct schedule_rec	 rec;
 	int			 submitted;	/* last_run_id started here */
+	int64_t			 held_at;	/* overlap queue: a fire held */
 };
 
 struct sched {
@@ -266,6 +269,30 @@ sched_start(struct sched *sc, struct sched_entry *en, int64_t at)
 	return 0;
 }
 
+/*
+ * Overlap queue, as Temporal's BufferOne: one scheduled run at a time. Of
+ * the fires due, the first starts when no earlier run is going and none is
+ * held; the next one is held until the run before it ends; the rest are
+ * skipped (and counted).
+ */
+static void
+sched_hold(struct sched *sc, struct sched_entry *en, struct sched_plan *p)
+{
+	int start, rest;
+
+	start = en->held_at == 0 && !sched_previous_running(sc, en);
+	rest = p->nfire - start;
+	if (rest > 0 && en->held_at == 0) {
+		en->held_at = p->fire[start];
+		rest--;
+		log_info("%s: workflow %s: the fire at %lld waits for the run "
+		    "before it", __func__, en->rec.workflow,
+		    (long long)en->held_at);
+	}
+	p->skipped += rest;
+	p->nfire = start;
+}
+
 /* Fires what is due for one entry and queues its row. */
 static void
 sched_fire(struct sched *sc, struct sched_entry *en, int64_t now)
@@ -279,7 +306,9 @@ sched_fire(struct sched *sc, struct sched_entry *en, int64_t now)
 		free(p);
 		return;
 	}
-	if (p->nfire > 0 && en->overlap == SCHED_SKIP &&
+	if (p->nfire > 0 && en->overlap == SCHED_QUEUE)
+		sched_hold(sc, en, p);
+	else if (p->nfire > 0 && en->overlap == SCHED_SKIP &&
 	    sched_previous_running(sc, en)) {
 		log_info("%s: workflow %s: run %s still going; %d fires "
 		    "skipped", __func__, en->rec.workflow,
@@ -302,6 +331,21 @@ sched_fire(struct sched *sc, struct sched_entry *en, int64_t now)
 	free(p);
 }
 
+/* Starts a held fire once the run it waits for has ended. */
+static void
+sched_release(struct sched *sc, struct sched_entry *en)
+{
+	if (en->held_at == 0 || sched_previous_running(sc, en))
+		return;
+	if (sched_start(sc, en, en->held_at) == 0) {
+		en->rec.fired++;
+		en->rec.last_fire_at = en->held_at;
+	} else
+		en->rec.skipped++;
+	en->held_at = 0;
+	sched_persist(sc, en);
+}
+
 /* Arms the timer for the earliest next fire. */
 static void
 sched_arm(struct sched *sc, int64_t now)
@@ -321,6 +365,8 @@ sched_arm(struct sched *sc, int64_t now)
 		if (sc->entries[i].rec.next_at > 0 &&
 		    sc->entries[i].rec.next_at - now < wait)
 			wait = sc->entries[i].rec.next_at - now;
+		if (sc->entries[i].held_at != 0 && wait > SCHED_HELD_POLL_MS)
+			wait = SCHED_HELD_POLL_MS;
 	}
 	/* The fire is at a whole minute: wake just after, not before. */
 	if (wait < 1)
@@ -403,8 +449,10 @@ sched_tick(struct sched *sc)
 		return;
 	now = sched_now();
 	if (sc->n > 0 && sched_lead(sc))
-		for (i = 0; i < sc->n; i++)
+		for (i = 0; i < sc->n; i++) {
+			sched_release(sc, &sc->entries[i]);
 			sched_fire(sc, &sc->entries[i], now);
+		}
 	sched_arm(sc, now);
 }
 

@@ -16,9 +16,11 @@
  * record {"source": "cron", "scheduled_at": MS}. When it is due:
  *  - overlap "skip" (the default): while the previous cron run of the
  *    workflow is not final, the fire is counted skipped and starts
- *    nothing; "queue" and "allow" start it anyway ("queue" then waits
- *    behind the workflow's "concurrency" like any run). Overlap is checked
- *    once per wake-up, so a catch-up burst is not skipped by its own runs.
+ *    nothing; "queue" holds one fire (in memory) until that run ends
+ *    and skips the others meanwhile, whatever the workflow's
+ *    "concurrency" (Temporal's BufferOne); "allow" starts it anyway. For
+ *    "skip" and "allow" overlap is checked once per wake-up, so a
+ *    catch-up burst is not skipped by its own runs.
  *  - catch_up, for fires missed while the daemon was down (more than
  *    SCHED_GRACE_MS late): "none" (the default) counts them skipped,
  *    "one" starts a single run for all of them (at the latest fire time),

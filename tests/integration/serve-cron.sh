@@ -121,14 +121,23 @@ wait_runs slow 1
 wait_runs queued 1
 clock 3 0
 wait_runs every 3
-# 00:04: slow's run still naps: skipped; queued's waits its turn.
+# 00:04: slow's run still naps: skipped; queued's fire is held until
+# the run before it ends (not a run waiting for a slot).
 clock 4 0
 wait_runs every 4
-wait_runs queued 2
-sleep 0.3
+sleep 0.6
 expect_eq "overlap skip: no second slow run" 1 "$(nruns slow)"
 expect_eq "overlap skip is counted" 1 "$(sched slow "['skipped']")"
-expect_eq "overlap queue: the second run waits" 1 "$(nruns queued queued)"
+expect_eq "overlap queue: no second run while the first goes on" 1 \
+    "$(nruns queued)"
+first=$(orch runs --workflow queued --json --limit 1 | json - 'd["id"]')
+req POST "/runs/$first/cancel"
+expect_code "overlap queue: the first run is cancelled" 200
+wait_runs queued 2
+second=$(orch runs --workflow queued --json --limit 1 | json - 'd["id"]')
+expect_eq "overlap queue: the held fire starts once the first ended" \
+    "{\"source\": \"cron\", \"scheduled_at\": $((T0 + 4 * MIN))}" \
+    "$(trigger_of "$second")"
 for w in cnone cone call; do
 	wait_runs $w 4
 done
