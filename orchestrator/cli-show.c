@@ -16,6 +16,12 @@
 #include "runjson.h"
 #include "store.h"
 
+/* The command's own options. */
+struct show_opts {
+	int		 json;
+	const char	*workflow;	/* --workflow NAME */
+};
+
 struct show_ctx {
 	struct format_table	*table;
 	int64_t			 t0;		/* the run's creation */
@@ -185,7 +191,12 @@ show_json(struct store *st, const struct run_rec *r, struct orc_error *err)
 static int
 show_opt(int c, const char *arg, void *ctx)
 {
-	*(int *)ctx = 1;
+	struct show_opts *so = ctx;
+
+	if (c == 'w')
+		so->workflow = arg;
+	else
+		so->json = 1;
 	return 0;
 }
 
@@ -223,17 +234,24 @@ cli_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "workflow", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct show_opts so = { 0, NULL };
 	struct cli_opts co;
 	struct orc_error err;
 	struct run_rec r;
 	struct store *st;
 	const char *url;
-	int i, json = 0, rc;
+	int i, json, rc;
 
-	if ((i = cli_parse("show", argc, argv, opts, show_opt, &json, &co)) < 0)
+	if ((i = cli_parse("show", argc, argv, opts, show_opt, &so, &co)) < 0)
 		return CLI_USAGE;
+	json = so.json;
+	if (so.workflow != NULL && i != argc)
+		return cli_usage_error("show", "--workflow takes no run id");
+	if (so.workflow != NULL)
+		return cli_show_workflow(so.workflow, &co, json);
 	if (i + 1 != argc)
 		return cli_usage_error("show", "expected one run id");
 	if ((url = cli_url(&co)) != NULL)

@@ -30,8 +30,11 @@ static const struct cli_command cli_commands[] = {
 	  "[--workflow W] [--state S] [--limit N] [--before ID] [--json]\n"
 	  "       [--url URL]",
 	  "list runs, newest first (from a server with --url or ORCH_URL)" },
-	{ "show", cli_show, "RUN_ID [--json] [--url URL]",
-	  "show a run: its steps and its timeline of transitions" },
+	{ "show", cli_show, "RUN_ID [--json] [--url URL]\n"
+	  "       orchestrator show --workflow NAME [--json] [--workflows DIR] "
+	  "[--url URL]",
+	  "show a run: its steps and its timeline of transitions; or what a "
+	  "workflow does" },
 	{ "retry", cli_retry,
 	  "RUN_ID [--from-step STEP] [--input FILE] [--latest] [--url URL]\n"
 	  "       orchestrator retry --workflow W [--state S] [--since T] "

@@ -104,6 +104,9 @@ struct workflow *cli_load_workflow(const char *);
 struct run_rec;
 /* Prints run id as show does (--json when json), reading it from the
  * server at url; returns the exit code. */
+/* show --workflow NAME: from the workflow folder, or a server. */
+int	cli_show_workflow(const char *name, const struct cli_opts *,
+	    int json);
 int	cli_show_url(const char *cmd, const char *url, const char *id,
 	    int json);
 /* Prints a JSON value on stdout, indented. */

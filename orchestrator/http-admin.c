@@ -70,6 +70,8 @@ http_admin_workflow(struct http_req *hr, char **args)
 		return;
 	}
 	o = admin_workflow_json(wf);
+	/* The file as loaded: steps, flow control, names of secrets. */
+	json_object_set(o, "definition", (json_t *)workflow_json(wf));
 	http_reply_json(hr, 200, o);
 	json_decref(o);
 }

@@ -451,6 +451,21 @@ expect_eq "GET /workflows/NAME: the description" "Echo n with the run id" \
     "$(body 'd["description"]')"
 expect_eq "GET /workflows/NAME: the input schema" '["n"]' \
     "$(body 'd["input"]["required"]')"
+expect_eq "GET /workflows/NAME: the definition's steps" \
+    '[["decode", "json.decode"], ["shape", "transform"]]' \
+    "$(body '[[s["name"], s["uses"]] for s in d["definition"]["steps"]]')"
+# show --workflow: the same from the server, and from the folder.
+ORCH_API_TOKEN=$API_TOKEN expect_exit 0 orch show --workflow echo --url "$URL"
+expect_contains "show --workflow --url: the trigger" "$(out)" \
+    "webhook POST /hooks/echo (async)"
+expect_contains "show --workflow --url: a step row" "$(out)" \
+    "2  shape   transform"
+expect_exit 0 orch show --workflow echo --workflows "$WF" --json
+expect_eq "show --workflow --json: the file's steps" 2 \
+    "$(json "$OUT" 'len(d["steps"])')"
+expect_exit 1 orch show --workflow nothing --workflows "$WF"
+expect_contains "show --workflow: an unknown one is named" "$(err)" \
+    "no workflow nothing in $WF"
 req GET /healthz
 expect_code "GET /healthz" 200
 req GET /metrics
