@@ -161,6 +161,15 @@ req POST /hooks/echo-sync "${J[@]}" -d '{"n": 8}'
 expect_code "sync webhook" 200
 expect_eq "sync: the body is the output" 8 "$(body 'str(d["n"])')"
 
+# JSON posted with curl's default type (-d without -H sends a form type)
+# is read as JSON; a body that is a real form stays a form.
+req POST /hooks/echo-sync -d '{"n": 14}'
+expect_code "JSON sent as a form" 200
+expect_eq "JSON sent as a form: read as JSON" 14 "$(body 'str(d["n"])')"
+req POST /hooks/echo-sync -d 'n=15&m=a%20b'
+expect_code "a real form" 200
+expect_eq "a real form: read as a form" 15 "$(body 'd["n"]')"
+
 # Past sync_timeout_ms: the async answer, and the run goes on.
 t0=$(date +%s%N)
 req POST /hooks/slow-sync "${J[@]}" -d '{"n": 9}'

@@ -260,6 +260,25 @@ test_http_async(void)
 	    "a=1&a=2", NULL, 0, 0);
 	CHECK(r.status == 202);
 	resp_free(&r);
+	/* JSON under the form type (curl -d's default) is read as JSON. */
+	req(&s, &r, "POST", "/hooks/echo", "application/x-www-form-urlencoded",
+	    " {\"a\":\"j\"}", NULL, 0, 0);
+	CHECK(r.status == 202);
+	run_id_of(&r, id, sizeof id);
+	resp_free(&r);
+	snprintf(path, sizeof path, "/runs/%s?wait=5000", id);
+	get(&s, &r, path);
+	CHECK_CONTAINS(r.body.s, "\"got\":\"j\"");
+	resp_free(&r);
+	/* An array too; a form that only starts like JSON stays a form. */
+	req(&s, &r, "POST", "/hooks/sync", "application/x-www-form-urlencoded",
+	    "[1,2]", NULL, 0, 0);
+	CHECK(r.status == 200);
+	resp_free(&r);
+	req(&s, &r, "POST", "/hooks/echo", "application/x-www-form-urlencoded",
+	    "{a=1", NULL, 0, 0);
+	CHECK(r.status == 422);
+	resp_free(&r);
 	server_stop(&s);
 }
 
