@@ -50,7 +50,7 @@ static const struct cli_command cli_commands[] = {
 	{ "trigger", cli_trigger,
 	  "NAME [--input FILE|-] [--wait [SECONDS]] [--url URL]",
 	  "start a run on a server; print its id, or with --wait (default "
-	  "60 s) its output" },
+	  "60 s) its output (and its id on stderr)" },
 	{ "dashboard", cli_dashboard, "[--once] [--interval T] [--url URL]",
 	  "the live text dashboard: throughput, workflows, recent runs; "
 	  "r retries, c cancels, ? lists the keys" },

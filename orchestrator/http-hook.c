@@ -70,7 +70,21 @@ hook_gone(struct http_req *hr)
 	hook_stop_timer(hr->data);
 }
 
-/* 202 with the run id, its status URL and Location. */
+/* Run-Id and Location: every trigger answer names its run, a sync one
+ * too, whose body is the output. */
+static void
+hook_add_run_headers(struct http_req *hr, const char *run_id)
+{
+	char url[64];
+
+	if (run_id == NULL || *run_id == '\0')
+		return;
+	snprintf(url, sizeof url, "/runs/%s", run_id);
+	http_add_header(hr, "Run-Id", run_id);
+	http_add_header(hr, "Location", url);
+}
+
+/* 202 with the run id, its status URL and the run's headers. */
 static void
 hook_reply_accepted(struct http_req *hr, const char *run_id)
 {
@@ -78,19 +92,21 @@ hook_reply_accepted(struct http_req *hr, const char *run_id)
 	json_t *o;
 
 	snprintf(url, sizeof url, "/runs/%s", run_id);
-	http_add_header(hr, "Location", url);
+	hook_add_run_headers(hr, run_id);
 	o = json_pack("{ssss}", "run_id", run_id, "status_url", url);
 	http_reply_json(hr, 202, o);
 	json_decref(o);
 }
 
-/* A final run: 200 with the output, or 500 with the error and run id. */
+/* A final run: 200 with the output, or 500 with the error and run id;
+ * the run's headers on both. */
 static void
 hook_reply_final(struct http_req *hr, enum run_state state,
     const json_t *output, const char *error)
 {
 	json_t *null = json_null();
 
+	hook_add_run_headers(hr, hr->run_id);
 	if (state == RUN_SUCCEEDED)
 		http_reply_json(hr, 200, output != NULL ? output : null);
 	else
@@ -122,6 +138,8 @@ hook_finished_cb(const struct engine_result *res, void *arg)
 	struct hook_ctx *hc = hr->data;
 
 	hook_stop_timer(hc);
+	if (hr->run_id[0] == '\0')
+		snprintf(hr->run_id, sizeof hr->run_id, "%s", res->run_id);
 	hook_reply_final(hr, res->state, res->output, res->error);
 	http_req_unref(hr);
 }

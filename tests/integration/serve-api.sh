@@ -137,6 +137,7 @@ status_url=$(body 'd["status_url"]')
 expect_contains "async: status_url names the run" "$status_url" "/runs/$run1"
 expect_contains "async: Location is the status url" "$(header Location)" \
     "/runs/$run1"
+expect_eq "async: Run-Id names the run" "$run1" "$(header Run-Id)"
 expect_contains "async: JSON answer" "$(header Content-Type)" \
     application/json
 expect_eq "async: the run succeeds" succeeded "$(wait_final "$run1")"
@@ -160,6 +161,12 @@ expect_eq "the status url answers" succeeded "$(curl -s --max-time 5 \
 req POST /hooks/echo-sync "${J[@]}" -d '{"n": 8}'
 expect_code "sync webhook" 200
 expect_eq "sync: the body is the output" 8 "$(body 'str(d["n"])')"
+sync1=$(header Run-Id)
+expect_eq "sync: Run-Id names the run" 26 "${#sync1}"
+expect_eq "sync: Location is the run's" "/runs/$sync1" "$(header Location)"
+expect_eq "sync: Run-Id is the run that answered" 8 "$(curl -s \
+    --max-time 5 -H "Authorization: Bearer $API_TOKEN" "$URL/runs/$sync1" |
+    json - 'str(d["output"]["n"])')"
 
 # JSON posted with curl's default type (-d without -H sends a form type)
 # is read as JSON; a body that is a real form stays a form.
@@ -187,6 +194,7 @@ req POST /hooks/broken-output "${J[@]}" -d '{"n": 1}'
 expect_error "sync run that fails" 500 run_failed
 failed1=$(body 'd["run_id"]')
 expect_eq "sync failure: the run id" 26 "${#failed1}"
+expect_eq "sync failure: Run-Id" "$failed1" "$(header Run-Id)"
 expect_eq "sync failure: the run is failed" failed "$(wait_final "$failed1")"
 
 # --- Prefer: wait=N on an async trigger.
@@ -376,6 +384,9 @@ expect_eq "the manual run succeeds" succeeded "$(wait_final "$m1")"
 req POST /workflows/manual/runs "${J[@]}" -H 'Prefer: wait=5' -d '{"n": 42}'
 expect_code "POST /workflows/NAME/runs with Prefer: wait" 200
 expect_eq "... answers the output" 42 "$(body 'str(d["n"])')"
+m2=$(header Run-Id)
+expect_eq "... and the run in Run-Id" 26 "${#m2}"
+expect_eq "... and in Location" "/runs/$m2" "$(header Location)"
 
 # --- Error codes.
 req POST /hooks/echo "${J[@]}" -d '{"n": '
