@@ -121,7 +121,7 @@ cat >"$WF/manual.json" <<'JSON'
 JSON
 
 ORCH_API_TOKEN=$API_TOKEN SERVE_TEST_SECRET=$SECRET \
-    serve_start --max-queue 1 || finish
+    serve_start --max-queue 1 --max-body 65536 || finish
 expect_contains "the daemon tells its port and workflow count" \
     "$(cat "$SERVE_LOG")" \
     "listening on http://127.0.0.1:$SERVE_PORT (9 workflows)"
@@ -401,6 +401,32 @@ head -c 4096 /dev/zero | tr '\0' ' ' >"$T/big.json"
 printf '{"n": 1}' >>"$T/big.json"
 req POST /hooks/echo "${J[@]}" --data-binary "@$T/big.json"
 expect_error "body over max_body_bytes" 413 payload_too_large
+# Over the server's --max-body, and a request that is not HTTP: libevent
+# refuses them before our handlers run; the answer is our JSON all the same.
+head -c 100000 /dev/zero | tr '\0' ' ' >"$T/huge.json"
+req POST /hooks/echo "${J[@]}" --data-binary "@$T/huge.json"
+expect_error "body over --max-body" 413 payload_too_large
+expect_contains "413: JSON" "$(header Content-Type)" application/json
+expect_contains "413: names --max-body and its value" \
+    "$(body 'd["error"]["message"]')" "--max-body of 65536 bytes"
+head -c 3000000 /dev/zero | tr '\0' ' ' >"$T/huge.json"
+req POST /hooks/echo "${J[@]}" --data-binary "@$T/huge.json"
+expect_error "body over --max-body, sent after 100-continue" 413 \
+    payload_too_large
+expect_eq "a request that is not HTTP: a JSON 400" bad_request \
+    "$(python3 -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+a = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    a += b
+print(a.decode().split("\r\n\r\n", 1)[1])' "$SERVE_PORT" |
+    json - 'd["error"]["code"]')"
+req GET /healthz
+expect_code "healthy after refused requests" 200
 req POST /hooks/echo -H 'Content-Type: image/png' --data-binary '{"n": 1}'
 expect_error "image/png" 415 unsupported_media_type
 req POST /hooks/nowhere "${J[@]}" -d '{"n": 1}'
