@@ -5,6 +5,10 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -22,8 +26,9 @@
 static const struct cli_command cli_commands[] = {
 	{ "run", cli_run, "FILE.json [--input FILE|-] [--db PATH]",
 	  "run a workflow once, in this process; print its output" },
-	{ "validate", cli_validate, "FILE.json...",
-	  "check workflow files; report every problem with line and column" },
+	{ "validate", cli_validate, "FILE.json|DIR...",
+	  "check workflow files (or a folder's); report every problem with "
+	  "line and column" },
 	{ "runs", cli_runs,
 	  "[--workflow W] [--state S] [--limit N] [--before ID] [--json]\n"
 	  "       [--url URL]",
@@ -142,6 +147,97 @@ cli_takes_url(const char *cmd)
 	return 0;
 }
 
+/* The edit distance of two short words (at most 31 bytes), else 99. */
+static int
+cli_distance(const char *a, const char *b)
+{
+	int d[32][32], i, j, la = (int)strlen(a), lb = (int)strlen(b), c;
+
+	if (la > 31 || lb > 31)
+		return 99;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < c)
+				c = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < c)
+				c = d[i][j - 1] + 1;
+			d[i][j] = c;
+		}
+	}
+	return d[la][lb];
+}
+
+/*
+ * The option a mistyped word most likely meant, or NULL: for "-x" the one
+ * option that starts with x ("-n" is --limit, as in head -n), for
+ * "--word" the nearest name within two edits.
+ */
+static const char *
+cli_option_guess(const char *word, const struct option *all)
+{
+	const char *best = NULL, *name;
+	int n = 0, d, bestd = 3;
+	size_t i, len;
+
+	if (word[0] == '-' && word[1] != '-' && word[1] != '\0') {
+		for (i = 0; all[i].name != NULL; i++) {
+			if (word[1] == 'n' && strcmp(all[i].name, "limit") == 0)
+				return all[i].name;
+			if (all[i].name[0] == word[1] && n++ == 0)
+				best = all[i].name;
+		}
+		return n == 1 ? best : NULL;
+	}
+	name = word + strspn(word, "-");
+	len = strcspn(name, "=");
+	for (i = 0; all[i].name != NULL; i++) {
+		char buf[32];
+
+		if (len >= sizeof buf)
+			break;
+		memcpy(buf, name, len);
+		buf[len] = '\0';
+		if ((d = cli_distance(buf, all[i].name)) < bestd) {
+			bestd = d;
+			best = all[i].name;
+		}
+	}
+	return best;
+}
+
+/* The usage error of a word getopt refused: a missing value, or an
+ * option the command does not have, with a guess at the one meant. */
+static void
+cli_bad_option(const char *cmd, const char *word, const struct option *all)
+{
+	const char *guess;
+	size_t i, len;
+
+	if (strncmp(word, "--", 2) == 0) {
+		len = strcspn(word + 2, "=");
+		for (i = 0; all[i].name != NULL; i++) {
+			if (strlen(all[i].name) == len && strncmp(all[i].name,
+			    word + 2, len) == 0 && all[i].has_arg ==
+			    required_argument) {
+				cli_usage_error(cmd, "option \"%s\" needs a "
+				    "value", word);
+				return;
+			}
+		}
+	}
+	if ((guess = cli_option_guess(word, all)) != NULL)
+		cli_usage_error(cmd, "bad option \"%s\": did you mean --%s? "
+		    "(see orchestrator %s --help)", word, guess, cmd);
+	else
+		cli_usage_error(cmd, "bad option \"%s\" (see orchestrator %s "
+		    "--help)", word, cmd);
+}
+
 int
 cli_parse(const char *cmd, int argc, char **argv, const struct option *own,
     cli_opt_fn fn, void *ctx, struct cli_opts *co)
@@ -161,9 +257,7 @@ cli_parse(const char *cmd, int argc, char **argv, const struct option *own,
 		case 'l': co->log_level = optarg; break;
 		case 'U': co->url = optarg; break;
 		case '?':
-			cli_usage_error(cmd, optopt ? "bad option \"%s\": it "
-			    "needs a value" : "bad option \"%s\"",
-			    argv[optind - 1]);
+			cli_bad_option(cmd, argv[optind - 1], all);
 			return -1;
 		default:
 			if (fn == NULL || fn(c, optarg, ctx) != 0)
@@ -229,6 +323,37 @@ cli_url(const struct cli_opts *co)
 	if (co->url == NULL && co->db != NULL)
 		return NULL;
 	return cli_default(co->url, "ORCH_URL", NULL);
+}
+
+int
+cli_db_exists(const char *db, struct orc_error *err)
+{
+	struct stat sb;
+
+	/* A URL is PostgreSQL's; only a SQLite file can be missing. */
+	if (strstr(db, "://") != NULL || stat(db, &sb) == 0 || errno != ENOENT)
+		return 0;
+	orc_error_set(err, ORC_ENOTFOUND, "no database at %s: start "
+	    "`orchestrator serve` first, or point --db or ORCH_DB at one", db);
+	return -1;
+}
+
+struct store *
+cli_store_read(const char *db, struct orc_error *err)
+{
+	if (cli_db_exists(db, err) != 0)
+		return NULL;
+	return store_open(db, STORE_READONLY, NULL, err);
+}
+
+char *
+cli_run_id(char *id)
+{
+	char *p;
+
+	for (p = id; *p != '\0'; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return id;
 }
 
 int

@@ -68,6 +68,14 @@ const char *cli_buckets(const char *opt);
 /* The server a command talks to instead of the database: --url, else
  * ORCH_URL unless --db was given; NULL for the database. */
 const char *cli_url(const struct cli_opts *);
+/* -1 and err, saying how to get one, when db names a SQLite file that
+ * does not exist (a read must not create it); else 0. */
+int	cli_db_exists(const char *db, struct orc_error *);
+/* The database, read-only, after cli_db_exists(). */
+struct store *cli_store_read(const char *db, struct orc_error *);
+/* A run id as typed, made upper case in place: ids are ULIDs, whose
+ * letters are upper case. */
+char	*cli_run_id(char *);
 /* Applies --log-level (or ORCH_LOG_LEVEL); -1 when it is not a level. */
 int	cli_log_level(const char *opt);
 

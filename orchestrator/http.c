@@ -871,9 +871,17 @@ http_bind(struct http_server *srv, const char *where, struct orc_error *err)
 	sock = evhttp_bind_socket_with_handle(srv->http, addr,
 	    (unsigned short)port);
 	free(addr);
+	if (sock == NULL && errno == EADDRINUSE) {
+		orc_error_set(err, ORC_EIO, "cannot listen on %s: the address "
+		    "is in use (another orchestrator serve?): stop that "
+		    "process, or pick another address with --listen ADDR:PORT "
+		    "(port 0 picks a free one)", where);
+		return -1;
+	}
 	if (sock == NULL) {
-		orc_error_set(err, ORC_EIO, "--listen \"%s\": cannot listen "
-		    "there", where);
+		orc_error_set(err, ORC_EIO, "cannot listen on %s: %s: pick "
+		    "another address with --listen ADDR:PORT", where,
+		    strerror(errno));
 		return -1;
 	}
 	/* evhttp listens with a backlog of 128: a burst of connections past

@@ -89,9 +89,25 @@ expect_exit 2 orch run a.json b.json
 expect_contains "run with two files is a usage error" "$(err)" \
     "usage: orchestrator run"
 
+# A mistyped option: what it may have meant.
+expect_exit 2 orch runs -n 2
+expect_contains "runs -n: --limit suggested" "$(err)" \
+    'orchestrator runs: bad option "-n": did you mean --limit?'
+expect_exit 2 orch runs --lmit 2
+expect_contains "runs --lmit: --limit suggested" "$(err)" \
+    'bad option "--lmit": did you mean --limit?'
+expect_exit 2 orch runs --limit
+expect_contains "runs --limit without its value says so" "$(err)" \
+    'orchestrator runs: option "--limit" needs a value'
+expect_exit 2 orch runs --frobnicate
+expect_contains "an option like none: the command's help" "$(err)" \
+    'bad option "--frobnicate" (see orchestrator runs --help)'
+
 # Bad option values are usage errors too.
 expect_exit 2 orch runs --state sleeping
 expect_contains "runs --state names the bad state" "$(err)" '"sleeping"'
+expect_contains "runs --state lists the states" "$(err)" \
+    "one of queued, running, retrying, succeeded, failed, cancelled"
 expect_exit 2 orch runs --limit 0
 expect_contains "runs --limit 0 is refused" "$(err)" "--limit"
 expect_exit 2 orch runs --log-level chatty
@@ -99,11 +115,25 @@ expect_contains "--log-level names the option" "$(err)" "--log-level"
 expect_exit 2 orch retry --workflow w --state succeeded
 expect_contains "bulk retry only of failed or cancelled" "$(err)" "--state"
 
-# A read error is one line naming what is at fault, exit 1.
-expect_exit 1 orch runs
-expect_contains "runs without a database names it" "$(err)" "$DB"
+# A read error is one line naming what is at fault, exit 1. No database
+# yet: said so, with how to get one, and none is created.
+nodb="no database at $DB: start \`orchestrator serve\` first, or point --db"
+nodb="$nodb or ORCH_DB at one"
+for c in runs "show 01NOSUCHRUN0000000000000000" schedules; do
+	expect_exit 1 "$ORCH_BIN" $c --db "$DB"
+	expect_eq "$c without a database says how to get one" \
+	    "orchestrator ${c%% *}: $nodb" "$(err)"
+done
+expect_exit 1 "$ORCH_BIN" dashboard --once --db "$DB"
+expect_eq "dashboard without a database says how to get one" \
+    "orchestrator dashboard: $nodb" "$(err)"
+expect_true "no database was created" test ! -e "$DB"
 expect_exit 0 orch run "$TOP_SRCDIR/workflows/order-report.json" \
     --input "$TOP_SRCDIR/workflows/inputs/order-report.json"
+# Run ids are upper case; one typed in lower case is found all the same.
+id=$(orch runs --json --limit 1 | json - 'd["id"]')
+expect_exit 0 orch show "$(echo "$id" | tr 'A-Z' 'a-z')"
+expect_contains "show of a lower case id finds the run" "$(out)" "$id"
 expect_exit 1 orch show 01NOSUCHRUN0000000000000000
 expect_eq "show of an unknown run: one line naming it" \
     "orchestrator show: run 01NOSUCHRUN0000000000000000 not found" "$(err)"

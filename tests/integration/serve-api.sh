@@ -128,6 +128,15 @@ expect_contains "the daemon tells its port and workflow count" \
 
 J=(-H 'Content-Type: application/json')
 
+# A second daemon on the same address: the address named, --listen
+# suggested.
+expect_exit 1 timeout 10 "$ORCH_BIN" serve --workflows "$WF" \
+    --db "$T/second.db" --listen "127.0.0.1:$SERVE_PORT"
+expect_contains "a busy port: the address and what to do" "$(err)" \
+    "cannot listen on 127.0.0.1:$SERVE_PORT: the address is in use"
+expect_contains "a busy port: --listen suggested" "$(err)" \
+    "pick another address with --listen ADDR:PORT"
+
 # --- Async webhook.
 req POST /hooks/echo "${J[@]}" -d '{"n": 7}'
 expect_code "async webhook" 202
