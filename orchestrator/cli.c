@@ -23,45 +23,120 @@
 #include "workflow.h"
 #include "store.h"
 
+/*
+ * Each command: its usage line, its summary for the overview, and what
+ * "orchestrator COMMAND --help" says of each of its own options (the
+ * common ones follow from main.c), one "  --option VALUE  meaning" line
+ * each, aligned at column 24.
+ */
 static const struct cli_command cli_commands[] = {
 	{ "run", cli_run, "FILE.json [--input FILE|-] [--db PATH]",
-	  "run a workflow once, in this process; print its output" },
+	  "run a workflow once, in this process; print its output",
+	  "  --input FILE|-        the run's input: a JSON file, or - for "
+	  "stdin (default {})\n" },
 	{ "validate", cli_validate, "FILE.json|DIR...",
 	  "check workflow files (or a folder's); report every problem with "
-	  "line and column" },
+	  "line and column",
+	  "  FILE.json|DIR         a workflow file, or a folder whose *.json "
+	  "are checked\n"
+	  "                        as serve loads them\n" },
 	{ "runs", cli_runs,
 	  "[--workflow W] [--state S] [--limit N] [--before ID] [--json]\n"
 	  "       [--url URL]",
-	  "list runs, newest first (from a server with --url or ORCH_URL)" },
+	  "list runs, newest first (from a server with --url or ORCH_URL)",
+	  "  --workflow W          only the runs of workflow W\n"
+	  "  --state S             only runs in state S: queued, running, "
+	  "retrying,\n"
+	  "                        succeeded, failed or cancelled\n"
+	  "  --limit N             at most N runs (default 20)\n"
+	  "  --before ID           only runs older than run ID (the next "
+	  "page)\n"
+	  "  --json                one JSON object per run and line, not a "
+	  "table\n" },
 	{ "show", cli_show, "RUN_ID [--json] [--url URL]",
-	  "show a run: its steps and its timeline of transitions" },
+	  "show a run: its steps and its timeline of transitions",
+	  "  RUN_ID                the run's id (upper or lower case)\n"
+	  "  --json                the run, its steps and transitions as one "
+	  "JSON document\n" },
 	{ "retry", cli_retry,
 	  "RUN_ID [--from-step STEP] [--input FILE] [--latest] [--url URL]\n"
-	  "       orchestrator retry --workflow W [--state S] [--since T] "
-	  "[--error TEXT] [--url URL]",
+	  "       orchestrator retry --workflow W [--state S] [--since MS] "
+	  "[--error TEXT]\n"
+	  "       [--latest] [--url URL]",
 	  "retry failed or cancelled runs here (with --url: on the server, "
-	  "not waited for)" },
+	  "not waited for)",
+	  "  --from-step STEP      start again at STEP, a step the run "
+	  "reached (default:\n"
+	  "                        its failed step)\n"
+	  "  --input FILE          a new input; restarts at the first step "
+	  "unless\n"
+	  "                        --from-step says otherwise\n"
+	  "  --latest              on the newest definition of the "
+	  "workflow, read from\n"
+	  "                        --workflows\n"
+	  "  --workflow W          bulk: every run of workflow W that the "
+	  "filters match\n"
+	  "  --state S             bulk: failed (default) or cancelled runs\n"
+	  "  --since MS            bulk: runs created since MS, in ms since "
+	  "the epoch\n"
+	  "  --error TEXT          bulk: runs whose error contains TEXT\n" },
 	{ "replay", cli_replay, "RUN_ID --file NEW.json [--buckets DIR]",
-	  "re-run a past run's input on an edited definition (not stored)" },
-	{ "cancel", cli_cancel, "RUN_ID [--url URL]", "cancel a run" },
+	  "re-run a past run's input on an edited definition (not stored)",
+	  "  --file NEW.json       the edited workflow to run the stored "
+	  "input through\n"
+	  "  --buckets DIR         the buckets its steps use (default: a new "
+	  "temporary\n"
+	  "                        folder)\n" },
+	{ "cancel", cli_cancel, "RUN_ID [--url URL]", "cancel a run",
+	  "  RUN_ID                a run no live process is executing\n" },
 	{ "resume", cli_resume, "[RUN_ID...] [--workflow W]",
-	  "finish runs left unfinished by a process that died" },
+	  "finish runs left unfinished by a process that died",
+	  "  RUN_ID...             only these runs (default: every one "
+	  "left)\n"
+	  "  --workflow W          only the runs of workflow W\n" },
 	{ "serve", cli_serve,
 	  "[--workflows DIR] [--db PATH] [--listen ADDR:PORT] [--buckets DIR]\n"
 	  "       [--access-log on|off] [--grace-ms N] [--max-queue N] "
 	  "[--max-body BYTES]\n"
 	  "       [--read-timeout-ms N]",
-	  "the daemon: webhooks, the HTTP API, and the runs they start" },
+	  "the daemon: webhooks, the HTTP API, and the runs they start",
+	  "  --listen ADDR:PORT    where to serve (ORCH_LISTEN, default "
+	  "127.0.0.1:8080;\n"
+	  "                        port 0 picks a free one)\n"
+	  "  --access-log on|off   one logfmt line per request on stderr "
+	  "(default on)\n"
+	  "  --grace-ms N          on SIGTERM, ms the steps in flight may "
+	  "take to finish\n"
+	  "                        (default 10000)\n"
+	  "  --max-queue N         runs of one workflow that may wait for a "
+	  "concurrency\n"
+	  "                        slot; past it 429 (default 10000)\n"
+	  "  --max-body BYTES      the largest request body; past it 413 "
+	  "(default 16 MiB)\n"
+	  "  --read-timeout-ms N   ms a client may take to send a whole "
+	  "request\n"
+	  "                        (default 10000)\n" },
 	{ "trigger", cli_trigger,
 	  "NAME [--input FILE|-] [--wait [SECONDS]] [--url URL]",
 	  "start a run on a server; print its id, or with --wait (default "
-	  "60 s) its output (and its id on stderr)" },
-	{ "dashboard", cli_dashboard, "[--once] [--interval T] [--url URL]",
+	  "60 s) its output (and its id on stderr)",
+	  "  NAME                  the workflow to start\n"
+	  "  --input FILE|-        the run's input: a JSON file, or - for "
+	  "stdin (default {})\n"
+	  "  --wait [SECONDS]      wait for the output, at most SECONDS "
+	  "(default 60)\n" },
+	{ "dashboard", cli_dashboard, "[--once] [--interval SECONDS] "
+	  "[--url URL]",
 	  "the live text dashboard: throughput, workflows, recent runs; "
-	  "r retries, c cancels, ? lists the keys" },
+	  "r retries, c cancels, ? lists the keys",
+	  "  --once                print one plain frame on stdout and exit\n"
+	  "  --interval SECONDS    time between refreshes, in seconds (0.5, "
+	  "2) or with a\n"
+	  "                        unit (500ms, 2s); 0.1 to 3600, default 1\n" },
 	{ "schedules", cli_schedules, "[--db PATH] [--json]",
-	  "list cron triggers: next and last fire, runs fired and skipped" },
-	{ NULL, NULL, NULL, NULL }
+	  "list cron triggers: next and last fire, runs fired and skipped",
+	  "  --json                one JSON object per schedule and line\n" },
+	{ NULL, NULL, NULL, NULL, NULL }
 };
 
 const struct cli_command *

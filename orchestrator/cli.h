@@ -26,6 +26,7 @@ struct cli_command {
 	int		(*fn)(int, char **);
 	const char	*usage;		/* after "orchestrator NAME " */
 	const char	*summary;
+	const char	*options;	/* a line per option, for --help */
 };
 
 const struct cli_command *cli_find(const char *);

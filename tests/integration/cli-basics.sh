@@ -44,6 +44,21 @@ for c in $commands; do
 	    "usage: orchestrator $c" "$(head -n 1 "$OUT" | cut -d' ' -f1-3)"
 	expect_eq "$c --help: nothing on stderr" "" "$(err)"
 done
+# ... and tells each option its usage names, on a line of its own.
+for c in $commands schedules; do
+	expect_exit 0 orch "$c" --help
+	opts=$(sed '/^$/q' "$OUT" | grep -oE -- '--[a-z-]+' | sort -u)
+	for o in $opts; do
+		expect_true "$c --help tells $o" test \
+		    "$(grep -cE -- "^  $o( |\$)" "$OUT")" -ge 1
+	done
+done
+expect_exit 0 orch retry --help
+expect_contains "bulk retry's usage has --latest" \
+    "$(sed -n '/--workflow W/,/^$/p' "$OUT" | head -n 3)" "[--latest]"
+expect_exit 0 orch dashboard --help
+expect_contains "--interval says its unit" "$(grep -- '--interval' "$OUT")" \
+    "seconds"
 # --help wins wherever it is, and does not touch the database.
 expect_exit 0 "$ORCH_BIN" runs --json --help
 expect_contains "runs --json --help is the usage" "$(out)" \
