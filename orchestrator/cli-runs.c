@@ -74,9 +74,9 @@ runs_opt(int c, const char *arg, void *ctx)
 	case 'w': ro->filter.workflow = arg; break;
 	case 's':
 		if (run_state_parse(arg, &state) != 0) {
-			cli_usage_error("runs", "--state: unknown state \"%s\"; "
-			    "one of queued, running, retrying, succeeded, "
-			    "failed, cancelled", arg);
+			cli_usage_error("runs", "--state: unknown state "
+			    "\"%s\"; one of queued, running, retrying, "
+			    "succeeded, failed, cancelled", arg);
 			return -1;
 		}
 		ro->filter.state = (int)state;

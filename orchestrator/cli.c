@@ -132,7 +132,8 @@ static const struct cli_command cli_commands[] = {
 	  "  --once                print one plain frame on stdout and exit\n"
 	  "  --interval SECONDS    time between refreshes, in seconds (0.5, "
 	  "2) or with a\n"
-	  "                        unit (500ms, 2s); 0.1 to 3600, default 1\n" },
+	  "                        unit (500ms, 2s); 0.1 to 3600, "
+	  "default 1\n" },
 	{ "schedules", cli_schedules, "[--db PATH] [--json]",
 	  "list cron triggers: next and last fire, runs fired and skipped",
 	  "  --json                one JSON object per schedule and line\n" },
