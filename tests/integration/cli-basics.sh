@@ -149,6 +149,12 @@ expect_exit 0 orch run "$TOP_SRCDIR/workflows/order-report.json" \
 id=$(orch runs --json --limit 1 | json - 'd["id"]')
 expect_exit 0 orch show "$(echo "$id" | tr 'A-Z' 'a-z')"
 expect_contains "show of a lower case id finds the run" "$(out)" "$id"
+expect_exit 1 orch cancel "$(echo "$id" | tr 'A-Z' 'a-z')"
+expect_contains "cancel of a lower case id finds the run" "$(err)" \
+    "run $id is already succeeded"
+expect_exit 1 orch retry "$(echo "$id" | tr 'A-Z' 'a-z')"
+expect_contains "retry of a lower case id finds the run" "$(err)" \
+    "run $id is succeeded"
 expect_exit 1 orch show 01NOSUCHRUN0000000000000000
 expect_eq "show of an unknown run: one line naming it" \
     "orchestrator show: run 01NOSUCHRUN0000000000000000 not found" "$(err)"
