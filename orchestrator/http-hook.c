@@ -37,6 +37,7 @@ struct hook_ctx {
 	struct workflow		*wf;		/* referenced */
 	struct event		*timer;		/* the wait's deadline */
 	int64_t			 wait_ms;	/* 0: answer when committed */
+	int			 form;		/* the body was read as a form */
 	int			 accepted;	/* the run is committed */
 	int			 timed_out;	/* the wait is over */
 };
@@ -220,9 +221,10 @@ hook_form_json(const char *body, size_t len)
 	return json_loadb(body, len, 0, NULL);
 }
 
-/* The body as a JSON value by its content type; NULL after answering. */
+/* The body as a JSON value by its content type; NULL after answering.
+ * *form tells whether it was read as a form. */
 static json_t *
-hook_decode(struct http_req *hr, const char *body, size_t len)
+hook_decode(struct http_req *hr, const char *body, size_t len, int *form)
 {
 	const char *ct = http_header(hr, "Content-Type");
 	json_error_t jerr;
@@ -245,6 +247,7 @@ hook_decode(struct http_req *hr, const char *body, size_t len)
 	    "application/x-www-form-urlencoded", n) == 0) {
 		if ((v = hook_form_json(body, len)) != NULL)
 			return v;
+		*form = 1;
 		if ((v = form_decode(body, len, 0)) == NULL)
 			http_error(hr, "bad_request", "body is not valid "
 			    "form-urlencoded text");
@@ -358,7 +361,13 @@ hook_submit(struct http_req *hr, struct hook_ctx *hc, const json_t *input,
 		http_add_header(hr, "Debounced", "true");
 	} else if (rc != 0 || existing) {
 		http_req_unref(hr);
-		if (rc != 0)
+		/* A form that misses the schema was likely meant as JSON. */
+		if (rc != 0 && err.code == ORC_EINVAL && hc->form)
+			http_error(hr, "invalid_input", "%s (the body was read "
+			    "as a form, as its Content-Type says; send JSON "
+			    "with Content-Type: application/json)",
+			    err.message);
+		else if (rc != 0)
 			http_error_orc(hr, &err);
 		else
 			hook_replay(hr, id, hc->wait_ms);
@@ -385,6 +394,7 @@ http_hook_post(struct http_req *hr, struct workflow *wf, int webhook)
 	json_t *input, *meta;
 	size_t len;
 	char *body;
+	int form = 0;
 
 	body = http_body(hr, &len);
 	t = json_object_get(hook, "max_body_bytes");
@@ -398,7 +408,7 @@ http_hook_post(struct http_req *hr, struct workflow *wf, int webhook)
 	t = json_object_get(hook, "secret_env");
 	if ((webhook && json_is_string(t) && hook_check_signature(hr,
 	    json_string_value(t), body, len) != 0) ||
-	    (input = hook_decode(hr, body, len)) == NULL) {
+	    (input = hook_decode(hr, body, len, &form)) == NULL) {
 		free(body);
 		return;
 	}
@@ -408,6 +418,7 @@ http_hook_post(struct http_req *hr, struct workflow *wf, int webhook)
 	hc->hr = hr;
 	hc->wf = workflow_ref(wf);
 	hc->wait_ms = hook_wait_ms(hr, hook);
+	hc->form = form;
 	hr->data = hc;
 	hr->free_data = hook_free;
 	hr->on_gone = hook_gone;

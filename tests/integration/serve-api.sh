@@ -185,6 +185,12 @@ expect_eq "JSON sent as a form: read as JSON" 14 "$(body 'str(d["n"])')"
 req POST /hooks/echo-sync -d 'n=15&m=a%20b'
 expect_code "a real form" 200
 expect_eq "a real form: read as a form" 15 "$(body 'd["n"]')"
+# A form that misses the input schema: the 422 says how to send JSON.
+req POST /hooks/echo -d 'n=15'
+expect_error "a form against an integer schema" 422 invalid_input
+expect_contains "... the 422 hints at Content-Type" \
+    "$(body 'd["error"]["message"]')" \
+    "read as a form, as its Content-Type says; send JSON with"
 
 # Past sync_timeout_ms: the async answer, and the run goes on.
 t0=$(date +%s%N)
@@ -402,6 +408,8 @@ req POST /hooks/echo "${J[@]}" -d '{"n": '
 expect_error "truncated JSON" 400 bad_json
 req POST /hooks/echo "${J[@]}" -d '{"n": -1}'
 expect_error "input below its minimum" 422 invalid_input
+expect_not_contains "a JSON body's 422 has no form hint" \
+    "$(body 'd["error"]["message"]')" "read as a form"
 expect_contains "422 names the path" "$(body 'd["error"]["message"]')" "n"
 req POST /hooks/echo "${J[@]}" -d '{"m": 1}'
 expect_error "input without a required key" 422 invalid_input
