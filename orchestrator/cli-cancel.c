@@ -46,6 +46,7 @@ cli_cancel(int argc, char **argv)
 		return CLI_USAGE;
 	if (i + 1 != argc)
 		return cli_usage_error("cancel", "expected one run id");
+	cli_run_id(argv[i]);
 	if ((url = cli_url(&co)) != NULL) {
 		if (cancel_url(url, argv[i], &err) != 0)
 			return cli_fail("cancel", "%s", err.message);

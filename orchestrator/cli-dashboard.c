@@ -105,7 +105,8 @@ cli_dashboard(int argc, char **argv)
 	if (!o.once && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)))
 		return cli_usage_error("dashboard", "not a terminal: use "
 		    "--once for one plain frame");
-	if ((src = dash_source_open(cli_db(co.db), cli_url(&co), &err)) ==
+	if ((cli_url(&co) == NULL && cli_db_exists(cli_db(co.db), &err) != 0) ||
+	    (src = dash_source_open(cli_db(co.db), cli_url(&co), &err)) ==
 	    NULL)
 		return cli_fail("dashboard", "%s", err.message);
 	if (o.once) {

@@ -247,6 +247,8 @@ cli_retry(int argc, char **argv)
 	if ((i + 1 == argc) == (o.workflow != NULL))
 		return cli_usage_error("retry", "expected one run id, or "
 		    "--workflow for a bulk retry");
+	if (o.workflow == NULL)
+		cli_run_id(argv[i]);
 	if (o.input != NULL && (input = cli_read_input(o.input, &err)) == NULL)
 		return cli_fail("retry", "%s", err.message);
 	if ((url = cli_url(&o.co)) != NULL) {

@@ -74,8 +74,9 @@ runs_opt(int c, const char *arg, void *ctx)
 	case 'w': ro->filter.workflow = arg; break;
 	case 's':
 		if (run_state_parse(arg, &state) != 0) {
-			cli_usage_error("runs", "--state: unknown state \"%s\"",
-			    arg);
+			cli_usage_error("runs", "--state: unknown state "
+			    "\"%s\"; one of queued, running, retrying, "
+			    "succeeded, failed, cancelled", arg);
 			return -1;
 		}
 		ro->filter.state = (int)state;
@@ -210,8 +211,7 @@ cli_runs(int argc, char **argv)
 		return cli_usage_error("runs", "unexpected \"%s\"", argv[i]);
 	url = cli_url(&co);
 	st = NULL;
-	if (url == NULL && (st = store_open(cli_db(co.db), STORE_READONLY,
-	    NULL, &err)) == NULL)
+	if (url == NULL && (st = cli_store_read(cli_db(co.db), &err)) == NULL)
 		return cli_fail("runs", "%s", err.message);
 	ro.now = orc_now_ms();
 	ro.table = format_table_create(8, head, widths);

@@ -90,8 +90,7 @@ cli_schedules(int argc, char **argv)
 	if (i != argc)
 		return cli_usage_error("schedules", "unexpected \"%s\"",
 		    argv[i]);
-	if ((st = store_open(cli_db(co.db), STORE_READONLY, NULL, &err)) ==
-	    NULL)
+	if ((st = cli_store_read(cli_db(co.db), &err)) == NULL)
 		return cli_fail("schedules", "%s", err.message);
 	so.table = format_table_create(7, head, widths);
 	rc = store_list_schedules(st, schedules_row_cb, &so, &err);

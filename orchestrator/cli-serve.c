@@ -29,6 +29,7 @@
 #include "loop.h"
 #include "scheduler.h"
 #include "store.h"
+#include "strbuf.h"
 #include "workflow.h"
 
 struct serve {
@@ -111,18 +112,34 @@ serve_opt(int c, const char *arg, void *ctx)
 	return 0;
 }
 
-/* Loads the workflow folder, printing every problem. NULL list and -1
- * when the folder cannot be read. */
+/*
+ * Loads the workflow folder, printing every problem. NULL list and -1
+ * when the folder cannot be read. With rejected, appends ", FILE" for
+ * each file a problem names (once each): the files that did not load.
+ */
 static int
-serve_load(const char *dir, struct workflow ***out)
+serve_load(const char *dir, struct workflow ***out, struct strbuf *rejected)
 {
 	struct diag *d = diag_create();
-	size_t i;
+	const char *msg;
+	char *file;
+	size_t i, len;
 	int n;
 
 	n = workflow_load_dir(dir, out, d);
-	for (i = 0; i < diag_count(d); i++)
-		fprintf(stderr, "%s\n", diag_at(d, i));
+	for (i = 0; i < diag_count(d); i++) {
+		msg = diag_at(d, i);
+		fprintf(stderr, "%s\n", msg);
+		/* "FILE:LINE:COLUMN: message", or "FILE: message". */
+		len = strcspn(msg, ":");
+		if (rejected == NULL || len < 5 ||
+		    strncmp(msg + len - 5, ".json", 5) != 0)
+			continue;
+		file = xasprintf(", %.*s", (int)len, msg);
+		if (rejected->s == NULL || strstr(rejected->s, file) == NULL)
+			strbuf_puts(rejected, file);
+		free(file);
+	}
 	diag_free(d);
 	return n;
 }
@@ -139,18 +156,26 @@ serve_has(struct workflow **list, size_t n, const char *name)
 	return 0;
 }
 
-/* SIGHUP: the new folder, keeping the old definition of a file that is
- * still there but no longer loads. */
+/*
+ * SIGHUP: the new folder, keeping the old definition of a file that is
+ * still there but no longer loads. Ends with one line for the operator
+ * (whatever the log level, as "listening on" is): what loaded, what was
+ * rejected.
+ */
 static void
 serve_reload(struct serve *sv)
 {
+	const char *dir = cli_workflows(sv->co.workflows);
+	struct strbuf rejected = STRBUF_INIT, kept = STRBUF_INIT;
 	struct workflow **list = NULL;
 	size_t i, n;
 	int got;
 
-	if ((got = serve_load(cli_workflows(sv->co.workflows), &list)) < 0) {
-		log_error("%s: %s: cannot read the folder; keeping the loaded "
-		    "workflows", __func__, cli_workflows(sv->co.workflows));
+	if ((got = serve_load(dir, &list, &rejected)) < 0) {
+		fprintf(stderr, "orchestrator: reload of %s failed: the folder "
+		    "cannot be read; the %zu workflows loaded before serve "
+		    "on\n", dir, sv->nwfs);
+		strbuf_free(&rejected);
 		return;
 	}
 	n = (size_t)got;
@@ -158,9 +183,7 @@ serve_reload(struct serve *sv)
 		if (serve_has(list, n, workflow_name(sv->wfs[i])) ||
 		    access(workflow_path(sv->wfs[i]), F_OK) != 0)
 			continue;
-		log_warn("%s: %s does not load; workflow %s keeps its previous "
-		    "definition", __func__, workflow_path(sv->wfs[i]),
-		    workflow_name(sv->wfs[i]));
+		strbuf_printf(&kept, ", %s", workflow_name(sv->wfs[i]));
 		list = xrealloc(list, (n + 1) * sizeof *list);
 		list[n++] = workflow_ref(sv->wfs[i]);
 	}
@@ -170,7 +193,13 @@ serve_reload(struct serve *sv)
 	workflow_list_free(sv->wfs, sv->nwfs);
 	sv->wfs = list;
 	sv->nwfs = n;
-	log_info("%s: %zu workflows loaded", __func__, n);
+	fprintf(stderr, "orchestrator: reloaded %s: %zu workflows serve; "
+	    "rejected: %s%s%s%s\n", dir, n, rejected.len > 0 ?
+	    rejected.s + 2 : "none", kept.len > 0 ? " (kept the previous "
+	    "definition of " : "", kept.len > 0 ? kept.s + 2 : "",
+	    kept.len > 0 ? ")" : "");
+	strbuf_free(&rejected);
+	strbuf_free(&kept);
 }
 
 /* During a drain: exits once no step is in flight, or at the deadline. */
@@ -381,7 +410,8 @@ cli_serve(int argc, char **argv)
 		return CLI_USAGE;
 	if (i != argc)
 		return cli_usage_error("serve", "unexpected \"%s\"", argv[i]);
-	if ((n = serve_load(cli_workflows(sv.co.workflows), &sv.wfs)) < 0)
+	if ((n = serve_load(cli_workflows(sv.co.workflows), &sv.wfs,
+	    NULL)) < 0)
 		return cli_fail("serve", "%s: cannot read the workflow folder",
 		    cli_workflows(sv.co.workflows));
 	sv.nwfs = (size_t)n;

@@ -254,10 +254,10 @@ cli_show(int argc, char **argv)
 		return cli_show_workflow(so.workflow, &co, json);
 	if (i + 1 != argc)
 		return cli_usage_error("show", "expected one run id");
+	cli_run_id(argv[i]);
 	if ((url = cli_url(&co)) != NULL)
 		return cli_show_url("show", url, argv[i], json);
-	if ((st = store_open(cli_db(co.db), STORE_READONLY, NULL, &err)) ==
-	    NULL)
+	if ((st = cli_store_read(cli_db(co.db), &err)) == NULL)
 		return cli_fail("show", "%s", err.message);
 	memset(&r, 0, sizeof r);
 	if (store_get_run(st, argv[i], &r, &err) != 0) {

@@ -3,7 +3,8 @@
  * (POST /workflows/NAME/runs) with an input file as its payload. Without
  * --wait it prints the new run's id as soon as the server has committed
  * the run; with --wait it asks the server to hold the answer (Prefer:
- * wait=N) and prints the run's output, or its error.
+ * wait=N) and prints the run's output, or its error, and the run's id
+ * (the answer's Run-Id header) on stderr.
  */
 #include "config.h"
 
@@ -91,15 +92,19 @@ trigger_failed(const json_t *answer, const char *fallback)
 	    "(no message)");
 }
 
-/* Prints the server's answer to the trigger; returns the exit code. */
+/* Prints the server's answer to the trigger; returns the exit code.
+ * run_id is the answer's Run-Id header (NULL from an older server). */
 static int
 trigger_answer(const struct trigger_opts *o, long status,
-    const json_t *answer)
+    const json_t *answer, const char *run_id)
 {
 	const char *id = json_string_value(json_object_get(answer, "run_id"));
 
-	/* 200: the run finished within the wait and this is its output. */
+	/* 200: the run finished within the wait and this is its output;
+	 * its id goes to stderr, for `show`, as `run` does. */
 	if (status == 200) {
+		if (run_id != NULL)
+			fprintf(stderr, "run %s succeeded\n", run_id);
 		cli_print_json(answer != NULL ? answer : json_null());
 		return CLI_OK;
 	}
@@ -124,7 +129,7 @@ cli_trigger(int argc, char **argv)
 	struct cli_opts co;
 	struct orc_error err;
 	json_t *input, *answer;
-	char *name, *path, *prefer = NULL;
+	char *name, *path, *prefer = NULL, *run_id;
 	const char *url, *headers[2] = { NULL, NULL };
 	long status;
 	int i, rc;
@@ -149,16 +154,18 @@ cli_trigger(int argc, char **argv)
 	}
 	name = client_escape(argv[i]);
 	path = xasprintf("/workflows/%s/runs", name);
-	rc = client_request(url, "POST", path, input, headers,
-	    o.wait > 0 ? o.wait : 0, &status, &answer, &err);
+	rc = client_request_header(url, "POST", path, input, headers,
+	    o.wait > 0 ? o.wait : 0, &status, &answer, "Run-Id", &run_id,
+	    &err);
 	if (rc == 0)
-		rc = trigger_answer(&o, status, answer);
+		rc = trigger_answer(&o, status, answer, run_id);
 	else if (status == 500 && json_object_get(answer, "run_id") != NULL)
 		rc = trigger_failed(answer, err.message);
 	else
 		rc = cli_fail("trigger", "%s", err.message);
 	json_decref(answer);
 	json_decref(input);
+	free(run_id);
 	free(path);
 	free(name);
 	free(prefer);

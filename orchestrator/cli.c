@@ -5,6 +5,10 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,49 +24,134 @@
 #include "store.h"
 #include "worker.h"
 
+/*
+ * Each command: its usage line, its summary for the overview, and what
+ * "orchestrator COMMAND --help" says of each of its own options (the
+ * common ones follow from main.c), one "  --option VALUE  meaning" line
+ * each, aligned at column 24.
+ */
 static const struct cli_command cli_commands[] = {
 	{ "run", cli_run,
 	  "FILE.json [--input FILE|-] [--db PATH] [--workers N]",
-	  "run a workflow once, in this process; print its output" },
-	{ "validate", cli_validate, "FILE.json...",
-	  "check workflow files; report every problem with line and column" },
+	  "run a workflow once, in this process; print its output",
+	  "  --input FILE|-        the run's input: a JSON file, or - for "
+	  "stdin (default {})\n" },
+	{ "validate", cli_validate, "FILE.json|DIR...",
+	  "check workflow files (or a folder's); report every problem with "
+	  "line and column",
+	  "  FILE.json|DIR         a workflow file, or a folder whose *.json "
+	  "are checked\n"
+	  "                        as serve loads them\n" },
 	{ "runs", cli_runs,
 	  "[--workflow W] [--state S] [--limit N] [--before ID] [--json]\n"
 	  "       [--url URL]",
-	  "list runs, newest first (from a server with --url or ORCH_URL)" },
+	  "list runs, newest first (from a server with --url or ORCH_URL)",
+	  "  --workflow W          only the runs of workflow W\n"
+	  "  --state S             only runs in state S: queued, running, "
+	  "retrying,\n"
+	  "                        succeeded, failed or cancelled\n"
+	  "  --limit N             at most N runs (default 20)\n"
+	  "  --before ID           only runs older than run ID (the next "
+	  "page)\n"
+	  "  --json                one JSON object per run and line, not a "
+	  "table\n" },
 	{ "show", cli_show, "RUN_ID [--json] [--url URL]\n"
 	  "       orchestrator show --workflow NAME [--json] [--workflows DIR] "
 	  "[--url URL]",
 	  "show a run: its steps and its timeline of transitions; or what a "
-	  "workflow does" },
+	  "workflow does",
+	  "  RUN_ID                the run's id (upper or lower case)\n"
+	  "  --json                the run, its steps and transitions as one "
+	  "JSON document\n"
+	  "  --workflow NAME       what workflow NAME does: trigger, limits, "
+	  "steps (from\n"
+	  "                        --workflows, or the server with --url)\n" },
 	{ "retry", cli_retry,
 	  "RUN_ID [--from-step STEP] [--input FILE] [--latest] [--url URL]\n"
-	  "       orchestrator retry --workflow W [--state S] [--since T] "
-	  "[--error TEXT] [--url URL]",
+	  "       orchestrator retry --workflow W [--state S] [--since MS] "
+	  "[--error TEXT]\n"
+	  "       [--latest] [--url URL]",
 	  "retry failed or cancelled runs here (with --url: on the server, "
-	  "not waited for)" },
+	  "not waited for)",
+	  "  --from-step STEP      start again at STEP, a step the run "
+	  "reached (default:\n"
+	  "                        its failed step)\n"
+	  "  --input FILE          a new input; restarts at the first step "
+	  "unless\n"
+	  "                        --from-step says otherwise\n"
+	  "  --latest              on the newest definition of the "
+	  "workflow, read from\n"
+	  "                        --workflows\n"
+	  "  --workflow W          bulk: every run of workflow W that the "
+	  "filters match\n"
+	  "  --state S             bulk: failed (default) or cancelled runs\n"
+	  "  --since MS            bulk: runs created since MS, in ms since "
+	  "the epoch\n"
+	  "  --error TEXT          bulk: runs whose error contains TEXT\n" },
 	{ "replay", cli_replay,
 	  "RUN_ID --file NEW.json [--buckets DIR] [--workers N]",
-	  "re-run a past run's input on an edited definition (not stored)" },
-	{ "cancel", cli_cancel, "RUN_ID [--url URL]", "cancel a run" },
+	  "re-run a past run's input on an edited definition (not stored)",
+	  "  --file NEW.json       the edited workflow to run the stored "
+	  "input through\n"
+	  "  --buckets DIR         the buckets its steps use (default: a new "
+	  "temporary\n"
+	  "                        folder)\n" },
+	{ "cancel", cli_cancel, "RUN_ID [--url URL]", "cancel a run",
+	  "  RUN_ID                a run no live process is executing\n" },
 	{ "resume", cli_resume, "[RUN_ID...] [--workflow W]",
-	  "finish runs left unfinished by a process that died" },
+	  "finish runs left unfinished by a process that died",
+	  "  RUN_ID...             only these runs (default: every one "
+	  "left)\n"
+	  "  --workflow W          only the runs of workflow W\n" },
 	{ "serve", cli_serve,
 	  "[--workflows DIR] [--db PATH] [--listen ADDR:PORT] [--buckets DIR]\n"
 	  "       [--access-log on|off] [--grace-ms N] [--max-queue N] "
 	  "[--max-body BYTES]\n"
 	  "       [--read-timeout-ms N] [--workers N]",
-	  "the daemon: webhooks, the HTTP API, and the runs they start" },
+	  "the daemon: webhooks, the HTTP API, and the runs they start",
+	  "  --listen ADDR:PORT    where to serve (ORCH_LISTEN, default "
+	  "127.0.0.1:8080;\n"
+	  "                        port 0 picks a free one)\n"
+	  "  --access-log on|off   one logfmt line per request on stderr "
+	  "(default on)\n"
+	  "  --grace-ms N          on SIGTERM, ms the steps in flight may "
+	  "take to finish\n"
+	  "                        (default 10000)\n"
+	  "  --max-queue N         runs of one workflow that may wait for a "
+	  "concurrency\n"
+	  "                        slot; past it 429 (default 10000)\n"
+	  "  --max-body BYTES      the largest request body; past it 413 "
+	  "(default 16 MiB)\n"
+	  "  --read-timeout-ms N   ms a client may take to send a whole "
+	  "request\n"
+	  "                        (default 10000)\n"
+	  "  --workers N           worker processes that run Lua steps "
+	  "(ORCH_WORKERS,\n"
+	  "                        default one per core; 0 runs Lua on the "
+	  "event loop,\n"
+	  "                        unsafe)\n" },
 	{ "trigger", cli_trigger,
 	  "NAME [--input FILE|-] [--wait [SECONDS]] [--url URL]",
 	  "start a run on a server; print its id, or with --wait (default "
-	  "60 s) its output" },
-	{ "dashboard", cli_dashboard, "[--once] [--interval T] [--url URL]",
+	  "60 s) its output (and its id on stderr)",
+	  "  NAME                  the workflow to start\n"
+	  "  --input FILE|-        the run's input: a JSON file, or - for "
+	  "stdin (default {})\n"
+	  "  --wait [SECONDS]      wait for the output, at most SECONDS "
+	  "(default 60)\n" },
+	{ "dashboard", cli_dashboard, "[--once] [--interval SECONDS] "
+	  "[--url URL]",
 	  "the live text dashboard: throughput, workflows, recent runs; "
-	  "r retries, c cancels, ? lists the keys" },
+	  "r retries, c cancels, ? lists the keys",
+	  "  --once                print one plain frame on stdout and exit\n"
+	  "  --interval SECONDS    time between refreshes, in seconds (0.5, "
+	  "2) or with a\n"
+	  "                        unit (500ms, 2s); 0.1 to 3600, "
+	  "default 1\n" },
 	{ "schedules", cli_schedules, "[--db PATH] [--json]",
-	  "list cron triggers: next and last fire, runs fired and skipped" },
-	{ NULL, NULL, NULL, NULL }
+	  "list cron triggers: next and last fire, runs fired and skipped",
+	  "  --json                one JSON object per schedule and line\n" },
+	{ NULL, NULL, NULL, NULL, NULL }
 };
 
 const struct cli_command *
@@ -166,6 +255,97 @@ cli_takes_url(const char *cmd)
 	return 0;
 }
 
+/* The edit distance of two short words (at most 31 bytes), else 99. */
+static int
+cli_distance(const char *a, const char *b)
+{
+	int d[32][32], i, j, la = (int)strlen(a), lb = (int)strlen(b), c;
+
+	if (la > 31 || lb > 31)
+		return 99;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < c)
+				c = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < c)
+				c = d[i][j - 1] + 1;
+			d[i][j] = c;
+		}
+	}
+	return d[la][lb];
+}
+
+/*
+ * The option a mistyped word most likely meant, or NULL: for "-x" the one
+ * option that starts with x ("-n" is --limit, as in head -n), for
+ * "--word" the nearest name within two edits.
+ */
+static const char *
+cli_option_guess(const char *word, const struct option *all)
+{
+	const char *best = NULL, *name;
+	int n = 0, d, bestd = 3;
+	size_t i, len;
+
+	if (word[0] == '-' && word[1] != '-' && word[1] != '\0') {
+		for (i = 0; all[i].name != NULL; i++) {
+			if (word[1] == 'n' && strcmp(all[i].name, "limit") == 0)
+				return all[i].name;
+			if (all[i].name[0] == word[1] && n++ == 0)
+				best = all[i].name;
+		}
+		return n == 1 ? best : NULL;
+	}
+	name = word + strspn(word, "-");
+	len = strcspn(name, "=");
+	for (i = 0; all[i].name != NULL; i++) {
+		char buf[32];
+
+		if (len >= sizeof buf)
+			break;
+		memcpy(buf, name, len);
+		buf[len] = '\0';
+		if ((d = cli_distance(buf, all[i].name)) < bestd) {
+			bestd = d;
+			best = all[i].name;
+		}
+	}
+	return best;
+}
+
+/* The usage error of a word getopt refused: a missing value, or an
+ * option the command does not have, with a guess at the one meant. */
+static void
+cli_bad_option(const char *cmd, const char *word, const struct option *all)
+{
+	const char *guess;
+	size_t i, len;
+
+	if (strncmp(word, "--", 2) == 0) {
+		len = strcspn(word + 2, "=");
+		for (i = 0; all[i].name != NULL; i++) {
+			if (strlen(all[i].name) == len && strncmp(all[i].name,
+			    word + 2, len) == 0 && all[i].has_arg ==
+			    required_argument) {
+				cli_usage_error(cmd, "option \"%s\" needs a "
+				    "value", word);
+				return;
+			}
+		}
+	}
+	if ((guess = cli_option_guess(word, all)) != NULL)
+		cli_usage_error(cmd, "bad option \"%s\": did you mean --%s? "
+		    "(see orchestrator %s --help)", word, guess, cmd);
+	else
+		cli_usage_error(cmd, "bad option \"%s\" (see orchestrator %s "
+		    "--help)", word, cmd);
+}
+
 int
 cli_parse(const char *cmd, int argc, char **argv, const struct option *own,
     cli_opt_fn fn, void *ctx, struct cli_opts *co)
@@ -186,9 +366,7 @@ cli_parse(const char *cmd, int argc, char **argv, const struct option *own,
 		case 'U': co->url = optarg; break;
 		case 'K': co->workers = optarg; break;
 		case '?':
-			cli_usage_error(cmd, optopt ? "bad option \"%s\": it "
-			    "needs a value" : "bad option \"%s\"",
-			    argv[optind - 1]);
+			cli_bad_option(cmd, argv[optind - 1], all);
 			return -1;
 		default:
 			if (fn == NULL || fn(c, optarg, ctx) != 0)
@@ -280,6 +458,37 @@ cli_url(const struct cli_opts *co)
 	if (co->url == NULL && co->db != NULL)
 		return NULL;
 	return cli_default(co->url, "ORCH_URL", NULL);
+}
+
+int
+cli_db_exists(const char *db, struct orc_error *err)
+{
+	struct stat sb;
+
+	/* A URL is PostgreSQL's; only a SQLite file can be missing. */
+	if (strstr(db, "://") != NULL || stat(db, &sb) == 0 || errno != ENOENT)
+		return 0;
+	orc_error_set(err, ORC_ENOTFOUND, "no database at %s: start "
+	    "`orchestrator serve` first, or point --db or ORCH_DB at one", db);
+	return -1;
+}
+
+struct store *
+cli_store_read(const char *db, struct orc_error *err)
+{
+	if (cli_db_exists(db, err) != 0)
+		return NULL;
+	return store_open(db, STORE_READONLY, NULL, err);
+}
+
+char *
+cli_run_id(char *id)
+{
+	char *p;
+
+	for (p = id; *p != '\0'; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return id;
 }
 
 int

@@ -26,6 +26,7 @@ struct cli_command {
 	int		(*fn)(int, char **);
 	const char	*usage;		/* after "orchestrator NAME " */
 	const char	*summary;
+	const char	*options;	/* a line per option, for --help */
 };
 
 const struct cli_command *cli_find(const char *);
@@ -72,6 +73,14 @@ const char *cli_url(const struct cli_opts *);
 /* The worker processes for user code: --workers, else ORCH_WORKERS,
  * else the cores; 0 runs it in the process. -1 when it is not 0 to 64. */
 int	cli_workers(const char *opt);
+/* -1 and err, saying how to get one, when db names a SQLite file that
+ * does not exist (a read must not create it); else 0. */
+int	cli_db_exists(const char *db, struct orc_error *);
+/* The database, read-only, after cli_db_exists(). */
+struct store *cli_store_read(const char *db, struct orc_error *);
+/* A run id as typed, made upper case in place: ids are ULIDs, whose
+ * letters are upper case. */
+char	*cli_run_id(char *);
 /* Applies --log-level (or ORCH_LOG_LEVEL); -1 when it is not a level. */
 int	cli_log_level(const char *opt);
 

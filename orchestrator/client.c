@@ -143,11 +143,15 @@ client_headers(const json_t *body, const char *const *extra)
 	return h;
 }
 
-int
-client_request(const char *base, const char *method, const char *path,
+/* client_request's work; with hname, *hvalue is a copy of that header
+ * of the answer (NULL when it has none). */
+static int
+client_perform(const char *base, const char *method, const char *path,
     const json_t *body, const char *const *headers, int wait_s,
-    long *status, json_t **answer, struct orc_error *err)
+    long *status, json_t **answer, const char *hname, char **hvalue,
+    struct orc_error *err)
 {
+	struct curl_header *ch;
 	struct strbuf resp = STRBUF_INIT;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *h;
@@ -160,6 +164,8 @@ client_request(const char *base, const char *method, const char *path,
 
 	*status = 0;
 	*answer = NULL;
+	if (hvalue != NULL)
+		*hvalue = NULL;
 	if (client_init(err) != 0)
 		return -1;
 	if ((c = curl_easy_init()) == NULL) {
@@ -200,6 +206,9 @@ client_request(const char *base, const char *method, const char *path,
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	if (hname != NULL && curl_easy_header(c, hname, 0, CURLH_HEADER, -1,
+	    &ch) == CURLHE_OK)
+		*hvalue = xstrdup(ch->value);
 	strbuf_add(&resp, "", 0);
 	if (resp.len > 0)
 		*answer = json_loadb(resp.s, resp.len, JSON_DECODE_ANY |
@@ -220,6 +229,25 @@ out:
 	free(text);
 	free(url);
 	return ret;
+}
+
+int
+client_request(const char *base, const char *method, const char *path,
+    const json_t *body, const char *const *headers, int wait_s,
+    long *status, json_t **answer, struct orc_error *err)
+{
+	return client_perform(base, method, path, body, headers, wait_s,
+	    status, answer, NULL, NULL, err);
+}
+
+int
+client_request_header(const char *base, const char *method,
+    const char *path, const json_t *body, const char *const *headers,
+    int wait_s, long *status, json_t **answer, const char *hname,
+    char **hvalue, struct orc_error *err)
+{
+	return client_perform(base, method, path, body, headers, wait_s,
+	    status, answer, hname, hvalue, err);
 }
 
 char *

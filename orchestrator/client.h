@@ -31,6 +31,13 @@ int	client_request(const char *base, const char *method, const char *path,
 	    const json_t *body, const char *const *headers, int wait_s,
 	    long *status, json_t **answer, struct orc_error *err);
 
+/* client_request, and *hvalue a new copy of the answer's header hname
+ * (NULL when it has none), whatever the status. */
+int	client_request_header(const char *base, const char *method,
+	    const char *path, const json_t *body, const char *const *headers,
+	    int wait_s, long *status, json_t **answer, const char *hname,
+	    char **hvalue, struct orc_error *err);
+
 /* s percent-encoded for a path segment or a query value (new string). */
 char	*client_escape(const char *s);
 

@@ -777,6 +777,15 @@ run_update(struct run *run, const struct fsm_result *res,
 		json_decref(run->rec.output);
 		run->rec.output = NULL;
 	}
+	/*
+	 * The run's error says why it failed, or why the step it retries
+	 * failed last: a step that succeeds puts its earlier attempts'
+	 * failures behind it. Each attempt's error stays in its transition.
+	 */
+	if ((res->effects & FSM_ADVANCE) || res->state == RUN_SUCCEEDED) {
+		free(run->rec.error);
+		run->rec.error = NULL;
+	}
 	if (ev != NULL && ev->error != NULL) {
 		free(run->rec.error);
 		run->rec.error = xstrdup(ev->error);

@@ -37,6 +37,7 @@ struct hook_ctx {
 	struct workflow		*wf;		/* referenced */
 	struct event		*timer;		/* the wait's deadline */
 	int64_t			 wait_ms;	/* 0: answer when committed */
+	int			 form;		/* the body was read as a form */
 	int			 accepted;	/* the run is committed */
 	int			 timed_out;	/* the wait is over */
 	json_t			*input, *meta;	/* while the key is looked up */
@@ -73,7 +74,21 @@ hook_gone(struct http_req *hr)
 	hook_stop_timer(hr->data);
 }
 
-/* 202 with the run id, its status URL and Location. */
+/* Run-Id and Location: every trigger answer names its run, a sync one
+ * too, whose body is the output. */
+static void
+hook_add_run_headers(struct http_req *hr, const char *run_id)
+{
+	char url[64];
+
+	if (run_id == NULL || *run_id == '\0')
+		return;
+	snprintf(url, sizeof url, "/runs/%s", run_id);
+	http_add_header(hr, "Run-Id", run_id);
+	http_add_header(hr, "Location", url);
+}
+
+/* 202 with the run id, its status URL and the run's headers. */
 static void
 hook_reply_accepted(struct http_req *hr, const char *run_id)
 {
@@ -81,19 +96,21 @@ hook_reply_accepted(struct http_req *hr, const char *run_id)
 	json_t *o;
 
 	snprintf(url, sizeof url, "/runs/%s", run_id);
-	http_add_header(hr, "Location", url);
+	hook_add_run_headers(hr, run_id);
 	o = json_pack("{ssss}", "run_id", run_id, "status_url", url);
 	http_reply_json(hr, 202, o);
 	json_decref(o);
 }
 
-/* A final run: 200 with the output, or 500 with the error and run id. */
+/* A final run: 200 with the output, or 500 with the error and run id;
+ * the run's headers on both. */
 static void
 hook_reply_final(struct http_req *hr, enum run_state state,
     const json_t *output, const char *error)
 {
 	json_t *null = json_null();
 
+	hook_add_run_headers(hr, hr->run_id);
 	if (state == RUN_SUCCEEDED)
 		http_reply_json(hr, 200, output != NULL ? output : null);
 	else
@@ -125,6 +142,8 @@ hook_finished_cb(const struct engine_result *res, void *arg)
 	struct hook_ctx *hc = hr->data;
 
 	hook_stop_timer(hc);
+	if (hr->run_id[0] == '\0')
+		snprintf(hr->run_id, sizeof hr->run_id, "%s", res->run_id);
 	hook_reply_final(hr, res->state, res->output, res->error);
 	http_req_unref(hr);
 }
@@ -185,9 +204,30 @@ hook_check_signature(struct http_req *hr, const char *secret_env,
 	return 0;
 }
 
-/* The body as a JSON value by its content type; NULL after answering. */
+/*
+ * A form-typed body that is a whole JSON object or array, or NULL. curl's
+ * -d sends application/x-www-form-urlencoded unless told otherwise, so
+ * most JSON posted by hand arrives under that type. A form cannot start
+ * with '{' or '[' and also parse as JSON: such a form would be one key
+ * with no value, which nobody sends on purpose.
+ */
 static json_t *
-hook_decode(struct http_req *hr, const char *body, size_t len)
+hook_form_json(const char *body, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && isspace((unsigned char)body[i]); i++)
+		;
+	if (i == len || (body[i] != '{' && body[i] != '['))
+		return NULL;
+	/* Without JSON_DECODE_ANY jansson takes objects and arrays only. */
+	return json_loadb(body, len, 0, NULL);
+}
+
+/* The body as a JSON value by its content type; NULL after answering.
+ * *form tells whether it was read as a form. */
+static json_t *
+hook_decode(struct http_req *hr, const char *body, size_t len, int *form)
 {
 	const char *ct = http_header(hr, "Content-Type");
 	json_error_t jerr;
@@ -208,6 +248,9 @@ hook_decode(struct http_req *hr, const char *body, size_t len)
 	}
 	if (ct != NULL && n == 33 && strncasecmp(ct,
 	    "application/x-www-form-urlencoded", n) == 0) {
+		if ((v = hook_form_json(body, len)) != NULL)
+			return v;
+		*form = 1;
 		if ((v = form_decode(body, len, 0)) == NULL)
 			http_error(hr, "bad_request", "body is not valid "
 			    "form-urlencoded text");
@@ -323,7 +366,13 @@ hook_submit(struct http_req *hr, struct hook_ctx *hc, const json_t *input,
 		http_add_header(hr, "Debounced", "true");
 	} else if (rc != 0 || existing) {
 		http_req_unref(hr);
-		if (rc != 0)
+		/* A form that misses the schema was likely meant as JSON. */
+		if (rc != 0 && err.code == ORC_EINVAL && hc->form)
+			http_error(hr, "invalid_input", "%s (the body was read "
+			    "as a form, as its Content-Type says; send JSON "
+			    "with Content-Type: application/json)",
+			    err.message);
+		else if (rc != 0)
 			http_error_orc(hr, &err);
 		else
 			hook_replay(hr, id, hc->wait_ms);
@@ -379,6 +428,7 @@ http_hook_post(struct http_req *hr, struct workflow *wf, int webhook)
 	json_t *input, *meta;
 	size_t len;
 	char *body;
+	int form = 0;
 
 	body = http_body(hr, &len);
 	t = json_object_get(hook, "max_body_bytes");
@@ -392,7 +442,7 @@ http_hook_post(struct http_req *hr, struct workflow *wf, int webhook)
 	t = json_object_get(hook, "secret_env");
 	if ((webhook && json_is_string(t) && hook_check_signature(hr,
 	    json_string_value(t), body, len) != 0) ||
-	    (input = hook_decode(hr, body, len)) == NULL) {
+	    (input = hook_decode(hr, body, len, &form)) == NULL) {
 		free(body);
 		return;
 	}
@@ -402,6 +452,7 @@ http_hook_post(struct http_req *hr, struct workflow *wf, int webhook)
 	hc->hr = hr;
 	hc->wf = workflow_ref(wf);
 	hc->wait_ms = hook_wait_ms(hr, hook);
+	hc->form = form;
 	hr->data = hc;
 	hr->free_data = hook_free;
 	hr->on_gone = hook_gone;

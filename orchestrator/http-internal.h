@@ -49,6 +49,7 @@ struct http_server {
 	uint64_t		 code_counts[HTTP_CODES];
 	TAILQ_HEAD(, http_req)	 held;		/* answered later */
 	int			 read_timeout_ms;
+	size_t			 max_body;	/* --max-body, for the 413 */
 	struct hmap		*conns;		/* by bufferevent */
 	TAILQ_HEAD(, http_conn)	 conn_list;
 	/* Out of descriptors, the listener pauses (http.c). */

@@ -93,6 +93,8 @@ struct http_conn {
 	struct event		*timer;
 	struct http_req		*held;
 	int64_t			 deadline;
+	struct evbuffer_cb_entry *out_cb;	/* http_conn_output_cb */
+	int			 error_page;	/* an error answer is written */
 	char			 key[32];	/* in srv->conns */
 };
 
@@ -198,6 +200,8 @@ http_req_gone(struct http_req *hr)
 }
 
 static void	http_conn_timer_cb(evutil_socket_t, short, void *);
+static void	http_conn_output_cb(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
 
 /* A new connection's record, its deadline running from now. */
 static struct http_conn *
@@ -212,6 +216,8 @@ http_conn_new(struct http_server *srv, struct bufferevent *bev)
 	    conn)) == NULL)
 		fatal("%s: evtimer_new failed", __func__);
 	conn->deadline = orc_mono_ms() + srv->read_timeout_ms;
+	conn->out_cb = evbuffer_add_cb(bufferevent_get_output(bev),
+	    http_conn_output_cb, conn);
 	snprintf(conn->key, sizeof conn->key, "%p", (void *)bev);
 	hmap_set(srv->conns, conn->key, conn);
 	TAILQ_INSERT_TAIL(&srv->conn_list, conn, entry);
@@ -225,6 +231,9 @@ http_conn_free(struct http_conn *conn)
 	TAILQ_REMOVE(&conn->srv->conn_list, conn, entry);
 	hmap_remove(conn->srv->conns, conn->key);
 	event_free(conn->timer);
+	if (conn->out_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(conn->bev),
+		    conn->out_cb);
 	/* Before evhttp's own bufferevent_free, when it closes: that one
 	 * then frees the bufferevent. */
 	bufferevent_decref(conn->bev);
@@ -351,6 +360,70 @@ http_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	evcon = conn->evcon;
 	http_conn_end(conn);
 	evhttp_connection_free(evcon);
+}
+
+/*
+ * evhttp answers a request it could not read (a body over --max-body,
+ * headers over their limit, a malformed request) with an HTML page of its
+ * own, before any callback of ours sees the request. Such a page is
+ * rewritten here, in the connection's output buffer, into our JSON error
+ * with the same status: the bytes reach the socket only in a later turn
+ * of the loop. An answer's status line is added to an empty buffer, and
+ * the page's body, which ends with "</BODY></HTML>\n", last.
+ */
+static void
+http_conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct http_conn *conn = arg;
+	static const char tail[] = "</BODY></HTML>\n";
+	char head[13], end[sizeof tail - 1], *body;
+	struct evbuffer_ptr pos;
+	size_t len = evbuffer_get_length(buf), i;
+	const char *code = "internal";
+	int status;
+
+	if (info->n_added == 0)
+		return;
+	if (info->orig_size == 0) {
+		/* "HTTP/1.1 413 ": watch an error answer to its end. */
+		conn->error_page = len >= sizeof head &&
+		    evbuffer_copyout(buf, head, sizeof head) ==
+		    (ev_ssize_t)sizeof head && strncmp(head, "HTTP/1.", 7) ==
+		    0 && (head[9] == '4' || head[9] == '5');
+		return;
+	}
+	if (!conn->error_page || len < sizeof head + sizeof end ||
+	    evbuffer_ptr_set(buf, &pos, len - sizeof end,
+	    EVBUFFER_PTR_SET) != 0 || evbuffer_copyout_from(buf, &pos, end,
+	    sizeof end) != (ev_ssize_t)sizeof end ||
+	    memcmp(end, tail, sizeof end) != 0)
+		return;
+	conn->error_page = 0;
+	evbuffer_copyout(buf, head, sizeof head);
+	status = atoi(head + 9);
+	for (i = 0; http_error_codes[i].code != NULL; i++) {
+		if (http_error_codes[i].status == status) {
+			code = http_error_codes[i].code;
+			break;
+		}
+	}
+	if (status == 413)
+		body = xasprintf("{\"error\":{\"code\":\"%s\",\"message\":"
+		    "\"request body over the server's --max-body of %zu bytes "
+		    "(or headers over %d bytes)\"}}", code,
+		    conn->srv->max_body, HTTP_MAX_HEADERS);
+	else
+		body = xasprintf("{\"error\":{\"code\":\"%s\",\"message\":"
+		    "\"the request could not be read as HTTP (status %d)\"}}",
+		    code, status);
+	/* Our callback runs again for these changes: error_page is 0. */
+	evbuffer_drain(buf, len);
+	evbuffer_add_printf(buf, "HTTP/1.1 %d %s\r\nContent-Type: "
+	    "application/json\r\nConnection: close\r\nContent-Length: "
+	    "%zu\r\n\r\n%s", status, status == 413 ? "Payload Too Large" :
+	    status == 400 ? "Bad Request" : "Error", strlen(body), body);
+	free(body);
 }
 
 /* evhttp makes the bufferevent of an accepted connection: as it would
@@ -950,9 +1023,17 @@ http_bind(struct http_server *srv, const char *where, struct orc_error *err)
 	sock = evhttp_bind_socket_with_handle(srv->http, addr,
 	    (unsigned short)port);
 	free(addr);
+	if (sock == NULL && errno == EADDRINUSE) {
+		orc_error_set(err, ORC_EIO, "cannot listen on %s: the address "
+		    "is in use (another orchestrator serve?): stop that "
+		    "process, or pick another address with --listen ADDR:PORT "
+		    "(port 0 picks a free one)", where);
+		return -1;
+	}
 	if (sock == NULL) {
-		orc_error_set(err, ORC_EIO, "--listen \"%s\": cannot listen "
-		    "there", where);
+		orc_error_set(err, ORC_EIO, "cannot listen on %s: %s: pick "
+		    "another address with --listen ADDR:PORT", where,
+		    strerror(errno));
 		return -1;
 	}
 	/* evhttp listens with a backlog of 128: a burst of connections past
@@ -1004,8 +1085,8 @@ http_create(struct event_base *base, struct engine *engine,
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_timeout(srv->http, cfg->timeout_s > 0 ? cfg->timeout_s :
 	    HTTP_TIMEOUT_S);
-	evhttp_set_max_body_size(srv->http, cfg->max_body > 0 ?
-	    (ev_ssize_t)cfg->max_body : HTTP_MAX_BODY);
+	srv->max_body = cfg->max_body > 0 ? cfg->max_body : HTTP_MAX_BODY;
+	evhttp_set_max_body_size(srv->http, (ev_ssize_t)srv->max_body);
 	/* libevent's default is no limit: one client could fill memory. */
 	evhttp_set_max_headers_size(srv->http, HTTP_MAX_HEADERS);
 	evhttp_set_gencb(srv->http, http_request_cb, srv);

@@ -10,6 +10,32 @@
 #include "cli.h"
 #include "worker.h"
 
+/* The options every command takes, for both kinds of --help. */
+static void
+main_common_options(FILE *f)
+{
+	fprintf(f, "\nOptions every command takes:\n"
+	    "  --db PATH          the SQLite store (ORCH_DB, "
+	    "default ./orchestrator.db)\n"
+	    "  --buckets DIR      root of local buckets (ORCH_BUCKETS, "
+	    "default ./buckets)\n"
+	    "  --workflows DIR    workflow folder for retry --latest "
+	    "(ORCH_WORKFLOWS,\n"
+	    "                     default ./workflows)\n"
+	    "  --url URL          talk to a server instead of the database "
+	    "(ORCH_URL;\n"
+	    "                     runs, show, retry, cancel, trigger, "
+	    "dashboard)\n"
+	    "  --log-level LEVEL  debug, info, warn, error or none "
+	    "(ORCH_LOG_LEVEL, default warn)\n"
+	    "  --workers N        worker processes for Lua steps (ORCH_WORKERS, "
+	    "default one\n"
+	    "                     per core; serve, run, replay, resume, "
+	    "retry)\n"
+	    "  --help             the usage of the command\n"
+	    "\nExit codes: 0 ok, 1 the work failed, 2 usage error.\n");
+}
+
 /* The overview printed by --help and for a missing command. */
 static void
 main_usage(FILE *f)
@@ -21,23 +47,21 @@ main_usage(FILE *f)
 	    "state machines.\n\nCommands:\n");
 	for (c = cli_all(); c->name != NULL; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	fprintf(f, "\nOptions every command takes:\n"
-	    "  --db PATH          the SQLite store (ORCH_DB, "
-	    "default ./orchestrator.db)\n"
-	    "  --buckets DIR      root of local buckets (ORCH_BUCKETS, "
-	    "default ./buckets)\n"
-	    "  --workflows DIR    workflow folder for retry --latest "
-	    "(ORCH_WORKFLOWS,\n"
-	    "                     default ./workflows)\n"
-	    "  --url URL          talk to a server instead of the database "
-	    "(ORCH_URL;\n"
-	    "                     runs, show, retry, cancel, trigger)\n"
-	    "  --log-level LEVEL  debug, info, warn, error or none "
-	    "(ORCH_LOG_LEVEL, default warn)\n"
-	    "  --help             the usage of the command\n"
-	    "\nExit codes: 0 ok, 1 the work failed, 2 usage error.\n"
-	    "'orchestrator COMMAND --help' tells more; so does "
-	    "'man orchestrator'.\n");
+	main_common_options(f);
+	fprintf(f, "'orchestrator COMMAND --help' tells each command's "
+	    "options; so does the\nmanual page, orchestrator.1 in the "
+	    "source tree ('man ./orchestrator.1').\n");
+}
+
+/* COMMAND --help: its usage, what it does and each of its options. */
+static void
+main_command_usage(const struct cli_command *c)
+{
+	printf("usage: orchestrator %s %s\n\n%s\n", c->name, c->usage,
+	    c->summary);
+	if (c->options != NULL)
+		printf("\nOptions:\n%s", c->options);
+	main_common_options(stdout);
 }
 
 int
@@ -71,8 +95,7 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--") == 0)
 			break;
 		if (strcmp(argv[i], "--help") == 0) {
-			printf("usage: orchestrator %s %s\n\n%s\n", c->name,
-			    c->usage, c->summary);
+			main_command_usage(c);
 			return CLI_OK;
 		}
 	}

@@ -181,7 +181,9 @@ orc_read_file(const char *path, size_t *lenp, struct orc_error *err)
 		len += n;
 	} while (n > 0);
 	if (ferror(f)) {
-		orc_error_set(err, ORC_EIO, "%s: read error", path);
+		/* A folder opens, and its read fails: EISDIR says why. */
+		orc_error_set(err, ORC_EIO, "%s: %s", path, errno != 0 ?
+		    strerror(errno) : "read error");
 		fclose(f);
 		free(buf);
 		return NULL;

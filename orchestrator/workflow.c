@@ -25,6 +25,7 @@
 #include "schema.h"
 #include "script.h"
 #include "steps.h"
+#include "strbuf.h"
 #include "template.h"
 #include "workflow.h"
 
@@ -760,6 +761,31 @@ wf_check_with_keys(struct wf_check *ck, const struct step_entry *entry,
 	free(allowed);
 }
 
+/* "unknown step type": with the nearest real type, and all of them. */
+static void
+wf_unknown_step(struct wf_check *ck, const char *kp, const char *uses)
+{
+	const struct step_entry *const *e;
+	struct strbuf all = STRBUF_INIT;
+	const char *near = NULL;
+	size_t n = strlen(uses);
+
+	for (e = steps_all(); *e != NULL; e++) {
+		strbuf_printf(&all, "%s%s", all.len > 0 ? ", " : "",
+		    (*e)->name);
+		/* "http" for http.request, "decode" for json.decode. */
+		if (near == NULL && n >= 3 && strstr((*e)->name, uses) != NULL)
+			near = (*e)->name;
+	}
+	if (near != NULL)
+		wf_error(ck, kp, "unknown step type \"%s\": did you mean "
+		    "\"%s\"? (the types are %s)", uses, near, all.s);
+	else
+		wf_error(ck, kp, "unknown step type \"%s\" (the types are %s)",
+		    uses, all.s);
+	strbuf_free(&all);
+}
+
 /*
  * Checks one step at path and fills out. The failure handler (handler
  * set) has no "name" of its own.
@@ -804,7 +830,7 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 			wf_error(ck, kp, "step type \"%s\" is not available "
 			    "in this version", uses);
 		else
-			wf_error(ck, kp, "unknown step type \"%s\"", uses);
+			wf_unknown_step(ck, kp, uses);
 		free(kp);
 		break;
 	}

@@ -44,6 +44,21 @@ for c in $commands; do
 	    "usage: orchestrator $c" "$(head -n 1 "$OUT" | cut -d' ' -f1-3)"
 	expect_eq "$c --help: nothing on stderr" "" "$(err)"
 done
+# ... and tells each option its usage names, on a line of its own.
+for c in $commands schedules; do
+	expect_exit 0 orch "$c" --help
+	opts=$(sed '/^$/q' "$OUT" | grep -oE -- '--[a-z-]+' | sort -u)
+	for o in $opts; do
+		expect_true "$c --help tells $o" test \
+		    "$(grep -cE -- "^  $o( |\$)" "$OUT")" -ge 1
+	done
+done
+expect_exit 0 orch retry --help
+expect_contains "bulk retry's usage has --latest" \
+    "$(sed -n '/--workflow W/,/^$/p' "$OUT" | head -n 3)" "[--latest]"
+expect_exit 0 orch dashboard --help
+expect_contains "--interval says its unit" "$(grep -- '--interval' "$OUT")" \
+    "seconds"
 # --help wins wherever it is, and does not touch the database.
 expect_exit 0 "$ORCH_BIN" runs --json --help
 expect_contains "runs --json --help is the usage" "$(out)" \
@@ -89,9 +104,25 @@ expect_exit 2 orch run a.json b.json
 expect_contains "run with two files is a usage error" "$(err)" \
     "usage: orchestrator run"
 
+# A mistyped option: what it may have meant.
+expect_exit 2 orch runs -n 2
+expect_contains "runs -n: --limit suggested" "$(err)" \
+    'orchestrator runs: bad option "-n": did you mean --limit?'
+expect_exit 2 orch runs --lmit 2
+expect_contains "runs --lmit: --limit suggested" "$(err)" \
+    'bad option "--lmit": did you mean --limit?'
+expect_exit 2 orch runs --limit
+expect_contains "runs --limit without its value says so" "$(err)" \
+    'orchestrator runs: option "--limit" needs a value'
+expect_exit 2 orch runs --frobnicate
+expect_contains "an option like none: the command's help" "$(err)" \
+    'bad option "--frobnicate" (see orchestrator runs --help)'
+
 # Bad option values are usage errors too.
 expect_exit 2 orch runs --state sleeping
 expect_contains "runs --state names the bad state" "$(err)" '"sleeping"'
+expect_contains "runs --state lists the states" "$(err)" \
+    "one of queued, running, retrying, succeeded, failed, cancelled"
 expect_exit 2 orch runs --limit 0
 expect_contains "runs --limit 0 is refused" "$(err)" "--limit"
 expect_exit 2 orch runs --log-level chatty
@@ -99,11 +130,31 @@ expect_contains "--log-level names the option" "$(err)" "--log-level"
 expect_exit 2 orch retry --workflow w --state succeeded
 expect_contains "bulk retry only of failed or cancelled" "$(err)" "--state"
 
-# A read error is one line naming what is at fault, exit 1.
-expect_exit 1 orch runs
-expect_contains "runs without a database names it" "$(err)" "$DB"
+# A read error is one line naming what is at fault, exit 1. No database
+# yet: said so, with how to get one, and none is created.
+nodb="no database at $DB: start \`orchestrator serve\` first, or point --db"
+nodb="$nodb or ORCH_DB at one"
+for c in runs "show 01NOSUCHRUN0000000000000000" schedules; do
+	expect_exit 1 "$ORCH_BIN" $c --db "$DB"
+	expect_eq "$c without a database says how to get one" \
+	    "orchestrator ${c%% *}: $nodb" "$(err)"
+done
+expect_exit 1 "$ORCH_BIN" dashboard --once --db "$DB"
+expect_eq "dashboard without a database says how to get one" \
+    "orchestrator dashboard: $nodb" "$(err)"
+expect_true "no database was created" test ! -e "$DB"
 expect_exit 0 orch run "$TOP_SRCDIR/workflows/order-report.json" \
     --input "$TOP_SRCDIR/workflows/inputs/order-report.json"
+# Run ids are upper case; one typed in lower case is found all the same.
+id=$(orch runs --json --limit 1 | json - 'd["id"]')
+expect_exit 0 orch show "$(echo "$id" | tr 'A-Z' 'a-z')"
+expect_contains "show of a lower case id finds the run" "$(out)" "$id"
+expect_exit 1 orch cancel "$(echo "$id" | tr 'A-Z' 'a-z')"
+expect_contains "cancel of a lower case id finds the run" "$(err)" \
+    "run $id is already succeeded"
+expect_exit 1 orch retry "$(echo "$id" | tr 'A-Z' 'a-z')"
+expect_contains "retry of a lower case id finds the run" "$(err)" \
+    "run $id is succeeded"
 expect_exit 1 orch show 01NOSUCHRUN0000000000000000
 expect_eq "show of an unknown run: one line naming it" \
     "orchestrator show: run 01NOSUCHRUN0000000000000000 not found" "$(err)"

@@ -125,6 +125,8 @@ id2=$(orch runs --url "$URL" --json --limit 1 | json - 'd["id"]')
 orch show "$id2" --url "$URL" --json >"$T/show2.json"
 expect_eq "trigger --wait printed the run's output" \
     "$(json "$T/show2.json" 'd["output"]')" "$(json "$T/waited.json" 'd')"
+expect_eq "trigger --wait names the run on stderr" "run $id2 succeeded" \
+    "$(err)"
 
 # ORCH_URL works like --url.
 expect_exit 0 env ORCH_URL="$URL" "$ORCH_BIN" trigger order-report \

@@ -174,6 +174,29 @@ check_mode stream failed 1 "response over 16777216 bytes" \
 check_mode flaky succeeded 3 "" "/flaky/2/${RUNS[flaky]}"
 expect_eq "flaky: the output is the third answer" 3 \
     "$(json "$T/show-flaky.json" 'd["output"]["body"]["seen"]')"
+# Succeeded after two failed attempts: no error on the run, in show, runs,
+# the API or the dashboard; the attempts' errors stay in the timeline.
+FL=${RUNS[flaky]}
+expect_eq "flaky: show --json has no error" null \
+    "$(json "$T/show-flaky.json" 'd["error"]')"
+expect_eq "flaky: the failed attempts' errors stay in the timeline" 2 \
+    "$(json "$T/show-flaky.json" 'len([t for t in d["transitions"]
+    if "reset by peer" in (t.get("error") or "")])')"
+expect_exit 0 orch show "$FL"
+expect_not_contains "flaky: show prints no error" "$(out)" "error      "
+expect_contains "flaky: show's timeline has the attempts' errors" "$(out)" \
+    "step call: http.request GET $SINK/flaky/2/"
+expect_exit 0 orch runs --workflow nf-flaky
+expect_eq "flaky: runs prints no error" "-" \
+    "$(awk -v id="$FL" '$1 == id { print $NF }' "$OUT")"
+req GET "/runs/$FL"
+expect_eq "flaky: GET /runs/ID has no error" null "$(body 'd["error"]')"
+expect_exit 0 env COLUMNS=200 "$ORCH_BIN" dashboard --once --db "$DB"
+expect_contains "flaky-out: the dashboard shows its error" \
+    "$(grep "nf-flaky-out " "$OUT")" "step call: http.request"
+expect_contains "flaky: the dashboard lists the run" "$(out)" "nf-flaky "
+expect_not_contains "flaky: the dashboard shows no error" \
+    "$(grep "nf-flaky " "$OUT")" "step call: http.request"
 check_mode flaky-out failed 3 "Connection reset by peer" \
     "/flaky/5/${RUNS[flaky-out]}"
 # The hanging and trickling attempts were cut at their 500 ms, not left

@@ -121,12 +121,21 @@ cat >"$WF/manual.json" <<'JSON'
 JSON
 
 ORCH_API_TOKEN=$API_TOKEN SERVE_TEST_SECRET=$SECRET \
-    serve_start --max-queue 1 || finish
+    serve_start --max-queue 1 --max-body 65536 || finish
 expect_contains "the daemon tells its port and workflow count" \
     "$(cat "$SERVE_LOG")" \
     "listening on http://127.0.0.1:$SERVE_PORT (9 workflows)"
 
 J=(-H 'Content-Type: application/json')
+
+# A second daemon on the same address: the address named, --listen
+# suggested.
+expect_exit 1 timeout 10 "$ORCH_BIN" serve --workflows "$WF" \
+    --db "$T/second.db" --listen "127.0.0.1:$SERVE_PORT"
+expect_contains "a busy port: the address and what to do" "$(err)" \
+    "cannot listen on 127.0.0.1:$SERVE_PORT: the address is in use"
+expect_contains "a busy port: --listen suggested" "$(err)" \
+    "pick another address with --listen ADDR:PORT"
 
 # --- Async webhook.
 req POST /hooks/echo "${J[@]}" -d '{"n": 7}'
@@ -137,6 +146,7 @@ status_url=$(body 'd["status_url"]')
 expect_contains "async: status_url names the run" "$status_url" "/runs/$run1"
 expect_contains "async: Location is the status url" "$(header Location)" \
     "/runs/$run1"
+expect_eq "async: Run-Id names the run" "$run1" "$(header Run-Id)"
 expect_contains "async: JSON answer" "$(header Content-Type)" \
     application/json
 expect_eq "async: the run succeeds" succeeded "$(wait_final "$run1")"
@@ -160,6 +170,27 @@ expect_eq "the status url answers" succeeded "$(curl -s --max-time 5 \
 req POST /hooks/echo-sync "${J[@]}" -d '{"n": 8}'
 expect_code "sync webhook" 200
 expect_eq "sync: the body is the output" 8 "$(body 'str(d["n"])')"
+sync1=$(header Run-Id)
+expect_eq "sync: Run-Id names the run" 26 "${#sync1}"
+expect_eq "sync: Location is the run's" "/runs/$sync1" "$(header Location)"
+expect_eq "sync: Run-Id is the run that answered" 8 "$(curl -s \
+    --max-time 5 -H "Authorization: Bearer $API_TOKEN" "$URL/runs/$sync1" |
+    json - 'str(d["output"]["n"])')"
+
+# JSON posted with curl's default type (-d without -H sends a form type)
+# is read as JSON; a body that is a real form stays a form.
+req POST /hooks/echo-sync -d '{"n": 14}'
+expect_code "JSON sent as a form" 200
+expect_eq "JSON sent as a form: read as JSON" 14 "$(body 'str(d["n"])')"
+req POST /hooks/echo-sync -d 'n=15&m=a%20b'
+expect_code "a real form" 200
+expect_eq "a real form: read as a form" 15 "$(body 'd["n"]')"
+# A form that misses the input schema: the 422 says how to send JSON.
+req POST /hooks/echo -d 'n=15'
+expect_error "a form against an integer schema" 422 invalid_input
+expect_contains "... the 422 hints at Content-Type" \
+    "$(body 'd["error"]["message"]')" \
+    "read as a form, as its Content-Type says; send JSON with"
 
 # Past sync_timeout_ms: the async answer, and the run goes on.
 t0=$(date +%s%N)
@@ -178,6 +209,7 @@ req POST /hooks/broken-output "${J[@]}" -d '{"n": 1}'
 expect_error "sync run that fails" 500 run_failed
 failed1=$(body 'd["run_id"]')
 expect_eq "sync failure: the run id" 26 "${#failed1}"
+expect_eq "sync failure: Run-Id" "$failed1" "$(header Run-Id)"
 expect_eq "sync failure: the run is failed" failed "$(wait_final "$failed1")"
 
 # --- Prefer: wait=N on an async trigger.
@@ -378,12 +410,17 @@ expect_eq "the manual run succeeds" succeeded "$(wait_final "$m1")"
 req POST /workflows/manual/runs "${J[@]}" -H 'Prefer: wait=5' -d '{"n": 42}'
 expect_code "POST /workflows/NAME/runs with Prefer: wait" 200
 expect_eq "... answers the output" 42 "$(body 'str(d["n"])')"
+m2=$(header Run-Id)
+expect_eq "... and the run in Run-Id" 26 "${#m2}"
+expect_eq "... and in Location" "/runs/$m2" "$(header Location)"
 
 # --- Error codes.
 req POST /hooks/echo "${J[@]}" -d '{"n": '
 expect_error "truncated JSON" 400 bad_json
 req POST /hooks/echo "${J[@]}" -d '{"n": -1}'
 expect_error "input below its minimum" 422 invalid_input
+expect_not_contains "a JSON body's 422 has no form hint" \
+    "$(body 'd["error"]["message"]')" "read as a form"
 expect_contains "422 names the path" "$(body 'd["error"]["message"]')" "n"
 req POST /hooks/echo "${J[@]}" -d '{"m": 1}'
 expect_error "input without a required key" 422 invalid_input
@@ -392,6 +429,32 @@ head -c 4096 /dev/zero | tr '\0' ' ' >"$T/big.json"
 printf '{"n": 1}' >>"$T/big.json"
 req POST /hooks/echo "${J[@]}" --data-binary "@$T/big.json"
 expect_error "body over max_body_bytes" 413 payload_too_large
+# Over the server's --max-body, and a request that is not HTTP: libevent
+# refuses them before our handlers run; the answer is our JSON all the same.
+head -c 100000 /dev/zero | tr '\0' ' ' >"$T/huge.json"
+req POST /hooks/echo "${J[@]}" --data-binary "@$T/huge.json"
+expect_error "body over --max-body" 413 payload_too_large
+expect_contains "413: JSON" "$(header Content-Type)" application/json
+expect_contains "413: names --max-body and its value" \
+    "$(body 'd["error"]["message"]')" "--max-body of 65536 bytes"
+head -c 3000000 /dev/zero | tr '\0' ' ' >"$T/huge.json"
+req POST /hooks/echo "${J[@]}" --data-binary "@$T/huge.json"
+expect_error "body over --max-body, sent after 100-continue" 413 \
+    payload_too_large
+expect_eq "a request that is not HTTP: a JSON 400" bad_request \
+    "$(python3 -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+a = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    a += b
+print(a.decode().split("\r\n\r\n", 1)[1])' "$SERVE_PORT" |
+    json - 'd["error"]["code"]')"
+req GET /healthz
+expect_code "healthy after refused requests" 200
 req POST /hooks/echo -H 'Content-Type: image/png' --data-binary '{"n": 1}'
 expect_error "image/png" 415 unsupported_media_type
 req POST /hooks/nowhere "${J[@]}" -d '{"n": 1}'

@@ -78,7 +78,11 @@ cat >"$WF/added.json" <<'JSON'
 }
 JSON
 kill -HUP "$SERVE_PID"
-expect_true "SIGHUP: the reload is logged" wait_log 'workflows loaded'
+expect_true "SIGHUP: one line says what loaded and what was rejected" \
+    wait_log 'orchestrator: reloaded .*: 3 workflows serve; rejected: '\
+'[^ ]*/hello.json \(kept the previous definition of hello\)$'
+expect_eq "SIGHUP: no internal names in the log" "" \
+    "$(grep -o 'serve_reload' "$SERVE_LOG")"
 expect_true "SIGHUP: the broken file is reported by name" \
     grep -q 'hello.json' "$SERVE_LOG"
 expect_true "SIGHUP: the daemon lives on" kill -0 "$SERVE_PID"
@@ -113,8 +117,8 @@ expect_ne "the new run is pinned to the new definition" "$def1" "$def2"
 hello 3 >"$WF/hello.json"
 kill -HUP "$SERVE_PID"
 sleep 0.3
-expect_true "the second reload is logged" \
-    test "$(grep -c 'workflows loaded' "$SERVE_LOG")" -ge 2
+expect_true "the second reload is logged, nothing rejected" \
+    wait_log 'reloaded .*: 3 workflows serve; rejected: none$'
 req POST /hooks/hello "${J[@]}" -d '{}'
 expect_eq "hello fixed: v3" 3 "$(body 'str(d["v"])')"
 

@@ -74,6 +74,8 @@ cat > broken.json <<'EOF'
 }
 EOF
 tab=$(printf '\t')
+types="json.decode, json.encode, base64.decode, base64.encode, bucket.put,"
+types="$types wait, transform, http.request, lua, bucket.get"
 cat > expected.tsv <<EOF
 "colour"${tab}unknown key "colour"
 "description"${tab}description: expected a string
@@ -82,7 +84,7 @@ cat > expected.tsv <<EOF
 "backoff"${tab}unknown key "backoff" in defaults.retry
 "id": { "type": "string", "pattern"${tab}input.properties.id: unknown schema keyword "pattern"
 "script": "x.lua"${tab}steps[1].script: the script does not compile: x.lua:2: unexpected symbol near 'then'
-"uses": "frobnicate"${tab}steps[2].uses: unknown step type "frobnicate"
+"uses": "frobnicate"${tab}steps[2].uses: unknown step type "frobnicate" (the types are $types)
 "name": "decode", "uses": "json.encode"${tab}steps[3].name: duplicate step name "decode"
 "seconds"${tab}unknown key "seconds" in steps[4].with (allowed: ms)
 "key": "{{secrets${tab}steps[5].with.key: unknown template root "secrets" (expected input, trigger, steps or run)
@@ -166,6 +168,35 @@ expect_eq "an array is not a workflow" "$want \"name\" and \"steps\"" \
 expect_exit 1 orch validate no-such-file.json
 expect_contains "a missing file is named" "$(err)" "no-such-file.json"
 expect_eq "a missing file: one line" 1 "$(wc -l < "$ERR")"
+
+# A step type that is part of a real one: the real one is suggested.
+cat > near.json <<'EOF'
+{ "name": "near", "steps": [ { "name": "get", "uses": "http" } ] }
+EOF
+expect_exit 1 orch validate near.json
+expect_contains "a partial step type: the real one suggested" "$(err)" \
+    'unknown step type "http": did you mean "http.request"? (the types are'
+
+# A folder: every *.json in it, as serve loads them; an empty folder is
+# refused with a reason, not a read error.
+mkdir -p folder/empty
+cp "$good" "$wfdir"/*.lua folder/
+cp near.json folder/
+expect_exit 1 orch validate folder
+expect_eq "a folder: its good file is ok" \
+    "folder/order-report.json: ok (workflow order-report, 4 steps)" "$(out)"
+expect_contains "a folder: its bad file's problem" "$(err)" \
+    "folder/near.json:1:"
+rm folder/near.json
+expect_exit 0 orch validate folder/
+expect_contains "a folder with a trailing slash" "$(out)" \
+    "folder/order-report.json: ok"
+expect_exit 1 orch validate folder/empty
+expect_eq "a folder without workflows says so" \
+    "folder/empty: no *.json workflow files in this folder" "$(err)"
+expect_exit 1 orch run folder
+expect_eq "run of a folder: the reason, not a read error" \
+    "folder: Is a directory" "$(err)"
 
 # A fixed copy of the broken workflow validates: the problems were the
 # only thing wrong with it.
