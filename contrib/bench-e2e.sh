@@ -9,6 +9,8 @@
 #   BENCH_RATE=1000 BENCH_SECONDS=10 BENCH_MAX_SECONDS=10 contrib/bench-e2e.sh
 #   BENCH_SYNCHRONOUS=OFF contrib/bench-e2e.sh   what fsync costs (not durable)
 #   BENCH_BUCKETS=/dev/shm/b contrib/bench-e2e.sh  the bucket elsewhere
+#   BENCH_WORKERS=0 contrib/bench-e2e.sh   Lua on the event loop (unsafe;
+#       to compare with the worker processes of the default)
 #   BENCH_SERVICE=python contrib/bench-e2e.sh  contrib/example-service.py
 #       as the services (the walk-through's; it takes 60-250 us of CPU a
 #       run from the daemon's two cores, and varies with its batching)
@@ -101,7 +103,7 @@ unset ORCH_SYNCHRONOUS ORCH_API_TOKEN
 [ -n "${BENCH_SYNCHRONOUS:-}" ] && export ORCH_SYNCHRONOUS=$BENCH_SYNCHRONOUS
 "$bin" serve --workflows "$dir/wf" --db "$dir/orch.db" \
 	--buckets "${BENCH_BUCKETS:-$dir/buckets}" --listen 127.0.0.1:0 \
-	--access-log off \
+	--access-log off ${BENCH_WORKERS:+--workers "$BENCH_WORKERS"} \
 	--log-level warn --max-queue 100000 2>"$dir/serve.log" &
 pid=$!
 port=$(waitport "$dir/serve.log" orchestrator "$pid") ||
@@ -142,6 +144,7 @@ while [ ! -e "$bdir" ] && [ "$bdir" != / ] && [ "$bdir" != . ]; do
 	bdir=$(dirname "$bdir")
 done
 bfs=$(df -PT "$bdir" 2>/dev/null | awk 'NR == 2 { print $2 }')
+echo "bench-e2e: lua workers: ${BENCH_WORKERS:-default (one per core)}"
 echo "bench-e2e: synchronous=${ORCH_SYNCHRONOUS:-FULL}, buckets in" \
     "${BENCH_BUCKETS:-$dir/buckets} ($bfs)"
 # ext4 without a journal (some cloud images) skips the inodes freed in the

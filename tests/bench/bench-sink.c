@@ -8,7 +8,8 @@
  * generator should take as little of the machine it measures as it can.
  *
  *   GET  /customers/NAME   the customer record (404 for an unknown one)
- *   POST /callback         200; one line {"time": T, "body": BODY} in
+ *   POST /callback, POST /publish
+ *                          200; one line {"time": T, "body": BODY} in
  *                          --record (BODY as sent, line breaks made
  *                          spaces), written out every 100 ms
  *   GET  /healthz          200
@@ -81,7 +82,7 @@ sink_customer(struct evhttp_request *req, const char *name)
 	sink_reply(req, 404, "{\"error\": \"no such customer\"}\n");
 }
 
-/* POST /callback: the arrival time and the body, one line. */
+/* POST /callback (or /publish): the arrival time and the body, one line. */
 static void
 sink_callback(struct evhttp_request *req)
 {
@@ -115,7 +116,8 @@ sink_request_cb(struct evhttp_request *req, void *arg)
 
 	if (cmd == EVHTTP_REQ_GET && strncmp(path, "/customers/", 11) == 0)
 		sink_customer(req, path + 11);
-	else if (cmd == EVHTTP_REQ_POST && strcmp(path, "/callback") == 0)
+	else if (cmd == EVHTTP_REQ_POST && (strcmp(path, "/callback") == 0 ||
+	    strcmp(path, "/publish") == 0))
 		sink_callback(req);
 	else if (strcmp(path, "/healthz") == 0)
 		sink_reply(req, 200, "{\"status\": \"ok\"}\n");

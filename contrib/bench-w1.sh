@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# Workload W1 (`make bench`): a webhook with a small order -> json.decode
+# -> a Lua step that totals it (contrib/bench-w1/process.lua) -> json.encode
+# -> http.request POST to a sink on 127.0.0.1 (tests/bench/bench-sink) that
+# answers 200, with durable commits (synchronous=FULL) and the workflow's
+# concurrency high enough not to limit.
+#
+#   contrib/bench-w1.sh                  the binary in orchestrator/
+#   BENCH_WORKERS=0 contrib/bench-w1.sh  Lua on the event loop (unsafe; to
+#                                        compare with the worker processes)
+#   BENCH_RATE=1000 BENCH_SECONDS=10 BENCH_MAX_SECONDS=10 contrib/bench-w1.sh
+#
+# Two phases, each with the CPU the daemon and its Lua workers used per
+# completed run (the sink and the load generators share the two cores, so
+# only the daemon's processes are counted):
+# 1. open loop: a Python asyncio client posts BENCH_RATE orders a second
+#    for BENCH_SECONDS, each at its scheduled time, the time in the order
+#    (sent_at_us); the sink records when each publish arrives: p50 and p99
+#    trigger to publish.
+# 2. closed loop: wrk with 64 connections for BENCH_MAX_SECONDS; runs per
+#    second are publishes received per second, backlog drained.
+set -u
+
+cd "$(dirname "$0")/.." || exit 1
+top=$(pwd)
+bin=${ORCH_BIN:-$top/orchestrator/orchestrator}
+sink=$top/tests/bench/bench-sink
+rate=${BENCH_RATE:-1000}
+secs=${BENCH_SECONDS:-10}
+max_secs=${BENCH_MAX_SECONDS:-10}
+conns=${BENCH_CONNECTIONS:-64}
+
+die() {
+	echo "bench-w1: $*" >&2
+	exit 1
+}
+
+[ -x "$bin" ] || die "$bin: no binary (build it first: make)"
+[ -x "$sink" ] || die "$sink: not built (make tests/bench/bench-sink)"
+command -v python3 >/dev/null || die "python3 is not installed"
+command -v curl >/dev/null || die "curl is not installed"
+command -v wrk >/dev/null ||
+	die "wrk is not installed (contrib/setup.sh bench installs it)"
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/orc-bench-w1-XXXXXX") ||
+	die "cannot make a temp dir"
+mkdir -p "$dir/wf"
+pid=
+svc=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$svc" ] && kill -9 "$svc" 2>/dev/null && wait "$svc" 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf -- "$dir"
+}
+trap cleanup EXIT
+
+# waitport LOG PREFIX PID: the port a process says it listens on.
+waitport() {
+	local i p
+	for i in $(seq 1 200); do
+		p=$(sed -n "s/^$2: listening on http:\/\/127\.0\.0\.1:"`
+		    `"\([0-9]*\).*/\1/p" "$1" | head -n 1)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+"$sink" --port 0 --record "$dir/published.jsonl" 2>"$dir/sink.log" &
+svc=$!
+sport=$(waitport "$dir/sink.log" bench-sink "$svc") ||
+	die "the sink did not start: $(cat "$dir/sink.log")"
+sed "s/127\.0\.0\.1:9999/127.0.0.1:$sport/g" \
+    "$top/contrib/bench-w1/orders.json" >"$dir/wf/orders.json"
+cp "$top/contrib/bench-w1/process.lua" "$dir/wf/"
+
+unset ORCH_SYNCHRONOUS ORCH_API_TOKEN
+"$bin" serve --workflows "$dir/wf" --db "$dir/orch.db" \
+	--buckets "$dir/buckets" --listen 127.0.0.1:0 --access-log off \
+	${BENCH_WORKERS:+--workers "$BENCH_WORKERS"} \
+	--log-level warn --max-queue 100000 2>"$dir/serve.log" &
+pid=$!
+port=$(waitport "$dir/serve.log" orchestrator "$pid") ||
+	die "the daemon did not start: $(cat "$dir/serve.log")"
+url=http://127.0.0.1:$port
+for i in $(seq 1 100); do
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")" = 200 ] &&
+		break
+	sleep 0.1
+done
+
+# cpu: the CPU seconds the daemon and its worker processes used so far.
+cpu() {
+	local p t=0
+	for p in "$pid" $(pgrep -P "$pid"); do
+		t=$(awk -v t="$(getconf CLK_TCK)" -v s="$t" \
+		    '{ printf "%.2f", s + ($14 + $15) / t }' "/proc/$p/stat" \
+		    2>/dev/null || echo "$t")
+	done
+	echo "$t"
+}
+# workers_cpu: the same for the worker processes alone.
+workers_cpu() {
+	local p t=0
+	for p in $(pgrep -P "$pid"); do
+		t=$(awk -v t="$(getconf CLK_TCK)" -v s="$t" \
+		    '{ printf "%.2f", s + ($14 + $15) / t }' "/proc/$p/stat" \
+		    2>/dev/null || echo "$t")
+	done
+	echo "$t"
+}
+published() {
+	wc -l <"$dir/published.jsonl"
+}
+# settle N: waits until N publishes arrived and the count stops growing
+# (bounded: 150 s).
+settle() {
+	local last=-1 now i same=0
+	for i in $(seq 1 600); do
+		now=$(published)
+		if [ "$now" -eq "$last" ]; then same=$((same + 1)); else same=0; fi
+		[ "$same" -ge 4 ] && [ "$now" -ge "$1" ] && return 0
+		[ "$same" -ge 8 ] && return 0
+		last=$now
+		sleep 0.25
+	done
+}
+
+echo "bench-w1: lua workers: ${BENCH_WORKERS:-default (one per core)}," \
+    "synchronous=FULL, database on $(df -PT "$dir" | awk 'NR == 2 { print $2 }'), $(nproc) cpus"
+
+# The open-loop client: RATE orders a second for SECS seconds, each sent
+# at its scheduled time with that time in sent_at_us.
+cat >"$dir/open.py" <<'PY'
+import asyncio, json, sys, time
+
+port, rate, secs, conns = (int(sys.argv[1]), int(sys.argv[2]),
+                           float(sys.argv[3]), int(sys.argv[4]))
+n = int(rate * secs)
+free = asyncio.Queue()
+codes = {}
+ITEMS = [{"sku": "A-%d" % i, "price": 9.99 + i, "qty": 1 + i % 3}
+         for i in range(5)]
+
+async def send(i, at):
+    r, w = await free.get()
+    b = json.dumps({"id": i, "customer": "acme",
+                    "sent_at_us": int(at * 1e6), "items": ITEMS}).encode()
+    try:
+        w.write(b"POST /hooks/orders HTTP/1.1\r\nHost: b\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                b"\r\n%s" % (len(b), b))
+        head = await r.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        ln = 0
+        for h in lines[1:]:
+            if h.lower().startswith(b"content-length:"):
+                ln = int(h.split(b":", 1)[1])
+        await r.readexactly(ln)
+        st = lines[0].split(b" ")[1].decode()
+        codes[st] = codes.get(st, 0) + 1
+    finally:
+        free.put_nowait((r, w))
+
+async def main():
+    for _ in range(conns):
+        free.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    t0 = time.time() + 0.1
+    tasks = []
+    for i in range(n):
+        at = t0 + i / rate
+        d = at - time.time()
+        if d > 0:
+            await asyncio.sleep(d)
+        tasks.append(asyncio.ensure_future(send(i, at)))
+    await asyncio.gather(*tasks)
+    print(json.dumps(codes))
+
+asyncio.run(main())
+PY
+
+# wrk: unique order ids per thread and request.
+cat >"$dir/closed.lua" <<'LUA'
+local n, tid, counter = 0, 0, 1
+function setup(thread)
+	thread:set("tid", counter)
+	counter = counter + 1
+end
+function request()
+	n = n + 1
+	local body = '{"id":' .. (tid * 100000000 + n) .. ',"customer":"acme",' ..
+	    '"sent_at_us":0,"items":[' ..
+	    '{"sku":"A-0","price":9.99,"qty":1},{"sku":"A-1","price":10.99,"qty":2},' ..
+	    '{"sku":"A-2","price":11.99,"qty":3},{"sku":"A-3","price":12.99,"qty":1},' ..
+	    '{"sku":"A-4","price":13.99,"qty":2}]}'
+	return wrk.format("POST", "/hooks/orders",
+	    { ["Content-Type"] = "application/json" }, body)
+end
+LUA
+
+# Warm-up: the workers, their states, the compiled script.
+python3 "$dir/open.py" "$port" 200 1 8 >/dev/null || die "the client failed"
+settle 200
+base=$(published)
+
+echo "bench-w1: open loop, $rate runs/s for $secs s"
+c0=$(cpu)
+w0=$(workers_cpu)
+python3 "$dir/open.py" "$port" "$rate" "$secs" "$conns" >"$dir/open.txt" ||
+	die "the client failed"
+settle $((base + rate * secs))
+c1=$(cpu)
+w1=$(workers_cpu)
+open_n=$(($(published) - base))
+base=$(published)
+
+echo "bench-w1: closed loop, wrk -t2 -c$conns -d${max_secs}s"
+wrk -t2 -c"$conns" -d"${max_secs}s" -s "$dir/closed.lua" \
+	"$url/hooks/orders" >"$dir/wrk.txt" 2>&1 ||
+	die "wrk failed: $(cat "$dir/wrk.txt")"
+settle 0
+c2=$(cpu)
+w2=$(workers_cpu)
+closed_n=$(($(published) - base))
+
+python3 - "$dir/published.jsonl" "$dir/open.txt" "$rate" "$secs" \
+    "$open_n" "$closed_n" "$c0 $c1 $c2" "$w0 $w1 $w2" <<'PY'
+import json, sys
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+codes = open(sys.argv[2]).read().strip()
+rate, secs = int(sys.argv[3]), float(sys.argv[4])
+open_n, closed_n = int(sys.argv[5]), int(sys.argv[6])
+c = [float(x) for x in sys.argv[7].split()]
+w = [float(x) for x in sys.argv[8].split()]
+lat, closed_t = [], []
+for r in rows:
+    b = r["body"]
+    if b.get("sent_at_us", 0) > 0 and b["id"] < 100000000:
+        lat.append(r["time"] - b["sent_at_us"] / 1e6)
+    elif b.get("sent_at_us") == 0:
+        closed_t.append(r["time"])
+lat = sorted(lat[-int(rate * secs):])
+
+def pct(p):
+    return lat[min(len(lat) - 1, int(len(lat) * p / 100))] * 1000 if lat else 0
+
+def per_run(a, b, n):
+    return (b - a) * 1000 / n if n else 0
+
+print()
+print("W1 open loop, %d runs/s for %.0f s: %d published (answers %s)"
+      % (rate, secs, open_n, codes))
+print("  trigger to publish: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
+      % (pct(50), pct(99), pct(100)))
+print("  CPU per run: %.3f ms (daemon %.3f, lua workers %.3f)"
+      % (per_run(c[0], c[1], open_n), per_run(c[0] - w[0], c[1] - w[1],
+         open_n), per_run(w[0], w[1], open_n)))
+span = max(closed_t) - min(closed_t) if len(closed_t) > 1 else 0
+print("W1 closed loop, 64 connections: %d published, %.0f runs/s"
+      % (closed_n, closed_n / span if span else 0))
+print("  CPU per run: %.3f ms (daemon %.3f, lua workers %.3f)"
+      % (per_run(c[1], c[2], closed_n), per_run(c[1] - w[1], c[2] - w[2],
+         closed_n), per_run(w[1], w[2], closed_n)))
+PY
+kill -TERM "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+pid=
