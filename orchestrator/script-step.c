@@ -135,12 +135,23 @@ script_step_source(void *arg, const char *name,
 	    err);
 }
 
+/* script_host.ctx_value: the call's own. */
+static const json_t *
+script_step_ctx_value(void *arg, int which)
+{
+	struct script_step *ss = arg;
+
+	return which == 0 ? step_call_trigger(ss->call) :
+	    step_call_steps(ss->call);
+}
+
 static const struct script_host script_step_host = {
 	.fetch = script_step_fetch,
 	.fetch_cancel = script_step_fetch_cancel,
 	.log = script_step_log,
 	.secret = script_step_secret,
 	.source = script_step_source,
+	.ctx_value = script_step_ctx_value,
 	.done = script_step_done
 };
 
@@ -171,8 +182,6 @@ script_step_job(struct step_call *call, const char *script,
 	j->step = step_call_step_name(call);
 	j->attempt = step_call_attempt(call);
 	j->input = step_call_input(call);
-	j->trigger = step_call_trigger(call);
-	j->steps = step_call_steps(call);
 	j->timeout_ms = step_call_timeout_ms(call);
 	if (j->timeout_ms <= 0)
 		j->timeout_ms = script_step_int(step, "timeout_ms");
@@ -201,6 +210,7 @@ script_step_start(struct step_call *call)
 	step_call_set_data(call, ss);
 	if (pool != NULL) {
 		ss->wc = worker_call_start(pool, &ss->job,
+		    step_call_trigger(call), step_call_steps(call),
 		    step_call_allow(call), step_call_secrets(call),
 		    script_step_done, ss, &err);
 		if (ss->wc != NULL)

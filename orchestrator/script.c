@@ -466,7 +466,7 @@ script_ctx_index(lua_State *L)
 	if (lua_type(L, 2) == LUA_TSTRING && (strcmp(key, "trigger") == 0 ||
 	    strcmp(key, "steps") == 0)) {
 		ex = script_exec_of(L);
-		v = key[0] == 't' ? ex->job.trigger : ex->job.steps;
+		v = ex->host->ctx_value(ex->host_arg, key[0] == 't' ? 0 : 1);
 		if (v == NULL && key[0] == 's')
 			lua_newtable(L);
 		else

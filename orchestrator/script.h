@@ -64,8 +64,6 @@ struct script_job {
 	const char	*step;
 	int		 attempt;
 	const json_t	*input;		/* NULL: null */
-	const json_t	*trigger;	/* NULL: null */
-	const json_t	*steps;		/* NULL: {} */
 	int64_t		 timeout_ms;
 	int64_t		 instructions;
 	size_t		 memory_mb;
@@ -94,6 +92,9 @@ struct script_host {
 	int	(*source)(void *arg, const char *name,
 		    const struct script_ident *have, char **text, size_t *len,
 		    struct script_ident *got, struct orc_error *err);
+	/* ctx.trigger (which 0) or ctx.steps (1), asked for the first time
+	 * a run reads it; borrowed for the run, NULL for none. */
+	const json_t *(*ctx_value)(void *arg, int which);
 	/* The end: ok with output (owned) and next (or NULL), or not ok
 	 * with the message. Called once, last. */
 	void	(*done)(void *arg, int ok, json_t *output, const char *next,

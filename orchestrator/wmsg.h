@@ -33,7 +33,9 @@ enum wmsg_type {
 	WMSG_LOG,		/* worker: ctx.log */
 	WMSG_SOURCE,		/* worker: a script's text, if changed */
 	WMSG_SOURCE_R,		/* daemon: the answer */
-	WMSG_DONE		/* worker: a call's end */
+	WMSG_DONE,		/* worker: a call's end */
+	WMSG_CTX,		/* worker: ctx.trigger or ctx.steps */
+	WMSG_CTX_R		/* daemon: the answer */
 };
 
 /* Reading one frame's fields. */

@@ -36,7 +36,9 @@ struct wchild_call {
 	uint32_t		 id;
 	char			*frame;
 	struct script_job	 job;
-	json_t			*input, *trigger, *steps, *secrets;
+	json_t			*input, *secrets;
+	json_t			*ctx[2];	/* trigger, steps: once asked */
+	int			 have[2];
 	struct script_ident	 ident;
 	struct script_exec	*ex;
 	struct wchild		*w;
@@ -124,8 +126,8 @@ wchild_call_free(struct wchild_call *c)
 {
 	hmap_remove(c->w->calls, c->key);
 	json_decref(c->input);
-	json_decref(c->trigger);
-	json_decref(c->steps);
+	json_decref(c->ctx[0]);
+	json_decref(c->ctx[1]);
 	json_decref(c->secrets);
 	free(c->frame);
 	free(c);
@@ -187,10 +189,11 @@ wchild_secret(void *arg, const char *name, const char **value)
 	return 0;
 }
 
-/* Waits for the daemon's answer to a source request, keeping the frames
- * that come before it for later. */
+/* Waits for the daemon's answer (type) to a question of call id, keeping
+ * the frames that come before it for later. */
 static const char *
-wchild_wait_source(struct wchild *w, uint32_t id, size_t *len, char **copy)
+wchild_wait(struct wchild *w, int type, uint32_t id, size_t *len,
+    char **copy)
 {
 	struct strbuf keep = STRBUF_INIT;
 	const char *f;
@@ -199,7 +202,7 @@ wchild_wait_source(struct wchild *w, uint32_t id, size_t *len, char **copy)
 	for (;;) {
 		while ((f = wchild_next_frame(w, len)) != NULL) {
 			memcpy(&fid, f + 5, sizeof fid);
-			if ((unsigned char)f[4] == WMSG_SOURCE_R && fid == id) {
+			if ((unsigned char)f[4] == type && fid == id) {
 				*copy = xmalloc(*len);
 				memcpy(*copy, f, *len);
 				break;
@@ -245,7 +248,7 @@ wchild_source(void *arg, const char *name, const struct script_ident *have,
 	wmsg_put(b, have, have != NULL ? sizeof *have : 0);
 	wmsg_end(b, start);
 	wchild_flush(w);
-	f = wchild_wait_source(w, c->id, &flen, &copy);
+	f = wchild_wait(w, WMSG_SOURCE_R, c->id, &flen, &copy);
 	wmsg_open(&in, f, flen, &type, &id);
 	status = (int)wmsg_get_int(&in);
 	p = wmsg_get(&in, &plen);
@@ -266,6 +269,33 @@ wchild_source(void *arg, const char *name, const struct script_ident *have,
 	}
 	free(copy);
 	return in.bad ? -1 : status;
+}
+
+/* script_host.ctx_value: asked of the daemon the first time. */
+static const json_t *
+wchild_ctx_value(void *arg, int which)
+{
+	struct wchild_call *c = arg;
+	struct wchild *w = c->w;
+	struct wmsg_in in;
+	const char *f;
+	char *copy = NULL;
+	uint32_t id;
+	size_t flen, start;
+	int type;
+
+	if (c->have[which])
+		return c->ctx[which];
+	start = wmsg_begin(&w->out, WMSG_CTX, c->id);
+	wmsg_put_int(&w->out, which);
+	wmsg_end(&w->out, start);
+	wchild_flush(w);
+	f = wchild_wait(w, WMSG_CTX_R, c->id, &flen, &copy);
+	wmsg_open(&in, f, flen, &type, &id);
+	c->ctx[which] = wmsg_get_json(&in);
+	c->have[which] = 1;
+	free(copy);
+	return c->ctx[which];
 }
 
 /* script_host.done: the result to the daemon; the call is over. */
@@ -295,6 +325,7 @@ static const struct script_host wchild_host = {
 	.log = wchild_log,
 	.secret = wchild_secret,
 	.source = wchild_source,
+	.ctx_value = wchild_ctx_value,
 	.done = wchild_done
 };
 
@@ -319,12 +350,8 @@ wchild_job(struct wchild_call *c, struct wmsg_in *in)
 	if (id != NULL && len == sizeof c->ident)
 		memcpy(&c->ident, id, sizeof c->ident);
 	c->input = wmsg_get_json(in);
-	c->trigger = wmsg_get_json(in);
-	c->steps = wmsg_get_json(in);
 	c->secrets = wmsg_get_json(in);
 	j->input = c->input;
-	j->trigger = c->trigger;
-	j->steps = c->steps;
 	return in->bad || j->script == NULL ? -1 : 0;
 }
 

@@ -67,6 +67,7 @@ struct worker_call {
 	struct strbuf		 frame;		/* the CALL, kept to resend */
 	char			*dir, *script, *run_id, *step;
 	json_t			*allow;
+	json_t			*trigger, *steps;	/* asked for later */
 	int64_t			 timeout_ms;
 	int			 requeues;
 	size_t			 log_lines;
@@ -191,6 +192,8 @@ wcall_free(struct worker_call *c)
 	event_free(c->timer);
 	strbuf_free(&c->frame);
 	json_decref(c->allow);
+	json_decref(c->trigger);
+	json_decref(c->steps);
 	free(c->dir);
 	free(c->script);
 	free(c->run_id);
@@ -472,6 +475,24 @@ wcall_source(struct worker_call *c, struct wmsg_in *in)
 	return 0;
 }
 
+/* A worker asks for ctx.trigger or ctx.steps. */
+static int
+wcall_ctx(struct worker_call *c, struct wmsg_in *in)
+{
+	struct strbuf b = STRBUF_INIT;
+	int64_t which = wmsg_get_int(in);
+	size_t start;
+
+	if (in->bad || (which != 0 && which != 1))
+		return -1;
+	start = wmsg_begin(&b, WMSG_CTX_R, c->id);
+	wmsg_put_json(&b, which == 0 ? c->trigger : c->steps);
+	wmsg_end(&b, start);
+	worker_send(c->w, &b);
+	strbuf_free(&b);
+	return 0;
+}
+
 /* A ctx.log line: the daemon's log, bounded per call. */
 static int
 wcall_log(struct worker_call *c, struct wmsg_in *in)
@@ -550,6 +571,8 @@ worker_handle(struct worker *w, const char *f, size_t len)
 		    c->state == WCALL_ORPHAN ? 0 : -1;
 	case WMSG_SOURCE:
 		return c->state != WCALL_FETCHING ? wcall_source(c, &in) : -1;
+	case WMSG_CTX:
+		return c->state != WCALL_FETCHING ? wcall_ctx(c, &in) : -1;
 	case WMSG_LOG:
 		return wcall_log(c, &in);
 	case WMSG_DONE:
@@ -995,8 +1018,6 @@ wcall_frame(struct worker_call *c, const struct script_job *j,
 	wmsg_put_int(b, (int64_t)j->memory_mb);
 	wmsg_put(b, &ident, sizeof ident);
 	wmsg_put_json(b, j->input);
-	wmsg_put_json(b, j->trigger);
-	wmsg_put_json(b, j->steps);
 	wmsg_put_json(b, values);
 	wmsg_end(b, start);
 	json_decref(values);
@@ -1005,8 +1026,9 @@ wcall_frame(struct worker_call *c, const struct script_job *j,
 /* Starts a call on a worker, or queues it. */
 struct worker_call *
 worker_call_start(struct worker_pool *p, const struct script_job *j,
-    const json_t *allow, const json_t *secrets, worker_done_cb done,
-    void *arg, struct orc_error *err)
+    const json_t *trigger, const json_t *steps, const json_t *allow,
+    const json_t *secrets, worker_done_cb done, void *arg,
+    struct orc_error *err)
 {
 	struct worker_call *c;
 
@@ -1024,6 +1046,8 @@ worker_call_start(struct worker_pool *p, const struct script_job *j,
 	c->run_id = xstrdup(j->run_id != NULL ? j->run_id : "-");
 	c->step = xstrdup(j->step != NULL ? j->step : "-");
 	c->allow = allow != NULL ? json_incref((json_t *)allow) : NULL;
+	c->trigger = trigger != NULL ? json_incref((json_t *)trigger) : NULL;
+	c->steps = steps != NULL ? json_incref((json_t *)steps) : NULL;
 	c->timeout_ms = j->timeout_ms > 0 ? j->timeout_ms : SCRIPT_TIMEOUT_MS;
 	c->done = done;
 	c->arg = arg;

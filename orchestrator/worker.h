@@ -67,13 +67,16 @@ long		 worker_pool_pid(const struct worker_pool *, int slot);
 int		 worker_default_count(void);
 
 /*
- * Runs a script on a worker. allow is the workflow's (ctx.fetch is
- * checked here, in the daemon) and secrets the names it may read, whose
- * values travel with the call. done is called once, later, from the loop;
+ * Runs a script on a worker. trigger and steps (referenced until the call
+ * ends) go to the worker only if the script reads ctx.trigger or
+ * ctx.steps. allow is the workflow's (ctx.fetch is checked here, in the
+ * daemon) and secrets the names it may read, whose values travel with
+ * the call. done is called once, later, from the loop;
  * NULL when the queue is full (err says so).
  */
 struct worker_call *worker_call_start(struct worker_pool *,
-		    const struct script_job *, const json_t *allow,
+		    const struct script_job *, const json_t *trigger,
+		    const json_t *steps, const json_t *allow,
 		    const json_t *secrets, worker_done_cb, void *arg,
 		    struct orc_error *);
 /* Stops a call: done will not be called. One that runs inside C code

@@ -147,7 +147,7 @@ bench_worker_start(struct bench_worker *b)
 	struct orc_error err;
 
 	while (b->left > 0 && b->open < b->in_flight) {
-		if (worker_call_start(b->pool, &b->job, NULL, NULL,
+		if (worker_call_start(b->pool, &b->job, NULL, NULL, NULL, NULL,
 		    bench_worker_done, b, &err) == NULL) {
 			fprintf(stderr, "bench-lua: %s\n", err.message);
 			exit(1);

@@ -109,7 +109,7 @@ call(struct event_base *base, struct worker_pool *p, const struct script_job
 
 	memset(r, 0, sizeof *r);
 	r->started = orc_mono_ms();
-	if (worker_call_start(p, j, allow, secrets, result_cb, r, &err) ==
+	if (worker_call_start(p, j, NULL, NULL, allow, secrets, result_cb, r, &err) ==
 	    NULL) {
 		fprintf(stderr, "call refused: %s\n", err.message);
 		exit(99);
@@ -239,7 +239,7 @@ test_worker_crash(void)
 	j = job("wf", NULL, 10000);
 	memset(&r, 0, sizeof r);
 	r.started = orc_mono_ms();
-	REQUIRE(worker_call_start(e.pool, &j, NULL, NULL, result_cb, &r,
+	REQUIRE(worker_call_start(e.pool, &j, NULL, NULL, NULL, NULL, result_cb, &r,
 	    &err) != NULL);
 	httpd_run_until(e.base, &r.done, 300);
 	CHECK(!r.done);
@@ -360,7 +360,7 @@ test_worker_fetch(void)
 		j = job("wf", url, 10000);
 		memset(&r[i], 0, sizeof r[i]);
 		r[i].started = t0;
-		REQUIRE(worker_call_start(e.pool, &j, allow, NULL, result_cb,
+		REQUIRE(worker_call_start(e.pool, &j, NULL, NULL, allow, NULL, result_cb,
 		    &r[i], &err) != NULL);
 		json_decref(url);
 	}
@@ -408,8 +408,8 @@ test_worker_cancel(void)
 	j = job("wf", NULL, 60000);
 	memset(&r1, 0, sizeof r1);
 	memset(&r2, 0, sizeof r2);
-	c1 = worker_call_start(e.pool, &j, NULL, NULL, result_cb, &r1, &err);
-	c2 = worker_call_start(e.pool, &j, NULL, NULL, result_cb, &r2, &err);
+	c1 = worker_call_start(e.pool, &j, NULL, NULL, NULL, NULL, result_cb, &r1, &err);
+	c2 = worker_call_start(e.pool, &j, NULL, NULL, NULL, NULL, result_cb, &r2, &err);
 	REQUIRE(c1 != NULL && c2 != NULL);
 	httpd_run_until(e.base, &never, 200);
 	worker_call_cancel(c2);
