@@ -89,13 +89,17 @@ static const struct cli_command cli_commands[] = {
 	  "the epoch\n"
 	  "  --error TEXT          bulk: runs whose error contains TEXT\n" },
 	{ "replay", cli_replay,
-	  "RUN_ID --file NEW.json [--buckets DIR] [--workers N]",
+	  "RUN_ID --file NEW.json [--buckets DIR] [--live] [--workers N]",
 	  "re-run a past run's input on an edited definition (not stored)",
 	  "  --file NEW.json       the edited workflow to run the stored "
 	  "input through\n"
 	  "  --buckets DIR         the buckets its steps use (default: a new "
 	  "temporary\n"
-	  "                        folder)\n" },
+	  "                        folder, removed at the end)\n"
+	  "  --live                let http.request, S3 buckets and ctx.fetch "
+	  "reach outside\n"
+	  "                        (default: the stored run's outputs answer "
+	  "for them)\n" },
 	{ "cancel", cli_cancel, "RUN_ID [--url URL]", "cancel a run",
 	  "  RUN_ID                a run no live process is executing\n" },
 	{ "resume", cli_resume, "[RUN_ID...] [--workflow W]",
@@ -544,8 +548,8 @@ cli_finished_cb(const struct engine_result *r, void *arg)
 }
 
 int
-cli_engine_open(struct cli_engine *ce, const char *db, const char *buckets,
-    struct orc_error *err)
+cli_engine_open_replay(struct cli_engine *ce, const char *db,
+    const char *buckets, const json_t *replay, struct orc_error *err)
 {
 	struct engine_config cfg;
 
@@ -561,8 +565,16 @@ cli_engine_open(struct cli_engine *ce, const char *db, const char *buckets,
 	cfg.workers = cli_nworkers >= 0 ? cli_nworkers : cli_workers(NULL);
 	if (cfg.workers < 0)
 		cfg.workers = worker_default_count();
+	cfg.replay = replay;
 	ce->engine = engine_create(ce->base, ce->store, &cfg);
 	return 0;
+}
+
+int
+cli_engine_open(struct cli_engine *ce, const char *db, const char *buckets,
+    struct orc_error *err)
+{
+	return cli_engine_open_replay(ce, db, buckets, NULL, err);
 }
 
 struct engine_watch

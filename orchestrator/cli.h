@@ -102,6 +102,10 @@ struct cli_engine {
 
 int	cli_engine_open(struct cli_engine *, const char *db,
 	    const char *buckets, struct orc_error *);
+/* The same for a replay: recorded outputs by step name (engine_config's
+ * replay), or NULL to run live. */
+int	cli_engine_open_replay(struct cli_engine *, const char *db,
+	    const char *buckets, const json_t *replay, struct orc_error *);
 /* The watch to pass for a run the command waits for. */
 struct engine_watch cli_engine_watch(struct cli_engine *);
 /* Runs the loop until every watched run is final. */

@@ -101,6 +101,7 @@ struct engine {
 	struct pool		*pool;		/* file I/O for steps */
 	struct worker_pool	*workers;	/* user code, or NULL */
 	struct loop_lag		*lag;		/* or NULL */
+	json_t			*replay;	/* recorded outputs, or NULL */
 };
 
 /* engine.c */
@@ -125,6 +126,11 @@ void		 engine_admit(struct run *, int force);
 void		 engine_release(struct run *);
 int		 engine_admit_check(struct engine *, struct run *,
 		    struct orc_error *);
+/* engine-replay.c: swaps an outward step of a replay for its recorded
+ * output; the "with" it made is the caller's to free, or NULL. */
+struct step_call_params;
+json_t		*engine_replay_step(const json_t *recorded,
+		    struct step_call_params *);
 int		 engine_key_find(struct engine *, const char *workflow,
 		    const char *key, char id[RUN_ID_LEN + 1], int in_store);
 void		 engine_key_add(struct run *, const char *key);

@@ -102,9 +102,12 @@ engine_create(struct event_base *base, struct store *store,
 	    (unsigned)orc_random(0x10000));
 	e->fetch = fetch_create(base);
 	e->pool = pool_create(base, 0);
+	if (cfg->replay != NULL)
+		e->replay = json_incref((json_t *)cfg->replay);
+	/* Replaying, a script's ctx.fetch finds no client: refused. */
 	if (cfg->workers > 0)
-		e->workers = worker_pool_create(base, e->fetch, cfg->workers,
-		    cfg->worker_exe);
+		e->workers = worker_pool_create(base, e->replay != NULL ? NULL :
+		    e->fetch, cfg->workers, cfg->worker_exe);
 	if (cfg->loop_lag)
 		e->lag = loop_lag_start(base);
 	e->by_id = hmap_create();
@@ -226,6 +229,7 @@ engine_free(struct engine *e)
 	/* Every step call is gone: no request refers to the client now. */
 	worker_pool_free(e->workers);
 	loop_lag_free(e->lag);
+	json_decref(e->replay);
 	fetch_free(e->fetch);
 	pool_free(e->pool);
 	/* The loop's idle Lua states go with it. */
@@ -448,7 +452,7 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 {
 	struct step_call_params p;
 	struct orc_error err;
-	json_t *ctx, *with = NULL;
+	json_t *ctx, *with = NULL, *replayed;
 	char *key;
 	const char *name = workflow_step_name(ws);
 
@@ -487,13 +491,16 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 	p.input_schema = workflow_input_schema(run->wf);
 	p.allow = workflow_allow(run->wf);
 	p.secrets = json_object_get(workflow_json(run->wf), "secrets");
-	p.fetch = run->engine->fetch;
+	p.fetch = run->engine->replay != NULL ? NULL : run->engine->fetch;
 	p.pool = run->engine->pool;
 	p.workers = run->engine->workers;
 	p.trigger = run->rec.input;
 	p.steps = run->steps_out;
 	p.timeout_ms = workflow_step_timeout_ms(ws);
+	replayed = run->engine->replay != NULL ?
+	    engine_replay_step(run->engine->replay, &p) : NULL;
 	run->call = step_call_create(&p, run_step_done_cb, run);
+	json_decref(replayed);
 	run->engine->stats.calls++;
 	json_decref(with);
 	free(key);

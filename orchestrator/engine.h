@@ -34,6 +34,10 @@ struct engine_config {
 	int		 workers;
 	const char	*worker_exe;	/* NULL: this program */
 	int		 loop_lag;	/* probe the loop's lag (loop.h) */
+	/* Replay without side effects: steps that reach outside (http.request,
+	 * S3 buckets) answer with these recorded outputs by step name, or
+	 * fail saying none was recorded; ctx.fetch is refused. NULL: live. */
+	const json_t	*replay;
 };
 
 /* What a caller learns about a run: on acceptance and when it is final. */

@@ -75,7 +75,7 @@ script_step_fetch(void *arg, struct script_exec *ex,
 		return -1;
 	if (fetch == NULL) {
 		orc_error_set(err, ORC_EUNSUPPORTED, "ctx.fetch is not available "
-		    "here (no event loop)");
+		    "here (no event loop, or a replay without --live)");
 		return -1;
 	}
 	ss->ex = ex;

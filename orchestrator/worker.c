@@ -401,7 +401,13 @@ wcall_fetch(struct worker_call *c, struct wmsg_in *in)
 	c->w->runnable--;
 	if (in->bad)
 		c->req = NULL;
-	else if (permit_url(c->allow, rq.url, &err) != 0) {
+	else if (c->pool->fetch == NULL) {
+		memset(&resp, 0, sizeof resp);
+		resp.refused = 1;
+		resp.error = "ctx.fetch is not available here (a replay without "
+		    "--live reaches nothing outside)";
+		wcall_fetch_cb(&resp, c);
+	} else if (permit_url(c->allow, rq.url, &err) != 0) {
 		memset(&resp, 0, sizeof resp);
 		resp.refused = 1;
 		resp.error = err.message;

@@ -53,8 +53,9 @@ typedef void (*worker_done_cb)(void *arg, int ok, json_t *output,
 		    const char *next, int retryable, const char *message);
 
 /* Starts n workers (1 to WORKER_MAX) running exe (NULL: this program).
- * fetch serves their ctx.fetch. Exits through fatal() when it cannot make
- * a channel; a worker that cannot start is tried again, backing off. */
+ * fetch serves their ctx.fetch (NULL: refused, for a replay). Exits
+ * through fatal() when it cannot make a channel; a worker that cannot
+ * start is tried again, backing off. */
 struct worker_pool *worker_pool_create(struct event_base *, struct fetch *,
 		    int n, const char *exe);
 /* Kills the workers; calls still open are dropped without callbacks. */
