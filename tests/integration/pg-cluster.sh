@@ -55,7 +55,25 @@ VICTIM=${PIDS[1]}
 # The client: round-robin over the three nodes; records each 202's run id
 # with the node that acknowledged it. After N/2 acks it kills node 2 and
 # records the time; triggers meant for it then go to the next node, as a
-# load balancer would send them.
+# load balancer would send them. Right after the kill, before it sends
+# more, the dead node's unfinished runs are read as the kill left them
+# (the live nodes take them over within a second: on a slow build the
+# rest of the client's triggers take longer than that).
+snapshot_at_kill() {
+	local i
+	for i in $(seq 1 1200); do
+		[ -e "$T/kill-now" ] && break
+		sleep 0.05
+	done
+	kill -9 "$VICTIM" 2>/dev/null
+	date +%s.%N >"$T/killed_at"
+	wait "$VICTIM" 2>/dev/null
+	pg_sql "SELECT id FROM runs WHERE lease_owner LIKE '%:$VICTIM:%' AND \
+	    state IN ('queued', 'running', 'retrying')" >"$T/orphans.txt"
+	: >"$T/killed"
+}
+snapshot_at_kill &
+SNAP=$!
 timeout 120 python3 - "$N" "$VICTIM" "${PORTS[@]}" <<'PY' \
     >"$T/client.out" 2>&1
 import http.client, json, os, signal, sys, time
@@ -84,14 +102,16 @@ for i in range(n):
             acked.append((json.loads(data)["run_id"], port))
         break
     if killed_at is None and len(acked) >= n // 2:
-        os.kill(victim, signal.SIGKILL)
-        killed_at = time.time()
+        open("kill-now", "w").close()
+        for _ in range(1200):
+            if os.path.exists("killed"):
+                break
+            time.sleep(0.01)
+        killed_at = float(open("killed_at").read())
         alive.remove(ports[1])
         conns.pop(ports[1], None)
 with open("acked.txt", "w") as f:
     f.write("".join("%s %d\n" % a for a in acked))
-with open("killed_at", "w") as f:
-    f.write("%.3f\n" % killed_at)
 print("acked %d of %d; per node %s" % (len(acked), n,
     {p: sum(1 for a in acked if a[1] == p) for p in ports}))
 PY
@@ -105,12 +125,10 @@ for p in "${PORTS[@]}"; do
 	expect_true "node :$p acknowledged some" \
 	    grep -q " $p\$" "$T/acked.txt"
 done
-wait "$VICTIM" 2>/dev/null
+wait "$SNAP" 2>/dev/null
 
 # The dead node's unfinished runs, as the kill left them.
 victim_owner="%:$VICTIM:%"
-pg_sql "SELECT id FROM runs WHERE lease_owner LIKE '$victim_owner' AND \
-    state IN ('queued', 'running', 'retrying')" >"$T/orphans.txt"
 orphans=$(grep -c . "$T/orphans.txt")
 echo "the dead node held $orphans unfinished runs"
 expect_true "the kill left the dead node's runs mid-way ($orphans)" \
