@@ -70,7 +70,7 @@ flowwf keyed '"concurrency_key": "{{input.k}}", "concurrency": 2,' 200
 flowwf limited '"rate_limit": { "per_second": 10, "burst": 1 },' 0
 flowwf strict '"rate_limit": { "per_second": 1, "burst": 1,
     "on_limit": "reject" },' 0
-flowwf bounce '"debounce": { "key": "{{input.k}}", "wait_ms": 600,
+flowwf bounce '"debounce": { "key": "{{input.k}}", "wait_ms": 2000,
     "max_wait_ms": 5000 },' 0
 flowwf ranked '"concurrency": 1, "priority": "{{input.p}}",' 1500
 
