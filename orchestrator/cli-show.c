@@ -147,23 +147,25 @@ show_text(struct store *st, const json_t *doc, const struct run_rec *r,
 	    "ATTEMPT", "DURATION", "ERROR" };
 	static const int tw[] = { 0, 0, 0, 24, 0, 0, 80 };
 	struct show_ctx sc = { NULL, r->created_at };
+	json_t *own = NULL;
+	const char *waiting;
 	int rc;
 
+	/* From the store, the same document the server answers. */
+	if (doc == NULL && (doc = own = runjson_show(st, r, err)) == NULL)
+		return -1;
 	show_header(r);
+	if ((waiting = json_string_value(json_object_get(doc,
+	    "waiting_for"))) != NULL)
+		printf("waiting    for %s\n", waiting);
 	sc.table = format_table_create(5, sh, sw);
-	if (doc != NULL)
-		rc = show_doc_rows(doc, "steps", r->id, &sc, err);
-	else
-		rc = store_list_steps(st, r->id, show_step_cb, &sc, err);
+	rc = show_doc_rows(doc, "steps", r->id, &sc, err);
 	printf("\nsteps\n");
 	format_table_print(sc.table, stdout);
 	format_table_free(sc.table);
 	sc.table = format_table_create(7, th, tw);
-	if (rc == 0 && doc != NULL)
+	if (rc == 0)
 		rc = show_doc_rows(doc, "transitions", r->id, &sc, err);
-	else if (rc == 0)
-		rc = store_list_transitions(st, r->id, show_transition_cb, &sc,
-		    err);
 	printf("\ntimeline\n");
 	format_table_print(sc.table, stdout);
 	format_table_free(sc.table);
@@ -171,6 +173,7 @@ show_text(struct store *st, const json_t *doc, const struct run_rec *r,
 		printf("\noutput\n");
 		cli_print_json(r->output);
 	}
+	json_decref(own);
 	return rc;
 }
 

@@ -94,17 +94,18 @@ gate_unlink(struct engine_gate *g, struct run *run)
 	run->engine->stats.waiting--;
 }
 
-/* Records once, in the run's timeline, why it waits ("waiting": the
- * reason is the transition's text), so show and the dashboard can say. */
+/* Records in the run's timeline why it waits ("waiting": the reason is
+ * the transition's text), once per kind of reason (a slot: 1, a rate
+ * limit's token: 2), so show, the API and the dashboard can say. */
 static void
-gate_tell_wait(struct run *run, const char *fmt, ...)
+gate_tell_wait(struct run *run, int kind, const char *fmt, ...)
 {
 	char why[256];
 	va_list ap;
 
-	if (run->told_wait || run->engine->paused)
+	if (run->told_wait == kind || run->engine->paused)
 		return;
-	run->told_wait = 1;
+	run->told_wait = kind;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
@@ -134,8 +135,8 @@ gate_pump(struct engine_gate *g)
 	    (g->limit <= 0 || g->running < g->limit)) {
 		run = g->head;
 		if (!engine_flow_take(run, &wait)) {
-			gate_tell_wait(run, "rate limited: a token is free in "
-			    "%lld ms", (long long)wait);
+			gate_tell_wait(run, 2, "its rate limit: a token is "
+			    "free in %lld ms", (long long)wait);
 			tv.tv_sec = wait / 1000;
 			tv.tv_usec = (wait % 1000) * 1000;
 			evtimer_add(g->timer, &tv);
@@ -169,9 +170,9 @@ engine_admit(struct run *run, int force)
 	gate_push(g, run);
 	gate_pump(g);
 	if (run->waiting && g->limit > 0 && g->running >= g->limit)
-		gate_tell_wait(run, "%s: %d of %d running", strchr(g->key,
-		    '\x1f') != NULL ? "concurrency key full" :
-		    "concurrency limit", g->running, g->limit);
+		gate_tell_wait(run, 1, "a slot: its %s, %d of %d running",
+		    strchr(g->key, '\x1f') != NULL ? "concurrency key is full" :
+		    "concurrency limit is reached", g->running, g->limit);
 }
 
 /* A run is final (or leaves memory): frees its slot for the next one. */

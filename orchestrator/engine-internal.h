@@ -49,7 +49,7 @@ struct run {
 	char			*debounce_key;	/* while debounced, or NULL */
 	int			 priority;
 	int			 token_taken;	/* a rate token is spent */
-	int			 told_wait;	/* why it waits is recorded */
+	int			 told_wait;	/* the kind of wait last recorded */
 	struct event		*due;		/* end of a debounce window */
 	struct run_commit	*last_commit;	/* the latest submitted */
 };

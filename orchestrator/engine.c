@@ -20,6 +20,7 @@
 
 #include "engine-internal.h"
 #include "fetch.h"
+#include "format.h"
 #include "hmap.h"
 #include "id.h"
 #include "log.h"
@@ -1135,11 +1136,11 @@ run_create(struct run *run, const char *key, char id[RUN_ID_LEN + 1])
 	tr.step = run->rec.step;
 	run_submit(run, &tr, NULL, STORE_RUN_INSERT, 0, RUN_SUBMIT_CREATED);
 	if (run->debounce_key != NULL) {
-		char why[64];
+		char why[96], at[40];
 
-		snprintf(why, sizeof why, "debounced until %lld",
-		    (long long)run->rec.due_at);
-		run->told_wait = 1;
+		snprintf(why, sizeof why, "its debounce window, until %s",
+		    format_time(run->rec.due_at, at, sizeof at));
+		run->told_wait = 3;
 		engine_run_note(run, "waiting", why, 0, NULL);
 	}
 	run_arm_deadline(run, run->rec.created_at);

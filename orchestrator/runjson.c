@@ -4,6 +4,9 @@
  */
 #include "config.h"
 
+#include <string.h>
+
+#include "format.h"
 #include "runjson.h"
 
 json_t *
@@ -91,5 +94,38 @@ runjson_show(struct store *st, const struct run_rec *r,
 		json_decref(o);
 		return NULL;
 	}
+	json_object_set_new(o, "waiting_for", runjson_waiting(r, a));
 	return o;
+}
+
+/* Why a run that is not running waits, from its state and the last note
+ * of its timeline ("waiting": a slot, a key, a rate limit, a debounce
+ * window); null when it does not wait. */
+json_t *
+runjson_waiting(const struct run_rec *r, const json_t *transitions)
+{
+	const json_t *t;
+	const char *ev, *why;
+	char at[40];
+	size_t i;
+
+	if (r->state == RUN_RETRYING) {
+		format_time(r->due_at, at, sizeof at);
+		return json_sprintf("a retry of step %s (attempt %d failed), "
+		    "due at %s", r->step != NULL ? r->step : "-", r->attempt,
+		    at);
+	}
+	if (r->state != RUN_QUEUED)
+		return json_null();
+	for (i = json_array_size(transitions); i-- > 0;) {
+		t = json_array_get(transitions, i);
+		ev = json_string_value(json_object_get(t, "event"));
+		why = json_string_value(json_object_get(t, "error"));
+		if (ev != NULL && strcmp(ev, "waiting") == 0 && why != NULL)
+			return json_string(why);
+		/* Only a note after the run's last move counts. */
+		if (ev != NULL && strcmp(ev, "debounced") != 0)
+			break;
+	}
+	return json_string("its turn to start");
 }

@@ -18,6 +18,9 @@ json_t	*runjson_step(const struct step_rec *);
 json_t	*runjson_transition(const struct transition_rec *);
 /* The run with "steps" and "transitions" read from the store; NULL and
  * err when a read fails. */
+/* Why a queued or retrying run waits (a new string value), else null;
+ * transitions is the run's timeline as runjson_show lists it. */
+json_t	*runjson_waiting(const struct run_rec *, const json_t *transitions);
 json_t	*runjson_show(struct store *, const struct run_rec *,
 	    struct orc_error *);
 

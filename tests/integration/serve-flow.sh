@@ -73,6 +73,7 @@ flowwf strict '"rate_limit": { "per_second": 1, "burst": 1,
 flowwf bounce '"debounce": { "key": "{{input.k}}", "wait_ms": 2000,
     "max_wait_ms": 5000 },' 0
 flowwf ranked '"concurrency": 1, "priority": "{{input.p}}",' 1500
+flowwf held '"concurrency": 1,' 3000
 
 serve_start || finish
 
@@ -164,6 +165,9 @@ for n in 1 2 3 4 5; do
 	deb="$deb $(header Debounced)"
 done
 set -- $ids
+req GET "/runs/$1"
+expect_contains "debounce: the run says what it waits for" \
+    "$(body 'd["waiting_for"]')" "its debounce window, until 20"
 expect_eq "debounce: every answer names the absorbing run" \
     "$1 $1 $1 $1 $1" "$(echo $ids)"
 expect_eq "debounce: the absorbed answers say so" \
@@ -174,6 +178,25 @@ expect_eq "debounce: one run" 1 \
     "$(sinkpy 'sum(1 for t, e in ev if e["w"] == "bounce" and e["ev"] == "start")')"
 expect_eq "debounce: the last payload wins" "5 $1" \
     "$(sinkpy '[(e["n"], e["run"]) for t, e in ev if e["w"] == "bounce" and e["ev"] == "start"][0]' | tr -d "()',")"
+
+# Why a run waits: the second of a workflow with one slot says so, in
+# the API and in show.
+req POST /hooks/held "${J[@]}" -d '{"k": "-", "p": 0, "n": 1}'
+wait_sink held start 1
+req POST /hooks/held "${J[@]}" -d '{"k": "-", "p": 0, "n": 2}'
+second=$(body 'd["run_id"]')
+sleep 0.3
+req GET "/runs/$second"
+expect_eq "a queued run says why it waits" \
+    "a slot: its concurrency limit is reached, 1 of 1 running" \
+    "$(body 'd["waiting_for"]')"
+expect_exit 0 orch show "$second"
+expect_contains "show prints why it waits" "$(out)" \
+    "waiting    for a slot: its concurrency limit is reached"
+wait_sink held end 2
+req GET "/runs/$second"
+expect_eq "a finished run waits for nothing" None \
+    "$(body 'str(d["waiting_for"])')"
 
 # Priority: one run holds the only slot; the others start by priority.
 req POST /hooks/ranked "${J[@]}" -d '{"k": "-", "p": 0, "n": 0}'
