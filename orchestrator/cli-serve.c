@@ -339,18 +339,14 @@ serve_claim_cb(evutil_socket_t fd, short what, void *arg)
 	engine_claim_async(sv->engine);
 }
 
-/* Starts the periodic claim: every half lease (ORCH_LEASE_MS, as the
- * engine reads it), so that a dead node's runs wait at most about one
- * lease and a half. */
+/* Starts the periodic claim: every half lease, so that a dead node's runs
+ * wait at most about one lease and a half. */
 static void
 serve_claim_start(struct serve *sv)
 {
-	const char	*env = getenv("ORCH_LEASE_MS");
-	long long	 lease = env != NULL ? strtoll(env, NULL, 10) : 0;
+	int64_t		 lease = engine_lease_ms(sv->engine);
 	struct timeval	 tv;
 
-	if (lease <= 0)
-		lease = 30000;
 	tv.tv_sec = (time_t)(lease / 2000);
 	tv.tv_usec = (suseconds_t)(lease / 2 % 1000) * 1000;
 	sv->claim_ev = event_new(sv->base, -1, EV_PERSIST, serve_claim_cb, sv);

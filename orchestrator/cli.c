@@ -633,11 +633,3 @@ cli_print_result(FILE *f, const struct engine_result *r)
 		    run_state_name(r->state), r->error ? r->error : "-");
 }
 
-/* Commands from the SPEC that later issues bring. */
-int
-cli_not_yet(int argc, char **argv)
-{
-	return cli_fail(argv[0], "not available in this version yet; "
-	    "this build runs workflows from the command line (run, resume, "
-	    "retry) and reads the store (runs, show)");
-}

@@ -140,6 +140,5 @@ int	cli_serve(int, char **);
 int	cli_trigger(int, char **);
 int	cli_dashboard(int, char **);
 int	cli_schedules(int, char **);
-int	cli_not_yet(int, char **);
 
 #endif

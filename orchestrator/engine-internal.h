@@ -1,6 +1,6 @@
 /*
- * What engine.c and engine-load.c share: the engine and the in-memory run.
- * Nothing outside the engine includes this.
+ * What the engine's files (engine*.c) share: the engine and the in-memory
+ * run. Nothing outside the engine includes this.
  */
 #ifndef ENGINE_INTERNAL_H
 #define ENGINE_INTERNAL_H

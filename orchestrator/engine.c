@@ -254,6 +254,13 @@ engine_owner(const struct engine *e)
 	return e->owner;
 }
 
+/* The lease on runs, in ms. */
+int64_t
+engine_lease_ms(const struct engine *e)
+{
+	return e->lease_ms;
+}
+
 /* The worker processes, or NULL. */
 struct worker_pool *
 engine_workers(const struct engine *e)

@@ -64,6 +64,8 @@ struct engine	*engine_create(struct event_base *, struct store *,
  * to be resumed later. */
 void		 engine_free(struct engine *);
 const char	*engine_owner(const struct engine *);
+/* The lease on runs, in ms (engine_config, ORCH_LEASE_MS, or 30 s). */
+int64_t		 engine_lease_ms(const struct engine *);
 /* The engine's worker processes, or NULL when it runs user code itself. */
 struct worker_pool *engine_workers(const struct engine *);
 /* The loop's lag probe, or NULL when the config asked for none. */

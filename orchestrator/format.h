@@ -1,5 +1,5 @@
 /*
- * Formatting shared by the CLI and (later) the dashboard, so both show
+ * Formatting shared by the CLI and the dashboard, so both show
  * runs the same way: durations like 1.2s and 3m04s, times in UTC, and
  * tables with aligned columns.
  */

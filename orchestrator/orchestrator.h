@@ -12,7 +12,7 @@
 
 #define ORC_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
-/* Error codes: http.c (later) maps each to a status code. */
+/* Error codes: http.c maps each to a status code. */
 enum orc_code {
 	ORC_OK = 0,
 	ORC_EINVAL,		/* bad input: file, option, payload */

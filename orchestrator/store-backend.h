@@ -3,7 +3,7 @@
  * changes, groups them into transactions, runs the callbacks and retries
  * failed commits; a backend only knows how to open a database, apply one
  * change inside a transaction, and answer reads. It speaks in the records
- * of store.h, never in SQL, so that store-sqlite.c and a later store-pg.c
+ * of store.h, never in SQL, so that store-sqlite.c and store-pg.c
  * are interchangeable.
  *
  * Every function taking a struct orc_error fills it on failure with a

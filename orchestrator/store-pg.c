@@ -19,10 +19,11 @@
  * (run_counts) are summed per batch and written at commit in one order,
  * so that two nodes' batches never deadlock on them.
  *
- * libpq is used synchronously: a grouped commit blocks the event loop for
- * the round trips of one batch (one per statement), as a SQLite commit
- * blocks it for its fsync. A broken connection is reset at the next
- * transaction or read, and its statements prepared again.
+ * libpq is used synchronously, on the store's commit thread for the
+ * writes (a batch's statements go out in one pipeline) and on the event
+ * loop for the reads the API and the dashboard make. A broken connection
+ * is reset at the next transaction or read, and its statements prepared
+ * again.
  */
 #include "config.h"
 

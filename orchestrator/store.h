@@ -1,8 +1,8 @@
 /*
  * The store: where runs, their finished steps, their transitions and the
  * definitions they were pinned to are kept. The engine speaks to it in
- * those terms and never in SQL; a backend (store-sqlite.c now, store-pg.c
- * later) fills a struct store_ops.
+ * those terms and never in SQL; a backend (store-sqlite.c, store-pg.c)
+ * fills a struct store_ops.
  *
  * Writes are grouped. store_submit() queues one change (a run's new state,
  * optionally the step that just finished, the transition row, the

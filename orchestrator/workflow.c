@@ -826,11 +826,7 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 		if (out->entry != NULL)
 			break;
 		kp = jsonpos_path_key(path, "uses");
-		if (steps_is_planned(uses))
-			wf_error(ck, kp, "step type \"%s\" is not available "
-			    "in this version", uses);
-		else
-			wf_unknown_step(ck, kp, uses);
+		wf_unknown_step(ck, kp, uses);
 		free(kp);
 		break;
 	}

@@ -98,7 +98,7 @@ base64_encode_check(const json_t *with, struct step_checker *chk)
 
 	if (v == NULL || json_is_boolean(v))
 		return;
-	if (json_is_string(v) && strstr(json_string_value(v), "{{") != NULL)
+	if (step_value_is_template(v))
 		return;
 	step_check_error(chk, "with.url_safe", "base64.encode \"url_safe\" "
 	    "must be true or false");

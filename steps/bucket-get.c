@@ -419,13 +419,6 @@ bucket_get_start(struct step_call *call)
 	return STEP_DONE;
 }
 
-/* Whether a value as written is a template, checked elsewhere. */
-static int
-bucket_get_is_template(const json_t *v)
-{
-	return json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
-}
-
 /* Checks "bucket" and "key" as written. */
 static void
 bucket_get_check(const json_t *with, struct step_checker *chk)
@@ -439,7 +432,7 @@ bucket_get_check(const json_t *with, struct step_checker *chk)
 	else if (!json_is_string(bv))
 		step_check_error(chk, "with.bucket", "bucket.get \"bucket\" "
 		    "must be a string");
-	else if (!bucket_get_is_template(bv) &&
+	else if (!step_value_is_template(bv) &&
 	    (problem = bucket_spec_problem(json_string_value(bv))) != NULL)
 		step_check_error(chk, "with.bucket", "%s", problem);
 
@@ -449,7 +442,7 @@ bucket_get_check(const json_t *with, struct step_checker *chk)
 	else if (!json_is_string(kv))
 		step_check_error(chk, "with.key", "bucket.get \"key\" must be "
 		    "a string");
-	else if (!bucket_get_is_template(kv) &&
+	else if (!step_value_is_template(kv) &&
 	    (problem = bucket_key_problem(json_string_value(kv),
 	    json_string_length(kv))) != NULL)
 		step_check_error(chk, "with.key", "bucket.get key \"%s\" is "

@@ -883,13 +883,6 @@ bucket_put_start(struct step_call *call)
 	return STEP_DONE;
 }
 
-/* Whether a value as written is a template, checked elsewhere. */
-static int
-bucket_put_is_template(const json_t *v)
-{
-	return json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
-}
-
 /* Checks "bucket", "key" and the S3 settings as written. */
 static void
 bucket_put_check(const json_t *with, struct step_checker *chk)
@@ -907,7 +900,7 @@ bucket_put_check(const json_t *with, struct step_checker *chk)
 	else if (!json_is_string(bv))
 		step_check_error(chk, "with.bucket", "bucket.put \"bucket\" "
 		    "must be a string");
-	else if (!bucket_put_is_template(bv) &&
+	else if (!step_value_is_template(bv) &&
 	    (problem = bucket_spec_problem(json_string_value(bv))) != NULL)
 		step_check_error(chk, "with.bucket", "%s", problem);
 
@@ -917,7 +910,7 @@ bucket_put_check(const json_t *with, struct step_checker *chk)
 	else if (!json_is_string(kv))
 		step_check_error(chk, "with.key", "bucket.put \"key\" must be "
 		    "a string");
-	else if (!bucket_put_is_template(kv) &&
+	else if (!step_value_is_template(kv) &&
 	    (problem = bucket_key_problem(json_string_value(kv),
 	    json_string_length(kv))) != NULL)
 		step_check_error(chk, "with.key", "bucket.put key \"%s\" is "
@@ -933,7 +926,7 @@ bucket_put_check(const json_t *with, struct step_checker *chk)
 		if (!json_is_string(v))
 			step_check_error(chk, "with", "bucket.put \"%s\" must "
 			    "be a string", s3_only[i]);
-		else if (json_is_string(bv) && !bucket_put_is_template(bv) &&
+		else if (json_is_string(bv) && !step_value_is_template(bv) &&
 		    !bucket_is_s3(json_string_value(bv)))
 			step_check_error(chk, "with", "bucket.put \"%s\" is "
 			    "only for s3:// buckets", s3_only[i]);

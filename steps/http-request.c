@@ -53,13 +53,6 @@ struct http_request {
 	const json_t		*expect;	/* borrowed from with */
 };
 
-/* Whether a value as written is a template, checked elsewhere. */
-static int
-http_request_is_template(const json_t *v)
-{
-	return json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
-}
-
 /* The method in upper case if it is one we send, else NULL. */
 static char *
 http_request_method(const char *m)
@@ -663,7 +656,7 @@ http_request_check(const json_t *with, struct step_checker *chk)
 	if (v != NULL && !json_is_string(v))
 		step_check_error(chk, "with.method", "http.request \"method\" "
 		    "must be a string");
-	else if (v != NULL && !http_request_is_template(v)) {
+	else if (v != NULL && !step_value_is_template(v)) {
 		if ((m = http_request_method(json_string_value(v))) == NULL)
 			step_check_error(chk, "with.method", "http.request "
 			    "method \"%s\" is not one of GET, HEAD, POST, PUT, "

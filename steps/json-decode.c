@@ -15,6 +15,7 @@
 #include "orchestrator.h"
 #include "schema.h"
 #include "steps.h"
+#include "template.h"
 
 static const char *const json_decode_keys[] = { "format", NULL };
 
@@ -133,7 +134,7 @@ json_decode_check(const json_t *with, struct step_checker *chk)
 		return;
 	}
 	s = json_string_value(fv);
-	if (strstr(s, "{{") == NULL && !json_decode_known_format(s))
+	if (!template_has_expr(s) && !json_decode_known_format(s))
 		step_check_error(chk, "with.format", "json.decode \"format\" "
 		    "must be one of auto, json, form, text, not \"%s\"", s);
 }

@@ -78,8 +78,7 @@ json_encode_check(const json_t *with, struct step_checker *chk)
 		v = json_object_get(with, flags[i]);
 		if (v == NULL || json_is_boolean(v))
 			continue;
-		if (json_is_string(v) &&
-		    strstr(json_string_value(v), "{{") != NULL)
+		if (step_value_is_template(v))
 			continue;
 		step_check_error(chk, paths[i], "json.encode \"%s\" must be "
 		    "true or false", flags[i]);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "orchestrator.h"
 #include "steps.h"
+#include "template.h"
 
 enum step_call_state {
 	STEP_CALL_NEW,
@@ -499,4 +500,11 @@ int64_t
 step_call_retry_after_ms(const struct step_call *call)
 {
 	return call->retry_after_ms;
+}
+
+/* Whether a value of "with" as written is a template. */
+int
+step_value_is_template(const json_t *v)
+{
+	return json_is_string(v) && template_has_expr(json_string_value(v));
 }

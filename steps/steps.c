@@ -26,10 +26,6 @@ static const struct step_entry *const steps_table[] = {
 
 const char *const step_keys_any[] = { "*", NULL };
 
-static const char *const steps_planned[] = {
-	NULL
-};
-
 /* Finds a step by its "uses" name. */
 const struct step_entry *
 steps_find(const char *name)
@@ -43,21 +39,6 @@ steps_find(const char *name)
 			return steps_table[i];
 	}
 	return NULL;
-}
-
-/* Whether the SPEC names this step but this build does not have it. */
-int
-steps_is_planned(const char *name)
-{
-	size_t i;
-
-	if (name == NULL || steps_find(name) != NULL)
-		return 0;
-	for (i = 0; steps_planned[i] != NULL; i++) {
-		if (strcmp(steps_planned[i], name) == 0)
-			return 1;
-	}
-	return 0;
 }
 
 /* Every entry, NULL-terminated. */

@@ -50,8 +50,6 @@ extern const char *const step_keys_any[];
 
 /* The registry: NULL when no step has that name. */
 const struct step_entry	*steps_find(const char *);
-/* A step named in the SPEC that this build does not have yet. */
-int			 steps_is_planned(const char *);
 /* All entries, NULL-terminated, in the order of steps/steps.c. */
 const struct step_entry *const *steps_all(void);
 
@@ -140,6 +138,9 @@ const char	*step_call_next(const struct step_call *);	/* or NULL */
 /* The least backoff the step asked for before a retry; 0 when none. */
 int64_t		 step_call_retry_after_ms(const struct step_call *);
 
+/* For check functions: whether a value as written is a template (a
+ * string with a {{ }} expression), which is checked elsewhere. */
+int	step_value_is_template(const json_t *);
 /* For check functions: report a problem at a path relative to the step
  * ("with.ms"); the workflow loader turns it into FILE:LINE:COLUMN. */
 void	step_check_error(struct step_checker *, const char *path,

@@ -115,7 +115,7 @@ wait_check(const json_t *with, struct step_checker *chk)
 		step_check_error(chk, "with.ms", "wait needs \"ms\"");
 		return;
 	}
-	if (json_is_string(v) && strstr(json_string_value(v), "{{") != NULL)
+	if (step_value_is_template(v))
 		return;
 	if (wait_ms(v, &ms) != 0)
 		step_check_error(chk, "with.ms", "wait \"ms\" must be an "
