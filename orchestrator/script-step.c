@@ -240,3 +240,112 @@ script_step_cancel(struct step_call *call)
 		script_cancel(ss->ex);
 	free(ss);
 }
+
+/* What script_check_chunk's run ended with. */
+struct script_check {
+	const char		*dir;
+	int			 done;
+	int			 ok;
+	char			*message;
+};
+
+/* The check's host: no fetch, no secrets, no log; files from the folder. */
+static int
+script_check_fetch(void *arg, struct script_exec *ex,
+    const struct fetch_request *rq, struct orc_error *err)
+{
+	orc_error_set(err, ORC_EUNSUPPORTED, "ctx.fetch is not available "
+	    "while the script is checked");
+	return -1;
+}
+
+static void
+script_check_nothing(void *arg)
+{
+}
+
+static void
+script_check_log(void *arg, int level, const char *msg, size_t len)
+{
+}
+
+static int
+script_check_secret(void *arg, const char *name, const char **value)
+{
+	*value = NULL;
+	return 0;
+}
+
+static int
+script_check_source(void *arg, const char *name,
+    const struct script_ident *have, char **text, size_t *len,
+    struct script_ident *got, struct orc_error *err)
+{
+	struct script_check *sc = arg;
+
+	return script_read_source(sc->dir, name, have, text, len, got, err);
+}
+
+static const json_t *
+script_check_ctx(void *arg, int which)
+{
+	return NULL;
+}
+
+static void
+script_check_done(void *arg, int ok, json_t *output, const char *next,
+    int retryable, const char *message)
+{
+	struct script_check *sc = arg;
+
+	json_decref(output);
+	sc->done = 1;
+	sc->ok = ok;
+	sc->message = message != NULL ? xstrdup(message) : NULL;
+}
+
+static const struct script_host script_check_host = {
+	.fetch = script_check_fetch,
+	.fetch_cancel = script_check_nothing,
+	.log = script_check_log,
+	.secret = script_check_secret,
+	.source = script_check_source,
+	.ctx_value = script_check_ctx,
+	.done = script_check_done
+};
+
+/* Runs the main chunk: does it return a function? */
+int
+script_check_chunk(const char *dir, const char *script, struct orc_error *err)
+{
+	struct script_check sc = { dir, 0, 0, NULL };
+	struct script_exec *ex;
+	struct script_job j;
+	char *tb;
+
+	memset(&j, 0, sizeof j);
+	j.dir = dir;
+	j.script = script;
+	j.workflow = "validate";
+	j.run_id = "-";
+	j.step = "-";
+	j.timeout_ms = 2000;
+	j.instructions = 10000000;
+	j.check_only = 1;
+	/* Nothing yields here (no fetch): it ends before script_run does. */
+	if ((ex = script_run(&j, &script_check_host, &sc)) != NULL)
+		script_cancel(ex);
+	if (!sc.done || !sc.ok) {
+		/* The first line names the file and line; the traceback of
+		 * a main chunk says no more. */
+		if (sc.message != NULL && (tb = strstr(sc.message,
+		    "\nstack traceback:")) != NULL)
+			*tb = '\0';
+		orc_error_set(err, ORC_EINVAL, "%s", sc.message != NULL ?
+		    sc.message : "the script did not finish");
+		free(sc.message);
+		return -1;
+	}
+	free(sc.message);
+	return 0;
+}

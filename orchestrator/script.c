@@ -515,6 +515,8 @@ script_entry_k(lua_State *L, int status, lua_KContext phase)
 			return luaL_error(L, "%s must return a function "
 			    "(input, ctx), not a %s", ex->job.script,
 			    luaL_typename(L, -1));
+		if (ex->job.check_only)
+			return 0;
 		script_json_push(L, ex->job.input, 1);
 		script_push_ctx(ex, L);
 		lua_callk(L, 2, 2, 1, script_entry_k);
@@ -632,6 +634,9 @@ script_finish(struct script_exec *ex, int status, int nres)
 			msg = xstrdup(lua_tostring(L, -1));
 			lua_pop(L, 1);
 		}
+	} else if (status == LUA_OK && ex->job.check_only) {
+		retryable = 0;
+		out = json_null();
 	} else if (status == LUA_OK) {
 		base = lua_gettop(co) - nres + 1;
 		retryable = 0;

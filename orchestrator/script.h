@@ -35,6 +35,12 @@
 #define SCRIPT_INSTRUCTIONS	100000000LL
 #define SCRIPT_TIMEOUT_MS	30000
 
+/* Runs a script's main chunk in a sandboxed state of this process, with
+ * limits, and checks that it returns a function: 0, or -1 with err. For
+ * validate; the function itself is not called. */
+int		 script_check_chunk(const char *dir, const char *script,
+		    struct orc_error *);
+
 /* The lua step's start and cancel (steps/lua.c): on a worker process
  * when the call has a worker pool (worker.h), else on the calling thread. */
 enum step_status script_step_start(struct step_call *);
@@ -67,6 +73,9 @@ struct script_job {
 	int64_t		 timeout_ms;
 	int64_t		 instructions;
 	size_t		 memory_mb;
+	/* Run the main chunk only and check that it returns a function (the
+	 * output is then null): what validate does. */
+	int		 check_only;
 };
 
 /*

@@ -211,4 +211,27 @@ expect_exit 0 orch validate fixed.json
 expect_eq "the fixed copy is ok" \
     "fixed.json: ok (workflow broken_one, 4 steps)" "$(out)"
 
+# A Lua script's main chunk must return the step's function: validate
+# runs the chunk (sandboxed); loading only compiles it.
+cat >luacheck.json <<'JSON'
+{ "name": "luacheck", "steps": [
+  { "name": "a", "uses": "lua", "script": "number.lua" },
+  { "name": "b", "uses": "lua", "script": "oops.lua" },
+  { "name": "c", "uses": "lua", "script": "good.lua" } ] }
+JSON
+printf 'return 42\n' >number.lua
+printf 'local t = nil\nreturn t.x\n' >oops.lua
+printf 'local m = require("helper")\nreturn function(i) return m.f(i) end\n' \
+    >good.lua
+printf 'return { f = function(i) return i end }\n' >helper.lua
+expect_exit 1 orch validate luacheck.json
+expect_contains "a chunk that returns a number is named" "$(err)" \
+    "luacheck.json: step a: number.lua must return a function (input, ctx), not a number"
+expect_contains "a chunk that fails says where" "$(err)" \
+    "luacheck.json: step b: oops.lua:2: attempt to index a nil value"
+expect_not_contains "a good chunk (with require) passes" "$(err)" "step c"
+printf 'return function() return 1 end\n' >number.lua
+printf 'return function() return 2 end\n' >oops.lua
+expect_exit 0 orch validate luacheck.json
+
 finish
