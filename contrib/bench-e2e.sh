@@ -37,45 +37,20 @@ secs=${BENCH_SECONDS:-10}
 max_secs=${BENCH_MAX_SECONDS:-10}
 conns=${BENCH_CONNECTIONS:-64}
 
-die() {
-	echo "bench-e2e: $*" >&2
-	exit 1
-}
-
-[ -x "$bin" ] || die "$bin: no binary (build it first: make)"
-command -v python3 >/dev/null || die "python3 is not installed"
-command -v curl >/dev/null || die "curl is not installed"
-command -v wrk >/dev/null ||
-	die "wrk is not installed (contrib/setup.sh bench installs it)"
+BENCH_NAME=bench-e2e
+pid=
+svc=
+. "$top/contrib/bench-lib.sh"
+bench_need python3 curl wrk
 
 dir=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/orc-bench-e2e-XXXXXX")} ||
 	die "cannot make a temp dir"
 mkdir -p "$dir/wf"
-pid=
-svc=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$svc" ] && kill -9 "$svc" 2>/dev/null && wait "$svc" 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf -- "$dir"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 fs=$(df -PT "$dir" 2>/dev/null | awk 'NR == 2 { print $2 }')
 case $fs in
 tmpfs|ramfs) echo "bench-e2e: warning: $dir is on $fs: fsync costs nothing" ;;
 esac
-
-# waitport LOG PREFIX PID: the port a process says it listens on.
-waitport() {
-	local i p
-	for i in $(seq 1 200); do
-		p=$(sed -n "s/^$2: listening on http:\/\/127\.0\.0\.1:"`
-		    `"\([0-9]*\).*/\1/p" "$1" | head -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
 
 sink=$top/tests/bench/bench-sink
 if [ "${BENCH_SERVICE:-c}" = python ] || [ ! -x "$sink" ]; then
@@ -99,21 +74,7 @@ for f in background-task.json background_task.lua; do
 	    >"$dir/wf/$f"
 done
 
-unset ORCH_SYNCHRONOUS ORCH_API_TOKEN
-[ -n "${BENCH_SYNCHRONOUS:-}" ] && export ORCH_SYNCHRONOUS=$BENCH_SYNCHRONOUS
-"$bin" serve --workflows "$dir/wf" --db "$dir/orch.db" \
-	--buckets "${BENCH_BUCKETS:-$dir/buckets}" --listen 127.0.0.1:0 \
-	--access-log off ${BENCH_WORKERS:+--workers "$BENCH_WORKERS"} \
-	--log-level warn --max-queue 100000 2>"$dir/serve.log" &
-pid=$!
-port=$(waitport "$dir/serve.log" orchestrator "$pid") ||
-	die "the daemon did not start: $(cat "$dir/serve.log")"
-url=http://127.0.0.1:$port
-for i in $(seq 1 100); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")" = 200 ] &&
-		break
-	sleep 0.1
-done
+bench_serve --buckets "${BENCH_BUCKETS:-$dir/buckets}"
 # cpu PID: the CPU seconds a process has used so far.
 cpu() {
 	awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' \

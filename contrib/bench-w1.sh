@@ -30,42 +30,17 @@ secs=${BENCH_SECONDS:-10}
 max_secs=${BENCH_MAX_SECONDS:-10}
 conns=${BENCH_CONNECTIONS:-64}
 
-die() {
-	echo "bench-w1: $*" >&2
-	exit 1
-}
-
-[ -x "$bin" ] || die "$bin: no binary (build it first: make)"
+BENCH_NAME=bench-w1
+pid=
+svc=
+. "$top/contrib/bench-lib.sh"
+bench_need python3 curl wrk
 [ -x "$sink" ] || die "$sink: not built (make tests/bench/bench-sink)"
-command -v python3 >/dev/null || die "python3 is not installed"
-command -v curl >/dev/null || die "curl is not installed"
-command -v wrk >/dev/null ||
-	die "wrk is not installed (contrib/setup.sh bench installs it)"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/orc-bench-w1-XXXXXX") ||
 	die "cannot make a temp dir"
 mkdir -p "$dir/wf"
-pid=
-svc=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$svc" ] && kill -9 "$svc" 2>/dev/null && wait "$svc" 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf -- "$dir"
-}
-trap cleanup EXIT
-
-# waitport LOG PREFIX PID: the port a process says it listens on.
-waitport() {
-	local i p
-	for i in $(seq 1 200); do
-		p=$(sed -n "s/^$2: listening on http:\/\/127\.0\.0\.1:"`
-		    `"\([0-9]*\).*/\1/p" "$1" | head -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
+trap bench_cleanup EXIT
 
 "$sink" --port 0 --record "$dir/published.jsonl" 2>"$dir/sink.log" &
 svc=$!
@@ -75,21 +50,7 @@ sed "s/127\.0\.0\.1:9999/127.0.0.1:$sport/g" \
     "$top/contrib/bench-w1/orders.json" >"$dir/wf/orders.json"
 cp "$top/contrib/bench-w1/process.lua" "$dir/wf/"
 
-unset ORCH_SYNCHRONOUS ORCH_API_TOKEN
-"$bin" serve --workflows "$dir/wf" --db "$dir/orch.db" \
-	--buckets "$dir/buckets" --listen 127.0.0.1:0 --access-log off \
-	${BENCH_WORKERS:+--workers "$BENCH_WORKERS"} \
-	--log-level warn --max-queue 100000 2>"$dir/serve.log" &
-pid=$!
-port=$(waitport "$dir/serve.log" orchestrator "$pid") ||
-	die "the daemon did not start: $(cat "$dir/serve.log")"
-url=http://127.0.0.1:$port
-for i in $(seq 1 100); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")" = 200 ] &&
-		break
-	sleep 0.1
-done
-
+bench_serve --buckets "$dir/buckets"
 # cpu: the CPU seconds the daemon and its worker processes used so far.
 cpu() {
 	local p t=0
