@@ -112,7 +112,6 @@ script_hook(lua_State *L, lua_Debug *ar)
 
 	if (ex == NULL)
 		return;
-	(void)ar;
 	/* Past a limit, every instruction raises again, so that pcall in a
 	 * loop cannot catch its way around it. */
 	if (ex->hit != SCRIPT_LIMIT_NONE || st->mem_hit)

@@ -593,10 +593,11 @@ static void
 worker_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct worker *w = arg;
+	struct worker_pool *p = w->pool;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	unsigned char head[4];
 	size_t len;
-	int r;
+	int r, slot = w->slot;
 
 	while (evbuffer_copyout(in, head, sizeof head) == sizeof head) {
 		r = wmsg_frame(head, evbuffer_get_length(in), &len);
@@ -604,13 +605,13 @@ worker_read_cb(struct bufferevent *bev, void *arg)
 			return;
 		if (r < 0 || worker_handle(w, (const char *)
 		    evbuffer_pullup(in, (ev_ssize_t)len), len) != 0) {
-			w->pool->stats.crashes++;
+			p->stats.crashes++;
 			worker_kill(w, "invalid message");
 			return;
 		}
-		/* The worker may be gone: a call's end can kill nothing, but
-		 * stay safe and look it up again. */
-		if (w->pool->workers[w->slot] != w)
+		/* The worker may be gone: a call's end kills nothing today,
+		 * but w is not read again unless its slot still holds it. */
+		if (p->workers[slot] != w)
 			return;
 		evbuffer_drain(in, len);
 	}
