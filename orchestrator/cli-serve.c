@@ -260,6 +260,9 @@ serve_open(struct serve *sv, struct orc_error *err)
 	ec.max_queue = sv->max_queue;
 	ec.workers = cli_workers(sv->co.workers);
 	ec.loop_lag = 1;
+	ec.otlp_endpoint = getenv("ORCH_OTLP_ENDPOINT");
+	if (ec.otlp_endpoint != NULL && *ec.otlp_endpoint == '\0')
+		ec.otlp_endpoint = NULL;
 	if (ec.workers == 0)
 		log_warn("%s: --workers 0: Lua runs on the event loop; a stuck "
 		    "script stops the whole daemon", __func__);

@@ -34,6 +34,8 @@ struct engine_config {
 	int		 workers;
 	const char	*worker_exe;	/* NULL: this program */
 	int		 loop_lag;	/* probe the loop's lag (loop.h) */
+	/* OTLP/HTTP collector to export spans to (trace.h), or NULL. */
+	const char	*otlp_endpoint;
 };
 
 /* What a caller learns about a run: on acceptance and when it is final. */
@@ -62,6 +64,8 @@ void		 engine_free(struct engine *);
 const char	*engine_owner(const struct engine *);
 /* The engine's worker processes, or NULL when it runs user code itself. */
 struct worker_pool *engine_workers(const struct engine *);
+/* The span exporter, or NULL when the engine does not trace. */
+struct trace	*engine_trace(const struct engine *);
 /* The loop's lag probe, or NULL when the config asked for none. */
 struct loop_lag	*engine_loop_lag(const struct engine *);
 /* Runs in memory that are not final yet. */
