@@ -69,6 +69,9 @@ struct script_job {
 	int64_t		 timeout_ms;
 	int64_t		 instructions;
 	size_t		 memory_mb;
+	/* The attempt's traceparent for its fetches (the daemon adds it on
+	 * a worker's behalf), or NULL. */
+	const char	*traceparent;
 };
 
 /*

@@ -38,6 +38,7 @@
 #include "permit.h"
 #include "script.h"
 #include "strbuf.h"
+#include "trace.h"
 #include "worker.h"
 #include "wmsg.h"
 
@@ -66,6 +67,7 @@ struct worker_call {
 	enum wcall_state	 state;
 	struct strbuf		 frame;		/* the CALL, kept to resend */
 	char			*dir, *script, *run_id, *step;
+	char			 traceparent[TRACE_PARENT_LEN + 1]; /* or "" */
 	json_t			*allow;
 	int64_t			 timeout_ms;
 	int			 requeues;
@@ -376,7 +378,8 @@ wcall_fetch(struct worker_call *c, struct wmsg_in *in)
 	struct fetch_request rq;
 	struct fetch_response resp;
 	struct orc_error err;
-	const char **headers;
+	const char **headers, **traced;
+	char line[TRACE_PARENT_LEN + 16];
 	int64_t n, i;
 	size_t len;
 
@@ -393,7 +396,10 @@ wcall_fetch(struct worker_call *c, struct wmsg_in *in)
 	for (i = 0; i < n; i++)
 		if ((headers[i] = wmsg_get(in, &len)) == NULL)
 			in->bad = 1;
-	rq.headers = headers;
+	/* The attempt's traceparent, unless the script sent its own. */
+	traced = trace_headers_add(headers, c->traceparent[0] != '\0' ?
+	    c->traceparent : NULL, line);
+	rq.headers = traced != NULL ? traced : headers;
 	c->state = WCALL_FETCHING;
 	c->w->runnable--;
 	if (in->bad)
@@ -410,6 +416,7 @@ wcall_fetch(struct worker_call *c, struct wmsg_in *in)
 		wcall_fetch_cb(&resp, c);
 	}
 	free(headers);
+	free(traced);
 	return in->bad ? -1 : 0;
 }
 
@@ -1023,6 +1030,9 @@ worker_call_start(struct worker_pool *p, const struct script_job *j,
 	c->script = xstrdup(j->script);
 	c->run_id = xstrdup(j->run_id != NULL ? j->run_id : "-");
 	c->step = xstrdup(j->step != NULL ? j->step : "-");
+	if (j->traceparent != NULL)
+		snprintf(c->traceparent, sizeof c->traceparent, "%s",
+		    j->traceparent);
 	c->allow = allow != NULL ? json_incref((json_t *)allow) : NULL;
 	c->timeout_ms = j->timeout_ms > 0 ? j->timeout_ms : SCRIPT_TIMEOUT_MS;
 	c->done = done;
