@@ -26,16 +26,10 @@ tr_cleanup() {
 }
 trap tr_cleanup EXIT
 
-python3 "$TOP_SRCDIR/tests/integration/otlp-receiver.py" "$T/otlp.jsonl" \
-    "$T/otlp.port" 2>"$T/otlp.err" &
-RECV_PID=$!
-for i in $(seq 1 100); do
-	[ -s "$T/otlp.port" ] && break
-	sleep 0.05
-done
-RP=$(cat "$T/otlp.port" 2>/dev/null)
-[ -n "$RP" ] || hard_error "the receiver did not start: $(cat "$T/otlp.err")"
-touch "$T/otlp.jsonl"
+py_service_start receiver otlp-receiver.py
+RECV_PID=$PY_PID
+RP=$PY_PORT
+touch "$T/receiver.jsonl"
 sink_start
 SINK=http://127.0.0.1:$SP
 OWN_TP=00-11111111111111111111111111111111-2222222222222222-01
@@ -104,7 +98,7 @@ try:
 except Exception as e:
     sys.exit("spans: %s: %s" % (type(e).__name__, e))
 print(v if isinstance(v, (str, bool)) else json.dumps(v))
-' "$T/otlp.jsonl" "$@" 2>&1
+' "$T/receiver.jsonl" "$@" 2>&1
 }
 
 # wait_run_span RUN_ID: waits (bounded) until the run's span arrived.
