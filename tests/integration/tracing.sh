@@ -50,6 +50,14 @@ return function(input, ctx)
   return r.status
 end
 LUA
+cat >"$WF/slow.json" <<JSON
+{ "name": "slow",
+  "trigger": { "webhook": { "path": "/hooks/slow" } },
+  "steps": [
+    { "name": "first", "uses": "json.encode" },
+    { "name": "nap", "uses": "wait", "with": { "ms": 2500 } },
+    { "name": "last", "uses": "json.decode" } ] }
+JSON
 cat >"$WF/traced.json" <<JSON
 { "name": "traced",
   "trigger": { "webhook": { "path": "/hooks/traced" } },
@@ -93,7 +101,8 @@ try:
     if len(sys.argv) > 3:
         S_run = [s for s in S
             if s["a"].get("orchestrator.run_id") == sys.argv[3]]
-        run = [s for s in S_run if s["name"] == "traced"][0]
+        run = [s for s in S_run
+            if "orchestrator.attempt" not in s["a"]][0]
     v = eval(sys.argv[2])
 except Exception as e:
     sys.exit("spans: %s: %s" % (type(e).__name__, e))
@@ -101,14 +110,20 @@ print(v if isinstance(v, (str, bool)) else json.dumps(v))
 ' "$T/receiver.jsonl" "$@" 2>&1
 }
 
-# wait_run_span RUN_ID: waits (bounded) until the run's span arrived.
-wait_run_span() {
+# wait_span RUN_ID NAME: waits (bounded) until a span NAME of the run
+# arrived (the run's span is named after its workflow).
+wait_span() {
 	local i
 	for i in $(seq 1 100); do
-		[ "$(spans "sum(1 for s in S if s[\"a\"].get(\"orchestrator.run_id\") == \"$1\" and s[\"name\"] == \"traced\")")" = 1 ] && return 0
+		[ "$(spans "sum(1 for s in S if s['a'].get('orchestrator.run_id') == '$1' and s['name'] == '$2')")" -ge 1 ] 2>/dev/null && return 0
 		sleep 0.1
 	done
 	return 1
+}
+
+# wait_run_span RUN_ID: waits (bounded) until the run's span arrived.
+wait_run_span() {
+	wait_span "$1" traced
 }
 
 # sink_tp PATH: the traceparent headers the sink got at PATH, joined.
@@ -206,6 +221,25 @@ expect_true "spans exported are counted ($exported)" \
     test "${exported:-0}" -ge 18
 expect_eq "nothing dropped while the receiver answers" 0 \
     "$(metric orchestrator_trace_spans_dropped_total)"
+
+# --- A crash mid-run: the process that resumes it goes on in the same
+# trace, under the same run span, the caller's traceparent kept.
+req POST /hooks/slow -H 'Content-Type: application/json' -d '{"n":1}' \
+    -H "traceparent: 00-$CALLER_TRACE-$CALLER_SPAN-01"
+expect_code "the slow run is accepted" 202
+RUN=$(header Run-Id)
+wait_span "$RUN" first || fail "no span of the first step within 10 s"
+serve_kill
+serve_start || finish
+wait_span "$RUN" slow || fail "no run span of the resumed run within 10 s"
+expect_eq "the resumed run's spans: the first step before the crash," \
+    '["first", "last", "nap", "slow"]' "$(r1 'sorted(s["name"] for s in S_run)')"
+expect_eq "all in the caller's trace" "[\"$CALLER_TRACE\"]" \
+    "$(r1 'sorted(set(s["traceId"] for s in S_run))')"
+expect_eq "before and after the crash, under the one run span" 3 \
+    "$(r1 'sum(1 for s in S_run if s.get("parentSpanId") == run["spanId"])')"
+expect_eq "the run span, from the new process, under the caller's" \
+    "$CALLER_SPAN" "$(r1 'run.get("parentSpanId", "")')"
 
 # --- The receiver goes away: the daemon keeps serving, drops, counts.
 kill "$RECV_PID" 2>/dev/null
