@@ -68,6 +68,7 @@ struct trace {
 	uint64_t		 dropped;
 	uint64_t		 seed;		/* span ids */
 	int			 failing;	/* the last post failed */
+	int			 flushing;	/* post all, not full batches */
 };
 
 static void	trace_post(struct trace *);
@@ -97,8 +98,8 @@ trace_post_done_cb(const struct fetch_response *resp, void *arg)
 		log_warn("%s: %s answers again", __func__, t->url);
 	t->failing = !ok;
 	p->n = 0;
-	/* A full batch may have waited for this slot. */
-	if (t->count >= t->batch)
+	/* A full batch may have waited for this slot, or a flush. */
+	if (t->count >= t->batch || (t->flushing && t->count > 0))
 		trace_post(t);
 }
 
@@ -470,6 +471,31 @@ trace_get_stats(const struct trace *t, struct trace_stats *st)
 	st->exported = t->exported;
 	st->dropped = t->dropped;
 	st->queued = t->count;
+}
+
+/* Sends what is queued now; the answers post the rest. */
+void
+trace_flush(struct trace *t)
+{
+	if (t == NULL || t->fetch == NULL)
+		return;
+	t->flushing = 1;
+	trace_post(t);
+}
+
+/* What a flush still has to get out. */
+size_t
+trace_pending(const struct trace *t)
+{
+	size_t n, i;
+
+	if (t == NULL)
+		return 0;
+	n = t->count;
+	for (i = 0; i < TRACE_POSTS; i++)
+		if (t->posts[i].req != NULL)
+			n += t->posts[i].n;
+	return n;
 }
 
 /* splitmix64: span ids need to be unique, not secret. */

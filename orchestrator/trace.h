@@ -84,6 +84,11 @@ void		 trace_add(struct trace *, const struct trace_span_info *);
  * *n gets how many spans it holds. */
 char		*trace_take_doc(struct trace *, size_t *len, size_t *n);
 void		 trace_get_stats(const struct trace *, struct trace_stats *);
+/* Posts everything queued, batch after batch, without waiting for the
+ * timer (a drain before exit); NULL is a no-op. */
+void		 trace_flush(struct trace *);
+/* Spans queued or in posts not answered yet; 0 for NULL. */
+size_t		 trace_pending(const struct trace *);
 
 /* A new span id, never zero. */
 void		 trace_span_id(struct trace *, uint8_t out[TRACE_SPAN_BYTES]);

@@ -241,6 +241,15 @@ expect_eq "before and after the crash, under the one run span" 3 \
 expect_eq "the run span, from the new process, under the caller's" \
     "$CALLER_SPAN" "$(r1 'run.get("parentSpanId", "")')"
 
+# --- A drain sends the spans still queued (the timer has not fired).
+trigger
+expect_code "a run just before SIGTERM succeeds" 200
+serve_stop
+expect_eq "the drain sent the run's span" 1 \
+    "$(spans "sum(1 for s in S if s['a'].get('orchestrator.run_id') == '$RUN' and s['name'] == 'traced')")"
+expect_eq "the daemon exits 0 after it" 0 "$SERVE_RC"
+serve_start || finish
+
 # --- The receiver goes away: the daemon keeps serving, drops, counts.
 kill "$RECV_PID" 2>/dev/null
 wait "$RECV_PID" 2>/dev/null
