@@ -17,7 +17,6 @@
 #include "engine-internal.h"
 #include "id.h"
 #include "trace.h"
-#include "workflow.h"
 
 /* The run's span id: FNV-1a of its id, mixed (never zero). */
 static void
