@@ -30,6 +30,7 @@
 #include "scheduler.h"
 #include "store.h"
 #include "strbuf.h"
+#include "trace.h"
 #include "workflow.h"
 
 struct serve {
@@ -50,7 +51,12 @@ struct serve {
 	struct event		*sig_term, *sig_int, *sig_hup, *drain_ev;
 	struct event		*claim_ev;	/* dead nodes' runs */
 	int64_t			 drain_until;
+	int			 flushed;	/* the drain committed all */
+	int64_t			 spans_until;	/* the drain sends spans */
 };
+
+/* How long a drain waits for the collector to take the last spans. */
+#define SERVE_SPANS_FLUSH_MS	2000
 
 /* Parses a positive number option; -1 after a usage error. */
 static int
@@ -215,8 +221,18 @@ serve_drain_cb(evutil_socket_t fd, short what, void *arg)
 		log_warn("%s: %zu steps still in flight after the grace "
 		    "period; they resume at the next start", __func__,
 		    engine_calls(sv->engine));
-	if (store_flush(sv->store, &err) != 0)
-		log_error("%s: %s", __func__, err.message);
+	if (!sv->flushed) {
+		if (store_flush(sv->store, &err) != 0)
+			log_error("%s: %s", __func__, err.message);
+		sv->flushed = 1;
+		/* The runs that ended last have their spans queued: send
+		 * them now, for a bounded time (a collector may hang). */
+		trace_flush(engine_trace(sv->engine));
+		sv->spans_until = orc_mono_ms() + SERVE_SPANS_FLUSH_MS;
+	}
+	if (trace_pending(engine_trace(sv->engine)) > 0 &&
+	    orc_mono_ms() < sv->spans_until)
+		return;
 	event_base_loopexit(sv->base, NULL);
 }
 
@@ -260,6 +276,9 @@ serve_open(struct serve *sv, struct orc_error *err)
 	ec.max_queue = sv->max_queue;
 	ec.workers = cli_workers(sv->co.workers);
 	ec.loop_lag = 1;
+	ec.otlp_endpoint = getenv("ORCH_OTLP_ENDPOINT");
+	if (ec.otlp_endpoint != NULL && *ec.otlp_endpoint == '\0')
+		ec.otlp_endpoint = NULL;
 	if (ec.workers == 0)
 		log_warn("%s: --workers 0: Lua runs on the event loop; a stuck "
 		    "script stops the whole daemon", __func__);

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "engine-fsm.h"
 #include "store.h"
+#include "trace.h"
 
 struct event;
 struct fetch;
@@ -52,6 +53,13 @@ struct run {
 	int			 told_wait;	/* the kind of wait last recorded */
 	struct event		*due;		/* end of a debounce window */
 	struct run_commit	*last_commit;	/* the latest submitted */
+	/* Tracing (engine-trace.c), only while the engine traces. */
+	int			 traced;	/* tctx and tparent are set */
+	int			 has_tparent;	/* a webhook's traceparent */
+	struct trace_ctx	 tctx;		/* the trace, the run's span */
+	uint8_t			 tparent[TRACE_SPAN_BYTES]; /* the caller's */
+	uint8_t			 step_span[TRACE_SPAN_BYTES];
+	int64_t			 step_start_ns;	/* 0: no attempt span open */
 };
 
 /* Runs of one gate (a workflow, or a workflow and a concurrency key):
@@ -102,7 +110,11 @@ struct engine {
 	struct worker_pool	*workers;	/* user code, or NULL */
 	struct loop_lag		*lag;		/* or NULL */
 	json_t			*replay;	/* recorded outputs, or NULL */
+	struct trace		*trace;		/* span export, or NULL */
 };
+
+/* Whether the engine exports spans: the only cost when it does not. */
+#define ENGINE_TRACING(run)	((run)->engine->trace != NULL)
 
 /* engine.c */
 struct run	*engine_run_new(struct engine *, struct workflow *,
@@ -151,6 +163,13 @@ void		 engine_flow_free(struct engine *);
 /* engine-stats.c */
 void		 engine_stat_step(struct engine *, int ok, int64_t ms);
 void		 engine_notify(struct run *, struct engine_event *);
+
+/* engine-trace.c: call only when ENGINE_TRACING(run). */
+void		 engine_trace_step_start(struct run *,
+		    char tp[TRACE_PARENT_LEN + 1]);
+void		 engine_trace_step_end(struct run *, const char *name,
+		    const char *status, const char *error);
+void		 engine_trace_run_end(struct run *);
 
 /* engine-load.c */
 struct run	*engine_run_load(struct engine *, const struct run_rec *,

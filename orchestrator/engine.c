@@ -31,6 +31,7 @@
 #include "script.h"
 #include "steps.h"
 #include "template.h"
+#include "trace.h"
 #include "workflow.h"
 
 /* What a commit callback must do for one change. */
@@ -111,6 +112,13 @@ engine_create(struct event_base *base, struct store *store,
 		    e->fetch, cfg->workers, cfg->worker_exe);
 	if (cfg->loop_lag)
 		e->lag = loop_lag_start(base);
+	if (cfg->otlp_endpoint != NULL) {
+		struct trace_config tc;
+
+		memset(&tc, 0, sizeof tc);
+		tc.endpoint = cfg->otlp_endpoint;
+		e->trace = trace_create(base, e->fetch, &tc);
+	}
 	e->by_id = hmap_create();
 	e->by_key = hmap_create();
 	e->gates = hmap_create();
@@ -231,6 +239,8 @@ engine_free(struct engine *e)
 	worker_pool_free(e->workers);
 	loop_lag_free(e->lag);
 	json_decref(e->replay);
+	/* Its posts go through the client: before it. */
+	trace_free(e->trace);
 	fetch_free(e->fetch);
 	pool_free(e->pool);
 	/* The loop's idle Lua states go with it. */
@@ -266,6 +276,13 @@ struct worker_pool *
 engine_workers(const struct engine *e)
 {
 	return e->workers;
+}
+
+/* The span exporter, or NULL. */
+struct trace *
+engine_trace(const struct engine *e)
+{
+	return e->trace;
 }
 
 /* The loop's lag probe, or NULL. */
@@ -385,6 +402,8 @@ run_finish(struct run *run)
 	ev.error = run->rec.error;
 	ev.at = run->rec.finished_at;
 	engine_notify(run, &ev);
+	if (ENGINE_TRACING(run))
+		engine_trace_run_end(run);
 	run_tell(run, run->watch.finished);
 }
 
@@ -428,12 +447,23 @@ run_arm(struct run *run, int64_t ms)
 	evtimer_add(run->timer, &tv);
 }
 
+/* The name of the attempt in flight's step (on_failure's too). */
+static const char *
+run_call_name(struct run *run)
+{
+	return run->call_is_dead ?
+	    workflow_step_name(workflow_on_failure(run->wf)) : run->rec.step;
+}
+
 /* Stops the attempt in flight, if any, and the run's timer. */
 static void
 run_stop_step(struct run *run)
 {
 	evtimer_del(run->timer);
 	if (run->call != NULL) {
+		if (ENGINE_TRACING(run))
+			engine_trace_step_end(run, run_call_name(run),
+			    "cancelled", NULL);
 		step_call_cancel(run->call);
 		step_call_free(run->call);
 		run->call = NULL;
@@ -461,8 +491,12 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 	struct step_call_params p;
 	struct orc_error err;
 	json_t *ctx, *with = NULL, *replayed;
-	char *key;
+	char *key, tp[TRACE_PARENT_LEN + 1];
 	const char *name = workflow_step_name(ws);
+
+	/* Opened first: an attempt whose templates fail has a span too. */
+	if (ENGINE_TRACING(run))
+		engine_trace_step_start(run, tp);
 
 	/* The templates' view is built only for a step that has some. */
 	ctx = workflow_step_with(ws) != NULL ?
@@ -505,6 +539,7 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 	p.trigger = run->rec.input;
 	p.steps = run->steps_out;
 	p.timeout_ms = workflow_step_timeout_ms(ws);
+	p.traceparent = ENGINE_TRACING(run) ? tp : NULL;
 	replayed = run->engine->replay != NULL ?
 	    engine_replay_step(run->engine->replay, &p) : NULL;
 	run->call = step_call_create(&p, run_step_done_cb, run);
@@ -594,6 +629,9 @@ run_step_result(struct run *run, struct step_call *call)
 	}
 	engine_stat_step(run->engine, kind != FSM_STEP_FAILED,
 	    ev.duration_ms);
+	if (ENGINE_TRACING(run))
+		engine_trace_step_end(run, run->rec.step, ev.error != NULL ?
+		    "failed" : "succeeded", ev.error);
 	run_apply(run, kind, &ev);
 	json_decref(ev.output);
 	free(msg);
@@ -608,6 +646,10 @@ run_dead_result(struct run *run, struct step_call *call)
 	struct transition_rec tr;
 	int ok = call != NULL && step_call_ok(call);
 
+	if (ENGINE_TRACING(run))
+		engine_trace_step_end(run, workflow_step_name(ws), ok ?
+		    "succeeded" : "failed", ok ? NULL : call != NULL ?
+		    step_call_error(call) : run->call_error);
 	if (!ok && call != NULL && step_call_retryable(call) &&
 	    run->dead_attempt < p->max_attempts) {
 		run_arm(run, run_backoff_ms(p, run->dead_attempt));
@@ -938,13 +980,19 @@ run_timer_cb(evutil_socket_t fd, short what, void *arg)
 		ev.retryable = 1;
 		ev.duration_ms = orc_now_ms() - run->call_started;
 		engine_stat_step(run->engine, 0, ev.duration_ms);
+		if (ENGINE_TRACING(run))
+			engine_trace_step_end(run, run->rec.step, "timed_out",
+			    msg);
 		run_stop_step(run);
 		run_apply(run, FSM_STEP_TIMEOUT, &ev);
 		free(msg);
 	} else if (run->call != NULL) {
-		run_stop_step(run);
 		free(run->call_error);
 		run->call_error = xstrdup("on_failure timed out");
+		if (ENGINE_TRACING(run))
+			engine_trace_step_end(run, run_call_name(run),
+			    "timed_out", run->call_error);
+		run_stop_step(run);
 		run_dead_result(run, NULL);
 	} else if (run->rec.dead == DEAD_PENDING)
 		run_start_dead(run);

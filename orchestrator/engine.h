@@ -38,6 +38,8 @@ struct engine_config {
 	 * S3 buckets) answer with these recorded outputs by step name, or
 	 * fail saying none was recorded; ctx.fetch is refused. NULL: live. */
 	const json_t	*replay;
+	/* OTLP/HTTP collector to export spans to (trace.h), or NULL. */
+	const char	*otlp_endpoint;
 };
 
 /* What a caller learns about a run: on acceptance and when it is final. */
@@ -68,6 +70,8 @@ const char	*engine_owner(const struct engine *);
 int64_t		 engine_lease_ms(const struct engine *);
 /* The engine's worker processes, or NULL when it runs user code itself. */
 struct worker_pool *engine_workers(const struct engine *);
+/* The span exporter, or NULL when the engine does not trace. */
+struct trace	*engine_trace(const struct engine *);
 /* The loop's lag probe, or NULL when the config asked for none. */
 struct loop_lag	*engine_loop_lag(const struct engine *);
 /* Runs in memory that are not final yet. */

@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "scheduler.h"
 #include "strbuf.h"
+#include "trace.h"
 #include "worker.h"
 #include "workflow.h"
 
@@ -249,6 +250,22 @@ admin_metrics_workers(const struct worker_pool *pool, struct strbuf *sb)
 	    (unsigned long long)st.crashes);
 }
 
+/* Spans exported and dropped: zero while the engine does not trace. */
+static void
+admin_metrics_trace(const struct trace *trace, struct strbuf *sb)
+{
+	struct trace_stats st;
+
+	memset(&st, 0, sizeof st);
+	if (trace != NULL)
+		trace_get_stats(trace, &st);
+	admin_metric(sb, "orchestrator_trace_spans_exported_total",
+	    "counter", "Spans the OTLP collector accepted.", st.exported);
+	admin_metric(sb, "orchestrator_trace_spans_dropped_total",
+	    "counter", "Spans dropped: the queue was full or a post to the "
+	    "collector failed.", st.dropped);
+}
+
 /* How late the loop ran its timers. */
 static void
 admin_metrics_lag(const struct loop_lag *lag, struct strbuf *sb)
@@ -297,6 +314,7 @@ http_admin_metrics(struct http_req *hr, char **args)
 	admin_metrics_store(srv->store, &sb);
 	admin_metrics_workers(engine_workers(srv->engine), &sb);
 	admin_metrics_lag(engine_loop_lag(srv->engine), &sb);
+	admin_metrics_trace(engine_trace(srv->engine), &sb);
 	strbuf_addc(&sb, '\0');
 	http_reply_text(hr, 200, "text/plain; version=0.0.4", sb.s,
 	    sb.len - 1);

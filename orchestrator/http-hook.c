@@ -26,6 +26,7 @@
 #include "form.h"
 #include "http-internal.h"
 #include "log.h"
+#include "trace.h"
 #include "workflow.h"
 
 #define HOOK_SYNC_TIMEOUT_MS	10000
@@ -268,16 +269,21 @@ hook_decode(struct http_req *hr, const char *body, size_t len, int *form)
 	return NULL;
 }
 
-/* {"source", "path", "headers"}: never the credentials. */
+/*
+ * {"source", "path", "headers"}: never the credentials. While the engine
+ * traces, a valid W3C traceparent too, written again in canonical form:
+ * the run's spans become children of the caller's, after a restart too.
+ */
 static json_t *
 hook_trigger_meta(struct http_req *hr, int webhook)
 {
 	static const char *const keep[] = {
 		"Content-Type", "User-Agent", "X-Request-Id", NULL
 	};
-	json_t *headers = json_object();
+	json_t *headers = json_object(), *meta;
+	struct trace_ctx tc;
 	const char *v;
-	char lower[32];
+	char lower[32], tp[TRACE_PARENT_LEN + 1];
 	size_t i, j;
 
 	for (i = 0; keep[i] != NULL; i++) {
@@ -288,8 +294,14 @@ hook_trigger_meta(struct http_req *hr, int webhook)
 		lower[j] = '\0';
 		json_object_set_new(headers, lower, json_string(v));
 	}
-	return json_pack("{ssssso}", "source", webhook ? "webhook" : "api",
+	meta = json_pack("{ssssso}", "source", webhook ? "webhook" : "api",
 	    "path", hr->path, "headers", headers);
+	if (engine_trace(hr->srv->engine) != NULL &&
+	    trace_parent_parse(http_header(hr, "traceparent"), &tc) == 0) {
+		trace_parent_format(&tc, tp);
+		json_object_set_new(meta, "traceparent", json_string(tp));
+	}
+	return meta;
 }
 
 /* How long to wait for the output: Prefer: wait=N, else the webhook's

@@ -87,3 +87,24 @@ id_time_ms(const char *s)
 		    toupper((unsigned char)s[i])) - id_alphabet);
 	return t;
 }
+
+/* The 130 bits of 26 base32 digits, whose top two are zero, as 16 bytes. */
+int
+id_bytes(const char *s, unsigned char out[16])
+{
+	unsigned acc = 0;
+	int i, bits = -2, o = 0;
+
+	if (!id_valid(s))
+		return -1;
+	for (i = 0; i < ID_LEN; i++) {
+		acc = (acc << 5) | (unsigned)(strchr(id_alphabet,
+		    toupper((unsigned char)s[i])) - id_alphabet);
+		bits += 5;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return 0;
+}

@@ -18,6 +18,8 @@ void	id_encode(int64_t ms, const unsigned char rnd[10],
 	    char out[ID_LEN + 1]);
 /* 1 when s looks like an id. */
 int	id_valid(const char *s);
+/* The 128 bits of an id, most significant first; -1 when it is not one. */
+int	id_bytes(const char *s, unsigned char out[16]);
 /* The millisecond time of an id, or -1. */
 int64_t	id_time_ms(const char *s);
 

@@ -17,6 +17,7 @@
 #include "permit.h"
 #include "script.h"
 #include "steps.h"
+#include "trace.h"
 #include "worker.h"
 
 struct script_step {
@@ -70,6 +71,9 @@ script_step_fetch(void *arg, struct script_exec *ex,
 {
 	struct script_step *ss = arg;
 	struct fetch *fetch = step_call_fetch(ss->call);
+	struct fetch_request traced;
+	const char **headers;
+	char line[TRACE_PARENT_LEN + 16];
 
 	if (permit_url(step_call_allow(ss->call), rq->url, err) != 0)
 		return -1;
@@ -79,7 +83,16 @@ script_step_fetch(void *arg, struct script_exec *ex,
 		return -1;
 	}
 	ss->ex = ex;
+	/* The attempt's traceparent, unless the script sent its own. */
+	headers = trace_headers_add(rq->headers,
+	    step_call_traceparent(ss->call), line);
+	if (headers != NULL) {
+		traced = *rq;
+		traced.headers = headers;
+		rq = &traced;
+	}
 	ss->req = fetch_start(fetch, rq, script_step_fetch_cb, ss, err);
+	free(headers);
 	return ss->req != NULL ? 0 : -1;
 }
 
@@ -187,6 +200,7 @@ script_step_job(struct step_call *call, const char *script,
 		j->timeout_ms = script_step_int(step, "timeout_ms");
 	j->instructions = script_step_int(step, "instructions");
 	j->memory_mb = (size_t)script_step_int(step, "memory_mb");
+	j->traceparent = step_call_traceparent(call);
 }
 
 /* The lua step: starts the run of its script. */

@@ -76,6 +76,9 @@ struct script_job {
 	/* Run the main chunk only and check that it returns a function (the
 	 * output is then null): what validate does. */
 	int		 check_only;
+	/* The attempt's traceparent for its fetches (the daemon adds it on
+	 * a worker's behalf), or NULL. */
+	const char	*traceparent;
 };
 
 /*

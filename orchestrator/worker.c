@@ -38,6 +38,7 @@
 #include "permit.h"
 #include "script.h"
 #include "strbuf.h"
+#include "trace.h"
 #include "worker.h"
 #include "wmsg.h"
 
@@ -66,6 +67,7 @@ struct worker_call {
 	enum wcall_state	 state;
 	struct strbuf		 frame;		/* the CALL, kept to resend */
 	char			*dir, *script, *run_id, *step;
+	char			 traceparent[TRACE_PARENT_LEN + 1]; /* or "" */
 	json_t			*allow;
 	json_t			*trigger, *steps;	/* asked for later */
 	int64_t			 timeout_ms;
@@ -379,7 +381,8 @@ wcall_fetch(struct worker_call *c, struct wmsg_in *in)
 	struct fetch_request rq;
 	struct fetch_response resp;
 	struct orc_error err;
-	const char **headers;
+	const char **headers, **traced;
+	char line[TRACE_PARENT_LEN + 16];
 	int64_t n, i;
 	size_t len;
 
@@ -396,7 +399,10 @@ wcall_fetch(struct worker_call *c, struct wmsg_in *in)
 	for (i = 0; i < n; i++)
 		if ((headers[i] = wmsg_get(in, &len)) == NULL)
 			in->bad = 1;
-	rq.headers = headers;
+	/* The attempt's traceparent, unless the script sent its own. */
+	traced = trace_headers_add(headers, c->traceparent[0] != '\0' ?
+	    c->traceparent : NULL, line);
+	rq.headers = traced != NULL ? traced : headers;
 	c->state = WCALL_FETCHING;
 	c->w->runnable--;
 	if (in->bad)
@@ -419,6 +425,7 @@ wcall_fetch(struct worker_call *c, struct wmsg_in *in)
 		wcall_fetch_cb(&resp, c);
 	}
 	free(headers);
+	free(traced);
 	return in->bad ? -1 : 0;
 }
 
@@ -1052,6 +1059,9 @@ worker_call_start(struct worker_pool *p, const struct script_job *j,
 	c->script = xstrdup(j->script);
 	c->run_id = xstrdup(j->run_id != NULL ? j->run_id : "-");
 	c->step = xstrdup(j->step != NULL ? j->step : "-");
+	if (j->traceparent != NULL)
+		snprintf(c->traceparent, sizeof c->traceparent, "%s",
+		    j->traceparent);
 	c->allow = allow != NULL ? json_incref((json_t *)allow) : NULL;
 	c->trigger = trigger != NULL ? json_incref((json_t *)trigger) : NULL;
 	c->steps = steps != NULL ? json_incref((json_t *)steps) : NULL;

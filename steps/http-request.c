@@ -29,6 +29,7 @@
 #include "orchestrator.h"
 #include "steps.h"
 #include "strbuf.h"
+#include "trace.h"
 
 #define HTTP_REQUEST_TIMEOUT_MS	30000
 /* A Retry-After beyond this is taken as this: the run's own timeout and
@@ -437,13 +438,13 @@ static char **
 http_request_headers(struct step_call *call, const json_t *headers,
     const char *content_type, char **why)
 {
-	const char *name, *key, *refused;
+	const char *name, *key, *refused, *tp;
 	const json_t *v;
 	char **lines;
 	size_t n = 0;
-	int has_ct = 0, has_key = 0;
+	int has_ct = 0, has_key = 0, has_tp = 0;
 
-	lines = xcalloc(json_object_size(headers) + 3, sizeof *lines);
+	lines = xcalloc(json_object_size(headers) + 4, sizeof *lines);
 	json_object_foreach((json_t *)headers, name, v) {
 		if (!http_request_header_name_ok(name)) {
 			*why = xasprintf("http.request header name \"%s\" is "
@@ -472,6 +473,8 @@ http_request_headers(struct step_call *call, const json_t *headers,
 			has_ct = 1;
 		if (strcasecmp(name, "idempotency-key") == 0)
 			has_key = 1;
+		if (strcasecmp(name, "traceparent") == 0)
+			has_tp = 1;
 		lines[n++] = xasprintf("%s: %s", name, json_string_value(v));
 	}
 	if (!has_ct && content_type != NULL)
@@ -479,6 +482,10 @@ http_request_headers(struct step_call *call, const json_t *headers,
 	key = step_call_idempotency_key(call);
 	if (!has_key && key != NULL && strpbrk(key, "\r\n") == NULL)
 		lines[n++] = xasprintf("Idempotency-Key: %s", key);
+	/* The attempt's span, so the service's spans join the run's trace;
+	 * a traceparent the step sets itself wins. */
+	if (!has_tp && (tp = step_call_traceparent(call)) != NULL)
+		lines[n++] = xasprintf("traceparent: %s", tp);
 	return lines;
 bad:
 	while (n > 0)

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #include "orchestrator.h"
 #include "steps.h"
 #include "template.h"
+#include "trace.h"
 
 enum step_call_state {
 	STEP_CALL_NEW,
@@ -49,6 +51,7 @@ struct step_call {
 	char			*buckets_dir;
 	int			 attempt;
 	struct event_base	*base;
+	char			 traceparent[TRACE_PARENT_LEN + 1];
 
 	step_done_cb		 done_cb;
 	void			*done_arg;
@@ -129,6 +132,10 @@ step_call_create(const struct step_call_params *p, step_done_cb cb,
 	call->buckets_dir = step_call_strdup(p->buckets_dir);
 	call->attempt = p->attempt;
 	call->base = p->base;
+	/* Inline, not allocated: it is copied for every traced attempt. */
+	if (p->traceparent != NULL)
+		snprintf(call->traceparent, sizeof call->traceparent, "%s",
+		    p->traceparent);
 	call->done_cb = cb;
 	call->done_arg = arg;
 	if (call->with == NULL || call->input == NULL)
@@ -339,6 +346,13 @@ const json_t *
 step_call_steps(const struct step_call *call)
 {
 	return call->steps;
+}
+
+/* The attempt's traceparent value, or NULL. */
+const char *
+step_call_traceparent(const struct step_call *call)
+{
+	return call->traceparent[0] != '\0' ? call->traceparent : NULL;
 }
 
 /* The step's timeout in ms as the engine enforces it, or 0. */

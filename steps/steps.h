@@ -76,6 +76,9 @@ struct step_call_params {
 	const json_t		*steps;		/* earlier outputs by name */
 	int64_t			 timeout_ms;	/* the step's; 0: unknown */
 	struct worker_pool	*workers;	/* user code's processes */
+	/* The attempt's span as a traceparent value for the requests it
+	 * makes, or NULL when the engine does not trace. */
+	const char		*traceparent;
 };
 
 typedef void (*step_done_cb)(struct step_call *, void *);
@@ -113,6 +116,8 @@ const json_t	*step_call_trigger(const struct step_call *);	/* or NULL */
 const json_t	*step_call_steps(const struct step_call *);	/* or NULL */
 /* Worker processes for user code (worker.h); NULL: run it in process. */
 struct worker_pool *step_call_workers(const struct step_call *);
+/* The attempt's traceparent value, or NULL when not traced. */
+const char	*step_call_traceparent(const struct step_call *);
 /* The step's timeout as the engine applies it; 0 when not given. */
 int64_t		 step_call_timeout_ms(const struct step_call *);
 void		 step_call_set_data(struct step_call *, void *);

@@ -19,6 +19,10 @@
 #   text), $T/headers the headers. The API token ($API_TOKEN, when set)
 #   goes along unless NOAUTH=1.
 # - header NAME: a header of the last answer (case-insensitive).
+# - py_service_start NAME SCRIPT: starts tests/integration/SCRIPT, a
+#   Python server taking LOG PORTFILE, with $T/NAME.jsonl and
+#   $T/NAME.port, its stderr in $T/NAME.err; waits (bounded) for its port;
+#   sets PY_PID and PY_PORT. The caller stops it.
 # - sink_start: starts tests/integration/sink.py (its environment is the
 #   sink's: SINK_DELAY_MS) recording to $T/sink.jsonl; sets SINK_PID and
 #   SP (its port); it is killed when the test exits.
@@ -70,18 +74,26 @@ serve_cleanup() {
 SINK_PID=
 trap 'serve_cleanup; [ -z "$SINK_PID" ] || kill "$SINK_PID" 2>/dev/null; lib_cleanup' EXIT
 
-# sink_start: see above.
-sink_start() {
+# py_service_start NAME SCRIPT: see above.
+py_service_start() {
 	local i
-	python3 "$TOP_SRCDIR/tests/integration/sink.py" "$T/sink.jsonl" \
-	    "$T/sink.port" 2>"$T/sink.err" &
-	SINK_PID=$!
+	python3 "$TOP_SRCDIR/tests/integration/$2" "$T/$1.jsonl" \
+	    "$T/$1.port" 2>"$T/$1.err" &
+	PY_PID=$!
 	for i in $(seq 1 100); do
-		[ -s "$T/sink.port" ] && break
+		[ -s "$T/$1.port" ] && break
 		sleep 0.05
 	done
-	SP=$(cat "$T/sink.port" 2>/dev/null)
-	[ -n "$SP" ] || hard_error "the sink did not start: $(cat "$T/sink.err")"
+	PY_PORT=$(cat "$T/$1.port" 2>/dev/null)
+	[ -n "$PY_PORT" ] ||
+		hard_error "the $1 did not start: $(cat "$T/$1.err")"
+}
+
+# sink_start: see above.
+sink_start() {
+	py_service_start sink sink.py
+	SINK_PID=$PY_PID
+	SP=$PY_PORT
 }
 
 # serve_start [ARGS...]: see above. Returns 1 (and counts a failure) when

@@ -144,6 +144,32 @@ test_id_valid_rejects(void)
 	CHECK(id_time_ms(NULL) == -1);
 }
 
+/* id_bytes gives back the 48 bits of time and 80 random bits. */
+static void
+test_id_bytes(void)
+{
+	static const unsigned char rnd[10] = {
+		0xde, 0xad, 0xbe, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xff
+	};
+	unsigned char b[16];
+	char id[ID_LEN + 1], lower[ID_LEN + 1];
+	int64_t ms = 1469918176385LL;
+	size_t i;
+
+	id_encode(ms, rnd, id);
+	REQUIRE(id_bytes(id, b) == 0);
+	for (i = 0; i < 6; i++)
+		CHECK(b[i] == (unsigned char)(ms >> (8 * (5 - i))));
+	CHECK(memcmp(b + 6, rnd, sizeof rnd) == 0);
+	for (i = 0; i <= ID_LEN; i++)
+		lower[i] = (char)tolower((unsigned char)id[i]);
+	memset(b, 0, sizeof b);
+	CHECK(id_bytes(lower, b) == 0);
+	CHECK(memcmp(b + 6, rnd, sizeof rnd) == 0);
+	CHECK(id_bytes("not an id", b) == -1);
+	CHECK(id_bytes("80000000000000000000000000", b) == -1);
+}
+
 int
 main(void)
 {
@@ -152,5 +178,6 @@ main(void)
 	TEST_RUN(test_id_time);
 	TEST_RUN(test_id_encode_known);
 	TEST_RUN(test_id_valid_rejects);
+	TEST_RUN(test_id_bytes);
 	TEST_DONE();
 }
