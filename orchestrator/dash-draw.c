@@ -716,7 +716,7 @@ dash_draw_detail(struct dash_frame *f, const struct dash_view *v,
 	} else {
 		dash_frame_color(f, row, 0, f->cols, DASH_C_HEAD);
 		dash_frame_put(f, row++, 0, f->cols, DASH_C_HEAD,
-		    "TIME                      EVENT            STATE      "
+		    "TIME                      EVENT                 STATE      "
 		    "STEP            ATT  DURATION  ERROR");
 		max--;
 		first = dd->ntrans > (size_t)max && max > 0 ?
@@ -724,7 +724,7 @@ dash_draw_detail(struct dash_frame *f, const struct dash_view *v,
 		for (k = first; k < dd->ntrans && row < f->rows - 1; k++) {
 			format_duration(dd->trans[k].duration_ms > 0 ?
 			    dd->trans[k].duration_ms : -1, d1, sizeof d1);
-			snprintf(buf, sizeof buf, "%-24s  %-15.15s  %-9s  "
+			snprintf(buf, sizeof buf, "%-24s  %-20.20s  %-9s  "
 			    "%-15.15s  %3d  %8s  %s",
 			    format_time(dd->trans[k].at, t1, sizeof t1),
 			    dd->trans[k].event ? dd->trans[k].event : "-",
@@ -756,7 +756,9 @@ dash_draw_help(struct dash_frame *f, const struct dash_view *v)
 	    "  r                retry the run (asks first)",
 	    "  c                cancel the run (asks first)",
 	    "  f                cycle the state filter",
-	    "  w                filter by workflow (empty: all)",
+	    "  F                only failed runs (again: all)",
+	    "  w                filter by workflow (empty: all;",
+	    "                   Ctrl-U clears what is typed)",
 	    "  /                search by run id prefix or error text",
 	    "  ?                this help",
 	    "  q                quit",

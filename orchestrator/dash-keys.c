@@ -72,6 +72,21 @@ dash_target(const struct dash_view *v, const struct dash_data *d)
 	return d->runs[v->cursor].id;
 }
 
+/* The state of the run a key acts on, when the data has it; else -1. */
+static int
+dash_target_state(const struct dash_view *v, const struct dash_data *d,
+    const char *id)
+{
+	size_t i;
+
+	if (v->mode != DASH_DETAIL && v->cursor < d->nruns)
+		return (int)d->runs[v->cursor].state;
+	for (i = 0; i < d->nruns; i++)
+		if (strcmp(d->runs[i].id, id) == 0)
+			return (int)d->runs[i].state;
+	return -1;
+}
+
 /* Appends a character, UTF-8 encoded, to the prompt. */
 static void
 dash_input_add(struct dash_view *v, int key)
@@ -150,6 +165,9 @@ dash_key_prompt(struct dash_view *v, int key)
 	case 8:
 		dash_input_back(v);
 		return 0;
+	case 21:	/* Ctrl-U: the whole line, as in a shell */
+		v->input[0] = '\0';
+		return 0;
 	default:
 		if (key >= 0x20 && key != 127 && key < 0x110000 &&
 		    (key < KEY_MIN || key > KEY_MAX))
@@ -190,12 +208,23 @@ static int
 dash_key_common(struct dash_view *v, int key, const struct dash_data *d)
 {
 	const char *id;
+	char msg[128];
+	int state;
 
 	switch (key) {
 	case 'r':
 	case 'c':
 		if ((id = dash_target(v, d)) == NULL || *id == '\0') {
 			dash_say(v, 1, "no run selected");
+			return 0;
+		}
+		/* Asking is pointless when the answer is known already. */
+		state = dash_target_state(v, d, id);
+		if (key == 'c' && state >= 0 &&
+		    run_state_is_final((enum run_state)state)) {
+			snprintf(msg, sizeof msg, "run %s is %s already: nothing "
+			    "to cancel", id, run_state_name((enum run_state)state));
+			dash_say(v, 1, msg);
 			return 0;
 		}
 		snprintf(v->target, sizeof v->target, "%s", id);
@@ -253,6 +282,12 @@ dash_key_list(struct dash_view *v, int key, const struct dash_data *d)
 		/* all, queued, running, ..., cancelled, all */
 		v->query.state = v->query.state + 1 >= RUN_STATE_COUNT ? -1 :
 		    v->query.state + 1;
+		v->cursor = v->top = 0;
+		return 1;
+	case 'F':
+		/* Straight to the failed runs, or back to all. */
+		v->query.state = v->query.state == RUN_FAILED ? -1 :
+		    RUN_FAILED;
 		v->cursor = v->top = 0;
 		return 1;
 	case 'w':

@@ -186,6 +186,22 @@ expect_eq "c: the store says cancelled" cancelled \
 tm send-keys -t dash Escape
 expect_true "the header follows: 39 queued" wait_screen "queued 39"
 
+# F goes straight to the failed runs; c on one says there is nothing to
+# cancel instead of asking; F again shows all.
+tm send-keys -t dash F
+expect_true "F: only failed runs" wait_screen "state=failed"
+tm send-keys -t dash c
+expect_true "c on a failed run: nothing to cancel, no question" \
+    wait_screen "is failed already: nothing to cancel"
+tm send-keys -t dash F
+sleep 0.3
+expect_eq "F again: the state filter is off" 0 "$(screen | grep -c 'state=')"
+# Ctrl-U clears the prompt's text.
+tm send-keys -t dash w x y z C-u bulk-flow Enter
+expect_true "w with Ctrl-U: the typed filter only" wait_screen \
+    "workflow=bulk-flow"
+tm send-keys -t dash Escape
+
 # Resize: smaller redraws; too small says so; larger again.
 tm resize-window -t dash -x 90 -y 20
 # narrow: redrawn within 90 columns, the status line on row 20.
