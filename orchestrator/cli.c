@@ -101,7 +101,10 @@ static const struct cli_command cli_commands[] = {
 	  "                        (default: the stored run's outputs answer "
 	  "for them)\n" },
 	{ "cancel", cli_cancel, "RUN_ID [--url URL]", "cancel a run",
-	  "  RUN_ID                a run no live process is executing\n" },
+	  "  RUN_ID                the run; one another process executes is "
+	  "stopped by that\n"
+	  "                        process within a second (this command "
+	  "waits for it)\n" },
 	{ "resume", cli_resume, "[RUN_ID...] [--workflow W]",
 	  "finish runs left unfinished by a process that died",
 	  "  RUN_ID...             only these runs (default: every one "

@@ -712,7 +712,7 @@ dash_cancel(struct dash_source *src, const char *id, struct orc_error *err)
 		return dash_post(src, id, "cancel", err);
 	if (dash_engine(src, err) != 0)
 		return -1;
-	if (engine_cancel(src->ce.engine, id, err) != 0)
+	if (engine_cancel(src->ce.engine, id, err) < 0)
 		return -1;
 	dash_pump(src);
 	return store_flush(src->ce.store, err);

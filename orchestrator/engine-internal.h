@@ -101,7 +101,9 @@ struct engine {
 	size_t			 max_queue;
 	size_t			 max_active;
 	int			 paused;
-	int			 claims;	/* engine_claim_async in flight */
+	int			 claims;	/* async claims and polls out */
+	int			 cancel_polling;	/* a poll is out */
+	struct event		*cancel_ev;	/* polls every second */
 	engine_observer_fn	 observer;
 	void			*observer_arg;
 	struct engine_stats	 stats;
@@ -143,6 +145,8 @@ int		 engine_admit_check(struct engine *, struct run *,
 struct step_call_params;
 json_t		*engine_replay_step(const json_t *recorded,
 		    struct step_call_params *);
+/* Looks for requests to cancel this process's runs (engine-load.c). */
+void		 engine_cancel_poll(struct engine *);
 int		 engine_key_find(struct engine *, const char *workflow,
 		    const char *key, char id[RUN_ID_LEN + 1], int in_store);
 void		 engine_key_add(struct run *, const char *key);

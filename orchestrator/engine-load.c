@@ -482,8 +482,16 @@ engine_cancel(struct engine *e, const char *id, struct orc_error *err)
 	if (run_state_is_final(rec.state))
 		orc_error_set(err, ORC_ESTATE, "run %s is already %s", rec.id,
 		    run_state_name(rec.state));
-	else if (run_check_lease(e, &rec, err) == 0 &&
-	    engine_claim(e, ids, NULL, &rc, err) == 0) {
+	else if (run_check_lease(e, &rec, err) != 0) {
+		/* Another live process runs it: it takes the request within
+		 * a second (engine_cancel_poll) and stops the run. */
+		if (err->code == ORC_EBUSY &&
+		    store_request_cancel(e->store, rec.id, err) == 0) {
+			orc_error_set(err, ORC_EBUSY, "run %s is held by %s: "
+			    "cancel requested", rec.id, rec.lease_owner);
+			rv = 1;
+		}
+	} else if (engine_claim(e, ids, NULL, &rc, err) == 0) {
 		if (rc.n != 1)
 			orc_error_set(err, ORC_EBUSY, "run %s could not be "
 			    "claimed", rec.id);
@@ -497,4 +505,41 @@ engine_cancel(struct engine *e, const char *id, struct orc_error *err)
 	resume_ctx_clear(&rc);
 	run_rec_clear(&rec);
 	return rv;
+}
+
+/* The cancel requests this process's runs got (engine_cancel_poll). */
+static void
+engine_cancels_cb(const char *const *ids, size_t n,
+    const struct orc_error *err, void *arg)
+{
+	struct engine *e = arg;
+	struct run *run;
+	size_t i;
+
+	e->cancel_polling = 0;
+	e->claims--;
+	if (err != NULL) {
+		log_warn("%s: %s", __func__, err->message);
+		return;
+	}
+	for (i = 0; i < n && !e->paused; i++) {
+		if ((run = engine_run_find(e, ids[i])) == NULL || run->done ||
+		    run_state_is_final(run->rec.state))
+			continue;
+		log_info("%s: run %s cancelled by a request from another "
+		    "process", __func__, ids[i]);
+		engine_run_apply(run, FSM_CANCEL, "cancelled by request");
+	}
+}
+
+/* Looks for requests to cancel the runs this process executes (one look
+ * at a time, by the commit thread). */
+void
+engine_cancel_poll(struct engine *e)
+{
+	if (e->cancel_polling || e->active == 0 || e->paused)
+		return;
+	e->cancel_polling = 1;
+	e->claims++;
+	store_take_cancels_async(e->store, e->owner, engine_cancels_cb, e);
 }

@@ -66,6 +66,13 @@ static void	run_apply(struct run *, enum fsm_event,
 static void	run_submit(struct run *, const struct transition_rec *,
 		    const struct step_rec *, unsigned, unsigned, unsigned);
 
+/* Every second: requests from other processes to cancel runs here. */
+static void
+engine_cancel_cb(evutil_socket_t fd, short what, void *arg)
+{
+	engine_cancel_poll(arg);
+}
+
 /* Renews this process's leases while it has runs. */
 static void
 engine_renew_cb(evutil_socket_t fd, short what, void *arg)
@@ -126,6 +133,10 @@ engine_create(struct event_base *base, struct store *store,
 	e->debounce = hmap_create();
 	e->max_queue = cfg->max_queue ? cfg->max_queue : 10000;
 	e->max_active = cfg->max_active ? cfg->max_active : 100000;
+	e->cancel_ev = event_new(base, -1, EV_PERSIST, engine_cancel_cb, e);
+	tv.tv_sec = 1;
+	tv.tv_usec = 0;
+	event_add(e->cancel_ev, &tv);
 	e->renew = event_new(base, -1, EV_PERSIST, engine_renew_cb, e);
 	tv.tv_sec = e->lease_ms / 3000;
 	tv.tv_usec = (e->lease_ms / 3 % 1000) * 1000;
@@ -253,6 +264,7 @@ engine_free(struct engine *e)
 		workflow_unref(e->defs[i]);
 	free(e->defs);
 	event_free(e->renew);
+	event_free(e->cancel_ev);
 	free(e->buckets_dir);
 	free(e->owner);
 	free(e);

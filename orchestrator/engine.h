@@ -131,7 +131,10 @@ int	engine_redrive(struct engine *, const char *run_id,
 	    const struct engine_redrive *, const struct engine_watch *,
 	    struct orc_error *);
 
-/* Cancels a run: in memory, or in the store when nobody executes it. */
+/* Cancels a run: in memory, or in the store when nobody executes it (0);
+ * when another live process executes it, records a request that process
+ * takes within a second and returns 1 (err says who holds the run). -1
+ * with err when it cannot (final already, unknown). */
 int	engine_cancel(struct engine *, const char *run_id, struct orc_error *);
 
 /* One committed transition, as observers see it. event is the

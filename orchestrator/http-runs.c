@@ -457,12 +457,23 @@ void
 http_runs_cancel(struct http_req *hr, char **args)
 {
 	struct orc_error err;
+	json_t *o;
 
 	orc_error_clear(&err);
-	if (engine_cancel(hr->srv->engine, args[0], &err) != 0)
-		http_error_orc(hr, &err);
-	else
+	switch (engine_cancel(hr->srv->engine, args[0], &err)) {
+	case 0:
 		runs_reply_after(hr, args[0]);
+		break;
+	case 1:
+		/* Another node runs it and takes the request. */
+		o = json_pack("{ssssss}", "id", args[0], "cancel", "requested",
+		    "message", err.message);
+		http_reply_json(hr, 202, o);
+		json_decref(o);
+		break;
+	default:
+		http_error_orc(hr, &err);
+	}
 }
 
 /* Collects the ids of a bulk retry. */

@@ -72,6 +72,13 @@ struct store_ops {
 		    store_owner_dead_fn, void *dead_arg, struct run_rec **out,
 		    size_t *nout, struct orc_error *);
 	/* Sets lease_until on every unfinished run that owner holds. */
+	/* Records a request to cancel run_id (one per run, the newest). */
+	int	 (*request_cancel)(void *, const char *run_id, int64_t at,
+		    struct orc_error *);
+	/* Deletes and returns the cancel requests of the runs owner holds
+	 * (ids malloc'd, free with store_free_ids); drops stale ones. */
+	int	 (*take_cancels)(void *, const char *owner, int64_t now,
+		    char ***ids, size_t *n, struct orc_error *);
 	int	 (*renew_leases)(void *, const char *owner, int64_t until,
 		    struct orc_error *);
 
@@ -103,5 +110,8 @@ extern const struct store_ops store_pg_ops;
 /* A target as messages may show it: a URL without its password nor its
  * query string. A new string. */
 char	*store_display_target(const char *);
+
+/* Frees a list of ids a backend made. */
+void	store_free_ids(char **, size_t);
 
 #endif

@@ -150,6 +150,12 @@ static const char *const pg_migrations[] = {
 	"  fired BIGINT NOT NULL DEFAULT 0,"
 	"  skipped BIGINT NOT NULL DEFAULT 0,"
 	"  updated_at BIGINT NOT NULL DEFAULT 0"
+	");",
+	/* 4: requests to cancel a run another node executes, as SQLite's
+	 * version 4. */
+	"CREATE TABLE cancel_requests ("
+	"  run_id TEXT COLLATE \"C\" PRIMARY KEY,"
+	"  requested_at BIGINT NOT NULL"
 	");"
 };
 #define PG_SCHEMA_VERSION \
@@ -182,6 +188,10 @@ enum {
 	PQ_RENEW,
 	PQ_SCHED_PUT,
 	PQ_SCHED_LIST,
+	PQ_CANCEL_PUT,
+	PQ_CANCEL_ANY,
+	PQ_CANCEL_TAKE,
+	PQ_CANCEL_EXPIRE,
 	PQ_COUNT
 };
 
@@ -275,6 +285,14 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "WHERE id = ANY ($1::text[])",
 	[PQ_RENEW] = "UPDATE runs SET lease_until = $2 WHERE lease_owner = $1 "
 	    "AND " RUN_UNFINISHED,
+	[PQ_CANCEL_PUT] = "INSERT INTO cancel_requests (run_id, requested_at) "
+	    "VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET "
+	    "requested_at = EXCLUDED.requested_at",
+	[PQ_CANCEL_ANY] = "SELECT EXISTS (SELECT 1 FROM cancel_requests)",
+	[PQ_CANCEL_TAKE] = "DELETE FROM cancel_requests WHERE run_id IN "
+	    "(SELECT id FROM runs WHERE lease_owner = $1) RETURNING run_id",
+	[PQ_CANCEL_EXPIRE] = "DELETE FROM cancel_requests WHERE "
+	    "requested_at < $1",
 	[PQ_SCHED_PUT] = "INSERT INTO schedules (workflow, schedule, "
 	    "timezone, next_at, last_fire_at, last_run_id, fired, skipped, "
 	    "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
@@ -2121,6 +2139,63 @@ pg_renew_leases(void *arg, const char *owner, int64_t until,
 	return pg_exec(ps, ps->w, PQ_RENEW, &p, NULL, err);
 }
 
+/* Records a request to cancel a run. */
+static int
+pg_request_cancel(void *arg, const char *run_id, int64_t at,
+    struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 p;
+
+	memset(&p, 0, sizeof p);
+	p_text(&p, 1, run_id);
+	p_int(&p, 2, at);
+	if (pg_ensure(ps, ps->w, err) == -1)
+		return -1;
+	return pg_exec(ps, ps->w, PQ_CANCEL_PUT, &p, NULL, err);
+}
+
+/* Takes the requests to cancel the runs owner holds; drops stale ones. */
+static int
+pg_take_cancels(void *arg, const char *owner, int64_t now, char ***ids,
+    size_t *n, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 p;
+	PGresult		*res;
+	int			 i, rows;
+
+	*ids = NULL;
+	*n = 0;
+	memset(&p, 0, sizeof p);
+	if (pg_ensure(ps, ps->w, err) == -1 ||
+	    (res = pg_stmt(ps, ps->w, PQ_CANCEL_ANY, &p, NULL, err)) == NULL)
+		return -1;
+	/* Nearly always none: one read, no write. */
+	rows = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!rows)
+		return 0;
+	p_text(&p, 1, owner);
+	if ((res = pg_stmt(ps, ps->w, PQ_CANCEL_TAKE, &p, NULL, err)) == NULL)
+		return -1;
+	rows = PQntuples(res);
+	*ids = xcalloc(rows > 0 ? (size_t)rows : 1, sizeof **ids);
+	for (i = 0; i < rows; i++)
+		(*ids)[i] = xstrdup(PQgetvalue(res, i, 0));
+	*n = (size_t)rows;
+	PQclear(res);
+	memset(&p, 0, sizeof p);
+	p_int(&p, 1, now - 3600 * 1000);
+	if (pg_exec(ps, ps->w, PQ_CANCEL_EXPIRE, &p, NULL, err) == -1) {
+		store_free_ids(*ids, *n);
+		*ids = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
 /* Inserts or replaces a schedule row, inside the open transaction. */
 static int
 pg_put_schedule(void *arg, const struct schedule_rec *r,
@@ -2199,6 +2274,8 @@ const struct store_ops store_pg_ops = {
 	.count_finished = pg_count_finished,
 	.search_runs = pg_search_runs,
 	.claim_runs = pg_claim_runs,
+	.request_cancel = pg_request_cancel,
+	.take_cancels = pg_take_cancels,
 	.renew_leases = pg_renew_leases,
 	.put_schedule = pg_put_schedule,
 	.list_schedules = pg_list_schedules,

@@ -146,7 +146,13 @@ static const char *const sqlite_migrations[] = {
 	"  fired INTEGER NOT NULL DEFAULT 0,"
 	"  skipped INTEGER NOT NULL DEFAULT 0,"
 	"  updated_at INTEGER NOT NULL DEFAULT 0"
-	");"
+	");",
+	/* 4: requests to cancel a run another process executes; the process
+	 * holding the run takes them (store_take_cancels_async). */
+	"CREATE TABLE cancel_requests ("
+	"  run_id TEXT PRIMARY KEY,"
+	"  requested_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -182,6 +188,10 @@ enum {
 	SQ_RENEW,
 	SQ_SCHED_PUT,
 	SQ_SCHED_LIST,
+	SQ_CANCEL_PUT,
+	SQ_CANCEL_ANY,
+	SQ_CANCEL_TAKE,
+	SQ_CANCEL_EXPIRE,
 	SQ_COUNT
 };
 
@@ -269,6 +279,13 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "WHERE id = ?1",
 	[SQ_RENEW] = "UPDATE runs SET lease_until = ?2 WHERE lease_owner = ?1 "
 	    "AND " RUN_UNFINISHED,
+	[SQ_CANCEL_PUT] = "INSERT OR REPLACE INTO cancel_requests (run_id, "
+	    "requested_at) VALUES (?1, ?2)",
+	[SQ_CANCEL_ANY] = "SELECT EXISTS (SELECT 1 FROM cancel_requests)",
+	[SQ_CANCEL_TAKE] = "DELETE FROM cancel_requests WHERE run_id IN "
+	    "(SELECT id FROM runs WHERE lease_owner = ?1) RETURNING run_id",
+	[SQ_CANCEL_EXPIRE] = "DELETE FROM cancel_requests WHERE "
+	    "requested_at < ?1",
 	[SQ_SCHED_PUT] = "INSERT OR REPLACE INTO schedules (workflow, "
 	    "schedule, timezone, next_at, last_fire_at, last_run_id, fired, "
 	    "skipped, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -1879,6 +1896,75 @@ sqlite_renew_leases(void *arg, const char *owner, int64_t until,
 	return sqlite_exec_stmt(ss, st, NULL, err);
 }
 
+/* Records a request to cancel a run. */
+static int
+sqlite_request_cancel(void *arg, const char *run_id, int64_t at,
+    struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_CANCEL_PUT, err)) == NULL)
+		return -1;
+	bind_text(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, at);
+	return sqlite_exec_stmt(ss, st, NULL, err);
+}
+
+/* Collects the ids a DELETE ... RETURNING gives back. */
+static int
+sqlite_cancel_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
+    struct orc_error *err)
+{
+	struct sqlite_claim *cl = arg;
+
+	if (cl->n == cl->cap) {
+		cl->cap = cl->cap == 0 ? 8 : cl->cap * 2;
+		cl->ids = xrealloc(cl->ids, cl->cap * sizeof *cl->ids);
+	}
+	cl->ids[cl->n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+	return 0;
+}
+
+/* Takes the requests to cancel the runs owner holds, and drops requests
+ * older than an hour (their runs ended before anyone took them). */
+static int
+sqlite_take_cancels(void *arg, const char *owner, int64_t now, char ***ids,
+    size_t *n, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	struct sqlite_claim	 cl;
+	sqlite3_stmt		*st;
+
+	memset(&cl, 0, sizeof cl);
+	*ids = NULL;
+	*n = 0;
+	/* Nearly always none: a read, no write and no sync. */
+	if ((st = sqlite_stmt(ss, ss->w, SQ_CANCEL_ANY, err)) == NULL)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0) {
+		sqlite_done(st);
+		return 0;
+	}
+	sqlite_done(st);
+	if ((st = sqlite_stmt(ss, ss->w, SQ_CANCEL_TAKE, err)) == NULL)
+		return -1;
+	bind_text(st, 1, owner);
+	if (sqlite_each_row(ss, st, sqlite_cancel_row_cb, &cl, err) == -1 ||
+	    (st = sqlite_stmt(ss, ss->w, SQ_CANCEL_EXPIRE, err)) == NULL) {
+		store_free_ids(cl.ids, cl.n);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, now - 3600 * 1000);
+	if (sqlite_exec_stmt(ss, st, NULL, err) == -1) {
+		store_free_ids(cl.ids, cl.n);
+		return -1;
+	}
+	*ids = cl.ids;
+	*n = cl.n;
+	return 0;
+}
+
 /* Inserts or replaces a schedule row, inside the open transaction. */
 static int
 sqlite_put_schedule(void *arg, const struct schedule_rec *r,
@@ -1965,6 +2051,8 @@ const struct store_ops store_sqlite_ops = {
 	.count_finished = sqlite_count_finished,
 	.search_runs = sqlite_search_runs,
 	.claim_runs = sqlite_claim_runs,
+	.request_cancel = sqlite_request_cancel,
+	.take_cancels = sqlite_take_cancels,
 	.renew_leases = sqlite_renew_leases,
 	.put_schedule = sqlite_put_schedule,
 	.list_schedules = sqlite_list_schedules,

@@ -1351,6 +1351,103 @@ store_find_idempotent_async(struct store *s, const char *workflow,
 	store_enqueue_work(s, store_key_work, 1, store_key_done, j);
 }
 
+/* Frees a list of ids a backend made. */
+void
+store_free_ids(char **ids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+/* A request to cancel, or the taking of requests, by the commit thread. */
+struct store_cancel_job {
+	char			*arg_text;	/* run id, or owner */
+	char			**ids;
+	size_t			 n;
+	int			 rc;
+	struct orc_error	 err;
+	store_cancels_cb	 cb;		/* NULL: a request */
+	void			*arg;
+};
+
+/* On the commit thread: records the request. */
+static void
+store_cancel_put_work(struct store *s, void *arg)
+{
+	struct store_cancel_job *j = arg;
+
+	orc_error_clear(&j->err);
+	j->rc = s->ops->request_cancel(s->be, j->arg_text, orc_now_ms(),
+	    &j->err);
+}
+
+/* On the commit thread: takes the owner's requests. */
+static void
+store_cancel_take_work(struct store *s, void *arg)
+{
+	struct store_cancel_job *j = arg;
+
+	orc_error_clear(&j->err);
+	j->rc = s->ops->take_cancels(s->be, j->arg_text, orc_now_ms(),
+	    &j->ids, &j->n, &j->err);
+}
+
+/* On the loop: the requests taken, or the request's failure logged. */
+static void
+store_cancel_done(void *arg)
+{
+	struct store_cancel_job *j = arg;
+
+	if (j->cb != NULL)
+		j->cb((const char *const *)j->ids, j->rc == 0 ? j->n : 0,
+		    j->rc == 0 ? NULL : &j->err, j->arg);
+	else if (j->rc != 0)
+		log_warn("%s: run %s: %s", __func__, j->arg_text,
+		    j->err.message);
+	store_free_ids(j->ids, j->n);
+	free(j->arg_text);
+	free(j);
+}
+
+/* Records a request to cancel a run another process executes: at once
+ * on a store without a commit thread (a command), else by that thread. */
+int
+store_request_cancel(struct store *s, const char *run_id,
+    struct orc_error *err)
+{
+	struct store_cancel_job *j;
+
+	if (s->flags & STORE_READONLY) {
+		orc_error_set(err, ORC_EINVAL, "%s: opened read-only",
+		    s->target);
+		return -1;
+	}
+	if (!s->threaded)
+		return s->ops->request_cancel(s->be, run_id, orc_now_ms(),
+		    err);
+	j = xcalloc(1, sizeof *j);
+	j->arg_text = xstrdup(run_id);
+	store_enqueue_work(s, store_cancel_put_work, 0, store_cancel_done, j);
+	return 0;
+}
+
+/* Takes the requests to cancel the runs owner holds, by the commit
+ * thread; cb gets their run ids on the loop. */
+void
+store_take_cancels_async(struct store *s, const char *owner,
+    store_cancels_cb cb, void *arg)
+{
+	struct store_cancel_job *j = xcalloc(1, sizeof *j);
+
+	j->arg_text = xstrdup(owner);
+	j->cb = cb;
+	j->arg = arg;
+	store_enqueue_work(s, store_cancel_take_work, 0, store_cancel_done, j);
+}
+
 /* Renews like store_renew_leases, on the commit thread. */
 void
 store_renew_leases_async(struct store *s, const char *owner, int64_t until)

@@ -291,6 +291,16 @@ typedef void (*store_key_cb)(const char *id, const struct orc_error *err,
 		    void *arg);
 void	store_find_idempotent_async(struct store *, const char *workflow,
 	    const char *key, int64_t since, store_key_cb, void *arg);
+/* Cancel from anywhere: a request to cancel a run another process
+ * executes is recorded (-1 with err when it cannot be), and the process
+ * holding the run takes its requests now and then (cb gets the run ids
+ * on the loop, or err). */
+int	store_request_cancel(struct store *, const char *run_id,
+	    struct orc_error *);
+typedef void (*store_cancels_cb)(const char *const *ids, size_t n,
+		    const struct orc_error *err, void *arg);
+void	store_take_cancels_async(struct store *, const char *owner,
+	    store_cancels_cb, void *arg);
 
 /*
  * Leases. A process claims unfinished runs (queued, running, retrying, or

@@ -290,7 +290,7 @@ test_store_migrate(void)
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 3);
+	CHECK(query_int("PRAGMA user_version") == 4);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'table' AND name IN ('runs', 'steps', 'transitions', "
 	    "'definitions')") == 4);
@@ -1031,6 +1031,63 @@ test_store_claim_async(void)
 	    &err) == 0);
 	CHECK_STR(got.lease_owner, "live");
 	run_rec_clear(&got);
+	store_close(s);
+	event_base_free(base);
+}
+
+/* What a take of cancel requests handed over. */
+static void
+cancels_cb(const char *const *ids, size_t n, const struct orc_error *err,
+    void *arg)
+{
+	struct async_claim *ac = arg;
+	size_t i;
+
+	ac->called++;
+	ac->failed = err != NULL;
+	for (i = 0; i < n; i++)
+		strncat(ac->ids, ids[i] + RUN_ID_LEN - 1,
+		    sizeof ac->ids - strlen(ac->ids) - 1);
+}
+
+/* Cancel requests: recorded for any run, taken only by the process that
+ * holds the run, once. */
+static void
+test_store_cancel_requests(void)
+{
+	struct orc_error	 err;
+	struct event_base	*base;
+	struct store		*s;
+	struct async_claim	 ac;
+	int64_t			 now = orc_now_ms();
+
+	base = event_base_new();
+	REQUIRE(base != NULL);
+	s = store_open(DB, 0, base, &err);
+	REQUIRE(s != NULL);
+	add_run(s, 1, "wf", RUN_RUNNING, NULL, "me", now + 60000, DEAD_NONE);
+	add_run(s, 2, "wf", RUN_RUNNING, NULL, "other", now + 60000,
+	    DEAD_NONE);
+	REQUIRE(store_request_cancel(s, "R0000000000000000000000001",
+	    &err) == 0);
+	REQUIRE(store_request_cancel(s, "R0000000000000000000000002",
+	    &err) == 0);
+	memset(&ac, 0, sizeof ac);
+	store_take_cancels_async(s, "me", cancels_cb, &ac);
+	event_base_dispatch(base);
+	CHECK(ac.called == 1 && !ac.failed);
+	CHECK_STR(ac.ids, "1");
+	/* Taken once. */
+	memset(&ac, 0, sizeof ac);
+	store_take_cancels_async(s, "me", cancels_cb, &ac);
+	event_base_dispatch(base);
+	CHECK(ac.called == 1 && !ac.failed);
+	CHECK_STR(ac.ids, "");
+	/* The other's stays for the other. */
+	memset(&ac, 0, sizeof ac);
+	store_take_cancels_async(s, "other", cancels_cb, &ac);
+	event_base_dispatch(base);
+	CHECK_STR(ac.ids, "2");
 	store_close(s);
 	event_base_free(base);
 }
@@ -2014,6 +2071,7 @@ main(void)
 	RUN(test_store_list_and_count);
 	RUN(test_store_claim);
 	RUN(test_store_claim_async);
+	RUN(test_store_cancel_requests);
 	RUN(test_store_update_flags);
 	RUN(test_store_progress);
 	RUN(test_store_fold);
