@@ -49,15 +49,24 @@ expect_contains "cancel: the server logged whose request it took" \
     "$(cat "$SERVE_LOG")" "run $id cancelled by a request from another"
 serve_stop
 
+# run_in_background N: orchestrator run of napper, its output in
+# $T/runN.*; sets RUNPID and rid (its run, once running; bounded).
+run_in_background() {
+	local i
+	"$ORCH_BIN" run "$WF/napper.json" --db "$DB" >"$T/run$1.out" \
+	    2>"$T/run$1.err" &
+	RUNPID=$!
+	rid=
+	for i in $(seq 1 100); do
+		rid=$(orch runs --json --state running 2>/dev/null |
+		    json - 'd["id"]' 2>/dev/null)
+		[ -n "$rid" ] && break
+		sleep 0.1
+	done
+}
+
 # orchestrator run in the background, cancelled from another command.
-"$ORCH_BIN" run "$WF/napper.json" --db "$DB" >"$T/run.out" 2>"$T/run.err" &
-RUNPID=$!
-for i in $(seq 1 100); do
-	rid=$(orch runs --json --state running 2>/dev/null | json - 'd["id"]' \
-	    2>/dev/null)
-	[ -n "$rid" ] && break
-	sleep 0.1
-done
+run_in_background 1
 expect_ne "orchestrator run started its run" "" "$rid"
 expect_exit 0 orch cancel "$rid"
 rc=
@@ -70,20 +79,11 @@ for i in $(seq 1 100); do
 	sleep 0.1
 done
 expect_eq "orchestrator run exits 1 when its run is cancelled" 1 "$rc"
-expect_contains "orchestrator run says why" "$(cat "$T/run.err")" \
+expect_contains "orchestrator run says why" "$(cat "$T/run1.err")" \
     "cancelled"
 
 # The API of a server, for a run that orchestrator run holds: 202.
-"$ORCH_BIN" run "$WF/napper.json" --db "$DB" >"$T/run2.out" \
-    2>"$T/run2.err" &
-RUNPID=$!
-rid=
-for i in $(seq 1 100); do
-	rid=$(orch runs --json --state running 2>/dev/null | json - 'd["id"]' \
-	    2>/dev/null)
-	[ -n "$rid" ] && break
-	sleep 0.1
-done
+run_in_background 2
 serve_start || finish
 req POST "/runs/$rid/cancel"
 expect_code "API cancel of a run another process holds" 202
