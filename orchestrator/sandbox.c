@@ -95,7 +95,9 @@ sandbox_descriptors(int keep, int keep_stderr)
 	return 0;
 }
 
-/* The rlimits: no files written, no processes, bounded memory. */
+/* The rlimits: no files written, no processes, bounded memory. Not
+ * RLIMIT_CPU: it counts a worker's whole life of many calls, and each
+ * call's time is bounded by the kill at its deadline. */
 static int
 sandbox_rlimits(void)
 {
