@@ -167,7 +167,7 @@ serve_reload(struct serve *sv)
 {
 	const char *dir = cli_workflows(sv->co.workflows);
 	struct strbuf rejected = STRBUF_INIT, kept = STRBUF_INIT;
-	struct workflow **list = NULL;
+	struct workflow **list = NULL, *other;
 	size_t i, n;
 	int got;
 
@@ -183,6 +183,16 @@ serve_reload(struct serve *sv)
 		if (serve_has(list, n, workflow_name(sv->wfs[i])) ||
 		    access(workflow_path(sv->wfs[i]), F_OK) != 0)
 			continue;
+		if ((other = workflow_hook_conflict(list, n, sv->wfs[i])) !=
+		    NULL) {
+			/* A loaded file took its path: that file wins. */
+			fprintf(stderr, "%s: webhook path \"%s\" now used by "
+			    "%s; the previous definition of %s is not kept\n",
+			    workflow_path(sv->wfs[i]),
+			    workflow_hook_path(sv->wfs[i]),
+			    workflow_path(other), workflow_name(sv->wfs[i]));
+			continue;
+		}
 		strbuf_printf(&kept, ", %s", workflow_name(sv->wfs[i]));
 		list = xrealloc(list, (n + 1) * sizeof *list);
 		list[n++] = workflow_ref(sv->wfs[i]);

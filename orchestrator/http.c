@@ -856,6 +856,22 @@ http_match(const char *pattern, const char *path, char *buf, char **args)
 	}
 }
 
+/* The pattern of the route a path hits, whatever the method. */
+const char *
+http_api_path(const char *path)
+{
+	const struct http_route *r;
+	char *buf, *args[HTTP_MAX_ARGS];
+
+	buf = xmalloc(strlen(path) + 1);
+	for (r = http_routes; r->pattern != NULL; r++) {
+		if (http_match(r->pattern, path, buf, args))
+			break;
+	}
+	free(buf);
+	return r->pattern;
+}
+
 /* Finds the route and calls it; 404 or 405 with Allow when none fits. */
 static void
 http_route(struct http_req *hr)
@@ -1120,7 +1136,7 @@ void
 http_set_workflows(struct http_server *srv, struct workflow **wfs,
     size_t n)
 {
-	const json_t *path;
+	const char *path;
 	size_t i;
 
 	http_clear_workflows(srv);
@@ -1128,10 +1144,11 @@ http_set_workflows(struct http_server *srv, struct workflow **wfs,
 	for (i = 0; i < n; i++) {
 		srv->wfs[i] = workflow_ref(wfs[i]);
 		hmap_set(srv->by_name, workflow_name(wfs[i]), wfs[i]);
-		path = json_object_get(json_object_get(workflow_trigger(
-		    wfs[i]), "webhook"), "path");
-		if (json_is_string(path))
-			hmap_set(srv->by_path, json_string_value(path), wfs[i]);
+		/* The loaders refuse a second file with a path: should one
+		 * get here, the first keeps it, as there. */
+		if ((path = workflow_hook_path(wfs[i])) != NULL &&
+		    hmap_get(srv->by_path, path) == NULL)
+			hmap_set(srv->by_path, path, wfs[i]);
 	}
 	srv->nwfs = n;
 }

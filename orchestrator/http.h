@@ -40,5 +40,8 @@ void		 http_set_workflows(struct http_server *, struct workflow **,
 void		 http_drain(struct http_server *);
 /* The port the server listens on. */
 int		 http_port(const struct http_server *);
+/* The API endpoint pattern (such as "/runs/ID") a path is routed to, or
+ * NULL: a webhook at such a path would shadow the endpoint. */
+const char	*http_api_path(const char *path);
 
 #endif

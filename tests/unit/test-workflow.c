@@ -620,6 +620,79 @@ test_workflow_load_dir_edges(void)
 	diag_free(d);
 }
 
+/* A webhook path the server routes itself is refused, naming the
+ * endpoint; a path beside one (a prefix, a trailing slash) is not. */
+static void
+test_workflow_hook_shadows_api(void)
+{
+	static const char *const api[] = { "/healthz", "/metrics",
+	    "/workflows", "/workflows/x", "/workflows/x/runs", "/runs",
+	    "/runs/retry", "/runs/x", "/runs/x/events", "/runs/x/retry",
+	    "/runs/x/cancel", NULL };
+	static const char *const free_paths[] = { "/hooks/x", "/healthz/",
+	    "/runsx", "/runs/x/y/z", "/workflows/x/runs/y", "/", NULL };
+	struct diag *d;
+	struct workflow *wf;
+	char *text;
+	size_t i;
+
+	for (i = 0; api[i] != NULL; i++) {
+		text = xasprintf("{\"name\": \"x\", \"trigger\": "
+		    "{\"webhook\": {\"path\": \"%s\"}}, \"steps\": [{"
+		    "\"name\": \"a\", \"uses\": \"json.encode\"}]}", api[i]);
+		CHECK(one_problem(text, "trigger.webhook.path: "));
+		CHECK(one_problem(text, "is the server's own endpoint /"));
+		free(text);
+	}
+	for (i = 0; free_paths[i] != NULL; i++) {
+		text = xasprintf("{\"name\": \"x\", \"trigger\": "
+		    "{\"webhook\": {\"path\": \"%s\"}}, \"steps\": [{"
+		    "\"name\": \"a\", \"uses\": \"json.encode\"}]}",
+		    free_paths[i]);
+		REQUIRE(write_file("t.json", text) == 0);
+		d = diag_create();
+		wf = workflow_load_file("t.json", d);
+		CHECK(wf != NULL);
+		CHECK(diag_count(d) == 0);
+		if (wf != NULL)
+			CHECK_STR(workflow_hook_path(wf), free_paths[i]);
+		workflow_unref(wf);
+		diag_free(d);
+		free(text);
+	}
+}
+
+/* Two files of a folder with one webhook path: the later one (in name
+ * order) is skipped, and its problem names both files. */
+static void
+test_workflow_load_dir_hook_twice(void)
+{
+	struct diag *d = diag_create();
+	struct workflow **list = NULL;
+
+	REQUIRE(mkdir("hooks", 0755) == 0);
+	REQUIRE(write_file("hooks/a.json", "{\"name\": \"a\", \"trigger\": "
+	    "{\"webhook\": {\"path\": \"/h\"}}, \"steps\": [{\"name\": "
+	    "\"s\", \"uses\": \"json.encode\"}]}") == 0);
+	REQUIRE(write_file("hooks/b.json", "{\"name\": \"b\",\n\"trigger\": "
+	    "{\"webhook\": {\"path\": \"/h\"}}, \"steps\": [{\"name\": "
+	    "\"s\", \"uses\": \"json.encode\"}]}") == 0);
+	REQUIRE(write_file("hooks/c.json", "{\"name\": \"c\", \"trigger\": "
+	    "{\"webhook\": {\"path\": \"/h2\"}}, \"steps\": [{\"name\": "
+	    "\"s\", \"uses\": \"json.encode\"}]}") == 0);
+	CHECK(workflow_load_dir("hooks", &list, d) == 2);
+	REQUIRE(list != NULL);
+	CHECK_STR(workflow_name(list[0]), "a");
+	CHECK_STR(workflow_name(list[1]), "c");
+	CHECK(workflow_hook_conflict(list, 2, list[0]) == NULL);
+	CHECK(diag_count(d) == 1);
+	CHECK(has_diag(d, "hooks/b.json", "2:25: webhook path \"/h\" already "
+	    "used by hooks/a.json (workflow a); give one of them another "
+	    "path"));
+	workflow_list_free(list, 2);
+	diag_free(d);
+}
+
 int
 main(void)
 {
@@ -635,5 +708,7 @@ main(void)
 	TEST_RUN(test_workflow_missing_file);
 	TEST_RUN(test_workflow_load_dir);
 	TEST_RUN(test_workflow_load_dir_edges);
+	TEST_RUN(test_workflow_hook_shadows_api);
+	TEST_RUN(test_workflow_load_dir_hook_twice);
 	TEST_DONE();
 }
