@@ -14,6 +14,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct serve {
 	size_t			 max_queue;
 	size_t			 max_body;
 	int			 read_timeout_ms; /* a whole request */
+	size_t			 max_inflight;	/* request bytes held */
 	struct event_base	*base;
 	struct store		*store;
 	struct engine		*engine;
@@ -64,6 +66,23 @@ serve_number(const char *name, const char *arg, long long *out)
 		    name, arg);
 		return -1;
 	}
+	return 0;
+}
+
+/* Sets the bound on request bytes held from an option or variable. */
+static int
+serve_inflight(const char *name, const char *arg, struct serve *sv)
+{
+	long long n;
+
+	if (serve_number(name, arg, &n) != 0)
+		return -1;
+	if (n < 65536) {
+		cli_usage_error("serve", "%s: expected at least 65536 bytes, "
+		    "not \"%s\"", name, arg);
+		return -1;
+	}
+	sv->max_inflight = (size_t)n;
 	return 0;
 }
 
@@ -108,6 +127,8 @@ serve_opt(int c, const char *arg, void *ctx)
 		}
 		sv->read_timeout_ms = (int)n;
 		return 0;
+	case 'I':
+		return serve_inflight("--max-inflight-bytes", arg, sv);
 	}
 	return 0;
 }
@@ -282,6 +303,7 @@ serve_open(struct serve *sv, struct orc_error *err)
 	hc.access_log = sv->access_log;
 	hc.max_body = sv->max_body;
 	hc.read_timeout_ms = sv->read_timeout_ms;
+	hc.max_inflight = sv->max_inflight;
 	if ((sv->http = http_create(sv->base, sv->engine, sv->store, &hc,
 	    err)) == NULL)
 		return -1;
@@ -369,6 +391,30 @@ serve_claim_start(struct serve *sv)
 	event_add(sv->claim_ev, &tv);
 }
 
+/* jemalloc's control, when the daemon is linked with it: weak, so that
+ * the unit tests and --without-jemalloc builds, which have none, link. */
+extern int	mallctl(const char *, void *, size_t *, void *, size_t)
+		    __attribute__((weak));
+
+/*
+ * Lets jemalloc return freed pages to the system on a thread of its own.
+ * Without it, pages are returned only as later allocations go by: after
+ * a burst of large bodies (up to --max-inflight-bytes) an idle daemon
+ * would keep them. The thread sleeps while there is nothing to return.
+ */
+static void
+serve_memory_returns(void)
+{
+	bool on = true;
+
+	if (mallctl == NULL)
+		return;
+	if (mallctl("background_thread", NULL, NULL, &on, sizeof on) != 0)
+		log_warn("%s: jemalloc's background thread cannot start: "
+		    "freed memory returns to the system more slowly",
+		    __func__);
+}
+
 /*
  * Raises the soft limit on open descriptors towards the hard one (at most
  * 65536): every webhook connection and every outgoing HTTP connection
@@ -403,6 +449,7 @@ cli_serve(int argc, char **argv)
 		{ "max-queue", required_argument, NULL, 'q' },
 		{ "max-body", required_argument, NULL, 'B' },
 		{ "read-timeout-ms", required_argument, NULL, 'R' },
+		{ "max-inflight-bytes", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct serve sv;
@@ -415,6 +462,9 @@ cli_serve(int argc, char **argv)
 	    "127.0.0.1:8080";
 	sv.access_log = 1;
 	sv.grace_ms = 10000;
+	if ((env = getenv("ORCH_MAX_INFLIGHT_BYTES")) != NULL && *env != '\0' &&
+	    serve_inflight("ORCH_MAX_INFLIGHT_BYTES", env, &sv) != 0)
+		return CLI_USAGE;
 	if ((i = cli_parse("serve", argc, argv, opts, serve_opt, &sv,
 	    &sv.co)) < 0)
 		return CLI_USAGE;
@@ -426,6 +476,7 @@ cli_serve(int argc, char **argv)
 		    cli_workflows(sv.co.workflows));
 	sv.nwfs = (size_t)n;
 	serve_raise_fd_limit();
+	serve_memory_returns();
 	sv.base = loop_base_new();
 	if (serve_open(&sv, &err) != 0) {
 		serve_close(&sv);

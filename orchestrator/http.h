@@ -23,6 +23,7 @@ struct http_config {
 	size_t		 max_body;	/* bytes, for every request: 0 = 16 MiB */
 	int		 timeout_s;	/* idle, reset by any byte: 0 = 30 */
 	int		 read_timeout_ms; /* a whole request: 0 = 10000 */
+	size_t		 max_inflight;	/* request bytes held: 0 = 256 MiB */
 };
 
 struct http_server *http_create(struct event_base *, struct engine *,

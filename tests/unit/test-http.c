@@ -95,7 +95,7 @@ loop_main(void *arg)
 static int
 server_start(struct server *s)
 {
-	struct http_config hc = { "127.0.0.1:0", TOKEN, 1, 0, 5, 0 };
+	struct http_config hc = { "127.0.0.1:0", TOKEN, 1, 0, 5, 0, 0 };
 	struct engine_config ec;
 	struct workflow *wfs[8];
 	struct orc_error err;
