@@ -101,6 +101,15 @@ fault_cycle() {
 	$start
 	fire 6 25
 	expect_true "$name: /healthz goes 503 during the fault" health_is 503 10
+	# A webhook now is refused at once, not held with its body.
+	t0=$(date +%s%N)
+	REQ_TIMEOUT=5 req POST /hooks/sf -H 'Content-Type: application/json' \
+	    --data-binary '{"n": -1}'
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	expect_error "$name: a webhook during the fault" 503 store_unavailable
+	expect_eq "$name: its Retry-After" 1 "$(header Retry-After)"
+	expect_true "$name: refused within a second (took $ms ms)" \
+	    test "$ms" -lt 1000
 	acked0=$(grep -c . "$T/acked.txt")
 	echo "$name: $((acked0 - 5)) acked while the fault holds"
 	$clear
