@@ -51,6 +51,8 @@ struct serve {
 	size_t			 nwfs;
 	struct event		*sig_term, *sig_int, *sig_hup, *drain_ev;
 	struct event		*claim_ev;	/* dead nodes' runs */
+	struct event		*target_ev;	/* the database file there? */
+	int			 target_lost;
 	int64_t			 drain_until;
 };
 
@@ -333,6 +335,8 @@ serve_close(struct serve *sv)
 		event_free(sv->drain_ev);
 	if (sv->claim_ev != NULL)
 		event_free(sv->claim_ev);
+	if (sv->target_ev != NULL)
+		event_free(sv->target_ev);
 	if (sv->sig_term != NULL) {
 		event_free(sv->sig_term);
 		event_free(sv->sig_int);
@@ -416,6 +420,49 @@ serve_memory_returns(void)
 }
 
 /*
+ * Every second: is the database still the file that was opened? Removed
+ * or replaced, what is committed goes into a file nobody opens again, so
+ * the store calls itself unhealthy (webhooks 503, /healthz 503) and one
+ * line says so whatever the log level, and another if the file is back.
+ */
+static void
+serve_target_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *sv = arg;
+	struct orc_error err;
+
+	if (store_check_target(sv->store, &err) == 0) {
+		if (sv->target_lost)
+			fprintf(stderr, "orchestrator: the database %s is "
+			    "back; webhooks are taken again\n",
+			    cli_db(sv->co.db));
+		sv->target_lost = 0;
+		return;
+	}
+	if (sv->target_lost)
+		return;
+	sv->target_lost = 1;
+	fprintf(stderr, "orchestrator: %s: webhooks are refused with 503 and "
+	    "/healthz answers 503 from now on; what this process still "
+	    "commits goes to the file it opened and is lost when it stops. "
+	    "Move the file back to its path to go on, or stop serve and "
+	    "start it again on the file you keep\n", err.message);
+}
+
+/* Starts the check of the database file, off the requests' path. */
+static void
+serve_target_start(struct serve *sv)
+{
+	struct timeval tv = { 1, 0 };
+
+	sv->target_ev = event_new(sv->base, -1, EV_PERSIST, serve_target_cb,
+	    sv);
+	if (sv->target_ev == NULL)
+		fatal("%s: event_new failed", __func__);
+	event_add(sv->target_ev, &tv);
+}
+
+/*
  * Raises the soft limit on open descriptors towards the hard one (at most
  * 65536): every webhook connection and every outgoing HTTP connection
  * takes one, and Debian's default soft limit of 1024 is reached by a few
@@ -485,6 +532,7 @@ cli_serve(int argc, char **argv)
 	serve_signals(&sv);
 	serve_resume(&sv);
 	serve_claim_start(&sv);
+	serve_target_start(&sv);
 	/* After the resume: overlap sees the runs taken over. */
 	sched_set_workflows(sv.sched, sv.wfs, sv.nwfs);
 	fprintf(stderr, "orchestrator: listening on http://%.*s:%d "
