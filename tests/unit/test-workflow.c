@@ -620,6 +620,15 @@ test_workflow_load_dir_edges(void)
 	diag_free(d);
 }
 
+/* A one-step workflow named name with a webhook at path: a new string. */
+static char *
+hook_workflow(const char *name, const char *path)
+{
+	return xasprintf("{\"name\": \"%s\",\n\"trigger\": {\"webhook\": "
+	    "{\"path\": \"%s\"}}, \"steps\": [{\"name\": \"s\", \"uses\": "
+	    "\"json.encode\"}]}", name, path);
+}
+
 /* A webhook path the server routes itself is refused, naming the
  * endpoint; a path beside one (a prefix, a trailing slash) is not. */
 static void
@@ -637,19 +646,15 @@ test_workflow_hook_shadows_api(void)
 	size_t i;
 
 	for (i = 0; api[i] != NULL; i++) {
-		text = xasprintf("{\"name\": \"x\", \"trigger\": "
-		    "{\"webhook\": {\"path\": \"%s\"}}, \"steps\": [{"
-		    "\"name\": \"a\", \"uses\": \"json.encode\"}]}", api[i]);
-		CHECK(one_problem(text, "trigger.webhook.path: "));
+		text = hook_workflow("x", api[i]);
+		CHECK(one_problem(text, "t.json:2:25: trigger.webhook.path: "));
 		CHECK(one_problem(text, "is the server's own endpoint /"));
 		free(text);
 	}
 	for (i = 0; free_paths[i] != NULL; i++) {
-		text = xasprintf("{\"name\": \"x\", \"trigger\": "
-		    "{\"webhook\": {\"path\": \"%s\"}}, \"steps\": [{"
-		    "\"name\": \"a\", \"uses\": \"json.encode\"}]}",
-		    free_paths[i]);
+		text = hook_workflow("x", free_paths[i]);
 		REQUIRE(write_file("t.json", text) == 0);
+		free(text);
 		d = diag_create();
 		wf = workflow_load_file("t.json", d);
 		CHECK(wf != NULL);
@@ -658,7 +663,6 @@ test_workflow_hook_shadows_api(void)
 			CHECK_STR(workflow_hook_path(wf), free_paths[i]);
 		workflow_unref(wf);
 		diag_free(d);
-		free(text);
 	}
 }
 
@@ -667,19 +671,22 @@ test_workflow_hook_shadows_api(void)
 static void
 test_workflow_load_dir_hook_twice(void)
 {
+	static const char *const files[][3] = {
+		{ "hooks/a.json", "a", "/h" },
+		{ "hooks/b.json", "b", "/h" },
+		{ "hooks/c.json", "c", "/h2" },
+	};
 	struct diag *d = diag_create();
 	struct workflow **list = NULL;
+	char *text;
+	size_t i;
 
 	REQUIRE(mkdir("hooks", 0755) == 0);
-	REQUIRE(write_file("hooks/a.json", "{\"name\": \"a\", \"trigger\": "
-	    "{\"webhook\": {\"path\": \"/h\"}}, \"steps\": [{\"name\": "
-	    "\"s\", \"uses\": \"json.encode\"}]}") == 0);
-	REQUIRE(write_file("hooks/b.json", "{\"name\": \"b\",\n\"trigger\": "
-	    "{\"webhook\": {\"path\": \"/h\"}}, \"steps\": [{\"name\": "
-	    "\"s\", \"uses\": \"json.encode\"}]}") == 0);
-	REQUIRE(write_file("hooks/c.json", "{\"name\": \"c\", \"trigger\": "
-	    "{\"webhook\": {\"path\": \"/h2\"}}, \"steps\": [{\"name\": "
-	    "\"s\", \"uses\": \"json.encode\"}]}") == 0);
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		text = hook_workflow(files[i][1], files[i][2]);
+		REQUIRE(write_file(files[i][0], text) == 0);
+		free(text);
+	}
 	CHECK(workflow_load_dir("hooks", &list, d) == 2);
 	REQUIRE(list != NULL);
 	CHECK_STR(workflow_name(list[0]), "a");
