@@ -47,7 +47,8 @@
  * body there and writes its 413 page, which the output callback turns
  * into our 503 "overloaded" with Retry-After; a request without a body
  * (GET /healthz) is answered as usual. The bytes go back with the
- * connection, and jemalloc returns the pages to the system soon after.
+ * connection, and jemalloc's background thread (cli-serve.c) returns
+ * the pages to the system within about ten seconds.
  */
 #include "config.h"
 
