@@ -84,6 +84,8 @@
 #define HTTP_TIMEOUT_S	30
 #define HTTP_READ_TIMEOUT_MS	10000	/* to read a whole request */
 #define HTTP_MAX_INFLIGHT	((size_t)256 * 1024 * 1024)
+#define HTTP_OVERLOADED	"the server holds its --max-inflight-bytes of %zu " \
+			"bytes of requests already; retry later"
 #define HTTP_MAX_ARGS	2
 #define HTTP_PAUSE_MIN_MS	100	/* out of descriptors: 1st pause */
 #define HTTP_PAUSE_MAX_MS	1000	/* and the longest */
@@ -476,8 +478,7 @@ http_conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		code = "overloaded";
 		extra = "Retry-After: 1\r\n";
 		body = xasprintf("{\"error\":{\"code\":\"%s\",\"message\":"
-		    "\"the server holds its --max-inflight-bytes of %zu bytes "
-		    "of requests already; retry later\"}}", code,
+		    "\"" HTTP_OVERLOADED "\"}}", code,
 		    conn->srv->max_inflight);
 	} else if (status == 413)
 		body = xasprintf("{\"error\":{\"code\":\"%s\",\"message\":"
@@ -1075,9 +1076,8 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	} else if (srv->draining)
 		http_error(hr, "shutting_down", "the server is shutting down");
 	else if (refused) {
-		http_error(hr, "overloaded", "the server holds its "
-		    "--max-inflight-bytes of %zu bytes of requests already; "
-		    "retry later", srv->max_inflight);
+		http_error(hr, "overloaded", HTTP_OVERLOADED,
+		    srv->max_inflight);
 	} else if ((wf = hmap_get(srv->by_path, hr->path)) != NULL) {
 		/* Webhooks answer to their signature, not to the token. */
 		if (hr->method != M_POST) {
