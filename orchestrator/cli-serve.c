@@ -14,6 +14,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct serve {
 	size_t			 max_queue;
 	size_t			 max_body;
 	int			 read_timeout_ms; /* a whole request */
+	size_t			 max_inflight;	/* request bytes held */
 	struct event_base	*base;
 	struct store		*store;
 	struct engine		*engine;
@@ -50,6 +52,8 @@ struct serve {
 	size_t			 nwfs;
 	struct event		*sig_term, *sig_int, *sig_hup, *drain_ev;
 	struct event		*claim_ev;	/* dead nodes' runs */
+	struct event		*target_ev;	/* the database file there? */
+	int			 target_lost;
 	int64_t			 drain_until;
 	int			 flushed;	/* the drain committed all */
 	int64_t			 spans_until;	/* the drain sends spans */
@@ -70,6 +74,23 @@ serve_number(const char *name, const char *arg, long long *out)
 		    name, arg);
 		return -1;
 	}
+	return 0;
+}
+
+/* Sets the bound on request bytes held from an option or variable. */
+static int
+serve_inflight(const char *name, const char *arg, struct serve *sv)
+{
+	long long n;
+
+	if (serve_number(name, arg, &n) != 0)
+		return -1;
+	if (n < 65536) {
+		cli_usage_error("serve", "%s: expected at least 65536 bytes, "
+		    "not \"%s\"", name, arg);
+		return -1;
+	}
+	sv->max_inflight = (size_t)n;
 	return 0;
 }
 
@@ -114,6 +135,8 @@ serve_opt(int c, const char *arg, void *ctx)
 		}
 		sv->read_timeout_ms = (int)n;
 		return 0;
+	case 'I':
+		return serve_inflight("--max-inflight-bytes", arg, sv);
 	}
 	return 0;
 }
@@ -173,7 +196,7 @@ serve_reload(struct serve *sv)
 {
 	const char *dir = cli_workflows(sv->co.workflows);
 	struct strbuf rejected = STRBUF_INIT, kept = STRBUF_INIT;
-	struct workflow **list = NULL;
+	struct workflow **list = NULL, *other;
 	size_t i, n;
 	int got;
 
@@ -189,6 +212,16 @@ serve_reload(struct serve *sv)
 		if (serve_has(list, n, workflow_name(sv->wfs[i])) ||
 		    access(workflow_path(sv->wfs[i]), F_OK) != 0)
 			continue;
+		if ((other = workflow_hook_conflict(list, n, sv->wfs[i])) !=
+		    NULL) {
+			/* A loaded file took its path: that file wins. */
+			fprintf(stderr, "%s: webhook path \"%s\" now used by "
+			    "%s; the previous definition of %s is not kept\n",
+			    workflow_path(sv->wfs[i]),
+			    workflow_hook_path(sv->wfs[i]),
+			    workflow_path(other), workflow_name(sv->wfs[i]));
+			continue;
+		}
 		strbuf_printf(&kept, ", %s", workflow_name(sv->wfs[i]));
 		list = xrealloc(list, (n + 1) * sizeof *list);
 		list[n++] = workflow_ref(sv->wfs[i]);
@@ -291,6 +324,7 @@ serve_open(struct serve *sv, struct orc_error *err)
 	hc.access_log = sv->access_log;
 	hc.max_body = sv->max_body;
 	hc.read_timeout_ms = sv->read_timeout_ms;
+	hc.max_inflight = sv->max_inflight;
 	if ((sv->http = http_create(sv->base, sv->engine, sv->store, &hc,
 	    err)) == NULL)
 		return -1;
@@ -320,6 +354,8 @@ serve_close(struct serve *sv)
 		event_free(sv->drain_ev);
 	if (sv->claim_ev != NULL)
 		event_free(sv->claim_ev);
+	if (sv->target_ev != NULL)
+		event_free(sv->target_ev);
 	if (sv->sig_term != NULL) {
 		event_free(sv->sig_term);
 		event_free(sv->sig_int);
@@ -374,6 +410,73 @@ serve_claim_start(struct serve *sv)
 	event_add(sv->claim_ev, &tv);
 }
 
+/* jemalloc's control, when the daemon is linked with it: weak, so that
+ * the unit tests and --without-jemalloc builds, which have none, link. */
+extern int	mallctl(const char *, void *, size_t *, void *, size_t)
+		    __attribute__((weak));
+
+/*
+ * Lets jemalloc return freed pages to the system on a thread of its own.
+ * Without it, pages are returned only as later allocations go by: after
+ * a burst of large bodies (up to --max-inflight-bytes) an idle daemon
+ * would keep them. The thread sleeps while there is nothing to return.
+ */
+static void
+serve_memory_returns(void)
+{
+	bool on = true;
+
+	if (mallctl == NULL)
+		return;
+	if (mallctl("background_thread", NULL, NULL, &on, sizeof on) != 0)
+		log_warn("%s: jemalloc's background thread cannot start: "
+		    "freed memory returns to the system more slowly",
+		    __func__);
+}
+
+/*
+ * Every second: is the database still the file that was opened? Removed
+ * or replaced, what is committed goes into a file nobody opens again, so
+ * the store calls itself unhealthy (webhooks 503, /healthz 503) and one
+ * line says so whatever the log level, and another if the file is back.
+ */
+static void
+serve_target_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *sv = arg;
+	struct orc_error err;
+
+	if (store_check_target(sv->store, &err) == 0) {
+		if (sv->target_lost)
+			fprintf(stderr, "orchestrator: the database %s is "
+			    "back; webhooks are taken again\n",
+			    cli_db(sv->co.db));
+		sv->target_lost = 0;
+		return;
+	}
+	if (sv->target_lost)
+		return;
+	sv->target_lost = 1;
+	fprintf(stderr, "orchestrator: %s: webhooks are refused with 503 and "
+	    "/healthz answers 503 from now on; what this process still "
+	    "commits goes to the file it opened and is lost when it stops. "
+	    "Move the file back to its path to go on, or stop serve and "
+	    "start it again on the file you keep\n", err.message);
+}
+
+/* Starts the check of the database file, off the requests' path. */
+static void
+serve_target_start(struct serve *sv)
+{
+	struct timeval tv = { 1, 0 };
+
+	sv->target_ev = event_new(sv->base, -1, EV_PERSIST, serve_target_cb,
+	    sv);
+	if (sv->target_ev == NULL)
+		fatal("%s: event_new failed", __func__);
+	event_add(sv->target_ev, &tv);
+}
+
 /*
  * Raises the soft limit on open descriptors towards the hard one (at most
  * 65536): every webhook connection and every outgoing HTTP connection
@@ -408,6 +511,7 @@ cli_serve(int argc, char **argv)
 		{ "max-queue", required_argument, NULL, 'q' },
 		{ "max-body", required_argument, NULL, 'B' },
 		{ "read-timeout-ms", required_argument, NULL, 'R' },
+		{ "max-inflight-bytes", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct serve sv;
@@ -420,6 +524,9 @@ cli_serve(int argc, char **argv)
 	    "127.0.0.1:8080";
 	sv.access_log = 1;
 	sv.grace_ms = 10000;
+	if ((env = getenv("ORCH_MAX_INFLIGHT_BYTES")) != NULL && *env != '\0' &&
+	    serve_inflight("ORCH_MAX_INFLIGHT_BYTES", env, &sv) != 0)
+		return CLI_USAGE;
 	if ((i = cli_parse("serve", argc, argv, opts, serve_opt, &sv,
 	    &sv.co)) < 0)
 		return CLI_USAGE;
@@ -431,6 +538,7 @@ cli_serve(int argc, char **argv)
 		    cli_workflows(sv.co.workflows));
 	sv.nwfs = (size_t)n;
 	serve_raise_fd_limit();
+	serve_memory_returns();
 	sv.base = loop_base_new();
 	if (serve_open(&sv, &err) != 0) {
 		serve_close(&sv);
@@ -439,6 +547,7 @@ cli_serve(int argc, char **argv)
 	serve_signals(&sv);
 	serve_resume(&sv);
 	serve_claim_start(&sv);
+	serve_target_start(&sv);
 	/* After the resume: overlap sees the runs taken over. */
 	sched_set_workflows(sv.sched, sv.wfs, sv.nwfs);
 	fprintf(stderr, "orchestrator: listening on http://%.*s:%d "

@@ -114,7 +114,8 @@ static const struct cli_command cli_commands[] = {
 	  "[--workflows DIR] [--db PATH] [--listen ADDR:PORT] [--buckets DIR]\n"
 	  "       [--access-log on|off] [--grace-ms N] [--max-queue N] "
 	  "[--max-body BYTES]\n"
-	  "       [--read-timeout-ms N] [--workers N]",
+	  "       [--read-timeout-ms N] [--max-inflight-bytes BYTES] "
+	  "[--workers N]",
 	  "the daemon: webhooks, the HTTP API, and the runs they start",
 	  "  --listen ADDR:PORT    where to serve (ORCH_LISTEN, default "
 	  "127.0.0.1:8080;\n"
@@ -132,6 +133,14 @@ static const struct cli_command cli_commands[] = {
 	  "  --read-timeout-ms N   ms a client may take to send a whole "
 	  "request\n"
 	  "                        (default 10000)\n"
+	  "  --max-inflight-bytes BYTES\n"
+	  "                        request bytes held in memory at once, "
+	  "bodies being\n"
+	  "                        received and webhooks waiting for their "
+	  "commit; past\n"
+	  "                        it 503 with Retry-After "
+	  "(ORCH_MAX_INFLIGHT_BYTES,\n"
+	  "                        default 256 MiB)\n"
 	  "  --workers N           worker processes that run Lua steps "
 	  "(ORCH_WORKERS,\n"
 	  "                        default one per core; 0 runs Lua on the "

@@ -219,6 +219,20 @@ admin_metrics_store(struct store *store, struct strbuf *sb)
 	    st.changes);
 }
 
+/* The request bytes held in memory and the requests refused for them. */
+static void
+admin_metrics_inflight(const struct http_server *srv, struct strbuf *sb)
+{
+	admin_metric(sb, "orchestrator_http_inflight_bytes", "gauge",
+	    "Request bytes held: bodies being received, requests waiting "
+	    "for their answer.", srv->inflight);
+	admin_metric(sb, "orchestrator_http_inflight_limit_bytes", "gauge",
+	    "--max-inflight-bytes.", srv->max_inflight);
+	admin_metric(sb, "orchestrator_http_inflight_refused_total",
+	    "counter", "Requests answered 503 past --max-inflight-bytes.",
+	    srv->inflight_refused);
+}
+
 /* The worker processes that run user code, when the engine has them. */
 static void
 admin_metrics_workers(const struct worker_pool *pool, struct strbuf *sb)
@@ -312,6 +326,7 @@ http_admin_metrics(struct http_req *hr, char **args)
 		    (unsigned long long)srv->code_counts[i]);
 	sched_metrics(srv->store, &sb);
 	admin_metrics_store(srv->store, &sb);
+	admin_metrics_inflight(srv, &sb);
 	admin_metrics_workers(engine_workers(srv->engine), &sb);
 	admin_metrics_lag(engine_loop_lag(srv->engine), &sb);
 	admin_metrics_trace(engine_trace(srv->engine), &sb);

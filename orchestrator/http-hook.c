@@ -442,6 +442,14 @@ http_hook_post(struct http_req *hr, struct workflow *wf, int webhook)
 	char *body;
 	int form = 0;
 
+	/* Commits fail: a run taken now would wait, its body held, with
+	 * no bound but memory. The client retries instead. */
+	if (!store_healthy(hr->srv->store)) {
+		http_error(hr, "store_unavailable", "the store cannot commit "
+		    "now (see GET /healthz and the server's log); retry "
+		    "later");
+		return;
+	}
 	body = http_body(hr, &len);
 	t = json_object_get(hook, "max_body_bytes");
 	if (json_is_integer(t) && (json_int_t)len > json_integer_value(t)) {

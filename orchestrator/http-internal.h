@@ -50,6 +50,11 @@ struct http_server {
 	TAILQ_HEAD(, http_req)	 held;		/* answered later */
 	int			 read_timeout_ms;
 	size_t			 max_body;	/* --max-body, for the 413 */
+	/* Request bytes held: received since each connection's previous
+	 * answer, until the answer (http.c), bounded by max_inflight. */
+	size_t			 inflight;
+	size_t			 max_inflight;	/* --max-inflight-bytes */
+	uint64_t		 inflight_refused;	/* answered 503 */
 	struct hmap		*conns;		/* by bufferevent */
 	TAILQ_HEAD(, http_conn)	 conn_list;
 	/* Out of descriptors, the listener pauses (http.c). */

@@ -36,6 +36,19 @@
  * failing), logs one line per pause, and spends a descriptor kept in
  * reserve to accept the oldest waiting connection and close it at once, so
  * that its client learns instead of hanging. Accepting resumes by itself.
+ *
+ * evhttp holds a request's body in memory until the request is answered:
+ * --max-body bounds one, and --max-inflight-bytes their sum. Each
+ * connection counts the bytes its bufferevent reads (a callback on the
+ * input buffer: no system call, no allocation), from its previous answer
+ * to its next, so a webhook waiting for its commit still counts. A read
+ * that takes the sum past the bound refuses its connection's request:
+ * the connection's largest body is set to 0, so evhttp stops reading the
+ * body there and writes its 413 page, which the output callback turns
+ * into our 503 "overloaded" with Retry-After; a request without a body
+ * (GET /healthz) is answered as usual. The bytes go back with the
+ * connection, and jemalloc's background thread (cli-serve.c) returns
+ * the pages to the system within about ten seconds.
  */
 #include "config.h"
 
@@ -70,6 +83,9 @@
 #define HTTP_MAX_HEADERS	(64 * 1024)	/* all header lines of a request */
 #define HTTP_TIMEOUT_S	30
 #define HTTP_READ_TIMEOUT_MS	10000	/* to read a whole request */
+#define HTTP_MAX_INFLIGHT	((size_t)256 * 1024 * 1024)
+#define HTTP_OVERLOADED	"the server holds its --max-inflight-bytes of %zu " \
+			"bytes of requests already; retry later"
 #define HTTP_MAX_ARGS	2
 #define HTTP_PAUSE_MIN_MS	100	/* out of descriptors: 1st pause */
 #define HTTP_PAUSE_MAX_MS	1000	/* and the longest */
@@ -94,6 +110,9 @@ struct http_conn {
 	struct http_req		*held;
 	int64_t			 deadline;
 	struct evbuffer_cb_entry *out_cb;	/* http_conn_output_cb */
+	struct evbuffer_cb_entry *in_cb;	/* http_conn_input_cb */
+	size_t			 recv;		/* read since the last answer */
+	int			 refused;	/* over --max-inflight-bytes */
 	int			 error_page;	/* an error answer is written */
 	char			 key[32];	/* in srv->conns */
 };
@@ -146,6 +165,8 @@ static const struct {
 	{ "too_many_requests", 429 },
 	{ "run_failed", 500 },
 	{ "shutting_down", 503 },
+	{ "overloaded", 503 },
+	{ "store_unavailable", 503 },
 	{ NULL, 500 }		/* internal */
 };
 
@@ -202,6 +223,8 @@ http_req_gone(struct http_req *hr)
 static void	http_conn_timer_cb(evutil_socket_t, short, void *);
 static void	http_conn_output_cb(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
+static void	http_conn_input_cb(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
 
 /* A new connection's record, its deadline running from now. */
 static struct http_conn *
@@ -218,10 +241,21 @@ http_conn_new(struct http_server *srv, struct bufferevent *bev)
 	conn->deadline = orc_mono_ms() + srv->read_timeout_ms;
 	conn->out_cb = evbuffer_add_cb(bufferevent_get_output(bev),
 	    http_conn_output_cb, conn);
+	conn->in_cb = evbuffer_add_cb(bufferevent_get_input(bev),
+	    http_conn_input_cb, conn);
 	snprintf(conn->key, sizeof conn->key, "%p", (void *)bev);
 	hmap_set(srv->conns, conn->key, conn);
 	TAILQ_INSERT_TAIL(&srv->conn_list, conn, entry);
 	return conn;
+}
+
+/* The bytes a connection read count no more: its request was answered,
+ * or it closed. */
+static void
+http_conn_release(struct http_conn *conn)
+{
+	conn->srv->inflight -= conn->recv;
+	conn->recv = 0;
 }
 
 /* Forgets a connection: its timer and our reference on its bufferevent. */
@@ -234,6 +268,10 @@ http_conn_free(struct http_conn *conn)
 	if (conn->out_cb != NULL)
 		evbuffer_remove_cb_entry(bufferevent_get_output(conn->bev),
 		    conn->out_cb);
+	if (conn->in_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_input(conn->bev),
+		    conn->in_cb);
+	http_conn_release(conn);
 	/* Before evhttp's own bufferevent_free, when it closes: that one
 	 * then frees the bufferevent. */
 	bufferevent_decref(conn->bev);
@@ -363,6 +401,32 @@ http_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * The bufferevent read bytes for the request: count them, and past
+ * --max-inflight-bytes refuse the request (see the top). Runs before
+ * evhttp's read callback sees the bytes.
+ */
+static void
+http_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct http_conn *conn = arg;
+	struct http_server *srv = conn->srv;
+
+	if (info->n_added == 0)
+		return;
+	conn->recv += info->n_added;
+	srv->inflight += info->n_added;
+	if (srv->inflight <= srv->max_inflight || conn->refused ||
+	    conn->evcon == NULL)
+		return;
+	conn->refused = 1;
+	srv->inflight_refused++;
+	log_debug("%s: %zu request bytes held, over %zu: refusing a request",
+	    __func__, srv->inflight, srv->max_inflight);
+	evhttp_connection_set_max_body_size(conn->evcon, 0);
+}
+
+/*
  * evhttp answers a request it could not read (a body over --max-body,
  * headers over their limit, a malformed request) with an HTML page of its
  * own, before any callback of ours sees the request. Such a page is
@@ -380,7 +444,7 @@ http_conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	char head[13], end[sizeof tail - 1], *body;
 	struct evbuffer_ptr pos;
 	size_t len = evbuffer_get_length(buf), i;
-	const char *code = "internal";
+	const char *code = "internal", *extra = "";
 	int status;
 
 	if (info->n_added == 0)
@@ -408,7 +472,15 @@ http_conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 			break;
 		}
 	}
-	if (status == 413)
+	if (status == 413 && conn->refused) {
+		/* Not too large: too many bytes held at once. */
+		status = 503;
+		code = "overloaded";
+		extra = "Retry-After: 1\r\n";
+		body = xasprintf("{\"error\":{\"code\":\"%s\",\"message\":"
+		    "\"" HTTP_OVERLOADED "\"}}", code,
+		    conn->srv->max_inflight);
+	} else if (status == 413)
 		body = xasprintf("{\"error\":{\"code\":\"%s\",\"message\":"
 		    "\"request body over the server's --max-body of %zu bytes "
 		    "(or headers over %d bytes)\"}}", code,
@@ -420,9 +492,10 @@ http_conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	/* Our callback runs again for these changes: error_page is 0. */
 	evbuffer_drain(buf, len);
 	evbuffer_add_printf(buf, "HTTP/1.1 %d %s\r\nContent-Type: "
-	    "application/json\r\nConnection: close\r\nContent-Length: "
+	    "application/json\r\nConnection: close\r\n%sContent-Length: "
 	    "%zu\r\n\r\n%s", status, status == 413 ? "Payload Too Large" :
-	    status == 400 ? "Bad Request" : "Error", strlen(body), body);
+	    status == 400 ? "Bad Request" : status == 503 ?
+	    "Service Unavailable" : "Error", extra, strlen(body), body);
 	free(body);
 }
 
@@ -515,6 +588,7 @@ http_conn_done_cb(struct evhttp_request *req, void *arg)
 {
 	struct http_conn *conn = arg;
 
+	http_conn_release(conn);
 	http_conn_arm(conn);
 }
 
@@ -687,7 +761,9 @@ http_error(struct http_req *hr, const char *code, const char *fmt, ...)
 		if (strcmp(http_error_codes[i].code, code) == 0)
 			break;
 	}
-	if (strcmp(code, "too_many_requests") == 0)
+	if (strcmp(code, "too_many_requests") == 0 ||
+	    strcmp(code, "overloaded") == 0 ||
+	    strcmp(code, "store_unavailable") == 0)
 		http_add_header(hr, "Retry-After", "1");
 	o = json_pack("{s{ssss}}", "error", "code", code, "message", msg);
 	if (o == NULL) {
@@ -856,6 +932,22 @@ http_match(const char *pattern, const char *path, char *buf, char **args)
 	}
 }
 
+/* The pattern of the route a path hits, whatever the method. */
+const char *
+http_api_path(const char *path)
+{
+	const struct http_route *r;
+	char *buf, *args[HTTP_MAX_ARGS];
+
+	buf = xmalloc(strlen(path) + 1);
+	for (r = http_routes; r->pattern != NULL; r++) {
+		if (http_match(r->pattern, path, buf, args))
+			break;
+	}
+	free(buf);
+	return r->pattern;
+}
+
 /* Finds the route and calls it; 404 or 405 with Allow when none fits. */
 static void
 http_route(struct http_req *hr)
@@ -960,12 +1052,22 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	struct http_conn *conn;
 	struct workflow *wf;
 	const char *why;
+	int refused = 0;
 
 	/* Read whole: the deadline stops until the answer is sent. */
 	if ((conn = http_conn_of(srv, req, 1)) != NULL) {
 		http_conn_disarm(conn);
 		evhttp_request_set_on_complete_cb(req, http_conn_done_cb,
 		    conn);
+		/* Refused with no body to stop reading: a GET goes on,
+		 * and the next request may have a body again. */
+		if (conn->refused) {
+			refused = hr->method != M_GET &&
+			    hr->method != EVHTTP_REQ_HEAD;
+			conn->refused = 0;
+			evhttp_connection_set_max_body_size(conn->evcon,
+			    (ev_ssize_t)srv->max_body);
+		}
 	}
 	if ((why = http_length_problem(req)) != NULL) {
 		/* Where this request ends is unsure: so is the next one. */
@@ -973,7 +1075,10 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		http_error(hr, "bad_request", "%s", why);
 	} else if (srv->draining)
 		http_error(hr, "shutting_down", "the server is shutting down");
-	else if ((wf = hmap_get(srv->by_path, hr->path)) != NULL) {
+	else if (refused) {
+		http_error(hr, "overloaded", HTTP_OVERLOADED,
+		    srv->max_inflight);
+	} else if ((wf = hmap_get(srv->by_path, hr->path)) != NULL) {
 		/* Webhooks answer to their signature, not to the token. */
 		if (hr->method != M_POST) {
 			http_add_header(hr, "Allow", "POST");
@@ -1087,6 +1192,8 @@ http_create(struct event_base *base, struct engine *engine,
 	    HTTP_TIMEOUT_S);
 	srv->max_body = cfg->max_body > 0 ? cfg->max_body : HTTP_MAX_BODY;
 	evhttp_set_max_body_size(srv->http, (ev_ssize_t)srv->max_body);
+	srv->max_inflight = cfg->max_inflight > 0 ? cfg->max_inflight :
+	    HTTP_MAX_INFLIGHT;
 	/* libevent's default is no limit: one client could fill memory. */
 	evhttp_set_max_headers_size(srv->http, HTTP_MAX_HEADERS);
 	evhttp_set_gencb(srv->http, http_request_cb, srv);
@@ -1120,7 +1227,7 @@ void
 http_set_workflows(struct http_server *srv, struct workflow **wfs,
     size_t n)
 {
-	const json_t *path;
+	const char *path;
 	size_t i;
 
 	http_clear_workflows(srv);
@@ -1128,10 +1235,11 @@ http_set_workflows(struct http_server *srv, struct workflow **wfs,
 	for (i = 0; i < n; i++) {
 		srv->wfs[i] = workflow_ref(wfs[i]);
 		hmap_set(srv->by_name, workflow_name(wfs[i]), wfs[i]);
-		path = json_object_get(json_object_get(workflow_trigger(
-		    wfs[i]), "webhook"), "path");
-		if (json_is_string(path))
-			hmap_set(srv->by_path, json_string_value(path), wfs[i]);
+		/* The loaders refuse a second file with a path: should one
+		 * get here, the first keeps it, as there. */
+		if ((path = workflow_hook_path(wfs[i])) != NULL &&
+		    hmap_get(srv->by_path, path) == NULL)
+			hmap_set(srv->by_path, path, wfs[i]);
 	}
 	srv->nwfs = n;
 }

@@ -23,6 +23,7 @@ struct http_config {
 	size_t		 max_body;	/* bytes, for every request: 0 = 16 MiB */
 	int		 timeout_s;	/* idle, reset by any byte: 0 = 30 */
 	int		 read_timeout_ms; /* a whole request: 0 = 10000 */
+	size_t		 max_inflight;	/* request bytes held: 0 = 256 MiB */
 };
 
 struct http_server *http_create(struct event_base *, struct engine *,
@@ -40,5 +41,8 @@ void		 http_set_workflows(struct http_server *, struct workflow **,
 void		 http_drain(struct http_server *);
 /* The port the server listens on. */
 int		 http_port(const struct http_server *);
+/* The API endpoint pattern (such as "/runs/ID") a path is routed to, or
+ * NULL: a webhook at such a path would shadow the endpoint. */
+const char	*http_api_path(const char *path);
 
 #endif

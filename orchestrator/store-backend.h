@@ -101,6 +101,11 @@ struct store_ops {
 	 * (begin to commit, claims, renewals) may run on another thread,
 	 * one at a time, while the loop reads. */
 	int	 (*separate_reader)(void *);
+
+	/* -1 with err when the target is no longer the one open (a file
+	 * removed or replaced), else 0. Called from the loop's thread
+	 * while writes may run. NULL: the target cannot go away so. */
+	int	 (*check_target)(void *, struct orc_error *);
 };
 
 extern const struct store_ops store_sqlite_ops;

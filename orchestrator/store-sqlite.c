@@ -14,6 +14,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -330,6 +332,9 @@ struct sqlite_store {
 	struct sqlite_conn	*w;	/* NULL when read-only */
 	struct sqlite_conn	*r;	/* may be w */
 	int			 lock_fd;	/* FILE.lock (serve), or -1 */
+	int			 have_id;	/* a file: its device, inode */
+	dev_t			 dev;
+	ino_t			 ino;
 };
 
 /* Whether reads have their own connection (not so in memory). */
@@ -1059,6 +1064,47 @@ sqlite_lock_serve(struct sqlite_store *ss, struct orc_error *err)
 	return 0;
 }
 
+/* Notes which file the path names now: the one just opened. */
+static void
+sqlite_note_file(struct sqlite_store *ss)
+{
+	struct stat sb;
+
+	if (stat(ss->path, &sb) != 0)
+		return;
+	ss->have_id = 1;
+	ss->dev = sb.st_dev;
+	ss->ino = sb.st_ino;
+}
+
+/*
+ * Whether the path still names the open file. Removed or replaced, the
+ * writes would go on into a file nobody opens again: they would be lost
+ * at the next start. A stat, for a timer, not for every commit.
+ */
+static int
+sqlite_check_target(void *arg, struct orc_error *err)
+{
+	struct sqlite_store *ss = arg;
+	struct stat sb;
+
+	if (!ss->have_id)
+		return 0;
+	if (stat(ss->path, &sb) != 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return 0;	/* cannot tell: not a loss */
+		orc_error_set(err, ORC_ESTORE, "the database %s was removed "
+		    "while in use", ss->path);
+		return -1;
+	}
+	if (sb.st_dev != ss->dev || sb.st_ino != ss->ino) {
+		orc_error_set(err, ORC_ESTORE, "the database %s was replaced "
+		    "by another file while in use", ss->path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Opens a file (or ":memory:"), migrating it unless read-only. */
 static void *
 sqlite_open(const char *target, unsigned flags, struct orc_error *err)
@@ -1099,6 +1145,7 @@ sqlite_open(const char *target, unsigned flags, struct orc_error *err)
 	if (memory)
 		ss->r = ss->w;
 	else {
+		sqlite_note_file(ss);
 		if (sqlite_connect(ss, &ss->rconn, SQLITE_OPEN_READONLY, 0,
 		    err) == -1)
 			goto fail;
@@ -2056,4 +2103,5 @@ const struct store_ops store_sqlite_ops = {
 	.renew_leases = sqlite_renew_leases,
 	.put_schedule = sqlite_put_schedule,
 	.list_schedules = sqlite_list_schedules,
+	.check_target = sqlite_check_target,
 };

@@ -104,6 +104,7 @@ struct store {
 	int			 in_callbacks;
 
 	int			 healthy;
+	int			 lost;		/* the target went away */
 	unsigned		 failures;	/* commits failed this outage */
 	struct store_stats	 stats;
 
@@ -1075,11 +1076,20 @@ store_pending(const struct store *s)
 	return s->npending;
 }
 
-/* 0 while the last commit failed. */
+/* 0 while the last commit failed, or the target is lost. */
 int
 store_healthy(const struct store *s)
 {
-	return s->healthy;
+	return s->healthy && !s->lost;
+}
+
+int
+store_check_target(struct store *s, struct orc_error *err)
+{
+	if (s->ops->check_target == NULL)
+		return 0;
+	s->lost = s->ops->check_target(s->be, err) != 0;
+	return s->lost ? -1 : 0;
 }
 
 void

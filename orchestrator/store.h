@@ -177,8 +177,13 @@ size_t		 store_pending(const struct store *);
  * callback's arg to free_arg (may be NULL): for an owner that goes away
  * while a commit cannot happen. The changes themselves stay queued. */
 void		 store_forget_callbacks(struct store *, void (*)(void *));
-/* 0 while the last commit failed. */
+/* 0 while the last commit failed, or since store_check_target found the
+ * target lost. */
 int		 store_healthy(const struct store *);
+/* Whether the target is still the one open (a SQLite file removed or
+ * replaced is not): -1 with err, and the store unhealthy, until a later
+ * check finds it back. For a timer on the loop's thread. */
+int		 store_check_target(struct store *, struct orc_error *);
 /* Transactions committed and the changes they held, since opening. */
 struct store_stats {
 	uint64_t	 commits;

@@ -21,6 +21,7 @@
 
 #include "cron.h"
 #include "diag.h"
+#include "http.h"
 #include "jsonpos.h"
 #include "schema.h"
 #include "script.h"
@@ -62,6 +63,9 @@ struct workflow {
 	struct workflow_step	*on_failure;
 	int			 name_line;	/* where "name" is, for */
 	int			 name_column;	/* workflow_load_dir */
+	const char		*hook_path;	/* trigger.webhook.path */
+	int			 hook_line;	/* and where it is */
+	int			 hook_column;
 };
 
 /* A problem found, kept until all are known so they go out in order. */
@@ -563,7 +567,7 @@ static void
 wf_check_trigger(struct wf_check *ck, json_t *root)
 {
 	json_t *trig, *hook, *cron;
-	const char *s;
+	const char *s = NULL, *api;
 	int64_t n;
 
 	if ((trig = wf_get_object(ck, root, "", "trigger")) == NULL)
@@ -575,6 +579,11 @@ wf_check_trigger(struct wf_check *ck, json_t *root)
 		    &s) > 0 && (*s != '/' || strpbrk(s, " \t\r\n?#") != NULL))
 			wf_error(ck, "trigger.webhook.path", "\"%s\" is not a "
 			    "url path starting with \"/\"", s);
+		else if (s != NULL && (api = http_api_path(s)) != NULL)
+			/* Webhooks are routed first: it would hide the API. */
+			wf_error(ck, "trigger.webhook.path", "\"%s\" is the "
+			    "server's own endpoint %s; pick a path outside the "
+			    "API, such as /hooks/NAME", s, api);
 		wf_get_enum(ck, hook, "trigger.webhook", "mode", wf_modes);
 		wf_get_int(ck, hook, "trigger.webhook", "sync_timeout_ms", 1,
 		    INT64_MAX, &n);
@@ -992,6 +1001,11 @@ wf_check_root(struct wf_check *ck, json_t *root, struct workflow *wf)
 	wf_get_string(ck, root, "", "description", &wf->description);
 	wf_check_trigger(ck, root);
 	wf->trigger = json_object_get(root, "trigger");
+	wf->hook_path = json_string_value(json_object_get(
+	    json_object_get(wf->trigger, "webhook"), "path"));
+	if (wf->hook_path != NULL)
+		jsonpos_find(ck->pos, "trigger.webhook.path", &wf->hook_line,
+		    &wf->hook_column);
 	wf_check_schema(ck, root, "input", &wf->input);
 	wf_check_schema(ck, root, "output", &wf->output);
 	wf_check_defaults(ck, root, wf);
@@ -1331,11 +1345,35 @@ wf_list_json(const char *dir, char ***names, size_t *count)
 	return 0;
 }
 
+/* The webhook path, or NULL when the workflow has none. */
+const char *
+workflow_hook_path(const struct workflow *wf)
+{
+	return wf->hook_path;
+}
+
+/* The workflow of list that has wf's webhook path already, or NULL. */
+struct workflow *
+workflow_hook_conflict(struct workflow **list, size_t n,
+    const struct workflow *wf)
+{
+	size_t i;
+
+	if (wf->hook_path == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (list[i] != wf && list[i]->hook_path != NULL &&
+		    strcmp(list[i]->hook_path, wf->hook_path) == 0)
+			return list[i];
+	}
+	return NULL;
+}
+
 /* Loads every *.json in a folder; bad files are reported and skipped. */
 int
 workflow_load_dir(const char *dir, struct workflow ***out, struct diag *d)
 {
-	struct workflow **list = NULL, *wf;
+	struct workflow **list = NULL, *wf, *other;
 	struct stat sb;
 	char **names, *path;
 	size_t count, i, j, n = 0;
@@ -1371,6 +1409,15 @@ workflow_load_dir(const char *dir, struct workflow ***out, struct diag *d)
 			diag_add(d, wf->path, wf->name_line, wf->name_column,
 			    "workflow name \"%s\" already used by %s",
 			    wf->name, list[j]->path);
+			workflow_unref(wf);
+			continue;
+		}
+		if ((other = workflow_hook_conflict(list, n, wf)) != NULL) {
+			/* Else one of them would silently win the path. */
+			diag_add(d, wf->path, wf->hook_line, wf->hook_column,
+			    "webhook path \"%s\" already used by %s (workflow "
+			    "%s); give one of them another path",
+			    wf->hook_path, other->path, other->name);
 			workflow_unref(wf);
 			continue;
 		}

@@ -49,6 +49,12 @@ const json_t	*workflow_json(const struct workflow *);
 const json_t	*workflow_input_schema(const struct workflow *); /* or NULL */
 const json_t	*workflow_output_schema(const struct workflow *);/* or NULL */
 const json_t	*workflow_trigger(const struct workflow *);	/* or NULL */
+/* trigger.webhook.path, or NULL. */
+const char	*workflow_hook_path(const struct workflow *);
+/* The workflow of the list (other than wf) that has wf's webhook path,
+ * or NULL: two files must not share a path. */
+struct workflow	*workflow_hook_conflict(struct workflow **, size_t,
+		    const struct workflow *);
 const json_t	*workflow_allow(const struct workflow *);	/* or NULL */
 int64_t		 workflow_timeout_ms(const struct workflow *);	/* 0: none */
 int		 workflow_concurrency(const struct workflow *);	/* 0: none */
@@ -71,7 +77,8 @@ int64_t		 workflow_step_timeout_ms(const struct workflow_step *);
 
 /* Loads every *.json in a folder; a bad file is reported in diag and
  * skipped. Returns the count loaded, or -1 when the folder is unreadable.
- * Duplicate names are problems (the second file is skipped). */
+ * Duplicate names and webhook paths are problems (the later file, in
+ * name order, is skipped and both are named). */
 int		 workflow_load_dir(const char *dir, struct workflow ***out,
 		    struct diag *);
 void		 workflow_list_free(struct workflow **, size_t);

@@ -50,11 +50,37 @@ wait_log() {
 	return 1
 }
 
+# wait_log_count PATTERN N: waits (at most 10 s) for N lines of the
+# daemon's log to match a basic regexp.
+wait_log_count() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(grep -c "$1" "$SERVE_LOG")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # state_of RUN_ID and def_of RUN_ID: from the database, through the CLI.
 state_of() { orch show "$1" --json 2>/dev/null | json - 'd["state"]'; }
 def_of() { orch show "$1" --json 2>/dev/null | json - 'd["definition"]'; }
 
+# A file with napper's webhook path, later in name order: refused at the
+# start naming both files, and napper keeps its path.
+cat >"$WF/stolen.json" <<'JSON'
+{
+  "name": "stolen",
+  "trigger": { "webhook": { "path": "/hooks/napper", "mode": "sync" } },
+  "steps": [ { "name": "decode", "uses": "json.decode" } ]
+}
+JSON
+
 serve_start --grace-ms 10000 --log-level info || finish
+
+expect_true "serve: a webhook path used twice refuses the later file" \
+    grep -Eq '/stolen.json:3:[0-9]+: webhook path "/hooks/napper" already '\
+'used by [^ ]*/napper.json \(workflow napper\)' "$SERVE_LOG"
+rm "$WF/stolen.json"
 
 req POST /hooks/hello "${J[@]}" -d '{}'
 expect_code "hello v1" 200
@@ -121,6 +147,59 @@ expect_true "the second reload is logged, nothing rejected" \
     wait_log 'reloaded .*: 3 workflows serve; rejected: none$'
 req POST /hooks/hello "${J[@]}" -d '{}'
 expect_eq "hello fixed: v3" 3 "$(body 'str(d["v"])')"
+
+# A new file that takes hello's path (or an API endpoint's) at a reload:
+# refused, naming both files, and hello keeps serving its path.
+cat >"$WF/thief.json" <<'JSON'
+{
+  "name": "thief",
+  "trigger": { "webhook": { "path": "/hooks/hello", "mode": "sync" } },
+  "steps": [ { "name": "decode", "uses": "json.decode" } ]
+}
+JSON
+sed 's|"/hooks/napper"|"/runs/retry"|; s|"napper"|"thief2"|' \
+    "$WF/napper.json" >"$WF/thief2.json"
+kill -HUP "$SERVE_PID"
+expect_true "SIGHUP: files that take a path are rejected" \
+    wait_log 'reloaded .*: 3 workflows serve; rejected: [^ ]*/thief.json, '\
+'[^ ]*/thief2.json$'
+expect_true "SIGHUP: the path used twice is reported naming both files" \
+    grep -Eq '/thief.json:3:[0-9]+: webhook path "/hooks/hello" already '\
+'used by [^ ]*/hello.json \(workflow hello\)' "$SERVE_LOG"
+expect_true "SIGHUP: the path of the API is reported" \
+    grep -q 'thief2.json:.*"/runs/retry" is the server.s own endpoint' \
+    "$SERVE_LOG"
+req POST /hooks/hello "${J[@]}" -d '{}'
+expect_eq "hello still answers at its path" 3 "$(body 'str(d["v"])')"
+req POST '/runs/retry?workflow=nosuch'
+expect_code "the API keeps its path" 200
+expect_eq "the API answers there" 0 "$(body 'str(d["retried"])')"
+rm "$WF/thief.json" "$WF/thief2.json"
+
+# hello broken again while added takes its path: the previous hello is
+# not kept (it would share the path), added answers there, and a line
+# says why; both files as before serve as before.
+printf '{ "name": "hello", "steps": [ { "name": ' >"$WF/hello.json"
+sed -i 's|"/hooks/added"|"/hooks/hello"|' "$WF/added.json"
+kill -HUP "$SERVE_PID"
+expect_true "SIGHUP: a kept definition gives way to a file with its path" \
+    wait_log 'reloaded .*: 2 workflows serve; rejected: [^ ]*/hello.json$'
+expect_true "SIGHUP: the line says why hello was not kept" \
+    grep -q 'hello.json: webhook path "/hooks/hello" now used by [^ ]*/'\
+'added.json; the previous definition of hello is not kept' "$SERVE_LOG"
+req POST /hooks/hello "${J[@]}" -d '{"x": 7}'
+expect_eq "the file that loaded answers at the path" 7 \
+    "$(body 'str(d["x"])')"
+hello 3 >"$WF/hello.json"
+sed -i 's|"/hooks/hello"|"/hooks/added"|' "$WF/added.json"
+n0=$(grep -c 'rejected: none$' "$SERVE_LOG")
+kill -HUP "$SERVE_PID"
+expect_true "SIGHUP: both files back" wait_log_count 'rejected: none$' \
+    $((n0 + 1))
+expect_true "SIGHUP: and 3 workflows serve" \
+    wait_log 'reloaded .*: 3 workflows serve; rejected: none$'
+req POST /hooks/hello "${J[@]}" -d '{}'
+expect_eq "hello answers at its path again" 3 "$(body 'str(d["v"])')"
 
 # --- SIGTERM with a long grace: the step in flight finishes.
 req POST /hooks/napper "${J[@]}" -d '{"n": 3}'

@@ -101,6 +101,15 @@ fault_cycle() {
 	$start
 	fire 6 25
 	expect_true "$name: /healthz goes 503 during the fault" health_is 503 10
+	# A webhook now is refused at once, not held with its body.
+	t0=$(date +%s%N)
+	REQ_TIMEOUT=5 req POST /hooks/sf -H 'Content-Type: application/json' \
+	    --data-binary '{"n": -1}'
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	expect_error "$name: a webhook during the fault" 503 store_unavailable
+	expect_eq "$name: its Retry-After" 1 "$(header Retry-After)"
+	expect_true "$name: refused within a second (took $ms ms)" \
+	    test "$ms" -lt 1000
 	acked0=$(grep -c . "$T/acked.txt")
 	echo "$name: $((acked0 - 5)) acked while the fault holds"
 	$clear
@@ -210,6 +219,50 @@ else
 	fi
 	cleanup_mnt
 fi
+
+# 5. The database file moved away, back, then removed while serving
+# (issue 24, item 4): within a couple of seconds /healthz and webhooks
+# answer 503, one line says what happened; moved back, it serves again;
+# removed and replaced by another file, it stays refusing.
+GONE=$T/gone.db
+wait_line() {	# wait_line PATTERN SECONDS: in the daemon's log
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		grep -q "$1" "$SERVE_LOG" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+DB=$GONE serve_start || finish
+expect_true "gone: a trigger before is acked" req_ok
+mv "$GONE" "$GONE.aside"
+expect_true "gone: /healthz goes 503 once the file is moved away" \
+    health_is 503 5
+REQ_TIMEOUT=5 req POST /hooks/sf -H 'Content-Type: application/json' \
+    --data-binary '{"n": 1}'
+expect_error "gone: a webhook is refused" 503 store_unavailable
+expect_true "gone: one line says what happened" \
+    wait_line "the database $GONE was removed while in use: webhooks" 3
+sleep 1.5
+expect_eq "gone: the line is said once" 1 \
+    "$(grep -c "the database $GONE was removed" "$SERVE_LOG")"
+expect_contains "gone: the line says what to do" "$(cat "$SERVE_LOG")" \
+    "Move the file back to its path"
+mv "$GONE.aside" "$GONE"
+expect_true "gone: /healthz is 200 once the file is back" health_is 200 5
+expect_true "gone: the way back is said" \
+    wait_line "the database $GONE is back" 3
+expect_true "gone: a trigger is acked again" req_ok
+rm "$GONE"
+expect_true "gone: /healthz goes 503 once the file is removed" \
+    health_is 503 5
+cp "$DB" "$GONE"
+sleep 2
+req GET /healthz
+expect_code "gone: another file at the path does not bring it back" 503
+expect_false_req() { ! req_ok; }
+expect_true "gone: webhooks stay refused" expect_false_req
+serve_kill
 
 # 4. A corrupted database file and a truncated one: a clear error.
 head -c 65536 /dev/urandom >"$T/garbage.db"

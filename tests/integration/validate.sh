@@ -198,6 +198,36 @@ expect_exit 1 orch run folder
 expect_eq "run of a folder: the reason, not a read error" \
     "folder: Is a directory" "$(err)"
 
+# Webhook paths: one the server routes itself is a problem of the file
+# alone; two files of a folder with one path are a problem naming both.
+hook() {	# hook NAME PATH
+	printf '{\n  "name": "%s",\n  "trigger": { "webhook": { "path": "%s" } },
+  "steps": [ { "name": "s", "uses": "json.encode" } ]\n}\n' "$1" "$2"
+}
+for p in /healthz /metrics /runs /runs/retry /runs/abc/cancel /workflows \
+    /workflows/w/runs; do
+	hook shadow "$p" > shadow.json
+	expect_exit 1 orch validate shadow.json
+	expect_contains "webhook path $p shadows the API" "$(err)" \
+	    "shadow.json:3:29: trigger.webhook.path: \"$p\" is the server's"
+done
+hook shadow /hooks/healthz > shadow.json
+expect_exit 0 orch validate shadow.json
+mkdir -p paths
+hook first /hooks/same > paths/a.json
+hook second /hooks/same > paths/b.json
+hook third /hooks/other > paths/c.json
+expect_exit 1 orch validate paths
+want='paths/b.json:3:29: webhook path "/hooks/same" already used by'
+want="$want paths/a.json (workflow first); give one of them another path"
+expect_eq "a path used twice: the later file refused, naming the first" \
+    "$want" "$(err)"
+expect_contains "a path used twice: the others are ok" "$(out)" \
+    "paths/c.json: ok (workflow third, 1 step)"
+expect_exit 0 orch validate paths/a.json paths/b.json
+expect_eq "files named one by one are checked alone" 2 \
+    "$(grep -c ': ok' "$OUT")"
+
 # A fixed copy of the broken workflow validates: the problems were the
 # only thing wrong with it.
 sed -e '/"colour"/d' -e 's/"description": 42/"description": "x"/' \

@@ -64,6 +64,8 @@ struct server {
 
 /* The read deadline of the next server_start; 0: the default. */
 static int test_read_timeout_ms;
+/* And its bound on request bytes held; 0: the default. */
+static size_t test_max_inflight;
 
 struct resp {
 	long			 status;
@@ -95,7 +97,7 @@ loop_main(void *arg)
 static int
 server_start(struct server *s)
 {
-	struct http_config hc = { "127.0.0.1:0", TOKEN, 1, 0, 5, 0 };
+	struct http_config hc = { "127.0.0.1:0", TOKEN, 1, 0, 5, 0, 0 };
 	struct engine_config ec;
 	struct workflow *wfs[8];
 	struct orc_error err;
@@ -104,6 +106,7 @@ server_start(struct server *s)
 	size_t n;
 
 	hc.read_timeout_ms = test_read_timeout_ms;
+	hc.max_inflight = test_max_inflight;
 	memset(s, 0, sizeof *s);
 	s->base = event_base_new();
 	if ((s->store = store_open("test.db", 0, s->base, &err)) == NULL)
@@ -882,6 +885,55 @@ test_http_framing(void)
 	server_stop(&s);
 }
 
+/*
+ * --max-inflight-bytes: with a body held just under the bound, the bytes
+ * of one more request take the sum over it. A GET is answered all the
+ * same; a POST gets our JSON 503 with Retry-After, and its connection is
+ * closed; once the held body's connection closes, a POST is taken again.
+ */
+static void
+test_http_inflight(void)
+{
+	static const char head[] = "POST /hooks/echo HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 70000\r\n\r\n";
+	static const char post[] = "POST /hooks/echo HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+	struct server s;
+	char buf[8192], *body;
+	size_t n = 65520 - (sizeof head - 1);
+	int fd;
+
+	test_max_inflight = 65536;
+	REQUIRE(server_start(&s) == 0);
+	test_max_inflight = 0;
+	REQUIRE((fd = raw_connect(&s)) >= 0);
+	body = xmalloc(n);
+	memset(body, ' ', n);
+	CHECK(raw_send(fd, head, sizeof head - 1) == 0);
+	CHECK(raw_send(fd, body, n) == 0);
+	free(body);
+	usleep(100 * 1000);
+	CHECK(!raw_closed(fd, 0));
+
+	/* 35 more bytes: over, but a GET has no body to refuse. */
+	raw_exchange(&s, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", buf,
+	    sizeof buf, 500);
+	CHECK(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+	raw_exchange(&s, post, buf, sizeof buf, 2000);
+	CHECK(strncmp(buf, "HTTP/1.1 503", 12) == 0);
+	CHECK_CONTAINS(buf, "Retry-After: 1\r\n");
+	CHECK_CONTAINS(buf, "{\"error\":{\"code\":\"overloaded\",\"message\":"
+	    "\"the server holds its --max-inflight-bytes of 65536 bytes");
+	CHECK_CONTAINS(buf, "<closed>");
+
+	/* The held body's bytes go with its connection. */
+	close(fd);
+	usleep(100 * 1000);
+	raw_exchange(&s, post, buf, sizeof buf, 2000);
+	CHECK(strncmp(buf, "HTTP/1.1 422", 12) == 0);
+	server_stop(&s);
+}
+
 int
 main(void)
 {
@@ -895,6 +947,7 @@ main(void)
 	TEST_RUN(test_http_gone);
 	TEST_RUN(test_http_deadline);
 	TEST_RUN(test_http_framing);
+	TEST_RUN(test_http_inflight);
 	curl_global_cleanup();
 	TEST_DONE();
 }

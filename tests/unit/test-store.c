@@ -2040,6 +2040,51 @@ test_store_memory_and_settings(void)
 }
 #endif
 
+#ifndef TEST_STORE_PG
+/* A database file moved away or replaced is noticed, and one moved back
+ * is found again; ":memory:" has no file to lose. */
+static void
+test_store_target_lost(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	FILE			*f;
+
+	s = store_open(DB, STORE_SERVE, NULL, &err);
+	REQUIRE(s != NULL);
+	add_run(s, 1, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(store_check_target(s, &err) == 0);
+	CHECK(store_healthy(s));
+	REQUIRE(rename(DB, "aside.db") == 0);
+	CHECK(store_check_target(s, &err) == -1);
+	CHECK_CONTAINS(err.message, "the database s.db was removed");
+	CHECK(!store_healthy(s));
+	/* A commit into the open file does not make it healthy. */
+	add_run(s, 2, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+	CHECK(store_flush(s, &err) == 0);
+	CHECK(!store_healthy(s));
+	REQUIRE(rename("aside.db", DB) == 0);
+	CHECK(store_check_target(s, &err) == 0);
+	CHECK(store_healthy(s));
+	/* Another file at the path is not the open one. */
+	REQUIRE(rename(DB, "aside.db") == 0);
+	REQUIRE((f = fopen(DB, "w")) != NULL);
+	fclose(f);
+	CHECK(store_check_target(s, &err) == -1);
+	CHECK_CONTAINS(err.message, "s.db was replaced by another file");
+	CHECK(!store_healthy(s));
+	REQUIRE(unlink(DB) == 0);
+	REQUIRE(rename("aside.db", DB) == 0);
+	store_close(s);
+
+	s = store_open(":memory:", 0, NULL, &err);
+	REQUIRE(s != NULL);
+	CHECK(store_check_target(s, &err) == 0);
+	store_close(s);
+}
+#endif
+
 /* Runs a test on an empty database. */
 #define RUN(fn) do {							\
 	db_reset();							\
@@ -2082,6 +2127,9 @@ main(void)
 	RUN(test_store_schedules);
 	RUN(test_store_readonly);
 	RUN(test_store_memory_and_settings);
+#ifndef TEST_STORE_PG
+	RUN(test_store_target_lost);
+#endif
 #ifdef TEST_STORE_PG
 	RUN(test_store_pg_concurrent_migrate);
 	RUN(test_store_pg_skip_locked);

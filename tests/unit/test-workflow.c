@@ -620,6 +620,86 @@ test_workflow_load_dir_edges(void)
 	diag_free(d);
 }
 
+/* A one-step workflow named name with a webhook at path: a new string. */
+static char *
+hook_workflow(const char *name, const char *path)
+{
+	return xasprintf("{\"name\": \"%s\",\n\"trigger\": {\"webhook\": "
+	    "{\"path\": \"%s\"}}, \"steps\": [{\"name\": \"s\", \"uses\": "
+	    "\"json.encode\"}]}", name, path);
+}
+
+/* A webhook path the server routes itself is refused, naming the
+ * endpoint; a path beside one (a prefix, a trailing slash) is not. */
+static void
+test_workflow_hook_shadows_api(void)
+{
+	static const char *const api[] = { "/healthz", "/metrics",
+	    "/workflows", "/workflows/x", "/workflows/x/runs", "/runs",
+	    "/runs/retry", "/runs/x", "/runs/x/events", "/runs/x/retry",
+	    "/runs/x/cancel", NULL };
+	static const char *const free_paths[] = { "/hooks/x", "/healthz/",
+	    "/runsx", "/runs/x/y/z", "/workflows/x/runs/y", "/", NULL };
+	struct diag *d;
+	struct workflow *wf;
+	char *text;
+	size_t i;
+
+	for (i = 0; api[i] != NULL; i++) {
+		text = hook_workflow("x", api[i]);
+		CHECK(one_problem(text, "t.json:2:25: trigger.webhook.path: "));
+		CHECK(one_problem(text, "is the server's own endpoint /"));
+		free(text);
+	}
+	for (i = 0; free_paths[i] != NULL; i++) {
+		text = hook_workflow("x", free_paths[i]);
+		REQUIRE(write_file("t.json", text) == 0);
+		free(text);
+		d = diag_create();
+		wf = workflow_load_file("t.json", d);
+		CHECK(wf != NULL);
+		CHECK(diag_count(d) == 0);
+		if (wf != NULL)
+			CHECK_STR(workflow_hook_path(wf), free_paths[i]);
+		workflow_unref(wf);
+		diag_free(d);
+	}
+}
+
+/* Two files of a folder with one webhook path: the later one (in name
+ * order) is skipped, and its problem names both files. */
+static void
+test_workflow_load_dir_hook_twice(void)
+{
+	static const char *const files[][3] = {
+		{ "hooks/a.json", "a", "/h" },
+		{ "hooks/b.json", "b", "/h" },
+		{ "hooks/c.json", "c", "/h2" },
+	};
+	struct diag *d = diag_create();
+	struct workflow **list = NULL;
+	char *text;
+	size_t i;
+
+	REQUIRE(mkdir("hooks", 0755) == 0);
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		text = hook_workflow(files[i][1], files[i][2]);
+		REQUIRE(write_file(files[i][0], text) == 0);
+		free(text);
+	}
+	CHECK(workflow_load_dir("hooks", &list, d) == 2);
+	REQUIRE(list != NULL);
+	CHECK_STR(workflow_name(list[0]), "a");
+	CHECK_STR(workflow_name(list[1]), "c");
+	CHECK(workflow_hook_conflict(list, 2, list[0]) == NULL);
+	CHECK(diag_count(d) == 1);
+	CHECK(has_diag(d, "hooks/b.json", "2:25: webhook path \"/h\" already "
+	    "used by hooks/a.json (workflow a); give one of them another "
+	    "path"));
+	workflow_list_free(list, 2);
+	diag_free(d);
+}
+
 int
 main(void)
 {
@@ -635,5 +715,7 @@ main(void)
 	TEST_RUN(test_workflow_missing_file);
 	TEST_RUN(test_workflow_load_dir);
 	TEST_RUN(test_workflow_load_dir_edges);
+	TEST_RUN(test_workflow_hook_shadows_api);
+	TEST_RUN(test_workflow_load_dir_hook_twice);
 	TEST_DONE();
 }
