@@ -241,3 +241,64 @@ blob_decode(const char *dir, const char *text, size_t len, char **out_new,
 		return -1;
 	return 0;
 }
+
+/* Keeps text when it is a blob reference not kept yet. */
+void
+blob_refs_add(struct blob_refs *br, const char *text, size_t len)
+{
+	size_t i;
+
+	if (text == NULL || !blob_is_ref(text, len, NULL, NULL))
+		return;
+	for (i = 0; i < br->n; i++)
+		if (strcmp(br->refs[i], text) == 0)
+			return;
+	if (br->n == br->cap) {
+		br->cap = br->cap ? br->cap * 2 : 8;
+		br->refs = xrealloc(br->refs, br->cap * sizeof *br->refs);
+	}
+	br->refs[br->n++] = xstrndup(text, len);
+}
+
+/* Removes the files of the kept references that no row uses any more. */
+int
+blob_refs_remove(const char *dir, struct blob_refs *br,
+    int (*in_use)(void *, const char *, struct orc_error *), void *arg,
+    size_t *removed, struct orc_error *err)
+{
+	char hex[65], *path;
+	size_t i;
+	int used;
+
+	*removed = 0;
+	for (i = 0; dir != NULL && i < br->n; i++) {
+		if ((used = in_use(arg, br->refs[i], err)) == -1)
+			return -1;
+		if (used || !blob_is_ref(br->refs[i], strlen(br->refs[i]),
+		    hex, NULL))
+			continue;
+		path = xasprintf("%s/%s", dir, hex);
+		if (unlink(path) == 0)
+			(*removed)++;
+		else if (errno != ENOENT) {
+			orc_error_set(err, ORC_ESTORE, "cannot remove blob "
+			    "%s: %s", path, strerror(errno));
+			free(path);
+			return -1;
+		}
+		free(path);
+	}
+	return 0;
+}
+
+/* Forgets the kept references. */
+void
+blob_refs_clear(struct blob_refs *br)
+{
+	size_t i;
+
+	for (i = 0; i < br->n; i++)
+		free(br->refs[i]);
+	free(br->refs);
+	memset(br, 0, sizeof *br);
+}

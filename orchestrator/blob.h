@@ -58,4 +58,21 @@ char	*blob_encode(const char *dir, size_t threshold, char *text,
 int	blob_decode(const char *dir, const char *text, size_t len,
 	    char **out_new, struct orc_error *);
 
+/*
+ * The blob files of deleted rows. A purge adds each deleted column's text
+ * (blob_refs_add keeps the references among them), then, before its
+ * commit, removes the files no remaining row uses: in_use says whether
+ * one does (1), does not (0) or cannot tell (-1, err set).
+ */
+struct blob_refs {
+	char	**refs;
+	size_t	  n;
+	size_t	  cap;
+};
+void	blob_refs_add(struct blob_refs *, const char *text, size_t len);
+int	blob_refs_remove(const char *dir, struct blob_refs *,
+	    int (*in_use)(void *, const char *ref, struct orc_error *),
+	    void *, size_t *removed, struct orc_error *);
+void	blob_refs_clear(struct blob_refs *);
+
 #endif

@@ -14,6 +14,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -33,6 +35,11 @@
 #include "walbuf.h"
 
 #define SQLITE_BUSY_MS	5000
+/* Pages a purge gives back to the file system per commit (4 MiB). */
+#define SQLITE_VACUUM_PAGES	1024
+/* Up to this size an old file is switched to incremental auto-vacuum
+ * when a daemon opens it (VACUUM rewrites it whole). */
+#define SQLITE_VACUUM_OPEN_MAX	(64LL << 20)
 #define SQLITE_SYNC_FULL_SQL	"PRAGMA synchronous = FULL"
 
 /* The columns of a run, in the order run_from_row() reads them. */
@@ -146,7 +153,15 @@ static const char *const sqlite_migrations[] = {
 	"  fired INTEGER NOT NULL DEFAULT 0,"
 	"  skipped INTEGER NOT NULL DEFAULT 0,"
 	"  updated_at INTEGER NOT NULL DEFAULT 0"
-	");"
+	");",
+	/*
+	 * 4: retention (store_purge). A definition's retention (NULL: the
+	 * default, -1: forever), and the keyed runs by age so that forgetting
+	 * old idempotency keys reads only those.
+	 */
+	"ALTER TABLE definitions ADD COLUMN retention_ms INTEGER;"
+	"CREATE INDEX runs_keys_age ON runs (created_at)"
+	"  WHERE idempotency_key IS NOT NULL;"
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -182,6 +197,14 @@ enum {
 	SQ_RENEW,
 	SQ_SCHED_PUT,
 	SQ_SCHED_LIST,
+	SQ_PURGE_SCAN,
+	SQ_PURGE_STEP_BLOBS,
+	SQ_PURGE_STEPS,
+	SQ_PURGE_TRANSITIONS,
+	SQ_PURGE_RUN,
+	SQ_PURGE_KEYS,
+	SQ_BLOB_USED,
+	SQ_OLDEST_FINISHED,
 	SQ_COUNT
 };
 
@@ -217,7 +240,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "from_state, to_state, event, step, seq, attempt, error, "
 	    "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[SQ_DEF_INSERT] = "INSERT OR IGNORE INTO definitions (hash, name, "
-	    "path, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    "path, body, created_at, retention_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[SQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
 	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = ?1 "
@@ -225,8 +249,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_LIST_TRANSITIONS] = "SELECT id, run_id, at, from_state, to_state, "
 	    "event, step, seq, attempt, error, duration_ms FROM transitions "
 	    "WHERE run_id = ?1 ORDER BY id",
-	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at "
-	    "FROM definitions WHERE hash = ?1",
+	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
+	    "retention_ms FROM definitions WHERE hash = ?1",
 	[SQ_COUNT_ENTER] = "INSERT INTO run_counts VALUES (ifnull(?1, ''), ?2, "
 	    "1) ON CONFLICT (workflow, state) DO UPDATE SET n = n + 1",
 	[SQ_COUNT_LEAVE] = "UPDATE run_counts SET n = n - 1 WHERE "
@@ -275,6 +299,40 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_SCHED_LIST] = "SELECT workflow, schedule, timezone, next_at, "
 	    "last_fire_at, last_run_id, fired, skipped, updated_at "
 	    "FROM schedules ORDER BY workflow",
+	/*
+	 * At most ?2 finished runs after (?1, ?10) by finished_at and id
+	 * (runs_finished), each with whether it goes (see struct
+	 * store_purge): ?3 workflow, ?4 state, ?5 finished before, ?6 by
+	 * retention, ?7 the default retention, ?8 now, ?9 the scan's end.
+	 */
+	[SQ_PURGE_SCAN] = "SELECT c.id, c.workflow, c.state, c.finished_at, "
+	    "c.input, c.trigger, c.output, c." RUN_FINAL " AND c.dead <> 1 "
+	    "AND (?3 IS NULL OR c.workflow = ?3) "
+	    "AND (?4 IS NULL OR c.state = ?4) "
+	    "AND (?5 = 0 OR c.finished_at < ?5) "
+	    "AND (?6 = 0 OR (coalesce(d.retention_ms, ?7) >= 0 AND "
+	    "c.finished_at < ?8 - coalesce(d.retention_ms, ?7))) "
+	    "FROM (SELECT id, workflow, def_hash, state, dead, finished_at, "
+	    "input, trigger, output FROM runs WHERE finished_at >= ?1 AND "
+	    "(finished_at > ?1 OR id > ?10) AND finished_at > 0 AND "
+	    "finished_at < ?9 ORDER BY finished_at, id LIMIT ?2) c "
+	    "LEFT JOIN definitions d ON d.hash = c.def_hash "
+	    "ORDER BY c.finished_at, c.id",
+	[SQ_PURGE_STEP_BLOBS] = "SELECT output FROM steps WHERE run_id = ?1 "
+	    "AND output LIKE '{\"$blob\":%'",
+	[SQ_PURGE_STEPS] = "DELETE FROM steps WHERE run_id = ?1",
+	[SQ_PURGE_TRANSITIONS] = "DELETE FROM transitions WHERE run_id = ?1",
+	[SQ_PURGE_RUN] = "DELETE FROM runs WHERE id = ?1",
+	[SQ_PURGE_KEYS] = "UPDATE runs SET idempotency_key = NULL WHERE id IN "
+	    "(SELECT id FROM runs WHERE idempotency_key IS NOT NULL AND "
+	    "created_at < ?1 ORDER BY created_at LIMIT ?2)",
+	/* Blob references have no index: this scans, and runs only for
+	 * the blobs of deleted runs (payloads above ORCH_BLOB_BYTES). */
+	[SQ_BLOB_USED] = "SELECT 1 FROM runs WHERE input = ?1 OR "
+	    "trigger = ?1 OR output = ?1 UNION ALL SELECT 1 FROM steps "
+	    "WHERE output = ?1 LIMIT 1",
+	[SQ_OLDEST_FINISHED] = "SELECT min(finished_at) FROM runs "
+	    "WHERE finished_at > 0",
 };
 
 /*
@@ -313,6 +371,7 @@ struct sqlite_store {
 	struct sqlite_conn	*w;	/* NULL when read-only */
 	struct sqlite_conn	*r;	/* may be w */
 	int			 lock_fd;	/* FILE.lock (serve), or -1 */
+	int			 incremental;	/* auto_vacuum=INCREMENTAL */
 };
 
 /* Whether reads have their own connection (not so in memory). */
@@ -814,6 +873,14 @@ sqlite_setup_writer(struct sqlite_store *ss, struct orc_error *err)
 		    "not FULL, NORMAL or OFF", getenv("ORCH_SYNCHRONOUS"));
 		return -1;
 	}
+	/* Before any table exists, so that a new file is made in this mode;
+	 * on an older file it only takes effect with a VACUUM (see
+	 * sqlite_setup_vacuum). */
+	if ((rc = sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL", NULL,
+	    NULL, NULL)) != SQLITE_OK) {
+		sqlite_open_error(ss, db, rc, err);
+		return -1;
+	}
 	/* Switching a new file to WAL takes an exclusive lock and does not
 	 * wait through the busy handler: retry while others hold it. */
 	for (tries = 0; tries < 500; tries++) {
@@ -921,6 +988,47 @@ sqlite_migrate(struct sqlite_store *ss, struct orc_error *err)
 			    __func__, ss->path, (long long)version);
 	}
 	return 0;
+}
+
+/*
+ * Whether purges can give pages back (auto_vacuum=INCREMENTAL). A file
+ * made before this build has no auto-vacuum: the daemon switches it with
+ * a VACUUM (which rewrites it) when it is small enough for that to be
+ * quick; a larger one keeps working, its freed pages reused but the file
+ * never shrinking, until converted by hand (README, "Durability").
+ */
+static int
+sqlite_setup_vacuum(struct sqlite_store *ss, unsigned flags,
+    struct orc_error *err)
+{
+	sqlite3	*db = ss->wconn.db;
+	int64_t	 mode = 0, pages = 0, size = 0;
+
+	if (sqlite_query_int(db, "PRAGMA auto_vacuum", &mode) != SQLITE_OK)
+		goto fail;
+	if (mode == 0 && (flags & STORE_SERVE)) {
+		if (sqlite_query_int(db, "PRAGMA page_count", &pages) !=
+		    SQLITE_OK || sqlite_query_int(db, "PRAGMA page_size",
+		    &size) != SQLITE_OK)
+			goto fail;
+		if (pages * size <= SQLITE_VACUUM_OPEN_MAX) {
+			if (sqlite3_exec(db, "VACUUM", NULL, NULL, NULL) !=
+			    SQLITE_OK || sqlite_query_int(db,
+			    "PRAGMA auto_vacuum", &mode) != SQLITE_OK)
+				goto fail;
+			log_info("%s: %s: switched to incremental "
+			    "auto-vacuum", __func__, ss->path);
+		} else
+			log_warn("%s: %s: no auto-vacuum (made by an older "
+			    "build): deleted runs' pages are reused but the "
+			    "file does not shrink; see \"Durability\" in the "
+			    "README to convert it", __func__, ss->path);
+	}
+	ss->incremental = mode == 2;
+	return 0;
+fail:
+	sqlite_error(ss, db, err);
+	return -1;
 }
 
 /* Checks that a read-only database is one of ours, of a version we read. */
@@ -1076,7 +1184,8 @@ sqlite_open(const char *target, unsigned flags, struct orc_error *err)
 	if (sqlite_connect(ss, &ss->wconn, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, 1, err) == -1 ||
 	    sqlite_setup_writer(ss, err) == -1 ||
-	    sqlite_migrate(ss, err) == -1)
+	    sqlite_migrate(ss, err) == -1 ||
+	    (!memory && sqlite_setup_vacuum(ss, flags, err) == -1))
 		goto fail;
 	ss->w = &ss->wconn;
 	if (memory)
@@ -1134,6 +1243,8 @@ sqlite_put_def(struct sqlite_store *ss, const struct def_rec *d,
 	bind_text(st, 3, d->path);
 	bind_text(st, 4, d->body);
 	sqlite3_bind_int64(st, 5, d->created_at);
+	if (d->retention_ms != 0)
+		sqlite3_bind_int64(st, 6, d->retention_ms);
 	return sqlite_exec_stmt(ss, st, NULL, err);
 }
 
@@ -1549,6 +1660,7 @@ sqlite_get_definition(void *arg, const char *hash, struct def_rec *d,
 	d->path = col_text(st, 2);
 	d->body = col_text(st, 3);
 	d->created_at = sqlite3_column_int64(st, 4);
+	d->retention_ms = sqlite3_column_int64(st, 5);
 	sqlite_done(st);
 	return 0;
 }
@@ -1942,7 +2054,276 @@ sqlite_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
 	return sqlite_each_row(ss, st, sqlite_sched_row_cb, &feed, err);
 }
 
+/* A run a purge deletes. */
+struct sqlite_victim {
+	char		 id[RUN_ID_LEN + 1];
+	char		*workflow;
+	int		 state;
+};
+
+/* Adds the blob reference a column of the scan holds, if any. */
+static void
+sqlite_purge_ref(struct blob_refs *br, sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) != SQLITE_TEXT)
+		return;
+	blob_refs_add(br, (const char *)sqlite3_column_text(st, col),
+	    (size_t)sqlite3_column_bytes(st, col));
+}
+
+/*
+ * Scans a purge's window: fills the runs to delete (at most p->limit) and
+ * the blob references of their rows, and moves p->cursor on.
+ */
+static int
+sqlite_purge_scan(struct sqlite_store *ss, struct store_purge *p,
+    struct sqlite_victim *v, size_t *nv, struct blob_refs *br,
+    struct orc_error *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc, scanned = 0;
+
+	*nv = 0;
+	if ((st = sqlite_stmt(ss, ss->w, SQ_PURGE_SCAN, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, p->cursor);
+	sqlite3_bind_int(st, 2, p->scan);
+	bind_text(st, 3, p->workflow);
+	bind_state(st, 4, p->state);
+	sqlite3_bind_int64(st, 5, p->finished_before);
+	sqlite3_bind_int(st, 6, p->by_retention);
+	sqlite3_bind_int64(st, 7, p->default_ms);
+	sqlite3_bind_int64(st, 8, p->now);
+	sqlite3_bind_int64(st, 9, p->finished_before > 0 ?
+	    p->finished_before : INT64_MAX);
+	bind_text(st, 10, p->cursor_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 7) != 0 &&
+		    *nv == (size_t)p->limit)
+			break;
+		/* Seen: the next scan starts after it. */
+		scanned++;
+		p->cursor = sqlite3_column_int64(st, 3);
+		col_id(st, 0, p->cursor_id);
+		if (sqlite3_column_int(st, 7) == 0)
+			continue;
+		col_id(st, 0, v[*nv].id);
+		v[*nv].workflow = col_text(st, 1);
+		v[*nv].state = col_state(st, 2);
+		(*nv)++;
+		sqlite_purge_ref(br, st, 4);
+		sqlite_purge_ref(br, st, 5);
+		sqlite_purge_ref(br, st, 6);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->w->db, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	/* 0 once the scan saw the newest. */
+	if (rc == SQLITE_DONE && scanned < p->scan) {
+		p->cursor = 0;
+		p->cursor_id[0] = '\0';
+	}
+	return 0;
+}
+
+/* Deletes one run with its steps and transitions, keeping the blob
+ * references of its steps, and leaves its counter. */
+static int
+sqlite_purge_run(struct sqlite_store *ss, const struct sqlite_victim *v,
+    struct blob_refs *br, struct orc_error *err)
+{
+	static const int deletes[] = {
+		SQ_PURGE_STEPS, SQ_PURGE_TRANSITIONS, SQ_PURGE_RUN
+	};
+	struct transition_rec	 t;
+	sqlite3_stmt		*st;
+	size_t			 i;
+	int			 rc;
+
+	if (ss->blobs != NULL) {
+		if ((st = sqlite_stmt(ss, ss->w, SQ_PURGE_STEP_BLOBS,
+		    err)) == NULL)
+			return -1;
+		bind_text(st, 1, v->id);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			sqlite_purge_ref(br, st, 0);
+		sqlite_done(st);
+		if (rc != SQLITE_DONE) {
+			sqlite_run_error(ss, ss->w->db, v->id, err);
+			return -1;
+		}
+	}
+	for (i = 0; i < sizeof deletes / sizeof deletes[0]; i++) {
+		if ((st = sqlite_stmt(ss, ss->w, deletes[i], err)) == NULL)
+			return -1;
+		bind_text(st, 1, v->id);
+		if (sqlite_exec_stmt(ss, st, v->id, err) == -1)
+			return -1;
+	}
+	/* The run leaves its final state's counter, as a redrive does. */
+	memset(&t, 0, sizeof t);
+	snprintf(t.run_id, sizeof t.run_id, "%s", v->id);
+	t.from_state = v->state;
+	t.to_state = RUN_QUEUED;
+	return sqlite_count_transition(ss, v->workflow, &t, err);
+}
+
+/* Whether a row still refers to a blob (blob_refs_remove's question). */
+static int
+sqlite_blob_used(void *arg, const char *ref, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	int			 rc;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_BLOB_USED, err)) == NULL)
+		return -1;
+	bind_text(st, 1, ref);
+	rc = sqlite3_step(st);
+	sqlite_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->w->db, err);
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
+/* Forgets old idempotency keys, at most p->limit. */
+static int
+sqlite_purge_keys(struct sqlite_store *ss, struct store_purge *p,
+    struct orc_error *err)
+{
+	sqlite3_stmt *st;
+
+	if (p->keys_before <= 0 || p->dry_run)
+		return 0;
+	if ((st = sqlite_stmt(ss, ss->w, SQ_PURGE_KEYS, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, p->keys_before);
+	sqlite3_bind_int(st, 2, p->limit);
+	if (sqlite_exec_stmt(ss, st, NULL, err) == -1)
+		return -1;
+	p->keys = sqlite3_changes(ss->w->db);
+	return 0;
+}
+
+/*
+ * Gives the file back the pages deletions freed, a few at a time, so
+ * that it shrinks after a burst and a commit stays short (the rest is
+ * reused by the next writes anyway). Only a file in incremental
+ * auto-vacuum mode can: see sqlite_setup_vacuum.
+ */
+static int
+sqlite_purge_vacuum(struct sqlite_store *ss, struct orc_error *err)
+{
+	char sql[64];
+
+	if (!ss->incremental)
+		return 0;
+	snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)",
+	    SQLITE_VACUUM_PAGES);
+	if (sqlite3_exec(ss->w->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite_error(ss, ss->w->db, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Applies a purge inside the open transaction (see struct store_purge). */
+static int
+sqlite_purge(void *arg, struct store_purge *p, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	struct sqlite_victim	*v;
+	struct blob_refs	 br;
+	size_t			 nv = 0, i, removed;
+	int			 ret = -1;
+
+	memset(&br, 0, sizeof br);
+	v = xcalloc((size_t)p->limit + 1, sizeof *v);
+	if (sqlite_purge_scan(ss, p, v, &nv, &br, err) == -1)
+		goto out;
+	p->deleted = (int64_t)nv;
+	if (!p->dry_run) {
+		for (i = 0; i < nv; i++)
+			if (sqlite_purge_run(ss, &v[i], &br, err) == -1)
+				goto out;
+		if (sqlite_purge_keys(ss, p, err) == -1)
+			goto out;
+		/* Before the commit: the transaction keeps out any writer
+		 * that could take a file for one it already has. */
+		if (blob_refs_remove(ss->blobs, &br, sqlite_blob_used, ss,
+		    &removed, err) == -1)
+			goto out;
+		if (nv > 0 && sqlite_purge_vacuum(ss, err) == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	for (i = 0; i < nv; i++)
+		free(v[i].workflow);
+	free(v);
+	blob_refs_clear(&br);
+	return ret;
+}
+
+/* The bytes of the file and its log (the pages of ":memory:"). */
+static int
+sqlite_size(void *arg, int64_t *bytes, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	struct stat		 sb;
+	int64_t			 pages, size;
+	char			*wal;
+
+	*bytes = 0;
+	if (strcmp(ss->path, ":memory:") == 0) {
+		if (sqlite_query_int(ss->r->db, "PRAGMA page_count",
+		    &pages) != SQLITE_OK || sqlite_query_int(ss->r->db,
+		    "PRAGMA page_size", &size) != SQLITE_OK) {
+			sqlite_error(ss, ss->r->db, err);
+			return -1;
+		}
+		*bytes = pages * size;
+		return 0;
+	}
+	if (stat(ss->path, &sb) != 0) {
+		orc_error_set(err, ORC_EIO, "%s: %s", ss->path,
+		    strerror(errno));
+		return -1;
+	}
+	*bytes = (int64_t)sb.st_size;
+	wal = xasprintf("%s-wal", ss->path);
+	if (stat(wal, &sb) == 0)
+		*bytes += (int64_t)sb.st_size;
+	free(wal);
+	return 0;
+}
+
+/* When the oldest finished run finished, by runs_finished. */
+static int
+sqlite_oldest_finished(void *arg, int64_t *at, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	*at = 0;
+	if ((st = sqlite_stmt(ss, ss->r, SQ_OLDEST_FINISHED, err)) == NULL)
+		return -1;
+	if (sqlite_step_one(ss, st, "oldest", "finished run", err) == -1)
+		return -1;
+	*at = sqlite3_column_int64(st, 0);
+	sqlite_done(st);
+	return 0;
+}
+
 const struct store_ops store_sqlite_ops = {
+	.purge = sqlite_purge,
+	.size = sqlite_size,
+	.oldest_finished = sqlite_oldest_finished,
 	.name = "sqlite",
 	.separate_reader = sqlite_separate_reader,
 	.open = sqlite_open,

@@ -65,6 +65,9 @@ struct store_item {
 	int			 has_transition;
 	int			 has_def;
 	int			 has_sched;	/* a schedule, nothing else */
+	struct store_purge	*purge;		/* a purge, nothing else */
+	int64_t			 purge_cursor;	/* its cursor as submitted */
+	char			 purge_cursor_id[RUN_ID_LEN + 1];
 	/* How the commit writes it (store_fold_runs). */
 	unsigned		 wflags;
 	const struct run_rec	*wrun;		/* run, or wfold */
@@ -312,6 +315,7 @@ store_def_copy(struct def_rec *dst, const struct def_rec *src)
 	dst->path = store_strdup(src->path);
 	dst->body = store_strdup(src->body);
 	dst->created_at = src->created_at;
+	dst->retention_ms = src->retention_ms;
 }
 
 /* Frees a queued change without calling its callback. */
@@ -549,6 +553,16 @@ store_write_items(struct store *s, struct store_items *list,
 	if (s->ops->begin(s->be, err) == -1)
 		goto fail;
 	TAILQ_FOREACH(it, list, entry) {
+		if (it->purge != NULL) {
+			/* A retried batch starts the purge over. */
+			it->purge->cursor = it->purge_cursor;
+			memcpy(it->purge->cursor_id, it->purge_cursor_id,
+			    sizeof it->purge_cursor_id);
+			it->purge->deleted = it->purge->keys = 0;
+			if (s->ops->purge(s->be, it->purge, err) == -1)
+				goto fail;
+			continue;
+		}
 		if (it->has_sched) {
 			if (s->ops->put_schedule(s->be, &it->sched, err) == -1)
 				goto fail;
@@ -888,6 +902,8 @@ store_run_callbacks(struct store *s)
 		TAILQ_REMOVE(&s->done, it, entry);
 		cb = it->cb;
 		arg = it->arg;
+		if (it->purge != NULL && !it->purge->dry_run)
+			s->stats.purged += (uint64_t)it->purge->deleted;
 		store_item_free(it);
 		if (cb != NULL)
 			cb(arg);
@@ -1259,6 +1275,38 @@ store_put_schedule(struct store *s, const struct schedule_rec *r)
 	schedule_rec_copy(&it->sched, r);
 	it->has_sched = 1;
 	store_enqueue(s, it);
+}
+
+/* Queues a purge behind the changes already queued. */
+void
+store_submit_purge(struct store *s, struct store_purge *p, store_commit_cb cb,
+    void *arg)
+{
+	struct store_item *it;
+
+	if (s->flags & STORE_READONLY)
+		fatal("%s: %s is open read-only", __func__, s->target);
+	it = xcalloc(1, sizeof *it);
+	it->purge = p;
+	it->purge_cursor = p->cursor;
+	memcpy(it->purge_cursor_id, p->cursor_id, sizeof p->cursor_id);
+	it->cb = cb;
+	it->arg = arg;
+	store_enqueue(s, it);
+}
+
+/* The bytes the store takes. */
+int
+store_size(struct store *s, int64_t *bytes, struct orc_error *err)
+{
+	return s->ops->size(s->be, bytes, err);
+}
+
+/* When the oldest finished run finished. */
+int
+store_oldest_finished(struct store *s, int64_t *at, struct orc_error *err)
+{
+	return s->ops->oldest_finished(s->be, at, err);
 }
 
 /* Reads every schedule row. */

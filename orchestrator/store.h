@@ -100,7 +100,11 @@ struct def_rec {
 	char		*path;
 	char		*body;
 	int64_t		 created_at;
+	/* How long its finished runs are kept: 0, the store's default;
+	 * STORE_FOREVER, always. */
+	int64_t		 retention_ms;
 };
+#define STORE_FOREVER	(-1)
 
 void	run_rec_clear(struct run_rec *);
 void	run_rec_copy(struct run_rec *dst, const struct run_rec *src);
@@ -183,8 +187,54 @@ int		 store_healthy(const struct store *);
 struct store_stats {
 	uint64_t	 commits;
 	uint64_t	 changes;
+	uint64_t	 purged;	/* runs deleted by store_purge */
 };
 void		 store_get_stats(const struct store *, struct store_stats *);
+
+/*
+ * A deletion of finished runs, run inside a grouped commit so that it
+ * never holds a long transaction: it scans at most scan rows of the
+ * finished-runs index after cursor and deletes at
+ * most limit of them. Never a live run, nor a failed one whose
+ * on_failure is due. A run goes when it matches workflow and state and,
+ * when set, finished before finished_before, and, with by_retention,
+ * finished longer ago than its definition's retention (default_ms when
+ * the definition has none) at now. Its steps, transitions, counters and
+ * blob files (unless another run uses them) go with it. With dry_run
+ * nothing changes and deleted counts the matches. keys_before, when
+ * set, also forgets at most limit idempotency keys of runs created
+ * before it (lookups ignore them already).
+ */
+struct store_purge {
+	const char	*workflow;	/* or NULL */
+	int		 state;		/* a final state, or -1 */
+	int64_t		 finished_before;	/* or 0 */
+	int		 by_retention;
+	int64_t		 default_ms;	/* retention; STORE_FOREVER keeps */
+	int64_t		 now;
+	int64_t		 keys_before;	/* or 0 */
+	int		 limit;
+	int		 scan;
+	int		 dry_run;
+	/* In: the last run the previous scan saw, by finished_at and id
+	 * (0: start with the oldest). Out, once committed: the last this one
+	 * saw, 0 when it reached the end. */
+	int64_t		 cursor;
+	char		 cursor_id[RUN_ID_LEN + 1];
+	int64_t		 deleted;	/* out: runs deleted (or matching) */
+	int64_t		 keys;		/* out: idempotency keys forgotten */
+};
+
+/* Queues a purge (p is borrowed until cb is called, and written by the
+ * commit); it joins the queue like a change. */
+void	store_submit_purge(struct store *, struct store_purge *p,
+	    store_commit_cb cb, void *arg);
+/* The bytes the store takes (SQLite: the file and its log; PostgreSQL:
+ * the database). */
+int	store_size(struct store *, int64_t *bytes, struct orc_error *);
+/* When the oldest finished run finished (ms), 0 when none has. */
+int	store_oldest_finished(struct store *, int64_t *at,
+	    struct orc_error *);
 
 /* Reads. A callback returning non-zero stops the iteration. */
 int	store_get_run(struct store *, const char *id, struct run_rec *,

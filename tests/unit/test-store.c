@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,7 +291,9 @@ test_store_migrate(void)
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 3);
+	CHECK(query_int("PRAGMA user_version") == 4);
+	/* A new file frees pages as purges delete runs. */
+	CHECK(query_int("PRAGMA auto_vacuum") == 2);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'table' AND name IN ('runs', 'steps', 'transitions', "
 	    "'definitions')") == 4);
@@ -1916,6 +1919,338 @@ test_store_memory_and_settings(void)
 }
 #endif
 
+/* Inserts a finished run n on definition d, with a step and its
+ * transitions, finished at finished_at. */
+static void
+add_finished(struct store *s, int n, const char *workflow,
+    enum run_state state, int64_t finished_at, const struct def_rec *d,
+    const char *key)
+{
+	struct store_change	ch;
+	struct transition_rec	t;
+	struct step_rec		st;
+	struct run_rec		r;
+
+	mkrun(&r, n, workflow, RUN_RUNNING);
+	r.def_hash = d->hash;
+	r.idempotency_key = (char *)key;
+	submit_run(s, &r, NULL, NULL);
+	r.state = state;
+	r.step = NULL;
+	r.finished_at = finished_at;
+	r.output = json_pack("{s:i}", "done", n);
+	memset(&st, 0, sizeof st);
+	memcpy(st.run_id, r.id, sizeof st.run_id);
+	st.seq = 1;
+	st.name = (char *)"first";
+	st.attempts = 1;
+	st.output = r.output;
+	memset(&t, 0, sizeof t);
+	memcpy(t.run_id, r.id, sizeof t.run_id);
+	t.at = finished_at;
+	t.from_state = RUN_RUNNING;
+	t.to_state = state;
+	t.event = (char *)"finished";
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	ch.step = &st;
+	ch.transition = &t;
+	ch.def = d;
+	store_submit(s, &ch);
+	unrun(&r);
+}
+
+/* Runs one purge to its commit; the runs it deleted, -1 on error. */
+static int64_t
+purge_once(struct store *s, struct store_purge *p)
+{
+	struct orc_error err;
+
+	store_submit_purge(s, p, NULL, NULL);
+	if (store_flush(s, &err) == -1) {
+		fprintf(stderr, "purge: %s\n", err.message);
+		return -1;
+	}
+	return p->deleted;
+}
+
+/* Purges window after window until the scan reaches the end. */
+static int64_t
+purge_all(struct store *s, struct store_purge *p)
+{
+	int64_t n, total = 0;
+	int guard = 0;
+
+	p->cursor = 0;
+	do {
+		if ((n = purge_once(s, p)) < 0)
+			return -1;
+		total += n;
+	} while (p->cursor != 0 && ++guard < 1000);
+	return total;
+}
+
+/* A purge of every finished run, in small windows. */
+static void
+purge_init(struct store_purge *p)
+{
+	memset(p, 0, sizeof *p);
+	p->state = -1;
+	p->limit = 2;
+	p->scan = 3;
+	p->now = 100000;
+	p->default_ms = STORE_FOREVER;
+}
+
+/* The files in a folder, but for hidden ones. */
+static int
+count_files(const char *dir)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Prune's filters: never a live run, each filter, the dry run, and the
+ * windows a small limit and scan cut the work into. */
+static void
+test_store_purge_filters(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct store_purge	 p;
+	struct def_rec		 d;
+	struct ids		 l;
+	int64_t			 counts[RUN_STATE_COUNT];
+
+	memset(&d, 0, sizeof d);
+	d.hash = (char *)"h1";
+	d.name = (char *)"wf";
+	d.body = (char *)"{}";
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	add_finished(s, 1, "wf", RUN_SUCCEEDED, 10000, &d, NULL);
+	add_finished(s, 2, "wf", RUN_FAILED, 20000, &d, NULL);
+	add_finished(s, 3, "other", RUN_CANCELLED, 30000, &d, NULL);
+	add_finished(s, 4, "wf", RUN_SUCCEEDED, 40000, &d, NULL);
+	add_finished(s, 5, "wf", RUN_SUCCEEDED, 90000, &d, NULL);
+	/* on_failure still due: not finished for a purge. */
+	add_run(s, 6, "wf", RUN_FAILED, "boom", "me", 1, DEAD_PENDING);
+	add_run(s, 7, "wf", RUN_RUNNING, NULL, NULL, 0, DEAD_NONE);
+	add_run(s, 8, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(exec_sql(DB, "UPDATE runs SET finished_at = 5000 "
+	    "WHERE id IN ('R0000000000000000000000006', "
+	    "'R0000000000000000000000007')") == 0);
+
+	/* The dry run counts and deletes nothing. */
+	purge_init(&p);
+	p.dry_run = 1;
+	CHECK(purge_all(s, &p) == 5);
+	CHECK(query_int("SELECT count(*) FROM runs") == 8);
+	p.finished_before = 40000;
+	CHECK(purge_all(s, &p) == 3);
+	p.workflow = "wf";
+	CHECK(purge_all(s, &p) == 2);
+	p.state = RUN_FAILED;
+	CHECK(purge_all(s, &p) == 1);
+	CHECK(query_int("SELECT count(*) FROM runs") == 8);
+
+	/* The limit: two per purge, the cursor says where to go on. */
+	purge_init(&p);
+	p.workflow = "wf";
+	p.finished_before = 50000;
+	p.scan = 10;
+	CHECK(purge_once(s, &p) == 2);
+	/* Run 3 (another workflow) was seen, run 4 was not. */
+	CHECK(p.cursor == 30000);
+	CHECK_STR(p.cursor_id, "R0000000000000000000000003");
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 0),
+	    "8,7,6,5,4,3,");
+	CHECK(purge_once(s, &p) == 1);
+	CHECK(p.cursor == 0);
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 0), "8,7,6,5,3,");
+	/* Steps, transitions and counters went with them. */
+	CHECK(query_int("SELECT count(*) FROM steps") == 2);
+	CHECK(query_int("SELECT count(*) FROM transitions WHERE run_id IN "
+	    "('R0000000000000000000000001', 'R0000000000000000000000004')")
+	    == 0);
+	CHECK(query_int("SELECT count(*) FROM transitions") > 0);
+	REQUIRE(store_count_runs(s, "wf", counts, &err) == 0);
+	CHECK(counts[RUN_SUCCEEDED] == 1);
+	CHECK(counts[RUN_FAILED] == 1);		/* run 6 */
+	CHECK(counts[RUN_RUNNING] == 1);
+
+	/* Every finished run, and only those. */
+	purge_init(&p);
+	CHECK(purge_all(s, &p) == 2);
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 0), "8,7,6,");
+	REQUIRE(store_count_runs(s, NULL, counts, &err) == 0);
+	CHECK(counts[RUN_SUCCEEDED] == 0);
+	CHECK(counts[RUN_CANCELLED] == 0);
+	store_close(s);
+}
+
+/* Retention: each run by its definition's, the default for the others;
+ * old idempotency keys are forgotten. */
+static void
+test_store_purge_retention(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct store_purge	 p;
+	struct def_rec		 d1, d2, d3, got;
+	struct ids		 l;
+
+	memset(&d1, 0, sizeof d1);
+	d1.hash = (char *)"h1";
+	d1.name = (char *)"wf";
+	d1.body = (char *)"{}";
+	d2 = d1;
+	d2.hash = (char *)"h2";
+	d2.retention_ms = STORE_FOREVER;
+	d3 = d1;
+	d3.hash = (char *)"h3";
+	d3.retention_ms = 5000;
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	add_finished(s, 1, "wf", RUN_SUCCEEDED, 10000, &d1, "k1");
+	add_finished(s, 2, "wf", RUN_SUCCEEDED, 10000, &d2, "k2");
+	add_finished(s, 3, "wf", RUN_SUCCEEDED, 10000, &d3, "k3");
+	add_finished(s, 4, "wf", RUN_SUCCEEDED, 96000, &d3, "k4");
+	add_finished(s, 5, "wf", RUN_FAILED, 50000, &d1, NULL);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_get_definition(s, "h3", &got, &err) == 0);
+	CHECK(got.retention_ms == 5000);
+	def_rec_clear(&got);
+	REQUIRE(store_get_definition(s, "h2", &got, &err) == 0);
+	CHECK(got.retention_ms == STORE_FOREVER);
+	def_rec_clear(&got);
+	REQUIRE(store_get_definition(s, "h1", &got, &err) == 0);
+	CHECK(got.retention_ms == 0);
+	def_rec_clear(&got);
+
+	/* Default forever: only h3's old run goes. */
+	purge_init(&p);
+	p.by_retention = 1;
+	p.limit = 100;
+	p.scan = 100;
+	CHECK(purge_all(s, &p) == 1);
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 0), "5,4,2,1,");
+	/* Default 60 s at 100 s: h1's run of 10 s goes, its failed one of
+	 * 50 s stays; h2 keeps its own forever. Keys of runs created
+	 * before 2.5 s are forgotten (run 2's; run 1's went with it). */
+	p.default_ms = 60000;
+	p.keys_before = 2500;
+	CHECK(purge_all(s, &p) == 1);
+	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 0), "5,4,2,");
+	CHECK(query_int("SELECT count(*) FROM runs WHERE idempotency_key "
+	    "IS NOT NULL") == 1);
+	store_close(s);
+}
+
+/* Blob files go with the last run that uses them, not before. */
+static void
+test_store_purge_blobs(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct store_purge	 p;
+	struct def_rec		 d;
+	const char		*dir;
+
+#ifdef TEST_STORE_PG
+	dir = "shared-blobs";
+	setenv("ORCH_BLOB_DIR", dir, 1);
+#else
+	dir = "blobs";
+#endif
+	/* Inputs (one per run) and the trigger (the same for every run)
+	 * go to files; outputs, {"done":N}, stay in the rows. */
+	setenv("ORCH_BLOB_BYTES", "12", 1);
+	memset(&d, 0, sizeof d);
+	d.hash = (char *)"h1";
+	d.body = (char *)"{}";
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	add_finished(s, 1, "wf", RUN_SUCCEEDED, 1000, &d, NULL);
+	add_finished(s, 2, "wf", RUN_SUCCEEDED, 2000, &d, NULL);
+	add_run(s, 3, "wf", RUN_RUNNING, NULL, NULL, 0, DEAD_NONE);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(count_files(dir) == 4);
+
+	purge_init(&p);
+	p.finished_before = 1500;
+	CHECK(purge_all(s, &p) == 1);
+	/* Run 1's input went; the trigger file the others use stayed. */
+	CHECK(count_files(dir) == 3);
+	purge_init(&p);
+	CHECK(purge_all(s, &p) == 1);
+	CHECK(count_files(dir) == 2);
+	REQUIRE(exec_sql(DB, "UPDATE runs SET state = 'cancelled', "
+	    "finished_at = 3000") == 0);
+	purge_init(&p);
+	CHECK(purge_all(s, &p) == 1);
+	CHECK(count_files(dir) == 0);
+	CHECK(query_int("SELECT count(*) FROM runs") == 0);
+	store_close(s);
+	unsetenv("ORCH_BLOB_BYTES");
+	unsetenv("ORCH_BLOB_DIR");
+}
+
+/* On a loop with the commit thread: the purge joins the grouped commit
+ * and its callback sees the result; the stats count what went. */
+static void
+test_store_purge_on_loop(void)
+{
+	struct orc_error	 err;
+	struct event_base	*base;
+	struct store		*s;
+	struct store_purge	 p;
+	struct store_stats	 stats;
+	struct def_rec		 d;
+	int64_t			 bytes = 0, oldest = -1;
+	int			 called = 0, i;
+
+	memset(&d, 0, sizeof d);
+	d.hash = (char *)"h1";
+	d.body = (char *)"{}";
+	base = event_base_new();
+	REQUIRE(base != NULL);
+	s = store_open(DB, 0, base, &err);
+	REQUIRE(s != NULL);
+	REQUIRE(store_oldest_finished(s, &oldest, &err) == 0);
+	CHECK(oldest == 0);
+	for (i = 1; i <= 20; i++)
+		add_finished(s, i, "wf", RUN_SUCCEEDED, 1000 + i, &d, NULL);
+	purge_init(&p);
+	p.limit = 5;
+	p.scan = 100;
+	p.finished_before = 1011;
+	store_submit_purge(s, &p, count_cb, &called);
+	event_base_dispatch(base);
+	CHECK(called == 1);
+	CHECK(p.deleted == 5);
+	CHECK(p.cursor == 1005);
+	store_get_stats(s, &stats);
+	CHECK(stats.purged == 5);
+	CHECK(query_int("SELECT count(*) FROM runs") == 15);
+	REQUIRE(store_oldest_finished(s, &oldest, &err) == 0);
+	CHECK(oldest == 1006);
+	REQUIRE(store_size(s, &bytes, &err) == 0);
+	CHECK(bytes > 0);
+	store_close(s);
+	event_base_free(base);
+}
+
 /* Runs a test on an empty database. */
 #define RUN(fn) do {							\
 	db_reset();							\
@@ -1956,6 +2291,10 @@ main(void)
 	RUN(test_store_schedules);
 	RUN(test_store_readonly);
 	RUN(test_store_memory_and_settings);
+	RUN(test_store_purge_filters);
+	RUN(test_store_purge_retention);
+	RUN(test_store_purge_blobs);
+	RUN(test_store_purge_on_loop);
 #ifdef TEST_STORE_PG
 	RUN(test_store_pg_concurrent_migrate);
 	RUN(test_store_pg_skip_locked);
