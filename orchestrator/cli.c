@@ -59,6 +59,11 @@ static const struct cli_command cli_commands[] = {
 	  "r retries, c cancels, ? lists the keys" },
 	{ "schedules", cli_schedules, "[--db PATH] [--json]",
 	  "list cron triggers: next and last fire, runs fired and skipped" },
+	{ "prune", cli_prune,
+	  "[--older-than D] [--workflow W] [--state S] [--dry-run] "
+	  "[--db PATH]",
+	  "delete finished runs now, with their steps and blob files "
+	  "(D: 7d, 12h, 30m, 45s)" },
 	{ NULL, NULL, NULL, NULL }
 };
 
