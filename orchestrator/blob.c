@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -301,4 +302,142 @@ blob_refs_clear(struct blob_refs *br)
 		free(br->refs[i]);
 	free(br->refs);
 	memset(br, 0, sizeof *br);
+}
+
+/* Copies a file's bytes to a new file beside dst, synced, renamed. */
+static int
+blob_copy_bytes(const char *src, const char *dst, const char *dst_dir,
+    struct orc_error *err)
+{
+	struct orc_error rerr;
+	char *text, *tmp;
+	size_t len;
+	int fd, ret = -1;
+
+	if ((text = orc_read_file(src, &len, &rerr)) == NULL) {
+		orc_error_set(err, ORC_ESTORE, "cannot read blob %s: %s", src,
+		    rerr.message);
+		return -1;
+	}
+	tmp = xasprintf("%s.tmp-XXXXXX", dst);
+	if ((fd = mkstemp(tmp)) < 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot create a temporary "
+		    "file in %s: %s", dst_dir, strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, text, len) != 0 ||
+	    fsync(fd) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, dst) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot rename %s to %s: %s",
+		    tmp, dst, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(tmp);
+	free(text);
+	return ret;
+}
+
+/* Copies one blob between folders; see blob.h. */
+int
+blob_copy(const char *src_dir, const char *dst_dir, const char *ref,
+    const char *hex, struct orc_error *err)
+{
+	char h[65], *src, *dst;
+	int ret = 0;
+
+	if (ref != NULL) {
+		if (!blob_is_ref(ref, strlen(ref), h, NULL)) {
+			orc_error_set(err, ORC_ESTORE, "malformed blob "
+			    "reference \"%.100s\"", ref);
+			return -1;
+		}
+		hex = h;
+	}
+	src = xasprintf("%s/%s", src_dir, hex);
+	dst = xasprintf("%s/%s", dst_dir, hex);
+	if (access(dst, F_OK) == 0)
+		goto out;
+	if ((ret = blob_mkdir(dst_dir, err)) != 0)
+		goto out;
+	/* Blobs never change once written: a link is a copy. */
+	if (link(src, dst) == 0 || errno == EEXIST)
+		goto out;
+	if (errno == ENOENT) {
+		orc_error_set(err, ORC_ESTORE, "blob %s is missing", src);
+		ret = 1;
+		goto out;
+	}
+	ret = blob_copy_bytes(src, dst, dst_dir, err);
+out:
+	free(src);
+	free(dst);
+	return ret;
+}
+
+/* Whether a file name is a blob's: 64 lower-case hex digits. */
+static int
+blob_is_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		    (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return name[64] == '\0';
+}
+
+/* Copies every blob of a folder; see blob.h. */
+int
+blob_copy_dir(const char *src_dir, const char *dst_dir, size_t *n,
+    struct orc_error *err)
+{
+	struct dirent *de;
+	char *dst;
+	DIR *d;
+	int ret = 0;
+
+	*n = 0;
+	if ((d = opendir(src_dir)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		orc_error_set(err, ORC_ESTORE, "cannot read blob folder %s: "
+		    "%s", src_dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!blob_is_name(de->d_name))
+			continue;
+		dst = xasprintf("%s/%s", dst_dir, de->d_name);
+		if (access(dst, F_OK) != 0) {
+			/* Gone meanwhile (1): a purge deleted the last run
+			 * that used it. */
+			if ((ret = blob_copy(src_dir, dst_dir, NULL,
+			    de->d_name, err)) == 0)
+				(*n)++;
+			else if (ret == -1) {
+				free(dst);
+				break;
+			}
+			ret = 0;
+		}
+		free(dst);
+	}
+	closedir(d);
+	if (ret == 0 && *n > 0 && orc_fsync_dir(dst_dir) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot sync blob folder %s: "
+		    "%s", dst_dir, strerror(errno));
+		ret = -1;
+	}
+	return ret;
 }

@@ -75,4 +75,15 @@ int	blob_refs_remove(const char *dir, struct blob_refs *,
 	    void *, size_t *removed, struct orc_error *);
 void	blob_refs_clear(struct blob_refs *);
 
+/* Copies the blob a reference names (or the file named hex, 64 digits,
+ * when ref is NULL) from one folder to another, as a hard link when it
+ * can; nothing when it is there already. 1 with err when the source is
+ * missing, -1 with err when the copy fails. */
+int	blob_copy(const char *src_dir, const char *dst_dir, const char *ref,
+	    const char *hex, struct orc_error *);
+/* Copies every blob of a folder (none when it does not exist); *n gets
+ * how many the destination did not have. */
+int	blob_copy_dir(const char *src_dir, const char *dst_dir, size_t *n,
+	    struct orc_error *);
+
 #endif

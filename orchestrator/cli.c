@@ -64,6 +64,9 @@ static const struct cli_command cli_commands[] = {
 	  "[--db PATH]",
 	  "delete finished runs now, with their steps and blob files "
 	  "(D: 7d, 12h, 30m, 45s)" },
+	{ "backup", cli_backup, "FILE [--db PATH]",
+	  "copy a live SQLite store and its blob files to FILE (serve "
+	  "--db FILE restores it)" },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -125,6 +125,7 @@ int	cli_trigger(int, char **);
 int	cli_dashboard(int, char **);
 int	cli_schedules(int, char **);
 int	cli_prune(int, char **);
+int	cli_backup(int, char **);
 int	cli_not_yet(int, char **);
 
 #endif

@@ -39,6 +39,9 @@ struct store_ops {
 	int	 (*purge)(void *, struct store_purge *, struct orc_error *);
 	int	 (*size)(void *, int64_t *, struct orc_error *);
 	int	 (*oldest_finished)(void *, int64_t *, struct orc_error *);
+	/* store_backup (store.h), through the reading connection. */
+	int	 (*backup)(void *, const char *file,
+		    struct store_backup_stats *, struct orc_error *);
 
 	/* Reads. Records passed to callbacks are lent for the call only. */
 	int	 (*get_run)(void *, const char *id, struct run_rec *,

@@ -2418,7 +2418,21 @@ pg_oldest_finished(void *arg, int64_t *at, struct orc_error *err)
 	return 0;
 }
 
+/* PostgreSQL has its own tools for a consistent copy. */
+static int
+pg_backup(void *arg, const char *file, struct store_backup_stats *st,
+    struct orc_error *err)
+{
+	struct pg_store *ps = arg;
+
+	orc_error_set(err, ORC_EUNSUPPORTED, "%s: a PostgreSQL store is "
+	    "backed up with pg_dump (and its ORCH_BLOB_DIR folder copied), "
+	    "not into %s", ps->name, file);
+	return -1;
+}
+
 const struct store_ops store_pg_ops = {
+	.backup = pg_backup,
 	.purge = pg_purge,
 	.size = pg_size,
 	.oldest_finished = pg_oldest_finished,

@@ -2320,7 +2320,175 @@ sqlite_oldest_finished(void *arg, int64_t *at, struct orc_error *err)
 	return 0;
 }
 
+/* Runs SQL on a connection of the backup's copy; -1 with err naming it. */
+static int
+sqlite_copy_exec(sqlite3 *db, const char *file, const char *sql,
+    struct orc_error *err)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	orc_error_set(err, ORC_ESTORE, "%s: %s", file, sqlite3_errmsg(db));
+	return -1;
+}
+
+/*
+ * Makes the snapshot tmp ready to serve: leases let go, counted, checked,
+ * and every blob its rows refer to copied from src_blobs (when not NULL)
+ * to dst_blobs.
+ */
+static int
+sqlite_copy_finish(const char *tmp, const char *src_blobs,
+    const char *dst_blobs, struct store_backup_stats *st,
+    struct orc_error *err)
+{
+	static const char refs_sql[] = "SELECT v FROM (SELECT input v FROM "
+	    "runs UNION SELECT trigger FROM runs UNION SELECT output FROM "
+	    "runs UNION SELECT output FROM steps) WHERE v LIKE '{\"$blob\":%'";
+	sqlite3_stmt	*q = NULL;
+	sqlite3		*db = NULL;
+	int64_t		 ok = 0;
+	int		 rc, ret = -1;
+
+	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		orc_error_set(err, ORC_ESTORE, "%s: %s", tmp,
+		    db != NULL ? sqlite3_errmsg(db) : "cannot open");
+		goto out;
+	}
+	if (sqlite_copy_exec(db, tmp, "UPDATE runs SET lease_owner = NULL, "
+	    "lease_until = NULL WHERE lease_owner IS NOT NULL", err) != 0)
+		goto out;
+	if (sqlite_query_int(db, "SELECT count(*) FROM runs",
+	    &st->runs) != SQLITE_OK || sqlite_query_int(db, "SELECT count(*) "
+	    "FROM runs WHERE " RUN_UNFINISHED, &st->unfinished) != SQLITE_OK)
+		goto dberr;
+	if (sqlite3_prepare_v2(db, refs_sql, -1, &q, NULL) != SQLITE_OK)
+		goto dberr;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		st->blobs++;
+		if (src_blobs != NULL && blob_copy(src_blobs, dst_blobs,
+		    (const char *)sqlite3_column_text(q, 0), NULL, err) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		goto dberr;
+	if (st->blobs > 0 && src_blobs != NULL &&
+	    orc_fsync_dir(dst_blobs) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot sync blob folder %s: "
+		    "%s", dst_blobs, strerror(errno));
+		goto out;
+	}
+	if (sqlite_query_int(db, "SELECT quick_check = 'ok' FROM "
+	    "pragma_quick_check", &ok) != SQLITE_OK)
+		goto dberr;
+	if (!ok) {
+		orc_error_set(err, ORC_ESTORE, "%s: the copy fails "
+		    "PRAGMA quick_check", tmp);
+		goto out;
+	}
+	ret = 0;
+	goto out;
+dberr:
+	orc_error_set(err, ORC_ESTORE, "%s: %s", tmp, sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return ret;
+}
+
+/* Whether two paths name one folder (both must exist). */
+static int
+sqlite_same_dir(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/*
+ * store_backup: VACUUM INTO a temporary file beside file, in one read
+ * transaction of the reading connection (the WAL lets the daemon's
+ * writer go on meanwhile; the log grows until the read ends), then the
+ * copy's blobs, then a rename. The blobs present before the snapshot are
+ * linked first, so that a purge committed while it is taken cannot
+ * remove a file the snapshot still refers to before it is copied.
+ */
+static int
+sqlite_backup(void *arg, const char *file, struct store_backup_stats *st,
+    struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*v = NULL;
+	struct stat		 sb;
+	char			*tmp, *dst_blobs, *dir;
+	const char		*src_blobs, *slash;
+	size_t			 n;
+	int			 fd, ret = -1;
+
+	if (strcmp(ss->path, ":memory:") == 0) {
+		orc_error_set(err, ORC_EINVAL, "%s: nothing to back up",
+		    ss->path);
+		return -1;
+	}
+	if (lstat(file, &sb) == 0) {
+		orc_error_set(err, ORC_EINVAL, "%s already exists: a backup "
+		    "goes to a new file", file);
+		return -1;
+	}
+	dst_blobs = blob_dir_for(file);
+	tmp = xasprintf("%s.tmp-%ld", file, (long)getpid());
+	/* A copy beside the store shares its blob folder. */
+	src_blobs = ss->blobs;
+	if (src_blobs != NULL && sqlite_same_dir(src_blobs, dst_blobs))
+		src_blobs = NULL;
+	if (src_blobs != NULL &&
+	    blob_copy_dir(src_blobs, dst_blobs, &n, err) != 0)
+		goto out;
+	unlink(tmp);
+	if (sqlite3_prepare_v2(ss->r->db, "VACUUM INTO ?1", -1, &v, NULL) !=
+	    SQLITE_OK || sqlite3_bind_text(v, 1, tmp, -1, SQLITE_STATIC) !=
+	    SQLITE_OK || sqlite3_step(v) != SQLITE_DONE) {
+		orc_error_set(err, ORC_ESTORE, "%s: cannot copy into %s: %s",
+		    ss->path, tmp, sqlite3_errmsg(ss->r->db));
+		goto out;
+	}
+	if (sqlite_copy_finish(tmp, src_blobs, dst_blobs, st, err) != 0)
+		goto out;
+	/* Durable before it takes its name. */
+	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) != 0 ||
+	    fstat(fd, &sb) != 0) {
+		orc_error_set(err, ORC_EIO, "%s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	st->bytes = (int64_t)sb.st_size;
+	if (rename(tmp, file) != 0) {
+		orc_error_set(err, ORC_EIO, "cannot rename %s to %s: %s", tmp,
+		    file, strerror(errno));
+		goto out;
+	}
+	if ((slash = strrchr(file, '/')) == NULL)
+		dir = xstrdup(".");
+	else
+		dir = slash == file ? xstrdup("/") :
+		    xstrndup(file, (size_t)(slash - file));
+	(void)orc_fsync_dir(dir);
+	free(dir);
+	ret = 0;
+out:
+	sqlite3_finalize(v);
+	if (ret != 0)
+		unlink(tmp);
+	free(tmp);
+	free(dst_blobs);
+	return ret;
+}
+
 const struct store_ops store_sqlite_ops = {
+	.backup = sqlite_backup,
 	.purge = sqlite_purge,
 	.size = sqlite_size,
 	.oldest_finished = sqlite_oldest_finished,

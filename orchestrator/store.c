@@ -1302,6 +1302,15 @@ store_size(struct store *s, int64_t *bytes, struct orc_error *err)
 	return s->ops->size(s->be, bytes, err);
 }
 
+/* Copies the store to a new file. */
+int
+store_backup(struct store *s, const char *file,
+    struct store_backup_stats *st, struct orc_error *err)
+{
+	memset(st, 0, sizeof *st);
+	return s->ops->backup(s->be, file, st, err);
+}
+
 /* When the oldest finished run finished. */
 int
 store_oldest_finished(struct store *s, int64_t *at, struct orc_error *err)

@@ -236,6 +236,24 @@ int	store_size(struct store *, int64_t *bytes, struct orc_error *);
 int	store_oldest_finished(struct store *, int64_t *at,
 	    struct orc_error *);
 
+/* What a backup copied. */
+struct store_backup_stats {
+	int64_t		 runs;
+	int64_t		 unfinished;	/* resume when the copy is served */
+	int64_t		 blobs;		/* files the copy's rows refer to */
+	int64_t		 bytes;		/* of the copy's database file */
+};
+/*
+ * Copies a live store to file, a new SQLite file, with its blob files in
+ * the folder beside file (blob.h): one consistent snapshot taken in a
+ * read transaction, so that a daemon on the store goes on committing
+ * meanwhile. The copy's leases are let go, so that a daemon started on it
+ * resumes its unfinished runs at once. PostgreSQL stores are backed up
+ * with pg_dump: ORC_EUNSUPPORTED says so.
+ */
+int	store_backup(struct store *, const char *file,
+	    struct store_backup_stats *, struct orc_error *);
+
 /* Reads. A callback returning non-zero stops the iteration. */
 int	store_get_run(struct store *, const char *id, struct run_rec *,
 	    struct orc_error *);

@@ -92,7 +92,8 @@ expect_eq "5 runs of keep" 5 "$(post keep 5)"
 expect_true "all 35 are final" wait_sql \
     "SELECT count(*) FROM runs WHERE $FINAL" 35
 expect_eq "b's runs failed" 10 \
-    "$(sql "SELECT count(*) FROM runs WHERE workflow = 'b' AND state = 'failed'")"
+    "$(sql "SELECT count(*) FROM runs WHERE workflow = 'b' AND
+    state = 'failed'")"
 before=$(blob_files)
 expect_eq "outputs went to blob files" True \
     "$([ "$before" -ge 40 ] && echo True || echo False)"
@@ -148,7 +149,8 @@ expect_true "the burst's runs all finish" wait_sql \
 expect_not_contains "no run was deleted under the daemon" \
     "$(cat "$SERVE_LOG")" "not found"
 expect_eq "and none failed" 0 \
-    "$(sql "SELECT count(*) FROM runs WHERE workflow = 'a' AND state <> 'succeeded'")"
+    "$(sql "SELECT count(*) FROM runs WHERE workflow = 'a' AND
+    state <> 'succeeded'")"
 req GET /metrics
 expect_contains "/metrics has the store's size" "$BODY" \
     "orchestrator_store_bytes "
