@@ -20,9 +20,11 @@
 #include "retention.h"
 #include "store.h"
 
-#define RETENTION_BATCH		200
+/* Small: the batch joins a commit that webhooks wait for (a few ms). At
+ * most about 5,000 deletions a second, well over a sustained load. */
+#define RETENTION_BATCH		64
 #define RETENTION_SCAN		1000
-#define RETENTION_BUSY_MS	20
+#define RETENTION_BUSY_MS	10
 #define RETENTION_IDLE_MS	1000
 
 struct retention {

@@ -35,8 +35,12 @@
 #include "walbuf.h"
 
 #define SQLITE_BUSY_MS	5000
-/* Pages a purge gives back to the file system per commit (4 MiB). */
-#define SQLITE_VACUUM_PAGES	1024
+/* Pages a purge gives back to the file system per commit (1 MiB), once
+ * free pages are more than SQLITE_VACUUM_SHARE of the file and more than
+ * SQLITE_VACUUM_MIN pages: below that, the next writes reuse them. */
+#define SQLITE_VACUUM_PAGES	256
+#define SQLITE_VACUUM_SHARE	4
+#define SQLITE_VACUUM_MIN	256
 /* Up to this size an old file is switched to incremental auto-vacuum
  * when a daemon opens it (VACUUM rewrites it whole). */
 #define SQLITE_VACUUM_OPEN_MAX	(64LL << 20)
@@ -2211,17 +2215,30 @@ sqlite_purge_keys(struct sqlite_store *ss, struct store_purge *p,
 }
 
 /*
- * Gives the file back the pages deletions freed, a few at a time, so
- * that it shrinks after a burst and a commit stays short (the rest is
- * reused by the next writes anyway). Only a file in incremental
- * auto-vacuum mode can: see sqlite_setup_vacuum.
+ * Gives the file back the pages deletions freed, a few at a time, once
+ * many are free: under a steady load the next writes reuse what a purge
+ * frees, and moving pages to shrink a file that grows again would only
+ * lengthen the commits the webhooks wait for (at 1,000 runs/s with a 1 s
+ * retention, 1,024 pages a purge took the p99 ack from 8 ms to 100 ms).
+ * After a burst, the file shrinks a step per purge. Only a file in
+ * incremental auto-vacuum mode can: see sqlite_setup_vacuum.
  */
 static int
 sqlite_purge_vacuum(struct sqlite_store *ss, struct orc_error *err)
 {
-	char sql[64];
+	int64_t	free_pages, pages;
+	char	sql[64];
 
 	if (!ss->incremental)
+		return 0;
+	if (sqlite_query_int(ss->w->db, "PRAGMA freelist_count",
+	    &free_pages) != SQLITE_OK || sqlite_query_int(ss->w->db,
+	    "PRAGMA page_count", &pages) != SQLITE_OK) {
+		sqlite_error(ss, ss->w->db, err);
+		return -1;
+	}
+	if (free_pages <= SQLITE_VACUUM_MIN ||
+	    free_pages * SQLITE_VACUUM_SHARE <= pages)
 		return 0;
 	snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)",
 	    SQLITE_VACUUM_PAGES);

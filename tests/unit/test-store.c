@@ -2251,6 +2251,59 @@ test_store_purge_on_loop(void)
 	event_base_free(base);
 }
 
+#ifndef TEST_STORE_PG
+/* Purges give freed pages back to the file in steps once many are free;
+ * a file made before auto-vacuum is switched when a daemon opens it. */
+static void
+test_store_purge_vacuum(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct store_purge	 p;
+	struct run_rec		 r;
+	char			 pad[2048];
+	long long		 full, after;
+	int			 i;
+
+	memset(pad, 'p', sizeof pad - 1);
+	pad[sizeof pad - 1] = '\0';
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	for (i = 1; i <= 2000; i++) {
+		mkrun(&r, i, "wf", RUN_SUCCEEDED);
+		r.finished_at = 1000 + i;
+		json_object_set_new(r.input, "pad", json_string(pad));
+		submit_run(s, &r, NULL, NULL);
+		unrun(&r);
+	}
+	REQUIRE(store_flush(s, &err) == 0);
+	full = query_int("PRAGMA page_count");
+	CHECK(full > 1000);
+	purge_init(&p);
+	p.limit = 100;
+	p.scan = 200;
+	CHECK(purge_all(s, &p) == 2000);
+	after = query_int("PRAGMA page_count");
+	CHECK(after < full / 2);
+	/* What stays free is a small share, for the next writes. */
+	CHECK(query_int("PRAGMA freelist_count") * 4 <= after ||
+	    query_int("PRAGMA freelist_count") <= 256);
+	store_close(s);
+
+	/* An old file without auto-vacuum: switched by a daemon's open. */
+	REQUIRE(exec_sql(DB, "PRAGMA auto_vacuum = NONE; VACUUM") == 0);
+	CHECK(query_int("PRAGMA auto_vacuum") == 0);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	store_close(s);
+	CHECK(query_int("PRAGMA auto_vacuum") == 0);
+	s = store_open(DB, STORE_SERVE, NULL, &err);
+	REQUIRE(s != NULL);
+	store_close(s);
+	CHECK(query_int("PRAGMA auto_vacuum") == 2);
+}
+#endif
+
 /* Runs a test on an empty database. */
 #define RUN(fn) do {							\
 	db_reset();							\
@@ -2295,6 +2348,9 @@ main(void)
 	RUN(test_store_purge_retention);
 	RUN(test_store_purge_blobs);
 	RUN(test_store_purge_on_loop);
+#ifndef TEST_STORE_PG
+	RUN(test_store_purge_vacuum);
+#endif
 #ifdef TEST_STORE_PG
 	RUN(test_store_pg_concurrent_migrate);
 	RUN(test_store_pg_skip_locked);
