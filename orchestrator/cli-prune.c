@@ -101,7 +101,7 @@ cli_prune(int argc, char **argv)
 			    "matched" : "deleted");
 		}
 		total += po.p.deleted;
-	} while (po.p.cursor != 0);
+	} while (!po.p.done);
 	store_close(st);
 	printf("%s %lld finished run%s\n", po.p.dry_run ? "would delete" :
 	    "deleted", (long long)total, total == 1 ? "" : "s");

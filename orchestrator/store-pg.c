@@ -191,6 +191,7 @@ enum {
 	PQ_PURGE_KEYS,
 	PQ_BLOB_USED,
 	PQ_OLDEST_FINISHED,
+	PQ_RETENTIONS,
 	PQ_COUNT
 };
 
@@ -302,9 +303,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "AND ($3::text IS NULL OR c.workflow = $3::text) "
 	    "AND ($4::text IS NULL OR c.state = $4::text) "
 	    "AND ($5::bigint = 0 OR c.finished_at < $5::bigint) "
-	    "AND (NOT $6::boolean OR (coalesce(d.retention_ms, $7::bigint) "
-	    ">= 0 AND c.finished_at < $8::bigint - "
-	    "coalesce(d.retention_ms, $7::bigint))))::int "
+	    "AND (NOT $6::boolean OR "
+	    "coalesce(d.retention_ms, $7::bigint) = $8::bigint))::int "
 	    "FROM (SELECT id, workflow, def_hash, state, dead, finished_at, "
 	    "input, trigger, output FROM runs WHERE (finished_at, id) > "
 	    "($1::bigint, $10::text) AND finished_at > 0 AND "
@@ -323,6 +323,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "WHERE output = $1 LIMIT 1",
 	[PQ_OLDEST_FINISHED] = "SELECT coalesce(min(finished_at), 0) "
 	    "FROM runs WHERE finished_at > 0",
+	[PQ_RETENTIONS] = "SELECT DISTINCT coalesce(retention_ms, $1::bigint) "
+	    "FROM definitions",
 };
 
 /* Run listings: one statement per combination of filters. */
@@ -2247,8 +2249,8 @@ pg_purge_scan(struct pg_store *ps, struct store_purge *p, char ***ids,
 	p_int(&q, 5, p->finished_before);
 	p_bool(&q, 6, p->by_retention);
 	p_int(&q, 7, p->default_ms);
-	p_int(&q, 8, p->now);
-	p_int(&q, 9, p->finished_before > 0 ? p->finished_before : INT64_MAX);
+	p_int(&q, 8, p->retention_ms);
+	p_int(&q, 9, store_purge_end(p));
 	p_text(&q, 10, p->cursor_id);
 	if ((res = pg_stmt(ps, ps->w, PQ_PURGE_SCAN, &q, NULL, err)) == NULL)
 		return -1;
@@ -2274,10 +2276,7 @@ pg_purge_scan(struct pg_store *ps, struct store_purge *p, char ***ids,
 	}
 	PQclear(res);
 	p->deleted = (int64_t)nv;
-	if (!stopped && rows < p->scan) {
-		p->cursor = 0;
-		p->cursor_id[0] = '\0';
-	}
+	p->done = !stopped && rows < p->scan;
 	return 0;
 }
 
@@ -2431,7 +2430,29 @@ pg_backup(void *arg, const char *file, struct store_backup_stats *st,
 	return -1;
 }
 
+/* The distinct retentions of the stored definitions. */
+static int
+pg_retentions(void *arg, int64_t default_ms, int (*cb)(int64_t, void *),
+    void *cb_arg, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 q;
+	PGresult		*res;
+	int			 row;
+
+	memset(&q, 0, sizeof q);
+	p_int(&q, 1, default_ms);
+	if ((res = pg_read(ps, PQ_RETENTIONS, &q, err)) == NULL)
+		return -1;
+	for (row = 0; row < PQntuples(res); row++)
+		if (cb(col_int(res, row, 0), cb_arg) != 0)
+			break;
+	PQclear(res);
+	return 0;
+}
+
 const struct store_ops store_pg_ops = {
+	.retentions = pg_retentions,
 	.backup = pg_backup,
 	.purge = pg_purge,
 	.size = pg_size,

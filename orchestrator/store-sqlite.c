@@ -209,6 +209,7 @@ enum {
 	SQ_PURGE_KEYS,
 	SQ_BLOB_USED,
 	SQ_OLDEST_FINISHED,
+	SQ_RETENTIONS,
 	SQ_COUNT
 };
 
@@ -307,15 +308,15 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	 * At most ?2 finished runs after (?1, ?10) by finished_at and id
 	 * (runs_finished), each with whether it goes (see struct
 	 * store_purge): ?3 workflow, ?4 state, ?5 finished before, ?6 by
-	 * retention, ?7 the default retention, ?8 now, ?9 the scan's end.
+	 * retention, ?7 the default retention, ?9 the scan's end, ?11 the
+	 * retention purged.
 	 */
 	[SQ_PURGE_SCAN] = "SELECT c.id, c.workflow, c.state, c.finished_at, "
 	    "c.input, c.trigger, c.output, c." RUN_FINAL " AND c.dead <> 1 "
 	    "AND (?3 IS NULL OR c.workflow = ?3) "
 	    "AND (?4 IS NULL OR c.state = ?4) "
 	    "AND (?5 = 0 OR c.finished_at < ?5) "
-	    "AND (?6 = 0 OR (coalesce(d.retention_ms, ?7) >= 0 AND "
-	    "c.finished_at < ?8 - coalesce(d.retention_ms, ?7))) "
+	    "AND (?6 = 0 OR coalesce(d.retention_ms, ?7) = ?11) "
 	    "FROM (SELECT id, workflow, def_hash, state, dead, finished_at, "
 	    "input, trigger, output FROM runs WHERE finished_at >= ?1 AND "
 	    "(finished_at > ?1 OR id > ?10) AND finished_at > 0 AND "
@@ -337,6 +338,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "WHERE output = ?1 LIMIT 1",
 	[SQ_OLDEST_FINISHED] = "SELECT min(finished_at) FROM runs "
 	    "WHERE finished_at > 0",
+	[SQ_RETENTIONS] = "SELECT DISTINCT coalesce(retention_ms, ?1) "
+	    "FROM definitions",
 };
 
 /*
@@ -2097,10 +2100,9 @@ sqlite_purge_scan(struct sqlite_store *ss, struct store_purge *p,
 	sqlite3_bind_int64(st, 5, p->finished_before);
 	sqlite3_bind_int(st, 6, p->by_retention);
 	sqlite3_bind_int64(st, 7, p->default_ms);
-	sqlite3_bind_int64(st, 8, p->now);
-	sqlite3_bind_int64(st, 9, p->finished_before > 0 ?
-	    p->finished_before : INT64_MAX);
+	sqlite3_bind_int64(st, 9, store_purge_end(p));
 	bind_text(st, 10, p->cursor_id);
+	sqlite3_bind_int64(st, 11, p->retention_ms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (sqlite3_column_int(st, 7) != 0 &&
 		    *nv == (size_t)p->limit)
@@ -2125,11 +2127,7 @@ sqlite_purge_scan(struct sqlite_store *ss, struct store_purge *p,
 		return -1;
 	}
 	sqlite_done(st);
-	/* 0 once the scan saw the newest. */
-	if (rc == SQLITE_DONE && scanned < p->scan) {
-		p->cursor = 0;
-		p->cursor_id[0] = '\0';
-	}
+	p->done = rc == SQLITE_DONE && scanned < p->scan;
 	return 0;
 }
 
@@ -2504,7 +2502,32 @@ out:
 	return ret;
 }
 
+/* The distinct retentions of the stored definitions. */
+static int
+sqlite_retentions(void *arg, int64_t default_ms, int (*cb)(int64_t, void *),
+    void *cb_arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	int			 rc;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_RETENTIONS, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, default_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (cb(sqlite3_column_int64(st, 0), cb_arg) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->r->db, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	return 0;
+}
+
 const struct store_ops store_sqlite_ops = {
+	.retentions = sqlite_retentions,
 	.backup = sqlite_backup,
 	.purge = sqlite_purge,
 	.size = sqlite_size,

@@ -559,6 +559,7 @@ store_write_items(struct store *s, struct store_items *list,
 			memcpy(it->purge->cursor_id, it->purge_cursor_id,
 			    sizeof it->purge_cursor_id);
 			it->purge->deleted = it->purge->keys = 0;
+			it->purge->done = 0;
 			if (s->ops->purge(s->be, it->purge, err) == -1)
 				goto fail;
 			continue;
@@ -1277,6 +1278,19 @@ store_put_schedule(struct store *s, const struct schedule_rec *r)
 	store_enqueue(s, it);
 }
 
+/* Where a purge's scan ends. */
+int64_t
+store_purge_end(const struct store_purge *p)
+{
+	int64_t end = INT64_MAX;
+
+	if (p->finished_before > 0)
+		end = p->finished_before;
+	if (p->by_retention && p->now - p->retention_ms < end)
+		end = p->now - p->retention_ms;
+	return end;
+}
+
 /* Queues a purge behind the changes already queued. */
 void
 store_submit_purge(struct store *s, struct store_purge *p, store_commit_cb cb,
@@ -1309,6 +1323,50 @@ store_backup(struct store *s, const char *file,
 {
 	memset(st, 0, sizeof *st);
 	return s->ops->backup(s->be, file, st, err);
+}
+
+/* What store_retentions collects. */
+struct store_ret_list {
+	int64_t		*v;
+	size_t		 n;
+};
+
+/* Adds a retention unless it is there or keeps forever. */
+static int
+store_ret_add_cb(int64_t ms, void *arg)
+{
+	struct store_ret_list	*l = arg;
+	size_t			 i;
+
+	if (ms < 0)
+		return 0;
+	for (i = 0; i < l->n; i++)
+		if (l->v[i] == ms)
+			return 0;
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+	l->v[l->n++] = ms;
+	return 0;
+}
+
+/* The retentions finished runs may have. */
+int
+store_retentions(struct store *s, int64_t default_ms, int64_t **out,
+    size_t *n, struct orc_error *err)
+{
+	struct store_ret_list l = { NULL, 0 };
+
+	*out = NULL;
+	*n = 0;
+	/* Runs whose definition is not stored count as the default. */
+	store_ret_add_cb(default_ms, &l);
+	if (s->ops->retentions(s->be, default_ms, store_ret_add_cb, &l,
+	    err) != 0) {
+		free(l.v);
+		return -1;
+	}
+	*out = l.v;
+	*n = l.n;
+	return 0;
 }
 
 /* When the oldest finished run finished. */

@@ -194,12 +194,15 @@ void		 store_get_stats(const struct store *, struct store_stats *);
 /*
  * A deletion of finished runs, run inside a grouped commit so that it
  * never holds a long transaction: it scans at most scan rows of the
- * finished-runs index after cursor and deletes at
+ * finished-runs index after cursor, up to the scan's end, and deletes at
  * most limit of them. Never a live run, nor a failed one whose
  * on_failure is due. A run goes when it matches workflow and state and,
- * when set, finished before finished_before, and, with by_retention,
- * finished longer ago than its definition's retention (default_ms when
- * the definition has none) at now. Its steps, transitions, counters and
+ * when set, finished before finished_before (the scan's end); with
+ * by_retention, the scan's end is now - retention_ms and a run goes when
+ * its definition's retention (default_ms when the definition has none)
+ * is retention_ms: one purge per retention in use (store_retentions),
+ * so that each row is read once per retention as time moves the ends
+ * on, never again for each pass. Its steps, transitions, counters and
  * blob files (unless another run uses them) go with it. With dry_run
  * nothing changes and deleted counts the matches. keys_before, when
  * set, also forgets at most limit idempotency keys of runs created
@@ -210,20 +213,25 @@ struct store_purge {
 	int		 state;		/* a final state, or -1 */
 	int64_t		 finished_before;	/* or 0 */
 	int		 by_retention;
-	int64_t		 default_ms;	/* retention; STORE_FOREVER keeps */
+	int64_t		 retention_ms;	/* the retention purged */
+	int64_t		 default_ms;	/* or STORE_FOREVER */
 	int64_t		 now;
 	int64_t		 keys_before;	/* or 0 */
 	int		 limit;
 	int		 scan;
 	int		 dry_run;
-	/* In: the last run the previous scan saw, by finished_at and id
-	 * (0: start with the oldest). Out, once committed: the last this one
-	 * saw, 0 when it reached the end. */
+	/* In: the last run a previous scan saw, by finished_at and id (0:
+	 * start with the oldest). Out, once committed: the last this one
+	 * saw; done when it reached the scan's end. */
 	int64_t		 cursor;
 	char		 cursor_id[RUN_ID_LEN + 1];
+	int		 done;
 	int64_t		 deleted;	/* out: runs deleted (or matching) */
 	int64_t		 keys;		/* out: idempotency keys forgotten */
 };
+
+/* Where a purge's scan ends: finished_at below it (for the backends). */
+int64_t	store_purge_end(const struct store_purge *);
 
 /* Queues a purge (p is borrowed until cb is called, and written by the
  * commit); it joins the queue like a change. */
@@ -232,6 +240,11 @@ void	store_submit_purge(struct store *, struct store_purge *p,
 /* The bytes the store takes (SQLite: the file and its log; PostgreSQL:
  * the database). */
 int	store_size(struct store *, int64_t *bytes, struct orc_error *);
+/* The retentions finished runs may have: default_ms and those of the
+ * stored definitions, without STORE_FOREVER, in a new array (*out, *n;
+ * the definitions are few, one per version of a workflow). */
+int	store_retentions(struct store *, int64_t default_ms, int64_t **out,
+	    size_t *n, struct orc_error *);
 /* When the oldest finished run finished (ms), 0 when none has. */
 int	store_oldest_finished(struct store *, int64_t *at,
 	    struct orc_error *);

@@ -1982,11 +1982,12 @@ purge_all(struct store *s, struct store_purge *p)
 	int guard = 0;
 
 	p->cursor = 0;
+	p->cursor_id[0] = '\0';
 	do {
 		if ((n = purge_once(s, p)) < 0)
 			return -1;
 		total += n;
-	} while (p->cursor != 0 && ++guard < 1000);
+	} while (!p->done && ++guard < 1000);
 	return total;
 }
 
@@ -2075,8 +2076,13 @@ test_store_purge_filters(void)
 	CHECK_STR(p.cursor_id, "R0000000000000000000000003");
 	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 0),
 	    "8,7,6,5,4,3,");
+	CHECK(!p.done);
 	CHECK(purge_once(s, &p) == 1);
-	CHECK(p.cursor == 0);
+	CHECK(p.done);
+	/* Done, the cursor stays on the last run seen: nothing comes again
+	 * until a newer run finishes. */
+	CHECK(p.cursor == 40000);
+	CHECK(purge_once(s, &p) == 0 && p.done);
 	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 0), "8,7,6,5,3,");
 	/* Steps, transitions and counters went with them. */
 	CHECK(query_int("SELECT count(*) FROM steps") == 2);
@@ -2109,6 +2115,8 @@ test_store_purge_retention(void)
 	struct store_purge	 p;
 	struct def_rec		 d1, d2, d3, got;
 	struct ids		 l;
+	int64_t			*ms;
+	size_t			 n;
 
 	memset(&d1, 0, sizeof d1);
 	d1.hash = (char *)"h1";
@@ -2138,16 +2146,29 @@ test_store_purge_retention(void)
 	CHECK(got.retention_ms == 0);
 	def_rec_clear(&got);
 
-	/* Default forever: only h3's old run goes. */
+	/* The retentions in use: the default, then the definitions' but
+	 * forever. */
+	REQUIRE(store_retentions(s, STORE_FOREVER, &ms, &n, &err) == 0);
+	CHECK(n == 1 && ms[0] == 5000);
+	free(ms);
+	REQUIRE(store_retentions(s, 60000, &ms, &n, &err) == 0);
+	CHECK(n == 2 && ms[0] == 60000 && ms[1] == 5000);
+	free(ms);
+
+	/* h3's 5 s at 100 s: its run of 10 s goes, not its run of 96 s. */
 	purge_init(&p);
 	p.by_retention = 1;
+	p.retention_ms = 5000;
 	p.limit = 100;
 	p.scan = 100;
 	CHECK(purge_all(s, &p) == 1);
 	CHECK_STR(list(s, &l, NULL, -1, 0, 0, NULL, NULL, 0), "5,4,2,1,");
-	/* Default 60 s at 100 s: h1's run of 10 s goes, its failed one of
-	 * 50 s stays; h2 keeps its own forever. Keys of runs created
-	 * before 2.5 s are forgotten (run 2's; run 1's went with it). */
+	/* The scan stopped at 95 s, where that retention ends. */
+	CHECK(p.done && p.cursor == 50000);
+	/* The default, 60 s: h1's run of 10 s goes, its failed one of 50 s
+	 * stays; h2 keeps its own forever. Keys of runs created before
+	 * 2.5 s are forgotten (run 2's; run 1's went with it). */
+	p.retention_ms = 60000;
 	p.default_ms = 60000;
 	p.keys_before = 2500;
 	CHECK(purge_all(s, &p) == 1);
