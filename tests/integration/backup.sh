@@ -11,10 +11,6 @@ command -v sqlite3 >/dev/null || skip "sqlite3 is not installed"
 COPY=$T/bk/copy.db
 mkdir -p "$T/bk"
 
-# sqlq FILE QUERY: one value from a database file.
-sqlq() {
-	timeout 20 sqlite3 -cmd ".timeout 5000" "$1" "$2"
-}
 
 cat >"$WF/fast.json" <<'EOF'
 {
@@ -52,24 +48,25 @@ timeout 90 python3 "$here/post-hooks.py" 127.0.0.1 "$SERVE_PORT" \
     /hooks/fast 2000 >"$T/posted" &
 poster=$!
 # Under load, with finished runs (their outputs are blobs) in the copy.
-for i in $(seq 1 200); do
-	[ "$(sqlq "$DB" "SELECT count(*) FROM runs WHERE workflow = 'fast'
-	    AND state = 'succeeded'")" -ge 50 ] && break
-	sleep 0.05
-done
+# fast_done: whether 50 runs of fast finished.
+fast_done() {
+	[ "$(sqlite_q "$DB" "SELECT count(*) FROM runs WHERE workflow =
+	    'fast' AND state = 'succeeded'")" -ge 50 ] && echo yes
+}
+wait_eq 10 yes fast_done
 expect_exit 0 orch backup --db "$DB" "$COPY"
 expect_contains "it says what it copied" "$(out)" "backed up $DB to $COPY"
 wait "$poster"
 expect_eq "the burst went on meanwhile" 2000 "$(cat "$T/posted")"
 expect_eq "the copy passes integrity_check" ok \
-    "$(sqlq "$COPY" 'PRAGMA integrity_check')"
+    "$(sqlite_q "$COPY" 'PRAGMA integrity_check')"
 expect_eq "the slow runs were in flight in it" 5 \
-    "$(sqlq "$COPY" "SELECT count(*) FROM runs WHERE workflow = 'slow'
+    "$(sqlite_q "$COPY" "SELECT count(*) FROM runs WHERE workflow = 'slow'
     AND state IN ('queued', 'running', 'retrying')")"
 expect_eq "their leases were let go" 0 \
-    "$(sqlq "$COPY" "SELECT count(*) FROM runs WHERE lease_owner IS NOT
+    "$(sqlite_q "$COPY" "SELECT count(*) FROM runs WHERE lease_owner IS NOT
     NULL")"
-refs=$(sqlq "$COPY" "SELECT v FROM (SELECT input v FROM runs UNION
+refs=$(sqlite_q "$COPY" "SELECT v FROM (SELECT input v FROM runs UNION
     SELECT trigger FROM runs UNION SELECT output FROM runs UNION SELECT
     output FROM steps) WHERE v LIKE '{\"\$blob\":%'" |
     sed 's/.*sha256:\([0-9a-f]*\).*/\1/')
@@ -90,14 +87,11 @@ expect_eq "the daemon drained" 0 "$SERVE_RC"
 # The restore: a server on the copy finishes the runs it holds.
 DB=$COPY
 serve_start --access-log off || finish
-for i in $(seq 1 200); do
-	[ "$(sqlq "$COPY" "SELECT count(*) FROM runs WHERE state NOT IN
-	    ('succeeded', 'failed', 'cancelled')")" = 0 ] && break
-	sleep 0.1
-done
+wait_eq 20 0 sqlite_q "$COPY" "SELECT count(*) FROM runs WHERE state NOT
+    IN ('succeeded', 'failed', 'cancelled')"
 expect_eq "every run of the copy finished" 0 \
-    "$(sqlq "$COPY" "SELECT count(*) FROM runs WHERE state <> 'succeeded'")"
-id=$(sqlq "$COPY" "SELECT id FROM runs WHERE workflow = 'slow' LIMIT 1")
+    "$(sqlite_q "$COPY" "SELECT count(*) FROM runs WHERE state <> 'succeeded'")"
+id=$(sqlite_q "$COPY" "SELECT id FROM runs WHERE workflow = 'slow' LIMIT 1")
 req GET "/runs/$id"
 expect_eq "a resumed run's output reads from the copied blobs" \
     "................................................0" \

@@ -15,16 +15,11 @@ BURSTS=${DISK_BURSTS:-5}
 N=${DISK_RUNS:-3000}
 
 sql() {
-	timeout 20 sqlite3 -cmd ".timeout 5000" "$DB" "$1"
+	sqlite_q "$DB" "$1"
 }
 # wait_sql QUERY VALUE SECONDS: until QUERY gives VALUE (bounded).
 wait_sql() {
-	local i
-	for i in $(seq 1 $(($3 * 10))); do
-		[ "$(sql "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_eq "$3" "$2" sql "$1"
 }
 # The database's bytes: the file and its log.
 db_bytes() {

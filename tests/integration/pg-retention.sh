@@ -26,12 +26,7 @@ EOF
 done
 # wait_pg QUERY VALUE: until QUERY gives VALUE (bounded: 15 s).
 wait_pg() {
-	local i
-	for i in $(seq 1 150); do
-		[ "$(pg_sql "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_eq 15 "$2" pg_sql "$1"
 }
 post() {
 	timeout 60 python3 "$HERE/post-hooks.py" 127.0.0.1 "$SERVE_PORT" \

@@ -14,7 +14,7 @@ command -v sqlite3 >/dev/null || skip "sqlite3 is not installed"
 
 # sql QUERY: one value from the database, beside the daemon.
 sql() {
-	timeout 20 sqlite3 -cmd ".timeout 5000" "$DB" "$1"
+	sqlite_q "$DB" "$1"
 }
 # runs_of WORKFLOW: its runs in the database.
 runs_of() {
@@ -22,12 +22,7 @@ runs_of() {
 }
 # wait_sql QUERY VALUE [SECONDS]: until QUERY gives VALUE (bounded).
 wait_sql() {
-	local i
-	for i in $(seq 1 $((${3:-20} * 10))); do
-		[ "$(sql "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_eq "${3:-20}" "$2" sql "$1"
 }
 # post PATH N: N async webhooks; prints the 202s.
 post() {

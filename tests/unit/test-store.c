@@ -15,7 +15,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +83,19 @@ unrun(struct run_rec *r)
 	r->input = r->trigger = r->output = NULL;
 }
 
+/* Fills a transition of run r from one state to another. */
+static void
+mktrans(struct transition_rec *t, const struct run_rec *r, int from,
+    enum run_state to, const char *event, int64_t at)
+{
+	memset(t, 0, sizeof *t);
+	memcpy(t->run_id, r->id, sizeof t->run_id);
+	t->at = at;
+	t->from_state = from;
+	t->to_state = to;
+	t->event = (char *)event;
+}
+
 /* Submits a new run with its "created" transition. */
 static void
 submit_run(struct store *s, struct run_rec *r, store_commit_cb cb, void *arg)
@@ -91,12 +103,7 @@ submit_run(struct store *s, struct run_rec *r, store_commit_cb cb, void *arg)
 	struct transition_rec	t;
 	struct store_change	ch;
 
-	memset(&t, 0, sizeof t);
-	memcpy(t.run_id, r->id, sizeof t.run_id);
-	t.at = r->created_at;
-	t.from_state = -1;
-	t.to_state = r->state;
-	t.event = (char *)"created";
+	mktrans(&t, r, -1, r->state, "created", r->created_at);
 	memset(&ch, 0, sizeof ch);
 	ch.run = r;
 	ch.flags = STORE_RUN_INSERT;
@@ -1434,12 +1441,7 @@ move_run(struct store *s, int n, const char *workflow, enum run_state from,
 	mkrun(&r, n, workflow, to);
 	r.finished_at = done;
 	r.error = (char *)error;
-	memset(&t, 0, sizeof t);
-	memcpy(t.run_id, r.id, sizeof t.run_id);
-	t.at = done;
-	t.from_state = from;
-	t.to_state = to;
-	t.event = (char *)"moved";
+	mktrans(&t, &r, from, to, "moved", done);
 	memset(&ch, 0, sizeof ch);
 	ch.run = &r;
 	ch.transition = &t;
@@ -1945,12 +1947,7 @@ add_finished(struct store *s, int n, const char *workflow,
 	st.name = (char *)"first";
 	st.attempts = 1;
 	st.output = r.output;
-	memset(&t, 0, sizeof t);
-	memcpy(t.run_id, r.id, sizeof t.run_id);
-	t.at = finished_at;
-	t.from_state = RUN_RUNNING;
-	t.to_state = state;
-	t.event = (char *)"finished";
+	mktrans(&t, &r, RUN_RUNNING, state, "finished", finished_at);
 	memset(&ch, 0, sizeof ch);
 	ch.run = &r;
 	ch.step = &st;
@@ -2001,23 +1998,6 @@ purge_init(struct store_purge *p)
 	p->scan = 3;
 	p->now = 100000;
 	p->default_ms = STORE_FOREVER;
-}
-
-/* The files in a folder, but for hidden ones. */
-static int
-count_files(const char *dir)
-{
-	struct dirent	*de;
-	DIR		*d;
-	int		 n = 0;
-
-	if ((d = opendir(dir)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* Prune's filters: never a live run, each filter, the dry run, and the
@@ -2206,21 +2186,21 @@ test_store_purge_blobs(void)
 	add_finished(s, 2, "wf", RUN_SUCCEEDED, 2000, &d, NULL);
 	add_run(s, 3, "wf", RUN_RUNNING, NULL, NULL, 0, DEAD_NONE);
 	REQUIRE(store_flush(s, &err) == 0);
-	CHECK(count_files(dir) == 4);
+	CHECK(test_count_files(dir) == 4);
 
 	purge_init(&p);
 	p.finished_before = 1500;
 	CHECK(purge_all(s, &p) == 1);
 	/* Run 1's input went; the trigger file the others use stayed. */
-	CHECK(count_files(dir) == 3);
+	CHECK(test_count_files(dir) == 3);
 	purge_init(&p);
 	CHECK(purge_all(s, &p) == 1);
-	CHECK(count_files(dir) == 2);
+	CHECK(test_count_files(dir) == 2);
 	REQUIRE(exec_sql(DB, "UPDATE runs SET state = 'cancelled', "
 	    "finished_at = 3000") == 0);
 	purge_init(&p);
 	CHECK(purge_all(s, &p) == 1);
-	CHECK(count_files(dir) == 0);
+	CHECK(test_count_files(dir) == 0);
 	CHECK(query_int("SELECT count(*) FROM runs") == 0);
 	store_close(s);
 	unsetenv("ORCH_BLOB_BYTES");
