@@ -1957,6 +1957,17 @@ add_finished(struct store *s, int n, const char *workflow,
 	unrun(&r);
 }
 
+/* Fills a definition of workflow wf (strings borrowed). */
+static void
+mkdef(struct def_rec *d, const char *hash, int64_t retention_ms)
+{
+	memset(d, 0, sizeof *d);
+	d->hash = (char *)hash;
+	d->name = (char *)"wf";
+	d->body = (char *)"{}";
+	d->retention_ms = retention_ms;
+}
+
 /* Runs one purge to its commit; the runs it deleted, -1 on error. */
 static int64_t
 purge_once(struct store *s, struct store_purge *p)
@@ -2012,10 +2023,7 @@ test_store_purge_filters(void)
 	struct ids		 l;
 	int64_t			 counts[RUN_STATE_COUNT];
 
-	memset(&d, 0, sizeof d);
-	d.hash = (char *)"h1";
-	d.name = (char *)"wf";
-	d.body = (char *)"{}";
+	mkdef(&d, "h1", 0);
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
 	add_finished(s, 1, "wf", RUN_SUCCEEDED, 10000, &d, NULL);
@@ -2098,16 +2106,9 @@ test_store_purge_retention(void)
 	int64_t			*ms;
 	size_t			 n;
 
-	memset(&d1, 0, sizeof d1);
-	d1.hash = (char *)"h1";
-	d1.name = (char *)"wf";
-	d1.body = (char *)"{}";
-	d2 = d1;
-	d2.hash = (char *)"h2";
-	d2.retention_ms = STORE_FOREVER;
-	d3 = d1;
-	d3.hash = (char *)"h3";
-	d3.retention_ms = 5000;
+	mkdef(&d1, "h1", 0);
+	mkdef(&d2, "h2", STORE_FOREVER);
+	mkdef(&d3, "h3", 5000);
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
 	add_finished(s, 1, "wf", RUN_SUCCEEDED, 10000, &d1, "k1");
@@ -2177,9 +2178,7 @@ test_store_purge_blobs(void)
 	/* Inputs (one per run) and the trigger (the same for every run)
 	 * go to files; outputs, {"done":N}, stay in the rows. */
 	setenv("ORCH_BLOB_BYTES", "12", 1);
-	memset(&d, 0, sizeof d);
-	d.hash = (char *)"h1";
-	d.body = (char *)"{}";
+	mkdef(&d, "h1", 0);
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
 	add_finished(s, 1, "wf", RUN_SUCCEEDED, 1000, &d, NULL);
@@ -2221,9 +2220,7 @@ test_store_purge_on_loop(void)
 	int64_t			 bytes = 0, oldest = -1;
 	int			 called = 0, i;
 
-	memset(&d, 0, sizeof d);
-	d.hash = (char *)"h1";
-	d.body = (char *)"{}";
+	mkdef(&d, "h1", 0);
 	base = event_base_new();
 	REQUIRE(base != NULL);
 	s = store_open(DB, 0, base, &err);
