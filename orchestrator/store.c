@@ -142,6 +142,10 @@ store_forget_list(struct store_items *list, void (*free_arg)(void *))
 	struct store_item *it;
 
 	TAILQ_FOREACH(it, list, entry) {
+		/* A purge's callback is its owner's (retention.c), not the
+		 * changes' owner's this is for. */
+		if (it->purge != NULL)
+			continue;
 		if (it->cb != NULL && free_arg != NULL)
 			free_arg(it->arg);
 		it->cb = NULL;

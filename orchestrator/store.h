@@ -179,7 +179,8 @@ int		 store_flush(struct store *, struct orc_error *);
 size_t		 store_pending(const struct store *);
 /* Drops the callbacks of every change not yet called back, passing each
  * callback's arg to free_arg (may be NULL): for an owner that goes away
- * while a commit cannot happen. The changes themselves stay queued. */
+ * while a commit cannot happen. The changes themselves stay queued.
+ * Purges (store_submit_purge) keep theirs. */
 void		 store_forget_callbacks(struct store *, void (*)(void *));
 /* 0 while the last commit failed. */
 int		 store_healthy(const struct store *);

@@ -1968,6 +1968,17 @@ mkdef(struct def_rec *d, const char *hash, int64_t retention_ms)
 	d->retention_ms = retention_ms;
 }
 
+/* What forget_cb counts in. */
+static int *forget_count;
+
+/* A free_arg for store_forget_callbacks that counts. */
+static void
+forget_cb(void *arg)
+{
+	(void)arg;
+	(*forget_count)++;
+}
+
 /* Runs one purge to its commit; the runs it deleted, -1 on error. */
 static int64_t
 purge_once(struct store *s, struct store_purge *p)
@@ -2302,6 +2313,33 @@ test_store_purge_vacuum(void)
 }
 #endif
 
+/* An owner forgetting its changes' callbacks leaves a purge's alone: the
+ * retention timer's callback and argument are not that owner's. */
+static void
+test_store_purge_kept_callback(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct store_purge	 p;
+	struct run_rec		 r;
+	int			 purged = 0, changed = 0, freed = 0;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	mkrun(&r, 1, "wf", RUN_QUEUED);
+	submit_run(s, &r, count_cb, &changed);
+	unrun(&r);
+	purge_init(&p);
+	store_submit_purge(s, &p, count_cb, &purged);
+	forget_count = &freed;
+	store_forget_callbacks(s, forget_cb);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(freed == 1);
+	CHECK(changed == 0);
+	CHECK(purged == 1);
+	store_close(s);
+}
+
 /* Runs a test on an empty database. */
 #define RUN(fn) do {							\
 	db_reset();							\
@@ -2346,6 +2384,7 @@ main(void)
 	RUN(test_store_purge_retention);
 	RUN(test_store_purge_blobs);
 	RUN(test_store_purge_on_loop);
+	RUN(test_store_purge_kept_callback);
 #ifndef TEST_STORE_PG
 	RUN(test_store_purge_vacuum);
 #endif
