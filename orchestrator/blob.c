@@ -256,27 +256,43 @@ blob_refs_add(struct blob_refs *br, const char *text, size_t len)
 			return;
 	if (br->n == br->cap) {
 		br->cap = br->cap ? br->cap * 2 : 8;
-		br->refs = xrealloc(br->refs, br->cap * sizeof *br->refs);
+		br->refs = xrealloc(br->refs, (br->cap + 1) *
+		    sizeof *br->refs);
 	}
 	br->refs[br->n++] = xstrndup(text, len);
+	br->refs[br->n] = NULL;
+}
+
+/* Marks a kept reference used. */
+void
+blob_refs_mark(struct blob_refs *br, const char *text)
+{
+	size_t i;
+
+	for (i = 0; text != NULL && i < br->n; i++)
+		if (strcmp(br->refs[i], text) == 0)
+			br->used[i] = 1;
 }
 
 /* Removes the files of the kept references that no row uses any more. */
 int
 blob_refs_remove(const char *dir, struct blob_refs *br,
-    int (*in_use)(void *, const char *, struct orc_error *), void *arg,
-    size_t *removed, struct orc_error *err)
+    int (*in_use)(void *, struct blob_refs *, struct orc_error *),
+    void *arg, size_t *removed, struct orc_error *err)
 {
 	char hex[65], *path;
 	size_t i;
-	int used;
 
 	*removed = 0;
-	for (i = 0; dir != NULL && i < br->n; i++) {
-		if ((used = in_use(arg, br->refs[i], err)) == -1)
-			return -1;
-		if (used || !blob_is_ref(br->refs[i], strlen(br->refs[i]),
-		    hex, NULL))
+	if (dir == NULL || br->n == 0)
+		return 0;
+	free(br->used);
+	br->used = xcalloc(br->n, 1);
+	if (in_use(arg, br, err) == -1)
+		return -1;
+	for (i = 0; i < br->n; i++) {
+		if (br->used[i] || !blob_is_ref(br->refs[i],
+		    strlen(br->refs[i]), hex, NULL))
 			continue;
 		path = xasprintf("%s/%s", dir, hex);
 		if (unlink(path) == 0)
@@ -301,6 +317,7 @@ blob_refs_clear(struct blob_refs *br)
 	for (i = 0; i < br->n; i++)
 		free(br->refs[i]);
 	free(br->refs);
+	free(br->used);
 	memset(br, 0, sizeof *br);
 }
 

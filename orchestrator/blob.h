@@ -60,18 +60,23 @@ int	blob_decode(const char *dir, const char *text, size_t len,
 
 /*
  * The blob files of deleted rows. A purge adds each deleted column's text
- * (blob_refs_add keeps the references among them), then, before its
- * commit, removes the files no remaining row uses: in_use says whether
- * one does (1), does not (0) or cannot tell (-1, err set).
+ * (blob_refs_add keeps the references among them, refs NULL-terminated),
+ * then, before its commit, removes the files no remaining row uses:
+ * in_use asks the database about all of them at once (one scan, as
+ * references have no index) and sets used[i] for each still referred
+ * to; -1 with err when it cannot tell.
  */
 struct blob_refs {
-	char	**refs;
-	size_t	  n;
-	size_t	  cap;
+	char		**refs;
+	unsigned char	 *used;
+	size_t		  n;
+	size_t		  cap;
 };
 void	blob_refs_add(struct blob_refs *, const char *text, size_t len);
+/* Marks br->refs[i] used when text is it (in_use's helper). */
+void	blob_refs_mark(struct blob_refs *, const char *text);
 int	blob_refs_remove(const char *dir, struct blob_refs *,
-	    int (*in_use)(void *, const char *ref, struct orc_error *),
+	    int (*in_use)(void *, struct blob_refs *, struct orc_error *),
 	    void *, size_t *removed, struct orc_error *);
 void	blob_refs_clear(struct blob_refs *);
 

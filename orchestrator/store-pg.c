@@ -318,9 +318,11 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_PURGE_KEYS] = "UPDATE runs SET idempotency_key = NULL WHERE id IN "
 	    "(SELECT id FROM runs WHERE idempotency_key IS NOT NULL AND "
 	    "created_at < $1 ORDER BY created_at LIMIT $2)",
-	[PQ_BLOB_USED] = "SELECT 1 FROM runs WHERE input = $1 OR "
-	    "trigger = $1 OR output = $1 UNION ALL SELECT 1 FROM steps "
-	    "WHERE output = $1 LIMIT 1",
+	/* As SQLite's SQ_BLOB_USED: one scan for a purge's blobs. */
+	[PQ_BLOB_USED] = "SELECT DISTINCT v FROM (SELECT input v FROM runs "
+	    "UNION ALL SELECT trigger FROM runs UNION ALL SELECT output "
+	    "FROM runs UNION ALL SELECT output FROM steps) s "
+	    "WHERE v = ANY ($1::text[])",
 	[PQ_OLDEST_FINISHED] = "SELECT coalesce(min(finished_at), 0) "
 	    "FROM runs WHERE finished_at > 0",
 	[PQ_RETENTIONS] = "SELECT DISTINCT coalesce(retention_ms, $1::bigint) "
@@ -2280,22 +2282,25 @@ pg_purge_scan(struct pg_store *ps, struct store_purge *p, char ***ids,
 	return 0;
 }
 
-/* Whether a row still refers to a blob (blob_refs_remove's question). */
+/* Which blobs rows still refer to (blob_refs_remove's question). */
 static int
-pg_blob_used(void *arg, const char *ref, struct orc_error *err)
+pg_blob_used(void *arg, struct blob_refs *br, struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
 	struct pg_params	 q;
 	PGresult		*res;
-	int			 used;
+	int			 row;
 
 	memset(&q, 0, sizeof q);
-	p_text(&q, 1, ref);
-	if ((res = pg_stmt(ps, ps->w, PQ_BLOB_USED, &q, NULL, err)) == NULL)
+	p_array(&q, 1, (const char *const *)br->refs);
+	res = pg_stmt(ps, ps->w, PQ_BLOB_USED, &q, NULL, err);
+	p_free(&q);
+	if (res == NULL)
 		return -1;
-	used = PQntuples(res) > 0;
+	for (row = 0; row < PQntuples(res); row++)
+		blob_refs_mark(br, PQgetvalue(res, row, 0));
 	PQclear(res);
-	return used;
+	return 0;
 }
 
 /* Deletes the scanned runs, forgets old keys and removes unused blobs. */

@@ -331,11 +331,14 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_PURGE_KEYS] = "UPDATE runs SET idempotency_key = NULL WHERE id IN "
 	    "(SELECT id FROM runs WHERE idempotency_key IS NOT NULL AND "
 	    "created_at < ?1 ORDER BY created_at LIMIT ?2)",
-	/* Blob references have no index: this scans, and runs only for
-	 * the blobs of deleted runs (payloads above ORCH_BLOB_BYTES). */
-	[SQ_BLOB_USED] = "SELECT 1 FROM runs WHERE input = ?1 OR "
-	    "trigger = ?1 OR output = ?1 UNION ALL SELECT 1 FROM steps "
-	    "WHERE output = ?1 LIMIT 1",
+	/* Which of the references in the JSON array ?1 rows still hold.
+	 * They have no index (one would cost every run's writes): one scan
+	 * for all the blobs a purge's runs had (payloads larger than
+	 * ORCH_BLOB_BYTES), none for a purge without. */
+	[SQ_BLOB_USED] = "SELECT DISTINCT v FROM (SELECT input v FROM runs "
+	    "UNION ALL SELECT trigger FROM runs UNION ALL SELECT output "
+	    "FROM runs UNION ALL SELECT output FROM steps) WHERE v IN "
+	    "(SELECT value FROM json_each(?1))",
 	[SQ_OLDEST_FINISHED] = "SELECT min(finished_at) FROM runs "
 	    "WHERE finished_at > 0",
 	[SQ_RETENTIONS] = "SELECT DISTINCT coalesce(retention_ms, ?1) "
@@ -2173,24 +2176,34 @@ sqlite_purge_run(struct sqlite_store *ss, const struct sqlite_victim *v,
 	return sqlite_count_transition(ss, v->workflow, &t, err);
 }
 
-/* Whether a row still refers to a blob (blob_refs_remove's question). */
+/* Which blobs rows still refer to (blob_refs_remove's question). */
 static int
-sqlite_blob_used(void *arg, const char *ref, struct orc_error *err)
+sqlite_blob_used(void *arg, struct blob_refs *br, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
 	sqlite3_stmt		*st;
+	json_t			*list;
+	size_t			 i;
+	char			*text;
 	int			 rc;
 
 	if ((st = sqlite_stmt(ss, ss->w, SQ_BLOB_USED, err)) == NULL)
 		return -1;
-	bind_text(st, 1, ref);
-	rc = sqlite3_step(st);
+	list = json_array();
+	for (i = 0; i < br->n; i++)
+		json_array_append_new(list, json_string(br->refs[i]));
+	if ((text = json_dumps(list, JSON_COMPACT)) == NULL)
+		fatal("%s: out of memory", __func__);
+	json_decref(list);
+	sqlite3_bind_text(st, 1, text, -1, free);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		blob_refs_mark(br, (const char *)sqlite3_column_text(st, 0));
 	sqlite_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc != SQLITE_DONE) {
 		sqlite_error(ss, ss->w->db, err);
 		return -1;
 	}
-	return rc == SQLITE_ROW;
+	return 0;
 }
 
 /* Forgets old idempotency keys, at most p->limit. */
