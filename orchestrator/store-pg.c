@@ -313,8 +313,12 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "ORDER BY c.finished_at, c.id",
 	[PQ_PURGE_STEP_BLOBS] = "SELECT output FROM steps WHERE "
 	    "run_id = ANY ($1::text[]) AND output LIKE '{\"$blob\":%'",
-	/* Steps and transitions go by ON DELETE CASCADE. */
-	[PQ_PURGE_RUNS] = "DELETE FROM runs WHERE id = ANY ($1::text[])",
+	/* Steps and transitions go by ON DELETE CASCADE. The scan locked
+	 * nothing: a run another node redrove since is live again, and the
+	 * condition, checked again on the newest row, keeps it. */
+	[PQ_PURGE_RUNS] = "DELETE FROM runs WHERE id = ANY ($1::text[]) AND "
+	    RUN_FINAL " AND NOT (state = 'failed' AND dead = 1) "
+	    "RETURNING workflow, state",
 	[PQ_PURGE_KEYS] = "UPDATE runs SET idempotency_key = NULL WHERE id IN "
 	    "(SELECT id FROM runs WHERE idempotency_key IS NOT NULL AND "
 	    "created_at < $1 ORDER BY created_at LIMIT $2)",
@@ -2241,7 +2245,7 @@ pg_purge_scan(struct pg_store *ps, struct store_purge *p, char ***ids,
 	struct pg_params	 q;
 	PGresult		*res;
 	size_t			 nv = 0;
-	int			 row, rows, stopped = 0, state;
+	int			 row, rows, stopped = 0;
 
 	memset(&q, 0, sizeof q);
 	p_int(&q, 1, p->cursor);
@@ -2269,9 +2273,6 @@ pg_purge_scan(struct pg_store *ps, struct store_purge *p, char ***ids,
 		if (col_int(res, row, 7) == 0)
 			continue;
 		(*ids)[nv++] = col_text(res, row, 0);
-		if ((state = col_state(res, row, 2)) >= 0 && !p->dry_run)
-			pg_delta_add(ps, PQgetvalue(res, row, 1),
-			    (enum run_state)state, -1);
 		pg_purge_ref(br, res, row, 4);
 		pg_purge_ref(br, res, row, 5);
 		pg_purge_ref(br, res, row, 6);
@@ -2311,7 +2312,7 @@ pg_purge_delete(struct pg_store *ps, struct store_purge *p,
 	struct pg_params	 q;
 	PGresult		*res;
 	size_t			 removed;
-	int			 row;
+	int			 row, state;
 
 	memset(&q, 0, sizeof q);
 	p_array(&q, 1, (const char *const *)ids);
@@ -2325,6 +2326,12 @@ pg_purge_delete(struct pg_store *ps, struct store_purge *p,
 	}
 	if ((res = pg_stmt(ps, ps->w, PQ_PURGE_RUNS, &q, NULL, err)) == NULL)
 		goto fail;
+	/* What went leaves its counter; the count is of what went. */
+	p->deleted = PQntuples(res);
+	for (row = 0; row < PQntuples(res); row++)
+		if ((state = col_state(res, row, 1)) >= 0)
+			pg_delta_add(ps, PQgetvalue(res, row, 0),
+			    (enum run_state)state, -1);
 	PQclear(res);
 	p_free(&q);
 	if (p->keys_before > 0) {
