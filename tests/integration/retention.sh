@@ -6,7 +6,8 @@
 # a workflow's "retention" deletes its runs, the default (ORCH_RETENTION)
 # applies to the others, "forever" keeps, and a run keeps the retention of
 # the definition it ran with after the file changes; /metrics counts the
-# deletions. Bad values are refused naming the file or the variable.
+# deletions (and the dashboard through --url shows the size it gives).
+# Bad values are refused naming the file or the variable.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/serve-lib.sh"
 
@@ -151,6 +152,9 @@ expect_contains "/metrics has the store's size" "$BODY" \
     "orchestrator_store_bytes "
 expect_contains "and the oldest finished run's age" "$BODY" \
     "orchestrator_oldest_finished_run_age_seconds "
+COLUMNS=120 expect_exit 0 orch dashboard --once --url "$URL"
+expect_true "the dashboard's title shows the size /metrics gives" \
+    grep -Eq 'store [0-9.]+[KMG]  [0-9:]+Z' "$OUT"
 serve_stop
 expect_eq "the daemon drained" 0 "$SERVE_RC"
 
