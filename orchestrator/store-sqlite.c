@@ -1022,12 +1022,20 @@ sqlite_setup_vacuum(struct sqlite_store *ss, unsigned flags,
 		    &size) != SQLITE_OK)
 			goto fail;
 		if (pages * size <= SQLITE_VACUUM_OPEN_MAX) {
+			/* Another process reading (a dashboard) keeps the
+			 * lock VACUUM needs: the file keeps working as it
+			 * is, and the next start tries again. */
 			if (sqlite3_exec(db, "VACUUM", NULL, NULL, NULL) !=
-			    SQLITE_OK || sqlite_query_int(db,
-			    "PRAGMA auto_vacuum", &mode) != SQLITE_OK)
+			    SQLITE_OK)
+				log_warn("%s: %s: cannot switch to incremental "
+				    "auto-vacuum now: %s", __func__, ss->path,
+				    sqlite3_errmsg(db));
+			else
+				log_info("%s: %s: switched to incremental "
+				    "auto-vacuum", __func__, ss->path);
+			if (sqlite_query_int(db, "PRAGMA auto_vacuum",
+			    &mode) != SQLITE_OK)
 				goto fail;
-			log_info("%s: %s: switched to incremental "
-			    "auto-vacuum", __func__, ss->path);
 		} else
 			log_warn("%s: %s: no auto-vacuum (made by an older "
 			    "build): deleted runs' pages are reused but the "

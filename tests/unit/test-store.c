@@ -2272,6 +2272,7 @@ test_store_purge_vacuum(void)
 	struct run_rec		 r;
 	char			 pad[2048];
 	long long		 full, after;
+	sqlite3			*writer;
 	int			 i;
 
 	memset(pad, 'p', sizeof pad - 1);
@@ -2305,6 +2306,18 @@ test_store_purge_vacuum(void)
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
 	store_close(s);
+	CHECK(query_int("PRAGMA auto_vacuum") == 0);
+	/* Another process writing: the daemon starts all the same, and
+	 * switches the file at a later start. */
+	REQUIRE(sqlite3_open(DB, &writer) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(writer, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL) == SQLITE_OK);
+	setenv("ORCH_BUSY_TIMEOUT_MS", "50", 1);
+	s = store_open(DB, STORE_SERVE, NULL, &err);
+	unsetenv("ORCH_BUSY_TIMEOUT_MS");
+	CHECK(s != NULL);
+	store_close(s);
+	sqlite3_close(writer);
 	CHECK(query_int("PRAGMA auto_vacuum") == 0);
 	s = store_open(DB, STORE_SERVE, NULL, &err);
 	REQUIRE(s != NULL);
