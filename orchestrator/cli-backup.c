@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "store.h"
 
+/* orchestrator backup FILE. */
 int
 cli_backup(int argc, char **argv)
 {

@@ -60,6 +60,7 @@ prune_opt(int c, const char *arg, void *ctx)
 	return 0;
 }
 
+/* orchestrator prune: one purge per transaction until the scan is done. */
 int
 cli_prune(int argc, char **argv)
 {
