@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The data lifecycle on SQLite (issue 20). `orchestrator prune` beside a
 # running server: every filter, --dry-run, usage errors naming the option,
-# blob files going with their runs (and only theirs), a prune during a
-# burst of webhooks that deletes no live run. Then the daemon's retention:
-# a workflow's "retention" deletes its runs, the default (ORCH_RETENTION)
-# applies to the others, "forever" keeps, and a run keeps the retention of
-# the definition it ran with after the file changes; /metrics counts the
-# deletions (and the dashboard through --url shows the size it gives).
+# blob files going with their runs (and only theirs) but dead letters
+# staying, a prune during a burst of webhooks that deletes no live run.
+# Then the daemon's retention: a workflow's "retention" deletes its runs,
+# the default (ORCH_RETENTION) applies to the others, "forever" keeps, and
+# a run keeps the retention of the definition it ran with after the file
+# changes; /metrics counts the deletions (and the dashboard through --url
+# shows the size it gives).
 # Bad values are refused naming the file or the variable.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/serve-lib.sh"
@@ -63,7 +64,20 @@ wf() {
 EOF
 }
 wf a "" json.encode
-wf b "" base64.decode
+# b fails, and its on_failure writes a dead letter: user data, kept.
+cat >"$WF/b.json" <<'EOF'
+{
+  "name": "b",
+  "trigger": { "webhook": { "path": "/hooks/b", "mode": "async" } },
+  "allow": { "buckets": ["dead-letters"] },
+  "steps": [
+    { "name": "last", "uses": "base64.decode",
+      "retry": { "max_attempts": 1 } }
+  ],
+  "on_failure": { "uses": "bucket.put",
+    "with": { "bucket": "dead-letters", "key": "b/{{run.id}}.json" } }
+}
+EOF
 wf keep forever json.encode
 wf short 1s json.encode
 
@@ -111,6 +125,8 @@ expect_eq "--workflow" "would delete 10 finished runs" "$(out)"
 expect_exit 0 orch prune --db "$DB" --state failed
 expect_eq "--state failed" "deleted 10 finished runs" "$(out)"
 expect_eq "b has no runs left" 0 "$(runs_of b)"
+expect_eq "their dead letters stay" 10 \
+    "$(ls "$T/buckets/dead-letters/b" 2>/dev/null | wc -l)"
 sleep 1.1
 expect_exit 0 orch prune --db "$DB" --workflow a --state succeeded \
     --older-than 1s
