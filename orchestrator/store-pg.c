@@ -315,13 +315,17 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "run_id = ANY ($1::text[]) AND output LIKE '{\"$blob\":%'",
 	/* Steps and transitions go by ON DELETE CASCADE. The scan locked
 	 * nothing: a run another node redrove since is live again, and the
-	 * condition, checked again on the newest row, keeps it. */
-	[PQ_PURGE_RUNS] = "DELETE FROM runs WHERE id = ANY ($1::text[]) AND "
-	    RUN_FINAL " AND NOT (state = 'failed' AND dead = 1) "
+	 * condition, checked again on the newest row, keeps it; a run
+	 * another node's purge is deleting is skipped, not waited for (two
+	 * nodes purging the same runs would otherwise deadlock). */
+	[PQ_PURGE_RUNS] = "DELETE FROM runs WHERE id IN (SELECT id FROM runs "
+	    "WHERE id = ANY ($1::text[]) AND " RUN_FINAL " AND NOT "
+	    "(state = 'failed' AND dead = 1) FOR UPDATE SKIP LOCKED) "
 	    "RETURNING workflow, state",
 	[PQ_PURGE_KEYS] = "UPDATE runs SET idempotency_key = NULL WHERE id IN "
 	    "(SELECT id FROM runs WHERE idempotency_key IS NOT NULL AND "
-	    "created_at < $1 ORDER BY created_at LIMIT $2)",
+	    "created_at < $1 ORDER BY created_at LIMIT $2 "
+	    "FOR UPDATE SKIP LOCKED)",
 	/* As SQLite's SQ_BLOB_USED: one scan for a purge's blobs. */
 	[PQ_BLOB_USED] = "SELECT DISTINCT v FROM (SELECT input v FROM runs "
 	    "UNION ALL SELECT trigger FROM runs UNION ALL SELECT output "
