@@ -214,15 +214,25 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "lease_until = CASE WHEN $18::boolean THEN NULL "
 	    "WHEN $19::boolean THEN $20::bigint ELSE lease_until END "
 	    "WHERE id = $1",
+	/*
+	 * A step or transition of a run a purge deleted while the change
+	 * was on its way (a redrive racing with retention) is not written:
+	 * a pipelined batch cannot get past the foreign key's error, and
+	 * would fail at every retry (store-sqlite.c's sqlite_gone).
+	 */
 	[PQ_STEP_INSERT] = "INSERT INTO steps (run_id, seq, name, attempts, "
-	    "output, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, "
-	    "$7) ON CONFLICT (run_id, seq) DO UPDATE SET name = EXCLUDED.name, "
+	    "output, started_at, finished_at) SELECT $1::text, $2::integer, "
+	    "$3::text, $4::integer, $5::text, $6::bigint, $7::bigint "
+	    "WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1::text) "
+	    "ON CONFLICT (run_id, seq) DO UPDATE SET name = EXCLUDED.name, "
 	    "attempts = EXCLUDED.attempts, output = EXCLUDED.output, "
 	    "started_at = EXCLUDED.started_at, "
 	    "finished_at = EXCLUDED.finished_at",
 	[PQ_TRANSITION_INSERT] = "INSERT INTO transitions (run_id, at, "
 	    "from_state, to_state, event, step, seq, attempt, error, "
-	    "duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+	    "duration_ms) SELECT $1::text, $2::bigint, $3::text, $4::text, "
+	    "$5::text, $6::text, $7::integer, $8::integer, $9::text, "
+	    "$10::bigint WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1::text)",
 	[PQ_DEF_INSERT] = "INSERT INTO definitions (hash, name, path, body, "
 	    "created_at, retention_ms) VALUES ($1, $2, $3, $4, $5, $6) "
 	    "ON CONFLICT (hash) DO NOTHING",

@@ -210,6 +210,7 @@ enum {
 	SQ_BLOB_USED,
 	SQ_OLDEST_FINISHED,
 	SQ_RETENTIONS,
+	SQ_RUN_EXISTS,
 	SQ_COUNT
 };
 
@@ -343,6 +344,7 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "WHERE finished_at > 0",
 	[SQ_RETENTIONS] = "SELECT DISTINCT coalesce(retention_ms, ?1) "
 	    "FROM definitions",
+	[SQ_RUN_EXISTS] = "SELECT 1 FROM runs WHERE id = ?1",
 };
 
 /*
@@ -1404,6 +1406,35 @@ sqlite_count_transition(struct sqlite_store *ss, const char *workflow,
 	return sqlite_exec_stmt(ss, st, t->run_id, err);
 }
 
+/*
+ * A step or transition of a change failed: when it is because its run is
+ * no longer there (deleted by a purge, here or in another process, while
+ * the change was on its way: a redrive racing with retention), the rest
+ * of the change is dropped with a warning, 0; a batch that fails on it
+ * would fail at every retry. SQLite undid the failed statement only, so
+ * the transaction goes on. Anything else stays an error, -1.
+ */
+static int
+sqlite_gone(struct sqlite_store *ss, const char *id, struct orc_error *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (sqlite3_extended_errcode(ss->w->db) !=
+	    SQLITE_CONSTRAINT_FOREIGNKEY)
+		return -1;
+	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_EXISTS, err)) == NULL)
+		return -1;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite_done(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	log_warn("%s: %s: run %s was deleted: its change is dropped",
+	    __func__, ss->path, id);
+	return 0;
+}
+
 /* Applies one change inside the open transaction. */
 static int
 sqlite_apply_change(void *arg, const struct store_change *ch,
@@ -1423,13 +1454,13 @@ sqlite_apply_change(void *arg, const struct store_change *ch,
 			return -1;
 	}
 	if (ch->step != NULL && sqlite_put_step(ss, ch->step, err) == -1)
-		return -1;
-	if (ch->transition != NULL &&
-	    (sqlite_put_transition(ss, ch->transition, err) == -1 ||
-	    sqlite_count_transition(ss, ch->run ? ch->run->workflow : NULL,
-	    ch->transition, err) == -1))
-		return -1;
-	return 0;
+		return sqlite_gone(ss, ch->step->run_id, err);
+	if (ch->transition == NULL)
+		return 0;
+	if (sqlite_put_transition(ss, ch->transition, err) == -1)
+		return sqlite_gone(ss, ch->transition->run_id, err);
+	return sqlite_count_transition(ss, ch->run ? ch->run->workflow : NULL,
+	    ch->transition, err);
 }
 
 /* Reads one run on a connection. */

@@ -572,15 +572,13 @@ test_store_change_atomic(void)
 	REQUIRE(s != NULL);
 	mkrun(&r, 1, "wf", RUN_RUNNING);
 	memset(&st, 0, sizeof st);
-	/* A step of a run that does not exist breaks the foreign key. */
-	snprintf(st.run_id, sizeof st.run_id, "no-such-run");
+	memcpy(st.run_id, r.id, sizeof st.run_id);
 	st.seq = 1;
 	st.name = (char *)"first";
-	memset(&t, 0, sizeof t);
-	memcpy(t.run_id, r.id, sizeof t.run_id);
-	t.from_state = -1;
-	t.to_state = RUN_RUNNING;
-	t.event = (char *)"created";
+	/* A transition without a state to go to breaks NOT NULL. (A step of
+	 * a run that does not exist is dropped instead: see
+	 * test_store_change_of_purged_run.) */
+	mktrans(&t, &r, -1, (enum run_state)-1, "created", 0);
 	memset(&ch, 0, sizeof ch);
 	ch.run = &r;
 	ch.flags = STORE_RUN_INSERT;
@@ -593,11 +591,12 @@ test_store_change_atomic(void)
 
 	CHECK(store_flush(s, &err) == -1);
 	CHECK(err.code == ORC_ESTORE);
-	CHECK_CONTAINS(err.message, db_msg("run no-such-run: "));
+	CHECK_CONTAINS(err.message,
+	    db_msg("run R0000000000000000000000001: "));
 #ifdef TEST_STORE_PG
-	CHECK_CONTAINS(err.message, "foreign key");
+	CHECK_CONTAINS(err.message, "null value");
 #else
-	CHECK_CONTAINS(err.message, "FOREIGN KEY");
+	CHECK_CONTAINS(err.message, "NOT NULL");
 #endif
 	CHECK(called == 0);
 	CHECK(!store_healthy(s));
@@ -620,7 +619,7 @@ test_store_large_batch(void)
 	struct orc_error	 err;
 	struct store		*s;
 	struct run_rec		 r;
-	struct step_rec		 st;
+	struct transition_rec	 t;
 	struct store_change	 ch;
 	int			 i;
 
@@ -628,16 +627,18 @@ test_store_large_batch(void)
 	REQUIRE(s != NULL);
 	for (i = 1; i <= 300; i++)
 		add_run(s, i, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
-	/* The last change names a run that does not exist. */
-	memset(&st, 0, sizeof st);
-	snprintf(st.run_id, sizeof st.run_id, "no-such-run");
-	st.seq = 1;
-	st.name = (char *)"first";
+	/* The last change's transition has no state to go to. (One naming
+	 * a run that does not exist is dropped instead: see
+	 * test_store_change_of_purged_run.) */
+	mkrun(&r, 1, "wf", RUN_QUEUED);
+	mktrans(&t, &r, RUN_QUEUED, (enum run_state)-1, "broken", 1);
 	memset(&ch, 0, sizeof ch);
-	ch.step = &st;
+	ch.transition = &t;
 	store_submit(s, &ch);
+	unrun(&r);
 	CHECK(store_flush(s, &err) == -1);
-	CHECK_CONTAINS(err.message, db_msg("run no-such-run: "));
+	CHECK_CONTAINS(err.message,
+	    db_msg("run R0000000000000000000000001: "));
 	CHECK(query_int("SELECT count(*) FROM runs") == 0);
 	store_close(s);
 
@@ -2353,6 +2354,51 @@ test_store_purge_kept_callback(void)
 	store_close(s);
 }
 
+/* A run deleted under a change that moves it (a redrive racing with its
+ * retention): the change's row update finds nothing and its transition
+ * and step are dropped with a warning, not a batch that can never
+ * commit (the foreign keys would refuse them every time). */
+static void
+test_store_change_of_purged_run(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct store_purge	 p;
+	struct store_change	 ch;
+	struct transition_rec	 t;
+	struct step_rec		 st;
+	struct run_rec		 r;
+	struct def_rec		 d;
+
+	mkdef(&d, "h1", 0);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	add_finished(s, 1, "wf", RUN_FAILED, 1000, &d, NULL);
+	REQUIRE(store_flush(s, &err) == 0);
+	purge_init(&p);
+	store_submit_purge(s, &p, NULL, NULL);
+	/* The redrive, in the same batch after the purge. */
+	mkrun(&r, 1, "wf", RUN_QUEUED);
+	mktrans(&t, &r, RUN_FAILED, RUN_QUEUED, "redriven", 5000);
+	memset(&st, 0, sizeof st);
+	memcpy(st.run_id, r.id, sizeof st.run_id);
+	st.seq = 2;
+	st.name = (char *)"second";
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	ch.transition = &t;
+	ch.step = &st;
+	store_submit(s, &ch);
+	unrun(&r);
+	CHECK(store_flush(s, &err) == 0);
+	CHECK(p.deleted == 1);
+	CHECK(store_healthy(s));
+	CHECK(query_int("SELECT count(*) FROM runs") == 0);
+	CHECK(query_int("SELECT count(*) FROM transitions") == 0);
+	CHECK(query_int("SELECT count(*) FROM steps") == 0);
+	store_close(s);
+}
+
 /* Runs a test on an empty database. */
 #define RUN(fn) do {							\
 	db_reset();							\
@@ -2398,6 +2444,7 @@ main(void)
 	RUN(test_store_purge_blobs);
 	RUN(test_store_purge_on_loop);
 	RUN(test_store_purge_kept_callback);
+	RUN(test_store_change_of_purged_run);
 #ifndef TEST_STORE_PG
 	RUN(test_store_purge_vacuum);
 #endif
