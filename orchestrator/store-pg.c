@@ -153,7 +153,18 @@ static const char *const pg_migrations[] = {
 	/* 4: retention, as SQLite's version 4. */
 	"ALTER TABLE definitions ADD COLUMN retention_ms BIGINT;"
 	"CREATE INDEX runs_keys_age ON runs (created_at)"
-	"  WHERE idempotency_key IS NOT NULL;"
+	"  WHERE idempotency_key IS NOT NULL;",
+	/*
+	 * 5: steps and transitions without foreign keys to their run. A
+	 * purge may delete a run a redrive is about to move (on this node or
+	 * another); its step or transition then broke the key, which aborts
+	 * a pipelined transaction, and the batch failed at every retry. The
+	 * purges delete steps and transitions themselves; such a late row is
+	 * left alone, harmless. Each insert also skips the key's lookup.
+	 */
+	"ALTER TABLE steps DROP CONSTRAINT IF EXISTS steps_run_id_fkey;"
+	"ALTER TABLE transitions DROP CONSTRAINT IF EXISTS "
+	"  transitions_run_id_fkey;"
 };
 #define PG_SCHEMA_VERSION \
 	((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
@@ -214,25 +225,15 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "lease_until = CASE WHEN $18::boolean THEN NULL "
 	    "WHEN $19::boolean THEN $20::bigint ELSE lease_until END "
 	    "WHERE id = $1",
-	/*
-	 * A step or transition of a run a purge deleted while the change
-	 * was on its way (a redrive racing with retention) is not written:
-	 * a pipelined batch cannot get past the foreign key's error, and
-	 * would fail at every retry (store-sqlite.c's sqlite_gone).
-	 */
 	[PQ_STEP_INSERT] = "INSERT INTO steps (run_id, seq, name, attempts, "
-	    "output, started_at, finished_at) SELECT $1::text, $2::integer, "
-	    "$3::text, $4::integer, $5::text, $6::bigint, $7::bigint "
-	    "WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1::text) "
-	    "ON CONFLICT (run_id, seq) DO UPDATE SET name = EXCLUDED.name, "
+	    "output, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, "
+	    "$7) ON CONFLICT (run_id, seq) DO UPDATE SET name = EXCLUDED.name, "
 	    "attempts = EXCLUDED.attempts, output = EXCLUDED.output, "
 	    "started_at = EXCLUDED.started_at, "
 	    "finished_at = EXCLUDED.finished_at",
 	[PQ_TRANSITION_INSERT] = "INSERT INTO transitions (run_id, at, "
 	    "from_state, to_state, event, step, seq, attempt, error, "
-	    "duration_ms) SELECT $1::text, $2::bigint, $3::text, $4::text, "
-	    "$5::text, $6::text, $7::integer, $8::integer, $9::text, "
-	    "$10::bigint WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1::text)",
+	    "duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 	[PQ_DEF_INSERT] = "INSERT INTO definitions (hash, name, path, body, "
 	    "created_at, retention_ms) VALUES ($1, $2, $3, $4, $5, $6) "
 	    "ON CONFLICT (hash) DO NOTHING",
@@ -323,15 +324,19 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "ORDER BY c.finished_at, c.id",
 	[PQ_PURGE_STEP_BLOBS] = "SELECT output FROM steps WHERE "
 	    "run_id = ANY ($1::text[]) AND output LIKE '{\"$blob\":%'",
-	/* Steps and transitions go by ON DELETE CASCADE. The scan locked
-	 * nothing: a run another node redrove since is live again, and the
-	 * condition, checked again on the newest row, keeps it; a run
-	 * another node's purge is deleting is skipped, not waited for (two
-	 * nodes purging the same runs would otherwise deadlock). */
-	[PQ_PURGE_RUNS] = "DELETE FROM runs WHERE id IN (SELECT id FROM runs "
-	    "WHERE id = ANY ($1::text[]) AND " RUN_FINAL " AND NOT "
-	    "(state = 'failed' AND dead = 1) FOR UPDATE SKIP LOCKED) "
-	    "RETURNING workflow, state",
+	/* The runs, then their steps and transitions (no foreign keys:
+	 * migration 5). The scan locked nothing: a run another node redrove
+	 * since is live again, and the condition, checked again on the
+	 * newest row, keeps it; a run another node's purge is deleting is
+	 * skipped, not waited for (two nodes purging the same runs would
+	 * otherwise deadlock). */
+	[PQ_PURGE_RUNS] = "WITH gone AS (DELETE FROM runs WHERE id IN "
+	    "(SELECT id FROM runs WHERE id = ANY ($1::text[]) AND " RUN_FINAL
+	    " AND NOT (state = 'failed' AND dead = 1) FOR UPDATE SKIP LOCKED) "
+	    "RETURNING id, workflow, state), "
+	    "s AS (DELETE FROM steps WHERE run_id IN (SELECT id FROM gone)), "
+	    "t AS (DELETE FROM transitions WHERE run_id IN "
+	    "(SELECT id FROM gone)) SELECT workflow, state FROM gone",
 	[PQ_PURGE_KEYS] = "UPDATE runs SET idempotency_key = NULL WHERE id IN "
 	    "(SELECT id FROM runs WHERE idempotency_key IS NOT NULL AND "
 	    "created_at < $1 ORDER BY created_at LIMIT $2 "
