@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -240,4 +241,220 @@ blob_decode(const char *dir, const char *text, size_t len, char **out_new,
 	if ((*out_new = blob_get(dir, text, len, NULL, err)) == NULL)
 		return -1;
 	return 0;
+}
+
+/* Keeps text when it is a blob reference not kept yet. */
+void
+blob_refs_add(struct blob_refs *br, const char *text, size_t len)
+{
+	size_t i;
+
+	if (text == NULL || !blob_is_ref(text, len, NULL, NULL))
+		return;
+	for (i = 0; i < br->n; i++)
+		if (strcmp(br->refs[i], text) == 0)
+			return;
+	if (br->n == br->cap) {
+		br->cap = br->cap ? br->cap * 2 : 8;
+		br->refs = xrealloc(br->refs, (br->cap + 1) *
+		    sizeof *br->refs);
+	}
+	br->refs[br->n++] = xstrndup(text, len);
+	br->refs[br->n] = NULL;
+}
+
+/* Marks a kept reference used. */
+void
+blob_refs_mark(struct blob_refs *br, const char *text)
+{
+	size_t i;
+
+	for (i = 0; text != NULL && i < br->n; i++)
+		if (strcmp(br->refs[i], text) == 0)
+			br->used[i] = 1;
+}
+
+/* Removes the files of the kept references that no row uses any more. */
+int
+blob_refs_remove(const char *dir, struct blob_refs *br,
+    int (*in_use)(void *, struct blob_refs *, struct orc_error *),
+    void *arg, size_t *removed, struct orc_error *err)
+{
+	char hex[65], *path;
+	size_t i;
+
+	*removed = 0;
+	if (dir == NULL || br->n == 0)
+		return 0;
+	free(br->used);
+	br->used = xcalloc(br->n, 1);
+	if (in_use(arg, br, err) == -1)
+		return -1;
+	for (i = 0; i < br->n; i++) {
+		if (br->used[i] || !blob_is_ref(br->refs[i],
+		    strlen(br->refs[i]), hex, NULL))
+			continue;
+		path = xasprintf("%s/%s", dir, hex);
+		if (unlink(path) == 0)
+			(*removed)++;
+		else if (errno != ENOENT) {
+			orc_error_set(err, ORC_ESTORE, "cannot remove blob "
+			    "%s: %s", path, strerror(errno));
+			free(path);
+			return -1;
+		}
+		free(path);
+	}
+	return 0;
+}
+
+/* Forgets the kept references. */
+void
+blob_refs_clear(struct blob_refs *br)
+{
+	size_t i;
+
+	for (i = 0; i < br->n; i++)
+		free(br->refs[i]);
+	free(br->refs);
+	free(br->used);
+	memset(br, 0, sizeof *br);
+}
+
+/* Copies a file's bytes to a new file beside dst, synced, renamed. */
+static int
+blob_copy_bytes(const char *src, const char *dst, const char *dst_dir,
+    struct orc_error *err)
+{
+	struct orc_error rerr;
+	char *text, *tmp;
+	size_t len;
+	int fd, ret = -1;
+
+	if ((text = orc_read_file(src, &len, &rerr)) == NULL) {
+		orc_error_set(err, ORC_ESTORE, "cannot read blob %s: %s", src,
+		    rerr.message);
+		return -1;
+	}
+	tmp = xasprintf("%s.tmp-XXXXXX", dst);
+	if ((fd = mkstemp(tmp)) < 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot create a temporary "
+		    "file in %s: %s", dst_dir, strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, text, len) != 0 ||
+	    fsync(fd) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, dst) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot rename %s to %s: %s",
+		    tmp, dst, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(tmp);
+	free(text);
+	return ret;
+}
+
+/* Copies one blob between folders; see blob.h. */
+int
+blob_copy(const char *src_dir, const char *dst_dir, const char *ref,
+    const char *hex, struct orc_error *err)
+{
+	char h[65], *src, *dst;
+	int ret = 0;
+
+	if (ref != NULL) {
+		if (!blob_is_ref(ref, strlen(ref), h, NULL)) {
+			orc_error_set(err, ORC_ESTORE, "malformed blob "
+			    "reference \"%.100s\"", ref);
+			return -1;
+		}
+		hex = h;
+	}
+	src = xasprintf("%s/%s", src_dir, hex);
+	dst = xasprintf("%s/%s", dst_dir, hex);
+	if (access(dst, F_OK) == 0)
+		goto out;
+	if ((ret = blob_mkdir(dst_dir, err)) != 0)
+		goto out;
+	/* Blobs never change once written: a link is a copy. */
+	if (link(src, dst) == 0 || errno == EEXIST)
+		goto out;
+	if (errno == ENOENT) {
+		orc_error_set(err, ORC_ESTORE, "blob %s is missing", src);
+		ret = 1;
+		goto out;
+	}
+	ret = blob_copy_bytes(src, dst, dst_dir, err);
+out:
+	free(src);
+	free(dst);
+	return ret;
+}
+
+/* Whether a file name is a blob's: 64 lower-case hex digits. */
+static int
+blob_is_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		    (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return name[64] == '\0';
+}
+
+/* Copies every blob of a folder; see blob.h. */
+int
+blob_copy_dir(const char *src_dir, const char *dst_dir, size_t *n,
+    struct orc_error *err)
+{
+	struct dirent *de;
+	char *dst;
+	DIR *d;
+	int ret = 0;
+
+	*n = 0;
+	if ((d = opendir(src_dir)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		orc_error_set(err, ORC_ESTORE, "cannot read blob folder %s: "
+		    "%s", src_dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!blob_is_name(de->d_name))
+			continue;
+		dst = xasprintf("%s/%s", dst_dir, de->d_name);
+		if (access(dst, F_OK) != 0) {
+			/* Gone meanwhile (1): a purge deleted the last run
+			 * that used it. */
+			if ((ret = blob_copy(src_dir, dst_dir, NULL,
+			    de->d_name, err)) == 0)
+				(*n)++;
+			else if (ret == -1) {
+				free(dst);
+				break;
+			}
+			ret = 0;
+		}
+		free(dst);
+	}
+	closedir(d);
+	if (ret == 0 && *n > 0 && orc_fsync_dir(dst_dir) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot sync blob folder %s: "
+		    "%s", dst_dir, strerror(errno));
+		ret = -1;
+	}
+	return ret;
 }

@@ -58,4 +58,37 @@ char	*blob_encode(const char *dir, size_t threshold, char *text,
 int	blob_decode(const char *dir, const char *text, size_t len,
 	    char **out_new, struct orc_error *);
 
+/*
+ * The blob files of deleted rows. A purge adds each deleted column's text
+ * (blob_refs_add keeps the references among them, refs NULL-terminated),
+ * then, before its commit, removes the files no remaining row uses:
+ * in_use asks the database about all of them at once (one scan, as
+ * references have no index) and sets used[i] for each still referred
+ * to; -1 with err when it cannot tell.
+ */
+struct blob_refs {
+	char		**refs;
+	unsigned char	 *used;
+	size_t		  n;
+	size_t		  cap;
+};
+void	blob_refs_add(struct blob_refs *, const char *text, size_t len);
+/* Marks br->refs[i] used when text is it (in_use's helper). */
+void	blob_refs_mark(struct blob_refs *, const char *text);
+int	blob_refs_remove(const char *dir, struct blob_refs *,
+	    int (*in_use)(void *, struct blob_refs *, struct orc_error *),
+	    void *, size_t *removed, struct orc_error *);
+void	blob_refs_clear(struct blob_refs *);
+
+/* Copies the blob a reference names (or the file named hex, 64 digits,
+ * when ref is NULL) from one folder to another, as a hard link when it
+ * can; nothing when it is there already. 1 with err when the source is
+ * missing, -1 with err when the copy fails. */
+int	blob_copy(const char *src_dir, const char *dst_dir, const char *ref,
+	    const char *hex, struct orc_error *);
+/* Copies every blob of a folder (none when it does not exist); *n gets
+ * how many the destination did not have. */
+int	blob_copy_dir(const char *src_dir, const char *dst_dir, size_t *n,
+	    struct orc_error *);
+
 #endif

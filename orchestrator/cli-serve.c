@@ -28,6 +28,7 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "retention.h"
 #include "scheduler.h"
 #include "store.h"
 #include "strbuf.h"
@@ -54,6 +55,8 @@ struct serve {
 	struct event		*claim_ev;	/* dead nodes' runs */
 	struct event		*target_ev;	/* the database file there? */
 	int			 target_lost;
+	struct retention	*retention;	/* deletes old runs */
+	int64_t			 retention_ms;	/* ORCH_RETENTION */
 	int64_t			 drain_until;
 	int			 flushed;	/* the drain committed all */
 	int64_t			 spans_until;	/* the drain sends spans */
@@ -330,6 +333,8 @@ serve_open(struct serve *sv, struct orc_error *err)
 		return -1;
 	http_set_workflows(sv->http, sv->wfs, sv->nwfs);
 	sv->sched = sched_create(sv->base, sv->engine, sv->store);
+	sv->retention = retention_create(sv->base, sv->store,
+	    sv->retention_ms);
 	return 0;
 }
 
@@ -364,7 +369,10 @@ serve_close(struct serve *sv)
 	sched_free(sv->sched);
 	http_free(sv->http);
 	engine_free(sv->engine);
+	/* The store lends a queued purge to the retention until it calls
+	 * back, which its close does. */
 	store_close(sv->store);
+	retention_free(sv->retention);
 	workflow_list_free(sv->wfs, sv->nwfs);
 	event_base_free(sv->base);
 }
@@ -532,6 +540,8 @@ cli_serve(int argc, char **argv)
 		return CLI_USAGE;
 	if (i != argc)
 		return cli_usage_error("serve", "unexpected \"%s\"", argv[i]);
+	if (retention_default(&sv.retention_ms, &err) != 0)
+		return cli_fail("serve", "%s", err.message);
 	if ((n = serve_load(cli_workflows(sv.co.workflows), &sv.wfs,
 	    NULL)) < 0)
 		return cli_fail("serve", "%s: cannot read the workflow folder",

@@ -167,6 +167,23 @@ static const struct cli_command cli_commands[] = {
 	{ "schedules", cli_schedules, "[--db PATH] [--json]",
 	  "list cron triggers: next and last fire, runs fired and skipped",
 	  "  --json                one JSON object per schedule and line\n" },
+	{ "prune", cli_prune,
+	  "[--older-than D] [--workflow W] [--state S] [--dry-run] "
+	  "[--db PATH]",
+	  "delete finished runs now, with their steps and blob files "
+	  "(D: 7d, 12h, 30m, 45s)",
+	  "  --older-than D        only runs finished longer ago than D "
+	  "(7d, 12h, 30m, 45s)\n"
+	  "  --workflow W          only the runs of workflow W\n"
+	  "  --state S             only runs in state S: succeeded, failed "
+	  "or cancelled\n"
+	  "  --dry-run             count what would be deleted, delete "
+	  "nothing\n" },
+	{ "backup", cli_backup, "FILE [--db PATH]",
+	  "copy a live SQLite store and its blob files to FILE (serve "
+	  "--db FILE restores it)",
+	  "  FILE                  the copy (its blob files go to a blobs "
+	  "folder beside it)\n" },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 

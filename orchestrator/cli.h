@@ -140,5 +140,7 @@ int	cli_serve(int, char **);
 int	cli_trigger(int, char **);
 int	cli_dashboard(int, char **);
 int	cli_schedules(int, char **);
+int	cli_prune(int, char **);
+int	cli_backup(int, char **);
 
 #endif

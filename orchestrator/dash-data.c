@@ -322,6 +322,8 @@ dash_fetch_db(struct dash_source *src, const struct dash_query *q,
 	    DASH_LATENCY_MS, DASH_FAILED_LIMIT, &d->failed5m, err) != 0)
 		return -1;
 	d->failed5m_capped = d->failed5m >= DASH_FAILED_LIMIT;
+	if (store_size(src->store, &d->store_bytes, err) != 0)
+		return -1;
 	return dash_fetch_runs_db(src, q, d, err);
 }
 
@@ -381,12 +383,18 @@ dash_get_text(const char *base, const char *path, struct strbuf *out,
 	return 0;
 }
 
-/* Reads orchestrator_runs{state="..."} N lines of /metrics. */
+/* Reads orchestrator_runs{state="..."} N lines of /metrics, and the
+ * store's size (-1 from a server that does not say). */
 static void
-dash_parse_metrics(const char *text, int64_t total[RUN_STATE_COUNT])
+dash_parse_metrics(const char *text, int64_t total[RUN_STATE_COUNT],
+    int64_t *bytes)
 {
 	static const char	 key[] = "orchestrator_runs{state=\"";
+	static const char	 size[] = "\norchestrator_store_bytes ";
 	const char		*p = text, *q;
+
+	*bytes = (q = strstr(text, size)) != NULL ?
+	    strtoll(q + sizeof size - 1, NULL, 10) : -1;
 	enum run_state		 st;
 	char			 name[32];
 	size_t			 len;
@@ -466,7 +474,8 @@ dash_fetch_url(struct dash_source *src, const struct dash_query *q,
 		strbuf_free(&sb);
 		return -1;
 	}
-	dash_parse_metrics(sb.s != NULL ? sb.s : "", d->total);
+	dash_parse_metrics(sb.s != NULL ? sb.s : "", d->total,
+	    &d->store_bytes);
 	strbuf_free(&sb);
 
 	memset(&sample, 0, sizeof sample);

@@ -290,6 +290,27 @@ dash_spark(const struct dash_stats *st, int unicode, char *buf, size_t len)
 	buf[at] = '\0';
 }
 
+/* A size: "512B", "8.0M", "1.2G"; "-" when unknown (negative). */
+static const char *
+dash_bytes(int64_t n, char *buf, size_t len)
+{
+	static const char units[] = "BKMGTP";
+	double v = (double)n;
+	int u = 0;
+
+	if (n < 0)
+		return "-";
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%lldB", (long long)n);
+	else
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+	return buf;
+}
+
 /* A duration, or "-" when unknown. */
 static const char *
 dash_dur(int64_t ms, char *buf, size_t len)
@@ -297,15 +318,16 @@ dash_dur(int64_t ms, char *buf, size_t len)
 	return format_duration(ms, buf, len);
 }
 
-/* The title row: name, source, filters, and the time. */
+/* The title row: name, source, filters, then on the right the store's
+ * size and the time (the filters keep their room on a narrow screen). */
 static void
 dash_draw_title(struct dash_frame *f, const struct dash_view *v,
-    const char *source, int64_t now)
+    const char *source, const struct dash_data *d)
 {
-	char		 buf[512], clock[16];
-	time_t		 t = (time_t)(now / 1000);
+	char		 buf[512], clock[16], size[48], bytes[32];
+	time_t		 t = (time_t)(d->now / 1000);
 	struct tm	 tm;
-	int		 c;
+	int		 c, right;
 
 	dash_frame_color(f, 0, 0, f->cols, DASH_C_TITLE);
 	c = dash_frame_put(f, 0, 0, f->cols, DASH_C_TITLE,
@@ -317,7 +339,15 @@ dash_draw_title(struct dash_frame *f, const struct dash_view *v,
 	    v->workflow != NULL ? v->workflow : "",
 	    v->search != NULL ? "  search=" : "",
 	    v->search != NULL ? v->search : "");
-	c += dash_frame_put(f, 0, c, f->cols - c - 10, DASH_C_TITLE, buf);
+	snprintf(size, sizeof size, "store %s  ",
+	    dash_bytes(d->store_bytes, bytes, sizeof bytes));
+	right = 9 + (int)strlen(size);
+	if (f->cols - c - right < 40)
+		right = 10;		/* too narrow: the size goes */
+	c += dash_frame_put(f, 0, c, f->cols - c - right, DASH_C_TITLE, buf);
+	if (right > 10)
+		dash_frame_put(f, 0, f->cols - right, right - 9, DASH_C_TITLE,
+		    size);
 	gmtime_r(&t, &tm);
 	strftime(clock, sizeof clock, "%H:%M:%SZ", &tm);
 	dash_frame_put(f, 0, f->cols - 9, 9, DASH_C_TITLE, clock);
@@ -577,7 +607,7 @@ dash_draw_list(struct dash_frame *f, const struct dash_view *v,
 	int			row = 2, wfmax, i, color;
 	size_t			k;
 
-	dash_draw_title(f, v, source, d->now);
+	dash_draw_title(f, v, source, d);
 	dash_draw_stats(f, 1, d);
 	if (d->lacks != NULL)
 		dash_frame_put(f, row, 0, f->cols, DASH_C_NONE, d->lacks);

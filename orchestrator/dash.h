@@ -54,6 +54,7 @@ struct dash_data {
 	struct dash_stats stats;
 	int64_t		 failed5m;	/* -1: unknown (--url) */
 	int		 failed5m_capped;
+	int64_t		 store_bytes;	/* the store's size; -1: unknown */
 	struct run_rec	*runs;		/* the runs table, newest first */
 	size_t		 nruns;
 	int		 more;		/* more runs match than were read */

@@ -25,7 +25,6 @@
 #include "workflow.h"
 
 /* Idempotency keys are valid for a day (SPEC section 3). */
-#define ENGINE_KEY_TTL_MS (24LL * 3600 * 1000)
 
 static void	gate_pump(struct engine_gate *);
 

@@ -749,6 +749,9 @@ run_committed_cb(void *arg)
 					   again, the same: a start, or a pure
 					   step's success */
 
+_Static_assert(WORKFLOW_FOREVER == STORE_FOREVER,
+    "a definition's retention is stored as the workflow says it");
+
 /* Submits the run's record with a transition (and a finished step). */
 static void
 run_submit(struct run *run, const struct transition_rec *tr,
@@ -786,6 +789,9 @@ run_submit(struct run *run, const struct transition_rec *tr,
 		def.path = (char *)workflow_path(run->wf);
 		def.body = (char *)workflow_text(run->wf);
 		def.created_at = run->rec.updated_at;
+		/* Kept with the definition: a run is purged by the retention
+		 * of the definition it ran with. */
+		def.retention_ms = workflow_retention_ms(run->wf);
 		ch.def = &def;
 	}
 	ch.cb = run_committed_cb;

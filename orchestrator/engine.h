@@ -77,6 +77,9 @@ struct loop_lag	*engine_loop_lag(const struct engine *);
 /* Runs in memory that are not final yet. */
 size_t		 engine_active(const struct engine *);
 
+/* How long an idempotency key is honoured; retention.c forgets older. */
+#define ENGINE_KEY_TTL_MS	(24LL * 3600 * 1000)
+
 /* Like engine_submit, with the caller's Idempotency-Key (may be NULL): a
  * run of the same workflow created with the same key in the last 24 h is
  * returned in id instead, *existing is 1 and nothing is created (the

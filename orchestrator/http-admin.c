@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "http-internal.h"
+#include "log.h"
 #include "loop.h"
 #include "scheduler.h"
 #include "strbuf.h"
@@ -200,6 +201,33 @@ admin_metric(struct strbuf *sb, const char *name, const char *type,
 	strbuf_printf(sb, "%s %llu\n", name, v);
 }
 
+/* The store's size and the age of its oldest finished run (by the
+ * finished-runs index: one read, on the reading connection). */
+static void
+admin_metrics_lifecycle(struct store *store, struct strbuf *sb)
+{
+	struct orc_error	err;
+	int64_t			bytes, oldest, age = 0;
+
+	if (store_size(store, &bytes, &err) == 0) {
+		admin_head(sb, "orchestrator_store_bytes", "gauge", "The "
+		    "store's size (SQLite: the file and its log).");
+		strbuf_printf(sb, "orchestrator_store_bytes %lld\n",
+		    (long long)bytes);
+	} else
+		log_warn("%s: %s", __func__, err.message);
+	if (store_oldest_finished(store, &oldest, &err) == 0) {
+		if (oldest > 0 && (age = orc_now_ms() - oldest) < 0)
+			age = 0;
+		admin_head(sb, "orchestrator_oldest_finished_run_age_seconds",
+		    "gauge", "How long ago the oldest finished run kept "
+		    "finished (0: none).");
+		strbuf_printf(sb, "orchestrator_oldest_finished_run_age_seconds"
+		    " %.3f\n", (double)age / 1000.0);
+	} else
+		log_warn("%s: %s", __func__, err.message);
+}
+
 /* The store: its health, its transactions and the changes they grouped. */
 static void
 admin_metrics_store(struct store *store, struct strbuf *sb)
@@ -217,6 +245,9 @@ admin_metrics_store(struct store *store, struct strbuf *sb)
 	admin_metric(sb, "orchestrator_store_changes_total", "counter",
 	    "Changes committed (a run's move with its transition).",
 	    st.changes);
+	admin_metric(sb, "orchestrator_store_runs_deleted_total", "counter",
+	    "Finished runs deleted by retention.", st.purged);
+	admin_metrics_lifecycle(store, sb);
 }
 
 /* The request bytes held in memory and the requests refused for them. */

@@ -75,6 +75,10 @@ int	orc_fsync_dir(const char *);
 long long orc_env_int(const char *name, long long min, long long max,
 	    long long def);
 
+/* Parses a duration: a positive integer and a unit, s, m, h or d ("7d",
+ * "12h", "30m", "45s"), into *ms; -1 when it is not one. */
+int	orc_parse_duration(const char *, int64_t *ms);
+
 /* Names the calling thread (for top -H, perf and gdb); at most 15 bytes. */
 void	orc_thread_name(const char *);
 

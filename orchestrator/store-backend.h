@@ -33,6 +33,20 @@ struct store_ops {
 	/* Undoes an open transaction; harmless when none is open. */
 	void	 (*rollback)(void *);
 
+	/* Applies a purge inside the open write transaction (store.h),
+	 * filling its outputs; blob files go before the commit, while the
+	 * transaction keeps other writers out. */
+	int	 (*purge)(void *, struct store_purge *, struct orc_error *);
+	int	 (*size)(void *, int64_t *, struct orc_error *);
+	int	 (*oldest_finished)(void *, int64_t *, struct orc_error *);
+	/* The distinct retentions of the definitions, a definition without
+	 * one counting as default_ms; cb per value. */
+	int	 (*retentions)(void *, int64_t default_ms,
+		    int (*cb)(int64_t, void *), void *, struct orc_error *);
+	/* store_backup (store.h), through the reading connection. */
+	int	 (*backup)(void *, const char *file,
+		    struct store_backup_stats *, struct orc_error *);
+
 	/* Reads. Records passed to callbacks are lent for the call only. */
 	int	 (*get_run)(void *, const char *id, struct run_rec *,
 		    struct orc_error *);

@@ -151,8 +151,23 @@ static const char *const pg_migrations[] = {
 	"  skipped BIGINT NOT NULL DEFAULT 0,"
 	"  updated_at BIGINT NOT NULL DEFAULT 0"
 	");",
-	/* 4: requests to cancel a run another node executes, as SQLite's
-	 * version 4. */
+	/* 4: retention, as SQLite's version 4. */
+	"ALTER TABLE definitions ADD COLUMN retention_ms BIGINT;"
+	"CREATE INDEX runs_keys_age ON runs (created_at)"
+	"  WHERE idempotency_key IS NOT NULL;",
+	/*
+	 * 5: steps and transitions without foreign keys to their run. A
+	 * purge may delete a run a redrive is about to move (on this node or
+	 * another); its step or transition then broke the key, which aborts
+	 * a pipelined transaction, and the batch failed at every retry. The
+	 * purges delete steps and transitions themselves; such a late row is
+	 * left alone, harmless. Each insert also skips the key's lookup.
+	 */
+	"ALTER TABLE steps DROP CONSTRAINT IF EXISTS steps_run_id_fkey;"
+	"ALTER TABLE transitions DROP CONSTRAINT IF EXISTS "
+	"  transitions_run_id_fkey;",
+	/* 6: requests to cancel a run another node executes, as SQLite's
+	 * version 5. */
 	"CREATE TABLE cancel_requests ("
 	"  run_id TEXT COLLATE \"C\" PRIMARY KEY,"
 	"  requested_at BIGINT NOT NULL"
@@ -192,6 +207,13 @@ enum {
 	PQ_CANCEL_ANY,
 	PQ_CANCEL_TAKE,
 	PQ_CANCEL_EXPIRE,
+	PQ_PURGE_SCAN,
+	PQ_PURGE_STEP_BLOBS,
+	PQ_PURGE_RUNS,
+	PQ_PURGE_KEYS,
+	PQ_BLOB_USED,
+	PQ_OLDEST_FINISHED,
+	PQ_RETENTIONS,
 	PQ_COUNT
 };
 
@@ -224,7 +246,7 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "from_state, to_state, event, step, seq, attempt, error, "
 	    "duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 	[PQ_DEF_INSERT] = "INSERT INTO definitions (hash, name, path, body, "
-	    "created_at) VALUES ($1, $2, $3, $4, $5) "
+	    "created_at, retention_ms) VALUES ($1, $2, $3, $4, $5, $6) "
 	    "ON CONFLICT (hash) DO NOTHING",
 	[PQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = $1",
 	[PQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
@@ -233,8 +255,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_LIST_TRANSITIONS] = "SELECT id, run_id, at, from_state, to_state, "
 	    "event, step, seq, attempt, error, duration_ms FROM transitions "
 	    "WHERE run_id = $1 ORDER BY id",
-	[PQ_GET_DEF] = "SELECT hash, name, path, body, created_at "
-	    "FROM definitions WHERE hash = $1",
+	[PQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
+	    "retention_ms FROM definitions WHERE hash = $1",
 	[PQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = $1 AND "
 	    "idempotency_key = $2 AND created_at >= $3 ORDER BY id DESC "
 	    "LIMIT 1",
@@ -305,6 +327,48 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_SCHED_LIST] = "SELECT workflow, schedule, timezone, next_at, "
 	    "last_fire_at, last_run_id, fired, skipped, updated_at "
 	    "FROM schedules ORDER BY workflow",
+	/* As SQLite's SQ_PURGE_SCAN. */
+	[PQ_PURGE_SCAN] = "SELECT c.id, c.workflow, c.state, c.finished_at, "
+	    "c.input, c.trigger, c.output, (c." RUN_FINAL " AND c.dead <> 1 "
+	    "AND ($3::text IS NULL OR c.workflow = $3::text) "
+	    "AND ($4::text IS NULL OR c.state = $4::text) "
+	    "AND ($5::bigint = 0 OR c.finished_at < $5::bigint) "
+	    "AND (NOT $6::boolean OR "
+	    "coalesce(d.retention_ms, $7::bigint) = $8::bigint))::int "
+	    "FROM (SELECT id, workflow, def_hash, state, dead, finished_at, "
+	    "input, trigger, output FROM runs WHERE (finished_at, id) > "
+	    "($1::bigint, $10::text) AND finished_at > 0 AND "
+	    "finished_at < $9::bigint ORDER BY finished_at, id "
+	    "LIMIT $2::int) c LEFT JOIN definitions d ON d.hash = c.def_hash "
+	    "ORDER BY c.finished_at, c.id",
+	[PQ_PURGE_STEP_BLOBS] = "SELECT output FROM steps WHERE "
+	    "run_id = ANY ($1::text[]) AND output LIKE '{\"$blob\":%'",
+	/* The runs, then their steps and transitions (no foreign keys:
+	 * migration 5). The scan locked nothing: a run another node redrove
+	 * since is live again, and the condition, checked again on the
+	 * newest row, keeps it; a run another node's purge is deleting is
+	 * skipped, not waited for (two nodes purging the same runs would
+	 * otherwise deadlock). */
+	[PQ_PURGE_RUNS] = "WITH gone AS (DELETE FROM runs WHERE id IN "
+	    "(SELECT id FROM runs WHERE id = ANY ($1::text[]) AND " RUN_FINAL
+	    " AND NOT (state = 'failed' AND dead = 1) FOR UPDATE SKIP LOCKED) "
+	    "RETURNING id, workflow, state), "
+	    "s AS (DELETE FROM steps WHERE run_id IN (SELECT id FROM gone)), "
+	    "t AS (DELETE FROM transitions WHERE run_id IN "
+	    "(SELECT id FROM gone)) SELECT workflow, state FROM gone",
+	[PQ_PURGE_KEYS] = "UPDATE runs SET idempotency_key = NULL WHERE id IN "
+	    "(SELECT id FROM runs WHERE idempotency_key IS NOT NULL AND "
+	    "created_at < $1 ORDER BY created_at LIMIT $2 "
+	    "FOR UPDATE SKIP LOCKED)",
+	/* As SQLite's SQ_BLOB_USED: one scan for a purge's blobs. */
+	[PQ_BLOB_USED] = "SELECT DISTINCT v FROM (SELECT input v FROM runs "
+	    "UNION ALL SELECT trigger FROM runs UNION ALL SELECT output "
+	    "FROM runs UNION ALL SELECT output FROM steps) s "
+	    "WHERE v = ANY ($1::text[])",
+	[PQ_OLDEST_FINISHED] = "SELECT coalesce(min(finished_at), 0) "
+	    "FROM runs WHERE finished_at > 0",
+	[PQ_RETENTIONS] = "SELECT DISTINCT coalesce(retention_ms, $1::bigint) "
+	    "FROM definitions",
 };
 
 /* Run listings: one statement per combination of filters. */
@@ -1351,6 +1415,10 @@ pg_put_def(struct pg_store *ps, const struct def_rec *d,
 	p_text(&p, 3, d->path);
 	p_text(&p, 4, d->body);
 	p_int(&p, 5, d->created_at);
+	if (d->retention_ms != 0)
+		p_int(&p, 6, d->retention_ms);
+	else
+		p_text(&p, 6, NULL);
 	return pg_exec(ps, ps->w, PQ_DEF_INSERT, &p, NULL, err);
 }
 
@@ -1826,6 +1894,7 @@ pg_get_definition(void *arg, const char *hash, struct def_rec *d,
 	d->path = col_text(res, 0, 2);
 	d->body = col_text(res, 0, 3);
 	d->created_at = col_int(res, 0, 4);
+	d->retention_ms = col_int(res, 0, 5);
 	PQclear(res);
 	return 0;
 }
@@ -2252,7 +2321,252 @@ pg_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
 	return 0;
 }
 
+/* Adds the blob reference a column holds, if any. */
+static void
+pg_purge_ref(struct blob_refs *br, const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return;
+	blob_refs_add(br, PQgetvalue(res, row, col),
+	    (size_t)PQgetlength(res, row, col));
+}
+
+/*
+ * Scans a purge's window (see sqlite_purge_scan): the ids to delete, a
+ * NULL-terminated list, and the blob references of their rows; moves
+ * p->cursor on and leaves the counters the runs leave.
+ */
+static int
+pg_purge_scan(struct pg_store *ps, struct store_purge *p, char ***ids,
+    struct blob_refs *br, struct orc_error *err)
+{
+	struct pg_params	 q;
+	PGresult		*res;
+	size_t			 nv = 0;
+	int			 row, rows, stopped = 0;
+
+	memset(&q, 0, sizeof q);
+	p_int(&q, 1, p->cursor);
+	p_int(&q, 2, p->scan);
+	p_text(&q, 3, p->workflow);
+	p_state(&q, 4, p->state);
+	p_int(&q, 5, p->finished_before);
+	p_bool(&q, 6, p->by_retention);
+	p_int(&q, 7, p->default_ms);
+	p_int(&q, 8, p->retention_ms);
+	p_int(&q, 9, store_purge_end(p));
+	p_text(&q, 10, p->cursor_id);
+	if ((res = pg_stmt(ps, ps->w, PQ_PURGE_SCAN, &q, NULL, err)) == NULL)
+		return -1;
+	rows = PQntuples(res);
+	*ids = xcalloc((size_t)p->limit + 1, sizeof **ids);
+	for (row = 0; row < rows; row++) {
+		if (col_int(res, row, 7) != 0 && nv == (size_t)p->limit) {
+			stopped = 1;
+			break;
+		}
+		/* Seen: the next scan starts after it. */
+		p->cursor = col_int(res, row, 3);
+		col_id(res, row, 0, p->cursor_id);
+		if (col_int(res, row, 7) == 0)
+			continue;
+		(*ids)[nv++] = col_text(res, row, 0);
+		pg_purge_ref(br, res, row, 4);
+		pg_purge_ref(br, res, row, 5);
+		pg_purge_ref(br, res, row, 6);
+	}
+	PQclear(res);
+	p->deleted = (int64_t)nv;
+	p->done = !stopped && rows < p->scan;
+	return 0;
+}
+
+/* Which blobs rows still refer to (blob_refs_remove's question). */
+static int
+pg_blob_used(void *arg, struct blob_refs *br, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 q;
+	PGresult		*res;
+	int			 row;
+
+	memset(&q, 0, sizeof q);
+	p_array(&q, 1, (const char *const *)br->refs);
+	res = pg_stmt(ps, ps->w, PQ_BLOB_USED, &q, NULL, err);
+	p_free(&q);
+	if (res == NULL)
+		return -1;
+	for (row = 0; row < PQntuples(res); row++)
+		blob_refs_mark(br, PQgetvalue(res, row, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* Deletes the scanned runs, forgets old keys and removes unused blobs. */
+static int
+pg_purge_delete(struct pg_store *ps, struct store_purge *p,
+    char *const *ids, struct blob_refs *br, struct orc_error *err)
+{
+	struct pg_params	 q;
+	PGresult		*res;
+	size_t			 removed;
+	int			 row, state;
+
+	memset(&q, 0, sizeof q);
+	p_array(&q, 1, (const char *const *)ids);
+	if (ps->blobs != NULL) {
+		if ((res = pg_stmt(ps, ps->w, PQ_PURGE_STEP_BLOBS, &q, NULL,
+		    err)) == NULL)
+			goto fail;
+		for (row = 0; row < PQntuples(res); row++)
+			pg_purge_ref(br, res, row, 0);
+		PQclear(res);
+	}
+	if ((res = pg_stmt(ps, ps->w, PQ_PURGE_RUNS, &q, NULL, err)) == NULL)
+		goto fail;
+	/* What went leaves its counter; the count is of what went. */
+	p->deleted = PQntuples(res);
+	for (row = 0; row < PQntuples(res); row++)
+		if ((state = col_state(res, row, 1)) >= 0)
+			pg_delta_add(ps, PQgetvalue(res, row, 0),
+			    (enum run_state)state, -1);
+	PQclear(res);
+	p_free(&q);
+	if (p->keys_before > 0) {
+		p_int(&q, 1, p->keys_before);
+		p_int(&q, 2, p->limit);
+		if ((res = pg_stmt(ps, ps->w, PQ_PURGE_KEYS, &q, NULL,
+		    err)) == NULL)
+			return -1;
+		p->keys = strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+	}
+	/* Other nodes may write a run with the same payload meanwhile:
+	 * their blob_put found the file and our check did not see their
+	 * row yet. Blob folders shared by nodes keep that small risk. */
+	return blob_refs_remove(ps->blobs, br, pg_blob_used, ps, &removed,
+	    err);
+fail:
+	p_free(&q);
+	return -1;
+}
+
+/*
+ * Applies a purge inside the open transaction. Its reads need their
+ * answers now: the pipeline is read to its end and left for them, then
+ * entered again for the rest of the batch.
+ */
+static int
+pg_purge(void *arg, struct store_purge *p, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct blob_refs	 br;
+	char			**ids = NULL;
+	size_t			 i;
+	int			 ret = -1, piping = ps->piping;
+
+	if (piping) {
+		pg_pipe_sync(ps);
+		if (ps->pipe_rc == -1) {
+			*err = ps->pipe_err;
+			return -1;
+		}
+		if (PQexitPipelineMode(ps->w->conn) != 1) {
+			pg_error(ps, ps->w->conn, NULL, NULL, err);
+			return -1;
+		}
+		ps->piping = 0;
+	}
+	memset(&br, 0, sizeof br);
+	if (pg_purge_scan(ps, p, &ids, &br, err) == -1)
+		goto out;
+	if (!p->dry_run && (p->deleted > 0 || p->keys_before > 0) &&
+	    pg_purge_delete(ps, p, ids, &br, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	for (i = 0; ids != NULL && ids[i] != NULL; i++)
+		free(ids[i]);
+	free(ids);
+	blob_refs_clear(&br);
+	if (piping) {
+		if (PQenterPipelineMode(ps->w->conn) != 1) {
+			pg_error(ps, ps->w->conn, NULL, NULL, err);
+			return -1;
+		}
+		ps->piping = 1;
+	}
+	return ret;
+}
+
+/* The database's size. */
+static int
+pg_size(void *arg, int64_t *bytes, struct orc_error *err)
+{
+	struct pg_store *ps = arg;
+
+	if (pg_ensure(ps, ps->r, err) == -1)
+		return -1;
+	return pg_query_int(ps, ps->r->conn,
+	    "SELECT pg_database_size(current_database())", bytes, err);
+}
+
+/* When the oldest finished run finished, by runs_finished. */
+static int
+pg_oldest_finished(void *arg, int64_t *at, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 q;
+	PGresult		*res;
+
+	memset(&q, 0, sizeof q);
+	if ((res = pg_read(ps, PQ_OLDEST_FINISHED, &q, err)) == NULL)
+		return -1;
+	*at = PQntuples(res) > 0 ? col_int(res, 0, 0) : 0;
+	PQclear(res);
+	return 0;
+}
+
+/* PostgreSQL has its own tools for a consistent copy. */
+static int
+pg_backup(void *arg, const char *file, struct store_backup_stats *st,
+    struct orc_error *err)
+{
+	struct pg_store *ps = arg;
+
+	orc_error_set(err, ORC_EUNSUPPORTED, "%s: a PostgreSQL store is "
+	    "backed up with pg_dump (and its ORCH_BLOB_DIR folder copied), "
+	    "not into %s", ps->name, file);
+	return -1;
+}
+
+/* The distinct retentions of the stored definitions. */
+static int
+pg_retentions(void *arg, int64_t default_ms, int (*cb)(int64_t, void *),
+    void *cb_arg, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 q;
+	PGresult		*res;
+	int			 row;
+
+	memset(&q, 0, sizeof q);
+	p_int(&q, 1, default_ms);
+	if ((res = pg_read(ps, PQ_RETENTIONS, &q, err)) == NULL)
+		return -1;
+	for (row = 0; row < PQntuples(res); row++)
+		if (cb(col_int(res, row, 0), cb_arg) != 0)
+			break;
+	PQclear(res);
+	return 0;
+}
+
 const struct store_ops store_pg_ops = {
+	.retentions = pg_retentions,
+	.backup = pg_backup,
+	.purge = pg_purge,
+	.size = pg_size,
+	.oldest_finished = pg_oldest_finished,
 	.name = "postgresql",
 	.sched_leader = pg_sched_leader,
 	.separate_reader = pg_separate_reader,

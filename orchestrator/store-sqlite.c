@@ -35,6 +35,15 @@
 #include "walbuf.h"
 
 #define SQLITE_BUSY_MS	5000
+/* Pages a purge gives back to the file system per commit (1 MiB), once
+ * free pages are more than SQLITE_VACUUM_SHARE of the file and more than
+ * SQLITE_VACUUM_MIN pages: below that, the next writes reuse them. */
+#define SQLITE_VACUUM_PAGES	256
+#define SQLITE_VACUUM_SHARE	4
+#define SQLITE_VACUUM_MIN	256
+/* Up to this size an old file is switched to incremental auto-vacuum
+ * when a daemon opens it (VACUUM rewrites it whole). */
+#define SQLITE_VACUUM_OPEN_MAX	(64LL << 20)
 #define SQLITE_SYNC_FULL_SQL	"PRAGMA synchronous = FULL"
 
 /* The columns of a run, in the order run_from_row() reads them. */
@@ -149,7 +158,15 @@ static const char *const sqlite_migrations[] = {
 	"  skipped INTEGER NOT NULL DEFAULT 0,"
 	"  updated_at INTEGER NOT NULL DEFAULT 0"
 	");",
-	/* 4: requests to cancel a run another process executes; the process
+	/*
+	 * 4: retention (store_purge). A definition's retention (NULL: the
+	 * default, -1: forever), and the keyed runs by age so that forgetting
+	 * old idempotency keys reads only those.
+	 */
+	"ALTER TABLE definitions ADD COLUMN retention_ms INTEGER;"
+	"CREATE INDEX runs_keys_age ON runs (created_at)"
+	"  WHERE idempotency_key IS NOT NULL;",
+	/* 5: requests to cancel a run another process executes; the process
 	 * holding the run takes them (store_take_cancels_async). */
 	"CREATE TABLE cancel_requests ("
 	"  run_id TEXT PRIMARY KEY,"
@@ -194,6 +211,16 @@ enum {
 	SQ_CANCEL_ANY,
 	SQ_CANCEL_TAKE,
 	SQ_CANCEL_EXPIRE,
+	SQ_PURGE_SCAN,
+	SQ_PURGE_STEP_BLOBS,
+	SQ_PURGE_STEPS,
+	SQ_PURGE_TRANSITIONS,
+	SQ_PURGE_RUN,
+	SQ_PURGE_KEYS,
+	SQ_BLOB_USED,
+	SQ_OLDEST_FINISHED,
+	SQ_RETENTIONS,
+	SQ_RUN_EXISTS,
 	SQ_COUNT
 };
 
@@ -229,7 +256,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "from_state, to_state, event, step, seq, attempt, error, "
 	    "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[SQ_DEF_INSERT] = "INSERT OR IGNORE INTO definitions (hash, name, "
-	    "path, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    "path, body, created_at, retention_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[SQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
 	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = ?1 "
@@ -237,8 +265,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_LIST_TRANSITIONS] = "SELECT id, run_id, at, from_state, to_state, "
 	    "event, step, seq, attempt, error, duration_ms FROM transitions "
 	    "WHERE run_id = ?1 ORDER BY id",
-	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at "
-	    "FROM definitions WHERE hash = ?1",
+	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
+	    "retention_ms FROM definitions WHERE hash = ?1",
 	[SQ_COUNT_ENTER] = "INSERT INTO run_counts VALUES (ifnull(?1, ''), ?2, "
 	    "1) ON CONFLICT (workflow, state) DO UPDATE SET n = n + 1",
 	[SQ_COUNT_LEAVE] = "UPDATE run_counts SET n = n - 1 WHERE "
@@ -294,6 +322,46 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_SCHED_LIST] = "SELECT workflow, schedule, timezone, next_at, "
 	    "last_fire_at, last_run_id, fired, skipped, updated_at "
 	    "FROM schedules ORDER BY workflow",
+	/*
+	 * At most ?2 finished runs after (?1, ?10) by finished_at and id
+	 * (runs_finished), each with whether it goes (see struct
+	 * store_purge): ?3 workflow, ?4 state, ?5 finished before, ?6 by
+	 * retention, ?7 the default retention, ?9 the scan's end, ?11 the
+	 * retention purged.
+	 */
+	[SQ_PURGE_SCAN] = "SELECT c.id, c.workflow, c.state, c.finished_at, "
+	    "c.input, c.trigger, c.output, c." RUN_FINAL " AND c.dead <> 1 "
+	    "AND (?3 IS NULL OR c.workflow = ?3) "
+	    "AND (?4 IS NULL OR c.state = ?4) "
+	    "AND (?5 = 0 OR c.finished_at < ?5) "
+	    "AND (?6 = 0 OR coalesce(d.retention_ms, ?7) = ?11) "
+	    "FROM (SELECT id, workflow, def_hash, state, dead, finished_at, "
+	    "input, trigger, output FROM runs WHERE finished_at >= ?1 AND "
+	    "(finished_at > ?1 OR id > ?10) AND finished_at > 0 AND "
+	    "finished_at < ?9 ORDER BY finished_at, id LIMIT ?2) c "
+	    "LEFT JOIN definitions d ON d.hash = c.def_hash "
+	    "ORDER BY c.finished_at, c.id",
+	[SQ_PURGE_STEP_BLOBS] = "SELECT output FROM steps WHERE run_id = ?1 "
+	    "AND output LIKE '{\"$blob\":%'",
+	[SQ_PURGE_STEPS] = "DELETE FROM steps WHERE run_id = ?1",
+	[SQ_PURGE_TRANSITIONS] = "DELETE FROM transitions WHERE run_id = ?1",
+	[SQ_PURGE_RUN] = "DELETE FROM runs WHERE id = ?1",
+	[SQ_PURGE_KEYS] = "UPDATE runs SET idempotency_key = NULL WHERE id IN "
+	    "(SELECT id FROM runs WHERE idempotency_key IS NOT NULL AND "
+	    "created_at < ?1 ORDER BY created_at LIMIT ?2)",
+	/* Which of the references in the JSON array ?1 rows still hold.
+	 * They have no index (one would cost every run's writes): one scan
+	 * for all the blobs a purge's runs had (payloads larger than
+	 * ORCH_BLOB_BYTES), none for a purge without. */
+	[SQ_BLOB_USED] = "SELECT DISTINCT v FROM (SELECT input v FROM runs "
+	    "UNION ALL SELECT trigger FROM runs UNION ALL SELECT output "
+	    "FROM runs UNION ALL SELECT output FROM steps) WHERE v IN "
+	    "(SELECT value FROM json_each(?1))",
+	[SQ_OLDEST_FINISHED] = "SELECT min(finished_at) FROM runs "
+	    "WHERE finished_at > 0",
+	[SQ_RETENTIONS] = "SELECT DISTINCT coalesce(retention_ms, ?1) "
+	    "FROM definitions",
+	[SQ_RUN_EXISTS] = "SELECT 1 FROM runs WHERE id = ?1",
 };
 
 /*
@@ -335,6 +403,7 @@ struct sqlite_store {
 	int			 have_id;	/* a file: its device, inode */
 	dev_t			 dev;
 	ino_t			 ino;
+	int			 incremental;	/* auto_vacuum=INCREMENTAL */
 };
 
 /* Whether reads have their own connection (not so in memory). */
@@ -836,6 +905,14 @@ sqlite_setup_writer(struct sqlite_store *ss, struct orc_error *err)
 		    "not FULL, NORMAL or OFF", getenv("ORCH_SYNCHRONOUS"));
 		return -1;
 	}
+	/* Before any table exists, so that a new file is made in this mode;
+	 * on an older file it only takes effect with a VACUUM (see
+	 * sqlite_setup_vacuum). */
+	if ((rc = sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL", NULL,
+	    NULL, NULL)) != SQLITE_OK) {
+		sqlite_open_error(ss, db, rc, err);
+		return -1;
+	}
 	/* Switching a new file to WAL takes an exclusive lock and does not
 	 * wait through the busy handler: retry while others hold it. */
 	for (tries = 0; tries < 500; tries++) {
@@ -943,6 +1020,55 @@ sqlite_migrate(struct sqlite_store *ss, struct orc_error *err)
 			    __func__, ss->path, (long long)version);
 	}
 	return 0;
+}
+
+/*
+ * Whether purges can give pages back (auto_vacuum=INCREMENTAL). A file
+ * made before this build has no auto-vacuum: the daemon switches it with
+ * a VACUUM (which rewrites it) when it is small enough for that to be
+ * quick; a larger one keeps working, its freed pages reused but the file
+ * never shrinking, until converted by hand (README, "Durability").
+ */
+static int
+sqlite_setup_vacuum(struct sqlite_store *ss, unsigned flags,
+    struct orc_error *err)
+{
+	sqlite3	*db = ss->wconn.db;
+	int64_t	 mode = 0, pages = 0, size = 0;
+
+	if (sqlite_query_int(db, "PRAGMA auto_vacuum", &mode) != SQLITE_OK)
+		goto fail;
+	if (mode == 0 && (flags & STORE_SERVE)) {
+		if (sqlite_query_int(db, "PRAGMA page_count", &pages) !=
+		    SQLITE_OK || sqlite_query_int(db, "PRAGMA page_size",
+		    &size) != SQLITE_OK)
+			goto fail;
+		if (pages * size <= SQLITE_VACUUM_OPEN_MAX) {
+			/* Another process reading (a dashboard) keeps the
+			 * lock VACUUM needs: the file keeps working as it
+			 * is, and the next start tries again. */
+			if (sqlite3_exec(db, "VACUUM", NULL, NULL, NULL) !=
+			    SQLITE_OK)
+				log_warn("%s: %s: cannot switch to incremental "
+				    "auto-vacuum now: %s", __func__, ss->path,
+				    sqlite3_errmsg(db));
+			else
+				log_info("%s: %s: switched to incremental "
+				    "auto-vacuum", __func__, ss->path);
+			if (sqlite_query_int(db, "PRAGMA auto_vacuum",
+			    &mode) != SQLITE_OK)
+				goto fail;
+		} else
+			log_warn("%s: %s: no auto-vacuum (made by an older "
+			    "build): deleted runs' pages are reused but the "
+			    "file does not shrink; see \"Durability\" in the "
+			    "README to convert it", __func__, ss->path);
+	}
+	ss->incremental = mode == 2;
+	return 0;
+fail:
+	sqlite_error(ss, db, err);
+	return -1;
 }
 
 /* Checks that a read-only database is one of ours, of a version we read. */
@@ -1139,7 +1265,8 @@ sqlite_open(const char *target, unsigned flags, struct orc_error *err)
 	if (sqlite_connect(ss, &ss->wconn, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, 1, err) == -1 ||
 	    sqlite_setup_writer(ss, err) == -1 ||
-	    sqlite_migrate(ss, err) == -1)
+	    sqlite_migrate(ss, err) == -1 ||
+	    (!memory && sqlite_setup_vacuum(ss, flags, err) == -1))
 		goto fail;
 	ss->w = &ss->wconn;
 	if (memory)
@@ -1198,6 +1325,8 @@ sqlite_put_def(struct sqlite_store *ss, const struct def_rec *d,
 	bind_text(st, 3, d->path);
 	bind_text(st, 4, d->body);
 	sqlite3_bind_int64(st, 5, d->created_at);
+	if (d->retention_ms != 0)
+		sqlite3_bind_int64(st, 6, d->retention_ms);
 	return sqlite_exec_stmt(ss, st, NULL, err);
 }
 
@@ -1339,6 +1468,35 @@ sqlite_count_transition(struct sqlite_store *ss, const char *workflow,
 	return sqlite_exec_stmt(ss, st, t->run_id, err);
 }
 
+/*
+ * A step or transition of a change failed: when it is because its run is
+ * no longer there (deleted by a purge, here or in another process, while
+ * the change was on its way: a redrive racing with retention), the rest
+ * of the change is dropped with a warning, 0; a batch that fails on it
+ * would fail at every retry. SQLite undid the failed statement only, so
+ * the transaction goes on. Anything else stays an error, -1.
+ */
+static int
+sqlite_gone(struct sqlite_store *ss, const char *id, struct orc_error *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (sqlite3_extended_errcode(ss->w->db) !=
+	    SQLITE_CONSTRAINT_FOREIGNKEY)
+		return -1;
+	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_EXISTS, err)) == NULL)
+		return -1;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite_done(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	log_warn("%s: %s: run %s was deleted: its change is dropped",
+	    __func__, ss->path, id);
+	return 0;
+}
+
 /* Applies one change inside the open transaction. */
 static int
 sqlite_apply_change(void *arg, const struct store_change *ch,
@@ -1358,13 +1516,13 @@ sqlite_apply_change(void *arg, const struct store_change *ch,
 			return -1;
 	}
 	if (ch->step != NULL && sqlite_put_step(ss, ch->step, err) == -1)
-		return -1;
-	if (ch->transition != NULL &&
-	    (sqlite_put_transition(ss, ch->transition, err) == -1 ||
-	    sqlite_count_transition(ss, ch->run ? ch->run->workflow : NULL,
-	    ch->transition, err) == -1))
-		return -1;
-	return 0;
+		return sqlite_gone(ss, ch->step->run_id, err);
+	if (ch->transition == NULL)
+		return 0;
+	if (sqlite_put_transition(ss, ch->transition, err) == -1)
+		return sqlite_gone(ss, ch->transition->run_id, err);
+	return sqlite_count_transition(ss, ch->run ? ch->run->workflow : NULL,
+	    ch->transition, err);
 }
 
 /* Reads one run on a connection. */
@@ -1613,6 +1771,7 @@ sqlite_get_definition(void *arg, const char *hash, struct def_rec *d,
 	d->path = col_text(st, 2);
 	d->body = col_text(st, 3);
 	d->created_at = sqlite3_column_int64(st, 4);
+	d->retention_ms = sqlite3_column_int64(st, 5);
 	sqlite_done(st);
 	return 0;
 }
@@ -2077,7 +2236,487 @@ sqlite_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
 	return sqlite_each_row(ss, st, sqlite_sched_row_cb, &feed, err);
 }
 
+/* A run a purge deletes. */
+struct sqlite_victim {
+	char		 id[RUN_ID_LEN + 1];
+	char		*workflow;
+	int		 state;
+};
+
+/* Adds the blob reference a column of the scan holds, if any. */
+static void
+sqlite_purge_ref(struct blob_refs *br, sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) != SQLITE_TEXT)
+		return;
+	blob_refs_add(br, (const char *)sqlite3_column_text(st, col),
+	    (size_t)sqlite3_column_bytes(st, col));
+}
+
+/*
+ * Scans a purge's window: fills the runs to delete (at most p->limit) and
+ * the blob references of their rows, and moves p->cursor on.
+ */
+static int
+sqlite_purge_scan(struct sqlite_store *ss, struct store_purge *p,
+    struct sqlite_victim *v, size_t *nv, struct blob_refs *br,
+    struct orc_error *err)
+{
+	sqlite3_stmt	*st;
+	int		 rc, scanned = 0;
+
+	*nv = 0;
+	if ((st = sqlite_stmt(ss, ss->w, SQ_PURGE_SCAN, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, p->cursor);
+	sqlite3_bind_int(st, 2, p->scan);
+	bind_text(st, 3, p->workflow);
+	bind_state(st, 4, p->state);
+	sqlite3_bind_int64(st, 5, p->finished_before);
+	sqlite3_bind_int(st, 6, p->by_retention);
+	sqlite3_bind_int64(st, 7, p->default_ms);
+	sqlite3_bind_int64(st, 9, store_purge_end(p));
+	bind_text(st, 10, p->cursor_id);
+	sqlite3_bind_int64(st, 11, p->retention_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 7) != 0 &&
+		    *nv == (size_t)p->limit)
+			break;
+		/* Seen: the next scan starts after it. */
+		scanned++;
+		p->cursor = sqlite3_column_int64(st, 3);
+		col_id(st, 0, p->cursor_id);
+		if (sqlite3_column_int(st, 7) == 0)
+			continue;
+		col_id(st, 0, v[*nv].id);
+		v[*nv].workflow = col_text(st, 1);
+		v[*nv].state = col_state(st, 2);
+		(*nv)++;
+		sqlite_purge_ref(br, st, 4);
+		sqlite_purge_ref(br, st, 5);
+		sqlite_purge_ref(br, st, 6);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->w->db, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	p->done = rc == SQLITE_DONE && scanned < p->scan;
+	return 0;
+}
+
+/* Deletes one run with its steps and transitions, keeping the blob
+ * references of its steps, and leaves its counter. */
+static int
+sqlite_purge_run(struct sqlite_store *ss, const struct sqlite_victim *v,
+    struct blob_refs *br, struct orc_error *err)
+{
+	static const int deletes[] = {
+		SQ_PURGE_STEPS, SQ_PURGE_TRANSITIONS, SQ_PURGE_RUN
+	};
+	struct transition_rec	 t;
+	sqlite3_stmt		*st;
+	size_t			 i;
+	int			 rc;
+
+	if (ss->blobs != NULL) {
+		if ((st = sqlite_stmt(ss, ss->w, SQ_PURGE_STEP_BLOBS,
+		    err)) == NULL)
+			return -1;
+		bind_text(st, 1, v->id);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			sqlite_purge_ref(br, st, 0);
+		sqlite_done(st);
+		if (rc != SQLITE_DONE) {
+			sqlite_run_error(ss, ss->w->db, v->id, err);
+			return -1;
+		}
+	}
+	for (i = 0; i < sizeof deletes / sizeof deletes[0]; i++) {
+		if ((st = sqlite_stmt(ss, ss->w, deletes[i], err)) == NULL)
+			return -1;
+		bind_text(st, 1, v->id);
+		if (sqlite_exec_stmt(ss, st, v->id, err) == -1)
+			return -1;
+	}
+	/* The run leaves its final state's counter, as a redrive does. */
+	memset(&t, 0, sizeof t);
+	snprintf(t.run_id, sizeof t.run_id, "%s", v->id);
+	t.from_state = v->state;
+	t.to_state = RUN_QUEUED;
+	return sqlite_count_transition(ss, v->workflow, &t, err);
+}
+
+/* Which blobs rows still refer to (blob_refs_remove's question). */
+static int
+sqlite_blob_used(void *arg, struct blob_refs *br, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	json_t			*list;
+	size_t			 i;
+	char			*text;
+	int			 rc;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_BLOB_USED, err)) == NULL)
+		return -1;
+	list = json_array();
+	for (i = 0; i < br->n; i++)
+		json_array_append_new(list, json_string(br->refs[i]));
+	if ((text = json_dumps(list, JSON_COMPACT)) == NULL)
+		fatal("%s: out of memory", __func__);
+	json_decref(list);
+	sqlite3_bind_text(st, 1, text, -1, free);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		blob_refs_mark(br, (const char *)sqlite3_column_text(st, 0));
+	sqlite_done(st);
+	if (rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->w->db, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Forgets old idempotency keys, at most p->limit. */
+static int
+sqlite_purge_keys(struct sqlite_store *ss, struct store_purge *p,
+    struct orc_error *err)
+{
+	sqlite3_stmt *st;
+
+	if (p->keys_before <= 0 || p->dry_run)
+		return 0;
+	if ((st = sqlite_stmt(ss, ss->w, SQ_PURGE_KEYS, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, p->keys_before);
+	sqlite3_bind_int(st, 2, p->limit);
+	if (sqlite_exec_stmt(ss, st, NULL, err) == -1)
+		return -1;
+	p->keys = sqlite3_changes(ss->w->db);
+	return 0;
+}
+
+/*
+ * Gives the file back the pages deletions freed, a few at a time, once
+ * many are free: under a steady load the next writes reuse what a purge
+ * frees, and moving pages to shrink a file that grows again would only
+ * lengthen the commits the webhooks wait for (at 1,000 runs/s with a 1 s
+ * retention, 1,024 pages a purge took the p99 ack from 8 ms to 100 ms).
+ * After a burst, the file shrinks a step per purge. Only a file in
+ * incremental auto-vacuum mode can: see sqlite_setup_vacuum.
+ */
+static int
+sqlite_purge_vacuum(struct sqlite_store *ss, struct orc_error *err)
+{
+	int64_t	free_pages, pages;
+	char	sql[64];
+
+	if (!ss->incremental)
+		return 0;
+	if (sqlite_query_int(ss->w->db, "PRAGMA freelist_count",
+	    &free_pages) != SQLITE_OK || sqlite_query_int(ss->w->db,
+	    "PRAGMA page_count", &pages) != SQLITE_OK) {
+		sqlite_error(ss, ss->w->db, err);
+		return -1;
+	}
+	if (free_pages <= SQLITE_VACUUM_MIN ||
+	    free_pages * SQLITE_VACUUM_SHARE <= pages)
+		return 0;
+	snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)",
+	    SQLITE_VACUUM_PAGES);
+	if (sqlite3_exec(ss->w->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite_error(ss, ss->w->db, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Applies a purge inside the open transaction (see struct store_purge). */
+static int
+sqlite_purge(void *arg, struct store_purge *p, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	struct sqlite_victim	*v;
+	struct blob_refs	 br;
+	size_t			 nv = 0, i, removed;
+	int			 ret = -1;
+
+	memset(&br, 0, sizeof br);
+	v = xcalloc((size_t)p->limit + 1, sizeof *v);
+	if (sqlite_purge_scan(ss, p, v, &nv, &br, err) == -1)
+		goto out;
+	p->deleted = (int64_t)nv;
+	if (!p->dry_run) {
+		for (i = 0; i < nv; i++)
+			if (sqlite_purge_run(ss, &v[i], &br, err) == -1)
+				goto out;
+		if (sqlite_purge_keys(ss, p, err) == -1)
+			goto out;
+		/* Before the commit: the transaction keeps out any writer
+		 * that could take a file for one it already has. */
+		if (blob_refs_remove(ss->blobs, &br, sqlite_blob_used, ss,
+		    &removed, err) == -1)
+			goto out;
+		if (nv > 0 && sqlite_purge_vacuum(ss, err) == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	for (i = 0; i < nv; i++)
+		free(v[i].workflow);
+	free(v);
+	blob_refs_clear(&br);
+	return ret;
+}
+
+/* The bytes of the file and its log (the pages of ":memory:"). */
+static int
+sqlite_size(void *arg, int64_t *bytes, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	struct stat		 sb;
+	int64_t			 pages, size;
+	char			*wal;
+
+	*bytes = 0;
+	if (strcmp(ss->path, ":memory:") == 0) {
+		if (sqlite_query_int(ss->r->db, "PRAGMA page_count",
+		    &pages) != SQLITE_OK || sqlite_query_int(ss->r->db,
+		    "PRAGMA page_size", &size) != SQLITE_OK) {
+			sqlite_error(ss, ss->r->db, err);
+			return -1;
+		}
+		*bytes = pages * size;
+		return 0;
+	}
+	if (stat(ss->path, &sb) != 0) {
+		orc_error_set(err, ORC_EIO, "%s: %s", ss->path,
+		    strerror(errno));
+		return -1;
+	}
+	*bytes = (int64_t)sb.st_size;
+	wal = xasprintf("%s-wal", ss->path);
+	if (stat(wal, &sb) == 0)
+		*bytes += (int64_t)sb.st_size;
+	free(wal);
+	return 0;
+}
+
+/* When the oldest finished run finished, by runs_finished. */
+static int
+sqlite_oldest_finished(void *arg, int64_t *at, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	*at = 0;
+	if ((st = sqlite_stmt(ss, ss->r, SQ_OLDEST_FINISHED, err)) == NULL)
+		return -1;
+	if (sqlite_step_one(ss, st, "oldest", "finished run", err) == -1)
+		return -1;
+	*at = sqlite3_column_int64(st, 0);
+	sqlite_done(st);
+	return 0;
+}
+
+/* Runs SQL on a connection of the backup's copy; -1 with err naming it. */
+static int
+sqlite_copy_exec(sqlite3 *db, const char *file, const char *sql,
+    struct orc_error *err)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	orc_error_set(err, ORC_ESTORE, "%s: %s", file, sqlite3_errmsg(db));
+	return -1;
+}
+
+/*
+ * Makes the snapshot tmp ready to serve: leases let go, counted, checked,
+ * and every blob its rows refer to copied from src_blobs (when not NULL)
+ * to dst_blobs.
+ */
+static int
+sqlite_copy_finish(const char *tmp, const char *src_blobs,
+    const char *dst_blobs, struct store_backup_stats *st,
+    struct orc_error *err)
+{
+	static const char refs_sql[] = "SELECT v FROM (SELECT input v FROM "
+	    "runs UNION SELECT trigger FROM runs UNION SELECT output FROM "
+	    "runs UNION SELECT output FROM steps) WHERE v LIKE '{\"$blob\":%'";
+	sqlite3_stmt	*q = NULL;
+	sqlite3		*db = NULL;
+	int64_t		 ok = 0;
+	int		 rc, ret = -1;
+
+	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		orc_error_set(err, ORC_ESTORE, "%s: %s", tmp,
+		    db != NULL ? sqlite3_errmsg(db) : "cannot open");
+		goto out;
+	}
+	if (sqlite_copy_exec(db, tmp, "UPDATE runs SET lease_owner = NULL, "
+	    "lease_until = NULL WHERE lease_owner IS NOT NULL", err) != 0)
+		goto out;
+	if (sqlite_query_int(db, "SELECT count(*) FROM runs",
+	    &st->runs) != SQLITE_OK || sqlite_query_int(db, "SELECT count(*) "
+	    "FROM runs WHERE " RUN_UNFINISHED, &st->unfinished) != SQLITE_OK)
+		goto dberr;
+	if (sqlite3_prepare_v2(db, refs_sql, -1, &q, NULL) != SQLITE_OK)
+		goto dberr;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		st->blobs++;
+		if (src_blobs != NULL && blob_copy(src_blobs, dst_blobs,
+		    (const char *)sqlite3_column_text(q, 0), NULL, err) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		goto dberr;
+	if (st->blobs > 0 && src_blobs != NULL &&
+	    orc_fsync_dir(dst_blobs) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot sync blob folder %s: "
+		    "%s", dst_blobs, strerror(errno));
+		goto out;
+	}
+	if (sqlite_query_int(db, "SELECT quick_check = 'ok' FROM "
+	    "pragma_quick_check", &ok) != SQLITE_OK)
+		goto dberr;
+	if (!ok) {
+		orc_error_set(err, ORC_ESTORE, "%s: the copy fails "
+		    "PRAGMA quick_check", tmp);
+		goto out;
+	}
+	ret = 0;
+	goto out;
+dberr:
+	orc_error_set(err, ORC_ESTORE, "%s: %s", tmp, sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return ret;
+}
+
+/* Whether two paths name one folder (both must exist). */
+static int
+sqlite_same_dir(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/*
+ * store_backup: VACUUM INTO a temporary file beside file, in one read
+ * transaction of the reading connection (the WAL lets the daemon's
+ * writer go on meanwhile; the log grows until the read ends), then the
+ * copy's blobs, then a rename. The blobs present before the snapshot are
+ * linked first, so that a purge committed while it is taken cannot
+ * remove a file the snapshot still refers to before it is copied.
+ */
+static int
+sqlite_backup(void *arg, const char *file, struct store_backup_stats *st,
+    struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*v = NULL;
+	struct stat		 sb;
+	char			*tmp, *dst_blobs, *dir;
+	const char		*src_blobs, *slash;
+	size_t			 n;
+	int			 fd, ret = -1;
+
+	if (strcmp(ss->path, ":memory:") == 0) {
+		orc_error_set(err, ORC_EINVAL, "%s: nothing to back up",
+		    ss->path);
+		return -1;
+	}
+	if (lstat(file, &sb) == 0) {
+		orc_error_set(err, ORC_EINVAL, "%s already exists: a backup "
+		    "goes to a new file", file);
+		return -1;
+	}
+	dst_blobs = blob_dir_for(file);
+	tmp = xasprintf("%s.tmp-%ld", file, (long)getpid());
+	/* A copy beside the store shares its blob folder. */
+	src_blobs = ss->blobs;
+	if (src_blobs != NULL && sqlite_same_dir(src_blobs, dst_blobs))
+		src_blobs = NULL;
+	if (src_blobs != NULL &&
+	    blob_copy_dir(src_blobs, dst_blobs, &n, err) != 0)
+		goto out;
+	unlink(tmp);
+	if (sqlite3_prepare_v2(ss->r->db, "VACUUM INTO ?1", -1, &v, NULL) !=
+	    SQLITE_OK || sqlite3_bind_text(v, 1, tmp, -1, SQLITE_STATIC) !=
+	    SQLITE_OK || sqlite3_step(v) != SQLITE_DONE) {
+		orc_error_set(err, ORC_ESTORE, "%s: cannot copy into %s: %s",
+		    ss->path, tmp, sqlite3_errmsg(ss->r->db));
+		goto out;
+	}
+	if (sqlite_copy_finish(tmp, src_blobs, dst_blobs, st, err) != 0)
+		goto out;
+	/* Durable before it takes its name. */
+	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) != 0 ||
+	    fstat(fd, &sb) != 0) {
+		orc_error_set(err, ORC_EIO, "%s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	st->bytes = (int64_t)sb.st_size;
+	if (rename(tmp, file) != 0) {
+		orc_error_set(err, ORC_EIO, "cannot rename %s to %s: %s", tmp,
+		    file, strerror(errno));
+		goto out;
+	}
+	if ((slash = strrchr(file, '/')) == NULL)
+		dir = xstrdup(".");
+	else
+		dir = slash == file ? xstrdup("/") :
+		    xstrndup(file, (size_t)(slash - file));
+	(void)orc_fsync_dir(dir);
+	free(dir);
+	ret = 0;
+out:
+	sqlite3_finalize(v);
+	if (ret != 0)
+		unlink(tmp);
+	free(tmp);
+	free(dst_blobs);
+	return ret;
+}
+
+/* The distinct retentions of the stored definitions. */
+static int
+sqlite_retentions(void *arg, int64_t default_ms, int (*cb)(int64_t, void *),
+    void *cb_arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	int			 rc;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_RETENTIONS, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, default_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (cb(sqlite3_column_int64(st, 0), cb_arg) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->r->db, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	return 0;
+}
+
 const struct store_ops store_sqlite_ops = {
+	.retentions = sqlite_retentions,
+	.backup = sqlite_backup,
+	.purge = sqlite_purge,
+	.size = sqlite_size,
+	.oldest_finished = sqlite_oldest_finished,
 	.name = "sqlite",
 	.separate_reader = sqlite_separate_reader,
 	.open = sqlite_open,

@@ -70,6 +70,9 @@ struct store_item {
 	 * the batch's transaction begins, for a read (work_first). */
 	void			(*work)(struct store *, void *);
 	int			 work_first;
+	struct store_purge	*purge;		/* a purge, nothing else */
+	int64_t			 purge_cursor;	/* its cursor as submitted */
+	char			 purge_cursor_id[RUN_ID_LEN + 1];
 	/* How the commit writes it (store_fold_runs). */
 	unsigned		 wflags;
 	const struct run_rec	*wrun;		/* run, or wfold */
@@ -145,6 +148,10 @@ store_forget_list(struct store_items *list, void (*free_arg)(void *))
 	struct store_item *it;
 
 	TAILQ_FOREACH(it, list, entry) {
+		/* A purge's callback is its owner's (retention.c), not the
+		 * changes' owner's this is for. */
+		if (it->purge != NULL)
+			continue;
 		if (it->cb != NULL && free_arg != NULL)
 			free_arg(it->arg);
 		it->cb = NULL;
@@ -318,6 +325,7 @@ store_def_copy(struct def_rec *dst, const struct def_rec *src)
 	dst->path = store_strdup(src->path);
 	dst->body = store_strdup(src->body);
 	dst->created_at = src->created_at;
+	dst->retention_ms = src->retention_ms;
 }
 
 /* Frees a queued change without calling its callback. */
@@ -563,6 +571,17 @@ store_write_items(struct store *s, struct store_items *list,
 	TAILQ_FOREACH(it, list, entry) {
 		if (it->work != NULL)
 			continue;
+		if (it->purge != NULL) {
+			/* A retried batch starts the purge over. */
+			it->purge->cursor = it->purge_cursor;
+			memcpy(it->purge->cursor_id, it->purge_cursor_id,
+			    sizeof it->purge_cursor_id);
+			it->purge->deleted = it->purge->keys = 0;
+			it->purge->done = 0;
+			if (s->ops->purge(s->be, it->purge, err) == -1)
+				goto fail;
+			continue;
+		}
 		if (it->has_sched) {
 			if (s->ops->put_schedule(s->be, &it->sched, err) == -1)
 				goto fail;
@@ -907,6 +926,8 @@ store_run_callbacks(struct store *s)
 		TAILQ_REMOVE(&s->done, it, entry);
 		cb = it->cb;
 		arg = it->arg;
+		if (it->purge != NULL && !it->purge->dry_run)
+			s->stats.purged += (uint64_t)it->purge->deleted;
 		store_item_free(it);
 		if (cb != NULL)
 			cb(arg);
@@ -1537,6 +1558,104 @@ store_put_schedule(struct store *s, const struct schedule_rec *r)
 	schedule_rec_copy(&it->sched, r);
 	it->has_sched = 1;
 	store_enqueue(s, it);
+}
+
+/* Where a purge's scan ends. */
+int64_t
+store_purge_end(const struct store_purge *p)
+{
+	int64_t end = INT64_MAX;
+
+	if (p->finished_before > 0)
+		end = p->finished_before;
+	if (p->by_retention && p->now - p->retention_ms < end)
+		end = p->now - p->retention_ms;
+	return end;
+}
+
+/* Queues a purge behind the changes already queued. */
+void
+store_submit_purge(struct store *s, struct store_purge *p, store_commit_cb cb,
+    void *arg)
+{
+	struct store_item *it;
+
+	if (s->flags & STORE_READONLY)
+		fatal("%s: %s is open read-only", __func__, s->target);
+	it = xcalloc(1, sizeof *it);
+	it->purge = p;
+	it->purge_cursor = p->cursor;
+	memcpy(it->purge_cursor_id, p->cursor_id, sizeof p->cursor_id);
+	it->cb = cb;
+	it->arg = arg;
+	store_enqueue(s, it);
+}
+
+/* The bytes the store takes. */
+int
+store_size(struct store *s, int64_t *bytes, struct orc_error *err)
+{
+	return s->ops->size(s->be, bytes, err);
+}
+
+/* Copies the store to a new file. */
+int
+store_backup(struct store *s, const char *file,
+    struct store_backup_stats *st, struct orc_error *err)
+{
+	memset(st, 0, sizeof *st);
+	return s->ops->backup(s->be, file, st, err);
+}
+
+/* What store_retentions collects. */
+struct store_ret_list {
+	int64_t		*v;
+	size_t		 n;
+};
+
+/* Adds a retention unless it is there or keeps forever. */
+static int
+store_ret_add_cb(int64_t ms, void *arg)
+{
+	struct store_ret_list	*l = arg;
+	size_t			 i;
+
+	if (ms < 0)
+		return 0;
+	for (i = 0; i < l->n; i++)
+		if (l->v[i] == ms)
+			return 0;
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+	l->v[l->n++] = ms;
+	return 0;
+}
+
+/* The retentions finished runs may have. */
+int
+store_retentions(struct store *s, int64_t default_ms, int64_t **out,
+    size_t *n, struct orc_error *err)
+{
+	struct store_ret_list l = { NULL, 0 };
+
+	*out = NULL;
+	*n = 0;
+	/* Runs whose definition is not stored count as the default. */
+	store_ret_add_cb(default_ms, &l);
+	if (s->ops->retentions(s->be, default_ms, store_ret_add_cb, &l,
+	    err) != 0) {
+		free(l.v);
+		return -1;
+	}
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
+
+/* When the oldest finished run finished. */
+int
+store_oldest_finished(struct store *s, int64_t *at, struct orc_error *err)
+{
+	return s->ops->oldest_finished(s->be, at, err);
 }
 
 /* Reads every schedule row. */

@@ -100,7 +100,11 @@ struct def_rec {
 	char		*path;
 	char		*body;
 	int64_t		 created_at;
+	/* How long its finished runs are kept: 0, the store's default;
+	 * STORE_FOREVER, always. */
+	int64_t		 retention_ms;
 };
+#define STORE_FOREVER	(-1)
 
 void	run_rec_clear(struct run_rec *);
 void	run_rec_copy(struct run_rec *dst, const struct run_rec *src);
@@ -175,7 +179,8 @@ int		 store_flush(struct store *, struct orc_error *);
 size_t		 store_pending(const struct store *);
 /* Drops the callbacks of every change not yet called back, passing each
  * callback's arg to free_arg (may be NULL): for an owner that goes away
- * while a commit cannot happen. The changes themselves stay queued. */
+ * while a commit cannot happen. The changes themselves stay queued.
+ * Purges (store_submit_purge) keep theirs. */
 void		 store_forget_callbacks(struct store *, void (*)(void *));
 /* 0 while the last commit failed, or since store_check_target found the
  * target lost. */
@@ -188,8 +193,85 @@ int		 store_check_target(struct store *, struct orc_error *);
 struct store_stats {
 	uint64_t	 commits;
 	uint64_t	 changes;
+	uint64_t	 purged;	/* runs deleted by store_purge */
 };
 void		 store_get_stats(const struct store *, struct store_stats *);
+
+/*
+ * A deletion of finished runs, run inside a grouped commit so that it
+ * never holds a long transaction: it scans at most scan rows of the
+ * finished-runs index after cursor, up to the scan's end, and deletes at
+ * most limit of them. Never a live run, nor a failed one whose
+ * on_failure is due. A run goes when it matches workflow and state and,
+ * when set, finished before finished_before (the scan's end); with
+ * by_retention, the scan's end is now - retention_ms and a run goes when
+ * its definition's retention (default_ms when the definition has none)
+ * is retention_ms: one purge per retention in use (store_retentions),
+ * so that each row is read once per retention as time moves the ends
+ * on, never again for each pass. Its steps, transitions, counters and
+ * blob files (unless another run uses them) go with it. With dry_run
+ * nothing changes and deleted counts the matches. keys_before, when
+ * set, also forgets at most limit idempotency keys of runs created
+ * before it (lookups ignore them already).
+ */
+struct store_purge {
+	const char	*workflow;	/* or NULL */
+	int		 state;		/* a final state, or -1 */
+	int64_t		 finished_before;	/* or 0 */
+	int		 by_retention;
+	int64_t		 retention_ms;	/* the retention purged */
+	int64_t		 default_ms;	/* or STORE_FOREVER */
+	int64_t		 now;
+	int64_t		 keys_before;	/* or 0 */
+	int		 limit;
+	int		 scan;
+	int		 dry_run;
+	/* In: the last run a previous scan saw, by finished_at and id (0:
+	 * start with the oldest). Out, once committed: the last this one
+	 * saw; done when it reached the scan's end. */
+	int64_t		 cursor;
+	char		 cursor_id[RUN_ID_LEN + 1];
+	int		 done;
+	int64_t		 deleted;	/* out: runs deleted (or matching) */
+	int64_t		 keys;		/* out: idempotency keys forgotten */
+};
+
+/* Where a purge's scan ends: finished_at below it (for the backends). */
+int64_t	store_purge_end(const struct store_purge *);
+
+/* Queues a purge (p is borrowed until cb is called, and written by the
+ * commit); it joins the queue like a change. */
+void	store_submit_purge(struct store *, struct store_purge *p,
+	    store_commit_cb cb, void *arg);
+/* The bytes the store takes (SQLite: the file and its log; PostgreSQL:
+ * the database). */
+int	store_size(struct store *, int64_t *bytes, struct orc_error *);
+/* The retentions finished runs may have: default_ms and those of the
+ * stored definitions, without STORE_FOREVER, in a new array (*out, *n;
+ * the definitions are few, one per version of a workflow). */
+int	store_retentions(struct store *, int64_t default_ms, int64_t **out,
+	    size_t *n, struct orc_error *);
+/* When the oldest finished run finished (ms), 0 when none has. */
+int	store_oldest_finished(struct store *, int64_t *at,
+	    struct orc_error *);
+
+/* What a backup copied. */
+struct store_backup_stats {
+	int64_t		 runs;
+	int64_t		 unfinished;	/* resume when the copy is served */
+	int64_t		 blobs;		/* files the copy's rows refer to */
+	int64_t		 bytes;		/* of the copy's database file */
+};
+/*
+ * Copies a live store to file, a new SQLite file, with its blob files in
+ * the folder beside file (blob.h): one consistent snapshot taken in a
+ * read transaction, so that a daemon on the store goes on committing
+ * meanwhile. The copy's leases are let go, so that a daemon started on it
+ * resumes its unfinished runs at once. PostgreSQL stores are backed up
+ * with pg_dump: ORC_EUNSUPPORTED says so.
+ */
+int	store_backup(struct store *, const char *file,
+	    struct store_backup_stats *, struct orc_error *);
 
 /* Reads. A callback returning non-zero stops the iteration. */
 int	store_get_run(struct store *, const char *id, struct run_rec *,

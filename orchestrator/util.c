@@ -303,3 +303,37 @@ orc_env_int(const char *name, long long min, long long max, long long def)
 	}
 	return n;
 }
+
+/* A duration such as "7d" or "45s" in milliseconds (see orchestrator.h). */
+int
+orc_parse_duration(const char *s, int64_t *ms)
+{
+	static const struct {
+		char	unit;
+		int64_t	ms;
+	} units[] = {
+		{ 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 },
+		{ 'd', 86400000 }
+	};
+	unsigned long long n;
+	char *end;
+	size_t i;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno != 0 || n == 0 || end[0] == '\0' || end[1] != '\0')
+		return -1;
+	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (*end != units[i].unit)
+			continue;
+		/* Beyond a century is a typo, not a retention. */
+		if (n > (unsigned long long)(INT64_C(3155760000000) /
+		    units[i].ms))
+			return -1;
+		*ms = (int64_t)n * units[i].ms;
+		return 0;
+	}
+	return -1;
+}

@@ -56,6 +56,7 @@ struct workflow {
 	json_t			*allow;
 	int64_t			 timeout_ms;
 	int			 concurrency;
+	int64_t			 retention_ms;	/* 0: default, -1: forever */
 	struct retry_policy	 retry;		/* defaults.retry, merged */
 	int64_t			 step_timeout_ms;
 	struct workflow_step	*steps;
@@ -101,7 +102,8 @@ struct wf_template_arg {
 static const char *const wf_root_keys[] = {
 	"name", "description", "trigger", "input", "output", "defaults",
 	"timeout_ms", "concurrency", "secrets", "allow", "steps", "on_failure",
-	"concurrency_key", "rate_limit", "debounce", "priority", NULL
+	"concurrency_key", "rate_limit", "debounce", "priority", "retention",
+	NULL
 };
 static const char *const wf_step_keys[] = {
 	"name", "uses", "with", "retry", "timeout_ms", "script", "memory_mb",
@@ -666,6 +668,23 @@ wf_check_flow(struct wf_check *ck, json_t *root)
 	}
 }
 
+/* Checks "retention": a duration ("7d", "12h", "30m", "45s") or
+ * "forever", how long finished runs are kept. */
+static void
+wf_check_retention(struct wf_check *ck, json_t *root, struct workflow *wf)
+{
+	const char *s;
+
+	if (wf_get_string(ck, root, "", "retention", &s) <= 0)
+		return;
+	if (strcmp(s, "forever") == 0)
+		wf->retention_ms = WORKFLOW_FOREVER;
+	else if (orc_parse_duration(s, &wf->retention_ms) != 0)
+		wf_error(ck, "retention", "\"%s\" is not a duration such as "
+		    "\"7d\", \"12h\", \"30m\" or \"45s\", nor \"forever\"",
+		    s);
+}
+
 /* Whether a script path stays inside the workflow folder. */
 static int
 wf_script_inside(const char *s)
@@ -1021,6 +1040,7 @@ wf_check_root(struct wf_check *ck, json_t *root, struct workflow *wf)
 	/* Names first: the flow-control templates may name steps. */
 	wf_check_steps(ck, root, wf);
 	wf_check_flow(ck, root);
+	wf_check_retention(ck, root, wf);
 }
 
 /* The folder part of a path: "." when it has none. */
@@ -1215,6 +1235,14 @@ int64_t
 workflow_timeout_ms(const struct workflow *wf)
 {
 	return wf->timeout_ms;
+}
+
+/* How long finished runs are kept: 0 when the file does not say (the
+ * daemon's default applies), WORKFLOW_FOREVER for always. */
+int64_t
+workflow_retention_ms(const struct workflow *wf)
+{
+	return wf->retention_ms;
 }
 
 /* Runs allowed at once (per key); 0 for no limit. */

@@ -58,6 +58,9 @@ struct workflow	*workflow_hook_conflict(struct workflow **, size_t,
 const json_t	*workflow_allow(const struct workflow *);	/* or NULL */
 int64_t		 workflow_timeout_ms(const struct workflow *);	/* 0: none */
 int		 workflow_concurrency(const struct workflow *);	/* 0: none */
+/* "retention" in ms: 0 when not set, WORKFLOW_FOREVER for "forever". */
+int64_t		 workflow_retention_ms(const struct workflow *);
+#define WORKFLOW_FOREVER	(-1)
 
 size_t		 workflow_step_count(const struct workflow *);
 const struct workflow_step *workflow_step_at(const struct workflow *, size_t);

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 commands="run validate runs show retry replay cancel resume serve trigger
-    dashboard"
+    dashboard schedules prune backup"
 
 # --help: the overview on stdout, every command listed, exit 0.
 expect_exit 0 orch --help

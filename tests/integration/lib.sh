@@ -11,6 +11,9 @@
 #   commands that take one; the buckets go to $T/buckets (ORCH_BUCKETS).
 # - expect_exit CODE cmd... runs cmd, keeps its stdout in $T/out ($OUT) and
 #   its stderr in $T/err ($ERR) for the assertions that follow.
+# - sqlite_q FILE QUERY prints what a query on a SQLite file gives (beside
+#   a daemon: it waits up to 5 s for a lock); wait_eq SECONDS VALUE cmd...
+#   runs cmd every 0.1 s until it prints VALUE, 1 when it never did.
 # - The last line is "N passed, N failed", N counting assertions; the exit
 #   code is 0 only when none failed, 77 (skip) from skip(), 1 otherwise.
 
@@ -272,6 +275,22 @@ except Exception as e:
     sys.exit("jsonl %s: %s: %s" % (sys.argv[1], type(e).__name__, e))
 print(v if isinstance(v, str) else json.dumps(v))
 ' "$1" "$2"
+}
+
+# sqlite_q FILE QUERY: see above.
+sqlite_q() {
+	timeout "$ORC_CMD_TIMEOUT" sqlite3 -cmd ".timeout 5000" "$1" "$2"
+}
+
+# wait_eq SECONDS VALUE cmd...: see above.
+wait_eq() {
+	local n=$(($1 * 10)) want=$2 i
+	shift 2
+	for i in $(seq 1 "$n"); do
+		[ "$("$@")" = "$want" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # Prints the summary line and exits: 0 only when every assertion passed.

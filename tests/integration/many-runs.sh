@@ -32,39 +32,6 @@ cat >"$WF/many.json" <<EOF
 EOF
 serve_start --access-log off || finish
 
-# Posts N webhooks over 64 keep-alive connections; prints the 202s.
-cat >"$T/post.py" <<'EOF'
-import asyncio, sys
-
-host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-n = int(sys.argv[4])
-
-async def worker(todo, ok):
-    r, w = await asyncio.open_connection(host, port)
-    while todo:
-        i = todo.pop()
-        body = b'{"i": %d}' % i
-        w.write(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                b"application/json\r\nContent-Length: %d\r\n\r\n%s"
-                % (path.encode(), len(body), body))
-        head = await r.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        length = 0
-        for h in lines[1:]:
-            if h.lower().startswith(b"content-length:"):
-                length = int(h.split(b":", 1)[1])
-        await r.readexactly(length)
-        if lines[0].split(b" ")[1] == b"202":
-            ok.append(i)
-    w.close()
-
-async def main():
-    todo, ok = list(range(n)), []
-    await asyncio.gather(*(worker(todo, ok) for _ in range(64)))
-    print(len(ok))
-
-asyncio.run(asyncio.wait_for(main(), 60))
-EOF
 
 threads() {
 	awk '/^Threads:/ { print $2 }' "/proc/$SERVE_PID/status" 2>/dev/null
@@ -73,7 +40,7 @@ idle=$(threads)
 expect_ne "the daemon's threads can be counted" "" "$idle"
 
 start=$(date +%s.%N)
-python3 "$T/post.py" 127.0.0.1 "$SERVE_PORT" /hooks/many "$N" \
+python3 "$here/post-hooks.py" 127.0.0.1 "$SERVE_PORT" /hooks/many "$N" \
     >"$T/posted" 2>&1 &
 poster=$!
 

@@ -25,24 +25,6 @@
 #define DB	"s.db"
 #define MIB	(1024 * 1024)
 
-/* How many files (not starting with a dot) a folder holds; -1 if none. */
-static int
-count_files(const char *dir)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir(dir)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] != '.')
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
 /* How many files in a folder start with a dot, other than . and .. */
 static int
 count_hidden(const char *dir)
@@ -111,13 +93,13 @@ test_blob_put_get(void)
 	REQUIRE(blob_is_ref(ref, strlen(ref), hex, &bytes));
 	CHECK_STR(hex, want);
 	CHECK(bytes == len);
-	CHECK(count_files("b") == 1);
+	CHECK(test_count_files("b") == 1);
 	CHECK(count_hidden("b") == 0);
 
 	/* The same text again: the same reference, still one file. */
 	REQUIRE(blob_put("b", text, len, &ref2, &err) == 0);
 	CHECK_STR(ref2, ref);
-	CHECK(count_files("b") == 1);
+	CHECK(test_count_files("b") == 1);
 
 	back = blob_get("b", ref, strlen(ref), &n, &err);
 	REQUIRE(back != NULL);
@@ -204,7 +186,7 @@ test_blob_encode_decode(void)
 	REQUIRE(blob_decode("b", out, strlen(out), &back, &err) == 0);
 	CHECK(back == NULL);
 	free(out);
-	CHECK(count_files("b") == -1);
+	CHECK(test_count_files("b") == -1);
 
 	/* A user's text that looks like a reference is stored as a blob,
 	 * so that reading it back gives the text, not someone's payload. */
@@ -225,7 +207,7 @@ test_blob_encode_decode(void)
 	free(back);
 	free(out);
 	free(t);
-	CHECK(count_files("b") == 2);
+	CHECK(test_count_files("b") == 2);
 
 	/* Without a folder everything stays inline. */
 	t = big_text(1000, 2);
@@ -337,9 +319,9 @@ test_blob_store_step_output(void)
 	small = json_pack("{s:i}", "small", 1);
 	CHECK(put_run(s, "R0000000000000000000000001", small, NULL) == 0);
 	json_decref(small);
-	CHECK(count_files("blobs") == -1);
+	CHECK(test_count_files("blobs") == -1);
 	REQUIRE(put_step(s, "R0000000000000000000000001", out) == 0);
-	CHECK(count_files("blobs") == 1);
+	CHECK(test_count_files("blobs") == 1);
 	CHECK(count_hidden("blobs") == 0);
 
 	/* The row holds a reference, far smaller than the payload. */
@@ -393,7 +375,7 @@ test_blob_store_shared_input(void)
 	REQUIRE(s != NULL);
 	REQUIRE(put_run(s, "R0000000000000000000000001", in, NULL) == 0);
 	REQUIRE(put_run(s, "R0000000000000000000000002", in, NULL) == 0);
-	CHECK(count_files("blobs") == 1);
+	CHECK(test_count_files("blobs") == 1);
 	c1 = run_column("input", "R0000000000000000000000001");
 	c2 = run_column("input", "R0000000000000000000000002");
 	CHECK(c1 != NULL && blob_is_ref(c1, strlen(c1), NULL, NULL));
@@ -451,7 +433,7 @@ test_blob_store_threshold_and_memory(void)
 	CHECK(put_run(s, "R0000000000000000000000002", small, NULL) == 0);
 	json_decref(small);
 	store_close(s);
-	CHECK(count_files("blobs") == 1);
+	CHECK(test_count_files("blobs") == 1);
 	col = run_column("input", "R0000000000000000000000002");
 	CHECK_STR(col, "{\"x\":1}");
 	free(col);
@@ -465,7 +447,7 @@ test_blob_store_threshold_and_memory(void)
 	CHECK(json_equal(r.input, in));
 	run_rec_clear(&r);
 	store_close(s);
-	CHECK(count_files("blobs") == 1);
+	CHECK(test_count_files("blobs") == 1);
 	unsetenv("ORCH_BLOB_BYTES");
 	json_decref(in);
 }

@@ -401,9 +401,14 @@ test_dash_draw(void)
 	fp = open_memstream(&text, &len);
 	dash_frame_print(f, fp);
 	fclose(fp);
-	CHECK_CONTAINS(text, "orchestrator dashboard  d.db");
 	CHECK_CONTAINS(text, "in flight 1  queued 1  retrying 0  failed 5m 2");
 	CHECK_CONTAINS(text, "p50 1.0s  p99 20s");
+	/* The store's size, from the file: kilobytes at least. */
+	CHECK_CONTAINS(text, "orchestrator dashboard  d.db");
+	CHECK_CONTAINS(text, "K  00:16:40Z");
+	CHECK_CONTAINS(text, "  store ");
+	CHECK(strstr(text, "store -") == NULL);
+	CHECK(d.store_bytes > 1024);
 	CHECK_CONTAINS(text, "alpha            1         0         0"
 	    "         6         0         0         7");
 	CHECK_CONTAINS(text, "01TEST00000000000000000006  beta      failed");

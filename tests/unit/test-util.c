@@ -312,6 +312,28 @@ test_util_url_redact(void)
 	}
 }
 
+/* Durations: a positive count and one unit; anything else refused. */
+static void
+test_util_parse_duration(void)
+{
+	static const char *const bad[] = { "", "7", "d", "7x", "7dd", "-1s",
+	    "0s", " 7d", "7 d", "1.5h", "99999999999999d", NULL };
+	int64_t ms = 0;
+	size_t i;
+
+	CHECK(orc_parse_duration("45s", &ms) == 0 && ms == 45000);
+	CHECK(orc_parse_duration("30m", &ms) == 0 && ms == 1800000);
+	CHECK(orc_parse_duration("12h", &ms) == 0 && ms == 43200000);
+	CHECK(orc_parse_duration("7d", &ms) == 0 && ms == 604800000);
+	CHECK(orc_parse_duration("36500d", &ms) == 0);
+	for (i = 0; bad[i] != NULL; i++) {
+		ms = 123;
+		CHECK(orc_parse_duration(bad[i], &ms) == -1);
+		CHECK(ms == 123);
+	}
+	CHECK(orc_parse_duration(NULL, &ms) == -1);
+}
+
 int
 main(void)
 {
@@ -330,5 +352,6 @@ main(void)
 	TEST_RUN(test_util_env_int);
 	TEST_RUN(test_util_thread_name);
 	TEST_RUN(test_util_url_redact);
+	TEST_RUN(test_util_parse_duration);
 	TEST_DONE();
 }

@@ -340,6 +340,7 @@ test_workflow_defaults(void)
 	CHECK(workflow_on_failure(wf) == NULL);
 	CHECK(workflow_timeout_ms(wf) == 0);
 	CHECK(workflow_concurrency(wf) == 0);
+	CHECK(workflow_retention_ms(wf) == 0);
 	CHECK(workflow_description(wf) == NULL);
 	CHECK(workflow_input_schema(wf) == NULL);
 	CHECK(workflow_output_schema(wf) == NULL);
@@ -348,6 +349,33 @@ test_workflow_defaults(void)
 	CHECK(workflow_step_with(workflow_step_at(wf, 0)) == NULL);
 	CHECK_STR(workflow_dir(wf), ".");
 	workflow_unref(wf);
+}
+
+/* Retention: a duration, or forever. */
+static void
+test_workflow_retention(void)
+{
+	static const struct {
+		const char	*value;
+		int64_t		 ms;
+	} cases[] = {
+		{ "45s", 45000 }, { "30m", 1800000 }, { "12h", 43200000 },
+		{ "7d", 604800000 }, { "forever", WORKFLOW_FOREVER }
+	};
+	struct workflow *wf;
+	char *text;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		text = xasprintf("{\"name\": \"x\", \"retention\": \"%s\", "
+		    "\"steps\": [{\"name\": \"a\", \"uses\": "
+		    "\"json.encode\"}]}", cases[i].value);
+		wf = workflow_load_text(text, strlen(text), "r.json", NULL);
+		free(text);
+		REQUIRE(wf != NULL);
+		CHECK(workflow_retention_ms(wf) == cases[i].ms);
+		workflow_unref(wf);
+	}
 }
 
 /* One problem per text, with its message (and position when given). */
@@ -441,6 +469,13 @@ test_workflow_single_problems(void)
 	    "\"a\", \"uses\": \"json.encode\"}], \"debounce\": "
 	    "{\"wait_ms\": 10, \"key\": \"{{nowhere.id}}\"}}",
 	    "debounce.key: "));
+	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
+	    "\"a\", \"uses\": \"json.encode\"}], \"retention\": \"7w\"}",
+	    "t.json:1:64: retention: \"7w\" is not a duration such as "
+	    "\"7d\", \"12h\", \"30m\" or \"45s\", nor \"forever\""));
+	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
+	    "\"a\", \"uses\": \"json.encode\"}], \"retention\": 7}",
+	    "retention: expected a string"));
 	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
 	    "\"a\", \"uses\": \"json.encode\"}], \"priority\": true}",
 	    "priority: expected an integer or a template string"));
@@ -708,6 +743,7 @@ main(void)
 	TEST_RUN(test_workflow_duplicate_key);
 	TEST_RUN(test_workflow_accessors);
 	TEST_RUN(test_workflow_defaults);
+	TEST_RUN(test_workflow_retention);
 	TEST_RUN(test_workflow_single_problems);
 	TEST_RUN(test_workflow_any_keys);
 	TEST_RUN(test_workflow_dir);

@@ -1,0 +1,35 @@
+/*
+ * Retention: the daemon deletes the runs finished longer ago than their
+ * definition's "retention" (ORCH_RETENTION for a definition that has
+ * none), and forgets idempotency keys older than their 24 h, all the
+ * time and in small batches. Each batch is a store purge (store.h) that
+ * joins the grouped commits, so the loop never waits on it and no
+ * transaction grows long; a timer drives them, one at a time, back to
+ * back while there is a backlog, once a second otherwise.
+ */
+#ifndef RETENTION_H
+#define RETENTION_H
+
+#include <stdint.h>
+
+#include "orchestrator.h"
+
+struct event_base;
+struct retention;
+struct store;
+
+#define RETENTION_DEFAULT	"30d"
+
+/* The default retention from ORCH_RETENTION ("30d" when unset): a
+ * duration, or STORE_FOREVER for "forever"; -1 with err when it is
+ * neither. */
+int	retention_default(int64_t *ms, struct orc_error *);
+
+/* Starts deleting on the loop of base; default_ms as retention_default
+ * gives it. */
+struct retention *retention_create(struct event_base *, struct store *,
+		    int64_t default_ms);
+/* Stops; a batch in flight is forgotten by the store's close. */
+void		 retention_free(struct retention *);
+
+#endif
