@@ -16,6 +16,10 @@ CONNS=${CONNS:-60}
 LIMIT=$((64 * 1024 * 1024))
 # VmRSS may grow by the bound, the buffers' slack and little more.
 RSS_GROWTH_KB=${RSS_GROWTH_KB:-$((112 * 1024))}
+# AddressSanitizer's allocator keeps freed memory in quarantine (and the
+# build has no jemalloc): memory bounds say nothing there.
+SANITIZED=
+ldd "$ORCH_BIN" 2>/dev/null | grep -q libasan && SANITIZED=1
 
 cat >"$WF/mem.json" <<'JSON'
 { "name": "mem",
@@ -142,8 +146,12 @@ expect_true "the first ones are held (12 to 16 of 4 MiB in 64 MiB)" \
 expect_true "the later ones get 503 overloaded, JSON, Retry-After 1" \
     test "$nrefused" -ge $((CONNS - 16))
 expect_eq "the first connection is held" held "$(head -n 1 "$T/clients.out")"
-expect_true "VmRSS grows by at most $RSS_GROWTH_KB KB ($rss0 -> $peak)" \
-    test "$((peak - rss0))" -le "$RSS_GROWTH_KB"
+if [ -z "$SANITIZED" ]; then
+	expect_true "VmRSS grows by at most $RSS_GROWTH_KB KB ($rss0 -> $peak)" \
+	    test "$((peak - rss0))" -le "$RSS_GROWTH_KB"
+else
+	echo "note: an ASan build: VmRSS is not checked"
+fi
 v=$(metric orchestrator_http_inflight_bytes)
 echo "inflight bytes under pressure: $v"
 expect_true "/metrics: the bytes held are within the bound ($v)" \
@@ -168,6 +176,7 @@ expect_code "a webhook after the pressure" 202
 back=
 t0=$(date +%s%N)
 for i in $(seq 1 50); do
+	[ -n "$SANITIZED" ] && break
 	# Small requests keep the allocator going, as traffic would.
 	req GET /healthz
 	back=$(rss)
@@ -176,8 +185,9 @@ for i in $(seq 1 50); do
 done
 echo "VmRSS after the clients closed: $back KB," \
     "$((($(date +%s%N) - t0) / 1000000)) ms after the count went back"
-expect_true "VmRSS comes back within 24 MiB ($rss0 -> $peak -> $back)" \
-    test "$((back - rss0))" -le $((24 * 1024))
+[ -n "$SANITIZED" ] ||
+	expect_true "VmRSS comes back within 24 MiB ($rss0 -> $peak -> $back)" \
+	    test "$((back - rss0))" -le $((24 * 1024))
 serve_stop TERM
 expect_eq "the daemon stops cleanly" 0 "$SERVE_RC"
 finish
