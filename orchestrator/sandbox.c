@@ -56,6 +56,21 @@ static const int sandbox_calls[] = {
 	SCMP_SYS(getrlimit), SCMP_SYS(membarrier), SCMP_SYS(rseq)
 };
 
+/* The worker's nice value: ORCH_WORKER_NICE (0 to 19), else
+ * SANDBOX_NICE. */
+static int
+sandbox_nice(void)
+{
+	const char *env = getenv("ORCH_WORKER_NICE");
+	long n;
+	char *end;
+
+	if (env == NULL || *env == '\0')
+		return SANDBOX_NICE;
+	n = strtol(env, &end, 10);
+	return *end == '\0' && n >= 0 && n <= 19 ? (int)n : SANDBOX_NICE;
+}
+
 /* Sets both limits of a resource. */
 static int
 sandbox_limit(int resource, rlim_t v)
@@ -111,7 +126,7 @@ sandbox_rlimits(void)
 	    sandbox_limit(RLIMIT_CORE, 0) != 0 ||
 	    sandbox_limit(RLIMIT_NOFILE, 8) != 0)
 		return -1;
-	(void)setpriority(PRIO_PROCESS, 0, SANDBOX_NICE);
+	(void)setpriority(PRIO_PROCESS, 0, sandbox_nice());
 	/* Root ignores RLIMIT_NPROC; the filter refuses fork anyway. */
 	(void)sandbox_limit(RLIMIT_NPROC, 0);
 	if (!SANDBOX_SANITIZED &&

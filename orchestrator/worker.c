@@ -806,7 +806,7 @@ worker_env_kept(const char *v)
 {
 	static const char *const kept[] = {
 		"ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "TZ=",
-		"TZDIR=", "ORCH_WORKER_MEMORY_MB=", NULL
+		"TZDIR=", "ORCH_WORKER_MEMORY_MB=", "ORCH_WORKER_NICE=", NULL
 	};
 	size_t i;
 
