@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "client.h"
 #include "format.h"
+#include "runjson.h"
 #include "store.h"
 
 struct schedules_out {
@@ -30,12 +32,7 @@ schedules_row_cb(const struct schedule_rec *r, void *arg)
 	json_t *o;
 
 	if (so->json) {
-		o = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:s?, s:I, s:I}",
-		    "workflow", r->workflow, "schedule", r->schedule,
-		    "timezone", r->timezone, "next_at", (json_int_t)r->next_at,
-		    "last_fire_at", (json_int_t)r->last_fire_at,
-		    "last_run_id", r->last_run_id, "fired",
-		    (json_int_t)r->fired, "skipped", (json_int_t)r->skipped);
+		o = runjson_schedule(r);
 		json_dumpf(o, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(o);
@@ -67,6 +64,30 @@ schedules_opt(int c, const char *arg, void *ctx)
 	return 0;
 }
 
+/* The schedules a server has (GET /schedules), through the same rows. */
+static int
+schedules_url(const char *url, struct schedules_out *so,
+    struct orc_error *err)
+{
+	struct schedule_rec r;
+	json_t *doc = NULL, *o;
+	long status;
+	size_t i;
+	int rc;
+
+	if ((rc = client_request(url, "GET", "/schedules", NULL, NULL, 0,
+	    &status, &doc, err)) != 0)
+		return rc;
+	json_array_foreach(json_object_get(doc, "schedules"), i, o) {
+		if (runjson_schedule_rec(o, &r) != 0)
+			continue;
+		schedules_row_cb(&r, so);
+		schedule_rec_clear(&r);
+	}
+	json_decref(doc);
+	return 0;
+}
+
 int
 cli_schedules(int argc, char **argv)
 {
@@ -81,6 +102,7 @@ cli_schedules(int argc, char **argv)
 	struct cli_opts co;
 	struct orc_error err;
 	struct store *st;
+	const char *url;
 	int i, rc;
 
 	memset(&so, 0, sizeof so);
@@ -90,14 +112,18 @@ cli_schedules(int argc, char **argv)
 	if (i != argc)
 		return cli_usage_error("schedules", "unexpected \"%s\"",
 		    argv[i]);
-	if ((st = cli_store_read(cli_db(co.db), &err)) == NULL)
-		return cli_fail("schedules", "%s", err.message);
 	so.table = format_table_create(7, head, widths);
-	rc = store_list_schedules(st, schedules_row_cb, &so, &err);
+	if ((url = cli_url(&co)) != NULL)
+		rc = schedules_url(url, &so, &err);
+	else if ((st = cli_store_read(cli_db(co.db), &err)) == NULL)
+		rc = -1;
+	else {
+		rc = store_list_schedules(st, schedules_row_cb, &so, &err);
+		store_close(st);
+	}
 	if (rc == 0 && !so.json)
 		format_table_print(so.table, stdout);
 	format_table_free(so.table);
-	store_close(st);
 	if (rc != 0)
 		return cli_fail("schedules", "%s", err.message);
 	return CLI_OK;

@@ -164,7 +164,7 @@ static const struct cli_command cli_commands[] = {
 	  "2) or with a\n"
 	  "                        unit (500ms, 2s); 0.1 to 3600, "
 	  "default 1\n" },
-	{ "schedules", cli_schedules, "[--db PATH] [--json]",
+	{ "schedules", cli_schedules, "[--db PATH] [--json] [--url URL]",
 	  "list cron triggers: next and last fire, runs fired and skipped",
 	  "  --json                one JSON object per schedule and line\n" },
 	{ "prune", cli_prune,
@@ -279,7 +279,7 @@ static int
 cli_takes_url(const char *cmd)
 {
 	static const char *const with_url[] = { "runs", "show", "retry",
-	    "cancel", "trigger", "dashboard", NULL };
+	    "cancel", "trigger", "dashboard", "schedules", NULL };
 	size_t i;
 
 	for (i = 0; with_url[i] != NULL; i++)

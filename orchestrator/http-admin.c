@@ -14,6 +14,7 @@
 #include "http-internal.h"
 #include "log.h"
 #include "loop.h"
+#include "runjson.h"
 #include "scheduler.h"
 #include "strbuf.h"
 #include "trace.h"
@@ -365,4 +366,31 @@ http_admin_metrics(struct http_req *hr, char **args)
 	http_reply_text(hr, 200, "text/plain; version=0.0.4", sb.s,
 	    sb.len - 1);
 	strbuf_free(&sb);
+}
+
+/* Adds one schedule's row (store_list_schedules). */
+static int
+admin_schedule_cb(const struct schedule_rec *r, void *arg)
+{
+	json_array_append_new(arg, runjson_schedule(r));
+	return 0;
+}
+
+/* GET /schedules: the cron triggers, as `schedules --json` prints them. */
+void
+http_admin_schedules(struct http_req *hr, char **args)
+{
+	struct orc_error err;
+	json_t *a = json_array(), *o;
+
+	if (store_list_schedules(hr->srv->store, admin_schedule_cb, a,
+	    &err) != 0) {
+		json_decref(a);
+		err.code = ORC_ESTORE;
+		http_error_orc(hr, &err);
+		return;
+	}
+	o = json_pack("{so}", "schedules", a);
+	http_reply_json(hr, 200, o);
+	json_decref(o);
 }

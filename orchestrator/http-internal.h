@@ -152,5 +152,6 @@ void	 http_admin_workflow(struct http_req *, char **);
 void	 http_admin_start(struct http_req *, char **);
 void	 http_admin_healthz(struct http_req *, char **);
 void	 http_admin_metrics(struct http_req *, char **);
+void	 http_admin_schedules(struct http_req *, char **);
 
 #endif

@@ -127,6 +127,7 @@ struct http_route {
 static const struct http_route http_routes[] = {
 	{ "/healthz", M_GET, http_admin_healthz },
 	{ "/metrics", M_GET, http_admin_metrics },
+	{ "/schedules", M_GET, http_admin_schedules },
 	{ "/workflows", M_GET, http_admin_workflows },
 	{ "/workflows/*", M_GET, http_admin_workflow },
 	{ "/workflows/*/runs", M_POST, http_admin_start },

@@ -129,3 +129,42 @@ runjson_waiting(const struct run_rec *r, const json_t *transitions)
 	}
 	return json_string("its turn to start");
 }
+
+json_t *
+runjson_schedule(const struct schedule_rec *r)
+{
+	return json_pack("{s:s, s:s, s:s?, s:I, s:I, s:s?, s:I, s:I}",
+	    "workflow", r->workflow, "schedule", r->schedule,
+	    "timezone", r->timezone, "next_at", (json_int_t)r->next_at,
+	    "last_fire_at", (json_int_t)r->last_fire_at,
+	    "last_run_id", r->last_run_id, "fired", (json_int_t)r->fired,
+	    "skipped", (json_int_t)r->skipped);
+}
+
+/* A string member, copied, or NULL. */
+static char *
+runjson_strdup(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v != NULL ? xstrdup(v) : NULL;
+}
+
+int
+runjson_schedule_rec(const json_t *o, struct schedule_rec *r)
+{
+	memset(r, 0, sizeof *r);
+	if (!json_is_string(json_object_get(o, "workflow")) ||
+	    !json_is_string(json_object_get(o, "schedule")))
+		return -1;
+	r->workflow = runjson_strdup(o, "workflow");
+	r->schedule = runjson_strdup(o, "schedule");
+	r->timezone = runjson_strdup(o, "timezone");
+	r->last_run_id = runjson_strdup(o, "last_run_id");
+	r->next_at = json_integer_value(json_object_get(o, "next_at"));
+	r->last_fire_at = json_integer_value(json_object_get(o,
+	    "last_fire_at"));
+	r->fired = json_integer_value(json_object_get(o, "fired"));
+	r->skipped = json_integer_value(json_object_get(o, "skipped"));
+	return 0;
+}

@@ -24,4 +24,9 @@ json_t	*runjson_waiting(const struct run_rec *, const json_t *transitions);
 json_t	*runjson_show(struct store *, const struct run_rec *,
 	    struct orc_error *);
 
+/* A cron schedule's row, as `schedules --json` prints it and GET
+ * /schedules answers it; and back (-1 when it is not one). */
+json_t	*runjson_schedule(const struct schedule_rec *);
+int	 runjson_schedule_rec(const json_t *, struct schedule_rec *);
+
 #endif

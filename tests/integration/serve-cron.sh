@@ -197,6 +197,16 @@ expect_contains "schedules: a row" "$(out)" \
     "cnone     * * * * *    UTC           2030-01-01T00:11:00.000Z  "
 expect_contains "schedules: the timezone" "$(out)" \
     "slow      */2 * * * *  Europe/Paris  2030-01-01T00:12:00.000Z"
+cp "$OUT" "$T/schedules-db.txt"
+# The same through the server (GET /schedules).
+expect_exit 0 orch schedules --url "$URL"
+expect_eq "schedules --url prints what the database shows" \
+    "$(cat "$T/schedules-db.txt")" "$(out)"
+expect_exit 0 orch schedules --db "$DB" --json
+cp "$OUT" "$T/schedules-db.json"
+expect_exit 0 orch schedules --url "$URL" --json
+expect_eq "schedules --url --json: the database's rows" \
+    "$(cat "$T/schedules-db.json")" "$(out)"
 
 # SIGHUP with a changed expression: rescheduled from now.
 cronwf every '{ "schedule": "*/15 * * * *" }'
