@@ -27,17 +27,15 @@ static int
 cancel_url(const char *url, const char *id, struct orc_error *err)
 {
 	json_t *answer;
-	char *eid, *path;
+	char *path;
 	long status;
 	int rc;
 
-	eid = client_escape(id);
-	path = xasprintf("/runs/%s/cancel", eid);
+	path = client_path("/runs/", id, "/cancel");
 	rc = client_request(url, "POST", path, NULL, NULL, 0, &status, &answer,
 	    err);
 	json_decref(answer);
 	free(path);
-	free(eid);
 	return rc;
 }
 

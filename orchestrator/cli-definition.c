@@ -154,16 +154,14 @@ def_remote(const char *name, const char *url, int json)
 	struct orc_error err;
 	json_t *doc = NULL;
 	const json_t *def;
-	char *path, *e;
+	char *path;
 	long status;
 	int rc;
 
-	e = client_escape(name);
-	path = xasprintf("/workflows/%s", e);
+	path = client_path("/workflows/", name, NULL);
 	rc = client_request(url, "GET", path, NULL, NULL, 0, &status, &doc,
 	    &err);
 	free(path);
-	free(e);
 	if (rc != 0)
 		return cli_fail("show", "%s", err.message);
 	if ((def = json_object_get(doc, "definition")) == NULL) {

@@ -209,16 +209,14 @@ cli_show_url(const char *cmd, const char *url, const char *id, int json)
 	struct orc_error err;
 	struct run_rec r;
 	json_t *doc;
-	char *path, *eid;
+	char *path;
 	long status;
 	int rc;
 
-	eid = client_escape(id);
-	path = xasprintf("/runs/%s", eid);
+	path = client_path("/runs/", id, NULL);
 	rc = client_request(url, "GET", path, NULL, NULL, 0, &status, &doc,
 	    &err);
 	free(path);
-	free(eid);
 	/* The document is what show --json prints: printed as it came. */
 	if (rc == 0 && json)
 		cli_print_json(doc);

@@ -273,6 +273,17 @@ client_escape(const char *s)
 	return strbuf_take(&sb);
 }
 
+char *
+client_path(const char *prefix, const char *name, const char *suffix)
+{
+	char *e, *path;
+
+	e = client_escape(name);
+	path = xasprintf("%s%s%s", prefix, e, suffix != NULL ? suffix : "");
+	free(e);
+	return path;
+}
+
 /* A copy of a string member, NULL when it is absent or null. */
 static char *
 client_str(const json_t *o, const char *key)

@@ -40,6 +40,9 @@ int	client_request_header(const char *base, const char *method,
 
 /* s percent-encoded for a path segment or a query value (new string). */
 char	*client_escape(const char *s);
+/* prefix, then name percent-encoded, then suffix (NULL for none): the
+ * path of one object of the API, "/runs/ID/cancel" (new string). */
+char	*client_path(const char *prefix, const char *name, const char *suffix);
 
 /* A run object of the API ("runs --json" line, or the head of "show
  * --json") into r, which the caller clears with run_rec_clear(). */

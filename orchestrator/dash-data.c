@@ -592,17 +592,15 @@ dash_detail_url(struct dash_source *src, const char *id,
 	struct step_rec		 s;
 	struct transition_rec	 t;
 	json_t			*doc, *v;
-	char			*eid, *path;
+	char			*path;
 	long			 status;
 	size_t			 i;
 	int			 rc;
 
-	eid = client_escape(id);
-	path = xasprintf("/runs/%s", eid);
+	path = client_path("/runs/", id, NULL);
 	rc = client_request(src->url, "GET", path, NULL, NULL, 0, &status,
 	    &doc, err);
 	free(path);
-	free(eid);
 	if (rc == 0)
 		rc = client_run_rec(doc, &dd->run, err);
 	if (rc == 0)
@@ -657,25 +655,23 @@ dash_detail_clear(struct dash_detail *dd)
 	memset(dd, 0, sizeof *dd);
 }
 
-/* POST /runs/ID/what. */
+/* POST /runs/ID then what ("/retry"). */
 static int
 dash_post(struct dash_source *src, const char *id, const char *what,
     struct orc_error *err)
 {
 	json_t	*answer = NULL, *body;
-	char	*eid, *path;
+	char	*path;
 	long	 status;
 	int	 rc;
 
-	eid = client_escape(id);
-	path = xasprintf("/runs/%s/%s", eid, what);
+	path = client_path("/runs/", id, what);
 	body = json_object();
 	rc = client_request(src->url, "POST", path, body, NULL, 0, &status,
 	    &answer, err);
 	json_decref(body);
 	json_decref(answer);
 	free(path);
-	free(eid);
 	return rc;
 }
 
@@ -700,7 +696,7 @@ dash_retry(struct dash_source *src, const char *id, struct orc_error *err)
 	struct engine_watch	w;
 
 	if (src->url != NULL)
-		return dash_post(src, id, "retry", err);
+		return dash_post(src, id, "/retry", err);
 	if (dash_engine(src, err) != 0)
 		return -1;
 	memset(&rd, 0, sizeof rd);
@@ -718,7 +714,7 @@ int
 dash_cancel(struct dash_source *src, const char *id, struct orc_error *err)
 {
 	if (src->url != NULL)
-		return dash_post(src, id, "cancel", err);
+		return dash_post(src, id, "/cancel", err);
 	if (dash_engine(src, err) != 0)
 		return -1;
 	if (engine_cancel(src->ce.engine, id, err) < 0)
