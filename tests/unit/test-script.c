@@ -30,18 +30,6 @@
 #include "workflow.h"
 #include "test.h"
 
-/* Writes a file in the test's folder. */
-static void
-put(const char *name, const char *text)
-{
-	FILE *f = fopen(name, "w");
-
-	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
-		perror(name);
-		exit(99);
-	}
-}
-
 /* Parses test JSON or stops. */
 static json_t *
 j(const char *text)
@@ -146,7 +134,7 @@ run(const char *script, const struct opts *o)
 	int done = 0;
 
 	if (script != NULL)
-		put("s.lua", script);
+		test_put_file("s.lua", script);
 	call = make_call(o, run_done_cb, &done);
 	if (step_call_start(call) == STEP_DONE)
 		return call;
@@ -471,10 +459,10 @@ test_script_log_bounded(void)
 static void
 test_script_sandbox_require(void)
 {
-	put("helper.lua", "counter = (counter or 0) + 1\n"
+	test_put_file("helper.lua", "counter = (counter or 0) + 1\n"
 	    "return { double = function(n) return 2 * n end }\n");
 	mkdir("sub", 0755);
-	put("sub/inner.lua", "return 1\n");
+	test_put_file("sub/inner.lua", "return 1\n");
 	expect_output("return function()\n"
 	    "  local h = require('helper')\n"
 	    "  local h2 = require('helper')\n"
@@ -488,7 +476,7 @@ test_script_sandbox_require(void)
 	    NULL, "only modules in the workflow's folder", -1);
 	expect_error("return function() return require('missing') end\n",
 	    NULL, "require \"missing\": cannot read", -1);
-	put("loop.lua", "return require('loop')\n");
+	test_put_file("loop.lua", "return require('loop')\n");
 	expect_error("return function() return require('loop') end\n",
 	    NULL, "requires itself", -1);
 }
@@ -508,7 +496,7 @@ test_script_no_leaks_between_runs(void)
 	    "end\n";
 	struct opts o;
 
-	put("s.lua", script);
+	test_put_file("s.lua", script);
 	memset(&o, 0, sizeof o);
 	o.input = "1";
 	expect_output(NULL, &o, "{\"also\":1,\"was\":{}}");
@@ -526,7 +514,7 @@ test_script_no_leaks_between_runs(void)
 
 	/* An edited script is compiled again. */
 	sleep(0);
-	put("s.lua", "return function() return 'edited!' end\n");
+	test_put_file("s.lua", "return function() return 'edited!' end\n");
 	expect_output(NULL, &o, "\"edited!\"");
 	script_get_stats(&after);
 	CHECK(after.compiles == before.compiles + 1);
@@ -666,15 +654,15 @@ test_script_loader_check(void)
 	struct workflow *wf;
 	struct diag *d;
 
-	put("ok.lua", "return function() return 1 end\n");
-	put("bad.lua", "return function()\n  if then\nend\n");
+	test_put_file("ok.lua", "return function() return 1 end\n");
+	test_put_file("bad.lua", "return function()\n  if then\nend\n");
 	CHECK(script_check("ok.lua", "ok.lua", &err) == 0);
 	CHECK(script_check("bad.lua", "bad.lua", &err) == -1);
 	CHECK_CONTAINS(err.message, "bad.lua:2: unexpected symbol near "
 	    "'then'");
 	CHECK(script_check("none.lua", "none.lua", &err) == -1);
 
-	put("wf.json", "{\n  \"name\": \"wf\",\n  \"steps\": [\n"
+	test_put_file("wf.json", "{\n  \"name\": \"wf\",\n  \"steps\": [\n"
 	    "    { \"name\": \"a\", \"uses\": \"lua\", \"script\": "
 	    "\"bad.lua\" }\n  ]\n}\n");
 	d = diag_create();
@@ -685,7 +673,7 @@ test_script_loader_check(void)
 	CHECK_CONTAINS(diag_at(d, 0), "bad.lua:2: unexpected symbol");
 	diag_free(d);
 
-	put("wf.json", "{\n  \"name\": \"wf\",\n  \"steps\": [\n"
+	test_put_file("wf.json", "{\n  \"name\": \"wf\",\n  \"steps\": [\n"
 	    "    { \"name\": \"a\", \"uses\": \"lua\", \"script\": "
 	    "\"ok.lua\" }\n  ]\n}\n");
 	d = diag_create();
@@ -806,7 +794,7 @@ test_script_fetch_concurrent(void)
 	    "  return { status = r.status, ok = r.json.ok, n = r.json.n,\n"
 	    "    ct = r.headers['content-type'], input = input }\n"
 	    "end\n", s.port);
-	put("s.lua", script);
+	test_put_file("s.lua", script);
 	free(script);
 	snprintf(allow, sizeof allow, "{\"hosts\": [\"127.0.0.1:%d\"]}",
 	    s.port);
@@ -847,13 +835,13 @@ test_script_fetch_concurrent(void)
 
 	/* A host outside allow.hosts is refused, not retried. */
 	o.allow = "{\"hosts\": [\"example.com\"]}";
-	put("s.lua", "return function(input, ctx)\n"
+	test_put_file("s.lua", "return function(input, ctx)\n"
 	    "  return ctx.fetch('http://127.0.0.1:1/')\nend\n");
 	expect_error(NULL, &o, "not", 0);
 
 	/* A transport error is nil and a message. */
 	o.allow = NULL;
-	put("s.lua", "return function(input, ctx)\n"
+	test_put_file("s.lua", "return function(input, ctx)\n"
 	    "  local r, err = ctx.fetch('http://127.0.0.1:1/')\n"
 	    "  return { r == nil, type(err) }\nend\n");
 	done = 0;
@@ -870,7 +858,7 @@ test_script_fetch_concurrent(void)
 	script = xasprintf("return function(input, ctx)\n"
 	    "  local r = ctx.fetch('http://127.0.0.1:%d/slow')\n"
 	    "  return r.status\nend\n", s.port);
-	put("s.lua", script);
+	test_put_file("s.lua", script);
 	free(script);
 	done = 0;
 	calls[0] = make_call(&o, count_done_cb, &done);

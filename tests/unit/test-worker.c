@@ -69,18 +69,6 @@ result_clear(struct result *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* Writes a file in the test's folder. */
-static void
-put(const char *name, const char *text)
-{
-	FILE *f = fopen(name, "w");
-
-	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
-		perror(name);
-		exit(99);
-	}
-}
-
 /* A job on s.lua in the test's folder. */
 static struct script_job
 job(const char *workflow, const json_t *input, int64_t timeout_ms)
@@ -150,8 +138,9 @@ test_worker_output(void)
 	json_t *secrets = json_pack("[s]", "TEST_WORKER_SECRET");
 
 	setenv("TEST_WORKER_SECRET", "s3cret", 1);
-	put("m.lua", "return { add = function(a) return a + 1 end }\n");
-	put("s.lua", "local m = require('m')\n"
+	test_put_file("m.lua",
+	    "return { add = function(a) return a + 1 end }\n");
+	test_put_file("s.lua", "local m = require('m')\n"
 	    "return function(input, ctx)\n"
 	    "  ctx.log('info', 'n is %d', input.n)\n"
 	    "  return { n = m.add(input.n), wf = ctx.workflow,\n"
@@ -170,14 +159,15 @@ test_worker_output(void)
 	CHECK_STR(r.next, "next");
 	result_clear(&r);
 	/* Not listed: refused, though the daemon has it. */
-	put("s.lua", "return function(input, ctx) "
+	test_put_file("s.lua", "return function(input, ctx) "
 	    "return ctx.env('HOME') end\n");
 	call(e.base, e.pool, &j, NULL, secrets, &r, 10000);
 	CHECK(r.done && !r.ok);
 	CHECK_CONTAINS(r.error, "secret HOME is not listed");
 	result_clear(&r);
 	/* A changed script is read again. */
-	put("s.lua", "return function() return 'v2, longer than v1' end\n");
+	test_put_file("s.lua",
+	    "return function() return 'v2, longer than v1' end\n");
 	call(e.base, e.pool, &j, NULL, secrets, &r, 10000);
 	CHECK_STR(r.output, "\"v2, longer than v1\"");
 	result_clear(&r);
@@ -198,7 +188,8 @@ test_worker_stuck_in_c(void)
 	struct script_job j;
 	struct worker_stats st;
 
-	put("s.lua", "return function() local s = string.rep('a', 100000) "
+	test_put_file("s.lua",
+	    "return function() local s = string.rep('a', 100000) "
 	    "return { n = #s:gsub('a*a*a*a*a*b', '') } end\n");
 	env_open(&e, 1, NULL);
 	j = job("wf", NULL, 300);
@@ -211,7 +202,7 @@ test_worker_stuck_in_c(void)
 	result_clear(&r);
 	worker_pool_stats(e.pool, &st);
 	CHECK(st.kills == 1);
-	put("s.lua", "return function(input) return input end\n");
+	test_put_file("s.lua", "return function(input) return input end\n");
 	j = job("wf", json_true(), 5000);
 	call(e.base, e.pool, &j, NULL, NULL, &r, 10000);
 	CHECK(r.done && r.ok);
@@ -233,7 +224,7 @@ test_worker_crash(void)
 	struct orc_error err;
 	long pid;
 
-	put("s.lua", "return function() local x = 0 "
+	test_put_file("s.lua", "return function() local x = 0 "
 	    "while true do x = x + 1 end end\n");
 	env_open(&e, 1, NULL);
 	j = job("wf", NULL, 10000);
@@ -284,7 +275,7 @@ test_worker_limits(void)
 
 	env_open(&e, 1, NULL);
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		put("s.lua", cases[i].script);
+		test_put_file("s.lua", cases[i].script);
 		j = job("wf", NULL, 2000);
 		j.instructions = 20000000;
 		j.memory_mb = 16;
@@ -293,7 +284,7 @@ test_worker_limits(void)
 		CHECK_CONTAINS(r.error, cases[i].want);
 		result_clear(&r);
 	}
-	put("s.lua", "return function() return 7 end\n");
+	test_put_file("s.lua", "return function() return 7 end\n");
 	call(e.base, e.pool, &j, NULL, NULL, &r, 10000);
 	CHECK_STR(r.output, "7");
 	result_clear(&r);
@@ -310,7 +301,7 @@ test_worker_spy(void)
 	struct script_job j;
 
 	env_open(&e, 1, NULL);
-	put("s.lua", "return function(input, ctx)\n"
+	test_put_file("s.lua", "return function(input, ctx)\n"
 	    "  local err = ctx.retryable('x')\n"
 	    "  local mt = getmetatable(err)\n"
 	    "  local ok = pcall(setmetatable, err, {})\n"
@@ -321,7 +312,7 @@ test_worker_spy(void)
 	CHECK_STR(r.output, "{\"mt\":\"false\",\"set\":false}");
 	result_clear(&r);
 	/* The victim's error objects work as before. */
-	put("s.lua", "return function(input, ctx) "
+	test_put_file("s.lua", "return function(input, ctx) "
 	    "return tostring(ctx.fatal('boom')) end\n");
 	j = job("victim", NULL, 2000);
 	call(e.base, e.pool, &j, NULL, NULL, &r, 10000);
@@ -347,7 +338,7 @@ test_worker_fetch(void)
 
 	env_open(&e, 1, NULL);
 	h = httpd_start(e.base);
-	put("s.lua", "return function(input, ctx)\n"
+	test_put_file("s.lua", "return function(input, ctx)\n"
 	    "  local r, e = ctx.fetch(input)\n"
 	    "  return r and r.body or e\n"
 	    "end\n");
@@ -402,7 +393,8 @@ test_worker_cancel(void)
 	struct orc_error err;
 	int never = 0;
 
-	put("s.lua", "return function() local s = string.rep('a', 100000) "
+	test_put_file("s.lua",
+	    "return function() local s = string.rep('a', 100000) "
 	    "return { n = #s:gsub('a*a*a*a*a*b', '') } end\n");
 	env_open(&e, 1, NULL);
 	j = job("wf", NULL, 60000);
@@ -418,7 +410,7 @@ test_worker_cancel(void)
 	worker_pool_stats(e.pool, &st);
 	CHECK(st.kills == 1);
 	CHECK(!r1.done && !r2.done);
-	put("s.lua", "return function() return 'after' end\n");
+	test_put_file("s.lua", "return function() return 'after' end\n");
 	j = job("wf", NULL, 5000);
 	call(e.base, e.pool, &j, NULL, NULL, &r3, 10000);
 	CHECK_STR(r3.output, "\"after\"");
@@ -438,7 +430,7 @@ test_worker_nonsense(void)
 	char exe[512];
 
 	snprintf(exe, sizeof exe, "%s/liar.sh", test_dir);
-	put("liar.sh", "#!/bin/sh\nprintf 'not a frame at all' >&3\n"
+	test_put_file("liar.sh", "#!/bin/sh\nprintf 'not a frame at all' >&3\n"
 	    "sleep 5\n");
 	chmod(exe, 0755);
 	env_open(&e, 1, exe);

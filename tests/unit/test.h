@@ -84,6 +84,18 @@ static char test_dir[256];
 	return test_failed == 0 ? 0 : 1;				\
 } while (0)
 
+/* Writes a file in the test's folder; a failure ends the test (99). */
+static inline void
+test_put_file(const char *name, const char *text)
+{
+	FILE *f = fopen(name, "w");
+
+	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
+		perror(name);
+		exit(99);
+	}
+}
+
 /* Removes a test's folder. */
 static inline void
 test_rmtree(const char *dir)
