@@ -108,13 +108,49 @@ blob_mkdir(const char *dir, struct orc_error *err)
 	return -1;
 }
 
+/* Writes text to a new file made from the mkstemp template tmp, synced,
+ * then renamed to path; tmp is gone whatever happens. */
+static int
+blob_write_file(char *tmp, const char *path, const char *dir,
+    const char *text, size_t len, struct orc_error *err)
+{
+	int fd;
+
+	if ((fd = mkstemp(tmp)) < 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot create a temporary "
+		    "file in %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, text, len) != 0 ||
+	    fsync(fd) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) != 0) {
+		orc_error_set(err, ORC_ESTORE, "cannot rename %s to %s: %s",
+		    tmp, path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 /* Writes a blob unless it exists; see blob.h. */
 int
 blob_put(const char *dir, const char *text, size_t len, char **ref_out,
     struct orc_error *err)
 {
-	char hex[65], *path, *tmp = NULL;
-	int fd = -1, ret = -1;
+	char hex[65], *path, *tmp;
+	int rc, ret = -1;
 
 	*ref_out = NULL;
 	orc_sha256_hex(text, len, hex);
@@ -124,30 +160,12 @@ blob_put(const char *dir, const char *text, size_t len, char **ref_out,
 	if (blob_mkdir(dir, err) != 0)
 		goto out;
 
-	tmp = xasprintf("%s/.tmp-%.16s-XXXXXX", dir, hex);
-	if ((fd = mkstemp(tmp)) < 0) {
-		orc_error_set(err, ORC_ESTORE, "cannot create a temporary "
-		    "file in %s: %s", dir, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, text, len) != 0 ||
-	    fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		orc_error_set(err, ORC_ESTORE, "cannot write blob %s: %s",
-		    tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
 	/* Another writer may have won the race: its file is the same. */
-	if (rename(tmp, path) != 0) {
-		orc_error_set(err, ORC_ESTORE, "cannot rename blob to %s: %s",
-		    path, strerror(errno));
-		goto out;
-	}
+	tmp = xasprintf("%s/.tmp-%.16s-XXXXXX", dir, hex);
+	rc = blob_write_file(tmp, path, dir, text, len, err);
 	free(tmp);
-	tmp = NULL;
+	if (rc != 0)
+		goto out;
 	if (orc_fsync_dir(dir) != 0) {
 		orc_error_set(err, ORC_ESTORE, "cannot sync blob folder %s: "
 		    "%s", dir, strerror(errno));
@@ -157,12 +175,6 @@ done:
 	*ref_out = xasprintf(BLOB_REF_HEAD "%s" BLOB_REF_MID "%zu}", hex, len);
 	ret = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
 	free(path);
 	return ret;
 }
@@ -329,7 +341,7 @@ blob_copy_bytes(const char *src, const char *dst, const char *dst_dir,
 	struct orc_error rerr;
 	char *text, *tmp;
 	size_t len;
-	int fd, ret = -1;
+	int ret;
 
 	if ((text = orc_read_file(src, &len, &rerr)) == NULL) {
 		orc_error_set(err, ORC_ESTORE, "cannot read blob %s: %s", src,
@@ -337,28 +349,7 @@ blob_copy_bytes(const char *src, const char *dst, const char *dst_dir,
 		return -1;
 	}
 	tmp = xasprintf("%s.tmp-XXXXXX", dst);
-	if ((fd = mkstemp(tmp)) < 0) {
-		orc_error_set(err, ORC_ESTORE, "cannot create a temporary "
-		    "file in %s: %s", dst_dir, strerror(errno));
-		goto out;
-	}
-	if (fchmod(fd, 0644) != 0 || orc_write_all(fd, text, len) != 0 ||
-	    fsync(fd) != 0) {
-		orc_error_set(err, ORC_ESTORE, "cannot write %s: %s", tmp,
-		    strerror(errno));
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp, dst) != 0) {
-		orc_error_set(err, ORC_ESTORE, "cannot rename %s to %s: %s",
-		    tmp, dst, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	ret = 0;
-out:
+	ret = blob_write_file(tmp, dst, dst_dir, text, len, err);
 	free(tmp);
 	free(text);
 	return ret;
