@@ -387,9 +387,10 @@ dash_draw_workflows(struct dash_frame *f, int row, int max,
     const struct dash_data *d)
 {
 	static const char *const heads[RUN_STATE_COUNT] = { "QUEUED",
-	    "RUNNING", "RETRYING", "SUCCEEDED", "FAILED", "CANCELLED" };
+	    "RUNNING", "RETRYING", "SUCCEEDED", "FAILED", "CANCELLED",
+	    "WAITING" };
 	char		buf[64];
-	int		namew = 8, numw = 10, c, s, i, shown, used = 0;
+	int		namew = 8, numw = 9, c, s, i, shown, used = 0;
 	size_t		k;
 	int64_t		sum;
 

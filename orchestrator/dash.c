@@ -162,7 +162,7 @@ static int
 dash_colors(void)
 {
 	static const short fg[RUN_STATE_COUNT] = { COLOR_BLUE, COLOR_CYAN,
-	    COLOR_YELLOW, COLOR_GREEN, COLOR_RED, COLOR_MAGENTA };
+	    COLOR_YELLOW, COLOR_GREEN, COLOR_RED, COLOR_MAGENTA, COLOR_WHITE };
 	int s;
 
 	if (!has_colors() || start_color() == ERR)

@@ -93,6 +93,7 @@ struct store_ops {
 	 * (ids malloc'd, free with store_free_ids); drops stale ones. */
 	int	 (*take_cancels)(void *, const char *owner, int64_t now,
 		    char ***ids, size_t *n, struct orc_error *);
+	int	 (*next_wake)(void *, int64_t *due, struct orc_error *);
 	int	 (*renew_leases)(void *, const char *owner, int64_t until,
 		    struct orc_error *);
 

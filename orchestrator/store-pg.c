@@ -59,7 +59,7 @@
 #define RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
 #define RUN_LIVE	"state IN ('queued', 'running', 'retrying')"
 #define RUN_UNFINISHED							\
-	"(state IN ('queued', 'running', 'retrying') OR "		\
+	"(state IN ('queued', 'running', 'retrying', 'waiting') OR "	\
 	"(state = 'failed' AND dead = 1))"
 
 _Static_assert(DEAD_PENDING == 1, "RUN_UNFINISHED spells DEAD_PENDING");
@@ -171,7 +171,9 @@ static const char *const pg_migrations[] = {
 	"CREATE TABLE cancel_requests ("
 	"  run_id TEXT COLLATE \"C\" PRIMARY KEY,"
 	"  requested_at BIGINT NOT NULL"
-	");"
+	");",
+	/* 7: waiting runs by the time they are due, as SQLite's 6. */
+	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';"
 };
 #define PG_SCHEMA_VERSION \
 	((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
@@ -188,6 +190,7 @@ enum {
 	PQ_LIST_TRANSITIONS,
 	PQ_GET_DEF,
 	PQ_FIND_KEY,
+	PQ_NEXT_WAKE,
 	PQ_COUNT_ENTER,
 	PQ_COUNT_ADJUST,
 	PQ_COUNT_ALL,
@@ -257,6 +260,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "WHERE run_id = $1 ORDER BY id",
 	[PQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
 	    "retention_ms FROM definitions WHERE hash = $1",
+	[PQ_NEXT_WAKE] = "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
+	    "AND lease_owner IS NULL",
 	[PQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = $1 AND "
 	    "idempotency_key = $2 AND created_at >= $3 ORDER BY id DESC "
 	    "LIMIT 1",
@@ -300,6 +305,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_CLAIM_LOCK] = "SELECT " RUN_COLS " FROM runs WHERE "
 	    RUN_UNFINISHED " AND ($3::text IS NULL OR workflow = $3::text) "
 	    "AND ($4::text[] IS NULL OR id = ANY ($4::text[])) "
+	    "AND ($4::text[] IS NOT NULL OR state <> 'waiting' OR "
+	    "due_at <= $2) "
 	    "AND (lease_owner IS NULL OR lease_owner = $1 OR "
 	    "lease_until < $2 OR lease_owner = ANY ($5::text[])) "
 	    "ORDER BY id FOR UPDATE SKIP LOCKED",
@@ -1926,6 +1933,24 @@ pg_find_idempotent(void *arg, int on_writer, const char *workflow,
 	return found;
 }
 
+/* The earliest due time of a waiting run nobody holds, or 0. */
+static int
+pg_next_wake(void *arg, int64_t *due, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 p;
+	PGresult		*res;
+
+	*due = 0;
+	memset(&p, 0, sizeof p);
+	if ((res = pg_read(ps, PQ_NEXT_WAKE, &p, err)) == NULL)
+		return -1;
+	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		*due = col_int(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
 /* Counts runs per state. */
 static int
 pg_count_runs(void *arg, const char *workflow,
@@ -2590,6 +2615,7 @@ const struct store_ops store_pg_ops = {
 	.claim_runs = pg_claim_runs,
 	.request_cancel = pg_request_cancel,
 	.take_cancels = pg_take_cancels,
+	.next_wake = pg_next_wake,
 	.renew_leases = pg_renew_leases,
 	.put_schedule = pg_put_schedule,
 	.list_schedules = pg_list_schedules,

@@ -58,7 +58,7 @@
 #define RUN_LIVE	"state IN ('queued', 'running', 'retrying')"
 
 #define RUN_UNFINISHED							\
-	"(state IN ('queued', 'running', 'retrying') OR "		\
+	"(state IN ('queued', 'running', 'retrying', 'waiting') OR "	\
 	"(state = 'failed' AND dead = 1))"
 
 _Static_assert(DEAD_PENDING == 1, "RUN_UNFINISHED spells DEAD_PENDING");
@@ -171,7 +171,9 @@ static const char *const sqlite_migrations[] = {
 	"CREATE TABLE cancel_requests ("
 	"  run_id TEXT PRIMARY KEY,"
 	"  requested_at INTEGER NOT NULL"
-	") WITHOUT ROWID;"
+	") WITHOUT ROWID;",
+	/* 6: waiting runs by the time they are due (store_next_wake). */
+	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';"
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -192,6 +194,7 @@ enum {
 	SQ_LIST_TRANSITIONS,
 	SQ_GET_DEF,
 	SQ_FIND_KEY,
+	SQ_NEXT_WAKE,
 	SQ_COUNT_ENTER,
 	SQ_COUNT_LEAVE,
 	SQ_COUNT_ALL,
@@ -271,6 +274,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "1) ON CONFLICT (workflow, state) DO UPDATE SET n = n + 1",
 	[SQ_COUNT_LEAVE] = "UPDATE run_counts SET n = n - 1 WHERE "
 	    "workflow = ifnull(?1, '') AND state = ?2",
+	[SQ_NEXT_WAKE] = "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
+	    "AND lease_owner IS NULL",
 	[SQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = ?1 AND "
 	    "idempotency_key = ?2 AND created_at >= ?3 ORDER BY id DESC "
 	    "LIMIT 1",
@@ -299,9 +304,11 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_SEARCH_ERROR] = "SELECT " RUN_COLS " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
 	    "LIMIT ?2) AND instr(error, ?1) > 0 ORDER BY id DESC LIMIT ?3",
+	/* A waiting run is taken when it is due, or by its id (a signal,
+	 * a cancel). */
 	[SQ_CLAIM_ALL] = "SELECT id, lease_owner, lease_until FROM runs "
 	    "WHERE " RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
-	    "ORDER BY id",
+	    "AND (state <> 'waiting' OR due_at <= ?2) ORDER BY id",
 	[SQ_CLAIM_ID] = "SELECT id, lease_owner, lease_until FROM runs "
 	    "WHERE " RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
 	    "AND id = ?2",
@@ -1809,6 +1816,29 @@ sqlite_find_idempotent(void *arg, int on_writer, const char *workflow,
 	return 0;
 }
 
+/* The earliest due time of a waiting run nobody holds, or 0. */
+static int
+sqlite_next_wake(void *arg, int64_t *due, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	int			 rc;
+
+	*due = 0;
+	if ((st = sqlite_stmt(ss, ss->r, SQ_NEXT_WAKE, err)) == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*due = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE) {
+		sqlite_error(ss, ss->r->db, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	return 0;
+}
+
 /* Adds a row of (state, count) to the counts in arg. */
 static int
 sqlite_count_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
@@ -2012,6 +2042,7 @@ sqlite_claim_find(struct sqlite_store *ss, const char *const *want,
 		if ((st = sqlite_stmt(ss, ss->w, SQ_CLAIM_ALL, err)) == NULL)
 			return -1;
 		bind_text(st, 1, workflow);
+		sqlite3_bind_int64(st, 2, cl->now);
 		return sqlite_each_row(ss, st, sqlite_claim_row_cb, cl, err);
 	}
 	for (i = 0; want[i] != NULL; i++) {
@@ -2739,6 +2770,7 @@ const struct store_ops store_sqlite_ops = {
 	.claim_runs = sqlite_claim_runs,
 	.request_cancel = sqlite_request_cancel,
 	.take_cancels = sqlite_take_cancels,
+	.next_wake = sqlite_next_wake,
 	.renew_leases = sqlite_renew_leases,
 	.put_schedule = sqlite_put_schedule,
 	.list_schedules = sqlite_list_schedules,

@@ -174,7 +174,8 @@ store_forget_callbacks(struct store *s, void (*free_arg)(void *))
 }
 
 static const char *const run_state_names[RUN_STATE_COUNT] = {
-	"queued", "running", "retrying", "succeeded", "failed", "cancelled"
+	"queued", "running", "retrying", "succeeded", "failed", "cancelled",
+	"waiting"
 };
 
 static void	store_flush_cb(evutil_socket_t, short, void *);
@@ -1167,6 +1168,13 @@ store_find_idempotent(struct store *s, const char *workflow,
 {
 	return s->ops->find_idempotent(s->be, 0, workflow, key, since, id,
 	    err);
+}
+
+/* When the next waiting run nobody holds is due. */
+int
+store_next_wake(struct store *s, int64_t *due, struct orc_error *err)
+{
+	return s->ops->next_wake(s->be, due, err);
 }
 
 /* Counts runs per state, of one workflow or all. */

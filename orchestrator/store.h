@@ -32,9 +32,10 @@ enum run_state {
 	RUN_RETRYING,
 	RUN_SUCCEEDED,
 	RUN_FAILED,
-	RUN_CANCELLED
+	RUN_CANCELLED,
+	RUN_WAITING	/* for a signal or its time; in memory or not */
 };
-#define RUN_STATE_COUNT 6
+#define RUN_STATE_COUNT 7
 
 const char	*run_state_name(enum run_state);
 int		 run_state_parse(const char *, enum run_state *);
@@ -401,6 +402,9 @@ int	store_claim_runs(struct store *, const char *owner, int64_t until,
 	    store_owner_dead_fn, void *dead_arg, store_run_cb, void *cb_arg,
 	    struct orc_error *);
 /* Pushes the expiry of every lease the owner holds. Synchronous. */
+/* The earliest due_at of a waiting run no process holds: *due, or 0 when
+ * there is none. Read on the reader connection. */
+int	store_next_wake(struct store *, int64_t *due, struct orc_error *);
 int	store_renew_leases(struct store *, const char *owner, int64_t until,
 	    struct orc_error *);
 
