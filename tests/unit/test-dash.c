@@ -228,7 +228,7 @@ static void
 test_dash_fetch(void)
 {
 	struct dash_source	*src;
-	struct dash_query	 q = { -1, NULL, NULL, 3 };
+	struct dash_query	 q = { -1, NULL, NULL, 3, DASH_SORT_AGE, 0 };
 	struct dash_data	 d;
 	struct orc_error	 err;
 	struct store		*s;
