@@ -444,6 +444,30 @@ test_dash_draw(void)
 	dash_source_close(src);
 }
 
+/* The seed opened as a source, read into d for a view of 4 rows. */
+static struct dash_source *
+open_keys(struct dash_view *v, struct dash_data *d)
+{
+	struct dash_source	*src;
+	struct orc_error	 err;
+	struct store		*s;
+
+	if ((s = seed()) == NULL)
+		return NULL;
+	store_close(s);
+	if ((src = dash_source_open(DB, NULL, &err)) == NULL)
+		return NULL;
+	dash_view_init(v);
+	v->page = 4;
+	v->query.want = 20;
+	if (dash_fetch(src, &v->query, 1000000, d, &err) != 0) {
+		dash_view_free(v);
+		dash_source_close(src);
+		return NULL;
+	}
+	return src;
+}
+
 /* Keys change the view: move, filter, open, prompt, confirm. */
 static void
 test_dash_keys(void)
@@ -451,16 +475,8 @@ test_dash_keys(void)
 	struct dash_source	*src;
 	struct dash_view	 v;
 	struct dash_data	 d;
-	struct orc_error	 err;
-	struct store		*s;
 
-	REQUIRE((s = seed()) != NULL);
-	store_close(s);
-	REQUIRE((src = dash_source_open(DB, NULL, &err)) != NULL);
-	dash_view_init(&v);
-	v.page = 4;
-	v.query.want = 20;
-	REQUIRE(dash_fetch(src, &v.query, 1000000, &d, &err) == 0);
+	REQUIRE((src = open_keys(&v, &d)) != NULL);
 
 	dash_key(&v, 'j', &d, NULL, src);
 	dash_key(&v, KEY_DOWN, &d, NULL, src);
@@ -685,17 +701,9 @@ test_dash_keys_more(void)
 	struct dash_source	*src;
 	struct dash_view	 v;
 	struct dash_data	 d;
-	struct orc_error	 err;
-	struct store		*s;
 	const char		*k;
 
-	REQUIRE((s = seed()) != NULL);
-	store_close(s);
-	REQUIRE((src = dash_source_open(DB, NULL, &err)) != NULL);
-	dash_view_init(&v);
-	v.page = 4;
-	v.query.want = 20;
-	REQUIRE(dash_fetch(src, &v.query, 1000000, &d, &err) == 0);
+	REQUIRE((src = open_keys(&v, &d)) != NULL);
 	/* A third name: "alpha" and "alpine" share "alp". */
 	REQUIRE(d.nwfs == 2);
 	d.wfs = realloc(d.wfs, 3 * sizeof *d.wfs);
@@ -765,14 +773,30 @@ test_dash_keys_more(void)
 	dash_source_close(src);
 }
 
+/* The view drawn on 30x120, as text; *last the colour of the start of
+ * the workflows table's last row. */
+static char *
+draw_text(const struct dash_view *v, const struct dash_data *d, int *last)
+{
+	struct dash_frame	*f;
+	char			*text;
+
+	f = dash_frame_create(30, 120, 0);
+	dash_draw(f, v, d, NULL, "d.db");
+	text = frame_text(f);
+	*last = f->color[3 + (int)v->wf_page][0];
+	dash_frame_free(f);
+	return text;
+}
+
 /* More workflows than rows: the table scrolls, no dead line. */
 static void
 test_dash_draw_workflows(void)
 {
 	struct dash_view	 v;
 	struct dash_data	 d;
-	struct dash_frame	*f;
 	char			*text, name[16];
+	int			 sel;
 	size_t			 i;
 
 	memset(&d, 0, sizeof d);
@@ -788,30 +812,26 @@ test_dash_draw_workflows(void)
 	/* 30 rows: 7 workflows shown. */
 	v.wf_page = (size_t)dash_wf_page_rows(30, 12);
 	CHECK(v.wf_page == 7);
-	f = dash_frame_create(30, 120, 0);
-	dash_draw(f, &v, &d, NULL, "d.db");
-	text = frame_text(f);
+	text = draw_text(&v, &d, &sel);
 	CHECK_CONTAINS(text, "WORKFLOW 1-7/12");
 	CHECK_CONTAINS(text, "flow06");
 	CHECK(strstr(text, "flow07") == NULL);
 	CHECK(strstr(text, "more workflows") == NULL);
+	CHECK(sel == DASH_C_NONE);
 	free(text);
-	dash_frame_free(f);
 
 	/* Tab, End: the last ones, the cursor on the last. */
 	dash_key(&v, '\t', &d, NULL, NULL);
 	dash_key(&v, 'G', &d, NULL, NULL);
 	CHECK(v.wf_cursor == 11 && v.wf_top == 5);
-	f = dash_frame_create(30, 120, 0);
-	dash_draw(f, &v, &d, NULL, "d.db");
-	text = frame_text(f);
+	text = draw_text(&v, &d, &sel);
 	CHECK_CONTAINS(text, "WORKFLOW 6-12/12");
 	CHECK_CONTAINS(text, "flow11");
 	CHECK(strstr(text, "flow04") == NULL);
-	CHECK(f->color[3 + 7][0] == DASH_C_SELECT);
+	/* The last row of the table is selected. */
+	CHECK(sel == DASH_C_SELECT);
 	CHECK_CONTAINS(text, "workflow 12/12");
 	free(text);
-	dash_frame_free(f);
 	dash_data_clear(&d);
 	dash_view_free(&v);
 }
