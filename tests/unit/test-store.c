@@ -294,14 +294,19 @@ test_store_migrate(void)
 	store_close(s);
 	CHECK(query_int("SELECT count(*) FROM schema_version") ==
 	    query_int("SELECT max(version) FROM schema_version"));
-	REQUIRE(exec_sql(DB, "INSERT INTO schema_version VALUES (7, 0)") == 0);
+	CHECK(query_int("SELECT count(*) FROM pg_indexes WHERE indexname = "
+	    "'runs_cron_key'") == 1);
+	REQUIRE(exec_sql(DB, "INSERT INTO schema_version VALUES (99, 0)") ==
+	    0);
 	s = store_open(DB, 0, NULL, &err);
 	CHECK(s == NULL);
-	CHECK_CONTAINS(err.message, db_msg("schema version 7 is newer"));
+	CHECK_CONTAINS(err.message, db_msg("schema version 99 is newer"));
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 5);
+	CHECK(query_int("PRAGMA user_version") == 6);
+	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
+	    "'index' AND name = 'runs_cron_key'") == 1);
 	/* A new file frees pages as purges delete runs. */
 	CHECK(query_int("PRAGMA auto_vacuum") == 2);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -1172,13 +1177,16 @@ test_store_claim(void)
 	CHECK(got.lease_until == now + 90000);
 	run_rec_clear(&got);
 
-	/* Finishing lets the lease go, unless on_failure is pending. */
+	/* Finishing lets the lease go, unless on_failure is pending. The
+	 * claims gave both runs a new owner, so a new token (PostgreSQL). */
 	mkrun(&r, 1, "wf", RUN_SUCCEEDED);
+	r.lease_epoch = 1;
 	memset(&ch, 0, sizeof ch);
 	ch.run = &r;
 	store_submit(s, &ch);
 	unrun(&r);
 	mkrun(&r, 4, "wf", RUN_FAILED);
+	r.lease_epoch = 1;
 	r.dead = DEAD_PENDING;
 	store_submit(s, &ch);
 	unrun(&r);
@@ -1254,6 +1262,8 @@ test_store_update_flags(void)
 	REQUIRE(store_get_run(s, r.id, &got, &err) == 0);
 	CHECK(got.lease_owner == NULL);
 	run_rec_clear(&got);
+	/* Taking the lease comes with the next token. */
+	r.lease_epoch++;
 	ch.flags = STORE_RUN_SET_LEASE;
 	store_submit(s, &ch);
 	REQUIRE(store_flush(s, &err) == 0);
@@ -1427,8 +1437,9 @@ test_store_fold(void)
 	CHECK(counts[RUN_RETRYING] == 1);
 	CHECK(counts[RUN_RUNNING] == 0);
 
-	/* A lease a skipped move asked for. */
+	/* A lease a skipped move asked for, with the next token. */
 	a.lease_owner = (char *)"other";
+	a.lease_epoch = 1;
 	fold_move(s, &a, RUN_RETRYING, STORE_RUN_SET_LEASE);
 	a.seq = 5;
 	fold_move(s, &a, RUN_RETRYING, 0);
