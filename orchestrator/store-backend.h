@@ -34,6 +34,18 @@ struct store_vet {
  * backends' unique indexes say the same (substr(key, 1, 5) = 'cron:'). */
 #define STORE_UNIQUE_KEY	"cron:"
 int	store_key_unique(const char *key);
+/* The migration of both backends that makes the cron keys unique: of the
+ * runs holding one key (an older build fired a minute twice), the first
+ * keeps it and the others lose it; they stay, with their history. */
+#define STORE_CRON_KEY_MIGRATION					\
+	"UPDATE runs SET idempotency_key = NULL WHERE "			\
+	"  substr(idempotency_key, 1, 5) = 'cron:' AND id NOT IN "	\
+	"  (SELECT min(id) FROM runs WHERE "				\
+	"  substr(idempotency_key, 1, 5) = 'cron:' "			\
+	"  GROUP BY workflow, idempotency_key);"			\
+	"CREATE UNIQUE INDEX runs_cron_key ON runs "			\
+	"  (workflow, idempotency_key) "				\
+	"  WHERE substr(idempotency_key, 1, 5) = 'cron:';"
 
 struct store_ops {
 	const char	*name;		/* "sqlite" */

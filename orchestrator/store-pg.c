@@ -182,13 +182,7 @@ static const char *const pg_migrations[] = {
 	 * with their history), as SQLite's version 6.
 	 */
 	"ALTER TABLE runs ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0;"
-	"UPDATE runs SET idempotency_key = NULL WHERE "
-	"  substr(idempotency_key, 1, 5) = 'cron:' AND id NOT IN "
-	"  (SELECT min(id) FROM runs WHERE "
-	"  substr(idempotency_key, 1, 5) = 'cron:' "
-	"  GROUP BY workflow, idempotency_key);"
-	"CREATE UNIQUE INDEX runs_cron_key ON runs (workflow, idempotency_key)"
-	"  WHERE substr(idempotency_key, 1, 5) = 'cron:';"
+	STORE_CRON_KEY_MIGRATION
 };
 #define PG_SCHEMA_VERSION \
 	((int)(sizeof pg_migrations / sizeof pg_migrations[0]))

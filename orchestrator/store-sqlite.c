@@ -177,13 +177,7 @@ static const char *const sqlite_migrations[] = {
 	 * the runs an older build let fire a minute twice, the first keeps
 	 * the key and the others lose it; they stay, with their history.
 	 */
-	"UPDATE runs SET idempotency_key = NULL WHERE "
-	"  substr(idempotency_key, 1, 5) = 'cron:' AND id NOT IN "
-	"  (SELECT min(id) FROM runs WHERE "
-	"  substr(idempotency_key, 1, 5) = 'cron:' "
-	"  GROUP BY workflow, idempotency_key);"
-	"CREATE UNIQUE INDEX runs_cron_key ON runs (workflow, idempotency_key)"
-	"  WHERE substr(idempotency_key, 1, 5) = 'cron:';"
+	STORE_CRON_KEY_MIGRATION
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
