@@ -38,6 +38,7 @@ struct run {
 	int			 pending;	/* changes not committed yet */
 	int			 barriers;	/* of those, not replayable */
 	int			 done;		/* final and reported */
+	int			 lost;		/* the store refused it */
 	struct engine_watch	 watch;
 	/* Admission (engine-admit.c). */
 	int			 has_slot;	/* counts against concurrency */
@@ -178,5 +179,8 @@ void		 engine_trace_run_end(struct run *);
 /* engine-load.c */
 struct run	*engine_run_load(struct engine *, const struct run_rec *,
 		    struct workflow *, struct orc_error *);
+/* The store refused a run's writes (store_refused_cb; arg: the engine). */
+void		 engine_store_refused(const char *run_id, const char *existing,
+		    void *arg);
 
 #endif

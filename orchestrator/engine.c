@@ -137,6 +137,7 @@ engine_create(struct event_base *base, struct store *store,
 	tv.tv_sec = 1;
 	tv.tv_usec = 0;
 	event_add(e->cancel_ev, &tv);
+	store_set_refused_cb(store, engine_store_refused, e);
 	e->renew = event_new(base, -1, EV_PERSIST, engine_renew_cb, e);
 	tv.tv_sec = e->lease_ms / 3000;
 	tv.tv_usec = (e->lease_ms / 3 % 1000) * 1000;
@@ -263,6 +264,7 @@ engine_free(struct engine *e)
 	for (i = 0; i < e->ndefs; i++)
 		workflow_unref(e->defs[i]);
 	free(e->defs);
+	store_set_refused_cb(e->store, NULL, NULL);
 	event_free(e->renew);
 	event_free(e->cancel_ev);
 	free(e->buckets_dir);
@@ -715,6 +717,16 @@ run_committed_cb(void *arg)
 
 	run->pending--;
 	run->barriers -= c->barrier;
+	/* Dropped (engine-load.c): nothing was written, nothing follows. */
+	if (run->lost) {
+		if (c->observed) {
+			free((char *)c->ev.step);
+			free((char *)c->ev.error);
+		}
+		free(c);
+		run_maybe_free(run);
+		return;
+	}
 	if (c->observed) {
 		engine_notify(run, &c->ev);
 		free((char *)c->ev.step);
