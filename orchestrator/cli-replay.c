@@ -110,7 +110,8 @@ cli_replay(int argc, char **argv)
 	struct orc_error err;
 	struct workflow *wf;
 	json_t *input, *trigger, *recorded = NULL;
-	char tmp[] = "/tmp/orchestrator-replay-XXXXXX";
+	const char *tmpdir = getenv("TMPDIR");
+	char tmp[4096];
 	int i, rc, made_tmp = 0;
 
 	if ((i = cli_parse("replay", argc, argv, opts, replay_opt, &ro,
@@ -134,6 +135,8 @@ cli_replay(int argc, char **argv)
 	/* Nothing is stored: buckets go to a throwaway folder too, unless
 	 * --buckets names one. */
 	if (buckets == NULL) {
+		snprintf(tmp, sizeof tmp, "%s/orchestrator-replay-XXXXXX",
+		    tmpdir != NULL && *tmpdir != '\0' ? tmpdir : "/tmp");
 		if (mkdtemp(tmp) == NULL) {
 			json_decref(input);
 			json_decref(recorded);

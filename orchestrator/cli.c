@@ -184,6 +184,10 @@ static const struct cli_command cli_commands[] = {
 	  "--db FILE restores it)",
 	  "  FILE                  the copy (its blob files go to a blobs "
 	  "folder beside it)\n" },
+	{ "fsm", cli_fsm, "(no arguments)",
+	  "print the run state machine: phase, event, condition, next "
+	  "phase, transition recorded, effects (first matching row wins)",
+	  "" },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 

@@ -142,5 +142,6 @@ int	cli_dashboard(int, char **);
 int	cli_schedules(int, char **);
 int	cli_prune(int, char **);
 int	cli_backup(int, char **);
+int	cli_fsm(int, char **);
 
 #endif

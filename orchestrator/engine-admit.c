@@ -1,5 +1,7 @@
 /*
- * Admission: which runs may start. Runs wait at a gate: a workflow's, or
+ * Admission: which runs may start. This file is policy: it answers which
+ * run may start and why one waits, and the driver (engine.c) moves the
+ * runs through the state machine. Runs wait at a gate: a workflow's, or
  * with "concurrency_key" one per key. A gate lets "concurrency" runs hold a
  * slot (from their start until they are final); the others wait, committed
  * as queued, highest "priority" first and in arrival order among equals,
@@ -12,28 +14,14 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <event2/event.h>
 
 #include "engine-internal.h"
 #include "hmap.h"
 #include "log.h"
 #include "workflow.h"
-
-/* Idempotency keys are valid for a day (SPEC section 3). */
-
-static void	gate_pump(struct engine_gate *);
-
-/* A gate's rate-limit wait is over: start what may start. */
-static void
-gate_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	gate_pump(arg);
-}
 
 /* The gate of that name, made on first use. */
 static struct engine_gate *
@@ -45,7 +33,6 @@ engine_gate(struct engine *e, const char *key, int limit)
 		g = xcalloc(1, sizeof *g);
 		g->engine = e;
 		g->key = xstrdup(key);
-		g->timer = evtimer_new(e->base, gate_timer_cb, g);
 		hmap_set(e->gates, key, g);
 	}
 	g->limit = limit;
@@ -58,7 +45,7 @@ gate_push(struct engine_gate *g, struct run *run)
 {
 	struct run *after = g->tail;
 
-	while (after != NULL && after->priority < run->priority)
+	while (after != NULL && after->keys.priority < run->keys.priority)
 		after = after->wait_prev;
 	run->wait_prev = after;
 	run->wait_next = after != NULL ? after->wait_next : g->head;
@@ -93,111 +80,114 @@ gate_unlink(struct engine_gate *g, struct run *run)
 	run->engine->stats.waiting--;
 }
 
-/* Records in the run's timeline why it waits ("waiting": the reason is
- * the transition's text), once per kind of reason (a slot: 1, a rate
- * limit's token: 2), so show, the API and the dashboard can say. */
+/* Gives a run one of its gate's slots. */
 static void
-gate_tell_wait(struct run *run, int kind, const char *fmt, ...)
-{
-	char why[256];
-	va_list ap;
-
-	if (run->told_wait == kind || run->engine->paused)
-		return;
-	run->told_wait = kind;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
-	va_end(ap);
-	run->rec.updated_at = orc_now_ms();
-	engine_run_note(run, "waiting", why, 0, NULL);
-}
-
-/* Gives a run a slot and starts it. */
-static void
-gate_start(struct engine_gate *g, struct run *run)
+gate_take_slot(struct engine_gate *g, struct run *run)
 {
 	run->has_slot = 1;
 	g->running++;
-	engine_run_apply(run, FSM_START, NULL);
 }
 
-/* Starts waiting runs while the gate has slots and their rate limits
- * have tokens; when a token is missing, comes back when it is there. */
-static void
-gate_pump(struct engine_gate *g)
+/* The run's gate. */
+static struct engine_gate *
+gate_of(struct run *run)
 {
-	struct timeval tv;
-	struct run *run;
-	int64_t wait = 0;
+	return engine_gate(run->engine, run->keys.gate,
+	    workflow_concurrency(run->wf));
+}
 
+/* Puts a queued run in its gate's queue (unless it is there or holds a
+ * slot); engine_gate_next then says when it may start. */
+struct engine_gate *
+engine_admit_queue(struct run *run)
+{
+	struct engine_gate *g = gate_of(run);
+
+	if (!run->has_slot && !run->waiting)
+		gate_push(g, run);
+	return g;
+}
+
+/* A run that was running before a restart takes its slot regardless. */
+void
+engine_admit_hold(struct run *run)
+{
+	if (run->has_slot)
+		return;
+	run->token_taken = 1;
+	gate_take_slot(gate_of(run), run);
+}
+
+/*
+ * The next decision of a gate: 1 with a run that holds a slot now and may
+ * start (wait_ms 0), or with the run at the head that waits wait_ms for a
+ * token of its rate limit; 0 when nothing can start (no slot, no one
+ * waiting, or the engine is stopping).
+ */
+int
+engine_gate_next(struct engine_gate *g, struct admit_decision *d)
+{
+	struct run *run;
+
+	memset(d, 0, sizeof *d);
 	while (!g->engine->paused && g->head != NULL &&
 	    (g->limit <= 0 || g->running < g->limit)) {
 		run = g->head;
-		if (!engine_flow_take(run, &wait)) {
-			gate_tell_wait(run, 2, "its rate limit: a token is "
-			    "free in %lld ms", (long long)wait);
-			tv.tv_sec = wait / 1000;
-			tv.tv_usec = (wait % 1000) * 1000;
-			evtimer_add(g->timer, &tv);
-			return;
+		if (!engine_flow_take(run, &d->wait_ms)) {
+			d->run = run;
+			return 1;
 		}
 		gate_unlink(g, run);
-		if (run->rec.state == RUN_QUEUED && !run->done)
-			gate_start(g, run);
+		if (run->rec.state != RUN_QUEUED || run->done)
+			continue;
+		gate_take_slot(g, run);
+		d->run = run;
+		d->wait_ms = 0;
+		return 1;
 	}
+	return 0;
 }
 
-/* Starts a queued (or resumed) run when its gate lets it; force: it was
- * running before a restart and takes its slot regardless. */
-void
-engine_admit(struct run *run, int force)
+/* Whether a queued run waits because its gate is full; why says so. */
+int
+engine_admit_blocked(struct run *run, char *why, size_t len)
 {
-	struct orc_error err;
-	struct engine_gate *g;
+	struct engine_gate *g = gate_of(run);
 
-	if (run->has_slot || run->waiting || run->debounce_key != NULL)
-		return;
-	if (run->gate_key == NULL)
-		engine_flow_keys(run, &err);
-	g = engine_gate(run->engine, run->gate_key,
-	    workflow_concurrency(run->wf));
-	if (force && !run->engine->paused) {
-		run->token_taken = 1;
-		gate_start(g, run);
-		return;
-	}
-	gate_push(g, run);
-	gate_pump(g);
-	if (run->waiting && g->limit > 0 && g->running >= g->limit)
-		gate_tell_wait(run, 1, "a slot: its %s, %d of %d running",
-		    strchr(g->key, '\x1f') != NULL ? "concurrency key is full" :
-		    "concurrency limit is reached", g->running, g->limit);
+	if (!run->waiting || g->limit <= 0 || g->running < g->limit)
+		return 0;
+	snprintf(why, len, "a slot: its %s, %d of %d running",
+	    strchr(g->key, '\x1f') != NULL ? "concurrency key is full" :
+	    "concurrency limit is reached", g->running, g->limit);
+	return 1;
 }
 
-/* A run is final (or leaves memory): frees its slot for the next one. */
-void
+/* A run is final (or leaves memory): it leaves its gate. The gate, for
+ * the driver to ask engine_gate_next, when that may let a run start. */
+struct engine_gate *
 engine_release(struct run *run)
 {
 	struct engine_gate *g;
+	int was_waiting = run->waiting;
 
 	engine_flow_forget(run);
-	if (run->gate_key == NULL ||
-	    (g = hmap_get(run->engine->gates, run->gate_key)) == NULL)
-		return;
+	if (run->keys.gate == NULL ||
+	    (g = hmap_get(run->engine->gates, run->keys.gate)) == NULL)
+		return NULL;
 	if (run->waiting)
 		gate_unlink(g, run);
 	if (!run->has_slot)
-		return;
+		return was_waiting ? g : NULL;
 	run->has_slot = 0;
 	g->running--;
-	gate_pump(g);
+	return g;
 }
 
 /* Refuses a new run when memory or its gate's queue is full. */
 int
 engine_admit_check(struct engine *e, struct run *run, struct orc_error *err)
 {
-	struct engine_gate *g = hmap_get(e->gates, run->gate_key);
+	struct engine_gate *g = hmap_get(e->gates, run->keys.gate);
 	int limit = workflow_concurrency(run->wf);
 
 	if (e->paused) {
@@ -313,7 +303,6 @@ gate_free(const char *key, void *value, void *arg)
 {
 	struct engine_gate *g = value;
 
-	event_free(g->timer);
 	free(g->key);
 	free(g);
 }

@@ -1,5 +1,5 @@
 /*
- * Flow control from a workflow's keys (SPEC section 1): "concurrency_key"
+ * Flow control from a workflow's keys: "concurrency_key"
  * splits a workflow's concurrency into one gate per key, "priority" orders
  * the runs waiting at a gate, "rate_limit" is a token bucket per workflow
  * or per key (a run waits for a token, or with "on_limit": "reject" the
@@ -7,18 +7,18 @@
  * the last trigger with its key (at most max_wait_ms after the first): the
  * later triggers replace its input and are answered with its id.
  *
- * Every key is a template over the trigger's input, rendered again from
- * the stored input after a restart, so nothing here needs a table of its
- * own: waiting runs are queued runs in the store, a debounce window is the
- * run's due_at.
+ * Every key is a template over the trigger's input, rendered once per
+ * trigger (and again from the stored input after a restart), so nothing
+ * here needs a table of its own: waiting runs are queued runs in the
+ * store, a debounce window is the run's due_at. This file is policy: it
+ * answers questions and keeps its indexes; the driver (engine.c) moves
+ * the runs.
  */
 #include "config.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <event2/event.h>
 
 #include "engine-internal.h"
 #include "hmap.h"
@@ -66,59 +66,72 @@ flow_name(const struct workflow *wf, const char *key)
 	return xasprintf("%s\x1f%s", workflow_name(wf), key);
 }
 
-/* The gate and rate keys and the priority of a run of wf with input. */
-static int
-flow_keys(const struct workflow *wf, const json_t *input, char **gate,
-    char **rate, int *priority, struct orc_error *err)
+/* Renders every flow key of a trigger of wf, once: the gate, the rate
+ * bucket, the debounce window and the priority. */
+int
+engine_flow_keys(const struct workflow *wf, const json_t *input,
+    struct flow_keys *k, struct orc_error *err)
 {
 	const json_t *ck = flow_get(wf, "concurrency_key");
 	const json_t *rl = flow_get(wf, "rate_limit");
 	const json_t *pr = flow_get(wf, "priority");
-	char *k = NULL, *p;
+	const json_t *db = flow_get(wf, "debounce");
+	char *s = NULL;
 
-	*gate = *rate = NULL;
-	*priority = 0;
-	if (ck != NULL && (k = flow_render(wf, ck, input, "concurrency_key",
+	memset(k, 0, sizeof *k);
+	if (ck != NULL && (s = flow_render(wf, ck, input, "concurrency_key",
 	    err)) == NULL)
-		return -1;
-	*gate = flow_name(wf, k);
-	free(k);
-	k = NULL;
-	if (rl != NULL) {
-		if (json_object_get(rl, "key") != NULL && (k = flow_render(wf,
-		    json_object_get(rl, "key"), input, "rate_limit.key",
-		    err)) == NULL)
-			goto fail;
-		*rate = flow_name(wf, k);
-		free(k);
-	}
+		goto fail;
+	k->gate = flow_name(wf, s);
+	free(s);
+	s = NULL;
+	if (rl != NULL && json_object_get(rl, "key") != NULL &&
+	    (s = flow_render(wf, json_object_get(rl, "key"), input,
+	    "rate_limit.key", err)) == NULL)
+		goto fail;
+	if (rl != NULL)
+		k->rate = flow_name(wf, s);
+	free(s);
+	s = NULL;
+	if (db != NULL && (s = flow_render(wf, json_object_get(db, "key"),
+	    input, "debounce.key", err)) == NULL)
+		goto fail;
+	if (db != NULL)
+		k->debounce = flow_name(wf, s);
+	free(s);
 	if (pr != NULL) {
-		if ((p = flow_render(wf, pr, input, "priority", err)) == NULL)
+		if ((s = flow_render(wf, pr, input, "priority", err)) == NULL)
 			goto fail;
-		*priority = (int)strtol(p, NULL, 10);
-		free(p);
+		k->priority = (int)strtol(s, NULL, 10);
+		free(s);
 	}
 	return 0;
 fail:
-	free(*gate);
-	free(*rate);
-	*gate = *rate = NULL;
+	engine_flow_keys_clear(k);
 	return -1;
 }
 
-/* Sets the run's keys from its input; falls back to the workflow-wide
- * gate (and logs why) when a template names nothing. */
-int
-engine_flow_keys(struct run *run, struct orc_error *err)
+/* The keys of a run read back from the store: as engine_flow_keys, but a
+ * template that names nothing falls back to the workflow-wide gate. */
+void
+engine_flow_keys_loaded(const struct workflow *wf, const json_t *input,
+    struct flow_keys *k, const char *run_id)
 {
-	free(run->gate_key);
-	free(run->rate_key);
-	if (flow_keys(run->wf, run->rec.input, &run->gate_key, &run->rate_key,
-	    &run->priority, err) == 0)
-		return 0;
-	log_warn("%s: run %s: %s", __func__, run->rec.id, err->message);
-	run->gate_key = xstrdup(run->rec.workflow);
-	return -1;
+	struct orc_error err;
+
+	if (engine_flow_keys(wf, input, k, &err) == 0)
+		return;
+	log_warn("%s: run %s: %s", __func__, run_id, err.message);
+	k->gate = xstrdup(workflow_name(wf));
+}
+
+void
+engine_flow_keys_clear(struct flow_keys *k)
+{
+	free(k->gate);
+	free(k->rate);
+	free(k->debounce);
+	memset(k, 0, sizeof *k);
 }
 
 /* The bucket of a rate key, made full on first use. */
@@ -168,9 +181,9 @@ engine_flow_take(struct run *run, int64_t *wait_ms)
 {
 	const json_t *rl = flow_get(run->wf, "rate_limit");
 
-	if (rl == NULL || run->token_taken || run->rate_key == NULL)
+	if (rl == NULL || run->token_taken || run->keys.rate == NULL)
 		return 1;
-	if (!flow_take(flow_bucket(run->engine, run->rate_key, rl), wait_ms))
+	if (!flow_take(flow_bucket(run->engine, run->keys.rate, rl), wait_ms))
 		return 0;
 	run->token_taken = 1;
 	return 1;
@@ -179,23 +192,16 @@ engine_flow_take(struct run *run, int64_t *wait_ms)
 /* "on_limit": "reject": takes a token for a new run now or refuses it
  * (ORC_EFULL). 1 when a token was taken, 0 when no limit applies. */
 int
-engine_flow_reject(struct engine *e, struct workflow *wf, const json_t *input,
-    struct orc_error *err)
+engine_flow_reject(struct engine *e, const struct workflow *wf,
+    const struct flow_keys *k, struct orc_error *err)
 {
 	const json_t *rl = flow_get(wf, "rate_limit");
 	const char *mode = json_string_value(json_object_get(rl, "on_limit"));
-	char *gate, *rate;
 	int64_t wait = 0;
-	int prio, ok;
 
 	if (rl == NULL || mode == NULL || strcmp(mode, "reject") != 0)
 		return 0;
-	if (flow_keys(wf, input, &gate, &rate, &prio, err) != 0)
-		return -1;
-	ok = flow_take(flow_bucket(e, rate, rl), &wait);
-	free(gate);
-	free(rate);
-	if (ok)
+	if (flow_take(flow_bucket(e, k->rate, rl), &wait))
 		return 1;
 	orc_error_set(err, ORC_EFULL, "workflow %s is over its rate limit of "
 	    "%g per second; a token is free in %lld ms", workflow_name(wf),
@@ -204,106 +210,42 @@ engine_flow_reject(struct engine *e, struct workflow *wf, const json_t *input,
 	return -1;
 }
 
-/* The window of a debounced run ended: it goes to admission. */
-static void
-flow_due_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct run *run = arg;
-
-	engine_flow_forget(run);
-	log_debug("%s: run %s debounce window over", __func__, run->rec.id);
-	engine_admit(run, 0);
-}
-
-/* (Re)arms the run's window end at rec.due_at. */
-static void
-flow_arm(struct run *run)
-{
-	int64_t ms = run->rec.due_at - orc_now_ms();
-	struct timeval tv;
-
-	if (ms < 0)
-		ms = 0;
-	if (run->due == NULL)
-		run->due = evtimer_new(run->engine->base, flow_due_cb, run);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(run->due, &tv);
-}
-
-/* The debounce window key of a trigger, or NULL (no debounce, or err). */
-static char *
-flow_debounce_key(struct workflow *wf, const json_t *input,
-    struct orc_error *err)
+/* The end of a debounce window opened at created_at by a trigger at now:
+ * wait_ms after the trigger, at most max_wait_ms after the first. */
+int64_t
+engine_flow_window_end(const struct workflow *wf, int64_t created_at,
+    int64_t now)
 {
 	const json_t *db = flow_get(wf, "debounce");
-	char *k, *name;
+	int64_t wait = json_integer_value(json_object_get(db, "wait_ms"));
+	int64_t max = json_integer_value(json_object_get(db, "max_wait_ms"));
+	int64_t due = now + wait;
 
-	if (db == NULL)
-		return NULL;
-	if ((k = flow_render(wf, json_object_get(db, "key"), input,
-	    "debounce.key", err)) == NULL)
-		return NULL;
-	name = flow_name(wf, k);
-	free(k);
-	return name;
+	if (max > 0 && due > created_at + max)
+		due = created_at + max;
+	return due;
 }
 
-/* A trigger inside a run's debounce window replaces that run's input:
- * 1 with its id (watch's accepted is called once that is committed); 0
- * when no window is open (or the workflow has none). */
-int
-engine_flow_debounce(struct engine *e, struct workflow *wf,
-    const json_t *input, const struct engine_watch *watch,
-    char id[RUN_ID_LEN + 1], struct orc_error *err)
+/* The run whose debounce window takes a trigger with these keys, or NULL. */
+struct run *
+engine_flow_window(struct engine *e, const struct flow_keys *k)
 {
-	const json_t *db = flow_get(wf, "debounce");
-	struct run *run;
-	int64_t now = orc_now_ms(), wait, max;
-	char *name;
-
-	if (db == NULL)
-		return 0;
-	if ((name = flow_debounce_key(wf, input, err)) == NULL)
-		return -1;
-	run = hmap_get(e->debounce, name);
-	free(name);
-	if (run == NULL || run->rec.state != RUN_QUEUED || run->done)
-		return 0;
-	json_decref(run->rec.input);
-	run->rec.input = json_deep_copy(input);
-	json_decref(run->step_input);
-	run->step_input = json_incref(run->rec.input);
-	wait = json_integer_value(json_object_get(db, "wait_ms"));
-	max = json_integer_value(json_object_get(db, "max_wait_ms"));
-	run->rec.due_at = now + wait;
-	if (max > 0 && run->rec.due_at > run->rec.created_at + max)
-		run->rec.due_at = run->rec.created_at + max;
-	run->rec.updated_at = now;
-	engine_run_note(run, "debounced", "a later trigger replaced the input",
-	    STORE_RUN_SET_INPUT, watch);
-	flow_arm(run);
-	memcpy(id, run->rec.id, RUN_ID_LEN + 1);
-	return 1;
+	return k->debounce != NULL ? hmap_get(e->debounce, k->debounce) :
+	    NULL;
 }
 
-/* Opens (or, after a restart, reopens) a new run's debounce window. */
+/* Opens (or, after a restart, reopens) a run's debounce window: later
+ * triggers with its key find it until engine_flow_forget. */
 void
-engine_flow_debounce_start(struct run *run)
+engine_flow_window_open(struct run *run)
 {
-	const json_t *db = flow_get(run->wf, "debounce");
-	struct orc_error err;
-
-	if (db == NULL || run->debounce_key != NULL)
-		return;
-	if ((run->debounce_key = flow_debounce_key(run->wf, run->rec.input,
-	    &err)) == NULL)
+	if (run->keys.debounce == NULL || run->in_window)
 		return;
 	if (run->rec.due_at == 0)
-		run->rec.due_at = run->rec.created_at +
-		    json_integer_value(json_object_get(db, "wait_ms"));
-	hmap_set(run->engine->debounce, run->debounce_key, run);
-	flow_arm(run);
+		run->rec.due_at = engine_flow_window_end(run->wf,
+		    run->rec.created_at, run->rec.created_at);
+	hmap_set(run->engine->debounce, run->keys.debounce, run);
+	run->in_window = 1;
 }
 
 /* The run no longer takes triggers of its window (started, final, freed). */
@@ -312,16 +254,11 @@ engine_flow_forget(struct run *run)
 {
 	struct engine *e = run->engine;
 
-	if (run->due != NULL) {
-		event_free(run->due);
-		run->due = NULL;
-	}
-	if (run->debounce_key == NULL)
+	if (!run->in_window)
 		return;
-	if (hmap_get(e->debounce, run->debounce_key) == run)
-		hmap_remove(e->debounce, run->debounce_key);
-	free(run->debounce_key);
-	run->debounce_key = NULL;
+	if (hmap_get(e->debounce, run->keys.debounce) == run)
+		hmap_remove(e->debounce, run->keys.debounce);
+	run->in_window = 0;
 }
 
 /* Frees a bucket (hmap_each). */

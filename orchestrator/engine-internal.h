@@ -20,21 +20,30 @@ struct run_commit;
 struct step_call;
 struct workflow;
 
+/* The flow keys of a run, rendered once from its input (engine-flow.c). */
+struct flow_keys {
+	char			*gate;		/* workflow [+ concurrency key] */
+	char			*rate;		/* rate bucket, or NULL */
+	char			*debounce;	/* debounce window, or NULL */
+	int			 priority;
+};
+
 struct run {
 	struct engine		*engine;
 	struct run		*prev, *next;
 	struct run_rec		 rec;		/* as it will be stored */
+	enum fsm_state		 phase;		/* rec.state, finer */
 	struct workflow		*wf;
 	int			 idx;		/* rec.step in wf, or -1 */
 	json_t			*step_input;	/* of the current step */
 	json_t			*steps_out;	/* name -> latest output */
 	struct step_call	*call;		/* the attempt in flight */
-	int			 call_is_dead;	/* it is on_failure */
 	char			*call_error;	/* why no call could start */
-	int			 dead_attempt;
+	int			 dead_attempt;	/* of on_failure */
 	int64_t			 call_started;	/* wall clock, ms */
-	struct event		*timer;		/* step timeout or backoff */
-	struct event		*deadline;	/* run timeout */
+	struct event		*attempt_timer;	/* the attempt's timeout */
+	struct event		*due_timer;	/* FSM_DUE at the due time */
+	struct event		*deadline;	/* the run's own timeout */
 	int			 pending;	/* changes not committed yet */
 	int			 barriers;	/* of those, not replayable */
 	int			 done;		/* final and reported */
@@ -45,14 +54,10 @@ struct run {
 	int			 waiting;	/* in its gate's queue */
 	struct run		*wait_prev, *wait_next;
 	char			*key_index;	/* in engine.by_key, or NULL */
-	/* Flow control (engine-flow.c), from the workflow's templates. */
-	char			*gate_key;	/* workflow [+ concurrency key] */
-	char			*rate_key;	/* rate bucket, or NULL */
-	char			*debounce_key;	/* while debounced, or NULL */
-	int			 priority;
+	/* Flow control (engine-flow.c). */
+	struct flow_keys	 keys;
 	int			 token_taken;	/* a rate token is spent */
-	int			 told_wait;	/* the kind of wait last recorded */
-	struct event		*due;		/* end of a debounce window */
+	int			 in_window;	/* in engine.debounce */
 	struct run_commit	*last_commit;	/* the latest submitted */
 	/* Tracing (engine-trace.c), only while the engine traces. */
 	int			 traced;	/* tctx and tparent are set */
@@ -61,6 +66,18 @@ struct run {
 	uint8_t			 tparent[TRACE_SPAN_BYTES]; /* the caller's */
 	uint8_t			 step_span[TRACE_SPAN_BYTES];
 	int64_t			 step_start_ns;	/* 0: no attempt span open */
+};
+
+/* Whether the run is in its dead letter (on_failure's attempts). */
+#define RUN_IN_DEAD(run)	((run)->phase == FSM_DEAD_PENDING ||	\
+				 (run)->phase == FSM_DEAD_RUNNING ||	\
+				 (run)->phase == FSM_DEAD_BACKOFF)
+
+/* What admission decided for the head of a gate (engine_gate_next). */
+struct admit_decision {
+	struct run		*run;
+	int64_t			 wait_ms;	/* 0: start it now; else the
+						   wait for a rate token */
 };
 
 /* Runs of one gate (a workflow, or a workflow and a concurrency key):
@@ -72,7 +89,6 @@ struct engine_gate {
 	int			 running;
 	size_t			 nwaiting;
 	struct run		*head, *tail;
-	struct event		*timer;		/* waiting for a rate token */
 };
 
 /* A token bucket of a rate_limit. */
@@ -123,22 +139,21 @@ struct engine {
 struct run	*engine_run_new(struct engine *, struct workflow *,
 		    const struct engine_watch *);
 void		 engine_run_apply(struct run *, enum fsm_event, const char *);
-void		 engine_run_start(struct run *);
 struct run	*engine_run_find(struct engine *, const char *);
 void		 engine_run_index(struct run *);
 void		 engine_def_add(struct engine *, struct workflow *);
 void		 engine_run_redrive(struct run *, unsigned);
 void		 engine_run_free_now(struct run *);
-void		 engine_run_note(struct run *, const char *event,
-		    const char *reason, unsigned,
-		    const struct engine_watch *);
 void		 engine_run_note_dead(struct run *, const char *event);
-void		 engine_run_dead_give_up(struct run *, const char *why);
 void		 engine_run_continue(struct run *);
 
-/* engine-admit.c */
-void		 engine_admit(struct run *, int force);
-void		 engine_release(struct run *);
+/* engine-admit.c: which runs may start; never moves a run itself. */
+struct engine_gate *engine_admit_queue(struct run *);
+void		 engine_admit_hold(struct run *);
+int		 engine_gate_next(struct engine_gate *,
+		    struct admit_decision *);
+int		 engine_admit_blocked(struct run *, char *why, size_t);
+struct engine_gate *engine_release(struct run *);
 int		 engine_admit_check(struct engine *, struct run *,
 		    struct orc_error *);
 /* engine-replay.c: swaps an outward step of a replay for its recorded
@@ -153,15 +168,21 @@ int		 engine_key_find(struct engine *, const char *workflow,
 void		 engine_key_add(struct run *, const char *key);
 void		 engine_gates_free(struct engine *);
 
-/* engine-flow.c */
-int		 engine_flow_keys(struct run *, struct orc_error *);
+/* engine-flow.c: flow control policy; never moves a run itself. */
+int		 engine_flow_keys(const struct workflow *, const json_t *input,
+		    struct flow_keys *, struct orc_error *);
+void		 engine_flow_keys_loaded(const struct workflow *,
+		    const json_t *input, struct flow_keys *,
+		    const char *run_id);
+void		 engine_flow_keys_clear(struct flow_keys *);
 int		 engine_flow_take(struct run *, int64_t *wait_ms);
-int		 engine_flow_reject(struct engine *, struct workflow *,
-		    const json_t *input, struct orc_error *);
-int		 engine_flow_debounce(struct engine *, struct workflow *,
-		    const json_t *input, const struct engine_watch *,
-		    char id[RUN_ID_LEN + 1], struct orc_error *);
-void		 engine_flow_debounce_start(struct run *);
+int		 engine_flow_reject(struct engine *, const struct workflow *,
+		    const struct flow_keys *, struct orc_error *);
+int64_t		 engine_flow_window_end(const struct workflow *,
+		    int64_t created_at, int64_t now);
+struct run	*engine_flow_window(struct engine *,
+		    const struct flow_keys *);
+void		 engine_flow_window_open(struct run *);
 void		 engine_flow_forget(struct run *);
 void		 engine_flow_free(struct engine *);
 

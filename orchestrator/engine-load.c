@@ -103,6 +103,8 @@ engine_run_load(struct engine *e, const struct run_rec *rec,
 		return NULL;
 	run = engine_run_new(e, wf, NULL);
 	run_rec_copy(&run->rec, rec);
+	run->phase = engine_fsm_loaded(rec->state, rec->dead);
+	engine_flow_keys_loaded(wf, rec->input, &run->keys, rec->id);
 	engine_run_index(run);
 	run->idx = rec->step ? workflow_step_index(wf, rec->step) : -1;
 	if ((rec->step != NULL && run->idx < 0) ||
@@ -217,10 +219,8 @@ resume_crash_loop(struct run *run, int limit)
 	    dead ? "" : "step ", cc.step, cc.crashes, dead ? "run" :
 	    "resumed", limit);
 	log_error("%s: run %s: %s", __func__, run->rec.id, msg);
-	if (dead)
-		engine_run_dead_give_up(run, msg);
-	else
-		engine_run_apply(run, FSM_STEP_FAILED, msg);
+	/* A step fails (on_failure may follow); an owed on_failure fails. */
+	engine_run_apply(run, FSM_STEP_FAILED, msg);
 	free(msg);
 	return 1;
 }

@@ -98,7 +98,7 @@ engine_trace_step_end(struct run *run, const char *name, const char *status,
 	si.failed = error != NULL;
 	si.workflow = run->rec.workflow;
 	si.run_id = run->rec.id;
-	si.attempt = run->call_is_dead ? run->dead_attempt : run->rec.attempt;
+	si.attempt = RUN_IN_DEAD(run) ? run->dead_attempt : run->rec.attempt;
 	si.status = status;
 	si.error = error;
 	run->step_start_ns = 0;

@@ -48,7 +48,8 @@ struct run_commit {
 
 /* What the driver knows about an event besides its kind. */
 struct run_event {
-	const char	*error;
+	const char	*error;		/* why it failed: the run's error */
+	const char	*reason;	/* why it waits: the transition's */
 	int		 retryable;
 	int		 output_ok;
 	json_t		*output;	/* the finished step's, borrowed */
@@ -56,11 +57,18 @@ struct run_event {
 	int64_t		 duration_ms;
 	unsigned	 store_flags;	/* extra STORE_RUN_* for the change */
 	int64_t		 retry_after_ms; /* the step's minimum backoff */
+	const json_t	*input;		/* FSM_ABSORB's, borrowed */
+	const struct engine_watch *notify; /* told once committed */
 };
 
 static void	run_step_done_cb(struct step_call *, void *);
+static void	run_start(struct run *);
 static void	run_start_dead(struct run *);
-static void	run_timer_cb(evutil_socket_t, short, void *);
+static void	run_attempt_timer_cb(evutil_socket_t, short, void *);
+static void	run_due_timer_cb(evutil_socket_t, short, void *);
+static void	run_gate_pump(struct engine_gate *);
+static void	run_admission(struct run *);
+static void	run_arm(struct run *, struct event *, int64_t);
 static void	run_apply(struct run *, enum fsm_event,
 		    const struct run_event *);
 static void	run_submit(struct run *, const struct transition_rec *,
@@ -150,8 +158,10 @@ static void
 run_free(struct run *run)
 {
 	struct engine *e = run->engine;
+	struct engine_gate *g;
 
-	engine_release(run);
+	if ((g = engine_release(run)) != NULL)
+		run_gate_pump(g);
 	if (hmap_get(e->by_id, run->rec.id) == run)
 		hmap_remove(e->by_id, run->rec.id);
 	if (run->key_index != NULL) {
@@ -171,14 +181,13 @@ run_free(struct run *run)
 		step_call_free(run->call);
 		e->stats.calls--;
 	}
-	if (run->timer != NULL)
-		event_free(run->timer);
+	event_free(run->attempt_timer);
+	event_free(run->due_timer);
 	if (run->deadline != NULL)
 		event_free(run->deadline);
 	run_rec_clear(&run->rec);
 	free(run->call_error);
-	free(run->gate_key);
-	free(run->rate_key);
+	engine_flow_keys_clear(&run->keys);
 	json_decref(run->step_input);
 	json_decref(run->steps_out);
 	workflow_unref(run->wf);
@@ -212,6 +221,59 @@ run_note_stopped(struct run *run)
 	run_note_init(run, &tr, ENGINE_EVENT_STOPPED, orc_now_ms());
 	tr.attempt = run->rec.attempt;
 	run_submit(run, &tr, NULL, 0, 0, 0);
+}
+
+/* Records a transition that changes no state, with why. */
+static void
+run_note(struct run *run, const char *event, const char *reason)
+{
+	struct transition_rec tr;
+
+	run_note_init(run, &tr, event, run->rec.updated_at);
+	tr.error = (char *)reason;
+	run_submit(run, &tr, NULL, 0, 0, 0);
+}
+
+/* Starts what a gate lets start; the run at its head that waits for a
+ * rate token is told so, and wakes when the token is there. */
+static void
+run_gate_pump(struct engine_gate *g)
+{
+	struct admit_decision d;
+	struct run_event ev;
+	char why[96];
+
+	while (engine_gate_next(g, &d)) {
+		if (d.wait_ms == 0) {
+			run_apply(d.run, FSM_ADMIT, NULL);
+			continue;
+		}
+		snprintf(why, sizeof why, "its rate limit: a token is free in "
+		    "%lld ms", (long long)d.wait_ms);
+		memset(&ev, 0, sizeof ev);
+		ev.reason = why;
+		run_apply(d.run, FSM_WAIT_FOR_TOKEN, &ev);
+		run_arm(d.run, d.run->due_timer, d.wait_ms);
+		break;
+	}
+}
+
+/* A queued run asks its gate: it starts, or it learns why it waits. */
+static void
+run_admission(struct run *run)
+{
+	struct run_event ev;
+	char why[128];
+
+	if (run->engine->paused)
+		return;
+	run_gate_pump(engine_admit_queue(run));
+	if (run->phase != FSM_RUNNING &&
+	    engine_admit_blocked(run, why, sizeof why)) {
+		memset(&ev, 0, sizeof ev);
+		ev.reason = why;
+		run_apply(run, FSM_WAIT_FOR_SLOT, &ev);
+	}
 }
 
 void
@@ -357,7 +419,9 @@ engine_run_new(struct engine *e, struct workflow *wf,
 	run->wf = workflow_ref(wf);
 	run->idx = -1;
 	run->steps_out = json_object();
-	run->timer = evtimer_new(e->base, run_timer_cb, run);
+	run->phase = FSM_NEW;
+	run->attempt_timer = evtimer_new(e->base, run_attempt_timer_cb, run);
+	run->due_timer = evtimer_new(e->base, run_due_timer_cb, run);
 	if (watch != NULL)
 		run->watch = *watch;
 	run->next = e->runs;
@@ -401,13 +465,15 @@ static void
 run_finish(struct run *run)
 {
 	struct engine_event ev;
+	struct engine_gate *g;
 
 	if (run->done)
 		return;
 	run->done = 1;
 	run->engine->active--;
 	run->engine->stats.finished[run->rec.state]++;
-	engine_release(run);
+	if ((g = engine_release(run)) != NULL)
+		run_gate_pump(g);
 	log_debug("%s: run %s %s", __func__, run->rec.id,
 	    run_state_name(run->rec.state));
 	memset(&ev, 0, sizeof ev);
@@ -445,9 +511,9 @@ run_backoff_ms(const struct retry_policy *p, int attempt)
 	return d;
 }
 
-/* Arms the run's timer for ms from now. */
+/* Arms one of the run's timers for ms from now. */
 static void
-run_arm(struct run *run, int64_t ms)
+run_arm(struct run *run, struct event *timer, int64_t ms)
 {
 	struct timeval tv;
 
@@ -458,22 +524,33 @@ run_arm(struct run *run, int64_t ms)
 	/* libevent counts from the time it cached at the top of this loop
 	 * turn: refresh it, or a Retry-After could be honoured early. */
 	event_base_update_cache_time(run->engine->base);
-	evtimer_add(run->timer, &tv);
+	evtimer_add(timer, &tv);
+}
+
+/* The step the run is in: its current one, or on_failure. */
+static const struct workflow_step *
+run_step(const struct run *run)
+{
+	if (RUN_IN_DEAD(run))
+		return workflow_on_failure(run->wf);
+	return run->idx >= 0 ? workflow_step_at(run->wf, (size_t)run->idx) :
+	    NULL;
 }
 
 /* The name of the attempt in flight's step (on_failure's too). */
 static const char *
 run_call_name(struct run *run)
 {
-	return run->call_is_dead ?
+	return RUN_IN_DEAD(run) ?
 	    workflow_step_name(workflow_on_failure(run->wf)) : run->rec.step;
 }
 
-/* Stops the attempt in flight, if any, and the run's timer. */
+/* Stops the attempt in flight, if any, and the run's timers. */
 static void
 run_stop_step(struct run *run)
 {
-	evtimer_del(run->timer);
+	evtimer_del(run->attempt_timer);
+	evtimer_del(run->due_timer);
 	if (run->call != NULL) {
 		if (ENGINE_TRACING(run))
 			engine_trace_step_end(run, run_call_name(run),
@@ -562,7 +639,7 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 	json_decref(with);
 	free(key);
 	run->call_started = orc_now_ms();
-	run_arm(run, workflow_step_timeout_ms(ws));
+	run_arm(run, run->attempt_timer, workflow_step_timeout_ms(ws));
 	log_debug("%s: run %s step %s seq %d attempt %d started", __func__,
 	    run->rec.id, name, run->rec.seq, attempt);
 	if (step_call_start(run->call) == STEP_DONE)
@@ -570,8 +647,8 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 }
 
 /* Starts the current attempt of the current step. */
-void
-engine_run_start(struct run *run)
+static void
+run_start(struct run *run)
 {
 	/* Draining: the step stays where the store has it, to resume. */
 	if (run->engine->paused)
@@ -580,21 +657,19 @@ engine_run_start(struct run *run)
 	    run->step_input, run->rec.attempt);
 }
 
-/* After a step succeeded: which step follows, or -1 for none. */
+/* After a step succeeded: which step follows in *idx, -1 for none. -1
+ * when the step named a next step that does not exist. */
 static int
-run_next_idx(struct run *run, struct step_call *call, struct run_event *ev)
+run_next_idx(struct run *run, struct step_call *call, int *idx)
 {
 	const char *next = call ? step_call_next(call) : NULL;
-	int idx;
 
-	if (next == NULL)
-		return run->idx + 1 < (int)workflow_step_count(run->wf) ?
+	if (next == NULL) {
+		*idx = run->idx + 1 < (int)workflow_step_count(run->wf) ?
 		    run->idx + 1 : -1;
-	if ((idx = workflow_step_index(run->wf, next)) < 0) {
-		ev->error = "chose a next step that does not exist";
-		return -2;
+		return 0;
 	}
-	return idx;
+	return (*idx = workflow_step_index(run->wf, next)) < 0 ? -1 : 0;
 }
 
 /* Turns a finished attempt into the event it means. */
@@ -619,10 +694,10 @@ run_step_result(struct run *run, struct step_call *call)
 		kind = FSM_STEP_FAILED;
 	} else {
 		ev.output = step_call_take_output(call);
-		ev.next_idx = run_next_idx(run, call, &ev);
-		if (ev.next_idx == -2) {
-			msg = xasprintf("step %s %s (\"%s\")", run->rec.step,
-			    ev.error, step_call_next(call));
+		if (run_next_idx(run, call, &ev.next_idx) != 0) {
+			msg = xasprintf("step %s chose a next step that does "
+			    "not exist (\"%s\")", run->rec.step,
+			    step_call_next(call));
 			ev.error = msg;
 			kind = FSM_STEP_FAILED;
 		} else if (ev.next_idx >= 0)
@@ -651,40 +726,25 @@ run_step_result(struct run *run, struct step_call *call)
 	free(msg);
 }
 
-/* The dead letter finished: record how, then the run is done. */
+/* An attempt of on_failure finished: retried, or the run is done. */
 static void
 run_dead_result(struct run *run, struct step_call *call)
 {
 	const struct workflow_step *ws = workflow_on_failure(run->wf);
-	const struct retry_policy *p = workflow_step_retry(ws);
-	struct transition_rec tr;
+	struct run_event ev;
 	int ok = call != NULL && step_call_ok(call);
 
+	memset(&ev, 0, sizeof ev);
+	ev.error = ok ? NULL : call != NULL ? step_call_error(call) :
+	    run->call_error;
+	ev.retryable = call != NULL && step_call_retryable(call);
+	ev.duration_ms = orc_now_ms() - run->call_started;
 	if (ENGINE_TRACING(run))
 		engine_trace_step_end(run, workflow_step_name(ws), ok ?
-		    "succeeded" : "failed", ok ? NULL : call != NULL ?
-		    step_call_error(call) : run->call_error);
-	if (!ok && call != NULL && step_call_retryable(call) &&
-	    run->dead_attempt < p->max_attempts) {
-		run_arm(run, run_backoff_ms(p, run->dead_attempt));
-		return;
-	}
-	run->rec.dead = ok ? DEAD_DONE : DEAD_FAILED;
-	run->rec.updated_at = orc_now_ms();
-	memset(&tr, 0, sizeof tr);
-	memcpy(tr.run_id, run->rec.id, sizeof tr.run_id);
-	tr.at = run->rec.updated_at;
-	tr.from_state = tr.to_state = run->rec.state;
-	tr.event = ok ? "on_failure_succeeded" : "on_failure_failed";
-	tr.step = ENGINE_STEP_ON_FAILURE;
-	tr.seq = run->rec.seq;
-	tr.attempt = run->dead_attempt;
-	tr.error = ok ? NULL : (char *)(call ? step_call_error(call) :
-	    run->call_error);
-	tr.duration_ms = orc_now_ms() - run->call_started;
-	log_info("%s: run %s on_failure %s", __func__, run->rec.id,
-	    ok ? "succeeded" : "failed");
-	run_submit(run, &tr, NULL, 0, FSM_FINISH, 0);
+		    "succeeded" : "failed", ev.error);
+	log_info("%s: run %s on_failure attempt %d %s", __func__, run->rec.id,
+	    run->dead_attempt, ok ? "succeeded" : "failed");
+	run_apply(run, ok ? FSM_STEP_LAST_OK : FSM_STEP_FAILED, &ev);
 }
 
 /* A step (or on_failure) finished, now or later. */
@@ -692,9 +752,9 @@ static void
 run_step_done_cb(struct step_call *call, void *arg)
 {
 	struct run *run = arg;
-	int dead = run->call_is_dead;
+	int dead = RUN_IN_DEAD(run);
 
-	evtimer_del(run->timer);
+	evtimer_del(run->attempt_timer);
 	if (call != NULL)
 		run->engine->stats.calls--;
 	run->call = NULL;
@@ -740,15 +800,13 @@ run_committed_cb(void *arg)
 	if (eff & FSM_ADVANCE)
 		log_debug("%s: run %s seq %d committed", __func__, run->rec.id,
 		    c->seq - 1);
-	if (c->created && run->rec.state == RUN_QUEUED)
-		engine_admit(run, 0);
-	else if ((eff & FSM_ADVANCE) && run->rec.state == RUN_RUNNING &&
+	if ((eff & FSM_ADMISSION) && run->phase == FSM_QUEUED)
+		run_admission(run);
+	else if ((eff & FSM_ADVANCE) && run->phase == FSM_RUNNING &&
 	    run->rec.seq == c->seq && run->call == NULL)
-		engine_run_start(run);
-	else if ((eff & FSM_RESET) && run->rec.state == RUN_QUEUED)
-		engine_admit(run, 0);
-	else if ((eff & FSM_DEAD_LETTER) && run->rec.dead == DEAD_PENDING)
-		run_start_dead(run);
+		run_start(run);
+	else if ((eff & FSM_DEAD_LETTER) && run->phase == FSM_DEAD_PENDING)
+		run_apply(run, FSM_RESUME, NULL);
 	else if (eff & FSM_FINISH)
 		run_finish(run);
 	free(c);
@@ -843,15 +901,48 @@ run_advance(struct run *run, const struct run_event *ev, char *step,
 	run->rec.seq++;
 }
 
+/* The record changes of on_failure's outcome: the run keeps its error. */
+static void
+run_update_dead(struct run *run, const struct fsm_result *res,
+    enum fsm_event kind)
+{
+	if (res->state == FSM_FAILED)
+		run->rec.dead = kind == FSM_STEP_LAST_OK ? DEAD_DONE :
+		    DEAD_FAILED;
+}
+
+/* A new input of a debounced run and the new end of its window. */
+static void
+run_update_input(struct run *run, const json_t *input)
+{
+	json_decref(run->rec.input);
+	run->rec.input = json_deep_copy(input);
+	json_decref(run->step_input);
+	run->step_input = json_incref(run->rec.input);
+	run->rec.due_at = engine_flow_window_end(run->wf, run->rec.created_at,
+	    run->rec.updated_at);
+}
+
 /* Applies the record changes that an fsm result asks for. */
 static void
-run_update(struct run *run, const struct fsm_result *res,
-    const struct run_event *ev)
+run_update(struct run *run, enum fsm_state from, enum fsm_event kind,
+    const struct fsm_result *res, const struct run_event *ev)
 {
 	const struct retry_policy *p;
+	enum run_state was = run->rec.state;
+	enum dead_state dead;
+	int in_dead = RUN_IN_DEAD(run);
 
-	run->rec.state = res->state;
-	run->rec.updated_at = orc_now_ms();
+	run->phase = res->state;
+	run->rec.state = engine_fsm_stored(res->state, &dead);
+	run->rec.updated_at = from == FSM_NEW ? run->rec.created_at :
+	    orc_now_ms();
+	if (in_dead) {
+		run_update_dead(run, res, kind);
+		return;
+	}
+	if (dead == DEAD_PENDING)
+		run->rec.dead = DEAD_PENDING;
 	if (res->effects & FSM_NEXT_ATTEMPT)
 		run->rec.attempt++;
 	if (res->effects & FSM_RESET) {
@@ -864,12 +955,18 @@ run_update(struct run *run, const struct fsm_result *res,
 		json_decref(run->rec.output);
 		run->rec.output = NULL;
 	}
+	if (res->effects & FSM_SET_INPUT)
+		run_update_input(run, ev->input);
+	/* A window opens at the run's creation (or is the stored one). */
+	if (res->state == FSM_DEBOUNCED && run->rec.due_at == 0)
+		run->rec.due_at = engine_flow_window_end(run->wf,
+		    run->rec.created_at, run->rec.created_at);
 	/*
 	 * The run's error says why it failed, or why the step it retries
 	 * failed last: a step that succeeds puts its earlier attempts'
 	 * failures behind it. Each attempt's error stays in its transition.
 	 */
-	if ((res->effects & FSM_ADVANCE) || res->state == RUN_SUCCEEDED) {
+	if ((res->effects & FSM_ADVANCE) || res->state == FSM_SUCCEEDED) {
 		free(run->rec.error);
 		run->rec.error = NULL;
 	}
@@ -888,10 +985,8 @@ run_update(struct run *run, const struct fsm_result *res,
 			run->rec.due_at = run->rec.updated_at +
 			    ev->retry_after_ms;
 	}
-	if (res->effects & FSM_FINISH)
+	if (!run_state_is_final(was) && run_state_is_final(run->rec.state))
 		run->rec.finished_at = run->rec.updated_at;
-	if (res->effects & FSM_DEAD_LETTER)
-		run->rec.dead = DEAD_PENDING;
 }
 
 /* Whether a step touches nothing outside the run (steps.h). */
@@ -921,113 +1016,186 @@ run_may_run_ahead(const struct run *run, const struct workflow_step *done)
 	    (run_step_is_pure(done) && run->barriers == 0);
 }
 
-/* The one place a run changes state: decide, record, submit, act. */
+/* The conditions of the state machine's rules that hold for the run. */
+static unsigned
+run_conds(const struct run *run, const struct workflow_step *ws,
+    const struct run_event *ev)
+{
+	int attempt = RUN_IN_DEAD(run) ? run->dead_attempt : run->rec.attempt;
+	unsigned c = 0;
+
+	if (attempt < (ws != NULL ? workflow_step_retry(ws)->max_attempts : 1))
+		c |= FSM_IF_ATTEMPTS_LEFT;
+	if (ev != NULL && ev->retryable)
+		c |= FSM_IF_RETRYABLE;
+	if (ev == NULL || ev->output_ok)
+		c |= FSM_IF_OUTPUT_OK;
+	if (workflow_on_failure(run->wf) != NULL)
+		c |= FSM_IF_ON_FAILURE;
+	if (run->keys.debounce != NULL)
+		c |= FSM_IF_DEBOUNCE;
+	return c;
+}
+
+/* Records the change of a run that the store keeps, and submits it. */
+static void
+run_record(struct run *run, enum fsm_state from, enum fsm_event kind,
+    const struct fsm_result *res, const struct run_event *ev)
+{
+	const struct workflow_step *ws = run_step(run);
+	struct transition_rec tr;
+	struct step_rec sr, *srp = NULL;
+	enum dead_state dead;
+	int in_dead = RUN_IN_DEAD(run);
+	unsigned how = 0;
+	char *step;
+
+	/* The record's step name changes below; the rows keep this one. */
+	step = in_dead ? xstrdup(ENGINE_STEP_ON_FAILURE) :
+	    run->rec.step ? xstrdup(run->rec.step) : NULL;
+	memset(&tr, 0, sizeof tr);
+	memcpy(tr.run_id, run->rec.id, sizeof tr.run_id);
+	tr.from_state = from == FSM_NEW ? -1 :
+	    (int)engine_fsm_stored(from, &dead);
+	tr.to_state = engine_fsm_stored(res->state, &dead);
+	tr.event = (char *)res->event;
+	tr.step = step;
+	tr.seq = run->rec.seq;
+	run_update(run, from, kind, res, ev);
+	tr.at = run->rec.updated_at;
+	tr.attempt = in_dead ? run->dead_attempt : run->rec.attempt;
+	tr.error = ev == NULL ? NULL : (char *)(ev->error != NULL ?
+	    ev->error : ev->reason);
+	tr.duration_ms = ev ? ev->duration_ms : 0;
+	if (!in_dead && (kind == FSM_STEP_OK || kind == FSM_STEP_LAST_OK)) {
+		srp = &sr;
+		run_advance(run, ev, step, srp);
+	}
+	if (res->effects & FSM_ADVANCE) {
+		run_move_to(run, ev->next_idx, json_incref(ev->output));
+		run->rec.attempt = 1;
+	} else if (!in_dead && kind == FSM_STEP_LAST_OK) {
+		run_move_to(run, -1, NULL);
+		if (res->state == FSM_SUCCEEDED)
+			run->rec.output = json_incref(ev->output);
+	}
+	if (from == FSM_NEW)
+		how |= RUN_SUBMIT_CREATED;
+	if (kind == FSM_ADMIT || kind == FSM_DUE || kind == FSM_RESUME ||
+	    (kind == FSM_STEP_OK && run_step_is_pure(ws)))
+		how |= RUN_SUBMIT_REPLAYABLE;
+	run_submit(run, &tr, srp, ev ? ev->store_flags : 0, res->effects, how);
+	if (ev != NULL && ev->notify != NULL)
+		run->last_commit->notify = *ev->notify;
+	free(step);
+}
+
+/* Carries out what must happen at once, not once committed. */
+static void
+run_act(struct run *run, const struct fsm_result *res,
+    const struct workflow_step *done)
+{
+	const struct workflow_step *ws;
+	int64_t ms;
+
+	if (res->effects & FSM_START_STEP) {
+		if (RUN_IN_DEAD(run))
+			run_start_dead(run);
+		else
+			run_start(run);
+	} else if ((res->effects & FSM_ADVANCE) &&
+	    run_may_run_ahead(run, done))
+		run_start(run);
+	if (res->effects & FSM_BACKOFF) {
+		ws = run_step(run);
+		ms = RUN_IN_DEAD(run) ? run_backoff_ms(workflow_step_retry(ws),
+		    run->dead_attempt) : run->rec.due_at - run->rec.updated_at;
+		run_arm(run, run->due_timer, ms);
+	}
+	if (res->state == FSM_DEBOUNCED) {
+		engine_flow_window_open(run);
+		run_arm(run, run->due_timer, run->rec.due_at - orc_now_ms());
+	}
+}
+
+/* The one place a run changes phase: decide, record, submit, act. */
 static void
 run_apply(struct run *run, enum fsm_event kind, const struct run_event *ev)
 {
+	const struct workflow_step *ws = run_step(run);
 	struct fsm_input in;
 	struct fsm_result res;
-	struct transition_rec tr;
-	struct step_rec sr, *srp = NULL;
-	enum run_state from = run->rec.state;
-	int idx = run->idx;
-	const struct workflow_step *ws;
-	char *step;
+	enum fsm_state from = run->phase;
 
-	memset(&in, 0, sizeof in);
 	in.state = from;
 	in.event = kind;
-	in.attempt = run->rec.attempt;
-	ws = idx >= 0 ? workflow_step_at(run->wf, (size_t)idx) : NULL;
-	in.max_attempts = ws ? workflow_step_retry(ws)->max_attempts : 1;
-	in.retryable = ev ? ev->retryable : 0;
-	in.output_ok = ev ? ev->output_ok : 1;
-	in.has_on_failure = workflow_on_failure(run->wf) != NULL;
+	in.conds = run_conds(run, ws, ev);
 	res = engine_fsm(&in);
 	if (!res.legal) {
 		log_debug("%s: run %s ignores %s while %s", __func__,
 		    run->rec.id, engine_fsm_event_name(kind),
-		    run_state_name(from));
+		    engine_fsm_state_name(from));
 		return;
 	}
 	if (res.effects & FSM_CANCEL_STEP)
 		run_stop_step(run);
-	if (from == RUN_RETRYING && res.state == RUN_RUNNING)
+	if (from == FSM_RETRYING && res.state == FSM_RUNNING)
 		run->engine->stats.retries++;
-	/* The record's step name changes below; the rows keep this one. */
-	step = run->rec.step ? xstrdup(run->rec.step) : NULL;
-	memset(&tr, 0, sizeof tr);
-	memcpy(tr.run_id, run->rec.id, sizeof tr.run_id);
-	tr.from_state = (int)from;
-	tr.to_state = res.state;
-	tr.event = (char *)res.event;
-	tr.step = step;
-	tr.seq = run->rec.seq;
-	run_update(run, &res, ev);
-	tr.at = run->rec.updated_at;
-	tr.attempt = run->rec.attempt;
-	tr.error = ev ? (char *)ev->error : NULL;
-	tr.duration_ms = ev ? ev->duration_ms : 0;
-	if (kind == FSM_STEP_OK || kind == FSM_STEP_LAST_OK) {
-		srp = &sr;
-		run_advance(run, ev, step, srp);
-	}
-	if (res.effects & FSM_ADVANCE) {
-		run_move_to(run, ev->next_idx, json_incref(ev->output));
-		run->rec.attempt = 1;
-	} else if (kind == FSM_STEP_LAST_OK) {
-		run_move_to(run, -1, NULL);
-		if (res.state == RUN_SUCCEEDED)
-			run->rec.output = json_incref(ev->output);
-	}
 	log_debug("%s: run %s %s -> %s (%s)", __func__, run->rec.id,
-	    run_state_name(from), run_state_name(res.state), res.event);
-	run_submit(run, &tr, srp, ev ? ev->store_flags : 0, res.effects,
-	    kind == FSM_START || (kind == FSM_STEP_OK && run_step_is_pure(ws)) ?
-	    RUN_SUBMIT_REPLAYABLE : 0);
-	free(step);
-	if ((res.effects & FSM_START_STEP) || ((res.effects & FSM_ADVANCE) &&
-	    run_may_run_ahead(run, ws)))
-		engine_run_start(run);
-	if (res.effects & FSM_BACKOFF)
-		run_arm(run, run->rec.due_at - run->rec.updated_at);
+	    engine_fsm_state_name(from), engine_fsm_state_name(res.state),
+	    engine_fsm_event_name(kind));
+	if (res.event != NULL) {
+		run_record(run, from, kind, &res, ev);
+	} else {
+		/* A change the store does not keep (it shows no difference). */
+		run->phase = res.state;
+		if ((res.effects & FSM_NEXT_ATTEMPT) && RUN_IN_DEAD(run))
+			run->dead_attempt++;
+	}
+	run_act(run, &res, ws);
+	if (res.event == NULL && (res.effects & FSM_ADMISSION))
+		run_admission(run);
 }
 
-/* Fires for a step timeout, a backoff's end or a dead letter retry. */
+/* A step's (or on_failure's) attempt ran out of time. */
 static void
-run_timer_cb(evutil_socket_t fd, short what, void *arg)
+run_attempt_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct run *run = arg;
 	struct run_event ev;
 	char *msg;
 
-	if (run->call != NULL && !run->call_is_dead) {
-		memset(&ev, 0, sizeof ev);
+	if (run->call == NULL)
+		return;
+	memset(&ev, 0, sizeof ev);
+	if (RUN_IN_DEAD(run))
+		msg = xstrdup("on_failure timed out");
+	else {
 		msg = xasprintf("step %s timed out after %lld ms",
 		    run->rec.step, (long long)workflow_step_timeout_ms(
-		    workflow_step_at(run->wf, (size_t)run->idx)));
-		ev.error = msg;
+		    run_step(run)));
 		ev.retryable = 1;
-		ev.duration_ms = orc_now_ms() - run->call_started;
+	}
+	ev.error = msg;
+	ev.duration_ms = orc_now_ms() - run->call_started;
+	if (!RUN_IN_DEAD(run))
 		engine_stat_step(run->engine, 0, ev.duration_ms);
-		if (ENGINE_TRACING(run))
-			engine_trace_step_end(run, run->rec.step, "timed_out",
-			    msg);
-		run_stop_step(run);
-		run_apply(run, FSM_STEP_TIMEOUT, &ev);
-		free(msg);
-	} else if (run->call != NULL) {
-		free(run->call_error);
-		run->call_error = xstrdup("on_failure timed out");
-		if (ENGINE_TRACING(run))
-			engine_trace_step_end(run, run_call_name(run),
-			    "timed_out", run->call_error);
-		run_stop_step(run);
-		run_dead_result(run, NULL);
-	} else if (run->rec.dead == DEAD_PENDING)
-		run_start_dead(run);
-	else
-		run_apply(run, FSM_START, NULL);
+	if (ENGINE_TRACING(run))
+		engine_trace_step_end(run, run_call_name(run), "timed_out",
+		    msg);
+	run_stop_step(run);
+	run_apply(run, FSM_STEP_TIMEOUT, &ev);
+	free(msg);
+	run_maybe_free(run);
+}
+
+/* The run's due time came: a backoff's end, a window's, a token's. */
+static void
+run_due_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *run = arg;
+
+	run_apply(run, FSM_DUE, NULL);
 	run_maybe_free(run);
 }
 
@@ -1081,16 +1249,6 @@ engine_run_note_dead(struct run *run, const char *event)
 	run_submit(run, &tr, NULL, 0, 0, 0);
 }
 
-/* on_failure is not run (again): it fails with why, and the run is done. */
-void
-engine_run_dead_give_up(struct run *run, const char *why)
-{
-	free(run->call_error);
-	run->call_error = xstrdup(why);
-	run->call_started = orc_now_ms();
-	run_dead_result(run, NULL);
-}
-
 /* Runs on_failure with the failed run's data: the dead letter. */
 static void
 run_start_dead(struct run *run)
@@ -1107,34 +1265,30 @@ run_start_dead(struct run *run)
 	    json_null(),
 	    "input", run->rec.input ? run->rec.input : json_null(),
 	    "steps", run->steps_out);
-	run->call_is_dead = 1;
-	run->dead_attempt++;
 	run_call(run, ws, in, run->dead_attempt);
 	json_decref(in);
 }
 
-/* Puts a loaded run where its state says it should be. */
+/* Puts a loaded run where its phase says it should be. */
 void
 engine_run_continue(struct run *run)
 {
 	run_arm_deadline(run, run->rec.created_at);
-	switch (run->rec.state) {
-	case RUN_QUEUED:
-		engine_flow_debounce_start(run);
-		engine_admit(run, 0);
+	switch (run->phase) {
+	case FSM_QUEUED:
+	case FSM_DEAD_PENDING:
+		run_apply(run, FSM_RESUME, NULL);
 		break;
-	case RUN_RUNNING:
-		engine_admit(run, 1);
-		break;
-	case RUN_RETRYING:
-		run_arm(run, run->rec.due_at - orc_now_ms());
-		break;
-	case RUN_FAILED:
-		if (run->rec.dead == DEAD_PENDING) {
-			run_start_dead(run);
+	case FSM_RUNNING:
+		/* Draining: it stays running in the store, to resume. */
+		if (run->engine->paused)
 			break;
-		}
-		/* FALLTHROUGH */
+		engine_admit_hold(run);
+		run_apply(run, FSM_RESUME, NULL);
+		break;
+	case FSM_RETRYING:
+		run_arm(run, run->due_timer, run->rec.due_at - orc_now_ms());
+		break;
 	default:
 		run_finish(run);
 		run_maybe_free(run);
@@ -1179,10 +1333,11 @@ engine_run_apply(struct run *run, enum fsm_event kind, const char *error)
 	run_maybe_free(run);
 }
 
-/* A new run in memory, not submitted yet. */
+/* A new run in memory, not submitted yet; it takes over keys. */
 static struct run *
 run_build(struct engine *e, struct workflow *wf, const json_t *input,
-    const json_t *trigger, const struct engine_watch *watch)
+    const json_t *trigger, const struct engine_watch *watch,
+    struct flow_keys *keys)
 {
 	struct run *run;
 
@@ -1199,6 +1354,8 @@ run_build(struct engine *e, struct workflow *wf, const json_t *input,
 	run->rec.created_at = run->rec.updated_at = orc_now_ms();
 	run->rec.lease_owner = xstrdup(e->owner);
 	run->rec.lease_until = run->rec.created_at + e->lease_ms;
+	run->keys = *keys;
+	memset(keys, 0, sizeof *keys);
 	run_move_to(run, 0, json_incref(run->rec.input));
 	return run;
 }
@@ -1207,26 +1364,18 @@ run_build(struct engine *e, struct workflow *wf, const json_t *input,
 static void
 run_create(struct run *run, const char *key, char id[RUN_ID_LEN + 1])
 {
-	struct transition_rec tr;
+	struct run_event ev;
+	char why[96], at[40];
 
 	if (key != NULL)
 		engine_key_add(run, key);
-	engine_flow_debounce_start(run);
-	memset(&tr, 0, sizeof tr);
-	memcpy(tr.run_id, run->rec.id, sizeof tr.run_id);
-	tr.at = run->rec.created_at;
-	tr.from_state = -1;
-	tr.to_state = RUN_QUEUED;
-	tr.event = "created";
-	tr.step = run->rec.step;
-	run_submit(run, &tr, NULL, STORE_RUN_INSERT, 0, RUN_SUBMIT_CREATED);
-	if (run->debounce_key != NULL) {
-		char why[96], at[40];
-
+	memset(&ev, 0, sizeof ev);
+	ev.store_flags = STORE_RUN_INSERT;
+	run_apply(run, FSM_CREATE, &ev);
+	if (run->phase == FSM_DEBOUNCED) {
 		snprintf(why, sizeof why, "its debounce window, until %s",
 		    format_time(run->rec.due_at, at, sizeof at));
-		run->told_wait = 3;
-		engine_run_note(run, "waiting", why, 0, NULL);
+		run_note(run, "waiting", why);
 	}
 	run_arm_deadline(run, run->rec.created_at);
 	run->engine->stats.submitted++;
@@ -1236,44 +1385,77 @@ run_create(struct run *run, const char *key, char id[RUN_ID_LEN + 1])
 	    run->rec.workflow);
 }
 
+/* A trigger inside the debounce window of a run with the same keys
+ * replaces that run's input: 1 with its id, 0 when no window is open. */
+static int
+run_absorb(struct engine *e, const struct flow_keys *keys,
+    const json_t *input, const struct engine_watch *watch,
+    char id[RUN_ID_LEN + 1])
+{
+	struct run *run = engine_flow_window(e, keys);
+	struct run_event ev;
+
+	if (run == NULL || run->phase != FSM_DEBOUNCED || run->done)
+		return 0;
+	memset(&ev, 0, sizeof ev);
+	ev.input = input;
+	ev.reason = "a later trigger replaced the input";
+	ev.store_flags = STORE_RUN_SET_INPUT;
+	ev.notify = watch;
+	run_apply(run, FSM_ABSORB, &ev);
+	memcpy(id, run->rec.id, RUN_ID_LEN + 1);
+	return 1;
+}
+
+/* Checks a trigger that makes a new run: its input, its flow keys (each
+ * rendered once, here), a debounce window that takes it. */
+static int
+run_check_trigger(struct workflow *wf,
+    const json_t *input, struct flow_keys *keys, struct orc_error *err)
+{
+	const json_t *schema = workflow_input_schema(wf);
+	struct orc_error bad;
+
+	if (schema != NULL && schema_validate(schema, input, &bad) != 0) {
+		orc_error_set(err, bad.code, "input of workflow %s: %s",
+		    workflow_name(wf), bad.message);
+		return -1;
+	}
+	return engine_flow_keys(wf, input, keys, err);
+}
+
 /* engine_submit_keyed; in_store: look the key up in the store too. */
 static int
 engine_submit_key(struct engine *e, struct workflow *wf,
     const json_t *input, const json_t *trigger, const char *key,
     const struct engine_watch *watch, char id[RUN_ID_LEN + 1],
-    int *existing, int in_store, struct orc_error *err)
+    enum engine_found *found, int in_store, struct orc_error *err)
 {
-	const json_t *schema = workflow_input_schema(wf);
-	char found[RUN_ID_LEN + 1];
-	struct orc_error bad;
+	enum engine_found kind = ENGINE_FOUND_NONE;
+	char other[RUN_ID_LEN + 1];
+	struct flow_keys keys;
 	struct run *run;
-	int kind = 0, token;
+	int token;
 
-	if (existing != NULL)
-		*existing = 0;
-	if (key != NULL && engine_key_find(e, workflow_name(wf), key, found,
+	if (key != NULL && engine_key_find(e, workflow_name(wf), key, other,
 	    in_store))
-		kind = 1;	/* the key's first run */
-	else if (schema != NULL && schema_validate(schema, input, &bad) != 0) {
-		orc_error_set(err, bad.code, "input of workflow %s: %s",
-		    workflow_name(wf), bad.message);
+		kind = ENGINE_FOUND_KEY;
+	else if (run_check_trigger(wf, input, &keys, err) != 0)
 		return -1;
-	} else if ((kind = engine_flow_debounce(e, wf, input, watch, found,
-	    err)) < 0)
-		return -1;
-	else if (kind > 0)
-		kind = 2;	/* a run in its debounce window took it */
-	if (kind > 0) {
-		if (existing != NULL)
-			*existing = kind;
+	else if (run_absorb(e, &keys, input, watch, other)) {
+		engine_flow_keys_clear(&keys);
+		kind = ENGINE_FOUND_WINDOW;
+	}
+	if (found != NULL)
+		*found = kind;
+	if (kind != ENGINE_FOUND_NONE) {
 		if (id != NULL)
-			memcpy(id, found, sizeof found);
+			memcpy(id, other, sizeof other);
 		return 0;
 	}
-	run = run_build(e, wf, input, trigger, watch);
-	if (engine_flow_keys(run, err) != 0 ||
-	    engine_admit_check(e, run, err) != 0 ||
-	    (token = engine_flow_reject(e, wf, input, err)) < 0) {
+	run = run_build(e, wf, input, trigger, watch, &keys);
+	if (engine_admit_check(e, run, err) != 0 ||
+	    (token = engine_flow_reject(e, wf, &run->keys, err)) < 0) {
 		engine_run_free_now(run);
 		return -1;
 	}
@@ -1286,36 +1468,20 @@ int
 engine_submit_keyed(struct engine *e, struct workflow *wf,
     const json_t *input, const json_t *trigger, const char *key,
     const struct engine_watch *watch, char id[RUN_ID_LEN + 1],
-    int *existing, struct orc_error *err)
+    enum engine_found *found, struct orc_error *err)
 {
 	return engine_submit_key(e, wf, input, trigger, key, watch, id,
-	    existing, 1, err);
+	    found, 1, err);
 }
 
 int
 engine_submit_checked(struct engine *e, struct workflow *wf,
     const json_t *input, const json_t *trigger, const char *key,
     const struct engine_watch *watch, char id[RUN_ID_LEN + 1],
-    int *existing, struct orc_error *err)
+    enum engine_found *found, struct orc_error *err)
 {
 	return engine_submit_key(e, wf, input, trigger, key, watch, id,
-	    existing, 0, err);
-}
-
-/* Records a transition that changes no state ("debounced"); watch's
- * accepted (if any) is called once it is committed. */
-void
-engine_run_note(struct run *run, const char *event, const char *reason,
-    unsigned store_flags,
-    const struct engine_watch *watch)
-{
-	struct transition_rec tr;
-
-	run_note_init(run, &tr, event, run->rec.updated_at);
-	tr.error = (char *)reason;
-	run_submit(run, &tr, NULL, store_flags, 0, 0);
-	if (watch != NULL)
-		run->last_commit->notify = *watch;
+	    found, 0, err);
 }
 
 int

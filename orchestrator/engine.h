@@ -80,16 +80,23 @@ size_t		 engine_active(const struct engine *);
 /* How long an idempotency key is honoured; retention.c forgets older. */
 #define ENGINE_KEY_TTL_MS	(24LL * 3600 * 1000)
 
+/* Which run took a trigger (engine_submit_keyed's *found). */
+enum engine_found {
+	ENGINE_FOUND_NONE,	/* a new run */
+	ENGINE_FOUND_KEY,	/* the run its Idempotency-Key made */
+	ENGINE_FOUND_WINDOW	/* the run in its debounce window */
+};
+
 /* Like engine_submit, with the caller's Idempotency-Key (may be NULL): a
  * run of the same workflow created with the same key in the last 24 h is
- * returned in id instead, *existing is 1 and nothing is created (the
- * watch is not called). A trigger inside a debounce window replaces the
- * input of the run waiting there: its id, *existing 2. ORC_EFULL when
- * the workflow's queue is full or its rate limit rejects. */
+ * returned in id instead, *found is ENGINE_FOUND_KEY and nothing is
+ * created (the watch is not called). A trigger inside a debounce window
+ * replaces the input of the run waiting there: its id, ENGINE_FOUND_WINDOW.
+ * ORC_EFULL when the workflow's queue is full or its rate limit rejects. */
 int	engine_submit_keyed(struct engine *, struct workflow *,
 	    const json_t *input, const json_t *trigger, const char *key,
 	    const struct engine_watch *, char id[RUN_ID_LEN + 1],
-	    int *existing, struct orc_error *);
+	    enum engine_found *found, struct orc_error *);
 
 /* Looks up the run a workflow's Idempotency-Key made in the last 24 h:
  * in memory (cb is called before this returns), else in the store, read
@@ -103,7 +110,7 @@ void	engine_key_lookup(struct engine *, const char *workflow,
 int	engine_submit_checked(struct engine *, struct workflow *,
 	    const json_t *input, const json_t *trigger, const char *key,
 	    const struct engine_watch *, char id[RUN_ID_LEN + 1],
-	    int *existing, struct orc_error *);
+	    enum engine_found *found, struct orc_error *);
 
 /* Starts a run of wf with input. trigger describes where it came from
  * (may be NULL). Both are referenced, not copied: the caller may drop its

@@ -363,7 +363,8 @@ hook_submit(struct http_req *hr, struct hook_ctx *hc, const json_t *input,
 	struct orc_error err;
 	char id[RUN_ID_LEN + 1];
 	struct timeval tv;
-	int existing = 0, rc;
+	enum engine_found found = ENGINE_FOUND_NONE;
+	int rc;
 
 	if (hc->wait_ms > 0)
 		w.finished = hook_finished_cb;
@@ -371,12 +372,12 @@ hook_submit(struct http_req *hr, struct hook_ctx *hc, const json_t *input,
 	http_req_ref(hr);	/* the engine's, until its last callback */
 	rc = (checked ? engine_submit_checked : engine_submit_keyed)(
 	    hr->srv->engine, hc->wf, input, meta,
-	    http_header(hr, "Idempotency-Key"), &w, id, &existing, &err);
-	if (existing == 2) {
+	    http_header(hr, "Idempotency-Key"), &w, id, &found, &err);
+	if (found == ENGINE_FOUND_WINDOW) {
 		/* A debounce window took it: answered 202 once committed. */
 		hc->wait_ms = 0;
 		http_add_header(hr, "Debounced", "true");
-	} else if (rc != 0 || existing) {
+	} else if (rc != 0 || found != ENGINE_FOUND_NONE) {
 		http_req_unref(hr);
 		/* A form that misses the schema was likely meant as JSON. */
 		if (rc != 0 && err.code == ORC_EINVAL && hc->form)

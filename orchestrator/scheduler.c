@@ -274,7 +274,8 @@ sched_start(struct sched *sc, struct sched_entry *en, int64_t at)
 	char id[RUN_ID_LEN + 1], key[48];
 	struct orc_error err;
 	json_t *input, *trigger;
-	int existing = 0, rc;
+	enum engine_found found = ENGINE_FOUND_NONE;
+	int rc;
 
 	/* The payload: what {{trigger.scheduled_at}} reads. */
 	input = json_pack("{s:I}", "scheduled_at", (json_int_t)at);
@@ -283,7 +284,7 @@ sched_start(struct sched *sc, struct sched_entry *en, int64_t at)
 	snprintf(key, sizeof key, "cron:%lld", (long long)at);
 	memset(&err, 0, sizeof err);
 	rc = engine_submit_keyed(sc->engine, en->wf, input, trigger, key,
-	    NULL, id, &existing, &err);
+	    NULL, id, &found, &err);
 	json_decref(input);
 	json_decref(trigger);
 	if (rc != 0) {
@@ -292,7 +293,7 @@ sched_start(struct sched *sc, struct sched_entry *en, int64_t at)
 		return -1;
 	}
 	log_info("%s: workflow %s: fire at %lld: run %s%s", __func__,
-	    en->rec.workflow, (long long)at, id, existing == 1 ?
+	    en->rec.workflow, (long long)at, id, found == ENGINE_FOUND_KEY ?
 	    " (started before the restart)" : "");
 	free(en->rec.last_run_id);
 	en->rec.last_run_id = xstrdup(id);

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 commands="run validate runs show retry replay cancel resume serve trigger
-    dashboard schedules prune backup"
+    dashboard schedules prune backup fsm"
 
 # --help: the overview on stdout, every command listed, exit 0.
 expect_exit 0 orch --help
@@ -158,5 +158,22 @@ expect_contains "retry of a lower case id finds the run" "$(err)" \
 expect_exit 1 orch show 01NOSUCHRUN0000000000000000
 expect_eq "show of an unknown run: one line naming it" \
     "orchestrator show: run 01NOSUCHRUN0000000000000000 not found" "$(err)"
+
+# fsm prints the state machine; the README's lifecycle table is that
+# output, so the document cannot drift from the code.
+expect_exit 0 orch fsm
+expect_contains "fsm prints its header" "$(out)" "PHASE         EVENT"
+expect_contains "fsm prints the dead letter" "$(out)" \
+    "dead_running  step_last_ok"
+python3 - "$TOP_SRCDIR/README.md" > "$T/readme-fsm.txt" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+start = text.index("```text\n", text.index("### Run lifecycle")) + 8
+sys.stdout.write(text[start:text.index("```", start)])
+PY
+expect_eq "the README's lifecycle table is orchestrator fsm's output" "" \
+    "$(diff "$T/readme-fsm.txt" "$OUT")"
+expect_exit 2 orch fsm extra
+expect_contains "fsm takes no argument" "$(err)" 'unexpected "extra"'
 
 finish

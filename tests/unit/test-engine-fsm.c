@@ -1,12 +1,13 @@
 /*
- * Tests of the run state machine, exhaustively: every state against every
- * event, for every combination of attempt, max_attempts, retryable,
- * output_ok and has_on_failure in a range around the boundaries. The
- * expected answers come from a table written from SPEC section 3 and the
- * comments of engine-fsm.h, one row per rule, first match wins; every
- * combination must match a row. Properties that hold whatever the row
- * (final states finish, only failures send a dead letter, ...) are checked
- * on every answer too.
+ * Tests of the run state machine, exhaustively: every phase against every
+ * event, for every combination of the conditions (attempts left,
+ * retryable, output valid, on_failure, debounce). The expected answers
+ * come from a table written from the README's lifecycle and the comments
+ * of engine-fsm.h, in a form of its own (each condition required, refused
+ * or ignored); every combination must match a row. Properties that hold
+ * whatever the row (final phases finish, a change the store does not keep
+ * leaves the stored state alone, every phase is reachable, ...) are
+ * checked on every answer too.
  */
 #include "config.h"
 
@@ -18,115 +19,163 @@
 #include "test.h"
 
 #define ANY	-1
+#define NPH	FSM_STATE_COUNT
+#define NEV	FSM_EVENT_COUNT
+#define NCOND	(1u << FSM_IF_COUNT)
 
-/* One rule: conditions (ANY matches all) and the answer. */
-struct fsm_rule {
-	int		 state;		/* enum run_state or ANY */
+/* One expectation: conditions (ANY matches all) and the answer. */
+struct want_rule {
+	int		 phase;		/* enum fsm_state or ANY */
 	int		 event;		/* enum fsm_event or ANY */
-	int		 attempts_left;	/* attempt < max_attempts */
-	int		 retryable;
-	int		 output_ok;
-	int		 has_on_failure;
+	int		 left, retryable, output_ok, on_failure, debounce;
 	int		 legal;
-	enum run_state	 to;
+	enum fsm_state	 to;
 	unsigned	 effects;
-	const char	*name;
+	const char	*name;		/* NULL: kept in memory only */
 };
 
+#define A	ANY
 #define F_FIN	FSM_FINISH
 #define F_DL	FSM_DEAD_LETTER
 #define F_STOP	FSM_CANCEL_STEP
+#define F_GO	(FSM_NEXT_ATTEMPT | FSM_START_STEP)
+#define F_ADM	FSM_ADMISSION
 
-static const struct fsm_rule fsm_rules[] = {
-	/* queued: waiting for its first start (or a redrive's). */
-	{ RUN_QUEUED, FSM_START, ANY, ANY, ANY, ANY,
-	    1, RUN_RUNNING, FSM_NEXT_ATTEMPT | FSM_START_STEP, "started" },
-	{ RUN_QUEUED, FSM_CANCEL, ANY, ANY, ANY, ANY,
-	    1, RUN_CANCELLED, F_FIN, "cancelled" },
-	{ RUN_QUEUED, FSM_RUN_TIMEOUT, ANY, ANY, ANY, 0,
-	    1, RUN_FAILED, F_FIN, "run_timed_out" },
-	{ RUN_QUEUED, FSM_RUN_TIMEOUT, ANY, ANY, ANY, 1,
-	    1, RUN_FAILED, F_FIN | F_DL, "run_timed_out" },
+/* The waiting phases answer a cancel and a run timeout alike. */
+#define WAITING(p)							\
+	{ p, FSM_CANCEL, A, A, A, A, A, 1, FSM_CANCELLED, F_FIN,	\
+	    "cancelled" },						\
+	{ p, FSM_RUN_TIMEOUT, A, A, A, 1, A, 1, FSM_DEAD_PENDING, F_DL,	\
+	    "run_timed_out" },						\
+	{ p, FSM_RUN_TIMEOUT, A, A, A, 0, A, 1, FSM_FAILED, F_FIN,	\
+	    "run_timed_out" }
+/* So do the phases of a step, which also stop what is in flight. */
+#define STEPPING(p)							\
+	{ p, FSM_CANCEL, A, A, A, A, A, 1, FSM_CANCELLED, F_STOP | F_FIN, \
+	    "cancelled" },						\
+	{ p, FSM_RUN_TIMEOUT, A, A, A, 1, A, 1, FSM_DEAD_PENDING,	\
+	    F_STOP | F_DL, "run_timed_out" },				\
+	{ p, FSM_RUN_TIMEOUT, A, A, A, 0, A, 1, FSM_FAILED,		\
+	    F_STOP | F_FIN, "run_timed_out" }
 
-	/* running: a step attempt is (or was, before a restart) in flight. */
-	{ RUN_RUNNING, FSM_START, ANY, ANY, ANY, ANY,
-	    1, RUN_RUNNING, FSM_START_STEP, "resumed" },
-	{ RUN_RUNNING, FSM_STEP_OK, ANY, ANY, ANY, ANY,
-	    1, RUN_RUNNING, FSM_ADVANCE, "step_succeeded" },
-	{ RUN_RUNNING, FSM_STEP_LAST_OK, ANY, ANY, 1, ANY,
-	    1, RUN_SUCCEEDED, F_FIN, "succeeded" },
-	/* An output that breaks the schema fails the run, not retried. */
-	{ RUN_RUNNING, FSM_STEP_LAST_OK, ANY, ANY, 0, 0,
-	    1, RUN_FAILED, F_FIN, "output_invalid" },
-	{ RUN_RUNNING, FSM_STEP_LAST_OK, ANY, ANY, 0, 1,
-	    1, RUN_FAILED, F_FIN | F_DL, "output_invalid" },
-	{ RUN_RUNNING, FSM_STEP_FAILED, 1, 1, ANY, ANY,
-	    1, RUN_RETRYING, FSM_BACKOFF, "step_failed" },
-	{ RUN_RUNNING, FSM_STEP_FAILED, ANY, ANY, ANY, 0,
-	    1, RUN_FAILED, F_FIN, "failed" },
-	{ RUN_RUNNING, FSM_STEP_FAILED, ANY, ANY, ANY, 1,
-	    1, RUN_FAILED, F_FIN | F_DL, "failed" },
-	/* A timeout is always worth another attempt while any are left. */
-	{ RUN_RUNNING, FSM_STEP_TIMEOUT, 1, ANY, ANY, ANY,
-	    1, RUN_RETRYING, FSM_BACKOFF, "step_timed_out" },
-	{ RUN_RUNNING, FSM_STEP_TIMEOUT, ANY, ANY, ANY, 0,
-	    1, RUN_FAILED, F_FIN, "failed" },
-	{ RUN_RUNNING, FSM_STEP_TIMEOUT, ANY, ANY, ANY, 1,
-	    1, RUN_FAILED, F_FIN | F_DL, "failed" },
-	{ RUN_RUNNING, FSM_CANCEL, ANY, ANY, ANY, ANY,
-	    1, RUN_CANCELLED, F_STOP | F_FIN, "cancelled" },
-	{ RUN_RUNNING, FSM_RUN_TIMEOUT, ANY, ANY, ANY, 0,
-	    1, RUN_FAILED, F_STOP | F_FIN, "run_timed_out" },
-	{ RUN_RUNNING, FSM_RUN_TIMEOUT, ANY, ANY, ANY, 1,
-	    1, RUN_FAILED, F_STOP | F_FIN | F_DL, "run_timed_out" },
+static const struct want_rule want_rules[] = {
+	{ FSM_NEW, FSM_CREATE, A, A, A, A, 1, 1, FSM_DEBOUNCED, 0,
+	    "created" },
+	{ FSM_NEW, FSM_CREATE, A, A, A, A, 0, 1, FSM_QUEUED, F_ADM,
+	    "created" },
 
-	/* retrying: waiting out a backoff; the timer must be stopped. */
-	{ RUN_RETRYING, FSM_START, ANY, ANY, ANY, ANY,
-	    1, RUN_RUNNING, FSM_NEXT_ATTEMPT | FSM_START_STEP, "retried" },
-	{ RUN_RETRYING, FSM_CANCEL, ANY, ANY, ANY, ANY,
-	    1, RUN_CANCELLED, F_STOP | F_FIN, "cancelled" },
-	{ RUN_RETRYING, FSM_RUN_TIMEOUT, ANY, ANY, ANY, 0,
-	    1, RUN_FAILED, F_STOP | F_FIN, "run_timed_out" },
-	{ RUN_RETRYING, FSM_RUN_TIMEOUT, ANY, ANY, ANY, 1,
-	    1, RUN_FAILED, F_STOP | F_FIN | F_DL, "run_timed_out" },
+	{ FSM_QUEUED, FSM_RESUME, A, A, A, A, 1, 1, FSM_DEBOUNCED, 0, NULL },
+	{ FSM_QUEUED, FSM_RESUME, A, A, A, A, 0, 1, FSM_QUEUED, F_ADM, NULL },
+	{ FSM_QUEUED, FSM_ADMIT, A, A, A, A, A, 1, FSM_RUNNING, F_GO,
+	    "started" },
+	{ FSM_QUEUED, FSM_WAIT_FOR_SLOT, A, A, A, A, A, 1, FSM_WAIT_SLOT, 0,
+	    "waiting" },
+	{ FSM_QUEUED, FSM_WAIT_FOR_TOKEN, A, A, A, A, A, 1, FSM_WAIT_TOKEN,
+	    0, "waiting" },
+	WAITING(FSM_QUEUED),
 
-	/* Final states: only failed and cancelled runs can be redriven. */
-	{ RUN_FAILED, FSM_REDRIVE, ANY, ANY, ANY, ANY,
-	    1, RUN_QUEUED, FSM_RESET, "redriven" },
-	{ RUN_CANCELLED, FSM_REDRIVE, ANY, ANY, ANY, ANY,
-	    1, RUN_QUEUED, FSM_RESET, "redriven" },
+	{ FSM_DEBOUNCED, FSM_ABSORB, A, A, A, A, A, 1, FSM_DEBOUNCED,
+	    FSM_SET_INPUT, "debounced" },
+	{ FSM_DEBOUNCED, FSM_DUE, A, A, A, A, A, 1, FSM_QUEUED, F_ADM, NULL },
+	WAITING(FSM_DEBOUNCED),
+
+	{ FSM_WAIT_SLOT, FSM_ADMIT, A, A, A, A, A, 1, FSM_RUNNING, F_GO,
+	    "started" },
+	{ FSM_WAIT_SLOT, FSM_WAIT_FOR_TOKEN, A, A, A, A, A, 1, FSM_WAIT_TOKEN,
+	    0, "waiting" },
+	WAITING(FSM_WAIT_SLOT),
+	{ FSM_WAIT_TOKEN, FSM_ADMIT, A, A, A, A, A, 1, FSM_RUNNING, F_GO,
+	    "started" },
+	{ FSM_WAIT_TOKEN, FSM_WAIT_FOR_SLOT, A, A, A, A, A, 1, FSM_WAIT_SLOT,
+	    0, "waiting" },
+	{ FSM_WAIT_TOKEN, FSM_DUE, A, A, A, A, A, 1, FSM_WAIT_TOKEN, F_ADM,
+	    NULL },
+	WAITING(FSM_WAIT_TOKEN),
+
+	{ FSM_RUNNING, FSM_RESUME, A, A, A, A, A, 1, FSM_RUNNING,
+	    FSM_START_STEP, "resumed" },
+	{ FSM_RUNNING, FSM_STEP_OK, A, A, A, A, A, 1, FSM_RUNNING,
+	    FSM_ADVANCE, "step_succeeded" },
+	{ FSM_RUNNING, FSM_STEP_LAST_OK, A, A, 1, A, A, 1, FSM_SUCCEEDED,
+	    F_FIN, "succeeded" },
+	{ FSM_RUNNING, FSM_STEP_LAST_OK, A, A, 0, 1, A, 1, FSM_DEAD_PENDING,
+	    F_DL, "output_invalid" },
+	{ FSM_RUNNING, FSM_STEP_LAST_OK, A, A, 0, 0, A, 1, FSM_FAILED,
+	    F_FIN, "output_invalid" },
+	{ FSM_RUNNING, FSM_STEP_FAILED, 1, 1, A, A, A, 1, FSM_RETRYING,
+	    FSM_BACKOFF, "step_failed" },
+	{ FSM_RUNNING, FSM_STEP_FAILED, A, A, A, 1, A, 1, FSM_DEAD_PENDING,
+	    F_DL, "failed" },
+	{ FSM_RUNNING, FSM_STEP_FAILED, A, A, A, 0, A, 1, FSM_FAILED, F_FIN,
+	    "failed" },
+	/* A timeout is worth another attempt, retryable or not. */
+	{ FSM_RUNNING, FSM_STEP_TIMEOUT, 1, A, A, A, A, 1, FSM_RETRYING,
+	    FSM_BACKOFF, "step_timed_out" },
+	{ FSM_RUNNING, FSM_STEP_TIMEOUT, 0, A, A, 1, A, 1, FSM_DEAD_PENDING,
+	    F_DL, "failed" },
+	{ FSM_RUNNING, FSM_STEP_TIMEOUT, 0, A, A, 0, A, 1, FSM_FAILED, F_FIN,
+	    "failed" },
+	STEPPING(FSM_RUNNING),
+	{ FSM_RETRYING, FSM_DUE, A, A, A, A, A, 1, FSM_RUNNING, F_GO,
+	    "retried" },
+	STEPPING(FSM_RETRYING),
+
+	/* The dead letter: on_failure's attempts are not recorded one by
+	 * one, its outcome is. */
+	{ FSM_DEAD_PENDING, FSM_RESUME, A, A, A, A, A, 1, FSM_DEAD_RUNNING,
+	    F_GO, NULL },
+	{ FSM_DEAD_PENDING, FSM_STEP_FAILED, A, A, A, A, A, 1, FSM_FAILED,
+	    F_FIN, "on_failure_failed" },
+	{ FSM_DEAD_PENDING, FSM_REDRIVE, A, A, A, A, A, 1, FSM_QUEUED,
+	    FSM_RESET | F_ADM, "redriven" },
+	{ FSM_DEAD_RUNNING, FSM_STEP_LAST_OK, A, A, A, A, A, 1, FSM_FAILED,
+	    F_FIN, "on_failure_succeeded" },
+	{ FSM_DEAD_RUNNING, FSM_STEP_FAILED, 1, 1, A, A, A, 1,
+	    FSM_DEAD_BACKOFF, FSM_BACKOFF, NULL },
+	{ FSM_DEAD_RUNNING, FSM_STEP_FAILED, A, A, A, A, A, 1, FSM_FAILED,
+	    F_FIN, "on_failure_failed" },
+	{ FSM_DEAD_RUNNING, FSM_STEP_TIMEOUT, A, A, A, A, A, 1, FSM_FAILED,
+	    F_FIN, "on_failure_failed" },
+	{ FSM_DEAD_BACKOFF, FSM_DUE, A, A, A, A, A, 1, FSM_DEAD_RUNNING,
+	    F_GO, NULL },
+
+	{ FSM_FAILED, FSM_REDRIVE, A, A, A, A, A, 1, FSM_QUEUED,
+	    FSM_RESET | F_ADM, "redriven" },
+	{ FSM_CANCELLED, FSM_REDRIVE, A, A, A, A, A, 1, FSM_QUEUED,
+	    FSM_RESET | F_ADM, "redriven" },
 
 	/*
-	 * Everything else does not apply: step results in queued, retrying
-	 * and final states (late results after a cancel), a second cancel,
-	 * a start of a final run, a redrive of an unfinished or succeeded
-	 * run, a run timeout of a final run.
+	 * Everything else does not apply: step results while waiting or
+	 * final (late results after a cancel), a second cancel, admission
+	 * of a running run, a redrive of an unfinished or succeeded run,
+	 * a run timeout of a final run or of its dead letter.
 	 */
-	{ ANY, ANY, ANY, ANY, ANY, ANY, 0, 0, 0, NULL }
+	{ A, A, A, A, A, A, A, 0, 0, 0, NULL }
 };
 
 /* Whether a rule's condition holds for a value. */
 static int
-match(int want, int have)
+match(int want, unsigned conds, unsigned bit)
 {
-	return want == ANY || want == have;
+	return want == ANY || want == ((conds & bit) != 0);
 }
 
-/* The first rule for an input. */
-static const struct fsm_rule *
-rule_for(const struct fsm_input *in)
+/* The first expectation for an input. */
+static const struct want_rule *
+want_for(const struct fsm_input *in)
 {
+	const struct want_rule *r;
 	size_t i;
-	const struct fsm_rule *r;
 
-	for (i = 0; i < sizeof fsm_rules / sizeof fsm_rules[0]; i++) {
-		r = &fsm_rules[i];
-		if (match(r->state, (int)in->state) &&
-		    match(r->event, (int)in->event) &&
-		    match(r->attempts_left, in->attempt < in->max_attempts) &&
-		    match(r->retryable, in->retryable != 0) &&
-		    match(r->output_ok, in->output_ok != 0) &&
-		    match(r->has_on_failure, in->has_on_failure != 0))
+	for (i = 0; i < sizeof want_rules / sizeof want_rules[0]; i++) {
+		r = &want_rules[i];
+		if ((r->phase == ANY || r->phase == (int)in->state) &&
+		    (r->event == ANY || r->event == (int)in->event) &&
+		    match(r->left, in->conds, FSM_IF_ATTEMPTS_LEFT) &&
+		    match(r->retryable, in->conds, FSM_IF_RETRYABLE) &&
+		    match(r->output_ok, in->conds, FSM_IF_OUTPUT_OK) &&
+		    match(r->on_failure, in->conds, FSM_IF_ON_FAILURE) &&
+		    match(r->debounce, in->conds, FSM_IF_DEBOUNCE))
 			return r;
 	}
 	return NULL;
@@ -135,76 +184,117 @@ rule_for(const struct fsm_input *in)
 /* Describes an input for a failure message. */
 static void
 report(const struct fsm_input *in, const struct fsm_result *got,
-    const struct fsm_rule *want, const char *what)
+    const struct want_rule *want, const char *what)
 {
-	fprintf(stderr, "%s: state %s event %s attempt %d/%d retryable %d "
-	    "output_ok %d on_failure %d: got legal %d %s 0x%02x %s, want "
-	    "legal %d %s 0x%02x %s\n", what, run_state_name(in->state),
-	    engine_fsm_event_name(in->event), in->attempt, in->max_attempts,
-	    in->retryable, in->output_ok, in->has_on_failure, got->legal,
-	    run_state_name(got->state), got->effects,
-	    got->event ? got->event : "(null)", want ? want->legal : -1,
-	    want ? run_state_name(want->to) : "?", want ? want->effects : 0,
-	    want && want->name ? want->name : "(null)");
+	fprintf(stderr, "%s: %s + %s conds 0x%02x: got legal %d %s 0x%03x "
+	    "%s, want legal %d %s 0x%03x %s\n", what,
+	    engine_fsm_state_name(in->state), engine_fsm_event_name(in->event),
+	    in->conds, got->legal, engine_fsm_state_name(got->state),
+	    got->effects, got->event ? got->event : "-",
+	    want ? want->legal : -1, want ? engine_fsm_state_name(want->to) :
+	    "?", want ? want->effects : 0, want && want->name ? want->name :
+	    "-");
 }
 
-/* Every state x event x variation against the table. */
+/* Whether two transition names are the same (both NULL included). */
+static int
+same_name(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* Every phase x event x conditions against the expectations. */
 static void
 test_engine_fsm_exhaustive(void)
 {
+	const struct want_rule *want;
 	struct fsm_input in;
 	struct fsm_result got;
-	const struct fsm_rule *want;
-	int s, ev, attempt, max, retryable, ok, hof;
 	int checked = 0, wrong = 0, legal = 0;
+	unsigned p, ev, c;
 
-	for (s = 0; s < RUN_STATE_COUNT; s++)
-	for (ev = 0; ev < FSM_EVENT_COUNT; ev++)
-	for (attempt = 0; attempt <= 4; attempt++)
-	for (max = 1; max <= 3; max++)
-	for (retryable = 0; retryable <= 1; retryable++)
-	for (ok = 0; ok <= 1; ok++)
-	for (hof = 0; hof <= 1; hof++) {
-		memset(&in, 0, sizeof in);
-		in.state = (enum run_state)s;
+	for (p = 0; p < NPH; p++)
+	for (ev = 0; ev < NEV; ev++)
+	for (c = 0; c < NCOND; c++) {
+		in.state = (enum fsm_state)p;
 		in.event = (enum fsm_event)ev;
-		in.attempt = attempt;
-		in.max_attempts = max;
-		in.retryable = retryable;
-		in.output_ok = ok;
-		in.has_on_failure = hof;
+		in.conds = c;
 		got = engine_fsm(&in);
-		want = rule_for(&in);
+		want = want_for(&in);
 		checked++;
-		if (want == NULL) {
-			report(&in, &got, NULL, "no rule");
-			wrong++;
-			continue;
-		}
-		if (got.legal != want->legal) {
+		if (want == NULL || got.legal != want->legal) {
 			report(&in, &got, want, "legal");
 			wrong++;
-			continue;
-		}
-		if (!want->legal) {
+		} else if (!want->legal) {
 			/* An event that does not apply changes nothing. */
 			if (got.state != in.state || got.effects != 0 ||
 			    got.event != NULL) {
 				report(&in, &got, want, "illegal changed");
 				wrong++;
 			}
-			continue;
-		}
-		legal++;
-		if (got.state != want->to || got.effects != want->effects ||
-		    got.event == NULL || strcmp(got.event, want->name) != 0) {
+		} else if (got.state != want->to ||
+		    got.effects != want->effects ||
+		    !same_name(got.event, want->name)) {
 			report(&in, &got, want, "answer");
 			wrong++;
-		}
+		} else
+			legal++;
 	}
-	CHECK(checked == RUN_STATE_COUNT * FSM_EVENT_COUNT * 5 * 3 * 8);
+	CHECK(checked == NPH * NEV * (int)NCOND);
 	CHECK(legal > 0);
 	CHECK(wrong == 0);
+}
+
+/* Whether a phase is final. */
+static int
+final(unsigned p)
+{
+	return p == FSM_SUCCEEDED || p == FSM_FAILED || p == FSM_CANCELLED;
+}
+
+/* Whether a phase waits before its first step. */
+static int
+waiting(unsigned p)
+{
+	return p == FSM_QUEUED || p == FSM_DEBOUNCED || p == FSM_WAIT_SLOT ||
+	    p == FSM_WAIT_TOKEN;
+}
+
+/* Whether a phase is the dead letter's. */
+static int
+dead(unsigned p)
+{
+	return p == FSM_DEAD_PENDING || p == FSM_DEAD_RUNNING ||
+	    p == FSM_DEAD_BACKOFF;
+}
+
+/* Properties of one legal answer; how many it breaks. */
+static int
+answer_bad(unsigned p, unsigned ev, const struct fsm_result *r)
+{
+	enum dead_state d1, d2;
+	int bad = 0;
+
+	/* A final phase, and only that, finishes the run. */
+	bad += !!(r->effects & FSM_FINISH) != final(r->state);
+	/* The dead letter starts from a failure outside it. */
+	bad += !!(r->effects & FSM_DEAD_LETTER) !=
+	    (r->state == FSM_DEAD_PENDING && !dead(p));
+	/* A backoff exactly when the run waits to try again. */
+	bad += !!(r->effects & FSM_BACKOFF) !=
+	    (r->state == FSM_RETRYING || r->state == FSM_DEAD_BACKOFF);
+	/* A step starts only in a phase that runs one. */
+	bad += (r->effects & FSM_START_STEP) && r->state != FSM_RUNNING &&
+	    r->state != FSM_DEAD_RUNNING;
+	/* Nothing is in flight before the first step or once final. */
+	bad += (r->effects & FSM_CANCEL_STEP) && (waiting(p) || final(p));
+	/* A final run never moves except by a redrive. */
+	bad += final(p) && ev != FSM_REDRIVE;
+	/* A change the store does not keep must not show in it. */
+	bad += r->event == NULL && (engine_fsm_stored(p, &d1) !=
+	    engine_fsm_stored(r->state, &d2) || d1 != d2);
+	bad += r->event != NULL && r->event[0] == '\0';
+	return bad;
 }
 
 /* Properties that hold for every legal answer, whatever the table says. */
@@ -213,138 +303,211 @@ test_engine_fsm_invariants(void)
 {
 	struct fsm_input in;
 	struct fsm_result r;
-	int s, ev, attempt, max, retryable, ok, hof, bad = 0;
-	int legal_pairs[RUN_STATE_COUNT][FSM_EVENT_COUNT];
+	int legal_pairs[NPH][NEV], bad = 0;
+	unsigned p, ev, c;
 
 	memset(legal_pairs, 0, sizeof legal_pairs);
-	for (s = 0; s < RUN_STATE_COUNT; s++)
-	for (ev = 0; ev < FSM_EVENT_COUNT; ev++)
-	for (attempt = 0; attempt <= 4; attempt++)
-	for (max = 1; max <= 3; max++)
-	for (retryable = 0; retryable <= 1; retryable++)
-	for (ok = 0; ok <= 1; ok++)
-	for (hof = 0; hof <= 1; hof++) {
-		memset(&in, 0, sizeof in);
-		in.state = (enum run_state)s;
+	for (p = 0; p < NPH; p++)
+	for (ev = 0; ev < NEV; ev++)
+	for (c = 0; c < NCOND; c++) {
+		in.state = (enum fsm_state)p;
 		in.event = (enum fsm_event)ev;
-		in.attempt = attempt;
-		in.max_attempts = max;
-		in.retryable = retryable;
-		in.output_ok = ok;
-		in.has_on_failure = hof;
+		in.conds = c;
 		r = engine_fsm(&in);
 		if (!r.legal)
 			continue;
-		legal_pairs[s][ev] = 1;
-		/* A final state, and only that, finishes the run. */
-		bad += !!(r.effects & FSM_FINISH) !=
-		    run_state_is_final(r.state);
-		/* The dead letter: failures with on_failure, no others. */
-		bad += !!(r.effects & FSM_DEAD_LETTER) !=
-		    (r.state == RUN_FAILED && hof);
-		/* A backoff exactly when the run waits to retry. */
-		bad += !!(r.effects & FSM_BACKOFF) !=
-		    (r.state == RUN_RETRYING);
-		/* Starting a step only in running. */
-		bad += (r.effects & FSM_START_STEP) &&
-		    r.state != RUN_RUNNING;
-		/* Nothing is in flight in a queued run or a final one. */
-		bad += (r.effects & FSM_CANCEL_STEP) &&
-		    (s == RUN_QUEUED || run_state_is_final((enum run_state)s));
-		/* A final run never moves except by a redrive. */
-		bad += run_state_is_final((enum run_state)s) &&
-		    ev != FSM_REDRIVE;
-		bad += r.event == NULL || r.event[0] == '\0';
+		legal_pairs[p][ev] = 1;
+		bad += answer_bad(p, ev, &r);
 	}
 	CHECK(bad == 0);
 	/* Succeeded runs accept nothing, redrive included. */
-	for (ev = 0; ev < FSM_EVENT_COUNT; ev++)
-		CHECK(!legal_pairs[RUN_SUCCEEDED][ev]);
-	/* A cancel applies to every unfinished state, to no final one. */
-	for (s = 0; s < RUN_STATE_COUNT; s++)
-		CHECK(legal_pairs[s][FSM_CANCEL] ==
-		    !run_state_is_final((enum run_state)s));
-	for (s = 0; s < RUN_STATE_COUNT; s++)
-		CHECK(legal_pairs[s][FSM_RUN_TIMEOUT] ==
-		    !run_state_is_final((enum run_state)s));
+	for (ev = 0; ev < NEV; ev++)
+		CHECK(!legal_pairs[FSM_SUCCEEDED][ev]);
+	/* A cancel and a run timeout apply until the run failed or ended. */
+	for (p = 0; p < NPH; p++) {
+		int live = p != FSM_NEW && !final(p) && !dead(p);
+
+		CHECK(legal_pairs[p][FSM_CANCEL] == live);
+		CHECK(legal_pairs[p][FSM_RUN_TIMEOUT] == live);
+	}
+}
+
+/* Every phase can be reached from a new run, and every rule answers
+ * some input (none is hidden behind an earlier one). */
+static void
+test_engine_fsm_reachable(void)
+{
+	const struct fsm_rule *rules;
+	struct fsm_input in;
+	struct fsm_result r;
+	int seen[NPH], used[64], grew = 1;
+	unsigned p, ev, c;
+	size_t n, i;
+
+	rules = engine_fsm_rules(&n);
+	REQUIRE(n <= 64);
+	memset(seen, 0, sizeof seen);
+	memset(used, 0, sizeof used);
+	seen[FSM_NEW] = 1;
+	while (grew) {
+		grew = 0;
+		for (p = 0; p < NPH; p++)
+		for (ev = 0; ev < NEV && seen[p]; ev++)
+		for (c = 0; c < NCOND; c++) {
+			in.state = (enum fsm_state)p;
+			in.event = (enum fsm_event)ev;
+			in.conds = c;
+			r = engine_fsm(&in);
+			if (r.legal && !seen[r.state])
+				seen[r.state] = grew = 1;
+			for (i = 0; r.legal && i < n; i++)
+				if (rules[i].from == in.state &&
+				    rules[i].event == in.event &&
+				    (c & rules[i].when) == rules[i].when) {
+					used[i] = 1;
+					break;
+				}
+		}
+	}
+	for (p = 0; p < NPH; p++)
+		CHECK(seen[p]);
+	for (i = 0; i < n; i++)
+		CHECK(used[i]);
+}
+
+/* Drives one phase by a list of events; the names recorded. */
+static enum fsm_state
+drive(enum fsm_state p, unsigned conds, const enum fsm_event *evs, size_t n,
+    const char *const *names)
+{
+	struct fsm_input in;
+	struct fsm_result r;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		in.state = p;
+		in.event = evs[i];
+		in.conds = conds;
+		r = engine_fsm(&in);
+		CHECK(r.legal);
+		CHECK(same_name(r.event, names[i]));
+		p = r.state;
+	}
+	return p;
+}
+
+/* A debounced run: created, absorbs a trigger, its window ends, it
+ * waits for a slot and a token, then starts. */
+static void
+test_engine_fsm_admission_sequence(void)
+{
+	static const enum fsm_event evs[] = {
+		FSM_CREATE, FSM_ABSORB, FSM_DUE, FSM_WAIT_FOR_SLOT,
+		FSM_WAIT_FOR_TOKEN, FSM_DUE, FSM_ADMIT
+	};
+	static const char *const names[] = {
+		"created", "debounced", NULL, "waiting", "waiting", NULL,
+		"started"
+	};
+
+	CHECK(drive(FSM_NEW, FSM_IF_DEBOUNCE | FSM_IF_ATTEMPTS_LEFT, evs, 7,
+	    names) == FSM_RUNNING);
+}
+
+/* A step fails for good, on_failure fails once, is retried, succeeds. */
+static void
+test_engine_fsm_dead_letter_sequence(void)
+{
+	static const enum fsm_event evs[] = {
+		FSM_STEP_FAILED, FSM_RESUME, FSM_STEP_FAILED, FSM_DUE,
+		FSM_STEP_LAST_OK
+	};
+	static const char *const names[] = {
+		"failed", NULL, NULL, NULL, "on_failure_succeeded"
+	};
+	unsigned c = FSM_IF_ON_FAILURE | FSM_IF_RETRYABLE |
+	    FSM_IF_ATTEMPTS_LEFT;
+	struct fsm_input in;
+
+	/* Not retryable: the step fails for good at once. */
+	in.state = FSM_RUNNING;
+	in.event = FSM_STEP_FAILED;
+	in.conds = FSM_IF_ON_FAILURE | FSM_IF_ATTEMPTS_LEFT;
+	CHECK(engine_fsm(&in).state == FSM_DEAD_PENDING);
+	CHECK(drive(FSM_RUNNING, c & ~FSM_IF_RETRYABLE, evs, 1, names) ==
+	    FSM_DEAD_PENDING);
+	CHECK(drive(FSM_DEAD_PENDING, c, evs + 1, 4, names + 1) ==
+	    FSM_FAILED);
+	/* A dead letter is no run: it is neither cancelled nor timed out. */
+	in.state = FSM_DEAD_RUNNING;
+	in.event = FSM_CANCEL;
+	CHECK(!engine_fsm(&in).legal);
 }
 
 /* A step that times out every time: two retries, then failed for good. */
 static void
 test_engine_fsm_timeout_sequence(void)
 {
-	struct fsm_input in;
-	struct fsm_result r;
-	int attempt = 0, i;
-	static const char *const want[] = {
-		"started", "step_timed_out", "retried", "step_timed_out",
-		"retried", "failed"
+	static const enum fsm_event evs[] = {
+		FSM_ADMIT, FSM_STEP_TIMEOUT, FSM_DUE, FSM_STEP_TIMEOUT, FSM_DUE
 	};
-
-	memset(&in, 0, sizeof in);
-	in.state = RUN_QUEUED;
-	in.max_attempts = 3;
-	in.has_on_failure = 1;
-	for (i = 0; i < 6; i++) {
-		in.event = i % 2 == 0 ? FSM_START : FSM_STEP_TIMEOUT;
-		in.attempt = attempt;
-		r = engine_fsm(&in);
-		REQUIRE(r.legal);
-		CHECK_STR(r.event, want[i]);
-		if (r.effects & FSM_NEXT_ATTEMPT)
-			attempt++;
-		in.state = r.state;
-	}
-	CHECK(attempt == 3);
-	CHECK(in.state == RUN_FAILED);
-	CHECK(r.effects == (FSM_FINISH | FSM_DEAD_LETTER));
-	/* Once failed, a late result is ignored; a redrive queues it. */
-	in.event = FSM_STEP_TIMEOUT;
-	CHECK(!engine_fsm(&in).legal);
-	in.event = FSM_REDRIVE;
-	r = engine_fsm(&in);
-	CHECK(r.legal && r.state == RUN_QUEUED && r.effects == FSM_RESET);
-}
-
-/* A fatal step failure does not retry even with attempts left. */
-static void
-test_engine_fsm_fatal_failure(void)
-{
+	static const char *const names[] = {
+		"started", "step_timed_out", "retried", "step_timed_out",
+		"retried"
+	};
 	struct fsm_input in;
 	struct fsm_result r;
 
-	memset(&in, 0, sizeof in);
-	in.state = RUN_RUNNING;
-	in.event = FSM_STEP_FAILED;
-	in.attempt = 1;
-	in.max_attempts = 5;
-	in.retryable = 0;
+	CHECK(drive(FSM_QUEUED, FSM_IF_ATTEMPTS_LEFT, evs, 5, names) ==
+	    FSM_RUNNING);
+	in.state = FSM_RUNNING;
+	in.event = FSM_STEP_TIMEOUT;
+	in.conds = FSM_IF_ON_FAILURE;	/* no attempts left */
 	r = engine_fsm(&in);
-	CHECK(r.legal && r.state == RUN_FAILED && r.effects == FSM_FINISH);
+	CHECK(r.state == FSM_DEAD_PENDING && r.effects == FSM_DEAD_LETTER);
 	CHECK_STR(r.event, "failed");
-	in.retryable = 1;
-	r = engine_fsm(&in);
-	CHECK(r.legal && r.state == RUN_RETRYING);
-	CHECK_STR(r.event, "step_failed");
-	in.attempt = 5;
-	r = engine_fsm(&in);
-	CHECK(r.legal && r.state == RUN_FAILED);
 }
 
-/* Event names, and "?" for a value out of range. */
+/* Names, the stored form of each phase, and the printed table. */
 static void
-test_engine_fsm_event_names(void)
+test_engine_fsm_names_and_print(void)
 {
-	CHECK_STR(engine_fsm_event_name(FSM_START), "start");
-	CHECK_STR(engine_fsm_event_name(FSM_STEP_OK), "step_ok");
-	CHECK_STR(engine_fsm_event_name(FSM_STEP_LAST_OK), "step_last_ok");
-	CHECK_STR(engine_fsm_event_name(FSM_STEP_FAILED), "step_failed");
-	CHECK_STR(engine_fsm_event_name(FSM_STEP_TIMEOUT), "step_timeout");
-	CHECK_STR(engine_fsm_event_name(FSM_RUN_TIMEOUT), "run_timeout");
-	CHECK_STR(engine_fsm_event_name(FSM_CANCEL), "cancel");
-	CHECK_STR(engine_fsm_event_name(FSM_REDRIVE), "redrive");
-	CHECK_STR(engine_fsm_event_name((enum fsm_event)FSM_EVENT_COUNT), "?");
-	CHECK_STR(engine_fsm_event_name((enum fsm_event)-1), "?");
+	enum dead_state d;
+	char buf[8192];
+	size_t n, len;
+	FILE *f;
+	unsigned p;
+
+	CHECK_STR(engine_fsm_event_name(FSM_ADMIT), "admit");
+	CHECK_STR(engine_fsm_event_name((enum fsm_event)NEV), "?");
+	CHECK_STR(engine_fsm_state_name(FSM_WAIT_TOKEN), "wait_token");
+	CHECK_STR(engine_fsm_state_name((enum fsm_state)-1), "?");
+	CHECK_STR(engine_fsm_cond_name(FSM_IF_DEBOUNCE), "debounce");
+	CHECK_STR(engine_fsm_effect_name(FSM_SET_INPUT), "set_input");
+	CHECK_STR(engine_fsm_effect_name(3), "?");
+	CHECK(engine_fsm_stored(FSM_DEAD_BACKOFF, &d) == RUN_FAILED &&
+	    d == DEAD_PENDING);
+	CHECK(engine_fsm_stored(FSM_WAIT_SLOT, &d) == RUN_QUEUED &&
+	    d == DEAD_NONE);
+	/* A stored phase reads back as the phase a run resumes in. */
+	for (p = FSM_QUEUED; p < NPH; p++) {
+		enum run_state s = engine_fsm_stored((enum fsm_state)p, &d);
+		enum fsm_state back = engine_fsm_loaded(s, d);
+
+		CHECK(engine_fsm_stored(back, &d) == s);
+	}
+	REQUIRE((f = fmemopen(buf, sizeof buf, "w")) != NULL);
+	engine_fsm_print(f);
+	len = (size_t)ftell(f);
+	fclose(f);
+	buf[len < sizeof buf ? len : sizeof buf - 1] = '\0';
+	engine_fsm_rules(&n);
+	CHECK(strncmp(buf, "PHASE", 5) == 0);
+	for (p = 0, len = 0; buf[len] != '\0'; len++)
+		p += buf[len] == '\n';
+	CHECK(p == n + 1);
+	CHECK(strstr(buf, "running       step_failed     "
+	    "attempts_left,retryable  retrying      step_failed") != NULL);
 }
 
 int
@@ -352,8 +515,10 @@ main(void)
 {
 	TEST_RUN(test_engine_fsm_exhaustive);
 	TEST_RUN(test_engine_fsm_invariants);
+	TEST_RUN(test_engine_fsm_reachable);
+	TEST_RUN(test_engine_fsm_admission_sequence);
+	TEST_RUN(test_engine_fsm_dead_letter_sequence);
 	TEST_RUN(test_engine_fsm_timeout_sequence);
-	TEST_RUN(test_engine_fsm_fatal_failure);
-	TEST_RUN(test_engine_fsm_event_names);
+	TEST_RUN(test_engine_fsm_names_and_print);
 	TEST_DONE();
 }

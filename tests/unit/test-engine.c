@@ -1665,7 +1665,7 @@ test_engine_idempotency(void)
 	struct orc_error err;
 	char a[RUN_ID_LEN + 1], b[RUN_ID_LEN + 1], c[RUN_ID_LEN + 1];
 	json_t *in = json_object();
-	int existing = -1;
+	enum engine_found existing = ENGINE_FOUND_WINDOW;
 
 	REQUIRE(setup(&t) == 0);
 	wf = load("{\"name\":\"idem\",\"steps\":[{\"name\":\"d\","
@@ -1676,11 +1676,11 @@ test_engine_idempotency(void)
 	w = watch(&t);
 	CHECK(engine_submit_keyed(t.engine, wf, in, NULL, "k1", &w, a,
 	    &existing, &err) == 0);
-	CHECK(existing == 0);
+	CHECK(existing == ENGINE_FOUND_NONE);
 	/* Not committed yet: found in memory. */
 	CHECK(engine_submit_keyed(t.engine, wf, in, NULL, "k1", &w, b,
 	    &existing, &err) == 0);
-	CHECK(existing == 1);
+	CHECK(existing == ENGINE_FOUND_KEY);
 	CHECK_STR(b, a);
 	CHECK(drive(&t, 1) == 0);
 	/* Let the run leave memory: then the store answers. */
@@ -1689,11 +1689,11 @@ test_engine_idempotency(void)
 	memset(b, 0, sizeof b);
 	CHECK(engine_submit_keyed(t.engine, wf, in, NULL, "k1", &w, b,
 	    &existing, &err) == 0);
-	CHECK(existing == 1);
+	CHECK(existing == ENGINE_FOUND_KEY);
 	CHECK_STR(b, a);
 	CHECK(engine_submit_keyed(t.engine, other, in, NULL, "k1", &w, c,
 	    &existing, &err) == 0);
-	CHECK(existing == 0);
+	CHECK(existing == ENGINE_FOUND_NONE);
 	CHECK(strcmp(c, a) != 0);
 	CHECK(drive(&t, 2) == 0);
 	json_decref(in);
@@ -1861,7 +1861,8 @@ test_engine_debounce(void)
 	char first[RUN_ID_LEN + 1], id[RUN_ID_LEN + 1], other[RUN_ID_LEN + 1];
 	char in[64];
 	json_t *v;
-	int i, existing;
+	enum engine_found existing;
+	int i;
 
 	REQUIRE(setup(&t) == 0);
 	wf = load("{\"name\":\"db\",\"debounce\":{\"key\":\"{{input.k}}\","
@@ -1874,7 +1875,8 @@ test_engine_debounce(void)
 		v = json_loads(in, 0, NULL);
 		CHECK(engine_submit_keyed(t.engine, wf, v, NULL, NULL, &w,
 		    i == 0 ? first : id, &existing, &err) == 0);
-		CHECK(existing == (i == 0 ? 0 : 2));
+		CHECK(existing == (i == 0 ? ENGINE_FOUND_NONE :
+		    ENGINE_FOUND_WINDOW));
 		if (i > 0)
 			CHECK_STR(id, first);
 		json_decref(v);
@@ -1883,7 +1885,7 @@ test_engine_debounce(void)
 	v = json_loads("{\"k\":\"b\",\"n\":9}", 0, NULL);
 	CHECK(engine_submit_keyed(t.engine, wf, v, NULL, NULL, &w, other,
 	    &existing, &err) == 0);
-	CHECK(existing == 0);
+	CHECK(existing == ENGINE_FOUND_NONE);
 	json_decref(v);
 	CHECK(drive(&t, 2) == 0);
 	CHECK(result_of(&t, first)->state == RUN_SUCCEEDED);
