@@ -144,6 +144,7 @@ void		 engine_run_index(struct run *);
 void		 engine_def_add(struct engine *, struct workflow *);
 void		 engine_run_redrive(struct run *, unsigned);
 void		 engine_run_free_now(struct run *);
+void		 engine_run_drop(struct run *);
 void		 engine_run_note_dead(struct run *, const char *event);
 void		 engine_run_continue(struct run *);
 

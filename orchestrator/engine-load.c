@@ -9,13 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "diag.h"
 #include "engine-internal.h"
 #include "log.h"
 #include "schema.h"
-#include "steps.h"
 #include "workflow.h"
 
 /* The definition a run is pinned to: in memory, else from the store. */
@@ -327,21 +324,7 @@ engine_run_lost(struct run *run, const char *existing)
 	else
 		log_warn("%s: run %s of %s: another process took its lease "
 		    "over; dropped", __func__, run->rec.id, run->rec.workflow);
-	evtimer_del(run->timer);
-	if (run->deadline != NULL)
-		evtimer_del(run->deadline);
-	if (run->call != NULL) {
-		step_call_free(run->call);
-		run->call = NULL;
-		e->stats.calls--;
-	}
-	if (!run->done) {
-		run->done = 1;
-		e->active--;
-	}
-	engine_release(run);
-	if (run->pending == 0)
-		engine_run_free_now(run);
+	engine_run_drop(run);
 }
 
 void

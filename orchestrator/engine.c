@@ -1296,6 +1296,27 @@ engine_run_continue(struct run *run)
 	}
 }
 
+/* The run is not this process's any more (another took its lease over):
+ * it stops what it does here and is forgotten, without a word to the
+ * store. */
+void
+engine_run_drop(struct run *run)
+{
+	struct engine_gate *g;
+
+	run_stop_step(run);
+	if (run->deadline != NULL)
+		evtimer_del(run->deadline);
+	if (!run->done) {
+		run->done = 1;
+		run->engine->active--;
+	}
+	if ((g = engine_release(run)) != NULL)
+		run_gate_pump(g);
+	if (run->pending == 0)
+		engine_run_free_now(run);
+}
+
 /* Frees a run that never submitted anything (a load that failed). */
 void
 engine_run_free_now(struct run *run)
