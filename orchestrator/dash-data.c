@@ -30,9 +30,26 @@
 #include "client.h"
 #include "dash.h"
 #include "engine.h"
+#include "hmap.h"
 #include "strbuf.h"
 
 #define DASH_URL_SAMPLE	200	/* newest runs read for --url figures */
+#define DASH_URL_STARTS	20	/* runs' starts read per --url refresh */
+#define DASH_RATE_SAMPLES 128	/* --url counter readings kept */
+
+/* What is known of a run's latest start, from its transitions. */
+struct dash_start {
+	char		 id[RUN_ID_LEN + 1];
+	int64_t		 start;
+	int		 state;		/* the run's state when read */
+	int64_t		 finished_at;
+};
+
+/* A reading of the server's count of finished runs. */
+struct dash_count {
+	int64_t		 at;
+	int64_t		 finished;
+};
 
 struct dash_source {
 	char			*db;
@@ -41,6 +58,10 @@ struct dash_source {
 	struct store		*store;		/* read-only; NULL for url */
 	struct cli_engine	 ce;		/* for r and c in db mode */
 	int			 ce_open;
+	struct dash_start	*starts;	/* of the runs read last */
+	size_t			 nstarts;
+	struct dash_count	 counts[DASH_RATE_SAMPLES];	/* --url */
+	size_t			 ncounts;
 };
 
 struct dash_source *
@@ -74,6 +95,7 @@ dash_source_close(struct dash_source *src)
 		cli_engine_close(&src->ce);
 	}
 	store_close(src->store);
+	free(src->starts);
 	free(src->db);
 	free(src->url);
 	free(src->name);
@@ -151,6 +173,140 @@ dash_stats_compute(const struct finish_rec *fr, size_t n, int64_t now,
 	free(lat);
 }
 
+/* start, or the time of t when t is a later redrive: a redrive starts the
+ * run over, and the time it sat finished before is not its running time. */
+static int64_t
+dash_start_after(int64_t start, const struct transition_rec *t)
+{
+	if (t->event != NULL && strcmp(t->event, "redriven") == 0 &&
+	    t->at > start)
+		return t->at;
+	return start;
+}
+
+int64_t
+dash_run_start(const struct run_rec *r, const struct transition_rec *t,
+    size_t n)
+{
+	int64_t	start = r->created_at;
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		start = dash_start_after(start, &t[i]);
+	return start;
+}
+
+int64_t
+dash_run_duration(const struct run_rec *r, int64_t start, int64_t now)
+{
+	int64_t end = r->finished_at > 0 ? r->finished_at : now;
+
+	if (start < r->created_at)
+		start = r->created_at;
+	return end > start ? end - start : 0;
+}
+
+/* A run of the table with what it is sorted on. */
+struct dash_sorted {
+	struct run_rec	 run;
+	int64_t		 start, dur;
+};
+
+/* Newest first: ids grow with creation time. */
+static int
+dash_cmp_age(const void *a, const void *b)
+{
+	return -strcmp(((const struct dash_sorted *)a)->run.id,
+	    ((const struct dash_sorted *)b)->run.id);
+}
+
+/* Longest first, then newest. */
+static int
+dash_cmp_duration(const void *a, const void *b)
+{
+	const struct dash_sorted *x = a, *y = b;
+
+	if (x->dur != y->dur)
+		return x->dur > y->dur ? -1 : 1;
+	return dash_cmp_age(a, b);
+}
+
+/* In the order of the states' life (queued first), then newest. */
+static int
+dash_cmp_state(const void *a, const void *b)
+{
+	const struct dash_sorted *x = a, *y = b;
+
+	if (x->run.state != y->run.state)
+		return x->run.state < y->run.state ? -1 : 1;
+	return dash_cmp_age(a, b);
+}
+
+/* By workflow name, then newest. */
+static int
+dash_cmp_workflow(const void *a, const void *b)
+{
+	const struct dash_sorted *x = a, *y = b;
+	int c;
+
+	c = strcmp(x->run.workflow != NULL ? x->run.workflow : "",
+	    y->run.workflow != NULL ? y->run.workflow : "");
+	return c != 0 ? c : dash_cmp_age(a, b);
+}
+
+void
+dash_sort_runs(struct run_rec *runs, int64_t *starts, size_t n,
+    enum dash_sort sort, int reverse, int64_t now)
+{
+	static int (*const cmp[DASH_SORT_COUNT])(const void *,
+	    const void *) = { dash_cmp_age, dash_cmp_duration,
+	    dash_cmp_state, dash_cmp_workflow };
+	struct dash_sorted	*t;
+	size_t			 i;
+
+	if (n == 0)
+		return;
+	t = xcalloc(n, sizeof *t);
+	for (i = 0; i < n; i++) {
+		t[i].run = runs[i];
+		t[i].start = starts[i];
+		t[i].dur = dash_run_duration(&runs[i], starts[i], now);
+	}
+	qsort(t, n, sizeof *t, cmp[sort]);
+	/* Every order ends on the id: reversed is the exact mirror. */
+	for (i = 0; i < n; i++) {
+		runs[i] = t[reverse ? n - 1 - i : i].run;
+		starts[i] = t[reverse ? n - 1 - i : i].start;
+	}
+	free(t);
+}
+
+const char *
+dash_sort_name(enum dash_sort sort)
+{
+	static const char *const names[DASH_SORT_COUNT] = { "age",
+	    "duration", "state", "workflow" };
+
+	return names[sort];
+}
+
+size_t
+dash_wf_match(const struct dash_wf *wfs, size_t n, const char *name,
+    size_t *first)
+{
+	size_t i, len = strlen(name), count = 0;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(wfs[i].name, name) == 0) {
+			*first = i;
+			return 1;
+		}
+	for (i = 0; i < n; i++)
+		if (strncmp(wfs[i].name, name, len) == 0 && count++ == 0)
+			*first = i;
+	return count;
+}
+
 void
 dash_data_clear(struct dash_data *d)
 {
@@ -162,6 +318,7 @@ dash_data_clear(struct dash_data *d)
 	for (i = 0; i < d->nruns; i++)
 		run_rec_clear(&d->runs[i]);
 	free(d->runs);
+	free(d->starts);
 	memset(d, 0, sizeof *d);
 }
 
@@ -383,40 +540,109 @@ dash_get_text(const char *base, const char *path, struct strbuf *out,
 	return 0;
 }
 
-/* Reads orchestrator_runs{state="..."} N lines of /metrics, and the
- * store's size (-1 from a server that does not say). */
-static void
-dash_parse_metrics(const char *text, int64_t total[RUN_STATE_COUNT],
-    int64_t *bytes)
+/* The values of the lines "NAME{state="S"} N" of /metrics: each into
+ * out[S]; returns how many were found. */
+static int
+dash_metric_states(const char *text, const char *name,
+    int64_t out[RUN_STATE_COUNT])
 {
-	static const char	 key[] = "orchestrator_runs{state=\"";
-	static const char	 size[] = "\norchestrator_store_bytes ";
-	const char		*p = text, *q;
+	enum run_state	 st;
+	const char	*p = text, *q;
+	char		 key[128], state[32];
+	size_t		 len, klen;
+	int		 found = 0;
 
-	*bytes = (q = strstr(text, size)) != NULL ?
-	    strtoll(q + sizeof size - 1, NULL, 10) : -1;
-	enum run_state		 st;
-	char			 name[32];
-	size_t			 len;
-
+	klen = (size_t)snprintf(key, sizeof key, "%s{state=\"", name);
 	while ((p = strstr(p, key)) != NULL) {
 		/* Only at the start of a line: not a longer metric's name. */
 		if (p != text && p[-1] != '\n') {
 			p++;
 			continue;
 		}
-		p += sizeof key - 1;
+		p += klen;
 		if ((q = strchr(p, '"')) == NULL)
 			break;
 		len = (size_t)(q - p);
-		if (len < sizeof name) {
-			memcpy(name, p, len);
-			name[len] = '\0';
-			if (run_state_parse(name, &st) == 0 && q[1] == '}')
-				total[st] = strtoll(q + 2, NULL, 10);
+		if (len < sizeof state) {
+			memcpy(state, p, len);
+			state[len] = '\0';
+			if (run_state_parse(state, &st) == 0 && q[1] == '}') {
+				out[st] = strtoll(q + 2, NULL, 10);
+				found++;
+			}
 		}
 		p = q;
 	}
+	return found;
+}
+
+/* Reads from /metrics the runs by state, the store's size (-1 from a
+ * server that does not say) and the runs finished since the server
+ * started (-1 likewise). */
+static void
+dash_parse_metrics(const char *text, int64_t total[RUN_STATE_COUNT],
+    int64_t *bytes, int64_t *finished)
+{
+	static const char	 size[] = "\norchestrator_store_bytes ";
+	const char		*q;
+	int64_t			 fin[RUN_STATE_COUNT] = { 0 };
+	int			 s;
+
+	*bytes = (q = strstr(text, size)) != NULL ?
+	    strtoll(q + sizeof size - 1, NULL, 10) : -1;
+	dash_metric_states(text, "orchestrator_runs", total);
+	*finished = -1;
+	if (dash_metric_states(text, "orchestrator_runs_finished_total",
+	    fin) == 0)
+		return;
+	for (*finished = 0, s = 0; s < RUN_STATE_COUNT; s++)
+		*finished += fin[s];
+}
+
+/* The server's count of finished runs at a time, between two readings. */
+static double
+dash_count_at(const struct dash_count *a, const struct dash_count *b,
+    int64_t at)
+{
+	if (b->at <= a->at)
+		return (double)b->finished;
+	return (double)a->finished + (double)(b->finished - a->finished) *
+	    (double)(at - a->at) / (double)(b->at - a->at);
+}
+
+/*
+ * runs/s with --url: the runs finished in the last DASH_RATE_MS over
+ * DASH_RATE_MS, as from the database, counted by the server's
+ * orchestrator_runs_finished_total read at each refresh (its value
+ * DASH_RATE_MS ago is interpolated between the readings around then).
+ * Until the readings span that long, over the time they span; -1 before
+ * a second reading, or when the server does not count.
+ */
+static double
+dash_url_rate(struct dash_source *src, int64_t now, int64_t finished)
+{
+	struct dash_count	*c = src->counts;
+	int64_t			 since = now - DASH_RATE_MS;
+
+	/* A restarted server counts from 0 again. */
+	if (finished < 0 || (src->ncounts > 0 &&
+	    finished < c[src->ncounts - 1].finished))
+		src->ncounts = 0;
+	if (finished < 0)
+		return -1;
+	/* Keep the newest reading at or before since, and those after. */
+	while (src->ncounts >= DASH_RATE_SAMPLES ||
+	    (src->ncounts >= 2 && c[1].at <= since))
+		memmove(c, c + 1, --src->ncounts * sizeof *c);
+	c[src->ncounts].at = now;
+	c[src->ncounts++].finished = finished;
+	if (src->ncounts < 2 || now <= c[0].at)
+		return -1;
+	if (c[0].at >= since)
+		return (double)(finished - c[0].finished) * 1000.0 /
+		    (double)(now - c[0].at);
+	return ((double)finished - dash_count_at(&c[0], &c[1], since)) *
+	    1000.0 / DASH_RATE_MS;
 }
 
 /* GET /runs with a query into a fill. */
@@ -461,21 +687,23 @@ dash_fetch_url(struct dash_source *src, const struct dash_query *q,
 {
 	struct strbuf		 sb = STRBUF_INIT, qs = STRBUF_INIT;
 	struct dash_data	 sample;
-	struct dash_query	 all = { -1, NULL, NULL, DASH_URL_SAMPLE };
+	struct dash_query	 all = { -1, NULL, NULL, DASH_URL_SAMPLE,
+	    DASH_SORT_AGE, 0 };
 	struct dash_fill	 f = { &sample, &all, DASH_URL_SAMPLE, 0, NULL };
 	struct finish_rec	*fr;
 	size_t			 i, n = 0;
+	int64_t			 finished;
 	char			*v;
 	int			 rc;
 
-	d->lacks = "--url: no counts per workflow; runs/s, latency and "
-	    "failures from the newest 200 runs";
+	d->lacks = "--url: no counts per workflow; latency and failures "
+	    "from the newest 200 runs";
 	if (dash_get_text(src->url, "/metrics", &sb, err) != 0) {
 		strbuf_free(&sb);
 		return -1;
 	}
 	dash_parse_metrics(sb.s != NULL ? sb.s : "", d->total,
-	    &d->store_bytes);
+	    &d->store_bytes, &finished);
 	strbuf_free(&sb);
 
 	memset(&sample, 0, sizeof sample);
@@ -502,6 +730,9 @@ dash_fetch_url(struct dash_source *src, const struct dash_query *q,
 	}
 	dash_stats_compute(fr, n, d->now, sample.more ||
 	    sample.nruns >= DASH_URL_SAMPLE, &d->stats);
+	/* The sample holds at most DASH_URL_SAMPLE runs: runs/s from it
+	 * would stop at DASH_URL_SAMPLE / 10 s. */
+	d->stats.rate = dash_url_rate(src, d->now, finished);
 	d->failed5m_capped = d->stats.sampled;
 	free(fr);
 	dash_data_clear(&sample);
@@ -527,6 +758,83 @@ dash_fetch_url(struct dash_source *src, const struct dash_query *q,
 	return rc;
 }
 
+/* Moves a run's start on past each redrive of its transitions. */
+static int
+dash_start_cb(const struct transition_rec *t, void *arg)
+{
+	int64_t *start = arg;
+
+	*start = dash_start_after(*start, t);
+	return 0;
+}
+
+/* Reads a run's latest start: its transitions, from the store or with
+ * the run from the server. */
+static int
+dash_read_start(struct dash_source *src, const struct run_rec *r,
+    int64_t *start)
+{
+	struct dash_detail	dd;
+	struct orc_error	err;
+
+	*start = r->created_at;
+	if (src->url == NULL)
+		return store_list_transitions(src->store, r->id, dash_start_cb,
+		    start, &err);
+	if (dash_fetch_detail(src, r->id, &dd, &err) != 0)
+		return -1;
+	*start = dash_run_start(&dd.run, dd.trans, dd.ntrans);
+	dash_detail_clear(&dd);
+	return 0;
+}
+
+/* Whether what was read of a run's start still holds: only a finished
+ * run can be redriven, so a run read unfinished keeps its start, and one
+ * read finished keeps it while it stays as it was. */
+static int
+dash_start_holds(const struct dash_start *k, const struct run_rec *r)
+{
+	if (k->state < 0 || !run_state_is_final((enum run_state)k->state))
+		return 1;
+	return (int)r->state == k->state && r->finished_at == k->finished_at;
+}
+
+/* Fills d->starts: from what the last refresh read, else read now (a few
+ * per refresh from a server, one request each); a run not read yet
+ * counts from its creation meanwhile. */
+static void
+dash_fill_starts(struct dash_source *src, struct dash_data *d)
+{
+	struct dash_start	*fresh, *k;
+	struct hmap		*old;
+	size_t			 i, reads = 0, budget;
+
+	budget = src->url != NULL ? DASH_URL_STARTS : DASH_MAX_ROWS;
+	old = hmap_create();
+	for (i = 0; i < src->nstarts; i++)
+		hmap_set(old, src->starts[i].id, &src->starts[i]);
+	fresh = xcalloc(d->nruns + 1, sizeof *fresh);
+	d->starts = xcalloc(d->nruns + 1, sizeof *d->starts);
+	for (i = 0; i < d->nruns; i++) {
+		d->starts[i] = d->runs[i].created_at;
+		if ((k = hmap_get(old, d->runs[i].id)) != NULL &&
+		    dash_start_holds(k, &d->runs[i]))
+			fresh[i] = *k;
+		else if (reads++ < budget && dash_read_start(src,
+		    &d->runs[i], &fresh[i].start) == 0) {
+			memcpy(fresh[i].id, d->runs[i].id, sizeof fresh[i].id);
+			fresh[i].state = (int)d->runs[i].state;
+			fresh[i].finished_at = d->runs[i].finished_at;
+		} else
+			continue;
+		d->starts[i] = fresh[i].start;
+	}
+	hmap_free(old);
+	free(src->starts);
+	src->starts = fresh;
+	src->nstarts = d->nruns;
+}
+
 int
 dash_fetch(struct dash_source *src, const struct dash_query *q, int64_t now,
     struct dash_data *d, struct orc_error *err)
@@ -538,15 +846,20 @@ dash_fetch(struct dash_source *src, const struct dash_query *q, int64_t now,
 	d->now = now;
 	if (qq.want == 0)
 		qq.want = 1;
-	if (qq.want > DASH_MAX_ROWS)
+	/* Sorted otherwise than by age, the newest runs are read whole. */
+	if (qq.want > DASH_MAX_ROWS || qq.sort != DASH_SORT_AGE)
 		qq.want = DASH_MAX_ROWS;
 	if (src->url != NULL)
 		rc = dash_fetch_url(src, &qq, d, err);
 	else
 		rc = dash_fetch_db(src, &qq, d, err);
-	if (rc != 0)
+	if (rc != 0) {
 		dash_data_clear(d);
-	return rc;
+		return rc;
+	}
+	dash_fill_starts(src, d);
+	dash_sort_runs(d->runs, d->starts, d->nruns, qq.sort, qq.reverse, now);
+	return 0;
 }
 
 /* Appends a step to a detail. */

@@ -246,11 +246,13 @@ dash_view_free(struct dash_view *v)
 	v->workflow = v->search = NULL;
 }
 
-/* "12.3", "0.0", "1.2k" runs/s. */
+/* "12.3", "0.0", "1.2k" runs/s; "-" when unknown (negative). */
 static void
 dash_rate(double r, char *buf, size_t len)
 {
-	if (r >= 10000)
+	if (r < 0)
+		snprintf(buf, len, "-");
+	else if (r >= 10000)
 		snprintf(buf, len, "%.1fk", r / 1000);
 	else
 		snprintf(buf, len, "%.1f", r);
@@ -332,13 +334,17 @@ dash_draw_title(struct dash_frame *f, const struct dash_view *v,
 	dash_frame_color(f, 0, 0, f->cols, DASH_C_TITLE);
 	c = dash_frame_put(f, 0, 0, f->cols, DASH_C_TITLE,
 	    "orchestrator dashboard  ");
-	snprintf(buf, sizeof buf, "%s%s%s%s%s%s%s", source,
+	snprintf(buf, sizeof buf, "%s%s%s%s%s%s%s%s%s%s", source,
 	    v->query.state >= 0 ? "  state=" : "",
 	    v->query.state >= 0 ? run_state_name(v->query.state) : "",
 	    v->workflow != NULL ? "  workflow=" : "",
 	    v->workflow != NULL ? v->workflow : "",
 	    v->search != NULL ? "  search=" : "",
-	    v->search != NULL ? v->search : "");
+	    v->search != NULL ? v->search : "",
+	    v->query.sort != DASH_SORT_AGE || v->query.reverse ?
+	    "  sort=" : "", v->query.sort != DASH_SORT_AGE ||
+	    v->query.reverse ? dash_sort_name(v->query.sort) : "",
+	    v->query.reverse ? ",reversed" : "");
 	snprintf(size, sizeof size, "store %s  ",
 	    dash_bytes(d->store_bytes, bytes, sizeof bytes));
 	right = 9 + (int)strlen(size);
@@ -381,19 +387,55 @@ dash_draw_stats(struct dash_frame *f, int row, const struct dash_data *d)
 	dash_frame_put(f, row, c, f->cols - c, DASH_C_NONE, buf);
 }
 
-/* The workflows table from row; returns the rows used. */
+/* One workflow's row of counts by state and total. */
+static void
+dash_draw_wf_row(struct dash_frame *f, int row, int namew,
+    const struct dash_wf *w, int select)
+{
+	char	buf[64];
+	int	numw = 10, s;
+	int64_t	sum = 0;
+
+	if (select)
+		dash_frame_color(f, row, 0, f->cols, DASH_C_SELECT);
+	dash_frame_put(f, row, 0, namew - 1, select ? DASH_C_SELECT :
+	    DASH_C_NONE, w->name);
+	for (s = 0; s < RUN_STATE_COUNT; s++) {
+		sum += w->n[s];
+		snprintf(buf, sizeof buf, "%*lld", numw, (long long)w->n[s]);
+		dash_frame_put(f, row, namew + s * numw, numw, select ?
+		    DASH_C_SELECT : w->n[s] > 0 ? DASH_C_STATE(s) :
+		    DASH_C_NONE, buf);
+	}
+	snprintf(buf, sizeof buf, "%*lld", numw, (long long)sum);
+	dash_frame_put(f, row, namew + s * numw, numw, select ?
+	    DASH_C_SELECT : DASH_C_NONE, buf);
+}
+
+/* The workflows table from row, at most max rows with its header, from
+ * the view's first workflow shown; returns the rows used. */
 static int
 dash_draw_workflows(struct dash_frame *f, int row, int max,
-    const struct dash_data *d)
+    const struct dash_view *v, const struct dash_data *d)
 {
 	static const char *const heads[RUN_STATE_COUNT] = { "QUEUED",
 	    "RUNNING", "RETRYING", "SUCCEEDED", "FAILED", "CANCELLED",
 	    "WAITING" };
-	char		buf[64];
-	int		namew = 8, numw = 9, c, s, i, shown, used = 0;
-	size_t		k;
-	int64_t		sum;
+	char		buf[64], title[64];
+	int		namew = 8, numw = 9, c, s, shown, used = 0;
+	size_t		k, top;
 
+	shown = (int)d->nwfs < max - 1 ? (int)d->nwfs : max - 1;
+	top = v->wf_top + (size_t)shown > d->nwfs ? d->nwfs - (size_t)shown :
+	    v->wf_top;
+	/* When cut, the header tells which rows are shown: Tab scrolls. */
+	if ((size_t)shown < d->nwfs)
+		snprintf(title, sizeof title, "WORKFLOW %zu-%zu/%zu", top + 1,
+		    top + (size_t)shown, d->nwfs);
+	else
+		snprintf(title, sizeof title, "WORKFLOW");
+	if ((c = (int)strlen(title)) > namew)
+		namew = c;
 	for (k = 0; k < d->nwfs; k++)
 		if ((c = dash_text_width(d->wfs[k].name, f->unicode) + 2) >
 		    namew)
@@ -401,7 +443,7 @@ dash_draw_workflows(struct dash_frame *f, int row, int max,
 	if (namew > f->cols - numw * (RUN_STATE_COUNT + 1))
 		namew = f->cols - numw * (RUN_STATE_COUNT + 1);
 	dash_frame_color(f, row, 0, f->cols, DASH_C_HEAD);
-	dash_frame_put(f, row, 0, namew, DASH_C_HEAD, "WORKFLOW");
+	dash_frame_put(f, row, 0, namew, DASH_C_HEAD, title);
 	for (s = 0; s <= RUN_STATE_COUNT; s++) {
 		snprintf(buf, sizeof buf, "%*s", numw,
 		    s < RUN_STATE_COUNT ? heads[s] : "TOTAL");
@@ -415,31 +457,9 @@ dash_draw_workflows(struct dash_frame *f, int row, int max,
 		    "(no runs yet)");
 		return used;
 	}
-	shown = (int)d->nwfs <= max - 1 ? (int)d->nwfs : max - 2;
-	if (shown < 0)
-		shown = 0;
-	for (i = 0; i < shown; i++) {
-		dash_frame_put(f, row + used, 0, namew - 1, DASH_C_NONE,
-		    d->wfs[i].name);
-		sum = 0;
-		for (s = 0; s < RUN_STATE_COUNT; s++) {
-			sum += d->wfs[i].n[s];
-			snprintf(buf, sizeof buf, "%*lld", numw,
-			    (long long)d->wfs[i].n[s]);
-			dash_frame_put(f, row + used, namew + s * numw, numw,
-			    d->wfs[i].n[s] > 0 ? DASH_C_STATE(s) :
-			    DASH_C_NONE, buf);
-		}
-		snprintf(buf, sizeof buf, "%*lld", numw, (long long)sum);
-		dash_frame_put(f, row + used, namew + s * numw, numw,
-		    DASH_C_NONE, buf);
-		used++;
-	}
-	if (shown < (int)d->nwfs) {
-		snprintf(buf, sizeof buf, "... %zu more workflows",
-		    d->nwfs - (size_t)shown);
-		dash_frame_put(f, row + used++, 0, f->cols, DASH_C_NONE, buf);
-	}
+	for (k = top; k < top + (size_t)shown; k++)
+		dash_draw_wf_row(f, row + used++, namew, &d->wfs[k],
+		    v->focus_wfs && k == v->wf_cursor);
 	return used;
 }
 
@@ -488,10 +508,11 @@ dash_fit_runs(const struct dash_frame *f, const struct dash_data *d,
 		w->err = 0;
 }
 
-/* One row of the runs table (the header when r is NULL). */
+/* One row of the runs table (the header when r is NULL); start is when
+ * the run last started. */
 static void
 dash_draw_run_row(struct dash_frame *f, int row, const struct dash_cols *w,
-    const struct run_rec *r, int64_t now, int color)
+    const struct run_rec *r, int64_t start, int64_t now, int color)
 {
 	char	att[16], age[32], dur[32];
 	int	c = 0;
@@ -519,8 +540,7 @@ dash_draw_run_row(struct dash_frame *f, int row, const struct dash_cols *w,
 	format_duration(now - r->created_at, age, sizeof age);
 	snprintf(age, sizeof age, "%6s",
 	    format_duration(now - r->created_at, dur, sizeof dur));
-	format_duration(r->finished_at > 0 ? r->finished_at - r->created_at :
-	    now - r->created_at, dur, sizeof dur);
+	format_duration(dash_run_duration(r, start, now), dur, sizeof dur);
 	dash_frame_color(f, row, 0, f->cols, color);
 	dash_frame_put(f, row, c, w->id, color, r->id);
 	dash_frame_put(f, row, c += w->id + 2, w->wf, color, r->workflow);
@@ -541,7 +561,7 @@ static void
 dash_draw_status(struct dash_frame *f, const struct dash_view *v,
     const char *keys, const char *right)
 {
-	char	buf[512];
+	char	buf[2048];
 	int	row = f->rows - 1, rw = 0;
 
 	if (right != NULL && v->mode != DASH_PROMPT) {
@@ -550,9 +570,10 @@ dash_draw_status(struct dash_frame *f, const struct dash_view *v,
 		rw += 2;
 	}
 	if (v->mode == DASH_PROMPT) {
-		snprintf(buf, sizeof buf, "%s: %s_", v->prompt_kind == '/' ?
+		snprintf(buf, sizeof buf, "%s: %s_%s%s", v->prompt_kind == '/' ?
 		    "search (run id prefix or error text)" :
-		    "workflow (empty: all)", v->input);
+		    "workflow (a name or its start; empty: all)",
+		    v->input, v->message[0] != '\0' ? "  " : "", v->message);
 		dash_frame_put(f, row, 0, f->cols, DASH_C_HEAD, buf);
 	} else if (v->mode == DASH_CONFIRM) {
 		snprintf(buf, sizeof buf, "%s run %s? (y/n)",
@@ -565,15 +586,14 @@ dash_draw_status(struct dash_frame *f, const struct dash_view *v,
 		dash_frame_put(f, row, 0, f->cols - rw, DASH_C_NONE, keys);
 }
 
-/* The rows of a workflows table of nwfs rows given at most max rows. */
+/* The rows of a workflows table of nwfs rows given at most max rows,
+ * with its header. */
 static int
 dash_wf_rows(int max, size_t nwfs)
 {
 	if (nwfs == 0)
 		return 2;
-	if ((int)nwfs <= max - 1)
-		return 1 + (int)nwfs;
-	return 1 + (max - 2 > 0 ? max - 2 : 0) + 1;
+	return 1 + ((int)nwfs < max - 1 ? (int)nwfs : max - 1);
 }
 
 /* The first row of the runs table and the rows the workflows may take. */
@@ -586,6 +606,15 @@ dash_runs_start(int rows, size_t nwfs, int *wfmax)
 	rest = rows - 3 - 3;
 	*wfmax = rest / 3 < 2 ? 2 : rest / 3;
 	return 3 + dash_wf_rows(*wfmax, nwfs) + 1;
+}
+
+int
+dash_wf_page_rows(int rows, size_t nwfs)
+{
+	int wfmax;
+
+	dash_runs_start(rows, nwfs, &wfmax);
+	return dash_wf_rows(wfmax, nwfs) - 1;
 }
 
 int
@@ -613,26 +642,33 @@ dash_draw_list(struct dash_frame *f, const struct dash_view *v,
 	if (d->lacks != NULL)
 		dash_frame_put(f, row, 0, f->cols, DASH_C_NONE, d->lacks);
 	row = dash_runs_start(f->rows, d->nwfs, &wfmax);
-	dash_draw_workflows(f, 3, wfmax, d);
+	dash_draw_workflows(f, 3, wfmax, v, d);
 	dash_fit_runs(f, d, &w);
-	dash_draw_run_row(f, row++, &w, NULL, d->now, DASH_C_HEAD);
+	dash_draw_run_row(f, row++, &w, NULL, 0, d->now, DASH_C_HEAD);
 	if (d->nruns == 0)
 		dash_frame_put(f, row, 0, f->cols, DASH_C_NONE,
 		    v->query.state >= 0 || v->workflow || v->search ?
 		    "(no runs match the filter)" : "(no runs)");
 	for (k = v->top, i = 0; k < d->nruns && row + i < f->rows - 1;
 	    k++, i++) {
-		color = k == v->cursor ? DASH_C_SELECT :
+		color = k == v->cursor && !v->focus_wfs ? DASH_C_SELECT :
 		    DASH_C_STATE(d->runs[k].state);
-		dash_draw_run_row(f, row + i, &w, &d->runs[k], d->now, color);
+		dash_draw_run_row(f, row + i, &w, &d->runs[k], d->starts[k],
+		    d->now, color);
 	}
-	if (d->nruns > 0)
+	if (v->focus_wfs)
+		snprintf(right, sizeof right, "workflow %zu/%zu",
+		    v->wf_cursor + 1, d->nwfs);
+	else if (d->nruns > 0)
 		snprintf(right, sizeof right, "%zu/%zu%s", v->cursor + 1,
 		    d->nruns, d->more ? "+" : "");
 	else
 		right[0] = '\0';
-	dash_draw_status(f, v, "j/k move  enter open  r retry  c cancel  "
-	    "f state  w workflow  / search  ? help  q quit", right);
+	dash_draw_status(f, v, v->focus_wfs ? "j/k move  enter filter on "
+	    "the workflow  tab/esc back to the runs  q quit" :
+	    "j/k move  enter open  r retry  c cancel  f state  w workflow  "
+	    "/ search  s sort  y copy id  tab workflows  ? help  q quit",
+	    right);
 }
 
 /* Lines of a JSON value, pretty-printed, into the frame from row. */
@@ -673,14 +709,16 @@ dash_draw_detail(struct dash_frame *f, const struct dash_view *v,
 	int			 row = 0, barw, b0, b1, i, max, skip;
 
 	end = r->finished_at > 0 ? r->finished_at : now;
-	snprintf(buf, sizeof buf, "run %s  %s  %s", r->id, r->workflow ?
-	    r->workflow : "-", run_state_name(r->state));
+	snprintf(buf, sizeof buf, "run %s  %s  %s  %s", r->id, r->workflow ?
+	    r->workflow : "-", run_state_name(r->state), v->paused ?
+	    "[paused: f follows]" : "[following]");
 	dash_frame_color(f, row, 0, f->cols, DASH_C_TITLE);
 	dash_frame_put(f, row++, 0, f->cols, DASH_C_TITLE, buf);
 	snprintf(buf, sizeof buf, "created %s  finished %s  duration %s  "
 	    "step %s attempt %d", format_time(r->created_at, t1, sizeof t1),
 	    format_time(r->finished_at, t2, sizeof t2),
-	    format_duration(end - r->created_at, d1, sizeof d1),
+	    format_duration(dash_run_duration(r, dash_run_start(r, dd->trans,
+	    dd->ntrans), now), d1, sizeof d1),
 	    r->step ? r->step : "-", r->attempt);
 	dash_frame_put(f, row++, 0, f->cols, DASH_C_STATE(r->state), buf);
 	if (r->error != NULL) {
@@ -767,8 +805,8 @@ dash_draw_detail(struct dash_frame *f, const struct dash_view *v,
 			    DASH_C_STATE(dd->trans[k].to_state), buf);
 		}
 	}
-	dash_draw_status(f, v, "j/k step  i input/output  r retry  "
-	    "c cancel  esc back  q quit", NULL);
+	dash_draw_status(f, v, "j/k step  i input/output  f follow/pause  "
+	    "r retry  c cancel  y copy id  esc back  q quit", NULL);
 }
 
 /* The keys. */
@@ -786,11 +824,17 @@ dash_draw_help(struct dash_frame *f, const struct dash_view *v)
 	    "  Esc, Backspace   back to the list",
 	    "  r                retry the run (asks first)",
 	    "  c                cancel the run (asks first)",
-	    "  f                cycle the state filter",
+	    "  f                cycle the state filter; in a run: follow",
+	    "                   it live, or pause",
 	    "  F                only failed runs (again: all)",
-	    "  w                filter by workflow (empty: all;",
-	    "                   Ctrl-U clears what is typed)",
+	    "  w                filter by workflow, or a unique start of",
+	    "                   its name (empty: all; Ctrl-U clears)",
+	    "  Tab              to the workflows table and back; Enter",
+	    "                   there filters on the workflow",
 	    "  /                search by run id prefix or error text",
+	    "  s, S             sort by age, duration, state, workflow;",
+	    "                   S reverses",
+	    "  y                copy the run's id (OSC 52), shown too",
 	    "  ?                this help",
 	    "  q                quit",
 	    "",

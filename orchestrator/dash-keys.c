@@ -138,21 +138,67 @@ dash_set_filter(char **slot, const char *s)
 	return *slot;
 }
 
+/* Sets the workflow filter and shows the runs. */
+static int
+dash_filter_workflow(struct dash_view *v, const char *name)
+{
+	v->query.workflow = dash_set_filter(&v->workflow, name);
+	v->cursor = v->top = 0;
+	v->focus_wfs = 0;
+	v->mode = DASH_LIST;
+	return 1;
+}
+
+/* The workflow typed: a name or the start of one name of the workflows
+ * table; 0 and a message listing the names when it is not one. Without
+ * the table (--url) the text is taken as a name. */
+static int
+dash_resolve_workflow(struct dash_view *v, const struct dash_data *d,
+    const char **name)
+{
+	size_t	first, n, i, len;
+	char	msg[sizeof v->message];
+
+	*name = v->input;
+	if (d->nwfs == 0 || v->input[0] == '\0')
+		return 1;
+	if ((n = dash_wf_match(d->wfs, d->nwfs, v->input, &first)) == 1) {
+		*name = d->wfs[first].name;
+		return 1;
+	}
+	if (n == 0) {
+		snprintf(v->message, sizeof v->message, "no workflow starts "
+		    "with \"%s\"", v->input);
+		v->message_alert = 1;
+		return 0;
+	}
+	len = (size_t)snprintf(msg, sizeof msg, "%zu workflows start with "
+	    "\"%.64s\":", n, v->input);
+	for (i = first; i < d->nwfs && len < sizeof msg; i++)
+		if (strncmp(d->wfs[i].name, v->input, strlen(v->input)) == 0)
+			len += (size_t)snprintf(msg + len, sizeof msg - len,
+			    "%s %s", i == first ? "" : ",", d->wfs[i].name);
+	dash_say(v, 1, msg);
+	return 0;
+}
+
 /* A key while typing a search or a workflow. */
 static int
-dash_key_prompt(struct dash_view *v, int key)
+dash_key_prompt(struct dash_view *v, int key, const struct dash_data *d)
 {
+	const char *name;
+
 	switch (key) {
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
-		if (v->prompt_kind == '/')
-			v->query.search = dash_set_filter(&v->search,
-			    v->input);
-		else
-			v->query.workflow = dash_set_filter(&v->workflow,
-			    v->input);
-		v->mode = v->back;
+		if (v->prompt_kind == 'w') {
+			/* An unclear name keeps the prompt open. */
+			if (!dash_resolve_workflow(v, d, &name))
+				return 0;
+			return dash_filter_workflow(v, name);
+		}
+		v->query.search = dash_set_filter(&v->search, v->input);
 		v->cursor = v->top = 0;
 		/* A filter applies to the list. */
 		v->mode = DASH_LIST;
@@ -194,6 +240,8 @@ dash_key_confirm(struct dash_view *v, int key, struct dash_source *src)
 		rc = dash_retry(src, v->target, &err);
 	else
 		rc = dash_cancel(src, v->target, &err);
+	/* What the run does next is shown as it happens. */
+	v->paused = 0;
 	if (rc != 0)
 		snprintf(msg, sizeof msg, "%s", err.message);
 	else
@@ -230,6 +278,17 @@ dash_key_common(struct dash_view *v, int key, const struct dash_data *d)
 		snprintf(v->target, sizeof v->target, "%s", id);
 		dash_ask(v, DASH_CONFIRM, key, NULL);
 		return 0;
+	case 'y':
+		/* dash.c sends the id to the terminal's clipboard; the
+		 * status line shows it, to be selected by hand as well. */
+		if ((id = dash_target(v, d)) == NULL || *id == '\0') {
+			dash_say(v, 1, "no run selected");
+			return 0;
+		}
+		snprintf(v->copy, sizeof v->copy, "%s", id);
+		snprintf(msg, sizeof msg, "copied to the clipboard: %s", id);
+		dash_say(v, 0, msg);
+		return 0;
 	case '?':
 		dash_ask(v, DASH_HELP, '?', NULL);
 		return 0;
@@ -239,6 +298,78 @@ dash_key_common(struct dash_view *v, int key, const struct dash_data *d)
 	return -1;
 }
 
+/* A key with the focus on the workflows table. */
+static int
+dash_key_wfs(struct dash_view *v, int key, const struct dash_data *d)
+{
+	size_t	page = v->wf_page > 0 ? v->wf_page : 1;
+	size_t	last = d->nwfs > 0 ? d->nwfs - 1 : 0;
+
+	switch (key) {
+	case KEY_UP:
+	case 'k':
+		v->wf_cursor -= v->wf_cursor > 0;
+		break;
+	case KEY_DOWN:
+	case 'j':
+		v->wf_cursor += v->wf_cursor < last;
+		break;
+	case KEY_PPAGE:
+		v->wf_cursor = v->wf_cursor > page ? v->wf_cursor - page : 0;
+		break;
+	case KEY_NPAGE:
+	case ' ':
+		v->wf_cursor = v->wf_cursor + page < last ?
+		    v->wf_cursor + page : last;
+		break;
+	case KEY_HOME:
+	case 'g':
+		v->wf_cursor = 0;
+		break;
+	case KEY_END:
+	case 'G':
+		v->wf_cursor = last;
+		break;
+	case '\n':
+	case '\r':
+	case KEY_ENTER:
+		if (v->wf_cursor >= d->nwfs)
+			return 0;
+		return dash_filter_workflow(v, d->wfs[v->wf_cursor].name);
+	case '\t':
+	case DASH_ESC:
+		v->focus_wfs = 0;
+		return 0;
+	case 'q':
+	case 'Q':
+		v->quit = 1;
+		return 0;
+	default:
+		return dash_key_common(v, key, d) > 0;
+	}
+	if (v->wf_cursor > last)
+		v->wf_cursor = last;
+	if (v->wf_cursor < v->wf_top)
+		v->wf_top = v->wf_cursor;
+	if (v->wf_cursor >= v->wf_top + page)
+		v->wf_top = v->wf_cursor - page + 1;
+	return 0;
+}
+
+/* s: the next order of the runs table; S: the same, reversed. */
+static int
+dash_key_sort(struct dash_view *v, int key)
+{
+	if (key == 's') {
+		v->query.sort = (enum dash_sort)((v->query.sort + 1) %
+		    DASH_SORT_COUNT);
+		v->query.reverse = 0;
+	} else
+		v->query.reverse = !v->query.reverse;
+	v->cursor = v->top = 0;
+	return 1;
+}
+
 /* A key in the list. */
 static int
 dash_key_list(struct dash_view *v, int key, const struct dash_data *d)
@@ -246,6 +377,8 @@ dash_key_list(struct dash_view *v, int key, const struct dash_data *d)
 	long	page = v->page > 0 ? (long)v->page : 1;
 	int	rc;
 
+	if (v->focus_wfs)
+		return dash_key_wfs(v, key, d);
 	switch (key) {
 	case KEY_UP:
 	case 'k':
@@ -276,8 +409,22 @@ dash_key_list(struct dash_view *v, int key, const struct dash_data *d)
 		v->detail_step = 0;
 		v->detail_io = 0;
 		v->detail_scroll = 0;
+		v->paused = 0;
 		v->message[0] = '\0';
 		return 1;
+	case '\t':
+		if (d->nwfs == 0) {
+			dash_say(v, 1, "no workflows table: --url has no counts "
+			    "per workflow");
+			return 0;
+		}
+		v->focus_wfs = 1;
+		if (v->wf_cursor >= d->nwfs)
+			v->wf_cursor = d->nwfs - 1;
+		return 0;
+	case 's':
+	case 'S':
+		return dash_key_sort(v, key);
 	case 'f':
 		/* all, queued, running, ..., cancelled, all */
 		v->query.state = v->query.state + 1 >= RUN_STATE_COUNT ? -1 :
@@ -352,6 +499,10 @@ dash_key_detail(struct dash_view *v, int key, const struct dash_data *d,
 		v->detail_io = !v->detail_io;
 		v->detail_scroll = 0;
 		return 0;
+	case 'f':
+		/* Paused, the run shown stays as it was read last. */
+		v->paused = !v->paused;
+		return !v->paused;
 	case DASH_ESC:
 	case KEY_BACKSPACE:
 	case KEY_LEFT:
@@ -386,7 +537,7 @@ dash_key(struct dash_view *v, int key, const struct dash_data *d,
 		v->mode = v->back == DASH_HELP ? DASH_LIST : v->back;
 		return 0;
 	case DASH_PROMPT:
-		return key == DASH_KEY_RESIZE ? 1 : dash_key_prompt(v, key);
+		return key == DASH_KEY_RESIZE ? 1 : dash_key_prompt(v, key, d);
 	case DASH_CONFIRM:
 		return key == DASH_KEY_RESIZE ? 1 :
 		    dash_key_confirm(v, key, src);

@@ -14,6 +14,7 @@
 
 #include <curses.h>
 #include <langinfo.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,14 @@ dash_refresh(struct dash_source *src, struct dash_view *v, int rows,
 	}
 	/* The page depends on the workflows just read. */
 	v->page = (size_t)dash_page_rows(rows, d->nwfs);
+	v->wf_page = (size_t)dash_wf_page_rows(rows, d->nwfs);
+	if (v->wf_cursor >= d->nwfs)
+		v->wf_cursor = d->nwfs > 0 ? d->nwfs - 1 : 0;
+	v->focus_wfs = v->focus_wfs && d->nwfs > 0;
 	dash_follow(v, d, was);
+	/* A paused run stays as read last. */
+	if (*have_dd && v->paused && strcmp(dd->run.id, v->detail_id) == 0)
+		return;
 	if (*have_dd) {
 		dash_detail_clear(dd);
 		*have_dd = 0;
@@ -134,6 +142,18 @@ dash_once(struct dash_source *src, FILE *out, int rows, int cols)
 	dash_data_clear(&d);
 	dash_view_free(&v);
 	return 0;
+}
+
+/* Puts a run id on the terminal's clipboard with OSC 52, which
+ * terminals take over ssh too, and tmux with set-clipboard on. */
+static void
+dash_clipboard(const char *id)
+{
+	unsigned char enc[4 * ((RUN_ID_LEN + 2) / 3) + 1];
+
+	EVP_EncodeBlock(enc, (const unsigned char *)id, (int)strlen(id));
+	printf("\033]52;c;%s\a", enc);
+	fflush(stdout);
 }
 
 /* The ncurses attributes of a frame colour. */
@@ -257,6 +277,10 @@ dash_run(struct dash_source *src, int interval_ms, int color)
 			key = wch == L'\r' ? '\n' : (int)wch;
 		if (dash_key(&v, key, &d, have_dd ? &dd : NULL, src) != 0)
 			fetch = 1;
+		if (v.copy[0] != '\0') {
+			dash_clipboard(v.copy);
+			v.copy[0] = '\0';
+		}
 	}
 	endwin();
 	if (have_dd)

@@ -55,11 +55,22 @@ struct dash_data {
 	int64_t		 failed5m;	/* -1: unknown (--url) */
 	int		 failed5m_capped;
 	int64_t		 store_bytes;	/* the store's size; -1: unknown */
-	struct run_rec	*runs;		/* the runs table, newest first */
+	struct run_rec	*runs;		/* the runs table, in the query's order */
+	int64_t		*starts;	/* each run's latest start (ms) */
 	size_t		 nruns;
 	int		 more;		/* more runs match than were read */
 	const char	*lacks;		/* what this source cannot show */
 };
+
+/* The orders of the runs table: the newest first, the longest first, by
+ * state (queued first), by workflow name. */
+enum dash_sort {
+	DASH_SORT_AGE,
+	DASH_SORT_DURATION,
+	DASH_SORT_STATE,
+	DASH_SORT_WORKFLOW
+};
+#define DASH_SORT_COUNT	4
 
 /* What the runs table shows. */
 struct dash_query {
@@ -67,6 +78,9 @@ struct dash_query {
 	const char	*workflow;	/* or NULL */
 	const char	*search;	/* id prefix or error text, or NULL */
 	size_t		 want;		/* rows to read, <= DASH_MAX_ROWS */
+	enum dash_sort	 sort;		/* other than age: the newest
+					 * DASH_MAX_ROWS are read and sorted */
+	int		 reverse;
 };
 
 /* A run opened: its record, finished steps and transitions. */
@@ -108,6 +122,22 @@ void	dash_stats_compute(const struct finish_rec *, size_t,
 	    int64_t now, int limit_hit, struct dash_stats *);
 /* The pct-th percentile (nearest rank) of n sorted values; -1 if n is 0. */
 int64_t	dash_percentile(const int64_t *sorted, size_t n, int pct);
+/* When a run last started: its latest "redriven" transition, else its
+ * creation. */
+int64_t	dash_run_start(const struct run_rec *,
+	    const struct transition_rec *, size_t);
+/* A run's own running time: from start (dash_run_start) to its end, or to
+ * now while it is not finished. */
+int64_t	dash_run_duration(const struct run_rec *, int64_t start,
+	    int64_t now);
+/* Orders runs and their starts (n each) by sort, reversed when reverse. */
+void	dash_sort_runs(struct run_rec *, int64_t *starts, size_t n,
+	    enum dash_sort, int reverse, int64_t now);
+const char *dash_sort_name(enum dash_sort);
+/* The workflows whose name is name, or else starts with it: how many
+ * match, *first the index of the first (an exact name counts alone). */
+size_t	dash_wf_match(const struct dash_wf *, size_t n, const char *name,
+	    size_t *first);
 
 /* Cell colours: 0 none, then one per run state, then these. */
 #define DASH_C_NONE	0
@@ -153,6 +183,10 @@ struct dash_view {
 	size_t			 cursor;	/* in the runs table */
 	size_t			 top;		/* first row shown */
 	size_t			 page;		/* runs rows on screen */
+	int			 focus_wfs;	/* Tab: on the workflows */
+	size_t			 wf_cursor;	/* in the workflows table */
+	size_t			 wf_top;
+	size_t			 wf_page;	/* workflow rows on screen */
 	int			 prompt_kind;	/* '/', 'w', 'r', 'c' */
 	char			 input[256];	/* the prompt's text */
 	char			 target[RUN_ID_LEN + 1];	/* of r/c */
@@ -160,6 +194,8 @@ struct dash_view {
 	size_t			 detail_step;	/* selected step */
 	int			 detail_io;	/* input/output shown */
 	int			 detail_scroll;
+	int			 paused;	/* the run is not followed */
+	char			 copy[RUN_ID_LEN + 1];	/* for OSC 52 */
 	char			 message[1024];	/* the status line */
 	int			 message_alert;
 	int			 quit;
@@ -176,6 +212,8 @@ void	dash_draw(struct dash_frame *, const struct dash_view *,
 
 /* The rows the runs table shows on a screen of rows rows. */
 int	dash_page_rows(int rows, size_t nwfs);
+/* The rows the workflows table shows, below its header. */
+int	dash_wf_page_rows(int rows, size_t nwfs);
 
 /* Keys: ncurses codes (KEY_UP...) and characters. */
 #define DASH_KEY_RESIZE	(-2)

@@ -47,6 +47,7 @@ struct run {
 	int			 pending;	/* changes not committed yet */
 	int			 barriers;	/* of those, not replayable */
 	int			 done;		/* final and reported */
+	int			 lost;		/* the store refused it */
 	struct engine_watch	 watch;
 	/* Admission (engine-admit.c). */
 	int			 has_slot;	/* counts against concurrency */
@@ -143,6 +144,7 @@ void		 engine_run_index(struct run *);
 void		 engine_def_add(struct engine *, struct workflow *);
 void		 engine_run_redrive(struct run *, unsigned);
 void		 engine_run_free_now(struct run *);
+void		 engine_run_drop(struct run *);
 void		 engine_run_note_dead(struct run *, const char *event);
 void		 engine_run_continue(struct run *);
 
@@ -199,5 +201,8 @@ void		 engine_trace_run_end(struct run *);
 /* engine-load.c */
 struct run	*engine_run_load(struct engine *, const struct run_rec *,
 		    struct workflow *, struct orc_error *);
+/* The store refused a run's writes (store_refused_cb; arg: the engine). */
+void		 engine_store_refused(const char *run_id, const char *existing,
+		    void *arg);
 
 #endif

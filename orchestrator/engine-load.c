@@ -302,6 +302,41 @@ engine_claim_async(struct engine *e)
 	    engine_owner_dead, NULL, engine_claimed_cb, e);
 }
 
+/*
+ * Drops a run whose writes the store refused: another process holds it
+ * now (or, for a new run, its cron fire is another run's), so this one
+ * stops it here, without a word to the store, and forgets it once its
+ * pending commits have called back (engine.c skips what they would do).
+ */
+static void
+engine_run_lost(struct run *run, const char *existing)
+{
+	struct engine *e = run->engine;
+
+	if (run->lost)
+		return;
+	run->lost = 1;
+	e->stats.lost++;
+	if (existing != NULL)
+		log_warn("%s: run %s of %s: key %s is run %s's already; "
+		    "dropped", __func__, run->rec.id, run->rec.workflow,
+		    run->rec.idempotency_key, existing);
+	else
+		log_warn("%s: run %s of %s: another process took its lease "
+		    "over; dropped", __func__, run->rec.id, run->rec.workflow);
+	engine_run_drop(run);
+}
+
+void
+engine_store_refused(const char *run_id, const char *existing, void *arg)
+{
+	struct engine *e = arg;
+	struct run *run;
+
+	if ((run = engine_run_find(e, run_id)) != NULL)
+		engine_run_lost(run, existing);
+}
+
 /* Refuses a run that a live process other than this one holds. */
 static int
 run_check_lease(struct engine *e, const struct run_rec *rec,
@@ -447,6 +482,8 @@ engine_redrive(struct engine *e, const char *id,
 	free(run->rec.lease_owner);
 	run->rec.lease_owner = xstrdup(e->owner);
 	run->rec.lease_until = orc_now_ms() + e->lease_ms;
+	/* Taking the lease: the next token (STORE_RUN_SET_LEASE). */
+	run->rec.lease_epoch++;
 	if (watch != NULL)
 		run->watch = *watch;
 	run_rec_clear(&rec);

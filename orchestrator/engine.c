@@ -145,6 +145,7 @@ engine_create(struct event_base *base, struct store *store,
 	tv.tv_sec = 1;
 	tv.tv_usec = 0;
 	event_add(e->cancel_ev, &tv);
+	store_set_refused_cb(store, engine_store_refused, e);
 	e->renew = event_new(base, -1, EV_PERSIST, engine_renew_cb, e);
 	tv.tv_sec = e->lease_ms / 3000;
 	tv.tv_usec = (e->lease_ms / 3 % 1000) * 1000;
@@ -325,6 +326,7 @@ engine_free(struct engine *e)
 	for (i = 0; i < e->ndefs; i++)
 		workflow_unref(e->defs[i]);
 	free(e->defs);
+	store_set_refused_cb(e->store, NULL, NULL);
 	event_free(e->renew);
 	event_free(e->cancel_ev);
 	free(e->buckets_dir);
@@ -775,6 +777,16 @@ run_committed_cb(void *arg)
 
 	run->pending--;
 	run->barriers -= c->barrier;
+	/* Dropped (engine-load.c): nothing was written, nothing follows. */
+	if (run->lost) {
+		if (c->observed) {
+			free((char *)c->ev.step);
+			free((char *)c->ev.error);
+		}
+		free(c);
+		run_maybe_free(run);
+		return;
+	}
 	if (c->observed) {
 		engine_notify(run, &c->ev);
 		free((char *)c->ev.step);
@@ -1282,6 +1294,27 @@ engine_run_continue(struct run *run)
 		run_maybe_free(run);
 		break;
 	}
+}
+
+/* The run is not this process's any more (another took its lease over):
+ * it stops what it does here and is forgotten, without a word to the
+ * store. */
+void
+engine_run_drop(struct run *run)
+{
+	struct engine_gate *g;
+
+	run_stop_step(run);
+	if (run->deadline != NULL)
+		evtimer_del(run->deadline);
+	if (!run->done) {
+		run->done = 1;
+		run->engine->active--;
+	}
+	if ((g = engine_release(run)) != NULL)
+		run_gate_pump(g);
+	if (run->pending == 0)
+		engine_run_free_now(run);
 }
 
 /* Frees a run that never submitted anything (a load that failed). */

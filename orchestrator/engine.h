@@ -190,6 +190,7 @@ struct engine_stats {
 	uint64_t	 retries;	/* attempts after a failed one */
 	uint64_t	 steps_ok;
 	uint64_t	 steps_failed;
+	uint64_t	 lost;		/* dropped: the store refused them */
 	/* Step attempt durations: counts per bucket, the last is +Inf. */
 	uint64_t	 step_ms_bucket[ENGINE_HIST_BUCKETS + 1];
 	uint64_t	 step_ms_count;

@@ -181,6 +181,12 @@ admin_metrics_engine(const struct engine_stats *st, struct strbuf *sb)
 			    (enum run_state)i),
 			    (unsigned long long)st->finished[i]);
 	}
+	admin_head(sb, "orchestrator_runs_lost_total", "counter", "Runs "
+	    "dropped from memory because the store refused their writes: "
+	    "another node took their lease over, or their cron fire is "
+	    "another run's.");
+	strbuf_printf(sb, "orchestrator_runs_lost_total %llu\n",
+	    (unsigned long long)st->lost);
 	admin_head(sb, "orchestrator_step_retries_total", "counter",
 	    "Step attempts after a failed one.");
 	strbuf_printf(sb, "orchestrator_step_retries_total %llu\n",

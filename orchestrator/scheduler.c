@@ -213,8 +213,36 @@ sched_persist(struct sched *sc, struct sched_entry *en)
 }
 
 /*
+ * The run that holds the key of the last fire, when it is not the one
+ * this process started: the store refused that one (another process
+ * fired the same minute first), and the entry follows the other. 1 when
+ * the entry now names it.
+ */
+static int
+sched_adopt_holder(struct sched *sc, struct sched_entry *en)
+{
+	char id[RUN_ID_LEN + 1], key[48];
+	struct orc_error err;
+	int rc;
+
+	snprintf(key, sizeof key, "cron:%lld", (long long)en->rec.last_fire_at);
+	rc = store_find_idempotent(sc->store, en->rec.workflow, key, 0, id,
+	    &err);
+	if (rc < 0)
+		log_warn("%s: %s", __func__, err.message);
+	if (rc <= 0 || strcmp(id, en->rec.last_run_id) == 0)
+		return 0;
+	log_info("%s: workflow %s: the fire at %lld is run %s", __func__,
+	    en->rec.workflow, (long long)en->rec.last_fire_at, id);
+	free(en->rec.last_run_id);
+	en->rec.last_run_id = xstrdup(id);
+	return 1;
+}
+
+/*
  * Whether the previous cron run of an entry is not final yet. A run this
- * process just submitted may not be committed: not found, it still runs.
+ * process just submitted may not be committed: not found, it still runs,
+ * unless another run holds its fire's key.
  */
 static int
 sched_previous_running(struct sched *sc, struct sched_entry *en)
@@ -229,6 +257,9 @@ sched_previous_running(struct sched *sc, struct sched_entry *en)
 	if (store_get_run(sc->store, en->rec.last_run_id, &r, &err) != 0) {
 		if (err.code != ORC_ENOTFOUND)
 			log_warn("%s: %s", __func__, err.message);
+		if (err.code == ORC_ENOTFOUND && en->submitted &&
+		    sched_adopt_holder(sc, en))
+			return sched_previous_running(sc, en);
 		return err.code == ORC_ENOTFOUND ? en->submitted : 0;
 	}
 	running = !run_state_is_final(r.state);

@@ -15,6 +15,38 @@
 
 #include "store.h"
 
+/*
+ * A run a transaction writes, as the backend's vet sees it: one that is
+ * updated must still hold the lease token epoch, and the backend locks
+ * its row until the commit so that no claim takes it meanwhile; one that
+ * is inserted with a unique idempotency key (store_key_unique) must find
+ * the key free, else existing names the run holding it.
+ */
+struct store_vet {
+	const struct run_rec	*run;
+	int			 insert;
+	int64_t			 epoch;
+	int			 refused;	/* out */
+	char			 existing[RUN_ID_LEN + 1];	/* out, or "" */
+};
+
+/* Whether an idempotency key is unique in the store: a cron fire's. The
+ * backends' unique indexes say the same (substr(key, 1, 5) = 'cron:'). */
+#define STORE_UNIQUE_KEY	"cron:"
+int	store_key_unique(const char *key);
+/* The migration of both backends that makes the cron keys unique: of the
+ * runs holding one key (an older build fired a minute twice), the first
+ * keeps it and the others lose it; they stay, with their history. */
+#define STORE_CRON_KEY_MIGRATION					\
+	"UPDATE runs SET idempotency_key = NULL WHERE "			\
+	"  substr(idempotency_key, 1, 5) = 'cron:' AND id NOT IN "	\
+	"  (SELECT min(id) FROM runs WHERE "				\
+	"  substr(idempotency_key, 1, 5) = 'cron:' "			\
+	"  GROUP BY workflow, idempotency_key);"			\
+	"CREATE UNIQUE INDEX runs_cron_key ON runs "			\
+	"  (workflow, idempotency_key) "				\
+	"  WHERE substr(idempotency_key, 1, 5) = 'cron:';"
+
 struct store_ops {
 	const char	*name;		/* "sqlite" */
 
@@ -30,6 +62,11 @@ struct store_ops {
 	int	 (*apply_change)(void *, const struct store_change *,
 		    struct orc_error *);
 	int	 (*commit)(void *, struct orc_error *);
+	/* Inside the open write transaction, before the changes: sets
+	 * refused on each run that must not be written (see store_vet).
+	 * NULL: nothing is ever refused. */
+	int	 (*vet)(void *, struct store_vet *, size_t n,
+		    struct orc_error *);
 	/* Undoes an open transaction; harmless when none is open. */
 	void	 (*rollback)(void *);
 

@@ -35,6 +35,7 @@
 #include <libpq-fe.h>
 
 #include "blob.h"
+#include "hmap.h"
 #include "jsonenc.h"
 #include "log.h"
 #include "store.h"
@@ -54,7 +55,8 @@
 #define RUN_COLS							\
 	"id, workflow, def_hash, state, seq, step, attempt, input, "	\
 	"trigger, output, error, dead, idempotency_key, created_at, "	\
-	"updated_at, due_at, finished_at, lease_owner, lease_until"
+	"updated_at, due_at, finished_at, lease_owner, lease_until, "	\
+	"lease_epoch"
 
 #define RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
 #define RUN_LIVE	"state IN ('queued', 'running', 'retrying')"
@@ -172,7 +174,16 @@ static const char *const pg_migrations[] = {
 	"  run_id TEXT COLLATE \"C\" PRIMARY KEY,"
 	"  requested_at BIGINT NOT NULL"
 	");",
-	/* 7: waiting runs by the time they are due, as SQLite's 6. */
+	/*
+	 * 7: fencing and unique cron keys. A lease's token, raised by each
+	 * claim that changes the owner (pg_vet). A cron fire's key held by
+	 * one run at most: of the runs an older build let fire a minute
+	 * twice, the first keeps the key and the others lose it (they stay,
+	 * with their history), as SQLite's version 6.
+	 */
+	"ALTER TABLE runs ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0;"
+	STORE_CRON_KEY_MIGRATION,
+	/* 8: waiting runs by the time they are due, as SQLite's 7. */
 	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';"
 };
 #define PG_SCHEMA_VERSION \
@@ -204,6 +215,8 @@ enum {
 	PQ_CLAIM_LOCK,
 	PQ_CLAIM_SET,
 	PQ_RENEW,
+	PQ_FENCE,
+	PQ_KEYS_TAKEN,
 	PQ_SCHED_PUT,
 	PQ_SCHED_LIST,
 	PQ_CANCEL_PUT,
@@ -223,9 +236,10 @@ enum {
 static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_RUN_INSERT] = "INSERT INTO runs (" RUN_COLS ") VALUES ($1, $2, "
 	    "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-	    "$17, $18, $19)",
+	    "$17, $18, $19, $20)",
 	/* $8 (input) and $2/$3 (workflow, definition) are written only when
-	 * $16/$17 say so; $18 drops the lease, $19 writes it. */
+	 * $16/$17 say so; $18 drops the lease, $19 writes it (and its
+	 * token $21). */
 	[PQ_RUN_UPDATE] = "UPDATE runs SET state = $4, seq = $5, step = $6, "
 	    "attempt = $7, output = $9, error = $10, dead = $11, "
 	    "updated_at = $12, due_at = $13, finished_at = $14, "
@@ -237,8 +251,9 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "lease_owner = CASE WHEN $18::boolean THEN NULL "
 	    "WHEN $19::boolean THEN $15::text ELSE lease_owner END, "
 	    "lease_until = CASE WHEN $18::boolean THEN NULL "
-	    "WHEN $19::boolean THEN $20::bigint ELSE lease_until END "
-	    "WHERE id = $1",
+	    "WHEN $19::boolean THEN $20::bigint ELSE lease_until END, "
+	    "lease_epoch = CASE WHEN $19::boolean THEN $21::bigint "
+	    "ELSE lease_epoch END WHERE id = $1",
 	[PQ_STEP_INSERT] = "INSERT INTO steps (run_id, seq, name, attempts, "
 	    "output, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, "
 	    "$7) ON CONFLICT (run_id, seq) DO UPDATE SET name = EXCLUDED.name, "
@@ -310,10 +325,26 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "AND (lease_owner IS NULL OR lease_owner = $1 OR "
 	    "lease_until < $2 OR lease_owner = ANY ($5::text[])) "
 	    "ORDER BY id FOR UPDATE SKIP LOCKED",
-	[PQ_CLAIM_SET] = "UPDATE runs SET lease_owner = $2, lease_until = $3 "
-	    "WHERE id = ANY ($1::text[])",
+	/* A new owner gets a new token; the old one's writes are refused. */
+	[PQ_CLAIM_SET] = "UPDATE runs SET lease_owner = $2, lease_until = $3, "
+	    "lease_epoch = lease_epoch + CASE WHEN lease_owner IS DISTINCT "
+	    "FROM $2::text THEN 1 ELSE 0 END WHERE id = ANY ($1::text[])",
 	[PQ_RENEW] = "UPDATE runs SET lease_until = $2 WHERE lease_owner = $1 "
 	    "AND " RUN_UNFINISHED,
+	/*
+	 * The runs of a batch that still hold their lease's token, locked
+	 * until the commit: a claim skips them meanwhile, and one that
+	 * committed first moved the token on, which the lock's check of the
+	 * newest row sees.
+	 */
+	[PQ_FENCE] = "SELECT r.id FROM runs r JOIN unnest($1::text[], "
+	    "$2::bigint[]) AS f(id, epoch) ON r.id = f.id AND "
+	    "r.lease_epoch = f.epoch ORDER BY r.id FOR UPDATE OF r",
+	/* The new runs whose cron key another run holds, and that run. */
+	[PQ_KEYS_TAKEN] = "SELECT f.id, r.id FROM unnest($1::text[], "
+	    "$2::text[], $3::text[]) AS f(id, workflow, key) JOIN runs r ON "
+	    "r.workflow = f.workflow AND r.idempotency_key = f.key AND "
+	    "substr(r.idempotency_key, 1, 5) = 'cron:'",
 	[PQ_CANCEL_PUT] = "INSERT INTO cancel_requests (run_id, requested_at) "
 	    "VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET "
 	    "requested_at = EXCLUDED.requested_at",
@@ -910,6 +941,7 @@ run_from_row(struct pg_store *ps, const PGresult *res, int row,
 	r->finished_at = col_int(res, row, 16);
 	r->lease_owner = col_text(res, row, 17);
 	r->lease_until = col_int(res, row, 18);
+	r->lease_epoch = col_int(res, row, 19);
 	return 0;
 }
 
@@ -1463,6 +1495,7 @@ pg_insert_run(struct pg_store *ps, const struct run_rec *r,
 		p_int(&p, 19, r->lease_until);
 	else
 		p_text(&p, 19, NULL);
+	p_int(&p, 20, r->lease_epoch);
 	ret = pg_exec(ps, ps->w, PQ_RUN_INSERT, &p, r->id, err);
 	p_free(&p);
 	return ret;
@@ -1509,6 +1542,7 @@ pg_update_run(struct pg_store *ps, const struct run_rec *r, unsigned flags,
 		p_int(&p, 20, r->lease_until);
 	else
 		p_text(&p, 20, NULL);
+	p_int(&p, 21, r->lease_epoch);
 	if (ps->piping) {
 		rc = pg_pipe_send(ps, PQ_RUN_UPDATE, &p, r->id, 1, err);
 		p_free(&p);
@@ -1638,6 +1672,147 @@ pg_apply_change(void *arg, const struct store_change *ch,
 		    ch->transition);
 	}
 	return 0;
+}
+
+/*
+ * Leaves the pipeline for a while, inside the open transaction: what was
+ * sent is read first (BEGIN), so that statements can answer rows.
+ */
+static int
+pg_pipe_pause(struct pg_store *ps, struct orc_error *err)
+{
+	pg_pipe_sync(ps);
+	if (ps->pipe_rc == 0 && PQexitPipelineMode(ps->w->conn) != 1)
+		pg_pipe_fail(ps, NULL, NULL);
+	if (ps->pipe_rc == -1) {
+		*err = ps->pipe_err;
+		return -1;
+	}
+	ps->piping = 0;
+	return 0;
+}
+
+/* Goes back to the pipeline after pg_pipe_pause. */
+static int
+pg_pipe_resume(struct pg_store *ps, struct orc_error *err)
+{
+	if (PQenterPipelineMode(ps->w->conn) != 1) {
+		pg_error(ps, ps->w->conn, NULL, NULL, err);
+		return -1;
+	}
+	ps->piping = 1;
+	return 0;
+}
+
+/* Refuses the updated runs whose token moved on (PQ_FENCE). */
+static int
+pg_vet_fence(struct pg_store *ps, struct store_vet *v, size_t n,
+    struct orc_error *err)
+{
+	struct pg_params	  p;
+	struct hmap		 *held;
+	PGresult		 *res;
+	const char		**ids;
+	char			(*num)[24], **nums;
+	size_t			  i, k = 0;
+	int			  row;
+
+	ids = xcalloc(n + 1, sizeof *ids);
+	nums = xcalloc(n + 1, sizeof *nums);
+	num = xcalloc(n + 1, sizeof *num);
+	for (i = 0; i < n; i++) {
+		if (v[i].insert)
+			continue;
+		snprintf(num[k], sizeof num[k], "%lld",
+		    (long long)v[i].epoch);
+		ids[k] = v[i].run->id;
+		nums[k] = num[k];
+		k++;
+	}
+	memset(&p, 0, sizeof p);
+	p_array(&p, 1, ids);
+	p_array(&p, 2, (const char *const *)nums);
+	res = k > 0 ? pg_stmt(ps, ps->w, PQ_FENCE, &p, NULL, err) : NULL;
+	p_free(&p);
+	free(ids);
+	free(nums);
+	free(num);
+	if (k > 0 && res == NULL)
+		return -1;
+	held = hmap_create();
+	for (row = 0; res != NULL && row < PQntuples(res); row++)
+		hmap_set(held, PQgetvalue(res, row, 0), v);
+	for (i = 0; i < n; i++)
+		if (!v[i].insert && hmap_get(held, v[i].run->id) == NULL)
+			v[i].refused = 1;
+	hmap_free(held);
+	PQclear(res);
+	return 0;
+}
+
+/* Refuses the new runs whose cron key is taken (PQ_KEYS_TAKEN). */
+static int
+pg_vet_keys(struct pg_store *ps, struct store_vet *v, size_t n,
+    struct orc_error *err)
+{
+	struct pg_params	  p;
+	struct hmap		 *by_id;
+	struct store_vet	 *hit;
+	PGresult		 *res;
+	const char		**ids, **wfs, **keys;
+	size_t			  i, k = 0;
+	int			  row, failed;
+
+	ids = xcalloc(n + 1, sizeof *ids);
+	wfs = xcalloc(n + 1, sizeof *wfs);
+	keys = xcalloc(n + 1, sizeof *keys);
+	by_id = hmap_create();
+	for (i = 0; i < n; i++) {
+		if (!v[i].insert)
+			continue;
+		ids[k] = v[i].run->id;
+		/* unnest() pairs the arrays: no NULL may shorten one. */
+		wfs[k] = v[i].run->workflow ? v[i].run->workflow : "";
+		keys[k++] = v[i].run->idempotency_key;
+		hmap_set(by_id, v[i].run->id, &v[i]);
+	}
+	memset(&p, 0, sizeof p);
+	p_array(&p, 1, ids);
+	p_array(&p, 2, wfs);
+	p_array(&p, 3, keys);
+	res = k > 0 ? pg_stmt(ps, ps->w, PQ_KEYS_TAKEN, &p, NULL, err) : NULL;
+	p_free(&p);
+	free(ids);
+	free(wfs);
+	free(keys);
+	failed = k > 0 && res == NULL;
+	for (row = 0; res != NULL && row < PQntuples(res); row++) {
+		if ((hit = hmap_get(by_id, PQgetvalue(res, row, 0))) == NULL)
+			continue;
+		hit->refused = 1;
+		col_id(res, row, 1, hit->existing);
+	}
+	hmap_free(by_id);
+	PQclear(res);
+	return failed ? -1 : 0;
+}
+
+/* Which runs of the open transaction must not be written (store_vet):
+ * two statements out of the pipeline, one round trip each. */
+static int
+pg_vet(void *arg, struct store_vet *v, size_t n, struct orc_error *err)
+{
+	struct pg_store *ps = arg;
+	int rc;
+
+	if (pg_pipe_pause(ps, err) == -1)
+		return -1;
+	rc = pg_vet_fence(ps, v, n, err);
+	if (rc == 0)
+		rc = pg_vet_keys(ps, v, n, err);
+	if (pg_pipe_resume(ps, rc == 0 ? err : NULL) == -1)
+		return -1;
+	return rc;
 }
 
 /* Runs a read on the reader, resetting it first when it broke. */
@@ -2183,6 +2358,10 @@ pg_claim_runs(void *arg, const char *owner, int64_t until, int64_t now,
 	for (got = 0; got < n; got++) {
 		if (run_from_row(ps, res, got, &runs[got], err) == -1)
 			goto out;
+		/* As PQ_CLAIM_SET moves the token. */
+		if (runs[got].lease_owner == NULL ||
+		    strcmp(runs[got].lease_owner, owner) != 0)
+			runs[got].lease_epoch++;
 		free(runs[got].lease_owner);
 		runs[got].lease_owner = xstrdup(owner);
 		runs[got].lease_until = until;
@@ -2600,6 +2779,7 @@ const struct store_ops store_pg_ops = {
 	.begin = pg_begin,
 	.apply_change = pg_apply_change,
 	.commit = pg_commit,
+	.vet = pg_vet,
 	.rollback = pg_rollback,
 	.get_run = pg_get_run,
 	.list_runs = pg_list_runs,

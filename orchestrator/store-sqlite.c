@@ -172,7 +172,13 @@ static const char *const sqlite_migrations[] = {
 	"  run_id TEXT PRIMARY KEY,"
 	"  requested_at INTEGER NOT NULL"
 	") WITHOUT ROWID;",
-	/* 6: waiting runs by the time they are due (store_next_wake). */
+	/*
+	 * 6: a cron fire's key is held by one run at most (sqlite_vet). Of
+	 * the runs an older build let fire a minute twice, the first keeps
+	 * the key and the others lose it; they stay, with their history.
+	 */
+	STORE_CRON_KEY_MIGRATION,
+	/* 7: waiting runs by the time they are due (store_next_wake). */
 	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';"
 	};
 #define SQLITE_SCHEMA_VERSION \
@@ -1839,6 +1845,28 @@ sqlite_next_wake(void *arg, int64_t *due, struct orc_error *err)
 	return 0;
 }
 
+/*
+ * Refuses the new runs whose cron key another run holds (store_vet), in
+ * the write transaction. One writer per file: there is no lease to fence.
+ */
+static int
+sqlite_vet(void *arg, struct store_vet *v, size_t n, struct orc_error *err)
+{
+	size_t	i;
+	int	rc;
+
+	for (i = 0; i < n; i++) {
+		if (!v[i].insert)
+			continue;
+		rc = sqlite_find_idempotent(arg, 1, v[i].run->workflow,
+		    v[i].run->idempotency_key, 0, v[i].existing, err);
+		if (rc < 0)
+			return -1;
+		v[i].refused = rc;
+	}
+	return 0;
+}
+
 /* Adds a row of (state, count) to the counts in arg. */
 static int
 sqlite_count_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
@@ -2753,6 +2781,7 @@ const struct store_ops store_sqlite_ops = {
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.begin = sqlite_begin,
+	.vet = sqlite_vet,
 	.apply_change = sqlite_apply_change,
 	.commit = sqlite_commit,
 	.rollback = sqlite_rollback,

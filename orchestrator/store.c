@@ -77,6 +77,9 @@ struct store_item {
 	unsigned		 wflags;
 	const struct run_rec	*wrun;		/* run, or wfold */
 	struct run_rec		 wfold;		/* borrows from runs */
+	/* The backend refused its run (store_vet_items): not written. */
+	int			 refused;
+	char			 existing[RUN_ID_LEN + 1];
 	store_commit_cb		 cb;
 	void			*arg;
 };
@@ -105,6 +108,11 @@ struct store {
 	size_t			 npending;	/* not committed yet */
 	struct store_items	 done;		/* committed, callback due */
 	int			 in_callbacks;
+	store_refused_cb	 refused_cb;
+	void			*refused_arg;
+	/* Run id -> the last lease token refused (an int64_t): its later
+	 * changes are refused without asking. The writer's alone. */
+	struct hmap		*refused;
 
 	int			 healthy;
 	int			 lost;		/* the target went away */
@@ -457,6 +465,7 @@ store_open(const char *target, unsigned flags, struct event_base *base,
 		free(s);
 		return NULL;
 	}
+	s->refused = hmap_create();
 	if (base != NULL && (~flags & STORE_READONLY)) {
 		s->flush_ev = event_new(base, -1, 0, store_flush_cb, s);
 		s->retry_ev = evtimer_new(base, store_retry_cb, s);
@@ -548,6 +557,97 @@ store_fold_runs(struct store_items *list)
 	hmap_free(map);
 }
 
+/* Whether an idempotency key is unique in the store. */
+int
+store_key_unique(const char *key)
+{
+	return key != NULL && strncmp(key, STORE_UNIQUE_KEY,
+	    strlen(STORE_UNIQUE_KEY)) == 0;
+}
+
+void
+store_set_refused_cb(struct store *s, store_refused_cb cb, void *arg)
+{
+	s->refused_cb = cb;
+	s->refused_arg = arg;
+}
+
+/* Marks every item of a refused run, and remembers it. */
+static void
+store_refuse_run(struct store *s, struct store_items *list,
+    const struct store_vet *v)
+{
+	struct store_item	*it;
+	int64_t			*epoch;
+
+	if ((epoch = hmap_get(s->refused, v->run->id)) == NULL) {
+		epoch = xmalloc(sizeof *epoch);
+		hmap_set(s->refused, v->run->id, epoch);
+	}
+	*epoch = v->run->lease_epoch;
+	TAILQ_FOREACH(it, list, entry) {
+		if (!it->has_run || strcmp(it->run.id, v->run->id) != 0)
+			continue;
+		it->refused = 1;
+		memcpy(it->existing, v->existing, sizeof it->existing);
+	}
+}
+
+/*
+ * Asks the backend which runs of a batch must not be written, inside its
+ * transaction: each run once, as its first change finds it. A run that
+ * change inserts has no lease to check; one a redrive takes over
+ * (STORE_RUN_SET_LEASE) finds the token before its own.
+ */
+static int
+store_vet_items(struct store *s, struct store_items *list,
+    struct orc_error *err)
+{
+	struct store_item	*it;
+	struct store_vet	*v;
+	struct hmap		*seen;
+	int64_t			*gone;
+	size_t			 n = 0, i;
+	int			 rc;
+
+	TAILQ_FOREACH(it, list, entry) {
+		it->refused = 0;
+		n++;
+	}
+	if (s->ops->vet == NULL)
+		return 0;
+	/* The list only: the loop changes the counts meanwhile. */
+	seen = hmap_create();
+	v = xcalloc(n + 1, sizeof *v);
+	n = 0;
+	TAILQ_FOREACH(it, list, entry) {
+		/* Submitted before the loop heard of the refusal. */
+		if (it->has_run && (gone = hmap_get(s->refused,
+		    it->run.id)) != NULL && it->run.lease_epoch <= *gone) {
+			it->refused = 1;
+			continue;
+		}
+		if (!it->has_run || hmap_get(seen, it->run.id) != NULL)
+			continue;
+		hmap_set(seen, it->run.id, it);
+		if ((it->flags & STORE_RUN_INSERT) &&
+		    !store_key_unique(it->run.idempotency_key))
+			continue;
+		v[n].run = &it->run;
+		v[n].insert = (it->flags & STORE_RUN_INSERT) != 0;
+		v[n].epoch = it->run.lease_epoch -
+		    ((it->flags & STORE_RUN_SET_LEASE) != 0);
+		n++;
+	}
+	hmap_free(seen);
+	rc = n > 0 ? s->ops->vet(s->be, v, n, err) : 0;
+	for (i = 0; rc == 0 && i < n; i++)
+		if (v[i].refused)
+			store_refuse_run(s, list, &v[i]);
+	free(v);
+	return rc;
+}
+
 /*
  * Writes a list of changes in one transaction, rolled back on error. It
  * touches the backend's writing connection and the list only: the commit
@@ -567,7 +667,8 @@ store_write_items(struct store *s, struct store_items *list,
 			it->work(s, it->arg);
 			it->work = NULL;	/* done, should the batch retry */
 		}
-	if (s->ops->begin(s->be, err) == -1)
+	if (s->ops->begin(s->be, err) == -1 ||
+	    store_vet_items(s, list, err) == -1)
 		goto fail;
 	TAILQ_FOREACH(it, list, entry) {
 		if (it->work != NULL)
@@ -589,11 +690,16 @@ store_write_items(struct store *s, struct store_items *list,
 			continue;
 		}
 		memset(&ch, 0, sizeof ch);
-		ch.run = it->has_run ? it->wrun : NULL;
 		ch.flags = it->wflags;
-		ch.step = it->has_step ? &it->step : NULL;
-		ch.transition = it->has_transition ? &it->transition : NULL;
 		ch.def = it->has_def ? &it->def : NULL;
+		/* A refused run's definition still goes in: the store
+		 * remembers it as queued (store_def_known). */
+		if (!it->refused) {
+			ch.run = it->has_run ? it->wrun : NULL;
+			ch.step = it->has_step ? &it->step : NULL;
+			ch.transition = it->has_transition ? &it->transition :
+			    NULL;
+		}
 		if (s->ops->apply_change(s->be, &ch, err) == -1)
 			goto fail;
 	}
@@ -929,6 +1035,9 @@ store_run_callbacks(struct store *s)
 		arg = it->arg;
 		if (it->purge != NULL && !it->purge->dry_run)
 			s->stats.purged += (uint64_t)it->purge->deleted;
+		if (it->refused && s->refused_cb != NULL)
+			s->refused_cb(it->run.id, it->existing[0] != '\0' ?
+			    it->existing : NULL, s->refused_arg);
 		store_item_free(it);
 		if (cb != NULL)
 			cb(arg);
@@ -977,6 +1086,13 @@ store_retry_cb(evutil_socket_t fd, short what, void *arg)
 	store_run_callbacks(s);
 }
 
+/* Frees a value of a map (hmap_each). */
+static void
+store_free_value(const char *key, void *value, void *arg)
+{
+	free(value);
+}
+
 /* Commits what is pending and closes. */
 void
 store_close(struct store *s)
@@ -1009,6 +1125,8 @@ store_close(struct store *s)
 	s->ops->close(s->be);
 	for (i = 0; i < STORE_KNOWN_DEFS; i++)
 		free(s->known[i]);
+	hmap_each(s->refused, store_free_value, NULL);
+	hmap_free(s->refused);
 	free(s->target);
 	free(s);
 }

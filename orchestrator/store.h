@@ -67,6 +67,10 @@ struct run_rec {
 	int64_t		 finished_at;	/* or 0 */
 	char		*lease_owner;	/* or NULL */
 	int64_t		 lease_until;
+	/* The fencing token of the lease (PostgreSQL; 0 on SQLite): a
+	 * claim by another owner raises it by one, and a write is refused
+	 * unless it carries the token the row has. */
+	int64_t		 lease_epoch;
 };
 
 /* A step visit that finished successfully. */
@@ -117,7 +121,9 @@ void	def_rec_clear(struct def_rec *);
 #define STORE_RUN_INSERT	0x1	/* a new run: write every column */
 #define STORE_RUN_SET_INPUT	0x2	/* redrive with an edited input */
 #define STORE_RUN_SET_DEF	0x4	/* redrive on another definition */
-#define STORE_RUN_SET_LEASE	0x8	/* write lease_owner and lease_until */
+/* Write lease_owner and lease_until, taking the lease: the record's
+ * lease_epoch is the new token, the row must hold the one before it. */
+#define STORE_RUN_SET_LEASE	0x8
 /*
  * Set by the store on the changes of one transaction, never by callers
  * (store_submit drops them): SKIP, another change of this transaction
@@ -178,6 +184,19 @@ void		 store_submit(struct store *, const struct store_change *);
  * queue is kept). */
 int		 store_flush(struct store *, struct orc_error *);
 size_t		 store_pending(const struct store *);
+/*
+ * A commit refuses the changes of a run, which are not written (their
+ * callbacks are still called, after cb): on PostgreSQL when another
+ * process took the run's lease over (its lease_epoch moved on), and in
+ * both backends when a new run's idempotency key is a unique one (a cron
+ * fire's "cron:MS") that another run holds already (existing, else
+ * NULL). Each refused change calls cb on the loop, before its own
+ * callback; a later change of the same run is refused too.
+ */
+typedef void (*store_refused_cb)(const char *run_id, const char *existing,
+		    void *arg);
+void		 store_set_refused_cb(struct store *, store_refused_cb,
+		    void *);
 /* Drops the callbacks of every change not yet called back, passing each
  * callback's arg to free_arg (may be NULL): for an owner that goes away
  * while a commit cannot happen. The changes themselves stay queued.

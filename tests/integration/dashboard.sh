@@ -4,11 +4,14 @@
 # and on one with long names and error texts; then the live dashboard
 # inside tmux (its own server socket, a fixed 120x40 window): the header
 # and tables show the seeded counts, f filters, Enter opens the right run,
-# r and c change the run in the store (checked with show --json), the
+# r and c change the run in the store (checked with show --json), w takes
+# the start of a name and says which names an unclear one matches, Tab
+# and Enter pick a workflow from its table, s sorts, y copies a run id
+# (OSC 52, into tmux's buffer), the run view follows and pauses, the
 # window resized redraws, too small says so, q quits.
 . "$(dirname "$0")/lib.sh"
+. "$TOP_SRCDIR/tests/integration/dashboard-lib.sh"
 
-command -v tmux >/dev/null || skip "tmux is not installed"
 command -v sqlite3 >/dev/null || skip "sqlite3 is not installed"
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
 
@@ -92,7 +95,9 @@ sqlite3 "$DB" "INSERT INTO runs (id, workflow, def_hash, state, step,
     ('01ZZZZZZZZZZZZZZZZZZZZZZZZ', '$long', 'x', 'failed',
     'a-step-named-at-length-too',
     'first line of a long error' || char(10) || 'second line: ' ||
-    '$long$long', $now, $now, $now + 5)"
+    '$long$long', $now, $now, $now + 5),
+    ('01AAAAAAAAAAAAAAAAAAAAAAAA', 'ok-other', 'x', 'succeeded', NULL,
+    NULL, $now - 7200000, $now - 7100000, $now - 7100000)"
 recount
 expect_exit 0 env COLUMNS=100 LINES=30 "$ORCH_BIN" dashboard --once \
     --db "$DB"
@@ -110,25 +115,8 @@ expect_true "C locale: ASCII ellipsis" \
     grep -q "^a-workflow-with-a-name[a-z-]*\.\.\. " "$OUT"
 
 # The live dashboard in tmux, on a server socket of its own.
-sock=orc-dash-$$
-tm() { tmux -L "$sock" "$@"; }
-cleanup_tmux() { tmux -L "$sock" kill-server 2>/dev/null; lib_cleanup; }
-trap cleanup_tmux EXIT
-screen() { tm capture-pane -p -t dash 2>/dev/null; }
-# wait_screen TEXT: until the screen shows TEXT, at most 10 s.
-wait_screen() {
-	local i
-	for i in $(seq 100); do
-		screen | grep -qF -- "$1" && return 0
-		sleep 0.1
-	done
-	screen > "$T/screen.txt"
-	return 1
-}
-tm new-session -d -s dash -x 120 -y 40 \
-    "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen NO_COLOR=1 \
-    '$ORCH_BIN' dashboard --db '$DB' --interval 200ms; sleep 30" ||
-    hard_error "tmux cannot start"
+dash_start "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen NO_COLOR=1 \
+    '$ORCH_BIN' dashboard --db '$DB' --interval 200ms"
 expect_true "tmux: the dashboard starts" wait_screen "orchestrator dashboard"
 expect_true "tmux: the header counts" wait_screen \
     "in flight 0  queued 40  retrying 0  failed 5m 3"
@@ -149,6 +137,11 @@ expect_eq "f: three failed runs" 3 "$(screen | grep -Ec '^01[A-Z0-9]{24} ')"
 tm send-keys -t dash j Enter
 expect_true "Enter opens the selected run" wait_screen "run $failed_run"
 expect_true "the run shows its transitions" wait_screen "step_timed_out"
+expect_true "the run is followed" wait_screen "failing-flow  failed  [following]"
+tm send-keys -t dash f
+expect_true "f pauses it" wait_screen "[paused: f follows]"
+tm send-keys -t dash f
+expect_true "f again follows it" wait_screen "[following]"
 sleep 0.3
 
 before=$(orch show "$failed_run" --json | json - 'len(d["transitions"])')
@@ -156,6 +149,8 @@ tm send-keys -t dash r
 expect_true "r asks first" wait_screen "retry run $failed_run? (y/n)"
 tm send-keys -t dash y
 expect_true "r: retried" wait_screen "run $failed_run retried"
+expect_true "the run view shows the redrive as it happens" wait_screen \
+    "redriven"
 # The retried run runs here and fails again (the step still times out).
 ntrans() { orch show "$failed_run" --json | json - 'len(d["transitions"])'; }
 for i in $(seq 100); do
@@ -202,6 +197,49 @@ expect_true "w with Ctrl-U: the typed filter only" wait_screen \
     "workflow=bulk-flow"
 tm send-keys -t dash Escape
 
+# w takes the start of a name; an unclear one lists what it matches.
+tm send-keys -t dash w ok Enter
+expect_true "w: an unclear start lists the names" wait_screen \
+    '2 workflows start with "ok": ok-flow, ok-other'
+tm send-keys -t dash C-u bul Enter
+expect_true "w: a unique start is the name" wait_screen "workflow=bulk-flow"
+tm send-keys -t dash Escape
+# Tab: the workflows table (a-workflow..., bulk-flow, failing-flow...).
+tm send-keys -t dash Tab
+expect_true "Tab: to the workflows table" wait_screen \
+    "enter filter on the workflow"
+tm send-keys -t dash j j Enter
+expect_true "Tab, j j, Enter: filtered on the third workflow" wait_screen \
+    "workflow=failing-flow"
+tm send-keys -t dash Escape
+
+# s sorts by duration: the oldest bulk run, queued for an hour, first;
+# S reverses; three more s: back to the newest first.
+# first_run: the first row of the runs table.
+first_run() { screen | grep -Eo '^01[A-Z0-9]{24}' | head -1; }
+tm send-keys -t dash s
+expect_true "s: the order in the title" wait_screen "sort=duration"
+expect_eq "s: the longest run first" 01BULK00000000000000000001 \
+    "$(first_run)"
+tm send-keys -t dash S
+expect_true "S: reversed" wait_screen "sort=duration,reversed"
+sleep 0.3
+expect_ne "S: the longest is not first" 01BULK00000000000000000001 \
+    "$(first_run)"
+tm send-keys -t dash s s s
+sleep 0.5
+expect_eq "s back to age: no order in the title" 0 \
+    "$(screen | grep -c 'sort=')"
+
+# y copies the selected run's id: shown, and in tmux's buffer by OSC 52.
+first=$(first_run)
+tm send-keys -t dash y
+expect_true "y: the id in the status line" wait_screen \
+    "copied to the clipboard: $first"
+expect_eq "y: the id on the clipboard (OSC 52)" "$first" \
+    "$(tm show-buffer 2>&1)"
+tm send-keys -t dash Escape
+
 # Resize: smaller redraws; too small says so; larger again.
 tm resize-window -t dash -x 90 -y 20
 # narrow: redrawn within 90 columns, the status line on row 20.
@@ -225,16 +263,6 @@ expect_true "larger again" wait_screen "bulk-flow"
 tm send-keys -t dash '?'
 expect_true "? shows the keys" wait_screen "search by run id prefix"
 tm send-keys -t dash x q
-# gone: the dashboard process has exited (the pane runs sleep).
-gone() {
-	local i
-	for i in $(seq 50); do
-		tm list-panes -t dash -F '#{pane_current_command}' |
-		    grep -q orchestrator || return 0
-		sleep 0.1
-	done
-	return 1
-}
 expect_true "q quits" gone
 
 finish

@@ -21,11 +21,12 @@
 
 #define DB "d.db"
 
-/* Writes one run and its transition from state "from" (-1: a new run)
- * and commits it, as the engine does. */
+/* Writes one run and its transition from state "from" (-1: a new run),
+ * event at at, and commits it, as the engine does. */
 static void
-put_run(struct store *s, const char *id, const char *wf, enum run_state st,
-    int64_t created, int64_t finished, const char *error, int from)
+put_run_event(struct store *s, const char *id, const char *wf,
+    enum run_state st, int64_t created, int64_t finished, const char *error,
+    int from, const char *event, int64_t at)
 {
 	struct store_change	ch;
 	struct transition_rec	tr;
@@ -46,10 +47,10 @@ put_run(struct store *s, const char *id, const char *wf, enum run_state st,
 	r.finished_at = finished;
 	memset(&tr, 0, sizeof tr);
 	snprintf(tr.run_id, sizeof tr.run_id, "%s", id);
-	tr.at = finished ? finished : created;
+	tr.at = at;
 	tr.from_state = from;
 	tr.to_state = st;
-	tr.event = (char *)"test";
+	tr.event = (char *)event;
 	memset(&ch, 0, sizeof ch);
 	ch.run = &r;
 	ch.transition = &tr;
@@ -57,6 +58,15 @@ put_run(struct store *s, const char *id, const char *wf, enum run_state st,
 	store_submit(s, &ch);
 	if (store_flush(s, &err) != 0)
 		fprintf(stderr, "flush: %s\n", err.message);
+}
+
+/* put_run_event at the run's end (or creation). */
+static void
+put_run(struct store *s, const char *id, const char *wf, enum run_state st,
+    int64_t created, int64_t finished, const char *error, int from)
+{
+	put_run_event(s, id, wf, st, created, finished, error, from, "test",
+	    finished ? finished : created);
 }
 
 /* An id that sorts by n. */
@@ -228,7 +238,7 @@ static void
 test_dash_fetch(void)
 {
 	struct dash_source	*src;
-	struct dash_query	 q = { -1, NULL, NULL, 3 };
+	struct dash_query	 q = { -1, NULL, NULL, 3, DASH_SORT_AGE, 0 };
 	struct dash_data	 d;
 	struct orc_error	 err;
 	struct store		*s;
@@ -434,6 +444,30 @@ test_dash_draw(void)
 	dash_source_close(src);
 }
 
+/* The seed opened as a source, read into d for a view of 4 rows. */
+static struct dash_source *
+open_keys(struct dash_view *v, struct dash_data *d)
+{
+	struct dash_source	*src;
+	struct orc_error	 err;
+	struct store		*s;
+
+	if ((s = seed()) == NULL)
+		return NULL;
+	store_close(s);
+	if ((src = dash_source_open(DB, NULL, &err)) == NULL)
+		return NULL;
+	dash_view_init(v);
+	v->page = 4;
+	v->query.want = 20;
+	if (dash_fetch(src, &v->query, 1000000, d, &err) != 0) {
+		dash_view_free(v);
+		dash_source_close(src);
+		return NULL;
+	}
+	return src;
+}
+
 /* Keys change the view: move, filter, open, prompt, confirm. */
 static void
 test_dash_keys(void)
@@ -441,16 +475,8 @@ test_dash_keys(void)
 	struct dash_source	*src;
 	struct dash_view	 v;
 	struct dash_data	 d;
-	struct orc_error	 err;
-	struct store		*s;
 
-	REQUIRE((s = seed()) != NULL);
-	store_close(s);
-	REQUIRE((src = dash_source_open(DB, NULL, &err)) != NULL);
-	dash_view_init(&v);
-	v.page = 4;
-	v.query.want = 20;
-	REQUIRE(dash_fetch(src, &v.query, 1000000, &d, &err) == 0);
+	REQUIRE((src = open_keys(&v, &d)) != NULL);
 
 	dash_key(&v, 'j', &d, NULL, src);
 	dash_key(&v, KEY_DOWN, &d, NULL, src);
@@ -521,6 +547,295 @@ test_dash_keys(void)
 	dash_source_close(src);
 }
 
+/* A frame as --once prints it, in a new string. */
+static char *
+frame_text(const struct dash_frame *f)
+{
+	char	*text = NULL;
+	size_t	 len = 0;
+	FILE	*fp;
+
+	fp = open_memstream(&text, &len);
+	dash_frame_print(f, fp);
+	fclose(fp);
+	return text;
+}
+
+/* A retried run's duration counts from its latest redrive. */
+static void
+test_dash_duration(void)
+{
+	struct transition_rec	 t[3];
+	struct dash_source	*src;
+	struct dash_query	 q = { -1, "gamma", NULL, 10, DASH_SORT_AGE, 0 };
+	struct dash_data	 d;
+	struct orc_error	 err;
+	struct run_rec		 r;
+	struct store		*s;
+
+	memset(&r, 0, sizeof r);
+	memset(t, 0, sizeof t);
+	r.created_at = 1000;
+	r.finished_at = 5000;
+	t[0].event = (char *)"created";
+	t[0].at = 1000;
+	t[1].event = (char *)"redriven";
+	t[1].at = 4000;
+	t[2].event = (char *)"step_failed";
+	t[2].at = 4500;
+	CHECK(dash_run_start(&r, t, 1) == 1000);
+	CHECK(dash_run_start(&r, t, 3) == 4000);
+	CHECK(dash_run_duration(&r, 4000, 9000) == 1000);
+	CHECK(dash_run_duration(&r, 1000, 9000) == 4000);
+	/* Unfinished: up to now; a start before creation is the creation. */
+	r.finished_at = 0;
+	CHECK(dash_run_duration(&r, 4000, 6000) == 2000);
+	CHECK(dash_run_duration(&r, 0, 6000) == 5000);
+
+	/* Through the store: failed at 200 s, redriven at 990 s, done 5 s
+	 * later; the table says 5.0s, not 15m. */
+	REQUIRE((s = seed()) != NULL);
+	put_run(s, rid(10), "gamma", RUN_FAILED, 100000, 200000, "x", -1);
+	put_run_event(s, rid(10), "gamma", RUN_QUEUED, 100000, 0, NULL,
+	    RUN_FAILED, "redriven", 990000);
+	put_run_event(s, rid(10), "gamma", RUN_SUCCEEDED, 100000, 995000,
+	    NULL, RUN_QUEUED, "succeeded", 995000);
+	store_close(s);
+	REQUIRE((src = dash_source_open(DB, NULL, &err)) != NULL);
+	REQUIRE(dash_fetch(src, &q, 1000000, &d, &err) == 0);
+	REQUIRE(d.nruns == 1);
+	CHECK(d.starts[0] == 990000);
+	CHECK(dash_run_duration(&d.runs[0], d.starts[0], d.now) == 5000);
+	dash_data_clear(&d);
+	/* Read again: from what was read before, the same. */
+	REQUIRE(dash_fetch(src, &q, 1000000, &d, &err) == 0);
+	CHECK(d.starts[0] == 990000);
+	dash_data_clear(&d);
+	dash_source_close(src);
+}
+
+/* Sorting the runs table: each order, reversed, the starts along. */
+static void
+test_dash_sort(void)
+{
+	struct run_rec	r[3];
+	int64_t		start[3] = { 0, 0, 9000 };
+	struct dash_source *src;
+	struct dash_query q = { -1, NULL, NULL, 3, DASH_SORT_DURATION, 0 };
+	struct dash_data d;
+	struct orc_error err;
+	struct store	*s;
+
+	memset(r, 0, sizeof r);
+	/* A: oldest, 5 s, failed, "b"; B: 1 s, queued, "a"; C: newest,
+	 * 1 s since its redrive (10 s since its creation), running, "c". */
+	snprintf(r[0].id, sizeof r[0].id, "A");
+	r[0].workflow = (char *)"b";
+	r[0].state = RUN_FAILED;
+	r[0].created_at = 1000;
+	r[0].finished_at = 6000;
+	snprintf(r[1].id, sizeof r[1].id, "B");
+	r[1].workflow = (char *)"a";
+	r[1].state = RUN_QUEUED;
+	r[1].created_at = 9000;
+	snprintf(r[2].id, sizeof r[2].id, "C");
+	r[2].workflow = (char *)"c";
+	r[2].state = RUN_RUNNING;
+	r[2].created_at = 0;
+	dash_sort_runs(r, start, 3, DASH_SORT_AGE, 0, 10000);
+	CHECK(r[0].id[0] == 'C' && r[1].id[0] == 'B' && r[2].id[0] == 'A');
+	/* The start went along with its run. */
+	CHECK(start[0] == 9000 && start[1] == 0);
+	dash_sort_runs(r, start, 3, DASH_SORT_AGE, 1, 10000);
+	CHECK(r[0].id[0] == 'A' && r[2].id[0] == 'C');
+	/* Durations 5 s, 1 s, 1 s: the tie goes to the newest. */
+	dash_sort_runs(r, start, 3, DASH_SORT_DURATION, 0, 10000);
+	CHECK(r[0].id[0] == 'A' && r[1].id[0] == 'C' && r[2].id[0] == 'B');
+	dash_sort_runs(r, start, 3, DASH_SORT_DURATION, 1, 10000);
+	CHECK(r[0].id[0] == 'B' && r[2].id[0] == 'A');
+	dash_sort_runs(r, start, 3, DASH_SORT_STATE, 0, 10000);
+	CHECK(r[0].id[0] == 'B' && r[1].id[0] == 'C' && r[2].id[0] == 'A');
+	dash_sort_runs(r, start, 3, DASH_SORT_WORKFLOW, 0, 10000);
+	CHECK(r[0].id[0] == 'B' && r[1].id[0] == 'A' && r[2].id[0] == 'C');
+	CHECK(start[2] == 9000);
+	CHECK_STR(dash_sort_name(DASH_SORT_WORKFLOW), "workflow");
+
+	/* From the store, by duration: every run read, then the longest
+	 * first (rid 7: 20 s, rid 6: 10 s). */
+	REQUIRE((s = seed()) != NULL);
+	store_close(s);
+	REQUIRE((src = dash_source_open(DB, NULL, &err)) != NULL);
+	REQUIRE(dash_fetch(src, &q, 1000000, &d, &err) == 0);
+	CHECK(d.nruns == 10);
+	CHECK_STR(d.runs[0].id, rid(7));
+	CHECK_STR(d.runs[1].id, rid(6));
+	dash_data_clear(&d);
+	dash_source_close(src);
+}
+
+/* A workflow by its name or the start of one name. */
+static void
+test_dash_wf_match(void)
+{
+	struct dash_wf	w[4];
+	size_t		first = 99;
+
+	memset(w, 0, sizeof w);
+	w[0].name = (char *)"alpha";
+	w[1].name = (char *)"alpine";
+	w[2].name = (char *)"beta";
+	w[3].name = (char *)"bet";
+	CHECK(dash_wf_match(w, 4, "alph", &first) == 1 && first == 0);
+	CHECK(dash_wf_match(w, 4, "al", &first) == 2 && first == 0);
+	/* A whole name wins over the longer names it starts. */
+	CHECK(dash_wf_match(w, 4, "bet", &first) == 1 && first == 3);
+	CHECK(dash_wf_match(w, 4, "be", &first) == 2 && first == 2);
+	CHECK(dash_wf_match(w, 4, "x", &first) == 0);
+	CHECK(dash_wf_match(w, 0, "a", &first) == 0);
+}
+
+/* w with a start of a name, Tab to the workflows, s/S, y, f in a run. */
+static void
+test_dash_keys_more(void)
+{
+	struct dash_source	*src;
+	struct dash_view	 v;
+	struct dash_data	 d;
+	const char		*k;
+
+	REQUIRE((src = open_keys(&v, &d)) != NULL);
+	/* A third name: "alpha" and "alpine" share "alp". */
+	REQUIRE(d.nwfs == 2);
+	d.wfs = realloc(d.wfs, 3 * sizeof *d.wfs);
+	memset(&d.wfs[2], 0, sizeof *d.wfs);
+	d.wfs[2].name = strdup("alpine");
+	d.nwfs = 3;
+
+	dash_key(&v, 'w', &d, NULL, src);
+	for (k = "alp"; *k != '\0'; k++)
+		dash_key(&v, *k, &d, NULL, src);
+	CHECK(dash_key(&v, '\n', &d, NULL, src) == 0);
+	CHECK(v.mode == DASH_PROMPT);
+	CHECK_STR(v.message, "2 workflows start with \"alp\": alpha, alpine");
+	dash_key(&v, 'h', &d, NULL, src);
+	CHECK(dash_key(&v, '\n', &d, NULL, src) == 1);
+	CHECK(v.mode == DASH_LIST);
+	CHECK_STR(v.query.workflow, "alpha");
+	dash_key(&v, 'w', &d, NULL, src);
+	dash_key(&v, 21, &d, NULL, src);
+	dash_key(&v, 'z', &d, NULL, src);
+	CHECK(dash_key(&v, '\n', &d, NULL, src) == 0);
+	CHECK_STR(v.message, "no workflow starts with \"z\"");
+	dash_key(&v, 27, &d, NULL, src);
+	CHECK_STR(v.query.workflow, "alpha");
+
+	/* Tab, down twice (not past the end), Enter: the third. */
+	dash_key(&v, '\t', &d, NULL, src);
+	CHECK(v.focus_wfs == 1);
+	dash_key(&v, 'j', &d, NULL, src);
+	dash_key(&v, 'j', &d, NULL, src);
+	dash_key(&v, 'j', &d, NULL, src);
+	CHECK(v.wf_cursor == 2);
+	CHECK(dash_key(&v, '\n', &d, NULL, src) == 1);
+	CHECK_STR(v.query.workflow, "alpine");
+	CHECK(v.focus_wfs == 0);
+	dash_key(&v, '\t', &d, NULL, src);
+	dash_key(&v, 27, &d, NULL, src);
+	CHECK(v.focus_wfs == 0);
+	CHECK_STR(v.query.workflow, "alpine");
+
+	/* s cycles the orders, S reverses. */
+	CHECK(dash_key(&v, 's', &d, NULL, src) == 1);
+	CHECK(v.query.sort == DASH_SORT_DURATION);
+	dash_key(&v, 'S', &d, NULL, src);
+	CHECK(v.query.reverse == 1);
+	dash_key(&v, 's', &d, NULL, src);
+	dash_key(&v, 's', &d, NULL, src);
+	CHECK(v.query.sort == DASH_SORT_WORKFLOW && v.query.reverse == 0);
+	dash_key(&v, 's', &d, NULL, src);
+	CHECK(v.query.sort == DASH_SORT_AGE);
+
+	/* y: the selected run's id to copy, and said. */
+	dash_key(&v, 'j', &d, NULL, src);
+	dash_key(&v, 'y', &d, NULL, src);
+	CHECK_STR(v.copy, d.runs[1].id);
+	CHECK_CONTAINS(v.message, d.runs[1].id);
+
+	/* f in a run pauses it, again follows it (and reads it). */
+	dash_key(&v, '\n', &d, NULL, src);
+	CHECK(v.paused == 0);
+	CHECK(dash_key(&v, 'f', &d, NULL, src) == 0);
+	CHECK(v.paused == 1);
+	CHECK(dash_key(&v, 'f', &d, NULL, src) == 1);
+	CHECK(v.paused == 0);
+	dash_data_clear(&d);
+	dash_view_free(&v);
+	dash_source_close(src);
+}
+
+/* The view drawn on 30x120, as text; *last the colour of the start of
+ * the workflows table's last row. */
+static char *
+draw_text(const struct dash_view *v, const struct dash_data *d, int *last)
+{
+	struct dash_frame	*f;
+	char			*text;
+
+	f = dash_frame_create(30, 120, 0);
+	dash_draw(f, v, d, NULL, "d.db");
+	text = frame_text(f);
+	*last = f->color[3 + (int)v->wf_page][0];
+	dash_frame_free(f);
+	return text;
+}
+
+/* More workflows than rows: the table scrolls, no dead line. */
+static void
+test_dash_draw_workflows(void)
+{
+	struct dash_view	 v;
+	struct dash_data	 d;
+	char			*text, name[16];
+	int			 sel;
+	size_t			 i;
+
+	memset(&d, 0, sizeof d);
+	d.wfs = calloc(12, sizeof *d.wfs);
+	for (i = 0; i < 12; i++) {
+		snprintf(name, sizeof name, "flow%02zu", i);
+		d.wfs[i].name = strdup(name);
+		d.wfs[i].n[RUN_QUEUED] = (int64_t)i;
+	}
+	d.nwfs = 12;
+	d.failed5m = 0;
+	dash_view_init(&v);
+	/* 30 rows: 7 workflows shown. */
+	v.wf_page = (size_t)dash_wf_page_rows(30, 12);
+	CHECK(v.wf_page == 7);
+	text = draw_text(&v, &d, &sel);
+	CHECK_CONTAINS(text, "WORKFLOW 1-7/12");
+	CHECK_CONTAINS(text, "flow06");
+	CHECK(strstr(text, "flow07") == NULL);
+	CHECK(strstr(text, "more workflows") == NULL);
+	CHECK(sel == DASH_C_NONE);
+	free(text);
+
+	/* Tab, End: the last ones, the cursor on the last. */
+	dash_key(&v, '\t', &d, NULL, NULL);
+	dash_key(&v, 'G', &d, NULL, NULL);
+	CHECK(v.wf_cursor == 11 && v.wf_top == 5);
+	text = draw_text(&v, &d, &sel);
+	CHECK_CONTAINS(text, "WORKFLOW 6-12/12");
+	CHECK_CONTAINS(text, "flow11");
+	CHECK(strstr(text, "flow04") == NULL);
+	/* The last row of the table is selected. */
+	CHECK(sel == DASH_C_SELECT);
+	CHECK_CONTAINS(text, "workflow 12/12");
+	free(text);
+	dash_data_clear(&d);
+	dash_view_free(&v);
+}
+
 int
 main(void)
 {
@@ -535,5 +850,10 @@ main(void)
 	TEST_RUN(test_dash_frame_put);
 	TEST_RUN(test_dash_draw);
 	TEST_RUN(test_dash_keys);
+	TEST_RUN(test_dash_duration);
+	TEST_RUN(test_dash_sort);
+	TEST_RUN(test_dash_wf_match);
+	TEST_RUN(test_dash_keys_more);
+	TEST_RUN(test_dash_draw_workflows);
 	TEST_DONE();
 }

@@ -294,14 +294,21 @@ test_store_migrate(void)
 	store_close(s);
 	CHECK(query_int("SELECT count(*) FROM schema_version") ==
 	    query_int("SELECT max(version) FROM schema_version"));
-	REQUIRE(exec_sql(DB, "INSERT INTO schema_version VALUES (7, 0)") == 0);
+	CHECK(query_int("SELECT count(*) FROM pg_indexes WHERE indexname IN "
+	    "('runs_cron_key', 'runs_waiting')") == 2);
+	REQUIRE(exec_sql(DB, "INSERT INTO schema_version VALUES (99, 0)") ==
+	    0);
 	s = store_open(DB, 0, NULL, &err);
 	CHECK(s == NULL);
-	CHECK_CONTAINS(err.message, db_msg("schema version 7 is newer"));
+	CHECK_CONTAINS(err.message, db_msg("schema version 99 is newer"));
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 5);
+	CHECK(query_int("PRAGMA user_version") == 7);
+	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
+	    "'index' AND name = 'runs_cron_key'") == 1);
+	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
+	    "'index' AND name = 'runs_waiting'") == 1);
 	/* A new file frees pages as purges delete runs. */
 	CHECK(query_int("PRAGMA auto_vacuum") == 2);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -319,10 +326,10 @@ test_store_migrate(void)
 	REQUIRE(s != NULL);
 	store_close(s);
 
-	REQUIRE(exec_sql(DB, "PRAGMA user_version = 7") == 0);
+	REQUIRE(exec_sql(DB, "PRAGMA user_version = 8") == 0);
 	s = store_open(DB, 0, NULL, &err);
 	CHECK(s == NULL);
-	CHECK_CONTAINS(err.message, "s.db: schema version 7 is newer");
+	CHECK_CONTAINS(err.message, "s.db: schema version 8 is newer");
 	store_close(s);
 }
 
@@ -1172,13 +1179,16 @@ test_store_claim(void)
 	CHECK(got.lease_until == now + 90000);
 	run_rec_clear(&got);
 
-	/* Finishing lets the lease go, unless on_failure is pending. */
+	/* Finishing lets the lease go, unless on_failure is pending. The
+	 * claims gave both runs a new owner, so a new token (PostgreSQL). */
 	mkrun(&r, 1, "wf", RUN_SUCCEEDED);
+	r.lease_epoch = 1;
 	memset(&ch, 0, sizeof ch);
 	ch.run = &r;
 	store_submit(s, &ch);
 	unrun(&r);
 	mkrun(&r, 4, "wf", RUN_FAILED);
+	r.lease_epoch = 1;
 	r.dead = DEAD_PENDING;
 	store_submit(s, &ch);
 	unrun(&r);
@@ -1254,6 +1264,8 @@ test_store_update_flags(void)
 	REQUIRE(store_get_run(s, r.id, &got, &err) == 0);
 	CHECK(got.lease_owner == NULL);
 	run_rec_clear(&got);
+	/* Taking the lease comes with the next token. */
+	r.lease_epoch++;
 	ch.flags = STORE_RUN_SET_LEASE;
 	store_submit(s, &ch);
 	REQUIRE(store_flush(s, &err) == 0);
@@ -1427,8 +1439,9 @@ test_store_fold(void)
 	CHECK(counts[RUN_RETRYING] == 1);
 	CHECK(counts[RUN_RUNNING] == 0);
 
-	/* A lease a skipped move asked for. */
+	/* A lease a skipped move asked for, with the next token. */
 	a.lease_owner = (char *)"other";
+	a.lease_epoch = 1;
 	fold_move(s, &a, RUN_RETRYING, STORE_RUN_SET_LEASE);
 	a.seq = 5;
 	fold_move(s, &a, RUN_RETRYING, 0);
@@ -1440,6 +1453,114 @@ test_store_fold(void)
 	unrun(&a);
 	unrun(&b);
 	store_close(s);
+}
+
+/* What a store refused: "run>holder," per refused change (0: none). */
+struct refusals {
+	char	buf[256];
+	int	n;
+};
+
+/* Appends one refusal (store_refused_cb). */
+static void
+refused_cb(const char *run_id, const char *existing, void *arg)
+{
+	struct refusals *rf = arg;
+	size_t len = strlen(rf->buf);
+
+	snprintf(rf->buf + len, sizeof rf->buf - len, "%d>%d,",
+	    atoi(run_id + 1), existing != NULL ? atoi(existing + 1) : 0);
+	rf->n++;
+}
+
+/* Submits a move of a run with a transition and, when seq, a step. */
+static void
+submit_move(struct store *s, struct run_rec *r, int from, int seq,
+    store_commit_cb cb, void *arg)
+{
+	struct transition_rec	t;
+	struct step_rec		st;
+	struct store_change	ch;
+
+	mktrans(&t, r, from, r->state, "moved", r->updated_at);
+	memset(&st, 0, sizeof st);
+	memcpy(st.run_id, r->id, sizeof st.run_id);
+	st.seq = seq;
+	st.name = (char *)"first";
+	memset(&ch, 0, sizeof ch);
+	ch.run = r;
+	ch.step = seq > 0 ? &st : NULL;
+	ch.transition = &t;
+	ch.cb = cb;
+	ch.arg = arg;
+	store_submit(s, &ch);
+}
+
+/* Inserts run n of workflow with an idempotency key into a store. */
+static void
+add_keyed(struct store *s, int n, const char *workflow, const char *key)
+{
+	struct run_rec r;
+
+	mkrun(&r, n, workflow, RUN_QUEUED);
+	r.idempotency_key = (char *)key;
+	submit_run(s, &r, NULL, NULL);
+	unrun(&r);
+}
+
+/*
+ * A cron fire's key is held by one run: another store (another process)
+ * firing the same minute is refused, told which run holds the key, and
+ * its later writes of that run are refused too; its other runs go in.
+ * Other keys, and the same key of another workflow, may repeat.
+ */
+static void
+test_store_unique_cron_key(void)
+{
+	struct orc_error	 err;
+	struct store		*a, *b;
+	struct refusals		 rf;
+	struct run_rec		 r;
+	int			 called = 0;
+
+	a = store_open(DB, 0, NULL, &err);
+	REQUIRE(a != NULL);
+	b = store_open(DB, 0, NULL, &err);
+	REQUIRE(b != NULL);
+	memset(&rf, 0, sizeof rf);
+	store_set_refused_cb(b, refused_cb, &rf);
+	add_keyed(a, 1, "tick", "cron:60000");
+	add_keyed(a, 3, "tick", "hook-1");
+	REQUIRE(store_flush(a, &err) == 0);
+
+	mkrun(&r, 2, "tick", RUN_QUEUED);
+	r.idempotency_key = (char *)"cron:60000";
+	submit_run(b, &r, count_cb, &called);
+	r.state = RUN_RUNNING;
+	submit_move(b, &r, RUN_QUEUED, 0, count_cb, &called);
+	add_keyed(b, 4, "tick", "hook-1");
+	add_keyed(b, 5, "other", "cron:60000");
+	add_keyed(b, 6, "tick", "cron:120000");
+	REQUIRE(store_flush(b, &err) == 0);
+	CHECK_STR(rf.buf, "2>1,2>1,");
+	CHECK(called == 2);
+	CHECK(query_int("SELECT count(*) FROM runs") == 5);
+	CHECK(query_int("SELECT count(*) FROM runs WHERE id = "
+	    "'R0000000000000000000000002'") == 0);
+	CHECK(query_int("SELECT count(*) FROM transitions WHERE run_id = "
+	    "'R0000000000000000000000002'") == 0);
+
+	memset(&rf, 0, sizeof rf);
+	r.state = RUN_SUCCEEDED;
+	submit_move(b, &r, RUN_RUNNING, 1, NULL, NULL);
+	REQUIRE(store_flush(b, &err) == 0);
+	CHECK_STR(rf.buf, "2>0,");
+	CHECK(query_int("SELECT count(*) FROM transitions WHERE run_id = "
+	    "'R0000000000000000000000002'") == 0);
+	CHECK(query_int("SELECT count(*) FROM steps") == 0);
+	unrun(&r);
+	store_close(a);
+	store_close(b);
 }
 
 /* One process fires the cron triggers: with SQLite every store says so;
@@ -1706,6 +1827,91 @@ test_store_schedules(void)
 }
 
 #ifdef TEST_STORE_PG
+/* Keeps the lease token of the claimed run. */
+static int
+epoch_cb(const struct run_rec *r, void *arg)
+{
+	*(int64_t *)arg = r->lease_epoch;
+	return 0;
+}
+
+/*
+ * A lease taken over fences its old holder: what it writes of the run
+ * with its old token is refused, step and transition included, and what
+ * the new holder writes goes in. Claiming its own run keeps the token;
+ * a redrive takes the next one.
+ */
+static void
+test_store_pg_fencing(void)
+{
+	struct orc_error	 err;
+	struct store		*a, *b;
+	struct refusals		 rf;
+	struct run_rec		 r;
+	int64_t			 now = orc_now_ms(), epoch = -1;
+
+	a = store_open(DB, 0, NULL, &err);
+	REQUIRE(a != NULL);
+	b = store_open(DB, 0, NULL, &err);
+	REQUIRE(b != NULL);
+	memset(&rf, 0, sizeof rf);
+	store_set_refused_cb(a, refused_cb, &rf);
+	add_run(a, 1, "wf", RUN_RUNNING, NULL, "a", now - 1, DEAD_NONE);
+	REQUIRE(store_flush(a, &err) == 0);
+	REQUIRE(store_claim_runs(b, "b", now + 30000, NULL, NULL, NULL, NULL,
+	    epoch_cb, &epoch, &err) == 0);
+	CHECK(epoch == 1);
+	REQUIRE(store_claim_runs(b, "b", now + 30000, NULL, NULL, NULL, NULL,
+	    epoch_cb, &epoch, &err) == 0);
+	CHECK(epoch == 1);
+	CHECK(query_int("SELECT lease_epoch FROM runs") == 1);
+
+	/* a wakes up and finishes the step with its old token. */
+	mkrun(&r, 1, "wf", RUN_SUCCEEDED);
+	r.lease_owner = (char *)"a";
+	submit_move(a, &r, RUN_RUNNING, 1, NULL, NULL);
+	REQUIRE(store_flush(a, &err) == 0);
+	CHECK_STR(rf.buf, "1>0,");
+	CHECK(query_int("SELECT count(*) FROM runs WHERE state = 'running' "
+	    "AND lease_owner = 'b'") == 1);
+	CHECK(query_int("SELECT count(*) FROM transitions") == 1);
+	CHECK(query_int("SELECT count(*) FROM steps") == 0);
+
+	/* b, holding the token, finishes it. */
+	r.lease_owner = (char *)"b";
+	r.lease_epoch = 1;
+	submit_move(b, &r, RUN_RUNNING, 1, NULL, NULL);
+	REQUIRE(store_flush(b, &err) == 0);
+	CHECK(query_int("SELECT count(*) FROM runs WHERE state = "
+	    "'succeeded'") == 1);
+	CHECK(query_int("SELECT count(*) FROM transitions") == 2);
+	CHECK(query_int("SELECT count(*) FROM steps") == 1);
+
+	/* a redrives it with the next token; b's old one is refused. */
+	memset(&rf, 0, sizeof rf);
+	r.state = RUN_QUEUED;
+	r.lease_owner = (char *)"a";
+	r.lease_epoch = 2;
+	memset(&rf, 0, sizeof rf);
+	store_submit(a, &(struct store_change){ .run = &r,
+	    .flags = STORE_RUN_SET_LEASE });
+	REQUIRE(store_flush(a, &err) == 0);
+	CHECK_STR(rf.buf, "");
+	CHECK(query_int("SELECT lease_epoch FROM runs WHERE state = "
+	    "'queued' AND lease_owner = 'a'") == 2);
+	store_set_refused_cb(b, refused_cb, &rf);
+	r.lease_epoch = 1;
+	r.state = RUN_FAILED;
+	submit_move(b, &r, RUN_QUEUED, 0, NULL, NULL);
+	REQUIRE(store_flush(b, &err) == 0);
+	CHECK_STR(rf.buf, "1>0,");
+	CHECK(query_int("SELECT count(*) FROM runs WHERE state = "
+	    "'queued'") == 1);
+	unrun(&r);
+	store_close(a);
+	store_close(b);
+}
+
 /* With ORCH_BLOB_DIR, large payloads go to files; rows hold references. */
 static void
 test_store_pg_blobs(void)
@@ -2632,7 +2838,9 @@ main(void)
 #ifndef TEST_STORE_PG
 	RUN(test_store_purge_vacuum);
 #endif
+	RUN(test_store_unique_cron_key);
 #ifdef TEST_STORE_PG
+	RUN(test_store_pg_fencing);
 	RUN(test_store_pg_concurrent_migrate);
 	RUN(test_store_pg_skip_locked);
 	RUN(test_store_pg_claim_race);
