@@ -14,13 +14,13 @@
 static const char *const fsm_state_names[FSM_STATE_COUNT] = {
 	"new", "queued", "debounced", "wait_slot", "wait_token", "running",
 	"retrying", "succeeded", "dead_pending", "dead_running",
-	"dead_backoff", "failed", "cancelled"
+	"dead_backoff", "failed", "cancelled", "waiting"
 };
 
 static const char *const fsm_event_names[FSM_EVENT_COUNT] = {
 	"create", "admit", "wait_for_slot", "wait_for_token", "absorb", "due",
 	"resume", "step_ok", "step_last_ok", "step_failed", "step_timeout",
-	"run_timeout", "cancel", "redrive"
+	"run_timeout", "cancel", "redrive", "suspend"
 };
 
 static const char *const fsm_cond_names[FSM_IF_COUNT] = {
@@ -29,7 +29,7 @@ static const char *const fsm_cond_names[FSM_IF_COUNT] = {
 
 static const char *const fsm_effect_names[FSM_EFFECT_COUNT] = {
 	"cancel_step", "next_attempt", "start_step", "advance", "backoff",
-	"finish", "dead_letter", "reset", "admission", "set_input"
+	"finish", "dead_letter", "reset", "admission", "set_input", "sleep"
 };
 
 /* Shorthands for the table. */
@@ -58,6 +58,22 @@ static const char *const fsm_effect_names[FSM_EFFECT_COUNT] = {
 	    "run_timed_out" },						\
 	{ phase, FSM_RUN_TIMEOUT, 0, FSM_FAILED, STOP | FIN,	\
 	    "run_timed_out" }
+
+/* What a step's outcome does, from a phase where it was in flight or
+ * waited. */
+#define FSM_STEP_RESULT_ROWS(phase)					\
+	{ phase, FSM_STEP_OK, 0, FSM_RUNNING, FSM_ADVANCE,		\
+	    "step_succeeded" },						\
+	{ phase, FSM_STEP_LAST_OK, OUT_OK, FSM_SUCCEEDED, FIN,		\
+	    "succeeded" },						\
+	/* An output that breaks the schema fails the run, not retried. */ \
+	{ phase, FSM_STEP_LAST_OK, ON_FAIL, FSM_DEAD_PENDING, DL,	\
+	    "output_invalid" },						\
+	{ phase, FSM_STEP_LAST_OK, 0, FSM_FAILED, FIN, "output_invalid" }, \
+	{ phase, FSM_STEP_FAILED, RETRY, FSM_RETRYING, FSM_BACKOFF,	\
+	    "step_failed" },						\
+	{ phase, FSM_STEP_FAILED, ON_FAIL, FSM_DEAD_PENDING, DL, "failed" }, \
+	{ phase, FSM_STEP_FAILED, 0, FSM_FAILED, FIN, "failed" }
 
 static const struct fsm_rule fsm_rules[] = {
 	/* Created: admission once committed, or a debounce window. */
@@ -90,20 +106,9 @@ static const struct fsm_rule fsm_rules[] = {
 	/* Running: a step attempt is (or was, before a restart) in flight. */
 	{ FSM_RUNNING, FSM_RESUME, 0, FSM_RUNNING, FSM_START_STEP,
 	    ENGINE_EVENT_RESUMED },
-	{ FSM_RUNNING, FSM_STEP_OK, 0, FSM_RUNNING, FSM_ADVANCE,
-	    "step_succeeded" },
-	{ FSM_RUNNING, FSM_STEP_LAST_OK, OUT_OK, FSM_SUCCEEDED, FIN,
-	    "succeeded" },
-	/* An output that breaks the schema fails the run, not retried. */
-	{ FSM_RUNNING, FSM_STEP_LAST_OK, ON_FAIL, FSM_DEAD_PENDING, DL,
-	    "output_invalid" },
-	{ FSM_RUNNING, FSM_STEP_LAST_OK, 0, FSM_FAILED, FIN,
-	    "output_invalid" },
-	{ FSM_RUNNING, FSM_STEP_FAILED, RETRY, FSM_RETRYING, FSM_BACKOFF,
-	    "step_failed" },
-	{ FSM_RUNNING, FSM_STEP_FAILED, ON_FAIL, FSM_DEAD_PENDING, DL,
-	    "failed" },
-	{ FSM_RUNNING, FSM_STEP_FAILED, 0, FSM_FAILED, FIN, "failed" },
+	FSM_STEP_RESULT_ROWS(FSM_RUNNING),
+	/* The step waits: the run sleeps until a signal or its due time. */
+	{ FSM_RUNNING, FSM_SUSPEND, 0, FSM_WAITING, FSM_SLEEP, "waiting" },
 	/* A timeout is always worth another attempt while any are left. */
 	{ FSM_RUNNING, FSM_STEP_TIMEOUT, LEFT, FSM_RETRYING, FSM_BACKOFF,
 	    "step_timed_out" },
@@ -111,6 +116,10 @@ static const struct fsm_rule fsm_rules[] = {
 	    "failed" },
 	{ FSM_RUNNING, FSM_STEP_TIMEOUT, 0, FSM_FAILED, FIN, "failed" },
 	FSM_STEP_STOP_ROWS(FSM_RUNNING),
+	/* Waiting: a signal (or the due time) is the step's outcome. */
+	{ FSM_WAITING, FSM_RESUME, 0, FSM_WAITING, FSM_SLEEP, NULL },
+	FSM_STEP_RESULT_ROWS(FSM_WAITING),
+	FSM_STEP_STOP_ROWS(FSM_WAITING),
 	/* Retrying: waiting out a backoff. */
 	{ FSM_RETRYING, FSM_DUE, 0, FSM_RUNNING, START, "retried" },
 	FSM_STEP_STOP_ROWS(FSM_RETRYING),
@@ -189,6 +198,8 @@ engine_fsm_stored(enum fsm_state s, enum dead_state *dead)
 		return RUN_FAILED;
 	case FSM_CANCELLED:
 		return RUN_CANCELLED;
+	case FSM_WAITING:
+		return RUN_WAITING;
 	default:
 		return RUN_QUEUED;
 	}
@@ -208,6 +219,8 @@ engine_fsm_loaded(enum run_state s, enum dead_state dead)
 		return dead == DEAD_PENDING ? FSM_DEAD_PENDING : FSM_FAILED;
 	case RUN_CANCELLED:
 		return FSM_CANCELLED;
+	case RUN_WAITING:
+		return FSM_WAITING;
 	default:
 		return FSM_QUEUED;
 	}

@@ -30,9 +30,10 @@ enum fsm_state {
 	FSM_DEAD_RUNNING,	/* failed, an on_failure attempt in flight */
 	FSM_DEAD_BACKOFF,	/* failed, on_failure waits to try again */
 	FSM_FAILED,
-	FSM_CANCELLED
+	FSM_CANCELLED,
+	FSM_WAITING		/* a step waits for a signal or its time */
 };
-#define FSM_STATE_COUNT 13
+#define FSM_STATE_COUNT 14
 
 enum fsm_event {
 	FSM_CREATE,		/* the first change of a new run */
@@ -48,9 +49,10 @@ enum fsm_event {
 	FSM_STEP_TIMEOUT,	/* an attempt ran out of time */
 	FSM_RUN_TIMEOUT,	/* the run's own timeout passed */
 	FSM_CANCEL,
-	FSM_REDRIVE		/* retry of a failed or cancelled run */
+	FSM_REDRIVE,		/* retry of a failed or cancelled run */
+	FSM_SUSPEND		/* the step waits: for a signal, for a time */
 };
-#define FSM_EVENT_COUNT 14
+#define FSM_EVENT_COUNT 15
 
 /* The transition a run in a step gets when it is taken up again, and the
  * note a stopping process records for each run it leaves in a step
@@ -80,7 +82,9 @@ enum fsm_event {
 #define FSM_RESET	0x080	/* redrive: attempt 0, error cleared */
 #define FSM_ADMISSION	0x100	/* ask admission (once committed) */
 #define FSM_SET_INPUT	0x200	/* a new input and window end */
-#define FSM_EFFECT_COUNT 10
+#define FSM_SLEEP	0x400	/* wait for the due time: in memory when it
+				   is near, else in the store alone */
+#define FSM_EFFECT_COUNT 11
 
 struct fsm_input {
 	enum fsm_state	state;

@@ -1535,8 +1535,7 @@ pg_update_run(struct pg_store *ps, const struct run_rec *r, unsigned flags,
 	p_text(&p, 15, r->lease_owner);
 	p_bool(&p, 16, set_input);
 	p_bool(&p, 17, (flags & STORE_RUN_SET_DEF) != 0);
-	p_bool(&p, 18, run_state_is_final(r->state) &&
-	    r->dead != DEAD_PENDING);
+	p_bool(&p, 18, store_run_lets_lease_go(r));
 	p_bool(&p, 19, (flags & STORE_RUN_SET_LEASE) != 0);
 	if (r->lease_owner != NULL)
 		p_int(&p, 20, r->lease_until);

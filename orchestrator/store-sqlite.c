@@ -1401,8 +1401,7 @@ sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
 	if (!progress) {
 		/* A finished run lets its lease go, unless on_failure is
 		 * due. */
-		drop_lease = run_state_is_final(r->state) &&
-		    r->dead != DEAD_PENDING;
+		drop_lease = store_run_lets_lease_go(r);
 		sqlite3_bind_int(st, 20, (flags & STORE_RUN_SET_INPUT) != 0);
 		sqlite3_bind_int(st, 21, (flags & STORE_RUN_SET_DEF) != 0);
 		sqlite3_bind_int(st, 22, drop_lease);

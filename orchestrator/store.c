@@ -220,6 +220,15 @@ run_state_parse(const char *s, enum run_state *out)
 	return -1;
 }
 
+/* See store.h. */
+int
+store_run_lets_lease_go(const struct run_rec *r)
+{
+	if (r->state == RUN_WAITING)
+		return r->lease_owner == NULL;
+	return run_state_is_final(r->state) && r->dead != DEAD_PENDING;
+}
+
 /* 1 when a run in this state will not move again on its own. */
 int
 run_state_is_final(enum run_state state)

@@ -113,6 +113,10 @@ struct def_rec {
 
 void	run_rec_clear(struct run_rec *);
 void	run_rec_copy(struct run_rec *dst, const struct run_rec *src);
+/* Whether a write of the run drops its lease: it is final (and owes no
+ * on_failure), or it waits with no process holding it (lease_owner NULL). */
+int	store_run_lets_lease_go(const struct run_rec *);
+
 void	step_rec_clear(struct step_rec *);
 void	transition_rec_clear(struct transition_rec *);
 void	def_rec_clear(struct def_rec *);
