@@ -163,8 +163,4 @@ extern const struct step_entry step_transform_entry;
 extern const struct step_entry step_lua_entry;
 extern const struct step_entry step_http_request_entry;
 
-/* bucket.put stages local writes in unnamed files where the system allows
- * (1, the default) or always in named temporary files (0): for tests. */
-void	step_bucket_put_unnamed(int);
-
 #endif
