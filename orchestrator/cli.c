@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "diag.h"
 #include "log.h"
 #include "loop.h"
@@ -581,8 +582,11 @@ cli_engine_open_replay(struct cli_engine *ce, const char *db,
     const char *buckets, const json_t *replay, struct orc_error *err)
 {
 	struct engine_config cfg;
+	struct orc_config conf;
 
 	memset(ce, 0, sizeof *ce);
+	if (conf_load(&conf, err) != 0)
+		return -1;
 	signal(SIGPIPE, SIG_IGN);
 	ce->base = loop_base_new();
 	if ((ce->store = store_open(db, 0, ce->base, err)) == NULL) {
@@ -595,6 +599,7 @@ cli_engine_open_replay(struct cli_engine *ce, const char *db,
 	if (cfg.workers < 0)
 		cfg.workers = worker_default_count();
 	cfg.replay = replay;
+	cfg.conf = &conf;
 	ce->engine = engine_create(ce->base, ce->store, &cfg);
 	return 0;
 }
