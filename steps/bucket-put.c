@@ -4,8 +4,8 @@
  * BUCKETS_DIR/NAME. The write is atomic and durable before the step
  * succeeds (durable.h): a new file in the target folder, written whole
  * and synced, then published under the key, then the folder synced. Keys
- * are relative paths that cannot leave the bucket. Failures of the disk are worth a
- * retry; a bad name, key or permission is not.
+ * are relative paths that cannot leave the bucket. Failures of the disk
+ * are worth a retry; a bad name, key or permission is not.
  *
  * Under the engine the write runs on the loop's I/O pool (pool.h): start
  * returns STEP_WAIT, a worker thread hashes and stages the file, and the
@@ -21,19 +21,14 @@
  * endpoint instead, as one PUT signed with AWS Signature Version 4 by
  * libcurl, on the event loop (the step waits without holding a thread).
  * The credentials come from environment variables the workflow declares
- * as secrets (bucket.c checks that and the allow rules). 5xx, 429 and
- * transport failures are retried; other answers fail with S3's error code.
+ * as secrets (bucket.c checks that and the allow rules; bucket-call.c
+ * sends the request). 5xx, 429 and transport failures are retried; other
+ * answers fail with S3's error code.
  */
 #include "config.h"
 
-#include <sys/stat.h>
-#include <sys/types.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bucket.h"
 #include "durable.h"

@@ -80,7 +80,7 @@ const struct step_entry *const *steps_all(void);
 	/* file I/O threads (pool.h); NULL: do it inline */		\
 	VAL(struct pool *, pool)					\
 	JSON(trigger)		/* the run's input, or NULL */		\
-	JSON(steps)		/* earlier outputs by name ({"NAME": output}) */ \
+	JSON(steps)		/* earlier outputs, {"NAME": output} */	\
 	VAL(int64_t, timeout_ms)	/* the step's; 0: unknown */	\
 	/* user code's processes (worker.h); NULL: run it in process */ \
 	VAL(struct worker_pool *, workers)				\
