@@ -209,14 +209,11 @@ cli_show_url(const char *cmd, const char *url, const char *id, int json)
 	struct orc_error err;
 	struct run_rec r;
 	json_t *doc;
-	char *path;
 	long status;
 	int rc;
 
-	path = client_path("/runs/", id, NULL);
-	rc = client_request(url, "GET", path, NULL, NULL, 0, &status, &doc,
+	rc = client_request_named(url, "GET", "/runs/", id, NULL, &status, &doc,
 	    &err);
-	free(path);
 	/* The document is what show --json prints: printed as it came. */
 	if (rc == 0 && json)
 		cli_print_json(doc);

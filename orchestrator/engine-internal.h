@@ -105,6 +105,7 @@ struct engine {
 	char			*buckets_dir;
 	char			*owner;
 	int64_t			 lease_ms;
+	int			 crash_resumes;	/* ORCH_CRASH_RESUMES */
 	struct event		*renew;
 	struct run		*runs;		/* in memory */
 	size_t			 active;

@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "conf.h"
 #include "engine-internal.h"
 #include "fetch.h"
 #include "format.h"
@@ -99,19 +100,20 @@ engine_create(struct event_base *base, struct store *store,
     const struct engine_config *cfg)
 {
 	struct engine *e = xcalloc(1, sizeof *e);
+	const struct orc_config *conf;
+	struct orc_config defaults;
 	struct timeval tv;
 	char host[128];
-	const char *env;
 
 	e->base = base;
 	e->store = store;
 	e->buckets_dir = xstrdup(cfg->buckets_dir ? cfg->buckets_dir :
 	    "buckets");
-	e->lease_ms = cfg->lease_ms;
-	if (e->lease_ms <= 0 && (env = getenv("ORCH_LEASE_MS")) != NULL)
-		e->lease_ms = strtoll(env, NULL, 10);
-	if (e->lease_ms <= 0)
-		e->lease_ms = 30000;
+	if (cfg->conf == NULL)
+		conf_defaults(&defaults);
+	conf = cfg->conf != NULL ? cfg->conf : &defaults;
+	e->lease_ms = cfg->lease_ms > 0 ? cfg->lease_ms : conf->lease_ms;
+	e->crash_resumes = conf->crash_resumes;
 	if (gethostname(host, sizeof host) != 0)
 		strcpy(host, "localhost");
 	host[sizeof host - 1] = '\0';

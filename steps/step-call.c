@@ -31,27 +31,12 @@ struct step_call {
 	const struct step_entry	*entry;
 	enum step_call_state	 state;
 
-	json_t			*step;
-	json_t			*with;
-	json_t			*input;
-	json_t			*input_schema;
-	json_t			*allow;
-	json_t			*secrets;
-	json_t			*trigger;
-	json_t			*steps;
-	int64_t			 timeout_ms;
-	struct fetch		*fetch;
-	struct pool		*pool;
-	struct worker_pool	*workers;
-	char			*run_id;
-	char			*workflow;
-	char			*workflow_dir;
-	char			*step_name;
-	char			*idempotency_key;
-	char			*buckets_dir;
-	int			 attempt;
-	struct event_base	*base;
-	char			 traceparent[TRACE_PARENT_LEN + 1];
+#define STEP_CALL_JSON(name)		json_t *name;
+#define STEP_CALL_STR(name)		char *name;
+#define STEP_CALL_VAL(type, name)	type name;
+#define STEP_CALL_TEXT(name, size)	char name[size];
+	STEP_CALL_FIELDS(STEP_CALL_JSON, STEP_CALL_STR, STEP_CALL_VAL,
+	    STEP_CALL_TEXT)
 
 	step_done_cb		 done_cb;
 	void			*done_arg;
@@ -112,30 +97,18 @@ step_call_create(const struct step_call_params *p, step_done_cb cb,
 	call = xcalloc(1, sizeof *call);
 	call->entry = p->entry;
 	call->state = STEP_CALL_NEW;
-	call->step = step_call_ref(p->step);
-	call->with = p->with != NULL ? step_call_ref(p->with) : json_object();
-	call->input = p->input != NULL ? step_call_ref(p->input) : json_null();
-	call->input_schema = step_call_ref(p->input_schema);
-	call->allow = step_call_ref(p->allow);
-	call->secrets = step_call_ref(p->secrets);
-	call->trigger = step_call_ref(p->trigger);
-	call->steps = step_call_ref(p->steps);
-	call->timeout_ms = p->timeout_ms;
-	call->fetch = p->fetch;
-	call->pool = p->pool;
-	call->workers = p->workers;
-	call->run_id = step_call_strdup(p->run_id);
-	call->workflow = step_call_strdup(p->workflow);
-	call->workflow_dir = step_call_strdup(p->workflow_dir);
-	call->step_name = step_call_strdup(p->step_name);
-	call->idempotency_key = step_call_strdup(p->idempotency_key);
-	call->buckets_dir = step_call_strdup(p->buckets_dir);
-	call->attempt = p->attempt;
-	call->base = p->base;
+#define STEP_COPY_JSON(name)	call->name = step_call_ref(p->name);
+#define STEP_COPY_STR(name)	call->name = step_call_strdup(p->name);
+#define STEP_COPY_VAL(type, name) call->name = p->name;
 	/* Inline, not allocated: it is copied for every traced attempt. */
-	if (p->traceparent != NULL)
-		snprintf(call->traceparent, sizeof call->traceparent, "%s",
-		    p->traceparent);
+#define STEP_COPY_TEXT(name, size) if (p->name != NULL)			\
+		snprintf(call->name, size, "%s", p->name);
+	STEP_CALL_FIELDS(STEP_COPY_JSON, STEP_COPY_STR, STEP_COPY_VAL,
+	    STEP_COPY_TEXT)
+	if (call->with == NULL)
+		call->with = json_object();
+	if (call->input == NULL)
+		call->input = json_null();
 	call->done_cb = cb;
 	call->done_arg = arg;
 	if (call->with == NULL || call->input == NULL)
@@ -195,172 +168,35 @@ step_call_free(struct step_call *call)
 		return;
 	step_call_cancel(call);
 
-	json_decref(call->step);
-	json_decref(call->with);
-	json_decref(call->input);
-	json_decref(call->input_schema);
-	json_decref(call->allow);
-	json_decref(call->secrets);
-	json_decref(call->trigger);
-	json_decref(call->steps);
+#define STEP_FREE_JSON(name)		json_decref(call->name);
+#define STEP_FREE_STR(name)		free(call->name);
+#define STEP_FREE_VAL(type, name)
+#define STEP_FREE_TEXT(name, size)
+	STEP_CALL_FIELDS(STEP_FREE_JSON, STEP_FREE_STR, STEP_FREE_VAL,
+	    STEP_FREE_TEXT)
 	json_decref(call->output);
-	free(call->run_id);
-	free(call->workflow);
-	free(call->workflow_dir);
-	free(call->step_name);
-	free(call->idempotency_key);
-	free(call->buckets_dir);
 	free(call->error);
 	free(call->next);
 	free(call);
 }
 
-/* The input the step works on; never NULL (json null). */
-const json_t *
-step_call_input(const struct step_call *call)
-{
-	return call->input;
-}
-
-/* The rendered "with" object; never NULL. */
-const json_t *
-step_call_with(const struct step_call *call)
-{
-	return call->with;
-}
-
-/* The step object as written in the workflow, or NULL. */
-const json_t *
-step_call_step(const struct step_call *call)
-{
-	return call->step;
-}
-
-/* The run this attempt belongs to. */
-const char *
-step_call_run_id(const struct step_call *call)
-{
-	return call->run_id;
-}
-
-/* The workflow's name. */
-const char *
-step_call_workflow(const struct step_call *call)
-{
-	return call->workflow;
-}
-
-/* The folder of the workflow's file, for relative paths. */
-const char *
-step_call_workflow_dir(const struct step_call *call)
-{
-	return call->workflow_dir;
-}
-
-/* The step's name in its workflow. */
-const char *
-step_call_step_name(const struct step_call *call)
-{
-	return call->step_name;
-}
-
-/* The attempt number, from 1. */
-int
-step_call_attempt(const struct step_call *call)
-{
-	return call->attempt;
-}
-
-/* The key to pass downstream, stable per step. */
-const char *
-step_call_idempotency_key(const struct step_call *call)
-{
-	return call->idempotency_key;
-}
-
-/* The event loop for waiting steps, or NULL. */
-struct event_base *
-step_call_base(const struct step_call *call)
-{
-	return call->base;
-}
-
-/* The root folder of local buckets. */
-const char *
-step_call_buckets_dir(const struct step_call *call)
-{
-	return call->buckets_dir;
-}
-
-/* The workflow's "input" schema, or NULL. */
-const json_t *
-step_call_input_schema(const struct step_call *call)
-{
-	return call->input_schema;
-}
-
-/* The workflow's "allow" object, or NULL. */
-const json_t *
-step_call_allow(const struct step_call *call)
-{
-	return call->allow;
-}
-
-/* The workflow's "secrets" array, or NULL. */
-const json_t *
-step_call_secrets(const struct step_call *call)
-{
-	return call->secrets;
-}
-
-/* The loop's HTTP client, or NULL when the engine has none. */
-struct fetch *
-step_call_fetch(const struct step_call *call)
-{
-	return call->fetch;
-}
-
-/* The loop's file I/O threads, or NULL when the engine has none. */
-struct pool *
-step_call_pool(const struct step_call *call)
-{
-	return call->pool;
-}
-
-/* The engine's worker processes for user code, or NULL. */
-struct worker_pool *
-step_call_workers(const struct step_call *call)
-{
-	return call->workers;
-}
-
-/* The run's input (the trigger payload), or NULL. */
-const json_t *
-step_call_trigger(const struct step_call *call)
-{
-	return call->trigger;
-}
-
-/* The outputs of the steps that ran before, by name, or NULL. */
-const json_t *
-step_call_steps(const struct step_call *call)
-{
-	return call->steps;
-}
-
-/* The attempt's traceparent value, or NULL. */
-const char *
-step_call_traceparent(const struct step_call *call)
-{
-	return call->traceparent[0] != '\0' ? call->traceparent : NULL;
-}
-
-/* The step's timeout in ms as the engine enforces it, or 0. */
-int64_t
-step_call_timeout_ms(const struct step_call *call)
-{
-	return call->timeout_ms;
-}
+/* The accessors of STEP_CALL_FIELDS (steps.h): the call's copies. */
+#define STEP_GET_FIELD(type, name)					\
+	type								\
+	step_call_##name(const struct step_call *call)			\
+	{								\
+		return call->name;					\
+	}
+#define STEP_GET_JSON_FIELD(name)	STEP_GET_FIELD(const json_t *, name)
+#define STEP_GET_STR_FIELD(name)	STEP_GET_FIELD(const char *, name)
+#define STEP_GET_TEXT_FIELD(name, size)					\
+	const char *							\
+	step_call_##name(const struct step_call *call)			\
+	{								\
+		return call->name[0] != '\0' ? call->name : NULL;	\
+	}
+STEP_CALL_FIELDS(STEP_GET_JSON_FIELD, STEP_GET_STR_FIELD, STEP_GET_FIELD,
+    STEP_GET_TEXT_FIELD)
 
 /* Keeps a pointer for the step (its timer, its request); not freed here. */
 void
