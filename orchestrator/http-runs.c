@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,29 +266,40 @@ runs_sse(struct http_req *hr, const char *event, const json_t *data)
 	free(s);
 }
 
-/* Sends one log line as "event: log", and remembers it was sent. */
+/* What runs_sse_logs sends to. */
+struct runs_sse_to {
+	struct http_waiter	*w;
+	int64_t			 until;
+};
+
+/* Sends one log line as "event: log", and remembers it was sent; stops
+ * at a line logged after until. */
 static int
 runs_sse_log_cb(const struct log_rec *l, void *arg)
 {
-	struct http_waiter *w = arg;
-	json_t *o = runjson_log(l);
+	struct runs_sse_to *to = arg;
+	json_t *o;
 
-	runs_sse(w->hr, "log", o);
+	if (l->at > to->until)
+		return 1;
+	o = runjson_log(l);
+	runs_sse(to->w->hr, "log", o);
 	json_decref(o);
-	w->log_after = l->id;
+	to->w->log_after = l->id;
 	return 0;
 }
 
-/* Sends the stored log lines the stream has not sent yet: they are
- * committed with the transition that ends their attempt, so they go
- * before it. */
+/* Sends the stored log lines the stream has not sent yet, logged at or
+ * before until: they are committed with the transition that ends their
+ * attempt (or with a later one), and go before it. */
 static void
-runs_sse_logs(struct http_waiter *w, const char *run_id)
+runs_sse_logs(struct http_waiter *w, const char *run_id, int64_t until)
 {
+	struct runs_sse_to to = { w, until };
 	struct orc_error err;
 
 	if (store_list_logs(w->hr->srv->store, run_id, w->log_after,
-	    runs_sse_log_cb, w, &err) != 0)
+	    runs_sse_log_cb, &to, &err) != 0)
 		log_warn("%s: run %s: %s", __func__, run_id, err.message);
 }
 
@@ -363,7 +375,7 @@ http_runs_events(struct http_req *hr, char **args)
 	json_decref(logs);
 	/* Lines written after the last transition come next. */
 	if (rc == 0)
-		runs_sse_logs(&w0, r.id);
+		runs_sse_logs(&w0, r.id, INT64_MAX);
 	if (rc != 0 || run_state_is_final(r.state))
 		runs_sse_finished(hr, r.id, r.state, r.error, r.output);
 	else
@@ -429,7 +441,7 @@ http_runs_event(struct http_server *srv, const struct engine_event *ev)
 		TAILQ_FOREACH(w, list, entry) {
 			if (!w->stream)
 				continue;
-			runs_sse_logs(w, ev->run_id);
+			runs_sse_logs(w, ev->run_id, ev->at);
 			runs_sse(w->hr, "transition", o);
 		}
 		json_decref(o);
@@ -439,7 +451,7 @@ http_runs_event(struct http_server *srv, const struct engine_event *ev)
 	while ((list = hmap_get(srv->waiters, ev->run_id)) != NULL) {
 		w = TAILQ_FIRST(list);
 		if (w->stream) {
-			runs_sse_logs(w, ev->run_id);
+			runs_sse_logs(w, ev->run_id, INT64_MAX);
 			runs_sse_finished(w->hr, ev->run_id, ev->state,
 			    ev->error, ev->output);
 		}
