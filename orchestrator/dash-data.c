@@ -589,14 +589,10 @@ dash_trans_cb(const struct transition_rec *t, void *arg)
 static int
 dash_log_cb(const struct log_rec *l, void *arg)
 {
-	struct dash_detail	*dd = arg;
-	struct log_rec		*c;
+	struct dash_detail *dd = arg;
 
 	dd->logs = xrealloc(dd->logs, (dd->nlogs + 1) * sizeof *dd->logs);
-	c = &dd->logs[dd->nlogs++];
-	*c = *l;
-	c->step = l->step ? xstrdup(l->step) : NULL;
-	c->message = l->message ? xstrdup(l->message) : NULL;
+	log_rec_copy(&dd->logs[dd->nlogs++], l);
 	return 0;
 }
 

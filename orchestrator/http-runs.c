@@ -309,6 +309,7 @@ struct runs_replay {
 	struct http_waiter	*w;
 	const json_t		*logs;
 	size_t			 next;
+	int64_t			 last_at;	/* of the last transition */
 };
 
 /* Sends the stored log lines up to at, then a stored transition. */
@@ -328,6 +329,7 @@ runs_sse_stored_cb(const struct transition_rec *t, void *arg)
 	}
 	runs_sse(rp->w->hr, "transition", o);
 	json_decref(o);
+	rp->last_at = t->at;
 	return 0;
 }
 
@@ -369,13 +371,19 @@ http_runs_events(struct http_req *hr, char **args)
 	w0.hr = hr;
 	rp.w = &w0;
 	rp.next = 0;
+	rp.last_at = 0;
 	rp.logs = logs = runjson_logs(hr->srv->store, r.id, 0, &err);
 	rc = logs == NULL || store_list_transitions(hr->srv->store, r.id,
 	    runs_sse_stored_cb, &rp, &err) != 0;
 	json_decref(logs);
-	/* Lines written after the last transition come next. */
+	/*
+	 * Lines committed while the transitions were read come next; those
+	 * of changes not observed yet wait for their transition, unless the
+	 * run is over.
+	 */
 	if (rc == 0)
-		runs_sse_logs(&w0, r.id, INT64_MAX);
+		runs_sse_logs(&w0, r.id, run_state_is_final(r.state) ?
+		    INT64_MAX : rp.last_at);
 	if (rc != 0 || run_state_is_final(r.state))
 		runs_sse_finished(hr, r.id, r.state, r.error, r.output);
 	else

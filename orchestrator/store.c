@@ -309,6 +309,15 @@ log_rec_clear(struct log_rec *l)
 	memset(l, 0, sizeof *l);
 }
 
+/* Makes dst a deep copy of src; dst is overwritten, not cleared first. */
+void
+log_rec_copy(struct log_rec *dst, const struct log_rec *src)
+{
+	*dst = *src;
+	dst->step = store_strdup(src->step);
+	dst->message = store_strdup(src->message);
+}
+
 /* Deep copies of n log lines, in a new array. */
 static struct log_rec *
 store_logs_copy(const struct log_rec *src, size_t n)
@@ -317,11 +326,8 @@ store_logs_copy(const struct log_rec *src, size_t n)
 	size_t		 i;
 
 	dst = xcalloc(n, sizeof *dst);
-	for (i = 0; i < n; i++) {
-		dst[i] = src[i];
-		dst[i].step = store_strdup(src[i].step);
-		dst[i].message = store_strdup(src[i].message);
-	}
+	for (i = 0; i < n; i++)
+		log_rec_copy(&dst[i], &src[i]);
 	return dst;
 }
 

@@ -127,6 +127,7 @@ void	step_rec_clear(struct step_rec *);
 void	transition_rec_clear(struct transition_rec *);
 void	def_rec_clear(struct def_rec *);
 void	log_rec_clear(struct log_rec *);
+void	log_rec_copy(struct log_rec *dst, const struct log_rec *src);
 
 /* Flags of a change. */
 #define STORE_RUN_INSERT	0x1	/* a new run: write every column */

@@ -10,14 +10,14 @@
 export RUNLOGS_TOKEN=tok-$$-secret
 ONCE='"defaults": { "retry": { "max_attempts": 1 } }'
 
-# lua_workflow NAME SCRIPT [STEPS]: a webhook workflow of one lua step s
-# (and STEPS after it).
+# lua_workflow NAME SCRIPT [AFTER [BEFORE]]: a webhook workflow of one lua
+# step s, with the steps AFTER after it and BEFORE before it.
 lua_workflow() {
 	printf '%s\n' "$2" >"$WF/$1.lua"
 	cat >"$WF/$1.json" <<JSON
 { "name": "$1", "trigger": { "webhook": { "path": "/hooks/$1" } }, $ONCE,
   "secrets": ["RUNLOGS_TOKEN"],
-  "steps": [ { "name": "s", "uses": "lua", "script": "$1.lua",
+  "steps": [ ${4:+$4, }{ "name": "s", "uses": "lua", "script": "$1.lua",
     "timeout_ms": 5000 }${3:+, $3} ] }
 JSON
 }
@@ -28,8 +28,8 @@ lua_workflow talk 'return function(input, ctx)
   ctx.log("error", "bad byte \255 kept")
   return input
 end' '{ "name": "get", "uses": "http.request",
-    "with": { "url": "{{trigger.url}}" } },
-  { "name": "nap", "uses": "wait", "with": { "ms": "{{trigger.nap}}" } }'
+    "with": { "url": "{{trigger.url}}" } }' \
+    '{ "name": "nap", "uses": "wait", "with": { "ms": "{{input.nap}}" } }'
 lua_workflow chatty 'return function(input, ctx)
   for i = 1, 1200 do ctx.log("info", "line %d", i) end return 1 end'
 
@@ -81,8 +81,9 @@ expect_contains "show: the line with its step" "$(out)" "s     1        info   h
 expect_exit 0 orch show --url "$URL" "$TALK"
 expect_contains "show --url: the same line" "$(out)" "hello ada"
 
-# The stream: the lines of an attempt, then its transition.
-SLOW=$(post talk "{\"who\": \"bob\", \"nap\": 1500,
+# The stream, open before the steps that log: the lines of an attempt,
+# then its transition.
+SLOW=$(post talk "{\"who\": \"bob\", \"nap\": 1000,
     \"url\": \"http://$HOSTPORT/healthz\"}")
 curl -s -N --max-time 10 "$URL/runs/$SLOW/events" >"$T/sse" 2>/dev/null
 sse=$(tr -d '\r' <"$T/sse")
@@ -106,7 +107,7 @@ for line in open(sys.argv[1]).read().replace("\r", "").split("\n"):
 print(" ".join(out))' "$1"
 }
 expect_eq "SSE: each step's lines, then its success" \
-    "log:s log:s log:s step_succeeded:s log:get step_succeeded:get" \
+    "step_succeeded:nap log:s log:s log:s step_succeeded:s log:get" \
     "$(sse_order "$T/sse")"
 # A replay of the finished run interleaves them the same way.
 curl -s -N --max-time 10 "$URL/runs/$SLOW/events" >"$T/sse2" 2>/dev/null
