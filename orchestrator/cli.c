@@ -59,11 +59,12 @@ static const struct cli_command cli_commands[] = {
 	{ "show", cli_show, "RUN_ID [--json] [--url URL]\n"
 	  "       orchestrator show --workflow NAME [--json] [--workflows DIR] "
 	  "[--url URL]",
-	  "show a run: its steps and its timeline of transitions; or what a "
-	  "workflow does",
+	  "show a run: its steps, its timeline of transitions and its log "
+	  "lines; or what a workflow does",
 	  "  RUN_ID                the run's id (upper or lower case)\n"
-	  "  --json                the run, its steps and transitions as one "
-	  "JSON document\n"
+	  "  --json                the run, its steps, transitions and log "
+	  "lines as one JSON\n"
+	  "                        document\n"
 	  "  --workflow NAME       what workflow NAME does: trigger, limits, "
 	  "steps (from\n"
 	  "                        --workflows, or the server with --url)\n" },

@@ -193,6 +193,7 @@ run_free(struct run *run)
 	json_decref(run->step_input);
 	json_decref(run->steps_out);
 	workflow_unref(run->wf);
+	engine_logs_free(run);
 	free(run);
 }
 
@@ -558,6 +559,7 @@ run_stop_step(struct run *run)
 			engine_trace_step_end(run, run_call_name(run),
 			    "cancelled", NULL);
 		step_call_cancel(run->call);
+		engine_logs_take(run, run->call);
 		step_call_free(run->call);
 		run->call = NULL;
 		run->engine->stats.calls--;
@@ -757,8 +759,10 @@ run_step_done_cb(struct step_call *call, void *arg)
 	int dead = RUN_IN_DEAD(run);
 
 	evtimer_del(run->attempt_timer);
-	if (call != NULL)
+	if (call != NULL) {
 		run->engine->stats.calls--;
+		engine_logs_take(run, call);
+	}
 	run->call = NULL;
 	if (dead)
 		run_dead_result(run, call);
@@ -870,7 +874,9 @@ run_submit(struct run *run, const struct transition_rec *tr,
 	ch.arg = c;
 	run->last_commit = c;
 	run->pending++;
+	engine_logs_attach(run, &ch);
 	store_submit(run->engine->store, &ch);
+	engine_logs_sent(run);
 }
 
 /* Moves the run to the step at idx with the given input (stolen). */

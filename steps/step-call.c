@@ -16,6 +16,7 @@
 #include "log.h"
 #include "orchestrator.h"
 #include "steps.h"
+#include "strbuf.h"
 #include "template.h"
 #include "trace.h"
 
@@ -48,6 +49,10 @@ struct step_call {
 	char			*error;
 	char			*next;
 	int64_t			 retry_after_ms;
+
+	struct step_log		*logs;		/* the run's log lines */
+	size_t			 nlogs;
+	struct step_log_bound	 log_bound;
 };
 
 /* Copies a borrowed string that may be NULL. */
@@ -177,6 +182,9 @@ step_call_free(struct step_call *call)
 	json_decref(call->output);
 	free(call->error);
 	free(call->next);
+	while (call->nlogs > 0)
+		free(call->logs[--call->nlogs].text);
+	free(call->logs);
 	free(call);
 }
 
@@ -357,4 +365,125 @@ int
 step_value_is_template(const json_t *v)
 {
 	return json_is_string(v) && template_has_expr(json_string_value(v));
+}
+
+/* text (len bytes, cut at a NUL) with the value of every secret the
+ * workflow lists replaced by "[secret]": a new string. */
+static char *
+step_call_mask(const struct step_call *call, const char *text, size_t len)
+{
+	struct strbuf	 b = STRBUF_INIT;
+	const json_t	*e;
+	const char	*v, *p, *hit;
+	char		*cur;
+	size_t		 i, vlen;
+
+	cur = xstrndup(text, strnlen(text, len));
+	json_array_foreach(call->secrets, i, e) {
+		if (!json_is_string(e) ||
+		    (v = getenv(json_string_value(e))) == NULL ||
+		    (vlen = strlen(v)) == 0)
+			continue;
+		for (p = cur; (hit = strstr(p, v)) != NULL; p = hit + vlen) {
+			strbuf_add(&b, p, (size_t)(hit - p));
+			strbuf_puts(&b, "[secret]");
+		}
+		strbuf_puts(&b, p);
+		free(cur);
+		cur = strbuf_take(&b);
+	}
+	return cur;
+}
+
+/* Counts a line against a bound; see steps.h. */
+int
+step_log_admit(struct step_log_bound *b, size_t len, size_t *keep)
+{
+	if (b->lines < STEP_LOG_LINES && b->bytes < STEP_LOG_BYTES) {
+		*keep = len < STEP_LOG_BYTES - b->bytes ? len :
+		    STEP_LOG_BYTES - b->bytes;
+	} else if (!b->full) {
+		b->full = 1;
+		*keep = len < STEP_LOG_LAST ? len : STEP_LOG_LAST;
+	} else {
+		b->dropped++;
+		return 0;
+	}
+	b->lines++;
+	b->bytes += *keep;
+	return 1;
+}
+
+/* Cuts a log line and makes it valid UTF-8 (JSON carries it). */
+void
+step_log_cut(char *s, size_t max)
+{
+	size_t	 len = strlen(s);
+	json_t	*probe;
+	char	*p;
+
+	if (len > max) {
+		len = max;
+		while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+			len--;
+		s[len] = '\0';
+	}
+	if ((probe = json_stringn(s, len)) != NULL) {
+		json_decref(probe);
+		return;
+	}
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+}
+
+/* One line of the run's log; see steps.h. */
+void
+step_call_log_text(struct step_call *call, int level, const char *text,
+    size_t len)
+{
+	struct step_log	*l;
+	char		*msg;
+	size_t		 keep;
+
+	msg = step_call_mask(call, text, len);
+	log_at((enum log_level)level, "%s: run %s step %s: %s", __func__,
+	    call->run_id != NULL ? call->run_id : "-",
+	    call->step_name != NULL ? call->step_name : call->entry->name,
+	    msg);
+	if (!step_log_admit(&call->log_bound, strlen(msg), &keep)) {
+		free(msg);
+		return;
+	}
+	step_log_cut(msg, keep);
+	if ((call->nlogs & (call->nlogs - 1)) == 0)
+		call->logs = xrealloc(call->logs, (call->nlogs == 0 ? 1 :
+		    call->nlogs * 2) * sizeof *call->logs);
+	l = &call->logs[call->nlogs++];
+	l->at = orc_now_ms();
+	l->level = level;
+	l->text = msg;
+}
+
+/* One formatted line of the run's log. */
+void
+step_call_log(struct step_call *call, int level, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*text;
+
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	step_call_log_text(call, level, text, strlen(text));
+	free(text);
+}
+
+/* The lines logged so far. */
+const struct step_log *
+step_call_logs(const struct step_call *call, size_t *n, size_t *dropped)
+{
+	*n = call->nlogs;
+	*dropped = call->log_bound.dropped;
+	return call->logs;
 }

@@ -125,6 +125,17 @@ STEP_CALL_FIELDS(STEP_GET_JSON, STEP_GET_STR, STEP_GET_VAL, STEP_GET_TEXT)
 void		 step_call_set_data(struct step_call *, void *);
 void		*step_call_data(const struct step_call *);
 
+/*
+ * For the step: a line of the run's log, kept with the run whatever the
+ * daemon's log level (which it is written to as well). level is an enum
+ * log_level (log.h). The values of the workflow's secrets are masked as
+ * "[secret]"; a call keeps lines within a struct step_log_bound.
+ */
+void	step_call_log(struct step_call *, int level, const char *, ...)
+	    ORC_PRINTF(3, 4);
+void	step_call_log_text(struct step_call *, int level, const char *,
+	    size_t);
+
 /* For the step: how it finishes. succeed takes ownership of output. */
 void	step_call_succeed(struct step_call *, json_t *);
 void	step_call_fail(struct step_call *, int retryable, const char *, ...)
@@ -144,6 +155,39 @@ int		 step_call_retryable(const struct step_call *);
 const char	*step_call_next(const struct step_call *);	/* or NULL */
 /* The least backoff the step asked for before a retry; 0 when none. */
 int64_t		 step_call_retry_after_ms(const struct step_call *);
+/*
+ * How many log lines are kept: STEP_LOG_LINES lines and STEP_LOG_BYTES
+ * bytes, then one more line of at most STEP_LOG_LAST bytes (a step that
+ * bounds its own lines, as lua does, says there what it dropped), then
+ * none; the lines not kept are counted. An attempt keeps that much, and
+ * so does a run.
+ */
+#define STEP_LOG_LINES	1000
+#define STEP_LOG_BYTES	(256 * 1024)
+#define STEP_LOG_LAST	1024
+struct step_log_bound {
+	size_t		 lines;
+	size_t		 bytes;
+	size_t		 dropped;
+	int		 full;		/* the last line went in */
+};
+/* Counts a line of len bytes: 0 when it is dropped, else 1 and *keep,
+ * the bytes of it to keep (cut it with step_log_cut). */
+int		 step_log_admit(struct step_log_bound *, size_t len,
+		    size_t *keep);
+/* Cuts a line to at most max bytes on a character's start and makes it
+ * valid UTF-8: the bytes of a broken sequence become '?'. */
+void		 step_log_cut(char *, size_t max);
+
+/* The lines logged so far (lent until the call is freed), with the
+ * number dropped. */
+struct step_log {
+	int64_t		 at;		/* ms since the epoch */
+	int		 level;
+	char		*text;		/* UTF-8, no NUL */
+};
+const struct step_log *step_call_logs(const struct step_call *, size_t *n,
+		    size_t *dropped);
 
 /* For check functions: whether a value as written is a template (a
  * string with a {{ }} expression), which is checked elsewhere. */
