@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "orchestrator.h"
+#include "steps.h"
 
 struct fetch_response;
 
@@ -92,5 +93,75 @@ int	bucket_s3_failed(const struct fetch_response *, char **why,
 /* Sets "body" on out: the bytes as text when they are UTF-8, else their
  * base64 with "body_base64": true; and "json", parsed, when they are JSON. */
 void	bucket_set_body(json_t *out, const char *data, size_t len);
+
+/* What a bucket step's call data points to: each record starts with a
+ * head, which tells an S3 request from a local job on the pool. */
+enum bucket_call_kind { BUCKET_CALL_S3, BUCKET_CALL_LOCAL };
+struct bucket_call_head {
+	enum bucket_call_kind	 kind;
+	struct step_call	*call;
+	struct pool_job		*job;		/* BUCKET_CALL_LOCAL */
+};
+
+/* For a check function: reports the problems of "bucket" and "key" as
+ * written; step names the step in the messages ("bucket.get"). */
+void	bucket_check_target(const char *step, const json_t *with,
+	    struct step_checker *);
+/* At start: the call's "bucket" and "key", checked; -1 once the call is
+ * failed. */
+int	bucket_call_target(struct step_call *, const char *step,
+	    const char **name, const char **key);
+/* At start, for a local bucket: checks the allow rules and returns the
+ * buckets folder; NULL once the call is failed. */
+const char *bucket_call_root(struct step_call *, const char *step,
+	    const char *name);
+
+/* A bucket step's S3 request in flight, the call's data. */
+struct bucket_s3_call {
+	struct bucket_call_head	 head;		/* BUCKET_CALL_S3 */
+	struct fetch_req	*req;
+	const char		*step;		/* "bucket.put" */
+	const char		*method;
+	char			*spec;
+	char			*key;
+	char			*url;
+	size_t			 len;		/* of the body sent */
+	char			 hex[65];	/* its SHA-256 */
+	/* The step's output for a 2xx answer. */
+	json_t			*(*output)(const struct bucket_s3_call *,
+				    const struct fetch_response *);
+};
+
+/* What a bucket step sends to S3. Borrowed. */
+struct bucket_s3_send {
+	const char	*method;
+	const char	*body;		/* or NULL */
+	size_t		 len;
+	const char	*content_type;	/* or NULL */
+	size_t		 max_response;	/* 0: fetch's default */
+	json_t		*(*output)(const struct bucket_s3_call *,
+			    const struct fetch_response *);
+};
+
+/*
+ * Sets up the S3 bucket of spec from the call's "with", allow rules and
+ * secrets, and starts the signed request for key on the loop: STEP_WAIT,
+ * the call finishing from the answer (5xx, 429 and transport failures
+ * are retryable), or STEP_DONE once the call is failed.
+ */
+enum step_status bucket_s3_call_start(struct step_call *, const char *step,
+	    const char *spec, const char *key, const struct bucket_s3_send *);
+/* The bucket steps' cancel: stops the request or pool job in flight; no
+ * callback follows. The pool frees a local record once no worker uses
+ * it (a write under way still lands). */
+void	bucket_call_cancel(struct step_call *);
+/*
+ * On the loop, when a local record's pool job ended: unless cancelled
+ * (then the call may be gone), clears the call's data and, with an
+ * error, fails it. Whether to succeed with the output: not cancelled
+ * and no error. The caller frees the record either way.
+ */
+int	bucket_local_ended(struct step_call *, int cancelled,
+	    const char *error, int retryable);
 
 #endif

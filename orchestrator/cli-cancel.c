@@ -27,15 +27,12 @@ static int
 cancel_url(const char *url, const char *id, struct orc_error *err)
 {
 	json_t *answer;
-	char *path;
 	long status;
 	int rc;
 
-	path = client_path("/runs/", id, "/cancel");
-	rc = client_request(url, "POST", path, NULL, NULL, 0, &status, &answer,
-	    err);
+	rc = client_request_named(url, "POST", "/runs/", id, "/cancel",
+	    &status, &answer, err);
 	json_decref(answer);
-	free(path);
 	return rc;
 }
 

@@ -154,14 +154,11 @@ def_remote(const char *name, const char *url, int json)
 	struct orc_error err;
 	json_t *doc = NULL;
 	const json_t *def;
-	char *path;
 	long status;
 	int rc;
 
-	path = client_path("/workflows/", name, NULL);
-	rc = client_request(url, "GET", path, NULL, NULL, 0, &status, &doc,
+	rc = client_request_named(url, "GET", "/workflows/", name, NULL, &status, &doc,
 	    &err);
-	free(path);
 	if (rc != 0)
 		return cli_fail("show", "%s", err.message);
 	if ((def = json_object_get(doc, "definition")) == NULL) {

@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "diag.h"
 #include "engine.h"
 #include "http.h"
@@ -37,6 +38,7 @@
 
 struct serve {
 	struct cli_opts		 co;
+	struct orc_config	 conf;		/* the environment's */
 	const char		*listen;
 	int			 access_log;
 	int64_t			 grace_ms;
@@ -312,18 +314,15 @@ serve_open(struct serve *sv, struct orc_error *err)
 	ec.max_queue = sv->max_queue;
 	ec.workers = cli_workers(sv->co.workers);
 	ec.loop_lag = 1;
-	ec.otlp_endpoint = getenv("ORCH_OTLP_ENDPOINT");
-	if (ec.otlp_endpoint != NULL && *ec.otlp_endpoint == '\0')
-		ec.otlp_endpoint = NULL;
+	ec.otlp_endpoint = sv->conf.otlp_endpoint;
+	ec.conf = &sv->conf;
 	if (ec.workers == 0)
 		log_warn("%s: --workers 0: Lua runs on the event loop; a stuck "
 		    "script stops the whole daemon", __func__);
 	sv->engine = engine_create(sv->base, sv->store, &ec);
 	memset(&hc, 0, sizeof hc);
 	hc.listen = sv->listen;
-	hc.api_token = getenv("ORCH_API_TOKEN");
-	if (hc.api_token != NULL && *hc.api_token == '\0')
-		hc.api_token = NULL;
+	hc.api_token = sv->conf.api_token;
 	hc.access_log = sv->access_log;
 	hc.max_body = sv->max_body;
 	hc.read_timeout_ms = sv->read_timeout_ms;
@@ -528,8 +527,9 @@ cli_serve(int argc, char **argv)
 	int i, n;
 
 	memset(&sv, 0, sizeof sv);
-	sv.listen = (env = getenv("ORCH_LISTEN")) && *env ? env :
-	    "127.0.0.1:8080";
+	if (conf_load(&sv.conf, &err) != 0)
+		return cli_fail("serve", "%s", err.message);
+	sv.listen = sv.conf.listen;
 	sv.access_log = 1;
 	sv.grace_ms = 10000;
 	if ((env = getenv("ORCH_MAX_INFLIGHT_BYTES")) != NULL && *env != '\0' &&

@@ -1,6 +1,6 @@
 /*
- * orchestrator show RUN_ID: one run with its finished steps and the
- * timeline of its transitions, as text or as one JSON document. With
+ * orchestrator show RUN_ID: one run with its finished steps, the
+ * timeline of its transitions and its log lines, as text or as one JSON document. With
  * --url the run comes from a server (GET /runs/ID, the same document as
  * --json) and is printed by the same code.
  */
@@ -134,8 +134,46 @@ show_doc_rows(const json_t *doc, const char *key, const char *run_id,
 	return 0;
 }
 
-/* Prints the run as text: header, steps, timeline, output. The steps and
- * transitions come from the store, or from doc when it is not NULL. */
+/* Prints the run's log lines of a run document, each with its time since
+ * the run's creation, step and attempt; nothing when it has none (or the
+ * server is older than run logs). */
+static void
+show_logs(const json_t *doc, int64_t t0)
+{
+	static const char *const lh[] = { "AT", "STEP", "ATTEMPT", "LEVEL",
+	    "MESSAGE" };
+	static const int lw[] = { 0, 24, 0, 0, 0 };
+	struct format_table *t;
+	const json_t *a, *o;
+	const char *cells[5];
+	char at[32], att[16];
+	size_t i;
+
+	a = json_object_get(doc, "logs");
+	if (json_array_size(a) == 0)
+		return;
+	t = format_table_create(5, lh, lw);
+	json_array_foreach(a, i, o) {
+		snprintf(at, sizeof at, "+");
+		format_duration(json_integer_value(json_object_get(o, "at")) -
+		    t0, at + 1, sizeof at - 1);
+		snprintf(att, sizeof att, "%d", (int)json_integer_value(
+		    json_object_get(o, "attempt")));
+		cells[0] = at;
+		cells[1] = json_string_value(json_object_get(o, "step"));
+		cells[2] = att;
+		cells[3] = json_string_value(json_object_get(o, "level"));
+		cells[4] = json_string_value(json_object_get(o, "message"));
+		format_table_add(t, cells);
+	}
+	printf("\nlogs\n");
+	format_table_print(t, stdout);
+	format_table_free(t);
+}
+
+/* Prints the run as text: header, steps, timeline, logs, output. The
+ * steps, transitions and logs come from the store, or from doc when it
+ * is not NULL. */
 static int
 show_text(struct store *st, const json_t *doc, const struct run_rec *r,
     struct orc_error *err)
@@ -169,6 +207,7 @@ show_text(struct store *st, const json_t *doc, const struct run_rec *r,
 	printf("\ntimeline\n");
 	format_table_print(sc.table, stdout);
 	format_table_free(sc.table);
+	show_logs(doc, r->created_at);
 	if (r->output != NULL) {
 		printf("\noutput\n");
 		cli_print_json(r->output);
@@ -209,14 +248,11 @@ cli_show_url(const char *cmd, const char *url, const char *id, int json)
 	struct orc_error err;
 	struct run_rec r;
 	json_t *doc;
-	char *path;
 	long status;
 	int rc;
 
-	path = client_path("/runs/", id, NULL);
-	rc = client_request(url, "GET", path, NULL, NULL, 0, &status, &doc,
+	rc = client_request_named(url, "GET", "/runs/", id, NULL, &status, &doc,
 	    &err);
-	free(path);
 	/* The document is what show --json prints: printed as it came. */
 	if (rc == 0 && json)
 		cli_print_json(doc);

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "diag.h"
 #include "log.h"
 #include "loop.h"
@@ -58,11 +59,12 @@ static const struct cli_command cli_commands[] = {
 	{ "show", cli_show, "RUN_ID [--json] [--url URL]\n"
 	  "       orchestrator show --workflow NAME [--json] [--workflows DIR] "
 	  "[--url URL]",
-	  "show a run: its steps and its timeline of transitions; or what a "
-	  "workflow does",
+	  "show a run: its steps, its timeline of transitions and its log "
+	  "lines; or what a workflow does",
 	  "  RUN_ID                the run's id (upper or lower case)\n"
-	  "  --json                the run, its steps and transitions as one "
-	  "JSON document\n"
+	  "  --json                the run, its steps, transitions and log "
+	  "lines as one JSON\n"
+	  "                        document\n"
 	  "  --workflow NAME       what workflow NAME does: trigger, limits, "
 	  "steps (from\n"
 	  "                        --workflows, or the server with --url)\n" },
@@ -264,18 +266,26 @@ cli_opts_merge(const struct option *own, struct option all[CLI_MAX_OPTS])
 /* The workers the last cli_parse chose, for cli_engine_open. */
 static int cli_nworkers = -1;
 
+/* Whether cmd is in a NULL-terminated list of commands. */
+static int
+cli_listed(const char *const *list, const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; list[i] != NULL; i++)
+		if (strcmp(list[i], cmd) == 0)
+			return 1;
+	return 0;
+}
+
 /* Whether a command executes runs itself (and so takes --workers). */
 static int
 cli_runs_steps(const char *cmd)
 {
 	static const char *const with_workers[] = { "serve", "run", "replay",
 	    "resume", "retry", NULL };
-	size_t i;
 
-	for (i = 0; with_workers[i] != NULL; i++)
-		if (strcmp(with_workers[i], cmd) == 0)
-			return 1;
-	return 0;
+	return cli_listed(with_workers, cmd);
 }
 
 /* Whether a command can talk to a server instead of the database. */
@@ -284,12 +294,8 @@ cli_takes_url(const char *cmd)
 {
 	static const char *const with_url[] = { "runs", "show", "retry",
 	    "cancel", "trigger", "dashboard", "schedules", NULL };
-	size_t i;
 
-	for (i = 0; with_url[i] != NULL; i++)
-		if (strcmp(with_url[i], cmd) == 0)
-			return 1;
-	return 0;
+	return cli_listed(with_url, cmd);
 }
 
 /* The edit distance of two short words (at most 31 bytes), else 99. */
@@ -585,8 +591,11 @@ cli_engine_open_replay(struct cli_engine *ce, const char *db,
     const char *buckets, const json_t *replay, struct orc_error *err)
 {
 	struct engine_config cfg;
+	struct orc_config conf;
 
 	memset(ce, 0, sizeof *ce);
+	if (conf_load(&conf, err) != 0)
+		return -1;
 	signal(SIGPIPE, SIG_IGN);
 	ce->base = loop_base_new();
 	if ((ce->store = store_open(db, 0, ce->base, err)) == NULL) {
@@ -599,6 +608,7 @@ cli_engine_open_replay(struct cli_engine *ce, const char *db,
 	if (cfg.workers < 0)
 		cfg.workers = worker_default_count();
 	cfg.replay = replay;
+	cfg.conf = &conf;
 	ce->engine = engine_create(ce->base, ce->store, &cfg);
 	return 0;
 }

@@ -284,6 +284,22 @@ client_path(const char *prefix, const char *name, const char *suffix)
 	return path;
 }
 
+/* A request about one named object of the API. */
+int
+client_request_named(const char *base, const char *method,
+    const char *prefix, const char *name, const char *suffix, long *status,
+    json_t **answer, struct orc_error *err)
+{
+	char *path;
+	int rc;
+
+	path = client_path(prefix, name, suffix);
+	rc = client_request(base, method, path, NULL, NULL, 0, status, answer,
+	    err);
+	free(path);
+	return rc;
+}
+
 /* A copy of a string member, NULL when it is absent or null. */
 static char *
 client_str(const json_t *o, const char *key)

@@ -43,6 +43,11 @@ char	*client_escape(const char *s);
 /* prefix, then name percent-encoded, then suffix (NULL for none): the
  * path of one object of the API, "/runs/ID/cancel" (new string). */
 char	*client_path(const char *prefix, const char *name, const char *suffix);
+/* client_request without a body or headers on client_path's path: GET
+ * "/runs/" ID, POST "/runs/" ID "/cancel". */
+int	client_request_named(const char *base, const char *method,
+	    const char *prefix, const char *name, const char *suffix,
+	    long *status, json_t **answer, struct orc_error *err);
 
 /* A run object of the API ("runs --json" line, or the head of "show
  * --json") into r, which the caller clears with run_rec_clear(). */

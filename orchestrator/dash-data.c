@@ -31,6 +31,7 @@
 #include "dash.h"
 #include "engine.h"
 #include "hmap.h"
+#include "log.h"
 #include "strbuf.h"
 
 #define DASH_URL_SAMPLE	200	/* newest runs read for --url figures */
@@ -897,6 +898,43 @@ dash_trans_cb(const struct transition_rec *t, void *arg)
 	return 0;
 }
 
+/* Appends a log line to a detail. */
+static int
+dash_log_cb(const struct log_rec *l, void *arg)
+{
+	struct dash_detail *dd = arg;
+
+	dd->logs = xrealloc(dd->logs, (dd->nlogs + 1) * sizeof *dd->logs);
+	log_rec_copy(&dd->logs[dd->nlogs++], l);
+	return 0;
+}
+
+/* Appends the log lines of a run document (none from an older server). */
+static void
+dash_detail_doc_logs(const json_t *doc, struct dash_detail *dd)
+{
+	struct log_rec	 l;
+	enum log_level	 level;
+	const json_t	*v;
+	const char	*name;
+	size_t		 i;
+
+	json_array_foreach(json_object_get(doc, "logs"), i, v) {
+		memset(&l, 0, sizeof l);
+		l.at = json_integer_value(json_object_get(v, "at"));
+		l.step = (char *)json_string_value(json_object_get(v, "step"));
+		l.attempt = (int)json_integer_value(json_object_get(v,
+		    "attempt"));
+		name = json_string_value(json_object_get(v, "level"));
+		if (name == NULL || log_parse_level(name, &level) != 0)
+			level = LOG_INFO;
+		l.level = (int)level;
+		l.message = (char *)json_string_value(json_object_get(v,
+		    "message"));
+		dash_log_cb(&l, dd);
+	}
+}
+
 /* Reads a run from GET /runs/ID. */
 static int
 dash_detail_url(struct dash_source *src, const char *id,
@@ -930,6 +968,8 @@ dash_detail_url(struct dash_source *src, const char *id,
 			dash_trans_cb(&t, dd);
 			transition_rec_clear(&t);
 		}
+	if (rc == 0)
+		dash_detail_doc_logs(doc, dd);
 	json_decref(doc);
 	return rc;
 }
@@ -948,6 +988,8 @@ dash_fetch_detail(struct dash_source *src, const char *id,
 	    err)) == 0)
 		rc = store_list_transitions(src->store, id, dash_trans_cb, dd,
 		    err);
+	if (rc == 0 && src->url == NULL)
+		rc = store_list_logs(src->store, id, 0, dash_log_cb, dd, err);
 	if (rc != 0)
 		dash_detail_clear(dd);
 	return rc;
@@ -965,6 +1007,9 @@ dash_detail_clear(struct dash_detail *dd)
 	for (i = 0; i < dd->ntrans; i++)
 		transition_rec_clear(&dd->trans[i]);
 	free(dd->trans);
+	for (i = 0; i < dd->nlogs; i++)
+		log_rec_clear(&dd->logs[i]);
+	free(dd->logs);
 	memset(dd, 0, sizeof *dd);
 }
 

@@ -20,6 +20,7 @@
 
 #include "dash.h"
 #include "format.h"
+#include "log.h"
 
 #define DASH_MIN_COLS	80
 #define DASH_MIN_ROWS	14
@@ -697,7 +698,38 @@ dash_draw_json(struct dash_frame *f, int row, int skip, int max,
 	return used;
 }
 
-/* The opened run: header, steps as a timeline, transitions or data. */
+/* The last log lines of the opened run that fit from row on, under a
+ * heading; the rows used. */
+static int
+dash_draw_logs(struct dash_frame *f, int row, int max,
+    const struct dash_detail *dd)
+{
+	char	 buf[1024], t1[40];
+	size_t	 k, first;
+	int	 used = 0;
+
+	if (dd->nlogs == 0 || max < 2)
+		return 0;
+	dash_frame_color(f, row, 0, f->cols, DASH_C_HEAD);
+	dash_frame_put(f, row + used++, 0, f->cols, DASH_C_HEAD,
+	    "TIME                      STEP            ATT  LEVEL  MESSAGE");
+	first = dd->nlogs > (size_t)(max - 1) ? dd->nlogs - (size_t)(max - 1) :
+	    0;
+	for (k = first; k < dd->nlogs; k++) {
+		snprintf(buf, sizeof buf, "%-24s  %-15.15s  %3d  %-5s  %s",
+		    format_time(dd->logs[k].at, t1, sizeof t1),
+		    dd->logs[k].step ? dd->logs[k].step : "-",
+		    dd->logs[k].attempt,
+		    log_level_name((enum log_level)dd->logs[k].level),
+		    dd->logs[k].message ? dd->logs[k].message : "");
+		dash_frame_put(f, row + used++, 0, f->cols, dd->logs[k].level >=
+		    LOG_WARN ? DASH_C_ALERT : DASH_C_NONE, buf);
+	}
+	return used;
+}
+
+/* The opened run: header, steps as a timeline, transitions and log lines,
+ * or data. */
 static void
 dash_draw_detail(struct dash_frame *f, const struct dash_view *v,
     const struct dash_detail *dd, int64_t now)
@@ -783,6 +815,11 @@ dash_draw_detail(struct dash_frame *f, const struct dash_view *v,
 			    "STEP OUTPUT" : "RUN OUTPUT", k < dd->nsteps ?
 			    dd->steps[k].output : r->output);
 	} else {
+		/* The log lines, when there are some, take the lower half. */
+		if (dd->nlogs > 0 && max >= 6) {
+			dash_draw_logs(f, row + max - max / 2, max / 2, dd);
+			max -= max / 2 + 1;
+		}
 		dash_frame_color(f, row, 0, f->cols, DASH_C_HEAD);
 		dash_frame_put(f, row++, 0, f->cols, DASH_C_HEAD,
 		    "TIME                      EVENT                 STATE      "
@@ -790,7 +827,7 @@ dash_draw_detail(struct dash_frame *f, const struct dash_view *v,
 		max--;
 		first = dd->ntrans > (size_t)max && max > 0 ?
 		    dd->ntrans - (size_t)max : 0;
-		for (k = first; k < dd->ntrans && row < f->rows - 1; k++) {
+		for (k = first; k < dd->ntrans && max-- > 0; k++) {
 			format_duration(dd->trans[k].duration_ms > 0 ?
 			    dd->trans[k].duration_ms : -1, d1, sizeof d1);
 			snprintf(buf, sizeof buf, "%-24s  %-20.20s  %-9s  "

@@ -83,13 +83,15 @@ struct dash_query {
 	int		 reverse;
 };
 
-/* A run opened: its record, finished steps and transitions. */
+/* A run opened: its record, finished steps, transitions and log lines. */
 struct dash_detail {
 	struct run_rec		 run;
 	struct step_rec		*steps;
 	size_t			 nsteps;
 	struct transition_rec	*trans;
 	size_t			 ntrans;
+	struct log_rec		*logs;
+	size_t			 nlogs;
 };
 
 struct dash_source;

@@ -16,6 +16,7 @@ struct event;
 struct fetch;
 struct hmap;
 struct pool;
+struct engine_logs;
 struct run_commit;
 struct step_call;
 struct workflow;
@@ -66,6 +67,8 @@ struct run {
 	uint8_t			 tparent[TRACE_SPAN_BYTES]; /* the caller's */
 	uint8_t			 step_span[TRACE_SPAN_BYTES];
 	int64_t			 step_start_ns;	/* 0: no attempt span open */
+	/* Log lines for the next commit (engine-logs.c), or NULL. */
+	struct engine_logs	*logs;
 };
 
 /* Whether the run is in its dead letter (on_failure's attempts). */
@@ -105,6 +108,7 @@ struct engine {
 	char			*buckets_dir;
 	char			*owner;
 	int64_t			 lease_ms;
+	int			 crash_resumes;	/* ORCH_CRASH_RESUMES */
 	struct event		*renew;
 	struct run		*runs;		/* in memory */
 	size_t			 active;
@@ -197,6 +201,12 @@ void		 engine_trace_step_start(struct run *,
 void		 engine_trace_step_end(struct run *, const char *name,
 		    const char *status, const char *error);
 void		 engine_trace_run_end(struct run *);
+
+/* engine-logs.c */
+void		 engine_logs_take(struct run *, const struct step_call *);
+void		 engine_logs_attach(struct run *, struct store_change *);
+void		 engine_logs_sent(struct run *);
+void		 engine_logs_free(struct run *);
 
 /* engine-load.c */
 struct run	*engine_run_load(struct engine *, const struct run_rec *,

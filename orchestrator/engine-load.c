@@ -230,10 +230,8 @@ engine_resume_recs(struct engine *e, const struct run_rec *recs, size_t n,
 	struct orc_error lerr;
 	struct run *run;
 	size_t i;
-	int crash_limit, count = 0;
+	int count = 0;
 
-	/* Crashes in one step visit before it is failed (default 3). */
-	crash_limit = (int)orc_env_int("ORCH_CRASH_RESUMES", 0, 1000000, 3);
 	for (i = 0; i < n; i++) {
 		if (engine_run_find(e, recs[i].id) != NULL)
 			continue;
@@ -245,7 +243,7 @@ engine_resume_recs(struct engine *e, const struct run_rec *recs, size_t n,
 		if (watch != NULL)
 			run->watch = *watch;
 		count++;
-		if (resume_crash_loop(run, crash_limit))
+		if (resume_crash_loop(run, e->crash_resumes))
 			continue;
 		log_info("%s: run %s resumes at step %s (%s)", __func__,
 		    run->rec.id, run->rec.step ? run->rec.step : "-",

@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "conf.h"
 #include "engine-internal.h"
 #include "fetch.h"
 #include "format.h"
@@ -99,19 +100,20 @@ engine_create(struct event_base *base, struct store *store,
     const struct engine_config *cfg)
 {
 	struct engine *e = xcalloc(1, sizeof *e);
+	const struct orc_config *conf;
+	struct orc_config defaults;
 	struct timeval tv;
 	char host[128];
-	const char *env;
 
 	e->base = base;
 	e->store = store;
 	e->buckets_dir = xstrdup(cfg->buckets_dir ? cfg->buckets_dir :
 	    "buckets");
-	e->lease_ms = cfg->lease_ms;
-	if (e->lease_ms <= 0 && (env = getenv("ORCH_LEASE_MS")) != NULL)
-		e->lease_ms = strtoll(env, NULL, 10);
-	if (e->lease_ms <= 0)
-		e->lease_ms = 30000;
+	if (cfg->conf == NULL)
+		conf_defaults(&defaults);
+	conf = cfg->conf != NULL ? cfg->conf : &defaults;
+	e->lease_ms = cfg->lease_ms > 0 ? cfg->lease_ms : conf->lease_ms;
+	e->crash_resumes = conf->crash_resumes;
 	if (gethostname(host, sizeof host) != 0)
 		strcpy(host, "localhost");
 	host[sizeof host - 1] = '\0';
@@ -191,6 +193,7 @@ run_free(struct run *run)
 	json_decref(run->step_input);
 	json_decref(run->steps_out);
 	workflow_unref(run->wf);
+	engine_logs_free(run);
 	free(run);
 }
 
@@ -556,6 +559,7 @@ run_stop_step(struct run *run)
 			engine_trace_step_end(run, run_call_name(run),
 			    "cancelled", NULL);
 		step_call_cancel(run->call);
+		engine_logs_take(run, run->call);
 		step_call_free(run->call);
 		run->call = NULL;
 		run->engine->stats.calls--;
@@ -755,8 +759,10 @@ run_step_done_cb(struct step_call *call, void *arg)
 	int dead = RUN_IN_DEAD(run);
 
 	evtimer_del(run->attempt_timer);
-	if (call != NULL)
+	if (call != NULL) {
 		run->engine->stats.calls--;
+		engine_logs_take(run, call);
+	}
 	run->call = NULL;
 	if (dead)
 		run_dead_result(run, call);
@@ -868,7 +874,9 @@ run_submit(struct run *run, const struct transition_rec *tr,
 	ch.arg = c;
 	run->last_commit = c;
 	run->pending++;
+	engine_logs_attach(run, &ch);
 	store_submit(run->engine->store, &ch);
+	engine_logs_sent(run);
 }
 
 /* Moves the run to the step at idx with the given input (stolen). */

@@ -18,12 +18,15 @@
 
 struct event_base;
 struct engine;
+struct orc_config;
 struct worker_pool;
 struct workflow;
 
 struct engine_config {
 	const char	*buckets_dir;	/* root of local buckets */
-	int64_t		 lease_ms;	/* 0: ORCH_LEASE_MS or 30 s */
+	int64_t		 lease_ms;	/* 0: conf's */
+	/* The environment's settings (conf.h); NULL: the defaults. */
+	const struct orc_config *conf;
 	/* Runs of one workflow waiting for a concurrency slot, at most;
 	 * past it engine_submit refuses with ORC_EFULL. 0: 10000. */
 	size_t		 max_queue;
@@ -66,7 +69,7 @@ struct engine	*engine_create(struct event_base *, struct store *,
  * to be resumed later. */
 void		 engine_free(struct engine *);
 const char	*engine_owner(const struct engine *);
-/* The lease on runs, in ms (engine_config, ORCH_LEASE_MS, or 30 s). */
+/* The lease on runs, in ms (engine_config, or its conf's ORCH_LEASE_MS). */
 int64_t		 engine_lease_ms(const struct engine *);
 /* The engine's worker processes, or NULL when it runs user code itself. */
 struct worker_pool *engine_workers(const struct engine *);

@@ -11,19 +11,6 @@
 
 #include "form.h"
 
-/* The value of one hex digit, or -1. */
-static int
-form_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) with + as space into a new JSON string; NULL when
  * an escape is broken or the bytes are not UTF-8. */
 static json_t *
@@ -43,8 +30,8 @@ form_part(const char *s, size_t n)
 				free(buf);
 				return NULL;
 			}
-			hi = form_hex((unsigned char)s[i + 1]);
-			lo = form_hex((unsigned char)s[i + 2]);
+			hi = orc_hex_digit((unsigned char)s[i + 1]);
+			lo = orc_hex_digit((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0) {
 				free(buf);
 				return NULL;

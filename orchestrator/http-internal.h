@@ -97,6 +97,7 @@ struct http_waiter {
 	struct http_req		*hr;
 	int			 stream;	/* SSE; else a long poll */
 	struct event		*timer;		/* long poll: its deadline */
+	int64_t			 log_after;	/* SSE: the last line sent */
 };
 TAILQ_HEAD(http_waiters, http_waiter);
 
@@ -140,6 +141,7 @@ void	 http_hook_post(struct http_req *, struct workflow *, int webhook);
 void	 http_runs_list(struct http_req *, char **);
 void	 http_runs_get(struct http_req *, char **);
 void	 http_runs_events(struct http_req *, char **);
+void	 http_runs_logs(struct http_req *, char **);
 void	 http_runs_retry(struct http_req *, char **);
 void	 http_runs_cancel(struct http_req *, char **);
 void	 http_runs_bulk_retry(struct http_req *, char **);

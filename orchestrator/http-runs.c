@@ -1,11 +1,12 @@
 /*
- * The runs API: list with filters and paging, show with steps and
- * transitions, long poll (?wait=MS), Server-Sent Events, retry, bulk
- * retry and cancel. Long polls and event streams are waiters on a run,
+ * The runs API: list with filters and paging, show with steps,
+ * transitions and log lines, the log lines alone, long poll (?wait=MS),
+ * Server-Sent Events, retry, bulk retry and cancel. Long polls and event streams are waiters on a run,
  * fed by the server's engine observer through http_runs_event().
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "engine.h"
 #include "hmap.h"
 #include "http-internal.h"
+#include "log.h"
 #include "runjson.h"
 #include "workflow.h"
 
@@ -264,14 +266,70 @@ runs_sse(struct http_req *hr, const char *event, const json_t *data)
 	free(s);
 }
 
-/* Sends a stored transition. */
+/* What runs_sse_logs sends to. */
+struct runs_sse_to {
+	struct http_waiter	*w;
+	int64_t			 until;
+};
+
+/* Sends one log line as "event: log", and remembers it was sent; stops
+ * at a line logged after until. */
+static int
+runs_sse_log_cb(const struct log_rec *l, void *arg)
+{
+	struct runs_sse_to *to = arg;
+	json_t *o;
+
+	if (l->at > to->until)
+		return 1;
+	o = runjson_log(l);
+	runs_sse(to->w->hr, "log", o);
+	json_decref(o);
+	to->w->log_after = l->id;
+	return 0;
+}
+
+/* Sends the stored log lines the stream has not sent yet, logged at or
+ * before until: they are committed with the transition that ends their
+ * attempt (or with a later one), and go before it. */
+static void
+runs_sse_logs(struct http_waiter *w, const char *run_id, int64_t until)
+{
+	struct runs_sse_to to = { w, until };
+	struct orc_error err;
+
+	if (store_list_logs(w->hr->srv->store, run_id, w->log_after,
+	    runs_sse_log_cb, &to, &err) != 0)
+		log_warn("%s: run %s: %s", __func__, run_id, err.message);
+}
+
+/* A stream's replay of what is stored: the transitions, each after the
+ * log lines written before it. */
+struct runs_replay {
+	struct http_waiter	*w;
+	const json_t		*logs;
+	size_t			 next;
+	int64_t			 last_at;	/* of the last transition */
+};
+
+/* Sends the stored log lines up to at, then a stored transition. */
 static int
 runs_sse_stored_cb(const struct transition_rec *t, void *arg)
 {
+	struct runs_replay *rp = arg;
+	const json_t *l;
 	json_t *o = runjson_transition(t);
 
-	runs_sse(arg, "transition", o);
+	while ((l = json_array_get(rp->logs, rp->next)) != NULL &&
+	    json_integer_value(json_object_get(l, "at")) <= t->at) {
+		runs_sse(rp->w->hr, "log", l);
+		rp->w->log_after = json_integer_value(json_object_get(l,
+		    "id"));
+		rp->next++;
+	}
+	runs_sse(rp->w->hr, "transition", o);
 	json_decref(o);
+	rp->last_at = t->at;
 	return 0;
 }
 
@@ -294,8 +352,12 @@ runs_sse_finished(struct http_req *hr, const char *id, enum run_state state,
 void
 http_runs_events(struct http_req *hr, char **args)
 {
+	struct http_waiter w0;
+	struct runs_replay rp;
 	struct orc_error err;
 	struct run_rec r;
+	json_t *logs;
+	int rc;
 
 	if (runs_load(hr, args[0], &r) != 0)
 		return;
@@ -305,11 +367,54 @@ http_runs_events(struct http_req *hr, char **args)
 		run_rec_clear(&r);
 		return;
 	}
-	if (store_list_transitions(hr->srv->store, r.id, runs_sse_stored_cb,
-	    hr, &err) != 0 || run_state_is_final(r.state))
+	memset(&w0, 0, sizeof w0);
+	w0.hr = hr;
+	rp.w = &w0;
+	rp.next = 0;
+	rp.last_at = 0;
+	rp.logs = logs = runjson_logs(hr->srv->store, r.id, 0, &err);
+	rc = logs == NULL || store_list_transitions(hr->srv->store, r.id,
+	    runs_sse_stored_cb, &rp, &err) != 0;
+	json_decref(logs);
+	/*
+	 * Lines committed while the transitions were read come next; those
+	 * of changes not observed yet wait for their transition, unless the
+	 * run is over.
+	 */
+	if (rc == 0)
+		runs_sse_logs(&w0, r.id, run_state_is_final(r.state) ?
+		    INT64_MAX : rp.last_at);
+	if (rc != 0 || run_state_is_final(r.state))
 		runs_sse_finished(hr, r.id, r.state, r.error, r.output);
 	else
-		runs_waiter_new(hr, 1);
+		runs_waiter_new(hr, 1)->log_after = w0.log_after;
+	run_rec_clear(&r);
+}
+
+void
+http_runs_logs(struct http_req *hr, char **args)
+{
+	struct orc_error err;
+	struct run_rec r;
+	const char *s;
+	long long after = 0;
+	json_t *a, *o;
+
+	if ((s = http_query(hr, "after")) != NULL &&
+	    (after = runs_number(s)) < 0) {
+		http_error(hr, "bad_request", "after: expected a log line's id");
+		return;
+	}
+	if (runs_load(hr, args[0], &r) != 0)
+		return;
+	if ((a = runjson_logs(hr->srv->store, r.id, after, &err)) == NULL) {
+		err.code = ORC_ESTORE;
+		http_error_orc(hr, &err);
+	} else {
+		o = json_pack("{ssso}", "run_id", r.id, "logs", a);
+		http_reply_json(hr, 200, o);
+		json_decref(o);
+	}
 	run_rec_clear(&r);
 }
 
@@ -342,8 +447,10 @@ http_runs_event(struct http_server *srv, const struct engine_event *ev)
 	if (strcmp(ev->event, "finished") != 0) {
 		o = runs_event_json(ev);
 		TAILQ_FOREACH(w, list, entry) {
-			if (w->stream)
-				runs_sse(w->hr, "transition", o);
+			if (!w->stream)
+				continue;
+			runs_sse_logs(w, ev->run_id, ev->at);
+			runs_sse(w->hr, "transition", o);
 		}
 		json_decref(o);
 		return;
@@ -351,9 +458,11 @@ http_runs_event(struct http_server *srv, const struct engine_event *ev)
 	/* Every waiter is done; the list goes with the last one. */
 	while ((list = hmap_get(srv->waiters, ev->run_id)) != NULL) {
 		w = TAILQ_FIRST(list);
-		if (w->stream)
+		if (w->stream) {
+			runs_sse_logs(w, ev->run_id, INT64_MAX);
 			runs_sse_finished(w->hr, ev->run_id, ev->state,
 			    ev->error, ev->output);
+		}
 		else
 			runs_reply_run(w->hr, ev->run_id);
 		runs_waiter_done(w);

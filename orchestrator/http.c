@@ -135,6 +135,7 @@ static const struct http_route http_routes[] = {
 	{ "/runs/retry", M_POST, http_runs_bulk_retry },
 	{ "/runs/*", M_GET, http_runs_get },
 	{ "/runs/*/events", M_GET, http_runs_events },
+	{ "/runs/*/logs", M_GET, http_runs_logs },
 	{ "/runs/*/retry", M_POST, http_runs_retry },
 	{ "/runs/*/cancel", M_POST, http_runs_cancel },
 	{ NULL, 0, NULL }

@@ -95,19 +95,6 @@ jsonpos_record(struct jsonpos_scan *sc, const char *path, int line,
 	pos->count++;
 }
 
-/* Value of one hex digit, or -1. */
-static int
-jsonpos_hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads four hex digits after "\u"; -1 when they are not there. */
 static long
 jsonpos_u4(struct jsonpos_scan *sc)
@@ -116,7 +103,7 @@ jsonpos_u4(struct jsonpos_scan *sc)
 	int i, d;
 
 	for (i = 0; i < 4; i++) {
-		if (sc->p >= sc->end || (d = jsonpos_hex(*sc->p)) < 0)
+		if (sc->p >= sc->end || (d = orc_hex_digit(*sc->p)) < 0)
 			return -1;
 		v = v * 16 + d;
 		jsonpos_next(sc);

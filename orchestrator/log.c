@@ -28,6 +28,15 @@ log_get_level(void)
 	return log_level;
 }
 
+/* The name of a level, as log_parse_level reads it. */
+const char *
+log_level_name(enum log_level level)
+{
+	if ((unsigned)level > LOG_NONE)
+		return "unknown";
+	return log_names[level];
+}
+
 /* Parses "debug", "info", "warn", "error" or "none". */
 int
 log_parse_level(const char *s, enum log_level *out)

@@ -12,6 +12,7 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_NONE };
 void	log_set_level(enum log_level);
 enum log_level log_get_level(void);
 int	log_parse_level(const char *, enum log_level *);
+const char *log_level_name(enum log_level);
 void	log_debug(const char *, ...) ORC_PRINTF(1, 2);
 void	log_info(const char *, ...) ORC_PRINTF(1, 2);
 void	log_warn(const char *, ...) ORC_PRINTF(1, 2);

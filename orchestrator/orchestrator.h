@@ -85,6 +85,8 @@ void	orc_thread_name(const char *);
 /* Uniform random integer in [0, n) from OpenSSL's generator. */
 uint64_t orc_random(uint64_t);
 
+/* The value of a hex digit (either case), or -1. */
+int	orc_hex_digit(int);
 /* Lowercase hex SHA-256 of a buffer into out (65 bytes with the NUL). */
 void	orc_sha256_hex(const void *, size_t, char out[65]);
 

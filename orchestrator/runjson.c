@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "log.h"
 #include "runjson.h"
 
 json_t *
@@ -59,6 +60,15 @@ runjson_transition(const struct transition_rec *t)
 	return o;
 }
 
+json_t *
+runjson_log(const struct log_rec *l)
+{
+	return json_pack("{sIsIss?sissss?}", "id", (json_int_t)l->id,
+	    "at", (json_int_t)l->at, "step", l->step, "attempt", l->attempt,
+	    "level", log_level_name((enum log_level)l->level),
+	    "message", l->message);
+}
+
 /* Appends one step to the array in arg. */
 static int
 runjson_step_cb(const struct step_rec *s, void *arg)
@@ -95,7 +105,34 @@ runjson_show(struct store *st, const struct run_rec *r,
 		return NULL;
 	}
 	json_object_set_new(o, "waiting_for", runjson_waiting(r, a));
+	if ((a = runjson_logs(st, r->id, 0, err)) == NULL) {
+		json_decref(o);
+		return NULL;
+	}
+	json_object_set_new(o, "logs", a);
 	return o;
+}
+
+/* Appends one log line to the array in arg. */
+static int
+runjson_log_cb(const struct log_rec *l, void *arg)
+{
+	json_array_append_new(arg, runjson_log(l));
+	return 0;
+}
+
+json_t *
+runjson_logs(struct store *st, const char *run_id, int64_t after_id,
+    struct orc_error *err)
+{
+	json_t *a = json_array();
+
+	if (store_list_logs(st, run_id, after_id, runjson_log_cb, a,
+	    err) != 0) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
 }
 
 /* Why a run that is not running waits, from its state and the last note

@@ -16,11 +16,17 @@ json_t	*runjson_run(const struct run_rec *);
 json_t	*runjson_step(const struct step_rec *);
 /* One transition of a run's timeline. */
 json_t	*runjson_transition(const struct transition_rec *);
-/* The run with "steps" and "transitions" read from the store; NULL and
- * err when a read fails. */
+/* One line of a run's log. */
+json_t	*runjson_log(const struct log_rec *);
+/* A run's log lines after the line after_id (0: all), as an array; NULL
+ * and err when the read fails. */
+json_t	*runjson_logs(struct store *, const char *run_id, int64_t after_id,
+	    struct orc_error *);
 /* Why a queued or retrying run waits (a new string value), else null;
  * transitions is the run's timeline as runjson_show lists it. */
 json_t	*runjson_waiting(const struct run_rec *, const json_t *transitions);
+/* The run with "steps", "transitions" and "logs" read from the store;
+ * NULL and err when a read fails. */
 json_t	*runjson_show(struct store *, const struct run_rec *,
 	    struct orc_error *);
 

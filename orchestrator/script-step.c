@@ -3,7 +3,7 @@
  * on a worker process when the engine has a pool of them (worker.h), else
  * on the calling thread, with this file as the run's host (script.h): its
  * fetches start on the loop's client after the workflow's allow list
- * passes them, its log lines go to the daemon's log, its secrets come
+ * passes them, its log lines go to the run's log, its secrets come
  * from the environment and its files from the workflow's folder.
  */
 #include "config.h"
@@ -107,15 +107,13 @@ script_step_fetch_cancel(void *arg)
 	ss->req = NULL;
 }
 
-/* script_host.log: the daemon's log, whatever its level allows. */
+/* script_host.log and the worker's: the run's log (steps.h). */
 static void
 script_step_log(void *arg, int level, const char *msg, size_t len)
 {
 	struct script_step *ss = arg;
 
-	log_at((enum log_level)level, "script: run %s step %s: %.*s",
-	    ss->job.run_id != NULL ? ss->job.run_id : "-",
-	    ss->job.step != NULL ? ss->job.step : "-", (int)len, msg);
+	step_call_log_text(ss->call, level, msg, len);
 }
 
 /* script_host.secret: a listed name's variable. */
@@ -227,8 +225,10 @@ script_step_start(struct step_call *call)
 		    step_call_trigger(call), step_call_steps(call),
 		    step_call_allow(call), step_call_secrets(call),
 		    script_step_done, ss, &err);
-		if (ss->wc != NULL)
+		if (ss->wc != NULL) {
+			worker_call_set_log(ss->wc, script_step_log);
 			return STEP_WAIT;
+		}
 		script_step_end(ss, 0, NULL, NULL, 1, err.message);
 		return STEP_DONE;
 	}

@@ -93,6 +93,8 @@ struct store_ops {
 		    void *, struct orc_error *);
 	int	 (*list_transitions)(void *, const char *run_id,
 		    store_transition_cb, void *, struct orc_error *);
+	int	 (*list_logs)(void *, const char *run_id, int64_t after_id,
+		    store_log_cb, void *, struct orc_error *);
 	int	 (*get_definition)(void *, const char *hash, struct def_rec *,
 		    struct orc_error *);
 	int	 (*count_runs)(void *, const char *workflow,

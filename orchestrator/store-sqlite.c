@@ -178,7 +178,19 @@ static const char *const sqlite_migrations[] = {
 	 * the key and the others lose it; they stay, with their history.
 	 */
 	STORE_CRON_KEY_MIGRATION,
-	/* 7: waiting runs by the time they are due (store_next_wake). */
+	/* 7: the lines step attempts logged (ctx.log), kept with the run
+	 * and read by run, in the order written. */
+	"CREATE TABLE run_logs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+	"  at INTEGER NOT NULL,"
+	"  step TEXT,"
+	"  attempt INTEGER NOT NULL DEFAULT 0,"
+	"  level TEXT NOT NULL,"
+	"  message TEXT NOT NULL"
+	");"
+	"CREATE INDEX run_logs_run ON run_logs (run_id, id);",
+	/* 8: waiting runs by the time they are due (store_next_wake). */
 	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';"
 	};
 #define SQLITE_SCHEMA_VERSION \
@@ -194,10 +206,12 @@ enum {
 	SQ_RUN_PROGRESS,
 	SQ_STEP_INSERT,
 	SQ_TRANSITION_INSERT,
+	SQ_LOG_INSERT,
 	SQ_DEF_INSERT,
 	SQ_GET_RUN,
 	SQ_LIST_STEPS,
 	SQ_LIST_TRANSITIONS,
+	SQ_LIST_LOGS,
 	SQ_GET_DEF,
 	SQ_FIND_KEY,
 	SQ_NEXT_WAKE,
@@ -224,6 +238,7 @@ enum {
 	SQ_PURGE_STEP_BLOBS,
 	SQ_PURGE_STEPS,
 	SQ_PURGE_TRANSITIONS,
+	SQ_PURGE_LOGS,
 	SQ_PURGE_RUN,
 	SQ_PURGE_KEYS,
 	SQ_BLOB_USED,
@@ -264,6 +279,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_TRANSITION_INSERT] = "INSERT INTO transitions (run_id, at, "
 	    "from_state, to_state, event, step, seq, attempt, error, "
 	    "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[SQ_LOG_INSERT] = "INSERT INTO run_logs (run_id, at, step, attempt, "
+	    "level, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[SQ_DEF_INSERT] = "INSERT OR IGNORE INTO definitions (hash, name, "
 	    "path, body, created_at, retention_ms) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -274,6 +291,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_LIST_TRANSITIONS] = "SELECT id, run_id, at, from_state, to_state, "
 	    "event, step, seq, attempt, error, duration_ms FROM transitions "
 	    "WHERE run_id = ?1 ORDER BY id",
+	[SQ_LIST_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
+	    "message FROM run_logs WHERE run_id = ?1 AND id > ?2 ORDER BY id",
 	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
 	    "retention_ms FROM definitions WHERE hash = ?1",
 	[SQ_COUNT_ENTER] = "INSERT INTO run_counts VALUES (ifnull(?1, ''), ?2, "
@@ -358,6 +377,7 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "AND output LIKE '{\"$blob\":%'",
 	[SQ_PURGE_STEPS] = "DELETE FROM steps WHERE run_id = ?1",
 	[SQ_PURGE_TRANSITIONS] = "DELETE FROM transitions WHERE run_id = ?1",
+	[SQ_PURGE_LOGS] = "DELETE FROM run_logs WHERE run_id = ?1",
 	[SQ_PURGE_RUN] = "DELETE FROM runs WHERE id = ?1",
 	[SQ_PURGE_KEYS] = "UPDATE runs SET idempotency_key = NULL WHERE id IN "
 	    "(SELECT id FROM runs WHERE idempotency_key IS NOT NULL AND "
@@ -1458,6 +1478,29 @@ sqlite_put_transition(struct sqlite_store *ss, const struct transition_rec *t,
 	return sqlite_exec_stmt(ss, st, t->run_id, err);
 }
 
+/* Appends a change's log lines. */
+static int
+sqlite_put_logs(struct sqlite_store *ss, const struct log_rec *l, size_t n,
+    struct orc_error *err)
+{
+	sqlite3_stmt	*st;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		if ((st = sqlite_stmt(ss, ss->w, SQ_LOG_INSERT, err)) == NULL)
+			return -1;
+		bind_text(st, 1, l[i].run_id);
+		sqlite3_bind_int64(st, 2, l[i].at);
+		bind_text(st, 3, l[i].step);
+		sqlite3_bind_int(st, 4, l[i].attempt);
+		bind_text(st, 5, log_level_name((enum log_level)l[i].level));
+		bind_text(st, 6, l[i].message);
+		if (sqlite_exec_stmt(ss, st, l[i].run_id, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Keeps run_counts: a run entering a final state counts there, a run
  * leaving one (a redrive) stops counting there. */
 static int
@@ -1529,6 +1572,9 @@ sqlite_apply_change(void *arg, const struct store_change *ch,
 	}
 	if (ch->step != NULL && sqlite_put_step(ss, ch->step, err) == -1)
 		return sqlite_gone(ss, ch->step->run_id, err);
+	if (ch->nlogs > 0 && sqlite_put_logs(ss, ch->logs, ch->nlogs,
+	    err) == -1)
+		return sqlite_gone(ss, ch->logs[0].run_id, err);
 	if (ch->transition == NULL)
 		return 0;
 	if (sqlite_put_transition(ss, ch->transition, err) == -1)
@@ -1639,6 +1685,7 @@ struct sqlite_feed {
 		store_run_cb		 run;
 		store_step_cb		 step;
 		store_transition_cb	 transition;
+		store_log_cb		 log;
 	}	 cb;
 	void	*arg;
 };
@@ -1762,6 +1809,49 @@ sqlite_list_transitions(void *arg, const char *run_id,
 		return -1;
 	bind_text(st, 1, run_id);
 	return sqlite_each_row(ss, st, sqlite_transition_row_cb, &feed, err);
+}
+
+/* Hands a row of SQ_LIST_LOGS to a log listing's callback. */
+static int
+sqlite_log_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
+    struct orc_error *err)
+{
+	const struct sqlite_feed	*f = arg;
+	struct log_rec			 l;
+	enum log_level			 level = LOG_INFO;
+	const char			*name;
+	int				 stop;
+
+	memset(&l, 0, sizeof l);
+	l.id = sqlite3_column_int64(st, 0);
+	col_id(st, 1, l.run_id);
+	l.at = sqlite3_column_int64(st, 2);
+	l.step = col_text(st, 3);
+	l.attempt = sqlite3_column_int(st, 4);
+	name = (const char *)sqlite3_column_text(st, 5);
+	if (name != NULL)
+		(void)log_parse_level(name, &level);
+	l.level = (int)level;
+	l.message = col_text(st, 6);
+	stop = f->cb.log(&l, f->arg) != 0;
+	log_rec_clear(&l);
+	return stop;
+}
+
+/* Lists a run's log lines in the order written. */
+static int
+sqlite_list_logs(void *arg, const char *run_id, int64_t after_id,
+    store_log_cb cb, void *cb_arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	struct sqlite_feed	 feed = { .cb.log = cb, .arg = cb_arg };
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_LOGS, err)) == NULL)
+		return -1;
+	bind_text(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, after_id);
+	return sqlite_each_row(ss, st, sqlite_log_row_cb, &feed, err);
 }
 
 /* Reads a definition by hash. */
@@ -2364,14 +2454,15 @@ sqlite_purge_scan(struct sqlite_store *ss, struct store_purge *p,
 	return 0;
 }
 
-/* Deletes one run with its steps and transitions, keeping the blob
+/* Deletes one run with its steps, transitions and log lines, keeping the blob
  * references of its steps, and leaves its counter. */
 static int
 sqlite_purge_run(struct sqlite_store *ss, const struct sqlite_victim *v,
     struct blob_refs *br, struct orc_error *err)
 {
 	static const int deletes[] = {
-		SQ_PURGE_STEPS, SQ_PURGE_TRANSITIONS, SQ_PURGE_RUN
+		SQ_PURGE_STEPS, SQ_PURGE_TRANSITIONS, SQ_PURGE_LOGS,
+		SQ_PURGE_RUN
 	};
 	struct transition_rec	 t;
 	sqlite3_stmt		*st;
@@ -2788,6 +2879,7 @@ const struct store_ops store_sqlite_ops = {
 	.list_runs = sqlite_list_runs,
 	.list_steps = sqlite_list_steps,
 	.list_transitions = sqlite_list_transitions,
+	.list_logs = sqlite_list_logs,
 	.get_definition = sqlite_get_definition,
 	.count_runs = sqlite_count_runs,
 	.find_idempotent = sqlite_find_idempotent,

@@ -60,6 +60,8 @@ struct store_item {
 	struct transition_rec	 transition;
 	struct def_rec		 def;
 	struct schedule_rec	 sched;
+	struct log_rec		*logs;
+	size_t			 nlogs;
 	int			 has_run;
 	int			 has_step;
 	int			 has_transition;
@@ -314,6 +316,39 @@ def_rec_clear(struct def_rec *d)
 	memset(d, 0, sizeof *d);
 }
 
+/* Frees what a log line owns and zeroes it. */
+void
+log_rec_clear(struct log_rec *l)
+{
+	if (l == NULL)
+		return;
+	free(l->step);
+	free(l->message);
+	memset(l, 0, sizeof *l);
+}
+
+/* Makes dst a deep copy of src; dst is overwritten, not cleared first. */
+void
+log_rec_copy(struct log_rec *dst, const struct log_rec *src)
+{
+	*dst = *src;
+	dst->step = store_strdup(src->step);
+	dst->message = store_strdup(src->message);
+}
+
+/* Deep copies of n log lines, in a new array. */
+static struct log_rec *
+store_logs_copy(const struct log_rec *src, size_t n)
+{
+	struct log_rec	*dst;
+	size_t		 i;
+
+	dst = xcalloc(n, sizeof *dst);
+	for (i = 0; i < n; i++)
+		log_rec_copy(&dst[i], &src[i]);
+	return dst;
+}
+
 /* Deep copy of a step record. */
 static void
 store_step_copy(struct step_rec *dst, const struct step_rec *src)
@@ -360,6 +395,9 @@ store_item_free(struct store_item *it)
 		def_rec_clear(&it->def);
 	if (it->has_sched)
 		schedule_rec_clear(&it->sched);
+	while (it->nlogs > 0)
+		log_rec_clear(&it->logs[--it->nlogs]);
+	free(it->logs);
 	free(it);
 }
 
@@ -708,6 +746,8 @@ store_write_items(struct store *s, struct store_items *list,
 			ch.step = it->has_step ? &it->step : NULL;
 			ch.transition = it->has_transition ? &it->transition :
 			    NULL;
+			ch.logs = it->logs;
+			ch.nlogs = it->nlogs;
 		}
 		if (s->ops->apply_change(s->be, &ch, err) == -1)
 			goto fail;
@@ -1170,6 +1210,11 @@ store_submit(struct store *s, const struct store_change *ch)
 		it->has_def = 1;
 		store_def_remember(s, ch->def->hash);
 	}
+	/* Only with the run they belong to: the backends key them so. */
+	if (ch->run != NULL && ch->nlogs > 0) {
+		it->logs = store_logs_copy(ch->logs, ch->nlogs);
+		it->nlogs = ch->nlogs;
+	}
 
 	store_enqueue(s, it);
 }
@@ -1277,6 +1322,14 @@ store_list_transitions(struct store *s, const char *run_id,
     store_transition_cb cb, void *arg, struct orc_error *err)
 {
 	return s->ops->list_transitions(s->be, run_id, cb, arg, err);
+}
+
+/* Lists a run's log lines in the order they were written. */
+int
+store_list_logs(struct store *s, const char *run_id, int64_t after_id,
+    store_log_cb cb, void *arg, struct orc_error *err)
+{
+	return s->ops->list_logs(s->be, run_id, after_id, cb, arg, err);
 }
 
 /* Reads one definition by hash. */

@@ -99,6 +99,21 @@ struct transition_rec {
 	int64_t		 duration_ms;	/* of the step attempt, or 0 */
 };
 
+/*
+ * One line a step attempt logged (ctx.log, or a built-in step's own
+ * line), kept with its run: written in the commit of the run's next
+ * change, deleted with the run.
+ */
+struct log_rec {
+	int64_t		 id;		/* filled by the store on reads */
+	char		 run_id[RUN_ID_LEN + 1];
+	int64_t		 at;		/* ms since the epoch */
+	char		*step;		/* or NULL */
+	int		 attempt;
+	int		 level;		/* an enum log_level (log.h) */
+	char		*message;
+};
+
 struct def_rec {
 	char		*hash;
 	char		*name;
@@ -120,6 +135,8 @@ int	store_run_lets_lease_go(const struct run_rec *);
 void	step_rec_clear(struct step_rec *);
 void	transition_rec_clear(struct transition_rec *);
 void	def_rec_clear(struct def_rec *);
+void	log_rec_clear(struct log_rec *);
+void	log_rec_copy(struct log_rec *dst, const struct log_rec *src);
 
 /* Flags of a change. */
 #define STORE_RUN_INSERT	0x1	/* a new run: write every column */
@@ -147,6 +164,8 @@ struct store_change {
 	const struct step_rec		*step;		/* or NULL */
 	const struct transition_rec	*transition;	/* or NULL */
 	const struct def_rec		*def;		/* or NULL */
+	const struct log_rec		*logs;		/* of run, or NULL */
+	size_t				 nlogs;
 	store_commit_cb			 cb;		/* or NULL */
 	void				*arg;
 };
@@ -164,6 +183,7 @@ struct run_filter {
 typedef int (*store_run_cb)(const struct run_rec *, void *);
 typedef int (*store_step_cb)(const struct step_rec *, void *);
 typedef int (*store_transition_cb)(const struct transition_rec *, void *);
+typedef int (*store_log_cb)(const struct log_rec *, void *);
 /* Tells whether a lease owner is known to be gone (its process died). */
 typedef int (*store_owner_dead_fn)(const char *owner, void *);
 
@@ -232,11 +252,11 @@ void		 store_get_stats(const struct store *, struct store_stats *);
  * its definition's retention (default_ms when the definition has none)
  * is retention_ms: one purge per retention in use (store_retentions),
  * so that each row is read once per retention as time moves the ends
- * on, never again for each pass. Its steps, transitions, counters and
- * blob files (unless another run uses them) go with it. With dry_run
- * nothing changes and deleted counts the matches. keys_before, when
- * set, also forgets at most limit idempotency keys of runs created
- * before it (lookups ignore them already).
+ * on, never again for each pass. Its steps, transitions, log lines,
+ * counters and blob files (unless another run uses them) go with it.
+ * With dry_run nothing changes and deleted counts the matches.
+ * keys_before, when set, also forgets at most limit idempotency keys of
+ * runs created before it (lookups ignore them already).
  */
 struct store_purge {
 	const char	*workflow;	/* or NULL */
@@ -306,6 +326,10 @@ int	store_list_steps(struct store *, const char *run_id, store_step_cb,
 	    void *, struct orc_error *);
 int	store_list_transitions(struct store *, const char *run_id,
 	    store_transition_cb, void *, struct orc_error *);
+/* Lists a run's log lines written after the line after_id (0: all), in
+ * the order they were written. */
+int	store_list_logs(struct store *, const char *run_id, int64_t after_id,
+	    store_log_cb, void *, struct orc_error *);
 int	store_get_definition(struct store *, const char *hash,
 	    struct def_rec *, struct orc_error *);
 /* The newest run of workflow created at or after since with that

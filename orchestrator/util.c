@@ -235,6 +235,19 @@ orc_random(uint64_t n)
 	return r % n;
 }
 
+/* The value of a hex digit, or -1. */
+int
+orc_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* SHA-256 of a buffer as 64 lowercase hex digits. */
 void
 orc_sha256_hex(const void *data, size_t len, char out[65])

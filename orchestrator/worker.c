@@ -76,6 +76,7 @@ struct worker_call {
 	struct fetch_req	*req;
 	struct event		*timer;		/* deadline */
 	worker_done_cb		 done;
+	worker_log_cb		 log;		/* or NULL */
 	void			*arg;
 	struct worker_call	*next, *prev;	/* queue, or worker's list */
 };
@@ -506,7 +507,8 @@ wcall_ctx(struct worker_call *c, struct wmsg_in *in)
 	return 0;
 }
 
-/* A ctx.log line: the daemon's log, bounded per call. */
+/* A ctx.log line: the call's log callback or the daemon's log, bounded
+ * per call. */
 static int
 wcall_log(struct worker_call *c, struct wmsg_in *in)
 {
@@ -522,9 +524,20 @@ wcall_log(struct worker_call *c, struct wmsg_in *in)
 		return 0;
 	if (len > SCRIPT_LOG_BYTES)
 		len = SCRIPT_LOG_BYTES;
+	if (c->log != NULL) {
+		c->log(c->arg, (int)level, msg, len);
+		return 0;
+	}
 	log_at((enum log_level)level, "script: run %s step %s: %.*s",
 	    c->run_id, c->step, (int)len, msg);
 	return 0;
+}
+
+/* Sends the call's log lines to cb. */
+void
+worker_call_set_log(struct worker_call *c, worker_log_cb cb)
+{
+	c->log = cb;
 }
 
 /* A call's end, as the worker reports it. */
@@ -1088,6 +1101,7 @@ worker_call_cancel(struct worker_call *c)
 	if (c == NULL)
 		return;
 	c->done = NULL;
+	c->log = NULL;		/* its arg goes with the caller */
 	if (c->w == NULL) {
 		wcall_detach(c);
 		wcall_free(c);

@@ -80,6 +80,11 @@ struct worker_call *worker_call_start(struct worker_pool *,
 		    const json_t *steps, const json_t *allow,
 		    const json_t *secrets, worker_done_cb, void *arg,
 		    struct orc_error *);
+/* Where a call's ctx.log lines go (level 0..3, bounded by the daemon
+ * too), with done's arg; without it, the daemon's log. */
+typedef void (*worker_log_cb)(void *arg, int level, const char *,
+		    size_t);
+void		 worker_call_set_log(struct worker_call *, worker_log_cb);
 /* Stops a call: done will not be called. One that runs inside C code
  * past its deadline has its worker killed shortly after. */
 void		 worker_call_cancel(struct worker_call *);

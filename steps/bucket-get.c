@@ -23,7 +23,6 @@
 #include "bucket.h"
 #include "fetch.h"
 #include "orchestrator.h"
-#include "permit.h"
 #include "pool.h"
 #include "steps.h"
 
@@ -34,25 +33,10 @@ static const char *const bucket_get_keys[] = {
 	"secret_key_env", NULL
 };
 
-/* What a waiting call's data points to: each record starts with this. */
-enum bucket_get_kind { BUCKET_GET_S3, BUCKET_GET_LOCAL };
-
-/* An S3 read in flight. */
-struct bucket_get_s3 {
-	enum bucket_get_kind	 kind;
-	struct step_call	*call;
-	struct fetch_req	*req;
-	char			*spec;
-	char			*key;
-	char			*url;
-};
-
 /* A local read on the pool; the worker uses the strings and the result
  * only. */
 struct bucket_get_local {
-	enum bucket_get_kind	 kind;
-	struct step_call	*call;
-	struct pool_job		*job;
+	struct bucket_call_head	 head;		/* BUCKET_CALL_LOCAL */
 	char			*root;
 	char			*name;
 	char			*key;
@@ -206,23 +190,15 @@ static void
 bucket_get_local_done(void *arg, int cancelled)
 {
 	struct bucket_get_local *r = arg;
-	struct step_call *call = r->call;
-	json_t *out;
+	struct step_call *call = r->head.call;
+	json_t *out = NULL;
 
-	/* Cancelled: the call may be gone; only the record is ours. */
-	if (cancelled) {
-		bucket_get_local_free(r);
-		return;
-	}
-	step_call_set_data(call, NULL);
-	if (r->data == NULL) {
-		step_call_fail(call, r->retryable, "%s", r->error);
-		bucket_get_local_free(r);
-		return;
-	}
-	out = bucket_get_output(r->name, r->key, r->data, r->len);
+	if (bucket_local_ended(call, cancelled, r->data == NULL ? r->error :
+	    NULL, r->retryable))
+		out = bucket_get_output(r->name, r->key, r->data, r->len);
 	bucket_get_local_free(r);
-	step_call_succeed(call, out);
+	if (out != NULL)
+		step_call_succeed(call, out);
 }
 
 /* Hands a local read to the pool. */
@@ -233,177 +209,54 @@ bucket_get_local(struct step_call *call, struct pool *pool, const char *root,
 	struct bucket_get_local *r;
 
 	r = xcalloc(1, sizeof *r);
-	r->kind = BUCKET_GET_LOCAL;
-	r->call = call;
+	r->head.kind = BUCKET_CALL_LOCAL;
+	r->head.call = call;
 	r->root = xstrdup(root);
 	r->name = xstrdup(name);
 	r->key = xstrdup(key);
 	step_call_set_data(call, r);
-	r->job = pool_submit(pool, bucket_get_local_work,
+	r->head.job = pool_submit(pool, bucket_get_local_work,
 	    bucket_get_local_done, r);
 	return STEP_WAIT;
 }
 
-/* Frees a read record (not its request). */
-static void
-bucket_get_s3_free(struct bucket_get_s3 *g)
+/* The output for S3's answer. */
+static json_t *
+bucket_get_s3_output(const struct bucket_s3_call *c,
+    const struct fetch_response *resp)
 {
-	free(g->spec);
-	free(g->key);
-	free(g->url);
-	free(g);
-}
-
-/* S3 answered (or the transport failed): finish the call. */
-static void
-bucket_get_s3_done_cb(const struct fetch_response *resp, void *arg)
-{
-	struct bucket_get_s3 *g = arg;
-	struct step_call *call = g->call;
-	char *why;
-	int retryable;
-	json_t *out;
-
-	step_call_set_data(call, NULL);
-	if (bucket_s3_failed(resp, &why, &retryable)) {
-		step_call_fail(call, retryable, "bucket.get %s key \"%s\": "
-		    "GET %s: %s", g->spec, g->key, g->url, why);
-		free(why);
-		bucket_get_s3_free(g);
-		return;
-	}
-	out = bucket_get_output(g->spec, g->key, resp->body, resp->body_len);
-	bucket_get_s3_free(g);
-	step_call_succeed(call, out);
+	return bucket_get_output(c->spec, c->key, resp->body, resp->body_len);
 }
 
 /* Starts a signed GET of an S3 object. */
 static enum step_status
 bucket_get_s3(struct step_call *call, const char *spec, const char *key)
 {
-	struct fetch_request req;
-	struct bucket_get_s3 *g;
-	struct bucket_s3 b;
-	struct orc_error err;
-	struct fetch *f;
-	char *lines[2], hex[65];
+	struct bucket_s3_send send;
 
-	if (bucket_s3_setup(&b, spec, step_call_with(call),
-	    step_call_allow(call), step_call_secrets(call), &err) != 0) {
-		step_call_fail(call, 0, "bucket.get %s: %s", spec, err.message);
-		return STEP_DONE;
-	}
-	if ((f = step_call_fetch(call)) == NULL) {
-		step_call_fail(call, 0, "bucket.get %s: s3 buckets need the "
-		    "event loop", spec);
-		bucket_s3_clear(&b);
-		return STEP_DONE;
-	}
-	g = xcalloc(1, sizeof *g);
-	g->kind = BUCKET_GET_S3;
-	g->call = call;
-	g->spec = xstrdup(spec);
-	g->key = xstrdup(key);
-	g->url = bucket_s3_url(&b, key);
-
-	/* S3 wants the hash of the (empty) payload, signed. */
-	orc_sha256_hex("", 0, hex);
-	lines[0] = xasprintf("x-amz-content-sha256: %s", hex);
-	lines[1] = NULL;
-	memset(&req, 0, sizeof req);
-	req.method = "GET";
-	req.url = g->url;
-	req.headers = (const char *const *)lines;
-	req.timeout_ms = step_call_timeout_ms(call);
-	req.max_response = BUCKET_GET_MAX;
-	req.allow = step_call_allow(call);
-	req.aws_sigv4 = b.sigv4;
-	req.userpwd = b.userpwd;
-	g->req = fetch_start(f, &req, bucket_get_s3_done_cb, g, &err);
-	free(lines[0]);
-	bucket_s3_clear(&b);
-	if (g->req == NULL) {
-		step_call_fail(call, err.code != ORC_EPERM &&
-		    err.code != ORC_EINVAL, "bucket.get %s: GET %s: %s", spec,
-		    g->url, err.message);
-		bucket_get_s3_free(g);
-		return STEP_DONE;
-	}
-	step_call_set_data(call, g);
-	return STEP_WAIT;
-}
-
-/* Stops a read in flight; no callback follows. */
-static void
-bucket_get_cancel(struct step_call *call)
-{
-	enum bucket_get_kind *kind = step_call_data(call);
-	struct bucket_get_s3 *g;
-
-	if (kind == NULL)
-		return;
-	step_call_set_data(call, NULL);
-	switch (*kind) {
-	case BUCKET_GET_S3:
-		g = (struct bucket_get_s3 *)kind;
-		fetch_cancel(g->req);
-		bucket_get_s3_free(g);
-		break;
-	case BUCKET_GET_LOCAL:
-		/* The pool frees the record once no worker uses it. */
-		pool_cancel(((struct bucket_get_local *)kind)->job);
-		break;
-	}
+	memset(&send, 0, sizeof send);
+	send.method = "GET";
+	send.max_response = BUCKET_GET_MAX;
+	send.output = bucket_get_s3_output;
+	return bucket_s3_call_start(call, "bucket.get", spec, key, &send);
 }
 
 /* Reads the object into the output. */
 static enum step_status
 bucket_get_start(struct step_call *call)
 {
-	const json_t *with = step_call_with(call);
-	const json_t *bv, *kv;
-	const char *name, *key, *root, *problem;
-	struct orc_error err;
+	const char *name, *key, *root;
 	struct pool *pool;
 	char *data, *why;
 	size_t len;
 	int retryable;
 
-	bv = json_object_get(with, "bucket");
-	kv = json_object_get(with, "key");
-	if (!json_is_string(bv)) {
-		step_call_fail(call, 0, "bucket.get needs \"bucket\"");
+	if (bucket_call_target(call, "bucket.get", &name, &key) != 0)
 		return STEP_DONE;
-	}
-	name = json_string_value(bv);
-	if ((problem = bucket_spec_problem(name)) != NULL) {
-		step_call_fail(call, 0, "bucket.get bucket \"%s\": %s", name,
-		    problem);
-		return STEP_DONE;
-	}
-	if (!json_is_string(kv)) {
-		step_call_fail(call, 0, "bucket.get needs \"key\" (a string)");
-		return STEP_DONE;
-	}
-	key = json_string_value(kv);
-	if ((problem = bucket_key_problem(key, json_string_length(kv))) !=
-	    NULL) {
-		step_call_fail(call, 0, "bucket.get key \"%s\" is not safe: %s",
-		    key, problem);
-		return STEP_DONE;
-	}
 	if (bucket_is_s3(name))
 		return bucket_get_s3(call, name, key);
-
-	if (permit_bucket(step_call_allow(call), name, &err) != 0) {
-		step_call_fail(call, 0, "%s", err.message);
+	if ((root = bucket_call_root(call, "bucket.get", name)) == NULL)
 		return STEP_DONE;
-	}
-	if ((root = step_call_buckets_dir(call)) == NULL || *root == '\0') {
-		step_call_fail(call, 0, "bucket.get: no buckets folder is "
-		    "configured");
-		return STEP_DONE;
-	}
 	if ((pool = step_call_pool(call)) != NULL)
 		return bucket_get_local(call, pool, root, name, key);
 
@@ -423,30 +276,7 @@ bucket_get_start(struct step_call *call)
 static void
 bucket_get_check(const json_t *with, struct step_checker *chk)
 {
-	const json_t *bv, *kv;
-	const char *problem;
-
-	bv = json_object_get(with, "bucket");
-	if (bv == NULL)
-		step_check_error(chk, "with", "bucket.get needs \"bucket\"");
-	else if (!json_is_string(bv))
-		step_check_error(chk, "with.bucket", "bucket.get \"bucket\" "
-		    "must be a string");
-	else if (!step_value_is_template(bv) &&
-	    (problem = bucket_spec_problem(json_string_value(bv))) != NULL)
-		step_check_error(chk, "with.bucket", "%s", problem);
-
-	kv = json_object_get(with, "key");
-	if (kv == NULL)
-		step_check_error(chk, "with", "bucket.get needs \"key\"");
-	else if (!json_is_string(kv))
-		step_check_error(chk, "with.key", "bucket.get \"key\" must be "
-		    "a string");
-	else if (!step_value_is_template(kv) &&
-	    (problem = bucket_key_problem(json_string_value(kv),
-	    json_string_length(kv))) != NULL)
-		step_check_error(chk, "with.key", "bucket.get key \"%s\" is "
-		    "not safe: %s", json_string_value(kv), problem);
+	bucket_check_target("bucket.get", with, chk);
 }
 
 const struct step_entry step_bucket_get_entry = {
@@ -455,5 +285,5 @@ const struct step_entry step_bucket_get_entry = {
 	.keys = bucket_get_keys,
 	.check = bucket_get_check,
 	.start = bucket_get_start,
-	.cancel = bucket_get_cancel
+	.cancel = bucket_call_cancel
 };

@@ -26,6 +26,7 @@
 
 #include "fetch.h"
 #include "jsonenc.h"
+#include "log.h"
 #include "orchestrator.h"
 #include "steps.h"
 #include "strbuf.h"
@@ -373,6 +374,25 @@ http_request_fail(struct step_call *call, int retryable, const char *method,
 	free(what);
 }
 
+/* The run's log line of the attempt: method, URL as errors show it,
+ * status (or the transport's error) and duration. */
+static void
+http_request_log(struct step_call *call, const struct http_request *hr,
+    const struct fetch_response *resp)
+{
+	char *shown = orc_url_redact(resp->url != NULL ? resp->url : hr->url);
+
+	if (resp->error != NULL)
+		step_call_log(call, LOG_WARN, "%s %s: %s after %lld ms",
+		    hr->method, shown, resp->error,
+		    (long long)resp->duration_ms);
+	else
+		step_call_log(call, LOG_INFO, "%s %s: %ld in %lld ms",
+		    hr->method, shown, resp->status,
+		    (long long)resp->duration_ms);
+	free(shown);
+}
+
 /* The answer came (or the transport failed): finish the call. */
 static void
 http_request_done_cb(const struct fetch_response *resp, void *arg)
@@ -385,6 +405,7 @@ http_request_done_cb(const struct fetch_response *resp, void *arg)
 	json_t *out, *body;
 
 	step_call_set_data(call, NULL);
+	http_request_log(call, hr, resp);
 	if (resp->error != NULL) {
 		/* A refused redirect is a permission, and a body over the
 		 * cap will be as large again: neither is a passing fault. */

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "orchestrator.h"
 #include "steps.h"
+#include "strbuf.h"
 #include "template.h"
 #include "trace.h"
 
@@ -31,27 +32,12 @@ struct step_call {
 	const struct step_entry	*entry;
 	enum step_call_state	 state;
 
-	json_t			*step;
-	json_t			*with;
-	json_t			*input;
-	json_t			*input_schema;
-	json_t			*allow;
-	json_t			*secrets;
-	json_t			*trigger;
-	json_t			*steps;
-	int64_t			 timeout_ms;
-	struct fetch		*fetch;
-	struct pool		*pool;
-	struct worker_pool	*workers;
-	char			*run_id;
-	char			*workflow;
-	char			*workflow_dir;
-	char			*step_name;
-	char			*idempotency_key;
-	char			*buckets_dir;
-	int			 attempt;
-	struct event_base	*base;
-	char			 traceparent[TRACE_PARENT_LEN + 1];
+#define STEP_CALL_JSON(name)		json_t *name;
+#define STEP_CALL_STR(name)		char *name;
+#define STEP_CALL_VAL(type, name)	type name;
+#define STEP_CALL_TEXT(name, size)	char name[size];
+	STEP_CALL_FIELDS(STEP_CALL_JSON, STEP_CALL_STR, STEP_CALL_VAL,
+	    STEP_CALL_TEXT)
 
 	step_done_cb		 done_cb;
 	void			*done_arg;
@@ -63,6 +49,10 @@ struct step_call {
 	char			*error;
 	char			*next;
 	int64_t			 retry_after_ms;
+
+	struct step_log		*logs;		/* the run's log lines */
+	size_t			 nlogs;
+	struct step_log_bound	 log_bound;
 };
 
 /* Copies a borrowed string that may be NULL. */
@@ -112,30 +102,18 @@ step_call_create(const struct step_call_params *p, step_done_cb cb,
 	call = xcalloc(1, sizeof *call);
 	call->entry = p->entry;
 	call->state = STEP_CALL_NEW;
-	call->step = step_call_ref(p->step);
-	call->with = p->with != NULL ? step_call_ref(p->with) : json_object();
-	call->input = p->input != NULL ? step_call_ref(p->input) : json_null();
-	call->input_schema = step_call_ref(p->input_schema);
-	call->allow = step_call_ref(p->allow);
-	call->secrets = step_call_ref(p->secrets);
-	call->trigger = step_call_ref(p->trigger);
-	call->steps = step_call_ref(p->steps);
-	call->timeout_ms = p->timeout_ms;
-	call->fetch = p->fetch;
-	call->pool = p->pool;
-	call->workers = p->workers;
-	call->run_id = step_call_strdup(p->run_id);
-	call->workflow = step_call_strdup(p->workflow);
-	call->workflow_dir = step_call_strdup(p->workflow_dir);
-	call->step_name = step_call_strdup(p->step_name);
-	call->idempotency_key = step_call_strdup(p->idempotency_key);
-	call->buckets_dir = step_call_strdup(p->buckets_dir);
-	call->attempt = p->attempt;
-	call->base = p->base;
+#define STEP_COPY_JSON(name)	call->name = step_call_ref(p->name);
+#define STEP_COPY_STR(name)	call->name = step_call_strdup(p->name);
+#define STEP_COPY_VAL(type, name) call->name = p->name;
 	/* Inline, not allocated: it is copied for every traced attempt. */
-	if (p->traceparent != NULL)
-		snprintf(call->traceparent, sizeof call->traceparent, "%s",
-		    p->traceparent);
+#define STEP_COPY_TEXT(name, size) if (p->name != NULL)			\
+		snprintf(call->name, size, "%s", p->name);
+	STEP_CALL_FIELDS(STEP_COPY_JSON, STEP_COPY_STR, STEP_COPY_VAL,
+	    STEP_COPY_TEXT)
+	if (call->with == NULL)
+		call->with = json_object();
+	if (call->input == NULL)
+		call->input = json_null();
 	call->done_cb = cb;
 	call->done_arg = arg;
 	if (call->with == NULL || call->input == NULL)
@@ -195,172 +173,38 @@ step_call_free(struct step_call *call)
 		return;
 	step_call_cancel(call);
 
-	json_decref(call->step);
-	json_decref(call->with);
-	json_decref(call->input);
-	json_decref(call->input_schema);
-	json_decref(call->allow);
-	json_decref(call->secrets);
-	json_decref(call->trigger);
-	json_decref(call->steps);
+#define STEP_FREE_JSON(name)		json_decref(call->name);
+#define STEP_FREE_STR(name)		free(call->name);
+#define STEP_FREE_VAL(type, name)
+#define STEP_FREE_TEXT(name, size)
+	STEP_CALL_FIELDS(STEP_FREE_JSON, STEP_FREE_STR, STEP_FREE_VAL,
+	    STEP_FREE_TEXT)
 	json_decref(call->output);
-	free(call->run_id);
-	free(call->workflow);
-	free(call->workflow_dir);
-	free(call->step_name);
-	free(call->idempotency_key);
-	free(call->buckets_dir);
 	free(call->error);
 	free(call->next);
+	while (call->nlogs > 0)
+		free(call->logs[--call->nlogs].text);
+	free(call->logs);
 	free(call);
 }
 
-/* The input the step works on; never NULL (json null). */
-const json_t *
-step_call_input(const struct step_call *call)
-{
-	return call->input;
-}
-
-/* The rendered "with" object; never NULL. */
-const json_t *
-step_call_with(const struct step_call *call)
-{
-	return call->with;
-}
-
-/* The step object as written in the workflow, or NULL. */
-const json_t *
-step_call_step(const struct step_call *call)
-{
-	return call->step;
-}
-
-/* The run this attempt belongs to. */
-const char *
-step_call_run_id(const struct step_call *call)
-{
-	return call->run_id;
-}
-
-/* The workflow's name. */
-const char *
-step_call_workflow(const struct step_call *call)
-{
-	return call->workflow;
-}
-
-/* The folder of the workflow's file, for relative paths. */
-const char *
-step_call_workflow_dir(const struct step_call *call)
-{
-	return call->workflow_dir;
-}
-
-/* The step's name in its workflow. */
-const char *
-step_call_step_name(const struct step_call *call)
-{
-	return call->step_name;
-}
-
-/* The attempt number, from 1. */
-int
-step_call_attempt(const struct step_call *call)
-{
-	return call->attempt;
-}
-
-/* The key to pass downstream, stable per step. */
-const char *
-step_call_idempotency_key(const struct step_call *call)
-{
-	return call->idempotency_key;
-}
-
-/* The event loop for waiting steps, or NULL. */
-struct event_base *
-step_call_base(const struct step_call *call)
-{
-	return call->base;
-}
-
-/* The root folder of local buckets. */
-const char *
-step_call_buckets_dir(const struct step_call *call)
-{
-	return call->buckets_dir;
-}
-
-/* The workflow's "input" schema, or NULL. */
-const json_t *
-step_call_input_schema(const struct step_call *call)
-{
-	return call->input_schema;
-}
-
-/* The workflow's "allow" object, or NULL. */
-const json_t *
-step_call_allow(const struct step_call *call)
-{
-	return call->allow;
-}
-
-/* The workflow's "secrets" array, or NULL. */
-const json_t *
-step_call_secrets(const struct step_call *call)
-{
-	return call->secrets;
-}
-
-/* The loop's HTTP client, or NULL when the engine has none. */
-struct fetch *
-step_call_fetch(const struct step_call *call)
-{
-	return call->fetch;
-}
-
-/* The loop's file I/O threads, or NULL when the engine has none. */
-struct pool *
-step_call_pool(const struct step_call *call)
-{
-	return call->pool;
-}
-
-/* The engine's worker processes for user code, or NULL. */
-struct worker_pool *
-step_call_workers(const struct step_call *call)
-{
-	return call->workers;
-}
-
-/* The run's input (the trigger payload), or NULL. */
-const json_t *
-step_call_trigger(const struct step_call *call)
-{
-	return call->trigger;
-}
-
-/* The outputs of the steps that ran before, by name, or NULL. */
-const json_t *
-step_call_steps(const struct step_call *call)
-{
-	return call->steps;
-}
-
-/* The attempt's traceparent value, or NULL. */
-const char *
-step_call_traceparent(const struct step_call *call)
-{
-	return call->traceparent[0] != '\0' ? call->traceparent : NULL;
-}
-
-/* The step's timeout in ms as the engine enforces it, or 0. */
-int64_t
-step_call_timeout_ms(const struct step_call *call)
-{
-	return call->timeout_ms;
-}
+/* The accessors of STEP_CALL_FIELDS (steps.h): the call's copies. */
+#define STEP_GET_FIELD(type, name)					\
+	type								\
+	step_call_##name(const struct step_call *call)			\
+	{								\
+		return call->name;					\
+	}
+#define STEP_GET_JSON_FIELD(name)	STEP_GET_FIELD(const json_t *, name)
+#define STEP_GET_STR_FIELD(name)	STEP_GET_FIELD(const char *, name)
+#define STEP_GET_TEXT_FIELD(name, size)					\
+	const char *							\
+	step_call_##name(const struct step_call *call)			\
+	{								\
+		return call->name[0] != '\0' ? call->name : NULL;	\
+	}
+STEP_CALL_FIELDS(STEP_GET_JSON_FIELD, STEP_GET_STR_FIELD, STEP_GET_FIELD,
+    STEP_GET_TEXT_FIELD)
 
 /* Keeps a pointer for the step (its timer, its request); not freed here. */
 void
@@ -521,4 +365,125 @@ int
 step_value_is_template(const json_t *v)
 {
 	return json_is_string(v) && template_has_expr(json_string_value(v));
+}
+
+/* text (len bytes, cut at a NUL) with the value of every secret the
+ * workflow lists replaced by "[secret]": a new string. */
+static char *
+step_call_mask(const struct step_call *call, const char *text, size_t len)
+{
+	struct strbuf	 b = STRBUF_INIT;
+	const json_t	*e;
+	const char	*v, *p, *hit;
+	char		*cur;
+	size_t		 i, vlen;
+
+	cur = xstrndup(text, strnlen(text, len));
+	json_array_foreach(call->secrets, i, e) {
+		if (!json_is_string(e) ||
+		    (v = getenv(json_string_value(e))) == NULL ||
+		    (vlen = strlen(v)) == 0)
+			continue;
+		for (p = cur; (hit = strstr(p, v)) != NULL; p = hit + vlen) {
+			strbuf_add(&b, p, (size_t)(hit - p));
+			strbuf_puts(&b, "[secret]");
+		}
+		strbuf_puts(&b, p);
+		free(cur);
+		cur = strbuf_take(&b);
+	}
+	return cur;
+}
+
+/* Counts a line against a bound; see steps.h. */
+int
+step_log_admit(struct step_log_bound *b, size_t len, size_t *keep)
+{
+	if (b->lines < STEP_LOG_LINES && b->bytes < STEP_LOG_BYTES) {
+		*keep = len < STEP_LOG_BYTES - b->bytes ? len :
+		    STEP_LOG_BYTES - b->bytes;
+	} else if (!b->full) {
+		b->full = 1;
+		*keep = len < STEP_LOG_LAST ? len : STEP_LOG_LAST;
+	} else {
+		b->dropped++;
+		return 0;
+	}
+	b->lines++;
+	b->bytes += *keep;
+	return 1;
+}
+
+/* Cuts a log line and makes it valid UTF-8 (JSON carries it). */
+void
+step_log_cut(char *s, size_t max)
+{
+	size_t	 len = strlen(s);
+	json_t	*probe;
+	char	*p;
+
+	if (len > max) {
+		len = max;
+		while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+			len--;
+		s[len] = '\0';
+	}
+	if ((probe = json_stringn(s, len)) != NULL) {
+		json_decref(probe);
+		return;
+	}
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+}
+
+/* One line of the run's log; see steps.h. */
+void
+step_call_log_text(struct step_call *call, int level, const char *text,
+    size_t len)
+{
+	struct step_log	*l;
+	char		*msg;
+	size_t		 keep;
+
+	msg = step_call_mask(call, text, len);
+	log_at((enum log_level)level, "%s: run %s step %s: %s", __func__,
+	    call->run_id != NULL ? call->run_id : "-",
+	    call->step_name != NULL ? call->step_name : call->entry->name,
+	    msg);
+	if (!step_log_admit(&call->log_bound, strlen(msg), &keep)) {
+		free(msg);
+		return;
+	}
+	step_log_cut(msg, keep);
+	if ((call->nlogs & (call->nlogs - 1)) == 0)
+		call->logs = xrealloc(call->logs, (call->nlogs == 0 ? 1 :
+		    call->nlogs * 2) * sizeof *call->logs);
+	l = &call->logs[call->nlogs++];
+	l->at = orc_now_ms();
+	l->level = level;
+	l->text = msg;
+}
+
+/* One formatted line of the run's log. */
+void
+step_call_log(struct step_call *call, int level, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*text;
+
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	step_call_log_text(call, level, text, strlen(text));
+	free(text);
+}
+
+/* The lines logged so far. */
+const struct step_log *
+step_call_logs(const struct step_call *call, size_t *n, size_t *dropped)
+{
+	*n = call->nlogs;
+	*dropped = call->log_bound.dropped;
+	return call->logs;
 }

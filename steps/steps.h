@@ -53,32 +53,50 @@ const struct step_entry	*steps_find(const char *);
 /* All entries, NULL-terminated, in the order of steps/steps.c. */
 const struct step_entry *const *steps_all(void);
 
+/*
+ * What the engine gives one attempt, each field once: a line makes the
+ * member of step_call_params (borrowed), the call's own copy and the
+ * accessor step_call_NAME() for the step. JSON: a value, referenced by
+ * the call; STR: a string, copied; VAL: a type kept as given; TEXT: a
+ * short string kept inline (copied for every attempt), NULL when empty.
+ */
+#define STEP_CALL_FIELDS(JSON, STR, VAL, TEXT)				\
+	JSON(step)		/* the step object as written */	\
+	JSON(with)		/* rendered; NULL means {} */		\
+	JSON(input)		/* NULL means null */			\
+	STR(run_id)							\
+	STR(workflow)		/* its name */				\
+	STR(workflow_dir)	/* folder of the file */		\
+	STR(step_name)							\
+	VAL(int, attempt)	/* 1-based */				\
+	STR(idempotency_key)	/* stable per step */			\
+	VAL(struct event_base *, base)	/* may be NULL for pure steps */ \
+	STR(buckets_dir)	/* root of local buckets */		\
+	JSON(input_schema)	/* the workflow's, or NULL */		\
+	JSON(allow)		/* the workflow's, or NULL */		\
+	/* the workflow's "secrets": environment variables it may read */ \
+	JSON(secrets)							\
+	VAL(struct fetch *, fetch)	/* HTTP on the loop, or NULL */	\
+	/* file I/O threads (pool.h); NULL: do it inline */		\
+	VAL(struct pool *, pool)					\
+	JSON(trigger)		/* the run's input, or NULL */		\
+	JSON(steps)		/* earlier outputs, {"NAME": output} */	\
+	VAL(int64_t, timeout_ms)	/* the step's; 0: unknown */	\
+	/* user code's processes (worker.h); NULL: run it in process */ \
+	VAL(struct worker_pool *, workers)				\
+	/* the attempt's span as a traceparent value for the requests it \
+	 * makes, or NULL when the engine does not trace */		\
+	TEXT(traceparent, TRACE_PARENT_LEN + 1)
+
 /* What the engine gives one attempt. All borrowed; the call keeps copies. */
+#define STEP_PARAM_JSON(name)		const json_t *name;
+#define STEP_PARAM_STR(name)		const char *name;
+#define STEP_PARAM_VAL(type, name)	type name;
+#define STEP_PARAM_TEXT(name, size)	const char *name;
 struct step_call_params {
 	const struct step_entry	*entry;
-	const json_t		*step;		/* the step object as written */
-	const json_t		*with;		/* rendered; NULL means {} */
-	const json_t		*input;		/* NULL means null */
-	const char		*run_id;
-	const char		*workflow;	/* its name */
-	const char		*workflow_dir;	/* folder of the file */
-	const char		*step_name;
-	int			 attempt;	/* 1-based */
-	const char		*idempotency_key;
-	struct event_base	*base;		/* may be NULL for pure steps */
-	const char		*buckets_dir;	/* root of local buckets */
-	const json_t		*input_schema;	/* the workflow's, or NULL */
-	const json_t		*allow;		/* the workflow's, or NULL */
-	const json_t		*secrets;	/* the workflow's, or NULL */
-	struct fetch		*fetch;		/* HTTP on the loop, or NULL */
-	struct pool		*pool;		/* file I/O threads, or NULL */
-	const json_t		*trigger;	/* the run's input, or NULL */
-	const json_t		*steps;		/* earlier outputs by name */
-	int64_t			 timeout_ms;	/* the step's; 0: unknown */
-	struct worker_pool	*workers;	/* user code's processes */
-	/* The attempt's span as a traceparent value for the requests it
-	 * makes, or NULL when the engine does not trace. */
-	const char		*traceparent;
+	STEP_CALL_FIELDS(STEP_PARAM_JSON, STEP_PARAM_STR, STEP_PARAM_VAL,
+	    STEP_PARAM_TEXT)
 };
 
 typedef void (*step_done_cb)(struct step_call *, void *);
@@ -92,36 +110,31 @@ enum step_status step_call_start(struct step_call *);
 void		 step_call_cancel(struct step_call *);
 void		 step_call_free(struct step_call *);
 
-/* For the step: what it works on. Borrowed for the life of the call. */
-const json_t	*step_call_input(const struct step_call *);
-const json_t	*step_call_with(const struct step_call *);	/* never NULL */
-const json_t	*step_call_step(const struct step_call *);
-const char	*step_call_run_id(const struct step_call *);
-const char	*step_call_workflow(const struct step_call *);
-const char	*step_call_workflow_dir(const struct step_call *);
-const char	*step_call_step_name(const struct step_call *);
-int		 step_call_attempt(const struct step_call *);
-const char	*step_call_idempotency_key(const struct step_call *);
-struct event_base *step_call_base(const struct step_call *);
-const char	*step_call_buckets_dir(const struct step_call *);
-const json_t	*step_call_input_schema(const struct step_call *);
-const json_t	*step_call_allow(const struct step_call *);
-/* The workflow's "secrets": names of environment variables it may read. */
-const json_t	*step_call_secrets(const struct step_call *);
-struct fetch	*step_call_fetch(const struct step_call *);
-/* Worker threads for blocking file work (pool.h); NULL: do it inline. */
-struct pool	*step_call_pool(const struct step_call *);
-/* The run's input and the outputs of earlier steps ({"NAME": output}). */
-const json_t	*step_call_trigger(const struct step_call *);	/* or NULL */
-const json_t	*step_call_steps(const struct step_call *);	/* or NULL */
-/* Worker processes for user code (worker.h); NULL: run it in process. */
-struct worker_pool *step_call_workers(const struct step_call *);
-/* The attempt's traceparent value, or NULL when not traced. */
-const char	*step_call_traceparent(const struct step_call *);
-/* The step's timeout as the engine applies it; 0 when not given. */
-int64_t		 step_call_timeout_ms(const struct step_call *);
+/* For the step: what it works on (STEP_CALL_FIELDS), borrowed for the
+ * life of the call; step_call_with and step_call_input are never NULL. */
+#define STEP_GET_JSON(name)	const json_t *step_call_##name(	\
+				    const struct step_call *);
+#define STEP_GET_STR(name)	const char *step_call_##name(		\
+				    const struct step_call *);
+#define STEP_GET_VAL(type, name) type step_call_##name(		\
+				    const struct step_call *);
+#define STEP_GET_TEXT(name, size) STEP_GET_STR(name)
+STEP_CALL_FIELDS(STEP_GET_JSON, STEP_GET_STR, STEP_GET_VAL, STEP_GET_TEXT)
+
+/* Keeps the step's own pointer (its timer, its request); not freed. */
 void		 step_call_set_data(struct step_call *, void *);
 void		*step_call_data(const struct step_call *);
+
+/*
+ * For the step: a line of the run's log, kept with the run whatever the
+ * daemon's log level (which it is written to as well). level is an enum
+ * log_level (log.h). The values of the workflow's secrets are masked as
+ * "[secret]"; a call keeps lines within a struct step_log_bound.
+ */
+void	step_call_log(struct step_call *, int level, const char *, ...)
+	    ORC_PRINTF(3, 4);
+void	step_call_log_text(struct step_call *, int level, const char *,
+	    size_t);
 
 /* For the step: how it finishes. succeed takes ownership of output. */
 void	step_call_succeed(struct step_call *, json_t *);
@@ -142,6 +155,39 @@ int		 step_call_retryable(const struct step_call *);
 const char	*step_call_next(const struct step_call *);	/* or NULL */
 /* The least backoff the step asked for before a retry; 0 when none. */
 int64_t		 step_call_retry_after_ms(const struct step_call *);
+/*
+ * How many log lines are kept: STEP_LOG_LINES lines and STEP_LOG_BYTES
+ * bytes, then one more line of at most STEP_LOG_LAST bytes (a step that
+ * bounds its own lines, as lua does, says there what it dropped), then
+ * none; the lines not kept are counted. An attempt keeps that much, and
+ * so does a run.
+ */
+#define STEP_LOG_LINES	1000
+#define STEP_LOG_BYTES	(256 * 1024)
+#define STEP_LOG_LAST	1024
+struct step_log_bound {
+	size_t		 lines;
+	size_t		 bytes;
+	size_t		 dropped;
+	int		 full;		/* the last line went in */
+};
+/* Counts a line of len bytes: 0 when it is dropped, else 1 and *keep,
+ * the bytes of it to keep (cut it with step_log_cut). */
+int		 step_log_admit(struct step_log_bound *, size_t len,
+		    size_t *keep);
+/* Cuts a line to at most max bytes on a character's start and makes it
+ * valid UTF-8: the bytes of a broken sequence become '?'. */
+void		 step_log_cut(char *, size_t max);
+
+/* The lines logged so far (lent until the call is freed), with the
+ * number dropped. */
+struct step_log {
+	int64_t		 at;		/* ms since the epoch */
+	int		 level;
+	char		*text;		/* UTF-8, no NUL */
+};
+const struct step_log *step_call_logs(const struct step_call *, size_t *n,
+		    size_t *dropped);
 
 /* For check functions: whether a value as written is a template (a
  * string with a {{ }} expression), which is checked elsewhere. */
@@ -162,9 +208,5 @@ extern const struct step_entry step_wait_entry;
 extern const struct step_entry step_transform_entry;
 extern const struct step_entry step_lua_entry;
 extern const struct step_entry step_http_request_entry;
-
-/* bucket.put stages local writes in unnamed files where the system allows
- * (1, the default) or always in named temporary files (0): for tests. */
-void	step_bucket_put_unnamed(int);
 
 #endif

@@ -176,4 +176,13 @@ expect_eq "the README's lifecycle table is orchestrator fsm's output" "" \
 expect_exit 2 orch fsm extra
 expect_contains "fsm takes no argument" "$(err)" 'unexpected "extra"'
 
+# A setting from the environment that is not allowed stops the command,
+# naming the variable, before anything runs.
+for c in serve "run $TOP_SRCDIR/workflows/order-report.json"; do
+	expect_exit 1 env ORCH_LEASE_MS=10s "$ORCH_BIN" $c --db "$DB"
+	expect_eq "${c%% *} names a bad ORCH_LEASE_MS" "orchestrator ${c%% *}: \
+ORCH_LEASE_MS \"10s\" is not a number from 1 to 4611686018427387903" \
+	    "$(err)"
+done
+
 finish

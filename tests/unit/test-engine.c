@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "conf.h"
 #include "diag.h"
 #include "engine.h"
 #include "log.h"
@@ -1004,6 +1005,7 @@ cut_and_take_over(struct tctx *t, int crash)
 {
 	struct engine_config cfg;
 	struct engine_watch w = watch(t);
+	struct orc_config conf;
 	struct orc_error err;
 	int count = -1;
 
@@ -1013,8 +1015,12 @@ cut_and_take_over(struct tctx *t, int crash)
 		return -1;
 	if (steal_leases() != 0)
 		return -1;
+	/* The new engine reads ORCH_CRASH_RESUMES as a command would. */
+	if (conf_load(&conf, &err) != 0)
+		return -1;
 	memset(&cfg, 0, sizeof cfg);
 	cfg.buckets_dir = "buckets";
+	cfg.conf = &conf;
 	t->engine = engine_create(t->base, t->store, &cfg);
 	if (engine_resume(t->engine, NULL, NULL, &w, &count, &err) != 0)
 		return -1;

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "bucket.h"
+#include "durable.h"
 #include "orchestrator.h"
 #include "pool.h"
 #include "steps.h"
@@ -692,9 +693,9 @@ static void
 test_steps_bucket_put(void)
 {
 	bucket_put_writes(1);
-	step_bucket_put_unnamed(0);
+	durable_unnamed(0);
 	bucket_put_writes(0);
-	step_bucket_put_unnamed(1);
+	durable_unnamed(1);
 }
 
 /* The idle watcher of pool_run_idle. */
@@ -1146,11 +1147,11 @@ test_steps_bucket_symlink_walk(void)
 {
 	bucket_symlink_case(1);
 	/* Named staging (no O_TMPFILE) resolves the same way. */
-	step_bucket_put_unnamed(0);
+	durable_unnamed(0);
 	check_fails(&step_bucket_put_entry,
 	    "{\"bucket\":\"ok\",\"key\":\"link/y.txt\"}", j("\"y\""), NULL,
 	    0, "\"link\" is a symbolic link", __LINE__);
-	step_bucket_put_unnamed(1);
+	durable_unnamed(1);
 	CHECK(access("outside/y.txt", F_OK) != 0);
 	CHECK(count_temp_files("outside") == 0);
 }

@@ -283,7 +283,7 @@ test_store_migrate(void)
 	    query_int("SELECT max(version) FROM schema_version"));
 	CHECK(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = "
 	    "'public' AND tablename IN ('runs', 'steps', 'transitions', "
-	    "'definitions', 'run_counts')") == 5);
+	    "'definitions', 'run_counts', 'run_logs')") == 6);
 	CHECK(query_int("SELECT count(*) FROM pg_indexes WHERE indexname IN "
 	    "('runs_idempotency', 'transitions_run', 'runs_finished')") == 3);
 	/* Steps and transitions keep no foreign key (migration 5). */
@@ -304,7 +304,7 @@ test_store_migrate(void)
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 7);
+	CHECK(query_int("PRAGMA user_version") == 8);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'index' AND name = 'runs_cron_key'") == 1);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -326,10 +326,10 @@ test_store_migrate(void)
 	REQUIRE(s != NULL);
 	store_close(s);
 
-	REQUIRE(exec_sql(DB, "PRAGMA user_version = 8") == 0);
+	REQUIRE(exec_sql(DB, "PRAGMA user_version = 9") == 0);
 	s = store_open(DB, 0, NULL, &err);
 	CHECK(s == NULL);
-	CHECK_CONTAINS(err.message, "s.db: schema version 8 is newer");
+	CHECK_CONTAINS(err.message, "s.db: schema version 9 is newer");
 	store_close(s);
 }
 
@@ -2198,11 +2198,11 @@ test_store_readonly(void)
 	CHECK_STR(err.message, "other.db: not an orchestrator database "
 	    "(schema version 0)");
 
-	REQUIRE(exec_sql("newer.db", "PRAGMA user_version = 9") == 0);
+	REQUIRE(exec_sql("newer.db", "PRAGMA user_version = 10") == 0);
 	s = store_open("newer.db", STORE_READONLY, NULL, &err);
 	CHECK(s == NULL);
 	CHECK_STR(err.message, "newer.db: not an orchestrator database "
-	    "(schema version 9)");
+	    "(schema version 10)");
 
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
@@ -2399,6 +2399,94 @@ purge_init(struct store_purge *p)
 	p->scan = 3;
 	p->now = 100000;
 	p->default_ms = STORE_FOREVER;
+}
+
+/* Collects log lines as "id:step:attempt:level:message;". */
+static int
+log_line_cb(const struct log_rec *l, void *arg)
+{
+	char *buf = arg;
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, 512 - n, "%s:%d:%d:%s;", l->step ? l->step : "-",
+	    l->attempt, l->level, l->message);
+	return 0;
+}
+
+/* Fills log line i of run r. */
+static void
+mklog(struct log_rec *l, const struct run_rec *r, int i, const char *msg)
+{
+	memset(l, 0, sizeof *l);
+	memcpy(l->run_id, r->id, sizeof l->run_id);
+	l->at = 1000 + i;
+	l->step = i == 2 ? NULL : (char *)"first";
+	l->attempt = i;
+	l->level = i % 4;
+	l->message = (char *)msg;
+}
+
+/* Log lines ride with a run's changes, come back in the order written
+ * (all, or after a line), and go when the run is purged. */
+static void
+test_store_logs(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct store_change	 ch;
+	struct store_purge	 p;
+	struct transition_rec	 t;
+	struct log_rec		 l[3];
+	struct run_rec		 r;
+	char			 buf[512] = "";
+	int64_t			 first = 0;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	mkrun(&r, 1, "wf", RUN_RUNNING);
+	mktrans(&t, &r, -1, RUN_RUNNING, "created", r.created_at);
+	mklog(&l[0], &r, 0, "one \"quoted\"");
+	mklog(&l[1], &r, 1, "two caf\xc3\xa9");
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	ch.flags = STORE_RUN_INSERT;
+	ch.transition = &t;
+	ch.logs = l;
+	ch.nlogs = 2;
+	store_submit(s, &ch);
+	/* The change's copy is the store's: the caller's may go. */
+	l[0].message = (char *)"changed";
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(query_int("SELECT count(*) FROM run_logs") == 2);
+	r.state = RUN_SUCCEEDED;
+	r.finished_at = 5000;
+	mktrans(&t, &r, RUN_RUNNING, RUN_SUCCEEDED, "succeeded", 5000);
+	mklog(&l[2], &r, 2, "three");
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	ch.transition = &t;
+	ch.logs = &l[2];
+	ch.nlogs = 1;
+	store_submit(s, &ch);
+	REQUIRE(store_flush(s, &err) == 0);
+	REQUIRE(store_list_logs(s, r.id, 0, log_line_cb, buf, &err) == 0);
+	CHECK_STR(buf, "first:0:0:one \"quoted\";first:1:1:two caf\xc3\xa9;"
+	    "-:2:2:three;");
+	first = query_int("SELECT min(id) FROM run_logs");
+	buf[0] = '\0';
+	REQUIRE(store_list_logs(s, r.id, first, log_line_cb, buf, &err) == 0);
+	CHECK_STR(buf, "first:1:1:two caf\xc3\xa9;-:2:2:three;");
+	buf[0] = '\0';
+	REQUIRE(store_list_logs(s, "R0000000000000000000000009", 0,
+	    log_line_cb, buf, &err) == 0);
+	CHECK_STR(buf, "");
+
+	/* Purged with the run. */
+	purge_init(&p);
+	CHECK(purge_all(s, &p) == 1);
+	CHECK(query_int("SELECT count(*) FROM run_logs") == 0);
+	unrun(&r);
+	store_close(s);
 }
 
 /* Prune's filters: never a live run, each filter, the dry run, and the
@@ -2835,6 +2923,7 @@ main(void)
 	RUN(test_store_purge_on_loop);
 	RUN(test_store_purge_kept_callback);
 	RUN(test_store_change_of_purged_run);
+	RUN(test_store_logs);
 #ifndef TEST_STORE_PG
 	RUN(test_store_purge_vacuum);
 #endif
