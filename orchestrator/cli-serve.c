@@ -556,6 +556,8 @@ cli_serve(int argc, char **argv)
 	}
 	serve_signals(&sv);
 	serve_resume(&sv);
+	/* Runs that wait in the store alone are taken back when due. */
+	engine_wake_start(sv.engine);
 	serve_claim_start(&sv);
 	serve_target_start(&sv);
 	/* After the resume: overlap sees the runs taken over. */

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "format.h"
 #include "conf.h"
 #include "diag.h"
 #include "log.h"
@@ -186,6 +187,11 @@ static const struct cli_command cli_commands[] = {
 	  "--db FILE restores it)",
 	  "  FILE                  the copy (its blob files go to a blobs "
 	  "folder beside it)\n" },
+	{ "signal", cli_signal, "RUN_ID STEP [--input FILE|-] [--url URL]",
+	  "deliver a signal to a run waiting on a wait.signal step: the "
+	  "input is that step's output",
+	  "  --input FILE|-        the signal's JSON (- reads stdin; "
+	  "default {})\n" },
 	{ "fsm", cli_fsm, "(no arguments)",
 	  "print the run state machine: phase, event, condition, next "
 	  "phase, transition recorded, effects (first matching row wins)",
@@ -293,7 +299,7 @@ static int
 cli_takes_url(const char *cmd)
 {
 	static const char *const with_url[] = { "runs", "show", "retry",
-	    "cancel", "trigger", "dashboard", "schedules", NULL };
+	    "cancel", "trigger", "dashboard", "schedules", "signal", NULL };
 
 	return cli_listed(with_url, cmd);
 }
@@ -574,7 +580,7 @@ cli_finished_cb(const struct engine_result *r, void *arg)
 {
 	struct cli_engine *ce = arg;
 
-	if (r->state != RUN_SUCCEEDED)
+	if (r->state != RUN_SUCCEEDED && r->state != RUN_WAITING)
 		ce->failed++;
 	json_decref(ce->output);
 	ce->output = r->output ? json_deep_copy(r->output) : NULL;
@@ -669,8 +675,16 @@ cli_load_workflow(const char *path)
 void
 cli_print_result(FILE *f, const struct engine_result *r)
 {
+	char at[40];
+
 	if (r->state == RUN_SUCCEEDED)
 		fprintf(f, "run %s (%s) succeeded\n", r->run_id, r->workflow);
+	else if (r->state == RUN_WAITING)
+		fprintf(f, "run %s (%s) waits on step %s until %s at the "
+		    "latest; orchestrator serve takes it up then, or when it "
+		    "is signalled\n", r->run_id, r->workflow,
+		    r->step != NULL ? r->step : "-",
+		    format_time(r->due_at, at, sizeof at));
 	else
 		fprintf(f, "run %s (%s) %s: %s\n", r->run_id, r->workflow,
 		    run_state_name(r->state), r->error ? r->error : "-");

@@ -143,5 +143,6 @@ int	cli_schedules(int, char **);
 int	cli_prune(int, char **);
 int	cli_backup(int, char **);
 int	cli_fsm(int, char **);
+int	cli_signal(int, char **);
 
 #endif

@@ -48,6 +48,7 @@ struct run {
 	int			 pending;	/* changes not committed yet */
 	int			 barriers;	/* of those, not replayable */
 	int			 done;		/* final and reported */
+	int			 asleep;	/* waiting, to leave memory */
 	int			 lost;		/* the store refused it */
 	struct engine_watch	 watch;
 	/* Admission (engine-admit.c). */
@@ -134,7 +135,13 @@ struct engine {
 	struct loop_lag		*lag;		/* or NULL */
 	json_t			*replay;	/* recorded outputs, or NULL */
 	struct trace		*trace;		/* span export, or NULL */
+	int			 keep_waiting;	/* waiting runs stay in memory */
+	struct event		*wake_ev;	/* takes due sleepers back */
+	int64_t			 wake_at;	/* when it fires, or 0 */
 };
+
+/* A run waiting for a signal or a time longer than this leaves memory. */
+#define ENGINE_WAIT_IN_MEMORY_MS	10000
 
 /* Whether the engine exports spans: the only cost when it does not. */
 #define ENGINE_TRACING(run)	((run)->engine->trace != NULL)
@@ -149,6 +156,9 @@ void		 engine_def_add(struct engine *, struct workflow *);
 void		 engine_run_redrive(struct run *, unsigned);
 void		 engine_run_free_now(struct run *);
 void		 engine_run_drop(struct run *);
+void		 engine_run_output(struct run *, json_t *output,
+		    const struct engine_watch *notify);
+void		 engine_run_arm_deadline(struct run *);
 void		 engine_run_note_dead(struct run *, const char *event);
 void		 engine_run_continue(struct run *);
 
@@ -172,6 +182,9 @@ int		 engine_key_find(struct engine *, const char *workflow,
 		    const char *key, char id[RUN_ID_LEN + 1], int in_store);
 void		 engine_key_add(struct run *, const char *key);
 void		 engine_gates_free(struct engine *);
+
+/* engine-load.c: runs waiting in the store are taken back when due. */
+void		 engine_wake_note(struct engine *, int64_t due);
 
 /* engine-flow.c: flow control policy; never moves a run itself. */
 int		 engine_flow_keys(const struct workflow *, const json_t *input,

@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "diag.h"
 #include "engine-internal.h"
 #include "log.h"
 #include "schema.h"
+#include "steps.h"
 #include "workflow.h"
 
 /* The definition a run is pinned to: in memory, else from the store. */
@@ -269,6 +272,8 @@ engine_resume(struct engine *e, const char *const *ids, const char *workflow,
 	return rv;
 }
 
+static void	engine_wake_arm(struct engine *);
+
 /* The commit thread claimed runs for engine_claim_async. */
 static void
 engine_claimed_cb(const struct run_rec *recs, size_t n,
@@ -288,6 +293,64 @@ engine_claimed_cb(const struct run_rec *recs, size_t n,
 	}
 	if ((count = engine_resume_recs(e, recs, n, NULL)) > 0)
 		log_info("%s: took over %d runs", __func__, count);
+	if (e->wake_ev != NULL)
+		engine_wake_arm(e);
+}
+
+/* The next sleeper is due (or it is time to look): claim what is due. */
+static void
+engine_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+
+	e->wake_at = 0;
+	if (e->paused)
+		return;
+	engine_claim_async(e);
+}
+
+/* Arms the wake for at (ms since the epoch). */
+static void
+engine_wake_at(struct engine *e, int64_t at)
+{
+	int64_t ms = at - orc_now_ms();
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	e->wake_at = at;
+	evtimer_add(e->wake_ev, &tv);
+}
+
+/* Arms the wake for the next sleeper in the store, and at the latest in
+ * half a lease: another node may put a run to sleep meanwhile. */
+static void
+engine_wake_arm(struct engine *e)
+{
+	struct orc_error err;
+	int64_t due = 0, latest = orc_now_ms() + e->lease_ms / 2;
+
+	if (store_next_wake(e->store, &due, &err) != 0)
+		log_warn("%s: %s", __func__, err.message);
+	engine_wake_at(e, due > 0 && due < latest ? due : latest);
+}
+
+void
+engine_wake_start(struct engine *e)
+{
+	if (e->wake_ev == NULL)
+		e->wake_ev = evtimer_new(e->base, engine_wake_cb, e);
+	engine_wake_arm(e);
+}
+
+/* A run went to sleep in the store until due: wake then, if sooner. */
+void
+engine_wake_note(struct engine *e, int64_t due)
+{
+	if (e->wake_ev != NULL && (e->wake_at == 0 || due < e->wake_at))
+		engine_wake_at(e, due);
 }
 
 /* Takes over the runs of processes that died, like engine_resume of every
@@ -540,6 +603,97 @@ engine_cancel(struct engine *e, const char *id, struct orc_error *err)
 	resume_ctx_clear(&rc);
 	run_rec_clear(&rec);
 	return rv;
+}
+
+/* Whether a run (its record, its definition) waits for a signal on step;
+ * err says what it waits for instead. */
+static int
+signal_check(const struct run_rec *rec, struct workflow *wf,
+    const char *step, struct orc_error *err)
+{
+	const struct workflow_step *ws;
+	int idx;
+
+	if (rec->state != RUN_WAITING) {
+		orc_error_set(err, ORC_ESTATE, "run %s is %s: it waits for no "
+		    "signal", rec->id, run_state_name(rec->state));
+		return -1;
+	}
+	idx = rec->step != NULL ? workflow_step_index(wf, rec->step) : -1;
+	ws = idx >= 0 ? workflow_step_at(wf, (size_t)idx) : NULL;
+	if (ws == NULL || workflow_step_entry(ws)->due != STEP_DUE_FAILS) {
+		orc_error_set(err, ORC_ESTATE, "run %s waits for its time on "
+		    "step %s, not for a signal", rec->id,
+		    rec->step != NULL ? rec->step : "-");
+		return -1;
+	}
+	if (strcmp(rec->step, step) != 0) {
+		orc_error_set(err, ORC_ESTATE, "run %s waits for a signal on "
+		    "step %s, not on %s", rec->id, rec->step, step);
+		return -1;
+	}
+	return 0;
+}
+
+/* A signal to a run that waits in the store: claimed, loaded, given. */
+static int
+signal_stored(struct engine *e, const char *id, const char *step,
+    json_t *body, const struct engine_watch *watch, struct orc_error *err)
+{
+	struct resume_ctx rc = { e, NULL, 0, NULL, 0 };
+	const char *ids[2] = { id, NULL };
+	struct workflow *wf;
+	struct run_rec rec;
+	struct run *run;
+	int rv = -1;
+
+	memset(&rec, 0, sizeof rec);
+	if (store_get_run(e->store, id, &rec, err) != 0)
+		return -1;
+	if ((wf = engine_def_get(e, rec.def_hash, err)) == NULL ||
+	    signal_check(&rec, wf, step, err) != 0 ||
+	    run_check_lease(e, &rec, err) != 0 ||
+	    engine_claim(e, ids, NULL, &rc, err) != 0)
+		goto out;
+	if (rc.n != 1)
+		orc_error_set(err, ORC_EBUSY, "run %s is being taken up by "
+		    "another process; try again", rec.id);
+	else if ((run = engine_run_load(e, &rc.recs[0], NULL, err)) != NULL) {
+		/* It may have moved between the read and the claim. */
+		if (signal_check(&run->rec, run->wf, step, err) != 0) {
+			engine_run_continue(run);
+			goto out;
+		}
+		if (watch != NULL)
+			run->watch = *watch;
+		engine_run_arm_deadline(run);
+		engine_run_output(run, json_incref(body), NULL);
+		rv = 0;
+	}
+out:
+	resume_ctx_clear(&rc);
+	run_rec_clear(&rec);
+	return rv;
+}
+
+int
+engine_signal(struct engine *e, const char *id, const char *step,
+    json_t *body, const struct engine_watch *watch, struct orc_error *err)
+{
+	struct run *run = engine_run_find(e, id);
+
+	if (run == NULL || run->done)
+		return signal_stored(e, id, step, body, watch, err);
+	if (run->phase != FSM_WAITING) {
+		orc_error_set(err, ORC_ESTATE, "run %s is %s: it waits for no "
+		    "signal", run->rec.id, run_state_name(run->rec.state));
+		return -1;
+	}
+	if (signal_check(&run->rec, run->wf, step, err) != 0)
+		return -1;
+	evtimer_del(run->due_timer);
+	engine_run_output(run, json_incref(body), watch);
+	return 0;
 }
 
 /* The cancel requests this process's runs got (engine_cancel_poll). */

@@ -58,6 +58,7 @@ struct run_event {
 	int64_t		 duration_ms;
 	unsigned	 store_flags;	/* extra STORE_RUN_* for the change */
 	int64_t		 retry_after_ms; /* the step's minimum backoff */
+	int64_t		 due_at;	/* FSM_SUSPEND's */
 	const json_t	*input;		/* FSM_ABSORB's, borrowed */
 	const struct engine_watch *notify; /* told once committed */
 };
@@ -69,6 +70,9 @@ static void	run_attempt_timer_cb(evutil_socket_t, short, void *);
 static void	run_due_timer_cb(evutil_socket_t, short, void *);
 static void	run_gate_pump(struct engine_gate *);
 static void	run_admission(struct run *);
+static void	run_sleep(struct run *);
+static void	run_wake(struct run *);
+static void	run_leave_asleep(struct run *);
 static void	run_arm(struct run *, struct event *, int64_t);
 static void	run_apply(struct run *, enum fsm_event,
 		    const struct run_event *);
@@ -142,6 +146,7 @@ engine_create(struct event_base *base, struct store *store,
 	e->buckets = hmap_create();
 	e->debounce = hmap_create();
 	e->max_queue = cfg->max_queue ? cfg->max_queue : 10000;
+	e->keep_waiting = cfg->keep_waiting || cfg->replay != NULL;
 	e->max_active = cfg->max_active ? cfg->max_active : 100000;
 	e->cancel_ev = event_new(base, -1, EV_PERSIST, engine_cancel_cb, e);
 	tv.tv_sec = 1;
@@ -332,6 +337,8 @@ engine_free(struct engine *e)
 	store_set_refused_cb(e->store, NULL, NULL);
 	event_free(e->renew);
 	event_free(e->cancel_ev);
+	if (e->wake_ev != NULL)
+		event_free(e->wake_ev);
 	free(e->buckets_dir);
 	free(e->owner);
 	free(e);
@@ -449,6 +456,8 @@ run_tell(struct run *run, engine_run_cb cb)
 	r.state = run->rec.state;
 	r.output = run->rec.output;
 	r.error = run->rec.error;
+	r.step = run->rec.step;
+	r.due_at = run->rec.due_at;
 	cb(&r, run->watch.arg);
 }
 
@@ -676,17 +685,70 @@ run_next_idx(struct run *run, struct step_call *call, int *idx)
 	return (*idx = workflow_step_index(run->wf, next)) < 0 ? -1 : 0;
 }
 
+/* The event a step's output means: the next step, or the last one (whose
+ * output must hold the workflow's output schema); a next step that does
+ * not exist fails the step. call chose the next step, or is NULL. */
+static enum fsm_event
+run_output_event(struct run *run, struct step_call *call,
+    struct run_event *ev, char **msg)
+{
+	struct orc_error err;
+
+	if (run_next_idx(run, call, &ev->next_idx) != 0) {
+		*msg = xasprintf("step %s chose a next step that does not "
+		    "exist (\"%s\")", run->rec.step, step_call_next(call));
+		ev->error = *msg;
+		return FSM_STEP_FAILED;
+	}
+	if (ev->next_idx >= 0)
+		return FSM_STEP_OK;
+	ev->output_ok = 1;
+	if (workflow_output_schema(run->wf) != NULL &&
+	    schema_validate(workflow_output_schema(run->wf), ev->output,
+	    &err) != 0) {
+		*msg = xasprintf("output does not match the workflow's output "
+		    "schema: %s", err.message);
+		ev->error = *msg;
+		ev->output_ok = 0;
+	}
+	return FSM_STEP_LAST_OK;
+}
+
+/* The step suspended the run; the transition says what it waits for. */
+static void
+run_suspend(struct run *run, struct run_event *ev)
+{
+	const struct step_entry *entry = workflow_step_entry(run_step(run));
+	char at[40], *why;
+
+	format_time(ev->due_at, at, sizeof at);
+	if (entry->due == STEP_DUE_FAILS)
+		why = xasprintf("a signal to step %s (POST /runs/%s/signals/%s), "
+		    "until %s", run->rec.step, run->rec.id, run->rec.step, at);
+	else
+		why = xasprintf("its time: step %s sleeps until %s",
+		    run->rec.step, at);
+	ev->reason = why;
+	if (ENGINE_TRACING(run))
+		engine_trace_step_end(run, run->rec.step, "waiting", NULL);
+	run_apply(run, FSM_SUSPEND, ev);
+	free(why);
+}
+
 /* Turns a finished attempt into the event it means. */
 static void
 run_step_result(struct run *run, struct step_call *call)
 {
 	struct run_event ev;
-	struct orc_error err;
 	enum fsm_event kind;
 	char *msg = NULL;
 
 	memset(&ev, 0, sizeof ev);
 	ev.duration_ms = orc_now_ms() - run->call_started;
+	if (call != NULL && (ev.due_at = step_call_suspended(call)) > 0) {
+		run_suspend(run, &ev);
+		return;
+	}
 	if (call == NULL || !step_call_ok(call)) {
 		/* Users read this in show and runs: name the step. */
 		msg = xasprintf("step %s: %s", run->rec.step, call == NULL ?
@@ -698,33 +760,49 @@ run_step_result(struct run *run, struct step_call *call)
 		kind = FSM_STEP_FAILED;
 	} else {
 		ev.output = step_call_take_output(call);
-		if (run_next_idx(run, call, &ev.next_idx) != 0) {
-			msg = xasprintf("step %s chose a next step that does "
-			    "not exist (\"%s\")", run->rec.step,
-			    step_call_next(call));
-			ev.error = msg;
-			kind = FSM_STEP_FAILED;
-		} else if (ev.next_idx >= 0)
-			kind = FSM_STEP_OK;
-		else {
-			kind = FSM_STEP_LAST_OK;
-			ev.output_ok = 1;
-			if (workflow_output_schema(run->wf) != NULL &&
-			    schema_validate(workflow_output_schema(run->wf),
-			    ev.output, &err) != 0) {
-				msg = xasprintf("output does not match the "
-				    "workflow's output schema: %s",
-				    err.message);
-				ev.error = msg;
-				ev.output_ok = 0;
-			}
-		}
+		kind = run_output_event(run, call, &ev, &msg);
 	}
 	engine_stat_step(run->engine, kind != FSM_STEP_FAILED,
 	    ev.duration_ms);
 	if (ENGINE_TRACING(run))
 		engine_trace_step_end(run, run->rec.step, ev.error != NULL ?
 		    "failed" : "succeeded", ev.error);
+	run_apply(run, kind, &ev);
+	json_decref(ev.output);
+	free(msg);
+}
+
+/* A waiting step's outcome: output (a signal's body; stolen), or NULL for
+ * its due time, which passes the input through or fails the step. notify
+ * is told once that is committed. */
+void
+engine_run_output(struct run *run, json_t *output,
+    const struct engine_watch *notify)
+{
+	const struct step_entry *entry = workflow_step_entry(run_step(run));
+	struct run_event ev;
+	enum fsm_event kind;
+	char *msg = NULL, since[24];
+
+	memset(&ev, 0, sizeof ev);
+	ev.duration_ms = orc_now_ms() - run->rec.updated_at;
+	ev.notify = notify;
+	/* Loaded from the store: the step began when the wait did. */
+	if (run->call_started == 0)
+		run->call_started = run->rec.updated_at;
+	if (output == NULL && entry->due == STEP_DUE_FAILS) {
+		format_duration(ev.duration_ms, since, sizeof since);
+		msg = xasprintf("step %s timed out after %s waiting for a "
+		    "signal", run->rec.step, since);
+		ev.error = msg;
+		kind = FSM_STEP_FAILED;
+	} else {
+		ev.output = output != NULL ? output :
+		    json_incref(run->step_input);
+		kind = run_output_event(run, NULL, &ev, &msg);
+	}
+	engine_stat_step(run->engine, kind != FSM_STEP_FAILED,
+	    ev.duration_ms);
 	run_apply(run, kind, &ev);
 	json_decref(ev.output);
 	free(msg);
@@ -816,6 +894,10 @@ run_committed_cb(void *arg)
 	else if (eff & FSM_FINISH)
 		run_finish(run);
 	free(c);
+	if (run->asleep && run->pending == 0 && run->phase == FSM_WAITING) {
+		run_leave_asleep(run);
+		return;
+	}
 	run_maybe_free(run);
 }
 
@@ -931,6 +1013,36 @@ run_update_input(struct run *run, const json_t *input)
 	    run->rec.updated_at);
 }
 
+/* When the run's own timeout passes (counted from its creation), or 0. */
+static int64_t
+run_deadline_at(const struct run *run)
+{
+	int64_t limit = workflow_timeout_ms(run->wf);
+
+	return limit > 0 ? run->rec.created_at + limit : 0;
+}
+
+/*
+ * A step suspends the run until due: the run is due then, or at its own
+ * timeout when that comes first. A run due soon stays in memory; one due
+ * later lets its lease go with this change and leaves memory once it is
+ * committed (run_committed_cb), kept in the store alone until it is due
+ * or signalled (engine-load.c takes it back).
+ */
+static void
+run_update_sleep(struct run *run, int64_t due)
+{
+	int64_t deadline = run_deadline_at(run);
+
+	run->rec.due_at = deadline > 0 && deadline < due ? deadline : due;
+	if (run->engine->keep_waiting ||
+	    run->rec.due_at - orc_now_ms() <= ENGINE_WAIT_IN_MEMORY_MS)
+		return;
+	free(run->rec.lease_owner);
+	run->rec.lease_owner = NULL;
+	run->asleep = 1;
+}
+
 /* Applies the record changes that an fsm result asks for. */
 static void
 run_update(struct run *run, enum fsm_state from, enum fsm_event kind,
@@ -965,6 +1077,8 @@ run_update(struct run *run, enum fsm_state from, enum fsm_event kind,
 	}
 	if (res->effects & FSM_SET_INPUT)
 		run_update_input(run, ev->input);
+	if (kind == FSM_SUSPEND)
+		run_update_sleep(run, ev->due_at);
 	/* A window opens at the run's creation (or is the stored one). */
 	if (res->state == FSM_DEBOUNCED && run->rec.due_at == 0)
 		run->rec.due_at = engine_flow_window_end(run->wf,
@@ -1045,6 +1159,22 @@ run_conds(const struct run *run, const struct workflow_step *ws,
 	return c;
 }
 
+/* A run that was letting its lease go to sleep in the store moves on in
+ * memory after all (a signal came first): it takes its lease again, with
+ * the next token, as a claim would. The flags the write needs. */
+static unsigned
+run_wake_lease(struct run *run)
+{
+	struct engine *e = run->engine;
+
+	run->asleep = 0;
+	free(run->rec.lease_owner);
+	run->rec.lease_owner = xstrdup(e->owner);
+	run->rec.lease_until = orc_now_ms() + e->lease_ms;
+	run->rec.lease_epoch++;
+	return STORE_RUN_SET_LEASE;
+}
+
 /* Records the change of a run that the store keeps, and submits it. */
 static void
 run_record(struct run *run, enum fsm_state from, enum fsm_event kind,
@@ -1055,7 +1185,7 @@ run_record(struct run *run, enum fsm_state from, enum fsm_event kind,
 	struct step_rec sr, *srp = NULL;
 	enum dead_state dead;
 	int in_dead = RUN_IN_DEAD(run);
-	unsigned how = 0;
+	unsigned how = 0, flags = ev ? ev->store_flags : 0;
 	char *step;
 
 	/* The record's step name changes below; the rows keep this one. */
@@ -1087,12 +1217,14 @@ run_record(struct run *run, enum fsm_state from, enum fsm_event kind,
 		if (res->state == FSM_SUCCEEDED)
 			run->rec.output = json_incref(ev->output);
 	}
+	if (run->asleep && from == FSM_WAITING)
+		flags |= run_wake_lease(run);
 	if (from == FSM_NEW)
 		how |= RUN_SUBMIT_CREATED;
 	if (kind == FSM_ADMIT || kind == FSM_DUE || kind == FSM_RESUME ||
 	    (kind == FSM_STEP_OK && run_step_is_pure(ws)))
 		how |= RUN_SUBMIT_REPLAYABLE;
-	run_submit(run, &tr, srp, ev ? ev->store_flags : 0, res->effects, how);
+	run_submit(run, &tr, srp, flags, res->effects, how);
 	if (ev != NULL && ev->notify != NULL)
 		run->last_commit->notify = *ev->notify;
 	free(step);
@@ -1124,6 +1256,8 @@ run_act(struct run *run, const struct fsm_result *res,
 		engine_flow_window_open(run);
 		run_arm(run, run->due_timer, run->rec.due_at - orc_now_ms());
 	}
+	if (res->effects & FSM_SLEEP)
+		run_sleep(run);
 }
 
 /* The one place a run changes phase: decide, record, submit, act. */
@@ -1197,21 +1331,24 @@ run_attempt_timer_cb(evutil_socket_t fd, short what, void *arg)
 	run_maybe_free(run);
 }
 
-/* The run's due time came: a backoff's end, a window's, a token's. */
+/* The run's due time came: a backoff's end, a window's, a token's, a
+ * waiting step's. */
 static void
 run_due_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct run *run = arg;
 
-	run_apply(run, FSM_DUE, NULL);
+	if (run->phase == FSM_WAITING)
+		run_wake(run);
+	else
+		run_apply(run, FSM_DUE, NULL);
 	run_maybe_free(run);
 }
 
-/* The run's own timeout. */
+/* The run's own timeout passed. */
 static void
-run_deadline_cb(evutil_socket_t fd, short what, void *arg)
+run_time_out(struct run *run)
 {
-	struct run *run = arg;
 	struct run_event ev;
 	char *msg;
 
@@ -1221,7 +1358,67 @@ run_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	ev.error = msg;
 	run_apply(run, FSM_RUN_TIMEOUT, &ev);
 	free(msg);
+}
+
+/* The run's own timeout. */
+static void
+run_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *run = arg;
+
+	run_time_out(run);
 	run_maybe_free(run);
+}
+
+/* A waiting run's due time came: its own timeout, or its step's. */
+static void
+run_wake(struct run *run)
+{
+	int64_t deadline = run_deadline_at(run);
+
+	if (deadline > 0 && deadline <= orc_now_ms())
+		run_time_out(run);
+	else
+		engine_run_output(run, NULL, NULL);
+}
+
+/*
+ * A waiting run (just suspended, or loaded) waits for its due time: it
+ * wakes now when that has passed, stays in memory when it is near, else
+ * lets its lease go and leaves memory once that is committed.
+ */
+static void
+run_sleep(struct run *run)
+{
+	int64_t left = run->rec.due_at - orc_now_ms();
+
+	if (left <= 0) {
+		run_wake(run);
+		return;
+	}
+	if (run->asleep)
+		return;
+	if (run->engine->keep_waiting || left <= ENGINE_WAIT_IN_MEMORY_MS) {
+		run_arm(run, run->due_timer, left);
+		return;
+	}
+	free(run->rec.lease_owner);
+	run->rec.lease_owner = NULL;
+	run->asleep = 1;
+	run_submit(run, NULL, NULL, 0, 0, 0);
+}
+
+/* A run put away to sleep is committed: it leaves memory, and who waits
+ * for it learns that it waits. */
+static void
+run_leave_asleep(struct run *run)
+{
+	evtimer_del(run->due_timer);
+	log_debug("%s: run %s waits in the store until %lld", __func__,
+	    run->rec.id, (long long)run->rec.due_at);
+	run_tell(run, run->watch.finished);
+	engine_wake_note(run->engine, run->rec.due_at);
+	run_free(run);
 }
 
 /* Arms the run's own timeout, counted from since (ms, wall clock). */
@@ -1242,6 +1439,14 @@ run_arm_deadline(struct run *run, int64_t since)
 	tv.tv_sec = left / 1000;
 	tv.tv_usec = (left % 1000) * 1000;
 	evtimer_add(run->deadline, &tv);
+}
+
+/* Arms the run's own timeout, counted from its creation (a run taken
+ * back from the store). */
+void
+engine_run_arm_deadline(struct run *run)
+{
+	run_arm_deadline(run, run->rec.created_at);
 }
 
 /* A note about the run's on_failure: engine-load.c counts the crashes in
@@ -1285,6 +1490,7 @@ engine_run_continue(struct run *run)
 	switch (run->phase) {
 	case FSM_QUEUED:
 	case FSM_DEAD_PENDING:
+	case FSM_WAITING:
 		run_apply(run, FSM_RESUME, NULL);
 		break;
 	case FSM_RUNNING:

@@ -43,6 +43,9 @@ struct engine_config {
 	const json_t	*replay;
 	/* OTLP/HTTP collector to export spans to (trace.h), or NULL. */
 	const char	*otlp_endpoint;
+	/* Waiting runs stay in memory however long they wait (a replay's
+	 * store is in memory); else one that waits long leaves it. */
+	int		 keep_waiting;
 };
 
 /* What a caller learns about a run: on acceptance and when it is final. */
@@ -52,6 +55,8 @@ struct engine_result {
 	enum run_state	 state;
 	const json_t	*output;	/* when succeeded */
 	const char	*error;		/* when failed or cancelled */
+	const char	*step;		/* the step it is at, or NULL */
+	int64_t		 due_at;	/* when waiting: till when, at most */
 };
 
 typedef void (*engine_run_cb)(const struct engine_result *, void *);
@@ -149,6 +154,20 @@ int	engine_redrive(struct engine *, const char *run_id,
  * takes within a second and returns 1 (err says who holds the run). -1
  * with err when it cannot (final already, unknown). */
 int	engine_cancel(struct engine *, const char *run_id, struct orc_error *);
+
+/* Delivers a signal to the run waiting on step (wait.signal): body (new
+ * reference taken) is the step's output. A run that waits in the store
+ * is taken up by this process, and watch (may be NULL) follows it as a
+ * submitted run's; a run in memory calls watch's accepted once the signal
+ * is committed. -1 with err: ORC_ENOTFOUND for an unknown run,
+ * ORC_ESTATE when it does not wait on that step (the message says what it
+ * does), ORC_EBUSY when another live process holds it. */
+int	engine_signal(struct engine *, const char *run_id, const char *step,
+	    json_t *body, const struct engine_watch *, struct orc_error *);
+
+/* Takes back, when they are due, the runs that wait in the store alone
+ * (a server's job: another command only finishes its own runs). */
+void	engine_wake_start(struct engine *);
 
 /* One committed transition, as observers see it. event is the
  * transition's name ("created", "step_succeeded", ...), or "finished"

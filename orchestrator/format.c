@@ -161,3 +161,77 @@ format_table_free(struct format_table *t)
 	free(t->max_width);
 	free(t);
 }
+
+/* Reads n digits at *p into *v; 0, or -1 when one is not a digit. */
+static int
+format_digits(const char **p, int n, int *v)
+{
+	*v = 0;
+	while (n-- > 0) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		*v = *v * 10 + (*(*p)++ - '0');
+	}
+	return 0;
+}
+
+/* The fraction after the seconds, in ms, and the offset from UTC, in ms. */
+static int
+format_parse_zone(const char *p, int64_t *frac, int64_t *offset)
+{
+	const char *q;
+	int h, m, scale = 100;
+
+	*frac = *offset = 0;
+	if (*p == '.') {
+		if (*++p < '0' || *p > '9')
+			return -1;
+		for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			*frac += (*p - '0') * scale;
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+		return 0;
+	if (*p != '+' && *p != '-')
+		return -1;
+	q = p + 1;
+	if (format_digits(&q, 2, &h) != 0 || *q++ != ':' ||
+	    format_digits(&q, 2, &m) != 0 || *q != '\0' || h > 23 || m > 59)
+		return -1;
+	*offset = (int64_t)(h * 60 + m) * 60000 * (*p == '-' ? -1 : 1);
+	return 0;
+}
+
+/* See format.h. */
+int
+format_parse_time(const char *s, int64_t *ms)
+{
+	const char *p = s;
+	struct tm tm;
+	int y, mo, d, h, mi, se;
+	int64_t frac, offset;
+	time_t t;
+
+	if (format_digits(&p, 4, &y) != 0 || *p++ != '-' ||
+	    format_digits(&p, 2, &mo) != 0 || *p++ != '-' ||
+	    format_digits(&p, 2, &d) != 0 ||
+	    (*p != 'T' && *p != 't' && *p != ' ') || !*p++ ||
+	    format_digits(&p, 2, &h) != 0 || *p++ != ':' ||
+	    format_digits(&p, 2, &mi) != 0 || *p++ != ':' ||
+	    format_digits(&p, 2, &se) != 0 ||
+	    format_parse_zone(p, &frac, &offset) != 0)
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    se > 60)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	if ((t = timegm(&tm)) == (time_t)-1 || tm.tm_mday != d)
+		return -1;
+	*ms = (int64_t)t * 1000 + frac - offset;
+	return 0;
+}

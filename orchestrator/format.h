@@ -15,6 +15,10 @@ struct format_table;
 char	*format_duration(int64_t ms, char *buf, size_t len);
 /* "2026-11-28T14:03:05.123Z"; "-" when ms <= 0. */
 char	*format_time(int64_t ms, char *buf, size_t len);
+/* Reads an RFC 3339 time ("2026-11-28T14:03:05Z", with fractions of a
+ * second, an offset "+02:00" or "-05:30", or a space for the "T") as ms
+ * since the epoch; -1 when it is not one. */
+int	 format_parse_time(const char *s, int64_t *ms);
 
 /* A table of ncols columns; each column at most max_width wide (0: no
  * limit; longer cells end in "..."). */

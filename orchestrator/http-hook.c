@@ -145,7 +145,12 @@ hook_finished_cb(const struct engine_result *res, void *arg)
 	hook_stop_timer(hc);
 	if (hr->run_id[0] == '\0')
 		snprintf(hr->run_id, sizeof hr->run_id, "%s", res->run_id);
-	hook_reply_final(hr, res->state, res->output, res->error);
+	/* It waits long (a signal, a time): the answer is that of an
+	 * asynchronous trigger. */
+	if (res->state == RUN_WAITING)
+		hook_reply_accepted(hr, hr->run_id);
+	else
+		hook_reply_final(hr, res->state, res->output, res->error);
 	http_req_unref(hr);
 }
 

@@ -585,6 +585,34 @@ http_runs_cancel(struct http_req *hr, char **args)
 	}
 }
 
+/* POST /runs/ID/signals/STEP: the JSON body (empty: {}) is the output of
+ * the step the run waits on; answered with the run once committed. */
+void
+http_runs_signal(struct http_req *hr, char **args)
+{
+	struct orc_error err;
+	json_error_t jerr;
+	json_t *body;
+	size_t len;
+	char *s = http_body(hr, &len);
+
+	body = len == 0 ? json_object() : json_loadb(s, len, JSON_DECODE_ANY,
+	    &jerr);
+	free(s);
+	if (body == NULL) {
+		http_error(hr, "bad_json", "signal body is not JSON: %s at line "
+		    "%d column %d", jerr.text, jerr.line, jerr.column);
+		return;
+	}
+	orc_error_clear(&err);
+	if (engine_signal(hr->srv->engine, args[0], args[1], body, NULL,
+	    &err) != 0)
+		http_error_orc(hr, &err);
+	else
+		runs_reply_after(hr, args[0]);
+	json_decref(body);
+}
+
 /* Collects the ids of a bulk retry. */
 static int
 runs_collect_cb(const struct run_rec *r, void *arg)

@@ -138,6 +138,7 @@ static const struct http_route http_routes[] = {
 	{ "/runs/*/logs", M_GET, http_runs_logs },
 	{ "/runs/*/retry", M_POST, http_runs_retry },
 	{ "/runs/*/cancel", M_POST, http_runs_cancel },
+	{ "/runs/*/signals/*", M_POST, http_runs_signal },
 	{ NULL, 0, NULL }
 };
 

@@ -152,7 +152,7 @@ runjson_waiting(const struct run_rec *r, const json_t *transitions)
 		    "due at %s", r->step != NULL ? r->step : "-", r->attempt,
 		    at);
 	}
-	if (r->state != RUN_QUEUED)
+	if (r->state != RUN_QUEUED && r->state != RUN_WAITING)
 		return json_null();
 	for (i = json_array_size(transitions); i-- > 0;) {
 		t = json_array_get(transitions, i);
@@ -163,6 +163,11 @@ runjson_waiting(const struct run_rec *r, const json_t *transitions)
 		/* Only a note after the run's last move counts. */
 		if (ev != NULL && strcmp(ev, "debounced") != 0)
 			break;
+	}
+	if (r->state == RUN_WAITING) {
+		format_time(r->due_at, at, sizeof at);
+		return json_sprintf("step %s, until %s at the latest",
+		    r->step != NULL ? r->step : "-", at);
 	}
 	return json_string("its turn to start");
 }

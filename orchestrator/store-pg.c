@@ -340,7 +340,7 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    RUN_UNFINISHED " AND ($3::text IS NULL OR workflow = $3::text) "
 	    "AND ($4::text[] IS NULL OR id = ANY ($4::text[])) "
 	    "AND ($4::text[] IS NOT NULL OR state <> 'waiting' OR "
-	    "due_at <= $2) "
+	    "due_at <= $2 OR lease_owner IS NOT NULL) "
 	    "AND (lease_owner IS NULL OR lease_owner = $1 OR "
 	    "lease_until < $2 OR lease_owner = ANY ($5::text[])) "
 	    "ORDER BY id FOR UPDATE SKIP LOCKED",

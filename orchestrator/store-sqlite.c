@@ -329,11 +329,13 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_SEARCH_ERROR] = "SELECT " RUN_COLS " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
 	    "LIMIT ?2) AND instr(error, ?1) > 0 ORDER BY id DESC LIMIT ?3",
-	/* A waiting run is taken when it is due, or by its id (a signal,
-	 * a cancel). */
+	/* A run waiting in the store alone (no lease) is taken when it is
+	 * due, or by its id (a signal, a cancel); one a process held in
+	 * memory, as any run that process held. */
 	[SQ_CLAIM_ALL] = "SELECT id, lease_owner, lease_until FROM runs "
 	    "WHERE " RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
-	    "AND (state <> 'waiting' OR due_at <= ?2) ORDER BY id",
+	    "AND (state <> 'waiting' OR due_at <= ?2 OR "
+	    "lease_owner IS NOT NULL) ORDER BY id",
 	[SQ_CLAIM_ID] = "SELECT id, lease_owner, lease_until FROM runs "
 	    "WHERE " RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
 	    "AND id = ?2",

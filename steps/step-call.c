@@ -45,6 +45,7 @@ struct step_call {
 
 	int			 ok;
 	int			 retryable;
+	int64_t			 suspend_at;	/* 0: not suspended */
 	json_t			*output;
 	char			*error;
 	char			*next;
@@ -284,6 +285,27 @@ step_call_fail(struct step_call *call, int retryable, const char *fmt, ...)
 	call->ok = 0;
 	call->retryable = retryable != 0;
 	step_call_finish(call);
+}
+
+/* Finishes the call: the run waits until due_at, or a signal. */
+void
+step_call_suspend(struct step_call *call, int64_t due_at)
+{
+	if (call->state == STEP_CALL_DONE ||
+	    call->state == STEP_CALL_CANCELLED)
+		step_call_finish(call);		/* does not return */
+	call->ok = 1;
+	call->retryable = 0;
+	call->suspend_at = due_at > 0 ? due_at : 1;
+	step_call_finish(call);
+}
+
+/* The suspended call's due time, or 0. */
+int64_t
+step_call_suspended(const struct step_call *call)
+{
+	return call->state == STEP_CALL_DONE && call->ok ? call->suspend_at :
+	    0;
 }
 
 /* Chooses the step that runs next; the last call wins. */

@@ -17,6 +17,7 @@ static const struct step_entry *const steps_table[] = {
 	&step_base64_encode_entry,
 	&step_bucket_put_entry,
 	&step_wait_entry,
+	&step_wait_signal_entry,
 	&step_transform_entry,
 	&step_http_request_entry,
 	&step_lua_entry,

@@ -26,6 +26,11 @@ struct step_checker;
 
 enum step_status { STEP_DONE, STEP_WAIT };
 
+/* What a step that suspends its run (step_call_suspend) ends with when
+ * its due time comes: success with its input as output (a timer), or a
+ * failure saying it timed out (waiting for a signal). */
+enum step_due { STEP_DUE_NONE, STEP_DUE_SUCCEEDS, STEP_DUE_FAILS };
+
 struct step_entry {
 	const char	 *name;		/* the "uses" value */
 	const char	 *summary;	/* one line for --help */
@@ -43,6 +48,8 @@ struct step_entry {
 	 * the engine runs it without waiting for the commit before it (a
 	 * crash makes it run again, to the same output). */
 	int		 pure;
+	/* For a step that may suspend its run. */
+	enum step_due	 due;
 };
 
 /* For step_entry.keys: "with" may hold any key. */
@@ -140,6 +147,9 @@ void	step_call_log_text(struct step_call *, int level, const char *,
 void	step_call_succeed(struct step_call *, json_t *);
 void	step_call_fail(struct step_call *, int retryable, const char *, ...)
 	    ORC_PRINTF(3, 4);
+/* Finishes by suspending the run until due_at (ms since the epoch): a
+ * signal to its step, or the due time (step_entry.due), ends the wait. */
+void	step_call_suspend(struct step_call *, int64_t due_at);
 /* Chooses the next step by name (branching); call before succeed. */
 void	step_call_set_next(struct step_call *, const char *);
 /* Asks the engine to wait at least ms before the next attempt (a server's
@@ -153,6 +163,8 @@ json_t		*step_call_take_output(struct step_call *);	/* new ref */
 const char	*step_call_error(const struct step_call *);
 int		 step_call_retryable(const struct step_call *);
 const char	*step_call_next(const struct step_call *);	/* or NULL */
+/* The due time of a suspended call, or 0 when it did not suspend. */
+int64_t		 step_call_suspended(const struct step_call *);
 /* The least backoff the step asked for before a retry; 0 when none. */
 int64_t		 step_call_retry_after_ms(const struct step_call *);
 /*
@@ -204,7 +216,10 @@ extern const struct step_entry step_base64_decode_entry;
 extern const struct step_entry step_base64_encode_entry;
 extern const struct step_entry step_bucket_put_entry;
 extern const struct step_entry step_bucket_get_entry;
+/* Reads a count of ms for wait and wait.signal; -1 when it is none. */
+int	step_wait_read_ms(const json_t *, int64_t *);
 extern const struct step_entry step_wait_entry;
+extern const struct step_entry step_wait_signal_entry;
 extern const struct step_entry step_transform_entry;
 extern const struct step_entry step_lua_entry;
 extern const struct step_entry step_http_request_entry;

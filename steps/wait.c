@@ -1,7 +1,10 @@
 /*
- * The wait step: pauses a run for "ms" milliseconds (at most a day) on the
- * event loop, without holding a thread, then passes its input through
- * unchanged. Useful before publishing, and to keep runs in flight in tests.
+ * The wait step: a durable timer. It suspends the run until "ms"
+ * milliseconds from now or "until" a time (ms since the epoch, or an RFC
+ * 3339 time such as "2026-12-07T06:00:00Z"), then passes its input
+ * through unchanged. The due time is stored with the run when the wait
+ * starts, so a restart or a crash does not move it, and a run that sleeps
+ * long is kept in the store alone, not in memory (engine.c).
  */
 #include "config.h"
 
@@ -9,18 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
+#include "format.h"
 #include "orchestrator.h"
 #include "steps.h"
 
-#define WAIT_MS_MAX	86400000LL
+/* About 100 years: a bound that keeps due times far from overflowing. */
+#define WAIT_MS_MAX	3153600000000LL
 
-static const char *const wait_keys[] = { "ms", NULL };
+static const char *const wait_keys[] = { "ms", "until", NULL };
 
-/* Reads "ms" as an integer in range: a number or a string of digits. */
-static int
-wait_ms(const json_t *v, long long *msp)
+/* Reads a count of ms: an integer, a whole real, or a string of digits
+ * (a template inside a longer string renders to text). */
+int
+step_wait_read_ms(const json_t *v, int64_t *msp)
 {
 	const char *s;
 	char *end;
@@ -35,7 +39,6 @@ wait_ms(const json_t *v, long long *msp)
 			return -1;
 		ms = (long long)d;
 	} else if (json_is_string(v)) {
-		/* A template inside a longer string renders to text. */
 		s = json_string_value(v);
 		if (*s < '0' || *s > '9')
 			return -1;
@@ -51,82 +54,81 @@ wait_ms(const json_t *v, long long *msp)
 	return 0;
 }
 
-/* The timer fired: the wait is over. */
-static void
-wait_timer_cb(evutil_socket_t fd, short events, void *arg)
+/* Reads "until": ms since the epoch, or an RFC 3339 time. */
+static int
+wait_read_until(const json_t *v, int64_t *at)
 {
-	struct step_call *call = arg;
-	struct event *ev = step_call_data(call);
-
-	event_free(ev);
-	step_call_set_data(call, NULL);
-	/* Last: the engine's callback may free the call. */
-	step_call_succeed(call, json_incref((json_t *)step_call_input(call)));
+	if (step_wait_read_ms(v, at) == 0)
+		return 0;
+	return json_is_string(v) ? format_parse_time(json_string_value(v),
+	    at) : -1;
 }
 
-/* Starts the timer. */
+/* The due time of a wait started now, or -1 with why in err. */
+static int64_t
+wait_due(const json_t *with, const char **err)
+{
+	const json_t *ms = json_object_get(with, "ms");
+	const json_t *until = json_object_get(with, "until");
+	int64_t v;
+
+	if ((ms == NULL) == (until == NULL)) {
+		*err = "wait needs \"ms\" or \"until\", not both";
+		return -1;
+	}
+	if (ms != NULL) {
+		if (step_wait_read_ms(ms, &v) != 0) {
+			*err = "wait \"ms\" must be a whole number of "
+			    "milliseconds, at least 0";
+			return -1;
+		}
+		return orc_now_ms() + v;
+	}
+	if (wait_read_until(until, &v) != 0) {
+		*err = "wait \"until\" must be ms since the epoch or an RFC "
+		    "3339 time such as \"2026-12-07T06:00:00Z\"";
+		return -1;
+	}
+	return v;
+}
+
+/* Suspends the run until its due time; one in the past wakes at once. */
 static enum step_status
 wait_start(struct step_call *call)
 {
-	struct event_base *base = step_call_base(call);
-	struct event *ev;
-	struct timeval tv;
-	long long ms;
+	const char *err = NULL;
+	int64_t due = wait_due(step_call_with(call), &err);
 
-	if (wait_ms(json_object_get(step_call_with(call), "ms"), &ms) != 0) {
-		step_call_fail(call, 0, "wait \"ms\" must be an integer from 0 "
-		    "to %lld", WAIT_MS_MAX);
+	if (due < 0) {
+		step_call_fail(call, 0, "%s", err);
 		return STEP_DONE;
 	}
-	if (base == NULL) {
-		step_call_fail(call, 0, "wait needs an event loop");
-		return STEP_DONE;
-	}
-
-	if ((ev = evtimer_new(base, wait_timer_cb, call)) == NULL)
-		fatal("%s: out of memory", __func__);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	if (evtimer_add(ev, &tv) != 0)
-		fatal("%s: cannot add a timer", __func__);
-	step_call_set_data(call, ev);
-	return STEP_WAIT;
+	step_call_suspend(call, due);
+	return STEP_DONE;
 }
 
-/* Cancelled before the timer fired: drop it. */
-static void
-wait_cancel(struct step_call *call)
-{
-	struct event *ev = step_call_data(call);
-
-	if (ev != NULL)
-		event_free(ev);
-	step_call_set_data(call, NULL);
-}
-
-/* Checks "ms" as written: present, and in range unless a template. */
+/* Checks "ms" or "until" as written, unless a template. */
 static void
 wait_check(const json_t *with, struct step_checker *chk)
 {
-	const json_t *v = json_object_get(with, "ms");
-	long long ms;
+	const json_t *ms = json_object_get(with, "ms");
+	const json_t *until = json_object_get(with, "until");
+	const char *err = NULL;
 
-	if (v == NULL) {
-		step_check_error(chk, "with.ms", "wait needs \"ms\"");
+	if ((ms != NULL && step_value_is_template(ms)) ||
+	    (until != NULL && step_value_is_template(until)))
 		return;
-	}
-	if (step_value_is_template(v))
-		return;
-	if (wait_ms(v, &ms) != 0)
-		step_check_error(chk, "with.ms", "wait \"ms\" must be an "
-		    "integer from 0 to %lld", WAIT_MS_MAX);
+	if (wait_due(with, &err) < 0)
+		step_check_error(chk, ms != NULL ? "with.ms" : until != NULL ?
+		    "with.until" : "with", "%s", err);
 }
 
 const struct step_entry step_wait_entry = {
 	.name = "wait",
-	.summary = "pause for \"ms\" milliseconds, passing the input through",
+	.summary = "sleep until \"ms\" from now or \"until\" a time, durably; "
+	    "passes the input through",
 	.keys = wait_keys,
 	.check = wait_check,
 	.start = wait_start,
-	.cancel = wait_cancel
+	.due = STEP_DUE_SUCCEEDS
 };
