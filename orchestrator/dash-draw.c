@@ -388,13 +388,21 @@ dash_draw_stats(struct dash_frame *f, int row, const struct dash_data *d)
 	dash_frame_put(f, row, c, f->cols - c, DASH_C_NONE, buf);
 }
 
+/* The width of a count of the workflows table: narrower (and its heads
+ * shorter) when the full heads leave too little room for names. */
+static int
+dash_wf_numw(const struct dash_frame *f)
+{
+	return f->cols >= 10 * (RUN_STATE_COUNT + 1) + 30 ? 10 : 9;
+}
+
 /* One workflow's row of counts by state and total. */
 static void
 dash_draw_wf_row(struct dash_frame *f, int row, int namew,
     const struct dash_wf *w, int select)
 {
 	char	buf[64];
-	int	numw = 10, s;
+	int	numw = dash_wf_numw(f), s;
 	int64_t	sum = 0;
 
 	if (select)
@@ -422,8 +430,11 @@ dash_draw_workflows(struct dash_frame *f, int row, int max,
 	static const char *const heads[RUN_STATE_COUNT] = { "QUEUED",
 	    "RUNNING", "RETRYING", "SUCCEEDED", "FAILED", "CANCELLED",
 	    "WAITING" };
+	static const char *const shorts[RUN_STATE_COUNT] = { "QUEUED",
+	    "RUNNING", "RETRYING", "SUCCESS", "FAILED", "CANCEL", "WAITING" };
 	char		buf[64], title[64];
-	int		namew = 8, numw = 9, c, s, shown, used = 0;
+	int		namew = 8, numw = dash_wf_numw(f), c, s, shown;
+	int		used = 0;
 	size_t		k, top;
 
 	shown = (int)d->nwfs < max - 1 ? (int)d->nwfs : max - 1;
@@ -447,7 +458,8 @@ dash_draw_workflows(struct dash_frame *f, int row, int max,
 	dash_frame_put(f, row, 0, namew, DASH_C_HEAD, title);
 	for (s = 0; s <= RUN_STATE_COUNT; s++) {
 		snprintf(buf, sizeof buf, "%*s", numw,
-		    s < RUN_STATE_COUNT ? heads[s] : "TOTAL");
+		    s == RUN_STATE_COUNT ? "TOTAL" : numw == 10 ? heads[s] :
+		    shorts[s]);
 		dash_frame_put(f, row, namew + s * numw, numw, DASH_C_HEAD,
 		    buf);
 	}

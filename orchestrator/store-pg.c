@@ -59,7 +59,7 @@
 	"lease_epoch"
 
 #define RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
-#define RUN_LIVE	"state IN ('queued', 'running', 'retrying')"
+#define RUN_LIVE	"state IN ('queued', 'running', 'retrying', 'waiting')"
 #define RUN_UNFINISHED							\
 	"(state IN ('queued', 'running', 'retrying', 'waiting') OR "	\
 	"(state = 'failed' AND dead = 1))"

@@ -55,7 +55,7 @@
 /* What a run needs to count as unfinished; DEAD_PENDING is 1. */
 /* Counting: final states are counted by triggers, the rest by rows. */
 #define RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
-#define RUN_LIVE	"state IN ('queued', 'running', 'retrying')"
+#define RUN_LIVE	"state IN ('queued', 'running', 'retrying', 'waiting')"
 
 #define RUN_UNFINISHED							\
 	"(state IN ('queued', 'running', 'retrying', 'waiting') OR "	\

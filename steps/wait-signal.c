@@ -26,17 +26,21 @@ wait_signal_ms(const json_t *with)
 	return step_wait_read_ms(v, &ms) == 0 && ms > 0 ? ms : -1;
 }
 
-/* Suspends the run until a signal, or its timeout. */
+/* Suspends the run until a signal, or its timeout: "timeout_ms" of with,
+ * or the step's own when that is shorter. */
 static enum step_status
 wait_signal_start(struct step_call *call)
 {
 	int64_t ms = wait_signal_ms(step_call_with(call));
+	const json_t *v = json_object_get(step_call_step(call), "timeout_ms");
 
 	if (ms < 0) {
 		step_call_fail(call, 0, "wait.signal \"timeout_ms\" must be a "
 		    "whole number of milliseconds, more than 0");
 		return STEP_DONE;
 	}
+	if (json_is_integer(v) && json_integer_value(v) < ms)
+		ms = json_integer_value(v);
 	step_call_suspend(call, orc_now_ms() + ms);
 	return STEP_DONE;
 }

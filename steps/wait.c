@@ -5,12 +5,19 @@
  * through unchanged. The due time is stored with the run when the wait
  * starts, so a restart or a crash does not move it, and a run that sleeps
  * long is kept in the store alone, not in memory (engine.c).
+ *
+ * With "durable": false, or a step "timeout_ms" shorter than the wait, it
+ * is an ordinary attempt instead: a timer in memory (that the timeout
+ * cuts short, and that a restart starts again), the way to stand in for a
+ * slow call.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "format.h"
 #include "orchestrator.h"
@@ -19,7 +26,7 @@
 /* About 100 years: a bound that keeps due times far from overflowing. */
 #define WAIT_MS_MAX	3153600000000LL
 
-static const char *const wait_keys[] = { "ms", "until", NULL };
+static const char *const wait_keys[] = { "ms", "until", "durable", NULL };
 
 /* Reads a count of ms: an integer, a whole real, or a string of digits
  * (a template inside a longer string renders to text). */
@@ -92,19 +99,68 @@ wait_due(const json_t *with, const char **err)
 	return v;
 }
 
-/* Suspends the run until its due time; one in the past wakes at once. */
+/* The timer of a wait that its step's timeout cuts short fired. */
+static void
+wait_timer_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct step_call *call = arg;
+
+	event_free(step_call_data(call));
+	step_call_set_data(call, NULL);
+	/* Last: the engine's callback may free the call. */
+	step_call_succeed(call, json_incref((json_t *)step_call_input(call)));
+}
+
+/* The step's own "timeout_ms", or 0 when it has none (the default
+ * timeout of steps does not bound a wait). */
+static int64_t
+wait_step_timeout(struct step_call *call)
+{
+	const json_t *v = json_object_get(step_call_step(call), "timeout_ms");
+
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+/* Suspends the run until its due time (one in the past wakes at once),
+ * or waits in memory when the step's timeout comes first. */
 static enum step_status
 wait_start(struct step_call *call)
 {
 	const char *err = NULL;
-	int64_t due = wait_due(step_call_with(call), &err);
+	int64_t due = wait_due(step_call_with(call), &err), left;
+	int64_t limit = wait_step_timeout(call);
+	struct timeval tv;
+	struct event *ev;
+	int in_memory;
 
 	if (due < 0) {
 		step_call_fail(call, 0, "%s", err);
 		return STEP_DONE;
 	}
-	step_call_suspend(call, due);
-	return STEP_DONE;
+	left = due - orc_now_ms();
+	in_memory = json_is_false(json_object_get(step_call_with(call),
+	    "durable")) || (limit > 0 && left > limit);
+	if (!in_memory || step_call_base(call) == NULL) {
+		step_call_suspend(call, due);
+		return STEP_DONE;
+	}
+	if ((ev = evtimer_new(step_call_base(call), wait_timer_cb, call)) ==
+	    NULL)
+		fatal("%s: out of memory", __func__);
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	evtimer_add(ev, &tv);
+	step_call_set_data(call, ev);
+	return STEP_WAIT;
+}
+
+/* Cancelled (its timeout, its run) before the timer fired: drop it. */
+static void
+wait_cancel(struct step_call *call)
+{
+	if (step_call_data(call) != NULL)
+		event_free(step_call_data(call));
+	step_call_set_data(call, NULL);
 }
 
 /* Checks "ms" or "until" as written, unless a template. */
@@ -121,6 +177,10 @@ wait_check(const json_t *with, struct step_checker *chk)
 	if (wait_due(with, &err) < 0)
 		step_check_error(chk, ms != NULL ? "with.ms" : until != NULL ?
 		    "with.until" : "with", "%s", err);
+	if (json_object_get(with, "durable") != NULL &&
+	    !json_is_boolean(json_object_get(with, "durable")))
+		step_check_error(chk, "with.durable", "wait \"durable\" must "
+		    "be true or false");
 }
 
 const struct step_entry step_wait_entry = {
@@ -130,5 +190,6 @@ const struct step_entry step_wait_entry = {
 	.keys = wait_keys,
 	.check = wait_check,
 	.start = wait_start,
+	.cancel = wait_cancel,
 	.due = STEP_DUE_SUCCEEDS
 };

@@ -27,7 +27,7 @@ cat >"$WF/slow.json" <<'EOF'
   "name": "slow",
   "trigger": { "webhook": { "path": "/hooks/slow", "mode": "async" } },
   "steps": [
-    { "name": "nap", "uses": "wait", "with": { "ms": 4000 } },
+    { "name": "nap", "uses": "wait", "with": { "ms": 4000, "durable": false } },
     { "name": "pad", "uses": "transform", "with": { "i": "{{input.i}}",
       "pad": "................................................{{input.i}}" } }
   ]
@@ -62,7 +62,7 @@ expect_eq "the copy passes integrity_check" ok \
     "$(sqlite_q "$COPY" 'PRAGMA integrity_check')"
 expect_eq "the slow runs were in flight in it" 5 \
     "$(sqlite_q "$COPY" "SELECT count(*) FROM runs WHERE workflow = 'slow'
-    AND state IN ('queued', 'running', 'retrying')")"
+    AND state IN ('queued', 'running', 'retrying', 'waiting')")"
 expect_eq "their leases were let go" 0 \
     "$(sqlite_q "$COPY" "SELECT count(*) FROM runs WHERE lease_owner IS NOT
     NULL")"

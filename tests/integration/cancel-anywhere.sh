@@ -10,11 +10,14 @@
 #   202 "requested", and the holder stops it.
 . "$(dirname "$0")/serve-lib.sh"
 
+# The nap is a step in flight, held by the process executing it: its
+# timeout_ms, shorter than the wait, makes the wait an ordinary attempt
+# rather than a durable sleep in the store.
 cat >"$WF/napper.json" <<'JSON'
 { "name": "napper",
   "trigger": { "webhook": { "path": "/hooks/napper" } },
-  "steps": [ { "name": "nap", "uses": "wait", "with": { "ms": 60000 },
-    "timeout_ms": 120000 } ] }
+  "steps": [ { "name": "nap", "uses": "wait", "with": { "ms": 60000, "durable": false },
+    "timeout_ms": 59000 } ] }
 JSON
 J=(-H 'Content-Type: application/json')
 

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 commands="run validate runs show retry replay cancel resume serve trigger
-    dashboard schedules prune backup fsm"
+    dashboard schedules prune backup fsm signal"
 
 # --help: the overview on stdout, every command listed, exit 0.
 expect_exit 0 orch --help

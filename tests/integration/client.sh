@@ -89,7 +89,7 @@ cat >"$WF/slow.json" <<'JSON'
 {
   "name": "slow",
   "steps": [
-    { "name": "nap", "uses": "wait", "with": { "ms": 4000 } },
+    { "name": "nap", "uses": "wait", "with": { "ms": 4000, "durable": false } },
     { "name": "shape", "uses": "transform", "with": { "done": true } }
   ]
 }

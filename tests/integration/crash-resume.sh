@@ -18,9 +18,9 @@ cat > wf.json <<'JSON'
   "name": "crashy",
   "steps": [
     { "name": "decode", "uses": "json.decode" },
-    { "name": "first-wait", "uses": "wait", "with": { "ms": 1000 } },
+    { "name": "first-wait", "uses": "wait", "with": { "ms": 1000, "durable": false } },
     { "name": "shape", "uses": "transform", "with": { "n": "{{input.n}}", "run": "{{run.id}}" } },
-    { "name": "second-wait", "uses": "wait", "with": { "ms": 1000 } },
+    { "name": "second-wait", "uses": "wait", "with": { "ms": 1000, "durable": false } },
     { "name": "publish", "uses": "bucket.put", "with": { "bucket": "out", "key": "{{input.n}}.json" } }
   ]
 }

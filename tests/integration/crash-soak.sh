@@ -52,7 +52,7 @@ cat >"$WF/soak.json" <<JSON
   "allow": { "hosts": ["127.0.0.1:$SINK_PORT"] },
   "steps": [
     { "name": "decode", "uses": "json.decode" },
-    { "name": "nap", "uses": "wait", "with": { "ms": 150 } },
+    { "name": "nap", "uses": "wait", "with": { "ms": 150, "durable": false } },
     { "name": "shape", "uses": "transform",
       "with": { "n": "{{input.n}}", "run": "{{run.id}}" } },
     { "name": "publish", "uses": "http.request",

@@ -14,13 +14,13 @@ cat >"$WF/quick.json" <<'JSON'
 { "name": "quick",
   "trigger": { "webhook": { "path": "/hooks/quick", "mode": "async" } },
   "concurrency": 500,
-  "steps": [ { "name": "pause", "uses": "wait", "with": { "ms": 5 } } ] }
+  "steps": [ { "name": "pause", "uses": "wait", "with": { "ms": 5, "durable": false } } ] }
 JSON
 cat >"$WF/slow.json" <<'JSON'
 { "name": "slow",
   "trigger": { "webhook": { "path": "/hooks/slow", "mode": "async" } },
-  "steps": [ { "name": "first", "uses": "wait", "with": { "ms": 10 } },
-             { "name": "long", "uses": "wait", "with": { "ms": 3000 } } ] }
+  "steps": [ { "name": "first", "uses": "wait", "with": { "ms": 10, "durable": false } },
+             { "name": "long", "uses": "wait", "with": { "ms": 3000, "durable": false } } ] }
 JSON
 serve_start --access-log off || finish
 

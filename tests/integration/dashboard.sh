@@ -18,12 +18,12 @@ export LANG=C.UTF-8 LC_ALL=C.UTF-8
 mkdir wf
 cat > wf/ok.json <<'EOF'
 { "name": "ok-flow",
-  "steps": [ { "name": "pause", "uses": "wait", "with": { "ms": 5 } } ] }
+  "steps": [ { "name": "pause", "uses": "wait", "with": { "ms": 5, "durable": false } } ] }
 EOF
 cat > wf/bad.json <<'EOF'
 { "name": "failing-flow",
   "defaults": { "retry": { "max_attempts": 2, "backoff_ms": 10 } },
-  "steps": [ { "name": "slow", "uses": "wait", "with": { "ms": 300 },
+  "steps": [ { "name": "slow", "uses": "wait", "with": { "ms": 300, "durable": false },
                "timeout_ms": 20 } ] }
 EOF
 
@@ -79,11 +79,11 @@ expect_contains "seeded: the header" "$(out)" \
 expect_true "seeded: p50 and p99 are durations" \
     grep -Eq 'p50 [0-9.]+m?s  p99 [0-9.]+m?s' "$OUT"
 expect_true "seeded: ok-flow 3 succeeded of 3" grep -Eq \
-    '^ok-flow +0 +0 +0 +3 +0 +0 +3$' "$OUT"
+    '^ok-flow +0 +0 +0 +3 +0 +0 +0 +3$' "$OUT"
 expect_true "seeded: failing-flow 2 failed of 2" grep -Eq \
-    '^failing-flow +0 +0 +0 +0 +2 +0 +2$' "$OUT"
+    '^failing-flow +0 +0 +0 +0 +2 +0 +0 +2$' "$OUT"
 expect_true "seeded: bulk-flow 40 queued" grep -Eq \
-    '^bulk-flow +40 +0 +0 +0 +0 +0 +40$' "$OUT"
+    '^bulk-flow +40 +0 +0 +0 +0 +0 +0 +40$' "$OUT"
 expect_true "seeded: the failed run's row" grep -Eq \
     "^$failed_run +failing-flow +failed +slow +2 .*step slow timed out" \
     "$OUT"
@@ -122,7 +122,7 @@ expect_true "tmux: the header counts" wait_screen \
     "in flight 0  queued 40  retrying 0  failed 5m 3"
 expect_true "tmux: the workflows table" wait_screen "bulk-flow"
 # bulk_row: the bulk-flow row shows 40 queued.
-bulk_row() { screen | grep -Eq '^bulk-flow +40 +0 +0 +0 +0 +0 +40'; }
+bulk_row() { screen | grep -Eq '^bulk-flow +40 +0 +0 +0 +0 +0 +0 +40'; }
 expect_true "tmux: 40 queued bulk-flow" bulk_row
 
 # f five times: queued, running, retrying, succeeded, failed.

@@ -223,7 +223,7 @@ expect_exit() {
 orch_args() {
 	local cmd=${1:-}
 	case "$cmd" in
-	run|runs|show|retry|replay|cancel|resume)
+	run|runs|show|retry|replay|cancel|resume|signal)
 		shift
 		ORCH_ARGS=("$ORCH_BIN" "$cmd" --db "$DB" "$@")
 		;;

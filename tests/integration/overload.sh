@@ -23,7 +23,7 @@ cat >"$WF/narrow.json" <<'JSON'
   "trigger": { "webhook": { "path": "/hooks/narrow", "mode": "async" } },
   "concurrency": 2,
   "steps": [ { "name": "decode", "uses": "json.decode" },
-    { "name": "nap", "uses": "wait", "with": { "ms": 50 } },
+    { "name": "nap", "uses": "wait", "with": { "ms": 50, "durable": false } },
     { "name": "pad", "uses": "transform",
       "with": { "n": "{{input.n}}", "pad": "{{input.pad}}" } } ] }
 JSON

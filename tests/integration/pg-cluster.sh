@@ -35,7 +35,7 @@ cat >"$WF/spread.json" <<'JSON'
   "input": { "type": "object", "required": ["n"] },
   "steps": [
     { "name": "decode", "uses": "json.decode" },
-    { "name": "nap", "uses": "wait", "with": { "ms": 1200 } },
+    { "name": "nap", "uses": "wait", "with": { "ms": 1200, "durable": false } },
     { "name": "shape", "uses": "transform",
       "with": { "n": "{{input.n}}", "run": "{{run.id}}" } },
     { "name": "encode", "uses": "json.encode" }
@@ -69,7 +69,7 @@ snapshot_at_kill() {
 	date +%s.%N >"$T/killed_at"
 	wait "$VICTIM" 2>/dev/null
 	pg_sql "SELECT id FROM runs WHERE lease_owner LIKE '%:$VICTIM:%' AND \
-	    state IN ('queued', 'running', 'retrying')" >"$T/orphans.txt"
+	    state IN ('queued', 'running', 'retrying', 'waiting')" >"$T/orphans.txt"
 	: >"$T/killed"
 }
 snapshot_at_kill &
@@ -138,7 +138,7 @@ expect_true "the kill left the dead node's runs mid-way ($orphans)" \
 takeover=
 for i in $(seq 1 300); do
 	left=$(pg_sql "SELECT count(*) FROM runs WHERE lease_owner LIKE \
-	    '$victim_owner' AND state IN ('queued', 'running', 'retrying')")
+	    '$victim_owner' AND state IN ('queued', 'running', 'retrying', 'waiting')")
 	if [ "$left" = 0 ]; then
 		takeover=$(python3 -c "import time; print(int((time.time() - \
 		    $killed_at) * 1000))")
@@ -156,7 +156,7 @@ expect_true "a live node logged the takeover" \
 # Everything ends.
 for i in $(seq 1 600); do
 	left=$(pg_sql "SELECT count(*) FROM runs WHERE state IN ('queued', \
-	    'running', 'retrying')")
+	    'running', 'retrying', 'waiting')")
 	[ "$left" = 0 ] && break
 	sleep 0.1
 done

@@ -24,7 +24,7 @@ cat >"$WF/nap.json" <<'JSON'
   "name": "nap",
   "trigger": { "webhook": { "path": "/hooks/nap", "mode": "async" } },
   "steps": [
-    { "name": "nap", "uses": "wait", "with": { "ms": 4000 } },
+    { "name": "nap", "uses": "wait", "with": { "ms": 4000, "durable": false } },
     { "name": "shape", "uses": "transform", "with": { "done": true } }
   ]
 }

@@ -105,7 +105,8 @@ expect_exit 1 orch cancel "$run1"
 expect_contains "cancel of a failed run: already" "$(err)" \
     "run $run1 is already failed"
 
-# Retry on the edited definition: from the failed step, succeeds.
+# Retry on the edited definition: from the failed step (whose wait, no
+# longer cut short by a timeout, is a durable one), succeeds.
 expect_exit 0 orch retry "$run1" --latest --workflows "$T/fixed"
 cp "$OUT" retry1.json
 expect_eq "retry prints the output: the export's key" "$run1.json" \
@@ -120,7 +121,7 @@ expect_ne "after retry: the definition changed" "$def1" "$def2"
 expect_eq "after retry: the definition is the fixed file's" \
     "$(sha256sum fixed/flaky-export.json | cut -d' ' -f1)" "$def2"
 expect_eq "after retry: the old timeline is kept, then the redrive" \
-    "$want redriven started step_succeeded succeeded" \
+    "$want redriven started waiting step_succeeded succeeded" \
     "$(json show1b.json '" ".join(t["event"] for t in d["transitions"])')"
 expect_eq "after retry: redriven at the failed step" slow-upstream \
     "$(json show1b.json '[t["step"] for t in d["transitions"]

@@ -29,7 +29,7 @@ lua_workflow talk 'return function(input, ctx)
   return input
 end' '{ "name": "get", "uses": "http.request",
     "with": { "url": "{{trigger.url}}" } }' \
-    '{ "name": "nap", "uses": "wait", "with": { "ms": "{{input.nap}}" } }'
+    '{ "name": "nap", "uses": "wait", "with": { "ms": "{{input.nap}}", "durable": false } }'
 lua_workflow chatty 'return function(input, ctx)
   for i = 1, 1200 do ctx.log("info", "line %d", i) end return 1 end'
 

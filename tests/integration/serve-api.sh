@@ -46,7 +46,7 @@ cat >"$WF/slow-sync.json" <<'JSON'
     "sync_timeout_ms": 300 } },
   "steps": [
     { "name": "decode", "uses": "json.decode" },
-    { "name": "nap", "uses": "wait", "with": { "ms": 1500 } },
+    { "name": "nap", "uses": "wait", "with": { "ms": 1500, "durable": false } },
     { "name": "shape", "uses": "transform", "with": { "n": "{{input.n}}" } }
   ]
 }
@@ -58,7 +58,7 @@ cat >"$WF/slow.json" <<'JSON'
   "trigger": { "webhook": { "path": "/hooks/slow", "mode": "async" } },
   "steps": [
     { "name": "decode", "uses": "json.decode" },
-    { "name": "nap", "uses": "wait", "with": { "ms": 1500 } },
+    { "name": "nap", "uses": "wait", "with": { "ms": 1500, "durable": false } },
     { "name": "shape", "uses": "transform", "with": { "n": "{{input.n}}" } }
   ]
 }
@@ -83,7 +83,7 @@ cat >"$WF/timeout.json" <<'JSON'
   "defaults": { "retry": { "max_attempts": 1 } },
   "steps": [
     { "name": "decode", "uses": "json.decode" },
-    { "name": "stuck", "uses": "wait", "with": { "ms": 2000 },
+    { "name": "stuck", "uses": "wait", "with": { "ms": 2000, "durable": false },
       "timeout_ms": 50 }
   ]
 }
@@ -105,7 +105,7 @@ cat >"$WF/limited.json" <<'JSON'
   "concurrency": 1,
   "steps": [
     { "name": "decode", "uses": "json.decode" },
-    { "name": "nap", "uses": "wait", "with": { "ms": 3000 } }
+    { "name": "nap", "uses": "wait", "with": { "ms": 3000, "durable": false } }
   ]
 }
 JSON

@@ -16,7 +16,7 @@ cat >"$WF/napper.json" <<'JSON'
   "trigger": { "webhook": { "path": "/hooks/napper", "mode": "async" } },
   "steps": [
     { "name": "decode", "uses": "json.decode" },
-    { "name": "nap", "uses": "wait", "with": { "ms": 600000 } }
+    { "name": "nap", "uses": "wait", "with": { "ms": 600000, "durable": false } }
   ]
 }
 JSON
@@ -29,7 +29,7 @@ cat >"$WF/doomed.json" <<'JSON'
   "steps": [
     { "name": "bad", "uses": "transform", "with": { "v": "{{input.none}}" } }
   ],
-  "on_failure": { "uses": "wait", "with": { "ms": 600000 } }
+  "on_failure": { "uses": "wait", "with": { "ms": 600000, "durable": false } }
 }
 JSON
 

@@ -18,7 +18,7 @@ cronwf() {
   "trigger": { "cron": $2 },
   ${4:-}
   "steps": [
-    { "name": "nap", "uses": "wait", "with": { "ms": ${3:-0} } },
+    { "name": "nap", "uses": "wait", "with": { "ms": ${3:-0}, "durable": false } },
     { "name": "shape", "uses": "transform",
       "with": { "at": "{{trigger.scheduled_at}}" } }
   ]

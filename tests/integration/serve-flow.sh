@@ -56,7 +56,7 @@ flowwf() {
       "with": { "method": "POST", "url": "$SINK/ev",
         "body": { "w": "$1", "k": "{{trigger.k}}", "p": "{{trigger.p}}",
           "n": "{{trigger.n}}", "ev": "start", "run": "{{run.id}}" } } },
-    { "name": "nap", "uses": "wait", "with": { "ms": ${3:-0} } },
+    { "name": "nap", "uses": "wait", "with": { "ms": ${3:-0}, "durable": false } },
     { "name": "end", "uses": "http.request",
       "with": { "method": "POST", "url": "$SINK/ev",
         "body": { "w": "$1", "k": "{{trigger.k}}", "ev": "end",

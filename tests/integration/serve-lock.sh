@@ -13,7 +13,7 @@ export ORC_TEST_TIMEOUT
 cat >"$WF/one.json" <<'JSON'
 { "name": "one",
   "trigger": { "webhook": { "path": "/hooks/one", "mode": "async" } },
-  "steps": [ { "name": "nap", "uses": "wait", "with": { "ms": 100 } } ] }
+  "steps": [ { "name": "nap", "uses": "wait", "with": { "ms": 100, "durable": false } } ] }
 JSON
 
 serve_start || finish

@@ -29,7 +29,7 @@ napper() {	# napper VERSION
   "trigger": { "webhook": { "path": "/hooks/napper", "mode": "async" } },
   "steps": [
     { "name": "decode", "uses": "json.decode" },
-    { "name": "nap", "uses": "wait", "with": { "ms": 2000 } },
+    { "name": "nap", "uses": "wait", "with": { "ms": 2000, "durable": false } },
     { "name": "shape", "uses": "transform",
       "with": { "v": $1, "n": "{{input.n}}" } }
   ]

@@ -55,7 +55,7 @@ cat >"$WF/slow.json" <<JSON
   "trigger": { "webhook": { "path": "/hooks/slow" } },
   "steps": [
     { "name": "first", "uses": "json.encode" },
-    { "name": "nap", "uses": "wait", "with": { "ms": 2500 } },
+    { "name": "nap", "uses": "wait", "with": { "ms": 2500, "durable": false } },
     { "name": "last", "uses": "json.decode" } ] }
 JSON
 cat >"$WF/traced.json" <<JSON

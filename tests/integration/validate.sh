@@ -75,7 +75,7 @@ cat > broken.json <<'EOF'
 EOF
 tab=$(printf '\t')
 types="json.decode, json.encode, base64.decode, base64.encode, bucket.put,"
-types="$types wait, transform, http.request, lua, bucket.get"
+types="$types wait, wait.signal, transform, http.request, lua, bucket.get"
 cat > expected.tsv <<EOF
 "colour"${tab}unknown key "colour"
 "description"${tab}description: expected a string
@@ -86,7 +86,7 @@ cat > expected.tsv <<EOF
 "script": "x.lua"${tab}steps[1].script: the script does not compile: x.lua:2: unexpected symbol near 'then'
 "uses": "frobnicate"${tab}steps[2].uses: unknown step type "frobnicate" (the types are $types)
 "name": "decode", "uses": "json.encode"${tab}steps[3].name: duplicate step name "decode"
-"seconds"${tab}unknown key "seconds" in steps[4].with (allowed: ms)
+"seconds"${tab}unknown key "seconds" in steps[4].with (allowed: ms, until, durable)
 "key": "{{secrets${tab}steps[5].with.key: unknown template root "secrets" (expected input, trigger, steps or run)
 EOF
 # The schema problem is reported at the schema that holds the bad keyword

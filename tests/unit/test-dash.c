@@ -420,7 +420,7 @@ test_dash_draw(void)
 	CHECK(strstr(text, "store -") == NULL);
 	CHECK(d.store_bytes > 1024);
 	CHECK_CONTAINS(text, "alpha            1         0         0"
-	    "         6         0         0         7");
+	    "         6         0         0         0         7");
 	CHECK_CONTAINS(text, "01TEST00000000000000000006  beta      failed");
 	CHECK_CONTAINS(text, "upstream answered 503");
 	/* No escape codes in a printed frame. */
@@ -501,6 +501,8 @@ test_dash_keys(void)
 	dash_key(&v, 'f', &d, NULL, src);
 	dash_key(&v, 'f', &d, NULL, src);
 	CHECK(v.query.state == RUN_CANCELLED);
+	dash_key(&v, 'f', &d, NULL, src);
+	CHECK(v.query.state == RUN_WAITING);
 	dash_key(&v, 'f', &d, NULL, src);
 	CHECK(v.query.state == -1);
 

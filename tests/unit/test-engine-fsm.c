@@ -58,6 +58,22 @@ struct want_rule {
 	{ p, FSM_RUN_TIMEOUT, A, A, A, 0, A, 1, FSM_FAILED,		\
 	    F_STOP | F_FIN, "run_timed_out" }
 
+/* A step's outcome, from a phase it ran or waited in. */
+#define OUTCOMES(p)							\
+	{ p, FSM_STEP_OK, A, A, A, A, A, 1, FSM_RUNNING, FSM_ADVANCE,	\
+	    "step_succeeded" },						\
+	{ p, FSM_STEP_LAST_OK, A, A, 1, A, A, 1, FSM_SUCCEEDED, F_FIN,	\
+	    "succeeded" },						\
+	{ p, FSM_STEP_LAST_OK, A, A, 0, 1, A, 1, FSM_DEAD_PENDING, F_DL, \
+	    "output_invalid" },						\
+	{ p, FSM_STEP_LAST_OK, A, A, 0, 0, A, 1, FSM_FAILED, F_FIN,	\
+	    "output_invalid" },						\
+	{ p, FSM_STEP_FAILED, 1, 1, A, A, A, 1, FSM_RETRYING, FSM_BACKOFF, \
+	    "step_failed" },						\
+	{ p, FSM_STEP_FAILED, A, A, A, 1, A, 1, FSM_DEAD_PENDING, F_DL,	\
+	    "failed" },							\
+	{ p, FSM_STEP_FAILED, A, A, A, 0, A, 1, FSM_FAILED, F_FIN, "failed" }
+
 static const struct want_rule want_rules[] = {
 	{ FSM_NEW, FSM_CREATE, A, A, A, A, 1, 1, FSM_DEBOUNCED, 0,
 	    "created" },
@@ -94,20 +110,9 @@ static const struct want_rule want_rules[] = {
 
 	{ FSM_RUNNING, FSM_RESUME, A, A, A, A, A, 1, FSM_RUNNING,
 	    FSM_START_STEP, "resumed" },
-	{ FSM_RUNNING, FSM_STEP_OK, A, A, A, A, A, 1, FSM_RUNNING,
-	    FSM_ADVANCE, "step_succeeded" },
-	{ FSM_RUNNING, FSM_STEP_LAST_OK, A, A, 1, A, A, 1, FSM_SUCCEEDED,
-	    F_FIN, "succeeded" },
-	{ FSM_RUNNING, FSM_STEP_LAST_OK, A, A, 0, 1, A, 1, FSM_DEAD_PENDING,
-	    F_DL, "output_invalid" },
-	{ FSM_RUNNING, FSM_STEP_LAST_OK, A, A, 0, 0, A, 1, FSM_FAILED,
-	    F_FIN, "output_invalid" },
-	{ FSM_RUNNING, FSM_STEP_FAILED, 1, 1, A, A, A, 1, FSM_RETRYING,
-	    FSM_BACKOFF, "step_failed" },
-	{ FSM_RUNNING, FSM_STEP_FAILED, A, A, A, 1, A, 1, FSM_DEAD_PENDING,
-	    F_DL, "failed" },
-	{ FSM_RUNNING, FSM_STEP_FAILED, A, A, A, 0, A, 1, FSM_FAILED, F_FIN,
-	    "failed" },
+	OUTCOMES(FSM_RUNNING),
+	{ FSM_RUNNING, FSM_SUSPEND, A, A, A, A, A, 1, FSM_WAITING, FSM_SLEEP,
+	    "waiting" },
 	/* A timeout is worth another attempt, retryable or not. */
 	{ FSM_RUNNING, FSM_STEP_TIMEOUT, 1, A, A, A, A, 1, FSM_RETRYING,
 	    FSM_BACKOFF, "step_timed_out" },
@@ -116,6 +121,11 @@ static const struct want_rule want_rules[] = {
 	{ FSM_RUNNING, FSM_STEP_TIMEOUT, 0, A, A, 0, A, 1, FSM_FAILED, F_FIN,
 	    "failed" },
 	STEPPING(FSM_RUNNING),
+	/* Waiting: a signal, or the due time, is the step's outcome. */
+	{ FSM_WAITING, FSM_RESUME, A, A, A, A, A, 1, FSM_WAITING, FSM_SLEEP,
+	    NULL },
+	OUTCOMES(FSM_WAITING),
+	STEPPING(FSM_WAITING),
 	{ FSM_RETRYING, FSM_DUE, A, A, A, A, A, 1, FSM_RUNNING, F_GO,
 	    "retried" },
 	STEPPING(FSM_RETRYING),
@@ -340,12 +350,12 @@ test_engine_fsm_reachable(void)
 	const struct fsm_rule *rules;
 	struct fsm_input in;
 	struct fsm_result r;
-	int seen[NPH], used[64], grew = 1;
+	int seen[NPH], used[128], grew = 1;
 	unsigned p, ev, c;
 	size_t n, i;
 
 	rules = engine_fsm_rules(&n);
-	REQUIRE(n <= 64);
+	REQUIRE(n <= 128);
 	memset(seen, 0, sizeof seen);
 	memset(used, 0, sizeof used);
 	seen[FSM_NEW] = 1;
@@ -444,6 +454,35 @@ test_engine_fsm_dead_letter_sequence(void)
 	CHECK(!engine_fsm(&in).legal);
 }
 
+/* A run waits for a signal, gets it, then sleeps and times out its own
+ * timeout; a loaded waiting run sleeps again, and is stored as waiting. */
+static void
+test_engine_fsm_waiting_sequence(void)
+{
+	static const enum fsm_event evs[] = {
+		FSM_ADMIT, FSM_SUSPEND, FSM_STEP_OK, FSM_SUSPEND, FSM_RESUME,
+		FSM_RUN_TIMEOUT
+	};
+	static const char *const names[] = {
+		"started", "waiting", "step_succeeded", "waiting", NULL,
+		"run_timed_out"
+	};
+	struct fsm_input in;
+	enum dead_state d;
+
+	CHECK(drive(FSM_QUEUED, FSM_IF_ATTEMPTS_LEFT, evs, 6, names) ==
+	    FSM_FAILED);
+	CHECK(engine_fsm_stored(FSM_WAITING, &d) == RUN_WAITING);
+	CHECK(engine_fsm_loaded(RUN_WAITING, DEAD_NONE) == FSM_WAITING);
+	/* No attempt is in flight while it waits: no step timeout. */
+	in.state = FSM_WAITING;
+	in.event = FSM_STEP_TIMEOUT;
+	in.conds = FSM_IF_ATTEMPTS_LEFT;
+	CHECK(!engine_fsm(&in).legal);
+	in.event = FSM_CANCEL;
+	CHECK(engine_fsm(&in).state == FSM_CANCELLED);
+}
+
 /* A step that times out every time: two retries, then failed for good. */
 static void
 test_engine_fsm_timeout_sequence(void)
@@ -519,6 +558,7 @@ main(void)
 	TEST_RUN(test_engine_fsm_admission_sequence);
 	TEST_RUN(test_engine_fsm_dead_letter_sequence);
 	TEST_RUN(test_engine_fsm_timeout_sequence);
+	TEST_RUN(test_engine_fsm_waiting_sequence);
 	TEST_RUN(test_engine_fsm_names_and_print);
 	TEST_DONE();
 }

@@ -459,11 +459,11 @@ static const char wf_ahead[] =
     "  \"steps\": ["
     "    { \"name\": \"decode\", \"uses\": \"json.decode\" },"
     "    { \"name\": \"pause\", \"uses\": \"wait\","
-    "      \"with\": { \"ms\": 1000 } },"
+    "      \"with\": { \"ms\": 1000, \"durable\": false } },"
     "    { \"name\": \"shape\", \"uses\": \"transform\","
     "      \"with\": { \"n\": \"{{input.n}}\" } },"
     "    { \"name\": \"after\", \"uses\": \"wait\","
-    "      \"with\": { \"ms\": 10 } }"
+    "      \"with\": { \"ms\": 10, \"durable\": false } }"
     "  ] }";
 
 /* For test_engine_run_ahead: calls in flight when each step's success
@@ -670,7 +670,7 @@ test_engine_step_timeout_dead_letter(void)
 	    "  \"allow\": { \"buckets\": [\"dead\"] },"
 	    "  \"steps\": ["
 	    "    { \"name\": \"sleepy\", \"uses\": \"wait\","
-	    "      \"with\": { \"ms\": 2000 }, \"timeout_ms\": 50,"
+	    "      \"with\": { \"ms\": 2000, \"durable\": false }, \"timeout_ms\": 50,"
 	    "      \"retry\": { \"max_attempts\": 3, \"backoff_ms\": 10,"
 	    "        \"jitter\": false } } ],"
 	    "  \"on_failure\": { \"uses\": \"bucket.put\","
@@ -774,7 +774,7 @@ test_engine_run_timeout(void)
 	REQUIRE(setup(&t) == 0);
 	wf = load("{ \"name\": \"deadline\", \"timeout_ms\": 100,"
 	    "  \"steps\": [ { \"name\": \"long\", \"uses\": \"wait\","
-	    "    \"with\": { \"ms\": 5000 } } ] }");
+	    "    \"with\": { \"ms\": 5000, \"durable\": false } } ] }");
 	REQUIRE(wf != NULL);
 	REQUIRE(submit(&t, wf, "{}", id, &err) == 0);
 	CHECK(drive(&t, 1) == 0);
@@ -815,7 +815,7 @@ test_engine_cancel(void)
 	REQUIRE(setup(&t) == 0);
 	wf = load("{ \"name\": \"cancelme\","
 	    "  \"steps\": [ { \"name\": \"long\", \"uses\": \"wait\","
-	    "    \"with\": { \"ms\": 5000 } } ] }");
+	    "    \"with\": { \"ms\": 5000, \"durable\": false } } ] }");
 	REQUIRE(wf != NULL);
 	REQUIRE(submit(&t, wf, "{}", id, &err) == 0);
 	memcpy(t.cancel_id, id, sizeof t.cancel_id);
@@ -887,7 +887,7 @@ test_engine_cancel_retrying(void)
 	REQUIRE(setup(&t) == 0);
 	wf = load("{ \"name\": \"backoff\","
 	    "  \"steps\": [ { \"name\": \"slow\", \"uses\": \"wait\","
-	    "    \"with\": { \"ms\": 2000 }, \"timeout_ms\": 50,"
+	    "    \"with\": { \"ms\": 2000, \"durable\": false }, \"timeout_ms\": 50,"
 	    "    \"retry\": { \"max_attempts\": 3, \"backoff_ms\": 5000,"
 	    "      \"jitter\": false } } ] }");
 	REQUIRE(wf != NULL);
@@ -918,7 +918,7 @@ test_engine_cancel_during_dead_letter(void)
 	    "  \"steps\": [ { \"name\": \"bad\", \"uses\": \"transform\","
 	    "    \"with\": { \"v\": \"{{input.none}}\" } } ],"
 	    "  \"on_failure\": { \"uses\": \"wait\","
-	    "    \"with\": { \"ms\": 400 } } }");
+	    "    \"with\": { \"ms\": 400, \"durable\": false } } }");
 	REQUIRE(wf != NULL);
 	CHECK(cancel_after(&t, wf, 150, id) == 0);
 	CHECK(t.cancel_rv == -1);
@@ -938,7 +938,7 @@ static const char wf_resume[] =
     "    { \"name\": \"first\", \"uses\": \"transform\","
     "      \"with\": { \"n\": \"{{input.n}}\" } },"
     "    { \"name\": \"pause\", \"uses\": \"wait\","
-    "      \"with\": { \"ms\": 300 } },"
+    "      \"with\": { \"ms\": 300, \"durable\": false } },"
     "    { \"name\": \"last\", \"uses\": \"transform\","
     "      \"with\": { \"n\": \"{{steps.first.n}}\", \"done\": true } }"
     "  ] }";
@@ -993,7 +993,7 @@ static const char wf_sleepy[] =
     "{ \"name\": \"sleepy\","
     "  \"steps\": ["
     "    { \"name\": \"nap\", \"uses\": \"wait\","
-    "      \"with\": { \"ms\": 600000 } }"
+    "      \"with\": { \"ms\": 600000, \"durable\": false } }"
     "  ] }";
 
 /* The engine goes away in the middle of the run's step: a restart (it
@@ -1118,7 +1118,7 @@ test_engine_crash_loop_dead(void)
 	    "  \"steps\": [ { \"name\": \"bad\", \"uses\": \"transform\","
 	    "    \"with\": { \"v\": \"{{input.none}}\" } } ],"
 	    "  \"on_failure\": { \"uses\": \"wait\","
-	    "    \"with\": { \"ms\": 600000 } } }");
+	    "    \"with\": { \"ms\": 600000, \"durable\": false } } }");
 	REQUIRE(wf != NULL);
 	REQUIRE(submit(&t, wf, "{}", id, &err) == 0);
 	settle(&t);
@@ -1547,7 +1547,7 @@ test_engine_redrive_cancelled(void)
 	REQUIRE(setup(&t) == 0);
 	wf = load("{ \"name\": \"again\", \"timeout_ms\": 400,"
 	    "  \"steps\": [ { \"name\": \"pause\", \"uses\": \"wait\","
-	    "    \"with\": { \"ms\": 100 } } ] }");
+	    "    \"with\": { \"ms\": 100, \"durable\": false } } ] }");
 	REQUIRE(wf != NULL);
 	REQUIRE(submit(&t, wf, "{\"k\": 1}", id, &err) == 0);
 	CHECK(engine_cancel(t.engine, id, &err) == 0);
@@ -1625,7 +1625,7 @@ test_engine_concurrency_queue(void)
 	memset(&o, 0, sizeof o);
 	engine_set_observer(t.engine, observe_cb, &o);
 	wf = load("{\"name\":\"one\",\"concurrency\":1,\"steps\":["
-	    "{\"name\":\"w\",\"uses\":\"wait\",\"with\":{\"ms\":50}}]}");
+	    "{\"name\":\"w\",\"uses\":\"wait\",\"with\":{\"ms\":50,\"durable\":false}}]}");
 	REQUIRE(wf != NULL);
 	CHECK(submit(&t, wf, "{}", a, &err) == 0);
 	/* Let the first run commit and take the slot. */
@@ -1763,7 +1763,7 @@ test_engine_concurrency_key(void)
 	engine_set_observer(t.engine, keyed_cb, &k);
 	wf = load("{\"name\":\"keyed\",\"concurrency\":1,"
 	    "\"concurrency_key\":\"{{input.c}}\",\"steps\":[{\"name\":\"w\","
-	    "\"uses\":\"wait\",\"with\":{\"ms\":30}}]}");
+	    "\"uses\":\"wait\",\"with\":{\"ms\":30,\"durable\":false}}]}");
 	REQUIRE(wf != NULL);
 	for (i = 0; i < 6; i++) {
 		snprintf(in, sizeof in, "{\"c\":%d,\"n\":%d}", i % 2, i);
@@ -1797,7 +1797,7 @@ test_engine_priority(void)
 	engine_set_observer(t.engine, keyed_cb, &k);
 	wf = load("{\"name\":\"prio\",\"concurrency\":1,"
 	    "\"priority\":\"{{input.p}}\",\"steps\":[{\"name\":\"w\","
-	    "\"uses\":\"wait\",\"with\":{\"ms\":20}}]}");
+	    "\"uses\":\"wait\",\"with\":{\"ms\":20,\"durable\":false}}]}");
 	REQUIRE(wf != NULL);
 	for (i = 0; i < 4; i++) {
 		snprintf(in, sizeof in, "{\"c\":0,\"n\":%d,\"p\":%d}", i,

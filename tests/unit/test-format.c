@@ -241,6 +241,27 @@ test_format_table_copies(void)
 	format_table_free(t);
 }
 
+/* RFC 3339 times: offsets, fractions, and what is not one. */
+static void
+test_format_parse_time(void)
+{
+	int64_t ms = 0;
+
+	CHECK(format_parse_time("2030-01-01T00:00:00Z", &ms) == 0);
+	CHECK(ms == 1893456000000LL);
+	CHECK(format_parse_time("2030-01-01 01:30:00.25+01:30", &ms) == 0);
+	CHECK(ms == 1893456000250LL);
+	CHECK(format_parse_time("2029-12-31T19:00:00-05:00", &ms) == 0);
+	CHECK(ms == 1893456000000LL);
+	CHECK(format_parse_time("2030-02-30T00:00:00Z", &ms) == -1);
+	CHECK(format_parse_time("2030-01-01T00:00:00", &ms) == -1);
+	CHECK(format_parse_time("2030-01-01T24:00:00Z", &ms) == -1);
+	CHECK(format_parse_time("2030-01-01T00:00:00+0100", &ms) == -1);
+	CHECK(format_parse_time("2030-01-01T00:00:00.Z", &ms) == -1);
+	CHECK(format_parse_time("tomorrow", &ms) == -1);
+	CHECK(format_parse_time("", &ms) == -1);
+}
+
 int
 main(void)
 {
@@ -253,5 +274,6 @@ main(void)
 	TEST_RUN(test_format_table_no_limit);
 	TEST_RUN(test_format_table_missing_and_control);
 	TEST_RUN(test_format_table_copies);
+	TEST_RUN(test_format_parse_time);
 	TEST_DONE();
 }

@@ -245,11 +245,11 @@ test_steps_registry(void)
 {
 	static const char *names[] = { "json.decode", "json.encode",
 	    "base64.decode", "base64.encode", "bucket.put", "wait",
-	    "transform" };
+	    "wait.signal", "transform" };
 	const struct step_entry *const *all = steps_all();
 	size_t i;
 
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 8; i++) {
 		REQUIRE(all[i] != NULL);
 		CHECK_STR(all[i]->name, names[i]);
 		CHECK(steps_find(names[i]) == all[i]);
@@ -1203,7 +1203,8 @@ wait_done_cb(struct step_call *call, void *arg)
 		step_call_free(call);
 }
 
-/* wait fires on a real event loop and passes its input through. */
+/* wait with "durable": false fires on a real event loop and passes its
+ * input through. */
 static void
 test_steps_wait(void)
 {
@@ -1211,8 +1212,9 @@ test_steps_wait(void)
 	struct step_call_params p;
 	struct step_call *call, *other;
 	struct wait_result r = { 0, 0, NULL, 1 }, r2 = { 0, 0, NULL, 0 };
-	json_t *with = j("{\"ms\":30}"), *input = j("{\"id\":1}");
-	json_t *with_long = j("{\"ms\":\"60000\"}");
+	json_t *with = j("{\"ms\":30,\"durable\":false}");
+	json_t *input = j("{\"id\":1}");
+	json_t *with_long = j("{\"ms\":\"60000\",\"durable\":false}");
 	int64_t t0;
 
 	REQUIRE(base != NULL);
@@ -1242,7 +1244,7 @@ test_steps_wait(void)
 	json_decref(r.output);
 
 	/* ms 0 still waits for the loop; freeing while waiting cancels. */
-	with = j("{\"ms\":0}");
+	with = j("{\"ms\":0,\"durable\":false}");
 	params_init(&p, &step_wait_entry, with, NULL);
 	p.base = base;
 	r.calls = 0;
@@ -1274,7 +1276,7 @@ test_steps_wait_bad(void)
 	struct event_base *base = event_base_new();
 	struct step_call_params p;
 	struct step_call *call;
-	static const char *bad[] = { "{}", "{\"ms\":-1}", "{\"ms\":86400001}",
+	static const char *bad[] = { "{\"ms\":-1}", "{\"ms\":3153600000001}",
 	    "{\"ms\":\"soon\"}", "{\"ms\":\"10x\"}", "{\"ms\":1.5}",
 	    "{\"ms\":true}", NULL };
 	json_t *with;
@@ -1295,13 +1297,72 @@ test_steps_wait_bad(void)
 		CHECK(run_check(e, bad[i]) == 1);
 		CHECK_STR(check_path, "with.ms");
 	}
-	CHECK(run_check(e, "{\"ms\":86400000}") == 0);
+	CHECK(run_check(e, "{\"ms\":86400001}") == 0);
+	CHECK(run_check(e, "{}") == 1);
+	CHECK_STR(check_path, "with");
+	CHECK(run_check(e, "{\"ms\":1,\"until\":2}") == 1);
+	CHECK(run_check(e, "{\"until\":\"tomorrow\"}") == 1);
+	CHECK_STR(check_path, "with.until");
+	CHECK(run_check(e, "{\"ms\":1,\"durable\":\"no\"}") == 1);
+	CHECK_STR(check_path, "with.durable");
 	CHECK(run_check(e, "{\"ms\":\"{{input.delay}}\"}") == 0);
 	CHECK(run_check(e, "{\"ms\":\"250\"}") == 0);
 
-	/* Without an event loop it fails instead of hanging. */
-	CHECK_FAILS(e, "{\"ms\":5}", NULL, "needs an event loop");
 	event_base_free(base);
+}
+
+/* Starts a step of entry with with; its due time when it suspended, else
+ * -1 (and the call failed). */
+static int64_t
+suspended_at(const struct step_entry *e, const char *with_s, const char *step)
+{
+	struct step_call_params p;
+	struct step_call *call;
+	json_t *with = j(with_s), *st = step ? j(step) : NULL;
+	int64_t due;
+
+	params_init(&p, e, with, NULL);
+	p.step = st;
+	call = step_call_create(&p, NULL, NULL);
+	json_decref(with);
+	json_decref(st);
+	CHECK(step_call_start(call) == STEP_DONE);
+	due = step_call_ok(call) ? step_call_suspended(call) : -1;
+	step_call_free(call);
+	return due;
+}
+
+/* A durable wait suspends its run until a time: ms from now, until a
+ * time in ms or RFC 3339; wait.signal until its timeout. */
+static void
+test_steps_wait_suspends(void)
+{
+	int64_t now = orc_now_ms(), due;
+
+	due = suspended_at(&step_wait_entry, "{\"ms\":60000}", NULL);
+	CHECK(due >= now + 60000 && due < now + 70000);
+	CHECK(suspended_at(&step_wait_entry, "{\"until\":1893456000000}",
+	    NULL) == 1893456000000LL);
+	CHECK(suspended_at(&step_wait_entry,
+	    "{\"until\":\"2030-01-01T02:00:00.5+02:00\"}", NULL) ==
+	    1893456000500LL);
+	/* A step timeout shorter than the wait: an ordinary attempt (and
+	 * without a loop, suspended all the same rather than hung). */
+	CHECK(suspended_at(&step_wait_entry, "{\"ms\":60000}",
+	    "{\"timeout_ms\":100}") > 0);
+	CHECK(suspended_at(&step_wait_entry, "{\"until\":\"soon\"}",
+	    NULL) == -1);
+	due = suspended_at(&step_wait_signal_entry, "{}", NULL);
+	CHECK(due >= now + 7LL * 86400000 && due < now + 7LL * 86400000 +
+	    10000);
+	due = suspended_at(&step_wait_signal_entry, "{\"timeout_ms\":5000}",
+	    "{\"timeout_ms\":1000}");
+	CHECK(due >= now + 1000 && due < now + 5000);
+	CHECK(suspended_at(&step_wait_signal_entry, "{\"timeout_ms\":0}",
+	    NULL) == -1);
+	CHECK(run_check(&step_wait_signal_entry, "{\"timeout_ms\":-5}") == 1);
+	CHECK_STR(check_path, "with.timeout_ms");
+	CHECK(run_check(&step_wait_signal_entry, "{\"timeout_ms\":5}") == 0);
 }
 
 /* Runs every test. */
@@ -1326,5 +1387,6 @@ main(void)
 	TEST_RUN(test_steps_bucket_pool_cancel);
 	TEST_RUN(test_steps_wait);
 	TEST_RUN(test_steps_wait_bad);
+	TEST_RUN(test_steps_wait_suspends);
 	TEST_DONE();
 }

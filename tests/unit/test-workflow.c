@@ -54,7 +54,8 @@ dump(const struct diag *d)
 
 /* What "unknown step type" adds: every built-in type, in table order. */
 #define STEP_TYPES	" (the types are json.decode, json.encode, " \
-	"base64.decode, base64.encode, bucket.put, wait, transform, " \
+	"base64.decode, base64.encode, bucket.put, wait, wait.signal, " \
+	"transform, " \
 	"http.request, lua, bucket.get)"
 
 /* Whether one diagnostic is exactly "file:want". */
