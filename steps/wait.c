@@ -80,7 +80,8 @@ wait_due(const json_t *with, const char **err)
 	int64_t v;
 
 	if ((ms == NULL) == (until == NULL)) {
-		*err = "wait needs \"ms\" or \"until\", not both";
+		*err = ms == NULL ? "wait needs \"ms\" or \"until\"" :
+		    "wait takes \"ms\" or \"until\", not both";
 		return -1;
 	}
 	if (ms != NULL) {

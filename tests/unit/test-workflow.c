@@ -415,7 +415,7 @@ test_workflow_single_problems(void)
 	/* A step check with "with" missing points at the step. */
 	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
 	    "\"a\", \"uses\": \"wait\"}]}",
-	    "t.json:1:25: steps[0].with.ms: wait needs \"ms\""));
+	    "t.json:1:25: steps[0].with: wait needs \"ms\" or \"until\""));
 	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
 	    "\"a\", \"uses\": \"json.encode\", \"script\": \"a.lua\"}]}",
 	    "steps[0].script: only lua steps take \"script\""));
