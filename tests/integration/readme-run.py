@@ -19,8 +19,8 @@ What differs from run to run is compared loosely, nothing else:
 - hashes: a sha256 value (the README may cut it short with "...") and any
   other run of 12 or more lower-case hex digits (a definition's hash);
 - times: ISO 8601 timestamps, and durations and ages ("32ms", "+1.2s",
-  "0 ms"); a duration under a millisecond prints as "-", so a lone "-"
-  counts as one too;
+  "1m05s", "0 ms"); a duration under a millisecond prints as "-", so a
+  lone "-" counts as one too;
 - the word a cut-short table cell ends in before its "...": where the cut
   falls depends on the length of the addresses and ids before it;
 - blank lines and the width of the space between columns.
@@ -40,7 +40,7 @@ LOOSE = [
     (re.compile(r'("sha256": ?)"[0-9a-f.]+"'), r'\1"SHA"'),
     (re.compile(r"\b[0-9a-f]{12,}\b"), "HASH"),
     (re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\b"), "TIME"),
-    (re.compile(r"\+?\b\d+(\.\d+)? ?(us|ms|s|m|h|d)\b"), "DUR"),
+    (re.compile(r"\+?\b\d+(\.\d+)? ?(us|ms|s|m|h|d)(\d+[smh])?\b"), "DUR"),
     (re.compile(r"(?<!\S)-(?!\S)"), "DUR"),
     (re.compile(r"\w*\.\.\."), "..."),
     (re.compile(r"[ \t]+"), " "),
