@@ -9,8 +9,9 @@ their "\\" continuations, a trailing "# comment" dropped), in the current
 directory with a shell, stdout and stderr together as a terminal shows
 them. --sub replaces TEXT by NEW in the commands (the README's addresses
 by the test's), --out replaces TEXT by NEW in what they print (back to
-the README's). A command with lines after it must print them; one without
-must exit 0. It prints one line per command and exits 1 on a problem.
+the README's). Every command must exit 0, and one with lines after it
+must print them. It prints one line per command, 1 as its exit code on a
+problem.
 
 What differs from run to run is compared loosely, nothing else:
 
@@ -31,10 +32,13 @@ other command has 30 seconds.
 
 import argparse
 import difflib
+import os
 import re
+import signal
 import subprocess
 import sys
 
+TIMEOUT = 30
 ULID = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
 LOOSE = [
     (re.compile(r'("sha256": ?)"[0-9a-f.]+"'), r'\1"SHA"'),
@@ -49,6 +53,8 @@ LOOSE = [
 
 def blocks(text, start, until):
     """The console blocks between the lines start and until."""
+    if start not in text or until not in text[text.find(start):]:
+        sys.exit("readme-run: no part from %r to %r" % (start, until))
     text = text[text.index(start):]
     text = text[:text.index(until)]
     found = []
@@ -97,6 +103,22 @@ def learn_ids(ids, want, got):
         ids.setdefault(old, new)
 
 
+def shell(cmd):
+    """Runs cmd with sh, bounded: (exit code or None, what it printed)."""
+    # A session of its own, so that on a timeout every process of the
+    # command goes, and none keeps the pipe open.
+    p = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=TIMEOUT)
+        return p.returncode, out
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, _ = p.communicate()
+        return None, out
+
+
 def run_one(cmd, want, ids, args):
     """Runs one command; prints and returns whether it did as shown."""
     run = cmd
@@ -106,15 +128,16 @@ def run_one(cmd, want, ids, args):
     # A stream does not end by itself: read a moment of it.
     if "/events" in run:
         run = "timeout 2 " + run + " || true"
-    p = subprocess.run(run, shell=True, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True, timeout=30)
-    got = p.stdout
+    rc, got = shell(run)
     for old, new in args.out or []:
         got = got.replace(old, new)
     want = "\n".join(want)
     learn_ids(ids, want, got)
-    if p.returncode != 0:
-        print("FAILED (exit %d): %s\n%s" % (p.returncode, cmd, got))
+    if rc is None:
+        print("TIMED OUT after %d s: %s\n%s" % (TIMEOUT, cmd, got))
+        return False
+    if rc != 0:
+        print("FAILED (exit %d): %s\n%s" % (rc, cmd, got))
         return False
     if want and norm(got) != norm(want):
         diff = difflib.unified_diff(norm(want).split("\n"),
