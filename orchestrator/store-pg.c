@@ -1817,6 +1817,18 @@ pg_read(struct pg_store *ps, int which, const struct pg_params *p,
 	return pg_stmt(ps, ps->r, which, p, NULL, err);
 }
 
+/* Reads a listing on the reading connection, its rows to a feed. */
+static int
+pg_read_feed(struct pg_store *ps, int which, const struct pg_params *p,
+    const struct store_feed *f, struct orc_error *err)
+{
+	PGresult *res;
+
+	if ((res = pg_read(ps, which, p, err)) == NULL)
+		return -1;
+	return pg_feed(ps, res, f, err);
+}
+
 /* Reads one run on a connection. */
 static int
 pg_get_run_on(struct pg_store *ps, struct pg_conn *c, const char *id,
@@ -1935,13 +1947,10 @@ pg_list_steps(void *arg, const char *run_id, store_step_cb cb, void *cb_arg,
 	struct store_feed	 feed = { STORE_FEED_STEP, .cb.step = cb,
 	    .arg = cb_arg };
 	struct pg_params	 p;
-	PGresult		*res;
 
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, run_id);
-	if ((res = pg_read(ps, PQ_LIST_STEPS, &p, err)) == NULL)
-		return -1;
-	return pg_feed(ps, res, &feed, err);
+	return pg_read_feed(ps, PQ_LIST_STEPS, &p, &feed, err);
 }
 
 /* Lists a run's log lines in the order written. */
@@ -1953,14 +1962,11 @@ pg_list_logs(void *arg, const char *run_id, int64_t after_id,
 	struct store_feed	 feed = { STORE_FEED_LOG, .cb.log = cb,
 	    .arg = cb_arg };
 	struct pg_params	 p;
-	PGresult		*res;
 
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, run_id);
 	p_int(&p, 2, after_id);
-	if ((res = pg_read(ps, PQ_LIST_LOGS, &p, err)) == NULL)
-		return -1;
-	return pg_feed(ps, res, &feed, err);
+	return pg_read_feed(ps, PQ_LIST_LOGS, &p, &feed, err);
 }
 
 /* Lists a run's transitions in the order written. */
@@ -1972,13 +1978,10 @@ pg_list_transitions(void *arg, const char *run_id, store_transition_cb cb,
 	struct store_feed	 feed = { STORE_FEED_TRANSITION,
 	    .cb.transition = cb, .arg = cb_arg };
 	struct pg_params	 p;
-	PGresult		*res;
 
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, run_id);
-	if ((res = pg_read(ps, PQ_LIST_TRANSITIONS, &p, err)) == NULL)
-		return -1;
-	return pg_feed(ps, res, &feed, err);
+	return pg_read_feed(ps, PQ_LIST_TRANSITIONS, &p, &feed, err);
 }
 
 /* Reads a definition by hash. */
@@ -2043,17 +2046,13 @@ pg_count_runs(void *arg, const char *workflow,
 	struct pg_store		*ps = arg;
 	struct store_feed	 feed = { STORE_FEED_STATES, .arg = counts };
 	struct pg_params	 p;
-	PGresult		*res;
 
 	memset(counts, 0, RUN_STATE_COUNT * sizeof counts[0]);
 	memset(&p, 0, sizeof p);
 	if (workflow != NULL)
 		p_text(&p, 1, workflow);
-	res = pg_read(ps, workflow != NULL ? PQ_COUNT_WORKFLOW : PQ_COUNT_ALL,
-	    &p, err);
-	if (res == NULL)
-		return -1;
-	return pg_feed(ps, res, &feed, err);
+	return pg_read_feed(ps, workflow != NULL ? PQ_COUNT_WORKFLOW :
+	    PQ_COUNT_ALL, &p, &feed, err);
 }
 
 /* Counts runs per workflow and state, from the counters. */
@@ -2065,12 +2064,9 @@ pg_count_by_workflow(void *arg, store_count_cb cb, void *cb_arg,
 	struct store_feed	 feed = { STORE_FEED_COUNT, .cb.count = cb,
 	    .arg = cb_arg };
 	struct pg_params	 p;
-	PGresult		*res;
 
 	memset(&p, 0, sizeof p);
-	if ((res = pg_read(ps, PQ_COUNT_BY_WORKFLOW, &p, err)) == NULL)
-		return -1;
-	return pg_feed(ps, res, &feed, err);
+	return pg_read_feed(ps, PQ_COUNT_BY_WORKFLOW, &p, &feed, err);
 }
 
 /* Lists the runs finished since a time, newest first, at most limit. */
@@ -2082,7 +2078,6 @@ pg_list_finished(void *arg, int64_t since, int limit, store_finish_cb cb,
 	struct store_feed	 feed = { STORE_FEED_FINISH, .cb.finish = cb,
 	    .arg = cb_arg };
 	struct pg_params	 p;
-	PGresult		*res;
 
 	memset(&p, 0, sizeof p);
 	/* finished_at is 0 for unfinished runs: never list those. */
@@ -2091,9 +2086,7 @@ pg_list_finished(void *arg, int64_t since, int limit, store_finish_cb cb,
 		p_int(&p, 2, limit);
 	else
 		p_text(&p, 2, NULL);
-	if ((res = pg_read(ps, PQ_LIST_FINISHED, &p, err)) == NULL)
-		return -1;
-	return pg_feed(ps, res, &feed, err);
+	return pg_read_feed(ps, PQ_LIST_FINISHED, &p, &feed, err);
 }
 
 /* Counts, up to limit, the runs that ended in a state since a time. */
@@ -2153,9 +2146,7 @@ pg_search_runs(void *arg, const char *text, int scan, int limit,
 		p_int(&p, 3, limit);
 	else
 		p_text(&p, 3, NULL);
-	if ((res = pg_read(ps, PQ_SEARCH_ERROR, &p, err)) == NULL)
-		return -1;
-	return pg_feed(ps, res, &feed, err);
+	return pg_read_feed(ps, PQ_SEARCH_ERROR, &p, &feed, err);
 }
 
 /*
@@ -2286,20 +2277,27 @@ out:
 	return ret;
 }
 
+/* Runs a writer statement of ($1 text, $2 bigint) outside a batch. */
+static int
+pg_exec_text_int(struct pg_store *ps, int which, const char *s, int64_t v,
+    struct orc_error *err)
+{
+	struct pg_params p;
+
+	memset(&p, 0, sizeof p);
+	p_text(&p, 1, s);
+	p_int(&p, 2, v);
+	if (pg_ensure(ps, ps->w, err) == -1)
+		return -1;
+	return pg_exec(ps, ps->w, which, &p, NULL, err);
+}
+
 /* Pushes the expiry of the owner's leases on unfinished runs. */
 static int
 pg_renew_leases(void *arg, const char *owner, int64_t until,
     struct orc_error *err)
 {
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, owner);
-	p_int(&p, 2, until);
-	if (pg_ensure(ps, ps->w, err) == -1)
-		return -1;
-	return pg_exec(ps, ps->w, PQ_RENEW, &p, NULL, err);
+	return pg_exec_text_int(arg, PQ_RENEW, owner, until, err);
 }
 
 /* Records a request to cancel a run. */
@@ -2307,15 +2305,7 @@ static int
 pg_request_cancel(void *arg, const char *run_id, int64_t at,
     struct orc_error *err)
 {
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, run_id);
-	p_int(&p, 2, at);
-	if (pg_ensure(ps, ps->w, err) == -1)
-		return -1;
-	return pg_exec(ps, ps->w, PQ_CANCEL_PUT, &p, NULL, err);
+	return pg_exec_text_int(arg, PQ_CANCEL_PUT, run_id, at, err);
 }
 
 /* Takes the requests to cancel the runs owner holds; drops stale ones. */
@@ -2389,12 +2379,9 @@ pg_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
 	struct store_feed	 feed = { STORE_FEED_SCHEDULE,
 	    .cb.schedule = cb, .arg = cb_arg };
 	struct pg_params	 p;
-	PGresult		*res;
 
 	memset(&p, 0, sizeof p);
-	if ((res = pg_read(ps, PQ_SCHED_LIST, &p, err)) == NULL)
-		return -1;
-	return pg_feed(ps, res, &feed, err);
+	return pg_read_feed(ps, PQ_SCHED_LIST, &p, &feed, err);
 }
 
 /*

@@ -1964,19 +1964,26 @@ out:
 	return ret;
 }
 
+/* Runs a writer statement of (?1 text, ?2 integer) outside a batch. */
+static int
+sqlite_exec_text_int(struct sqlite_store *ss, int which, const char *s,
+    int64_t v, struct orc_error *err)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sqlite_stmt(ss, ss->w, which, err)) == NULL)
+		return -1;
+	bind_text(st, 1, s);
+	sqlite3_bind_int64(st, 2, v);
+	return sqlite_exec_stmt(ss, st, NULL, err);
+}
+
 /* Pushes the expiry of the owner's leases on unfinished runs. */
 static int
 sqlite_renew_leases(void *arg, const char *owner, int64_t until,
     struct orc_error *err)
 {
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->w, SQ_RENEW, err)) == NULL)
-		return -1;
-	bind_text(st, 1, owner);
-	sqlite3_bind_int64(st, 2, until);
-	return sqlite_exec_stmt(ss, st, NULL, err);
+	return sqlite_exec_text_int(arg, SQ_RENEW, owner, until, err);
 }
 
 /* Records a request to cancel a run. */
@@ -1984,14 +1991,7 @@ static int
 sqlite_request_cancel(void *arg, const char *run_id, int64_t at,
     struct orc_error *err)
 {
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->w, SQ_CANCEL_PUT, err)) == NULL)
-		return -1;
-	bind_text(st, 1, run_id);
-	sqlite3_bind_int64(st, 2, at);
-	return sqlite_exec_stmt(ss, st, NULL, err);
+	return sqlite_exec_text_int(arg, SQ_CANCEL_PUT, run_id, at, err);
 }
 
 /* Collects the ids a DELETE ... RETURNING gives back. */
