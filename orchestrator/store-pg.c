@@ -1427,6 +1427,21 @@ pg_put_def(struct pg_store *ps, const struct def_rec *d,
 	return pg_exec(ps, ps->w, PQ_DEF_INSERT, &p, NULL, err);
 }
 
+/* Starts a run's parameters with the seven that PQ_RUN_INSERT and
+ * PQ_RUN_UPDATE share, $1 to $7. */
+static void
+pg_run_params(struct pg_params *p, const struct run_rec *r)
+{
+	memset(p, 0, sizeof *p);
+	p_text(p, 1, r->id);
+	p_text(p, 2, r->workflow);
+	p_text(p, 3, r->def_hash);
+	p_state(p, 4, (int)r->state);
+	p_int(p, 5, r->seq);
+	p_text(p, 6, r->step);
+	p_int(p, 7, r->attempt);
+}
+
 /* Inserts a new run with every column. */
 static int
 pg_insert_run(struct pg_store *ps, const struct run_rec *r,
@@ -1435,14 +1450,7 @@ pg_insert_run(struct pg_store *ps, const struct run_rec *r,
 	struct pg_params	p;
 	int			ret;
 
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, r->id);
-	p_text(&p, 2, r->workflow);
-	p_text(&p, 3, r->def_hash);
-	p_state(&p, 4, (int)r->state);
-	p_int(&p, 5, r->seq);
-	p_text(&p, 6, r->step);
-	p_int(&p, 7, r->attempt);
+	pg_run_params(&p, r);
 	if (p_json(ps, &p, 8, r->input, err) == -1 ||
 	    p_json(ps, &p, 9, r->trigger, err) == -1 ||
 	    p_json(ps, &p, 10, r->output, err) == -1) {
@@ -1478,14 +1486,7 @@ pg_update_run(struct pg_store *ps, const struct run_rec *r, unsigned flags,
 	int			 set_input = (flags & STORE_RUN_SET_INPUT) != 0;
 	int			 rc;
 
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, r->id);
-	p_text(&p, 2, r->workflow);
-	p_text(&p, 3, r->def_hash);
-	p_state(&p, 4, (int)r->state);
-	p_int(&p, 5, r->seq);
-	p_text(&p, 6, r->step);
-	p_int(&p, 7, r->attempt);
+	pg_run_params(&p, r);
 	/* The input rarely changes: encode it only when it is written. */
 	p_text(&p, 8, NULL);
 	if ((set_input && p_json(ps, &p, 8, r->input, err) == -1) ||

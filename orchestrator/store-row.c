@@ -96,15 +96,17 @@ int
 store_row_run(const struct store_row *row, struct run_rec *r,
     struct orc_error *err)
 {
-	int state;
+	const char	*name;
+	int		 state;
 
 	memset(r, 0, sizeof *r);
 	store_row_id(row, 0, r->id);
 	r->workflow = store_row_text(row, 1);
 	r->def_hash = store_row_text(row, 2);
 	if ((state = store_row_state(row, 3)) < 0) {
+		name = row->ops->text(row, 3, NULL);
 		orc_error_set(err, ORC_ESTORE, "%s: run %s: unknown state "
-		    "\"%s\"", row->db, r->id, row->ops->text(row, 3, NULL));
+		    "\"%s\"", row->db, r->id, name != NULL ? name : "");
 		run_rec_clear(r);
 		return -1;
 	}

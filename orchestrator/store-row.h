@@ -1,7 +1,7 @@
 /*
  * What the two store backends share below their function table: reading
  * a result row into the records of store.h, and handing the rows of a
- * listing to its callback. A backend gives three ways to read a column of
+ * listing to its callback. A backend gives the ways to read a column of
  * its current row (struct store_row_ops) and keeps its SQL, its binding
  * and its stepping; both backends select the same columns in the same
  * order (RUN_COLS and the listings' SELECTs), so one mapping serves both.
