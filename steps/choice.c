@@ -25,6 +25,7 @@
 
 #include "orchestrator.h"
 #include "steps.h"
+#include "template.h"
 
 static const char *const choice_keys[] = { "rules", "default", NULL };
 
@@ -88,29 +89,6 @@ static int
 choice_later(const struct choice_check *cc, const json_t *v)
 {
 	return cc->chk != NULL && step_value_is_template(v);
-}
-
-/* "a string", "an array": for messages. */
-static const char *
-choice_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		break;
-	}
-	return "null";
 }
 
 /*
@@ -204,20 +182,20 @@ choice_check_operand(struct choice_check *cc, enum choice_op op,
 		if (!json_is_number(v) && !json_is_string(v))
 			choice_problem(cc, path, "\"%s\" compares numbers or "
 			    "strings: %s can never match", name,
-			    choice_kind(v));
+			    template_kind(v));
 	} else if (takes & CHOICE_LIST) {
 		if (!json_is_array(v))
 			choice_problem(cc, path, "\"in\" takes an array of "
-			    "values, not %s", choice_kind(v));
+			    "values, not %s", template_kind(v));
 		else if (json_array_size(v) == 0)
 			choice_problem(cc, path, "an empty \"in\" list can "
 			    "never match");
 	} else if ((takes & CHOICE_BOOL) && !json_is_boolean(v))
 		choice_problem(cc, path, "\"%s\" takes true or false, not %s",
-		    name, choice_kind(v));
+		    name, template_kind(v));
 	else if ((takes & CHOICE_STRING) && !json_is_string(v))
 		choice_problem(cc, path, "\"%s\" matches strings: %s can never "
-		    "match", name, choice_kind(v));
+		    "match", name, template_kind(v));
 }
 
 /* Checks a comparison: a well-formed "path" and one operator. */
