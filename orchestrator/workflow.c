@@ -82,7 +82,7 @@ struct wf_problem {
 /* A branch a step's check named: step from may go to step to. */
 struct wf_edge {
 	size_t			 from;
-	int			 to;		/* -1: no such step (reported) */
+	int			 to;		/* -1: no such step */
 };
 
 /* One check of one file: where to report and the problems so far. */

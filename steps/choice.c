@@ -62,8 +62,8 @@ static const char *const choice_combinators[] = { "all", "any", "not", NULL };
 
 /* One check of a "with": where its problems go. */
 struct choice_check {
-	struct step_checker	*chk;		/* loading; NULL when running */
-	char			*first;		/* running: the first problem */
+	struct step_checker	*chk;		/* loading; NULL: running */
+	char			*first;		/* running: 1st problem */
 };
 
 /* Reports a problem at path (relative to the step, "with.rules[0]"). */
