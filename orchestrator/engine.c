@@ -671,15 +671,20 @@ run_start(struct run *run)
 }
 
 /* After a step succeeded: which step follows in *idx, -1 for none. -1
- * when the step named a next step that does not exist. */
+ * when the step named a next step that does not exist. What the step
+ * chose wins over its "next" and "end", which win over the file's order. */
 static int
 run_next_idx(struct run *run, struct step_call *call, int *idx)
 {
+	const struct workflow_step *ws = workflow_step_at(run->wf,
+	    (size_t)run->idx);
 	const char *next = call ? step_call_next(call) : NULL;
 
+	if (next == NULL && ws != NULL)
+		next = workflow_step_next(ws);
 	if (next == NULL) {
-		*idx = run->idx + 1 < (int)workflow_step_count(run->wf) ?
-		    run->idx + 1 : -1;
+		*idx = run->idx + 1 < (int)workflow_step_count(run->wf) &&
+		    (ws == NULL || !workflow_step_ends(ws)) ? run->idx + 1 : -1;
 		return 0;
 	}
 	return (*idx = workflow_step_index(run->wf, next)) < 0 ? -1 : 0;

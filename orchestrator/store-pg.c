@@ -40,6 +40,7 @@
 #include "log.h"
 #include "store.h"
 #include "store-backend.h"
+#include "store-row.h"
 
 #define PG_BUSY_MS	5000
 /* The advisory lock key of the cron scheduler: "schedule" in ASCII. */
@@ -431,15 +432,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "FROM definitions",
 };
 
-/* Run listings: one statement per combination of filters. */
-#define LIST_WORKFLOW	0x01
-#define LIST_STATE	0x02
-#define LIST_SINCE	0x04
-#define LIST_UNTIL	0x08
-#define LIST_ERROR	0x10
-#define LIST_BEFORE	0x20
-#define LIST_VARIANTS	0x40
-
+/* Run listings: one statement per combination of filters; term i is the
+ * filter of bit i of store_list_mask(). */
 static const char *const pg_list_terms[] = {
 	" AND workflow = $1::text",
 	" AND state = $2::text",
@@ -452,7 +446,7 @@ static const char *const pg_list_terms[] = {
 struct pg_conn {
 	PGconn		*conn;
 	unsigned char	 st[PQ_COUNT];		/* prepared already */
-	unsigned char	 list[LIST_VARIANTS];
+	unsigned char	 list[STORE_LIST_VARIANTS];
 	int		 writer;
 };
 
@@ -856,15 +850,6 @@ pg_exec(struct pg_store *ps, struct pg_conn *c, int which,
 	return 0;
 }
 
-/* A column as a new string, or NULL. */
-static char *
-col_text(const PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return NULL;
-	return xstrdup(PQgetvalue(res, row, col));
-}
-
 /* An integer column; 0 for NULL. */
 static int64_t
 col_int(const PGresult *res, int row, int col)
@@ -874,97 +859,63 @@ col_int(const PGresult *res, int row, int col)
 	return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-/* A column into a fixed id buffer. */
-static void
-col_id(const PGresult *res, int row, int col, char out[RUN_ID_LEN + 1])
+/* A column of the result's row, as store-row.c reads it. */
+static const char *
+pg_row_text(const struct store_row *row, int col, size_t *len)
 {
-	snprintf(out, RUN_ID_LEN + 1, "%s", PQgetvalue(res, row, col));
+	if (PQgetisnull(row->res, row->i, col))
+		return NULL;
+	if (len != NULL)
+		*len = (size_t)PQgetlength(row->res, row->i, col);
+	return PQgetvalue(row->res, row->i, col);
 }
 
-/* A state column; -1 when NULL, -2 when unknown. */
-static int
-col_state(const PGresult *res, int row, int col)
+/* An integer column of the result's row; 0 for NULL. */
+static int64_t
+pg_row_int(const struct store_row *row, int col)
 {
-	enum run_state state;
-
-	if (PQgetisnull(res, row, col))
-		return -1;
-	if (run_state_parse(PQgetvalue(res, row, col), &state) == -1)
-		return -2;
-	return (int)state;
+	return col_int(row->res, row->i, col);
 }
 
-/* A JSON column as a new value (NULL for SQL NULL); -1 when unreadable. */
-static int
-col_json(struct pg_store *ps, const PGresult *res, int row, int col,
-    const char *what, json_t **out, struct orc_error *err)
+/* A column's name, for messages. */
+static const char *
+pg_row_name(const struct store_row *row, int col)
 {
-	json_error_t		 jerr;
-	struct orc_error	 berr;
-	const char		*s;
-	char			*big;
-
-	*out = NULL;
-	if (PQgetisnull(res, row, col))
-		return 0;
-	s = PQgetvalue(res, row, col);
-	/* A reference to a blob reads as the text it stands for. */
-	if (blob_decode(ps->blobs, s, (size_t)PQgetlength(res, row, col),
-	    &big, &berr) == -1) {
-		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
-		    ps->name, what, PQfname(res, col), berr.message);
-		return -1;
-	}
-	*out = json_loads(big != NULL ? big : s, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-	    &jerr);
-	free(big);
-	if (*out == NULL) {
-		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
-		    ps->name, what, PQfname(res, col), jerr.text);
-		return -1;
-	}
-	return 0;
+	return PQfname(row->res, col);
 }
 
-/* Fills a run record from a row of RUN_COLS. */
+/* The result's column count. */
 static int
-run_from_row(struct pg_store *ps, const PGresult *res, int row,
-    struct run_rec *r, struct orc_error *err)
+pg_row_columns(const struct store_row *row)
 {
-	int state;
+	return PQnfields(row->res);
+}
 
-	memset(r, 0, sizeof *r);
-	col_id(res, row, 0, r->id);
-	r->workflow = col_text(res, row, 1);
-	r->def_hash = col_text(res, row, 2);
-	state = col_state(res, row, 3);
-	if (state < 0) {
-		orc_error_set(err, ORC_ESTORE, "%s: run %s: unknown state "
-		    "\"%s\"", ps->name, r->id, PQgetvalue(res, row, 3));
-		run_rec_clear(r);
-		return -1;
-	}
-	r->state = (enum run_state)state;
-	r->seq = (int)col_int(res, row, 4);
-	r->step = col_text(res, row, 5);
-	r->attempt = (int)col_int(res, row, 6);
-	if (col_json(ps, res, row, 7, r->id, &r->input, err) == -1 ||
-	    col_json(ps, res, row, 8, r->id, &r->trigger, err) == -1 ||
-	    col_json(ps, res, row, 9, r->id, &r->output, err) == -1) {
-		run_rec_clear(r);
-		return -1;
-	}
-	r->error = col_text(res, row, 10);
-	r->dead = (enum dead_state)col_int(res, row, 11);
-	r->idempotency_key = col_text(res, row, 12);
-	r->created_at = col_int(res, row, 13);
-	r->updated_at = col_int(res, row, 14);
-	r->due_at = col_int(res, row, 15);
-	r->finished_at = col_int(res, row, 16);
-	r->lease_owner = col_text(res, row, 17);
-	r->lease_until = col_int(res, row, 18);
-	r->lease_epoch = col_int(res, row, 19);
-	return 0;
+static const struct store_row_ops pg_row_ops = {
+	pg_row_text, pg_row_int, pg_row_name, pg_row_columns
+};
+
+/* A row of a result, for store-row.c. */
+static struct store_row
+pg_row(struct pg_store *ps, PGresult *res, int i)
+{
+	struct store_row row = { &pg_row_ops, res, i, ps->name, ps->blobs };
+
+	return row;
+}
+
+/* Hands each row of a result to a feed until it says stop; clears res. */
+static int
+pg_feed(struct pg_store *ps, PGresult *res, const struct store_feed *f,
+    struct orc_error *err)
+{
+	struct store_row	row = pg_row(ps, res, 0);
+	int			n = PQntuples(res), stop = 0;
+
+	for (row.i = 0; row.i < n && stop == 0; row.i++)
+		stop = store_row_feed(&row, f, err);
+	PQclear(res);
+	return stop == -1 ? -1 : 0;
 }
 
 /* One integer from a one-row query; 0 when there is no row. */
@@ -1483,6 +1434,21 @@ pg_put_def(struct pg_store *ps, const struct def_rec *d,
 	return pg_exec(ps, ps->w, PQ_DEF_INSERT, &p, NULL, err);
 }
 
+/* Starts a run's parameters with the seven that PQ_RUN_INSERT and
+ * PQ_RUN_UPDATE share, $1 to $7. */
+static void
+pg_run_params(struct pg_params *p, const struct run_rec *r)
+{
+	memset(p, 0, sizeof *p);
+	p_text(p, 1, r->id);
+	p_text(p, 2, r->workflow);
+	p_text(p, 3, r->def_hash);
+	p_state(p, 4, (int)r->state);
+	p_int(p, 5, r->seq);
+	p_text(p, 6, r->step);
+	p_int(p, 7, r->attempt);
+}
+
 /* Inserts a new run with every column. */
 static int
 pg_insert_run(struct pg_store *ps, const struct run_rec *r,
@@ -1491,14 +1457,7 @@ pg_insert_run(struct pg_store *ps, const struct run_rec *r,
 	struct pg_params	p;
 	int			ret;
 
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, r->id);
-	p_text(&p, 2, r->workflow);
-	p_text(&p, 3, r->def_hash);
-	p_state(&p, 4, (int)r->state);
-	p_int(&p, 5, r->seq);
-	p_text(&p, 6, r->step);
-	p_int(&p, 7, r->attempt);
+	pg_run_params(&p, r);
 	if (p_json(ps, &p, 8, r->input, err) == -1 ||
 	    p_json(ps, &p, 9, r->trigger, err) == -1 ||
 	    p_json(ps, &p, 10, r->output, err) == -1) {
@@ -1534,14 +1493,7 @@ pg_update_run(struct pg_store *ps, const struct run_rec *r, unsigned flags,
 	int			 set_input = (flags & STORE_RUN_SET_INPUT) != 0;
 	int			 rc;
 
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, r->id);
-	p_text(&p, 2, r->workflow);
-	p_text(&p, 3, r->def_hash);
-	p_state(&p, 4, (int)r->state);
-	p_int(&p, 5, r->seq);
-	p_text(&p, 6, r->step);
-	p_int(&p, 7, r->attempt);
+	pg_run_params(&p, r);
 	/* The input rarely changes: encode it only when it is written. */
 	p_text(&p, 8, NULL);
 	if ((set_input && p_json(ps, &p, 8, r->input, err) == -1) ||
@@ -1836,7 +1788,8 @@ pg_vet_keys(struct pg_store *ps, struct store_vet *v, size_t n,
 		if ((hit = hmap_get(by_id, PQgetvalue(res, row, 0))) == NULL)
 			continue;
 		hit->refused = 1;
-		col_id(res, row, 1, hit->existing);
+		snprintf(hit->existing, sizeof hit->existing, "%s",
+		    PQgetvalue(res, row, 1));
 	}
 	hmap_free(by_id);
 	PQclear(res);
@@ -1871,12 +1824,25 @@ pg_read(struct pg_store *ps, int which, const struct pg_params *p,
 	return pg_stmt(ps, ps->r, which, p, NULL, err);
 }
 
+/* Reads a listing on the reading connection, its rows to a feed. */
+static int
+pg_read_feed(struct pg_store *ps, int which, const struct pg_params *p,
+    const struct store_feed *f, struct orc_error *err)
+{
+	PGresult *res;
+
+	if ((res = pg_read(ps, which, p, err)) == NULL)
+		return -1;
+	return pg_feed(ps, res, f, err);
+}
+
 /* Reads one run on a connection. */
 static int
 pg_get_run_on(struct pg_store *ps, struct pg_conn *c, const char *id,
     struct run_rec *r, struct orc_error *err)
 {
 	struct pg_params	 p;
+	struct store_row	 row;
 	PGresult		*res;
 	int			 ret;
 
@@ -1890,7 +1856,8 @@ pg_get_run_on(struct pg_store *ps, struct pg_conn *c, const char *id,
 		PQclear(res);
 		return -1;
 	}
-	ret = run_from_row(ps, res, 0, r, err);
+	row = pg_row(ps, res, 0);
+	ret = store_row_run(&row, r, err);
 	PQclear(res);
 	return ret;
 }
@@ -1903,47 +1870,6 @@ pg_get_run(void *arg, const char *id, struct run_rec *r,
 	struct pg_store *ps = arg;
 
 	return pg_get_run_on(ps, ps->r, id, r, err);
-}
-
-/* Hands each row of RUN_COLS to a run callback until it says stop. */
-static int
-pg_feed_runs(struct pg_store *ps, PGresult *res, store_run_cb cb, void *arg,
-    struct orc_error *err)
-{
-	struct run_rec	r;
-	int		i, n = PQntuples(res), stop = 0;
-
-	for (i = 0; i < n && !stop; i++) {
-		if (run_from_row(ps, res, i, &r, err) == -1) {
-			PQclear(res);
-			return -1;
-		}
-		stop = cb(&r, arg) != 0;
-		run_rec_clear(&r);
-	}
-	PQclear(res);
-	return 0;
-}
-
-/* Which of the LIST_* filters a run filter sets. */
-static unsigned
-pg_list_mask(const struct run_filter *f)
-{
-	unsigned mask = 0;
-
-	if (f->workflow != NULL)
-		mask |= LIST_WORKFLOW;
-	if (f->state >= 0)
-		mask |= LIST_STATE;
-	if (f->since != 0)
-		mask |= LIST_SINCE;
-	if (f->until != 0)
-		mask |= LIST_UNTIL;
-	if (f->error_like != NULL && *f->error_like != '\0')
-		mask |= LIST_ERROR;
-	if (f->before_id != NULL && *f->before_id != '\0')
-		mask |= LIST_BEFORE;
-	return mask;
 }
 
 /*
@@ -1986,35 +1912,37 @@ pg_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
     void *cb_arg, struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
+	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
+	    .arg = cb_arg };
 	struct pg_params	 p;
 	PGresult		*res;
 	unsigned		 mask;
 	char			 name[16];
 
-	mask = pg_list_mask(f);
+	mask = store_list_mask(f);
 	if (pg_ensure(ps, ps->r, err) == -1 ||
 	    pg_list_prepare(ps, mask, name, err) == -1)
 		return -1;
 	memset(&p, 0, sizeof p);
 	p.n = 7;
-	if (mask & LIST_WORKFLOW)
+	if (mask & STORE_LIST_WORKFLOW)
 		p_text(&p, 1, f->workflow);
-	if (mask & LIST_STATE)
+	if (mask & STORE_LIST_STATE)
 		p_state(&p, 2, f->state);
-	if (mask & LIST_SINCE)
+	if (mask & STORE_LIST_SINCE)
 		p_int(&p, 3, f->since);
-	if (mask & LIST_UNTIL)
+	if (mask & STORE_LIST_UNTIL)
 		p_int(&p, 4, f->until);
-	if (mask & LIST_ERROR)
+	if (mask & STORE_LIST_ERROR)
 		p_text(&p, 5, f->error_like);
-	if (mask & LIST_BEFORE)
+	if (mask & STORE_LIST_BEFORE)
 		p_text(&p, 6, f->before_id);
 	/* LIMIT NULL is no limit. */
 	if (f->limit > 0)
 		p_int(&p, 7, f->limit);
 	if ((res = pg_run(ps, ps->r, name, &p, NULL, err)) == NULL)
 		return -1;
-	return pg_feed_runs(ps, res, cb, cb_arg, err);
+	return pg_feed(ps, res, &feed, err);
 }
 
 /* Lists a run's finished steps in visit order. */
@@ -2023,34 +1951,13 @@ pg_list_steps(void *arg, const char *run_id, store_step_cb cb, void *cb_arg,
     struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
+	struct store_feed	 feed = { STORE_FEED_STEP, .cb.step = cb,
+	    .arg = cb_arg };
 	struct pg_params	 p;
-	struct step_rec		 s;
-	PGresult		*res;
-	int			 i, n, stop = 0;
 
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, run_id);
-	if ((res = pg_read(ps, PQ_LIST_STEPS, &p, err)) == NULL)
-		return -1;
-	n = PQntuples(res);
-	for (i = 0; i < n && !stop; i++) {
-		memset(&s, 0, sizeof s);
-		col_id(res, i, 0, s.run_id);
-		s.seq = (int)col_int(res, i, 1);
-		s.name = col_text(res, i, 2);
-		s.attempts = (int)col_int(res, i, 3);
-		if (col_json(ps, res, i, 4, s.run_id, &s.output, err) == -1) {
-			step_rec_clear(&s);
-			PQclear(res);
-			return -1;
-		}
-		s.started_at = col_int(res, i, 5);
-		s.finished_at = col_int(res, i, 6);
-		stop = cb(&s, cb_arg) != 0;
-		step_rec_clear(&s);
-	}
-	PQclear(res);
-	return 0;
+	return pg_read_feed(ps, PQ_LIST_STEPS, &p, &feed, err);
 }
 
 /* Lists a run's log lines in the order written. */
@@ -2059,34 +1966,14 @@ pg_list_logs(void *arg, const char *run_id, int64_t after_id,
     store_log_cb cb, void *cb_arg, struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
+	struct store_feed	 feed = { STORE_FEED_LOG, .cb.log = cb,
+	    .arg = cb_arg };
 	struct pg_params	 p;
-	struct log_rec		 l;
-	enum log_level		 level;
-	PGresult		*res;
-	int			 i, n, stop = 0;
 
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, run_id);
 	p_int(&p, 2, after_id);
-	if ((res = pg_read(ps, PQ_LIST_LOGS, &p, err)) == NULL)
-		return -1;
-	n = PQntuples(res);
-	for (i = 0; i < n && !stop; i++) {
-		memset(&l, 0, sizeof l);
-		l.id = col_int(res, i, 0);
-		col_id(res, i, 1, l.run_id);
-		l.at = col_int(res, i, 2);
-		l.step = col_text(res, i, 3);
-		l.attempt = (int)col_int(res, i, 4);
-		if (log_parse_level(PQgetvalue(res, i, 5), &level) == -1)
-			level = LOG_INFO;
-		l.level = (int)level;
-		l.message = col_text(res, i, 6);
-		stop = cb(&l, cb_arg) != 0;
-		log_rec_clear(&l);
-	}
-	PQclear(res);
-	return 0;
+	return pg_read_feed(ps, PQ_LIST_LOGS, &p, &feed, err);
 }
 
 /* Lists a run's transitions in the order written. */
@@ -2095,42 +1982,13 @@ pg_list_transitions(void *arg, const char *run_id, store_transition_cb cb,
     void *cb_arg, struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
+	struct store_feed	 feed = { STORE_FEED_TRANSITION,
+	    .cb.transition = cb, .arg = cb_arg };
 	struct pg_params	 p;
-	struct transition_rec	 t;
-	PGresult		*res;
-	int			 i, n, state, stop = 0;
 
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, run_id);
-	if ((res = pg_read(ps, PQ_LIST_TRANSITIONS, &p, err)) == NULL)
-		return -1;
-	n = PQntuples(res);
-	for (i = 0; i < n && !stop; i++) {
-		memset(&t, 0, sizeof t);
-		t.id = col_int(res, i, 0);
-		col_id(res, i, 1, t.run_id);
-		t.at = col_int(res, i, 2);
-		t.from_state = col_state(res, i, 3);
-		state = col_state(res, i, 4);
-		if (t.from_state == -2 || state < 0) {
-			orc_error_set(err, ORC_ESTORE, "%s: run %s: transition "
-			    "%lld has an unknown state", ps->name, t.run_id,
-			    (long long)t.id);
-			PQclear(res);
-			return -1;
-		}
-		t.to_state = (enum run_state)state;
-		t.event = col_text(res, i, 5);
-		t.step = col_text(res, i, 6);
-		t.seq = (int)col_int(res, i, 7);
-		t.attempt = (int)col_int(res, i, 8);
-		t.error = col_text(res, i, 9);
-		t.duration_ms = col_int(res, i, 10);
-		stop = cb(&t, cb_arg) != 0;
-		transition_rec_clear(&t);
-	}
-	PQclear(res);
-	return 0;
+	return pg_read_feed(ps, PQ_LIST_TRANSITIONS, &p, &feed, err);
 }
 
 /* Reads a definition by hash. */
@@ -2140,6 +1998,7 @@ pg_get_definition(void *arg, const char *hash, struct def_rec *d,
 {
 	struct pg_store		*ps = arg;
 	struct pg_params	 p;
+	struct store_row	 row;
 	PGresult		*res;
 
 	memset(d, 0, sizeof *d);
@@ -2153,12 +2012,8 @@ pg_get_definition(void *arg, const char *hash, struct def_rec *d,
 		PQclear(res);
 		return -1;
 	}
-	d->hash = col_text(res, 0, 0);
-	d->name = col_text(res, 0, 1);
-	d->path = col_text(res, 0, 2);
-	d->body = col_text(res, 0, 3);
-	d->created_at = col_int(res, 0, 4);
-	d->retention_ms = col_int(res, 0, 5);
+	row = pg_row(ps, res, 0);
+	store_row_def(&row, d);
 	PQclear(res);
 	return 0;
 }
@@ -2185,7 +2040,7 @@ pg_find_idempotent(void *arg, int on_writer, const char *workflow,
 		return -1;
 	found = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0);
 	if (found)
-		col_id(res, 0, 0, id);
+		snprintf(id, RUN_ID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return found;
 }
@@ -2214,24 +2069,15 @@ pg_count_runs(void *arg, const char *workflow,
     int64_t counts[RUN_STATE_COUNT], struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
+	struct store_feed	 feed = { STORE_FEED_STATES, .arg = counts };
 	struct pg_params	 p;
-	PGresult		*res;
-	int			 i, n, state;
 
 	memset(counts, 0, RUN_STATE_COUNT * sizeof counts[0]);
 	memset(&p, 0, sizeof p);
 	if (workflow != NULL)
 		p_text(&p, 1, workflow);
-	res = pg_read(ps, workflow != NULL ? PQ_COUNT_WORKFLOW : PQ_COUNT_ALL,
-	    &p, err);
-	if (res == NULL)
-		return -1;
-	n = PQntuples(res);
-	for (i = 0; i < n; i++)
-		if ((state = col_state(res, i, 0)) >= 0)
-			counts[state] += col_int(res, i, 1);
-	PQclear(res);
-	return 0;
+	return pg_read_feed(ps, workflow != NULL ? PQ_COUNT_WORKFLOW :
+	    PQ_COUNT_ALL, &p, &feed, err);
 }
 
 /* Counts runs per workflow and state, from the counters. */
@@ -2240,23 +2086,12 @@ pg_count_by_workflow(void *arg, store_count_cb cb, void *cb_arg,
     struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
+	struct store_feed	 feed = { STORE_FEED_COUNT, .cb.count = cb,
+	    .arg = cb_arg };
 	struct pg_params	 p;
-	PGresult		*res;
-	int			 i, n, state;
 
 	memset(&p, 0, sizeof p);
-	if ((res = pg_read(ps, PQ_COUNT_BY_WORKFLOW, &p, err)) == NULL)
-		return -1;
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		if ((state = col_state(res, i, 1)) < 0)
-			continue;
-		if (cb(PQgetvalue(res, i, 0), (enum run_state)state,
-		    col_int(res, i, 2), cb_arg) != 0)
-			break;
-	}
-	PQclear(res);
-	return 0;
+	return pg_read_feed(ps, PQ_COUNT_BY_WORKFLOW, &p, &feed, err);
 }
 
 /* Lists the runs finished since a time, newest first, at most limit. */
@@ -2265,10 +2100,9 @@ pg_list_finished(void *arg, int64_t since, int limit, store_finish_cb cb,
     void *cb_arg, struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
+	struct store_feed	 feed = { STORE_FEED_FINISH, .cb.finish = cb,
+	    .arg = cb_arg };
 	struct pg_params	 p;
-	struct finish_rec	 fr;
-	PGresult		*res;
-	int			 i, n, state;
 
 	memset(&p, 0, sizeof p);
 	/* finished_at is 0 for unfinished runs: never list those. */
@@ -2277,20 +2111,7 @@ pg_list_finished(void *arg, int64_t since, int limit, store_finish_cb cb,
 		p_int(&p, 2, limit);
 	else
 		p_text(&p, 2, NULL);
-	if ((res = pg_read(ps, PQ_LIST_FINISHED, &p, err)) == NULL)
-		return -1;
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		if ((state = col_state(res, i, 1)) < 0)
-			continue;
-		fr.finished_at = col_int(res, i, 0);
-		fr.state = (enum run_state)state;
-		fr.duration_ms = col_int(res, i, 2);
-		if (cb(&fr, cb_arg) != 0)
-			break;
-	}
-	PQclear(res);
-	return 0;
+	return pg_read_feed(ps, PQ_LIST_FINISHED, &p, &feed, err);
 }
 
 /* Counts, up to limit, the runs that ended in a state since a time. */
@@ -2325,6 +2146,8 @@ pg_search_runs(void *arg, const char *text, int scan, int limit,
     store_run_cb cb, void *cb_arg, struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
+	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
+	    .arg = cb_arg };
 	struct pg_params	 p;
 	PGresult		*res;
 
@@ -2339,7 +2162,7 @@ pg_search_runs(void *arg, const char *text, int scan, int limit,
 		p_text(&p, 3, NULL);
 	res = pg_read(ps, PQ_SEARCH_ID, &p, err);
 	p_free(&p);
-	if (res == NULL || pg_feed_runs(ps, res, cb, cb_arg, err) == -1)
+	if (res == NULL || pg_feed(ps, res, &feed, err) == -1)
 		return -1;
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, text);
@@ -2348,9 +2171,7 @@ pg_search_runs(void *arg, const char *text, int scan, int limit,
 		p_int(&p, 3, limit);
 	else
 		p_text(&p, 3, NULL);
-	if ((res = pg_read(ps, PQ_SEARCH_ERROR, &p, err)) == NULL)
-		return -1;
-	return pg_feed_runs(ps, res, cb, cb_arg, err);
+	return pg_read_feed(ps, PQ_SEARCH_ERROR, &p, &feed, err);
 }
 
 /*
@@ -2408,6 +2229,7 @@ pg_claim_runs(void *arg, const char *owner, int64_t until, int64_t now,
 {
 	struct pg_store		 *ps = arg;
 	struct pg_params	  p;
+	struct store_row	  row;
 	struct run_rec		 *runs = NULL;
 	PGresult		 *res = NULL;
 	char			**dead = NULL;
@@ -2437,8 +2259,10 @@ pg_claim_runs(void *arg, const char *owner, int64_t until, int64_t now,
 	n = PQntuples(res);
 	runs = xcalloc(n == 0 ? 1 : (size_t)n, sizeof *runs);
 	ids = xcalloc((size_t)n + 1, sizeof *ids);
+	row = pg_row(ps, res, 0);
 	for (got = 0; got < n; got++) {
-		if (run_from_row(ps, res, got, &runs[got], err) == -1)
+		row.i = got;
+		if (store_row_run(&row, &runs[got], err) == -1)
 			goto out;
 		/* As PQ_CLAIM_SET moves the token. */
 		if (runs[got].lease_owner == NULL ||
@@ -2478,20 +2302,27 @@ out:
 	return ret;
 }
 
+/* Runs a writer statement of ($1 text, $2 bigint) outside a batch. */
+static int
+pg_exec_text_int(struct pg_store *ps, int which, const char *s, int64_t v,
+    struct orc_error *err)
+{
+	struct pg_params p;
+
+	memset(&p, 0, sizeof p);
+	p_text(&p, 1, s);
+	p_int(&p, 2, v);
+	if (pg_ensure(ps, ps->w, err) == -1)
+		return -1;
+	return pg_exec(ps, ps->w, which, &p, NULL, err);
+}
+
 /* Pushes the expiry of the owner's leases on unfinished runs. */
 static int
 pg_renew_leases(void *arg, const char *owner, int64_t until,
     struct orc_error *err)
 {
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, owner);
-	p_int(&p, 2, until);
-	if (pg_ensure(ps, ps->w, err) == -1)
-		return -1;
-	return pg_exec(ps, ps->w, PQ_RENEW, &p, NULL, err);
+	return pg_exec_text_int(arg, PQ_RENEW, owner, until, err);
 }
 
 /* Records a request to cancel a run. */
@@ -2499,15 +2330,7 @@ static int
 pg_request_cancel(void *arg, const char *run_id, int64_t at,
     struct orc_error *err)
 {
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, run_id);
-	p_int(&p, 2, at);
-	if (pg_ensure(ps, ps->w, err) == -1)
-		return -1;
-	return pg_exec(ps, ps->w, PQ_CANCEL_PUT, &p, NULL, err);
+	return pg_exec_text_int(arg, PQ_CANCEL_PUT, run_id, at, err);
 }
 
 /* Takes the requests to cancel the runs owner holds; drops stale ones. */
@@ -2578,43 +2401,12 @@ pg_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
     struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
+	struct store_feed	 feed = { STORE_FEED_SCHEDULE,
+	    .cb.schedule = cb, .arg = cb_arg };
 	struct pg_params	 p;
-	struct schedule_rec	 r;
-	PGresult		*res;
-	int			 i, n;
 
 	memset(&p, 0, sizeof p);
-	if ((res = pg_read(ps, PQ_SCHED_LIST, &p, err)) == NULL)
-		return -1;
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		memset(&r, 0, sizeof r);
-		r.workflow = PQgetvalue(res, i, 0);
-		r.schedule = PQgetvalue(res, i, 1);
-		r.timezone = PQgetisnull(res, i, 2) ? NULL :
-		    PQgetvalue(res, i, 2);
-		r.next_at = col_int(res, i, 3);
-		r.last_fire_at = col_int(res, i, 4);
-		r.last_run_id = PQgetisnull(res, i, 5) ? NULL :
-		    PQgetvalue(res, i, 5);
-		r.fired = col_int(res, i, 6);
-		r.skipped = col_int(res, i, 7);
-		r.updated_at = col_int(res, i, 8);
-		if (cb(&r, cb_arg) != 0)
-			break;
-	}
-	PQclear(res);
-	return 0;
-}
-
-/* Adds the blob reference a column holds, if any. */
-static void
-pg_purge_ref(struct blob_refs *br, const PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return;
-	blob_refs_add(br, PQgetvalue(res, row, col),
-	    (size_t)PQgetlength(res, row, col));
+	return pg_read_feed(ps, PQ_SCHED_LIST, &p, &feed, err);
 }
 
 /*
@@ -2627,9 +2419,10 @@ pg_purge_scan(struct pg_store *ps, struct store_purge *p, char ***ids,
     struct blob_refs *br, struct orc_error *err)
 {
 	struct pg_params	 q;
+	struct store_row	 row;
 	PGresult		*res;
 	size_t			 nv = 0;
-	int			 row, rows, stopped = 0;
+	int			 goes, rows, stopped = 0;
 
 	memset(&q, 0, sizeof q);
 	p_int(&q, 1, p->cursor);
@@ -2646,20 +2439,14 @@ pg_purge_scan(struct pg_store *ps, struct store_purge *p, char ***ids,
 		return -1;
 	rows = PQntuples(res);
 	*ids = xcalloc((size_t)p->limit + 1, sizeof **ids);
-	for (row = 0; row < rows; row++) {
-		if (col_int(res, row, 7) != 0 && nv == (size_t)p->limit) {
+	row = pg_row(ps, res, 0);
+	for (row.i = 0; row.i < rows; row.i++) {
+		if ((goes = store_row_purge(&row, p, nv, br)) == -1) {
 			stopped = 1;
 			break;
 		}
-		/* Seen: the next scan starts after it. */
-		p->cursor = col_int(res, row, 3);
-		col_id(res, row, 0, p->cursor_id);
-		if (col_int(res, row, 7) == 0)
-			continue;
-		(*ids)[nv++] = col_text(res, row, 0);
-		pg_purge_ref(br, res, row, 4);
-		pg_purge_ref(br, res, row, 5);
-		pg_purge_ref(br, res, row, 6);
+		if (goes)
+			(*ids)[nv++] = store_row_text(&row, 0);
 	}
 	PQclear(res);
 	p->deleted = (int64_t)nv;
@@ -2694,9 +2481,10 @@ pg_purge_delete(struct pg_store *ps, struct store_purge *p,
     char *const *ids, struct blob_refs *br, struct orc_error *err)
 {
 	struct pg_params	 q;
+	struct store_row	 row;
 	PGresult		*res;
 	size_t			 removed;
-	int			 row, state;
+	int			 state;
 
 	memset(&q, 0, sizeof q);
 	p_array(&q, 1, (const char *const *)ids);
@@ -2704,17 +2492,19 @@ pg_purge_delete(struct pg_store *ps, struct store_purge *p,
 		if ((res = pg_stmt(ps, ps->w, PQ_PURGE_STEP_BLOBS, &q, NULL,
 		    err)) == NULL)
 			goto fail;
-		for (row = 0; row < PQntuples(res); row++)
-			pg_purge_ref(br, res, row, 0);
+		row = pg_row(ps, res, 0);
+		for (row.i = 0; row.i < PQntuples(res); row.i++)
+			store_row_ref(&row, 0, br);
 		PQclear(res);
 	}
 	if ((res = pg_stmt(ps, ps->w, PQ_PURGE_RUNS, &q, NULL, err)) == NULL)
 		goto fail;
 	/* What went leaves its counter; the count is of what went. */
 	p->deleted = PQntuples(res);
-	for (row = 0; row < PQntuples(res); row++)
-		if ((state = col_state(res, row, 1)) >= 0)
-			pg_delta_add(ps, PQgetvalue(res, row, 0),
+	row = pg_row(ps, res, 0);
+	for (row.i = 0; row.i < PQntuples(res); row.i++)
+		if ((state = store_row_state(&row, 1)) >= 0)
+			pg_delta_add(ps, PQgetvalue(res, row.i, 0),
 			    (enum run_state)state, -1);
 	PQclear(res);
 	p_free(&q);

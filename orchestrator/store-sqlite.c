@@ -32,6 +32,7 @@
 #include "log.h"
 #include "store.h"
 #include "store-backend.h"
+#include "store-row.h"
 #include "walbuf.h"
 
 #define SQLITE_BUSY_MS	5000
@@ -401,16 +402,9 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 
 /*
  * Run listings: one statement per combination of filters, so that each
- * can use its index; prepared when first needed.
+ * can use its index; prepared when first needed. Term i is the filter
+ * of bit i of store_list_mask().
  */
-#define LIST_WORKFLOW	0x01
-#define LIST_STATE	0x02
-#define LIST_SINCE	0x04
-#define LIST_UNTIL	0x08
-#define LIST_ERROR	0x10
-#define LIST_BEFORE	0x20
-#define LIST_VARIANTS	0x40
-
 static const char *const sqlite_list_terms[] = {
 	" AND workflow = ?1",
 	" AND state = ?2",
@@ -423,7 +417,7 @@ static const char *const sqlite_list_terms[] = {
 struct sqlite_conn {
 	sqlite3		*db;
 	sqlite3_stmt	*st[SQ_COUNT];
-	sqlite3_stmt	*list[LIST_VARIANTS];
+	sqlite3_stmt	*list[STORE_LIST_VARIANTS];
 };
 
 struct sqlite_store {
@@ -671,113 +665,53 @@ bind_run(struct sqlite_store *ss, sqlite3_stmt *st, const struct run_rec *r,
 	return 0;
 }
 
-/* A column as a new string, or NULL. */
-static char *
-col_text(sqlite3_stmt *st, int i)
+/* A column of the statement's row, as store-row.c reads it. */
+static const char *
+sqlite_row_text(const struct store_row *row, int col, size_t *len)
 {
-	const unsigned char *s;
-
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		return NULL;
-	s = sqlite3_column_text(st, i);
-	return s == NULL ? NULL : xstrdup((const char *)s);
-}
-
-/* A JSON column as a new value (NULL for SQL NULL); -1 when unreadable. */
-static int
-col_json(struct sqlite_store *ss, sqlite3_stmt *st, int i, const char *what,
-    json_t **out, struct orc_error *err)
-{
+	sqlite3_stmt	*st = row->res;
 	const char	*s;
-	char		*big;
-	json_error_t	 jerr;
-	struct orc_error berr;
 
-	*out = NULL;
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		return 0;
-	s = (const char *)sqlite3_column_text(st, i);
-	if (s == NULL)
-		return 0;
-	/* A reference to a blob reads as the text it stands for. */
-	if (blob_decode(ss->blobs, s, (size_t)sqlite3_column_bytes(st, i),
-	    &big, &berr) == -1) {
-		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
-		    ss->path, what, sqlite3_column_name(st, i), berr.message);
-		return -1;
-	}
-	*out = json_loads(big != NULL ? big : s, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-	    &jerr);
-	free(big);
-	if (*out == NULL) {
-		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
-		    ss->path, what, sqlite3_column_name(st, i), jerr.text);
-		return -1;
-	}
-	return 0;
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	s = (const char *)sqlite3_column_text(st, col);
+	if (len != NULL)
+		*len = (size_t)sqlite3_column_bytes(st, col);
+	return s;
 }
 
-/* A column into a fixed id buffer. */
-static void
-col_id(sqlite3_stmt *st, int i, char out[RUN_ID_LEN + 1])
+/* An integer column of the statement's row; 0 for NULL. */
+static int64_t
+sqlite_row_int(const struct store_row *row, int col)
 {
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	snprintf(out, RUN_ID_LEN + 1, "%s", s != NULL ? (const char *)s : "");
+	return sqlite3_column_int64(row->res, col);
 }
 
-/* A state column; -1 when NULL, -2 when unknown. */
+/* A column's name, for messages. */
+static const char *
+sqlite_row_name(const struct store_row *row, int col)
+{
+	return sqlite3_column_name(row->res, col);
+}
+
+/* The statement's column count. */
 static int
-col_state(sqlite3_stmt *st, int i)
+sqlite_row_columns(const struct store_row *row)
 {
-	enum run_state state;
-
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		return -1;
-	if (run_state_parse((const char *)sqlite3_column_text(st, i),
-	    &state) == -1)
-		return -2;
-	return (int)state;
+	return sqlite3_column_count(row->res);
 }
 
-/* Fills a run record from a row of RUN_COLS. */
-static int
-run_from_row(struct sqlite_store *ss, sqlite3_stmt *st, struct run_rec *r,
-    struct orc_error *err)
-{
-	int state;
+static const struct store_row_ops sqlite_row_ops = {
+	sqlite_row_text, sqlite_row_int, sqlite_row_name, sqlite_row_columns
+};
 
-	memset(r, 0, sizeof *r);
-	col_id(st, 0, r->id);
-	r->workflow = col_text(st, 1);
-	r->def_hash = col_text(st, 2);
-	state = col_state(st, 3);
-	if (state < 0) {
-		orc_error_set(err, ORC_ESTORE, "%s: run %s: unknown state "
-		    "\"%s\"", ss->path, r->id, sqlite3_column_text(st, 3));
-		run_rec_clear(r);
-		return -1;
-	}
-	r->state = (enum run_state)state;
-	r->seq = sqlite3_column_int(st, 4);
-	r->step = col_text(st, 5);
-	r->attempt = sqlite3_column_int(st, 6);
-	if (col_json(ss, st, 7, r->id, &r->input, err) == -1 ||
-	    col_json(ss, st, 8, r->id, &r->trigger, err) == -1 ||
-	    col_json(ss, st, 9, r->id, &r->output, err) == -1) {
-		run_rec_clear(r);
-		return -1;
-	}
-	r->error = col_text(st, 10);
-	r->dead = (enum dead_state)sqlite3_column_int(st, 11);
-	r->idempotency_key = col_text(st, 12);
-	r->created_at = sqlite3_column_int64(st, 13);
-	r->updated_at = sqlite3_column_int64(st, 14);
-	r->due_at = sqlite3_column_int64(st, 15);
-	r->finished_at = sqlite3_column_int64(st, 16);
-	r->lease_owner = col_text(st, 17);
-	r->lease_until = sqlite3_column_int64(st, 18);
-	return 0;
+/* The statement's current row, for store-row.c. */
+static struct store_row
+sqlite_row(struct sqlite_store *ss, sqlite3_stmt *st)
+{
+	struct store_row row = { &sqlite_row_ops, st, 0, ss->path, ss->blobs };
+
+	return row;
 }
 
 /* Runs a one-row pragma or query at open time; the integer it returns. */
@@ -919,7 +853,7 @@ sqlite_disconnect(struct sqlite_conn *c)
 
 	for (i = 0; i < SQ_COUNT; i++)
 		sqlite3_finalize(c->st[i]);
-	for (i = 0; i < LIST_VARIANTS; i++)
+	for (i = 0; i < STORE_LIST_VARIANTS; i++)
 		sqlite3_finalize(c->list[i]);
 	if (c->db != NULL)
 		sqlite3_close(c->db);
@@ -1590,15 +1524,17 @@ static int
 sqlite_get_run_on(struct sqlite_store *ss, struct sqlite_conn *c,
     const char *id, struct run_rec *r, struct orc_error *err)
 {
-	sqlite3_stmt	*st;
-	int		 ret;
+	struct store_row	 row;
+	sqlite3_stmt		*st;
+	int			 ret;
 
 	if ((st = sqlite_stmt(ss, c, SQ_GET_RUN, err)) == NULL)
 		return -1;
 	bind_text(st, 1, id);
 	if (sqlite_step_one(ss, st, "run", id, err) == -1)
 		return -1;
-	ret = run_from_row(ss, st, r, err);
+	row = sqlite_row(ss, st);
+	ret = store_row_run(&row, r, err);
 	sqlite_done(st);
 	return ret;
 }
@@ -1641,71 +1577,33 @@ sqlite_list_stmt(struct sqlite_store *ss, unsigned mask, struct orc_error *err)
 	return st;
 }
 
-/* Which of the LIST_* filters a run filter sets. */
-static unsigned
-sqlite_list_mask(const struct run_filter *f)
-{
-	unsigned mask = 0;
-
-	if (f->workflow != NULL)
-		mask |= LIST_WORKFLOW;
-	if (f->state >= 0)
-		mask |= LIST_STATE;
-	if (f->since != 0)
-		mask |= LIST_SINCE;
-	if (f->until != 0)
-		mask |= LIST_UNTIL;
-	if (f->error_like != NULL && *f->error_like != '\0')
-		mask |= LIST_ERROR;
-	if (f->before_id != NULL && *f->before_id != '\0')
-		mask |= LIST_BEFORE;
-	return mask;
-}
-
 /* Binds the values of the filters in mask, and the limit. */
 static void
 sqlite_list_bind(sqlite3_stmt *st, unsigned mask, const struct run_filter *f)
 {
-	if (mask & LIST_WORKFLOW)
+	if (mask & STORE_LIST_WORKFLOW)
 		bind_text(st, 1, f->workflow);
-	if (mask & LIST_STATE)
+	if (mask & STORE_LIST_STATE)
 		bind_state(st, 2, f->state);
-	if (mask & LIST_SINCE)
+	if (mask & STORE_LIST_SINCE)
 		sqlite3_bind_int64(st, 3, f->since);
-	if (mask & LIST_UNTIL)
+	if (mask & STORE_LIST_UNTIL)
 		sqlite3_bind_int64(st, 4, f->until);
-	if (mask & LIST_ERROR)
+	if (mask & STORE_LIST_ERROR)
 		bind_text(st, 5, f->error_like);
-	if (mask & LIST_BEFORE)
+	if (mask & STORE_LIST_BEFORE)
 		bind_text(st, 6, f->before_id);
 	sqlite3_bind_int64(st, 7, f->limit > 0 ? f->limit : -1);
 }
 
-/* A listing's callback, of the kind its row_cb knows, and its argument. */
-struct sqlite_feed {
-	union {
-		store_run_cb		 run;
-		store_step_cb		 step;
-		store_transition_cb	 transition;
-		store_log_cb		 log;
-	}	 cb;
-	void	*arg;
-};
-
-/* Hands a row of RUN_COLS to a run listing's callback. */
+/* Hands a row to the listing's callback (store_row_feed). */
 static int
-sqlite_run_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
+sqlite_feed_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
     struct orc_error *err)
 {
-	const struct sqlite_feed	*f = arg;
-	struct run_rec			 r;
-	int				 stop;
+	struct store_row row = sqlite_row(ss, st);
 
-	if (run_from_row(ss, st, &r, err) == -1)
-		return -1;
-	stop = f->cb.run(&r, f->arg) != 0;
-	run_rec_clear(&r);
-	return stop;
+	return store_row_feed(&row, arg, err);
 }
 
 /* Lists runs, newest first. */
@@ -1714,40 +1612,16 @@ sqlite_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
     void *cb_arg, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
-	struct sqlite_feed	 feed = { .cb.run = cb, .arg = cb_arg };
+	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
+	    .arg = cb_arg };
 	sqlite3_stmt		*st;
 	unsigned		 mask;
 
-	mask = sqlite_list_mask(f);
+	mask = store_list_mask(f);
 	if ((st = sqlite_list_stmt(ss, mask, err)) == NULL)
 		return -1;
 	sqlite_list_bind(st, mask, f);
-	return sqlite_each_row(ss, st, sqlite_run_row_cb, &feed, err);
-}
-
-/* Hands a row of SQ_LIST_STEPS to a step listing's callback. */
-static int
-sqlite_step_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
-    struct orc_error *err)
-{
-	const struct sqlite_feed	*f = arg;
-	struct step_rec			 s;
-	int				 stop;
-
-	memset(&s, 0, sizeof s);
-	col_id(st, 0, s.run_id);
-	s.seq = sqlite3_column_int(st, 1);
-	s.name = col_text(st, 2);
-	s.attempts = sqlite3_column_int(st, 3);
-	if (col_json(ss, st, 4, s.run_id, &s.output, err) == -1) {
-		step_rec_clear(&s);
-		return -1;
-	}
-	s.started_at = sqlite3_column_int64(st, 5);
-	s.finished_at = sqlite3_column_int64(st, 6);
-	stop = f->cb.step(&s, f->arg) != 0;
-	step_rec_clear(&s);
-	return stop;
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* Lists a run's finished steps in visit order. */
@@ -1756,46 +1630,14 @@ sqlite_list_steps(void *arg, const char *run_id, store_step_cb cb,
     void *cb_arg, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
-	struct sqlite_feed	 feed = { .cb.step = cb, .arg = cb_arg };
+	struct store_feed	 feed = { STORE_FEED_STEP, .cb.step = cb,
+	    .arg = cb_arg };
 	sqlite3_stmt		*st;
 
 	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_STEPS, err)) == NULL)
 		return -1;
 	bind_text(st, 1, run_id);
-	return sqlite_each_row(ss, st, sqlite_step_row_cb, &feed, err);
-}
-
-/* Hands a row of SQ_LIST_TRANSITIONS to a transition listing's callback. */
-static int
-sqlite_transition_row_cb(struct sqlite_store *ss, sqlite3_stmt *st,
-    void *arg, struct orc_error *err)
-{
-	const struct sqlite_feed	*f = arg;
-	struct transition_rec		 t;
-	int				 state, stop;
-
-	memset(&t, 0, sizeof t);
-	t.id = sqlite3_column_int64(st, 0);
-	col_id(st, 1, t.run_id);
-	t.at = sqlite3_column_int64(st, 2);
-	t.from_state = col_state(st, 3);
-	state = col_state(st, 4);
-	if (t.from_state == -2 || state < 0) {
-		orc_error_set(err, ORC_ESTORE, "%s: run %s: transition %lld "
-		    "has an unknown state", ss->path, t.run_id,
-		    (long long)t.id);
-		return -1;
-	}
-	t.to_state = (enum run_state)state;
-	t.event = col_text(st, 5);
-	t.step = col_text(st, 6);
-	t.seq = sqlite3_column_int(st, 7);
-	t.attempt = sqlite3_column_int(st, 8);
-	t.error = col_text(st, 9);
-	t.duration_ms = sqlite3_column_int64(st, 10);
-	stop = f->cb.transition(&t, f->arg) != 0;
-	transition_rec_clear(&t);
-	return stop;
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* Lists a run's transitions in the order written. */
@@ -1804,40 +1646,14 @@ sqlite_list_transitions(void *arg, const char *run_id,
     store_transition_cb cb, void *cb_arg, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
-	struct sqlite_feed	 feed = { .cb.transition = cb, .arg = cb_arg };
+	struct store_feed	 feed = { STORE_FEED_TRANSITION, .cb.transition = cb,
+	    .arg = cb_arg };
 	sqlite3_stmt		*st;
 
 	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_TRANSITIONS, err)) == NULL)
 		return -1;
 	bind_text(st, 1, run_id);
-	return sqlite_each_row(ss, st, sqlite_transition_row_cb, &feed, err);
-}
-
-/* Hands a row of SQ_LIST_LOGS to a log listing's callback. */
-static int
-sqlite_log_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
-    struct orc_error *err)
-{
-	const struct sqlite_feed	*f = arg;
-	struct log_rec			 l;
-	enum log_level			 level = LOG_INFO;
-	const char			*name;
-	int				 stop;
-
-	memset(&l, 0, sizeof l);
-	l.id = sqlite3_column_int64(st, 0);
-	col_id(st, 1, l.run_id);
-	l.at = sqlite3_column_int64(st, 2);
-	l.step = col_text(st, 3);
-	l.attempt = sqlite3_column_int(st, 4);
-	name = (const char *)sqlite3_column_text(st, 5);
-	if (name != NULL)
-		(void)log_parse_level(name, &level);
-	l.level = (int)level;
-	l.message = col_text(st, 6);
-	stop = f->cb.log(&l, f->arg) != 0;
-	log_rec_clear(&l);
-	return stop;
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* Lists a run's log lines in the order written. */
@@ -1846,14 +1662,15 @@ sqlite_list_logs(void *arg, const char *run_id, int64_t after_id,
     store_log_cb cb, void *cb_arg, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
-	struct sqlite_feed	 feed = { .cb.log = cb, .arg = cb_arg };
+	struct store_feed	 feed = { STORE_FEED_LOG, .cb.log = cb,
+	    .arg = cb_arg };
 	sqlite3_stmt		*st;
 
 	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_LOGS, err)) == NULL)
 		return -1;
 	bind_text(st, 1, run_id);
 	sqlite3_bind_int64(st, 2, after_id);
-	return sqlite_each_row(ss, st, sqlite_log_row_cb, &feed, err);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* Reads a definition by hash. */
@@ -1862,6 +1679,7 @@ sqlite_get_definition(void *arg, const char *hash, struct def_rec *d,
     struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
+	struct store_row	 row;
 	sqlite3_stmt		*st;
 
 	if ((st = sqlite_stmt(ss, ss->r, SQ_GET_DEF, err)) == NULL)
@@ -1870,12 +1688,8 @@ sqlite_get_definition(void *arg, const char *hash, struct def_rec *d,
 	memset(d, 0, sizeof *d);
 	if (sqlite_step_one(ss, st, "definition", hash, err) == -1)
 		return -1;
-	d->hash = col_text(st, 0);
-	d->name = col_text(st, 1);
-	d->path = col_text(st, 2);
-	d->body = col_text(st, 3);
-	d->created_at = sqlite3_column_int64(st, 4);
-	d->retention_ms = sqlite3_column_int64(st, 5);
+	row = sqlite_row(ss, st);
+	store_row_def(&row, d);
 	sqlite_done(st);
 	return 0;
 }
@@ -1958,26 +1772,13 @@ sqlite_vet(void *arg, struct store_vet *v, size_t n, struct orc_error *err)
 	return 0;
 }
 
-/* Adds a row of (state, count) to the counts in arg. */
-static int
-sqlite_count_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
-    struct orc_error *err)
-{
-	int64_t	*counts = arg;
-	int	 state;
-
-	state = col_state(st, 0);
-	if (state >= 0)
-		counts[state] += sqlite3_column_int64(st, 1);
-	return 0;
-}
-
 /* Counts runs per state. */
 static int
 sqlite_count_runs(void *arg, const char *workflow,
     int64_t counts[RUN_STATE_COUNT], struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
+	struct store_feed	 feed = { STORE_FEED_STATES, .arg = counts };
 	sqlite3_stmt		*st;
 
 	memset(counts, 0, RUN_STATE_COUNT * sizeof counts[0]);
@@ -1987,29 +1788,7 @@ sqlite_count_runs(void *arg, const char *workflow,
 		return -1;
 	if (workflow != NULL)
 		bind_text(st, 1, workflow);
-	return sqlite_each_row(ss, st, sqlite_count_row_cb, counts, err);
-}
-
-/* A (workflow, state, n) row and the callback it goes to. */
-struct sqlite_count_feed {
-	store_count_cb	 cb;
-	void		*arg;
-};
-
-/* Hands a row of SQ_COUNT_BY_WORKFLOW to its callback. */
-static int
-sqlite_count_wf_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
-    struct orc_error *err)
-{
-	const struct sqlite_count_feed	*f = arg;
-	const unsigned char		*wf;
-	int				 state;
-
-	wf = sqlite3_column_text(st, 0);
-	if ((state = col_state(st, 1)) < 0)
-		return 0;
-	return f->cb(wf != NULL ? (const char *)wf : "",
-	    (enum run_state)state, sqlite3_column_int64(st, 2), f->arg) != 0;
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* Counts runs per workflow and state, from the counters. */
@@ -2018,35 +1797,13 @@ sqlite_count_by_workflow(void *arg, store_count_cb cb, void *cb_arg,
     struct orc_error *err)
 {
 	struct sqlite_store		*ss = arg;
-	struct sqlite_count_feed	 feed = { cb, cb_arg };
+	struct store_feed		 feed = { STORE_FEED_COUNT,
+	    .cb.count = cb, .arg = cb_arg };
 	sqlite3_stmt			*st;
 
 	if ((st = sqlite_stmt(ss, ss->r, SQ_COUNT_BY_WORKFLOW, err)) == NULL)
 		return -1;
-	return sqlite_each_row(ss, st, sqlite_count_wf_row_cb, &feed, err);
-}
-
-/* A finished-run row and the callback it goes to. */
-struct sqlite_finish_feed {
-	store_finish_cb	 cb;
-	void		*arg;
-};
-
-/* Hands a row of SQ_LIST_FINISHED to its callback. */
-static int
-sqlite_finish_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
-    struct orc_error *err)
-{
-	const struct sqlite_finish_feed	*f = arg;
-	struct finish_rec		 fr;
-	int				 state;
-
-	if ((state = col_state(st, 1)) < 0)
-		return 0;
-	fr.finished_at = sqlite3_column_int64(st, 0);
-	fr.state = (enum run_state)state;
-	fr.duration_ms = sqlite3_column_int64(st, 2);
-	return f->cb(&fr, f->arg) != 0;
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* Lists the runs finished since a time, newest first, at most limit. */
@@ -2055,7 +1812,8 @@ sqlite_list_finished(void *arg, int64_t since, int limit, store_finish_cb cb,
     void *cb_arg, struct orc_error *err)
 {
 	struct sqlite_store		*ss = arg;
-	struct sqlite_finish_feed	 feed = { cb, cb_arg };
+	struct store_feed		 feed = { STORE_FEED_FINISH,
+	    .cb.finish = cb, .arg = cb_arg };
 	sqlite3_stmt			*st;
 
 	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_FINISHED, err)) == NULL)
@@ -2063,7 +1821,7 @@ sqlite_list_finished(void *arg, int64_t since, int limit, store_finish_cb cb,
 	/* finished_at is 0 for unfinished runs: never list those. */
 	sqlite3_bind_int64(st, 1, since > 0 ? since : 1);
 	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
-	return sqlite_each_row(ss, st, sqlite_finish_row_cb, &feed, err);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* Counts, up to limit, the runs that ended in a state since a time. */
@@ -2094,7 +1852,8 @@ sqlite_search_runs(void *arg, const char *text, int scan, int limit,
     store_run_cb cb, void *cb_arg, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
-	struct sqlite_feed	 feed = { .cb.run = cb, .arg = cb_arg };
+	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
+	    .arg = cb_arg };
 	sqlite3_stmt		*st;
 	char			*end;
 
@@ -2105,14 +1864,14 @@ sqlite_search_runs(void *arg, const char *text, int scan, int limit,
 	bind_text(st, 1, text);
 	sqlite3_bind_text(st, 2, end, -1, free);
 	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	if (sqlite_each_row(ss, st, sqlite_run_row_cb, &feed, err) == -1)
+	if (sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err) == -1)
 		return -1;
 	if ((st = sqlite_stmt(ss, ss->r, SQ_SEARCH_ERROR, err)) == NULL)
 		return -1;
 	bind_text(st, 1, text);
 	sqlite3_bind_int64(st, 2, scan > 0 ? scan : 1);
 	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	return sqlite_each_row(ss, st, sqlite_run_row_cb, &feed, err);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* A claim in progress: who claims, and the ids of the runs it may take. */
@@ -2237,19 +1996,26 @@ out:
 	return ret;
 }
 
+/* Runs a writer statement of (?1 text, ?2 integer) outside a batch. */
+static int
+sqlite_exec_text_int(struct sqlite_store *ss, int which, const char *s,
+    int64_t v, struct orc_error *err)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sqlite_stmt(ss, ss->w, which, err)) == NULL)
+		return -1;
+	bind_text(st, 1, s);
+	sqlite3_bind_int64(st, 2, v);
+	return sqlite_exec_stmt(ss, st, NULL, err);
+}
+
 /* Pushes the expiry of the owner's leases on unfinished runs. */
 static int
 sqlite_renew_leases(void *arg, const char *owner, int64_t until,
     struct orc_error *err)
 {
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->w, SQ_RENEW, err)) == NULL)
-		return -1;
-	bind_text(st, 1, owner);
-	sqlite3_bind_int64(st, 2, until);
-	return sqlite_exec_stmt(ss, st, NULL, err);
+	return sqlite_exec_text_int(arg, SQ_RENEW, owner, until, err);
 }
 
 /* Records a request to cancel a run. */
@@ -2257,14 +2023,7 @@ static int
 sqlite_request_cancel(void *arg, const char *run_id, int64_t at,
     struct orc_error *err)
 {
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->w, SQ_CANCEL_PUT, err)) == NULL)
-		return -1;
-	bind_text(st, 1, run_id);
-	sqlite3_bind_int64(st, 2, at);
-	return sqlite_exec_stmt(ss, st, NULL, err);
+	return sqlite_exec_text_int(arg, SQ_CANCEL_PUT, run_id, at, err);
 }
 
 /* Collects the ids a DELETE ... RETURNING gives back. */
@@ -2343,47 +2102,19 @@ sqlite_put_schedule(void *arg, const struct schedule_rec *r,
 	return sqlite_exec_stmt(ss, st, NULL, err);
 }
 
-/* A schedule listing's callback. */
-struct sqlite_sched_feed {
-	store_schedule_cb	 cb;
-	void			*arg;
-};
-
-/* Hands a row of SQ_SCHED_LIST to its callback, lent for the call. */
-static int
-sqlite_sched_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
-    struct orc_error *err)
-{
-	const struct sqlite_sched_feed	*f = arg;
-	struct schedule_rec		 r;
-
-	memset(&r, 0, sizeof r);
-	r.workflow = (char *)sqlite3_column_text(st, 0);
-	r.schedule = (char *)sqlite3_column_text(st, 1);
-	r.timezone = (char *)sqlite3_column_text(st, 2);
-	r.next_at = sqlite3_column_int64(st, 3);
-	r.last_fire_at = sqlite3_column_int64(st, 4);
-	r.last_run_id = (char *)sqlite3_column_text(st, 5);
-	r.fired = sqlite3_column_int64(st, 6);
-	r.skipped = sqlite3_column_int64(st, 7);
-	r.updated_at = sqlite3_column_int64(st, 8);
-	if (r.workflow == NULL)
-		return 0;
-	return f->cb(&r, f->arg) != 0;
-}
-
 /* Reads every schedule row, by workflow. */
 static int
 sqlite_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
     struct orc_error *err)
 {
 	struct sqlite_store		*ss = arg;
-	struct sqlite_sched_feed	 feed = { cb, cb_arg };
+	struct store_feed		 feed = { STORE_FEED_SCHEDULE,
+	    .cb.schedule = cb, .arg = cb_arg };
 	sqlite3_stmt			*st;
 
 	if ((st = sqlite_stmt(ss, ss->r, SQ_SCHED_LIST, err)) == NULL)
 		return -1;
-	return sqlite_each_row(ss, st, sqlite_sched_row_cb, &feed, err);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* A run a purge deletes. */
@@ -2392,16 +2123,6 @@ struct sqlite_victim {
 	char		*workflow;
 	int		 state;
 };
-
-/* Adds the blob reference a column of the scan holds, if any. */
-static void
-sqlite_purge_ref(struct blob_refs *br, sqlite3_stmt *st, int col)
-{
-	if (sqlite3_column_type(st, col) != SQLITE_TEXT)
-		return;
-	blob_refs_add(br, (const char *)sqlite3_column_text(st, col),
-	    (size_t)sqlite3_column_bytes(st, col));
-}
 
 /*
  * Scans a purge's window: fills the runs to delete (at most p->limit) and
@@ -2412,8 +2133,9 @@ sqlite_purge_scan(struct sqlite_store *ss, struct store_purge *p,
     struct sqlite_victim *v, size_t *nv, struct blob_refs *br,
     struct orc_error *err)
 {
-	sqlite3_stmt	*st;
-	int		 rc, scanned = 0;
+	struct store_row	 row;
+	sqlite3_stmt		*st;
+	int			 rc, goes, scanned = 0;
 
 	*nv = 0;
 	if ((st = sqlite_stmt(ss, ss->w, SQ_PURGE_SCAN, err)) == NULL)
@@ -2428,23 +2150,17 @@ sqlite_purge_scan(struct sqlite_store *ss, struct store_purge *p,
 	sqlite3_bind_int64(st, 9, store_purge_end(p));
 	bind_text(st, 10, p->cursor_id);
 	sqlite3_bind_int64(st, 11, p->retention_ms);
+	row = sqlite_row(ss, st);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_int(st, 7) != 0 &&
-		    *nv == (size_t)p->limit)
+		if ((goes = store_row_purge(&row, p, *nv, br)) == -1)
 			break;
-		/* Seen: the next scan starts after it. */
 		scanned++;
-		p->cursor = sqlite3_column_int64(st, 3);
-		col_id(st, 0, p->cursor_id);
-		if (sqlite3_column_int(st, 7) == 0)
+		if (goes == 0)
 			continue;
-		col_id(st, 0, v[*nv].id);
-		v[*nv].workflow = col_text(st, 1);
-		v[*nv].state = col_state(st, 2);
+		store_row_id(&row, 0, v[*nv].id);
+		v[*nv].workflow = store_row_text(&row, 1);
+		v[*nv].state = store_row_state(&row, 2);
 		(*nv)++;
-		sqlite_purge_ref(br, st, 4);
-		sqlite_purge_ref(br, st, 5);
-		sqlite_purge_ref(br, st, 6);
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		sqlite_error(ss, ss->w->db, err);
@@ -2467,6 +2183,7 @@ sqlite_purge_run(struct sqlite_store *ss, const struct sqlite_victim *v,
 		SQ_PURGE_RUN
 	};
 	struct transition_rec	 t;
+	struct store_row	 row;
 	sqlite3_stmt		*st;
 	size_t			 i;
 	int			 rc;
@@ -2476,8 +2193,9 @@ sqlite_purge_run(struct sqlite_store *ss, const struct sqlite_victim *v,
 		    err)) == NULL)
 			return -1;
 		bind_text(st, 1, v->id);
+		row = sqlite_row(ss, st);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			sqlite_purge_ref(br, st, 0);
+			store_row_ref(&row, 0, br);
 		sqlite_done(st);
 		if (rc != SQLITE_DONE) {
 			sqlite_run_error(ss, ss->w->db, v->id, err);

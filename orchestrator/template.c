@@ -275,7 +275,7 @@ template_check(const json_t *value, const json_t *step_names,
 }
 
 /* What kind of container a value is, for "is a string, not an object". */
-static const char *
+const char *
 template_kind(const json_t *v)
 {
 	switch (json_typeof(v)) {

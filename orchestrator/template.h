@@ -34,6 +34,9 @@ json_t	*template_render(const json_t *value, const json_t *ctx,
 char	*template_render_string(const char *, const json_t *ctx,
 	    struct orc_error *);
 
+/* A value's kind for messages: "an object", "a number", "null". */
+const char *template_kind(const json_t *);
+
 /* Whether a string holds any {{ }} expression. */
 int	template_has_expr(const char *);
 

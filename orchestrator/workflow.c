@@ -38,6 +38,8 @@ struct workflow_step {
 	json_t			*with;		/* or NULL */
 	struct retry_policy	 retry;		/* defaults applied */
 	int64_t			 timeout_ms;	/* defaults applied */
+	const char		*next;		/* "next", or NULL */
+	int			 end;		/* "end": true */
 };
 
 struct workflow {
@@ -77,6 +79,12 @@ struct wf_problem {
 	char			*message;
 };
 
+/* A branch a step's check named: step from may go to step to. */
+struct wf_edge {
+	size_t			 from;
+	int			 to;		/* -1: no such step */
+};
+
 /* One check of one file: where to report and the problems so far. */
 struct wf_check {
 	const char		*file;
@@ -85,12 +93,17 @@ struct wf_check {
 	int			 errors;
 	struct wf_problem	*problems;
 	json_t			*step_names;
+	json_t			*steps;		/* "steps", when an array */
+	struct wf_edge		*edges;		/* step_check_target's */
+	size_t			 nedges;
 };
 
 /* What a step's check function reports through. */
 struct step_checker {
 	struct wf_check		*ck;
 	const char		*prefix;	/* "steps[2]", "on_failure" */
+	int			 index;		/* in "steps"; -1: handler */
+	int			 targets;	/* step_check_target calls */
 };
 
 /* What template_check reports through. */
@@ -107,7 +120,7 @@ static const char *const wf_root_keys[] = {
 };
 static const char *const wf_step_keys[] = {
 	"name", "uses", "with", "retry", "timeout_ms", "script", "memory_mb",
-	"instructions", NULL
+	"instructions", "next", "end", NULL
 };
 static const char *const wf_retry_keys[] = {
 	"max_attempts", "backoff_ms", "backoff_max_ms", "jitter", NULL
@@ -814,6 +827,86 @@ wf_unknown_step(struct wf_check *ck, const char *kp, const char *uses)
 	strbuf_free(&all);
 }
 
+/* Index of the step named name in "steps", or -1. */
+static int
+wf_find_step(const struct wf_check *ck, const char *name)
+{
+	json_t *step;
+	const char *s;
+	size_t i;
+
+	json_array_foreach(ck->steps, i, step) {
+		s = json_string_value(json_object_get(step, "name"));
+		if (s != NULL && strcmp(s, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Reports name, at path, when it is no step's: -1, else its index. */
+static int
+wf_check_target(struct wf_check *ck, const char *path, const char *name)
+{
+	struct strbuf all = STRBUF_INIT;
+	json_t *v;
+	size_t j;
+	int i;
+
+	if ((i = wf_find_step(ck, name)) >= 0)
+		return i;
+	json_array_foreach(ck->step_names, j, v)
+		strbuf_printf(&all, "%s\"%s\"", j > 0 ? ", " : "",
+		    json_string_value(v));
+	wf_error(ck, path, "no step named \"%s\" (the steps are %s)", name,
+	    all.s);
+	strbuf_free(&all);
+	return -1;
+}
+
+/*
+ * Checks a step's "next" and "end": where it goes after it succeeds.
+ * brancher is the type of a step whose "with" names its next steps (it
+ * takes neither), else NULL.
+ */
+static void
+wf_check_next(struct wf_check *ck, json_t *step, const char *path,
+    int handler, const char *brancher, struct workflow_step *out)
+{
+	static const char *const keys[] = { "next", "end", NULL };
+	json_t *end;
+	char *kp;
+	size_t i;
+
+	for (i = 0; keys[i] != NULL; i++) {
+		if (json_object_get(step, keys[i]) == NULL ||
+		    (!handler && brancher == NULL))
+			continue;
+		kp = jsonpos_path_key(path, keys[i]);
+		if (handler)
+			wf_error(ck, kp, "the failure handler ends the run: it "
+			    "takes no \"%s\"", keys[i]);
+		else
+			wf_error(ck, kp, "a %s step chooses its next step "
+			    "itself: it takes no \"%s\"", brancher, keys[i]);
+		free(kp);
+	}
+	if (handler || brancher != NULL)
+		return;
+	kp = jsonpos_path_key(path, "next");
+	if (wf_get_string(ck, step, path, "next", &out->next) > 0)
+		wf_check_target(ck, kp, out->next);
+	free(kp);
+	kp = jsonpos_path_key(path, "end");
+	end = json_object_get(step, "end");
+	out->end = json_is_true(end);
+	if (end != NULL && !json_is_boolean(end))
+		wf_error(ck, kp, "expected true or false");
+	else if (out->end && out->next != NULL)
+		wf_error(ck, kp, "a step has \"next\" or \"end\", not "
+		    "both");
+	free(kp);
+}
+
 /*
  * Checks one step at path and fills out. The failure handler (handler
  * set) has no "name" of its own.
@@ -830,6 +923,7 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 	out->json = step;
 	out->retry = wf->retry;
 	out->timeout_ms = wf->step_timeout_ms;
+	memset(&checker, 0, sizeof checker);
 	if (!json_is_object(step)) {
 		wf_error(ck, path, "expected a step object");
 		return;
@@ -873,6 +967,7 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 		if (out->entry != NULL && out->entry->check != NULL) {
 			checker.ck = ck;
 			checker.prefix = path;
+			checker.index = handler ? -1 : (int)(out - wf->steps);
 			empty = json_object();
 			out->entry->check(with != NULL ? with : empty,
 			    &checker);
@@ -890,6 +985,8 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 	    &out->timeout_ms);
 	wf_check_lua_keys(ck, wf, step, path,
 	    uses != NULL && strcmp(uses, "lua") == 0);
+	wf_check_next(ck, step, path, handler, checker.targets > 0 ? uses :
+	    NULL, out);
 }
 
 /* Reports a problem a step's check function found. */
@@ -907,6 +1004,33 @@ step_check_error(struct step_checker *checker, const char *path,
 	wf_error(checker->ck, full, "%s", msg);
 	free(full);
 	free(msg);
+}
+
+/* Checks a branch a step's check function found, and keeps it. */
+void
+step_check_target(struct step_checker *checker, const char *path,
+    const char *name)
+{
+	struct wf_check *ck = checker->ck;
+	char *full;
+	int to;
+
+	full = wf_join_path(checker->prefix, path);
+	if (checker->index < 0) {
+		wf_error(ck, full, "the failure handler ends the run: it "
+		    "cannot go to another step");
+		free(full);
+		return;
+	}
+	checker->targets++;
+	to = wf_check_target(ck, full, name);
+	free(full);
+	/* Grows by doubling, as the problems do. */
+	if ((ck->nedges & (ck->nedges - 1)) == 0)
+		ck->edges = xrealloc(ck->edges, (ck->nedges == 0 ? 1 :
+		    2 * ck->nedges) * sizeof *ck->edges);
+	ck->edges[ck->nedges].from = (size_t)checker->index;
+	ck->edges[ck->nedges++].to = to;
 }
 
 /*
@@ -958,6 +1082,125 @@ wf_check_step_names(struct wf_check *ck, json_t *steps)
 	}
 }
 
+/*
+ * Where step i may go once it succeeds: fills to (room for every edge and
+ * one more) and returns how many, or -1 when it may end the run. A lua
+ * step may go anywhere, the end too: its script chooses as it runs.
+ */
+static int
+wf_step_goes(const struct wf_check *ck, const struct workflow *wf,
+    size_t i, int *to)
+{
+	const struct workflow_step *s = &wf->steps[i];
+	size_t e;
+	int n = 0;
+
+	if (s->uses != NULL && strcmp(s->uses, "lua") == 0)
+		return -1;
+	for (e = 0; e < ck->nedges; e++) {
+		/* A branch to no step was reported: not a loop too. */
+		if (ck->edges[e].from == i && ck->edges[e].to < 0)
+			return -1;
+		if (ck->edges[e].from == i)
+			to[n++] = ck->edges[e].to;
+	}
+	if (n > 0)
+		return n;
+	if (s->end)
+		return -1;
+	if (s->next != NULL)
+		return (to[0] = wf_find_step(ck, s->next)) < 0 ? -1 : 1;
+	if (i + 1 == wf->nsteps)
+		return -1;
+	to[0] = (int)i + 1;
+	return 1;
+}
+
+/*
+ * Reports the loop that step first is in or leads to: it and the steps
+ * it reaches, none of which can reach the end of the run (stuck). Marks
+ * them in done.
+ */
+static void
+wf_report_loop(struct wf_check *ck, const struct workflow *wf, size_t first,
+    char *done, int *to)
+{
+	struct strbuf names = STRBUF_INIT;
+	char *in, *path;
+	int *stack, k, j;
+	size_t i, sp = 0, count = 0;
+
+	in = xcalloc(wf->nsteps, 1);
+	stack = xcalloc(wf->nsteps, sizeof *stack);
+	in[first] = 1;
+	stack[sp++] = (int)first;
+	while (sp > 0) {
+		k = wf_step_goes(ck, wf, (size_t)stack[--sp], to);
+		for (j = 0; j < k; j++) {
+			if (!in[to[j]]) {
+				in[to[j]] = 1;
+				stack[sp++] = to[j];
+			}
+		}
+	}
+	for (i = 0; i < wf->nsteps; i++)
+		count += (size_t)in[i];
+	for (i = 0, j = 0; i < wf->nsteps; i++) {
+		if (!in[i])
+			continue;
+		done[i] = 1;
+		strbuf_printf(&names, "%s\"%s\"", j == 0 ? "" :
+		    (size_t)j + 1 == count ? " and " : ", ",
+		    wf->steps[i].name != NULL ? wf->steps[i].name : "?");
+		j++;
+	}
+	path = jsonpos_path_index("steps", first);
+	wf_error(ck, path, "%s %s %s with no way out: no rule, \"next\" or "
+	    "\"end\" leads from %s to the end of the run", count > 1 ?
+	    "steps" : "step", names.s, count > 1 ? "loop" : "goes back to "
+	    "itself", count > 1 ? "them" : "it");
+	free(path);
+	strbuf_free(&names);
+	free(stack);
+	free(in);
+}
+
+/*
+ * Reports every loop of steps with no way out: steps that cannot reach
+ * the end of the run by any branch (a failure is not a way out). Steps
+ * that can are found from the end backwards, until none is added.
+ */
+static void
+wf_check_loops(struct wf_check *ck, const struct workflow *wf)
+{
+	char *out, *done;
+	int *to, k, j, more = 1;
+	size_t i;
+
+	out = xcalloc(wf->nsteps, 1);
+	done = xcalloc(wf->nsteps, 1);
+	to = xcalloc(ck->nedges + 1, sizeof *to);
+	while (more) {
+		more = 0;
+		for (i = 0; i < wf->nsteps; i++) {
+			if (out[i])
+				continue;
+			k = wf_step_goes(ck, wf, i, to);
+			for (j = 0; j < k && !out[to[j]]; j++)
+				;
+			if (k < 0 || j < k)
+				more = out[i] = 1;
+		}
+	}
+	for (i = 0; i < wf->nsteps; i++) {
+		if (!out[i] && !done[i])
+			wf_report_loop(ck, wf, i, done, to);
+	}
+	free(to);
+	free(done);
+	free(out);
+}
+
 /* Checks "steps" and "on_failure" and builds the workflow's steps. */
 static void
 wf_check_steps(struct wf_check *ck, json_t *root, struct workflow *wf)
@@ -972,8 +1215,10 @@ wf_check_steps(struct wf_check *ck, json_t *root, struct workflow *wf)
 	else if (!json_is_array(steps) || json_array_size(steps) == 0) {
 		wf_error(ck, "steps", "expected a non-empty array of steps");
 		steps = NULL;
-	} else
+	} else {
 		wf_check_step_names(ck, steps);
+		ck->steps = steps;
+	}
 
 	if (steps != NULL) {
 		wf->nsteps = json_array_size(steps);
@@ -985,6 +1230,7 @@ wf_check_steps(struct wf_check *ck, json_t *root, struct workflow *wf)
 			wf_check_step(ck, wf, step, path, 0, &wf->steps[i]);
 			free(path);
 		}
+		wf_check_loops(ck, wf);
 	}
 	if ((handler = json_object_get(root, "on_failure")) != NULL) {
 		wf->on_failure = xcalloc(1, sizeof *wf->on_failure);
@@ -1102,6 +1348,7 @@ workflow_load_text(const char *text, size_t len, const char *path,
 	wf_flush(&ck);
 	jsonpos_free(ck.pos);
 	json_decref(ck.step_names);
+	free(ck.edges);
 	if (ck.errors > 0) {
 		workflow_unref(wf);
 		return NULL;
@@ -1333,6 +1580,20 @@ int64_t
 workflow_step_timeout_ms(const struct workflow_step *step)
 {
 	return step->timeout_ms;
+}
+
+/* The step's "next": where the run goes after it, or NULL. */
+const char *
+workflow_step_next(const struct workflow_step *step)
+{
+	return step->next;
+}
+
+/* Whether the step has "end": true, ending the run once it succeeds. */
+int
+workflow_step_ends(const struct workflow_step *step)
+{
+	return step->end;
 }
 
 /* Orders file names for qsort. */

@@ -77,6 +77,11 @@ const json_t	*workflow_step_with(const struct workflow_step *); /* or NULL */
 /* The step's retry and timeout, with the workflow's defaults applied. */
 const struct retry_policy *workflow_step_retry(const struct workflow_step *);
 int64_t		 workflow_step_timeout_ms(const struct workflow_step *);
+/* Where the run goes once the step succeeds, unless the step itself chose
+ * (a choice's rules, a lua step's second result): its "next" (or NULL),
+ * or the end of the run when it "ends". */
+const char	*workflow_step_next(const struct workflow_step *);
+int		 workflow_step_ends(const struct workflow_step *);
 
 /* Loads every *.json in a folder; a bad file is reported in diag and
  * skipped. Returns the count loaded, or -1 when the folder is unreadable.

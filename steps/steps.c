@@ -22,6 +22,7 @@ static const struct step_entry *const steps_table[] = {
 	&step_http_request_entry,
 	&step_lua_entry,
 	&step_bucket_get_entry,
+	&step_choice_entry,
 	NULL
 };
 

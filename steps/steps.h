@@ -208,6 +208,12 @@ int	step_value_is_template(const json_t *);
  * ("with.ms"); the workflow loader turns it into FILE:LINE:COLUMN. */
 void	step_check_error(struct step_checker *, const char *path,
 	    const char *, ...) ORC_PRINTF(3, 4);
+/* For check functions of steps that branch: the string at path (relative
+ * to the step) names a step the run may go to next. The loader reports a
+ * name that is no step of the workflow and follows the branch when it
+ * looks for loops with no way out. */
+void	step_check_target(struct step_checker *, const char *path,
+	    const char *name);
 
 /* The entries, one per file. */
 extern const struct step_entry step_json_decode_entry;
@@ -223,5 +229,6 @@ extern const struct step_entry step_wait_signal_entry;
 extern const struct step_entry step_transform_entry;
 extern const struct step_entry step_lua_entry;
 extern const struct step_entry step_http_request_entry;
+extern const struct step_entry step_choice_entry;
 
 #endif

@@ -75,7 +75,8 @@ cat > broken.json <<'EOF'
 EOF
 tab=$(printf '\t')
 types="json.decode, json.encode, base64.decode, base64.encode, bucket.put,"
-types="$types wait, wait.signal, transform, http.request, lua, bucket.get"
+types="$types wait, wait.signal, transform, http.request, lua, bucket.get,"
+types="$types choice"
 cat > expected.tsv <<EOF
 "colour"${tab}unknown key "colour"
 "description"${tab}description: expected a string
@@ -92,28 +93,74 @@ EOF
 # The schema problem is reported at the schema that holds the bad keyword
 # (the key "id"), which is on the same line as the keyword.
 
-expect_exit 1 orch validate broken.json
-expect_eq "broken.json: nothing on stdout" "" "$(out)"
-cp "$ERR" broken.err
-expect_eq "broken.json: one line per problem, no more" \
-    "$(wc -l < expected.tsv)" "$(wc -l < broken.err)"
-while IFS="$tab" read -r anchor msg; do
-	pos=$(pos_of broken.json "$anchor")
-	want="broken.json:$pos: $msg"
-	n=$(grep -cxF -- "$want" broken.err)
-	expect_eq "reported at $pos: $msg" 1 "$n"
-	# Read the file where the printed line says: the offending token.
-	got=$(grep -F -- ": $msg" broken.err | head -n 1)
-	line=$(echo "$got" | cut -d: -f2)
-	col=$(echo "$got" | cut -d: -f3)
-	expect_eq "broken.json:$line:$col holds [${anchor:0:20}]" \
-	    "$anchor" "$(text_at broken.json "${line:-0}" "${col:-0}" \
-	    ${#anchor})"
-done < expected.tsv
-# Problems come in the order of the file.
-expect_eq "problems are in file order" \
-    "$(cut -d: -f2 broken.err | sort -n | tr '\n' ' ')" \
-    "$(cut -d: -f2 broken.err | tr '\n' ' ')"
+# expect_problems FILE TABLE: validate FILE reports the problems of TABLE
+# (ANCHOR<TAB>MESSAGE lines), each at its anchor, no more, in file order;
+# its stderr is kept in FILE's name with .err for .json.
+expect_problems() {
+	local f=$1 table=$2 errf=${1%.json}.err anchor msg pos want n got
+	local line col
+	expect_exit 1 orch validate "$f"
+	expect_eq "$f: nothing on stdout" "" "$(out)"
+	cp "$ERR" "$errf"
+	expect_eq "$f: one line per problem, no more" \
+	    "$(wc -l < "$table")" "$(wc -l < "$errf")"
+	while IFS="$tab" read -r anchor msg; do
+		pos=$(pos_of "$f" "$anchor")
+		want="$f:$pos: $msg"
+		n=$(grep -cxF -- "$want" "$errf")
+		expect_eq "reported at $pos: $msg" 1 "$n"
+		# Read the file where the printed line says: the token.
+		got=$(grep -F -- ": $msg" "$errf" | head -n 1)
+		line=$(echo "$got" | cut -d: -f2)
+		col=$(echo "$got" | cut -d: -f3)
+		expect_eq "$f:$line:$col holds [${anchor:0:20}]" \
+		    "$anchor" "$(text_at "$f" "${line:-0}" "${col:-0}" \
+		    ${#anchor})"
+	done < "$table"
+	# Problems come in the order of the file.
+	expect_eq "$f: problems are in file order" \
+	    "$(cut -d: -f2 "$errf" | sort -n | tr '\n' ' ')" \
+	    "$(cut -d: -f2 "$errf" | tr '\n' ' ')"
+}
+expect_problems broken.json expected.tsv
+
+# Branching (README "Branching"): targets that name no step, rules that
+# can never match, a loop with no way out, next and end where they cannot
+# be.
+cat > branch.json <<'EOF'
+{
+  "name": "branch",
+  "steps": [
+    { "name": "pick", "uses": "choice", "next": "again", "with": {
+        "rules": [
+          { "when": { "path": "kind", "equals": "bug" }, "next": "bgu" },
+          { "when": { "path": "n", "lt": true }, "next": "fix" },
+          { "when": { "path": "tags", "in": [] }, "next": "fix" },
+          { "when": { "path": "id", "prefix": 42 }, "next": "fix" },
+          { "when": { "path": "a..b", "equals": 1, "gt": 2 }, "next": "fix" }
+        ],
+        "default": "ok" } },
+    { "name": "fix", "uses": "transform", "next": "again" },
+    { "name": "again", "uses": "transform", "next": "fix" },
+    { "name": "ok", "uses": "transform", "next": "ok", "end": true }
+  ],
+  "on_failure": { "uses": "transform", "next": "ok" }
+}
+EOF
+steps='(the steps are "pick", "fix", "again", "ok")'
+cat > branch.tsv <<EOF
+"next": "again", "with"${tab}steps[0].next: a choice step chooses its next step itself: it takes no "next"
+"next": "bgu"${tab}steps[0].with.rules[0].next: no step named "bgu" $steps
+"lt"${tab}steps[0].with.rules[1].when.lt: "lt" compares numbers or strings: a boolean can never match
+"in"${tab}steps[0].with.rules[2].when.in: an empty "in" list can never match
+"prefix"${tab}steps[0].with.rules[3].when.prefix: "prefix" matches strings: a number can never match
+"path": "a..b"${tab}steps[0].with.rules[4].when.path: bad path "a..b" (use field names, dots and [index])
+"when": { "path": "a..b"${tab}steps[0].with.rules[4].when: a condition has one operator; combine several with "all"
+{ "name": "fix"${tab}steps[1]: steps "fix" and "again" loop with no way out: no rule, "next" or "end" leads from them to the end of the run
+"end"${tab}steps[3].end: a step has "next" or "end", not both
+"next": "ok" }${tab}on_failure.next: the failure handler ends the run: it takes no "next"
+EOF
+expect_problems branch.json branch.tsv
 
 # A JSON syntax error: jansson's position, which is the last character of
 # the token it choked on ("uses", where a comma should come before it).

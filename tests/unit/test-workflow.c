@@ -55,8 +55,7 @@ dump(const struct diag *d)
 /* What "unknown step type" adds: every built-in type, in table order. */
 #define STEP_TYPES	" (the types are json.decode, json.encode, " \
 	"base64.decode, base64.encode, bucket.put, wait, wait.signal, " \
-	"transform, " \
-	"http.request, lua, bucket.get)"
+	"transform, http.request, lua, bucket.get, choice)"
 
 /* Whether one diagnostic is exactly "file:want". */
 static int
@@ -498,6 +497,101 @@ test_workflow_single_problems(void)
 	    "t.json:1:71: unknown key \"a.b\" in steps[0].with"));
 }
 
+/* Where steps go: "next", "end", a choice's rules; a loop with a way
+ * out (a rule, a lua step that chooses as it runs) loads. */
+static void
+test_workflow_branching(void)
+{
+	struct diag *d = diag_create();
+	const struct workflow_step *st;
+	struct workflow *wf;
+
+	wf = workflow_load_file(data_path("branching.json"), d);
+	CHECK(diag_count(d) == 0);
+	dump(d);
+	REQUIRE(wf != NULL);
+	st = workflow_step_at(wf, 1);
+	CHECK_STR(workflow_step_uses(st), "choice");
+	CHECK(workflow_step_next(st) == NULL);
+	CHECK(!workflow_step_ends(st));
+	st = workflow_step_at(wf, 2);
+	CHECK(workflow_step_next(st) == NULL);
+	CHECK(workflow_step_ends(st));
+	CHECK_STR(workflow_step_next(workflow_step_at(wf, 4)), "spin");
+	CHECK(!workflow_step_ends(workflow_step_at(wf, 4)));
+	CHECK(workflow_step_next(workflow_step_at(wf, 0)) == NULL);
+	workflow_unref(wf);
+	diag_free(d);
+}
+
+/* Every branching problem, at the key or value at fault. */
+static void
+test_workflow_branching_problems(void)
+{
+	static const char *const want[] = {
+		"4:41: steps[0].end: a choice step chooses its next step "
+		"itself: it takes no \"end\"",
+		"6:58: steps[0].with.rules[0].next: no step named \"bgu\" "
+		"(the steps are \"pick\", \"fix\", \"again\", \"self\", "
+		"\"last\")",
+		"7:36: steps[0].with.rules[1].when.gte: \"gte\" compares "
+		"numbers or strings: an array can never match",
+		"8:39: steps[0].with.rules[2].when.in: \"in\" takes an array "
+		"of values, not a string",
+		"9:37: steps[0].with.rules[3].when.prefix: \"prefix\" matches "
+		"strings: a number can never match",
+		"9:51: steps[0].with.rules[3].when.else: unknown key \"else\" "
+		"in a condition",
+		"10:23: steps[0].with.rules[4].when.path: bad path \"a.[0]\" "
+		"(use field names, dots and [index])",
+		"10:58: steps[0].with.rules[4].next: expected a step name, not "
+		"a template: the steps a choice goes to are checked when the "
+		"file loads",
+		"11:23: steps[0].with.rules[5].when.not: expected a condition "
+		"object",
+		"13:9: steps[0].with.default: expected a step name",
+		"14:5: steps[1]: steps \"fix\" and \"again\" loop with no way "
+		"out: no rule, \"next\" or \"end\" leads from them to the end "
+		"of the run",
+		"16:5: steps[3]: step \"self\" goes back to itself with no way "
+		"out: no rule, \"next\" or \"end\" leads from it to the end "
+		"of the run",
+		"17:44: steps[4].next: no step named \"nowhere\" (the steps "
+		"are \"pick\", \"fix\", \"again\", \"self\", \"last\")",
+		"17:63: steps[4].end: expected true or false",
+		"19:40: on_failure.end: the failure handler ends the run: it "
+		"takes no \"end\"",
+		NULL
+	};
+	struct diag *d = diag_create();
+	const char *file = data_path("branching-bad.json");
+	size_t i;
+
+	CHECK(workflow_load_file(file, d) == NULL);
+	for (i = 0; want[i] != NULL; i++)
+		CHECK(has_diag(d, file, want[i]));
+	CHECK(diag_count(d) == i);
+	/* A branch from the failure handler, and "next" on it. */
+	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
+	    "\"a\", \"uses\": \"json.encode\"}], \"on_failure\": "
+	    "{\"uses\": \"choice\", \"with\": {\"rules\": [{\"when\": "
+	    "{\"path\": \"\", \"exists\": true}, \"next\": \"a\"}]}}}",
+	    "t.json:1:155: on_failure.with.rules[0].next: the failure "
+	    "handler ends the run: it cannot go to another step"));
+	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
+	    "\"a\", \"uses\": \"json.encode\"}], \"on_failure\": "
+	    "{\"uses\": \"json.encode\", \"next\": \"a\"}}",
+	    "on_failure.next: the failure handler ends the run: it takes "
+	    "no \"next\""));
+	/* Both, on a step that does not branch. */
+	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
+	    "\"a\", \"uses\": \"json.encode\", \"next\": \"a\", "
+	    "\"end\": true}]}",
+	    "t.json:1:75: steps[0].end: a step has \"next\" or \"end\", "
+	    "not both"));
+	diag_free(d);
+}
+
 /* A step that takes any key in "with" takes them all. */
 static void
 test_workflow_any_keys(void)
@@ -746,6 +840,8 @@ main(void)
 	TEST_RUN(test_workflow_defaults);
 	TEST_RUN(test_workflow_retention);
 	TEST_RUN(test_workflow_single_problems);
+	TEST_RUN(test_workflow_branching);
+	TEST_RUN(test_workflow_branching_problems);
 	TEST_RUN(test_workflow_any_keys);
 	TEST_RUN(test_workflow_dir);
 	TEST_RUN(test_workflow_refcount);

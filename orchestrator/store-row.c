@@ -1,0 +1,378 @@
+/*
+ * The rows of both store backends read into records (store-row.h). The
+ * backends select the same columns in the same order; what differs is how
+ * a column is read (PQgetvalue or sqlite3_column_text), and that is all a
+ * backend gives here. Text columns are copied into the records the
+ * callbacks are lent, as before, except where a record lends its strings
+ * itself (a schedule row, a workflow's count).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "blob.h"
+#include "log.h"
+#include "store-row.h"
+
+/* The column of RUN_COLS that holds the lease token, where there is one. */
+#define STORE_ROW_EPOCH	19
+
+/* A column as a new string, or NULL. */
+char *
+store_row_text(const struct store_row *row, int col)
+{
+	const char *s = row->ops->text(row, col, NULL);
+
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* An integer column; 0 for NULL. */
+int64_t
+store_row_int(const struct store_row *row, int col)
+{
+	return row->ops->integer(row, col);
+}
+
+/* A column into a fixed id buffer. */
+void
+store_row_id(const struct store_row *row, int col, char out[RUN_ID_LEN + 1])
+{
+	const char *s = row->ops->text(row, col, NULL);
+
+	snprintf(out, RUN_ID_LEN + 1, "%s", s != NULL ? s : "");
+}
+
+/* A state column; -1 when NULL, -2 when unknown. */
+int
+store_row_state(const struct store_row *row, int col)
+{
+	enum run_state	 state;
+	const char	*s = row->ops->text(row, col, NULL);
+
+	if (s == NULL)
+		return -1;
+	if (run_state_parse(s, &state) == -1)
+		return -2;
+	return (int)state;
+}
+
+/* A JSON column as a new value (NULL for SQL NULL); -1 when unreadable. */
+int
+store_row_json(const struct store_row *row, int col, const char *what,
+    json_t **out, struct orc_error *err)
+{
+	json_error_t		 jerr;
+	struct orc_error	 berr;
+	const char		*s;
+	char			*big;
+	size_t			 len;
+
+	*out = NULL;
+	if ((s = row->ops->text(row, col, &len)) == NULL)
+		return 0;
+	/* A reference to a blob reads as the text it stands for. */
+	if (blob_decode(row->blobs, s, len, &big, &berr) == -1) {
+		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
+		    row->db, what, row->ops->name(row, col), berr.message);
+		return -1;
+	}
+	*out = json_loads(big != NULL ? big : s, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+	    &jerr);
+	free(big);
+	if (*out == NULL) {
+		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
+		    row->db, what, row->ops->name(row, col), jerr.text);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fills a run record from a row of RUN_COLS. */
+int
+store_row_run(const struct store_row *row, struct run_rec *r,
+    struct orc_error *err)
+{
+	const char	*name;
+	int		 state;
+
+	memset(r, 0, sizeof *r);
+	store_row_id(row, 0, r->id);
+	r->workflow = store_row_text(row, 1);
+	r->def_hash = store_row_text(row, 2);
+	if ((state = store_row_state(row, 3)) < 0) {
+		name = row->ops->text(row, 3, NULL);
+		orc_error_set(err, ORC_ESTORE, "%s: run %s: unknown state "
+		    "\"%s\"", row->db, r->id, name != NULL ? name : "");
+		run_rec_clear(r);
+		return -1;
+	}
+	r->state = (enum run_state)state;
+	r->seq = (int)store_row_int(row, 4);
+	r->step = store_row_text(row, 5);
+	r->attempt = (int)store_row_int(row, 6);
+	if (store_row_json(row, 7, r->id, &r->input, err) == -1 ||
+	    store_row_json(row, 8, r->id, &r->trigger, err) == -1 ||
+	    store_row_json(row, 9, r->id, &r->output, err) == -1) {
+		run_rec_clear(r);
+		return -1;
+	}
+	r->error = store_row_text(row, 10);
+	r->dead = (enum dead_state)store_row_int(row, 11);
+	r->idempotency_key = store_row_text(row, 12);
+	r->created_at = store_row_int(row, 13);
+	r->updated_at = store_row_int(row, 14);
+	r->due_at = store_row_int(row, 15);
+	r->finished_at = store_row_int(row, 16);
+	r->lease_owner = store_row_text(row, 17);
+	r->lease_until = store_row_int(row, 18);
+	/* Only a backend that fences writes keeps a lease token. */
+	if (row->ops->columns(row) > STORE_ROW_EPOCH)
+		r->lease_epoch = store_row_int(row, STORE_ROW_EPOCH);
+	return 0;
+}
+
+/* Fills a definition from a row of (hash, name, path, body, created_at,
+ * retention_ms). */
+void
+store_row_def(const struct store_row *row, struct def_rec *d)
+{
+	memset(d, 0, sizeof *d);
+	d->hash = store_row_text(row, 0);
+	d->name = store_row_text(row, 1);
+	d->path = store_row_text(row, 2);
+	d->body = store_row_text(row, 3);
+	d->created_at = store_row_int(row, 4);
+	d->retention_ms = store_row_int(row, 5);
+}
+
+/* Hands a row of RUN_COLS to a run callback. */
+static int
+store_row_feed_run(const struct store_row *row, const struct store_feed *f,
+    struct orc_error *err)
+{
+	struct run_rec	r;
+	int		stop;
+
+	if (store_row_run(row, &r, err) == -1)
+		return -1;
+	stop = f->cb.run(&r, f->arg) != 0;
+	run_rec_clear(&r);
+	return stop;
+}
+
+/* Hands a row of the step listing to its callback. */
+static int
+store_row_feed_step(const struct store_row *row, const struct store_feed *f,
+    struct orc_error *err)
+{
+	struct step_rec	s;
+	int		stop;
+
+	memset(&s, 0, sizeof s);
+	store_row_id(row, 0, s.run_id);
+	s.seq = (int)store_row_int(row, 1);
+	s.name = store_row_text(row, 2);
+	s.attempts = (int)store_row_int(row, 3);
+	if (store_row_json(row, 4, s.run_id, &s.output, err) == -1) {
+		step_rec_clear(&s);
+		return -1;
+	}
+	s.started_at = store_row_int(row, 5);
+	s.finished_at = store_row_int(row, 6);
+	stop = f->cb.step(&s, f->arg) != 0;
+	step_rec_clear(&s);
+	return stop;
+}
+
+/* Hands a row of the transition listing to its callback. */
+static int
+store_row_feed_transition(const struct store_row *row,
+    const struct store_feed *f, struct orc_error *err)
+{
+	struct transition_rec	t;
+	int			state, stop;
+
+	memset(&t, 0, sizeof t);
+	t.id = store_row_int(row, 0);
+	store_row_id(row, 1, t.run_id);
+	t.at = store_row_int(row, 2);
+	t.from_state = store_row_state(row, 3);
+	state = store_row_state(row, 4);
+	if (t.from_state == -2 || state < 0) {
+		orc_error_set(err, ORC_ESTORE, "%s: run %s: transition %lld "
+		    "has an unknown state", row->db, t.run_id,
+		    (long long)t.id);
+		return -1;
+	}
+	t.to_state = (enum run_state)state;
+	t.event = store_row_text(row, 5);
+	t.step = store_row_text(row, 6);
+	t.seq = (int)store_row_int(row, 7);
+	t.attempt = (int)store_row_int(row, 8);
+	t.error = store_row_text(row, 9);
+	t.duration_ms = store_row_int(row, 10);
+	stop = f->cb.transition(&t, f->arg) != 0;
+	transition_rec_clear(&t);
+	return stop;
+}
+
+/* Hands a row of the log listing to its callback. */
+static int
+store_row_feed_log(const struct store_row *row, const struct store_feed *f)
+{
+	struct log_rec	 l;
+	enum log_level	 level = LOG_INFO;
+	const char	*name;
+	int		 stop;
+
+	memset(&l, 0, sizeof l);
+	l.id = store_row_int(row, 0);
+	store_row_id(row, 1, l.run_id);
+	l.at = store_row_int(row, 2);
+	l.step = store_row_text(row, 3);
+	l.attempt = (int)store_row_int(row, 4);
+	/* An unknown level reads as info. */
+	if ((name = row->ops->text(row, 5, NULL)) == NULL ||
+	    log_parse_level(name, &level) == -1)
+		level = LOG_INFO;
+	l.level = (int)level;
+	l.message = store_row_text(row, 6);
+	stop = f->cb.log(&l, f->arg) != 0;
+	log_rec_clear(&l);
+	return stop;
+}
+
+/* Hands a row of the schedule listing to its callback, its strings lent. */
+static int
+store_row_feed_schedule(const struct store_row *row,
+    const struct store_feed *f)
+{
+	struct schedule_rec r;
+
+	memset(&r, 0, sizeof r);
+	r.workflow = (char *)row->ops->text(row, 0, NULL);
+	r.schedule = (char *)row->ops->text(row, 1, NULL);
+	r.timezone = (char *)row->ops->text(row, 2, NULL);
+	r.next_at = store_row_int(row, 3);
+	r.last_fire_at = store_row_int(row, 4);
+	r.last_run_id = (char *)row->ops->text(row, 5, NULL);
+	r.fired = store_row_int(row, 6);
+	r.skipped = store_row_int(row, 7);
+	r.updated_at = store_row_int(row, 8);
+	if (r.workflow == NULL)
+		return 0;
+	return f->cb.schedule(&r, f->arg) != 0;
+}
+
+/* Hands a row of counts, of finished runs or of states, on; rows of a
+ * state this build does not know are passed over. */
+static int
+store_row_feed_count(const struct store_row *row, const struct store_feed *f)
+{
+	struct finish_rec	 fr;
+	const char		*wf;
+	int64_t			*counts = f->arg;
+	int			 state;
+
+	if (f->kind == STORE_FEED_STATES) {
+		if ((state = store_row_state(row, 0)) >= 0)
+			counts[state] += store_row_int(row, 1);
+		return 0;
+	}
+	if ((state = store_row_state(row, 1)) < 0)
+		return 0;
+	if (f->kind == STORE_FEED_COUNT) {
+		wf = row->ops->text(row, 0, NULL);
+		return f->cb.count(wf != NULL ? wf : "",
+		    (enum run_state)state, store_row_int(row, 2), f->arg) != 0;
+	}
+	fr.finished_at = store_row_int(row, 0);
+	fr.state = (enum run_state)state;
+	fr.duration_ms = store_row_int(row, 2);
+	return f->cb.finish(&fr, f->arg) != 0;
+}
+
+/* Maps a row to the feed's kind of record and hands it on. */
+int
+store_row_feed(const struct store_row *row, const struct store_feed *f,
+    struct orc_error *err)
+{
+	switch (f->kind) {
+	case STORE_FEED_RUN:
+		return store_row_feed_run(row, f, err);
+	case STORE_FEED_STEP:
+		return store_row_feed_step(row, f, err);
+	case STORE_FEED_TRANSITION:
+		return store_row_feed_transition(row, f, err);
+	case STORE_FEED_LOG:
+		return store_row_feed_log(row, f);
+	case STORE_FEED_SCHEDULE:
+		return store_row_feed_schedule(row, f);
+	case STORE_FEED_STATES:
+	case STORE_FEED_COUNT:
+	case STORE_FEED_FINISH:
+		return store_row_feed_count(row, f);
+	}
+	fatal("%s: feed kind %d", __func__, (int)f->kind);
+}
+
+/* Adds the blob reference a column holds, if any. */
+void
+store_row_ref(const struct store_row *row, int col, struct blob_refs *br)
+{
+	const char	*s;
+	size_t		 len;
+
+	if ((s = row->ops->text(row, col, &len)) != NULL)
+		blob_refs_add(br, s, len);
+}
+
+/*
+ * Reads a row of a purge's scan, nv runs being taken already: -1 when the
+ * row is one to take but the purge has its fill; else moves p's cursor
+ * past the row and returns 1 when its run goes (its blob references added
+ * to br), 0 when it stays.
+ */
+int
+store_row_purge(const struct store_row *row, struct store_purge *p,
+    size_t nv, struct blob_refs *br)
+{
+	int goes = store_row_int(row, 7) != 0;
+
+	if (goes && nv == (size_t)p->limit)
+		return -1;
+	/* Seen: the next scan starts after it. */
+	p->cursor = store_row_int(row, 3);
+	store_row_id(row, 0, p->cursor_id);
+	if (!goes)
+		return 0;
+	store_row_ref(row, 4, br);
+	store_row_ref(row, 5, br);
+	store_row_ref(row, 6, br);
+	return 1;
+}
+
+/* Which of the listing's filters a run filter sets. */
+unsigned
+store_list_mask(const struct run_filter *f)
+{
+	unsigned mask = 0;
+
+	if (f->workflow != NULL)
+		mask |= STORE_LIST_WORKFLOW;
+	if (f->state >= 0)
+		mask |= STORE_LIST_STATE;
+	if (f->since != 0)
+		mask |= STORE_LIST_SINCE;
+	if (f->until != 0)
+		mask |= STORE_LIST_UNTIL;
+	if (f->error_like != NULL && *f->error_like != '\0')
+		mask |= STORE_LIST_ERROR;
+	if (f->before_id != NULL && *f->before_id != '\0')
+		mask |= STORE_LIST_BEFORE;
+	return mask;
+}

@@ -1,0 +1,100 @@
+/*
+ * What the two store backends share below their function table: reading
+ * a result row into the records of store.h, and handing the rows of a
+ * listing to its callback. A backend gives the ways to read a column of
+ * its current row (struct store_row_ops) and keeps its SQL, its binding
+ * and its stepping; both backends select the same columns in the same
+ * order (RUN_COLS and the listings' SELECTs), so one mapping serves both.
+ */
+#ifndef STORE_ROW_H
+#define STORE_ROW_H
+
+#include "store.h"
+
+struct store_row;
+
+/* How a backend reads a column of the current row. */
+struct store_row_ops {
+	/* The column's text, lent until the next row; NULL for SQL NULL.
+	 * *len, when not NULL, gets its length in bytes. */
+	const char	*(*text)(const struct store_row *, int col,
+			    size_t *len);
+	/* The column as an integer; 0 for SQL NULL. */
+	int64_t		 (*integer)(const struct store_row *, int col);
+	/* The column's name, for messages; the row's column count. */
+	const char	*(*name)(const struct store_row *, int col);
+	int		 (*columns)(const struct store_row *);
+};
+
+/* The current row of a backend's result. */
+struct store_row {
+	const struct store_row_ops	*ops;
+	void				*res;	/* the backend's result */
+	int				 i;	/* the row in res */
+	const char			*db;	/* as messages name it */
+	const char			*blobs;	/* blob directory, or NULL */
+};
+
+/* The kinds of record a listing hands on, one per callback type. */
+enum store_feed_kind {
+	STORE_FEED_RUN,		/* RUN_COLS */
+	STORE_FEED_STEP,	/* the listing of steps */
+	STORE_FEED_TRANSITION,	/* the listing of transitions */
+	STORE_FEED_LOG,		/* the listing of log lines */
+	STORE_FEED_STATES,	/* (state, n) into arg, an int64_t array */
+	STORE_FEED_COUNT,	/* (workflow, state, n) */
+	STORE_FEED_FINISH,	/* (finished_at, state, duration_ms) */
+	STORE_FEED_SCHEDULE	/* the listing of schedules */
+};
+
+/* A listing's callback, of the kind its rows are, and its argument. */
+struct store_feed {
+	enum store_feed_kind	 kind;
+	union {
+		store_run_cb		 run;
+		store_step_cb		 step;
+		store_transition_cb	 transition;
+		store_log_cb		 log;
+		store_count_cb		 count;
+		store_finish_cb		 finish;
+		store_schedule_cb	 schedule;
+	}			 cb;
+	void			*arg;
+};
+
+char	*store_row_text(const struct store_row *, int col);
+int64_t	 store_row_int(const struct store_row *, int col);
+void	 store_row_id(const struct store_row *, int col,
+	    char [RUN_ID_LEN + 1]);
+/* A state column: its enum run_state, -1 for NULL, -2 when unknown. */
+int	 store_row_state(const struct store_row *, int col);
+int	 store_row_json(const struct store_row *, int col, const char *what,
+	    json_t **, struct orc_error *);
+int	 store_row_run(const struct store_row *, struct run_rec *,
+	    struct orc_error *);
+void	 store_row_def(const struct store_row *, struct def_rec *);
+/* Maps the row to a record of the feed's kind and hands it to the feed's
+ * callback: 1 when the callback says stop, -1 with err, else 0. */
+int	 store_row_feed(const struct store_row *, const struct store_feed *,
+	    struct orc_error *);
+
+struct blob_refs;
+/* Adds the blob reference a column holds, if any. */
+void	 store_row_ref(const struct store_row *, int col, struct blob_refs *);
+/* A row of a purge's scan (id, workflow, state, cursor, three payload
+ * columns, whether it goes), nv runs being taken: see store-row.c. */
+int	 store_row_purge(const struct store_row *, struct store_purge *,
+	    size_t nv, struct blob_refs *);
+
+/* Which of the listing's filters (STORE_LIST_*) a run filter sets; bit i
+ * is the term of parameter i + 1, STORE_LIST_LIMIT the seventh's. */
+#define STORE_LIST_WORKFLOW	0x01
+#define STORE_LIST_STATE	0x02
+#define STORE_LIST_SINCE	0x04
+#define STORE_LIST_UNTIL	0x08
+#define STORE_LIST_ERROR	0x10
+#define STORE_LIST_BEFORE	0x20
+#define STORE_LIST_VARIANTS	0x40
+unsigned store_list_mask(const struct run_filter *);
+
+#endif
