@@ -238,28 +238,30 @@ engine_fsm_event_name(enum fsm_event ev)
 	return (unsigned)ev < FSM_EVENT_COUNT ? fsm_event_names[ev] : "?";
 }
 
+/* The name of bit in a table of count names, or "?". */
+static const char *
+fsm_bit_name(const char *const *names, unsigned count, unsigned bit)
+{
+	unsigned i;
+
+	for (i = 0; i < count; i++)
+		if (bit == 1u << i)
+			return names[i];
+	return "?";
+}
+
 /* The name of one FSM_IF_* bit. */
 const char *
 engine_fsm_cond_name(unsigned cond)
 {
-	unsigned i;
-
-	for (i = 0; i < FSM_IF_COUNT; i++)
-		if (cond == 1u << i)
-			return fsm_cond_names[i];
-	return "?";
+	return fsm_bit_name(fsm_cond_names, FSM_IF_COUNT, cond);
 }
 
 /* The name of one effect bit. */
 const char *
 engine_fsm_effect_name(unsigned effect)
 {
-	unsigned i;
-
-	for (i = 0; i < FSM_EFFECT_COUNT; i++)
-		if (effect == 1u << i)
-			return fsm_effect_names[i];
-	return "?";
+	return fsm_bit_name(fsm_effect_names, FSM_EFFECT_COUNT, effect);
 }
 
 /* Writes the names of the bits of mask with sep between them, or "-". */
