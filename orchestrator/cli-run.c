@@ -71,7 +71,8 @@ cli_run(int argc, char **argv)
 		    ce.error ? ce.error : "unknown error");
 	else if (ce.output != NULL)
 		cli_print_json(ce.output);
-	rc = ce.failed || ce.output == NULL ? CLI_FAILED : CLI_OK;
+	rc = ce.asleep > 0 ? CLI_OK : ce.failed || ce.output == NULL ?
+	    CLI_FAILED : CLI_OK;
 	cli_engine_close(&ce);
 	workflow_unref(wf);
 	return rc;

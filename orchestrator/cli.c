@@ -580,13 +580,16 @@ cli_finished_cb(const struct engine_result *r, void *arg)
 {
 	struct cli_engine *ce = arg;
 
-	if (r->state != RUN_SUCCEEDED && r->state != RUN_WAITING)
+	if (r->state == RUN_WAITING)
+		ce->asleep++;
+	else if (r->state != RUN_SUCCEEDED)
 		ce->failed++;
 	json_decref(ce->output);
 	ce->output = r->output ? json_deep_copy(r->output) : NULL;
 	free(ce->error);
 	ce->error = r->error ? xstrdup(r->error) : NULL;
-	if (!ce->quiet)
+	/* A run left waiting is said even when quiet: nothing else is. */
+	if (!ce->quiet || r->state == RUN_WAITING)
 		cli_print_result(stderr, r);
 	if (--ce->waiting <= 0)
 		event_base_loopexit(ce->base, NULL);

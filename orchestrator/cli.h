@@ -96,6 +96,7 @@ struct cli_engine {
 	int			 waiting;	/* runs not final yet */
 	int			 failed;	/* runs that did not succeed */
 	int			 quiet;		/* no line per finished run */
+	int			 asleep;	/* runs left waiting in the store */
 	json_t			*output;	/* of the last finished run */
 	char			*error;		/* of the last finished run */
 };

@@ -117,6 +117,14 @@ took=$(field "$far" 'd["finished_at"] - d["created_at"]')
 expect_true "at its time too ($took ms)" \
     test "$took" -ge 11500 -a "$took" -lt 14000
 
+# orchestrator run of a run that starts a long wait: it says so, exit 0.
+sed 's/"timeout_ms": 60000/"timeout_ms": 30000/' "$WF/approve.json" \
+    >"$T/approve-run.json"
+expect_exit 0 orch run "$T/approve-run.json"
+expect_contains "run says the run waits" "$(err)" \
+    "waits on step ask until"
+expect_eq "and prints no output" "" "$(out)"
+
 # From the command line: through the server, and on the database file.
 id4=$(trigger approve '{"order": 10}')
 expect_true "another run waits" wait_eq 10 waiting state "$id4"
