@@ -1044,7 +1044,8 @@ dash_fetch_detail(struct dash_source *src, const char *id,
 		rc = store_list_transitions(src->store, id, dash_trans_cb, dd,
 		    err);
 	if (rc == 0 && src->url == NULL) {
-		dd->waiting = dash_waiting_note(&dd->run, dd->trans, dd->ntrans);
+		dd->waiting = dash_waiting_note(&dd->run, dd->trans,
+		    dd->ntrans);
 		rc = store_list_logs(src->store, id, 0, dash_log_cb, dd, err);
 	}
 	if (rc != 0)

@@ -3,7 +3,8 @@
  * makes), its layout (dash-draw.c) and its keys (dash-keys.c): counts
  * kept by the store's triggers through inserts and state changes, the
  * finished-runs window and what the header computes from it, searches,
- * filters, fitting text into cells, and the frame --once prints.
+ * filters, fitting text into cells, the frame --once prints, and what
+ * waiting runs wait for and the signal a sends them.
  */
 #include "config.h"
 
@@ -481,17 +482,13 @@ test_dash_draw(void)
 	dash_source_close(src);
 }
 
-/* The seed opened as a source, read into d for a view of 4 rows. */
+/* The database opened as a source, read into d for a view of 4 rows. */
 static struct dash_source *
-open_keys(struct dash_view *v, struct dash_data *d)
+open_view(struct dash_view *v, struct dash_data *d)
 {
 	struct dash_source	*src;
 	struct orc_error	 err;
-	struct store		*s;
 
-	if ((s = seed()) == NULL)
-		return NULL;
-	store_close(s);
 	if ((src = dash_source_open(DB, NULL, &err)) == NULL)
 		return NULL;
 	dash_view_init(v);
@@ -503,6 +500,18 @@ open_keys(struct dash_view *v, struct dash_data *d)
 		return NULL;
 	}
 	return src;
+}
+
+/* The seed opened as a source, read into d for a view of 4 rows. */
+static struct dash_source *
+open_keys(struct dash_view *v, struct dash_data *d)
+{
+	struct store *s;
+
+	if ((s = seed()) == NULL)
+		return NULL;
+	store_close(s);
+	return open_view(v, d);
 }
 
 /* Keys change the view: move, filter, open, prompt, confirm. */
@@ -886,26 +895,14 @@ test_dash_draw_workflows(void)
 static struct dash_source *
 open_waiting(struct dash_view *v, struct dash_data *d)
 {
-	struct dash_source	*src;
-	struct orc_error	 err;
-	struct store		*s;
+	struct store *s;
 
 	if ((s = seed()) == NULL)
 		return NULL;
 	put_waiting(s, ASKED, "ask", WHY_ASK);
 	put_waiting(s, NAPPING, "nap", WHY_NAP);
 	store_close(s);
-	if ((src = dash_source_open(DB, NULL, &err)) == NULL)
-		return NULL;
-	dash_view_init(v);
-	v->page = 4;
-	v->query.want = 20;
-	if (dash_fetch(src, &v->query, 1000000, d, &err) != 0) {
-		dash_view_free(v);
-		dash_source_close(src);
-		return NULL;
-	}
-	return src;
+	return open_view(v, d);
 }
 
 /* What waiting runs wait for: in the table (kept across refreshes), in
