@@ -22,43 +22,62 @@
 
 #define DB "d.db"
 
-/* Writes one run and its transition from state "from" (-1: a new run),
- * event at at, and commits it, as the engine does. */
-static void
-put_run_event(struct store *s, const char *id, const char *wf,
-    enum run_state st, int64_t created, int64_t finished, const char *error,
-    int from, const char *event, int64_t at)
+/* A run of the tests (strings borrowed): attempt 1, updated when made. */
+static struct run_rec
+test_rec(const char *id, const char *wf, enum run_state st, const char *step,
+    int64_t created)
 {
-	struct store_change	ch;
-	struct transition_rec	tr;
-	struct run_rec		r;
-	struct orc_error	err;
+	struct run_rec r;
 
 	memset(&r, 0, sizeof r);
 	snprintf(r.id, sizeof r.id, "%s", id);
 	r.workflow = (char *)wf;
 	r.def_hash = (char *)"h";
 	r.state = st;
-	r.step = (char *)(run_state_is_final(st) && st != RUN_FAILED ? NULL :
-	    "fetch");
+	r.step = (char *)step;
 	r.attempt = 1;
-	r.error = (char *)error;
-	r.created_at = created;
-	r.updated_at = created;
-	r.finished_at = finished;
-	memset(&tr, 0, sizeof tr);
-	snprintf(tr.run_id, sizeof tr.run_id, "%s", id);
-	tr.at = at;
-	tr.from_state = from;
-	tr.to_state = st;
-	tr.event = (char *)event;
+	r.created_at = r.updated_at = created;
+	return r;
+}
+
+/* Writes run r and its transition tr from state "from" (-1: a new run),
+ * event at at, and commits it, as the engine does. */
+static void
+commit_run(struct store *s, struct run_rec *r, struct transition_rec *tr,
+    int from, const char *event, int64_t at)
+{
+	struct store_change	ch;
+	struct orc_error	err;
+
+	snprintf(tr->run_id, sizeof tr->run_id, "%s", r->id);
+	tr->at = at;
+	tr->from_state = from;
+	tr->to_state = r->state;
+	tr->event = (char *)event;
 	memset(&ch, 0, sizeof ch);
-	ch.run = &r;
-	ch.transition = &tr;
+	ch.run = r;
+	ch.transition = tr;
 	ch.flags = from < 0 ? STORE_RUN_INSERT : 0;
 	store_submit(s, &ch);
 	if (store_flush(s, &err) != 0)
 		fprintf(stderr, "flush: %s\n", err.message);
+}
+
+/* Writes one run and its transition (commit_run). */
+static void
+put_run_event(struct store *s, const char *id, const char *wf,
+    enum run_state st, int64_t created, int64_t finished, const char *error,
+    int from, const char *event, int64_t at)
+{
+	struct transition_rec	tr;
+	struct run_rec		r;
+
+	r = test_rec(id, wf, st, run_state_is_final(st) && st != RUN_FAILED ?
+	    NULL : "fetch", created);
+	r.error = (char *)error;
+	r.finished_at = finished;
+	memset(&tr, 0, sizeof tr);
+	commit_run(s, &r, &tr, from, event, at);
 }
 
 /* put_run_event at the run's end (or creation). */
@@ -76,35 +95,15 @@ static void
 put_waiting(struct store *s, const char *id, const char *step,
     const char *why)
 {
-	struct store_change	ch;
 	struct transition_rec	tr;
 	struct run_rec		r;
-	struct orc_error	err;
 
-	memset(&r, 0, sizeof r);
-	snprintf(r.id, sizeof r.id, "%s", id);
-	r.workflow = (char *)"gamma";
-	r.def_hash = (char *)"h";
-	r.state = RUN_WAITING;
-	r.step = (char *)step;
-	r.attempt = 1;
-	r.created_at = r.updated_at = 999500;
+	r = test_rec(id, "gamma", RUN_WAITING, step, 999500);
 	r.due_at = 1600000;
 	memset(&tr, 0, sizeof tr);
-	snprintf(tr.run_id, sizeof tr.run_id, "%s", id);
-	tr.at = 999500;
-	tr.from_state = -1;
-	tr.to_state = RUN_WAITING;
-	tr.event = (char *)"waiting";
 	tr.step = (char *)step;
 	tr.error = (char *)why;
-	memset(&ch, 0, sizeof ch);
-	ch.run = &r;
-	ch.transition = &tr;
-	ch.flags = STORE_RUN_INSERT;
-	store_submit(s, &ch);
-	if (store_flush(s, &err) != 0)
-		fprintf(stderr, "flush: %s\n", err.message);
+	commit_run(s, &r, &tr, -1, "waiting", 999500);
 }
 
 /* An id that sorts by n. */
