@@ -161,7 +161,7 @@ static const struct cli_command cli_commands[] = {
 	{ "dashboard", cli_dashboard, "[--once] [--interval SECONDS] "
 	  "[--url URL]",
 	  "the live text dashboard: throughput, workflows, recent runs; "
-	  "r retries, c cancels, ? lists the keys",
+	  "r retries, c cancels, a signals a waiting run, ? lists the keys",
 	  "  --once                print one plain frame on stdout and exit\n"
 	  "  --interval SECONDS    time between refreshes, in seconds (0.5, "
 	  "2) or with a\n"

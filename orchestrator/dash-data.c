@@ -14,9 +14,13 @@
  * 200 runs (throughput, latency and failures are estimated from it), GET
  * /runs/ID for a run. It has no counts per workflow.
  *
- * Retries and cancels go to the server, or in database mode to an engine
- * of this process opened on first use (the retried run executes here, the
- * way `orchestrator retry` does).
+ * Retries, cancels and signals go to the server, or in database mode to
+ * an engine of this process opened on first use (the retried or signalled
+ * run executes here, the way `orchestrator retry` and `signal` do).
+ *
+ * What a waiting run waits for is the note of its last "waiting"
+ * transition (runjson_waiting, as GET /runs/ID says it): read once when
+ * the run starts to wait, and kept while it stays as it was.
  */
 #include "config.h"
 
@@ -32,6 +36,7 @@
 #include "engine.h"
 #include "hmap.h"
 #include "log.h"
+#include "runjson.h"
 #include "strbuf.h"
 
 #define DASH_URL_SAMPLE	200	/* newest runs read for --url figures */
@@ -44,6 +49,13 @@ struct dash_start {
 	int64_t		 start;
 	int		 state;		/* the run's state when read */
 	int64_t		 finished_at;
+};
+
+/* What a waiting run waits for, as read when it was last updated. */
+struct dash_wait {
+	char		 id[RUN_ID_LEN + 1];
+	int64_t		 updated_at;
+	char		*why;
 };
 
 /* A reading of the server's count of finished runs. */
@@ -61,9 +73,22 @@ struct dash_source {
 	int			 ce_open;
 	struct dash_start	*starts;	/* of the runs read last */
 	size_t			 nstarts;
+	struct dash_wait	*waits;		/* of the runs read last */
+	size_t			 nwaits;
 	struct dash_count	 counts[DASH_RATE_SAMPLES];	/* --url */
 	size_t			 ncounts;
 };
+
+/* Frees n notes of waiting runs. */
+static void
+dash_waits_free(struct dash_wait *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(w[i].why);
+	free(w);
+}
 
 struct dash_source *
 dash_source_open(const char *db, const char *url, struct orc_error *err)
@@ -97,6 +122,7 @@ dash_source_close(struct dash_source *src)
 	}
 	store_close(src->store);
 	free(src->starts);
+	dash_waits_free(src->waits, src->nwaits);
 	free(src->db);
 	free(src->url);
 	free(src->name);
@@ -320,6 +346,9 @@ dash_data_clear(struct dash_data *d)
 		run_rec_clear(&d->runs[i]);
 	free(d->runs);
 	free(d->starts);
+	for (i = 0; d->waits != NULL && i < d->nruns; i++)
+		free(d->waits[i]);
+	free(d->waits);
 	memset(d, 0, sizeof *d);
 }
 
@@ -836,6 +865,8 @@ dash_fill_starts(struct dash_source *src, struct dash_data *d)
 	src->nstarts = d->nruns;
 }
 
+static void	dash_fill_waits(struct dash_source *, struct dash_data *);
+
 int
 dash_fetch(struct dash_source *src, const struct dash_query *q, int64_t now,
     struct dash_data *d, struct orc_error *err)
@@ -860,6 +891,7 @@ dash_fetch(struct dash_source *src, const struct dash_query *q, int64_t now,
 	}
 	dash_fill_starts(src, d);
 	dash_sort_runs(d->runs, d->starts, d->nruns, qq.sort, qq.reverse, now);
+	dash_fill_waits(src, d);
 	return 0;
 }
 
@@ -935,6 +967,25 @@ dash_detail_doc_logs(const json_t *doc, struct dash_detail *dd)
 	}
 }
 
+/* What a run waits for, from its transitions, as GET /runs/ID says it
+ * (runjson_waiting): a new string, or NULL when it does not wait. */
+static char *
+dash_waiting_note(const struct run_rec *r, const struct transition_rec *t,
+    size_t n)
+{
+	json_t	*a = json_array(), *why;
+	char	*s;
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, runjson_transition(&t[i]));
+	why = runjson_waiting(r, a);
+	s = json_is_string(why) ? xstrdup(json_string_value(why)) : NULL;
+	json_decref(why);
+	json_decref(a);
+	return s;
+}
+
 /* Reads a run from GET /runs/ID. */
 static int
 dash_detail_url(struct dash_source *src, const char *id,
@@ -943,6 +994,7 @@ dash_detail_url(struct dash_source *src, const char *id,
 	struct step_rec		 s;
 	struct transition_rec	 t;
 	json_t			*doc, *v;
+	const char		*w;
 	char			*path;
 	long			 status;
 	size_t			 i;
@@ -970,6 +1022,9 @@ dash_detail_url(struct dash_source *src, const char *id,
 		}
 	if (rc == 0)
 		dash_detail_doc_logs(doc, dd);
+	if (rc == 0 && (w = json_string_value(json_object_get(doc,
+	    "waiting_for"))) != NULL)
+		dd->waiting = xstrdup(w);
 	json_decref(doc);
 	return rc;
 }
@@ -988,8 +1043,11 @@ dash_fetch_detail(struct dash_source *src, const char *id,
 	    err)) == 0)
 		rc = store_list_transitions(src->store, id, dash_trans_cb, dd,
 		    err);
-	if (rc == 0 && src->url == NULL)
+	if (rc == 0 && src->url == NULL) {
+		dd->waiting = dash_waiting_note(&dd->run, dd->trans,
+		    dd->ntrans);
 		rc = store_list_logs(src->store, id, 0, dash_log_cb, dd, err);
+	}
 	if (rc != 0)
 		dash_detail_clear(dd);
 	return rc;
@@ -1010,21 +1068,84 @@ dash_detail_clear(struct dash_detail *dd)
 	for (i = 0; i < dd->nlogs; i++)
 		log_rec_clear(&dd->logs[i]);
 	free(dd->logs);
+	free(dd->waiting);
 	memset(dd, 0, sizeof *dd);
 }
 
-/* POST /runs/ID then what ("/retry"). */
+/* Reads what a waiting run waits for: its transitions from the store, or
+ * its document from the server; NULL when the read fails. */
+static char *
+dash_read_waiting(struct dash_source *src, const struct run_rec *r)
+{
+	struct dash_detail	dd;
+	struct orc_error	err;
+	char			*why = NULL;
+
+	memset(&dd, 0, sizeof dd);
+	if (src->url != NULL) {
+		if (dash_fetch_detail(src, r->id, &dd, &err) != 0)
+			return NULL;
+		why = dd.waiting;
+		dd.waiting = NULL;
+	} else if (store_list_transitions(src->store, r->id, dash_trans_cb,
+	    &dd, &err) == 0)
+		why = dash_waiting_note(r, dd.trans, dd.ntrans);
+	dash_detail_clear(&dd);
+	return why;
+}
+
+/* Fills d->waits for the waiting runs: what the last refresh read while
+ * a run stays as it was then, else read now (a few per refresh from a
+ * server, one request each); a run not read yet shows none meanwhile. */
+static void
+dash_fill_waits(struct dash_source *src, struct dash_data *d)
+{
+	const struct dash_wait	*k;
+	const struct run_rec	*r;
+	struct dash_wait	*fresh;
+	struct hmap		*old;
+	size_t			 i, n = 0, reads = 0, budget;
+	char			*why;
+
+	budget = src->url != NULL ? DASH_URL_STARTS : DASH_MAX_ROWS;
+	old = hmap_create();
+	for (i = 0; i < src->nwaits; i++)
+		hmap_set(old, src->waits[i].id, &src->waits[i]);
+	fresh = xcalloc(d->nruns + 1, sizeof *fresh);
+	d->waits = xcalloc(d->nruns + 1, sizeof *d->waits);
+	for (i = 0; i < d->nruns; i++) {
+		r = &d->runs[i];
+		if (r->state != RUN_WAITING)
+			continue;
+		if ((k = hmap_get(old, r->id)) != NULL &&
+		    k->updated_at == r->updated_at)
+			why = xstrdup(k->why);
+		else if (reads++ >= budget ||
+		    (why = dash_read_waiting(src, r)) == NULL)
+			continue;
+		memcpy(fresh[n].id, r->id, sizeof fresh[n].id);
+		fresh[n].updated_at = r->updated_at;
+		fresh[n++].why = why;
+		d->waits[i] = xstrdup(why);
+	}
+	hmap_free(old);
+	dash_waits_free(src->waits, src->nwaits);
+	src->waits = fresh;
+	src->nwaits = n;
+}
+
+/* POST /runs/ID then what ("/retry") with body, or {} when it is NULL. */
 static int
 dash_post(struct dash_source *src, const char *id, const char *what,
-    struct orc_error *err)
+    json_t *body, struct orc_error *err)
 {
-	json_t	*answer = NULL, *body;
+	json_t	*answer = NULL;
 	char	*path;
 	long	 status;
 	int	 rc;
 
 	path = client_path("/runs/", id, what);
-	body = json_object();
+	body = body != NULL ? json_incref(body) : json_object();
 	rc = client_request(src->url, "POST", path, body, NULL, 0, &status,
 	    &answer, err);
 	json_decref(body);
@@ -1054,7 +1175,7 @@ dash_retry(struct dash_source *src, const char *id, struct orc_error *err)
 	struct engine_watch	w;
 
 	if (src->url != NULL)
-		return dash_post(src, id, "/retry", err);
+		return dash_post(src, id, "/retry", NULL, err);
 	if (dash_engine(src, err) != 0)
 		return -1;
 	memset(&rd, 0, sizeof rd);
@@ -1072,11 +1193,37 @@ int
 dash_cancel(struct dash_source *src, const char *id, struct orc_error *err)
 {
 	if (src->url != NULL)
-		return dash_post(src, id, "/cancel", err);
+		return dash_post(src, id, "/cancel", NULL, err);
 	if (dash_engine(src, err) != 0)
 		return -1;
 	if (engine_cancel(src->ce.engine, id, err) < 0)
 		return -1;
+	dash_pump(src);
+	return store_flush(src->ce.store, err);
+}
+
+int
+dash_signal(struct dash_source *src, const char *id, const char *step,
+    json_t *body, struct orc_error *err)
+{
+	struct engine_watch	 w;
+	char			*what;
+	int			 rc;
+
+	if (src->url != NULL) {
+		what = client_path("/signals/", step, NULL);
+		rc = dash_post(src, id, what, body, err);
+		free(what);
+		return rc;
+	}
+	if (dash_engine(src, err) != 0)
+		return -1;
+	w = cli_engine_watch(&src->ce);
+	if (engine_signal(src->ce.engine, id, step, body, &w, err) != 0) {
+		src->ce.waiting--;
+		return -1;
+	}
+	/* The signal is committed by the loop's grouped commit. */
 	dash_pump(src);
 	return store_flush(src->ce.store, err);
 }

@@ -476,9 +476,11 @@ dash_draw_workflows(struct dash_frame *f, int row, int max,
 	return used;
 }
 
-/* The widths of the runs table's columns. */
+/* The widths of the runs table's columns; waits: a run shown waits, and
+ * the last column says for what as well as errors. */
 struct dash_cols {
 	int	id, wf, state, step, att, age, dur, err;
+	int	waits;
 };
 
 /* Fits the runs table's columns to the frame. */
@@ -489,6 +491,7 @@ dash_fit_runs(const struct dash_frame *f, const struct dash_data *d,
 	size_t	i;
 	int	x, rest;
 
+	memset(w, 0, sizeof *w);
 	w->id = RUN_ID_LEN;
 	w->state = 9;
 	w->att = 3;
@@ -505,6 +508,8 @@ dash_fit_runs(const struct dash_frame *f, const struct dash_data *d,
 		    (x = dash_text_width(d->runs[i].step, f->unicode)) >
 		    w->step)
 			w->step = x;
+		if (d->waits != NULL && d->waits[i] != NULL)
+			w->waits = 1;
 	}
 	if (w->wf > 24)
 		w->wf = 24;
@@ -521,13 +526,28 @@ dash_fit_runs(const struct dash_frame *f, const struct dash_data *d,
 		w->err = 0;
 }
 
+/* What a run waits for, for its cell: without the request that sends a
+ * signal (" (POST /runs/ID/signals/STEP)"), which the run view shows. */
+static const char *
+dash_short_why(const char *why, char *buf, size_t len)
+{
+	const char *p, *q;
+
+	if ((p = strstr(why, " (POST ")) == NULL ||
+	    (q = strchr(p, ')')) == NULL)
+		return why;
+	snprintf(buf, len, "%.*s%s", (int)(p - why), why, q + 1);
+	return buf;
+}
+
 /* One row of the runs table (the header when r is NULL); start is when
- * the run last started. */
+ * the run last started, why what it waits for (or NULL). */
 static void
 dash_draw_run_row(struct dash_frame *f, int row, const struct dash_cols *w,
-    const struct run_rec *r, int64_t start, int64_t now, int color)
+    const struct run_rec *r, int64_t start, const char *why, int64_t now,
+    int color)
 {
-	char	att[16], age[32], dur[32];
+	char	att[16], age[32], dur[32], cell[512];
 	int	c = 0;
 
 	if (r == NULL) {
@@ -546,7 +566,7 @@ dash_draw_run_row(struct dash_frame *f, int row, const struct dash_cols *w,
 		    "DURATION");
 		if (w->err > 0)
 			dash_frame_put(f, row, c + w->dur + 2, w->err, color,
-			    "ERROR");
+			    w->waits ? "ERROR / WAITING FOR" : "ERROR");
 		return;
 	}
 	snprintf(att, sizeof att, "%3d", r->attempt);
@@ -564,9 +584,35 @@ dash_draw_run_row(struct dash_frame *f, int row, const struct dash_cols *w,
 	dash_frame_put(f, row, c += w->step + 2, w->att, color, att);
 	dash_frame_put(f, row, c += w->att + 2, w->age, color, age);
 	dash_frame_put(f, row, c += w->age + 2, w->dur, color, dur);
-	if (w->err > 0 && r->error != NULL)
+	if (w->err > 0 && (why != NULL || r->error != NULL))
 		dash_frame_put(f, row, c + w->dur + 2, w->err, color,
+		    why != NULL ? dash_short_why(why, cell, sizeof cell) :
 		    r->error);
+}
+
+/* What a prompt asks for, into buf. */
+static void
+dash_prompt_label(const struct dash_view *v, char *buf, size_t len)
+{
+	if (v->prompt_kind == 'a')
+		snprintf(buf, len, "signal to step %s of run %s, JSON body",
+		    v->target_step, v->target);
+	else
+		snprintf(buf, len, "%s", v->prompt_kind == '/' ?
+		    "search (run id prefix or error text)" :
+		    "workflow (a name or its start; empty: all)");
+}
+
+/* What a question asks, into buf. */
+static void
+dash_confirm_label(const struct dash_view *v, char *buf, size_t len)
+{
+	if (v->prompt_kind == 'a')
+		snprintf(buf, len, "send %s to step %s of run %s? (y/n)",
+		    v->input, v->target_step, v->target);
+	else
+		snprintf(buf, len, "%s run %s? (y/n)", v->prompt_kind == 'r' ?
+		    "retry" : "cancel", v->target);
 }
 
 /* The status row: a prompt, a message, or the keys. */
@@ -574,7 +620,7 @@ static void
 dash_draw_status(struct dash_frame *f, const struct dash_view *v,
     const char *keys, const char *right)
 {
-	char	buf[2048];
+	char	buf[2048], label[512];
 	int	row = f->rows - 1, rw = 0;
 
 	if (right != NULL && v->mode != DASH_PROMPT) {
@@ -583,14 +629,12 @@ dash_draw_status(struct dash_frame *f, const struct dash_view *v,
 		rw += 2;
 	}
 	if (v->mode == DASH_PROMPT) {
-		snprintf(buf, sizeof buf, "%s: %s_%s%s", v->prompt_kind == '/' ?
-		    "search (run id prefix or error text)" :
-		    "workflow (a name or its start; empty: all)",
-		    v->input, v->message[0] != '\0' ? "  " : "", v->message);
+		dash_prompt_label(v, label, sizeof label);
+		snprintf(buf, sizeof buf, "%s: %s_%s%s", label, v->input,
+		    v->message[0] != '\0' ? "  " : "", v->message);
 		dash_frame_put(f, row, 0, f->cols, DASH_C_HEAD, buf);
 	} else if (v->mode == DASH_CONFIRM) {
-		snprintf(buf, sizeof buf, "%s run %s? (y/n)",
-		    v->prompt_kind == 'r' ? "retry" : "cancel", v->target);
+		dash_confirm_label(v, buf, sizeof buf);
 		dash_frame_put(f, row, 0, f->cols - rw, DASH_C_ALERT, buf);
 	} else if (v->message[0] != '\0')
 		dash_frame_put(f, row, 0, f->cols - rw, v->message_alert ?
@@ -657,7 +701,7 @@ dash_draw_list(struct dash_frame *f, const struct dash_view *v,
 	row = dash_runs_start(f->rows, d->nwfs, &wfmax);
 	dash_draw_workflows(f, 3, wfmax, v, d);
 	dash_fit_runs(f, d, &w);
-	dash_draw_run_row(f, row++, &w, NULL, 0, d->now, DASH_C_HEAD);
+	dash_draw_run_row(f, row++, &w, NULL, 0, NULL, d->now, DASH_C_HEAD);
 	if (d->nruns == 0)
 		dash_frame_put(f, row, 0, f->cols, DASH_C_NONE,
 		    v->query.state >= 0 || v->workflow || v->search ?
@@ -667,7 +711,7 @@ dash_draw_list(struct dash_frame *f, const struct dash_view *v,
 		color = k == v->cursor && !v->focus_wfs ? DASH_C_SELECT :
 		    DASH_C_STATE(d->runs[k].state);
 		dash_draw_run_row(f, row + i, &w, &d->runs[k], d->starts[k],
-		    d->now, color);
+		    d->waits != NULL ? d->waits[k] : NULL, d->now, color);
 	}
 	if (v->focus_wfs)
 		snprintf(right, sizeof right, "workflow %zu/%zu",
@@ -767,9 +811,15 @@ dash_draw_detail(struct dash_frame *f, const struct dash_view *v,
 	dash_frame_put(f, row++, 0, f->cols, DASH_C_STATE(r->state), buf);
 	if (r->error != NULL) {
 		snprintf(buf, sizeof buf, "error: %s", r->error);
-		dash_frame_put(f, row, 0, f->cols, DASH_C_ALERT, buf);
+		dash_frame_put(f, row++, 0, f->cols, DASH_C_ALERT, buf);
 	}
-	row += 2;
+	if (dd->waiting != NULL) {
+		snprintf(buf, sizeof buf, "waiting for: %s", dd->waiting);
+		dash_frame_put(f, row++, 0, f->cols, DASH_C_STATE(RUN_WAITING),
+		    buf);
+	}
+	/* A blank row under the lines about the run. */
+	row = (row > 3 ? row : 3) + 1;
 
 	/* Steps: a bar from its start to its end on the run's time span. */
 	barw = f->cols - 2 - 24 - 2 - 8 - 2 - 8 - 2 - 4;
@@ -855,7 +905,7 @@ dash_draw_detail(struct dash_frame *f, const struct dash_view *v,
 		}
 	}
 	dash_draw_status(f, v, "j/k step  i input/output  f follow/pause  "
-	    "r retry  c cancel  y copy id  esc back  q quit", NULL);
+	    "r retry  c cancel  a signal  y copy id  esc back  q quit", NULL);
 }
 
 /* The keys. */
@@ -876,6 +926,9 @@ dash_draw_help(struct dash_frame *f, const struct dash_view *v)
 	    "  f                cycle the state filter; in a run: follow",
 	    "                   it live, or pause",
 	    "  F                only failed runs (again: all)",
+	    "  W                only waiting runs (again: all)",
+	    "  a                signal the run waiting on a wait.signal",
+	    "                   step: a JSON body typed in (asks first)",
 	    "  w                filter by workflow, or a unique start of",
 	    "                   its name (empty: all; Ctrl-U clears)",
 	    "  Tab              to the workflows table and back; Enter",

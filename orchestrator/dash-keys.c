@@ -1,8 +1,8 @@
 /*
  * The dashboard's keys: one switch per mode (the list, an opened run,
  * the help, a prompt being typed, a question to confirm). A key changes
- * the view; retries and cancels go to the source after a "y". The
- * function returns 1 when what is shown must be read again.
+ * the view; retries, cancels and signals go to the source after a "y".
+ * The function returns 1 when what is shown must be read again.
  */
 #include "config.h"
 
@@ -16,6 +16,10 @@
 #include "dash.h"
 
 #define DASH_ESC	27
+
+/* How a waiting run's note (waiting_for) begins when a signal ends its
+ * wait (the engine's wording, as GET /runs/ID shows it). */
+#define DASH_WAITS_SIGNAL	"a signal to step "
 
 /* Sets the status line. */
 static void
@@ -182,7 +186,28 @@ dash_resolve_workflow(struct dash_view *v, const struct dash_data *d,
 	return 0;
 }
 
-/* A key while typing a search or a workflow. */
+/* Enter on a signal's body: a question when it is JSON; else the prompt
+ * stays, saying what is wrong. */
+static int
+dash_signal_body(struct dash_view *v)
+{
+	json_error_t	 jerr;
+	json_t		*body;
+	char		 msg[sizeof v->message];
+
+	if ((body = json_loads(v->input, JSON_DECODE_ANY, &jerr)) == NULL) {
+		snprintf(msg, sizeof msg, "not JSON: %s at column %d (esc: "
+		    "no signal)", jerr.text, jerr.column);
+		dash_say(v, 1, msg);
+		return 0;
+	}
+	json_decref(body);
+	/* The question goes back to where the prompt was opened. */
+	v->mode = DASH_CONFIRM;
+	return 0;
+}
+
+/* A key while typing a search, a workflow or a signal's body. */
 static int
 dash_key_prompt(struct dash_view *v, int key, const struct dash_data *d)
 {
@@ -192,6 +217,8 @@ dash_key_prompt(struct dash_view *v, int key, const struct dash_data *d)
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
+		if (v->prompt_kind == 'a')
+			return dash_signal_body(v);
 		if (v->prompt_kind == 'w') {
 			/* An unclear name keeps the prompt open. */
 			if (!dash_resolve_workflow(v, d, &name))
@@ -222,7 +249,24 @@ dash_key_prompt(struct dash_view *v, int key, const struct dash_data *d)
 	}
 }
 
-/* A key answering "retry run X? (y/n)". */
+/* Sends the signal typed (JSON already checked). */
+static int
+dash_send_signal(struct dash_view *v, struct dash_source *src,
+    struct orc_error *err)
+{
+	json_t	*body;
+	int	 rc;
+
+	if ((body = json_loads(v->input, JSON_DECODE_ANY, NULL)) == NULL) {
+		orc_error_set(err, ORC_EINVAL, "signal body is not JSON");
+		return -1;
+	}
+	rc = dash_signal(src, v->target, v->target_step, body, err);
+	json_decref(body);
+	return rc;
+}
+
+/* A key answering "retry run X? (y/n)" (or cancel, or send a signal). */
 static int
 dash_key_confirm(struct dash_view *v, int key, struct dash_source *src)
 {
@@ -233,10 +277,12 @@ dash_key_confirm(struct dash_view *v, int key, struct dash_source *src)
 	v->mode = v->back;
 	if (key != 'y' && key != 'Y') {
 		dash_say(v, 0, v->prompt_kind == 'r' ? "not retried" :
-		    "not cancelled");
+		    v->prompt_kind == 'c' ? "not cancelled" : "no signal sent");
 		return 0;
 	}
-	if (v->prompt_kind == 'r')
+	if (v->prompt_kind == 'a')
+		rc = dash_send_signal(v, src, &err);
+	else if (v->prompt_kind == 'r')
 		rc = dash_retry(src, v->target, &err);
 	else
 		rc = dash_cancel(src, v->target, &err);
@@ -244,6 +290,9 @@ dash_key_confirm(struct dash_view *v, int key, struct dash_source *src)
 	v->paused = 0;
 	if (rc != 0)
 		snprintf(msg, sizeof msg, "%s", err.message);
+	else if (v->prompt_kind == 'a')
+		snprintf(msg, sizeof msg, "run %s: signal to step %s sent",
+		    v->target, v->target_step);
 	else
 		snprintf(msg, sizeof msg, "run %s %s", v->target,
 		    v->prompt_kind == 'r' ? "retried" : "cancelled");
@@ -251,9 +300,69 @@ dash_key_confirm(struct dash_view *v, int key, struct dash_source *src)
 	return 1;
 }
 
-/* Keys common to the list and an opened run: r, c, ?, resize. */
+/* The run a signal goes to: the opened one (dd, when it is read) or the
+ * selected one; *why what it waits for, NULL when not known. */
+static const struct run_rec *
+dash_signal_run(const struct dash_view *v, const struct dash_data *d,
+    const struct dash_detail *dd, const char **why)
+{
+	const char	*id = dash_target(v, d);
+	size_t		 i;
+
+	*why = NULL;
+	if (id == NULL || *id == '\0')
+		return NULL;
+	if (v->mode == DASH_DETAIL && dd != NULL &&
+	    strcmp(dd->run.id, id) == 0) {
+		*why = dd->waiting;
+		return &dd->run;
+	}
+	for (i = 0; i < d->nruns; i++)
+		if (strcmp(d->runs[i].id, id) == 0) {
+			*why = d->waits != NULL ? d->waits[i] : NULL;
+			return &d->runs[i];
+		}
+	return NULL;
+}
+
+/* a: the prompt for a signal's body, on a run waiting for one; else says
+ * at once why there is none to send. */
 static int
-dash_key_common(struct dash_view *v, int key, const struct dash_data *d)
+dash_key_signal(struct dash_view *v, const struct dash_data *d,
+    const struct dash_detail *dd)
+{
+	const struct run_rec	*r;
+	const char		*why;
+	char			 msg[sizeof v->message];
+
+	if ((r = dash_signal_run(v, d, dd, &why)) == NULL) {
+		dash_say(v, 1, "no run selected");
+		return 0;
+	}
+	if (r->state != RUN_WAITING || r->step == NULL)
+		snprintf(msg, sizeof msg, "run %s is %s: it waits for no "
+		    "signal", r->id, run_state_name(r->state));
+	else if (why != NULL && strncmp(why, DASH_WAITS_SIGNAL,
+	    strlen(DASH_WAITS_SIGNAL)) != 0)
+		snprintf(msg, sizeof msg, "run %s waits for %s, not for a "
+		    "signal", r->id, why);
+	else {
+		/* A note not read yet: the source says if it is not one. */
+		snprintf(v->target, sizeof v->target, "%s", r->id);
+		snprintf(v->target_step, sizeof v->target_step, "%s",
+		    r->step);
+		dash_ask(v, DASH_PROMPT, 'a', "{}");
+		return 0;
+	}
+	dash_say(v, 1, msg);
+	return 0;
+}
+
+/* Keys common to the list and an opened run (dd, or NULL): r, c, a, y,
+ * ?, resize. */
+static int
+dash_key_common(struct dash_view *v, int key, const struct dash_data *d,
+    const struct dash_detail *dd)
 {
 	const char *id;
 	char msg[128];
@@ -278,6 +387,8 @@ dash_key_common(struct dash_view *v, int key, const struct dash_data *d)
 		snprintf(v->target, sizeof v->target, "%s", id);
 		dash_ask(v, DASH_CONFIRM, key, NULL);
 		return 0;
+	case 'a':
+		return dash_key_signal(v, d, dd);
 	case 'y':
 		/* dash.c sends the id to the terminal's clipboard; the
 		 * status line shows it, to be selected by hand as well. */
@@ -345,7 +456,7 @@ dash_key_wfs(struct dash_view *v, int key, const struct dash_data *d)
 		v->quit = 1;
 		return 0;
 	default:
-		return dash_key_common(v, key, d) > 0;
+		return dash_key_common(v, key, d, NULL) > 0;
 	}
 	if (v->wf_cursor > last)
 		v->wf_cursor = last;
@@ -375,7 +486,7 @@ static int
 dash_key_list(struct dash_view *v, int key, const struct dash_data *d)
 {
 	long	page = v->page > 0 ? (long)v->page : 1;
-	int	rc;
+	int	rc, state;
 
 	if (v->focus_wfs)
 		return dash_key_wfs(v, key, d);
@@ -432,9 +543,10 @@ dash_key_list(struct dash_view *v, int key, const struct dash_data *d)
 		v->cursor = v->top = 0;
 		return 1;
 	case 'F':
-		/* Straight to the failed runs, or back to all. */
-		v->query.state = v->query.state == RUN_FAILED ? -1 :
-		    RUN_FAILED;
+	case 'W':
+		/* Straight to the failed (waiting) runs, or back to all. */
+		state = key == 'F' ? RUN_FAILED : RUN_WAITING;
+		v->query.state = v->query.state == state ? -1 : state;
 		v->cursor = v->top = 0;
 		return 1;
 	case 'w':
@@ -458,7 +570,7 @@ dash_key_list(struct dash_view *v, int key, const struct dash_data *d)
 		v->quit = 1;
 		return 0;
 	}
-	if ((rc = dash_key_common(v, key, d)) >= 0)
+	if ((rc = dash_key_common(v, key, d, NULL)) >= 0)
 		return rc;
 	return 0;
 }
@@ -514,7 +626,7 @@ dash_key_detail(struct dash_view *v, int key, const struct dash_data *d,
 		v->message[0] = '\0';
 		return 1;
 	}
-	if ((rc = dash_key_common(v, key, d)) >= 0)
+	if ((rc = dash_key_common(v, key, d, dd)) >= 0)
 		return rc;
 	return 0;
 }

@@ -9,7 +9,7 @@
  * same with a million runs as with ten. dash-draw.c lays a snapshot out as
  * lines of text with a colour per cell, which dash.c paints with ncurses
  * or --once prints as plain text. dash-keys.c turns keys into changes of
- * the view and into retries and cancels.
+ * the view and into retries, cancels and signals.
  */
 #ifndef DASH_H
 #define DASH_H
@@ -57,6 +57,9 @@ struct dash_data {
 	int64_t		 store_bytes;	/* the store's size; -1: unknown */
 	struct run_rec	*runs;		/* the runs table, in the query's order */
 	int64_t		*starts;	/* each run's latest start (ms) */
+	char		**waits;	/* what each waiting run waits for
+					 * (waiting_for), else NULL; NULL
+					 * when none is known */
 	size_t		 nruns;
 	int		 more;		/* more runs match than were read */
 	const char	*lacks;		/* what this source cannot show */
@@ -92,6 +95,7 @@ struct dash_detail {
 	size_t			 ntrans;
 	struct log_rec		*logs;
 	size_t			 nlogs;
+	char			*waiting;	/* waiting_for, or NULL */
 };
 
 struct dash_source;
@@ -116,6 +120,10 @@ void	dash_detail_clear(struct dash_detail *);
 int	dash_retry(struct dash_source *, const char *id, struct orc_error *);
 int	dash_cancel(struct dash_source *, const char *id, struct orc_error *);
 void	dash_pump(struct dash_source *);
+/* Sends a signal to the run waiting on step (wait.signal): body is that
+ * step's output. Through the server, or in this process as r does. */
+int	dash_signal(struct dash_source *, const char *id, const char *step,
+	    json_t *body, struct orc_error *);
 int	dash_busy(const struct dash_source *);
 
 /* The header's figures from finished runs (any order); limit_hit when the
@@ -189,9 +197,10 @@ struct dash_view {
 	size_t			 wf_cursor;	/* in the workflows table */
 	size_t			 wf_top;
 	size_t			 wf_page;	/* workflow rows on screen */
-	int			 prompt_kind;	/* '/', 'w', 'r', 'c' */
+	int			 prompt_kind;	/* '/', 'w', 'r', 'c', 'a' */
 	char			 input[256];	/* the prompt's text */
-	char			 target[RUN_ID_LEN + 1];	/* of r/c */
+	char			 target[RUN_ID_LEN + 1];	/* of r/c/a */
+	char			 target_step[128];	/* of a */
 	char			 detail_id[RUN_ID_LEN + 1];
 	size_t			 detail_step;	/* selected step */
 	int			 detail_io;	/* input/output shown */

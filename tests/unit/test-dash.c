@@ -3,7 +3,8 @@
  * makes), its layout (dash-draw.c) and its keys (dash-keys.c): counts
  * kept by the store's triggers through inserts and state changes, the
  * finished-runs window and what the header computes from it, searches,
- * filters, fitting text into cells, and the frame --once prints.
+ * filters, fitting text into cells, the frame --once prints, and what
+ * waiting runs wait for and the signal a sends them.
  */
 #include "config.h"
 
@@ -21,43 +22,62 @@
 
 #define DB "d.db"
 
-/* Writes one run and its transition from state "from" (-1: a new run),
- * event at at, and commits it, as the engine does. */
-static void
-put_run_event(struct store *s, const char *id, const char *wf,
-    enum run_state st, int64_t created, int64_t finished, const char *error,
-    int from, const char *event, int64_t at)
+/* A run of the tests (strings borrowed): attempt 1, updated when made. */
+static struct run_rec
+test_rec(const char *id, const char *wf, enum run_state st, const char *step,
+    int64_t created)
 {
-	struct store_change	ch;
-	struct transition_rec	tr;
-	struct run_rec		r;
-	struct orc_error	err;
+	struct run_rec r;
 
 	memset(&r, 0, sizeof r);
 	snprintf(r.id, sizeof r.id, "%s", id);
 	r.workflow = (char *)wf;
 	r.def_hash = (char *)"h";
 	r.state = st;
-	r.step = (char *)(run_state_is_final(st) && st != RUN_FAILED ? NULL :
-	    "fetch");
+	r.step = (char *)step;
 	r.attempt = 1;
-	r.error = (char *)error;
-	r.created_at = created;
-	r.updated_at = created;
-	r.finished_at = finished;
-	memset(&tr, 0, sizeof tr);
-	snprintf(tr.run_id, sizeof tr.run_id, "%s", id);
-	tr.at = at;
-	tr.from_state = from;
-	tr.to_state = st;
-	tr.event = (char *)event;
+	r.created_at = r.updated_at = created;
+	return r;
+}
+
+/* Writes run r and its transition tr from state "from" (-1: a new run),
+ * event at at, and commits it, as the engine does. */
+static void
+commit_run(struct store *s, struct run_rec *r, struct transition_rec *tr,
+    int from, const char *event, int64_t at)
+{
+	struct store_change	ch;
+	struct orc_error	err;
+
+	snprintf(tr->run_id, sizeof tr->run_id, "%s", r->id);
+	tr->at = at;
+	tr->from_state = from;
+	tr->to_state = r->state;
+	tr->event = (char *)event;
 	memset(&ch, 0, sizeof ch);
-	ch.run = &r;
-	ch.transition = &tr;
+	ch.run = r;
+	ch.transition = tr;
 	ch.flags = from < 0 ? STORE_RUN_INSERT : 0;
 	store_submit(s, &ch);
 	if (store_flush(s, &err) != 0)
 		fprintf(stderr, "flush: %s\n", err.message);
+}
+
+/* Writes one run and its transition (commit_run). */
+static void
+put_run_event(struct store *s, const char *id, const char *wf,
+    enum run_state st, int64_t created, int64_t finished, const char *error,
+    int from, const char *event, int64_t at)
+{
+	struct transition_rec	tr;
+	struct run_rec		r;
+
+	r = test_rec(id, wf, st, run_state_is_final(st) && st != RUN_FAILED ?
+	    NULL : "fetch", created);
+	r.error = (char *)error;
+	r.finished_at = finished;
+	memset(&tr, 0, sizeof tr);
+	commit_run(s, &r, &tr, from, event, at);
 }
 
 /* put_run_event at the run's end (or creation). */
@@ -67,6 +87,23 @@ put_run(struct store *s, const char *id, const char *wf, enum run_state st,
 {
 	put_run_event(s, id, wf, st, created, finished, error, from, "test",
 	    finished ? finished : created);
+}
+
+/* A run that starts to wait on step, its transition's note why, as the
+ * engine writes it. */
+static void
+put_waiting(struct store *s, const char *id, const char *step,
+    const char *why)
+{
+	struct transition_rec	tr;
+	struct run_rec		r;
+
+	r = test_rec(id, "gamma", RUN_WAITING, step, 999500);
+	r.due_at = 1600000;
+	memset(&tr, 0, sizeof tr);
+	tr.step = (char *)step;
+	tr.error = (char *)why;
+	commit_run(s, &r, &tr, -1, "waiting", 999500);
 }
 
 /* An id that sorts by n. */
@@ -444,17 +481,13 @@ test_dash_draw(void)
 	dash_source_close(src);
 }
 
-/* The seed opened as a source, read into d for a view of 4 rows. */
+/* The database opened as a source, read into d for a view of 4 rows. */
 static struct dash_source *
-open_keys(struct dash_view *v, struct dash_data *d)
+open_view(struct dash_view *v, struct dash_data *d)
 {
 	struct dash_source	*src;
 	struct orc_error	 err;
-	struct store		*s;
 
-	if ((s = seed()) == NULL)
-		return NULL;
-	store_close(s);
 	if ((src = dash_source_open(DB, NULL, &err)) == NULL)
 		return NULL;
 	dash_view_init(v);
@@ -466,6 +499,18 @@ open_keys(struct dash_view *v, struct dash_data *d)
 		return NULL;
 	}
 	return src;
+}
+
+/* The seed opened as a source, read into d for a view of 4 rows. */
+static struct dash_source *
+open_keys(struct dash_view *v, struct dash_data *d)
+{
+	struct store *s;
+
+	if ((s = seed()) == NULL)
+		return NULL;
+	store_close(s);
+	return open_view(v, d);
 }
 
 /* Keys change the view: move, filter, open, prompt, confirm. */
@@ -838,6 +883,171 @@ test_dash_draw_workflows(void)
 	dash_view_free(&v);
 }
 
+#define ASKED	"01TEST00000000000000000021"
+#define NAPPING	"01TEST00000000000000000022"
+#define WHY_ASK	"a signal to step ask (POST /runs/" ASKED "/signals/ask), " \
+	"until 1970-01-01T00:26:40.000Z"
+#define WHY_NAP	"its time: step nap sleeps until 1970-01-01T00:26:40.000Z"
+
+/* The seed and two waiting runs, one for a signal, the newest for its
+ * time, opened as a source and read for a view of 4 rows. */
+static struct dash_source *
+open_waiting(struct dash_view *v, struct dash_data *d)
+{
+	struct store *s;
+
+	if ((s = seed()) == NULL)
+		return NULL;
+	put_waiting(s, ASKED, "ask", WHY_ASK);
+	put_waiting(s, NAPPING, "nap", WHY_NAP);
+	store_close(s);
+	return open_view(v, d);
+}
+
+/* What waiting runs wait for: in the table (kept across refreshes), in
+ * the run view, and drawn in both. */
+static void
+test_dash_waiting(void)
+{
+	struct dash_source	*src;
+	struct dash_detail	 dd;
+	struct dash_view	 v;
+	struct dash_data	 d;
+	struct dash_frame	*f;
+	struct orc_error	 err;
+	char			*text;
+	int			 sel;
+
+	REQUIRE((src = open_waiting(&v, &d)) != NULL);
+	REQUIRE(d.nruns == 12);
+	CHECK_STR(d.runs[0].id, NAPPING);
+	CHECK_STR(d.waits[0], WHY_NAP);
+	CHECK_STR(d.waits[1], WHY_ASK);
+	CHECK(d.waits[2] == NULL);
+	text = draw_text(&v, &d, &sel);
+	CHECK_CONTAINS(text, "ERROR / WAITING FOR");
+	/* The table leaves out the request, the run view has it. */
+	CHECK_CONTAINS(text, ASKED "  gamma     waiting    ask      1   "
+	    "500ms  500ms     a signal to step ask, until 1970");
+	CHECK(strstr(text, "POST") == NULL);
+	CHECK_CONTAINS(text, "its time: step nap sleeps until 1970");
+	free(text);
+	dash_data_clear(&d);
+	/* Read again: the same, from what the last refresh read. */
+	REQUIRE(dash_fetch(src, &v.query, 1000000, &d, &err) == 0);
+	CHECK_STR(d.waits[1], WHY_ASK);
+
+	REQUIRE(dash_fetch_detail(src, ASKED, &dd, &err) == 0);
+	CHECK_STR(dd.waiting, WHY_ASK);
+	v.mode = DASH_DETAIL;
+	snprintf(v.detail_id, sizeof v.detail_id, "%s", ASKED);
+	f = dash_frame_create(30, 120, 0);
+	dash_draw(f, &v, &d, &dd, "d.db");
+	text = frame_text(f);
+	dash_frame_free(f);
+	CHECK_CONTAINS(text, "\nwaiting for: " WHY_ASK "\n");
+	free(text);
+	dash_detail_clear(&dd);
+	/* A queued run waits for its turn; a failed one for nothing. */
+	REQUIRE(dash_fetch_detail(src, rid(9), &dd, &err) == 0);
+	CHECK_STR(dd.waiting, "its turn to start");
+	dash_detail_clear(&dd);
+	REQUIRE(dash_fetch_detail(src, rid(6), &dd, &err) == 0);
+	CHECK(dd.waiting == NULL);
+	dash_detail_clear(&dd);
+	dash_data_clear(&d);
+	dash_view_free(&v);
+	dash_source_close(src);
+}
+
+/* Types text into the prompt. */
+static void
+type(struct dash_view *v, const char *text, const struct dash_data *d,
+    struct dash_source *src)
+{
+	for (; *text != '\0'; text++)
+		dash_key(v, (unsigned char)*text, d, NULL, src);
+}
+
+/* W and a: only waiting runs; a signal's body typed, checked, asked. */
+static void
+test_dash_keys_signal(void)
+{
+	struct dash_source	*src;
+	struct dash_detail	 dd;
+	struct dash_view	 v;
+	struct dash_data	 d;
+	struct orc_error	 err;
+
+	REQUIRE((src = open_waiting(&v, &d)) != NULL);
+	CHECK(dash_key(&v, 'W', &d, NULL, src) == 1);
+	CHECK(v.query.state == RUN_WAITING);
+	CHECK(dash_key(&v, 'W', &d, NULL, src) == 1);
+	CHECK(v.query.state == -1);
+	dash_key(&v, 'F', &d, NULL, src);
+	dash_key(&v, 'W', &d, NULL, src);
+	CHECK(v.query.state == RUN_WAITING);
+
+	/* The newest waits for its time: said at once, nothing asked. */
+	CHECK(dash_key(&v, 'a', &d, NULL, src) == 0);
+	CHECK(v.mode == DASH_LIST);
+	CHECK_STR(v.message, "run " NAPPING " waits for " WHY_NAP ", not for "
+	    "a signal");
+	CHECK(v.message_alert == 1);
+	/* A run that does not wait: the same. */
+	v.cursor = 2;
+	dash_key(&v, 'a', &d, NULL, src);
+	CHECK_STR(v.message, "run 01TEST00000000000000000009 is queued: it "
+	    "waits for no signal");
+
+	/* The run waiting for a signal: {} to begin with; a typo keeps the
+	 * prompt and says what is wrong. */
+	v.cursor = 1;
+	dash_key(&v, 'a', &d, NULL, src);
+	CHECK(v.mode == DASH_PROMPT);
+	CHECK_STR(v.input, "{}");
+	CHECK_STR(v.target, ASKED);
+	CHECK_STR(v.target_step, "ask");
+	dash_key(&v, 21, &d, NULL, src);
+	type(&v, "{\"ok\": tru", &d, src);
+	CHECK(dash_key(&v, '\n', &d, NULL, src) == 0);
+	CHECK(v.mode == DASH_PROMPT);
+	CHECK_CONTAINS(v.message, "not JSON: ");
+	CHECK_CONTAINS(v.message, "at column");
+	type(&v, "e}", &d, src);
+	CHECK(dash_key(&v, '\n', &d, NULL, src) == 0);
+	CHECK(v.mode == DASH_CONFIRM);
+	CHECK(v.back == DASH_LIST);
+	CHECK_STR(v.input, "{\"ok\": true}");
+	CHECK(dash_key(&v, 'n', &d, NULL, src) == 0);
+	CHECK(v.mode == DASH_LIST);
+	CHECK_STR(v.message, "no signal sent");
+	/* Esc in the prompt sends nothing either. */
+	dash_key(&v, 'a', &d, NULL, src);
+	dash_key(&v, 27, &d, NULL, src);
+	CHECK(v.mode == DASH_LIST);
+	/* y: this process's engine takes it; the seed's runs have no
+	 * definition to go on with, which the status line says. */
+	dash_key(&v, 'a', &d, NULL, src);
+	dash_key(&v, '\n', &d, NULL, src);
+	CHECK(dash_key(&v, 'y', &d, NULL, src) == 1);
+	CHECK(v.message_alert == 1);
+	CHECK_STR(v.message, "definition h not found");
+	CHECK(v.mode == DASH_LIST);
+
+	/* In the run view, from what the view read. */
+	REQUIRE(dash_fetch_detail(src, NAPPING, &dd, &err) == 0);
+	v.cursor = 0;
+	dash_key(&v, '\n', &d, NULL, src);
+	CHECK(v.mode == DASH_DETAIL);
+	dash_key(&v, 'a', &d, &dd, src);
+	CHECK_CONTAINS(v.message, "not for a signal");
+	dash_detail_clear(&dd);
+	dash_data_clear(&d);
+	dash_view_free(&v);
+	dash_source_close(src);
+}
+
 int
 main(void)
 {
@@ -857,5 +1067,7 @@ main(void)
 	TEST_RUN(test_dash_wf_match);
 	TEST_RUN(test_dash_keys_more);
 	TEST_RUN(test_dash_draw_workflows);
+	TEST_RUN(test_dash_waiting);
+	TEST_RUN(test_dash_keys_signal);
 	TEST_DONE();
 }
