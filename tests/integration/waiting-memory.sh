@@ -6,6 +6,11 @@
 . "$(dirname "$0")/serve-lib.sh"
 
 N=${WAITING_RUNS:-20000}
+# AddressSanitizer's allocator keeps freed memory in quarantine (and the
+# build has no jemalloc): the memory bound says nothing there, the rest
+# of the test still holds.
+SANITIZED=
+ldd "$ORCH_BIN" 2>/dev/null | grep -q libasan && SANITIZED=1
 cat >"$WF/parked.json" <<'JSON'
 { "name": "parked",
   "trigger": { "webhook": { "path": "/hooks/parked" } },
@@ -35,8 +40,9 @@ expect_true "none is left in memory" wait_eq 20 0 sh -c \
 after=$(rss)
 grew=$(( (after - before) / 1024 ))
 echo "rss before ${before} KiB, after ${after} KiB: +${grew} MiB for $N waiting runs"
-expect_true "the daemon grew by less than 100 MB (+$grew MiB)" \
-    test "$grew" -lt 100
+[ -n "$SANITIZED" ] ||
+	expect_true "the daemon grew by less than 100 MB (+$grew MiB)" \
+	    test "$grew" -lt 100
 
 id=$(sqlite_q "$DB" "SELECT id FROM runs WHERE state = 'waiting' LIMIT 1")
 req POST "/runs/$id/signals/ask" -H 'Content-Type: application/json' \
