@@ -94,17 +94,26 @@ id3=$(trigger early '{}')
 expect_true "a past due time wakes at once" wait_eq 10 succeeded state "$id3"
 
 # SIGKILL with a run waiting for a signal, one sleeping near (in memory)
-# and one sleeping far (in the store alone), one waiting to be cancelled.
+# and one sleeping far (in the store alone), one waiting to be cancelled,
+# and one whose signal was just answered.
 ids=$(trigger approve '{"order": 8}')
 near=$(trigger sleepy '{"ms": 2500}')
 far=$(trigger sleepy '{"ms": 11500}')
 gone=$(trigger approve '{"order": 9}')
+took_it=$(trigger approve '{"order": 12}')
 expect_true "they wait" wait_eq 10 waiting state "$far"
+expect_true "the last one waits too" wait_eq 10 waiting state "$took_it"
+req POST "/runs/$took_it/signals/ask" "${J[@]}" -d '{"before": "kill"}'
+expect_code "a signal right before a SIGKILL" 200
 serve_kill
 serve_start --log-level info || finish
 req POST "/runs/$ids/signals/ask" "${J[@]}" -d '{"after": "kill"}'
 expect_code "a signal after a SIGKILL" 200
 expect_true "that run succeeds" wait_eq 10 succeeded state "$ids"
+expect_true "the run signalled before the kill succeeds" \
+    wait_eq 10 succeeded state "$took_it"
+expect_eq "with the signal it was answered for" '{"before": "kill"}' \
+    "$(field "$took_it" '[s["output"] for s in d["steps"] if s["name"] == "ask"][0]')"
 req POST "/runs/$gone/cancel"
 expect_code "a waiting run is cancelled" 200
 expect_eq "it is cancelled" cancelled "$(state "$gone")"
