@@ -133,6 +133,9 @@ struct store_ops {
 	int	 (*take_cancels)(void *, const char *owner, int64_t now,
 		    char ***ids, size_t *n, struct orc_error *);
 	int	 (*next_wake)(void *, int64_t *due, struct orc_error *);
+	/* A secret by name (hex), on the reader: *value new, or NULL. */
+	int	 (*secret)(void *, const char *name, char **value,
+		    struct orc_error *);
 	int	 (*renew_leases)(void *, const char *owner, int64_t until,
 		    struct orc_error *);
 

@@ -197,7 +197,17 @@ static const char *const pg_migrations[] = {
 	");"
 	"CREATE INDEX run_logs_run ON run_logs (run_id, id);",
 	/* 9: waiting runs by the time they are due, as SQLite's 8. */
-	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';"
+	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';",
+	/* 10: the server's secrets, as SQLite's 9: the same for every node.
+	 * gen_random_uuid (strong random, 122 bits each) needs no
+	 * extension. */
+	"CREATE TABLE secrets ("
+	"  name TEXT COLLATE \"C\" PRIMARY KEY,"
+	"  value TEXT NOT NULL"
+	");"
+	"INSERT INTO secrets VALUES ('callback', "
+	"  replace(gen_random_uuid()::text || gen_random_uuid()::text, "
+	"  '-', ''));"
 };
 #define PG_SCHEMA_VERSION \
 	((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
@@ -217,6 +227,7 @@ enum {
 	PQ_GET_DEF,
 	PQ_FIND_KEY,
 	PQ_NEXT_WAKE,
+	PQ_SECRET,
 	PQ_COUNT_ENTER,
 	PQ_COUNT_ADJUST,
 	PQ_COUNT_ALL,
@@ -297,6 +308,7 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "retention_ms FROM definitions WHERE hash = $1",
 	[PQ_NEXT_WAKE] = "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
 	    "AND lease_owner IS NULL",
+	[PQ_SECRET] = "SELECT value FROM secrets WHERE name = $1",
 	[PQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = $1 AND "
 	    "idempotency_key = $2 AND created_at >= $3 ORDER BY id DESC "
 	    "LIMIT 1",
@@ -2045,6 +2057,25 @@ pg_find_idempotent(void *arg, int on_writer, const char *workflow,
 	return found;
 }
 
+/* A secret by name, as stored (hex): *value new, NULL when none. */
+static int
+pg_secret(void *arg, const char *name, char **value, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 p;
+	PGresult		*res;
+
+	*value = NULL;
+	memset(&p, 0, sizeof p);
+	p_text(&p, 1, name);
+	if ((res = pg_read(ps, PQ_SECRET, &p, err)) == NULL)
+		return -1;
+	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		*value = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
 /* The earliest due time of a waiting run nobody holds, or 0. */
 static int
 pg_next_wake(void *arg, int64_t *due, struct orc_error *err)
@@ -2669,6 +2700,7 @@ const struct store_ops store_pg_ops = {
 	.request_cancel = pg_request_cancel,
 	.take_cancels = pg_take_cancels,
 	.next_wake = pg_next_wake,
+	.secret = pg_secret,
 	.renew_leases = pg_renew_leases,
 	.put_schedule = pg_put_schedule,
 	.list_schedules = pg_list_schedules,

@@ -192,7 +192,14 @@ static const char *const sqlite_migrations[] = {
 	");"
 	"CREATE INDEX run_logs_run ON run_logs (run_id, id);",
 	/* 8: waiting runs by the time they are due (store_next_wake). */
-	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';"
+	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';",
+	/* 9: the server's secrets (store_secret): callback tokens' MAC key,
+	 * 32 random bytes, made once, as hex. */
+	"CREATE TABLE secrets ("
+	"  name TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO secrets VALUES ('callback', lower(hex(randomblob(32))));"
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -216,6 +223,7 @@ enum {
 	SQ_GET_DEF,
 	SQ_FIND_KEY,
 	SQ_NEXT_WAKE,
+	SQ_SECRET,
 	SQ_COUNT_ENTER,
 	SQ_COUNT_LEAVE,
 	SQ_COUNT_ALL,
@@ -302,6 +310,7 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "workflow = ifnull(?1, '') AND state = ?2",
 	[SQ_NEXT_WAKE] = "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
 	    "AND lease_owner IS NULL",
+	[SQ_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
 	[SQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = ?1 AND "
 	    "idempotency_key = ?2 AND created_at >= ?3 ORDER BY id DESC "
 	    "LIMIT 1",
@@ -1750,6 +1759,32 @@ sqlite_next_wake(void *arg, int64_t *due, struct orc_error *err)
 	return 0;
 }
 
+/* A secret by name, as stored (hex): *value new, NULL when none. */
+static int
+sqlite_secret(void *arg, const char *name, char **value,
+    struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	const unsigned char	*s;
+	int			 rc;
+
+	*value = NULL;
+	if ((st = sqlite_stmt(ss, ss->r, SQ_SECRET, err)) == NULL)
+		return -1;
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (s = sqlite3_column_text(st, 0)) != NULL)
+		*value = xstrdup((const char *)s);
+	else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		sqlite_error(ss, ss->r->db, err);
+		sqlite_done(st);
+		return -1;
+	}
+	sqlite_done(st);
+	return 0;
+}
+
 /*
  * Refuses the new runs whose cron key another run holds (store_vet), in
  * the write transaction. One writer per file: there is no lease to fence.
@@ -2611,6 +2646,7 @@ const struct store_ops store_sqlite_ops = {
 	.request_cancel = sqlite_request_cancel,
 	.take_cancels = sqlite_take_cancels,
 	.next_wake = sqlite_next_wake,
+	.secret = sqlite_secret,
 	.renew_leases = sqlite_renew_leases,
 	.put_schedule = sqlite_put_schedule,
 	.list_schedules = sqlite_list_schedules,

@@ -1357,6 +1357,37 @@ store_next_wake(struct store *s, int64_t *due, struct orc_error *err)
 	return s->ops->next_wake(s->be, due, err);
 }
 
+/* Reads a secret and decodes its hex. */
+int
+store_secret(struct store *s, const char *name, uint8_t *buf, size_t len,
+    struct orc_error *err)
+{
+	char *hex;
+	size_t i;
+	unsigned v;
+
+	if (s->ops->secret(s->be, name, &hex, err) != 0)
+		return -1;
+	if (hex == NULL || strlen(hex) != len * 2) {
+		orc_error_set(err, ORC_ESTORE, "%s: the secret \"%s\" is missing "
+		    "or damaged", s->target, name);
+		free(hex);
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		if (sscanf(hex + i * 2, "%2x", &v) != 1)
+			break;
+		buf[i] = (uint8_t)v;
+	}
+	free(hex);
+	if (i < len) {
+		orc_error_set(err, ORC_ESTORE, "%s: the secret \"%s\" is not hex",
+		    s->target, name);
+		return -1;
+	}
+	return 0;
+}
+
 /* Counts runs per state, of one workflow or all. */
 int
 store_count_runs(struct store *s, const char *workflow,

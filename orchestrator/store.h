@@ -452,6 +452,11 @@ int	store_claim_runs(struct store *, const char *owner, int64_t until,
 /* The earliest due_at of a waiting run no process holds: *due, or 0 when
  * there is none. Read on the reader connection. */
 int	store_next_wake(struct store *, int64_t *due, struct orc_error *);
+/* The server's secret called name (the migration made it: the same for
+ * every process on the database), decoded into buf of exactly len bytes.
+ * Read on the reader connection. */
+int	store_secret(struct store *, const char *name, uint8_t *buf,
+	    size_t len, struct orc_error *);
 int	store_renew_leases(struct store *, const char *owner, int64_t until,
 	    struct orc_error *);
 

@@ -304,7 +304,7 @@ test_store_migrate(void)
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 8);
+	CHECK(query_int("PRAGMA user_version") == 9);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'index' AND name = 'runs_cron_key'") == 1);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -326,10 +326,10 @@ test_store_migrate(void)
 	REQUIRE(s != NULL);
 	store_close(s);
 
-	REQUIRE(exec_sql(DB, "PRAGMA user_version = 9") == 0);
+	REQUIRE(exec_sql(DB, "PRAGMA user_version = 10") == 0);
 	s = store_open(DB, 0, NULL, &err);
 	CHECK(s == NULL);
-	CHECK_CONTAINS(err.message, "s.db: schema version 9 is newer");
+	CHECK_CONTAINS(err.message, "s.db: schema version 10 is newer");
 	store_close(s);
 }
 
@@ -2878,6 +2878,30 @@ test_store_change_of_purged_run(void)
 	TEST_RUN(fn);							\
 } while (0)
 
+/* The callback secret: 32 bytes made by the migration, the same on every
+ * open, and not all zero. */
+static void
+test_store_secret(void)
+{
+	struct orc_error err;
+	struct store *s;
+	uint8_t a[32], b[32], zero[32];
+
+	memset(zero, 0, sizeof zero);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	CHECK(store_secret(s, "callback", a, sizeof a, &err) == 0);
+	CHECK(memcmp(a, zero, sizeof a) != 0);
+	CHECK(store_secret(s, "none", b, sizeof b, &err) == -1);
+	CHECK_CONTAINS(err.message, "the secret \"none\" is missing");
+	store_close(s);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	CHECK(store_secret(s, "callback", b, sizeof b, &err) == 0);
+	CHECK(memcmp(a, b, sizeof a) == 0);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -2928,6 +2952,7 @@ main(void)
 	RUN(test_store_purge_vacuum);
 #endif
 	RUN(test_store_unique_cron_key);
+	RUN(test_store_secret);
 #ifdef TEST_STORE_PG
 	RUN(test_store_pg_fencing);
 	RUN(test_store_pg_concurrent_migrate);
