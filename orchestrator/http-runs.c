@@ -585,12 +585,11 @@ http_runs_cancel(struct http_req *hr, char **args)
 	}
 }
 
-/* POST /runs/ID/signals/STEP: the JSON body (empty: {}) is the output of
- * the step the run waits on; answered with the run once committed. */
-void
-http_runs_signal(struct http_req *hr, char **args)
+/* A signal's or callback's JSON body (empty: {}), or NULL when answered
+ * with 400 already. */
+static json_t *
+runs_json_body(struct http_req *hr, const char *what)
 {
-	struct orc_error err;
 	json_error_t jerr;
 	json_t *body;
 	size_t len;
@@ -599,11 +598,22 @@ http_runs_signal(struct http_req *hr, char **args)
 	body = len == 0 ? json_object() : json_loadb(s, len, JSON_DECODE_ANY,
 	    &jerr);
 	free(s);
-	if (body == NULL) {
-		http_error(hr, "bad_json", "signal body is not JSON: %s at line "
-		    "%d column %d", jerr.text, jerr.line, jerr.column);
+	if (body == NULL)
+		http_error(hr, "bad_json", "%s body is not JSON: %s at line %d "
+		    "column %d", what, jerr.text, jerr.line, jerr.column);
+	return body;
+}
+
+/* POST /runs/ID/signals/STEP: the JSON body (empty: {}) is the output of
+ * the step the run waits on; answered with the run once committed. */
+void
+http_runs_signal(struct http_req *hr, char **args)
+{
+	struct orc_error err;
+	json_t *body;
+
+	if ((body = runs_json_body(hr, "signal")) == NULL)
 		return;
-	}
 	orc_error_clear(&err);
 	if (engine_signal(hr->srv->engine, args[0], args[1], body, NULL,
 	    &err) != 0)
@@ -611,6 +621,72 @@ http_runs_signal(struct http_req *hr, char **args)
 	else
 		runs_reply_after(hr, args[0]);
 	json_decref(body);
+}
+
+/* Delivers a callback; answers the run once committed. A callback that
+ * came early, or a run another process holds, is worth a retry soon. */
+static void
+runs_callback(struct http_req *hr, const char *token,
+    const struct engine_callback *cb)
+{
+	struct orc_error err;
+	char id[RUN_ID_LEN + 1] = "";
+
+	orc_error_clear(&err);
+	if (engine_callback(hr->srv->engine, token, cb, id, &err) == 0) {
+		runs_reply_after(hr, id);
+		return;
+	}
+	if (err.code == ORC_EBUSY)
+		http_add_header(hr, "Retry-After", "1");
+	http_error_orc(hr, &err);
+}
+
+/* POST /callbacks/TOKEN: the JSON body (empty: {}) is the step's output. */
+void
+http_callback_post(struct http_req *hr, char **args)
+{
+	struct engine_callback cb;
+
+	memset(&cb, 0, sizeof cb);
+	cb.kind = ENGINE_CALLBACK_SUCCEED;
+	if ((cb.body = runs_json_body(hr, "callback")) == NULL)
+		return;
+	runs_callback(hr, args[0], &cb);
+	json_decref(cb.body);
+}
+
+/* POST /callbacks/TOKEN/fail: {"error": "...", "retryable": false}. */
+void
+http_callback_fail(struct http_req *hr, char **args)
+{
+	struct engine_callback cb;
+	json_error_t jerr;
+	json_t *body;
+
+	memset(&cb, 0, sizeof cb);
+	cb.kind = ENGINE_CALLBACK_FAIL;
+	if ((body = runs_json_body(hr, "callback")) == NULL)
+		return;
+	if (json_unpack_ex(body, &jerr, JSON_STRICT, "{s:s,s?b}", "error",
+	    &cb.error, "retryable", &cb.retryable) != 0)
+		http_error(hr, "bad_request", "a failing callback's body is "
+		    "{\"error\": \"why\", \"retryable\": false}: %s",
+		    jerr.text);
+	else
+		runs_callback(hr, args[0], &cb);
+	json_decref(body);
+}
+
+/* POST /callbacks/TOKEN/heartbeat: the wait goes on, timeout_ms more. */
+void
+http_callback_heartbeat(struct http_req *hr, char **args)
+{
+	struct engine_callback cb;
+
+	memset(&cb, 0, sizeof cb);
+	cb.kind = ENGINE_CALLBACK_HEARTBEAT;
+	runs_callback(hr, args[0], &cb);
 }
 
 /* Collects the ids of a bulk retry. */

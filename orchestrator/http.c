@@ -139,6 +139,9 @@ static const struct http_route http_routes[] = {
 	{ "/runs/*/retry", M_POST, http_runs_retry },
 	{ "/runs/*/cancel", M_POST, http_runs_cancel },
 	{ "/runs/*/signals/*", M_POST, http_runs_signal },
+	{ "/callbacks/*", M_POST, http_callback_post },
+	{ "/callbacks/*/fail", M_POST, http_callback_fail },
+	{ "/callbacks/*/heartbeat", M_POST, http_callback_heartbeat },
 	{ NULL, 0, NULL }
 };
 
@@ -1089,8 +1092,10 @@ http_request_cb(struct evhttp_request *req, void *arg)
 			    "POST", hr->path);
 		} else
 			http_hook_post(hr, wf, 1);
-	} else if (strcmp(hr->path, "/healthz") != 0 && !http_authorized(hr))
-		/* /healthz stays open: a load balancer has no token. */
+	} else if (strcmp(hr->path, "/healthz") != 0 &&
+	    strncmp(hr->path, "/callbacks/", 11) != 0 && !http_authorized(hr))
+		/* /healthz stays open: a load balancer has no token. A
+		 * callback's token is in its path, as a webhook's secret. */
 		http_error(hr, "unauthorized", "missing or wrong bearer token");
 	else
 		http_route(hr);

@@ -423,16 +423,26 @@ wf_template_report(void *arg, const char *path, const char *message)
 	free(full);
 }
 
-/* Checks the templates inside value, which is at path. */
+/* Checks the templates of a step's "with", of one that waits for a
+ * callback (callback set) or not. */
 static void
-wf_check_templates(struct wf_check *ck, const json_t *value,
-    const char *path)
+wf_check_step_templates(struct wf_check *ck, const json_t *value,
+    const char *path, int callback)
 {
 	struct wf_template_arg ta;
 
 	ta.ck = ck;
 	ta.base = path;
-	template_check(value, ck->step_names, wf_template_report, &ta);
+	template_check_callback(value, ck->step_names, callback,
+	    wf_template_report, &ta);
+}
+
+/* Checks the templates inside value, which is at path. */
+static void
+wf_check_templates(struct wf_check *ck, const json_t *value,
+    const char *path)
+{
+	wf_check_step_templates(ck, value, path, 0);
 }
 
 /* Reads a string member that may hold templates, and checks them. */
@@ -988,7 +998,8 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 			out->with = with;
 			if (out->entry != NULL)
 				wf_check_with_keys(ck, out->entry, with, wp);
-			wf_check_templates(ck, with, wp);
+			wf_check_step_templates(ck, with, wp, json_is_true(
+			    json_object_get(step, "wait_for_callback")));
 		}
 		if (out->entry != NULL && out->entry->check != NULL) {
 			checker.ck = ck;

@@ -518,6 +518,10 @@ test_workflow_callback(void)
 	    "t.json:1:62: steps[0].wait_for_callback: expected true or "
 	    "false"));
 	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
+	    "\"a\", \"uses\": \"json.encode\", \"with\": {\"pretty\": "
+	    "\"{{callback.url}}\"}}]}", "steps[0].with.pretty: "
+	    "{{callback...}} is for a step with \"wait_for_callback\": true"));
+	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
 	    "\"a\", \"uses\": \"wait.signal\", \"wait_for_callback\": "
 	    "true}]}", "steps[0].wait_for_callback: a wait.signal step "
 	    "waits by itself: it takes no \"wait_for_callback\""));
