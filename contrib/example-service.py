@@ -6,7 +6,8 @@ It plays the two services the example talks to:
   GET  /customers/NAME   a customer record as JSON (404 for an unknown one)
   POST /callback         records the body, the Idempotency-Key header and
                          the arrival time as one JSON line in --record
-  POST /jobs             accepts a job, {"callback_url": URL, "after_ms": N,
+  POST /jobs             (recorded in --record as it arrives, its body as
+                         text) accepts a job, {"callback_url": URL, "after_ms": N,
                          "result": ANY, "fail": "why"}: answers 202 at once,
                          and N ms later (default 500) POSTs {"job": ID,
                          "result": ANY} to URL, or {"error": "why"} to
@@ -99,6 +100,12 @@ class Service:
                 ("delay_ms", "fail_500", "fail_429", "retry_after",
                  "close", "fail_on")}
 
+    def write_record(self, rec):
+        """Appends one JSON line to --record, when given."""
+        if self.record is not None:
+            self.record.write(json.dumps(rec) + "\n")
+            self.record.flush()
+
     def misbehave(self, path):
         """The failure due for this request: "500", "429", "close" or None."""
         if self.fail_on and not path.startswith(self.fail_on):
@@ -179,6 +186,9 @@ async def handle(svc, method, path, headers, body):
             return 400, {"error": "bad control body: %s" % e}, None
     key = "/customers" if path.startswith("/customers/") else path
     svc.counts[key] = svc.counts.get(key, 0) + 1
+    if path == "/jobs":
+        svc.write_record({"time": arrived, "path": path,
+                          "body": body.decode("utf-8", "replace")})
     if svc.delay_ms > 0:
         await asyncio.sleep(svc.delay_ms / 1000.0)
     bad = svc.misbehave(path)
@@ -202,14 +212,11 @@ async def handle(svc, method, path, headers, body):
             doc = json.loads(body) if body else None
         except ValueError:
             doc = body.decode("utf-8", "replace")
-        rec = {"time": arrived, "path": path,
-               "idempotency_key": headers.get("idempotency-key"),
-               "authorization": headers.get("authorization"),
-               "content_type": headers.get("content-type"),
-               "body": doc}
-        if svc.record is not None:
-            svc.record.write(json.dumps(rec) + "\n")
-            svc.record.flush()
+        svc.write_record({"time": arrived, "path": path,
+                          "idempotency_key": headers.get("idempotency-key"),
+                          "authorization": headers.get("authorization"),
+                          "content_type": headers.get("content-type"),
+                          "body": doc})
         return 200, {"received": True}, None
     if path == "/jobs" and method == "POST":
         try:
