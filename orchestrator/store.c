@@ -1662,6 +1662,65 @@ store_cancel_done(void *arg)
 	free(j);
 }
 
+/* A request key to record (store_request_key_put). */
+struct store_rkey_job {
+	char			*target;
+	char			*key;
+	struct request_key	 rk;
+	int64_t			 since;
+	int			 rc;
+	struct orc_error	 err;
+};
+
+/* On the commit thread: records the key. */
+static void
+store_rkey_work(struct store *s, void *arg)
+{
+	struct store_rkey_job *j = arg;
+
+	orc_error_clear(&j->err);
+	j->rc = s->ops->request_key_put(s->be, j->target, j->key, &j->rk,
+	    orc_now_ms(), j->since, &j->err);
+}
+
+/* On the loop: a failure logged, the job freed. */
+static void
+store_rkey_done(void *arg)
+{
+	struct store_rkey_job *j = arg;
+
+	if (j->rc != 0)
+		log_warn("%s: %s: %s", __func__, j->target, j->err.message);
+	free(j->target);
+	free(j->key);
+	free(j);
+}
+
+int
+store_request_key_get(struct store *s, const char *target, const char *key,
+    int64_t since, struct request_key *out, struct orc_error *err)
+{
+	return s->ops->request_key_get(s->be, target, key, since, out, err);
+}
+
+void
+store_request_key_put(struct store *s, const char *target, const char *key,
+    const struct request_key *rk, int64_t since)
+{
+	struct store_rkey_job *j = xcalloc(1, sizeof *j);
+
+	j->target = xstrdup(target);
+	j->key = xstrdup(key);
+	j->rk = *rk;
+	j->since = since;
+	if (s->threaded) {
+		store_enqueue_work(s, store_rkey_work, 0, store_rkey_done, j);
+		return;
+	}
+	store_rkey_work(s, j);
+	store_rkey_done(j);
+}
+
 /* Records a request to cancel a run another process executes: at once
  * on a store without a commit thread (a command), else by that thread. */
 int

@@ -7,8 +7,9 @@
 # /fail fails the step, retried or not as its body says, and a retry hands
 # out a new token; a callback before the step's own request finished is
 # 409 with Retry-After; /heartbeat pushes the step's timeout on, and past
-# it the step fails; a callback after a SIGKILL; the document-scan example
-# against the service, which calls back by itself.
+# it the step fails; Idempotency-Key on a signal and a callback; a
+# callback after a SIGKILL; the document-scan example against the
+# service, which calls back by itself.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/serve-lib.sh"
 . "$here/service-lib.sh"
@@ -34,6 +35,11 @@ JSON
 }
 cbwf cb 60000 3
 cbwf short 2500 1
+cat >"$WF/approve.json" <<'JSON'
+{ "name": "approve",
+  "trigger": { "webhook": { "path": "/hooks/approve" } },
+  "steps": [ { "name": "ask", "uses": "wait.signal" } ] }
+JSON
 J=(-H 'Content-Type: application/json')
 export ORCH_API_TOKEN=s3cret
 API_TOKEN=s3cret
@@ -183,6 +189,34 @@ expect_contains "saying so" "$(field "$id" 'd["error"]')" \
 expect_contains "waiting for a callback" "$(field "$id" 'd["error"]')" \
     "waiting for a callback"
 
+# Idempotency-Key: a repeat of a signal or callback answers as the first
+# did, even after a restart; another body under the key is 409.
+sid=$(trigger approve)
+expect_true "a run waits for a signal" wait_eq 10 waiting state "$sid"
+K=(-H 'Idempotency-Key: sig-1')
+req POST "/runs/$sid/signals/ask" "${J[@]}" "${K[@]}" -d '{"n": 1}'
+expect_code "a keyed signal" 200
+req POST "/runs/$sid/signals/ask" "${J[@]}" "${K[@]}" -d '{"n": 1}'
+expect_code "its repeat" 200
+expect_eq "is a replay" true "$(header Idempotent-Replayed)"
+expect_eq "of the same run" "$sid" "$(json "$T/body" 'd["id"]')"
+req POST "/runs/$sid/signals/ask" "${J[@]}" "${K[@]}" -d '{"n": 2}'
+expect_error "the key with another body" 409 conflict
+req POST "/runs/$sid/signals/ask" "${J[@]}" -d '{"n": 1}'
+expect_error "the same signal without the key" 409 conflict
+cid=$(trigger cb)
+expect_true "a run waits for a callback" wait_eq 10 waiting state "$cid"
+cp_=$(cb_path "$cid")
+K=(-H 'Idempotency-Key: cb-1')
+cb "$cp_" "${J[@]}" "${K[@]}" -d '{"n": 1}'
+expect_code "a keyed callback" 200
+cb "$cp_" "${J[@]}" "${K[@]}" -d '{"n": 1}'
+expect_code "its repeat" 200
+expect_eq "is a replay" true "$(header Idempotent-Replayed)"
+cb "$cp_" "${J[@]}" "${K[@]}" -d '{"n": 2}'
+expect_error "the key with another body" 409 conflict
+expect_true "the run succeeded once" wait_eq 10 succeeded state "$cid"
+
 # After a SIGKILL the callback still finds its run.
 id=$(trigger cb)
 expect_true "a run waits before the kill" wait_eq 10 waiting state "$id"
@@ -192,6 +226,9 @@ serve_start --log-level info || finish
 cb "$p" "${J[@]}" -d '{"after": "kill"}'
 expect_code "a callback after a SIGKILL" 200
 expect_true "that run succeeds" wait_eq 10 succeeded state "$id"
+cb "$cp_" "${J[@]}" -H 'Idempotency-Key: cb-1' -d '{"n": 1}'
+expect_eq "a keyed repeat after the restart is still a replay" "200 true" \
+    "$CODE $(header Idempotent-Replayed)"
 
 # The example: the service calls back by itself, 2 s later.
 svc_copy_example document-scan "$WF"

@@ -2902,6 +2902,41 @@ test_store_secret(void)
 	store_close(s);
 }
 
+/* Request keys: found by path and key within the time asked, replaced by
+ * a later put, forgotten once older than a put's since. */
+static void
+test_store_request_keys(void)
+{
+	struct request_key rk, got;
+	struct orc_error err;
+	struct store *s;
+	int64_t now = orc_now_ms();
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	CHECK(store_request_key_get(s, "/a", "k", 0, &got, &err) == 0);
+	memset(&rk, 0, sizeof rk);
+	snprintf(rk.run_id, sizeof rk.run_id, "R0000000000000000000000001");
+	memset(rk.body_sha, 'a', 64);
+	store_request_key_put(s, "/a", "k", &rk, now - 1000);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(store_request_key_get(s, "/a", "k", now - 1000, &got,
+	    &err) == 1);
+	CHECK_STR(got.run_id, rk.run_id);
+	CHECK_STR(got.body_sha, rk.body_sha);
+	CHECK(store_request_key_get(s, "/b", "k", 0, &got, &err) == 0);
+	CHECK(store_request_key_get(s, "/a", "j", 0, &got, &err) == 0);
+	/* Asked for keys made later than it: none. */
+	CHECK(store_request_key_get(s, "/a", "k", now + 60000, &got,
+	    &err) == 0);
+	/* A put whose since is past the first key's time forgets it. */
+	store_request_key_put(s, "/c", "k", &rk, now + 60000);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(store_request_key_get(s, "/a", "k", 0, &got, &err) == 0);
+	CHECK(store_request_key_get(s, "/c", "k", 0, &got, &err) == 1);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -2953,6 +2988,7 @@ main(void)
 #endif
 	RUN(test_store_unique_cron_key);
 	RUN(test_store_secret);
+	RUN(test_store_request_keys);
 #ifdef TEST_STORE_PG
 	RUN(test_store_pg_fencing);
 	RUN(test_store_pg_concurrent_migrate);
