@@ -54,23 +54,15 @@ trigger() {
 	json "$T/body" 'd["run_id"]'
 }
 # cb_path RUN [ATTEMPT]: the path of the callback URL the run's step
-# handed to the service (its latest job, or that attempt's).
+# handed to the service (its latest job, or that attempt's), which must be
+# on this server.
 cb_path() {
-	python3 - "$SVC_RECORD" "$1" "${2:-0}" "$URL" <<'PY'
-import json, sys
-rec, run, attempt, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-url = None
-for line in open(rec):
-    d = json.loads(line)
-    if d["path"] != "/jobs":
-        continue
-    b = json.loads(d["body"])
-    if b["result"]["run"] == run and attempt in (0, b["result"]["attempt"]):
-        url = b["callback_url"]
-if url is None or not url.startswith(base + "/callbacks/"):
-    sys.exit("no callback URL under %s for %s: %s" % (base, run, url))
-print(url[len(base):])
-PY
+	local url
+	url=$(svc_job_callback "$@") || return 1
+	case $url in
+	"$URL/callbacks/"*) echo "${url#"$URL"}" ;;
+	*) echo "not a callback URL of $URL: $url" >&2; return 1 ;;
+	esac
 }
 # has_job RUN: yes once the service got the run's job.
 has_job() {
