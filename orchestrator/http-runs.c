@@ -693,25 +693,11 @@ runs_callback(struct http_req *hr, const char *token,
 	http_error_orc(hr, &err);
 }
 
-/* POST /callbacks/TOKEN: the JSON body (empty: {}) is the step's output. */
-void
-http_callback_post(struct http_req *hr, char **args)
-{
-	struct engine_callback cb;
-	struct runs_delivery d;
-
-	if (runs_delivery_read(hr, "callback", &d) != 0)
-		return;
-	memset(&cb, 0, sizeof cb);
-	cb.kind = ENGINE_CALLBACK_SUCCEED;
-	cb.body = d.body;
-	runs_callback(hr, args[0], &cb, &d);
-	json_decref(d.body);
-}
-
-/* POST /callbacks/TOKEN/fail: {"error": "...", "retryable": false}. */
-void
-http_callback_fail(struct http_req *hr, char **args)
+/* Reads a callback of this kind and delivers it: /fail's body must be
+ * {"error": "why", "retryable": false}. */
+static void
+runs_callback_read(struct http_req *hr, const char *token,
+    enum engine_callback_kind kind)
 {
 	struct engine_callback cb;
 	struct runs_delivery d;
@@ -720,30 +706,38 @@ http_callback_fail(struct http_req *hr, char **args)
 	if (runs_delivery_read(hr, "callback", &d) != 0)
 		return;
 	memset(&cb, 0, sizeof cb);
-	cb.kind = ENGINE_CALLBACK_FAIL;
-	if (json_unpack_ex(d.body, &jerr, JSON_STRICT, "{s:s,s?b}", "error",
-	    &cb.error, "retryable", &cb.retryable) != 0)
+	cb.kind = kind;
+	cb.body = d.body;
+	if (kind == ENGINE_CALLBACK_FAIL && json_unpack_ex(d.body, &jerr,
+	    JSON_STRICT, "{s:s,s?b}", "error", &cb.error, "retryable",
+	    &cb.retryable) != 0)
 		http_error(hr, "bad_request", "a failing callback's body is "
 		    "{\"error\": \"why\", \"retryable\": false}: %s",
 		    jerr.text);
 	else
-		runs_callback(hr, args[0], &cb, &d);
+		runs_callback(hr, token, &cb, &d);
 	json_decref(d.body);
+}
+
+/* POST /callbacks/TOKEN: the JSON body (empty: {}) is the step's output. */
+void
+http_callback_post(struct http_req *hr, char **args)
+{
+	runs_callback_read(hr, args[0], ENGINE_CALLBACK_SUCCEED);
+}
+
+/* POST /callbacks/TOKEN/fail: the step fails, retried or not. */
+void
+http_callback_fail(struct http_req *hr, char **args)
+{
+	runs_callback_read(hr, args[0], ENGINE_CALLBACK_FAIL);
 }
 
 /* POST /callbacks/TOKEN/heartbeat: the wait goes on, timeout_ms more. */
 void
 http_callback_heartbeat(struct http_req *hr, char **args)
 {
-	struct engine_callback cb;
-	struct runs_delivery d;
-
-	if (runs_delivery_read(hr, "heartbeat", &d) != 0)
-		return;
-	memset(&cb, 0, sizeof cb);
-	cb.kind = ENGINE_CALLBACK_HEARTBEAT;
-	runs_callback(hr, args[0], &cb, &d);
-	json_decref(d.body);
+	runs_callback_read(hr, args[0], ENGINE_CALLBACK_HEARTBEAT);
 }
 
 /* Collects the ids of a bulk retry. */

@@ -1779,6 +1779,22 @@ sqlite_next_wake(void *arg, int64_t *due, struct orc_error *err)
 	return 0;
 }
 
+/* Steps a reader's statement to its row: 1 (the row is there to read;
+ * sqlite_done after), 0 when there is none, -1 with err. */
+static int
+sqlite_read_row(struct sqlite_store *ss, sqlite3_stmt *st,
+    struct orc_error *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		sqlite_error(ss, ss->r->db, err);
+	sqlite_done(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* A secret by name, as stored (hex): *value new, NULL when none. */
 static int
 sqlite_secret(void *arg, const char *name, char **value,
@@ -1786,21 +1802,15 @@ sqlite_secret(void *arg, const char *name, char **value,
 {
 	struct sqlite_store	*ss = arg;
 	sqlite3_stmt		*st;
-	const unsigned char	*s;
 	int			 rc;
 
 	*value = NULL;
 	if ((st = sqlite_stmt(ss, ss->r, SQ_SECRET, err)) == NULL)
 		return -1;
 	bind_text(st, 1, name);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && (s = sqlite3_column_text(st, 0)) != NULL)
-		*value = xstrdup((const char *)s);
-	else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		sqlite_error(ss, ss->r->db, err);
-		sqlite_done(st);
-		return -1;
-	}
+	if ((rc = sqlite_read_row(ss, st, err)) != 1)
+		return rc;
+	*value = xstrdup((const char *)sqlite3_column_text(st, 0));
 	sqlite_done(st);
 	return 0;
 }
@@ -1819,18 +1829,14 @@ sqlite_request_key_get(void *arg, const char *target, const char *key,
 	bind_text(st, 1, target);
 	bind_text(st, 2, key);
 	sqlite3_bind_int64(st, 3, since);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		snprintf(out->run_id, sizeof out->run_id, "%s",
-		    (const char *)sqlite3_column_text(st, 0));
-		snprintf(out->body_sha, sizeof out->body_sha, "%s",
-		    (const char *)sqlite3_column_text(st, 1));
-	} else if (rc != SQLITE_DONE) {
-		sqlite_error(ss, ss->r->db, err);
-		sqlite_done(st);
-		return -1;
-	}
+	if ((rc = sqlite_read_row(ss, st, err)) != 1)
+		return rc;
+	snprintf(out->run_id, sizeof out->run_id, "%s",
+	    (const char *)sqlite3_column_text(st, 0));
+	snprintf(out->body_sha, sizeof out->body_sha, "%s",
+	    (const char *)sqlite3_column_text(st, 1));
 	sqlite_done(st);
-	return rc == SQLITE_ROW;
+	return 1;
 }
 
 /* Records a request's Idempotency-Key, forgetting those before since. */
