@@ -762,8 +762,10 @@ run_step_result(struct run *run, struct step_call *call)
 		run_suspend(run, &ev);
 		return;
 	}
-	/* Its work done, a callback step waits for the callback. */
+	/* Its work done, a callback step waits for the callback; in a
+	 * replay, its recorded output is the callback's already. */
 	if (call != NULL && step_call_ok(call) &&
+	    run->engine->replay == NULL &&
 	    workflow_step_callback(run_step(run))) {
 		ev.due_at = engine_callback_due(run);
 		run_suspend(run, &ev);

@@ -103,10 +103,22 @@ expect_eq "nothing changed" "waiting $n" "$(state "$id") $(ntrans "$id")"
 cb "$p" "${J[@]}" -d '{"approved": true, "by": "svc"}'
 expect_code "the callback" 200
 expect_eq "answered with the run" "$id" "$(json "$T/body" 'd["id"]')"
+tok=${p#/callbacks/}
+expect_eq "the access log keeps no whole token" 0 \
+    "$(grep -c "$tok" "$SERVE_LOG")"
+expect_contains "but its start" "$(cat "$SERVE_LOG")" \
+    "path=\"/callbacks/${tok:0:8}\" status=200"
 expect_true "the run goes on and succeeds" wait_eq 10 succeeded state "$id"
 expect_eq "the step's output is the callback's body" \
     '{"approved": true, "by": "svc"}' \
     "$(field "$id" '[s["output"] for s in d["steps"] if s["name"] == "ask"][0]')"
+# A replay takes the recorded callback as the step's output, waiting for
+# none and posting no job.
+jobs=$(grep -c '"/jobs"' "$SVC_RECORD")
+expect_exit 0 orch replay "$id" --file "$WF/cb.json"
+expect_eq "a replay's output is the recorded callback's" \
+    '"{\"approved\":true,\"by\":\"svc\"}"' "$(out)"
+expect_eq "and it posted no job" "$jobs" "$(grep -c '"/jobs"' "$SVC_RECORD")"
 n=$(ntrans "$id")
 cb "$p" "${J[@]}" -d '{"again": true}'
 expect_error "a second callback" 409 conflict
