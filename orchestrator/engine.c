@@ -733,8 +733,8 @@ run_suspend(struct run *run, struct run_event *ev)
 
 	format_time(ev->due_at, at, sizeof at);
 	if (workflow_step_callback(run_step(run)))
-		why = xasprintf("a callback to step %s (POST /callbacks/TOKEN), "
-		    "until %s", run->rec.step, at);
+		why = xasprintf("a callback to step %s (POST "
+		    "/callbacks/TOKEN), until %s", run->rec.step, at);
 	else if (entry->due == STEP_DUE_FAILS)
 		why = xasprintf("a signal to step %s (POST /runs/%s/signals/%s), "
 		    "until %s", run->rec.step, run->rec.id, run->rec.step, at);

@@ -625,8 +625,9 @@ runs_delivery_read(struct http_req *hr, const char *what,
 		if (found < 0)
 			http_error_orc(hr, &err);
 		else if (strcmp(rk.body_sha, d->sha) != 0)
-			http_error(hr, "conflict", "Idempotency-Key %s was used "
-			    "for this %s with another body", d->key, what);
+			http_error(hr, "conflict", "Idempotency-Key %s was "
+			    "used for this %s with another body", d->key,
+			    what);
 		else {
 			http_add_header(hr, "Idempotent-Replayed", "true");
 			runs_reply_run(hr, rk.run_id);

@@ -1369,8 +1369,8 @@ store_secret(struct store *s, const char *name, uint8_t *buf, size_t len,
 	if (s->ops->secret(s->be, name, &hex, err) != 0)
 		return -1;
 	if (hex == NULL || strlen(hex) != len * 2) {
-		orc_error_set(err, ORC_ESTORE, "%s: the secret \"%s\" is missing "
-		    "or damaged", s->target, name);
+		orc_error_set(err, ORC_ESTORE, "%s: the secret \"%s\" is "
+		    "missing or damaged", s->target, name);
 		free(hex);
 		return -1;
 	}
@@ -1381,8 +1381,8 @@ store_secret(struct store *s, const char *name, uint8_t *buf, size_t len,
 	}
 	free(hex);
 	if (i < len) {
-		orc_error_set(err, ORC_ESTORE, "%s: the secret \"%s\" is not hex",
-		    s->target, name);
+		orc_error_set(err, ORC_ESTORE, "%s: the secret \"%s\" is not "
+		    "hex", s->target, name);
 		return -1;
 	}
 	return 0;
