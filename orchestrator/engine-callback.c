@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "callback.h"
 #include "conf.h"
 #include "engine-internal.h"
