@@ -317,7 +317,6 @@ serve_open(struct serve *sv, struct orc_error *err)
 	ec.loop_lag = 1;
 	ec.otlp_endpoint = sv->conf.otlp_endpoint;
 	ec.conf = &sv->conf;
-
 	if (ec.workers == 0)
 		log_warn("%s: --workers 0: Lua runs on the event loop; a stuck "
 		    "script stops the whole daemon", __func__);
