@@ -6,6 +6,13 @@ It plays the two services the example talks to:
   GET  /customers/NAME   a customer record as JSON (404 for an unknown one)
   POST /callback         records the body, the Idempotency-Key header and
                          the arrival time as one JSON line in --record
+  POST /jobs             (recorded in --record as it arrives, its body as
+                         text) accepts a job, {"callback_url": URL, "after_ms": N,
+                         "result": ANY, "fail": "why"}: answers 202 at once,
+                         and N ms later (default 500) POSTs {"job": ID,
+                         "result": ANY} to URL, or {"error": "why"} to
+                         URL/fail when "fail" is given (a task token's
+                         callback; a 409 with Retry-After is tried again)
   GET  /healthz          200 {"status": "ok"}
   GET  /stats            how many requests each path got, the failures sent
                          and the last 10,000 requests (time, method, path,
@@ -32,11 +39,16 @@ accepts connections (--port 0 picks a free port).
 import argparse
 import asyncio
 import collections
+import itertools
 import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 from urllib.parse import unquote
+
+JOB_IDS = itertools.count(1)
 
 CUSTOMERS = {
     "acme": {"id": "acme", "name": "Acme Corporation", "tier": "gold",
@@ -74,6 +86,7 @@ class Service:
         self.sent = {"500": 0, "429": 0, "close": 0}
         self.log = collections.deque(maxlen=10000)
         self.quiet = args.quiet
+        self.jobs = set()
 
     def control(self, d):
         """Applies a /_control body; answers the settings now in force."""
@@ -86,6 +99,12 @@ class Service:
         return {k: getattr(self, k) for k in
                 ("delay_ms", "fail_500", "fail_429", "retry_after",
                  "close", "fail_on")}
+
+    def write_record(self, rec):
+        """Appends one JSON line to --record, when given."""
+        if self.record is not None:
+            self.record.write(json.dumps(rec) + "\n")
+            self.record.flush()
 
     def misbehave(self, path):
         """The failure due for this request: "500", "429", "close" or None."""
@@ -101,6 +120,40 @@ class Service:
             self.close -= 1
             return "close"
         return None
+
+
+def post_json(url, obj):
+    """POSTs obj to url: (status, Retry-After or None)."""
+    req = urllib.request.Request(
+        url, data=json.dumps(obj).encode(), method="POST",
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, None
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Retry-After")
+    except OSError:
+        return 0, "1"
+
+
+async def call_back(svc, job, d):
+    """A job's callback, after_ms after it was accepted; again on a 409
+    with Retry-After (the step's own request has not finished yet)."""
+    await asyncio.sleep(int(d.get("after_ms", 500)) / 1000.0)
+    url = d["callback_url"]
+    if d.get("fail") is not None:
+        url, obj = url + "/fail", {"error": str(d["fail"]),
+                                   "retryable": bool(d.get("retryable"))}
+    else:
+        obj = {"job": job, "result": d.get("result")}
+    for _ in range(30):
+        status, again = await asyncio.to_thread(post_json, url, obj)
+        if not svc.quiet:
+            print("example-service: job %d called back: %d" % (job, status),
+                  file=sys.stderr, flush=True)
+        if again is None:
+            return
+        await asyncio.sleep(float(again))
 
 
 def answer(status, obj=None, headers=None, keep_alive=True):
@@ -133,6 +186,9 @@ async def handle(svc, method, path, headers, body):
             return 400, {"error": "bad control body: %s" % e}, None
     key = "/customers" if path.startswith("/customers/") else path
     svc.counts[key] = svc.counts.get(key, 0) + 1
+    if path == "/jobs":
+        svc.write_record({"time": arrived, "path": path,
+                          "body": body.decode("utf-8", "replace")})
     if svc.delay_ms > 0:
         await asyncio.sleep(svc.delay_ms / 1000.0)
     bad = svc.misbehave(path)
@@ -156,16 +212,25 @@ async def handle(svc, method, path, headers, body):
             doc = json.loads(body) if body else None
         except ValueError:
             doc = body.decode("utf-8", "replace")
-        rec = {"time": arrived, "path": path,
-               "idempotency_key": headers.get("idempotency-key"),
-               "authorization": headers.get("authorization"),
-               "content_type": headers.get("content-type"),
-               "body": doc}
-        if svc.record is not None:
-            svc.record.write(json.dumps(rec) + "\n")
-            svc.record.flush()
+        svc.write_record({"time": arrived, "path": path,
+                          "idempotency_key": headers.get("idempotency-key"),
+                          "authorization": headers.get("authorization"),
+                          "content_type": headers.get("content-type"),
+                          "body": doc})
         return 200, {"received": True}, None
-    if path.startswith("/customers/") or path == "/callback":
+    if path == "/jobs" and method == "POST":
+        try:
+            d = json.loads(body)
+            d["callback_url"].startswith("http")
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return 400, {"error": "a job is {\"callback_url\": URL, ...}"}, \
+                None
+        job = next(JOB_IDS)
+        task = asyncio.ensure_future(call_back(svc, job, d))
+        svc.jobs.add(task)
+        task.add_done_callback(svc.jobs.discard)
+        return 202, {"job": job}, None
+    if path.startswith("/customers/") or path in ("/callback", "/jobs"):
         return 405, {"error": "method not allowed"}, None
     return 404, {"error": "no such path %s" % path}, None
 

@@ -305,6 +305,7 @@ serve_open(struct serve *sv, struct orc_error *err)
 {
 	struct engine_config ec;
 	struct http_config hc;
+	char *public;
 
 	if ((sv->store = store_open(cli_db(sv->co.db), STORE_SERVE, sv->base,
 	    err)) == NULL)
@@ -331,6 +332,15 @@ serve_open(struct serve *sv, struct orc_error *err)
 	    err)) == NULL)
 		return -1;
 	http_set_workflows(sv->http, sv->wfs, sv->nwfs);
+	/* Callback URLs name this server at its port (--listen may say 0),
+	 * unless the environment says how others reach it. */
+	if (sv->conf.public_url == NULL) {
+		public = xasprintf("http://%.*s:%d",
+		    (int)strcspn(sv->listen, ":"), sv->listen,
+		    http_port(sv->http));
+		engine_set_public_url(sv->engine, public);
+		free(public);
+	}
 	sv->sched = sched_create(sv->base, sv->engine, sv->store);
 	sv->retention = retention_create(sv->base, sv->store,
 	    sv->retention_ms);

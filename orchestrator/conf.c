@@ -62,6 +62,7 @@ conf_load(struct orc_config *c, struct orc_error *err)
 		c->listen = CONF_LISTEN_DEFAULT;
 	c->api_token = conf_string("ORCH_API_TOKEN");
 	c->otlp_endpoint = conf_string("ORCH_OTLP_ENDPOINT");
+	c->public_url = conf_string("ORCH_PUBLIC_URL");
 	lease = c->lease_ms;
 	crashes = c->crash_resumes;
 	if (conf_int("ORCH_LEASE_MS", 1, INT64_MAX / 2, &lease, err) != 0 ||

@@ -21,6 +21,7 @@ struct orc_config {
 	const char	*listen;	/* ORCH_LISTEN */
 	const char	*api_token;	/* ORCH_API_TOKEN, or NULL */
 	const char	*otlp_endpoint;	/* ORCH_OTLP_ENDPOINT, or NULL */
+	const char	*public_url;	/* ORCH_PUBLIC_URL, or NULL */
 	int64_t		 lease_ms;	/* ORCH_LEASE_MS */
 	int		 crash_resumes;	/* ORCH_CRASH_RESUMES */
 };

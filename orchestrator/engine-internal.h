@@ -138,6 +138,9 @@ struct engine {
 	int			 keep_waiting;	/* waiting runs stay in memory */
 	struct event		*wake_ev;	/* takes due sleepers back */
 	int64_t			 wake_at;	/* when it fires, or 0 */
+	/* Callbacks (engine-callback.c). */
+	char			*public_url;	/* callback URLs' base */
+	uint8_t			*cb_secret;	/* read at first use, or NULL */
 };
 
 /* A run waiting for a signal or a time longer than this leaves memory. */
@@ -158,6 +161,9 @@ void		 engine_run_free_now(struct run *);
 void		 engine_run_drop(struct run *);
 void		 engine_run_output(struct run *, json_t *output,
 		    const struct engine_watch *notify);
+void		 engine_run_fail(struct run *, const char *error,
+		    int retryable, const struct engine_watch *notify);
+void		 engine_run_extend(struct run *, int64_t due);
 void		 engine_run_arm_deadline(struct run *);
 void		 engine_run_note_dead(struct run *, const char *event);
 void		 engine_run_continue(struct run *);
@@ -185,6 +191,17 @@ void		 engine_gates_free(struct engine *);
 
 /* engine-load.c: runs waiting in the store are taken back when due. */
 void		 engine_wake_note(struct engine *, int64_t due);
+/* Whether a waiting run (record, definition) waits for what arg says:
+ * 0, else -1 with err (ORC_ESTATE, or ORC_EBUSY: try again soon). */
+typedef int	(*engine_wait_check_fn)(const struct run_rec *,
+		    struct workflow *, const void *arg, struct orc_error *);
+/* The run id that check finds waiting, from memory (its due timer
+ * stopped) or claimed from the store and loaded (*loaded set): the
+ * caller moves it on at once. NULL with err: ORC_ENOTFOUND, check's,
+ * ORC_EBUSY when another live process holds it. */
+struct run	*engine_waiting_take(struct engine *, const char *id,
+		    engine_wait_check_fn, const void *arg, int *loaded,
+		    struct orc_error *);
 
 /* engine-flow.c: flow control policy; never moves a run itself. */
 int		 engine_flow_keys(const struct workflow *, const json_t *input,
@@ -203,6 +220,13 @@ struct run	*engine_flow_window(struct engine *,
 void		 engine_flow_window_open(struct run *);
 void		 engine_flow_forget(struct run *);
 void		 engine_flow_free(struct engine *);
+
+/* engine-callback.c: steps that wait for a callback (wait_for_callback). */
+void		 engine_callback_init(struct engine *,
+		    const struct engine_config *);
+void		 engine_callback_free(struct engine *);
+json_t		*engine_callback_ctx(struct run *, int attempt);
+int64_t		 engine_callback_due(const struct run *);
 
 /* engine-stats.c */
 void		 engine_stat_step(struct engine *, int ok, int64_t ms);

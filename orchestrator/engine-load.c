@@ -605,13 +605,14 @@ engine_cancel(struct engine *e, const char *id, struct orc_error *err)
 	return rv;
 }
 
-/* Whether a run (its record, its definition) waits for a signal on step;
- * err says what it waits for instead. */
+/* Whether a run (its record, its definition) waits for a signal on step
+ * (arg); err says what it waits for instead. */
 static int
-signal_check(const struct run_rec *rec, struct workflow *wf,
-    const char *step, struct orc_error *err)
+signal_check(const struct run_rec *rec, struct workflow *wf, const void *arg,
+    struct orc_error *err)
 {
 	const struct workflow_step *ws;
+	const char *step = arg;
 	int idx;
 
 	if (rec->state != RUN_WAITING) {
@@ -622,8 +623,9 @@ signal_check(const struct run_rec *rec, struct workflow *wf,
 	idx = rec->step != NULL ? workflow_step_index(wf, rec->step) : -1;
 	ws = idx >= 0 ? workflow_step_at(wf, (size_t)idx) : NULL;
 	if (ws == NULL || workflow_step_entry(ws)->due != STEP_DUE_FAILS) {
-		orc_error_set(err, ORC_ESTATE, "run %s waits for its time on "
-		    "step %s, not for a signal", rec->id,
+		orc_error_set(err, ORC_ESTATE, "run %s waits for %s on step "
+		    "%s, not for a signal", rec->id, ws != NULL &&
+		    workflow_step_callback(ws) ? "a callback" : "its time",
 		    rec->step != NULL ? rec->step : "-");
 		return -1;
 	}
@@ -635,23 +637,23 @@ signal_check(const struct run_rec *rec, struct workflow *wf,
 	return 0;
 }
 
-/* A signal to a run that waits in the store: claimed, loaded, given. */
-static int
-signal_stored(struct engine *e, const char *id, const char *step,
-    json_t *body, const struct engine_watch *watch, struct orc_error *err)
+/* A run that waits in the store, claimed and loaded when check says it
+ * waits for this: the run, or NULL with err. */
+static struct run *
+waiting_take_stored(struct engine *e, const char *id,
+    engine_wait_check_fn check, const void *arg, struct orc_error *err)
 {
 	struct resume_ctx rc = { e, NULL, 0, NULL, 0 };
 	const char *ids[2] = { id, NULL };
 	struct workflow *wf;
 	struct run_rec rec;
-	struct run *run;
-	int rv = -1;
+	struct run *run = NULL;
 
 	memset(&rec, 0, sizeof rec);
 	if (store_get_run(e->store, id, &rec, err) != 0)
-		return -1;
+		return NULL;
 	if ((wf = engine_def_get(e, rec.def_hash, err)) == NULL ||
-	    signal_check(&rec, wf, step, err) != 0 ||
+	    check(&rec, wf, arg, err) != 0 ||
 	    run_check_lease(e, &rec, err) != 0 ||
 	    engine_claim(e, ids, NULL, &rc, err) != 0)
 		goto out;
@@ -660,39 +662,49 @@ signal_stored(struct engine *e, const char *id, const char *step,
 		    "another process; try again", rec.id);
 	else if ((run = engine_run_load(e, &rc.recs[0], NULL, err)) != NULL) {
 		/* It may have moved between the read and the claim. */
-		if (signal_check(&run->rec, run->wf, step, err) != 0) {
+		if (check(&run->rec, run->wf, arg, err) != 0) {
 			engine_run_continue(run);
+			run = NULL;
 			goto out;
 		}
-		if (watch != NULL)
-			run->watch = *watch;
 		engine_run_arm_deadline(run);
-		engine_run_output(run, json_incref(body), NULL);
-		rv = 0;
 	}
 out:
 	resume_ctx_clear(&rc);
 	run_rec_clear(&rec);
-	return rv;
+	return run;
+}
+
+/* See engine-internal.h. */
+struct run *
+engine_waiting_take(struct engine *e, const char *id,
+    engine_wait_check_fn check, const void *arg, int *loaded,
+    struct orc_error *err)
+{
+	struct run *run = engine_run_find(e, id);
+
+	*loaded = run == NULL || run->done;
+	if (*loaded)
+		return waiting_take_stored(e, id, check, arg, err);
+	if (check(&run->rec, run->wf, arg, err) != 0)
+		return NULL;
+	evtimer_del(run->due_timer);
+	return run;
 }
 
 int
 engine_signal(struct engine *e, const char *id, const char *step,
     json_t *body, const struct engine_watch *watch, struct orc_error *err)
 {
-	struct run *run = engine_run_find(e, id);
+	struct run *run;
+	int loaded;
 
-	if (run == NULL || run->done)
-		return signal_stored(e, id, step, body, watch, err);
-	if (run->phase != FSM_WAITING) {
-		orc_error_set(err, ORC_ESTATE, "run %s is %s: it waits for no "
-		    "signal", run->rec.id, run_state_name(run->rec.state));
+	if ((run = engine_waiting_take(e, id, signal_check, step, &loaded,
+	    err)) == NULL)
 		return -1;
-	}
-	if (signal_check(&run->rec, run->wf, step, err) != 0)
-		return -1;
-	evtimer_del(run->due_timer);
-	engine_run_output(run, json_incref(body), watch);
+	if (loaded && watch != NULL)
+		run->watch = *watch;
+	engine_run_output(run, json_incref(body), loaded ? NULL : watch);
 	return 0;
 }
 

@@ -147,6 +147,7 @@ engine_create(struct event_base *base, struct store *store,
 	e->debounce = hmap_create();
 	e->max_queue = cfg->max_queue ? cfg->max_queue : 10000;
 	e->keep_waiting = cfg->keep_waiting || cfg->replay != NULL;
+	engine_callback_init(e, cfg);
 	e->max_active = cfg->max_active ? cfg->max_active : 100000;
 	e->cancel_ev = event_new(base, -1, EV_PERSIST, engine_cancel_cb, e);
 	tv.tv_sec = 1;
@@ -337,6 +338,7 @@ engine_free(struct engine *e)
 	store_set_refused_cb(e->store, NULL, NULL);
 	event_free(e->renew);
 	event_free(e->cancel_ev);
+	engine_callback_free(e);
 	if (e->wake_ev != NULL)
 		event_free(e->wake_ev);
 	free(e->buckets_dir);
@@ -605,6 +607,9 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 	/* The templates' view is built only for a step that has some. */
 	ctx = workflow_step_with(ws) != NULL ?
 	    run_template_ctx(run, name, attempt) : NULL;
+	if (ctx != NULL && workflow_step_callback(ws))
+		json_object_set_new(ctx, "callback",
+		    engine_callback_ctx(run, attempt));
 	if (ctx != NULL &&
 	    (with = template_render(workflow_step_with(ws), ctx, &err)) ==
 	    NULL) {
@@ -727,7 +732,10 @@ run_suspend(struct run *run, struct run_event *ev)
 	char at[40], *why;
 
 	format_time(ev->due_at, at, sizeof at);
-	if (entry->due == STEP_DUE_FAILS)
+	if (workflow_step_callback(run_step(run)))
+		why = xasprintf("a callback to step %s (POST "
+		    "/callbacks/TOKEN), until %s", run->rec.step, at);
+	else if (entry->due == STEP_DUE_FAILS)
 		why = xasprintf("a signal to step %s (POST /runs/%s/signals/%s), "
 		    "until %s", run->rec.step, run->rec.id, run->rec.step, at);
 	else
@@ -754,6 +762,15 @@ run_step_result(struct run *run, struct step_call *call)
 		run_suspend(run, &ev);
 		return;
 	}
+	/* Its work done, a callback step waits for the callback; in a
+	 * replay, its recorded output is the callback's already. */
+	if (call != NULL && step_call_ok(call) &&
+	    run->engine->replay == NULL &&
+	    workflow_step_callback(run_step(run))) {
+		ev.due_at = engine_callback_due(run);
+		run_suspend(run, &ev);
+		return;
+	}
 	if (call == NULL || !step_call_ok(call)) {
 		/* Users read this in show and runs: name the step. */
 		msg = xasprintf("step %s: %s", run->rec.step, call == NULL ?
@@ -777,35 +794,61 @@ run_step_result(struct run *run, struct step_call *call)
 	free(msg);
 }
 
+/* The event of a waiting step's outcome, its duration counted from the
+ * start of the wait. */
+static void
+run_wait_event(struct run *run, struct run_event *ev,
+    const struct engine_watch *notify)
+{
+	memset(ev, 0, sizeof *ev);
+	ev->duration_ms = orc_now_ms() - run->rec.updated_at;
+	ev->notify = notify;
+	/* Loaded from the store: the step began when the wait did. */
+	if (run->call_started == 0)
+		run->call_started = run->rec.updated_at;
+}
+
+/* A waiting step failed: error (the run's error, naming the step), worth
+ * a retry or not. notify is told once that is committed. */
+void
+engine_run_fail(struct run *run, const char *error, int retryable,
+    const struct engine_watch *notify)
+{
+	struct run_event ev;
+
+	run_wait_event(run, &ev, notify);
+	ev.error = error;
+	ev.retryable = retryable;
+	engine_stat_step(run->engine, 0, ev.duration_ms);
+	run_apply(run, FSM_STEP_FAILED, &ev);
+}
+
 /* A waiting step's outcome: output (a signal's body; stolen), or NULL for
- * its due time, which passes the input through or fails the step. notify
- * is told once that is committed. */
+ * its due time, which passes the input through or fails the step (a
+ * callback's wait worth a retry, as a step timeout is). notify is told
+ * once that is committed. */
 void
 engine_run_output(struct run *run, json_t *output,
     const struct engine_watch *notify)
 {
-	const struct step_entry *entry = workflow_step_entry(run_step(run));
+	const struct workflow_step *ws = run_step(run);
 	struct run_event ev;
 	enum fsm_event kind;
 	char *msg = NULL, since[24];
+	int callback = workflow_step_callback(ws);
 
-	memset(&ev, 0, sizeof ev);
-	ev.duration_ms = orc_now_ms() - run->rec.updated_at;
-	ev.notify = notify;
-	/* Loaded from the store: the step began when the wait did. */
-	if (run->call_started == 0)
-		run->call_started = run->rec.updated_at;
-	if (output == NULL && entry->due == STEP_DUE_FAILS) {
+	run_wait_event(run, &ev, notify);
+	if (output == NULL && (callback ||
+	    workflow_step_entry(ws)->due == STEP_DUE_FAILS)) {
 		format_duration(ev.duration_ms, since, sizeof since);
-		msg = xasprintf("step %s timed out after %s waiting for a "
-		    "signal", run->rec.step, since);
-		ev.error = msg;
-		kind = FSM_STEP_FAILED;
-	} else {
-		ev.output = output != NULL ? output :
-		    json_incref(run->step_input);
-		kind = run_output_event(run, NULL, &ev, &msg);
+		msg = xasprintf("step %s timed out after %s waiting for a %s",
+		    run->rec.step, since, callback ? "callback" : "signal");
+		engine_run_fail(run, msg, callback, notify);
+		free(msg);
+		return;
 	}
+	ev.output = output != NULL ? output : json_incref(run->step_input);
+	kind = run_output_event(run, NULL, &ev, &msg);
 	engine_stat_step(run->engine, kind != FSM_STEP_FAILED,
 	    ev.duration_ms);
 	run_apply(run, kind, &ev);
@@ -1027,6 +1070,15 @@ run_deadline_at(const struct run *run)
 	return limit > 0 ? run->rec.created_at + limit : 0;
 }
 
+/* due, or the run's own timeout when that comes first. */
+static int64_t
+run_due_capped(const struct run *run, int64_t due)
+{
+	int64_t deadline = run_deadline_at(run);
+
+	return deadline > 0 && deadline < due ? deadline : due;
+}
+
 /*
  * A step suspends the run until due: the run is due then, or at its own
  * timeout when that comes first. A run due soon stays in memory; one due
@@ -1037,9 +1089,7 @@ run_deadline_at(const struct run *run)
 static void
 run_update_sleep(struct run *run, int64_t due)
 {
-	int64_t deadline = run_deadline_at(run);
-
-	run->rec.due_at = deadline > 0 && deadline < due ? deadline : due;
+	run->rec.due_at = run_due_capped(run, due);
 	if (run->engine->keep_waiting ||
 	    run->rec.due_at - orc_now_ms() <= ENGINE_WAIT_IN_MEMORY_MS)
 		return;
@@ -1411,6 +1461,20 @@ run_sleep(struct run *run)
 	run->rec.lease_owner = NULL;
 	run->asleep = 1;
 	run_submit(run, NULL, NULL, 0, 0, 0);
+}
+
+/* A waiting run is due later (a callback's heartbeat), its own timeout
+ * still first: the new time is stored, and the run sleeps till then. */
+void
+engine_run_extend(struct run *run, int64_t due)
+{
+	int asleep = run->asleep;
+
+	run->rec.due_at = run_due_capped(run, due);
+	run_sleep(run);
+	/* Unless run_sleep put it away just now, writing it. */
+	if (asleep || !run->asleep)
+		run_submit(run, NULL, NULL, 0, 0, 0);
 }
 
 /* A run put away to sleep is committed: it leaves memory, and who waits

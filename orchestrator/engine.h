@@ -165,6 +165,34 @@ int	engine_cancel(struct engine *, const char *run_id, struct orc_error *);
 int	engine_signal(struct engine *, const char *run_id, const char *step,
 	    json_t *body, const struct engine_watch *, struct orc_error *);
 
+/* What a callback (POST /callbacks/TOKEN[/fail|/heartbeat]) says. */
+enum engine_callback_kind {
+	ENGINE_CALLBACK_SUCCEED,	/* body is the step's output */
+	ENGINE_CALLBACK_FAIL,		/* the step failed: error */
+	ENGINE_CALLBACK_HEARTBEAT	/* the wait goes on, timeout_ms more */
+};
+
+struct engine_callback {
+	enum engine_callback_kind kind;
+	json_t		*body;		/* SUCCEED's output (referenced) */
+	const char	*error;		/* FAIL's message */
+	int		 retryable;	/* FAIL's */
+};
+
+/* The base of callback URLs, "http://HOST:PORT" (a trailing / is
+ * dropped); until set, ORCH_PUBLIC_URL, else conf's listen address. */
+void	engine_set_public_url(struct engine *, const char *);
+
+/* Delivers a callback by its token; id gets the token's run (when it is a
+ * token of ours). -1 with err: ORC_ENOTFOUND for a token this server did
+ * not make (nothing was read), ORC_ESTATE when the run waits for that
+ * callback no more (used, timed out, another attempt), ORC_EBUSY when the
+ * step's own work is still running or another live process holds the
+ * run (try again). */
+int	engine_callback(struct engine *, const char *token,
+	    const struct engine_callback *, char id[RUN_ID_LEN + 1],
+	    struct orc_error *);
+
 /* Takes back, when they are due, the runs that wait in the store alone
  * (a server's job: another command only finishes its own runs). */
 void	engine_wake_start(struct engine *);

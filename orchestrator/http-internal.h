@@ -145,6 +145,9 @@ void	 http_runs_logs(struct http_req *, char **);
 void	 http_runs_retry(struct http_req *, char **);
 void	 http_runs_cancel(struct http_req *, char **);
 void	 http_runs_signal(struct http_req *, char **);
+void	 http_callback_post(struct http_req *, char **);
+void	 http_callback_fail(struct http_req *, char **);
+void	 http_callback_heartbeat(struct http_req *, char **);
 void	 http_runs_bulk_retry(struct http_req *, char **);
 /* The observer's event for the waiters of its run. */
 void	 http_runs_event(struct http_server *, const struct engine_event *);

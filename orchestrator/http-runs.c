@@ -585,32 +585,160 @@ http_runs_cancel(struct http_req *hr, char **args)
 	}
 }
 
+/* A signal or callback: its JSON body (empty: {}), and the key that makes
+ * a repeat of it answer as it did. */
+struct runs_delivery {
+	json_t		*body;
+	const char	*key;		/* Idempotency-Key, or NULL */
+	char		 sha[65];	/* of the body as sent */
+};
+
+/*
+ * Reads a signal's or callback's body; with an Idempotency-Key used on
+ * this path already, answers as the first request did (the same body) or
+ * with 409 (another). 0: deliver it; -1: answered (d->body is NULL).
+ */
+static int
+runs_delivery_read(struct http_req *hr, const char *what,
+    struct runs_delivery *d)
+{
+	struct request_key rk;
+	struct orc_error err;
+	json_error_t jerr;
+	size_t len;
+	char *s = http_body(hr, &len);
+	int found = 0;
+
+	orc_sha256_hex(s, len, d->sha);
+	d->key = http_header(hr, "Idempotency-Key");
+	d->body = len == 0 ? json_object() : json_loadb(s, len,
+	    JSON_DECODE_ANY, &jerr);
+	free(s);
+	if (d->body == NULL) {
+		http_error(hr, "bad_json", "%s body is not JSON: %s at line %d "
+		    "column %d", what, jerr.text, jerr.line, jerr.column);
+		return -1;
+	}
+	if (d->key != NULL && (found = store_request_key_get(hr->srv->store,
+	    hr->path, d->key, orc_now_ms() - ENGINE_KEY_TTL_MS, &rk,
+	    &err)) != 0) {
+		if (found < 0)
+			http_error_orc(hr, &err);
+		else if (strcmp(rk.body_sha, d->sha) != 0)
+			http_error(hr, "conflict", "Idempotency-Key %s was "
+			    "used for this %s with another body", d->key,
+			    what);
+		else {
+			http_add_header(hr, "Idempotent-Replayed", "true");
+			runs_reply_run(hr, rk.run_id);
+		}
+		json_decref(d->body);
+		d->body = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* A delivery to run id is made: its key is kept for a repeat, and the
+ * answer is the run once committed. */
+static void
+runs_delivered(struct http_req *hr, struct runs_delivery *d, const char *id)
+{
+	struct request_key rk;
+
+	if (d->key != NULL) {
+		memset(&rk, 0, sizeof rk);
+		snprintf(rk.run_id, sizeof rk.run_id, "%s", id);
+		memcpy(rk.body_sha, d->sha, sizeof rk.body_sha);
+		store_request_key_put(hr->srv->store, hr->path, d->key, &rk,
+		    orc_now_ms() - ENGINE_KEY_TTL_MS);
+	}
+	runs_reply_after(hr, id);
+}
+
 /* POST /runs/ID/signals/STEP: the JSON body (empty: {}) is the output of
  * the step the run waits on; answered with the run once committed. */
 void
 http_runs_signal(struct http_req *hr, char **args)
 {
+	struct runs_delivery d;
 	struct orc_error err;
-	json_error_t jerr;
-	json_t *body;
-	size_t len;
-	char *s = http_body(hr, &len);
 
-	body = len == 0 ? json_object() : json_loadb(s, len, JSON_DECODE_ANY,
-	    &jerr);
-	free(s);
-	if (body == NULL) {
-		http_error(hr, "bad_json", "signal body is not JSON: %s at line "
-		    "%d column %d", jerr.text, jerr.line, jerr.column);
+	if (runs_delivery_read(hr, "signal", &d) != 0)
 		return;
-	}
 	orc_error_clear(&err);
-	if (engine_signal(hr->srv->engine, args[0], args[1], body, NULL,
+	if (engine_signal(hr->srv->engine, args[0], args[1], d.body, NULL,
 	    &err) != 0)
 		http_error_orc(hr, &err);
 	else
-		runs_reply_after(hr, args[0]);
-	json_decref(body);
+		runs_delivered(hr, &d, args[0]);
+	json_decref(d.body);
+}
+
+/* Delivers a callback; answers the run once committed. A callback that
+ * came early, or a run another process holds, is worth a retry soon. */
+static void
+runs_callback(struct http_req *hr, const char *token,
+    const struct engine_callback *cb, struct runs_delivery *d)
+{
+	struct orc_error err;
+	char id[RUN_ID_LEN + 1] = "";
+
+	orc_error_clear(&err);
+	if (engine_callback(hr->srv->engine, token, cb, id, &err) == 0) {
+		runs_delivered(hr, d, id);
+		return;
+	}
+	if (err.code == ORC_EBUSY)
+		http_add_header(hr, "Retry-After", "1");
+	http_error_orc(hr, &err);
+}
+
+/* Reads a callback of this kind and delivers it: /fail's body must be
+ * {"error": "why", "retryable": false}. */
+static void
+runs_callback_read(struct http_req *hr, const char *token,
+    enum engine_callback_kind kind)
+{
+	struct engine_callback cb;
+	struct runs_delivery d;
+	json_error_t jerr;
+
+	if (runs_delivery_read(hr, "callback", &d) != 0)
+		return;
+	memset(&cb, 0, sizeof cb);
+	cb.kind = kind;
+	cb.body = d.body;
+	if (kind == ENGINE_CALLBACK_FAIL && json_unpack_ex(d.body, &jerr,
+	    JSON_STRICT, "{s:s,s?b}", "error", &cb.error, "retryable",
+	    &cb.retryable) != 0)
+		http_error(hr, "bad_request", "a failing callback's body is "
+		    "{\"error\": \"why\", \"retryable\": false}: %s",
+		    jerr.text);
+	else
+		runs_callback(hr, token, &cb, &d);
+	json_decref(d.body);
+}
+
+/* POST /callbacks/TOKEN: the JSON body (empty: {}) is the step's output. */
+void
+http_callback_post(struct http_req *hr, char **args)
+{
+	runs_callback_read(hr, args[0], ENGINE_CALLBACK_SUCCEED);
+}
+
+/* POST /callbacks/TOKEN/fail: the step fails, retried or not. */
+void
+http_callback_fail(struct http_req *hr, char **args)
+{
+	runs_callback_read(hr, args[0], ENGINE_CALLBACK_FAIL);
+}
+
+/* POST /callbacks/TOKEN/heartbeat: the wait goes on, timeout_ms more. */
+void
+http_callback_heartbeat(struct http_req *hr, char **args)
+{
+	runs_callback_read(hr, args[0], ENGINE_CALLBACK_HEARTBEAT);
 }
 
 /* Collects the ids of a bulk retry. */

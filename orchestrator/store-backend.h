@@ -133,6 +133,17 @@ struct store_ops {
 	int	 (*take_cancels)(void *, const char *owner, int64_t now,
 		    char ***ids, size_t *n, struct orc_error *);
 	int	 (*next_wake)(void *, int64_t *due, struct orc_error *);
+	/* A secret by name (hex), on the reader: *value new, or NULL. */
+	int	 (*secret)(void *, const char *name, char **value,
+		    struct orc_error *);
+	/* store_request_key_get on the reader; _put on the writer, out of
+	 * any batch, forgetting the keys older than since. */
+	int	 (*request_key_get)(void *, const char *target,
+		    const char *key, int64_t since, struct request_key *,
+		    struct orc_error *);
+	int	 (*request_key_put)(void *, const char *target,
+		    const char *key, const struct request_key *, int64_t now,
+		    int64_t since, struct orc_error *);
 	int	 (*renew_leases)(void *, const char *owner, int64_t until,
 		    struct orc_error *);
 

@@ -197,7 +197,27 @@ static const char *const pg_migrations[] = {
 	");"
 	"CREATE INDEX run_logs_run ON run_logs (run_id, id);",
 	/* 9: waiting runs by the time they are due, as SQLite's 8. */
-	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';"
+	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';",
+	/* 10: the server's secrets and request keys, as SQLite's 9: the
+	 * same for every node.
+	 * gen_random_uuid (strong random, 122 bits each) needs no
+	 * extension. */
+	"CREATE TABLE secrets ("
+	"  name TEXT COLLATE \"C\" PRIMARY KEY,"
+	"  value TEXT NOT NULL"
+	");"
+	"INSERT INTO secrets VALUES ('callback', "
+	"  replace(gen_random_uuid()::text || gen_random_uuid()::text, "
+	"  '-', ''));"
+	"CREATE TABLE request_keys ("
+	"  target TEXT COLLATE \"C\" NOT NULL,"
+	"  key TEXT COLLATE \"C\" NOT NULL,"
+	"  run_id TEXT NOT NULL,"
+	"  body_sha TEXT NOT NULL,"
+	"  created_at BIGINT NOT NULL,"
+	"  PRIMARY KEY (target, key)"
+	");"
+	"CREATE INDEX request_keys_age ON request_keys (created_at);"
 };
 #define PG_SCHEMA_VERSION \
 	((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
@@ -217,6 +237,10 @@ enum {
 	PQ_GET_DEF,
 	PQ_FIND_KEY,
 	PQ_NEXT_WAKE,
+	PQ_SECRET,
+	PQ_RKEY_GET,
+	PQ_RKEY_PUT,
+	PQ_RKEY_EXPIRE,
 	PQ_COUNT_ENTER,
 	PQ_COUNT_ADJUST,
 	PQ_COUNT_ALL,
@@ -297,6 +321,13 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "retention_ms FROM definitions WHERE hash = $1",
 	[PQ_NEXT_WAKE] = "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
 	    "AND lease_owner IS NULL",
+	[PQ_SECRET] = "SELECT value FROM secrets WHERE name = $1",
+	[PQ_RKEY_GET] = "SELECT run_id, body_sha FROM request_keys WHERE "
+	    "target = $1 AND key = $2 AND created_at >= $3",
+	[PQ_RKEY_PUT] = "INSERT INTO request_keys VALUES ($1, $2, $3, $4, $5) "
+	    "ON CONFLICT (target, key) DO UPDATE SET run_id = $3, "
+	    "body_sha = $4, created_at = $5",
+	[PQ_RKEY_EXPIRE] = "DELETE FROM request_keys WHERE created_at < $1",
 	[PQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = $1 AND "
 	    "idempotency_key = $2 AND created_at >= $3 ORDER BY id DESC "
 	    "LIMIT 1",
@@ -2045,6 +2076,74 @@ pg_find_idempotent(void *arg, int on_writer, const char *workflow,
 	return found;
 }
 
+/* A secret by name, as stored (hex): *value new, NULL when none. */
+static int
+pg_secret(void *arg, const char *name, char **value, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 p;
+	PGresult		*res;
+
+	*value = NULL;
+	memset(&p, 0, sizeof p);
+	p_text(&p, 1, name);
+	if ((res = pg_read(ps, PQ_SECRET, &p, err)) == NULL)
+		return -1;
+	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		*value = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* A request's Idempotency-Key: 1 with what answered it, 0 when none. */
+static int
+pg_request_key_get(void *arg, const char *target, const char *key,
+    int64_t since, struct request_key *out, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 p;
+	PGresult		*res;
+	int			 found;
+
+	memset(&p, 0, sizeof p);
+	p_text(&p, 1, target);
+	p_text(&p, 2, key);
+	p_int(&p, 3, since);
+	if ((res = pg_read(ps, PQ_RKEY_GET, &p, err)) == NULL)
+		return -1;
+	if ((found = PQntuples(res) > 0)) {
+		snprintf(out->run_id, sizeof out->run_id, "%s",
+		    PQgetvalue(res, 0, 0));
+		snprintf(out->body_sha, sizeof out->body_sha, "%s",
+		    PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return found;
+}
+
+/* Records a request's Idempotency-Key, forgetting those before since. */
+static int
+pg_request_key_put(void *arg, const char *target, const char *key,
+    const struct request_key *rk, int64_t now, int64_t since,
+    struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 p;
+
+	memset(&p, 0, sizeof p);
+	p_int(&p, 1, since);
+	if (pg_ensure(ps, ps->w, err) == -1 ||
+	    pg_exec(ps, ps->w, PQ_RKEY_EXPIRE, &p, NULL, err) == -1)
+		return -1;
+	memset(&p, 0, sizeof p);
+	p_text(&p, 1, target);
+	p_text(&p, 2, key);
+	p_text(&p, 3, rk->run_id);
+	p_text(&p, 4, rk->body_sha);
+	p_int(&p, 5, now);
+	return pg_exec(ps, ps->w, PQ_RKEY_PUT, &p, NULL, err);
+}
+
 /* The earliest due time of a waiting run nobody holds, or 0. */
 static int
 pg_next_wake(void *arg, int64_t *due, struct orc_error *err)
@@ -2669,6 +2768,9 @@ const struct store_ops store_pg_ops = {
 	.request_cancel = pg_request_cancel,
 	.take_cancels = pg_take_cancels,
 	.next_wake = pg_next_wake,
+	.secret = pg_secret,
+	.request_key_get = pg_request_key_get,
+	.request_key_put = pg_request_key_put,
 	.renew_leases = pg_renew_leases,
 	.put_schedule = pg_put_schedule,
 	.list_schedules = pg_list_schedules,

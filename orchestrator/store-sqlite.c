@@ -192,7 +192,26 @@ static const char *const sqlite_migrations[] = {
 	");"
 	"CREATE INDEX run_logs_run ON run_logs (run_id, id);",
 	/* 8: waiting runs by the time they are due (store_next_wake). */
-	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';"
+	"CREATE INDEX runs_waiting ON runs (due_at) WHERE state = 'waiting';",
+	/*
+	 * 9: the server's secrets (store_secret): callback tokens' MAC key,
+	 * 32 random bytes, made once, as hex. The Idempotency-Keys of
+	 * signals and callbacks by request path (store_request_key_get).
+	 */
+	"CREATE TABLE secrets ("
+	"  name TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO secrets VALUES ('callback', lower(hex(randomblob(32))));"
+	"CREATE TABLE request_keys ("
+	"  target TEXT NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  run_id TEXT NOT NULL,"
+	"  body_sha TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (target, key)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX request_keys_age ON request_keys (created_at);"
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -216,6 +235,10 @@ enum {
 	SQ_GET_DEF,
 	SQ_FIND_KEY,
 	SQ_NEXT_WAKE,
+	SQ_SECRET,
+	SQ_RKEY_GET,
+	SQ_RKEY_PUT,
+	SQ_RKEY_EXPIRE,
 	SQ_COUNT_ENTER,
 	SQ_COUNT_LEAVE,
 	SQ_COUNT_ALL,
@@ -302,6 +325,12 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "workflow = ifnull(?1, '') AND state = ?2",
 	[SQ_NEXT_WAKE] = "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
 	    "AND lease_owner IS NULL",
+	[SQ_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
+	[SQ_RKEY_GET] = "SELECT run_id, body_sha FROM request_keys WHERE "
+	    "target = ?1 AND key = ?2 AND created_at >= ?3",
+	[SQ_RKEY_PUT] = "INSERT OR REPLACE INTO request_keys VALUES (?1, ?2, "
+	    "?3, ?4, ?5)",
+	[SQ_RKEY_EXPIRE] = "DELETE FROM request_keys WHERE created_at < ?1",
 	[SQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = ?1 AND "
 	    "idempotency_key = ?2 AND created_at >= ?3 ORDER BY id DESC "
 	    "LIMIT 1",
@@ -1750,6 +1779,89 @@ sqlite_next_wake(void *arg, int64_t *due, struct orc_error *err)
 	return 0;
 }
 
+/* Steps a reader's statement to its row: 1 (the row is there to read;
+ * sqlite_done after), 0 when there is none, -1 with err. */
+static int
+sqlite_read_row(struct sqlite_store *ss, sqlite3_stmt *st,
+    struct orc_error *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		sqlite_error(ss, ss->r->db, err);
+	sqlite_done(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* A secret by name, as stored (hex): *value new, NULL when none. */
+static int
+sqlite_secret(void *arg, const char *name, char **value,
+    struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	int			 rc;
+
+	*value = NULL;
+	if ((st = sqlite_stmt(ss, ss->r, SQ_SECRET, err)) == NULL)
+		return -1;
+	bind_text(st, 1, name);
+	if ((rc = sqlite_read_row(ss, st, err)) != 1)
+		return rc;
+	*value = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite_done(st);
+	return 0;
+}
+
+/* A request's Idempotency-Key: 1 with what answered it, 0 when none. */
+static int
+sqlite_request_key_get(void *arg, const char *target, const char *key,
+    int64_t since, struct request_key *out, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	int			 rc;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_RKEY_GET, err)) == NULL)
+		return -1;
+	bind_text(st, 1, target);
+	bind_text(st, 2, key);
+	sqlite3_bind_int64(st, 3, since);
+	if ((rc = sqlite_read_row(ss, st, err)) != 1)
+		return rc;
+	snprintf(out->run_id, sizeof out->run_id, "%s",
+	    (const char *)sqlite3_column_text(st, 0));
+	snprintf(out->body_sha, sizeof out->body_sha, "%s",
+	    (const char *)sqlite3_column_text(st, 1));
+	sqlite_done(st);
+	return 1;
+}
+
+/* Records a request's Idempotency-Key, forgetting those before since. */
+static int
+sqlite_request_key_put(void *arg, const char *target, const char *key,
+    const struct request_key *rk, int64_t now, int64_t since,
+    struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_RKEY_EXPIRE, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, since);
+	if (sqlite_exec_stmt(ss, st, NULL, err) != 0 ||
+	    (st = sqlite_stmt(ss, ss->w, SQ_RKEY_PUT, err)) == NULL)
+		return -1;
+	bind_text(st, 1, target);
+	bind_text(st, 2, key);
+	bind_text(st, 3, rk->run_id);
+	bind_text(st, 4, rk->body_sha);
+	sqlite3_bind_int64(st, 5, now);
+	return sqlite_exec_stmt(ss, st, NULL, err);
+}
+
 /*
  * Refuses the new runs whose cron key another run holds (store_vet), in
  * the write transaction. One writer per file: there is no lease to fence.
@@ -2611,6 +2723,9 @@ const struct store_ops store_sqlite_ops = {
 	.request_cancel = sqlite_request_cancel,
 	.take_cancels = sqlite_take_cancels,
 	.next_wake = sqlite_next_wake,
+	.secret = sqlite_secret,
+	.request_key_get = sqlite_request_key_get,
+	.request_key_put = sqlite_request_key_put,
 	.renew_leases = sqlite_renew_leases,
 	.put_schedule = sqlite_put_schedule,
 	.list_schedules = sqlite_list_schedules,

@@ -1357,6 +1357,37 @@ store_next_wake(struct store *s, int64_t *due, struct orc_error *err)
 	return s->ops->next_wake(s->be, due, err);
 }
 
+/* Reads a secret and decodes its hex. */
+int
+store_secret(struct store *s, const char *name, uint8_t *buf, size_t len,
+    struct orc_error *err)
+{
+	char *hex;
+	size_t i;
+	unsigned v;
+
+	if (s->ops->secret(s->be, name, &hex, err) != 0)
+		return -1;
+	if (hex == NULL || strlen(hex) != len * 2) {
+		orc_error_set(err, ORC_ESTORE, "%s: the secret \"%s\" is "
+		    "missing or damaged", s->target, name);
+		free(hex);
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		if (sscanf(hex + i * 2, "%2x", &v) != 1)
+			break;
+		buf[i] = (uint8_t)v;
+	}
+	free(hex);
+	if (i < len) {
+		orc_error_set(err, ORC_ESTORE, "%s: the secret \"%s\" is not "
+		    "hex", s->target, name);
+		return -1;
+	}
+	return 0;
+}
+
 /* Counts runs per state, of one workflow or all. */
 int
 store_count_runs(struct store *s, const char *workflow,
@@ -1629,6 +1660,65 @@ store_cancel_done(void *arg)
 	store_free_ids(j->ids, j->n);
 	free(j->arg_text);
 	free(j);
+}
+
+/* A request key to record (store_request_key_put). */
+struct store_rkey_job {
+	char			*target;
+	char			*key;
+	struct request_key	 rk;
+	int64_t			 since;
+	int			 rc;
+	struct orc_error	 err;
+};
+
+/* On the commit thread: records the key. */
+static void
+store_rkey_work(struct store *s, void *arg)
+{
+	struct store_rkey_job *j = arg;
+
+	orc_error_clear(&j->err);
+	j->rc = s->ops->request_key_put(s->be, j->target, j->key, &j->rk,
+	    orc_now_ms(), j->since, &j->err);
+}
+
+/* On the loop: a failure logged, the job freed. */
+static void
+store_rkey_done(void *arg)
+{
+	struct store_rkey_job *j = arg;
+
+	if (j->rc != 0)
+		log_warn("%s: %s: %s", __func__, j->target, j->err.message);
+	free(j->target);
+	free(j->key);
+	free(j);
+}
+
+int
+store_request_key_get(struct store *s, const char *target, const char *key,
+    int64_t since, struct request_key *out, struct orc_error *err)
+{
+	return s->ops->request_key_get(s->be, target, key, since, out, err);
+}
+
+void
+store_request_key_put(struct store *s, const char *target, const char *key,
+    const struct request_key *rk, int64_t since)
+{
+	struct store_rkey_job *j = xcalloc(1, sizeof *j);
+
+	j->target = xstrdup(target);
+	j->key = xstrdup(key);
+	j->rk = *rk;
+	j->since = since;
+	if (s->threaded) {
+		store_enqueue_work(s, store_rkey_work, 0, store_rkey_done, j);
+		return;
+	}
+	store_rkey_work(s, j);
+	store_rkey_done(j);
 }
 
 /* Records a request to cancel a run another process executes: at once

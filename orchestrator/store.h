@@ -452,6 +452,28 @@ int	store_claim_runs(struct store *, const char *owner, int64_t until,
 /* The earliest due_at of a waiting run no process holds: *due, or 0 when
  * there is none. Read on the reader connection. */
 int	store_next_wake(struct store *, int64_t *due, struct orc_error *);
+/* The server's secret called name (the migration made it: the same for
+ * every process on the database), decoded into buf of exactly len bytes.
+ * Read on the reader connection. */
+int	store_secret(struct store *, const char *name, uint8_t *buf,
+	    size_t len, struct orc_error *);
+
+/* What answered a signal or callback sent with an Idempotency-Key. */
+struct request_key {
+	char		run_id[RUN_ID_LEN + 1];
+	char		body_sha[65];	/* of the request's body, hex */
+};
+
+/* Looks up the key of a request to target (its path) made since then:
+ * 1 and *out, 0 when none, -1. Read on the reader connection. */
+int	store_request_key_get(struct store *, const char *target,
+	    const char *key, int64_t since, struct request_key *out,
+	    struct orc_error *);
+/* Records the key once the changes submitted before it are written (by
+ * the commit thread, when the store has one; a failure is logged), and
+ * forgets the keys made before since. */
+void	store_request_key_put(struct store *, const char *target,
+	    const char *key, const struct request_key *, int64_t since);
 int	store_renew_leases(struct store *, const char *owner, int64_t until,
 	    struct orc_error *);
 

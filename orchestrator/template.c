@@ -63,11 +63,13 @@ template_has_expr(const char *s)
 	return s != NULL && strstr(s, "{{") != NULL;
 }
 
-/* Whether the root text (n bytes) is one of the four roots. */
+/* Whether the root text (n bytes) is one of the roots; "callback" is a
+ * step's that waits for one (template_check_at says where it may be). */
 static int
 template_root_known(const char *s, size_t n)
 {
-	static const char *roots[] = { "input", "trigger", "steps", "run" };
+	static const char *roots[] = { "input", "trigger", "steps", "run",
+	    "callback" };
 	size_t i;
 
 	for (i = 0; i < sizeof roots / sizeof roots[0]; i++)
@@ -183,7 +185,8 @@ template_step_known(const json_t *names, const char *s, size_t n)
 /* Checks every expression of one string; returns the number of problems. */
 static int
 template_check_string(const char *s, const char *path,
-    const json_t *step_names, template_report_fn report, void *arg)
+    const json_t *step_names, int callback, template_report_fn report,
+    void *arg)
 {
 	struct template_expr e;
 	const char *open, *close, *name;
@@ -204,6 +207,11 @@ template_check_string(const char *s, const char *path,
 			free(msg);
 			problems++;
 		} else {
+			if (!callback && template_root_is(&e, "callback")) {
+				report(arg, path, "{{callback...}} is for a "
+				    "step with \"wait_for_callback\": true");
+				problems++;
+			}
 			if (json_is_array(step_names) &&
 			    template_root_is(&e, "steps") && e.nparts > 0) {
 				name = e.text + e.parts[0].start;
@@ -228,7 +236,8 @@ template_check_string(const char *s, const char *path,
 /* Walks value at path and checks every string in it. */
 static int
 template_check_at(const json_t *value, const char *path,
-    const json_t *step_names, template_report_fn report, void *arg)
+    const json_t *step_names, int callback, template_report_fn report,
+    void *arg)
 {
 	const json_t *v;
 	const char *key;
@@ -240,13 +249,14 @@ template_check_at(const json_t *value, const char *path,
 	switch (json_typeof(value)) {
 	case JSON_STRING:
 		problems = template_check_string(json_string_value(value),
-		    *path == '\0' ? "(root)" : path, step_names, report, arg);
+		    *path == '\0' ? "(root)" : path, step_names, callback,
+		    report, arg);
 		break;
 	case JSON_OBJECT:
 		json_object_foreach((json_t *)value, key, v) {
 			sub = jsonpos_path_key(path, key);
 			problems += template_check_at(v, sub, step_names,
-			    report, arg);
+			    callback, report, arg);
 			free(sub);
 		}
 		break;
@@ -254,7 +264,7 @@ template_check_at(const json_t *value, const char *path,
 		json_array_foreach(value, i, v) {
 			sub = jsonpos_path_index(path, i);
 			problems += template_check_at(v, sub, step_names,
-			    report, arg);
+			    callback, report, arg);
 			free(sub);
 		}
 		break;
@@ -269,9 +279,18 @@ int
 template_check(const json_t *value, const json_t *step_names,
     template_report_fn report, void *arg)
 {
+	return template_check_callback(value, step_names, 0, report, arg);
+}
+
+/* template_check, {{callback...}} allowed when callback is set. */
+int
+template_check_callback(const json_t *value, const json_t *step_names,
+    int callback, template_report_fn report, void *arg)
+{
 	if (value == NULL || report == NULL)
 		return 0;
-	return template_check_at(value, "", step_names, report, arg);
+	return template_check_at(value, "", step_names, callback, report,
+	    arg);
 }
 
 /* What kind of container a value is, for "is a string, not an object". */

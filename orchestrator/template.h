@@ -21,6 +21,10 @@ typedef void (*template_report_fn)(void *arg, const char *path,
     const char *message);
 int	template_check(const json_t *value, const json_t *step_names,
 	    template_report_fn, void *arg);
+/* template_check for a step's "with": {{callback.url}} and
+ * {{callback.token}} are allowed when the step waits for a callback. */
+int	template_check_callback(const json_t *value, const json_t *step_names,
+	    int callback, template_report_fn, void *arg);
 
 /* Renders value against ctx, an object with the roots as keys. Returns a
  * new reference; NULL with err when an expression names nothing. The

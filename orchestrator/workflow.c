@@ -40,6 +40,7 @@ struct workflow_step {
 	int64_t			 timeout_ms;	/* defaults applied */
 	const char		*next;		/* "next", or NULL */
 	int			 end;		/* "end": true */
+	int			 callback;	/* "wait_for_callback": true */
 };
 
 struct workflow {
@@ -120,7 +121,7 @@ static const char *const wf_root_keys[] = {
 };
 static const char *const wf_step_keys[] = {
 	"name", "uses", "with", "retry", "timeout_ms", "script", "memory_mb",
-	"instructions", "next", "end", NULL
+	"instructions", "next", "end", "wait_for_callback", NULL
 };
 static const char *const wf_retry_keys[] = {
 	"max_attempts", "backoff_ms", "backoff_max_ms", "jitter", NULL
@@ -422,16 +423,26 @@ wf_template_report(void *arg, const char *path, const char *message)
 	free(full);
 }
 
-/* Checks the templates inside value, which is at path. */
+/* Checks the templates of a step's "with", of one that waits for a
+ * callback (callback set) or not. */
 static void
-wf_check_templates(struct wf_check *ck, const json_t *value,
-    const char *path)
+wf_check_step_templates(struct wf_check *ck, const json_t *value,
+    const char *path, int callback)
 {
 	struct wf_template_arg ta;
 
 	ta.ck = ck;
 	ta.base = path;
-	template_check(value, ck->step_names, wf_template_report, &ta);
+	template_check_callback(value, ck->step_names, callback,
+	    wf_template_report, &ta);
+}
+
+/* Checks the templates inside value, which is at path. */
+static void
+wf_check_templates(struct wf_check *ck, const json_t *value,
+    const char *path)
+{
+	wf_check_step_templates(ck, value, path, 0);
 }
 
 /* Reads a string member that may hold templates, and checks them. */
@@ -907,6 +918,31 @@ wf_check_next(struct wf_check *ck, json_t *step, const char *path,
 	free(kp);
 }
 
+/* Checks "wait_for_callback": a step of the run's own path whose type
+ * does not suspend the run by itself. */
+static void
+wf_check_callback(struct wf_check *ck, json_t *step, const char *path,
+    int handler, struct workflow_step *out)
+{
+	json_t *v = json_object_get(step, "wait_for_callback");
+	char *kp;
+
+	if (v == NULL)
+		return;
+	kp = jsonpos_path_key(path, "wait_for_callback");
+	out->callback = json_is_true(v);
+	if (!json_is_boolean(v))
+		wf_error(ck, kp, "expected true or false");
+	else if (out->callback && handler)
+		wf_error(ck, kp, "the failure handler cannot wait for a "
+		    "callback");
+	else if (out->callback && out->entry != NULL &&
+	    out->entry->due != STEP_DUE_NONE)
+		wf_error(ck, kp, "a %s step waits by itself: it takes no "
+		    "\"wait_for_callback\"", out->uses);
+	free(kp);
+}
+
 /*
  * Checks one step at path and fills out. The failure handler (handler
  * set) has no "name" of its own.
@@ -962,7 +998,8 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 			out->with = with;
 			if (out->entry != NULL)
 				wf_check_with_keys(ck, out->entry, with, wp);
-			wf_check_templates(ck, with, wp);
+			wf_check_step_templates(ck, with, wp, json_is_true(
+			    json_object_get(step, "wait_for_callback")));
 		}
 		if (out->entry != NULL && out->entry->check != NULL) {
 			checker.ck = ck;
@@ -987,6 +1024,7 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 	    uses != NULL && strcmp(uses, "lua") == 0);
 	wf_check_next(ck, step, path, handler, checker.targets > 0 ? uses :
 	    NULL, out);
+	wf_check_callback(ck, step, path, handler, out);
 }
 
 /* Reports a problem a step's check function found. */
@@ -1594,6 +1632,13 @@ int
 workflow_step_ends(const struct workflow_step *step)
 {
 	return step->end;
+}
+
+/* Whether the step has "wait_for_callback": true. */
+int
+workflow_step_callback(const struct workflow_step *step)
+{
+	return step->callback;
 }
 
 /* Orders file names for qsort. */

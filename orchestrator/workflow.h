@@ -82,6 +82,8 @@ int64_t		 workflow_step_timeout_ms(const struct workflow_step *);
  * or the end of the run when it "ends". */
 const char	*workflow_step_next(const struct workflow_step *);
 int		 workflow_step_ends(const struct workflow_step *);
+/* Whether the step's success makes the run wait for a callback. */
+int		 workflow_step_callback(const struct workflow_step *);
 
 /* Loads every *.json in a folder; a bad file is reported in diag and
  * skipped. Returns the count loaded, or -1 when the folder is unreadable.

@@ -8,6 +8,9 @@
 #   "listening on" line, bounded. It sets SVC_PID, SVC_PORT, SVC_URL.
 # - svc_stop stops it; it is killed when the test exits anyway.
 # - svc_control JSON changes its failure settings at run time.
+# - svc_job_callback RUN [ATTEMPT] prints the callback_url of the latest
+#   job (or of that attempt's) the service got from RUN: jobs that carry
+#   "result": {"run": "{{run.id}}", "attempt": "{{run.attempt}}"}.
 # - svc_copy_example NAME DIR copies workflows/NAME.json, the scripts of
 #   the folder and inputs/NAME.json into DIR (and DIR/inputs) with the
 #   example's address of the service, 127.0.0.1:9100, replaced by
@@ -70,6 +73,25 @@ svc_stop() {
 svc_control() {
 	curl -s --max-time 5 -X POST --data "$1" "$SVC_URL/_control" \
 	    >/dev/null
+}
+
+# svc_job_callback RUN [ATTEMPT]: see above; fails when there is none.
+svc_job_callback() {
+	python3 - "$SVC_RECORD" "$1" "${2:-0}" <<'PY'
+import json, sys
+rec, run, attempt = sys.argv[1], sys.argv[2], int(sys.argv[3])
+url = None
+for line in open(rec):
+    d = json.loads(line)
+    if d["path"] != "/jobs":
+        continue
+    r = json.loads(d["body"])["result"]
+    if r["run"] == run and attempt in (0, r["attempt"]):
+        url = json.loads(d["body"])["callback_url"]
+if url is None:
+    sys.exit("the service got no job from run %s" % run)
+print(url)
+PY
 }
 
 # svc_copy_example NAME DIR: see above.

@@ -304,7 +304,7 @@ test_store_migrate(void)
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 8);
+	CHECK(query_int("PRAGMA user_version") == 9);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'index' AND name = 'runs_cron_key'") == 1);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -326,10 +326,10 @@ test_store_migrate(void)
 	REQUIRE(s != NULL);
 	store_close(s);
 
-	REQUIRE(exec_sql(DB, "PRAGMA user_version = 9") == 0);
+	REQUIRE(exec_sql(DB, "PRAGMA user_version = 10") == 0);
 	s = store_open(DB, 0, NULL, &err);
 	CHECK(s == NULL);
-	CHECK_CONTAINS(err.message, "s.db: schema version 9 is newer");
+	CHECK_CONTAINS(err.message, "s.db: schema version 10 is newer");
 	store_close(s);
 }
 
@@ -2878,6 +2878,65 @@ test_store_change_of_purged_run(void)
 	TEST_RUN(fn);							\
 } while (0)
 
+/* The callback secret: 32 bytes made by the migration, the same on every
+ * open, and not all zero. */
+static void
+test_store_secret(void)
+{
+	struct orc_error err;
+	struct store *s;
+	uint8_t a[32], b[32], zero[32];
+
+	memset(zero, 0, sizeof zero);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	CHECK(store_secret(s, "callback", a, sizeof a, &err) == 0);
+	CHECK(memcmp(a, zero, sizeof a) != 0);
+	CHECK(store_secret(s, "none", b, sizeof b, &err) == -1);
+	CHECK_CONTAINS(err.message, "the secret \"none\" is missing");
+	store_close(s);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	CHECK(store_secret(s, "callback", b, sizeof b, &err) == 0);
+	CHECK(memcmp(a, b, sizeof a) == 0);
+	store_close(s);
+}
+
+/* Request keys: found by path and key within the time asked, replaced by
+ * a later put, forgotten once older than a put's since. */
+static void
+test_store_request_keys(void)
+{
+	struct request_key rk, got;
+	struct orc_error err;
+	struct store *s;
+	int64_t now = orc_now_ms();
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	CHECK(store_request_key_get(s, "/a", "k", 0, &got, &err) == 0);
+	memset(&rk, 0, sizeof rk);
+	snprintf(rk.run_id, sizeof rk.run_id, "R0000000000000000000000001");
+	memset(rk.body_sha, 'a', 64);
+	store_request_key_put(s, "/a", "k", &rk, now - 1000);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(store_request_key_get(s, "/a", "k", now - 1000, &got,
+	    &err) == 1);
+	CHECK_STR(got.run_id, rk.run_id);
+	CHECK_STR(got.body_sha, rk.body_sha);
+	CHECK(store_request_key_get(s, "/b", "k", 0, &got, &err) == 0);
+	CHECK(store_request_key_get(s, "/a", "j", 0, &got, &err) == 0);
+	/* Asked for keys made later than it: none. */
+	CHECK(store_request_key_get(s, "/a", "k", now + 60000, &got,
+	    &err) == 0);
+	/* A put whose since is past the first key's time forgets it. */
+	store_request_key_put(s, "/c", "k", &rk, now + 60000);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(store_request_key_get(s, "/a", "k", 0, &got, &err) == 0);
+	CHECK(store_request_key_get(s, "/c", "k", 0, &got, &err) == 1);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -2928,6 +2987,8 @@ main(void)
 	RUN(test_store_purge_vacuum);
 #endif
 	RUN(test_store_unique_cron_key);
+	RUN(test_store_secret);
+	RUN(test_store_request_keys);
 #ifdef TEST_STORE_PG
 	RUN(test_store_pg_fencing);
 	RUN(test_store_pg_concurrent_migrate);

@@ -497,6 +497,41 @@ test_workflow_single_problems(void)
 	    "t.json:1:71: unknown key \"a.b\" in steps[0].with"));
 }
 
+/* "wait_for_callback": read, and refused where it cannot work. */
+static void
+test_workflow_callback(void)
+{
+	const char *ok = "{\"name\": \"x\", \"steps\": [{\"name\": \"a\", "
+	    "\"uses\": \"json.encode\", \"wait_for_callback\": true}, "
+	    "{\"name\": \"b\", \"uses\": \"json.encode\"}]}";
+	struct diag *d = diag_create();
+	struct workflow *wf;
+
+	wf = workflow_load_text(ok, strlen(ok), "t.json", d);
+	REQUIRE(wf != NULL);
+	CHECK(workflow_step_callback(workflow_step_at(wf, 0)));
+	CHECK(!workflow_step_callback(workflow_step_at(wf, 1)));
+	workflow_unref(wf);
+	diag_free(d);
+	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
+	    "\"a\", \"uses\": \"json.encode\", \"wait_for_callback\": 1}]}",
+	    "t.json:1:62: steps[0].wait_for_callback: expected true or "
+	    "false"));
+	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
+	    "\"a\", \"uses\": \"json.encode\", \"with\": {\"pretty\": "
+	    "\"{{callback.url}}\"}}]}", "steps[0].with.pretty: "
+	    "{{callback...}} is for a step with \"wait_for_callback\": true"));
+	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
+	    "\"a\", \"uses\": \"wait.signal\", \"wait_for_callback\": "
+	    "true}]}", "steps[0].wait_for_callback: a wait.signal step "
+	    "waits by itself: it takes no \"wait_for_callback\""));
+	CHECK(one_problem("{\"name\": \"x\", \"steps\": [{\"name\": "
+	    "\"a\", \"uses\": \"json.encode\"}], \"on_failure\": "
+	    "{\"uses\": \"json.encode\", \"wait_for_callback\": true}}",
+	    "on_failure.wait_for_callback: the failure handler cannot wait "
+	    "for a callback"));
+}
+
 /* Where steps go: "next", "end", a choice's rules; a loop with a way
  * out (a rule, a lua step that chooses as it runs) loads. */
 static void
@@ -841,6 +876,7 @@ main(void)
 	TEST_RUN(test_workflow_retention);
 	TEST_RUN(test_workflow_single_problems);
 	TEST_RUN(test_workflow_branching);
+	TEST_RUN(test_workflow_callback);
 	TEST_RUN(test_workflow_branching_problems);
 	TEST_RUN(test_workflow_any_keys);
 	TEST_RUN(test_workflow_dir);
