@@ -126,6 +126,41 @@ took=$(field "$far" 'd["finished_at"] - d["created_at"]')
 expect_true "at its time too ($took ms)" \
     test "$took" -ge 11500 -a "$took" -lt 14000
 
+# A cancelled waiting run is redriven: it waits again, and takes a signal.
+expect_exit 0 orch retry "$gone" --url "$URL"
+expect_true "the redriven run waits again" wait_eq 10 waiting state "$gone"
+req POST "/runs/$gone/signals/ask" "${J[@]}" -d '{"again": true}'
+expect_code "its signal" 200
+expect_true "it succeeds" wait_eq 10 succeeded state "$gone"
+
+# A reload (SIGHUP) that changes the workflow leaves a waiting run on the
+# definition it started with.
+id6=$(trigger approve '{"order": 13}')
+expect_true "a run waits before the reload" wait_eq 10 waiting state "$id6"
+sed 's/"name": "done", "uses": "json.encode"/"name": "done2", "uses": "json.encode"/' \
+    "$WF/approve.json" >"$T/approve2.json" && mv "$T/approve2.json" "$WF/approve.json"
+kill -HUP "$SERVE_PID"
+expect_true "the reload is done" wait_eq 10 1 \
+    grep -c 'orchestrator: reloaded' "$SERVE_LOG"
+req POST "/runs/$id6/signals/ask" "${J[@]}" -d '{}'
+expect_code "its signal after the reload" 200
+expect_true "it succeeds" wait_eq 10 succeeded state "$id6"
+expect_eq "on its own definition (step done, not done2)" done \
+    "$(field "$id6" 'd["steps"][-1]["name"]')"
+
+# With an API token, a signal needs it, as the rest of the API does.
+serve_stop
+API_TOKEN=sekret ORCH_API_TOKEN=sekret serve_start || finish
+id7=$(API_TOKEN=sekret trigger approve '{"order": 14}')
+expect_true "a run waits" wait_eq 10 waiting state "$id7"
+NOAUTH=1 req POST "/runs/$id7/signals/ask" "${J[@]}" -d '{}'
+expect_code "a signal without the API token" 401
+expect_eq "it changed nothing" waiting "$(state "$id7")"
+API_TOKEN=sekret req POST "/runs/$id7/signals/ask" "${J[@]}" -d '{}'
+expect_code "a signal with it" 200
+serve_stop
+serve_start --log-level info || finish
+
 # orchestrator run of a run that starts a long wait: it says so, exit 0.
 sed 's/"timeout_ms": 60000/"timeout_ms": 30000/' "$WF/approve.json" \
     >"$T/approve-run.json"
