@@ -54,7 +54,6 @@ struct serve {
 	struct workflow		**wfs;
 	size_t			 nwfs;
 	struct event		*sig_term, *sig_int, *sig_hup, *drain_ev;
-	struct event		*claim_ev;	/* dead nodes' runs */
 	struct event		*target_ev;	/* the database file there? */
 	int			 target_lost;
 	struct retention	*retention;	/* deletes old runs */
@@ -291,8 +290,6 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	    (long long)sv->grace_ms);
 	http_drain(sv->http);
 	sched_stop(sv->sched);
-	if (sv->claim_ev != NULL)
-		event_del(sv->claim_ev);
 	engine_pause(sv->engine);
 	sv->drain_until = orc_mono_ms() + sv->grace_ms;
 	sv->drain_ev = event_new(sv->base, -1, EV_PERSIST, serve_drain_cb, sv);
@@ -356,8 +353,6 @@ serve_close(struct serve *sv)
 {
 	if (sv->drain_ev != NULL)
 		event_free(sv->drain_ev);
-	if (sv->claim_ev != NULL)
-		event_free(sv->claim_ev);
 	if (sv->target_ev != NULL)
 		event_free(sv->target_ev);
 	if (sv->sig_term != NULL) {
@@ -387,34 +382,6 @@ serve_resume(struct serve *sv)
 		log_error("%s: %s", __func__, err.message);
 	else if (n > 0)
 		log_info("%s: resumed %d unfinished runs", __func__, n);
-}
-
-/* Periodically: takes over the runs of processes that died meanwhile
- * (other nodes on a shared database, whose leases expired). */
-static void
-serve_claim_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct serve		*sv = arg;
-
-	if (sv->drain_ev != NULL)
-		return;
-	engine_claim_async(sv->engine);
-}
-
-/* Starts the periodic claim: every half lease, so that a dead node's runs
- * wait at most about one lease and a half. */
-static void
-serve_claim_start(struct serve *sv)
-{
-	int64_t		 lease = engine_lease_ms(sv->engine);
-	struct timeval	 tv;
-
-	tv.tv_sec = (time_t)(lease / 2000);
-	tv.tv_usec = (suseconds_t)(lease / 2 % 1000) * 1000;
-	sv->claim_ev = event_new(sv->base, -1, EV_PERSIST, serve_claim_cb, sv);
-	if (sv->claim_ev == NULL)
-		fatal("%s: event_new failed", __func__);
-	event_add(sv->claim_ev, &tv);
 }
 
 /* jemalloc's control, when the daemon is linked with it: weak, so that
@@ -558,7 +525,7 @@ cli_serve(int argc, char **argv)
 	serve_resume(&sv);
 	/* Runs that wait in the store alone are taken back when due. */
 	engine_wake_start(sv.engine);
-	serve_claim_start(&sv);
+	engine_claim_start(sv.engine);
 	serve_target_start(&sv);
 	/* After the resume: overlap sees the runs taken over. */
 	sched_set_workflows(sv.sched, sv.wfs, sv.nwfs);

@@ -138,6 +138,7 @@ struct engine {
 	int			 keep_waiting;	/* waiting runs stay in memory */
 	struct event		*wake_ev;	/* takes due sleepers back */
 	int64_t			 wake_at;	/* when it fires, or 0 */
+	struct event		*claim_ev;	/* dead nodes' runs */
 };
 
 /* A run waiting for a signal or a time longer than this leaves memory. */
