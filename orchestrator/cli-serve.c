@@ -38,7 +38,7 @@
 
 struct serve {
 	struct cli_opts		 co;
-	struct orc_config	 conf;		/* the environment's */
+	const struct orc_config	*conf;		/* the environment's */
 	const char		*listen;
 	int			 access_log;
 	int64_t			 grace_ms;
@@ -57,7 +57,6 @@ struct serve {
 	struct event		*target_ev;	/* the database file there? */
 	int			 target_lost;
 	struct retention	*retention;	/* deletes old runs */
-	int64_t			 retention_ms;	/* ORCH_RETENTION */
 	int64_t			 drain_until;
 	int			 flushed;	/* the drain committed all */
 	int64_t			 spans_until;	/* the drain sends spans */
@@ -81,7 +80,7 @@ serve_number(const char *name, const char *arg, long long *out)
 	return 0;
 }
 
-/* Sets the bound on request bytes held from an option or variable. */
+/* Sets the bound on request bytes held from --max-inflight-bytes. */
 static int
 serve_inflight(const char *name, const char *arg, struct serve *sv)
 {
@@ -89,9 +88,9 @@ serve_inflight(const char *name, const char *arg, struct serve *sv)
 
 	if (serve_number(name, arg, &n) != 0)
 		return -1;
-	if (n < 65536) {
-		cli_usage_error("serve", "%s: expected at least 65536 bytes, "
-		    "not \"%s\"", name, arg);
+	if (n < CONF_INFLIGHT_MIN) {
+		cli_usage_error("serve", "%s: expected at least %d bytes, "
+		    "not \"%s\"", name, CONF_INFLIGHT_MIN, arg);
 		return -1;
 	}
 	sv->max_inflight = (size_t)n;
@@ -311,15 +310,15 @@ serve_open(struct serve *sv, struct orc_error *err)
 	ec.max_queue = sv->max_queue;
 	ec.workers = cli_workers(sv->co.workers);
 	ec.loop_lag = 1;
-	ec.otlp_endpoint = sv->conf.otlp_endpoint;
-	ec.conf = &sv->conf;
+	ec.otlp_endpoint = sv->conf->otlp_endpoint;
+	ec.conf = sv->conf;
 	if (ec.workers == 0)
 		log_warn("%s: --workers 0: Lua runs on the event loop; a stuck "
 		    "script stops the whole daemon", __func__);
 	sv->engine = engine_create(sv->base, sv->store, &ec);
 	memset(&hc, 0, sizeof hc);
 	hc.listen = sv->listen;
-	hc.api_token = sv->conf.api_token;
+	hc.api_token = sv->conf->api_token;
 	hc.access_log = sv->access_log;
 	hc.max_body = sv->max_body;
 	hc.read_timeout_ms = sv->read_timeout_ms;
@@ -328,9 +327,10 @@ serve_open(struct serve *sv, struct orc_error *err)
 	    err)) == NULL)
 		return -1;
 	http_set_workflows(sv->http, sv->wfs, sv->nwfs);
-	sv->sched = sched_create(sv->base, sv->engine, sv->store);
+	sv->sched = sched_create(sv->base, sv->engine, sv->store,
+	    sv->conf->test_clock);
 	sv->retention = retention_create(sv->base, sv->store,
-	    sv->retention_ms);
+	    sv->conf->retention_ms);
 	return 0;
 }
 
@@ -490,25 +490,19 @@ cli_serve(int argc, char **argv)
 	};
 	struct serve sv;
 	struct orc_error err;
-	const char *env;
 	int i, n;
 
 	memset(&sv, 0, sizeof sv);
-	if (conf_load(&sv.conf, &err) != 0)
-		return cli_fail("serve", "%s", err.message);
-	sv.listen = sv.conf.listen;
+	sv.conf = cli_conf();
+	sv.listen = sv.conf->listen;
+	sv.max_inflight = sv.conf->max_inflight;
 	sv.access_log = 1;
 	sv.grace_ms = 10000;
-	if ((env = getenv("ORCH_MAX_INFLIGHT_BYTES")) != NULL && *env != '\0' &&
-	    serve_inflight("ORCH_MAX_INFLIGHT_BYTES", env, &sv) != 0)
-		return CLI_USAGE;
 	if ((i = cli_parse("serve", argc, argv, opts, serve_opt, &sv,
 	    &sv.co)) < 0)
 		return CLI_USAGE;
 	if (i != argc)
 		return cli_usage_error("serve", "unexpected \"%s\"", argv[i]);
-	if (retention_default(&sv.retention_ms, &err) != 0)
-		return cli_fail("serve", "%s", err.message);
 	if ((n = serve_load(cli_workflows(sv.co.workflows), &sv.wfs,
 	    NULL)) < 0)
 		return cli_fail("serve", "%s: cannot read the workflow folder",

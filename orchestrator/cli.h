@@ -14,6 +14,7 @@
 #include "orchestrator.h"
 
 struct event_base;
+struct orc_config;
 struct store;
 
 /* Exit codes: SPEC section 5. */
@@ -63,7 +64,15 @@ int	cli_parse(const char *cmd, int argc, char **argv,
  * const char ** that receives the value. */
 int	cli_opt_string(int, const char *, void *);
 
-/* Defaults from the environment: ORCH_DB, ORCH_WORKFLOWS, ORCH_BUCKETS. */
+/* Reads the environment's settings (conf.h) once, before the command
+ * runs, and hands the API token to client.c; -1 after printing the
+ * error, which names the variable. */
+int	cli_conf_load(const char *cmd);
+/* The settings cli_conf_load read (the defaults before it). */
+const struct orc_config *cli_conf(void);
+
+/* The option, else the environment's ORCH_DB, ORCH_WORKFLOWS and
+ * ORCH_BUCKETS, else the default. */
 const char *cli_db(const char *opt);
 const char *cli_workflows(const char *opt);
 const char *cli_buckets(const char *opt);

@@ -99,6 +99,18 @@ engine_renew_cb(evutil_socket_t fd, short what, void *arg)
 	    e->lease_ms);
 }
 
+/* The steps' HTTP client, as the configuration says. */
+static struct fetch *
+engine_fetch_create(struct event_base *base, const struct orc_config *conf)
+{
+	struct fetch_config fc;
+
+	memset(&fc, 0, sizeof fc);
+	fc.buffer_max = conf->fetch_buffer;
+	fc.no_thread = !conf->fetch_thread;
+	return fetch_create(base, &fc);
+}
+
 struct engine *
 engine_create(struct event_base *base, struct store *store,
     const struct engine_config *cfg)
@@ -123,8 +135,8 @@ engine_create(struct event_base *base, struct store *store,
 	host[sizeof host - 1] = '\0';
 	e->owner = xasprintf("%s:%ld:%04x", host, (long)getpid(),
 	    (unsigned)orc_random(0x10000));
-	e->fetch = fetch_create(base);
-	e->pool = pool_create(base, 0);
+	e->fetch = engine_fetch_create(base, conf);
+	e->pool = pool_create(base, conf->io_threads);
 	if (cfg->replay != NULL)
 		e->replay = json_incref((json_t *)cfg->replay);
 	/* Replaying, a script's ctx.fetch finds no client: refused. */
