@@ -302,7 +302,7 @@ serve_open(struct serve *sv, struct orc_error *err)
 	struct engine_config ec;
 	struct http_config hc;
 
-	if ((sv->store = store_open(cli_db(sv->co.db), STORE_SERVE, sv->base,
+	if ((sv->store = cli_store_open(cli_db(sv->co.db), STORE_SERVE, sv->base,
 	    err)) == NULL)
 		return -1;
 	memset(&ec, 0, sizeof ec);

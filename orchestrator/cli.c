@@ -539,11 +539,18 @@ cli_db_exists(const char *db, struct orc_error *err)
 }
 
 struct store *
+cli_store_open(const char *db, unsigned flags, struct event_base *base,
+    struct orc_error *err)
+{
+	return store_open_with(db, flags, base, &cli_conf()->store, err);
+}
+
+struct store *
 cli_store_read(const char *db, struct orc_error *err)
 {
 	if (cli_db_exists(db, err) != 0)
 		return NULL;
-	return store_open(db, STORE_READONLY, NULL, err);
+	return cli_store_open(db, STORE_READONLY, NULL, err);
 }
 
 char *
@@ -620,7 +627,7 @@ cli_engine_open_replay(struct cli_engine *ce, const char *db,
 	memset(ce, 0, sizeof *ce);
 	signal(SIGPIPE, SIG_IGN);
 	ce->base = loop_base_new();
-	if ((ce->store = store_open(db, 0, ce->base, err)) == NULL) {
+	if ((ce->store = cli_store_open(db, 0, ce->base, err)) == NULL) {
 		event_base_free(ce->base);
 		return -1;
 	}

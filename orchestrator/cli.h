@@ -85,6 +85,9 @@ int	cli_workers(const char *opt);
 /* -1 and err, saying how to get one, when db names a SQLite file that
  * does not exist (a read must not create it); else 0. */
 int	cli_db_exists(const char *db, struct orc_error *);
+/* store_open with the environment's store settings (cli_conf). */
+struct store *cli_store_open(const char *db, unsigned flags,
+		    struct event_base *, struct orc_error *);
 /* The database, read-only, after cli_db_exists(). */
 struct store *cli_store_read(const char *db, struct orc_error *);
 /* A run id as typed, made upper case in place: ids are ULIDs, whose

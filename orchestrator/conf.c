@@ -8,11 +8,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf.h"
 #include "fetch.h"
 #include "pool.h"
-#include "store.h"
 #include "worker.h"
 
 /* The defaults. */
@@ -31,6 +31,7 @@ conf_defaults(struct orc_config *c)
 	c->workers = -1;
 	c->fetch_thread = 1;
 	c->worker_nice = -1;
+	store_config_defaults(&c->store);
 }
 
 /* A variable's value, NULL when unset or empty. */
@@ -170,13 +171,54 @@ conf_steps(struct orc_config *c, struct orc_error *err)
 	return 0;
 }
 
+/* ORCH_SYNCHRONOUS: FULL, NORMAL or OFF, in any case. */
+static int
+conf_sync(enum store_sync *out, struct orc_error *err)
+{
+	static const char *const names[] = { "FULL", "NORMAL", "OFF" };
+	const char *v = conf_string("ORCH_SYNCHRONOUS");
+	size_t i;
+
+	if (v == NULL)
+		return 0;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcasecmp(v, names[i]) == 0) {
+			*out = (enum store_sync)i;
+			return 0;
+		}
+	orc_error_set(err, ORC_EINVAL, "ORCH_SYNCHRONOUS \"%s\" is not "
+	    "FULL, NORMAL or OFF", v);
+	return -1;
+}
+
+/* The store's settings. */
+static int
+conf_store(struct store_config *s, struct orc_error *err)
+{
+	long long busy = s->busy_ms, blob = 0;
+	int wal = 1, thread = 1;
+
+	if (conf_int("ORCH_BUSY_TIMEOUT_MS", 0, 3600000, &busy, err) != 0 ||
+	    conf_sync(&s->sync, err) != 0 ||
+	    conf_bool("ORCH_WAL_BUFFER", &wal, err) != 0 ||
+	    conf_bool("ORCH_COMMIT_THREAD", &thread, err) != 0 ||
+	    conf_int("ORCH_BLOB_BYTES", 1, LLONG_MAX, &blob, err) != 0)
+		return -1;
+	s->busy_ms = (int)busy;
+	s->no_wal_buffer = !wal;
+	s->no_commit_thread = !thread;
+	s->blob_bytes = (size_t)blob;
+	s->blob_dir = conf_string("ORCH_BLOB_DIR");
+	return 0;
+}
+
 /* Reads and checks the environment. */
 int
 conf_load(struct orc_config *c, struct orc_error *err)
 {
 	conf_defaults(c);
 	if (conf_serve(c, err) != 0 || conf_cli(c, err) != 0 ||
-	    conf_steps(c, err) != 0)
+	    conf_steps(c, err) != 0 || conf_store(&c->store, err) != 0)
 		return -1;
 	return 0;
 }

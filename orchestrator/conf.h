@@ -6,8 +6,9 @@
  * a message naming the variable instead of being ignored.
  *
  * Not configuration, and read where used: HOME, TMPDIR, TZDIR, LANG, the
- * dashboard's TERM, NO_COLOR and COLUMNS, the secrets a step's "env" or a
- * webhook's secret_env names, and the environment a worker hands to Lua.
+ * dashboard's TERM, NO_COLOR, LINES and COLUMNS, the secrets a step's
+ * "env", a bucket's or a webhook's secret_env names, and the environment
+ * a worker hands to Lua.
  */
 #ifndef CONF_H
 #define CONF_H
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include "orchestrator.h"
+#include "store.h"
 
 #define CONF_LISTEN_DEFAULT		"127.0.0.1:8080"
 #define CONF_LEASE_MS_DEFAULT		30000
@@ -57,6 +59,9 @@ struct orc_config {
 	/* the worker processes' sandbox */
 	int		 worker_nice;	/* ORCH_WORKER_NICE, -1: sandbox's */
 	int64_t		 worker_memory_mb; /* ORCH_WORKER_MEMORY_MB, 0: its */
+	/* the store: ORCH_BUSY_TIMEOUT_MS, ORCH_SYNCHRONOUS, ORCH_WAL_BUFFER,
+	 * ORCH_COMMIT_THREAD, ORCH_BLOB_BYTES, ORCH_BLOB_DIR */
+	struct store_config store;
 };
 
 /* Fills in the defaults alone, the environment unread. */

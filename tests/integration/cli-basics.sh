@@ -192,6 +192,9 @@ expect_eq "runs names a bad ORCH_FETCH_THREAD" \
 expect_exit 1 env ORCH_WORKER_NICE=20 "$ORCH_BIN" serve --db "$DB"
 expect_contains "serve names a bad ORCH_WORKER_NICE" "$(err)" \
     'ORCH_WORKER_NICE "20" is not a number from 0 to 19'
+expect_exit 1 env ORCH_SYNCHRONOUS=sometimes "$ORCH_BIN" prune --db "$DB"
+expect_eq "prune names a bad ORCH_SYNCHRONOUS" "orchestrator prune: \
+ORCH_SYNCHRONOUS \"sometimes\" is not FULL, NORMAL or OFF" "$(err)"
 expect_exit 0 env ORCH_WORKERS=99 "$ORCH_BIN" runs --help
 # The database from ORCH_DB when --db is not given.
 expect_exit 0 env ORCH_DB="$DB" "$ORCH_BIN" runs --json

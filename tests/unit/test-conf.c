@@ -21,7 +21,8 @@ static const char *const conf_vars[] = {
 	"ORCH_WORKFLOWS", "ORCH_BUCKETS", "ORCH_URL", "ORCH_LOG_LEVEL",
 	"ORCH_WORKERS", "ORCH_IO_THREADS", "ORCH_FETCH_BUFFER_BYTES",
 	"ORCH_FETCH_THREAD", "ORCH_WORKER_NICE", "ORCH_WORKER_MEMORY_MB",
-	NULL
+	"ORCH_BUSY_TIMEOUT_MS", "ORCH_SYNCHRONOUS", "ORCH_WAL_BUFFER",
+	"ORCH_COMMIT_THREAD", "ORCH_BLOB_BYTES", "ORCH_BLOB_DIR", NULL
 };
 
 /* Unsets every variable conf_load reads. */
@@ -80,6 +81,11 @@ test_conf_defaults(void)
 	CHECK(c.fetch_thread == 1);
 	CHECK(c.worker_nice == -1);
 	CHECK(c.worker_memory_mb == 0);
+	CHECK(c.store.busy_ms == -1);
+	CHECK(c.store.sync == STORE_SYNC_FULL);
+	CHECK(!c.store.no_wal_buffer && !c.store.no_commit_thread);
+	CHECK(c.store.blob_bytes == 0);
+	CHECK(c.store.blob_dir == NULL);
 }
 
 /* Set values are taken; empty ones count as unset. */
@@ -117,7 +123,10 @@ test_conf_module_values(void)
 		{ "ORCH_IO_THREADS", "64" },
 		{ "ORCH_FETCH_BUFFER_BYTES", "100000" },
 		{ "ORCH_FETCH_THREAD", "0" }, { "ORCH_WORKER_NICE", "0" },
-		{ "ORCH_WORKER_MEMORY_MB", "512" }
+		{ "ORCH_WORKER_MEMORY_MB", "512" },
+		{ "ORCH_BUSY_TIMEOUT_MS", "0" }, { "ORCH_SYNCHRONOUS", "normal" },
+		{ "ORCH_WAL_BUFFER", "0" }, { "ORCH_COMMIT_THREAD", "0" },
+		{ "ORCH_BLOB_BYTES", "64" }, { "ORCH_BLOB_DIR", "/mnt/b" }
 	};
 	struct orc_config c;
 	struct orc_error err;
@@ -141,11 +150,18 @@ test_conf_module_values(void)
 	CHECK(c.fetch_thread == 0);
 	CHECK(c.worker_nice == 0);
 	CHECK(c.worker_memory_mb == 512);
+	CHECK(c.store.busy_ms == 0);
+	CHECK(c.store.sync == STORE_SYNC_NORMAL);
+	CHECK(c.store.no_wal_buffer && c.store.no_commit_thread);
+	CHECK(c.store.blob_bytes == 64);
+	CHECK_STR(c.store.blob_dir, "/mnt/b");
 	setenv("ORCH_RETENTION", "forever", 1);
 	setenv("ORCH_FETCH_THREAD", "1", 1);
+	setenv("ORCH_SYNCHRONOUS", "OFF", 1);
 	REQUIRE(conf_load(&c, &err) == 0);
 	CHECK(c.retention_ms == STORE_FOREVER);
 	CHECK(c.fetch_thread == 1);
+	CHECK(c.store.sync == STORE_SYNC_OFF);
 	conf_unset();
 }
 
@@ -163,6 +179,12 @@ test_conf_module_refused(void)
 	conf_refused("ORCH_FETCH_THREAD", "yes", "0 or 1");
 	conf_refused("ORCH_WORKER_NICE", "20", "a number from 0 to 19");
 	conf_refused("ORCH_WORKER_MEMORY_MB", "0", "a number from 1");
+	conf_refused("ORCH_BUSY_TIMEOUT_MS", "3600001", "a number from 0 to "
+	    "3600000");
+	conf_refused("ORCH_SYNCHRONOUS", "sometimes", "FULL, NORMAL or OFF");
+	conf_refused("ORCH_WAL_BUFFER", "off", "0 or 1");
+	conf_refused("ORCH_COMMIT_THREAD", "no", "0 or 1");
+	conf_refused("ORCH_BLOB_BYTES", "junk", "a number from 1");
 }
 
 /* A bad number fails, naming the variable and its value. */
