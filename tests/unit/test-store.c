@@ -52,6 +52,26 @@ db_msg(const char *what)
 	return buf;
 }
 
+/* DB opens with each synchronous setting but the default. */
+static void
+open_each_sync(void)
+{
+	static const enum store_sync syncs[] = {
+		STORE_SYNC_NORMAL, STORE_SYNC_OFF
+	};
+	struct orc_error err;
+	struct store *s;
+	size_t i;
+
+	for (i = 0; i < sizeof syncs / sizeof syncs[0]; i++) {
+		tsc.sync = syncs[i];
+		s = store_open_with(DB, 0, NULL, &tsc, &err);
+		CHECK(s != NULL);
+		store_close(s);
+	}
+	tsc.sync = STORE_SYNC_FULL;
+}
+
 /* Makes an id that sorts by n. */
 static void
 mkid(char out[RUN_ID_LEN + 1], int n)
@@ -2003,15 +2023,7 @@ test_store_memory_and_settings(void)
 	enum run_state		 st;
 	int			 i;
 
-	tsc.sync = STORE_SYNC_NORMAL;
-	s = store_open_with(DB, 0, NULL, &tsc, &err);
-	CHECK(s != NULL);
-	store_close(s);
-	tsc.sync = STORE_SYNC_OFF;
-	s = store_open_with(DB, 0, NULL, &tsc, &err);
-	CHECK(s != NULL);
-	store_close(s);
-	tsc.sync = STORE_SYNC_FULL;
+	open_each_sync();
 
 	/* Nothing listens on port 1. */
 	s = store_open("postgresql://orc:s3cret@127.0.0.1:1/x?password=s3cret",
@@ -2239,15 +2251,7 @@ test_store_memory_and_settings(void)
 	CHECK_STR(list(s, &l, "wf", RUN_QUEUED, 0, 0, NULL, NULL, 0), "1,");
 	store_close(s);
 
-	tsc.sync = STORE_SYNC_NORMAL;
-	s = store_open_with(DB, 0, NULL, &tsc, &err);
-	CHECK(s != NULL);
-	store_close(s);
-	tsc.sync = STORE_SYNC_OFF;
-	s = store_open_with(DB, 0, NULL, &tsc, &err);
-	CHECK(s != NULL);
-	store_close(s);
-	tsc.sync = STORE_SYNC_FULL;
+	open_each_sync();
 
 	for (i = 0; i < RUN_STATE_COUNT; i++) {
 		CHECK(run_state_parse(run_state_name(i), &st) == 0);
