@@ -217,17 +217,24 @@ cli_find(const char *name)
 	return NULL;
 }
 
+/* Prints "orchestrator CMD: message" on standard error. */
+static void
+cli_vsay(const char *cmd, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "orchestrator %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 int
 cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	const struct cli_command *c = cli_find(cmd);
 	va_list ap;
 
-	fprintf(stderr, "orchestrator %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vsay(cmd, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	if (c != NULL)
 		fprintf(stderr, "usage: orchestrator %s %s\n", c->name,
 		    c->usage);
@@ -239,11 +246,9 @@ cli_fail(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "orchestrator %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vsay(cmd, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return CLI_FAILED;
 }
 
