@@ -302,8 +302,8 @@ serve_open(struct serve *sv, struct orc_error *err)
 	struct engine_config ec;
 	struct http_config hc;
 
-	if ((sv->store = cli_store_open(cli_db(sv->co.db), STORE_SERVE, sv->base,
-	    err)) == NULL)
+	if ((sv->store = cli_store_open(cli_db(sv->co.db), STORE_SERVE,
+	    sv->base, err)) == NULL)
 		return -1;
 	memset(&ec, 0, sizeof ec);
 	ec.buckets_dir = cli_buckets(sv->co.buckets);

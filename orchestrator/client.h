@@ -1,10 +1,10 @@
 /*
  * The command line's side of the HTTP API: one synchronous request to an
  * `orchestrator serve` at a time (libcurl's easy interface), with the
- * API token the command line read (ORCH_API_TOKEN), the answer parsed as JSON, and failures
- * turned into one line a person understands. Also turns the API's run
- * documents back into the store's records, so that a command prints the
- * same text whether it reads the database or a server.
+ * API token the command line read (ORCH_API_TOKEN), the answer parsed
+ * as JSON, and failures turned into one line a person understands. Also
+ * turns the API's run documents back into the store's records, so that a
+ * command prints the same text whether it reads the database or a server.
  */
 #ifndef CLIENT_H
 #define CLIENT_H

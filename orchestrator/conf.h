@@ -26,7 +26,7 @@
 #define CONF_WORKFLOWS_DEFAULT		"workflows"
 #define CONF_BUCKETS_DEFAULT		"buckets"
 #define CONF_LOG_LEVEL_DEFAULT		"warn"
-#define CONF_RETENTION_DEFAULT_MS	((int64_t)30 * 86400000)	/* 30d */
+#define CONF_RETENTION_DEFAULT_MS	((int64_t)30 * 86400000) /* 30d */
 /* The least bound on request bytes held that serve takes. */
 #define CONF_INFLIGHT_MIN		65536
 
@@ -38,7 +38,7 @@
 struct orc_config {
 	/* serve and the engine */
 	const char	*listen;	/* ORCH_LISTEN */
-	const char	*api_token;	/* ORCH_API_TOKEN, or NULL; the CLI's too */
+	const char	*api_token;	/* ORCH_API_TOKEN (the CLI's too) */
 	const char	*otlp_endpoint;	/* ORCH_OTLP_ENDPOINT, or NULL */
 	int64_t		 lease_ms;	/* ORCH_LEASE_MS */
 	int		 crash_resumes;	/* ORCH_CRASH_RESUMES */
@@ -54,7 +54,7 @@ struct orc_config {
 	int		 workers;	/* ORCH_WORKERS, -1: one per core */
 	/* the steps' I/O */
 	int		 io_threads;	/* ORCH_IO_THREADS, 0: pool's */
-	size_t		 fetch_buffer;	/* ORCH_FETCH_BUFFER_BYTES, 0: fetch's */
+	size_t		 fetch_buffer;	/* ORCH_FETCH_BUFFER_BYTES, or 0 */
 	int		 fetch_thread;	/* ORCH_FETCH_THREAD, 0 or 1 */
 	/* the worker processes' sandbox */
 	int		 worker_nice;	/* ORCH_WORKER_NICE, -1: sandbox's */

@@ -103,7 +103,8 @@ dash_source_open(const char *db, const char *url, struct orc_error *err)
 	}
 	src->db = xstrdup(db);
 	src->name = xstrdup(db);
-	if ((src->store = cli_store_open(db, STORE_READONLY, NULL, err)) == NULL) {
+	if ((src->store = cli_store_open(db, STORE_READONLY, NULL,
+	    err)) == NULL) {
 		dash_source_close(src);
 		return NULL;
 	}

@@ -197,7 +197,7 @@ typedef int (*store_owner_dead_fn)(const char *owner, void *);
 enum store_sync { STORE_SYNC_FULL, STORE_SYNC_NORMAL, STORE_SYNC_OFF };
 
 /* How a store is opened: the environment's settings, which conf.c reads;
- * store_config_defaults fills in the defaults. */
+ * store_config_defaults fills in the defaults. blob_dir is copied. */
 struct store_config {
 	int		 busy_ms;	/* ORCH_BUSY_TIMEOUT_MS: a write waits
 					 * this long for a lock, 0 to 3600000;
@@ -206,7 +206,7 @@ struct store_config {
 	int		 no_wal_buffer;	/* ORCH_WAL_BUFFER=0 (SQLite, FULL) */
 	int		 no_commit_thread; /* ORCH_COMMIT_THREAD=0 */
 	size_t		 blob_bytes;	/* ORCH_BLOB_BYTES, 0: the default */
-	const char	*blob_dir;	/* ORCH_BLOB_DIR (PostgreSQL), or NULL */
+	const char	*blob_dir;	/* ORCH_BLOB_DIR (PostgreSQL) or NULL */
 };
 
 /* Fills in the defaults. */

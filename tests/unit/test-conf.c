@@ -124,7 +124,8 @@ test_conf_module_values(void)
 		{ "ORCH_FETCH_BUFFER_BYTES", "100000" },
 		{ "ORCH_FETCH_THREAD", "0" }, { "ORCH_WORKER_NICE", "0" },
 		{ "ORCH_WORKER_MEMORY_MB", "512" },
-		{ "ORCH_BUSY_TIMEOUT_MS", "0" }, { "ORCH_SYNCHRONOUS", "normal" },
+		{ "ORCH_BUSY_TIMEOUT_MS", "0" },
+		{ "ORCH_SYNCHRONOUS", "normal" },
 		{ "ORCH_WAL_BUFFER", "0" }, { "ORCH_COMMIT_THREAD", "0" },
 		{ "ORCH_BLOB_BYTES", "64" }, { "ORCH_BLOB_DIR", "/mnt/b" }
 	};
