@@ -25,21 +25,11 @@
 #define BLOB_REF_HEAD	"{\"$blob\":\"sha256:"
 #define BLOB_REF_MID	"\",\"bytes\":"
 
-/* The threshold from ORCH_BLOB_BYTES, or the default. */
+/* The threshold configured (ORCH_BLOB_BYTES), or the default. */
 size_t
-blob_threshold(void)
+blob_threshold(size_t configured)
 {
-	const char *v = getenv("ORCH_BLOB_BYTES");
-	unsigned long long n;
-	char *end;
-
-	if (v == NULL || *v < '0' || *v > '9')
-		return BLOB_DEFAULT_BYTES;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno != 0 || *end != '\0' || n == 0)
-		return BLOB_DEFAULT_BYTES;
-	return (size_t)n;
+	return configured > 0 ? configured : BLOB_DEFAULT_BYTES;
 }
 
 /* DBDIR/blobs for a database path, NULL for an in-memory one. */

@@ -19,9 +19,10 @@
 
 #define BLOB_DEFAULT_BYTES	262144
 
-/* Texts longer than this many bytes become blobs: ORCH_BLOB_BYTES from the
- * environment when it is a positive integer, else BLOB_DEFAULT_BYTES. */
-size_t	blob_threshold(void);
+/* Texts longer than this many bytes become blobs: the size configured
+ * (store_config.blob_bytes, ORCH_BLOB_BYTES) when not 0, else
+ * BLOB_DEFAULT_BYTES. */
+size_t	blob_threshold(size_t configured);
 /* The blob folder for a database file: "blobs" in the file's folder, as a
  * new string; NULL for ":memory:" (everything stays inline). */
 char	*blob_dir_for(const char *db_path);

@@ -34,7 +34,7 @@ cli_backup(int argc, char **argv)
 		    argv[i + 1]);
 	db = cli_db(co.db);
 	/* Read-only: a backup never migrates nor writes the store. */
-	if ((s = store_open(db, STORE_READONLY, NULL, &err)) == NULL)
+	if ((s = cli_store_open(db, STORE_READONLY, NULL, &err)) == NULL)
 		return cli_fail("backup", "%s", err.message);
 	rc = store_backup(s, argv[i], &st, &err);
 	store_close(s);

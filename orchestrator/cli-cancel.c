@@ -49,7 +49,7 @@ cancel_wait(const char *db, const char *id)
 
 	fprintf(stderr, "cancel: run %s is executed by another process; "
 	    "cancel requested\n", id);
-	if ((st = store_open(db, STORE_READONLY, NULL, &err)) == NULL)
+	if ((st = cli_store_open(db, STORE_READONLY, NULL, &err)) == NULL)
 		return cli_fail("cancel", "%s", err.message);
 	do {
 		memset(&r, 0, sizeof r);

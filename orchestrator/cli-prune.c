@@ -90,7 +90,7 @@ cli_prune(int argc, char **argv)
 		po.p.finished_before = po.p.now - po.older_ms;
 	po.p.limit = PRUNE_BATCH;
 	po.p.scan = PRUNE_SCAN;
-	if ((st = store_open(cli_db(co.db), 0, NULL, &err)) == NULL)
+	if ((st = cli_store_open(cli_db(co.db), 0, NULL, &err)) == NULL)
 		return cli_fail("prune", "%s", err.message);
 	/* One window per transaction, until the scan saw the newest. */
 	do {

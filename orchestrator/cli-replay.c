@@ -28,7 +28,7 @@ replay_input(const char *db, const char *id, struct orc_error *err)
 	struct run_rec r;
 	json_t *in = NULL;
 
-	if ((st = store_open(db, STORE_READONLY, NULL, err)) == NULL)
+	if ((st = cli_store_open(db, STORE_READONLY, NULL, err)) == NULL)
 		return NULL;
 	memset(&r, 0, sizeof r);
 	if (store_get_run(st, id, &r, err) == 0)
@@ -54,7 +54,7 @@ replay_recorded(const char *db, const char *id, struct orc_error *err)
 	struct store *st;
 	json_t *o = json_object();
 
-	if ((st = store_open(db, STORE_READONLY, NULL, err)) == NULL) {
+	if ((st = cli_store_open(db, STORE_READONLY, NULL, err)) == NULL) {
 		json_decref(o);
 		return NULL;
 	}

@@ -27,6 +27,18 @@ struct runs_out {
 	int			 count;
 };
 
+/* Prints a run object as its runs --json line, without the payloads;
+ * takes o. */
+static void
+runs_print_json(json_t *o)
+{
+	json_object_del(o, "input");
+	json_object_del(o, "output");
+	json_dumpf(o, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(o);
+}
+
 /* Adds one run to the table (or prints its JSON line). */
 static int
 runs_row_cb(const struct run_rec *r, void *arg)
@@ -34,16 +46,10 @@ runs_row_cb(const struct run_rec *r, void *arg)
 	struct runs_out *ro = arg;
 	char age[32], dur[32], att[16];
 	const char *cells[8];
-	json_t *o;
 
 	ro->count++;
 	if (ro->json) {
-		o = runjson_run(r);
-		json_object_del(o, "input");
-		json_object_del(o, "output");
-		json_dumpf(o, stdout, JSON_COMPACT);
-		fputc('\n', stdout);
-		json_decref(o);
+		runs_print_json(runjson_run(r));
 		return 0;
 	}
 	snprintf(att, sizeof att, "%d", r->attempt);
@@ -117,12 +123,7 @@ runs_page(struct runs_out *ro, const json_t *answer, const char **next,
 		/* As the server sent it: the same object runs --json makes. */
 		if (ro->json) {
 			ro->count++;
-			o = json_deep_copy(o);
-			json_object_del(o, "input");
-			json_object_del(o, "output");
-			json_dumpf(o, stdout, JSON_COMPACT);
-			fputc('\n', stdout);
-			json_decref(o);
+			runs_print_json(json_deep_copy(o));
 			continue;
 		}
 		if (client_run_rec(o, &r, err) != 0)

@@ -38,7 +38,7 @@
 
 struct serve {
 	struct cli_opts		 co;
-	struct orc_config	 conf;		/* the environment's */
+	const struct orc_config	*conf;		/* the environment's */
 	const char		*listen;
 	int			 access_log;
 	int64_t			 grace_ms;
@@ -54,11 +54,9 @@ struct serve {
 	struct workflow		**wfs;
 	size_t			 nwfs;
 	struct event		*sig_term, *sig_int, *sig_hup, *drain_ev;
-	struct event		*claim_ev;	/* dead nodes' runs */
 	struct event		*target_ev;	/* the database file there? */
 	int			 target_lost;
 	struct retention	*retention;	/* deletes old runs */
-	int64_t			 retention_ms;	/* ORCH_RETENTION */
 	int64_t			 drain_until;
 	int			 flushed;	/* the drain committed all */
 	int64_t			 spans_until;	/* the drain sends spans */
@@ -82,7 +80,7 @@ serve_number(const char *name, const char *arg, long long *out)
 	return 0;
 }
 
-/* Sets the bound on request bytes held from an option or variable. */
+/* Sets the bound on request bytes held from --max-inflight-bytes. */
 static int
 serve_inflight(const char *name, const char *arg, struct serve *sv)
 {
@@ -90,9 +88,9 @@ serve_inflight(const char *name, const char *arg, struct serve *sv)
 
 	if (serve_number(name, arg, &n) != 0)
 		return -1;
-	if (n < 65536) {
-		cli_usage_error("serve", "%s: expected at least 65536 bytes, "
-		    "not \"%s\"", name, arg);
+	if (n < CONF_INFLIGHT_MIN) {
+		cli_usage_error("serve", "%s: expected at least %d bytes, "
+		    "not \"%s\"", name, CONF_INFLIGHT_MIN, arg);
 		return -1;
 	}
 	sv->max_inflight = (size_t)n;
@@ -291,8 +289,6 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	    (long long)sv->grace_ms);
 	http_drain(sv->http);
 	sched_stop(sv->sched);
-	if (sv->claim_ev != NULL)
-		event_del(sv->claim_ev);
 	engine_pause(sv->engine);
 	sv->drain_until = orc_mono_ms() + sv->grace_ms;
 	sv->drain_ev = event_new(sv->base, -1, EV_PERSIST, serve_drain_cb, sv);
@@ -307,23 +303,23 @@ serve_open(struct serve *sv, struct orc_error *err)
 	struct http_config hc;
 	char *public;
 
-	if ((sv->store = store_open(cli_db(sv->co.db), STORE_SERVE, sv->base,
-	    err)) == NULL)
+	if ((sv->store = cli_store_open(cli_db(sv->co.db), STORE_SERVE,
+	    sv->base, err)) == NULL)
 		return -1;
 	memset(&ec, 0, sizeof ec);
 	ec.buckets_dir = cli_buckets(sv->co.buckets);
 	ec.max_queue = sv->max_queue;
 	ec.workers = cli_workers(sv->co.workers);
 	ec.loop_lag = 1;
-	ec.otlp_endpoint = sv->conf.otlp_endpoint;
-	ec.conf = &sv->conf;
+	ec.otlp_endpoint = sv->conf->otlp_endpoint;
+	ec.conf = sv->conf;
 	if (ec.workers == 0)
 		log_warn("%s: --workers 0: Lua runs on the event loop; a stuck "
 		    "script stops the whole daemon", __func__);
 	sv->engine = engine_create(sv->base, sv->store, &ec);
 	memset(&hc, 0, sizeof hc);
 	hc.listen = sv->listen;
-	hc.api_token = sv->conf.api_token;
+	hc.api_token = sv->conf->api_token;
 	hc.access_log = sv->access_log;
 	hc.max_body = sv->max_body;
 	hc.read_timeout_ms = sv->read_timeout_ms;
@@ -334,16 +330,17 @@ serve_open(struct serve *sv, struct orc_error *err)
 	http_set_workflows(sv->http, sv->wfs, sv->nwfs);
 	/* Callback URLs name this server at its port (--listen may say 0),
 	 * unless the environment says how others reach it. */
-	if (sv->conf.public_url == NULL) {
+	if (sv->conf->public_url == NULL) {
 		public = xasprintf("http://%.*s:%d",
 		    (int)strcspn(sv->listen, ":"), sv->listen,
 		    http_port(sv->http));
 		engine_set_public_url(sv->engine, public);
 		free(public);
 	}
-	sv->sched = sched_create(sv->base, sv->engine, sv->store);
+	sv->sched = sched_create(sv->base, sv->engine, sv->store,
+	    sv->conf->test_clock);
 	sv->retention = retention_create(sv->base, sv->store,
-	    sv->retention_ms);
+	    sv->conf->retention_ms);
 	return 0;
 }
 
@@ -366,8 +363,6 @@ serve_close(struct serve *sv)
 {
 	if (sv->drain_ev != NULL)
 		event_free(sv->drain_ev);
-	if (sv->claim_ev != NULL)
-		event_free(sv->claim_ev);
 	if (sv->target_ev != NULL)
 		event_free(sv->target_ev);
 	if (sv->sig_term != NULL) {
@@ -397,34 +392,6 @@ serve_resume(struct serve *sv)
 		log_error("%s: %s", __func__, err.message);
 	else if (n > 0)
 		log_info("%s: resumed %d unfinished runs", __func__, n);
-}
-
-/* Periodically: takes over the runs of processes that died meanwhile
- * (other nodes on a shared database, whose leases expired). */
-static void
-serve_claim_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct serve		*sv = arg;
-
-	if (sv->drain_ev != NULL)
-		return;
-	engine_claim_async(sv->engine);
-}
-
-/* Starts the periodic claim: every half lease, so that a dead node's runs
- * wait at most about one lease and a half. */
-static void
-serve_claim_start(struct serve *sv)
-{
-	int64_t		 lease = engine_lease_ms(sv->engine);
-	struct timeval	 tv;
-
-	tv.tv_sec = (time_t)(lease / 2000);
-	tv.tv_usec = (suseconds_t)(lease / 2 % 1000) * 1000;
-	sv->claim_ev = event_new(sv->base, -1, EV_PERSIST, serve_claim_cb, sv);
-	if (sv->claim_ev == NULL)
-		fatal("%s: event_new failed", __func__);
-	event_add(sv->claim_ev, &tv);
 }
 
 /* jemalloc's control, when the daemon is linked with it: weak, so that
@@ -533,25 +500,19 @@ cli_serve(int argc, char **argv)
 	};
 	struct serve sv;
 	struct orc_error err;
-	const char *env;
 	int i, n;
 
 	memset(&sv, 0, sizeof sv);
-	if (conf_load(&sv.conf, &err) != 0)
-		return cli_fail("serve", "%s", err.message);
-	sv.listen = sv.conf.listen;
+	sv.conf = cli_conf();
+	sv.listen = sv.conf->listen;
+	sv.max_inflight = sv.conf->max_inflight;
 	sv.access_log = 1;
 	sv.grace_ms = 10000;
-	if ((env = getenv("ORCH_MAX_INFLIGHT_BYTES")) != NULL && *env != '\0' &&
-	    serve_inflight("ORCH_MAX_INFLIGHT_BYTES", env, &sv) != 0)
-		return CLI_USAGE;
 	if ((i = cli_parse("serve", argc, argv, opts, serve_opt, &sv,
 	    &sv.co)) < 0)
 		return CLI_USAGE;
 	if (i != argc)
 		return cli_usage_error("serve", "unexpected \"%s\"", argv[i]);
-	if (retention_default(&sv.retention_ms, &err) != 0)
-		return cli_fail("serve", "%s", err.message);
 	if ((n = serve_load(cli_workflows(sv.co.workflows), &sv.wfs,
 	    NULL)) < 0)
 		return cli_fail("serve", "%s: cannot read the workflow folder",
@@ -568,7 +529,7 @@ cli_serve(int argc, char **argv)
 	serve_resume(&sv);
 	/* Runs that wait in the store alone are taken back when due. */
 	engine_wake_start(sv.engine);
-	serve_claim_start(&sv);
+	engine_claim_start(sv.engine);
 	serve_target_start(&sv);
 	/* After the resume: overlap sees the runs taken over. */
 	sched_set_workflows(sv.sched, sv.wfs, sv.nwfs);

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "client.h"
 #include "format.h"
 #include "conf.h"
 #include "diag.h"
@@ -216,17 +217,24 @@ cli_find(const char *name)
 	return NULL;
 }
 
+/* Prints "orchestrator CMD: message" on standard error. */
+static void
+cli_vsay(const char *cmd, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "orchestrator %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 int
 cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	const struct cli_command *c = cli_find(cmd);
 	va_list ap;
 
-	fprintf(stderr, "orchestrator %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vsay(cmd, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	if (c != NULL)
 		fprintf(stderr, "usage: orchestrator %s %s\n", c->name,
 		    c->usage);
@@ -238,11 +246,9 @@ cli_fail(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "orchestrator %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vsay(cmd, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return CLI_FAILED;
 }
 
@@ -271,6 +277,10 @@ cli_opts_merge(const struct option *own, struct option all[CLI_MAX_OPTS])
 
 /* The workers the last cli_parse chose, for cli_engine_open. */
 static int cli_nworkers = -1;
+
+/* The environment's settings, read once by cli_conf_load. */
+static struct orc_config cli_config;
+static int cli_config_loaded;
 
 /* Whether cmd is in a NULL-terminated list of commands. */
 static int
@@ -434,8 +444,7 @@ cli_parse(const char *cmd, int argc, char **argv, const struct option *own,
 	}
 	if ((cli_nworkers = cli_workers(co->workers)) < 0) {
 		cli_usage_error(cmd, "--workers: expected 0 to %d, not \"%s\"",
-		    WORKER_MAX, co->workers != NULL ? co->workers :
-		    getenv("ORCH_WORKERS"));
+		    WORKER_MAX, co->workers);
 		return -1;
 	}
 	if (cli_log_level(co->log_level) != 0) {
@@ -453,51 +462,63 @@ cli_opt_string(int c, const char *arg, void *ctx)
 	return 0;
 }
 
+int
+cli_conf_load(const char *cmd)
+{
+	struct orc_error err;
+
+	if (conf_load(&cli_config, &err) != 0) {
+		cli_fail(cmd, "%s", err.message);
+		return -1;
+	}
+	client_set_token(cli_config.api_token);
+	cli_config_loaded = 1;
+	return 0;
+}
+
+const struct orc_config *
+cli_conf(void)
+{
+	if (!cli_config_loaded) {
+		conf_defaults(&cli_config);
+		cli_config_loaded = 1;
+	}
+	return &cli_config;
+}
+
 /* The number of workers: the option, ORCH_WORKERS, or the cores. */
 int
 cli_workers(const char *opt)
 {
-	const char *v = opt != NULL ? opt : getenv("ORCH_WORKERS");
+	const char *v = opt;
 	char *end;
 	long n;
 
 	if (v == NULL || *v == '\0')
-		return worker_default_count();
+		return cli_conf()->workers >= 0 ? cli_conf()->workers :
+		    worker_default_count();
 	n = strtol(v, &end, 10);
 	if (*end != '\0' || n < 0 || n > WORKER_MAX)
 		return -1;
 	return (int)n;
 }
 
-/* The option, else the environment variable, else the default. */
-static const char *
-cli_default(const char *opt, const char *env, const char *def)
-{
-	const char *v;
-
-	if (opt != NULL)
-		return opt;
-	if ((v = getenv(env)) != NULL && *v != '\0')
-		return v;
-	return def;
-}
-
 const char *
 cli_db(const char *opt)
 {
-	return cli_default(opt, "ORCH_DB", "orchestrator.db");
+	return opt != NULL ? opt : cli_conf()->db;
 }
 
 const char *
 cli_workflows(const char *opt)
 {
-	return cli_default(opt, "ORCH_WORKFLOWS", "workflows");
+	return opt != NULL ? opt : cli_conf()->workflows;
 }
 
 const char *
 cli_buckets(const char *opt)
 {
-	return cli_default(opt, "ORCH_BUCKETS", "buckets");
+	return opt != NULL ? opt : cli_conf()->buckets;
 }
 
 const char *
@@ -506,7 +527,7 @@ cli_url(const struct cli_opts *co)
 	/* An explicit --db beats a server from the environment. */
 	if (co->url == NULL && co->db != NULL)
 		return NULL;
-	return cli_default(co->url, "ORCH_URL", NULL);
+	return co->url != NULL ? co->url : cli_conf()->url;
 }
 
 int
@@ -523,11 +544,18 @@ cli_db_exists(const char *db, struct orc_error *err)
 }
 
 struct store *
+cli_store_open(const char *db, unsigned flags, struct event_base *base,
+    struct orc_error *err)
+{
+	return store_open_with(db, flags, base, &cli_conf()->store, err);
+}
+
+struct store *
 cli_store_read(const char *db, struct orc_error *err)
 {
 	if (cli_db_exists(db, err) != 0)
 		return NULL;
-	return store_open(db, STORE_READONLY, NULL, err);
+	return cli_store_open(db, STORE_READONLY, NULL, err);
 }
 
 char *
@@ -544,7 +572,7 @@ int
 cli_log_level(const char *opt)
 {
 	enum log_level level;
-	const char *v = cli_default(opt, "ORCH_LOG_LEVEL", "warn");
+	const char *v = opt != NULL ? opt : cli_conf()->log_level;
 
 	if (log_parse_level(v, &level) != 0)
 		return -1;
@@ -600,14 +628,11 @@ cli_engine_open_replay(struct cli_engine *ce, const char *db,
     const char *buckets, const json_t *replay, struct orc_error *err)
 {
 	struct engine_config cfg;
-	struct orc_config conf;
 
 	memset(ce, 0, sizeof *ce);
-	if (conf_load(&conf, err) != 0)
-		return -1;
 	signal(SIGPIPE, SIG_IGN);
 	ce->base = loop_base_new();
-	if ((ce->store = store_open(db, 0, ce->base, err)) == NULL) {
+	if ((ce->store = cli_store_open(db, 0, ce->base, err)) == NULL) {
 		event_base_free(ce->base);
 		return -1;
 	}
@@ -617,7 +642,7 @@ cli_engine_open_replay(struct cli_engine *ce, const char *db,
 	if (cfg.workers < 0)
 		cfg.workers = worker_default_count();
 	cfg.replay = replay;
-	cfg.conf = &conf;
+	cfg.conf = cli_conf();
 	ce->engine = engine_create(ce->base, ce->store, &cfg);
 	return 0;
 }

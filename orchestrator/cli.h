@@ -14,6 +14,7 @@
 #include "orchestrator.h"
 
 struct event_base;
+struct orc_config;
 struct store;
 
 /* Exit codes: SPEC section 5. */
@@ -63,7 +64,15 @@ int	cli_parse(const char *cmd, int argc, char **argv,
  * const char ** that receives the value. */
 int	cli_opt_string(int, const char *, void *);
 
-/* Defaults from the environment: ORCH_DB, ORCH_WORKFLOWS, ORCH_BUCKETS. */
+/* Reads the environment's settings (conf.h) once, before the command
+ * runs, and hands the API token to client.c; -1 after printing the
+ * error, which names the variable. */
+int	cli_conf_load(const char *cmd);
+/* The settings cli_conf_load read (the defaults before it). */
+const struct orc_config *cli_conf(void);
+
+/* The option, else the environment's ORCH_DB, ORCH_WORKFLOWS and
+ * ORCH_BUCKETS, else the default. */
 const char *cli_db(const char *opt);
 const char *cli_workflows(const char *opt);
 const char *cli_buckets(const char *opt);
@@ -76,6 +85,9 @@ int	cli_workers(const char *opt);
 /* -1 and err, saying how to get one, when db names a SQLite file that
  * does not exist (a read must not create it); else 0. */
 int	cli_db_exists(const char *db, struct orc_error *);
+/* store_open with the environment's store settings (cli_conf). */
+struct store *cli_store_open(const char *db, unsigned flags,
+		    struct event_base *, struct orc_error *);
 /* The database, read-only, after cli_db_exists(). */
 struct store *cli_store_read(const char *db, struct orc_error *);
 /* A run id as typed, made upper case in place: ids are ULIDs, whose

@@ -118,24 +118,40 @@ client_status_error(long status, const json_t *answer, const char *text,
 		orc_error_set(err, ORC_EIO, "server answered %ld", status);
 }
 
+/* The API token, set once by the command line (ORCH_API_TOKEN). */
+static const char *client_token;
+
+void
+client_set_token(const char *token)
+{
+	client_token = token != NULL && *token != '\0' ? token : NULL;
+}
+
+struct curl_slist *
+client_auth(struct curl_slist *h)
+{
+	char *line;
+
+	if (client_token == NULL)
+		return h;
+	line = xasprintf("Authorization: Bearer %s", client_token);
+	h = curl_slist_append(h, line);
+	free(line);
+	return h;
+}
+
 /* The header list of a request: JSON, the token, the caller's lines. */
 static struct curl_slist *
 client_headers(const json_t *body, const char *const *extra)
 {
 	struct curl_slist *h = NULL;
-	const char *token = getenv("ORCH_API_TOKEN");
-	char *line;
 
 	h = curl_slist_append(h, "Accept: application/json");
 	if (body != NULL)
 		h = curl_slist_append(h, "Content-Type: application/json");
 	/* libcurl would send "Expect: 100-continue" and wait for it. */
 	h = curl_slist_append(h, "Expect:");
-	if (token != NULL && *token != '\0') {
-		line = xasprintf("Authorization: Bearer %s", token);
-		h = curl_slist_append(h, line);
-		free(line);
-	}
+	h = client_auth(h);
 	while (extra != NULL && *extra != NULL)
 		h = curl_slist_append(h, *extra++);
 	if (h == NULL)

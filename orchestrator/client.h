@@ -1,10 +1,10 @@
 /*
  * The command line's side of the HTTP API: one synchronous request to an
  * `orchestrator serve` at a time (libcurl's easy interface), with the
- * API token from ORCH_API_TOKEN, the answer parsed as JSON, and failures
- * turned into one line a person understands. Also turns the API's run
- * documents back into the store's records, so that a command prints the
- * same text whether it reads the database or a server.
+ * API token the command line read (ORCH_API_TOKEN), the answer parsed
+ * as JSON, and failures turned into one line a person understands. Also
+ * turns the API's run documents back into the store's records, so that a
+ * command prints the same text whether it reads the database or a server.
  */
 #ifndef CLIENT_H
 #define CLIENT_H
@@ -16,6 +16,14 @@
 
 /* Where the commands find a server when --url and ORCH_URL are unset. */
 #define CLIENT_DEFAULT_URL	"http://127.0.0.1:8080"
+
+struct curl_slist;
+
+/* The bearer token every request sends from now on (NULL or empty: none);
+ * borrowed, it must outlive the requests. */
+void	client_set_token(const char *);
+/* h with the token's Authorization line appended, when there is one. */
+struct curl_slist *client_auth(struct curl_slist *h);
 
 /*
  * Sends METHOD base+path (path starts with '/' and is already escaped)

@@ -103,7 +103,8 @@ dash_source_open(const char *db, const char *url, struct orc_error *err)
 	}
 	src->db = xstrdup(db);
 	src->name = xstrdup(db);
-	if ((src->store = store_open(db, STORE_READONLY, NULL, err)) == NULL) {
+	if ((src->store = cli_store_open(db, STORE_READONLY, NULL,
+	    err)) == NULL) {
 		dash_source_close(src);
 		return NULL;
 	}
@@ -529,9 +530,8 @@ static int
 dash_get_text(const char *base, const char *path, struct strbuf *out,
     struct orc_error *err)
 {
-	struct curl_slist	*h = NULL;
-	const char		*token = getenv("ORCH_API_TOKEN");
-	char			 errbuf[CURL_ERROR_SIZE] = "", *url, *auth;
+	struct curl_slist	*h;
+	char			 errbuf[CURL_ERROR_SIZE] = "", *url;
 	long			 status = 0;
 	CURL			*c;
 	CURLcode		 rc;
@@ -539,11 +539,7 @@ dash_get_text(const char *base, const char *path, struct strbuf *out,
 	if ((c = curl_easy_init()) == NULL)
 		fatal("%s: curl_easy_init failed", __func__);
 	url = xasprintf("%s%s", base, path);
-	if (token != NULL && *token != '\0') {
-		auth = xasprintf("Authorization: Bearer %s", token);
-		h = curl_slist_append(h, auth);
-		free(auth);
-	}
+	h = client_auth(NULL);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

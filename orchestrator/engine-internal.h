@@ -141,6 +141,7 @@ struct engine {
 	/* Callbacks (engine-callback.c). */
 	char			*public_url;	/* callback URLs' base */
 	uint8_t			*cb_secret;	/* read at first use, or NULL */
+	struct event		*claim_ev;	/* dead nodes' runs */
 };
 
 /* A run waiting for a signal or a time longer than this leaves memory. */

@@ -14,6 +14,7 @@
 #include "diag.h"
 #include "engine-internal.h"
 #include "log.h"
+#include "proc.h"
 #include "schema.h"
 #include "steps.h"
 #include "workflow.h"
@@ -144,7 +145,7 @@ engine_claim(struct engine *e, const char *const *ids, const char *workflow,
     struct resume_ctx *rc, struct orc_error *err)
 {
 	return store_claim_runs(e->store, e->owner, orc_now_ms() + e->lease_ms,
-	    ids, workflow, engine_owner_dead, NULL, resume_claim_cb, rc, err);
+	    ids, workflow, proc_owner_dead, NULL, resume_claim_cb, rc, err);
 }
 
 /* Frees what engine_claim collected. */
@@ -297,6 +298,16 @@ engine_claimed_cb(const struct run_rec *recs, size_t n,
 		engine_wake_arm(e);
 }
 
+/* Takes over the runs of processes that died, like engine_resume of every
+ * run, with the claim done by the store's commit thread. */
+static void
+engine_claim_async(struct engine *e)
+{
+	e->claims++;
+	store_claim_runs_async(e->store, e->owner, orc_now_ms() + e->lease_ms,
+	    proc_owner_dead, NULL, engine_claimed_cb, e);
+}
+
 /* The next sleeper is due (or it is time to look): claim what is due. */
 static void
 engine_wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -353,14 +364,31 @@ engine_wake_note(struct engine *e, int64_t due)
 		engine_wake_at(e, due);
 }
 
-/* Takes over the runs of processes that died, like engine_resume of every
- * run, with the claim done by the store's commit thread. */
-void
-engine_claim_async(struct engine *e)
+/* The periodic claim: none once paused, as a drain takes nothing new. */
+static void
+engine_claim_cb(evutil_socket_t fd, short what, void *arg)
 {
-	e->claims++;
-	store_claim_runs_async(e->store, e->owner, orc_now_ms() + e->lease_ms,
-	    engine_owner_dead, NULL, engine_claimed_cb, e);
+	struct engine *e = arg;
+
+	if (!e->paused)
+		engine_claim_async(e);
+}
+
+/* Every half lease, so that a dead node's runs wait at most about one lease
+ * and a half. */
+void
+engine_claim_start(struct engine *e)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(e->lease_ms / 2000);
+	tv.tv_usec = (suseconds_t)(e->lease_ms / 2 % 1000) * 1000;
+	if (e->claim_ev == NULL)
+		e->claim_ev = event_new(e->base, -1, EV_PERSIST,
+		    engine_claim_cb, e);
+	if (e->claim_ev == NULL)
+		fatal("%s: event_new failed", __func__);
+	event_add(e->claim_ev, &tv);
 }
 
 /*
@@ -405,7 +433,7 @@ run_check_lease(struct engine *e, const struct run_rec *rec,
 {
 	if (rec->lease_owner == NULL || strcmp(rec->lease_owner, e->owner) == 0
 	    || rec->lease_until < orc_now_ms() ||
-	    engine_owner_dead(rec->lease_owner, NULL))
+	    proc_owner_dead(rec->lease_owner, NULL))
 		return 0;
 	orc_error_set(err, ORC_EBUSY, "run %s is held by %s until its lease "
 	    "expires", rec->id, rec->lease_owner);

@@ -99,6 +99,18 @@ engine_renew_cb(evutil_socket_t fd, short what, void *arg)
 	    e->lease_ms);
 }
 
+/* The steps' HTTP client, as the configuration says. */
+static struct fetch *
+engine_fetch_create(struct event_base *base, const struct orc_config *conf)
+{
+	struct fetch_config fc;
+
+	memset(&fc, 0, sizeof fc);
+	fc.buffer_max = conf->fetch_buffer;
+	fc.no_thread = !conf->fetch_thread;
+	return fetch_create(base, &fc);
+}
+
 struct engine *
 engine_create(struct event_base *base, struct store *store,
     const struct engine_config *cfg)
@@ -123,8 +135,8 @@ engine_create(struct event_base *base, struct store *store,
 	host[sizeof host - 1] = '\0';
 	e->owner = xasprintf("%s:%ld:%04x", host, (long)getpid(),
 	    (unsigned)orc_random(0x10000));
-	e->fetch = fetch_create(base);
-	e->pool = pool_create(base, 0);
+	e->fetch = engine_fetch_create(base, conf);
+	e->pool = pool_create(base, conf->io_threads);
 	if (cfg->replay != NULL)
 		e->replay = json_incref((json_t *)cfg->replay);
 	/* Replaying, a script's ctx.fetch finds no client: refused. */
@@ -341,6 +353,8 @@ engine_free(struct engine *e)
 	engine_callback_free(e);
 	if (e->wake_ev != NULL)
 		event_free(e->wake_ev);
+	if (e->claim_ev != NULL)
+		event_free(e->claim_ev);
 	free(e->buckets_dir);
 	free(e->owner);
 	free(e);
@@ -1795,47 +1809,4 @@ engine_submit(struct engine *e, struct workflow *wf, const json_t *input,
 {
 	return engine_submit_keyed(e, wf, input, trigger, NULL, watch, id,
 	    NULL, err);
-}
-
-/* A killed process whose parent has not reaped it yet still answers
- * kill(pid, 0), but it will never renew a lease: it counts as gone. */
-static int
-engine_pid_is_zombie(long pid)
-{
-	char path[64], buf[256], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* "pid (comm) S ...": the state follows the last ')'. */
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-		return 0;
-	return p[2] == 'Z' || p[2] == 'X';
-}
-
-/* Whether owner ("host:pid:tag") is a process of this host that is gone. */
-int
-engine_owner_dead(const char *owner, void *arg)
-{
-	char host[128];
-	const char *colon = strchr(owner, ':');
-	long pid;
-
-	if (colon == NULL || gethostname(host, sizeof host) != 0)
-		return 0;
-	host[sizeof host - 1] = '\0';
-	if ((size_t)(colon - owner) != strlen(host) ||
-	    strncmp(owner, host, strlen(host)) != 0)
-		return 0;
-	pid = strtol(colon + 1, NULL, 10);
-	if (pid <= 0)
-		return 0;
-	if (kill((pid_t)pid, 0) != 0)
-		return errno == ESRCH;
-	return engine_pid_is_zombie(pid);
 }

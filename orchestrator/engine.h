@@ -129,9 +129,11 @@ int	engine_submit(struct engine *, struct workflow *, const json_t *input,
 	    const json_t *trigger, const struct engine_watch *,
 	    char id[RUN_ID_LEN + 1], struct orc_error *);
 
-/* Takes over every unfinished run whose owner is gone, the claim done off
- * the loop (by the store's commit thread); executes them once claimed. */
-void	engine_claim_async(struct engine *);
+/* Takes over, every half lease from now on, each unfinished run whose
+ * owner is gone (serve: other nodes on a shared database may die), the
+ * claim done off the loop by the store's commit thread; executes them once
+ * claimed. Stops when the engine is paused. */
+void	engine_claim_start(struct engine *);
 /* Takes over unfinished runs whose owner is gone (ids NULL: all of them;
  * workflow narrows) and executes them. *count gets how many. */
 int	engine_resume(struct engine *, const char *const *ids,
@@ -248,8 +250,5 @@ struct engine_stats {
 };
 
 void	engine_get_stats(const struct engine *, struct engine_stats *);
-
-/* Whether a lease owner is a process on this host that is gone. */
-int	engine_owner_dead(const char *owner, void *);
 
 #endif

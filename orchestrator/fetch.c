@@ -34,7 +34,6 @@
  * ORCH_FETCH_BUFFER_BYTES); a request that would pass it fails, worth a
  * retry. */
 #define FETCH_BUFFER_DEFAULT	((size_t)256 * 1024 * 1024)
-#define FETCH_BUFFER_MIN	((size_t)64 * 1024)
 
 static pthread_once_t	fetch_once = PTHREAD_ONCE_INIT;
 static CURLcode		fetch_init_rc;
@@ -224,15 +223,6 @@ fetch_thread_main(void *arg)
 	return NULL;
 }
 
-/* Whether curl gets a thread: unless ORCH_FETCH_THREAD is "0". */
-static int
-fetch_wants_thread(void)
-{
-	const char *env = getenv("ORCH_FETCH_THREAD");
-
-	return env == NULL || strcmp(env, "0") != 0;
-}
-
 /* Starts curl's thread, its loop, and the pipes between the sides. */
 static void
 fetch_thread_open(struct fetch *f)
@@ -262,19 +252,9 @@ fetch_thread_open(struct fetch *f)
 	f->threaded = 1;
 }
 
-/* The cap on answer bytes held at once: ORCH_FETCH_BUFFER_BYTES, else
- * the default. */
-static size_t
-fetch_buffer_max(void)
-{
-	return (size_t)orc_env_int("ORCH_FETCH_BUFFER_BYTES",
-	    (long long)FETCH_BUFFER_MIN, LLONG_MAX,
-	    (long long)FETCH_BUFFER_DEFAULT);
-}
-
 /* Creates a client on base. */
 struct fetch *
-fetch_create(struct event_base *base)
+fetch_create(struct event_base *base, const struct fetch_config *cfg)
 {
 	struct fetch *f;
 	struct orc_error err;
@@ -283,12 +263,13 @@ fetch_create(struct event_base *base)
 		fatal("%s: %s", __func__, err.message);
 	f = xcalloc(1, sizeof *f);
 	f->base = base;
-	f->buffer_max = fetch_buffer_max();
+	f->buffer_max = cfg != NULL && cfg->buffer_max > 0 ? cfg->buffer_max :
+	    FETCH_BUFFER_DEFAULT;
 	TAILQ_INIT(&f->done);
 	TAILQ_INIT(&f->inbox);
 	TAILQ_INIT(&f->cancels);
 	TAILQ_INIT(&f->outbox);
-	if (fetch_wants_thread())
+	if (cfg == NULL || !cfg->no_thread)
 		fetch_thread_open(f);
 	else {
 		f->cbase = base;

@@ -69,8 +69,19 @@ const char	*fetch_header_refused(const char *name, size_t len);
 /* Initialises libcurl once per process (cleaned up at exit); anything
  * using curl calls it first. fetch_create does. */
 int		 fetch_global_init(struct orc_error *);
+/* The least cap on the answer bytes held at once that a client takes. */
+#define FETCH_BUFFER_MIN	((size_t)64 * 1024)
+
+/* How a client runs; NULL, or zero fields, for the defaults. */
+struct fetch_config {
+	size_t		 buffer_max;	/* ORCH_FETCH_BUFFER_BYTES: answer bytes
+					 * held at once, at least the MIN */
+	int		 no_thread;	/* ORCH_FETCH_THREAD=0: curl runs on
+					 * the caller's loop, not a thread */
+};
+
 /* Exits through fatal() when libcurl cannot start (out of memory). */
-struct fetch	*fetch_create(struct event_base *);
+struct fetch	*fetch_create(struct event_base *, const struct fetch_config *);
 /* Cancels what is in flight (no callbacks) and frees. */
 void		 fetch_free(struct fetch *);
 /* Starts a request; done is called once, later, from the loop, never

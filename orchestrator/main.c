@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "conf.h"
+#include "sandbox.h"
 #include "worker.h"
 
 /* The options every command takes, for both kinds of --help. */
@@ -35,6 +37,24 @@ main_common_options(FILE *f)
 	    "retry)\n"
 	    "  --help             the usage of the command\n"
 	    "\nExit codes: 0 ok, 1 the work failed, 2 usage error.\n");
+}
+
+/* A worker process of a daemon (worker.c): its sandbox's limits come
+ * through the environment the daemon kept for it, checked the same way. */
+static int
+main_worker(void)
+{
+	struct sandbox_limits sl;
+	struct orc_config conf;
+	struct orc_error err;
+
+	if (conf_load(&conf, &err) != 0) {
+		fprintf(stderr, "orchestrator worker: %s\n", err.message);
+		return CLI_FAILED;
+	}
+	sl.nice = conf.worker_nice;
+	sl.memory_mb = conf.worker_memory_mb;
+	return worker_child_main(3, 4, &sl);
 }
 
 /* The overview printed by --help and for a missing command. */
@@ -86,7 +106,7 @@ main(int argc, char **argv)
 	}
 	/* A worker process of a daemon (worker.c): not a command. */
 	if (strcmp(argv[1], "__worker") == 0 && argc == 2)
-		return worker_child_main(3, 4);
+		return main_worker();
 	if ((c = cli_find(argv[1])) == NULL) {
 		fprintf(stderr, "orchestrator: unknown command \"%s\" "
 		    "(see orchestrator --help)\n", argv[1]);
@@ -100,5 +120,7 @@ main(int argc, char **argv)
 			return CLI_OK;
 		}
 	}
+	if (cli_conf_load(c->name) != 0)
+		return CLI_FAILED;
 	return c->fn(argc - 1, argv + 1);
 }

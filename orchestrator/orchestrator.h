@@ -69,12 +69,6 @@ int	orc_write_all(int, const void *, size_t);
  * errno (EINVAL from file systems that cannot is not an error). */
 int	orc_fsync_dir(const char *);
 
-/* The integer in environment variable name, within [min, max]; def when
- * it is unset or empty, and def with a warning naming the variable when it
- * is not such a number. */
-long long orc_env_int(const char *name, long long min, long long max,
-	    long long def);
-
 /* Parses a duration: a positive integer and a unit, s, m, h or d ("7d",
  * "12h", "30m", "45s"), into *ms; -1 when it is not one. */
 int	orc_parse_duration(const char *, int64_t *ms);

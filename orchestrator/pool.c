@@ -41,7 +41,6 @@
 /* The default is one worker per core, within these bounds. */
 #define POOL_DEFAULT_MIN	2
 #define POOL_DEFAULT_MAX	8
-#define POOL_MAX_THREADS	64
 
 enum pool_job_state { POOL_JOB_QUEUED, POOL_JOB_RUNNING, POOL_JOB_DONE };
 
@@ -249,14 +248,13 @@ pool_default_threads(void)
 	return n > POOL_DEFAULT_MAX ? POOL_DEFAULT_MAX : (int)n;
 }
 
-/* The thread count: n, else ORCH_IO_THREADS, else the default. */
+/* The thread count: n, else the default. */
 static int
 pool_thread_count(int n)
 {
 	if (n > 0)
 		return n > POOL_MAX_THREADS ? POOL_MAX_THREADS : n;
-	return (int)orc_env_int("ORCH_IO_THREADS", 1, POOL_MAX_THREADS,
-	    pool_default_threads());
+	return pool_default_threads();
 }
 
 /* Starts n workers on base's loop. */

@@ -29,7 +29,10 @@ typedef void	(*pool_work_fn)(void *arg);
 typedef void	(*pool_done_fn)(void *arg, int cancelled);
 typedef void	(*pool_group_fn)(void **args, int n);
 
-/* n threads on base's loop; n <= 0: ORCH_IO_THREADS, else
+/* The most threads a pool has. */
+#define POOL_MAX_THREADS	64
+
+/* n threads on base's loop (ORCH_IO_THREADS for the engine's); n <= 0:
  * pool_default_threads(). NULL when base is NULL (callers then do the
  * work inline). */
 struct pool	*pool_create(struct event_base *base, int n);

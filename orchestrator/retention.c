@@ -57,26 +57,6 @@ struct retention {
 
 static void	retention_arm(struct retention *, int);
 
-/* The default retention from the environment. */
-int
-retention_default(int64_t *ms, struct orc_error *err)
-{
-	const char *v = getenv("ORCH_RETENTION");
-
-	if (v == NULL || *v == '\0')
-		v = RETENTION_DEFAULT;
-	if (strcmp(v, "forever") == 0) {
-		*ms = STORE_FOREVER;
-		return 0;
-	}
-	if (orc_parse_duration(v, ms) != 0) {
-		orc_error_set(err, ORC_EINVAL, "ORCH_RETENTION: \"%s\" is not "
-		    "a duration such as 7d, 12h, 30m or 45s, nor forever", v);
-		return -1;
-	}
-	return 0;
-}
-
 /* Reads the retentions in use again; a group kept keeps its cursor. */
 static void
 retention_refresh(struct retention *r)

@@ -18,15 +18,8 @@ struct event_base;
 struct retention;
 struct store;
 
-#define RETENTION_DEFAULT	"30d"
-
-/* The default retention from ORCH_RETENTION ("30d" when unset): a
- * duration, or STORE_FOREVER for "forever"; -1 with err when it is
- * neither. */
-int	retention_default(int64_t *ms, struct orc_error *);
-
-/* Starts deleting on the loop of base; default_ms as retention_default
- * gives it. */
+/* Starts deleting on the loop of base; default_ms is the retention of
+ * runs whose definition sets none (ORCH_RETENTION), or STORE_FOREVER. */
 struct retention *retention_create(struct event_base *, struct store *,
 		    int64_t default_ms);
 /* Stops; a batch in flight is forgotten by the store's close. */

@@ -56,21 +56,6 @@ static const int sandbox_calls[] = {
 	SCMP_SYS(getrlimit), SCMP_SYS(membarrier), SCMP_SYS(rseq)
 };
 
-/* The worker's nice value: ORCH_WORKER_NICE (0 to 19), else
- * SANDBOX_NICE. */
-static int
-sandbox_nice(void)
-{
-	const char *env = getenv("ORCH_WORKER_NICE");
-	long n;
-	char *end;
-
-	if (env == NULL || *env == '\0')
-		return SANDBOX_NICE;
-	n = strtol(env, &end, 10);
-	return *end == '\0' && n >= 0 && n <= 19 ? (int)n : SANDBOX_NICE;
-}
-
 /* Sets both limits of a resource. */
 static int
 sandbox_limit(int resource, rlim_t v)
@@ -114,19 +99,18 @@ sandbox_descriptors(int keep, int keep_stderr)
  * RLIMIT_CPU: it counts a worker's whole life of many calls, and each
  * call's time is bounded by the kill at its deadline. */
 static int
-sandbox_rlimits(void)
+sandbox_rlimits(const struct sandbox_limits *sl)
 {
-	const char *env = getenv("ORCH_WORKER_MEMORY_MB");
-	long long mb = env != NULL ? strtoll(env, NULL, 10) : 0;
+	int64_t mb = sl != NULL && sl->memory_mb > 0 ? sl->memory_mb :
+	    SANDBOX_MEMORY_MB;
+	int nice = sl != NULL && sl->nice >= 0 ? sl->nice : SANDBOX_NICE;
 
-	if (mb <= 0)
-		mb = SANDBOX_MEMORY_MB;
 	/* A sanitizer's report goes to standard error, maybe a file. */
 	if ((!SANDBOX_SANITIZED && sandbox_limit(RLIMIT_FSIZE, 0) != 0) ||
 	    sandbox_limit(RLIMIT_CORE, 0) != 0 ||
 	    sandbox_limit(RLIMIT_NOFILE, 8) != 0)
 		return -1;
-	(void)setpriority(PRIO_PROCESS, 0, sandbox_nice());
+	(void)setpriority(PRIO_PROCESS, 0, nice);
 	/* Root ignores RLIMIT_NPROC; the filter refuses fork anyway. */
 	(void)sandbox_limit(RLIMIT_NPROC, 0);
 	if (!SANDBOX_SANITIZED &&
@@ -172,13 +156,14 @@ sandbox_filter(void)
 
 /* Enters the sandbox. */
 int
-sandbox_enter(int keep, const char **what, struct orc_error *err)
+sandbox_enter(int keep, const struct sandbox_limits *sl, const char **what,
+    struct orc_error *err)
 {
 	int rc;
 
 	*what = "none";
 	if (sandbox_descriptors(keep, SANDBOX_SANITIZED) != 0 ||
-	    sandbox_rlimits() != 0) {
+	    sandbox_rlimits(sl) != 0) {
 		orc_error_set(err, ORC_EIO, "worker sandbox: %s",
 		    strerror(errno));
 		return -1;

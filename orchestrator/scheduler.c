@@ -60,40 +60,31 @@ struct sched {
 	size_t			 n;
 	int			 stopped;
 	int			 leading;	/* fired at the last tick */
+	const char		*clock;		/* the test clock's file */
+	int64_t			 clock_last;	/* the last time it said */
 };
 
-/* The test clock's file, or NULL for the wall clock. */
-static const char *
-sched_clock_file(void)
-{
-	const char *f = getenv("ORCH_TEST_CLOCK_FILE");
-
-	return f != NULL && *f != '\0' ? f : NULL;
-}
-
-/* The wall clock, or the test clock when ORCH_TEST_CLOCK_FILE is set. */
+/* The wall clock, or the test clock when clock names its file. */
 int64_t
-sched_now(void)
+sched_now(const char *clock, int64_t *last)
 {
-	static int64_t last;
-	const char *path;
 	char buf[64], *end;
 	long long v;
 	size_t len;
 	FILE *f;
 
-	if ((path = sched_clock_file()) == NULL)
+	if (clock == NULL)
 		return orc_now_ms();
-	if ((f = fopen(path, "r")) != NULL) {
+	if ((f = fopen(clock, "r")) != NULL) {
 		len = fread(buf, 1, sizeof buf - 1, f);
 		fclose(f);
 		buf[len] = '\0';
 		v = strtoll(buf, &end, 10);
 		/* A file caught half written keeps the last value. */
 		if (end != buf && (*end == '\0' || *end == '\n') && v > 0)
-			last = v;
+			*last = v;
 	}
-	return last > 0 ? last : orc_now_ms();
+	return *last > 0 ? *last : orc_now_ms();
 }
 
 /* Plans the fires due at now. */
@@ -388,7 +379,7 @@ sched_arm(struct sched *sc, int64_t now)
 
 	if (sc->stopped || sc->n == 0)
 		return;
-	if (sched_clock_file() != NULL)
+	if (sc->clock != NULL)
 		wait = SCHED_TEST_POLL_MS;
 	/* Another process fires: ask again now and then, to take over. */
 	else if (!sc->leading)
@@ -479,7 +470,7 @@ sched_tick(struct sched *sc)
 
 	if (sc->stopped)
 		return;
-	now = sched_now();
+	now = sched_now(sc->clock, &sc->clock_last);
 	if (sc->n > 0 && sched_lead(sc))
 		for (i = 0; i < sc->n; i++) {
 			sched_release(sc, &sc->entries[i]);
@@ -490,11 +481,12 @@ sched_tick(struct sched *sc)
 
 struct sched *
 sched_create(struct event_base *base, struct engine *engine,
-    struct store *store)
+    struct store *store, const char *clock)
 {
 	struct sched *sc;
 
 	sc = xcalloc(1, sizeof *sc);
+	sc->clock = clock;
 	sc->base = base;
 	sc->engine = engine;
 	sc->store = store;
@@ -592,7 +584,7 @@ sched_set_workflows(struct sched *sc, struct workflow **wfs, size_t n)
 {
 	struct sched_entry *entries, *en, *old;
 	size_t i, count = 0;
-	int64_t now = sched_now();
+	int64_t now = sched_now(sc->clock, &sc->clock_last);
 
 	entries = xcalloc(n > 0 ? n : 1, sizeof *entries);
 	for (i = 0; i < n; i++) {

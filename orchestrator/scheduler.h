@@ -53,12 +53,12 @@ enum sched_catch_up { SCHED_CATCH_NONE, SCHED_CATCH_ONE, SCHED_CATCH_ALL };
 
 /*
  * The current time (ms since the epoch) as the scheduler sees it: the
- * wall clock, or, FOR TESTS ONLY, the number of milliseconds written in
- * the file named by the environment variable ORCH_TEST_CLOCK_FILE (read
- * at every call; a missing or unreadable file keeps the last value read).
- * In that mode the scheduler re-reads the clock every 50 ms.
+ * wall clock when clock is NULL, or, FOR TESTS ONLY, the number of
+ * milliseconds written in the file clock (ORCH_TEST_CLOCK_FILE; read at
+ * every call; a missing or unreadable file keeps *last, the last value
+ * read). In that mode the scheduler re-reads the clock every 50 ms.
  */
-int64_t		 sched_now(void);
+int64_t		 sched_now(const char *clock, int64_t *last);
 
 /* What is due at now for a schedule whose next fire is next_at. */
 struct sched_plan {
@@ -74,10 +74,11 @@ struct sched_plan {
 void		 sched_plan(const struct cron *, enum sched_catch_up,
 		    int64_t next_at, int64_t now, struct sched_plan *);
 
-/* A scheduler starting runs through engine, keeping its rows in store;
- * all borrowed and used until sched_free. */
+/* A scheduler starting runs through engine, keeping its rows in store,
+ * on the wall clock or the test clock's file clock (sched_now); all
+ * borrowed and used until sched_free. */
 struct sched	*sched_create(struct event_base *, struct engine *,
-		    struct store *);
+		    struct store *, const char *clock);
 /* Stops the timer and frees; the rows stay. NULL is a no-op. */
 void		 sched_free(struct sched *);
 /*

@@ -52,7 +52,7 @@ struct store_ops {
 
 	/* Opens target; with STORE_READONLY, no writes nor migrations. */
 	void	*(*open)(const char *target, unsigned flags,
-		    struct orc_error *);
+		    const struct store_config *, struct orc_error *);
 	void	 (*close)(void *);
 
 	/* One write transaction: begin, apply each change, commit. */

@@ -500,6 +500,7 @@ struct pg_store {
 	char			*target;
 	char			*blobs;		/* ORCH_BLOB_DIR, or NULL */
 	size_t			 blob_min;	/* texts above it are blobs */
+	struct store_config	 cfg;		/* the settings */
 	struct pg_conn		 wconn;
 	struct pg_conn		 rconn;
 	struct pg_conn		*w;		/* NULL when read-only */
@@ -720,9 +721,9 @@ pg_simple(struct pg_store *ps, PGconn *conn, const char *sql,
 
 /* The lock timeout: ORCH_BUSY_TIMEOUT_MS or the default. */
 static int
-pg_busy_ms(void)
+pg_busy_ms(const struct pg_store *ps)
 {
-	return (int)orc_env_int("ORCH_BUSY_TIMEOUT_MS", 0, 3600000, PG_BUSY_MS);
+	return ps->cfg.busy_ms >= 0 ? ps->cfg.busy_ms : PG_BUSY_MS;
 }
 
 /*
@@ -734,7 +735,6 @@ pg_busy_ms(void)
 static int
 pg_session(struct pg_store *ps, struct pg_conn *c, struct orc_error *err)
 {
-	const char	*sync = getenv("ORCH_SYNCHRONOUS");
 	const char	*sync_sql;
 	char		 sql[128];
 
@@ -748,17 +748,9 @@ pg_session(struct pg_store *ps, struct pg_conn *c, struct orc_error *err)
 	if (!c->writer)
 		return pg_simple(ps, c->conn,
 		    "SET default_transaction_read_only = on", err);
-	if (sync == NULL || *sync == '\0' || strcasecmp(sync, "FULL") == 0)
-		sync_sql = "SET synchronous_commit = on";
-	else if (strcasecmp(sync, "NORMAL") == 0 ||
-	    strcasecmp(sync, "OFF") == 0)
-		sync_sql = "SET synchronous_commit = off";
-	else {
-		orc_error_set(err, ORC_EINVAL, "ORCH_SYNCHRONOUS: \"%s\" is "
-		    "not FULL, NORMAL or OFF", sync);
-		return -1;
-	}
-	snprintf(sql, sizeof sql, "SET lock_timeout = %d", pg_busy_ms());
+	sync_sql = ps->cfg.sync == STORE_SYNC_FULL ?
+	    "SET synchronous_commit = on" : "SET synchronous_commit = off";
+	snprintf(sql, sizeof sql, "SET lock_timeout = %d", pg_busy_ms(ps));
 	if (pg_simple(ps, c->conn, sql, err) == -1 ||
 	    pg_simple(ps, c->conn, sync_sql, err) == -1)
 		return -1;
@@ -1134,19 +1126,21 @@ pg_close(void *arg)
 
 /* Connects to a database, migrating it unless read-only. */
 static void *
-pg_open(const char *target, unsigned flags, struct orc_error *err)
+pg_open(const char *target, unsigned flags, const struct store_config *cfg,
+    struct orc_error *err)
 {
 	struct pg_store	*ps;
-	const char	*blobs;
 
 	ps = xcalloc(1, sizeof *ps);
 	ps->target = xstrdup(target);
 	ps->name = store_display_target(target);
 	/* Nodes share blobs only through a folder they all mount: without
 	 * one, large payloads stay in the rows. */
-	if ((blobs = getenv("ORCH_BLOB_DIR")) != NULL && *blobs != '\0')
-		ps->blobs = xstrdup(blobs);
-	ps->blob_min = blob_threshold();
+	ps->cfg = *cfg;
+	ps->cfg.blob_dir = NULL;	/* borrowed: kept in blobs */
+	if (cfg->blob_dir != NULL && *cfg->blob_dir != '\0')
+		ps->blobs = xstrdup(cfg->blob_dir);
+	ps->blob_min = blob_threshold(cfg->blob_bytes);
 	if (!(flags & STORE_READONLY)) {
 		if (pg_connect(ps, &ps->wconn, 1, err) == -1 ||
 		    pg_migrate(ps, err) == -1)

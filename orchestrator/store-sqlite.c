@@ -462,6 +462,7 @@ struct sqlite_store {
 	dev_t			 dev;
 	ino_t			 ino;
 	int			 incremental;	/* auto_vacuum=INCREMENTAL */
+	struct store_config	 cfg;		/* the settings */
 };
 
 /* Whether reads have their own connection (not so in memory). */
@@ -794,9 +795,9 @@ sqlite_user_version(struct sqlite_store *ss, sqlite3 *db, int64_t *version,
 
 /* The busy timeout: ORCH_BUSY_TIMEOUT_MS or the default. */
 static int
-sqlite_busy_ms(void)
+sqlite_busy_ms(const struct sqlite_store *ss)
 {
-	return (int)orc_env_int("ORCH_BUSY_TIMEOUT_MS", 0, 3600000, SQLITE_BUSY_MS);
+	return ss->cfg.busy_ms >= 0 ? ss->cfg.busy_ms : SQLITE_BUSY_MS;
 }
 
 /*
@@ -811,19 +812,18 @@ sqlite_global_setup(void)
 }
 
 /* The writer's synchronous pragma from ORCH_SYNCHRONOUS (PRAGMA takes
- * no parameters: one of the fixed texts), or NULL when it is not one. */
+ * no parameters: one of the fixed texts). */
 static const char *
-sqlite_sync_sql(void)
+sqlite_sync_sql(const struct sqlite_store *ss)
 {
-	const char *sync = getenv("ORCH_SYNCHRONOUS");
-
-	if (sync == NULL || *sync == '\0' || strcasecmp(sync, "FULL") == 0)
-		return SQLITE_SYNC_FULL_SQL;
-	if (strcasecmp(sync, "NORMAL") == 0)
+	switch (ss->cfg.sync) {
+	case STORE_SYNC_NORMAL:
 		return "PRAGMA synchronous = NORMAL";
-	if (strcasecmp(sync, "OFF") == 0)
+	case STORE_SYNC_OFF:
 		return "PRAGMA synchronous = OFF";
-	return NULL;
+	default:
+		return SQLITE_SYNC_FULL_SQL;
+	}
 }
 
 /*
@@ -832,13 +832,9 @@ sqlite_sync_sql(void)
  * SQLite's default (NULL).
  */
 static const char *
-sqlite_writer_vfs(void)
+sqlite_writer_vfs(const struct sqlite_store *ss)
 {
-	const char *env = getenv("ORCH_WAL_BUFFER");
-	const char *sync = sqlite_sync_sql();
-
-	if ((env != NULL && strcmp(env, "0") == 0) || sync == NULL ||
-	    strcmp(sync, SQLITE_SYNC_FULL_SQL) != 0)
+	if (ss->cfg.no_wal_buffer || ss->cfg.sync != STORE_SYNC_FULL)
 		return NULL;
 	return walbuf_vfs();
 }
@@ -858,7 +854,7 @@ sqlite_connect(struct sqlite_store *ss, struct sqlite_conn *c, int flags,
 
 	pthread_once(&once, sqlite_global_setup);
 	rc = sqlite3_open_v2(ss->path, &c->db, flags | SQLITE_OPEN_NOMUTEX,
-	    writer ? sqlite_writer_vfs() : NULL);
+	    writer ? sqlite_writer_vfs(ss) : NULL);
 	if (rc != SQLITE_OK) {
 		if (c->db != NULL)
 			sqlite_error(ss, c->db, err);
@@ -870,7 +866,7 @@ sqlite_connect(struct sqlite_store *ss, struct sqlite_conn *c, int flags,
 		return -1;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
-	sqlite3_busy_timeout(c->db, sqlite_busy_ms());
+	sqlite3_busy_timeout(c->db, sqlite_busy_ms(ss));
 	return 0;
 }
 
@@ -893,16 +889,11 @@ sqlite_disconnect(struct sqlite_conn *c)
 static int
 sqlite_setup_writer(struct sqlite_store *ss, struct orc_error *err)
 {
-	const char	*sync_sql = sqlite_sync_sql();
+	const char	*sync_sql = sqlite_sync_sql(ss);
 	sqlite3		*db = ss->wconn.db;
 	int64_t		 dummy;
 	int		 rc, tries;
 
-	if (sync_sql == NULL) {
-		orc_error_set(err, ORC_EINVAL, "ORCH_SYNCHRONOUS: \"%s\" is "
-		    "not FULL, NORMAL or OFF", getenv("ORCH_SYNCHRONOUS"));
-		return -1;
-	}
 	/* Before any table exists, so that a new file is made in this mode;
 	 * on an older file it only takes effect with a VACUUM (see
 	 * sqlite_setup_vacuum). */
@@ -1231,7 +1222,8 @@ sqlite_check_target(void *arg, struct orc_error *err)
 
 /* Opens a file (or ":memory:"), migrating it unless read-only. */
 static void *
-sqlite_open(const char *target, unsigned flags, struct orc_error *err)
+sqlite_open(const char *target, unsigned flags, const struct store_config *cfg,
+    struct orc_error *err)
 {
 	struct sqlite_store	*ss;
 	int			 memory;
@@ -1240,8 +1232,9 @@ sqlite_open(const char *target, unsigned flags, struct orc_error *err)
 	ss->lock_fd = -1;
 	ss->path = xstrdup(target);
 	memory = strcmp(target, ":memory:") == 0;
+	ss->cfg = *cfg;
 	ss->blobs = blob_dir_for(target);
-	ss->blob_min = blob_threshold();
+	ss->blob_min = blob_threshold(cfg->blob_bytes);
 
 	if (flags & STORE_READONLY) {
 		if (memory) {

@@ -99,6 +99,7 @@ struct store {
 	void			*be;
 	char			*target;
 	unsigned		 flags;
+	struct store_config	 cfg;
 
 	struct event_base	*base;
 	struct event		*flush_ev;	/* commits the queue */
@@ -480,10 +481,24 @@ store_backend(const char *target, struct orc_error *err)
 #endif
 }
 
-/* Opens a store on a SQLite file, ":memory:", or a PostgreSQL URL. */
+void
+store_config_defaults(struct store_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->busy_ms = -1;
+}
+
 struct store *
 store_open(const char *target, unsigned flags, struct event_base *base,
     struct orc_error *err)
+{
+	return store_open_with(target, flags, base, NULL, err);
+}
+
+/* Opens a store on a SQLite file, ":memory:", or a PostgreSQL URL. */
+struct store *
+store_open_with(const char *target, unsigned flags, struct event_base *base,
+    const struct store_config *cfg, struct orc_error *err)
 {
 	const struct store_ops	*ops;
 	struct store		*s;
@@ -498,6 +513,10 @@ store_open(const char *target, unsigned flags, struct event_base *base,
 	s->ops = ops;
 	s->target = store_display_target(target);
 	s->flags = flags;
+	if (cfg != NULL)
+		s->cfg = *cfg;
+	else
+		store_config_defaults(&s->cfg);
 	s->base = base;
 	s->healthy = 1;
 	TAILQ_INIT(&s->queue);
@@ -506,7 +525,7 @@ store_open(const char *target, unsigned flags, struct event_base *base,
 	TAILQ_INIT(&s->finished);
 	TAILQ_INIT(&s->done);
 
-	s->be = s->ops->open(target, flags, err);
+	s->be = s->ops->open(target, flags, &s->cfg, err);
 	if (s->be == NULL) {
 		free(s->target);
 		free(s);
@@ -1038,9 +1057,7 @@ store_writer_close(struct store *s)
 static int
 store_wants_thread(const struct store *s)
 {
-	const char *env = getenv("ORCH_COMMIT_THREAD");
-
-	if (env != NULL && strcmp(env, "0") == 0)
+	if (s->cfg.no_commit_thread)
 		return 0;
 	return s->ops->separate_reader != NULL &&
 	    s->ops->separate_reader(s->be);

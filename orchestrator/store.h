@@ -193,10 +193,33 @@ typedef int (*store_owner_dead_fn)(const char *owner, void *);
  * first's pid. */
 #define STORE_SERVE	0x2
 
+/* How a writer commits: ORCH_SYNCHRONOUS. */
+enum store_sync { STORE_SYNC_FULL, STORE_SYNC_NORMAL, STORE_SYNC_OFF };
+
+/* How a store is opened: the environment's settings, which conf.c reads;
+ * store_config_defaults fills in the defaults. blob_dir is copied. */
+struct store_config {
+	int		 busy_ms;	/* ORCH_BUSY_TIMEOUT_MS: a write waits
+					 * this long for a lock, 0 to 3600000;
+					 * -1: the backend's 5000 */
+	enum store_sync	 sync;		/* ORCH_SYNCHRONOUS */
+	int		 no_wal_buffer;	/* ORCH_WAL_BUFFER=0 (SQLite, FULL) */
+	int		 no_commit_thread; /* ORCH_COMMIT_THREAD=0 */
+	size_t		 blob_bytes;	/* ORCH_BLOB_BYTES, 0: the default */
+	const char	*blob_dir;	/* ORCH_BLOB_DIR (PostgreSQL) or NULL */
+};
+
+/* Fills in the defaults. */
+void	store_config_defaults(struct store_config *);
+
 /*
  * Opens a store: a SQLite file path (":memory:" for a throwaway store).
  * base may be NULL: then writes are only committed by store_flush().
+ * cfg may be NULL for the defaults; store_open is store_open_with(NULL).
  */
+struct store	*store_open_with(const char *target, unsigned flags,
+		    struct event_base *, const struct store_config *cfg,
+		    struct orc_error *);
 struct store	*store_open(const char *target, unsigned flags,
 		    struct event_base *, struct orc_error *);
 /* Commits what is pending (without calling it an error if nothing is) and

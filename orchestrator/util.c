@@ -297,26 +297,6 @@ orc_fsync_dir(const char *dir)
 	return 0;
 }
 
-/* An integer setting from the environment (see orchestrator.h). */
-long long
-orc_env_int(const char *name, long long min, long long max, long long def)
-{
-	const char *v = getenv(name);
-	long long n;
-	char *end;
-
-	if (v == NULL || *v == '\0')
-		return def;
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno != 0 || *end != '\0' || n < min || n > max) {
-		log_warn("%s: %s \"%s\" is not a number from %lld to %lld: "
-		    "using %lld", __func__, name, v, min, max, def);
-		return def;
-	}
-	return n;
-}
-
 /* A duration such as "7d" or "45s" in milliseconds (see orchestrator.h). */
 int
 orc_parse_duration(const char *s, int64_t *ms)

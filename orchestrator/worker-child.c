@@ -443,7 +443,7 @@ wchild_handle(struct wchild *w, const char *f, size_t len)
 
 /* The worker's main: serves calls until the channel closes. */
 int
-worker_child_main(int fd, int shm_fd)
+worker_child_main(int fd, int shm_fd, const struct sandbox_limits *sl)
 {
 	struct wchild w;
 	struct orc_error err;
@@ -462,7 +462,7 @@ worker_child_main(int fd, int shm_fd)
 	}
 	close(shm_fd);
 	w.current = page;
-	if (sandbox_enter(fd, &what, &err) != 0) {
+	if (sandbox_enter(fd, sl, &what, &err) != 0) {
 		fprintf(stderr, "orchestrator worker: %s\n", err.message);
 		return 1;
 	}

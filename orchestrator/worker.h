@@ -89,8 +89,11 @@ void		 worker_call_set_log(struct worker_call *, worker_log_cb);
  * past its deadline has its worker killed shortly after. */
 void		 worker_call_cancel(struct worker_call *);
 
+struct sandbox_limits;
 /* The worker process's main (orchestrator __worker): the channel on fd,
- * the shared page on shm_fd. Returns only on a start-up failure. */
-int		 worker_child_main(int fd, int shm_fd);
+ * the shared page on shm_fd, the sandbox's limits sl (NULL: defaults).
+ * Returns only on a start-up failure. */
+int		 worker_child_main(int fd, int shm_fd,
+		    const struct sandbox_limits *sl);
 
 #endif

@@ -185,7 +185,7 @@ bench_worker(const char *dir, json_t *input, double lua_ns)
 
 	memset(&b, 0, sizeof b);
 	b.base = event_base_new();
-	fetch = fetch_create(b.base);
+	fetch = fetch_create(b.base, NULL);
 	b.pool = worker_pool_create(b.base, fetch, 1, NULL);
 	b.job.dir = dir;
 	b.job.script = "s.lua";
@@ -221,7 +221,7 @@ main(int argc, char **argv)
 	FILE *f;
 
 	if (argc == 2 && strcmp(argv[1], "__worker") == 0)
-		return worker_child_main(3, 4);
+		return worker_child_main(3, 4, NULL);
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		return 1;

@@ -184,5 +184,21 @@ for c in serve "run $TOP_SRCDIR/workflows/order-report.json"; do
 ORCH_LEASE_MS \"10s\" is not a number from 1 to 4611686018427387903" \
 	    "$(err)"
 done
+# Every command reads them, the ones that only read the database too;
+# --help still answers.
+expect_exit 1 env ORCH_FETCH_THREAD=yes "$ORCH_BIN" runs --db "$DB"
+expect_eq "runs names a bad ORCH_FETCH_THREAD" \
+    'orchestrator runs: ORCH_FETCH_THREAD "yes" is not 0 or 1' "$(err)"
+expect_exit 1 env ORCH_WORKER_NICE=20 "$ORCH_BIN" serve --db "$DB"
+expect_contains "serve names a bad ORCH_WORKER_NICE" "$(err)" \
+    'ORCH_WORKER_NICE "20" is not a number from 0 to 19'
+expect_exit 1 env ORCH_SYNCHRONOUS=sometimes "$ORCH_BIN" prune --db "$DB"
+expect_eq "prune names a bad ORCH_SYNCHRONOUS" "orchestrator prune: \
+ORCH_SYNCHRONOUS \"sometimes\" is not FULL, NORMAL or OFF" "$(err)"
+expect_exit 0 env ORCH_WORKERS=99 "$ORCH_BIN" runs --help
+# The database from ORCH_DB when --db is not given.
+expect_exit 0 env ORCH_DB="$DB" "$ORCH_BIN" runs --json
+expect_exit 1 env ORCH_DB="$T/none.db" "$ORCH_BIN" runs
+expect_contains "runs reads ORCH_DB" "$(err)" "no database at $T/none.db"
 
 finish

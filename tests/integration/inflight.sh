@@ -27,13 +27,13 @@ cat >"$WF/mem.json" <<'JSON'
   "steps": [ { "name": "decode", "uses": "json.decode" } ] }
 JSON
 
-# Bad values of the option and the variable are usage errors.
+# A bad option is a usage error; a bad variable stops serve, naming it.
 expect_exit 2 "$ORCH_BIN" serve --max-inflight-bytes 100
 expect_contains "--max-inflight-bytes too small" "$(err)" \
     "--max-inflight-bytes: expected at least 65536 bytes"
-ORCH_MAX_INFLIGHT_BYTES=lots expect_exit 2 "$ORCH_BIN" serve
+ORCH_MAX_INFLIGHT_BYTES=lots expect_exit 1 "$ORCH_BIN" serve
 expect_contains "ORCH_MAX_INFLIGHT_BYTES not a number" "$(err)" \
-    'ORCH_MAX_INFLIGHT_BYTES: expected a number, not "lots"'
+    'ORCH_MAX_INFLIGHT_BYTES "lots" is not a number from 65536'
 
 serve_start --max-inflight-bytes "$LIMIT" --max-body $((8 * 1024 * 1024)) \
     --read-timeout-ms 60000 --access-log off || finish

@@ -91,7 +91,7 @@ expect_contains "a bad retention is refused at its place" "$(err)" \
 ORCH_RETENTION=soon expect_exit 1 orch serve --workflows "$WF" --db "$DB" \
     --listen 127.0.0.1:0
 expect_contains "a bad ORCH_RETENTION is refused" "$(err)" \
-    "ORCH_RETENTION: \"soon\" is not a duration"
+    "ORCH_RETENTION \"soon\" is not a duration"
 
 # 1. prune, with nothing deleted by retention meanwhile.
 export ORCH_BLOB_BYTES=64

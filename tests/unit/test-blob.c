@@ -216,19 +216,15 @@ test_blob_encode_decode(void)
 	free(out);
 }
 
-/* The threshold comes from ORCH_BLOB_BYTES; the folder sits by the db. */
+/* The threshold is the one configured, else the default; the folder
+ * sits by the db. */
 static void
 test_blob_config(void)
 {
 	char *d;
 
-	unsetenv("ORCH_BLOB_BYTES");
-	CHECK(blob_threshold() == 262144);
-	setenv("ORCH_BLOB_BYTES", "1000", 1);
-	CHECK(blob_threshold() == 1000);
-	setenv("ORCH_BLOB_BYTES", "junk", 1);
-	CHECK(blob_threshold() == 262144);
-	unsetenv("ORCH_BLOB_BYTES");
+	CHECK(blob_threshold(0) == 262144);
+	CHECK(blob_threshold(1000) == 1000);
 
 	CHECK(blob_dir_for(":memory:") == NULL);
 	d = blob_dir_for("/var/lib/orc/o.db");
@@ -310,7 +306,6 @@ test_blob_store_step_output(void)
 	char *text, *col;
 	struct run_rec r;
 
-	unsetenv("ORCH_BLOB_BYTES");
 	text = big_text(MIB, 3);
 	out = json_pack("{s:s, s:i}", "data", text, "n", 7);
 	REQUIRE(out != NULL);
@@ -368,7 +363,6 @@ test_blob_store_shared_input(void)
 	char *text, *c1, *c2;
 	struct run_rec r;
 
-	unsetenv("ORCH_BLOB_BYTES");
 	text = big_text(300 * 1024, 4);
 	in = json_pack("{s:s}", "body", text);
 	s = store_open(DB, 0, NULL, &err);
@@ -421,12 +415,14 @@ test_blob_store_threshold_and_memory(void)
 	struct store *s;
 	json_t *in, *small;
 	struct run_rec r;
+	struct store_config sc;
 	char *col;
 
-	setenv("ORCH_BLOB_BYTES", "64", 1);
+	store_config_defaults(&sc);
+	sc.blob_bytes = 64;
 	in = json_pack("{s:s}", "text", "a value that is longer than sixty-"
 	    "four bytes once it is encoded as JSON");
-	s = store_open(DB, 0, NULL, &err);
+	s = store_open_with(DB, 0, NULL, &sc, &err);
 	REQUIRE(s != NULL);
 	REQUIRE(put_run(s, "R0000000000000000000000001", in, NULL) == 0);
 	small = json_pack("{s:i}", "x", 1);
@@ -438,7 +434,7 @@ test_blob_store_threshold_and_memory(void)
 	CHECK_STR(col, "{\"x\":1}");
 	free(col);
 
-	s = store_open(":memory:", 0, NULL, &err);
+	s = store_open_with(":memory:", 0, NULL, &sc, &err);
 	REQUIRE(s != NULL);
 	REQUIRE(put_run(s, "R0000000000000000000000003", in, NULL) == 0);
 	memset(&r, 0, sizeof r);
@@ -448,7 +444,6 @@ test_blob_store_threshold_and_memory(void)
 	run_rec_clear(&r);
 	store_close(s);
 	CHECK(test_count_files("blobs") == 1);
-	unsetenv("ORCH_BLOB_BYTES");
 	json_decref(in);
 }
 

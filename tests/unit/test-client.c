@@ -265,11 +265,11 @@ test_client_request_ok(void)
 	REQUIRE((fd = listen_any(&port)) >= 0);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
 	pid = serve_once(fd, answer);
-	setenv("ORCH_API_TOKEN", "sekrit", 1);
+	client_set_token("sekrit");
 	body = json_pack("{si}", "n", 1);
 	CHECK(client_request(url, "POST", "/workflows/w/runs", body, headers,
 	    3, &status, &got, &err) == 0);
-	unsetenv("ORCH_API_TOKEN");
+	client_set_token(NULL);
 	waitpid(pid, &ws, 0);
 	close(fd);
 	CHECK(status == 202);

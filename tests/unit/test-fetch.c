@@ -79,13 +79,16 @@ struct env {
 	struct fetch		*f;
 };
 
+/* How the clients of env_init run: the thread, or curl on the loop. */
+static struct fetch_config env_fc;
+
 /* Starts a loop, a server and a client. */
 static void
 env_init(struct env *e)
 {
 	e->base = event_base_new();
 	e->h = httpd_start(e->base);
-	e->f = fetch_create(e->base);
+	e->f = fetch_create(e->base, &env_fc);
 }
 
 /* Frees them in reverse. */
@@ -303,7 +306,7 @@ test_fetch_cap(void)
 	env_free(&e);
 }
 
-/* The answers held at once are capped (ORCH_FETCH_BUFFER_BYTES): a
+/* The answers held at once are capped (fetch_config.buffer_max): a
  * request that would pass the cap fails with a message that says so (not
  * as too large: it is worth a retry), and its bytes are given back. */
 static void
@@ -314,9 +317,9 @@ test_fetch_buffer_cap(void)
 	struct env e;
 	char *u;
 
-	setenv("ORCH_FETCH_BUFFER_BYTES", "65536", 1);
+	env_fc.buffer_max = 65536;
 	env_init(&e);
-	unsetenv("ORCH_FETCH_BUFFER_BYTES");
+	env_fc.buffer_max = 0;
 	memset(&req, 0, sizeof req);
 
 	u = url(&e, "/big?n=100000");
@@ -375,7 +378,7 @@ test_fetch_cancel(void)
 	REQUIRE(fetch_start(e.f, &req, record_cb, &r3, NULL) != NULL);
 	httpd_run_until(e.base, &never, 20);
 	fetch_free(e.f);
-	e.f = fetch_create(e.base);
+	e.f = fetch_create(e.base, &env_fc);
 	httpd_run_until(e.base, &never, 300);
 	CHECK(r3.calls == 0);
 	result_clear(&r2);
@@ -462,10 +465,9 @@ test_fetch_cancel_threaded(void)
 	int never = 0;
 	char *u;
 
-	setenv("ORCH_FETCH_THREAD", "1", 1);
 	far_start(&fs);
 	base = event_base_new();
-	f = fetch_create(base);
+	f = fetch_create(base, NULL);
 	memset(&r1, 0, sizeof r1);
 	memset(&r2, 0, sizeof r2);
 	memset(&r3, 0, sizeof r3);
@@ -505,7 +507,6 @@ test_fetch_cancel_threaded(void)
 	fetch_free(f);
 	event_base_free(base);
 	far_stop(&fs);
-	unsetenv("ORCH_FETCH_THREAD");
 }
 
 /* Many requests in flight at once. */
@@ -935,8 +936,7 @@ main(void)
 	run_all();
 	TEST_RUN(test_fetch_cancel_threaded);
 	/* ORCH_FETCH_THREAD=0: curl on the loop's thread. */
-	setenv("ORCH_FETCH_THREAD", "0", 1);
+	env_fc.no_thread = 1;
 	run_all();
-	unsetenv("ORCH_FETCH_THREAD");
 	TEST_DONE();
 }

@@ -88,7 +88,7 @@ env_init(struct env *e)
 	memset(e, 0, sizeof *e);
 	e->base = event_base_new();
 	e->h = httpd_start(e->base);
-	e->f = fetch_create(e->base);
+	e->f = fetch_create(e->base, NULL);
 }
 
 /* Frees them in reverse. */

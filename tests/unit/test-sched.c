@@ -106,23 +106,24 @@ test_sched_plan_catch_up(void)
 static void
 test_sched_clock(void)
 {
+	int64_t last = 0;
 	FILE *f;
 
-	unsetenv("ORCH_TEST_CLOCK_FILE");
-	CHECK(llabs(sched_now() - orc_now_ms()) < 1000);
-	setenv("ORCH_TEST_CLOCK_FILE", "clock", 1);
+	CHECK(llabs(sched_now(NULL, &last) - orc_now_ms()) < 1000);
 	set_clock(T0 + 1234);
-	CHECK(sched_now() == T0 + 1234);
+	CHECK(sched_now("clock", &last) == T0 + 1234);
 	set_clock(T0 + 5678);
-	CHECK(sched_now() == T0 + 5678);
+	CHECK(sched_now("clock", &last) == T0 + 5678);
 	/* Half written or garbage: the last good value stays. */
 	f = fopen("clock", "w");
 	fputs("12ab", f);
 	fclose(f);
-	CHECK(sched_now() == T0 + 5678);
+	CHECK(sched_now("clock", &last) == T0 + 5678);
 	remove("clock");
-	CHECK(sched_now() == T0 + 5678);
-	unsetenv("ORCH_TEST_CLOCK_FILE");
+	CHECK(sched_now("clock", &last) == T0 + 5678);
+	/* Before any good value: the wall clock. */
+	last = 0;
+	CHECK(llabs(sched_now("clock", &last) - orc_now_ms()) < 1000);
 }
 
 /* Collects schedule rows. */
@@ -242,7 +243,7 @@ rig_open(struct rig *rg, const char *cron)
 	if (rg->store == NULL)
 		fprintf(stderr, "%s\n", err.message);
 	rg->engine = engine_create(rg->base, rg->store, &ec);
-	rg->sched = sched_create(rg->base, rg->engine, rg->store);
+	rg->sched = sched_create(rg->base, rg->engine, rg->store, "clock");
 	rg->wf = cron_workflow(cron);
 }
 
@@ -307,7 +308,6 @@ test_sched_fire_restart(void)
 	struct schedule_rec r;
 	struct rig rg;
 
-	setenv("ORCH_TEST_CLOCK_FILE", "clock", 1);
 	set_clock(T0 + 30000);
 	rig_open(&rg, "{\"schedule\": \"* * * * *\", \"overlap\": \"allow\"}");
 	REQUIRE(rg.wf != NULL);
@@ -355,7 +355,6 @@ test_sched_fire_restart(void)
 	CHECK(r.next_at == 0 && r.fired == 1);
 	schedule_rec_clear(&r);
 	rig_close(&rg);
-	unsetenv("ORCH_TEST_CLOCK_FILE");
 }
 
 /* Overlap skip, in this process and after a restart. */
@@ -365,7 +364,6 @@ test_sched_overlap_skip(void)
 	struct schedule_rec r;
 	struct rig rg;
 
-	setenv("ORCH_TEST_CLOCK_FILE", "clock", 1);
 	set_clock(T0 + 30000);
 	rig_open(&rg, "{\"schedule\": \"* * * * *\"}");
 	REQUIRE(rg.wf != NULL);
@@ -397,7 +395,6 @@ test_sched_overlap_skip(void)
 	schedule_rec_clear(&r);
 	CHECK(run_count(&rg) == 1);
 	rig_close(&rg);
-	unsetenv("ORCH_TEST_CLOCK_FILE");
 }
 
 /* Catch-up all across a restart. */
@@ -407,7 +404,6 @@ test_sched_catch_up_restart(void)
 	struct schedule_rec r;
 	struct rig rg;
 
-	setenv("ORCH_TEST_CLOCK_FILE", "clock", 1);
 	set_clock(T0 + 30000);
 	rig_open(&rg, "{\"schedule\": \"* * * * *\", \"catch_up\": \"all\", "
 	    "\"overlap\": \"allow\"}");
@@ -426,7 +422,6 @@ test_sched_catch_up_restart(void)
 	schedule_rec_clear(&r);
 	CHECK(run_count(&rg) == 5);
 	rig_close(&rg);
-	unsetenv("ORCH_TEST_CLOCK_FILE");
 }
 
 int

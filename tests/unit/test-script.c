@@ -785,7 +785,7 @@ test_script_fetch_concurrent(void)
 
 	REQUIRE(base != NULL);
 	slow_server_start(&s, base);
-	f = fetch_create(base);
+	f = fetch_create(base, NULL);
 	REQUIRE(f != NULL);
 	script = xasprintf("return function(input, ctx)\n"
 	    "  local r = ctx.fetch('http://127.0.0.1:%d/x', { method = 'POST',"
@@ -908,7 +908,7 @@ int
 main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "__worker") == 0)
-		return worker_child_main(3, 4);
+		return worker_child_main(3, 4, NULL);
 	run_all();
 	/* What only this process can tell: its states, the loader, its own
 	 * loop's fetches. */
@@ -918,7 +918,7 @@ main(int argc, char **argv)
 	script_shutdown();
 	/* The same scripts on a worker process. */
 	wk_base = event_base_new();
-	wk_fetch = fetch_create(wk_base);
+	wk_fetch = fetch_create(wk_base, NULL);
 	wk_pool = worker_pool_create(wk_base, wk_fetch, 1, NULL);
 	run_all();
 	worker_pool_free(wk_pool);

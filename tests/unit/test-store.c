@@ -38,6 +38,10 @@ static const char *pg_url;
 #define DB "s.db"
 #endif
 
+/* The settings of the stores that store_open_with opens: the defaults
+ * (main), changed by a test and put back before it returns. */
+static struct store_config tsc;
+
 /* The database's name followed by a message, as errors say it. */
 static const char *
 db_msg(const char *what)
@@ -46,6 +50,26 @@ db_msg(const char *what)
 
 	snprintf(buf, sizeof buf, "%s: %s", DB, what);
 	return buf;
+}
+
+/* DB opens with each synchronous setting but the default. */
+static void
+open_each_sync(void)
+{
+	static const enum store_sync syncs[] = {
+		STORE_SYNC_NORMAL, STORE_SYNC_OFF
+	};
+	struct orc_error err;
+	struct store *s;
+	size_t i;
+
+	for (i = 0; i < sizeof syncs / sizeof syncs[0]; i++) {
+		tsc.sync = syncs[i];
+		s = store_open_with(DB, 0, NULL, &tsc, &err);
+		CHECK(s != NULL);
+		store_close(s);
+	}
+	tsc.sync = STORE_SYNC_FULL;
 }
 
 /* Makes an id that sorts by n. */
@@ -533,7 +557,7 @@ test_store_batch_on_loop(void)
 
 	base = event_base_new();
 	REQUIRE(base != NULL);
-	s = store_open(DB, 0, base, &err);
+	s = store_open_with(DB, 0, base, &tsc, &err);
 	REQUIRE(s != NULL);
 	memset(&o, 0, sizeof o);
 	o.s = s;
@@ -680,10 +704,10 @@ test_store_retry_when_locked(void)
 #endif
 	int			 called = 0, i;
 
-	setenv("ORCH_BUSY_TIMEOUT_MS", "20", 1);
+	tsc.busy_ms = 20;
 	base = event_base_new();
 	REQUIRE(base != NULL);
-	s = store_open(DB, 0, base, &err);
+	s = store_open_with(DB, 0, base, &tsc, &err);
 	REQUIRE(s != NULL);
 #ifdef TEST_STORE_PG
 	/* Another node holds the table: the writer's lock timeout expires. */
@@ -741,7 +765,7 @@ test_store_retry_when_locked(void)
 	CHECK(query_int("SELECT count(*) FROM runs") == 3);
 	store_close(s);
 	event_base_free(base);
-	unsetenv("ORCH_BUSY_TIMEOUT_MS");
+	tsc.busy_ms = -1;
 }
 
 #ifndef TEST_STORE_PG
@@ -787,10 +811,10 @@ test_store_pipelined(void)
 	sqlite3			*db;
 	int			 i;
 
-	setenv("ORCH_BUSY_TIMEOUT_MS", "5000", 1);
+	tsc.busy_ms = 5000;
 	base = event_base_new();
 	REQUIRE(base != NULL);
-	s = store_open(DB, 0, base, &err);
+	s = store_open_with(DB, 0, base, &tsc, &err);
 	REQUIRE(s != NULL);
 	REQUIRE(sqlite3_open(DB, &db) == SQLITE_OK);
 	REQUIRE(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL,
@@ -816,8 +840,8 @@ test_store_pipelined(void)
 
 	/* Now the batch out fails (the lock outlasts the busy timeout). */
 	store_close(s);
-	setenv("ORCH_BUSY_TIMEOUT_MS", "300", 1);
-	s = store_open(DB, 0, base, &err);
+	tsc.busy_ms = 300;
+	s = store_open_with(DB, 0, base, &tsc, &err);
 	REQUIRE(s != NULL);
 	REQUIRE(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL,
 	    NULL) == SQLITE_OK);
@@ -842,7 +866,7 @@ test_store_pipelined(void)
 	CHECK(store_pending(s) == 0);
 	store_close(s);
 	event_base_free(base);
-	unsetenv("ORCH_BUSY_TIMEOUT_MS");
+	tsc.busy_ms = -1;
 }
 #endif
 
@@ -851,17 +875,17 @@ test_store_pipelined(void)
 static void
 test_store_batch_without_thread(void)
 {
-	setenv("ORCH_COMMIT_THREAD", "0", 1);
+	tsc.no_commit_thread = 1;
 	test_store_batch_on_loop();
-	unsetenv("ORCH_COMMIT_THREAD");
+	tsc.no_commit_thread = 0;
 }
 
 static void
 test_store_retry_without_thread(void)
 {
-	setenv("ORCH_COMMIT_THREAD", "0", 1);
+	tsc.no_commit_thread = 1;
 	test_store_retry_when_locked();
-	unsetenv("ORCH_COMMIT_THREAD");
+	tsc.no_commit_thread = 0;
 }
 
 /* Collects listed ids. */
@@ -1921,9 +1945,9 @@ test_store_pg_blobs(void)
 	struct run_rec		 r, got;
 	char			 big[2048];
 
-	setenv("ORCH_BLOB_DIR", "shared-blobs", 1);
-	setenv("ORCH_BLOB_BYTES", "1000", 1);
-	s = store_open(DB, 0, NULL, &err);
+	tsc.blob_dir = "shared-blobs";
+	tsc.blob_bytes = 1000;
+	s = store_open_with(DB, 0, NULL, &tsc, &err);
 	REQUIRE(s != NULL);
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
@@ -1940,8 +1964,8 @@ test_store_pg_blobs(void)
 	CHECK(json_integer_value(json_object_get(got.input, "n")) == 1);
 	run_rec_clear(&got);
 	store_close(s);
-	unsetenv("ORCH_BLOB_DIR");
-	unsetenv("ORCH_BLOB_BYTES");
+	tsc.blob_dir = NULL;
+	tsc.blob_bytes = 0;
 }
 
 /* Read-only opening: ours is read, anything else is refused clearly. */
@@ -1999,15 +2023,7 @@ test_store_memory_and_settings(void)
 	enum run_state		 st;
 	int			 i;
 
-	setenv("ORCH_SYNCHRONOUS", "sometimes", 1);
-	s = store_open(DB, 0, NULL, &err);
-	CHECK(s == NULL);
-	CHECK_CONTAINS(err.message, "ORCH_SYNCHRONOUS");
-	setenv("ORCH_SYNCHRONOUS", "normal", 1);
-	s = store_open(DB, 0, NULL, &err);
-	CHECK(s != NULL);
-	store_close(s);
-	unsetenv("ORCH_SYNCHRONOUS");
+	open_each_sync();
 
 	/* Nothing listens on port 1. */
 	s = store_open("postgresql://orc:s3cret@127.0.0.1:1/x?password=s3cret",
@@ -2064,10 +2080,10 @@ test_store_pg_skip_locked(void)
 	int64_t			 now = orc_now_ms(), t0;
 	int			 i;
 
-	setenv("ORCH_BUSY_TIMEOUT_MS", "5000", 1);
-	a = store_open(DB, 0, NULL, &err);
+	tsc.busy_ms = 5000;
+	a = store_open_with(DB, 0, NULL, &tsc, &err);
 	REQUIRE(a != NULL);
-	b = store_open(DB, 0, NULL, &err);
+	b = store_open_with(DB, 0, NULL, &tsc, &err);
 	REQUIRE(b != NULL);
 	for (i = 1; i <= 6; i++)
 		add_run(a, i, "wf", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
@@ -2112,7 +2128,7 @@ test_store_pg_skip_locked(void)
 	CHECK_STR(lb.buf, "1,2,3,4,5,6,");
 	store_close(a);
 	store_close(b);
-	unsetenv("ORCH_BUSY_TIMEOUT_MS");
+	tsc.busy_ms = -1;
 }
 
 /* Several stores claiming at once from many processes: each run is
@@ -2218,7 +2234,7 @@ test_store_readonly(void)
 	store_close(s);
 }
 
-/* ":memory:" reads through the writer; bad settings are refused. */
+/* ":memory:" reads through the writer; the synchronous settings open. */
 static void
 test_store_memory_and_settings(void)
 {
@@ -2235,15 +2251,7 @@ test_store_memory_and_settings(void)
 	CHECK_STR(list(s, &l, "wf", RUN_QUEUED, 0, 0, NULL, NULL, 0), "1,");
 	store_close(s);
 
-	setenv("ORCH_SYNCHRONOUS", "sometimes", 1);
-	s = store_open(DB, 0, NULL, &err);
-	CHECK(s == NULL);
-	CHECK_CONTAINS(err.message, "ORCH_SYNCHRONOUS");
-	setenv("ORCH_SYNCHRONOUS", "normal", 1);
-	s = store_open(DB, 0, NULL, &err);
-	CHECK(s != NULL);
-	store_close(s);
-	unsetenv("ORCH_SYNCHRONOUS");
+	open_each_sync();
 
 	for (i = 0; i < RUN_STATE_COUNT; i++) {
 		CHECK(run_state_parse(run_state_name(i), &st) == 0);
@@ -2649,15 +2657,15 @@ test_store_purge_blobs(void)
 
 #ifdef TEST_STORE_PG
 	dir = "shared-blobs";
-	setenv("ORCH_BLOB_DIR", dir, 1);
+	tsc.blob_dir = dir;
 #else
 	dir = "blobs";
 #endif
 	/* Inputs (one per run) and the trigger (the same for every run)
 	 * go to files; outputs, {"done":N}, stay in the rows. */
-	setenv("ORCH_BLOB_BYTES", "12", 1);
+	tsc.blob_bytes = 12;
 	mkdef(&d, "h1", 0);
-	s = store_open(DB, 0, NULL, &err);
+	s = store_open_with(DB, 0, NULL, &tsc, &err);
 	REQUIRE(s != NULL);
 	add_finished(s, 1, "wf", RUN_SUCCEEDED, 1000, &d, NULL);
 	add_finished(s, 2, "wf", RUN_SUCCEEDED, 2000, &d, NULL);
@@ -2680,8 +2688,8 @@ test_store_purge_blobs(void)
 	CHECK(test_count_files(dir) == 0);
 	CHECK(query_int("SELECT count(*) FROM runs") == 0);
 	store_close(s);
-	unsetenv("ORCH_BLOB_BYTES");
-	unsetenv("ORCH_BLOB_DIR");
+	tsc.blob_bytes = 0;
+	tsc.blob_dir = NULL;
 }
 
 /* On a loop with the commit thread: the purge joins the grouped commit
@@ -2779,9 +2787,9 @@ test_store_purge_vacuum(void)
 	REQUIRE(sqlite3_open(DB, &writer) == SQLITE_OK);
 	REQUIRE(sqlite3_exec(writer, "BEGIN IMMEDIATE", NULL, NULL,
 	    NULL) == SQLITE_OK);
-	setenv("ORCH_BUSY_TIMEOUT_MS", "50", 1);
-	s = store_open(DB, STORE_SERVE, NULL, &err);
-	unsetenv("ORCH_BUSY_TIMEOUT_MS");
+	tsc.busy_ms = 50;
+	s = store_open_with(DB, STORE_SERVE, NULL, &tsc, &err);
+	tsc.busy_ms = -1;
 	CHECK(s != NULL);
 	store_close(s);
 	sqlite3_close(writer);
@@ -2941,6 +2949,7 @@ int
 main(void)
 {
 	log_set_level(LOG_NONE);
+	store_config_defaults(&tsc);
 #ifdef TEST_STORE_PG
 	if ((pg_url = getenv("ORCH_TEST_PG_URL")) == NULL || *pg_url == '\0') {
 		printf("SKIP: ORCH_TEST_PG_URL is not set (run "

@@ -415,7 +415,7 @@ static void
 test_trace_export_down(void)
 {
 	struct event_base *base = event_base_new();
-	struct fetch *f = fetch_create(base);
+	struct fetch *f = fetch_create(base, NULL);
 	struct httpd *h = httpd_start(base);
 	char *url;
 
@@ -470,7 +470,7 @@ static void
 test_trace_export_ok(void)
 {
 	struct event_base *base = event_base_new();
-	struct fetch *f = fetch_create(base);
+	struct fetch *f = fetch_create(base, NULL);
 	struct evhttp *http = evhttp_new(base);
 	struct evhttp_bound_socket *sock;
 	struct collector col;

@@ -248,30 +248,6 @@ test_util_clocks(void)
 	CHECK(b >= a);
 }
 
-/* Integer settings from the environment: unset, empty, out of range or
- * not a number give the default. */
-static void
-test_util_env_int(void)
-{
-	static const struct {
-		const char	*value;		/* NULL: unset */
-		long long	 want;
-	} cases[] = {
-		{ NULL, 4 }, { "", 4 }, { "12", 12 }, { "64", 64 },
-		{ "65", 4 }, { "0", 4 }, { "7x", 4 },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		if (cases[i].value == NULL)
-			unsetenv("ORC_TEST_N");
-		else
-			setenv("ORC_TEST_N", cases[i].value, 1);
-		CHECK(orc_env_int("ORC_TEST_N", 1, 64, 4) == cases[i].want);
-	}
-	unsetenv("ORC_TEST_N");
-}
-
 /* A thread's name as top -H shows it; a name too long changes nothing. */
 static void
 test_util_thread_name(void)
@@ -349,7 +325,6 @@ main(void)
 	TEST_RUN(test_util_random);
 	TEST_RUN(test_util_sha256);
 	TEST_RUN(test_util_clocks);
-	TEST_RUN(test_util_env_int);
 	TEST_RUN(test_util_thread_name);
 	TEST_RUN(test_util_url_redact);
 	TEST_RUN(test_util_parse_duration);

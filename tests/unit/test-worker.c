@@ -115,7 +115,7 @@ static void
 env_open(struct env *e, int n, const char *exe)
 {
 	e->base = event_base_new();
-	e->fetch = fetch_create(e->base);
+	e->fetch = fetch_create(e->base, NULL);
 	e->pool = worker_pool_create(e->base, e->fetch, n, exe);
 }
 
@@ -459,7 +459,7 @@ sandbox_probe(int fd)
 	const char *what;
 	int bad = 0;
 
-	if (sandbox_enter(fd, &what, &err) != 0) {
+	if (sandbox_enter(fd, NULL, &what, &err) != 0) {
 		fprintf(stderr, "%s\n", err.message);
 		return 90;
 	}
@@ -522,7 +522,7 @@ int
 main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "__worker") == 0)
-		return worker_child_main(3, 4);
+		return worker_child_main(3, 4, NULL);
 	/* _exit: a sanitizer's exit work is refused in the sandbox. */
 	if (argc == 3 && strcmp(argv[1], "__sandbox") == 0)
 		_exit(sandbox_probe(atoi(argv[2])));
