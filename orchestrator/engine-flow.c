@@ -1,7 +1,7 @@
 /*
  * Flow control from a workflow's keys: "concurrency_key"
  * splits a workflow's concurrency into one gate per key, "priority" orders
- * the runs waiting at a gate, "rate_limit" is a token bucket per workflow
+ * the runs waiting at a gate, "rate_limit" is a pool of tokens per workflow
  * or per key (a run waits for a token, or with "on_limit": "reject" the
  * trigger is refused), and "debounce" holds a run queued for wait_ms after
  * the last trigger with its key (at most max_wait_ms after the first): the
@@ -57,7 +57,7 @@ flow_render(const struct workflow *wf, const json_t *tmpl,
 	return s;
 }
 
-/* "workflow" or "workflow\x1fkey": the name of a gate, bucket, window. */
+/* "workflow" or "workflow\x1fkey": the name of a gate, tokens, window. */
 static char *
 flow_name(const struct workflow *wf, const char *key)
 {
@@ -67,7 +67,7 @@ flow_name(const struct workflow *wf, const char *key)
 }
 
 /* Renders every flow key of a trigger of wf, once: the gate, the rate
- * bucket, the debounce window and the priority. */
+ * tokens, the debounce window and the priority. */
 int
 engine_flow_keys(const struct workflow *wf, const json_t *input,
     struct flow_keys *k, struct orc_error *err)
@@ -134,11 +134,11 @@ engine_flow_keys_clear(struct flow_keys *k)
 	memset(k, 0, sizeof *k);
 }
 
-/* The bucket of a rate key, made full on first use. */
-static struct engine_bucket *
-flow_bucket(struct engine *e, const char *name, const json_t *rl)
+/* The tokens of a rate key, made full on first use. */
+static struct flow_tokens *
+flow_tokens_of(struct engine *e, const char *name, const json_t *rl)
 {
-	struct engine_bucket *b = hmap_get(e->buckets, name);
+	struct flow_tokens *b = hmap_get(e->rate_tokens, name);
 	const json_t *burst = json_object_get(rl, "burst");
 
 	if (b == NULL) {
@@ -150,14 +150,14 @@ flow_bucket(struct engine *e, const char *name, const json_t *rl)
 			b->burst = 1;
 		b->tokens = b->burst;
 		b->last_ms = orc_mono_ms();
-		hmap_set(e->buckets, name, b);
+		hmap_set(e->rate_tokens, name, b);
 	}
 	return b;
 }
 
 /* Takes a token: 1, or 0 and how long until one is there. */
 static int
-flow_take(struct engine_bucket *b, int64_t *wait_ms)
+flow_take(struct flow_tokens *b, int64_t *wait_ms)
 {
 	int64_t now = orc_mono_ms();
 
@@ -183,7 +183,7 @@ engine_flow_take(struct run *run, int64_t *wait_ms)
 
 	if (rl == NULL || run->token_taken || run->keys.rate == NULL)
 		return 1;
-	if (!flow_take(flow_bucket(run->engine, run->keys.rate, rl), wait_ms))
+	if (!flow_take(flow_tokens_of(run->engine, run->keys.rate, rl), wait_ms))
 		return 0;
 	run->token_taken = 1;
 	return 1;
@@ -201,7 +201,7 @@ engine_flow_reject(struct engine *e, const struct workflow *wf,
 
 	if (rl == NULL || mode == NULL || strcmp(mode, "reject") != 0)
 		return 0;
-	if (flow_take(flow_bucket(e, k->rate, rl), &wait))
+	if (flow_take(flow_tokens_of(e, k->rate, rl), &wait))
 		return 1;
 	orc_error_set(err, ORC_EFULL, "workflow %s is over its rate limit of "
 	    "%g per second; a token is free in %lld ms", workflow_name(wf),
@@ -261,18 +261,18 @@ engine_flow_forget(struct run *run)
 	run->in_window = 0;
 }
 
-/* Frees a bucket (hmap_each). */
+/* Frees the tokens of a rate key (hmap_each). */
 static void
-flow_free_bucket(const char *key, void *value, void *arg)
+flow_free_tokens(const char *key, void *value, void *arg)
 {
 	free(value);
 }
 
-/* Frees the buckets and the debounce index (the runs are freed already). */
+/* Frees the rate tokens and the debounce index (the runs are freed already). */
 void
 engine_flow_free(struct engine *e)
 {
-	hmap_each(e->buckets, flow_free_bucket, NULL);
-	hmap_free(e->buckets);
+	hmap_each(e->rate_tokens, flow_free_tokens, NULL);
+	hmap_free(e->rate_tokens);
 	hmap_free(e->debounce);
 }

@@ -24,7 +24,7 @@ struct workflow;
 /* The flow keys of a run, rendered once from its input (engine-flow.c). */
 struct flow_keys {
 	char			*gate;		/* workflow [+ concurrency key] */
-	char			*rate;		/* rate bucket, or NULL */
+	char			*rate;		/* rate tokens, or NULL */
 	char			*debounce;	/* debounce window, or NULL */
 	int			 priority;
 };
@@ -95,8 +95,9 @@ struct engine_gate {
 	struct run		*head, *tail;
 };
 
-/* A token bucket of a rate_limit. */
-struct engine_bucket {
+/* The tokens of a rate_limit (a token bucket, in the usual term; here
+ * "bucket" is only ever a storage bucket). */
+struct flow_tokens {
 	double			 tokens;
 	double			 rate;		/* per second */
 	double			 burst;
@@ -118,7 +119,7 @@ struct engine {
 	struct hmap		*by_id;		/* runs in memory */
 	struct hmap		*by_key;	/* workflow + idempotency key */
 	struct hmap		*gates;		/* gate key -> gate */
-	struct hmap		*buckets;	/* rate key -> bucket */
+	struct hmap		*rate_tokens;	/* rate key -> its tokens */
 	struct hmap		*debounce;	/* debounce key -> run */
 	size_t			 max_queue;
 	size_t			 max_active;

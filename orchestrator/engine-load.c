@@ -145,7 +145,7 @@ engine_claim(struct engine *e, const char *const *ids, const char *workflow,
     struct resume_ctx *rc, struct orc_error *err)
 {
 	return store_claim_runs(e->store, e->owner, orc_now_ms() + e->lease_ms,
-	    ids, workflow, proc_owner_dead, NULL, resume_claim_cb, rc, err);
+	    ids, workflow, proc_owner_gone, NULL, resume_claim_cb, rc, err);
 }
 
 /* Frees what engine_claim collected. */
@@ -305,7 +305,7 @@ engine_claim_async(struct engine *e)
 {
 	e->claims++;
 	store_claim_runs_async(e->store, e->owner, orc_now_ms() + e->lease_ms,
-	    proc_owner_dead, NULL, engine_claimed_cb, e);
+	    proc_owner_gone, NULL, engine_claimed_cb, e);
 }
 
 /* The next sleeper is due (or it is time to look): claim what is due. */
@@ -433,7 +433,7 @@ run_check_lease(struct engine *e, const struct run_rec *rec,
 {
 	if (rec->lease_owner == NULL || strcmp(rec->lease_owner, e->owner) == 0
 	    || rec->lease_until < orc_now_ms() ||
-	    proc_owner_dead(rec->lease_owner, NULL))
+	    proc_owner_gone(rec->lease_owner, NULL))
 		return 0;
 	orc_error_set(err, ORC_EBUSY, "run %s is held by %s until its lease "
 	    "expires", rec->id, rec->lease_owner);

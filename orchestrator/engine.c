@@ -155,7 +155,7 @@ engine_create(struct event_base *base, struct store *store,
 	e->by_id = hmap_create();
 	e->by_key = hmap_create();
 	e->gates = hmap_create();
-	e->buckets = hmap_create();
+	e->rate_tokens = hmap_create();
 	e->debounce = hmap_create();
 	e->max_queue = cfg->max_queue ? cfg->max_queue : 10000;
 	e->keep_waiting = cfg->keep_waiting || cfg->replay != NULL;

@@ -37,7 +37,7 @@ proc_pid_is_zombie(long pid)
 
 /* Whether owner ("host:pid:tag") is a process of this host that is gone. */
 int
-proc_owner_dead(const char *owner, void *arg)
+proc_owner_gone(const char *owner, void *arg)
 {
 	char host[128];
 	const char *colon = strchr(owner, ':');

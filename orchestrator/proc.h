@@ -8,6 +8,6 @@
 
 /* Whether owner is a process of this host that is gone; arg unused, so
  * that the store can take it as its liveness callback. */
-int	proc_owner_dead(const char *owner, void *arg);
+int	proc_owner_gone(const char *owner, void *arg);
 
 #endif

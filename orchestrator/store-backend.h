@@ -117,12 +117,12 @@ struct store_ops {
 	 * Claims, in one transaction of its own, the unfinished runs (of ids
 	 * when not NULL, of workflow when not NULL) whose lease is free,
 	 * expired at now, held by owner already, or held by an owner that
-	 * owner_dead says is gone. On success *out is a new array of *nout
+	 * gone_fn says is gone. On success *out is a new array of *nout
 	 * full records the caller clears and frees.
 	 */
 	int	 (*claim_runs)(void *, const char *owner, int64_t until,
 		    int64_t now, const char *const *ids, const char *workflow,
-		    store_owner_dead_fn, void *dead_arg, struct run_rec **out,
+		    store_owner_gone_fn, void *gone_arg, struct run_rec **out,
 		    size_t *nout, struct orc_error *);
 	/* Sets lease_until on every unfinished run that owner holds. */
 	/* Records a request to cancel run_id (one per run, the newest). */

@@ -2268,12 +2268,12 @@ pg_search_runs(void *arg, const char *text, int scan, int limit,
 }
 
 /*
- * The holders of other live leases that owner_dead says are gone, as a
- * new NULL-terminated list (NULL when no dead_fn).
+ * The holders of other live leases that gone_fn says are gone, as a
+ * new NULL-terminated list (NULL when no gone_fn).
  */
 static int
-pg_claim_dead(struct pg_store *ps, const char *owner, int64_t now,
-    store_owner_dead_fn dead_fn, void *dead_arg, char ***out,
+pg_claim_gone(struct pg_store *ps, const char *owner, int64_t now,
+    store_owner_gone_fn gone_fn, void *gone_arg, char ***out,
     struct orc_error *err)
 {
 	struct pg_params	 p;
@@ -2282,7 +2282,7 @@ pg_claim_dead(struct pg_store *ps, const char *owner, int64_t now,
 	int			 i, n, k = 0;
 
 	*out = NULL;
-	if (dead_fn == NULL)
+	if (gone_fn == NULL)
 		return 0;
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, owner);
@@ -2293,7 +2293,7 @@ pg_claim_dead(struct pg_store *ps, const char *owner, int64_t now,
 	n = PQntuples(res);
 	dead = xcalloc((size_t)n + 1, sizeof *dead);
 	for (i = 0; i < n; i++)
-		if (dead_fn(PQgetvalue(res, i, 0), dead_arg))
+		if (gone_fn(PQgetvalue(res, i, 0), gone_arg))
 			dead[k++] = xstrdup(PQgetvalue(res, i, 0));
 	PQclear(res);
 	*out = dead;
@@ -2317,7 +2317,7 @@ pg_strv_free(char **v)
 static int
 pg_claim_runs(void *arg, const char *owner, int64_t until, int64_t now,
     const char *const *want, const char *workflow,
-    store_owner_dead_fn dead_fn, void *dead_arg, struct run_rec **out,
+    store_owner_gone_fn gone_fn, void *gone_arg, struct run_rec **out,
     size_t *nout, struct orc_error *err)
 {
 	struct pg_store		 *ps = arg;
@@ -2335,7 +2335,7 @@ pg_claim_runs(void *arg, const char *owner, int64_t until, int64_t now,
 	if (pg_ensure(ps, ps->w, err) == -1 ||
 	    pg_simple(ps, ps->w->conn, "BEGIN", err) == -1)
 		return -1;
-	if (pg_claim_dead(ps, owner, now, dead_fn, dead_arg, &dead,
+	if (pg_claim_gone(ps, owner, now, gone_fn, gone_arg, &dead,
 	    err) == -1)
 		goto out;
 	p_text(&p, 1, owner);

@@ -1983,8 +1983,8 @@ sqlite_search_runs(void *arg, const char *text, int scan, int limit,
 struct sqlite_claim {
 	const char		*owner;
 	int64_t			 now;
-	store_owner_dead_fn	 dead_fn;
-	void			*dead_arg;
+	store_owner_gone_fn	 gone_fn;
+	void			*gone_arg;
 	char			**ids;
 	size_t			 n;
 	size_t			 cap;
@@ -2003,7 +2003,7 @@ sqlite_claim_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
 	until = sqlite3_column_int64(st, 2);
 	if (holder != NULL && strcmp(holder, cl->owner) != 0 &&
 	    until >= cl->now &&
-	    (cl->dead_fn == NULL || !cl->dead_fn(holder, cl->dead_arg)))
+	    (cl->gone_fn == NULL || !cl->gone_fn(holder, cl->gone_arg)))
 		return 0;
 	if (cl->n == cl->cap) {
 		cl->cap = cl->cap == 0 ? 16 : cl->cap * 2;
@@ -2061,12 +2061,12 @@ sqlite_claim_one(struct sqlite_store *ss, const char *id, const char *owner,
 static int
 sqlite_claim_runs(void *arg, const char *owner, int64_t until, int64_t now,
     const char *const *want, const char *workflow,
-    store_owner_dead_fn dead_fn, void *dead_arg, struct run_rec **out,
+    store_owner_gone_fn gone_fn, void *gone_arg, struct run_rec **out,
     size_t *nout, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
 	struct sqlite_claim	 cl = { .owner = owner, .now = now,
-				    .dead_fn = dead_fn, .dead_arg = dead_arg };
+				    .gone_fn = gone_fn, .gone_arg = gone_arg };
 	struct run_rec		*runs = NULL;
 	size_t			 i, got = 0;
 	int			 ret = -1;

@@ -1449,7 +1449,7 @@ store_search_runs(struct store *s, const char *text, int scan, int limit,
 int
 store_claim_runs(struct store *s, const char *owner, int64_t until,
     const char *const *ids, const char *workflow,
-    store_owner_dead_fn dead_fn, void *dead_arg, store_run_cb cb,
+    store_owner_gone_fn gone_fn, void *gone_arg, store_run_cb cb,
     void *cb_arg, struct orc_error *err)
 {
 	struct run_rec	*runs = NULL;
@@ -1464,7 +1464,7 @@ store_claim_runs(struct store *s, const char *owner, int64_t until,
 	if (store_flush(s, err) == -1)
 		return -1;
 	if (s->ops->claim_runs(s->be, owner, until, orc_now_ms(), ids,
-	    workflow, dead_fn, dead_arg, &runs, &n, err) == -1)
+	    workflow, gone_fn, gone_arg, &runs, &n, err) == -1)
 		return -1;
 	log_debug("%s: %s: %s claimed %zu runs", __func__, s->target, owner,
 	    n);
@@ -1481,8 +1481,8 @@ store_claim_runs(struct store *s, const char *owner, int64_t until,
 struct store_job {
 	char			*owner;
 	int64_t			 until;
-	store_owner_dead_fn	 dead_fn;
-	void			*dead_arg;
+	store_owner_gone_fn	 gone_fn;
+	void			*gone_arg;
 	struct run_rec		*runs;
 	size_t			 n;
 	int			 rc;
@@ -1517,7 +1517,7 @@ store_claim_work(struct store *s, void *arg)
 
 	orc_error_clear(&j->err);
 	j->rc = s->ops->claim_runs(s->be, j->owner, j->until, orc_now_ms(),
-	    NULL, NULL, j->dead_fn, j->dead_arg, &j->runs, &j->n, &j->err);
+	    NULL, NULL, j->gone_fn, j->gone_arg, &j->runs, &j->n, &j->err);
 }
 
 /* On the commit thread: renews. */
@@ -1553,15 +1553,15 @@ store_job_done(void *arg)
  * commit thread: the loop waits neither for a commit nor for the lock. */
 void
 store_claim_runs_async(struct store *s, const char *owner, int64_t until,
-    store_owner_dead_fn dead_fn, void *dead_arg, store_claimed_cb cb,
+    store_owner_gone_fn gone_fn, void *gone_arg, store_claimed_cb cb,
     void *arg)
 {
 	struct store_job *j = xcalloc(1, sizeof *j);
 
 	j->owner = xstrdup(owner);
 	j->until = until;
-	j->dead_fn = dead_fn;
-	j->dead_arg = dead_arg;
+	j->gone_fn = gone_fn;
+	j->gone_arg = gone_arg;
 	j->cb = cb;
 	j->arg = arg;
 	store_enqueue_work(s, store_claim_work, 0, store_job_done, j);

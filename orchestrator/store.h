@@ -185,7 +185,7 @@ typedef int (*store_step_cb)(const struct step_rec *, void *);
 typedef int (*store_transition_cb)(const struct transition_rec *, void *);
 typedef int (*store_log_cb)(const struct log_rec *, void *);
 /* Tells whether a lease owner is known to be gone (its process died). */
-typedef int (*store_owner_dead_fn)(const char *owner, void *);
+typedef int (*store_owner_gone_fn)(const char *owner, void *);
 
 /* The open flags. */
 #define STORE_READONLY	0x1	/* reads only: CLI listings */
@@ -439,7 +439,7 @@ typedef void (*store_claimed_cb)(const struct run_rec *, size_t n,
  * commit thread behind what is queued (the loop waits for no lock or
  * commit); cb is called on the loop, failures of a renewal are logged. */
 void	store_claim_runs_async(struct store *, const char *owner,
-	    int64_t until, store_owner_dead_fn, void *dead_arg,
+	    int64_t until, store_owner_gone_fn, void *gone_arg,
 	    store_claimed_cb, void *arg);
 void	store_renew_leases_async(struct store *, const char *owner,
 	    int64_t until);
@@ -469,7 +469,7 @@ void	store_take_cancels_async(struct store *, const char *owner,
  */
 int	store_claim_runs(struct store *, const char *owner, int64_t until,
 	    const char *const *ids, const char *workflow,
-	    store_owner_dead_fn, void *dead_arg, store_run_cb, void *cb_arg,
+	    store_owner_gone_fn, void *gone_arg, store_run_cb, void *cb_arg,
 	    struct orc_error *);
 /* Pushes the expiry of every lease the owner holds. Synchronous. */
 /* The earliest due_at of a waiting run no process holds: *due, or 0 when

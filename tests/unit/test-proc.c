@@ -33,7 +33,7 @@ test_proc_alive(void)
 	char owner[256];
 
 	proc_owner(owner, sizeof owner, (long)getpid());
-	CHECK(proc_owner_dead(owner, NULL) == 0);
+	CHECK(proc_owner_gone(owner, NULL) == 0);
 }
 
 /* A child that exited is gone, before its reaping (a zombie) and after. */
@@ -50,20 +50,20 @@ test_proc_exited(void)
 	proc_owner(owner, sizeof owner, (long)pid);
 	/* Until it has exited, it may still be running; then a zombie. */
 	for (i = 0; i < 5000 && !dead; i++)
-		if (!(dead = proc_owner_dead(owner, NULL)))
+		if (!(dead = proc_owner_gone(owner, NULL)))
 			usleep(1000);
 	CHECK(dead == 1);
 	REQUIRE(waitpid(pid, NULL, 0) == pid);
-	CHECK(proc_owner_dead(owner, NULL) == 1);
+	CHECK(proc_owner_gone(owner, NULL) == 1);
 }
 
 /* Another host's owner, or a malformed one, is not known to be dead. */
 static void
 test_proc_unknown(void)
 {
-	CHECK(proc_owner_dead("elsewhere.invalid:1:t", NULL) == 0);
-	CHECK(proc_owner_dead("no-colon", NULL) == 0);
-	CHECK(proc_owner_dead("", NULL) == 0);
+	CHECK(proc_owner_gone("elsewhere.invalid:1:t", NULL) == 0);
+	CHECK(proc_owner_gone("no-colon", NULL) == 0);
+	CHECK(proc_owner_gone("", NULL) == 0);
 }
 
 /* An owner of this host with no pid is not known to be dead. */
@@ -73,7 +73,7 @@ test_proc_no_pid(void)
 	char owner[256];
 
 	proc_owner(owner, sizeof owner, 0);
-	CHECK(proc_owner_dead(owner, NULL) == 0);
+	CHECK(proc_owner_gone(owner, NULL) == 0);
 }
 
 int

@@ -997,7 +997,7 @@ test_store_list_and_count(void)
 
 /* Says "ghost" is dead. */
 static int
-dead_fn(const char *owner, void *arg)
+gone_fn(const char *owner, void *arg)
 {
 	(*(int *)arg)++;
 	return strcmp(owner, "ghost") == 0;
@@ -1168,7 +1168,7 @@ test_store_claim(void)
 	add_run(s, 9, "other", RUN_QUEUED, NULL, NULL, 0, DEAD_NONE);
 
 	memset(&l, 0, sizeof l);
-	REQUIRE(store_claim_runs(s, "me", now + 30000, NULL, "wf", dead_fn,
+	REQUIRE(store_claim_runs(s, "me", now + 30000, NULL, "wf", gone_fn,
 	    &asked, claim_cb, &l, &err) == 0);
 	CHECK_STR(l.buf, "1,3,4,6,8,");
 	CHECK(asked >= 1);
