@@ -527,8 +527,7 @@ cli_serve(int argc, char **argv)
 	}
 	serve_signals(&sv);
 	serve_resume(&sv);
-	/* Runs that wait in the store alone are taken back when due. */
-	engine_wake_start(sv.engine);
+	/* Dead nodes' runs, and runs waiting in the store when due. */
 	engine_claim_start(sv.engine);
 	serve_target_start(&sv);
 	/* After the resume: overlap sees the runs taken over. */

@@ -335,25 +335,23 @@ engine_wake_at(struct engine *e, int64_t at)
 	evtimer_add(e->wake_ev, &tv);
 }
 
-/* Arms the wake for the next sleeper in the store, and at the latest in
- * half a lease: another node may put a run to sleep meanwhile. */
+/* Arms the wake for the next sleeper in the store, or disarms it when
+ * none sleeps. The periodic claim reads this again after each claim, so
+ * a run another node puts to sleep is seen within half a lease. */
 static void
 engine_wake_arm(struct engine *e)
 {
 	struct orc_error err;
-	int64_t due = 0, latest = orc_now_ms() + e->lease_ms / 2;
+	int64_t due = 0;
 
 	if (store_next_wake(e->store, &due, &err) != 0)
 		log_warn("%s: %s", __func__, err.message);
-	engine_wake_at(e, due > 0 && due < latest ? due : latest);
-}
-
-void
-engine_wake_start(struct engine *e)
-{
-	if (e->wake_ev == NULL)
-		e->wake_ev = evtimer_new(e->base, engine_wake_cb, e);
-	engine_wake_arm(e);
+	if (due > 0) {
+		engine_wake_at(e, due);
+		return;
+	}
+	evtimer_del(e->wake_ev);
+	e->wake_at = 0;
 }
 
 /* A run went to sleep in the store until due: wake then, if sooner. */
@@ -375,11 +373,16 @@ engine_claim_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Every half lease, so that a dead node's runs wait at most about one lease
- * and a half. */
+ * and a half; and the runs waiting in the store alone, taken back when
+ * they are due. */
 void
 engine_claim_start(struct engine *e)
 {
 	struct timeval tv;
+
+	if (e->wake_ev == NULL)
+		e->wake_ev = evtimer_new(e->base, engine_wake_cb, e);
+	engine_wake_arm(e);
 
 	tv.tv_sec = (time_t)(e->lease_ms / 2000);
 	tv.tv_usec = (suseconds_t)(e->lease_ms / 2 % 1000) * 1000;

@@ -73,6 +73,7 @@ static void	run_admission(struct run *);
 static void	run_sleep(struct run *);
 static void	run_wake(struct run *);
 static void	run_leave_asleep(struct run *);
+static int	run_put_away(struct run *);
 static void	run_arm(struct run *, struct event *, int64_t);
 static void	run_apply(struct run *, enum fsm_event,
 		    const struct run_event *);
@@ -1104,12 +1105,22 @@ static void
 run_update_sleep(struct run *run, int64_t due)
 {
 	run->rec.due_at = run_due_capped(run, due);
+	run_put_away(run);
+}
+
+/* Whether a waiting run leaves memory: it waits long, and the engine
+ * lets waiting runs go. Then its lease goes with its next write, and it
+ * leaves once that is committed (run_committed_cb). 1 when it does. */
+static int
+run_put_away(struct run *run)
+{
 	if (run->engine->keep_waiting ||
 	    run->rec.due_at - orc_now_ms() <= ENGINE_WAIT_IN_MEMORY_MS)
-		return;
+		return 0;
 	free(run->rec.lease_owner);
 	run->rec.lease_owner = NULL;
 	run->asleep = 1;
+	return 1;
 }
 
 /* Applies the record changes that an fsm result asks for. */
@@ -1467,14 +1478,10 @@ run_sleep(struct run *run)
 	}
 	if (run->asleep)
 		return;
-	if (run->engine->keep_waiting || left <= ENGINE_WAIT_IN_MEMORY_MS) {
+	if (run_put_away(run))
+		run_submit(run, NULL, NULL, 0, 0, 0);
+	else
 		run_arm(run, run->due_timer, left);
-		return;
-	}
-	free(run->rec.lease_owner);
-	run->rec.lease_owner = NULL;
-	run->asleep = 1;
-	run_submit(run, NULL, NULL, 0, 0, 0);
 }
 
 /* A waiting run is due later (a callback's heartbeat), its own timeout

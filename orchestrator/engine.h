@@ -132,7 +132,9 @@ int	engine_submit(struct engine *, struct workflow *, const json_t *input,
 /* Takes over, every half lease from now on, each unfinished run whose
  * owner is gone (serve: other nodes on a shared database may die), the
  * claim done off the loop by the store's commit thread; executes them once
- * claimed. Stops when the engine is paused. */
+ * claimed. Stops when the engine is paused. Also takes back the runs
+ * that wait in the store alone when they are due (another command only
+ * finishes its own runs). */
 void	engine_claim_start(struct engine *);
 /* Takes over unfinished runs whose owner is gone (ids NULL: all of them;
  * workflow narrows) and executes them. *count gets how many. */
@@ -195,9 +197,6 @@ int	engine_callback(struct engine *, const char *token,
 	    const struct engine_callback *, char id[RUN_ID_LEN + 1],
 	    struct orc_error *);
 
-/* Takes back, when they are due, the runs that wait in the store alone
- * (a server's job: another command only finishes its own runs). */
-void	engine_wake_start(struct engine *);
 
 /* One committed transition, as observers see it. event is the
  * transition's name ("created", "step_succeeded", ...), or "finished"

@@ -224,6 +224,8 @@ extern const struct step_entry step_bucket_put_entry;
 extern const struct step_entry step_bucket_get_entry;
 /* Reads a count of ms for wait and wait.signal; -1 when it is none. */
 int	step_wait_read_ms(const json_t *, int64_t *);
+/* A waiting step's own "timeout_ms", or 0 when it sets none. */
+int64_t	step_wait_own_timeout(struct step_call *);
 extern const struct step_entry step_wait_entry;
 extern const struct step_entry step_wait_signal_entry;
 extern const struct step_entry step_transform_entry;

@@ -32,15 +32,15 @@ static enum step_status
 wait_signal_start(struct step_call *call)
 {
 	int64_t ms = wait_signal_ms(step_call_with(call));
-	const json_t *v = json_object_get(step_call_step(call), "timeout_ms");
+	int64_t own = step_wait_own_timeout(call);
 
 	if (ms < 0) {
 		step_call_fail(call, 0, "wait.signal \"timeout_ms\" must be a "
 		    "whole number of milliseconds, more than 0");
 		return STEP_DONE;
 	}
-	if (json_is_integer(v) && json_integer_value(v) < ms)
-		ms = json_integer_value(v);
+	if (own > 0 && own < ms)
+		ms = own;
 	step_call_suspend(call, orc_now_ms() + ms);
 	return STEP_DONE;
 }

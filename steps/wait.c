@@ -114,8 +114,8 @@ wait_timer_cb(evutil_socket_t fd, short events, void *arg)
 
 /* The step's own "timeout_ms", or 0 when it has none (the default
  * timeout of steps does not bound a wait). */
-static int64_t
-wait_step_timeout(struct step_call *call)
+int64_t
+step_wait_own_timeout(struct step_call *call)
 {
 	const json_t *v = json_object_get(step_call_step(call), "timeout_ms");
 
@@ -129,7 +129,7 @@ wait_start(struct step_call *call)
 {
 	const char *err = NULL;
 	int64_t due = wait_due(step_call_with(call), &err), left;
-	int64_t limit = wait_step_timeout(call);
+	int64_t limit = step_wait_own_timeout(call);
 	struct timeval tv;
 	struct event *ev;
 	int in_memory;

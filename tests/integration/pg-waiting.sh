@@ -17,13 +17,8 @@ trap 'pg_nodes_cleanup; serve_cleanup; pg_cleanup; lib_cleanup' EXIT
 pg_start || finish
 DB=$ORCH_TEST_PG_URL
 
-cat >"$WF/approve.json" <<'JSON'
-{ "name": "approve",
-  "trigger": { "webhook": { "path": "/hooks/approve" } },
-  "steps": [
-    { "name": "ask", "uses": "wait.signal", "with": { "timeout_ms": 60000 } },
-    { "name": "done", "uses": "json.encode" } ] }
-JSON
+# A run that waits for a signal to its step "ask" (a minute at most).
+cp "$TOP_SRCDIR/tests/data/waiting/approve.json" "$WF/"
 cat >"$WF/sleepy.json" <<'JSON'
 { "name": "sleepy",
   "trigger": { "webhook": { "path": "/hooks/sleepy" } },

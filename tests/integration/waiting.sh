@@ -9,13 +9,8 @@
 # server or on the database file.
 . "$(dirname "$0")/serve-lib.sh"
 
-cat >"$WF/approve.json" <<'JSON'
-{ "name": "approve",
-  "trigger": { "webhook": { "path": "/hooks/approve" } },
-  "steps": [
-    { "name": "ask", "uses": "wait.signal", "with": { "timeout_ms": 60000 } },
-    { "name": "done", "uses": "json.encode" } ] }
-JSON
+# A run that waits for a signal to its step "ask" (a minute at most).
+cp "$TOP_SRCDIR/tests/data/waiting/approve.json" "$WF/"
 cat >"$WF/impatient.json" <<'JSON'
 { "name": "impatient",
   "trigger": { "webhook": { "path": "/hooks/impatient" } },
