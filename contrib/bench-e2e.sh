@@ -31,6 +31,8 @@ set -u
 
 cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
+# The load generators share contrib/hookpost.py.
+export PYTHONPATH="$top/contrib${PYTHONPATH:+:$PYTHONPATH}"
 bin=${ORCH_BIN:-$top/orchestrator/orchestrator}
 rate=${BENCH_RATE:-1000}
 secs=${BENCH_SECONDS:-10}
@@ -127,6 +129,7 @@ echo "bench-e2e: orchestrator serve on $url, $sname on" \
 # prints "i scheduled_time status" lines.
 cat >"$dir/load.py" <<'PY'
 import asyncio, sys, time
+from hookpost import post_json
 
 port, rate, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 cb = sys.argv[4]
@@ -145,17 +148,8 @@ async def send(i, at):
     r, w = await free.get()
     b = body(i)
     try:
-        w.write(b"POST /hooks/background-task HTTP/1.1\r\nHost: b\r\n"
-                b"Content-Type: application/json\r\nContent-Length: %d\r\n"
-                b"\r\n%s" % (len(b), b))
-        head = await r.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        ln = 0
-        for h in lines[1:]:
-            if h.lower().startswith(b"content-length:"):
-                ln = int(h.split(b":", 1)[1])
-        await r.readexactly(ln)
-        res.append((i, at, int(lines[0].split(b" ")[1]), time.time() - at))
+        st = await post_json(r, w, b"/hooks/background-task", b)
+        res.append((i, at, st, time.time() - at))
     finally:
         free.put_nowait((r, w))
 

@@ -23,6 +23,8 @@ set -u
 
 cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
+# The load generators share contrib/hookpost.py.
+export PYTHONPATH="$top/contrib${PYTHONPATH:+:$PYTHONPATH}"
 bin=${ORCH_BIN:-$top/orchestrator/orchestrator}
 sink=$top/tests/bench/bench-sink
 rate=${BENCH_RATE:-1000}
@@ -95,6 +97,7 @@ echo "bench-w1: lua workers: ${BENCH_WORKERS:-default (one per core)}," \
 # at its scheduled time with that time in sent_at_us.
 cat >"$dir/open.py" <<'PY'
 import asyncio, json, sys, time
+from hookpost import post_json
 
 port, rate, secs, conns = (int(sys.argv[1]), int(sys.argv[2]),
                            float(sys.argv[3]), int(sys.argv[4]))
@@ -109,17 +112,7 @@ async def send(i, at):
     b = json.dumps({"id": i, "customer": "acme",
                     "sent_at_us": int(at * 1e6), "items": ITEMS}).encode()
     try:
-        w.write(b"POST /hooks/orders HTTP/1.1\r\nHost: b\r\n"
-                b"Content-Type: application/json\r\nContent-Length: %d\r\n"
-                b"\r\n%s" % (len(b), b))
-        head = await r.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        ln = 0
-        for h in lines[1:]:
-            if h.lower().startswith(b"content-length:"):
-                ln = int(h.split(b":", 1)[1])
-        await r.readexactly(ln)
-        st = lines[0].split(b" ")[1].decode()
+        st = str(await post_json(r, w, b"/hooks/orders", b))
         codes[st] = codes.get(st, 0) + 1
     finally:
         free.put_nowait((r, w))

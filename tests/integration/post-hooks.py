@@ -1,7 +1,11 @@
 # post-hooks.py HOST PORT PATH N: posts N webhooks ({"i": I}) over 64
 # keep-alive connections, bounded to 60 s; prints how many got a 202.
 # Shared by the integration tests that need a burst of runs.
-import asyncio, sys
+import asyncio, os, sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "contrib"))
+from hookpost import post_json
 
 host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 n = int(sys.argv[4])
@@ -10,18 +14,7 @@ async def worker(todo, ok):
     r, w = await asyncio.open_connection(host, port)
     while todo:
         i = todo.pop()
-        body = b'{"i": %d}' % i
-        w.write(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                b"application/json\r\nContent-Length: %d\r\n\r\n%s"
-                % (path.encode(), len(body), body))
-        head = await r.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        length = 0
-        for h in lines[1:]:
-            if h.lower().startswith(b"content-length:"):
-                length = int(h.split(b":", 1)[1])
-        await r.readexactly(length)
-        if lines[0].split(b" ")[1] == b"202":
+        if await post_json(r, w, path.encode(), b'{"i": %d}' % i) == 202:
             ok.append(i)
     w.close()
 
