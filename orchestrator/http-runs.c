@@ -270,17 +270,33 @@ runs_sse(struct http_req *hr, const char *event, const json_t *data)
 struct runs_sse_to {
 	struct http_waiter	*w;
 	int64_t			 until;
+	const char		*step;	/* the transition's, or NULL */
 };
 
+/*
+ * Whether a log line (logged at, by step) goes before a transition (at
+ * t_at, of t_step) in a stream. Times are in ms, so a step's last line,
+ * its success and the next step's first line may share one: in that ms
+ * only the transition's own step's lines go first.
+ */
+static int
+runs_log_before(int64_t at, const char *step, int64_t t_at,
+    const char *t_step)
+{
+	if (at != t_at)
+		return at < t_at;
+	return step != NULL && t_step != NULL && strcmp(step, t_step) == 0;
+}
+
 /* Sends one log line as "event: log", and remembers it was sent; stops
- * at a line logged after until. */
+ * at a line that goes after the transition (until, step). */
 static int
 runs_sse_log_cb(const struct log_rec *l, void *arg)
 {
 	struct runs_sse_to *to = arg;
 	json_t *o;
 
-	if (l->at > to->until)
+	if (!runs_log_before(l->at, l->step, to->until, to->step))
 		return 1;
 	o = runjson_log(l);
 	runs_sse(to->w->hr, "log", o);
@@ -293,9 +309,10 @@ runs_sse_log_cb(const struct log_rec *l, void *arg)
  * before until: they are committed with the transition that ends their
  * attempt (or with a later one), and go before it. */
 static void
-runs_sse_logs(struct http_waiter *w, const char *run_id, int64_t until)
+runs_sse_logs(struct http_waiter *w, const char *run_id, int64_t until,
+    const char *step)
 {
-	struct runs_sse_to to = { w, until };
+	struct runs_sse_to to = { w, until, step };
 	struct orc_error err;
 
 	if (store_list_logs(w->hr->srv->store, run_id, w->log_after,
@@ -321,7 +338,8 @@ runs_sse_stored_cb(const struct transition_rec *t, void *arg)
 	json_t *o = runjson_transition(t);
 
 	while ((l = json_array_get(rp->logs, rp->next)) != NULL &&
-	    json_integer_value(json_object_get(l, "at")) <= t->at) {
+	    runs_log_before(json_integer_value(json_object_get(l, "at")),
+	    json_string_value(json_object_get(l, "step")), t->at, t->step)) {
 		runs_sse(rp->w->hr, "log", l);
 		rp->w->log_after = json_integer_value(json_object_get(l,
 		    "id"));
@@ -383,7 +401,7 @@ http_runs_events(struct http_req *hr, char **args)
 	 */
 	if (rc == 0)
 		runs_sse_logs(&w0, r.id, run_state_is_final(r.state) ?
-		    INT64_MAX : rp.last_at);
+		    INT64_MAX : rp.last_at, NULL);
 	if (rc != 0 || run_state_is_final(r.state))
 		runs_sse_finished(hr, r.id, r.state, r.error, r.output);
 	else
@@ -449,7 +467,7 @@ http_runs_event(struct http_server *srv, const struct engine_event *ev)
 		TAILQ_FOREACH(w, list, entry) {
 			if (!w->stream)
 				continue;
-			runs_sse_logs(w, ev->run_id, ev->at);
+			runs_sse_logs(w, ev->run_id, ev->at, ev->step);
 			runs_sse(w->hr, "transition", o);
 		}
 		json_decref(o);
@@ -459,7 +477,7 @@ http_runs_event(struct http_server *srv, const struct engine_event *ev)
 	while ((list = hmap_get(srv->waiters, ev->run_id)) != NULL) {
 		w = TAILQ_FIRST(list);
 		if (w->stream) {
-			runs_sse_logs(w, ev->run_id, INT64_MAX);
+			runs_sse_logs(w, ev->run_id, INT64_MAX, NULL);
 			runs_sse_finished(w->hr, ev->run_id, ev->state,
 			    ev->error, ev->output);
 		}
