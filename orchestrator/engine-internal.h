@@ -17,6 +17,7 @@ struct fetch;
 struct hmap;
 struct pool;
 struct engine_logs;
+struct fan;
 struct run_commit;
 struct step_call;
 struct workflow;
@@ -70,6 +71,9 @@ struct run {
 	int64_t			 step_start_ns;	/* 0: no attempt span open */
 	/* Log lines for the next commit (engine-logs.c), or NULL. */
 	struct engine_logs	*logs;
+	/* A map or parallel step's children (engine-fan.c), or NULL. */
+	struct fan		*fan;
+	int			 fan_redo;	/* redriven: failed items too */
 };
 
 /* Whether the run is in its dead letter (on_failure's attempts). */
@@ -169,6 +173,18 @@ void		 engine_run_extend(struct run *, int64_t due);
 void		 engine_run_arm_deadline(struct run *);
 void		 engine_run_note_dead(struct run *, const char *event);
 void		 engine_run_continue(struct run *);
+
+/* A child run of parent's step (engine-fan.c), made as a submitted run
+ * is: id gets its id. -1 with err (ORC_EFULL: the engine is full). */
+int		 engine_run_child(struct run *parent, struct workflow *,
+		    const json_t *input, int64_t item, char id[RUN_ID_LEN + 1],
+		    struct orc_error *);
+
+/* engine-fan.c: map and parallel steps, their items as child runs. */
+void		 engine_fan_start(struct run *, struct step_call *);
+void		 engine_fan_stop(struct run *, int cancel_children);
+void		 engine_fan_child_done(struct run *child);
+json_t		*engine_fan_trigger(const struct run *parent, int64_t item);
 
 /* engine-admit.c: which runs may start; never moves a run itself. */
 struct engine_gate *engine_admit_queue(struct run *);

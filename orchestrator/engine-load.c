@@ -19,9 +19,29 @@
 #include "steps.h"
 #include "workflow.h"
 
-/* The definition a run is pinned to: in memory, else from the store. */
+static struct workflow *engine_def_file(struct engine *, const char *,
+		    struct orc_error *);
+
+/* The definition a run is pinned to (rec's hash): in memory, else from
+ * the store; a map's items and a branch are a workflow inside it. */
 static struct workflow *
-engine_def_get(struct engine *e, const char *hash, struct orc_error *err)
+engine_def_get(struct engine *e, const struct run_rec *rec,
+    struct orc_error *err)
+{
+	struct workflow *wf, *sub;
+
+	if ((wf = engine_def_file(e, rec->def_hash, err)) == NULL ||
+	    rec->workflow == NULL || strchr(rec->workflow, '/') == NULL)
+		return wf;
+	if ((sub = workflow_sub_find(wf, rec->workflow)) == NULL)
+		orc_error_set(err, ORC_EINVAL, "run %s: its definition %.12s "
+		    "has no %s", rec->id, rec->def_hash, rec->workflow);
+	return sub;
+}
+
+/* The definition of a file by its hash: in memory, else from the store. */
+static struct workflow *
+engine_def_file(struct engine *e, const char *hash, struct orc_error *err)
 {
 	struct def_rec def;
 	struct workflow *wf;
@@ -100,7 +120,7 @@ engine_run_load(struct engine *e, const struct run_rec *rec,
 {
 	struct run *run;
 
-	if (wf == NULL && (wf = engine_def_get(e, rec->def_hash, err)) == NULL)
+	if (wf == NULL && (wf = engine_def_get(e, rec, err)) == NULL)
 		return NULL;
 	run = engine_run_new(e, wf, NULL);
 	run_rec_copy(&run->rec, rec);
@@ -683,7 +703,7 @@ waiting_take_stored(struct engine *e, const char *id,
 	memset(&rec, 0, sizeof rec);
 	if (store_get_run(e->store, id, &rec, err) != 0)
 		return NULL;
-	if ((wf = engine_def_get(e, rec.def_hash, err)) == NULL ||
+	if ((wf = engine_def_get(e, &rec, err)) == NULL ||
 	    check(&rec, wf, arg, err) != 0 ||
 	    run_check_lease(e, &rec, err) != 0 ||
 	    engine_claim(e, ids, NULL, &rc, err) != 0)

@@ -198,6 +198,7 @@ run_free(struct run *run)
 		run->next->prev = run->prev;
 	if (!run->done)
 		e->active--;
+	engine_fan_stop(run, 0);
 	if (run->call != NULL) {
 		step_call_free(run->call);
 		e->stats.calls--;
@@ -514,6 +515,8 @@ run_finish(struct run *run)
 	if (ENGINE_TRACING(run))
 		engine_trace_run_end(run);
 	run_tell(run, run->watch.finished);
+	if (workflow_is_sub(run->wf))
+		engine_fan_child_done(run);
 }
 
 /* Frees a run once nothing refers to it any more. */
@@ -580,6 +583,7 @@ run_stop_step(struct run *run)
 {
 	evtimer_del(run->attempt_timer);
 	evtimer_del(run->due_timer);
+	engine_fan_stop(run, 1);
 	if (run->call != NULL) {
 		if (ENGINE_TRACING(run))
 			engine_trace_step_end(run, run_call_name(run),
@@ -592,16 +596,26 @@ run_stop_step(struct run *run)
 	}
 }
 
-/* The templates' view of the run: input, trigger, steps, run. */
+/* The templates' view of the run: input, trigger, steps, run; a map's
+ * item and its number in the item's steps. */
 static json_t *
 run_template_ctx(struct run *run, const char *step, int attempt)
 {
-	return json_pack("{sOsOsOs{sssssssisi}}",
+	json_t *ctx, *item;
+
+	ctx = json_pack("{sOsOsOs{sssssssisi}}",
 	    "input", run->step_input ? run->step_input : json_null(),
 	    "trigger", run->rec.input ? run->rec.input : json_null(),
 	    "steps", run->steps_out,
 	    "run", "id", run->rec.id, "workflow", run->rec.workflow,
 	    "step", step, "seq", run->rec.seq, "attempt", attempt);
+	if (workflow_is_sub(run->wf)) {
+		item = json_object_get(json_object_get(run->rec.trigger,
+		    "parent"), "item");
+		json_object_set(ctx, "item", run->rec.input);
+		json_object_set(ctx, "item_index", item ? item : json_null());
+	}
+	return ctx;
 }
 
 /* Starts one attempt of a step (or of on_failure) with its input. */
@@ -672,11 +686,15 @@ run_call(struct run *run, const struct workflow_step *ws, const json_t *input,
 	json_decref(with);
 	free(key);
 	run->call_started = orc_now_ms();
-	run_arm(run, run->attempt_timer, workflow_step_timeout_ms(ws));
+	/* A fan-out step may have no timeout: its items have theirs. */
+	if (workflow_step_timeout_ms(ws) > 0)
+		run_arm(run, run->attempt_timer, workflow_step_timeout_ms(ws));
 	log_debug("%s: run %s step %s seq %d attempt %d started", __func__,
 	    run->rec.id, name, run->rec.seq, attempt);
 	if (step_call_start(run->call) == STEP_DONE)
 		run_step_done_cb(run->call, run);
+	else if (p.entry->fan != STEP_FAN_NONE)
+		engine_fan_start(run, run->call);
 }
 
 /* Starts the current attempt of the current step. */
@@ -1608,6 +1626,8 @@ engine_run_drop(struct run *run)
 {
 	struct engine_gate *g;
 
+	/* Its children go on: the process that took it counts them. */
+	engine_fan_stop(run, 0);
 	run_stop_step(run);
 	if (run->deadline != NULL)
 		evtimer_del(run->deadline);
@@ -1640,6 +1660,8 @@ engine_run_redrive(struct run *run, unsigned store_flags)
 
 	memset(&ev, 0, sizeof ev);
 	ev.store_flags = store_flags;
+	/* A map's failed items start again, its finished ones do not. */
+	run->fan_redo = 1;
 	run_apply(run, FSM_REDRIVE, &ev);
 	/* A redriven run gets its whole timeout again, not what was left
 	 * of it since its creation (long gone). */
@@ -1747,6 +1769,34 @@ run_check_trigger(struct workflow *wf,
 		return -1;
 	}
 	return engine_flow_keys(wf, input, keys, err);
+}
+
+/* A child run of parent's step: item's, of wf (a sub-workflow: no input
+ * schema, no flow control of its own), linked to its parent. */
+int
+engine_run_child(struct run *parent, struct workflow *wf,
+    const json_t *input, int64_t item, char id[RUN_ID_LEN + 1],
+    struct orc_error *err)
+{
+	struct engine *e = parent->engine;
+	struct flow_keys keys;
+	struct run *run;
+	json_t *trigger;
+
+	if (engine_flow_keys(wf, input, &keys, err) != 0)
+		return -1;
+	trigger = engine_fan_trigger(parent, item);
+	run = run_build(e, wf, input, trigger, NULL, &keys);
+	json_decref(trigger);
+	if (engine_admit_check(e, run, err) != 0) {
+		engine_run_free_now(run);
+		return -1;
+	}
+	run->rec.parent_id = xstrdup(parent->rec.id);
+	run->rec.parent_step = xstrdup(parent->rec.step);
+	run->rec.item = item;
+	run_create(run, NULL, id);
+	return 0;
 }
 
 /* engine_submit_keyed; in_store: look the key up in the store too. */

@@ -217,7 +217,13 @@ static const char *const pg_migrations[] = {
 	"  created_at BIGINT NOT NULL,"
 	"  PRIMARY KEY (target, key)"
 	");"
-	"CREATE INDEX request_keys_age ON request_keys (created_at);"
+	"CREATE INDEX request_keys_age ON request_keys (created_at);",
+	/* 11: child runs, as SQLite's 10. */
+	"ALTER TABLE runs ADD COLUMN parent_id TEXT COLLATE \"C\";"
+	"ALTER TABLE runs ADD COLUMN parent_step TEXT COLLATE \"C\";"
+	"ALTER TABLE runs ADD COLUMN item BIGINT;"
+	"CREATE INDEX runs_children ON runs (parent_id, parent_step, item)"
+	"  WHERE parent_id IS NOT NULL;"
 };
 #define PG_SCHEMA_VERSION \
 	((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
@@ -232,6 +238,8 @@ enum {
 	PQ_DEF_INSERT,
 	PQ_GET_RUN,
 	PQ_LIST_STEPS,
+	PQ_RUN_LINK,
+	PQ_LIST_CHILDREN,
 	PQ_LIST_TRANSITIONS,
 	PQ_LIST_LOGS,
 	PQ_GET_DEF,
@@ -308,6 +316,11 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "created_at, retention_ms) VALUES ($1, $2, $3, $4, $5, $6) "
 	    "ON CONFLICT (hash) DO NOTHING",
 	[PQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = $1",
+	[PQ_RUN_LINK] = "UPDATE runs SET parent_id = $2, parent_step = $3, "
+	    "item = $4 WHERE id = $1",
+	[PQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN $3::int <> 0 "
+	    "THEN output END, error FROM runs WHERE parent_id = $1 AND "
+	    "parent_step = $2 ORDER BY item",
 	[PQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = $1 "
 	    "ORDER BY seq",
@@ -1169,7 +1182,7 @@ fail:
  */
 static const int pg_pipe_statements[] = {
 	PQ_RUN_INSERT, PQ_RUN_UPDATE, PQ_STEP_INSERT, PQ_TRANSITION_INSERT,
-	PQ_LOG_INSERT, PQ_DEF_INSERT, PQ_COUNT_ENTER, PQ_COUNT_ADJUST, PQ_SCHED_PUT
+	PQ_RUN_LINK, PQ_LOG_INSERT, PQ_DEF_INSERT, PQ_COUNT_ENTER, PQ_COUNT_ADJUST, PQ_SCHED_PUT
 };
 
 /* Prepares the statements a write transaction sends. */
@@ -1503,6 +1516,18 @@ pg_insert_run(struct pg_store *ps, const struct run_rec *r,
 		p_text(&p, 19, NULL);
 	p_int(&p, 20, r->lease_epoch);
 	ret = pg_exec(ps, ps->w, PQ_RUN_INSERT, &p, r->id, err);
+	p_free(&p);
+	if (ret == -1 || r->parent_id == NULL)
+		return ret;
+	memset(&p, 0, sizeof p);
+	p_text(&p, 1, r->id);
+	p_text(&p, 2, r->parent_id);
+	p_text(&p, 3, r->parent_step);
+	if (r->item >= 0)
+		p_int(&p, 4, r->item);
+	else
+		p_text(&p, 4, NULL);
+	ret = pg_exec(ps, ps->w, PQ_RUN_LINK, &p, r->id, err);
 	p_free(&p);
 	return ret;
 }
@@ -1914,7 +1939,9 @@ pg_list_prepare(struct pg_store *ps, unsigned mask, char name[16],
 	snprintf(name, 16, "l%u", mask);
 	if (c->list[mask])
 		return 0;
-	sql = xstrdup("SELECT " RUN_COLS " FROM runs WHERE true");
+	/* A map's items are listed by their workflow's name only. */
+	sql = xstrdup("SELECT " RUN_COLS " FROM runs WHERE (item IS NULL OR "
+	    "$1::text IS NOT NULL)");
 	for (i = 0; i < sizeof pg_list_terms / sizeof *pg_list_terms; i++) {
 		if (mask & (1U << i))
 			tmp = xasprintf("%s%s", sql, pg_list_terms[i]);
@@ -1983,6 +2010,23 @@ pg_list_steps(void *arg, const char *run_id, store_step_cb cb, void *cb_arg,
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, run_id);
 	return pg_read_feed(ps, PQ_LIST_STEPS, &p, &feed, err);
+}
+
+/* Lists the children a step of a run made, by item. */
+static int
+pg_list_children(void *arg, const char *parent_id, const char *step,
+    int with_output, store_child_cb cb, void *cb_arg, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct store_feed	 feed = { STORE_FEED_CHILD, .cb.child = cb,
+	    .arg = cb_arg };
+	struct pg_params	 p;
+
+	memset(&p, 0, sizeof p);
+	p_text(&p, 1, parent_id);
+	p_text(&p, 2, step);
+	p_int(&p, 3, with_output != 0);
+	return pg_read_feed(ps, PQ_LIST_CHILDREN, &p, &feed, err);
 }
 
 /* Lists a run's log lines in the order written. */
@@ -2749,6 +2793,7 @@ const struct store_ops store_pg_ops = {
 	.get_run = pg_get_run,
 	.list_runs = pg_list_runs,
 	.list_steps = pg_list_steps,
+	.list_children = pg_list_children,
 	.list_transitions = pg_list_transitions,
 	.list_logs = pg_list_logs,
 	.get_definition = pg_get_definition,

@@ -164,6 +164,33 @@ store_row_feed_run(const struct store_row *row, const struct store_feed *f,
 	return stop;
 }
 
+/* Hands a row of the children listing to its callback. */
+static int
+store_row_feed_child(const struct store_row *row, const struct store_feed *f,
+    struct orc_error *err)
+{
+	struct child_rec	c;
+	int			state, stop;
+
+	memset(&c, 0, sizeof c);
+	c.item = row->ops->text(row, 0, NULL) != NULL ?
+	    store_row_int(row, 0) : -1;
+	store_row_id(row, 1, c.id);
+	if ((state = store_row_state(row, 2)) < 0) {
+		orc_error_set(err, ORC_ESTORE, "%s: run %s: unknown state",
+		    row->db, c.id);
+		return -1;
+	}
+	c.state = (enum run_state)state;
+	if (store_row_json(row, 3, c.id, &c.output, err) == -1)
+		return -1;
+	c.error = store_row_text(row, 4);
+	stop = f->cb.child(&c, f->arg) != 0;
+	json_decref(c.output);
+	free(c.error);
+	return stop;
+}
+
 /* Hands a row of the step listing to its callback. */
 static int
 store_row_feed_step(const struct store_row *row, const struct store_feed *f,
@@ -304,6 +331,8 @@ store_row_feed(const struct store_row *row, const struct store_feed *f,
 	switch (f->kind) {
 	case STORE_FEED_RUN:
 		return store_row_feed_run(row, f, err);
+	case STORE_FEED_CHILD:
+		return store_row_feed_child(row, f, err);
 	case STORE_FEED_STEP:
 		return store_row_feed_step(row, f, err);
 	case STORE_FEED_TRANSITION:

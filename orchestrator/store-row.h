@@ -44,7 +44,8 @@ enum store_feed_kind {
 	STORE_FEED_STATES,	/* (state, n) into arg, an int64_t array */
 	STORE_FEED_COUNT,	/* (workflow, state, n) */
 	STORE_FEED_FINISH,	/* (finished_at, state, duration_ms) */
-	STORE_FEED_SCHEDULE	/* the listing of schedules */
+	STORE_FEED_SCHEDULE,	/* the listing of schedules */
+	STORE_FEED_CHILD	/* (item, id, state, output, error) */
 };
 
 /* A listing's callback, of the kind its rows are, and its argument. */
@@ -58,6 +59,7 @@ struct store_feed {
 		store_count_cb		 count;
 		store_finish_cb		 finish;
 		store_schedule_cb	 schedule;
+		store_child_cb		 child;
 	}			 cb;
 	void			*arg;
 };

@@ -211,7 +211,14 @@ static const char *const sqlite_migrations[] = {
 	"  created_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (target, key)"
 	") WITHOUT ROWID;"
-	"CREATE INDEX request_keys_age ON request_keys (created_at);"
+	"CREATE INDEX request_keys_age ON request_keys (created_at);",
+	/* 10: child runs (engine-fan.c): a map's items and a parallel
+	 * step's branches, by their parent's step (store_list_children). */
+	"ALTER TABLE runs ADD COLUMN parent_id TEXT;"
+	"ALTER TABLE runs ADD COLUMN parent_step TEXT;"
+	"ALTER TABLE runs ADD COLUMN item INTEGER;"
+	"CREATE INDEX runs_children ON runs (parent_id, parent_step, item)"
+	"  WHERE parent_id IS NOT NULL;"
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -230,6 +237,8 @@ enum {
 	SQ_DEF_INSERT,
 	SQ_GET_RUN,
 	SQ_LIST_STEPS,
+	SQ_RUN_LINK,
+	SQ_LIST_CHILDREN,
 	SQ_LIST_TRANSITIONS,
 	SQ_LIST_LOGS,
 	SQ_GET_DEF,
@@ -309,6 +318,12 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "path, body, created_at, retention_ms) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[SQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
+	[SQ_RUN_LINK] = "UPDATE runs SET parent_id = ?2, parent_step = ?3, "
+	    "item = ?4 WHERE id = ?1",
+	/* ?3: with outputs. */
+	[SQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN ?3 THEN output "
+	    "END, error FROM runs WHERE parent_id = ?1 AND parent_step = ?2 "
+	    "ORDER BY item",
 	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = ?1 "
 	    "ORDER BY seq",
@@ -1337,6 +1352,17 @@ sqlite_insert_run(struct sqlite_store *ss, const struct run_rec *r,
 	}
 	bind_text(st, 13, r->idempotency_key);
 	sqlite3_bind_int64(st, 14, r->created_at);
+	if (sqlite_exec_stmt(ss, st, r->id, err) == -1)
+		return -1;
+	if (r->parent_id == NULL)
+		return 0;
+	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_LINK, err)) == NULL)
+		return -1;
+	bind_text(st, 1, r->id);
+	bind_text(st, 2, r->parent_id);
+	bind_text(st, 3, r->parent_step);
+	if (r->item >= 0)
+		sqlite3_bind_int64(st, 4, r->item);
 	return sqlite_exec_stmt(ss, st, r->id, err);
 }
 
@@ -1583,7 +1609,9 @@ sqlite_list_stmt(struct sqlite_store *ss, unsigned mask, struct orc_error *err)
 	if (c->list[mask] != NULL)
 		return sqlite_prepare(ss, c, &c->list[mask], NULL, err);
 	/* Only fixed fragments are put together: the values are bound. */
-	sql = xstrdup("SELECT " RUN_COLS " FROM runs WHERE 1");
+	/* A map's items are listed by their workflow's name only. */
+	sql = xstrdup("SELECT " RUN_COLS " FROM runs WHERE (item IS NULL OR "
+	    "?1 IS NOT NULL)");
 	for (i = 0; i < sizeof sqlite_list_terms / sizeof *sqlite_list_terms;
 	    i++) {
 		if (mask & (1U << i)) {
@@ -1659,6 +1687,24 @@ sqlite_list_steps(void *arg, const char *run_id, store_step_cb cb,
 	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_STEPS, err)) == NULL)
 		return -1;
 	bind_text(st, 1, run_id);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
+}
+
+/* Lists the children a step of a run made, by item. */
+static int
+sqlite_list_children(void *arg, const char *parent_id, const char *step,
+    int with_output, store_child_cb cb, void *cb_arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	struct store_feed	 feed = { STORE_FEED_CHILD, .cb.child = cb,
+	    .arg = cb_arg };
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_CHILDREN, err)) == NULL)
+		return -1;
+	bind_text(st, 1, parent_id);
+	bind_text(st, 2, step);
+	sqlite3_bind_int(st, 3, with_output != 0);
 	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
@@ -2703,6 +2749,7 @@ const struct store_ops store_sqlite_ops = {
 	.get_run = sqlite_get_run,
 	.list_runs = sqlite_list_runs,
 	.list_steps = sqlite_list_steps,
+	.list_children = sqlite_list_children,
 	.list_transitions = sqlite_list_transitions,
 	.list_logs = sqlite_list_logs,
 	.get_definition = sqlite_get_definition,

@@ -262,6 +262,8 @@ run_rec_clear(struct run_rec *r)
 	free(r->error);
 	free(r->idempotency_key);
 	free(r->lease_owner);
+	free(r->parent_id);
+	free(r->parent_step);
 	memset(r, 0, sizeof *r);
 }
 
@@ -279,6 +281,8 @@ run_rec_copy(struct run_rec *dst, const struct run_rec *src)
 	dst->error = store_strdup(src->error);
 	dst->idempotency_key = store_strdup(src->idempotency_key);
 	dst->lease_owner = store_strdup(src->lease_owner);
+	dst->parent_id = store_strdup(src->parent_id);
+	dst->parent_step = store_strdup(src->parent_step);
 }
 
 /* Frees what a step record owns and zeroes it. */
@@ -1331,6 +1335,15 @@ store_list_steps(struct store *s, const char *run_id, store_step_cb cb,
     void *arg, struct orc_error *err)
 {
 	return s->ops->list_steps(s->be, run_id, cb, arg, err);
+}
+
+/* The children a step of a run made, by item. */
+int
+store_list_children(struct store *s, const char *parent_id, const char *step,
+    int with_output, store_child_cb cb, void *arg, struct orc_error *err)
+{
+	return s->ops->list_children(s->be, parent_id, step, with_output, cb,
+	    arg, err);
 }
 
 /* Lists a run's transitions in the order they were written. */

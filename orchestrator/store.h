@@ -71,6 +71,13 @@ struct run_rec {
 	 * claim by another owner raises it by one, and a write is refused
 	 * unless it carries the token the row has. */
 	int64_t		 lease_epoch;
+	/* A child run's place (engine-fan.c): the run that made it, that
+	 * run's step, the item (-1: none). Written with the run's insert
+	 * only; read back by store_list_children (a child's trigger names
+	 * its parent too). */
+	char		*parent_id;
+	char		*parent_step;
+	int64_t		 item;
 };
 
 /* A step visit that finished successfully. */
@@ -184,6 +191,16 @@ typedef int (*store_run_cb)(const struct run_rec *, void *);
 typedef int (*store_step_cb)(const struct step_rec *, void *);
 typedef int (*store_transition_cb)(const struct transition_rec *, void *);
 typedef int (*store_log_cb)(const struct log_rec *, void *);
+
+/* A child run as its parent's step sees it (store_list_children). */
+struct child_rec {
+	int64_t		 item;		/* -1: none */
+	char		 id[RUN_ID_LEN + 1];
+	enum run_state	 state;
+	json_t		*output;	/* when asked for, else NULL */
+	char		*error;		/* or NULL */
+};
+typedef int (*store_child_cb)(const struct child_rec *, void *);
 /* Tells whether a lease owner is known to be gone (its process died). */
 typedef int (*store_owner_gone_fn)(const char *owner, void *);
 
@@ -347,6 +364,11 @@ int	store_list_runs(struct store *, const struct run_filter *,
 	    store_run_cb, void *, struct orc_error *);
 int	store_list_steps(struct store *, const char *run_id, store_step_cb,
 	    void *, struct orc_error *);
+/* The children step made of parent_id (map items, parallel branches), by
+ * item; their outputs too when with_output is set. */
+int	store_list_children(struct store *, const char *parent_id,
+	    const char *step, int with_output, store_child_cb, void *,
+	    struct orc_error *);
 int	store_list_transitions(struct store *, const char *run_id,
 	    store_transition_cb, void *, struct orc_error *);
 /* Lists a run's log lines written after the line after_id (0: all), in

@@ -69,7 +69,7 @@ static int
 template_root_known(const char *s, size_t n)
 {
 	static const char *roots[] = { "input", "trigger", "steps", "run",
-	    "callback" };
+	    "callback", "item", "item_index" };
 	size_t i;
 
 	for (i = 0; i < sizeof roots / sizeof roots[0]; i++)
@@ -116,7 +116,8 @@ template_parse(const char *s, size_t n, struct template_expr *e, char **msg)
 		goto bad;
 	if (!template_root_known(s, i)) {
 		*msg = xasprintf("unknown template root \"%.*s\" (expected "
-		    "input, trigger, steps or run)", (int)i, s);
+		    "input, trigger, steps, run, or item and item_index in "
+		    "a map's steps)", (int)i, s);
 		return -1;
 	}
 	cap = 0;

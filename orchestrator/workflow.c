@@ -41,10 +41,19 @@ struct workflow_step {
 	const char		*next;		/* "next", or NULL */
 	int			 end;		/* "end": true */
 	int			 callback;	/* "wait_for_callback": true */
+	/* A map's item steps or a parallel's branches: workflows of their
+	 * own, run as child runs (see workflow_step_sub). */
+	struct workflow		**subs;
+	const char		**branches;	/* parallel: each sub's name */
+	size_t			 nsubs;
 };
 
 struct workflow {
 	int			 refs;
+	/* A sub-workflow (a map's items, a parallel branch) lives as long
+	 * as the file's workflow it is part of: its root; NULL for a root. */
+	struct workflow		*root;
+	char			*sub_name;	/* "FILE-NAME/STEP[/BRANCH]" */
 	char			*path;
 	char			*dir;
 	char			*text;
@@ -95,6 +104,8 @@ struct wf_check {
 	struct wf_problem	*problems;
 	json_t			*step_names;
 	json_t			*steps;		/* "steps", when an array */
+	const char		*steps_path;	/* where: "steps", or a
+						   map's "steps[2].steps" */
 	struct wf_edge		*edges;		/* step_check_target's */
 	size_t			 nedges;
 };
@@ -121,7 +132,8 @@ static const char *const wf_root_keys[] = {
 };
 static const char *const wf_step_keys[] = {
 	"name", "uses", "with", "retry", "timeout_ms", "script", "memory_mb",
-	"instructions", "next", "end", "wait_for_callback", NULL
+	"instructions", "next", "end", "wait_for_callback", "steps",
+	"branches", NULL
 };
 static const char *const wf_retry_keys[] = {
 	"max_attempts", "backoff_ms", "backoff_max_ms", "jitter", NULL
@@ -943,6 +955,112 @@ wf_check_callback(struct wf_check *ck, json_t *step, const char *path,
 	free(kp);
 }
 
+static void	wf_check_step_list(struct wf_check *, json_t *, const char *,
+		    struct workflow *);
+
+/* Adds to step out the workflow of a map's items or of a parallel branch
+ * (branch names it), from the steps at path. */
+static void
+wf_add_sub(struct wf_check *ck, struct workflow *wf, struct workflow_step *out,
+    const char *branch, json_t *steps, const char *path)
+{
+	struct workflow *sub = xcalloc(1, sizeof *sub);
+	const char *base = wf->name != NULL ? wf->name : "?";
+
+	sub->root = wf->root != NULL ? wf->root : wf;
+	sub->sub_name = branch != NULL ? xasprintf("%s/%s/%s", base, out->name,
+	    branch) : xasprintf("%s/%s", base, out->name);
+	sub->name = sub->sub_name;
+	sub->path = wf->path;
+	sub->dir = wf->dir;
+	sub->text = wf->text;
+	sub->len = wf->len;
+	memcpy(sub->hash, wf->hash, sizeof sub->hash);
+	sub->json = wf->json;
+	sub->allow = wf->allow;
+	sub->retry = wf->retry;
+	sub->step_timeout_ms = wf->step_timeout_ms;
+	out->subs = xrealloc(out->subs, (out->nsubs + 1) * sizeof *out->subs);
+	out->branches = xrealloc(out->branches, (out->nsubs + 1) *
+	    sizeof *out->branches);
+	out->subs[out->nsubs] = sub;
+	out->branches[out->nsubs++] = branch;
+	wf_check_step_list(ck, steps, path, sub);
+}
+
+/* Checks a parallel step's "branches": name -> a non-empty list of steps. */
+static void
+wf_check_branches(struct wf_check *ck, struct workflow *wf, json_t *branches,
+    const char *path, struct workflow_step *out)
+{
+	const char *name;
+	json_t *steps;
+	char *kp;
+
+	if (!json_is_object(branches) || json_object_size(branches) == 0) {
+		wf_error(ck, path, "expected an object of branches: a name "
+		    "and a list of steps each");
+		return;
+	}
+	json_object_foreach(branches, name, steps) {
+		kp = jsonpos_path_key(path, name);
+		if (!wf_valid_name(name))
+			wf_error(ck, kp, "invalid branch name \"%s\" (use a-z, "
+			    "0-9, '_' and '-', starting with a letter or "
+			    "digit, at most %d characters)", name,
+			    WORKFLOW_NAME_MAX);
+		else if (!json_is_array(steps) || json_array_size(steps) == 0)
+			wf_error(ck, kp, "expected a non-empty array of steps");
+		else
+			wf_add_sub(ck, wf, out, name, steps, kp);
+		free(kp);
+	}
+}
+
+/*
+ * Checks what a step fans out to: a map's "steps", a parallel step's
+ * "branches" (each a workflow of its own), and that no other step has
+ * them. A fan-out step has no timeout unless it sets one: its items have
+ * theirs.
+ */
+static void
+wf_check_fan(struct wf_check *ck, struct workflow *wf, json_t *step,
+    const char *path, int handler, struct workflow_step *out)
+{
+	enum step_fan fan = out->entry != NULL ? out->entry->fan :
+	    STEP_FAN_NONE;
+	static const char *const keys[] = { "steps", "branches" };
+	enum step_fan wants[] = { STEP_FAN_ITEMS, STEP_FAN_BRANCHES };
+	json_t *v;
+	char *kp;
+	size_t i;
+
+	if (fan != STEP_FAN_NONE && handler) {
+		wf_error(ck, path, "the failure handler cannot be a %s step",
+		    out->uses);
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		v = json_object_get(step, keys[i]);
+		kp = jsonpos_path_key(path, keys[i]);
+		if (v != NULL && fan != wants[i])
+			wf_error(ck, kp, "only a %s step takes \"%s\"",
+			    i == 0 ? "map" : "parallel", keys[i]);
+		else if (v == NULL && fan == wants[i])
+			wf_missing(ck, path, keys[i]);
+		else if (v != NULL && i == 0 && (!json_is_array(v) ||
+		    json_array_size(v) == 0))
+			wf_error(ck, kp, "expected a non-empty array of steps");
+		else if (v != NULL && i == 0)
+			wf_add_sub(ck, wf, out, NULL, v, kp);
+		else if (v != NULL)
+			wf_check_branches(ck, wf, v, kp, out);
+		free(kp);
+	}
+	if (fan != STEP_FAN_NONE)
+		out->timeout_ms = 0;
+}
+
 /*
  * Checks one step at path and fills out. The failure handler (handler
  * set) has no "name" of its own.
@@ -1018,6 +1136,7 @@ wf_check_step(struct wf_check *ck, struct workflow *wf, json_t *step,
 		wf_check_retry(ck, v, kp, &out->retry);
 		free(kp);
 	}
+	wf_check_fan(ck, wf, step, path, handler, out);
 	wf_get_int(ck, step, path, "timeout_ms", 1, INT64_MAX,
 	    &out->timeout_ms);
 	wf_check_lua_keys(ck, wf, step, path,
@@ -1087,7 +1206,7 @@ wf_check_step_names(struct wf_check *ck, json_t *steps)
 	json_array_foreach(steps, i, step) {
 		if (!json_is_object(step))
 			continue;
-		path = jsonpos_path_index("steps", i);
+		path = jsonpos_path_index(ck->steps_path, i);
 		np = jsonpos_path_key(path, "name");
 		if ((name = json_object_get(step, "name")) == NULL)
 			wf_missing(ck, path, "name");
@@ -1192,7 +1311,7 @@ wf_report_loop(struct wf_check *ck, const struct workflow *wf, size_t first,
 		    wf->steps[i].name != NULL ? wf->steps[i].name : "?");
 		j++;
 	}
-	path = jsonpos_path_index("steps", first);
+	path = jsonpos_path_index(ck->steps_path, first);
 	wf_error(ck, path, "%s %s %s with no way out: no rule, \"next\" or "
 	    "\"end\" leads from %s to the end of the run", count > 1 ?
 	    "steps" : "step", names.s, count > 1 ? "loop" : "goes back to "
@@ -1239,37 +1358,63 @@ wf_check_loops(struct wf_check *ck, const struct workflow *wf)
 	free(out);
 }
 
+/*
+ * Checks a list of steps (a file's "steps", a map's, a parallel branch's)
+ * at path and builds wf's steps from it. Names, branches and loops are
+ * the list's own: a map's item steps form a workflow of their own.
+ */
+static void
+wf_check_step_list(struct wf_check *ck, json_t *steps, const char *path,
+    struct workflow *wf)
+{
+	json_t *step, *saved_names = ck->step_names, *saved_steps = ck->steps;
+	const char *saved_path = ck->steps_path;
+	struct wf_edge *saved_edges = ck->edges;
+	size_t i, saved_nedges = ck->nedges;
+	char *sp;
+
+	/* The file's own names stay: flow control's templates name them. */
+	if (saved_path != NULL)
+		ck->step_names = json_array();
+	ck->steps = steps;
+	ck->steps_path = path;
+	ck->edges = NULL;
+	ck->nedges = 0;
+	wf_check_step_names(ck, steps);
+	wf->nsteps = json_array_size(steps);
+	wf->steps = xcalloc(wf->nsteps, sizeof *wf->steps);
+	json_array_foreach(steps, i, step) {
+		wf->steps[i].name = json_string_value(
+		    json_object_get(step, "name"));
+		sp = jsonpos_path_index(path, i);
+		wf_check_step(ck, wf, step, sp, 0, &wf->steps[i]);
+		free(sp);
+	}
+	wf_check_loops(ck, wf);
+	if (saved_path != NULL) {
+		json_decref(ck->step_names);
+		ck->step_names = saved_names;
+	}
+	free(ck->edges);
+	ck->steps = saved_steps;
+	ck->steps_path = saved_path;
+	ck->edges = saved_edges;
+	ck->nedges = saved_nedges;
+}
+
 /* Checks "steps" and "on_failure" and builds the workflow's steps. */
 static void
 wf_check_steps(struct wf_check *ck, json_t *root, struct workflow *wf)
 {
-	json_t *steps, *step, *handler;
-	char *path;
-	size_t i;
+	json_t *steps, *handler;
 
 	steps = json_object_get(root, "steps");
 	if (steps == NULL)
 		wf_missing(ck, "", "steps");
-	else if (!json_is_array(steps) || json_array_size(steps) == 0) {
+	else if (!json_is_array(steps) || json_array_size(steps) == 0)
 		wf_error(ck, "steps", "expected a non-empty array of steps");
-		steps = NULL;
-	} else {
-		wf_check_step_names(ck, steps);
-		ck->steps = steps;
-	}
-
-	if (steps != NULL) {
-		wf->nsteps = json_array_size(steps);
-		wf->steps = xcalloc(wf->nsteps, sizeof *wf->steps);
-		json_array_foreach(steps, i, step) {
-			wf->steps[i].name = json_string_value(
-			    json_object_get(step, "name"));
-			path = jsonpos_path_index("steps", i);
-			wf_check_step(ck, wf, step, path, 0, &wf->steps[i]);
-			free(path);
-		}
-		wf_check_loops(ck, wf);
-	}
+	else
+		wf_check_step_list(ck, steps, "steps", wf);
 	if ((handler = json_object_get(root, "on_failure")) != NULL) {
 		wf->on_failure = xcalloc(1, sizeof *wf->on_failure);
 		wf->on_failure->name = "on_failure";
@@ -1386,7 +1531,6 @@ workflow_load_text(const char *text, size_t len, const char *path,
 	wf_flush(&ck);
 	jsonpos_free(ck.pos);
 	json_decref(ck.step_names);
-	free(ck.edges);
 	if (ck.errors > 0) {
 		workflow_unref(wf);
 		return NULL;
@@ -1414,21 +1558,45 @@ workflow_load_file(const char *path, struct diag *d)
 	return wf;
 }
 
-/* Takes another reference. */
+/* Takes another reference (a sub-workflow's is its root's). */
 struct workflow *
 workflow_ref(struct workflow *wf)
 {
-	__atomic_add_fetch(&wf->refs, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(wf->root != NULL ? &wf->root->refs : &wf->refs, 1,
+	    __ATOMIC_RELAXED);
 	return wf;
+}
+
+/* Frees the sub-workflows of wf's steps, theirs first. */
+static void
+wf_free_subs(struct workflow *wf)
+{
+	struct workflow_step *ws;
+	size_t i, j;
+
+	for (i = 0; i < wf->nsteps; i++) {
+		ws = &wf->steps[i];
+		for (j = 0; j < ws->nsubs; j++) {
+			wf_free_subs(ws->subs[j]);
+			free(ws->subs[j]->steps);
+			free(ws->subs[j]->sub_name);
+			free(ws->subs[j]);
+		}
+		free(ws->subs);
+		free(ws->branches);
+	}
 }
 
 /* Drops a reference; the last one frees the definition. */
 void
 workflow_unref(struct workflow *wf)
 {
+	if (wf != NULL && wf->root != NULL)
+		wf = wf->root;
 	if (wf == NULL || __atomic_sub_fetch(&wf->refs, 1,
 	    __ATOMIC_ACQ_REL) != 0)
 		return;
+	wf_free_subs(wf);
 	free(wf->steps);
 	free(wf->on_failure);
 	json_decref(wf->json);
@@ -1527,7 +1695,7 @@ workflow_timeout_ms(const struct workflow *wf)
 int64_t
 workflow_retention_ms(const struct workflow *wf)
 {
-	return wf->retention_ms;
+	return wf->root != NULL ? wf->root->retention_ms : wf->retention_ms;
 }
 
 /* Runs allowed at once (per key); 0 for no limit. */
@@ -1777,4 +1945,52 @@ workflow_list_free(struct workflow **list, size_t n)
 	for (i = 0; i < n; i++)
 		workflow_unref(list[i]);
 	free(list);
+}
+
+/* How many workflows the step fans out to: a map's one, a parallel
+ * step's branches, else 0. */
+size_t
+workflow_step_subs(const struct workflow_step *step)
+{
+	return step->nsubs;
+}
+
+/* The step's sub-workflow i (workflow_step_subs). */
+struct workflow *
+workflow_step_sub(const struct workflow_step *step, size_t i)
+{
+	return i < step->nsubs ? step->subs[i] : NULL;
+}
+
+/* The name of a parallel step's branch i; NULL for a map. */
+const char *
+workflow_step_branch(const struct workflow_step *step, size_t i)
+{
+	return i < step->nsubs ? step->branches[i] : NULL;
+}
+
+/* The sub-workflow of wf (at any depth) with that name, or NULL. */
+struct workflow *
+workflow_sub_find(struct workflow *wf, const char *name)
+{
+	struct workflow *found;
+	size_t i, j;
+
+	for (i = 0; i < wf->nsteps; i++) {
+		for (j = 0; j < wf->steps[i].nsubs; j++) {
+			if (strcmp(wf->steps[i].subs[j]->name, name) == 0)
+				return wf->steps[i].subs[j];
+			if ((found = workflow_sub_find(wf->steps[i].subs[j],
+			    name)) != NULL)
+				return found;
+		}
+	}
+	return NULL;
+}
+
+/* Whether wf is a map's items or a branch, not a file's workflow. */
+int
+workflow_is_sub(const struct workflow *wf)
+{
+	return wf->root != NULL;
 }

@@ -84,6 +84,18 @@ const char	*workflow_step_next(const struct workflow_step *);
 int		 workflow_step_ends(const struct workflow_step *);
 /* Whether the step's success makes the run wait for a callback. */
 int		 workflow_step_callback(const struct workflow_step *);
+/*
+ * Fan-out: a map's "steps" and each branch of a parallel step are
+ * workflows of their own (named "WORKFLOW/STEP" and "WORKFLOW/STEP/BRANCH"),
+ * part of their file's definition: same text, hash and retention, no
+ * trigger, schema or limit of their own; a reference to one holds the
+ * whole file's.
+ */
+size_t		 workflow_step_subs(const struct workflow_step *);
+struct workflow	*workflow_step_sub(const struct workflow_step *, size_t);
+const char	*workflow_step_branch(const struct workflow_step *, size_t);
+struct workflow	*workflow_sub_find(struct workflow *, const char *name);
+int		 workflow_is_sub(const struct workflow *);
 
 /* Loads every *.json in a folder; a bad file is reported in diag and
  * skipped. Returns the count loaded, or -1 when the folder is unreadable.

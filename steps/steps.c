@@ -23,6 +23,8 @@ static const struct step_entry *const steps_table[] = {
 	&step_lua_entry,
 	&step_bucket_get_entry,
 	&step_choice_entry,
+	&step_map_entry,
+	&step_parallel_entry,
 	NULL
 };
 

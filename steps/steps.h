@@ -31,6 +31,10 @@ enum step_status { STEP_DONE, STEP_WAIT };
  * failure saying it timed out (waiting for a signal). */
 enum step_due { STEP_DUE_NONE, STEP_DUE_SUCCEEDS, STEP_DUE_FAILS };
 
+/* A step whose work is runs of its own, which the engine makes
+ * (engine-fan.c): a map's items, a parallel step's branches. */
+enum step_fan { STEP_FAN_NONE, STEP_FAN_ITEMS, STEP_FAN_BRANCHES };
+
 struct step_entry {
 	const char	 *name;		/* the "uses" value */
 	const char	 *summary;	/* one line for --help */
@@ -50,6 +54,9 @@ struct step_entry {
 	int		 pure;
 	/* For a step that may suspend its run. */
 	enum step_due	 due;
+	/* For a step the engine fans out: its steps are in the step object
+	 * ("steps" of a map, "branches" of a parallel step). */
+	enum step_fan	 fan;
 };
 
 /* For step_entry.keys: "with" may hold any key. */
@@ -232,5 +239,21 @@ extern const struct step_entry step_transform_entry;
 extern const struct step_entry step_lua_entry;
 extern const struct step_entry step_http_request_entry;
 extern const struct step_entry step_choice_entry;
+
+/* A map's options (steps/map.c). */
+struct step_map_opts {
+	int64_t		 max_concurrency;
+	int64_t		 tolerated;	/* items that may fail for good */
+	double		 tolerated_pct;	/* or a percentage; -1: none */
+	int64_t		 max_items;
+};
+#define STEP_MAP_CONCURRENCY	10
+#define STEP_MAP_MAX_ITEMS	100000
+#define STEP_MAP_ITEMS_LIMIT	10000000	/* for max_items itself */
+int	step_map_read(const json_t *with, struct step_map_opts *,
+	    int skip_templates, char **why);
+size_t	step_map_tolerated(const struct step_map_opts *, size_t n);
+extern const struct step_entry step_map_entry;
+extern const struct step_entry step_parallel_entry;
 
 #endif

@@ -6,6 +6,9 @@
 # once it listens, and runs until killed. Each line is flushed as it is
 # written, so the log is complete up to the moment a test reads it.
 # SINK_DELAY_MS in the environment makes every answer wait that long.
+# Each line also has "inflight": the requests being answered when it came,
+# itself included. A path under /fail/ answers 500; one under /fail-once/
+# answers 500 the first time that exact path is asked, then 200.
 import http.server
 import json
 import os
@@ -16,6 +19,8 @@ import time
 
 LOG = open(sys.argv[1], "a", buffering=1)
 LOCK = threading.Lock()
+INFLIGHT = [0]
+SEEN = set()
 DELAY = int(os.environ.get("SINK_DELAY_MS") or 0) / 1000.0
 
 
@@ -36,11 +41,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "body": body.decode("utf-8", "replace"),
         }
         with LOCK:
+            INFLIGHT[0] += 1
+            line["inflight"] = INFLIGHT[0]
+            first = self.path not in SEEN
+            SEEN.add(self.path)
             LOG.write(json.dumps(line) + "\n")
         if DELAY > 0:
             time.sleep(DELAY)
-        out = b'{"ok": true}'
-        self.send_response(200)
+        with LOCK:
+            INFLIGHT[0] -= 1
+        fail = self.path.startswith("/fail/") or (
+            first and self.path.startswith("/fail-once/"))
+        out = b'{"ok": true}' if not fail else b'{"ok": false}'
+        self.send_response(200 if not fail else 500)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()

@@ -328,7 +328,7 @@ test_store_migrate(void)
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 9);
+	CHECK(query_int("PRAGMA user_version") == 10);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'index' AND name = 'runs_cron_key'") == 1);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -350,10 +350,10 @@ test_store_migrate(void)
 	REQUIRE(s != NULL);
 	store_close(s);
 
-	REQUIRE(exec_sql(DB, "PRAGMA user_version = 10") == 0);
+	REQUIRE(exec_sql(DB, "PRAGMA user_version = 99") == 0);
 	s = store_open(DB, 0, NULL, &err);
 	CHECK(s == NULL);
-	CHECK_CONTAINS(err.message, "s.db: schema version 10 is newer");
+	CHECK_CONTAINS(err.message, "s.db: schema version 99 is newer");
 	store_close(s);
 }
 
@@ -2214,11 +2214,11 @@ test_store_readonly(void)
 	CHECK_STR(err.message, "other.db: not an orchestrator database "
 	    "(schema version 0)");
 
-	REQUIRE(exec_sql("newer.db", "PRAGMA user_version = 10") == 0);
+	REQUIRE(exec_sql("newer.db", "PRAGMA user_version = 99") == 0);
 	s = store_open("newer.db", STORE_READONLY, NULL, &err);
 	CHECK(s == NULL);
 	CHECK_STR(err.message, "newer.db: not an orchestrator database "
-	    "(schema version 10)");
+	    "(schema version 99)");
 
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
