@@ -414,8 +414,12 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "AND (?4 IS NULL OR c.state = ?4) "
 	    "AND (?5 = 0 OR c.finished_at < ?5) "
 	    "AND (?6 = 0 OR coalesce(d.retention_ms, ?7) = ?11) "
+	    /* A map's items stay while their map runs: it reads them. */
+	    "AND (c.parent_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs p "
+	    "WHERE p.id = c.parent_id AND p.finished_at = 0)) "
 	    "FROM (SELECT id, workflow, def_hash, state, dead, finished_at, "
-	    "input, trigger, output FROM runs WHERE finished_at >= ?1 AND "
+	    "input, trigger, output, parent_id FROM runs WHERE "
+	    "finished_at >= ?1 AND "
 	    "(finished_at > ?1 OR id > ?10) AND finished_at > 0 AND "
 	    "finished_at < ?9 ORDER BY finished_at, id LIMIT ?2) c "
 	    "LEFT JOIN definitions d ON d.hash = c.def_hash "

@@ -76,7 +76,7 @@ EOF
 tab=$(printf '\t')
 types="json.decode, json.encode, base64.decode, base64.encode, bucket.put,"
 types="$types wait, wait.signal, transform, http.request, lua, bucket.get,"
-types="$types choice"
+types="$types choice, map, parallel"
 cat > expected.tsv <<EOF
 "colour"${tab}unknown key "colour"
 "description"${tab}description: expected a string
@@ -88,7 +88,7 @@ cat > expected.tsv <<EOF
 "uses": "frobnicate"${tab}steps[2].uses: unknown step type "frobnicate" (the types are $types)
 "name": "decode", "uses": "json.encode"${tab}steps[3].name: duplicate step name "decode"
 "seconds"${tab}unknown key "seconds" in steps[4].with (allowed: ms, until, durable)
-"key": "{{secrets${tab}steps[5].with.key: unknown template root "secrets" (expected input, trigger, steps or run)
+"key": "{{secrets${tab}steps[5].with.key: unknown template root "secrets" (expected input, trigger, steps, run, or item and item_index in a map's steps)
 EOF
 # The schema problem is reported at the schema that holds the bad keyword
 # (the key "id"), which is on the same line as the keyword.

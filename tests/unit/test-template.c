@@ -12,6 +12,10 @@
 #include "template.h"
 #include "test.h"
 
+/* What a message about an unknown root says the roots are. */
+#define ROOTS	"(expected input, trigger, steps, run, or item and " \
+		"item_index in a map's steps)"
+
 static const char *ctx_text =
     "{\"input\":{\"customer\":\"acme\",\"qty\":3,\"price\":1.5,"
     "\"ok\":true,\"no\":false,\"none\":null,\"tags\":[\"a\",\"b\"],"
@@ -203,7 +207,7 @@ static const struct string_case string_cases[] = {
 	{ "a {{input.x", NULL, "unterminated template \"{{input.x\"" },
 	{ "{{inptu.x}}", NULL,
 	    "template \"{{inptu.x}}\": unknown template root \"inptu\" "
-	    "(expected input, trigger, steps or run)" },
+	    ROOTS },
 	{ "{{input..x}}", NULL,
 	    "template \"{{input..x}}\": bad template expression \"input..x\"" },
 	{ "{{ }}", NULL, "template \"{{ }}\": empty template" },
@@ -350,8 +354,7 @@ static const struct check_case check_cases[] = {
 	    "\"n\":1,\"b\":true,\"z\":null,\"k\":\"{{run.id}}{{trigger.h}}\"}",
 	    "" },
 	{ "{\"url\":\"{{inptu.x}}\"}",
-	    "url: unknown template root \"inptu\" (expected input, trigger, "
-	    "steps or run)\n" },
+	    "url: unknown template root \"inptu\" " ROOTS "\n" },
 	{ "{\"url\":\"a {{input.x\"}",
 	    "url: unterminated template \"{{input.x\"\n" },
 	{ "{\"headers\":{\"Authorization\":\"Bearer {{}}\"}}",
@@ -378,19 +381,17 @@ static const struct check_case check_cases[] = {
 	/* several problems in one string, and nested paths */
 	{ "{\"o\":{\"list\":[{\"s\":\"{{foo}} {{steps.gone.x}} {{input.y\"}]},"
 	    "\"a.b\":\"{{bar.x}}\"}",
-	    "o.list[0].s: unknown template root \"foo\" (expected input, "
-	    "trigger, steps or run)\n"
+	    "o.list[0].s: unknown template root \"foo\" " ROOTS "\n"
 	    "o.list[0].s: steps.gone: no step named \"gone\"\n"
 	    "o.list[0].s: unterminated template \"{{input.y\"\n"
-	    "[\"a.b\"]: unknown template root \"bar\" (expected input, "
-	    "trigger, steps or run)\n" },
+	    "[\"a.b\"]: unknown template root \"bar\" " ROOTS "\n" },
 	/* object keys are not templated */
 	{ "{\"{{bad\":\"fine\"}", "" },
 	/* the value itself as a string */
-	{ "\"{{nope}}\"", "(root): unknown template root \"nope\" (expected "
-	    "input, trigger, steps or run)\n" },
+	{ "\"{{nope}}\"", "(root): unknown template root \"nope\" " ROOTS
+	    "\n" },
 	{ "[\"{{input.a}}\",[\"{{x}}\"]]", "[1][0]: unknown template root "
-	    "\"x\" (expected input, trigger, steps or run)\n" },
+	    "\"x\" " ROOTS "\n" },
 };
 
 /* Every kind of template_check() problem, with its path. */
