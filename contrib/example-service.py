@@ -4,6 +4,9 @@
 It plays the two services the example talks to:
 
   GET  /customers/NAME   a customer record as JSON (404 for an unknown one)
+  GET  /prices/SKU       {"sku": SKU, "price": P}: the unit price of an item
+                         (the order-pricing example), the same for a SKU
+                         every time
   POST /callback         records the body, the Idempotency-Key header and
                          the arrival time as one JSON line in --record
   POST /jobs             (recorded in --record as it arrives, its body as
@@ -184,7 +187,8 @@ async def handle(svc, method, path, headers, body):
             return 200, svc.control(json.loads(body or b"{}")), None
         except (ValueError, TypeError) as e:
             return 400, {"error": "bad control body: %s" % e}, None
-    key = "/customers" if path.startswith("/customers/") else path
+    key = "/customers" if path.startswith("/customers/") else \
+        "/prices" if path.startswith("/prices/") else path
     svc.counts[key] = svc.counts.get(key, 0) + 1
     if path == "/jobs":
         svc.write_record({"time": arrived, "path": path,
@@ -207,6 +211,10 @@ async def handle(svc, method, path, headers, body):
         if c is None:
             return 404, {"error": "no customer %s" % name}, None
         return 200, c, None
+    if path.startswith("/prices/") and method == "GET":
+        sku = unquote(path[len("/prices/"):])
+        cents = 100 + sum(sku.encode()) * 37 % 9900
+        return 200, {"sku": sku, "price": cents / 100.0}, None
     if path == "/callback" and method == "POST":
         try:
             doc = json.loads(body) if body else None
@@ -230,7 +238,8 @@ async def handle(svc, method, path, headers, body):
         svc.jobs.add(task)
         task.add_done_callback(svc.jobs.discard)
         return 202, {"job": job}, None
-    if path.startswith("/customers/") or path in ("/callback", "/jobs"):
+    if path.startswith(("/customers/", "/prices/")) or \
+            path in ("/callback", "/jobs"):
         return 405, {"error": "method not allowed"}, None
     return 404, {"error": "no such path %s" % path}, None
 
