@@ -865,6 +865,60 @@ test_workflow_load_dir_hook_twice(void)
 	diag_free(d);
 }
 
+/* A map's steps and each parallel branch are workflows of their own,
+ * inside the file's: found by name, sharing its hash and retention, with
+ * no timeout of the step's own unless set; a reference to one holds the
+ * file's workflow. */
+static void
+test_workflow_fan_out(void)
+{
+	const char *text = "{\"name\": \"f\", \"retention\": \"2d\", "
+	    "\"steps\": [{\"name\": \"each\", \"uses\": \"map\", \"steps\": "
+	    "[{\"name\": \"in\", \"uses\": \"map\", \"steps\": "
+	    "[{\"name\": \"x\", \"uses\": \"transform\"}]}]}, "
+	    "{\"name\": \"both\", \"uses\": \"parallel\", \"timeout_ms\": 5, "
+	    "\"branches\": {\"l\": [{\"name\": \"a\", \"uses\": \"transform\"}], "
+	    "\"r\": [{\"name\": \"a\", \"uses\": \"transform\", "
+	    "\"next\": \"b\"}, {\"name\": \"b\", \"uses\": \"transform\"}]}}]}";
+	const struct workflow_step *each, *both;
+	struct workflow *wf, *sub, *inner, *held;
+	struct diag *d = diag_create();
+
+	wf = workflow_load_text(text, strlen(text), "f.json", d);
+	dump(d);
+	REQUIRE(wf != NULL);
+	each = workflow_step_at(wf, 0);
+	both = workflow_step_at(wf, 1);
+	CHECK(workflow_step_subs(each) == 1);
+	CHECK(workflow_step_branch(each, 0) == NULL);
+	CHECK(workflow_step_timeout_ms(each) == 0);
+	CHECK(workflow_step_timeout_ms(both) == 5);
+	CHECK(workflow_step_subs(both) == 2);
+	CHECK_STR(workflow_step_branch(both, 1), "r");
+	sub = workflow_step_sub(each, 0);
+	CHECK_STR(workflow_name(sub), "f/each");
+	CHECK(workflow_is_sub(sub) && !workflow_is_sub(wf));
+	CHECK_STR(workflow_hash(sub), workflow_hash(wf));
+	CHECK(workflow_retention_ms(sub) == 2 * 24 * 3600 * 1000LL);
+	CHECK(workflow_step_timeout_ms(workflow_step_at(sub, 0)) == 0);
+	inner = workflow_sub_find(wf, "f/each/in");
+	REQUIRE(inner != NULL);
+	CHECK(inner == workflow_step_sub(workflow_step_at(sub, 0), 0));
+	CHECK_STR(workflow_step_name(workflow_step_at(inner, 0)), "x");
+	CHECK(workflow_sub_find(wf, "f/both/r") == workflow_step_sub(both, 1));
+	CHECK_STR(workflow_step_next(workflow_step_at(
+	    workflow_step_sub(both, 1), 0)), "b");
+	CHECK(workflow_sub_find(wf, "f/both") == NULL);
+	CHECK(workflow_sub_find(wf, "f/nope") == NULL);
+	held = workflow_ref(inner);
+	workflow_unref(wf);
+	/* The file's workflow lives on while its part is held. */
+	CHECK_STR(workflow_name(held), "f/each/in");
+	CHECK_STR(workflow_name(wf), "f");
+	workflow_unref(held);
+	diag_free(d);
+}
+
 int
 main(void)
 {
@@ -886,5 +940,6 @@ main(void)
 	TEST_RUN(test_workflow_load_dir_edges);
 	TEST_RUN(test_workflow_hook_shadows_api);
 	TEST_RUN(test_workflow_load_dir_hook_twice);
+	TEST_RUN(test_workflow_fan_out);
 	TEST_DONE();
 }
