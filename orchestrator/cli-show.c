@@ -20,6 +20,8 @@
 struct show_opts {
 	int		 json;
 	const char	*workflow;	/* --workflow NAME */
+	long long	 item;		/* --item N, or -1 */
+	const char	*step;		/* --step STEP, with --item */
 };
 
 struct show_ctx {
@@ -171,6 +173,46 @@ show_logs(const json_t *doc, int64_t t0)
 	format_table_free(t);
 }
 
+/* Prints a map's progress, and a map item's parent, from a run document
+ * (nothing when it has neither, or comes from an older server). */
+static void
+show_items(const json_t *doc)
+{
+	static const char *const h[] = { "STEP", "ITEMS", "SUCCEEDED",
+	    "FAILED", "CANCELLED", "RUNNING" };
+	static const char *const keys[] = { NULL, "total", "succeeded",
+	    "failed", "cancelled", "running" };
+	static const int w[] = { 24, 0, 0, 0, 0, 0 };
+	const json_t *items = json_object_get(doc, "items"), *o;
+	const json_t *p = json_object_get(doc, "parent");
+	struct format_table *t;
+	const char *step, *cell[6];
+	char num[5][24];
+	size_t i;
+
+	if (json_is_object(p))
+		printf("\nparent     %s, step %s, item %lld\n",
+		    json_string_value(json_object_get(p, "run")),
+		    json_string_value(json_object_get(p, "step")),
+		    (long long)json_integer_value(json_object_get(p, "item")));
+	if (json_object_size(items) == 0)
+		return;
+	t = format_table_create(6, h, w);
+	json_object_foreach((json_t *)items, step, o) {
+		cell[0] = step;
+		for (i = 1; i < 6; i++) {
+			snprintf(num[i - 1], sizeof num[i - 1], "%lld",
+			    (long long)json_integer_value(json_object_get(o,
+			    keys[i])));
+			cell[i] = num[i - 1];
+		}
+		format_table_add(t, cell);
+	}
+	printf("\nitems (orchestrator show RUN_ID --item N [--step STEP])\n");
+	format_table_print(t, stdout);
+	format_table_free(t);
+}
+
 /* Prints the run as text: header, steps, timeline, logs, output. The
  * steps, transitions and logs come from the store, or from doc when it
  * is not NULL. */
@@ -207,6 +249,7 @@ show_text(struct store *st, const json_t *doc, const struct run_rec *r,
 	printf("\ntimeline\n");
 	format_table_print(sc.table, stdout);
 	format_table_free(sc.table);
+	show_items(doc);
 	show_logs(doc, r->created_at);
 	if (r->output != NULL) {
 		printf("\noutput\n");
@@ -229,17 +272,102 @@ show_json(struct store *st, const struct run_rec *r, struct orc_error *err)
 	return 0;
 }
 
-/* --json is show's only option of its own. */
+/* show's own options. */
 static int
 show_opt(int c, const char *arg, void *ctx)
 {
 	struct show_opts *so = ctx;
+	char *end;
 
-	if (c == 'w')
-		so->workflow = arg;
-	else
-		so->json = 1;
+	switch (c) {
+	case 'w': so->workflow = arg; break;
+	case 's': so->step = arg; break;
+	case 'i':
+		so->item = strtoll(arg, &end, 10);
+		if (*arg < '0' || *arg > '9' || *end != '\0') {
+			cli_usage_error("show", "--item: expected an item "
+			    "number (0 for the first)");
+			return -1;
+		}
+		break;
+	default: so->json = 1; break;
+	}
 	return 0;
+}
+
+/* Keeps the id of the item found. */
+static int
+show_item_cb(const struct child_rec *c, void *arg)
+{
+	memcpy(arg, c->id, RUN_ID_LEN + 1);
+	return 1;
+}
+
+/* The run id of item so->item of the run's map step (so->step, or its
+ * only one), from the store: 0, or -1 and err. */
+static int
+show_item_id(struct store *st, const char *run_id,
+    const struct show_opts *so, char id[RUN_ID_LEN + 1],
+    struct orc_error *err)
+{
+	struct child_filter f = { so->step, -1, so->item - 1, 1, 0 };
+	json_t *counts = NULL, *o;
+	const char *step;
+
+	id[0] = '\0';
+	if (f.step == NULL) {
+		if ((counts = runjson_items(st, run_id, err)) == NULL)
+			return -1;
+		json_object_foreach(counts, step, o)
+			f.step = step;
+		if (json_object_size(counts) != 1) {
+			orc_error_set(err, ORC_EINVAL, "run %s has %zu map or "
+			    "parallel steps: name one with --step", run_id,
+			    json_object_size(counts));
+			json_decref(counts);
+			return -1;
+		}
+	}
+	if (store_list_children(st, run_id, &f, show_item_cb, id, err) == 0 &&
+	    id[0] == '\0')
+		orc_error_set(err, ORC_ENOTFOUND, "run %s: step %s has no item "
+		    "%lld (yet)", run_id, f.step, so->item);
+	json_decref(counts);
+	return id[0] != '\0' ? 0 : -1;
+}
+
+/* show_item_id through a server: GET /runs/ID/items. */
+static int
+show_item_id_url(const char *url, const char *run_id,
+    const struct show_opts *so, char id[RUN_ID_LEN + 1],
+    struct orc_error *err)
+{
+	char *path, *base, *q;
+	const char *s;
+	json_t *doc = NULL;
+	long status;
+	int rc;
+
+	base = client_path("/runs/", run_id, "/items");
+	q = so->step != NULL ? client_escape(so->step) : NULL;
+	path = xasprintf("%s?after=%lld&limit=1%s%s", base, so->item - 1,
+	    q != NULL ? "&step=" : "", q != NULL ? q : "");
+	rc = client_request(url, "GET", path, NULL, NULL, 0, &status, &doc,
+	    err);
+	s = json_string_value(json_object_get(json_array_get(
+	    json_object_get(doc, "items"), 0), "id"));
+	if (rc == 0 && s == NULL) {
+		orc_error_set(err, ORC_ENOTFOUND, "run %s has no item %lld "
+		    "(yet)", run_id, so->item);
+		rc = -1;
+	}
+	if (rc == 0)
+		snprintf(id, RUN_ID_LEN + 1, "%s", s);
+	json_decref(doc);
+	free(path);
+	free(q);
+	free(base);
+	return rc;
 }
 
 int
@@ -272,9 +400,12 @@ cli_show(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "workflow", required_argument, NULL, 'w' },
+		{ "item", required_argument, NULL, 'i' },
+		{ "step", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct show_opts so = { 0, NULL };
+	struct show_opts so = { 0, NULL, -1, NULL };
+	char item[RUN_ID_LEN + 1];
 	struct cli_opts co;
 	struct orc_error err;
 	struct run_rec r;
@@ -291,13 +422,21 @@ cli_show(int argc, char **argv)
 		return cli_show_workflow(so.workflow, &co, json);
 	if (i + 1 != argc)
 		return cli_usage_error("show", "expected one run id");
+	if (so.step != NULL && so.item < 0)
+		return cli_usage_error("show", "--step goes with --item");
 	cli_run_id(argv[i]);
-	if ((url = cli_url(&co)) != NULL)
-		return cli_show_url("show", url, argv[i], json);
+	if ((url = cli_url(&co)) != NULL) {
+		if (so.item >= 0 && show_item_id_url(url, argv[i], &so, item,
+		    &err) != 0)
+			return cli_fail("show", "%s", err.message);
+		return cli_show_url("show", url, so.item >= 0 ? item : argv[i],
+		    json);
+	}
 	if ((st = cli_store_read(cli_db(co.db), &err)) == NULL)
 		return cli_fail("show", "%s", err.message);
 	memset(&r, 0, sizeof r);
-	if (store_get_run(st, argv[i], &r, &err) != 0) {
+	if ((so.item >= 0 && show_item_id(st, argv[i], &so, item, &err) != 0) ||
+	    store_get_run(st, so.item >= 0 ? item : argv[i], &r, &err) != 0) {
 		store_close(st);
 		return cli_fail("show", "%s", err.message);
 	}

@@ -58,7 +58,8 @@ static const struct cli_command cli_commands[] = {
 	  "page)\n"
 	  "  --json                one JSON object per run and line, not a "
 	  "table\n" },
-	{ "show", cli_show, "RUN_ID [--json] [--url URL]\n"
+	{ "show", cli_show, "RUN_ID [--item N [--step STEP]] [--json] "
+	  "[--url URL]\n"
 	  "       orchestrator show --workflow NAME [--json] [--workflows DIR] "
 	  "[--url URL]",
 	  "show a run: its steps, its timeline of transitions and its log "
@@ -67,6 +68,11 @@ static const struct cli_command cli_commands[] = {
 	  "  --json                the run, its steps, transitions and log "
 	  "lines as one JSON\n"
 	  "                        document\n"
+	  "  --item N              item N (from 0) of the run's map step: "
+	  "that item's run\n"
+	  "  --step STEP           with --item, the map or parallel step "
+	  "(default: the\n"
+	  "                        run's only one)\n"
 	  "  --workflow NAME       what workflow NAME does: trigger, limits, "
 	  "steps (from\n"
 	  "                        --workflows, or the server with --url)\n" },

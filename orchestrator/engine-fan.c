@@ -168,8 +168,10 @@ fan_succeed(struct fan *fan)
 			json_array_append_new(g.out, json_null());
 	} else
 		g.out = json_object();
+	struct child_filter f = { fan->run->rec.step, -1, -1, 0, 1 };
+
 	if (store_list_children(fan->run->engine->store, fan->run->rec.id,
-	    fan->run->rec.step, 1, fan_gather_cb, &g, &err) != 0) {
+	    &f, fan_gather_cb, &g, &err) != 0) {
 		json_decref(g.out);
 		fan_free(fan, 0);
 		step_call_fail(call, 1, "reading the outputs of its items: %s",
@@ -300,9 +302,10 @@ static int
 fan_load(struct fan *fan, int redo, int first, struct orc_error *err)
 {
 	struct fan_load fl = { fan, redo, first };
+	struct child_filter f = { fan->run->rec.step, -1, -1, 0, 0 };
 
 	return store_list_children(fan->run->engine->store, fan->run->rec.id,
-	    fan->run->rec.step, 0, fan_load_cb, &fl, err);
+	    &f, fan_load_cb, &fl, err);
 }
 
 /* The poll: children that finished unheard, or room after a refusal. */

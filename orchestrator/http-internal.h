@@ -142,6 +142,7 @@ void	 http_runs_list(struct http_req *, char **);
 void	 http_runs_get(struct http_req *, char **);
 void	 http_runs_events(struct http_req *, char **);
 void	 http_runs_logs(struct http_req *, char **);
+void	 http_runs_items(struct http_req *, char **);
 void	 http_runs_retry(struct http_req *, char **);
 void	 http_runs_cancel(struct http_req *, char **);
 void	 http_runs_signal(struct http_req *, char **);

@@ -436,6 +436,100 @@ http_runs_logs(struct http_req *hr, char **args)
 	run_rec_clear(&r);
 }
 
+/* Appends one item of a map as {"item", "id", "state", "error"}. */
+static int
+runs_item_cb(const struct child_rec *c, void *arg)
+{
+	json_array_append_new(arg, json_pack("{sIssssss?}", "item",
+	    (json_int_t)c->item, "id", c->id, "state",
+	    run_state_name(c->state), "error", c->error));
+	return 0;
+}
+
+/* Reads the query of GET /runs/ID/items into f: 0, or -1 (answered). */
+static int
+runs_items_filter(struct http_req *hr, struct child_filter *f)
+{
+	enum run_state state;
+	const char *s;
+	long long n = 0;
+
+	memset(f, 0, sizeof *f);
+	f->state = -1;
+	f->after = -1;
+	f->limit = RUNS_LIMIT;
+	f->step = http_query(hr, "step");
+	if ((s = http_query(hr, "state")) != NULL) {
+		if (run_state_parse(s, &state) != 0) {
+			http_error(hr, "bad_request", "state: expected one of "
+			    "queued, running, retrying, waiting, succeeded, "
+			    "failed, cancelled");
+			return -1;
+		}
+		f->state = (int)state;
+	}
+	if ((s = http_query(hr, "after")) != NULL &&
+	    (f->after = runs_number(s)) < 0) {
+		http_error(hr, "bad_request", "after: expected an item number");
+		return -1;
+	}
+	if ((s = http_query(hr, "limit")) != NULL &&
+	    ((n = runs_number(s)) < 1 || n > RUNS_LIMIT_MAX)) {
+		http_error(hr, "bad_request", "limit: expected 1 to %d",
+		    RUNS_LIMIT_MAX);
+		return -1;
+	}
+	if (s != NULL)
+		f->limit = (int)n;
+	return 0;
+}
+
+/*
+ * GET /runs/ID/items?step=S[&state=ST][&after=N][&limit=M]: a page of the
+ * items of the run's map (or parallel) step S, by item number; "next" is
+ * the after of the next page, null at the end. Without step, the run's
+ * only fan-out step.
+ */
+void
+http_runs_items(struct http_req *hr, char **args)
+{
+	struct child_filter f;
+	struct orc_error err;
+	struct run_rec r;
+	json_t *a, *counts = NULL, *o;
+	const char *step;
+
+	if (runs_items_filter(hr, &f) != 0 || runs_load(hr, args[0], &r) != 0)
+		return;
+	if (f.step == NULL && (counts = runjson_items(hr->srv->store, r.id,
+	    &err)) != NULL && json_object_size(counts) == 1) {
+		json_object_foreach(counts, step, o)
+			f.step = step;
+	}
+	a = json_array();
+	if (f.step == NULL && counts != NULL)
+		http_error(hr, "bad_request", "step: name the map or parallel "
+		    "step (the run has %zu)", json_object_size(counts));
+	else if (counts == NULL && f.step == NULL)
+		http_error_orc(hr, &err);
+	else if (store_list_children(hr->srv->store, r.id, &f, runs_item_cb,
+	    a, &err) != 0) {
+		err.code = ORC_ESTORE;
+		http_error_orc(hr, &err);
+	} else {
+		o = json_pack("{sssssOso?}", "run_id", r.id, "step", f.step,
+		    "items", a, "next", (int)json_array_size(a) == f.limit ?
+		    json_integer(json_integer_value(json_object_get(
+		    json_array_get(a, json_array_size(a) - 1), "item"))) :
+		    NULL);
+		http_reply_json(hr, 200, o);
+		json_decref(o);
+	}
+	json_decref(a);
+	json_decref(counts);
+	run_rec_clear(&r);
+}
+
 /* A committed transition as its stream event. */
 static json_t *
 runs_event_json(const struct engine_event *ev)

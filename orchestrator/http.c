@@ -136,6 +136,7 @@ static const struct http_route http_routes[] = {
 	{ "/runs/*", M_GET, http_runs_get },
 	{ "/runs/*/events", M_GET, http_runs_events },
 	{ "/runs/*/logs", M_GET, http_runs_logs },
+	{ "/runs/*/items", M_GET, http_runs_items },
 	{ "/runs/*/retry", M_POST, http_runs_retry },
 	{ "/runs/*/cancel", M_POST, http_runs_cancel },
 	{ "/runs/*/signals/*", M_POST, http_runs_signal },

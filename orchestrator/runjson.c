@@ -85,11 +85,47 @@ runjson_transition_cb(const struct transition_rec *t, void *arg)
 	return 0;
 }
 
+/* Counts one (step, state, n) row of a run's items into the object arg:
+ * STEP -> {"total", "succeeded", "failed", "cancelled", "running"}. */
+static int
+runjson_items_cb(const char *step, enum run_state state, int64_t n,
+    void *arg)
+{
+	const char *key = run_state_is_final(state) ? run_state_name(state) :
+	    "running";
+	json_t *o, *v;
+
+	if (step == NULL)
+		return 0;
+	if ((o = json_object_get(arg, step)) == NULL) {
+		o = json_pack("{sisisisisi}", "total", 0, "succeeded", 0,
+		    "failed", 0, "cancelled", 0, "running", 0);
+		json_object_set_new(arg, step, o);
+	}
+	v = json_object_get(o, "total");
+	json_integer_set(v, json_integer_value(v) + n);
+	v = json_object_get(o, key);
+	json_integer_set(v, json_integer_value(v) + n);
+	return 0;
+}
+
+json_t *
+runjson_items(struct store *st, const char *run_id, struct orc_error *err)
+{
+	json_t *o = json_object();
+
+	if (store_count_children(st, run_id, runjson_items_cb, o, err) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *
 runjson_show(struct store *st, const struct run_rec *r,
     struct orc_error *err)
 {
-	json_t *o = runjson_run(r), *a;
+	json_t *o = runjson_run(r), *a, *parent;
 
 	a = json_array();
 	json_object_set_new(o, "steps", a);
@@ -110,6 +146,14 @@ runjson_show(struct store *st, const struct run_rec *r,
 		return NULL;
 	}
 	json_object_set_new(o, "logs", a);
+	/* A map's progress, counted in the store: not its items. */
+	if ((a = runjson_items(st, r->id, err)) == NULL) {
+		json_decref(o);
+		return NULL;
+	}
+	json_object_set_new(o, "items", a);
+	parent = json_object_get(r->trigger, "parent");
+	json_object_set(o, "parent", parent != NULL ? parent : json_null());
 	return o;
 }
 

@@ -25,8 +25,13 @@ json_t	*runjson_logs(struct store *, const char *run_id, int64_t after_id,
 /* Why a queued or retrying run waits (a new string value), else null;
  * transitions is the run's timeline as runjson_show lists it. */
 json_t	*runjson_waiting(const struct run_rec *, const json_t *transitions);
-/* The run with "steps", "transitions" and "logs" read from the store;
- * NULL and err when a read fails. */
+/* The progress of a run's map and parallel steps, read from the store:
+ * {STEP: {"total", "succeeded", "failed", "cancelled", "running"}}; NULL
+ * and err when the read fails. */
+json_t	*runjson_items(struct store *, const char *run_id, struct orc_error *);
+/* The run with "steps", "transitions", "logs", "items" (runjson_items)
+ * and "parent" (a map item's: {"run", "step", "item"}, else null) read
+ * from the store; NULL and err when a read fails. */
 json_t	*runjson_show(struct store *, const struct run_rec *,
 	    struct orc_error *);
 

@@ -92,8 +92,10 @@ struct store_ops {
 	int	 (*list_steps)(void *, const char *run_id, store_step_cb,
 		    void *, struct orc_error *);
 	int	 (*list_children)(void *, const char *parent_id,
-		    const char *step, int with_output, store_child_cb, void *,
+		    const struct child_filter *, store_child_cb, void *,
 		    struct orc_error *);
+	int	 (*count_children)(void *, const char *parent_id,
+		    store_count_cb, void *, struct orc_error *);
 	int	 (*list_transitions)(void *, const char *run_id,
 		    store_transition_cb, void *, struct orc_error *);
 	int	 (*list_logs)(void *, const char *run_id, int64_t after_id,

@@ -240,6 +240,7 @@ enum {
 	PQ_LIST_STEPS,
 	PQ_RUN_LINK,
 	PQ_LIST_CHILDREN,
+	PQ_COUNT_CHILDREN,
 	PQ_LIST_TRANSITIONS,
 	PQ_LIST_LOGS,
 	PQ_GET_DEF,
@@ -318,9 +319,12 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = $1",
 	[PQ_RUN_LINK] = "UPDATE runs SET parent_id = $2, parent_step = $3, "
 	    "item = $4 WHERE id = $1",
-	[PQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN $3::int <> 0 "
+	[PQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN $6::int <> 0 "
 	    "THEN output END, error FROM runs WHERE parent_id = $1 AND "
-	    "parent_step = $2 ORDER BY item",
+	    "parent_step = $2 AND item > $4::bigint AND ($3::text IS NULL OR "
+	    "state = $3::text) ORDER BY item LIMIT $5::bigint",
+	[PQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs "
+	    "WHERE parent_id = $1 GROUP BY parent_step, state",
 	[PQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = $1 "
 	    "ORDER BY seq",
@@ -2018,8 +2022,9 @@ pg_list_steps(void *arg, const char *run_id, store_step_cb cb, void *cb_arg,
 
 /* Lists the children a step of a run made, by item. */
 static int
-pg_list_children(void *arg, const char *parent_id, const char *step,
-    int with_output, store_child_cb cb, void *cb_arg, struct orc_error *err)
+pg_list_children(void *arg, const char *parent_id,
+    const struct child_filter *f, store_child_cb cb, void *cb_arg,
+    struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
 	struct store_feed	 feed = { STORE_FEED_CHILD, .cb.child = cb,
@@ -2028,9 +2033,31 @@ pg_list_children(void *arg, const char *parent_id, const char *step,
 
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, parent_id);
-	p_text(&p, 2, step);
-	p_int(&p, 3, with_output != 0);
+	p_text(&p, 2, f->step);
+	p_text(&p, 3, f->state >= 0 ? run_state_name(f->state) : NULL);
+	p_int(&p, 4, f->after);
+	/* LIMIT NULL is no limit. */
+	if (f->limit > 0)
+		p_int(&p, 5, f->limit);
+	else
+		p_text(&p, 5, NULL);
+	p_int(&p, 6, f->with_output != 0);
 	return pg_read_feed(ps, PQ_LIST_CHILDREN, &p, &feed, err);
+}
+
+/* Counts the children of a run's steps by step and state. */
+static int
+pg_count_children(void *arg, const char *parent_id, store_count_cb cb,
+    void *cb_arg, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct store_feed	 feed = { STORE_FEED_COUNT, .cb.count = cb,
+	    .arg = cb_arg };
+	struct pg_params	 p;
+
+	memset(&p, 0, sizeof p);
+	p_text(&p, 1, parent_id);
+	return pg_read_feed(ps, PQ_COUNT_CHILDREN, &p, &feed, err);
 }
 
 /* Lists a run's log lines in the order written. */
@@ -2798,6 +2825,7 @@ const struct store_ops store_pg_ops = {
 	.list_runs = pg_list_runs,
 	.list_steps = pg_list_steps,
 	.list_children = pg_list_children,
+	.count_children = pg_count_children,
 	.list_transitions = pg_list_transitions,
 	.list_logs = pg_list_logs,
 	.get_definition = pg_get_definition,

@@ -239,6 +239,7 @@ enum {
 	SQ_LIST_STEPS,
 	SQ_RUN_LINK,
 	SQ_LIST_CHILDREN,
+	SQ_COUNT_CHILDREN,
 	SQ_LIST_TRANSITIONS,
 	SQ_LIST_LOGS,
 	SQ_GET_DEF,
@@ -320,10 +321,13 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
 	[SQ_RUN_LINK] = "UPDATE runs SET parent_id = ?2, parent_step = ?3, "
 	    "item = ?4 WHERE id = ?1",
-	/* ?3: with outputs. */
-	[SQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN ?3 THEN output "
+	/* ?3 a state or NULL, items after ?4, at most ?5, ?6 with outputs. */
+	[SQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN ?6 THEN output "
 	    "END, error FROM runs WHERE parent_id = ?1 AND parent_step = ?2 "
-	    "ORDER BY item",
+	    "AND item > ?4 AND (?3 IS NULL OR state = ?3) ORDER BY item "
+	    "LIMIT ?5",
+	[SQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs "
+	    "WHERE parent_id = ?1 GROUP BY parent_step, state",
 	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = ?1 "
 	    "ORDER BY seq",
@@ -1696,8 +1700,9 @@ sqlite_list_steps(void *arg, const char *run_id, store_step_cb cb,
 
 /* Lists the children a step of a run made, by item. */
 static int
-sqlite_list_children(void *arg, const char *parent_id, const char *step,
-    int with_output, store_child_cb cb, void *cb_arg, struct orc_error *err)
+sqlite_list_children(void *arg, const char *parent_id,
+    const struct child_filter *f, store_child_cb cb, void *cb_arg,
+    struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
 	struct store_feed	 feed = { STORE_FEED_CHILD, .cb.child = cb,
@@ -1707,8 +1712,27 @@ sqlite_list_children(void *arg, const char *parent_id, const char *step,
 	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_CHILDREN, err)) == NULL)
 		return -1;
 	bind_text(st, 1, parent_id);
-	bind_text(st, 2, step);
-	sqlite3_bind_int(st, 3, with_output != 0);
+	bind_text(st, 2, f->step);
+	bind_state(st, 3, f->state);
+	sqlite3_bind_int64(st, 4, f->after);
+	sqlite3_bind_int64(st, 5, f->limit > 0 ? f->limit : -1);
+	sqlite3_bind_int(st, 6, f->with_output != 0);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
+}
+
+/* Counts the children of a run's steps by step and state. */
+static int
+sqlite_count_children(void *arg, const char *parent_id, store_count_cb cb,
+    void *cb_arg, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	struct store_feed	 feed = { STORE_FEED_COUNT, .cb.count = cb,
+	    .arg = cb_arg };
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->r, SQ_COUNT_CHILDREN, err)) == NULL)
+		return -1;
+	bind_text(st, 1, parent_id);
 	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
@@ -2754,6 +2778,7 @@ const struct store_ops store_sqlite_ops = {
 	.list_runs = sqlite_list_runs,
 	.list_steps = sqlite_list_steps,
 	.list_children = sqlite_list_children,
+	.count_children = sqlite_count_children,
 	.list_transitions = sqlite_list_transitions,
 	.list_logs = sqlite_list_logs,
 	.get_definition = sqlite_get_definition,

@@ -1339,11 +1339,19 @@ store_list_steps(struct store *s, const char *run_id, store_step_cb cb,
 
 /* The children a step of a run made, by item. */
 int
-store_list_children(struct store *s, const char *parent_id, const char *step,
-    int with_output, store_child_cb cb, void *arg, struct orc_error *err)
+store_list_children(struct store *s, const char *parent_id,
+    const struct child_filter *f, store_child_cb cb, void *arg,
+    struct orc_error *err)
 {
-	return s->ops->list_children(s->be, parent_id, step, with_output, cb,
-	    arg, err);
+	return s->ops->list_children(s->be, parent_id, f, cb, arg, err);
+}
+
+/* The children of a run's steps, counted by step and state. */
+int
+store_count_children(struct store *s, const char *parent_id,
+    store_count_cb cb, void *arg, struct orc_error *err)
+{
+	return s->ops->count_children(s->be, parent_id, cb, arg, err);
 }
 
 /* Lists a run's transitions in the order they were written. */

@@ -364,11 +364,20 @@ int	store_list_runs(struct store *, const struct run_filter *,
 	    store_run_cb, void *, struct orc_error *);
 int	store_list_steps(struct store *, const char *run_id, store_step_cb,
 	    void *, struct orc_error *);
-/* The children step made of parent_id (map items, parallel branches), by
- * item; their outputs too when with_output is set. */
+/* Which children of a run's step store_list_children reads. */
+struct child_filter {
+	const char	*step;
+	int		 state;		/* an enum run_state, or -1 */
+	int64_t		 after;		/* items after this one; -1: all */
+	int		 limit;		/* 0: no limit */
+	int		 with_output;
+};
+/* The children a step of parent_id made (map items, parallel branches),
+ * by item. */
 int	store_list_children(struct store *, const char *parent_id,
-	    const char *step, int with_output, store_child_cb, void *,
+	    const struct child_filter *, store_child_cb, void *,
 	    struct orc_error *);
+
 int	store_list_transitions(struct store *, const char *run_id,
 	    store_transition_cb, void *, struct orc_error *);
 /* Lists a run's log lines written after the line after_id (0: all), in
@@ -395,6 +404,10 @@ typedef int (*store_count_cb)(const char *workflow, enum run_state,
 /* Calls cb once per (workflow, state) that has runs, by workflow name. */
 int	store_count_by_workflow(struct store *, store_count_cb, void *,
 	    struct orc_error *);
+/* How many children each step of parent_id made, by state (the callback's
+ * first argument is the step). */
+int	store_count_children(struct store *, const char *parent_id,
+	    store_count_cb, void *, struct orc_error *);
 
 /* A finished run, as throughput and latency see it. */
 struct finish_rec {

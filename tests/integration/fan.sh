@@ -109,6 +109,26 @@ expect_eq "a tolerated failure is null in the output" \
     "$(json show.json '__import__("json").dumps([x and x["body"]
         for x in d["output"]])')"
 
+# A map's progress without its items: counted in show and the API, the
+# failed ones listed, one item's run by its number.
+expect_eq "show counts the items by state" "3 2 1 0" \
+    "$(json show.json '" ".join(str(d["items"]["each"][k]) for k in
+        ("total", "succeeded", "failed", "running"))')"
+req GET "/runs/$RUN/items?state=failed"
+expect_eq "the API lists the failed items" "200 1 failed" \
+    "$CODE $(json "$T/body" '" ".join(str(x[k]) for x in d["items"]
+        for k in ("item", "state"))')"
+expect_exit 0 orch show "$RUN" --item 1
+expect_contains "show --item shows that item's run" "$(out)" \
+    "parent     $RUN, step each, item 1"
+expect_contains "show --item: the item's own steps" "$(out)" "post"
+expect_exit 0 orch show "$RUN"
+expect_contains "show prints the progress" "$(out)" \
+    "$(printf 'each  3      2          1       0          0')"
+expect_exit 1 orch show "$RUN" --item 7
+expect_contains "an item that is not there" "$(err)" \
+    "step each has no item 7 (yet)"
+
 # A retry of the run runs the failed items only (one at a time: the
 # first failure stops the map before the items after it start).
 : > "$T/sink.jsonl"
