@@ -230,6 +230,7 @@ serve_reload(struct serve *sv)
 		list[n++] = workflow_ref(sv->wfs[i]);
 	}
 	http_set_workflows(sv->http, list, n);
+	engine_set_workflows(sv->engine, list, n);
 	if (sv->drain_ev == NULL)
 		sched_set_workflows(sv->sched, list, n);
 	workflow_list_free(sv->wfs, sv->nwfs);
@@ -328,6 +329,7 @@ serve_open(struct serve *sv, struct orc_error *err)
 	    err)) == NULL)
 		return -1;
 	http_set_workflows(sv->http, sv->wfs, sv->nwfs);
+	engine_set_workflows(sv->engine, sv->wfs, sv->nwfs);
 	/* Callback URLs name this server at its port (--listen may say 0),
 	 * unless the environment says how others reach it. */
 	if (sv->conf->public_url == NULL) {

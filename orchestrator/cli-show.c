@@ -190,11 +190,15 @@ show_items(const json_t *doc)
 	char num[5][24];
 	size_t i;
 
-	if (json_is_object(p))
+	if (json_is_object(p) && json_object_get(p, "item") != NULL)
 		printf("\nparent     %s, step %s, item %lld\n",
 		    json_string_value(json_object_get(p, "run")),
 		    json_string_value(json_object_get(p, "step")),
 		    (long long)json_integer_value(json_object_get(p, "item")));
+	else if (json_is_object(p))
+		printf("\nparent     %s, step %s\n",
+		    json_string_value(json_object_get(p, "run")),
+		    json_string_value(json_object_get(p, "step")));
 	if (json_object_size(items) == 0)
 		return;
 	t = format_table_create(6, h, w);

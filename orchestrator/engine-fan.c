@@ -12,6 +12,10 @@
  * never starts a finished item again, and waits for the unfinished ones,
  * which are resumed as any run is. A redrive of the parent starts its
  * failed and cancelled items again, each from where it failed.
+ *
+ * A workflow step is a fan-out of one: its child is a run of another
+ * workflow (its current definition, by name), which "runs" lists; with
+ * "wait" the step ends as the child does, else at once with its id.
  */
 #include "config.h"
 
@@ -20,6 +24,7 @@
 
 #include <event2/event.h>
 
+#include "diag.h"
 #include "engine-internal.h"
 #include "log.h"
 #include "steps.h"
@@ -31,8 +36,10 @@
 #define FAN_POLL_MS	30000
 /* After the engine refused a child (full), when to try again. */
 #define FAN_FULL_MS	1000
-/* Failed items named in the step's error, at most. */
+/* Failed items named in the step's error, at most, and how much of each
+ * item's own error (nested maps and children would grow it each level). */
 #define FAN_ERRORS	3
+#define FAN_ERROR_LEN	300
 
 enum fan_item { FAN_TODO, FAN_RUNNING, FAN_OK, FAN_FAILED };
 
@@ -40,6 +47,9 @@ struct fan {
 	struct run		*run;		/* the parent */
 	struct step_call	*call;
 	const struct workflow_step *ws;
+	enum step_fan		 kind;
+	struct workflow		*child;		/* a workflow step's */
+	int			 wait;		/* for it to end */
 	json_t			*items;		/* a map's; NULL: branches */
 	size_t			 n;
 	unsigned char		*state;		/* enum fan_item, per item */
@@ -56,7 +66,9 @@ struct fan {
 static struct workflow *
 fan_workflow(const struct fan *fan, size_t i)
 {
-	return workflow_step_sub(fan->ws, fan->items != NULL ? 0 : i);
+	if (fan->kind == STEP_FAN_WORKFLOW)
+		return fan->child;
+	return workflow_step_sub(fan->ws, fan->kind == STEP_FAN_ITEMS ? 0 : i);
 }
 
 /* Notes an item's error for the step's message. */
@@ -67,12 +79,21 @@ fan_note_error(struct fan *fan, size_t i, const char *error)
 
 	if (fan->nerrors++ >= FAN_ERRORS)
 		return;
-	if (branch != NULL)
-		strbuf_printf(&fan->errors, "%sbranch %s: %s", fan->nerrors > 1 ?
-		    "; " : "", branch, error != NULL ? error : "failed");
+	if (error == NULL)
+		error = "failed";
+	if (fan->kind == STEP_FAN_WORKFLOW)
+		strbuf_printf(&fan->errors, "run %s of workflow %s: %.*s%s",
+		    fan->ids[i][0] != '\0' ? fan->ids[i] : "-",
+		    workflow_name(fan->child), FAN_ERROR_LEN, error,
+		    strlen(error) > FAN_ERROR_LEN ? "..." : "");
+	else if (branch != NULL)
+		strbuf_printf(&fan->errors, "%sbranch %s: %.*s%s",
+		    fan->nerrors > 1 ? "; " : "", branch, FAN_ERROR_LEN, error,
+		    strlen(error) > FAN_ERROR_LEN ? "..." : "");
 	else
-		strbuf_printf(&fan->errors, "%sitem %zu: %s", fan->nerrors > 1 ?
-		    "; " : "", i, error != NULL ? error : "failed");
+		strbuf_printf(&fan->errors, "%sitem %zu: %.*s%s",
+		    fan->nerrors > 1 ? "; " : "", i, FAN_ERROR_LEN, error,
+		    strlen(error) > FAN_ERROR_LEN ? "..." : "");
 }
 
 /* Item i finished as state (final) with error. */
@@ -110,6 +131,7 @@ fan_free(struct fan *fan, int cancel)
 	fan->run->fan = NULL;
 	if (fan->poll != NULL)
 		event_free(fan->poll);
+	workflow_unref(fan->child);
 	json_decref(fan->items);
 	free(fan->state);
 	free(fan->ids);
@@ -138,9 +160,15 @@ fan_gather_cb(const struct child_rec *c, void *arg)
 	struct fan_gather *g = arg;
 	const char *branch;
 
+	if (g->fan->kind == STEP_FAN_WORKFLOW) {
+		json_decref(g->out);
+		g->out = json_incref(c->output != NULL ? c->output :
+		    json_null());
+		return 1;
+	}
 	if (c->item < 0 || (size_t)c->item >= g->fan->n)
 		return 0;
-	if (g->fan->items != NULL) {
+	if (g->fan->kind == STEP_FAN_ITEMS) {
 		json_array_set(g->out, (size_t)c->item, c->state ==
 		    RUN_SUCCEEDED && c->output != NULL ? c->output :
 		    json_null());
@@ -162,7 +190,7 @@ fan_succeed(struct fan *fan)
 	struct orc_error err;
 	size_t i;
 
-	if (fan->items != NULL) {
+	if (fan->kind == STEP_FAN_ITEMS) {
 		g.out = json_array();
 		for (i = 0; i < fan->n; i++)
 			json_array_append_new(g.out, json_null());
@@ -191,7 +219,7 @@ fan_fail(struct fan *fan)
 	struct step_call *call = fan->call;
 	char *msg;
 
-	if (fan->items != NULL)
+	if (fan->kind == STEP_FAN_ITEMS)
 		msg = xasprintf("%zu of %zu items failed (%zu may): %s%s",
 		    fan->failed, fan->n, fan->tolerated, fan->errors.s ?
 		    fan->errors.s : "", fan->nerrors > FAN_ERRORS ? "; ..." :
@@ -222,7 +250,8 @@ fan_start_item(struct fan *fan, size_t i)
 		input = fan->items != NULL ? json_array_get(fan->items, i) :
 		    step_call_input(fan->call);
 		rc = engine_run_child(run, fan_workflow(fan, i), input,
-		    (int64_t)i, fan->ids[i], &err);
+		    fan->kind == STEP_FAN_WORKFLOW ? -1 : (int64_t)i,
+		    fan->ids[i], &err);
 	}
 	if (rc != 0 && err.code == ORC_EFULL)
 		return -1;
@@ -239,9 +268,11 @@ static void
 fan_pump(struct fan *fan)
 {
 	struct timeval tv = { FAN_POLL_MS / 1000, 0 };
+	struct step_call *call = fan->call;
 
-	while (fan->failed <= fan->tolerated && fan->next < fan->n &&
-	    fan->running < fan->max_running) {
+	/* Draining: count what ends, start nothing. */
+	while (!fan->run->engine->paused && fan->failed <= fan->tolerated &&
+	    fan->next < fan->n && fan->running < fan->max_running) {
 		if (fan->state[fan->next] == FAN_TODO &&
 		    fan_start_item(fan, fan->next) != 0) {
 			tv.tv_sec = FAN_FULL_MS / 1000;
@@ -251,6 +282,15 @@ fan_pump(struct fan *fan)
 	}
 	if (fan->failed > fan->tolerated) {
 		fan_fail(fan);
+		return;
+	}
+	/* Not waiting for it: the child's id is the output. */
+	if (fan->kind == STEP_FAN_WORKFLOW && !fan->wait &&
+	    fan->ids[0][0] != '\0') {
+		json_t *id = json_string(fan->ids[0]);
+
+		fan_free(fan, 0);
+		step_call_succeed(call, id);
 		return;
 	}
 	if (fan->running == 0 && fan->next >= fan->n) {
@@ -272,9 +312,10 @@ fan_load_cb(const struct child_rec *c, void *arg)
 {
 	struct fan_load *fl = arg;
 	struct fan *fan = fl->fan;
-	size_t i = (size_t)c->item;
+	/* A child workflow has no item number: it is the only one. */
+	size_t i = c->item < 0 ? 0 : (size_t)c->item;
 
-	if (c->item < 0 || i >= fan->n)
+	if (i >= fan->n)
 		return 0;
 	if (fl->first) {
 		memcpy(fan->ids[i], c->id, sizeof fan->ids[i]);
@@ -355,6 +396,97 @@ fan_size(struct fan *fan, const json_t *with, const json_t *input,
 	return 0;
 }
 
+/* How deep a run is in child workflows and map items: 0 for a run of its
+ * own. */
+static int64_t
+fan_depth(const struct run *run)
+{
+	return json_integer_value(json_object_get(json_object_get(
+	    run->rec.trigger, "parent"), "depth"));
+}
+
+/* The current definition of the workflow called name: the server's,
+ * else the workflows folder's (read once), else one the engine ran. */
+static struct workflow *
+fan_named(struct engine *e, const char *name)
+{
+	struct diag *d;
+	size_t i;
+	int n;
+
+	if (!e->named_set) {
+		e->named_set = 1;
+		d = diag_create();
+		if ((n = workflow_load_dir(e->workflows_dir, &e->named,
+		    d)) > 0)
+			e->nnamed = (size_t)n;
+		diag_free(d);
+	}
+	for (i = 0; i < e->nnamed; i++)
+		if (strcmp(workflow_name(e->named[i]), name) == 0)
+			return e->named[i];
+	for (i = e->ndefs; i > 0; i--)
+		if (strcmp(workflow_name(e->defs[i - 1]), name) == 0)
+			return e->defs[i - 1];
+	return NULL;
+}
+
+/* Sizes a workflow step's fan-out: one child, of the workflow with.workflow
+ * names, on with.input (default: the step's input). -1 with *why. */
+static int
+fan_size_workflow(struct fan *fan, const json_t *with, const json_t *input,
+    char **why)
+{
+	const char *name = json_string_value(json_object_get(with,
+	    "workflow"));
+	const json_t *in = json_object_get(with, "input");
+	const json_t *wait = json_object_get(with, "wait");
+
+	if (name == NULL || (wait != NULL && !json_is_boolean(wait))) {
+		*why = xstrdup(name == NULL ? "workflow \"workflow\" must be a "
+		    "workflow's name" : "workflow \"wait\" must be true or "
+		    "false");
+		return -1;
+	}
+	if (fan_depth(fan->run) >= STEP_WORKFLOW_DEPTH) {
+		*why = xasprintf("workflow %s: child workflows nest %d deep "
+		    "at most", name, STEP_WORKFLOW_DEPTH);
+		return -1;
+	}
+	if ((fan->child = fan_named(fan->run->engine, name)) == NULL) {
+		*why = xasprintf("no workflow %s is loaded (the server's "
+		    "workflows, or the folder %s)", name,
+		    fan->run->engine->workflows_dir);
+		return -1;
+	}
+	workflow_ref(fan->child);
+	fan->items = json_pack("[O]", in != NULL ? in : input);
+	fan->n = fan->max_running = 1;
+	fan->wait = !json_is_false(wait);
+	return 0;
+}
+
+void
+engine_set_workflows(struct engine *e, struct workflow **list, size_t n)
+{
+	size_t i;
+
+	workflow_list_free(e->named, e->nnamed);
+	e->named = xcalloc(n > 0 ? n : 1, sizeof *e->named);
+	for (i = 0; i < n; i++)
+		e->named[i] = workflow_ref(list[i]);
+	e->nnamed = n;
+	e->named_set = 1;
+}
+
+/* Frees what the engine keeps for fan-out steps. */
+void
+engine_fan_free(struct engine *e)
+{
+	workflow_list_free(e->named, e->nnamed);
+	free(e->workflows_dir);
+}
+
 /* The map or parallel step's attempt (call, started and waiting) begins
  * its children, or carries on with those a crash or a redrive left. */
 void
@@ -371,12 +503,14 @@ engine_fan_start(struct run *run, struct step_call *call)
 	fan->run = run;
 	fan->call = call;
 	fan->ws = ws;
+	fan->kind = workflow_step_entry(ws)->fan;
 	run->fan = fan;
-	/* A parallel step of one branch reads no map options either. */
-	if (workflow_step_entry(ws)->fan == STEP_FAN_BRANCHES)
+	if (fan->kind == STEP_FAN_BRANCHES)
 		fan->n = fan->max_running = workflow_step_subs(ws);
-	else if (fan_size(fan, step_call_with(call), step_call_input(call),
-	    &why) != 0) {
+	if (fan->kind != STEP_FAN_BRANCHES && (fan->kind == STEP_FAN_ITEMS ?
+	    fan_size(fan, step_call_with(call), step_call_input(call), &why) :
+	    fan_size_workflow(fan, step_call_with(call),
+	    step_call_input(call), &why)) != 0) {
 		fan_free(fan, 0);
 		step_call_fail(call, 0, "%s", why);
 		free(why);
@@ -403,6 +537,7 @@ fan_parent(const struct run *run, const char **id, const char **step,
 
 	*id = json_string_value(json_object_get(p, "run"));
 	*step = json_string_value(json_object_get(p, "step"));
+	/* A child workflow has none: the only child of its step. */
 	*item = json_integer_value(json_object_get(p, "item"));
 	return *id != NULL && *step != NULL ? 0 : -1;
 }
@@ -419,18 +554,26 @@ engine_fan_child_done(struct run *child)
 	if (fan_parent(child, &id, &step, &item) != 0 ||
 	    (parent = engine_run_find(child->engine, id)) == NULL ||
 	    parent->fan == NULL || parent->rec.step == NULL ||
-	    strcmp(parent->rec.step, step) != 0 || item < 0)
+	    strcmp(parent->rec.step, step) != 0 || item < 0 ||
+	    item >= (int64_t)parent->fan->n ||
+	    strcmp(parent->fan->ids[item], child->rec.id) != 0)
 		return;
 	fan_item_final(parent->fan, (size_t)item, child->rec.state,
 	    child->rec.error);
 	fan_pump(parent->fan);
 }
 
-/* The trigger of a child run: where it came from. */
+/* The trigger of a child run: where it came from (item -1: none, a
+ * child workflow), and how deep it is. */
 json_t *
 engine_fan_trigger(const struct run *parent, int64_t item)
 {
-	return json_pack("{s:s, s:{s:s, s:s, s:I}}", "source", "parent",
+	json_t *t = json_pack("{s:s, s:{s:s, s:s, s:I}}", "source", "parent",
 	    "parent", "run", parent->rec.id, "step", parent->rec.step,
-	    "item", (json_int_t)item);
+	    "depth", (json_int_t)fan_depth(parent) + 1);
+
+	if (item >= 0)
+		json_object_set_new(json_object_get(t, "parent"), "item",
+		    json_integer(item));
+	return t;
 }

@@ -147,6 +147,12 @@ struct engine {
 	char			*public_url;	/* callback URLs' base */
 	uint8_t			*cb_secret;	/* read at first use, or NULL */
 	struct event		*claim_ev;	/* dead nodes' runs */
+	/* The workflows a workflow step may start (engine-fan.c): the
+	 * server's, else the folder's, read at first use. */
+	char			*workflows_dir;
+	struct workflow		**named;
+	size_t			 nnamed;
+	int			 named_set;
 };
 
 /* A run waiting for a signal or a time longer than this leaves memory. */
@@ -185,6 +191,7 @@ void		 engine_fan_start(struct run *, struct step_call *);
 void		 engine_fan_stop(struct run *, int cancel_children);
 void		 engine_fan_child_done(struct run *child);
 json_t		*engine_fan_trigger(const struct run *parent, int64_t item);
+void		 engine_fan_free(struct engine *);
 
 /* engine-admit.c: which runs may start; never moves a run itself. */
 struct engine_gate *engine_admit_queue(struct run *);

@@ -161,6 +161,7 @@ engine_create(struct event_base *base, struct store *store,
 	e->max_queue = cfg->max_queue ? cfg->max_queue : 10000;
 	e->keep_waiting = cfg->keep_waiting || cfg->replay != NULL;
 	engine_callback_init(e, cfg);
+	e->workflows_dir = xstrdup(conf->workflows);
 	e->max_active = cfg->max_active ? cfg->max_active : 100000;
 	e->cancel_ev = event_new(base, -1, EV_PERSIST, engine_cancel_cb, e);
 	tv.tv_sec = 1;
@@ -342,6 +343,7 @@ engine_free(struct engine *e)
 	pool_free(e->pool);
 	/* The loop's idle Lua states go with it. */
 	script_shutdown();
+	engine_fan_free(e);
 	engine_flow_free(e);
 	engine_gates_free(e);
 	hmap_free(e->by_id);
@@ -515,7 +517,7 @@ run_finish(struct run *run)
 	if (ENGINE_TRACING(run))
 		engine_trace_run_end(run);
 	run_tell(run, run->watch.finished);
-	if (workflow_is_sub(run->wf))
+	if (json_object_get(run->rec.trigger, "parent") != NULL)
 		engine_fan_child_done(run);
 }
 
@@ -1783,7 +1785,7 @@ engine_run_child(struct run *parent, struct workflow *wf,
 	struct run *run;
 	json_t *trigger;
 
-	if (engine_flow_keys(wf, input, &keys, err) != 0)
+	if (run_check_trigger(wf, input, &keys, err) != 0)
 		return -1;
 	trigger = engine_fan_trigger(parent, item);
 	run = run_build(e, wf, input, trigger, NULL, &keys);

@@ -148,6 +148,11 @@ struct engine_redrive {
 	struct workflow	*latest;	/* NULL: the pinned definition */
 };
 
+/* The workflows a workflow step may start, by name (references taken;
+ * the last call wins). Until it is called, the workflows folder of the
+ * engine's configuration is read when a workflow step first needs it. */
+void	engine_set_workflows(struct engine *, struct workflow **, size_t);
+
 /* Retries a failed or cancelled run and executes it. */
 int	engine_redrive(struct engine *, const char *run_id,
 	    const struct engine_redrive *, const struct engine_watch *,

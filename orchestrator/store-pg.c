@@ -321,7 +321,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "item = $4 WHERE id = $1",
 	[PQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN $6::int <> 0 "
 	    "THEN output END, error FROM runs WHERE parent_id = $1 AND "
-	    "parent_step = $2 AND item > $4::bigint AND ($3::text IS NULL OR "
+	    "parent_step = $2 AND coalesce(item, 0) > $4::bigint AND "
+	    "($3::text IS NULL OR "
 	    "state = $3::text) ORDER BY item LIMIT $5::bigint",
 	[PQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs "
 	    "WHERE parent_id = $1 GROUP BY parent_step, state",

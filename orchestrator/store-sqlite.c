@@ -324,8 +324,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	/* ?3 a state or NULL, items after ?4, at most ?5, ?6 with outputs. */
 	[SQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN ?6 THEN output "
 	    "END, error FROM runs WHERE parent_id = ?1 AND parent_step = ?2 "
-	    "AND item > ?4 AND (?3 IS NULL OR state = ?3) ORDER BY item "
-	    "LIMIT ?5",
+	    "AND coalesce(item, 0) > ?4 AND (?3 IS NULL OR state = ?3) "
+	    "ORDER BY item LIMIT ?5",
 	[SQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs "
 	    "WHERE parent_id = ?1 GROUP BY parent_step, state",
 	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "

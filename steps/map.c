@@ -6,8 +6,12 @@
  * its "branches" (name -> steps) on the step's input at once; its output
  * is an object of each branch's output under its name.
  *
- * The engine runs both (engine-fan.c): a step here only names its options
- * and checks them, at load time and once its templates are rendered.
+ * A workflow step starts a run of another workflow, a child run, and
+ * with "wait" (the default) its output is the child's output.
+ *
+ * The engine runs all three (engine-fan.c): a step here only names its
+ * options and checks them, at load time and once its templates are
+ * rendered.
  */
 #include "config.h"
 
@@ -141,6 +145,38 @@ const struct step_entry step_map_entry = {
 	.start = fan_start,
 	.cancel = fan_cancel,
 	.fan = STEP_FAN_ITEMS
+};
+
+static const char *const workflow_keys[] = { "workflow", "input", "wait",
+	NULL };
+
+/* Checks a workflow step's options as written. */
+static void
+workflow_check(const json_t *with, struct step_checker *chk)
+{
+	const json_t *name = json_object_get(with, "workflow");
+	const json_t *wait = json_object_get(with, "wait");
+
+	if (name == NULL)
+		step_check_error(chk, "with", "a workflow step names its "
+		    "workflow: \"with\": {\"workflow\": \"NAME\"}");
+	else if (!json_is_string(name))
+		step_check_error(chk, "with.workflow", "expected a workflow's "
+		    "name");
+	if (wait != NULL && !json_is_boolean(wait) &&
+	    !step_value_is_template(wait))
+		step_check_error(chk, "with.wait", "expected true or false");
+}
+
+const struct step_entry step_workflow_entry = {
+	.name = "workflow",
+	.summary = "start a run of another workflow; with \"wait\" (the "
+	    "default) its output is that run's",
+	.keys = workflow_keys,
+	.check = workflow_check,
+	.start = fan_start,
+	.cancel = fan_cancel,
+	.fan = STEP_FAN_WORKFLOW
 };
 
 const struct step_entry step_parallel_entry = {

@@ -25,6 +25,7 @@ static const struct step_entry *const steps_table[] = {
 	&step_choice_entry,
 	&step_map_entry,
 	&step_parallel_entry,
+	&step_workflow_entry,
 	NULL
 };
 

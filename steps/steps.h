@@ -33,7 +33,8 @@ enum step_due { STEP_DUE_NONE, STEP_DUE_SUCCEEDS, STEP_DUE_FAILS };
 
 /* A step whose work is runs of its own, which the engine makes
  * (engine-fan.c): a map's items, a parallel step's branches. */
-enum step_fan { STEP_FAN_NONE, STEP_FAN_ITEMS, STEP_FAN_BRANCHES };
+enum step_fan { STEP_FAN_NONE, STEP_FAN_ITEMS, STEP_FAN_BRANCHES,
+	STEP_FAN_WORKFLOW };
 
 struct step_entry {
 	const char	 *name;		/* the "uses" value */
@@ -255,5 +256,8 @@ int	step_map_read(const json_t *with, struct step_map_opts *,
 size_t	step_map_tolerated(const struct step_map_opts *, size_t n);
 extern const struct step_entry step_map_entry;
 extern const struct step_entry step_parallel_entry;
+extern const struct step_entry step_workflow_entry;
+/* Child workflows nested deeper than this fail their step. */
+#define STEP_WORKFLOW_DEPTH	16
 
 #endif
