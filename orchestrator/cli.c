@@ -283,6 +283,8 @@ cli_opts_merge(const struct option *own, struct option all[CLI_MAX_OPTS])
 
 /* The workers the last cli_parse chose, for cli_engine_open. */
 static int cli_nworkers = -1;
+/* The command's --workflows, for the workflow steps it runs. */
+static const char *cli_workflows_opt;
 
 /* The environment's settings, read once by cli_conf_load. */
 static struct orc_config cli_config;
@@ -448,6 +450,7 @@ cli_parse(const char *cmd, int argc, char **argv, const struct option *own,
 		cli_usage_error(cmd, "--workers: %s runs no steps", cmd);
 		return -1;
 	}
+	cli_workflows_opt = co->workflows;
 	if ((cli_nworkers = cli_workers(co->workers)) < 0) {
 		cli_usage_error(cmd, "--workers: expected 0 to %d, not \"%s\"",
 		    WORKER_MAX, co->workers);
@@ -649,6 +652,7 @@ cli_engine_open_replay(struct cli_engine *ce, const char *db,
 		cfg.workers = worker_default_count();
 	cfg.replay = replay;
 	cfg.conf = cli_conf();
+	cfg.workflows_dir = cli_workflows(cli_workflows_opt);
 	ce->engine = engine_create(ce->base, ce->store, &cfg);
 	return 0;
 }

@@ -161,7 +161,8 @@ engine_create(struct event_base *base, struct store *store,
 	e->max_queue = cfg->max_queue ? cfg->max_queue : 10000;
 	e->keep_waiting = cfg->keep_waiting || cfg->replay != NULL;
 	engine_callback_init(e, cfg);
-	e->workflows_dir = xstrdup(conf->workflows);
+	e->workflows_dir = xstrdup(cfg->workflows_dir != NULL ?
+	    cfg->workflows_dir : conf->workflows);
 	e->max_active = cfg->max_active ? cfg->max_active : 100000;
 	e->cancel_ev = event_new(base, -1, EV_PERSIST, engine_cancel_cb, e);
 	tv.tv_sec = 1;

@@ -46,6 +46,9 @@ struct engine_config {
 	/* Waiting runs stay in memory however long they wait (a replay's
 	 * store is in memory); else one that waits long leaves it. */
 	int		 keep_waiting;
+	/* Where a workflow step finds the workflows it starts, until
+	 * engine_set_workflows says; NULL: conf's. */
+	const char	*workflows_dir;
 };
 
 /* What a caller learns about a run: on acceptance and when it is final. */

@@ -48,6 +48,15 @@ expect_contains "the name is a string" "$(err)" \
 expect_contains "wait is true or false" "$(err)" \
     'steps[1].with.wait: expected true or false'
 
+# orchestrator run finds the child's workflow in --workflows.
+expect_exit 0 orch run "$WF/caller.json" --workflows "$WF" --input - <<< \
+    '{"child": "double", "with": {"n": 2}}'
+expect_eq "run: the child's output" 2 "$(json "$OUT" 'd["sub"]["twice"]')"
+expect_exit 1 orch run "$WF/caller.json" --workflows "$T" --input - <<< \
+    '{"child": "double", "with": {"n": 2}}'
+expect_contains "run: a workflow not in the folder" "$(err)" \
+    "no workflow double is loaded"
+
 serve_start
 state_of() {	# state_of RUN: its state, from the store
 	orch show "$1" --json | json - 'd["state"]'
