@@ -81,7 +81,8 @@ orch show "$fired" --json > fired.json
 expect_eq "the child names its parent and step" "$RUN fire" \
     "$(json fired.json 'd["parent"]["run"] + " " + d["parent"]["step"]')"
 expect_exit 0 orch runs --json --workflow double
-expect_eq "runs lists the children" 2 "$(jsonl "$OUT" 'len(d)')"
+expect_eq "runs lists the children (two from run, two here)" 4 \
+    "$(jsonl "$OUT" 'len(d)')"
 orch show "$RUN" --json > caller.json
 expect_eq "show counts the parent's children" "1 1" \
     "$(json caller.json '"%d %d" % (d["items"]["sub"]["succeeded"],
