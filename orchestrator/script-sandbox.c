@@ -302,6 +302,19 @@ script_open(lua_State *L, const char *name, lua_CFunction open)
 	luaL_requiref(L, name, open, 0);
 }
 
+/* Keeps a new set of tables in the registry at key: weak keys, so that
+ * marked tables can still be collected. */
+static void
+script_weak_set(lua_State *L, const void *key)
+{
+	lua_newtable(L);
+	lua_createtable(L, 0, 1);
+	lua_pushliteral(L, "k");
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, -2);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
 /* Builds the sandbox table of a new state and keeps it in the registry. */
 static void
 script_build_sandbox(struct script_state *st)
@@ -310,19 +323,8 @@ script_build_sandbox(struct script_state *st)
 	lua_State *L = st->L;
 	int sandbox;
 
-	/* The sets: weak keys, so marked tables can still be collected. */
-	lua_newtable(L);
-	lua_createtable(L, 0, 1);
-	lua_pushliteral(L, "k");
-	lua_setfield(L, -2, "__mode");
-	lua_setmetatable(L, -2);
-	lua_rawsetp(L, LUA_REGISTRYINDEX, &script_readonly_key);
-	lua_newtable(L);
-	lua_createtable(L, 0, 1);
-	lua_pushliteral(L, "k");
-	lua_setfield(L, -2, "__mode");
-	lua_setmetatable(L, -2);
-	lua_rawsetp(L, LUA_REGISTRYINDEX, &script_array_key);
+	script_weak_set(L, &script_readonly_key);
+	script_weak_set(L, &script_array_key);
 
 	luaL_requiref(L, "_G", luaopen_base, 1);	/* the real globals */
 	lua_newtable(L);

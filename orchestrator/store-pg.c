@@ -223,7 +223,12 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE runs ADD COLUMN parent_step TEXT COLLATE \"C\";"
 	"ALTER TABLE runs ADD COLUMN item BIGINT;"
 	"CREATE INDEX runs_children ON runs (parent_id, parent_step, item)"
-	"  WHERE parent_id IS NOT NULL;"
+	"  WHERE parent_id IS NOT NULL;",
+	/* 12: when a run was last redriven, as SQLite's 11. */
+	"ALTER TABLE runs ADD COLUMN redriven_at BIGINT NOT NULL DEFAULT 0;"
+	"DROP INDEX runs_finished;"
+	"CREATE INDEX runs_finished ON runs (finished_at, state, created_at, "
+	"  redriven_at);"
 };
 #define PG_SCHEMA_VERSION \
 	((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
@@ -291,6 +296,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_RUN_UPDATE] = "UPDATE runs SET state = $4, seq = $5, step = $6, "
 	    "attempt = $7, output = $9, error = $10, dead = $11, "
 	    "updated_at = $12, due_at = $13, finished_at = $14, "
+	    "redriven_at = CASE WHEN finished_at > 0 AND $14::bigint = 0 "
+	    "THEN $12::bigint ELSE redriven_at END, "
 	    "input = CASE WHEN $16::boolean THEN $8::text ELSE input END, "
 	    "def_hash = CASE WHEN $17::boolean THEN $3::text "
 	    "ELSE def_hash END, "
@@ -368,7 +375,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "FROM runs WHERE " RUN_LIVE " GROUP BY 1, 2) c "
 	    "ORDER BY workflow COLLATE \"C\", state COLLATE \"C\"",
 	[PQ_LIST_FINISHED] = "SELECT finished_at, state, "
-	    "finished_at - created_at FROM runs WHERE finished_at >= $1 "
+	    "finished_at - greatest(created_at, redriven_at) FROM runs "
+	    "WHERE finished_at >= $1 "
 	    "ORDER BY finished_at DESC LIMIT $2",
 	[PQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= $1 AND state = $2 LIMIT $3) c",

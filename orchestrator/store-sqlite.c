@@ -218,7 +218,18 @@ static const char *const sqlite_migrations[] = {
 	"ALTER TABLE runs ADD COLUMN parent_step TEXT;"
 	"ALTER TABLE runs ADD COLUMN item INTEGER;"
 	"CREATE INDEX runs_children ON runs (parent_id, parent_step, item)"
-	"  WHERE parent_id IS NOT NULL;"
+	"  WHERE parent_id IS NOT NULL;",
+	/*
+	 * 11: when a run was last redriven (0: never), so that the
+	 * dashboard's latency counts a redriven run from its redrive, not
+	 * from its creation; runs_finished covers it. SQ_RUN_UPDATE sets it
+	 * on the write that takes a finished run back (only a redrive does).
+	 * Runs redriven before it count from their creation.
+	 */
+	"ALTER TABLE runs ADD COLUMN redriven_at INTEGER NOT NULL DEFAULT 0;"
+	"DROP INDEX runs_finished;"
+	"CREATE INDEX runs_finished ON runs (finished_at, state, created_at, "
+	"  redriven_at);"
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -294,6 +305,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_RUN_UPDATE] = "UPDATE runs SET state = ?4, seq = ?5, step = ?6, "
 	    "attempt = ?7, output = ?10, error = ?11, dead = ?12, "
 	    "updated_at = ?15, due_at = ?16, finished_at = ?17, "
+	    "redriven_at = CASE WHEN finished_at > 0 AND ?17 = 0 THEN ?15 "
+	    "ELSE redriven_at END, "
 	    "input = CASE WHEN ?20 THEN ?8 ELSE input END, "
 	    "def_hash = CASE WHEN ?21 THEN ?3 ELSE def_hash END, "
 	    "workflow = CASE WHEN ?21 THEN ?2 ELSE workflow END, "
@@ -366,7 +379,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "UNION ALL SELECT ifnull(workflow, ''), state, count(*) FROM runs "
 	    "WHERE " RUN_LIVE " GROUP BY 1, 2) ORDER BY workflow, state",
 	[SQ_LIST_FINISHED] = "SELECT finished_at, state, "
-	    "finished_at - created_at FROM runs WHERE finished_at >= ?1 "
+	    "finished_at - max(created_at, redriven_at) FROM runs "
+	    "WHERE finished_at >= ?1 "
 	    "ORDER BY finished_at DESC LIMIT ?2",
 	[SQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= ?1 AND state = ?2 LIMIT ?3)",

@@ -1115,16 +1115,13 @@ store_run_callbacks(struct store *s)
 	s->in_callbacks = 0;
 }
 
-/* The loop is idle: commit what was submitted meanwhile. */
+/* Commits what was submitted (on the commit thread when there is one),
+ * and tries again later when that fails. */
 static void
-store_flush_cb(evutil_socket_t fd, short what, void *arg)
+store_commit_or_retry(struct store *s)
 {
-	struct store		*s = arg;
 	struct orc_error	 err;
 
-	/* A failed commit's timer owns the queue until it succeeds. */
-	if (evtimer_pending(s->retry_ev, NULL))
-		return;
 	if (s->threaded) {
 		store_writer_kick(s);
 		return;
@@ -1137,23 +1134,24 @@ store_flush_cb(evutil_socket_t fd, short what, void *arg)
 	store_run_callbacks(s);
 }
 
+/* The loop is idle: commit what was submitted meanwhile. */
+static void
+store_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+
+	/* A failed commit's timer owns the queue until it succeeds. */
+	if (!evtimer_pending(s->retry_ev, NULL))
+		store_commit_or_retry(s);
+}
+
 /* Tries a failed commit again. */
 static void
 store_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct store		*s = arg;
-	struct orc_error	 err;
+	struct store *s = arg;
 
-	if (s->threaded) {
-		store_writer_kick(s);
-		return;
-	}
-	orc_error_clear(&err);
-	if (store_commit(s, &err) == -1) {
-		store_schedule_retry(s);
-		return;
-	}
-	store_run_callbacks(s);
+	store_commit_or_retry(s);
 }
 
 /* Frees a value of a map (hmap_each). */

@@ -413,7 +413,8 @@ int	store_count_children(struct store *, const char *parent_id,
 struct finish_rec {
 	int64_t		 finished_at;
 	enum run_state	 state;
-	int64_t		 duration_ms;	/* finished_at - created_at */
+	/* finished_at - created_at, or - its last redrive's time */
+	int64_t		 duration_ms;
 };
 typedef int (*store_finish_cb)(const struct finish_rec *, void *);
 /* The runs finished at or after since, newest first, at most limit. */

@@ -76,6 +76,7 @@ put_run_event(struct store *s, const char *id, const char *wf,
 	    NULL : "fetch", created);
 	r.error = (char *)error;
 	r.finished_at = finished;
+	r.updated_at = at;
 	memset(&tr, 0, sizeof tr);
 	commit_run(s, &r, &tr, from, event, at);
 }
@@ -640,7 +641,8 @@ test_dash_duration(void)
 	CHECK(dash_run_duration(&r, 0, 6000) == 5000);
 
 	/* Through the store: failed at 200 s, redriven at 990 s, done 5 s
-	 * later; the table says 5.0s, not 15m. */
+	 * later; the table says 5.0s, not 15m, and the header's p99 is
+	 * beta's 20 s, not 895 s. */
 	REQUIRE((s = seed()) != NULL);
 	put_run(s, rid(10), "gamma", RUN_FAILED, 100000, 200000, "x", -1);
 	put_run_event(s, rid(10), "gamma", RUN_QUEUED, 100000, 0, NULL,
@@ -653,6 +655,7 @@ test_dash_duration(void)
 	REQUIRE(d.nruns == 1);
 	CHECK(d.starts[0] == 990000);
 	CHECK(dash_run_duration(&d.runs[0], d.starts[0], d.now) == 5000);
+	CHECK(d.stats.p99 == 20000);
 	dash_data_clear(&d);
 	/* Read again: from what was read before, the same. */
 	REQUIRE(dash_fetch(src, &q, 1000000, &d, &err) == 0);

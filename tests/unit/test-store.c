@@ -328,7 +328,7 @@ test_store_migrate(void)
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 10);
+	CHECK(query_int("PRAGMA user_version") == 11);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'index' AND name = 'runs_cron_key'") == 1);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -1702,19 +1702,21 @@ finish_cb(const struct finish_rec *f, void *arg)
 	return 0;
 }
 
-/* Moves run n to a state with its transition, finishing it at done. */
+/* Moves run n to a state at a time with its transition (finishing it
+ * then when the state is final). */
 static void
 move_run(struct store *s, int n, const char *workflow, enum run_state from,
-    enum run_state to, int64_t done, const char *error)
+    enum run_state to, int64_t at, const char *error)
 {
 	struct run_rec		r;
 	struct transition_rec	t;
 	struct store_change	ch;
 
 	mkrun(&r, n, workflow, to);
-	r.finished_at = done;
+	r.updated_at = at;
+	r.finished_at = run_state_is_final(to) ? at : 0;
 	r.error = (char *)error;
-	mktrans(&t, &r, from, to, "moved", done);
+	mktrans(&t, &r, from, to, "moved", at);
 	memset(&ch, 0, sizeof ch);
 	ch.run = &r;
 	ch.transition = &t;
@@ -1748,7 +1750,7 @@ test_store_dashboard_reads(void)
 	move_run(s, 4, "a", RUN_RUNNING, RUN_SUCCEEDED, 80000, NULL);
 	move_run(s, 5, "a", RUN_RUNNING, RUN_FAILED, 90000, "no route");
 	REQUIRE(store_flush(s, &err) == 0);
-	move_run(s, 5, "a", RUN_FAILED, RUN_QUEUED, 0, NULL);
+	move_run(s, 5, "a", RUN_FAILED, RUN_QUEUED, 91000, NULL);
 	REQUIRE(store_flush(s, &err) == 0);
 
 	REQUIRE(store_count_by_workflow(s, count_wf_cb, buf, &err) == 0);
@@ -1772,6 +1774,13 @@ test_store_dashboard_reads(void)
 	CHECK(n == 2);
 	REQUIRE(store_count_finished(s, RUN_SUCCEEDED, 0, 2, &n, &err) == 0);
 	CHECK(n == 2);
+	/* The redriven run took 4 s from its redrive (90 s from its
+	 * creation). */
+	move_run(s, 5, "a", RUN_QUEUED, RUN_SUCCEEDED, 95000, NULL);
+	REQUIRE(store_flush(s, &err) == 0);
+	buf[0] = '\0';
+	REQUIRE(store_list_finished(s, 85000, 0, finish_cb, buf, &err) == 0);
+	CHECK_STR(buf, "95000:succeeded:4000;");
 
 	/* By id prefix, then by error text among the newest with one. */
 	memset(&l, 0, sizeof l);
