@@ -160,7 +160,7 @@ main(void)
 	const char		*bin = getenv("ORCH_BIN");
 	const char		*runs = getenv("BENCH_RUNS");
 	const char		*tmp = getenv("TMPDIR");
-	struct dash_query	 q = { -1, NULL, NULL, 40 };
+	struct dash_query	 q = { -1, NULL, NULL, 40, DASH_SORT_AGE, 0 };
 	struct dash_source	*src;
 	struct store		*st;
 	struct orc_error	 err;
