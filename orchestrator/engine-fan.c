@@ -55,7 +55,7 @@ struct fan {
 	unsigned char		*state;		/* enum fan_item, per item */
 	char			(*ids)[RUN_ID_LEN + 1];	/* "" until made */
 	size_t			 next;		/* first item maybe TODO */
-	size_t			 running, failed;
+	size_t			 running, ok, failed;
 	size_t			 max_running, tolerated;
 	struct strbuf		 errors;	/* the first failed items' */
 	size_t			 nerrors;
@@ -96,6 +96,32 @@ fan_note_error(struct fan *fan, size_t i, const char *error)
 		    strlen(error) > FAN_ERROR_LEN ? "..." : "");
 }
 
+/* Tells the run's watchers (its event stream) that item i ended. */
+static void
+fan_notify(struct fan *fan, size_t i, enum run_state state)
+{
+	struct engine_event ev;
+	json_t *p;
+
+	if (fan->run->engine->observer == NULL)
+		return;
+	p = json_pack("{sssIsssIsIsIsI}", "step", fan->run->rec.step,
+	    "item", (json_int_t)i, "state", run_state_name(state),
+	    "total", (json_int_t)fan->n, "succeeded", (json_int_t)fan->ok,
+	    "failed", (json_int_t)fan->failed, "running",
+	    (json_int_t)fan->running);
+	memset(&ev, 0, sizeof ev);
+	ev.event = "item_finished";
+	ev.state = fan->run->rec.state;
+	ev.step = fan->run->rec.step;
+	ev.seq = fan->run->rec.seq;
+	ev.attempt = fan->run->rec.attempt;
+	ev.at = orc_now_ms();
+	ev.progress = p;
+	engine_notify(fan->run, &ev);
+	json_decref(p);
+}
+
 /* Item i finished as state (final) with error. */
 static void
 fan_item_final(struct fan *fan, size_t i, enum run_state state,
@@ -106,12 +132,14 @@ fan_item_final(struct fan *fan, size_t i, enum run_state state,
 	fan->running--;
 	if (state == RUN_SUCCEEDED) {
 		fan->state[i] = FAN_OK;
-		return;
+		fan->ok++;
+	} else {
+		fan->state[i] = FAN_FAILED;
+		fan->failed++;
+		fan_note_error(fan, i, error != NULL ? error :
+		    run_state_name(state));
 	}
-	fan->state[i] = FAN_FAILED;
-	fan->failed++;
-	fan_note_error(fan, i, error != NULL ? error :
-	    run_state_name(state));
+	fan_notify(fan, i, state);
 }
 
 /* Stops the attempt's own work: its timer, and the children when cancel
@@ -321,6 +349,7 @@ fan_load_cb(const struct child_rec *c, void *arg)
 		memcpy(fan->ids[i], c->id, sizeof fan->ids[i]);
 		if (c->state == RUN_SUCCEEDED) {
 			fan->state[i] = FAN_OK;
+			fan->ok++;
 			return 0;
 		}
 		/* A failed item of a redriven step stays to do: again. */

@@ -222,6 +222,10 @@ struct engine_event {
 	const json_t	*output;	/* the run's, when succeeded */
 	int64_t		 at;		/* ms since the epoch */
 	int64_t		 duration_ms;	/* of the step attempt, or 0 */
+	/* "item_finished" (not a transition: an item of the run's map or
+	 * parallel step, or its child workflow, ended): {"step", "item",
+	 * "state", "total", "succeeded", "failed", "running"}; else NULL. */
+	const json_t	*progress;
 };
 
 typedef void (*engine_observer_fn)(const struct engine_event *, void *);

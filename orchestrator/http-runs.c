@@ -556,6 +556,14 @@ http_runs_event(struct http_server *srv, const struct engine_event *ev)
 
 	if ((list = hmap_get(srv->waiters, ev->run_id)) == NULL)
 		return;
+	/* A map's progress: to the streams, not a transition. */
+	if (ev->progress != NULL) {
+		TAILQ_FOREACH(w, list, entry) {
+			if (w->stream)
+				runs_sse(w->hr, "item", ev->progress);
+		}
+		return;
+	}
 	if (strcmp(ev->event, "finished") != 0) {
 		o = runs_event_json(ev);
 		TAILQ_FOREACH(w, list, entry) {

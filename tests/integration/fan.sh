@@ -86,6 +86,18 @@ expect_eq "six items, all posted" 6 "$(grep -c '"/a/' "$T/sink.jsonl")"
 expect_eq "never more than max_concurrency at once, and that many" 2 \
     "$(jsonl "$T/sink.jsonl" 'max(x["inflight"] for x in d)')"
 
+# The run's event stream tells each item's end, with the progress.
+req POST /hooks/prices -H 'Content-Type: application/json' \
+    -d '{"items": ["e/1", "e/2", "e/3", "e/4"], "tolerated": 0, "conc": 2}'
+RUN=$(header Run-Id)
+curl -s -N --max-time 20 "$URL/runs/$RUN/events" > sse.txt
+# (the stream may open after the first item ended: each is 300 ms)
+expect_true "SSE: item events" test "$(grep -c '^event: item' sse.txt)" -ge 2
+expect_eq "SSE: the last one counts them all" "4 4 0" \
+    "$(sed -n '/^event: item/{n;s/^data: //p}' sse.txt | tail -1 |
+        json - '"%d %d %d" % (d["total"], d["succeeded"], d["running"])')"
+expect_contains "SSE: then the run's end" "$(cat sse.txt)" "event: finished"
+
 # One item fails for good, none tolerated: the step fails naming it, and
 # the items after it never start (max_concurrency 1 would be slower).
 : > "$T/sink.jsonl"
