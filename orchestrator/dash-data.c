@@ -982,6 +982,30 @@ dash_waiting_note(const struct run_rec *r, const struct transition_rec *t,
 	return s;
 }
 
+/* The items line of a run's detail from its "items" counts (runjson),
+ * or NULL when it has none. */
+static char *
+dash_items_note(const json_t *items)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *step;
+	json_t *o;
+
+	json_object_foreach((json_t *)items, step, o) {
+		strbuf_printf(&sb, "%s%s: %lld of %lld succeeded, %lld failed, "
+		    "%lld running", sb.len > 0 ? "; " : "", step,
+		    (long long)json_integer_value(json_object_get(o,
+		    "succeeded")),
+		    (long long)json_integer_value(json_object_get(o, "total")),
+		    (long long)(json_integer_value(json_object_get(o,
+		    "failed")) + json_integer_value(json_object_get(o,
+		    "cancelled"))),
+		    (long long)json_integer_value(json_object_get(o,
+		    "running")));
+	}
+	return sb.len > 0 ? strbuf_take(&sb) : NULL;
+}
+
 /* Reads a run from GET /runs/ID. */
 static int
 dash_detail_url(struct dash_source *src, const char *id,
@@ -1021,8 +1045,24 @@ dash_detail_url(struct dash_source *src, const char *id,
 	if (rc == 0 && (w = json_string_value(json_object_get(doc,
 	    "waiting_for"))) != NULL)
 		dd->waiting = xstrdup(w);
+	if (rc == 0)
+		dd->items = dash_items_note(json_object_get(doc, "items"));
 	json_decref(doc);
 	return rc;
+}
+
+/* Counts the run's items in the store, for its items line. */
+static int
+dash_detail_items(struct dash_source *src, struct dash_detail *dd,
+    struct orc_error *err)
+{
+	json_t *items;
+
+	if ((items = runjson_items(src->store, dd->run.id, err)) == NULL)
+		return -1;
+	dd->items = dash_items_note(items);
+	json_decref(items);
+	return 0;
 }
 
 int
@@ -1043,6 +1083,8 @@ dash_fetch_detail(struct dash_source *src, const char *id,
 		dd->waiting = dash_waiting_note(&dd->run, dd->trans,
 		    dd->ntrans);
 		rc = store_list_logs(src->store, id, 0, dash_log_cb, dd, err);
+		if (rc == 0)
+			rc = dash_detail_items(src, dd, err);
 	}
 	if (rc != 0)
 		dash_detail_clear(dd);
@@ -1065,6 +1107,7 @@ dash_detail_clear(struct dash_detail *dd)
 		log_rec_clear(&dd->logs[i]);
 	free(dd->logs);
 	free(dd->waiting);
+	free(dd->items);
 	memset(dd, 0, sizeof *dd);
 }
 

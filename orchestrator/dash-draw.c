@@ -818,6 +818,10 @@ dash_draw_detail(struct dash_frame *f, const struct dash_view *v,
 		dash_frame_put(f, row++, 0, f->cols, DASH_C_STATE(RUN_WAITING),
 		    buf);
 	}
+	if (dd->items != NULL) {
+		snprintf(buf, sizeof buf, "items: %s", dd->items);
+		dash_frame_put(f, row++, 0, f->cols, DASH_C_NONE, buf);
+	}
 	/* A blank row under the lines about the run. */
 	row = (row > 3 ? row : 3) + 1;
 

@@ -96,6 +96,9 @@ struct dash_detail {
 	struct log_rec		*logs;
 	size_t			 nlogs;
 	char			*waiting;	/* waiting_for, or NULL */
+	/* Its map and parallel steps' items, counted: "each: 3 of 5
+	 * succeeded, 1 failed, 1 running", or NULL when it has none. */
+	char			*items;
 };
 
 struct dash_source;

@@ -963,6 +963,58 @@ test_dash_waiting(void)
 	dash_source_close(src);
 }
 
+/* A map's items, counted in the run view: the parent's line says how many
+ * of each step's items ended how, without listing them. */
+static void
+test_dash_items(void)
+{
+	static const enum run_state st[] = { RUN_SUCCEEDED, RUN_FAILED,
+	    RUN_RUNNING, RUN_SUCCEEDED };
+	struct transition_rec	 tr;
+	struct dash_source	*src;
+	struct dash_detail	 dd;
+	struct dash_view	 v;
+	struct dash_data	 d;
+	struct dash_frame	*f;
+	struct orc_error	 err;
+	struct run_rec		 r;
+	struct store		*s;
+	char			*text;
+	size_t			 i;
+
+	REQUIRE((s = seed()) != NULL);
+	for (i = 0; i < 4; i++) {
+		r = test_rec(rid(40 + (int)i), "alpha/each", st[i], NULL,
+		    990000);
+		r.parent_id = (char *)rid(6);
+		r.parent_step = (char *)"each";
+		r.item = (int64_t)i;
+		memset(&tr, 0, sizeof tr);
+		commit_run(s, &r, &tr, -1, "created", 990000);
+	}
+	store_close(s);
+	REQUIRE((src = open_view(&v, &d)) != NULL);
+	REQUIRE(dash_fetch_detail(src, rid(6), &dd, &err) == 0);
+	CHECK_STR(dd.items, "each: 2 of 4 succeeded, 1 failed, 1 running");
+	v.mode = DASH_DETAIL;
+	snprintf(v.detail_id, sizeof v.detail_id, "%s", rid(6));
+	f = dash_frame_create(30, 120, 0);
+	dash_draw(f, &v, &d, &dd, "d.db");
+	text = frame_text(f);
+	dash_frame_free(f);
+	CHECK_CONTAINS(text, "\nitems: each: 2 of 4 succeeded, 1 failed, "
+	    "1 running\n");
+	free(text);
+	dash_detail_clear(&dd);
+	/* A run without items has no such line. */
+	REQUIRE(dash_fetch_detail(src, rid(7), &dd, &err) == 0);
+	CHECK(dd.items == NULL);
+	dash_detail_clear(&dd);
+	dash_data_clear(&d);
+	dash_view_free(&v);
+	dash_source_close(src);
+}
+
 /* Types text into the prompt. */
 static void
 type(struct dash_view *v, const char *text, const struct dash_data *d,
@@ -1072,5 +1124,6 @@ main(void)
 	TEST_RUN(test_dash_draw_workflows);
 	TEST_RUN(test_dash_waiting);
 	TEST_RUN(test_dash_keys_signal);
+	TEST_RUN(test_dash_items);
 	TEST_DONE();
 }
