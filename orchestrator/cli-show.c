@@ -314,7 +314,7 @@ show_item_id(struct store *st, const char *run_id,
     const struct show_opts *so, char id[RUN_ID_LEN + 1],
     struct orc_error *err)
 {
-	struct child_filter f = { so->step, -1, so->item - 1, 1, 0 };
+	struct child_filter f = { so->step, -1, -1, so->item - 1, 1, 0 };
 	json_t *counts = NULL, *o;
 	const char *step;
 

@@ -224,7 +224,8 @@ fan_succeed(struct fan *fan)
 			json_array_append_new(g.out, json_null());
 	} else
 		g.out = json_object();
-	struct child_filter f = { fan->run->rec.step, -1, -1, 0, 1 };
+	struct child_filter f = { fan->run->rec.step, fan->run->rec.seq, -1,
+	    -1, 0, 1 };
 
 	if (store_list_children(fan->run->engine->store, fan->run->rec.id,
 	    &f, fan_gather_cb, &g, &err) != 0) {
@@ -372,7 +373,8 @@ static int
 fan_load(struct fan *fan, int redo, int first, struct orc_error *err)
 {
 	struct fan_load fl = { fan, redo, first };
-	struct child_filter f = { fan->run->rec.step, -1, -1, 0, 0 };
+	struct child_filter f = { fan->run->rec.step, fan->run->rec.seq, -1,
+	    -1, 0, 0 };
 
 	return store_list_children(fan->run->engine->store, fan->run->rec.id,
 	    &f, fan_load_cb, &fl, err);
@@ -597,9 +599,10 @@ engine_fan_child_done(struct run *child)
 json_t *
 engine_fan_trigger(const struct run *parent, int64_t item)
 {
-	json_t *t = json_pack("{s:s, s:{s:s, s:s, s:I}}", "source", "parent",
-	    "parent", "run", parent->rec.id, "step", parent->rec.step,
-	    "depth", (json_int_t)fan_depth(parent) + 1);
+	json_t *t = json_pack("{s:s, s:{s:s, s:s, s:i, s:I}}", "source",
+	    "parent", "parent", "run", parent->rec.id, "step",
+	    parent->rec.step, "seq", parent->rec.seq, "depth",
+	    (json_int_t)fan_depth(parent) + 1);
 
 	if (item >= 0)
 		json_object_set_new(json_object_get(t, "parent"), "item",

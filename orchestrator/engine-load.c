@@ -563,6 +563,7 @@ engine_redrive(struct engine *e, const char *id,
 	struct run_rec rec;
 	struct run *run = NULL;
 	unsigned flags = STORE_RUN_SET_LEASE;
+	int failed_seq;
 
 	if (engine_run_find(e, id) != NULL) {
 		orc_error_set(err, ORC_ESTATE, "run %s is still running", id);
@@ -577,6 +578,7 @@ engine_redrive(struct engine *e, const char *id,
 		    run_state_name(rec.state));
 		goto fail;
 	}
+	failed_seq = rec.seq;
 	if (run_check_lease(e, &rec, err) != 0 ||
 	    (run = redrive_load(e, &rec, rd, err)) == NULL)
 		goto fail;
@@ -586,6 +588,10 @@ engine_redrive(struct engine *e, const char *id,
 	}
 	if (rd->input != NULL)
 		flags |= STORE_RUN_SET_INPUT;
+	/* Going back, or on another input: its map steps start afresh. */
+	if (rd->input != NULL || run->rec.seq != failed_seq ||
+	    (rec.step != NULL && strcmp(run->rec.step, rec.step) != 0))
+		flags |= STORE_RUN_DETACH;
 	if (rd->latest != NULL) {
 		flags |= STORE_RUN_SET_DEF;
 		free(run->rec.def_hash);

@@ -1797,6 +1797,7 @@ engine_run_child(struct run *parent, struct workflow *wf,
 	}
 	run->rec.parent_id = xstrdup(parent->rec.id);
 	run->rec.parent_step = xstrdup(parent->rec.step);
+	run->rec.parent_seq = parent->rec.seq;
 	run->rec.item = item;
 	run_create(run, NULL, id);
 	return 0;

@@ -455,6 +455,7 @@ runs_items_filter(struct http_req *hr, struct child_filter *f)
 	long long n = 0;
 
 	memset(f, 0, sizeof *f);
+	f->seq = -1;
 	f->state = -1;
 	f->after = -1;
 	f->limit = RUNS_LIMIT;

@@ -221,9 +221,10 @@ static const char *const pg_migrations[] = {
 	/* 11: child runs, as SQLite's 10. */
 	"ALTER TABLE runs ADD COLUMN parent_id TEXT COLLATE \"C\";"
 	"ALTER TABLE runs ADD COLUMN parent_step TEXT COLLATE \"C\";"
+	"ALTER TABLE runs ADD COLUMN parent_seq INTEGER;"
 	"ALTER TABLE runs ADD COLUMN item BIGINT;"
-	"CREATE INDEX runs_children ON runs (parent_id, parent_step, item)"
-	"  WHERE parent_id IS NOT NULL;",
+	"CREATE INDEX runs_children ON runs (parent_id, parent_step, "
+	"  parent_seq, item) WHERE parent_id IS NOT NULL;",
 	/* 12: when a run was last redriven, as SQLite's 11. */
 	"ALTER TABLE runs ADD COLUMN redriven_at BIGINT NOT NULL DEFAULT 0;"
 	"DROP INDEX runs_finished;"
@@ -244,6 +245,7 @@ enum {
 	PQ_GET_RUN,
 	PQ_LIST_STEPS,
 	PQ_RUN_LINK,
+	PQ_RUN_DETACH,
 	PQ_LIST_CHILDREN,
 	PQ_COUNT_CHILDREN,
 	PQ_LIST_TRANSITIONS,
@@ -325,14 +327,20 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "ON CONFLICT (hash) DO NOTHING",
 	[PQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = $1",
 	[PQ_RUN_LINK] = "UPDATE runs SET parent_id = $2, parent_step = $3, "
-	    "item = $4 WHERE id = $1",
+	    "item = $4, parent_seq = $5 WHERE id = $1",
+	[PQ_RUN_DETACH] = "UPDATE runs SET parent_seq = -1 WHERE "
+	    "parent_id = $1 AND parent_seq >= $2::int",
 	[PQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN $6::int <> 0 "
 	    "THEN output END, error FROM runs WHERE parent_id = $1 AND "
-	    "parent_step = $2 AND coalesce(item, 0) > $4::bigint AND "
-	    "($3::text IS NULL OR "
+	    "parent_step = $2 AND parent_seq = CASE WHEN $7::int >= 0 THEN "
+	    "$7::int ELSE (SELECT max(parent_seq) FROM runs WHERE "
+	    "parent_id = $1 AND parent_step = $2) END AND "
+	    "coalesce(item, 0) > $4::bigint AND ($3::text IS NULL OR "
 	    "state = $3::text) ORDER BY item LIMIT $5::bigint",
-	[PQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs "
-	    "WHERE parent_id = $1 GROUP BY parent_step, state",
+	[PQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs r "
+	    "WHERE parent_id = $1 AND parent_seq = (SELECT max(parent_seq) "
+	    "FROM runs WHERE parent_id = $1 AND parent_step = r.parent_step) "
+	    "GROUP BY parent_step, state",
 	[PQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = $1 "
 	    "ORDER BY seq",
@@ -1199,7 +1207,8 @@ fail:
  */
 static const int pg_pipe_statements[] = {
 	PQ_RUN_INSERT, PQ_RUN_UPDATE, PQ_STEP_INSERT, PQ_TRANSITION_INSERT,
-	PQ_RUN_LINK, PQ_LOG_INSERT, PQ_DEF_INSERT, PQ_COUNT_ENTER, PQ_COUNT_ADJUST, PQ_SCHED_PUT
+	PQ_RUN_LINK, PQ_RUN_DETACH, PQ_LOG_INSERT, PQ_DEF_INSERT,
+	PQ_COUNT_ENTER, PQ_COUNT_ADJUST, PQ_SCHED_PUT
 };
 
 /* Prepares the statements a write transaction sends. */
@@ -1544,6 +1553,7 @@ pg_insert_run(struct pg_store *ps, const struct run_rec *r,
 		p_int(&p, 4, r->item);
 	else
 		p_text(&p, 4, NULL);
+	p_int(&p, 5, r->parent_seq);
 	ret = pg_exec(ps, ps->w, PQ_RUN_LINK, &p, r->id, err);
 	p_free(&p);
 	return ret;
@@ -1710,6 +1720,21 @@ pg_count_transition(struct pg_store *ps, const char *workflow,
 		pg_delta_add(ps, workflow, (enum run_state)t->from_state, -1);
 }
 
+/* STORE_RUN_DETACH: the children of r's visits from r's seq on. */
+static int
+pg_detach(struct pg_store *ps, const struct run_rec *r, struct orc_error *err)
+{
+	struct pg_params	p;
+	int			ret;
+
+	memset(&p, 0, sizeof p);
+	p_text(&p, 1, r->id);
+	p_int(&p, 2, r->seq);
+	ret = pg_exec(ps, ps->w, PQ_RUN_DETACH, &p, r->id, err);
+	p_free(&p);
+	return ret;
+}
+
 /* Applies one change inside the open transaction. */
 static int
 pg_apply_change(void *arg, const struct store_change *ch,
@@ -1718,6 +1743,9 @@ pg_apply_change(void *arg, const struct store_change *ch,
 	struct pg_store *ps = arg;
 
 	if (ch->def != NULL && pg_put_def(ps, ch->def, err) == -1)
+		return -1;
+	if ((ch->flags & STORE_RUN_DETACH) && pg_detach(ps, ch->run,
+	    err) == -1)
 		return -1;
 	if (ch->run != NULL && (ch->flags & STORE_RUN_SKIP) == 0) {
 		if (ch->flags & STORE_RUN_INSERT) {
@@ -2051,6 +2079,7 @@ pg_list_children(void *arg, const char *parent_id,
 	else
 		p_text(&p, 5, NULL);
 	p_int(&p, 6, f->with_output != 0);
+	p_int(&p, 7, f->seq);
 	return pg_read_feed(ps, PQ_LIST_CHILDREN, &p, &feed, err);
 }
 

@@ -216,9 +216,10 @@ static const char *const sqlite_migrations[] = {
 	 * step's branches, by their parent's step (store_list_children). */
 	"ALTER TABLE runs ADD COLUMN parent_id TEXT;"
 	"ALTER TABLE runs ADD COLUMN parent_step TEXT;"
+	"ALTER TABLE runs ADD COLUMN parent_seq INTEGER;"
 	"ALTER TABLE runs ADD COLUMN item INTEGER;"
-	"CREATE INDEX runs_children ON runs (parent_id, parent_step, item)"
-	"  WHERE parent_id IS NOT NULL;",
+	"CREATE INDEX runs_children ON runs (parent_id, parent_step, "
+	"  parent_seq, item) WHERE parent_id IS NOT NULL;",
 	/*
 	 * 11: when a run was last redriven (0: never), so that the
 	 * dashboard's latency counts a redriven run from its redrive, not
@@ -249,6 +250,7 @@ enum {
 	SQ_GET_RUN,
 	SQ_LIST_STEPS,
 	SQ_RUN_LINK,
+	SQ_RUN_DETACH,
 	SQ_LIST_CHILDREN,
 	SQ_COUNT_CHILDREN,
 	SQ_LIST_TRANSITIONS,
@@ -333,14 +335,21 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[SQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
 	[SQ_RUN_LINK] = "UPDATE runs SET parent_id = ?2, parent_step = ?3, "
-	    "item = ?4 WHERE id = ?1",
-	/* ?3 a state or NULL, items after ?4, at most ?5, ?6 with outputs. */
+	    "item = ?4, parent_seq = ?5 WHERE id = ?1",
+	[SQ_RUN_DETACH] = "UPDATE runs SET parent_seq = -1 WHERE "
+	    "parent_id = ?1 AND parent_seq >= ?2",
+	/* Of the visit ?7 (-1: the latest) of step ?2: ?3 a state or NULL,
+	 * items after ?4, at most ?5, ?6 with outputs. */
 	[SQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN ?6 THEN output "
 	    "END, error FROM runs WHERE parent_id = ?1 AND parent_step = ?2 "
-	    "AND coalesce(item, 0) > ?4 AND (?3 IS NULL OR state = ?3) "
-	    "ORDER BY item LIMIT ?5",
-	[SQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs "
-	    "WHERE parent_id = ?1 GROUP BY parent_step, state",
+	    "AND parent_seq = CASE WHEN ?7 >= 0 THEN ?7 ELSE (SELECT "
+	    "max(parent_seq) FROM runs WHERE parent_id = ?1 AND "
+	    "parent_step = ?2) END AND coalesce(item, 0) > ?4 AND "
+	    "(?3 IS NULL OR state = ?3) ORDER BY item LIMIT ?5",
+	[SQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs r "
+	    "WHERE parent_id = ?1 AND parent_seq = (SELECT max(parent_seq) "
+	    "FROM runs WHERE parent_id = ?1 AND parent_step = r.parent_step) "
+	    "GROUP BY parent_step, state",
 	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = ?1 "
 	    "ORDER BY seq",
@@ -1385,6 +1394,7 @@ sqlite_insert_run(struct sqlite_store *ss, const struct run_rec *r,
 	bind_text(st, 3, r->parent_step);
 	if (r->item >= 0)
 		sqlite3_bind_int64(st, 4, r->item);
+	sqlite3_bind_int(st, 5, r->parent_seq);
 	return sqlite_exec_stmt(ss, st, r->id, err);
 }
 
@@ -1558,6 +1568,20 @@ sqlite_gone(struct sqlite_store *ss, const char *id, struct orc_error *err)
 	return 0;
 }
 
+/* STORE_RUN_DETACH: the children of r's visits from r's seq on. */
+static int
+sqlite_detach(struct sqlite_store *ss, const struct run_rec *r,
+    struct orc_error *err)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_DETACH, err)) == NULL)
+		return -1;
+	bind_text(st, 1, r->id);
+	sqlite3_bind_int(st, 2, r->seq);
+	return sqlite_exec_stmt(ss, st, r->id, err);
+}
+
 /* Applies one change inside the open transaction. */
 static int
 sqlite_apply_change(void *arg, const struct store_change *ch,
@@ -1567,6 +1591,9 @@ sqlite_apply_change(void *arg, const struct store_change *ch,
 
 	/* The definition first, then the run, then what refers to the run. */
 	if (ch->def != NULL && sqlite_put_def(ss, ch->def, err) == -1)
+		return -1;
+	if ((ch->flags & STORE_RUN_DETACH) &&
+	    sqlite_detach(ss, ch->run, err) == -1)
 		return -1;
 	if (ch->run != NULL && (ch->flags & STORE_RUN_SKIP) == 0) {
 		if (ch->flags & STORE_RUN_INSERT) {
@@ -1731,6 +1758,7 @@ sqlite_list_children(void *arg, const char *parent_id,
 	sqlite3_bind_int64(st, 4, f->after);
 	sqlite3_bind_int64(st, 5, f->limit > 0 ? f->limit : -1);
 	sqlite3_bind_int(st, 6, f->with_output != 0);
+	sqlite3_bind_int(st, 7, f->seq);
 	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 

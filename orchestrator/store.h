@@ -72,11 +72,12 @@ struct run_rec {
 	 * unless it carries the token the row has. */
 	int64_t		 lease_epoch;
 	/* A child run's place (engine-fan.c): the run that made it, that
-	 * run's step, the item (-1: none). Written with the run's insert
-	 * only; read back by store_list_children (a child's trigger names
-	 * its parent too). */
+	 * run's step and its visit of it (seq), the item (-1: none).
+	 * Written with the run's insert only; read back by
+	 * store_list_children (a child's trigger names its parent too). */
 	char		*parent_id;
 	char		*parent_step;
+	int		 parent_seq;
 	int64_t		 item;
 };
 
@@ -161,6 +162,11 @@ void	log_rec_copy(struct log_rec *dst, const struct log_rec *src);
  */
 #define STORE_RUN_SKIP		0x10
 #define STORE_RUN_FOLDED	0x20
+/* A redrive that goes back (another input, an earlier step): the children
+ * the run's steps made on its visits from the record's seq on belong to
+ * no visit any more (store_list_children finds them no more). Applied
+ * with the change's own record, even when another change writes the row. */
+#define STORE_RUN_DETACH	0x40
 
 typedef void (*store_commit_cb)(void *arg);
 
@@ -367,6 +373,7 @@ int	store_list_steps(struct store *, const char *run_id, store_step_cb,
 /* Which children of a run's step store_list_children reads. */
 struct child_filter {
 	const char	*step;
+	int		 seq;		/* the step's visit; -1: its latest */
 	int		 state;		/* an enum run_state, or -1 */
 	int64_t		 after;		/* items after this one; -1: all */
 	int		 limit;		/* 0: no limit */
@@ -404,8 +411,8 @@ typedef int (*store_count_cb)(const char *workflow, enum run_state,
 /* Calls cb once per (workflow, state) that has runs, by workflow name. */
 int	store_count_by_workflow(struct store *, store_count_cb, void *,
 	    struct orc_error *);
-/* How many children each step of parent_id made, by state (the callback's
- * first argument is the step). */
+/* How many children each step of parent_id made on its latest visit, by
+ * state (the callback's first argument is the step). */
 int	store_count_children(struct store *, const char *parent_id,
 	    store_count_cb, void *, struct orc_error *);
 

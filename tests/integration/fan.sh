@@ -75,6 +75,9 @@ cat > "$WF/prices.json" <<EOF
     ] } ] }
 EOF
 serve_start
+state_of() {	# state_of RUN: its state, from the store
+	orch show "$1" --json | json - 'd["state"]'
+}
 trigger() {	# trigger JSON: posts it, waits for the run; RUN gets its id
 	req POST /hooks/prices -H 'Content-Type: application/json' \
 	    -H 'Prefer: wait=30' -d "$1"
@@ -160,6 +163,20 @@ expect_eq "the items that had succeeded were not posted again" \
     "d/1=1 d/3=1 d/4=1 fail-once/2=2" \
     "$(jsonl "$T/sink.jsonl" '" ".join("%s=%d" % (p, n) for p, n in
         sorted(__import__("collections").Counter(x["path"][1:] for x in d).items()))')"
+
+# A retry with a new input runs the map again on the new items: a new
+# visit of the step, whose items are its own.
+trigger '{"items": ["g/1", "fail/2"], "tolerated": 0, "conc": 2}'
+printf '{"items": ["h/1", "h/2", "h/3"], "tolerated": 0, "conc": 2}' > new.json
+expect_exit 0 orch retry "$RUN" --url "$URL" --input new.json
+wait_eq 10 succeeded state_of "$RUN"
+orch show "$RUN" --json > show.json
+expect_eq "the new input's items are the output" "h/1 h/2 h/3" \
+    "$(json show.json '" ".join(x["body"]["ok"] and p for x, p in
+        zip(d["output"], ["h/1", "h/2", "h/3"]))')"
+expect_eq "show counts the latest visit's items" "3 3" \
+    "$(json show.json '"%d %d" % (d["items"]["each"]["total"],
+        d["items"]["each"]["succeeded"])')"
 serve_stop
 
 # SIGKILL in the middle of a map: no finished item runs again.

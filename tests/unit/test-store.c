@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "strbuf.h"
 #include "test.h"
 
 #ifdef TEST_STORE_PG
@@ -2954,6 +2955,100 @@ test_store_request_keys(void)
 	store_close(s);
 }
 
+/* The parent of test_store_children's runs: run 1. */
+#define PARENT "R0000000000000000000000001"
+
+/* Appends a child's item and state as "item:state " to the strbuf arg. */
+static int
+child_cb(const struct child_rec *c, void *arg)
+{
+	strbuf_printf(arg, "%lld:%s%s ", (long long)c->item,
+	    run_state_name(c->state), c->output != NULL ? "+out" : "");
+	return 0;
+}
+
+/* Adds child run n of run 1's step "each", visit seq, item item. */
+static void
+add_child(struct store *s, int n, int seq, int item, enum run_state state)
+{
+	struct run_rec r;
+
+	mkrun(&r, n, "wf/each", state);
+	r.parent_id = (char *)PARENT;
+	r.parent_step = (char *)"each";
+	r.parent_seq = seq;
+	r.item = item;
+	if (state == RUN_SUCCEEDED)
+		r.output = json_integer(item);
+	submit_run(s, &r, NULL, NULL);
+	unrun(&r);
+}
+
+/* Counts (step, state, n) rows as "step:state=n;". */
+static int
+child_count_cb(const char *step, enum run_state st, int64_t n, void *arg)
+{
+	strbuf_printf(arg, "%s:%s=%lld;", step, run_state_name(st),
+	    (long long)n);
+	return 0;
+}
+
+/* Children: listed by visit and item (the latest visit by default),
+ * filtered, paged, counted; a detach leaves them to no visit. */
+static void
+test_store_children(void)
+{
+	struct child_filter f = { "each", 0, -1, -1, 0, 0 };
+	struct store_change ch;
+	struct strbuf sb = STRBUF_INIT;
+	struct orc_error err;
+	struct run_rec r;
+	struct store *s;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	add_run(s, 1, "wf", RUN_RUNNING, NULL, NULL, 0, 0);
+	add_child(s, 2, 0, 1, RUN_FAILED);
+	add_child(s, 3, 0, 0, RUN_SUCCEEDED);
+	add_child(s, 4, 2, 0, RUN_RUNNING);
+	add_child(s, 5, 2, 1, RUN_SUCCEEDED);
+	add_child(s, 6, 2, 2, RUN_SUCCEEDED);
+	REQUIRE(store_flush(s, &err) == 0);
+	CHECK(store_list_children(s, PARENT, &f, child_cb, &sb, &err) == 0);
+	CHECK_STR(sb.s, "0:succeeded 1:failed ");
+	strbuf_cut(&sb, 0);
+	f.seq = -1;
+	f.with_output = 1;
+	CHECK(store_list_children(s, PARENT, &f, child_cb, &sb, &err) == 0);
+	CHECK_STR(sb.s, "0:running 1:succeeded+out 2:succeeded+out ");
+	strbuf_cut(&sb, 0);
+	f.state = RUN_SUCCEEDED;
+	f.after = 1;
+	f.limit = 5;
+	CHECK(store_list_children(s, PARENT, &f, child_cb, &sb, &err) == 0);
+	CHECK_STR(sb.s, "2:succeeded+out ");
+	strbuf_cut(&sb, 0);
+	CHECK(store_count_children(s, PARENT, child_count_cb, &sb,
+	    &err) == 0);
+	CHECK_STR(sb.s, "each:running=1;each:succeeded=2;");
+	strbuf_cut(&sb, 0);
+	/* A redrive back to visit 1: visit 2's children are no visit's. */
+	mkrun(&r, 1, "wf", RUN_QUEUED);
+	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	ch.flags = STORE_RUN_DETACH;
+	store_submit(s, &ch);
+	REQUIRE(store_flush(s, &err) == 0);
+	unrun(&r);
+	f.state = -1;
+	f.after = -1;
+	f.seq = -1;
+	CHECK(store_list_children(s, PARENT, &f, child_cb, &sb, &err) == 0);
+	CHECK_STR(sb.s, "0:succeeded+out 1:failed ");
+	strbuf_free(&sb);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -3006,6 +3101,7 @@ main(void)
 #endif
 	RUN(test_store_unique_cron_key);
 	RUN(test_store_secret);
+	RUN(test_store_children);
 	RUN(test_store_request_keys);
 #ifdef TEST_STORE_PG
 	RUN(test_store_pg_fencing);
