@@ -149,16 +149,10 @@ expect_contains "an item that is not there" "$(err)" \
 : > "$T/sink.jsonl"
 trigger '{"items": ["d/1", "fail-once/2", "d/3", "d/4"], "tolerated": 0,
           "conc": 1}'
-expect_eq "the first try failed" failed \
-    "$(orch show "$RUN" --json | json - 'd["state"]')"
+expect_eq "the first try failed" failed "$(state_of "$RUN")"
 expect_exit 0 orch retry "$RUN" --url "$URL"
-for i in $(seq 1 100); do
-	[ "$(orch show "$RUN" --json | json - 'd["state"]')" = succeeded ] &&
-	    break
-	sleep 0.1
-done
-expect_eq "the retried run succeeded" succeeded \
-    "$(orch show "$RUN" --json | json - 'd["state"]')"
+wait_eq 10 succeeded state_of "$RUN"
+expect_eq "the retried run succeeded" succeeded "$(state_of "$RUN")"
 expect_eq "the items that had succeeded were not posted again" \
     "d/1=1 d/3=1 d/4=1 fail-once/2=2" \
     "$(jsonl "$T/sink.jsonl" '" ".join("%s=%d" % (p, n) for p, n in
@@ -194,13 +188,8 @@ serve_kill
 done_items=$(sqlite_q "$DB" "SELECT group_concat(item) FROM runs WHERE
     parent_id = '$RUN' AND state = 'succeeded'")
 serve_start
-for i in $(seq 1 200); do
-	[ "$(orch show "$RUN" --json | json - 'd["state"]')" = succeeded ] &&
-	    break
-	sleep 0.1
-done
-expect_eq "the map finished after the crash" succeeded \
-    "$(orch show "$RUN" --json | json - 'd["state"]')"
+wait_eq 20 succeeded state_of "$RUN"
+expect_eq "the map finished after the crash" succeeded "$(state_of "$RUN")"
 expect_true "some items had finished before the kill" test -n "$done_items"
 expect_eq "no item that had finished was posted again" "" \
     "$(jsonl "$T/sink.jsonl" '" ".join(p for p, n in
