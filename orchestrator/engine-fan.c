@@ -213,6 +213,8 @@ fan_gather_cb(const struct child_rec *c, void *arg)
 static void
 fan_succeed(struct fan *fan)
 {
+	struct child_filter f = { fan->run->rec.step, fan->run->rec.seq, -1,
+	    -1, 0, 1 };
 	struct step_call *call = fan->call;
 	struct fan_gather g = { fan, NULL };
 	struct orc_error err;
@@ -224,8 +226,6 @@ fan_succeed(struct fan *fan)
 			json_array_append_new(g.out, json_null());
 	} else
 		g.out = json_object();
-	struct child_filter f = { fan->run->rec.step, fan->run->rec.seq, -1,
-	    -1, 0, 1 };
 
 	if (store_list_children(fan->run->engine->store, fan->run->rec.id,
 	    &f, fan_gather_cb, &g, &err) != 0) {
