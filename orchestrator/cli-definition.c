@@ -52,17 +52,20 @@ def_trigger(const json_t *trigger)
 	return xstrdup("none (orchestrator run, POST /workflows/NAME/runs)");
 }
 
-/* One row per step: number, name, uses, and its script or "with". */
+/* One row per step: number, name, uses, and its script or "with"; a
+ * map's steps and a parallel step's branches follow their step, numbered
+ * under it ("2.1", "3.left.1"). prefix: the numbers' start. */
 static void
-def_steps(struct format_table *t, const json_t *steps, const char *first)
+def_steps(struct format_table *t, const json_t *steps, const char *prefix,
+    const char *first)
 {
-	const json_t *s, *what;
-	char num[24], *detail;
-	const char *cells[4];
+	const json_t *s, *what, *sub;
+	char num[128], *detail, *under;
+	const char *cells[4], *branch;
 	size_t i;
 
 	json_array_foreach(steps, i, s) {
-		snprintf(num, sizeof num, "%zu", i + 1);
+		snprintf(num, sizeof num, "%s%zu", prefix, i + 1);
 		what = json_object_get(s, "script");
 		if (what == NULL)
 			what = json_object_get(s, "with");
@@ -74,6 +77,17 @@ def_steps(struct format_table *t, const json_t *steps, const char *first)
 		cells[3] = detail;
 		format_table_add(t, cells);
 		free(detail);
+		if (json_is_array(sub = json_object_get(s, "steps"))) {
+			under = xasprintf("%s.", num);
+			def_steps(t, sub, under, NULL);
+			free(under);
+		}
+		json_object_foreach((json_t *)json_object_get(s, "branches"),
+		    branch, sub) {
+			under = xasprintf("%s.%s.", num, branch);
+			def_steps(t, sub, under, NULL);
+			free(under);
+		}
 	}
 }
 
@@ -105,11 +119,11 @@ def_print(const json_t *def, const char *source)
 		free(s);
 	}
 	t = format_table_create(4, heads, widths);
-	def_steps(t, json_object_get(def, "steps"), NULL);
+	def_steps(t, json_object_get(def, "steps"), "", NULL);
 	if ((onf = json_object_get(def, "on_failure")) != NULL) {
 		json_t *one = json_pack("[O]", onf);
 
-		def_steps(t, one, "!");
+		def_steps(t, one, "", "!");
 		json_decref(one);
 	}
 	printf("\n");

@@ -59,6 +59,14 @@ expect_exit 0 orch runs --json --workflow fan/each
 expect_eq "runs --workflow lists a map's items" 4 \
     "$(jsonl "$OUT" 'len(d)')"
 
+# show --workflow lists a map's steps and a parallel step's branches under
+# their step.
+expect_exit 0 orch show --workflow fan --workflows .
+expect_contains "a map's steps, numbered under it" "$(out)" \
+    "1.2        total  transform"
+expect_contains "a branch's steps, under its name" "$(out)" \
+    "2.first.1  f      transform"
+
 # The cap, at the sink: 6 items, at most 2 at once, each 300 ms.
 SINK_DELAY_MS=300 sink_start
 cat > "$WF/prices.json" <<EOF
