@@ -76,7 +76,7 @@ EOF
 tab=$(printf '\t')
 types="json.decode, json.encode, base64.decode, base64.encode, bucket.put,"
 types="$types wait, wait.signal, transform, http.request, lua, bucket.get,"
-types="$types choice, map, parallel"
+types="$types choice, map, parallel, workflow"
 cat > expected.tsv <<EOF
 "colour"${tab}unknown key "colour"
 "description"${tab}description: expected a string

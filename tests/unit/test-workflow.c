@@ -55,7 +55,8 @@ dump(const struct diag *d)
 /* What "unknown step type" adds: every built-in type, in table order. */
 #define STEP_TYPES	" (the types are json.decode, json.encode, " \
 	"base64.decode, base64.encode, bucket.put, wait, wait.signal, " \
-	"transform, http.request, lua, bucket.get, choice, map, parallel)"
+	"transform, http.request, lua, bucket.get, choice, map, parallel, " \
+	"workflow)"
 
 /* Whether one diagnostic is exactly "file:want". */
 static int
