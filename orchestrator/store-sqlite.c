@@ -211,7 +211,36 @@ static const char *const sqlite_migrations[] = {
 	"  created_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (target, key)"
 	") WITHOUT ROWID;"
-	"CREATE INDEX request_keys_age ON request_keys (created_at);"
+	"CREATE INDEX request_keys_age ON request_keys (created_at);",
+	/*
+	 * 10: smaller transitions, a third of a run's bytes. Keyed by (run,
+	 * n-th transition of the run) without a rowid, they need no index
+	 * of their own (transitions_run repeated each row's run id); states
+	 * and events are small integers (store-row.h). The old rows keep
+	 * their order.
+	 */
+	"CREATE TABLE transitions_v10 ("
+	"  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+	"  n INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  from_state INTEGER,"
+	"  to_state INTEGER NOT NULL,"
+	"  event,"
+	"  step TEXT,"
+	"  seq INTEGER NOT NULL DEFAULT 0,"
+	"  attempt INTEGER NOT NULL DEFAULT 0,"
+	"  error TEXT,"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (run_id, n)"
+	") WITHOUT ROWID;"
+	"INSERT INTO transitions_v10 SELECT run_id, row_number() OVER "
+	"  (PARTITION BY run_id ORDER BY id), at, "
+	STORE_STATE_CODE_SQL("from_state") ", "
+	STORE_STATE_CODE_SQL("to_state") ", "
+	STORE_EVENT_CODE_SQL("event", STORE_WHEN_INT) ", "
+	"  step, seq, attempt, error, duration_ms FROM transitions;"
+	"DROP TABLE transitions;"
+	"ALTER TABLE transitions_v10 RENAME TO transitions;"
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -300,9 +329,12 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_STEP_INSERT] = "INSERT OR REPLACE INTO steps (run_id, seq, name, "
 	    "attempts, output, started_at, finished_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[SQ_TRANSITION_INSERT] = "INSERT INTO transitions (run_id, at, "
+	/* n follows the run's last: one step down its key. */
+	[SQ_TRANSITION_INSERT] = "INSERT INTO transitions (run_id, n, at, "
 	    "from_state, to_state, event, step, seq, attempt, error, "
-	    "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	    "duration_ms) VALUES (?1, (SELECT ifnull(max(n), 0) + 1 FROM "
+	    "transitions WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	    "?10)",
 	[SQ_LOG_INSERT] = "INSERT INTO run_logs (run_id, at, step, attempt, "
 	    "level, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[SQ_DEF_INSERT] = "INSERT OR IGNORE INTO definitions (hash, name, "
@@ -312,9 +344,9 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = ?1 "
 	    "ORDER BY seq",
-	[SQ_LIST_TRANSITIONS] = "SELECT id, run_id, at, from_state, to_state, "
+	[SQ_LIST_TRANSITIONS] = "SELECT n, run_id, at, from_state, to_state, "
 	    "event, step, seq, attempt, error, duration_ms FROM transitions "
-	    "WHERE run_id = ?1 ORDER BY id",
+	    "WHERE run_id = ?1 ORDER BY n",
 	[SQ_LIST_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
 	    "message FROM run_logs WHERE run_id = ?1 AND id > ?2 ORDER BY id",
 	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
@@ -661,6 +693,15 @@ bind_state(sqlite3_stmt *st, int i, int state)
 		return sqlite3_bind_null(st, i);
 	return sqlite3_bind_text(st, i, run_state_name(state), -1,
 	    SQLITE_STATIC);
+}
+
+/* Binds a stored code, or NULL for a negative one. */
+static int
+bind_code(sqlite3_stmt *st, int i, int code)
+{
+	if (code < 0)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_int(st, i, code);
 }
 
 /*
@@ -1414,20 +1455,24 @@ sqlite_put_step(struct sqlite_store *ss, const struct step_rec *s,
 	return sqlite_exec_stmt(ss, st, s->run_id, err);
 }
 
-/* Appends a transition. */
+/* Appends a transition, its states and event as codes (store-row.h). */
 static int
 sqlite_put_transition(struct sqlite_store *ss, const struct transition_rec *t,
     struct orc_error *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt	*st;
+	int		 code;
 
 	if ((st = sqlite_stmt(ss, ss->w, SQ_TRANSITION_INSERT, err)) == NULL)
 		return -1;
 	bind_text(st, 1, t->run_id);
 	sqlite3_bind_int64(st, 2, t->at);
-	bind_state(st, 3, t->from_state);
-	bind_state(st, 4, (int)t->to_state);
-	bind_text(st, 5, t->event);
+	bind_code(st, 3, store_state_code(t->from_state));
+	bind_code(st, 4, store_state_code((int)t->to_state));
+	if ((code = store_event_code(t->event)) >= 0)
+		sqlite3_bind_int(st, 5, code);
+	else
+		bind_text(st, 5, t->event);
 	bind_text(st, 6, t->step);
 	sqlite3_bind_int(st, 7, t->seq);
 	sqlite3_bind_int(st, 8, t->attempt);

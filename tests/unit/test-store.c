@@ -328,7 +328,7 @@ test_store_migrate(void)
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 9);
+	CHECK(query_int("PRAGMA user_version") == 10);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'index' AND name = 'runs_cron_key'") == 1);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -340,8 +340,11 @@ test_store_migrate(void)
 	    "'definitions')") == 4);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'index' AND name = 'runs_idempotency'") == 1);
+	/* Transitions are keyed by run without a rowid (migration 10). */
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
-	    "'index' AND name = 'transitions_run'") == 1);
+	    "'index' AND name = 'transitions_run'") == 0);
+	CHECK(query_int("SELECT count(*) FROM pragma_table_list WHERE "
+	    "name = 'transitions' AND wr = 1") == 1);
 	CHECK(query_int("SELECT count(*) FROM pragma_journal_mode "
 	    "WHERE journal_mode = 'wal'") == 1);
 
@@ -350,10 +353,10 @@ test_store_migrate(void)
 	REQUIRE(s != NULL);
 	store_close(s);
 
-	REQUIRE(exec_sql(DB, "PRAGMA user_version = 10") == 0);
+	REQUIRE(exec_sql(DB, "PRAGMA user_version = 99") == 0);
 	s = store_open(DB, 0, NULL, &err);
 	CHECK(s == NULL);
-	CHECK_CONTAINS(err.message, "s.db: schema version 10 is newer");
+	CHECK_CONTAINS(err.message, "s.db: schema version 99 is newer");
 	store_close(s);
 }
 
@@ -448,8 +451,10 @@ test_store_reopen(void)
 	store_close(s);
 	CHECK(query_int("SELECT count(*) FROM steps WHERE output = "
 	    "'[1,null,true]'") == 1);
+	/* States and the event as their codes (store-row.h). */
 	CHECK(query_int("SELECT count(*) FROM transitions WHERE "
-	    "from_state = 'queued' AND to_state = 'running'") == 1);
+	    "from_state = 0 AND to_state = 1 AND CAST(event AS TEXT) = '2'") ==
+	    1);
 }
 
 /* Collects steps. */
@@ -540,6 +545,139 @@ test_store_flush_without_base(void)
 	unrun(&r);
 	store_close(s);
 }
+
+/*
+ * Transitions keep their order per run, however runs interleave, and read
+ * back every state and event: those with a code (stored as the code) and
+ * one without (stored by name).
+ */
+static void
+test_store_transition_codes(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r[2];
+	struct transition_rec	 t;
+	struct store_change	 ch;
+	char			 buf[512] = "";
+	int			 i, st;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	for (i = 0; i < 2; i++) {
+		mkrun(&r[i], i + 1, "wf", RUN_QUEUED);
+		submit_run(s, &r[i], NULL, NULL);
+	}
+	for (st = 0; st < RUN_STATE_COUNT; st++) {
+		for (i = 0; i < 2; i++) {
+			mktrans(&t, &r[i], st == 0 ? -1 : st - 1,
+			    (enum run_state)st, i == 0 ? "retried" :
+			    "archived", 10 + st);
+			memset(&ch, 0, sizeof ch);
+			ch.transition = &t;
+			store_submit(s, &ch);
+		}
+		REQUIRE(store_flush(s, &err) == 0);
+	}
+	REQUIRE(store_list_transitions(s, r[0].id, transition_cb, buf,
+	    &err) == 0);
+	CHECK_STR(buf, "created:->queued;"
+	    "retried:->queued;retried:queued>running;"
+	    "retried:running>retrying;retried:retrying>succeeded;"
+	    "retried:succeeded>failed;retried:failed>cancelled;"
+	    "retried:cancelled>waiting;");
+	buf[0] = '\0';
+	REQUIRE(store_list_transitions(s, r[1].id, transition_cb, buf,
+	    &err) == 0);
+	CHECK_CONTAINS(buf, "created:->queued;archived:->queued;"
+	    "archived:queued>running;");
+	CHECK_CONTAINS(buf, "archived:cancelled>waiting;");
+	store_close(s);
+	CHECK(query_int("SELECT count(*) FROM transitions WHERE "
+	    "CAST(event AS TEXT) = '7'") == RUN_STATE_COUNT);
+	CHECK(query_int("SELECT count(*) FROM transitions WHERE "
+	    "event = 'archived'") == RUN_STATE_COUNT);
+	unrun(&r[0]);
+	unrun(&r[1]);
+}
+
+#ifndef TEST_STORE_PG
+/* The text of a file of tests/data, new. */
+static char *
+read_data(const char *name)
+{
+	const char	*top;
+	char		 path[1024], *text;
+	FILE		*fp;
+	long		 n;
+
+	if ((top = getenv("TOP_SRCDIR")) == NULL || *top == '\0')
+		top = ".";
+	snprintf(path, sizeof path, "%s/tests/data/%s", top, name);
+	if ((fp = fopen(path, "r")) == NULL)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	text = xmalloc((size_t)n + 1);
+	text[fread(text, 1, (size_t)n, fp)] = '\0';
+	fclose(fp);
+	return text;
+}
+
+/*
+ * A file of schema 9, made by the build before (tests/data/store-v9.sql),
+ * migrates: its transitions read back as that build wrote them, in their
+ * order, an event without a code too; new ones follow them.
+ */
+static void
+test_store_migrate_v9(void)
+{
+	static const char *failed = "01M95A50P2P8DD9V6DSWN5YX8C";
+	static const char *ok = "01M95A51D431RBZ7C4ZYW9XXB7";
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r;
+	struct transition_rec	 t;
+	struct store_change	 ch;
+	char			 buf[1024] = "", *sql;
+
+	REQUIRE((sql = read_data("store-v9.sql")) != NULL);
+	REQUIRE(exec_sql(DB, sql) == 0);
+	free(sql);
+	REQUIRE(exec_sql(DB, "INSERT INTO transitions (run_id, at, "
+	    "from_state, to_state, event) VALUES ('01M95A51D431RBZ7C4ZYW9XXB7', "
+	    "1796548494766, 'succeeded', 'succeeded', 'archived')") == 0);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	CHECK(query_int("PRAGMA user_version") == 10);
+	REQUIRE(store_list_transitions(s, failed, transition_cb, buf,
+	    &err) == 0);
+	CHECK_STR(buf, "created:->queued;started:queued>running;"
+	    "step_succeeded:running>running;"
+	    "step_timed_out:running>retrying;retried:retrying>running;"
+	    "step_timed_out:running>retrying;retried:retrying>running;"
+	    "failed:running>failed;on_failure_succeeded:failed>failed;");
+	buf[0] = '\0';
+	REQUIRE(store_get_run(s, ok, &r, &err) == 0);
+	mktrans(&t, &r, RUN_SUCCEEDED, RUN_QUEUED, "redriven", 1796548495000);
+	memset(&ch, 0, sizeof ch);
+	ch.transition = &t;
+	store_submit(s, &ch);
+	REQUIRE(store_flush(s, &err) == 0);
+	run_rec_clear(&r);
+	REQUIRE(store_list_transitions(s, ok, transition_cb, buf, &err) == 0);
+	CHECK_STR(buf, "created:->queued;started:queued>running;"
+	    "step_succeeded:running>running;step_succeeded:running>running;"
+	    "step_succeeded:running>running;succeeded:running>succeeded;"
+	    "archived:succeeded>succeeded;redriven:succeeded>queued;");
+	store_close(s);
+	CHECK(query_int("SELECT max(n) FROM transitions WHERE run_id = "
+	    "'01M95A51D431RBZ7C4ZYW9XXB7'") == 8);
+	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE name IN "
+	    "('transitions_run', 'transitions_v10')") == 0);
+}
+#endif
 
 /* On the loop, submits become one batch; callbacks follow, in order; the
  * counters count the two commits. */
@@ -2214,11 +2352,11 @@ test_store_readonly(void)
 	CHECK_STR(err.message, "other.db: not an orchestrator database "
 	    "(schema version 0)");
 
-	REQUIRE(exec_sql("newer.db", "PRAGMA user_version = 10") == 0);
+	REQUIRE(exec_sql("newer.db", "PRAGMA user_version = 99") == 0);
 	s = store_open("newer.db", STORE_READONLY, NULL, &err);
 	CHECK(s == NULL);
 	CHECK_STR(err.message, "newer.db: not an orchestrator database "
-	    "(schema version 10)");
+	    "(schema version 99)");
 
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
@@ -2960,6 +3098,10 @@ main(void)
 	RUN(test_store_migrate);
 	RUN(test_store_reopen);
 	RUN(test_store_flush_without_base);
+	RUN(test_store_transition_codes);
+#ifndef TEST_STORE_PG
+	RUN(test_store_migrate_v9);
+#endif
 	RUN(test_store_batch_on_loop);
 	RUN(test_store_change_atomic);
 	RUN(test_store_retry_when_locked);
