@@ -2177,6 +2177,42 @@ test_store_memory_and_settings(void)
 	}
 }
 
+/*
+ * A database whose transitions are as schema 10 wrote them (states and
+ * events by name, a primary key on id) migrates: they read back the same,
+ * in their order, an event without a code too.
+ */
+static void
+test_store_pg_migrate_codes(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	char			 buf[256] = "";
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	store_close(s);
+	REQUIRE(exec_sql(DB, "DELETE FROM schema_version WHERE version = "
+	    "(SELECT max(version) FROM schema_version);"
+	    "ALTER TABLE transitions ALTER COLUMN from_state TYPE TEXT, "
+	    "ALTER COLUMN to_state TYPE TEXT, ADD PRIMARY KEY (id);"
+	    "INSERT INTO transitions (run_id, at, from_state, to_state, "
+	    "event) VALUES ('R1', 1, NULL, 'queued', 'created'), "
+	    "('R1', 2, 'queued', 'running', 'started'), "
+	    "('R1', 3, 'running', 'succeeded', 'archived')") == 0);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	REQUIRE(store_list_transitions(s, "R1", transition_cb, buf,
+	    &err) == 0);
+	CHECK_STR(buf, "created:->queued;started:queued>running;"
+	    "archived:running>succeeded;");
+	store_close(s);
+	CHECK(query_int("SELECT count(*) FROM transitions WHERE to_state = 3 "
+	    "AND event = 'archived'") == 1);
+	CHECK(query_int("SELECT count(*) FROM pg_constraint WHERE conname = "
+	    "'transitions_pkey'") == 0);
+}
+
 /* Nodes starting together on an empty database migrate it once. */
 static void
 test_store_pg_concurrent_migrate(void)
@@ -3143,6 +3179,7 @@ main(void)
 #ifdef TEST_STORE_PG
 	RUN(test_store_pg_fencing);
 	RUN(test_store_pg_concurrent_migrate);
+	RUN(test_store_pg_migrate_codes);
 	RUN(test_store_pg_skip_locked);
 	RUN(test_store_pg_claim_race);
 	RUN(test_store_pg_blobs);
