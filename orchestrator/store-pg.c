@@ -53,11 +53,17 @@
  * that neither side's socket buffer fills while the other waits. */
 #define PG_PIPE_MAX	256
 
-#define RUN_COLS							\
+/* A run's columns; reads take RUN_READ, where the output may be a
+ * step's (store-row.h). */
+#define RUN_HEAD							\
 	"id, workflow, def_hash, state, seq, step, attempt, input, "	\
-	"trigger, output, error, dead, idempotency_key, created_at, "	\
+	"trigger, "
+#define RUN_TAIL							\
+	", error, dead, idempotency_key, created_at, "			\
 	"updated_at, due_at, finished_at, lease_owner, lease_until, "	\
 	"lease_epoch"
+#define RUN_COLS	RUN_HEAD "output" RUN_TAIL
+#define RUN_READ	RUN_HEAD STORE_RUN_OUTPUT_SQL RUN_TAIL
 
 #define RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
 #define RUN_LIVE	"state IN ('queued', 'running', 'retrying', 'waiting')"
@@ -322,7 +328,7 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_DEF_INSERT] = "INSERT INTO definitions (hash, name, path, body, "
 	    "created_at, retention_ms) VALUES ($1, $2, $3, $4, $5, $6) "
 	    "ON CONFLICT (hash) DO NOTHING",
-	[PQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = $1",
+	[PQ_GET_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = $1",
 	[PQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = $1 "
 	    "ORDER BY seq",
@@ -369,9 +375,9 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "ORDER BY finished_at DESC LIMIT $2",
 	[PQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= $1 AND state = $2 LIMIT $3) c",
-	[PQ_SEARCH_ID] = "SELECT " RUN_COLS " FROM runs WHERE id >= $1 AND "
+	[PQ_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= $1 AND "
 	    "id < $2 ORDER BY id DESC LIMIT $3",
-	[PQ_SEARCH_ERROR] = "SELECT " RUN_COLS " FROM runs WHERE id IN "
+	[PQ_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
 	    "LIMIT $2) AND strpos(error, $1) > 0 ORDER BY id DESC LIMIT $3",
 	/* The other live holders, for the caller to tell the dead ones. */
@@ -383,7 +389,7 @@ static const char *const pg_sql[PQ_COUNT] = {
 	 * a locked row's conditions are checked again on its newest
 	 * version, so a run claimed meanwhile is not taken twice.
 	 */
-	[PQ_CLAIM_LOCK] = "SELECT " RUN_COLS " FROM runs WHERE "
+	[PQ_CLAIM_LOCK] = "SELECT " RUN_READ " FROM runs WHERE "
 	    RUN_UNFINISHED " AND ($3::text IS NULL OR workflow = $3::text) "
 	    "AND ($4::text[] IS NULL OR id = ANY ($4::text[])) "
 	    "AND ($4::text[] IS NOT NULL OR state <> 'waiting' OR "
@@ -663,6 +669,21 @@ p_json(struct pg_store *ps, struct pg_params *p, int i, const json_t *v,
 		return -1;
 	}
 	p_own(p, i, s);
+	return 0;
+}
+
+/* Sets run r's output parameter: a reference to the change's step s when
+ * it has the same output (store_output_ref), else the JSON. */
+static int
+p_run_output(struct pg_store *ps, struct pg_params *p, int i,
+    const struct run_rec *r, const struct step_rec *s, struct orc_error *err)
+{
+	char		 buf[STORE_OUTPUT_REF_LEN];
+	const char	*ref;
+
+	if ((ref = store_output_ref(r, s, buf)) == NULL)
+		return p_json(ps, p, i, r->output, err);
+	p_own(p, i, xstrdup(ref));
 	return 0;
 }
 
@@ -1499,10 +1520,10 @@ pg_run_params(struct pg_params *p, const struct run_rec *r)
 	p_int(p, 7, r->attempt);
 }
 
-/* Inserts a new run with every column. */
+/* Inserts a new run with every column; step is the change's, or NULL. */
 static int
 pg_insert_run(struct pg_store *ps, const struct run_rec *r,
-    struct orc_error *err)
+    const struct step_rec *step, struct orc_error *err)
 {
 	struct pg_params	p;
 	int			ret;
@@ -1510,7 +1531,7 @@ pg_insert_run(struct pg_store *ps, const struct run_rec *r,
 	pg_run_params(&p, r);
 	if (p_json(ps, &p, 8, r->input, err) == -1 ||
 	    p_json(ps, &p, 9, r->trigger, err) == -1 ||
-	    p_json(ps, &p, 10, r->output, err) == -1) {
+	    p_run_output(ps, &p, 10, r, step, err) == -1) {
 		p_free(&p);
 		return -1;
 	}
@@ -1533,10 +1554,11 @@ pg_insert_run(struct pg_store *ps, const struct run_rec *r,
 }
 
 /* Updates a run's moving columns, and what the flags ask for; a finished
- * run lets its lease go unless on_failure is due. */
+ * run lets its lease go unless on_failure is due. step is the change's,
+ * or NULL. */
 static int
-pg_update_run(struct pg_store *ps, const struct run_rec *r, unsigned flags,
-    struct orc_error *err)
+pg_update_run(struct pg_store *ps, const struct run_rec *r,
+    const struct step_rec *step, unsigned flags, struct orc_error *err)
 {
 	struct pg_params	 p;
 	PGresult		*res;
@@ -1547,7 +1569,7 @@ pg_update_run(struct pg_store *ps, const struct run_rec *r, unsigned flags,
 	/* The input rarely changes: encode it only when it is written. */
 	p_text(&p, 8, NULL);
 	if ((set_input && p_json(ps, &p, 8, r->input, err) == -1) ||
-	    p_json(ps, &p, 9, r->output, err) == -1) {
+	    p_run_output(ps, &p, 9, r, step, err) == -1) {
 		p_free(&p);
 		return -1;
 	}
@@ -1708,9 +1730,10 @@ pg_apply_change(void *arg, const struct store_change *ch,
 		return -1;
 	if (ch->run != NULL && (ch->flags & STORE_RUN_SKIP) == 0) {
 		if (ch->flags & STORE_RUN_INSERT) {
-			if (pg_insert_run(ps, ch->run, err) == -1)
+			if (pg_insert_run(ps, ch->run, ch->step, err) == -1)
 				return -1;
-		} else if (pg_update_run(ps, ch->run, ch->flags, err) == -1)
+		} else if (pg_update_run(ps, ch->run, ch->step, ch->flags,
+		    err) == -1)
 			return -1;
 	}
 	if (ch->step != NULL && pg_put_step(ps, ch->step, err) == -1)
@@ -1943,7 +1966,7 @@ pg_list_prepare(struct pg_store *ps, unsigned mask, char name[16],
 	snprintf(name, 16, "l%u", mask);
 	if (c->list[mask])
 		return 0;
-	sql = xstrdup("SELECT " RUN_COLS " FROM runs WHERE true");
+	sql = xstrdup("SELECT " RUN_READ " FROM runs WHERE true");
 	for (i = 0; i < sizeof pg_list_terms / sizeof *pg_list_terms; i++) {
 		if (mask & (1U << i))
 			tmp = xasprintf("%s%s", sql, pg_list_terms[i]);

@@ -78,6 +78,19 @@ store_event_code(const char *event)
 	    event);
 }
 
+/* See store-row.h. */
+const char *
+store_output_ref(const struct run_rec *r, const struct step_rec *s,
+    char buf[STORE_OUTPUT_REF_LEN])
+{
+	/* The engine hands the run the step's own output: one pointer. */
+	if (r->output == NULL || s == NULL || s->output != r->output ||
+	    strcmp(s->run_id, r->id) != 0)
+		return NULL;
+	snprintf(buf, STORE_OUTPUT_REF_LEN, "=%d", s->seq);
+	return buf;
+}
+
 /* A column as a new string, or NULL. */
 char *
 store_row_text(const struct store_row *row, int col)

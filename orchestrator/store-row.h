@@ -91,6 +91,23 @@ struct store_feed {
 #define STORE_EVENT_CODE_SQL(col, when)					\
 	"CASE " col STORE_EVENT_CODES(when) " ELSE " col " END"
 
+/*
+ * A run's output stored once: when it is the output of the step written
+ * in the same change (a run that succeeds ends with its last step's), the
+ * run's column holds "=SEQ" (no JSON text begins with '='), and reads
+ * take the step's. STORE_RUN_OUTPUT_SQL reads the column of runs.
+ */
+#define STORE_RUN_OUTPUT_SQL						\
+	"CASE WHEN substr(output, 1, 1) = '=' THEN (SELECT s.output "	\
+	"FROM steps s WHERE s.run_id = runs.id AND s.seq = "		\
+	"CAST(substr(runs.output, 2) AS INTEGER)) ELSE output END "	\
+	"AS output"
+#define STORE_OUTPUT_REF_LEN	16
+/* The text run r's output column takes when the change writes step s
+ * too, in buf; NULL when the output is to be stored itself. */
+const char *store_output_ref(const struct run_rec *r,
+	    const struct step_rec *s, char buf[STORE_OUTPUT_REF_LEN]);
+
 /* A state's code; -1 for a negative state. */
 int	 store_state_code(int state);
 /* An event's code, or -1 when it has none (stored by name). */

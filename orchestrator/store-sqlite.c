@@ -47,11 +47,16 @@
 #define SQLITE_VACUUM_OPEN_MAX	(64LL << 20)
 #define SQLITE_SYNC_FULL_SQL	"PRAGMA synchronous = FULL"
 
-/* The columns of a run, in the order run_from_row() reads them. */
-#define RUN_COLS							\
+/* The columns of a run, in the order run_from_row() reads them; reads
+ * take RUN_READ, where the output may be a step's (store-row.h). */
+#define RUN_HEAD							\
 	"id, workflow, def_hash, state, seq, step, attempt, input, "	\
-	"trigger, output, error, dead, idempotency_key, created_at, "	\
+	"trigger, "
+#define RUN_TAIL							\
+	", error, dead, idempotency_key, created_at, "			\
 	"updated_at, due_at, finished_at, lease_owner, lease_until"
+#define RUN_COLS	RUN_HEAD "output" RUN_TAIL
+#define RUN_READ	RUN_HEAD STORE_RUN_OUTPUT_SQL RUN_TAIL
 
 /* What a run needs to count as unfinished; DEAD_PENDING is 1. */
 /* Counting: final states are counted by triggers, the rest by rows. */
@@ -340,7 +345,7 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_DEF_INSERT] = "INSERT OR IGNORE INTO definitions (hash, name, "
 	    "path, body, created_at, retention_ms) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[SQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
+	[SQ_GET_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = ?1",
 	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = ?1 "
 	    "ORDER BY seq",
@@ -384,11 +389,11 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= ?1 AND state = ?2 LIMIT ?3)",
 	/* A prefix of an id is a range of the primary key. */
-	[SQ_SEARCH_ID] = "SELECT " RUN_COLS " FROM runs WHERE id >= ?1 AND "
+	[SQ_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= ?1 AND "
 	    "id < ?2 ORDER BY id DESC LIMIT ?3",
 	/* Error texts have no index: only the newest ?2 runs with an error
 	 * are searched, so that a search costs the same on any store. */
-	[SQ_SEARCH_ERROR] = "SELECT " RUN_COLS " FROM runs WHERE id IN "
+	[SQ_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
 	    "LIMIT ?2) AND instr(error, ?1) > 0 ORDER BY id DESC LIMIT ?3",
 	/* A run waiting in the store alone (no lease) is taken when it is
@@ -707,12 +712,16 @@ bind_code(sqlite3_stmt *st, int i, int code)
 /*
  * Binds the run columns that SQ_RUN_INSERT and SQ_RUN_UPDATE share, at
  * their places in RUN_COLS; trigger, idempotency_key and created_at never
- * change, so only the insert binds them.
+ * change, so only the insert binds them. The output is step's when it
+ * is the same (store_output_ref).
  */
 static int
 bind_run(struct sqlite_store *ss, sqlite3_stmt *st, const struct run_rec *r,
-    int with_input, struct orc_error *err)
+    const struct step_rec *step, int with_input, struct orc_error *err)
 {
+	char		 buf[STORE_OUTPUT_REF_LEN];
+	const char	*ref;
+
 	bind_text(st, 1, r->id);
 	bind_text(st, 2, r->workflow);
 	bind_text(st, 3, r->def_hash);
@@ -723,7 +732,9 @@ bind_run(struct sqlite_store *ss, sqlite3_stmt *st, const struct run_rec *r,
 	/* The input rarely changes: encode it only when it is written. */
 	if (with_input && bind_json(ss, st, 8, r->input, err) == -1)
 		return -1;
-	if (bind_json(ss, st, 10, r->output, err) == -1)
+	if ((ref = store_output_ref(r, step, buf)) != NULL)
+		sqlite3_bind_text(st, 10, ref, -1, SQLITE_TRANSIENT);
+	else if (bind_json(ss, st, 10, r->output, err) == -1)
 		return -1;
 	bind_text(st, 11, r->error);
 	sqlite3_bind_int(st, 12, (int)r->dead);
@@ -1362,16 +1373,16 @@ sqlite_put_def(struct sqlite_store *ss, const struct def_rec *d,
 	return sqlite_exec_stmt(ss, st, NULL, err);
 }
 
-/* Inserts a new run with every column. */
+/* Inserts a new run with every column; step is the change's, or NULL. */
 static int
 sqlite_insert_run(struct sqlite_store *ss, const struct run_rec *r,
-    struct orc_error *err)
+    const struct step_rec *step, struct orc_error *err)
 {
 	sqlite3_stmt *st;
 
 	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_INSERT, err)) == NULL)
 		return -1;
-	if (bind_run(ss, st, r, 1, err) == -1 ||
+	if (bind_run(ss, st, r, step, 1, err) == -1 ||
 	    bind_json(ss, st, 9, r->trigger, err) == -1) {
 		sqlite_done(st);
 		return -1;
@@ -1398,11 +1409,13 @@ sqlite_is_progress(const struct run_rec *r, unsigned flags,
 /*
  * Updates a run's moving columns, and what the flags ask for. A finished
  * run's lease is dropped even when STORE_RUN_SET_LEASE asks to write it.
- * A move within a state (t says from where) takes the narrow statement.
+ * A move within a state (t says from where) takes the narrow statement;
+ * step is the change's, or NULL.
  */
 static int
 sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
-    unsigned flags, const struct transition_rec *t, struct orc_error *err)
+    const struct step_rec *step, unsigned flags,
+    const struct transition_rec *t, struct orc_error *err)
 {
 	sqlite3_stmt	*st;
 	int		 drop_lease, progress;
@@ -1412,7 +1425,7 @@ sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
 	    err);
 	if (st == NULL)
 		return -1;
-	if (bind_run(ss, st, r, (flags & STORE_RUN_SET_INPUT) != 0,
+	if (bind_run(ss, st, r, step, (flags & STORE_RUN_SET_INPUT) != 0,
 	    err) == -1) {
 		sqlite_done(st);
 		return -1;
@@ -1567,9 +1580,10 @@ sqlite_apply_change(void *arg, const struct store_change *ch,
 		return -1;
 	if (ch->run != NULL && (ch->flags & STORE_RUN_SKIP) == 0) {
 		if (ch->flags & STORE_RUN_INSERT) {
-			if (sqlite_insert_run(ss, ch->run, err) == -1)
+			if (sqlite_insert_run(ss, ch->run, ch->step,
+			    err) == -1)
 				return -1;
-		} else if (sqlite_update_run(ss, ch->run, ch->flags,
+		} else if (sqlite_update_run(ss, ch->run, ch->step, ch->flags,
 		    ch->transition, err) == -1)
 			return -1;
 	}
@@ -1628,7 +1642,7 @@ sqlite_list_stmt(struct sqlite_store *ss, unsigned mask, struct orc_error *err)
 	if (c->list[mask] != NULL)
 		return sqlite_prepare(ss, c, &c->list[mask], NULL, err);
 	/* Only fixed fragments are put together: the values are bound. */
-	sql = xstrdup("SELECT " RUN_COLS " FROM runs WHERE 1");
+	sql = xstrdup("SELECT " RUN_READ " FROM runs WHERE 1");
 	for (i = 0; i < sizeof sqlite_list_terms / sizeof *sqlite_list_terms;
 	    i++) {
 		if (mask & (1U << i)) {

@@ -601,6 +601,76 @@ test_store_transition_codes(void)
 	unrun(&r[1]);
 }
 
+/* Keeps a listed run's output as compact text in arg. */
+static int
+output_cb(const struct run_rec *r, void *arg)
+{
+	char *text = json_dumps(r->output, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	snprintf(arg, 64, "%s", text != NULL ? text : "(none)");
+	free(text);
+	return 0;
+}
+
+/*
+ * A run that ends with its last step's output stores it once, in the
+ * step; reads, the run's and a listing's, give it back. A run whose output
+ * is not the step's keeps its own.
+ */
+static void
+test_store_output_once(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r, got;
+	struct step_rec		 st;
+	struct transition_rec	 t;
+	struct store_change	 ch;
+	struct run_filter	 f;
+	char			 buf[64];
+	int			 i;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	for (i = 1; i <= 2; i++) {
+		mkrun(&r, i, "wf", RUN_RUNNING);
+		submit_run(s, &r, NULL, NULL);
+		memset(&st, 0, sizeof st);
+		memcpy(st.run_id, r.id, sizeof st.run_id);
+		st.seq = 3;
+		st.name = (char *)"last";
+		st.output = json_pack("{s:i}", "total", 7875);
+		r.state = RUN_SUCCEEDED;
+		/* Run 2's output is equal, but not the step's own. */
+		r.output = i == 1 ? json_incref(st.output) :
+		    json_deep_copy(st.output);
+		mktrans(&t, &r, RUN_RUNNING, RUN_SUCCEEDED, "succeeded", 5);
+		memset(&ch, 0, sizeof ch);
+		ch.run = &r;
+		ch.step = &st;
+		ch.transition = &t;
+		store_submit(s, &ch);
+		json_decref(st.output);
+		unrun(&r);
+	}
+	REQUIRE(store_flush(s, &err) == 0);
+	mkid(r.id, 1);
+	REQUIRE(store_get_run(s, r.id, &got, &err) == 0);
+	CHECK(got.output != NULL && json_integer_value(json_object_get(
+	    got.output, "total")) == 7875);
+	run_rec_clear(&got);
+	memset(&f, 0, sizeof f);
+	f.state = -1;
+	f.limit = 1;
+	f.before_id = "R0000000000000000000000002";
+	REQUIRE(store_list_runs(s, &f, output_cb, buf, &err) == 0);
+	CHECK_STR(buf, "{\"total\":7875}");
+	store_close(s);
+	CHECK(query_int("SELECT count(*) FROM runs WHERE output = '=3'") == 1);
+	CHECK(query_int("SELECT count(*) FROM runs WHERE output = "
+	    "'{\"total\":7875}'") == 1);
+}
+
 #ifndef TEST_STORE_PG
 /* The text of a file of tests/data, new. */
 static char *
@@ -3135,6 +3205,7 @@ main(void)
 	RUN(test_store_reopen);
 	RUN(test_store_flush_without_base);
 	RUN(test_store_transition_codes);
+	RUN(test_store_output_once);
 #ifndef TEST_STORE_PG
 	RUN(test_store_migrate_v9);
 #endif
