@@ -218,7 +218,7 @@ static const char *const sqlite_migrations[] = {
 	") WITHOUT ROWID;"
 	"CREATE INDEX request_keys_age ON request_keys (created_at);",
 	/*
-	 * 10: smaller transitions, a third of a run's bytes. Keyed by (run,
+	 * 10: smaller transitions, a fifth of a run's bytes. Keyed by (run,
 	 * n-th transition of the run) without a rowid, they need no index
 	 * of their own (transitions_run repeated each row's run id); states
 	 * and events are small integers (store-row.h). The old rows keep
@@ -712,8 +712,8 @@ bind_code(sqlite3_stmt *st, int i, int code)
 /*
  * Binds the run columns that SQ_RUN_INSERT and SQ_RUN_UPDATE share, at
  * their places in RUN_COLS; trigger, idempotency_key and created_at never
- * change, so only the insert binds them. The output is step's when it
- * is the same (store_output_ref).
+ * change, so only the insert binds them. The output is the step's when
+ * it is the same (store_output_ref).
  */
 static int
 bind_run(struct sqlite_store *ss, sqlite3_stmt *st, const struct run_rec *r,
