@@ -53,11 +53,17 @@
  * that neither side's socket buffer fills while the other waits. */
 #define PG_PIPE_MAX	256
 
-#define RUN_COLS							\
+/* A run's columns; reads take RUN_READ, where the output may be a
+ * step's (store-row.h). */
+#define RUN_HEAD							\
 	"id, workflow, def_hash, state, seq, step, attempt, input, "	\
-	"trigger, output, error, dead, idempotency_key, created_at, "	\
+	"trigger, "
+#define RUN_TAIL							\
+	", error, dead, idempotency_key, created_at, "			\
 	"updated_at, due_at, finished_at, lease_owner, lease_until, "	\
 	"lease_epoch"
+#define RUN_COLS	RUN_HEAD "output" RUN_TAIL
+#define RUN_READ	RUN_HEAD STORE_RUN_OUTPUT_SQL RUN_TAIL
 
 #define RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
 #define RUN_LIVE	"state IN ('queued', 'running', 'retrying', 'waiting')"
@@ -229,7 +235,22 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE runs ADD COLUMN redriven_at BIGINT NOT NULL DEFAULT 0;"
 	"DROP INDEX runs_finished;"
 	"CREATE INDEX runs_finished ON runs (finished_at, state, created_at, "
-	"  redriven_at);"
+	"  redriven_at);",
+	/*
+	 * 13: smaller transitions, as SQLite's 12 where it applies: states
+	 * as small integers and events as their codes (store-row.h; text,
+	 * so that an event without a code keeps its name), in one rewrite;
+	 * and no primary key on id, which no query reads (transitions_run
+	 * orders a run's rows). A heap has no table keyed like SQLite's
+	 * without a rowid: the index stays.
+	 */
+	"ALTER TABLE transitions DROP CONSTRAINT IF EXISTS transitions_pkey,"
+	"  ALTER COLUMN from_state TYPE SMALLINT USING "
+	STORE_STATE_CODE_SQL("from_state") ","
+	"  ALTER COLUMN to_state TYPE SMALLINT USING "
+	STORE_STATE_CODE_SQL("to_state") ","
+	"  ALTER COLUMN event TYPE TEXT USING "
+	STORE_EVENT_CODE_SQL("event", STORE_WHEN_TEXT) ";"
 };
 #define PG_SCHEMA_VERSION \
 	((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
@@ -325,13 +346,13 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_DEF_INSERT] = "INSERT INTO definitions (hash, name, path, body, "
 	    "created_at, retention_ms) VALUES ($1, $2, $3, $4, $5, $6) "
 	    "ON CONFLICT (hash) DO NOTHING",
-	[PQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = $1",
+	[PQ_GET_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = $1",
 	[PQ_RUN_LINK] = "UPDATE runs SET parent_id = $2, parent_step = $3, "
 	    "item = $4, parent_seq = $5 WHERE id = $1",
 	[PQ_RUN_DETACH] = "UPDATE runs SET parent_seq = -1 WHERE "
 	    "parent_id = $1 AND parent_seq >= $2::int",
 	[PQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN $6::int <> 0 "
-	    "THEN output END, error FROM runs WHERE parent_id = $1 AND "
+	    "THEN " STORE_RUN_OUTPUT_EXPR " END, error FROM runs WHERE parent_id = $1 AND "
 	    "parent_step = $2 AND parent_seq = CASE WHEN $7::int >= 0 THEN "
 	    "$7::int ELSE (SELECT max(parent_seq) FROM runs WHERE "
 	    "parent_id = $1 AND parent_step = $2) END AND "
@@ -388,9 +409,9 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "ORDER BY finished_at DESC LIMIT $2",
 	[PQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= $1 AND state = $2 LIMIT $3) c",
-	[PQ_SEARCH_ID] = "SELECT " RUN_COLS " FROM runs WHERE id >= $1 AND "
+	[PQ_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= $1 AND "
 	    "id < $2 ORDER BY id DESC LIMIT $3",
-	[PQ_SEARCH_ERROR] = "SELECT " RUN_COLS " FROM runs WHERE id IN "
+	[PQ_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
 	    "LIMIT $2) AND strpos(error, $1) > 0 ORDER BY id DESC LIMIT $3",
 	/* The other live holders, for the caller to tell the dead ones. */
@@ -402,7 +423,7 @@ static const char *const pg_sql[PQ_COUNT] = {
 	 * a locked row's conditions are checked again on its newest
 	 * version, so a run claimed meanwhile is not taken twice.
 	 */
-	[PQ_CLAIM_LOCK] = "SELECT " RUN_COLS " FROM runs WHERE "
+	[PQ_CLAIM_LOCK] = "SELECT " RUN_READ " FROM runs WHERE "
 	    RUN_UNFINISHED " AND ($3::text IS NULL OR workflow = $3::text) "
 	    "AND ($4::text[] IS NULL OR id = ANY ($4::text[])) "
 	    "AND ($4::text[] IS NOT NULL OR state <> 'waiting' OR "
@@ -689,11 +710,36 @@ p_json(struct pg_store *ps, struct pg_params *p, int i, const json_t *v,
 	return 0;
 }
 
+/* Sets run r's output parameter: a reference to the change's step s when
+ * it has the same output (store_output_ref), else the JSON. */
+static int
+p_run_output(struct pg_store *ps, struct pg_params *p, int i,
+    const struct run_rec *r, const struct step_rec *s, struct orc_error *err)
+{
+	char		 buf[STORE_OUTPUT_REF_LEN];
+	const char	*ref;
+
+	if ((ref = store_output_ref(r, s, buf)) == NULL)
+		return p_json(ps, p, i, r->output, err);
+	p_own(p, i, xstrdup(ref));
+	return 0;
+}
+
 /* Sets a state parameter, NULL for a negative state. */
 static void
 p_state(struct pg_params *p, int i, int state)
 {
 	p_text(p, i, state < 0 ? NULL : run_state_name(state));
+}
+
+/* Sets a stored code's parameter, NULL for a negative code. */
+static void
+p_code(struct pg_params *p, int i, int code)
+{
+	if (code < 0)
+		p_text(p, i, NULL);
+	else
+		p_int(p, i, code);
 }
 
 /* Sets a text[] parameter from a NULL-terminated list (NULL: SQL NULL). */
@@ -1513,10 +1559,10 @@ pg_run_params(struct pg_params *p, const struct run_rec *r)
 	p_int(p, 7, r->attempt);
 }
 
-/* Inserts a new run with every column. */
+/* Inserts a new run with every column; step is the change's, or NULL. */
 static int
 pg_insert_run(struct pg_store *ps, const struct run_rec *r,
-    struct orc_error *err)
+    const struct step_rec *step, struct orc_error *err)
 {
 	struct pg_params	p;
 	int			ret;
@@ -1524,7 +1570,7 @@ pg_insert_run(struct pg_store *ps, const struct run_rec *r,
 	pg_run_params(&p, r);
 	if (p_json(ps, &p, 8, r->input, err) == -1 ||
 	    p_json(ps, &p, 9, r->trigger, err) == -1 ||
-	    p_json(ps, &p, 10, r->output, err) == -1) {
+	    p_run_output(ps, &p, 10, r, step, err) == -1) {
 		p_free(&p);
 		return -1;
 	}
@@ -1560,10 +1606,11 @@ pg_insert_run(struct pg_store *ps, const struct run_rec *r,
 }
 
 /* Updates a run's moving columns, and what the flags ask for; a finished
- * run lets its lease go unless on_failure is due. */
+ * run lets its lease go unless on_failure is due. step is the change's,
+ * or NULL. */
 static int
-pg_update_run(struct pg_store *ps, const struct run_rec *r, unsigned flags,
-    struct orc_error *err)
+pg_update_run(struct pg_store *ps, const struct run_rec *r,
+    const struct step_rec *step, unsigned flags, struct orc_error *err)
 {
 	struct pg_params	 p;
 	PGresult		*res;
@@ -1574,7 +1621,7 @@ pg_update_run(struct pg_store *ps, const struct run_rec *r, unsigned flags,
 	/* The input rarely changes: encode it only when it is written. */
 	p_text(&p, 8, NULL);
 	if ((set_input && p_json(ps, &p, 8, r->input, err) == -1) ||
-	    p_json(ps, &p, 9, r->output, err) == -1) {
+	    p_run_output(ps, &p, 9, r, step, err) == -1) {
 		p_free(&p);
 		return -1;
 	}
@@ -1632,19 +1679,23 @@ pg_put_step(struct pg_store *ps, const struct step_rec *s,
 	return ret;
 }
 
-/* Appends a transition. */
+/* Appends a transition, its states and event as codes (store-row.h). */
 static int
 pg_put_transition(struct pg_store *ps, const struct transition_rec *t,
     struct orc_error *err)
 {
-	struct pg_params p;
+	struct pg_params	p;
+	int			code;
 
 	memset(&p, 0, sizeof p);
 	p_text(&p, 1, t->run_id);
 	p_int(&p, 2, t->at);
-	p_state(&p, 3, t->from_state);
-	p_state(&p, 4, (int)t->to_state);
-	p_text(&p, 5, t->event);
+	p_code(&p, 3, store_state_code(t->from_state));
+	p_code(&p, 4, store_state_code((int)t->to_state));
+	if ((code = store_event_code(t->event)) >= 0)
+		p_int(&p, 5, code);
+	else
+		p_text(&p, 5, t->event);
 	p_text(&p, 6, t->step);
 	p_int(&p, 7, t->seq);
 	p_int(&p, 8, t->attempt);
@@ -1749,9 +1800,10 @@ pg_apply_change(void *arg, const struct store_change *ch,
 		return -1;
 	if (ch->run != NULL && (ch->flags & STORE_RUN_SKIP) == 0) {
 		if (ch->flags & STORE_RUN_INSERT) {
-			if (pg_insert_run(ps, ch->run, err) == -1)
+			if (pg_insert_run(ps, ch->run, ch->step, err) == -1)
 				return -1;
-		} else if (pg_update_run(ps, ch->run, ch->flags, err) == -1)
+		} else if (pg_update_run(ps, ch->run, ch->step, ch->flags,
+		    err) == -1)
 			return -1;
 	}
 	if (ch->step != NULL && pg_put_step(ps, ch->step, err) == -1)
@@ -1985,7 +2037,7 @@ pg_list_prepare(struct pg_store *ps, unsigned mask, char name[16],
 	if (c->list[mask])
 		return 0;
 	/* A map's items are listed by their workflow's name only. */
-	sql = xstrdup("SELECT " RUN_COLS " FROM runs WHERE (item IS NULL OR "
+	sql = xstrdup("SELECT " RUN_READ " FROM runs WHERE (item IS NULL OR "
 	    "$1::text IS NOT NULL)");
 	for (i = 0; i < sizeof pg_list_terms / sizeof *pg_list_terms; i++) {
 		if (mask & (1U << i))

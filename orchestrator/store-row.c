@@ -21,6 +21,76 @@
 /* The column of RUN_COLS that holds the lease token, where there is one. */
 #define STORE_ROW_EPOCH	19
 
+/* The names of the stored codes, by code (store-row.h). */
+#define STORE_CODE_NAME(code, name)	[code] = name,
+static const char *const store_state_names[] = {
+	STORE_STATE_CODES(STORE_CODE_NAME)
+};
+static const char *const store_event_names[] = {
+	STORE_EVENT_CODES(STORE_CODE_NAME)
+};
+#define STORE_NAMES(a)	(sizeof (a) / sizeof (a)[0])
+
+/* The code of a name in a table of names by code; -1 when it has none. */
+static int
+store_code_of(const char *const *names, size_t n, const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (names[i] != NULL && strcmp(names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The name of a stored column's code; NULL for a name or an unknown code. */
+static const char *
+store_code_name(const char *const *names, size_t n, const char *s)
+{
+	unsigned long	 code;
+	char		*end;
+
+	if (*s < '0' || *s > '9')
+		return NULL;
+	code = strtoul(s, &end, 10);
+	if (*end != '\0' || code >= n)
+		return NULL;
+	return names[code];
+}
+
+/* See store-row.h. */
+int
+store_state_code(int state)
+{
+	if (state < 0)
+		return -1;
+	return store_code_of(store_state_names, STORE_NAMES(store_state_names),
+	    run_state_name((enum run_state)state));
+}
+
+/* See store-row.h. */
+int
+store_event_code(const char *event)
+{
+	return store_code_of(store_event_names, STORE_NAMES(store_event_names),
+	    event);
+}
+
+/* See store-row.h. */
+const char *
+store_output_ref(const struct run_rec *r, const struct step_rec *s,
+    char buf[STORE_OUTPUT_REF_LEN])
+{
+	/* The engine hands the run the step's own output: one pointer. */
+	if (r->output == NULL || s == NULL || s->output != r->output ||
+	    strcmp(s->run_id, r->id) != 0)
+		return NULL;
+	snprintf(buf, STORE_OUTPUT_REF_LEN, "=%d", s->seq);
+	return buf;
+}
+
 /* A column as a new string, or NULL. */
 char *
 store_row_text(const struct store_row *row, int col)
@@ -55,9 +125,27 @@ store_row_state(const struct store_row *row, int col)
 
 	if (s == NULL)
 		return -1;
+	/* Transitions store a code, runs and counts the name. */
+	if (*s >= '0' && *s <= '9' && (s = store_code_name(store_state_names,
+	    STORE_NAMES(store_state_names), s)) == NULL)
+		return -2;
 	if (run_state_parse(s, &state) == -1)
 		return -2;
 	return (int)state;
+}
+
+/* An event column, by name or code, as a new string; NULL for NULL. */
+char *
+store_row_event(const struct store_row *row, int col)
+{
+	const char *s = row->ops->text(row, col, NULL), *name;
+
+	if (s == NULL)
+		return NULL;
+	/* An unknown code (a newer build's) reads as its digits. */
+	name = store_code_name(store_event_names,
+	    STORE_NAMES(store_event_names), s);
+	return xstrdup(name != NULL ? name : s);
 }
 
 /* A JSON column as a new value (NULL for SQL NULL); -1 when unreadable. */
@@ -236,7 +324,7 @@ store_row_feed_transition(const struct store_row *row,
 		return -1;
 	}
 	t.to_state = (enum run_state)state;
-	t.event = store_row_text(row, 5);
+	t.event = store_row_event(row, 5);
 	t.step = store_row_text(row, 6);
 	t.seq = (int)store_row_int(row, 7);
 	t.attempt = (int)store_row_int(row, 8);

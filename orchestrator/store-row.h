@@ -64,12 +64,66 @@ struct store_feed {
 	void			*arg;
 };
 
+/*
+ * How transitions store their states and events: small integers in place
+ * of the names (a third of a transition's bytes). The codes are on disk:
+ * never change or reuse one, append. An event without a code (one a
+ * newer engine adds) is stored by its name; names never begin with a
+ * digit, so a reader tells the two apart.
+ */
+#define STORE_STATE_CODES(X)						\
+	X(0, "queued") X(1, "running") X(2, "retrying")			\
+	X(3, "succeeded") X(4, "failed") X(5, "cancelled")		\
+	X(6, "waiting")
+#define STORE_EVENT_CODES(X)						\
+	X(1, "created") X(2, "started") X(3, "step_succeeded")		\
+	X(4, "succeeded") X(5, "step_failed") X(6, "failed")		\
+	X(7, "retried") X(8, "waiting") X(9, "cancelled")		\
+	X(10, "run_timed_out") X(11, "step_timed_out")			\
+	X(12, "output_invalid") X(13, "on_failure_succeeded")		\
+	X(14, "on_failure_failed") X(15, "redriven") X(16, "debounced")	\
+	X(17, "resumed") X(18, "stopped")
+/* The same mapping in SQL, for migrations: CASE col WHEN 'queued' THEN
+ * 0 ... END; events keep an unknown name. PostgreSQL's text column takes
+ * the codes as text ('3'). */
+#define STORE_WHEN_INT(code, name)	" WHEN '" name "' THEN " #code
+#define STORE_WHEN_TEXT(code, name)	" WHEN '" name "' THEN '" #code "'"
+#define STORE_STATE_CODE_SQL(col)					\
+	"CASE " col STORE_STATE_CODES(STORE_WHEN_INT) " END"
+#define STORE_EVENT_CODE_SQL(col, when)					\
+	"CASE " col STORE_EVENT_CODES(when) " ELSE " col " END"
+
+/*
+ * A run's output stored once: when it is the output of the step written
+ * in the same change (a run that succeeds ends with its last step's), the
+ * run's column holds "=SEQ" (no JSON text begins with '='), and reads
+ * take the step's. STORE_RUN_OUTPUT_SQL reads the column of runs.
+ */
+#define STORE_RUN_OUTPUT_EXPR						\
+	"CASE WHEN substr(output, 1, 1) = '=' THEN (SELECT s.output "	\
+	"FROM steps s WHERE s.run_id = runs.id AND s.seq = "		\
+	"CAST(substr(runs.output, 2) AS INTEGER)) ELSE output END"
+#define STORE_RUN_OUTPUT_SQL	STORE_RUN_OUTPUT_EXPR " AS output"
+#define STORE_OUTPUT_REF_LEN	16
+/* The text run r's output column takes when the change writes step s
+ * too, in buf; NULL when the output is to be stored itself. */
+const char *store_output_ref(const struct run_rec *r,
+	    const struct step_rec *s, char buf[STORE_OUTPUT_REF_LEN]);
+
+/* A state's code; -1 for a negative state. */
+int	 store_state_code(int state);
+/* An event's code, or -1 when it has none (stored by name). */
+int	 store_event_code(const char *event);
+
 char	*store_row_text(const struct store_row *, int col);
 int64_t	 store_row_int(const struct store_row *, int col);
 void	 store_row_id(const struct store_row *, int col,
 	    char [RUN_ID_LEN + 1]);
-/* A state column: its enum run_state, -1 for NULL, -2 when unknown. */
+/* A state column, by name or code: its enum run_state, -1 for NULL, -2
+ * when unknown. */
 int	 store_row_state(const struct store_row *, int col);
+/* An event column, by name or code, as a new string (NULL for NULL). */
+char	*store_row_event(const struct store_row *, int col);
 int	 store_row_json(const struct store_row *, int col, const char *what,
 	    json_t **, struct orc_error *);
 int	 store_row_run(const struct store_row *, struct run_rec *,

@@ -47,11 +47,16 @@
 #define SQLITE_VACUUM_OPEN_MAX	(64LL << 20)
 #define SQLITE_SYNC_FULL_SQL	"PRAGMA synchronous = FULL"
 
-/* The columns of a run, in the order run_from_row() reads them. */
-#define RUN_COLS							\
+/* The columns of a run, in the order run_from_row() reads them; reads
+ * take RUN_READ, where the output may be a step's (store-row.h). */
+#define RUN_HEAD							\
 	"id, workflow, def_hash, state, seq, step, attempt, input, "	\
-	"trigger, output, error, dead, idempotency_key, created_at, "	\
+	"trigger, "
+#define RUN_TAIL							\
+	", error, dead, idempotency_key, created_at, "			\
 	"updated_at, due_at, finished_at, lease_owner, lease_until"
+#define RUN_COLS	RUN_HEAD "output" RUN_TAIL
+#define RUN_READ	RUN_HEAD STORE_RUN_OUTPUT_SQL RUN_TAIL
 
 /* What a run needs to count as unfinished; DEAD_PENDING is 1. */
 /* Counting: final states are counted by triggers, the rest by rows. */
@@ -230,7 +235,36 @@ static const char *const sqlite_migrations[] = {
 	"ALTER TABLE runs ADD COLUMN redriven_at INTEGER NOT NULL DEFAULT 0;"
 	"DROP INDEX runs_finished;"
 	"CREATE INDEX runs_finished ON runs (finished_at, state, created_at, "
-	"  redriven_at);"
+	"  redriven_at);",
+	/*
+	 * 12: smaller transitions, a fifth of a run's bytes. Keyed by (run,
+	 * n-th transition of the run) without a rowid, they need no index
+	 * of their own (transitions_run repeated each row's run id); states
+	 * and events are small integers (store-row.h). The old rows keep
+	 * their order.
+	 */
+	"CREATE TABLE transitions_v10 ("
+	"  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+	"  n INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  from_state INTEGER,"
+	"  to_state INTEGER NOT NULL,"
+	"  event,"
+	"  step TEXT,"
+	"  seq INTEGER NOT NULL DEFAULT 0,"
+	"  attempt INTEGER NOT NULL DEFAULT 0,"
+	"  error TEXT,"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (run_id, n)"
+	") WITHOUT ROWID;"
+	"INSERT INTO transitions_v10 SELECT run_id, row_number() OVER "
+	"  (PARTITION BY run_id ORDER BY id), at, "
+	STORE_STATE_CODE_SQL("from_state") ", "
+	STORE_STATE_CODE_SQL("to_state") ", "
+	STORE_EVENT_CODE_SQL("event", STORE_WHEN_INT) ", "
+	"  step, seq, attempt, error, duration_ms FROM transitions;"
+	"DROP TABLE transitions;"
+	"ALTER TABLE transitions_v10 RENAME TO transitions;"
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -325,23 +359,26 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_STEP_INSERT] = "INSERT OR REPLACE INTO steps (run_id, seq, name, "
 	    "attempts, output, started_at, finished_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[SQ_TRANSITION_INSERT] = "INSERT INTO transitions (run_id, at, "
+	/* n follows the run's last: one step down its key. */
+	[SQ_TRANSITION_INSERT] = "INSERT INTO transitions (run_id, n, at, "
 	    "from_state, to_state, event, step, seq, attempt, error, "
-	    "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	    "duration_ms) VALUES (?1, (SELECT ifnull(max(n), 0) + 1 FROM "
+	    "transitions WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	    "?10)",
 	[SQ_LOG_INSERT] = "INSERT INTO run_logs (run_id, at, step, attempt, "
 	    "level, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[SQ_DEF_INSERT] = "INSERT OR IGNORE INTO definitions (hash, name, "
 	    "path, body, created_at, retention_ms) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[SQ_GET_RUN] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
+	[SQ_GET_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = ?1",
 	[SQ_RUN_LINK] = "UPDATE runs SET parent_id = ?2, parent_step = ?3, "
 	    "item = ?4, parent_seq = ?5 WHERE id = ?1",
 	[SQ_RUN_DETACH] = "UPDATE runs SET parent_seq = -1 WHERE "
 	    "parent_id = ?1 AND parent_seq >= ?2",
 	/* Of the visit ?7 (-1: the latest) of step ?2: ?3 a state or NULL,
 	 * items after ?4, at most ?5, ?6 with outputs. */
-	[SQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN ?6 THEN output "
-	    "END, error FROM runs WHERE parent_id = ?1 AND parent_step = ?2 "
+	[SQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN ?6 THEN "
+	    STORE_RUN_OUTPUT_EXPR " END, error FROM runs WHERE parent_id = ?1 AND parent_step = ?2 "
 	    "AND parent_seq = CASE WHEN ?7 >= 0 THEN ?7 ELSE (SELECT "
 	    "max(parent_seq) FROM runs WHERE parent_id = ?1 AND "
 	    "parent_step = ?2) END AND coalesce(item, 0) > ?4 AND "
@@ -353,9 +390,9 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = ?1 "
 	    "ORDER BY seq",
-	[SQ_LIST_TRANSITIONS] = "SELECT id, run_id, at, from_state, to_state, "
+	[SQ_LIST_TRANSITIONS] = "SELECT n, run_id, at, from_state, to_state, "
 	    "event, step, seq, attempt, error, duration_ms FROM transitions "
-	    "WHERE run_id = ?1 ORDER BY id",
+	    "WHERE run_id = ?1 ORDER BY n",
 	[SQ_LIST_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
 	    "message FROM run_logs WHERE run_id = ?1 AND id > ?2 ORDER BY id",
 	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
@@ -394,11 +431,11 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= ?1 AND state = ?2 LIMIT ?3)",
 	/* A prefix of an id is a range of the primary key. */
-	[SQ_SEARCH_ID] = "SELECT " RUN_COLS " FROM runs WHERE id >= ?1 AND "
+	[SQ_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= ?1 AND "
 	    "id < ?2 ORDER BY id DESC LIMIT ?3",
 	/* Error texts have no index: only the newest ?2 runs with an error
 	 * are searched, so that a search costs the same on any store. */
-	[SQ_SEARCH_ERROR] = "SELECT " RUN_COLS " FROM runs WHERE id IN "
+	[SQ_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
 	    "LIMIT ?2) AND instr(error, ?1) > 0 ORDER BY id DESC LIMIT ?3",
 	/* A run waiting in the store alone (no lease) is taken when it is
@@ -709,15 +746,28 @@ bind_state(sqlite3_stmt *st, int i, int state)
 	    SQLITE_STATIC);
 }
 
+/* Binds a stored code, or NULL for a negative one. */
+static int
+bind_code(sqlite3_stmt *st, int i, int code)
+{
+	if (code < 0)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_int(st, i, code);
+}
+
 /*
  * Binds the run columns that SQ_RUN_INSERT and SQ_RUN_UPDATE share, at
  * their places in RUN_COLS; trigger, idempotency_key and created_at never
- * change, so only the insert binds them.
+ * change, so only the insert binds them. The output is the step's when
+ * it is the same (store_output_ref).
  */
 static int
 bind_run(struct sqlite_store *ss, sqlite3_stmt *st, const struct run_rec *r,
-    int with_input, struct orc_error *err)
+    const struct step_rec *step, int with_input, struct orc_error *err)
 {
+	char		 buf[STORE_OUTPUT_REF_LEN];
+	const char	*ref;
+
 	bind_text(st, 1, r->id);
 	bind_text(st, 2, r->workflow);
 	bind_text(st, 3, r->def_hash);
@@ -728,7 +778,9 @@ bind_run(struct sqlite_store *ss, sqlite3_stmt *st, const struct run_rec *r,
 	/* The input rarely changes: encode it only when it is written. */
 	if (with_input && bind_json(ss, st, 8, r->input, err) == -1)
 		return -1;
-	if (bind_json(ss, st, 10, r->output, err) == -1)
+	if ((ref = store_output_ref(r, step, buf)) != NULL)
+		sqlite3_bind_text(st, 10, ref, -1, SQLITE_TRANSIENT);
+	else if (bind_json(ss, st, 10, r->output, err) == -1)
 		return -1;
 	bind_text(st, 11, r->error);
 	sqlite3_bind_int(st, 12, (int)r->dead);
@@ -1367,16 +1419,16 @@ sqlite_put_def(struct sqlite_store *ss, const struct def_rec *d,
 	return sqlite_exec_stmt(ss, st, NULL, err);
 }
 
-/* Inserts a new run with every column. */
+/* Inserts a new run with every column; step is the change's, or NULL. */
 static int
 sqlite_insert_run(struct sqlite_store *ss, const struct run_rec *r,
-    struct orc_error *err)
+    const struct step_rec *step, struct orc_error *err)
 {
 	sqlite3_stmt *st;
 
 	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_INSERT, err)) == NULL)
 		return -1;
-	if (bind_run(ss, st, r, 1, err) == -1 ||
+	if (bind_run(ss, st, r, step, 1, err) == -1 ||
 	    bind_json(ss, st, 9, r->trigger, err) == -1) {
 		sqlite_done(st);
 		return -1;
@@ -1415,11 +1467,13 @@ sqlite_is_progress(const struct run_rec *r, unsigned flags,
 /*
  * Updates a run's moving columns, and what the flags ask for. A finished
  * run's lease is dropped even when STORE_RUN_SET_LEASE asks to write it.
- * A move within a state (t says from where) takes the narrow statement.
+ * A move within a state (t says from where) takes the narrow statement;
+ * step is the change's, or NULL.
  */
 static int
 sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
-    unsigned flags, const struct transition_rec *t, struct orc_error *err)
+    const struct step_rec *step, unsigned flags,
+    const struct transition_rec *t, struct orc_error *err)
 {
 	sqlite3_stmt	*st;
 	int		 drop_lease, progress;
@@ -1429,7 +1483,7 @@ sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
 	    err);
 	if (st == NULL)
 		return -1;
-	if (bind_run(ss, st, r, (flags & STORE_RUN_SET_INPUT) != 0,
+	if (bind_run(ss, st, r, step, (flags & STORE_RUN_SET_INPUT) != 0,
 	    err) == -1) {
 		sqlite_done(st);
 		return -1;
@@ -1472,20 +1526,24 @@ sqlite_put_step(struct sqlite_store *ss, const struct step_rec *s,
 	return sqlite_exec_stmt(ss, st, s->run_id, err);
 }
 
-/* Appends a transition. */
+/* Appends a transition, its states and event as codes (store-row.h). */
 static int
 sqlite_put_transition(struct sqlite_store *ss, const struct transition_rec *t,
     struct orc_error *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt	*st;
+	int		 code;
 
 	if ((st = sqlite_stmt(ss, ss->w, SQ_TRANSITION_INSERT, err)) == NULL)
 		return -1;
 	bind_text(st, 1, t->run_id);
 	sqlite3_bind_int64(st, 2, t->at);
-	bind_state(st, 3, t->from_state);
-	bind_state(st, 4, (int)t->to_state);
-	bind_text(st, 5, t->event);
+	bind_code(st, 3, store_state_code(t->from_state));
+	bind_code(st, 4, store_state_code((int)t->to_state));
+	if ((code = store_event_code(t->event)) >= 0)
+		sqlite3_bind_int(st, 5, code);
+	else
+		bind_text(st, 5, t->event);
 	bind_text(st, 6, t->step);
 	sqlite3_bind_int(st, 7, t->seq);
 	sqlite3_bind_int(st, 8, t->attempt);
@@ -1597,9 +1655,10 @@ sqlite_apply_change(void *arg, const struct store_change *ch,
 		return -1;
 	if (ch->run != NULL && (ch->flags & STORE_RUN_SKIP) == 0) {
 		if (ch->flags & STORE_RUN_INSERT) {
-			if (sqlite_insert_run(ss, ch->run, err) == -1)
+			if (sqlite_insert_run(ss, ch->run, ch->step,
+			    err) == -1)
 				return -1;
-		} else if (sqlite_update_run(ss, ch->run, ch->flags,
+		} else if (sqlite_update_run(ss, ch->run, ch->step, ch->flags,
 		    ch->transition, err) == -1)
 			return -1;
 	}
@@ -1659,7 +1718,7 @@ sqlite_list_stmt(struct sqlite_store *ss, unsigned mask, struct orc_error *err)
 		return sqlite_prepare(ss, c, &c->list[mask], NULL, err);
 	/* Only fixed fragments are put together: the values are bound. */
 	/* A map's items are listed by their workflow's name only. */
-	sql = xstrdup("SELECT " RUN_COLS " FROM runs WHERE (item IS NULL OR "
+	sql = xstrdup("SELECT " RUN_READ " FROM runs WHERE (item IS NULL OR "
 	    "?1 IS NOT NULL)");
 	for (i = 0; i < sizeof sqlite_list_terms / sizeof *sqlite_list_terms;
 	    i++) {

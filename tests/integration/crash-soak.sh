@@ -157,8 +157,9 @@ import collections, json, sqlite3, sys
 acked = [l.strip() for l in open(sys.argv[1]) if l.strip()]
 db = sqlite3.connect("file:%s?mode=ro" % sys.argv[2], uri=True)
 state = dict(db.execute("SELECT id, state FROM runs"))
+# Transitions store states as codes (orchestrator/store-row.h): 3 succeeded.
 wins = collections.Counter(r for (r,) in db.execute(
-    "SELECT run_id FROM transitions WHERE to_state = 'succeeded'"))
+    "SELECT run_id FROM transitions WHERE to_state = 3"))
 keys = collections.defaultdict(set)
 posts = collections.Counter()
 for l in open(sys.argv[3]):

@@ -76,7 +76,10 @@ expect_eq "no item that had finished was posted again" "" \
     "$(jsonl "$T/sink.jsonl" '" ".join(p for p, n in
         __import__("collections").Counter(x["path"][1:] for x in d).items()
         if n > 1 and int(p[2:]) in ['"${done_items:-}"'])')"
-expect_eq "the output has every item, in order" 8 \
-    "$(pg_sql "SELECT output FROM runs WHERE id = '$RUN'" |
-        json - 'len([x for x in d if x["status"] == 200])')"
+URL=$B_URL
+req GET "/runs/$RUN"
+expect_eq "the output has every item, in order" \
+    "$(python3 -c 'print(" ".join("k/%d" % i for i in range(8)))')" \
+    "$(json "$T/body" '" ".join(x["status"] == 200 and "k/%d" % i or "-"
+        for i, x in enumerate(d["output"]))')"
 finish

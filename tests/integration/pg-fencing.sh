@@ -68,14 +68,16 @@ expect_eq "A drops the three runs" 3 "$(grep -c "$LOST" "$A_LOG")"
 wait_q "every run succeeds" 15 3 "SELECT count(*) FROM runs WHERE
     state = 'succeeded'"
 sleep 1
+# Transitions store states and events as codes (orchestrator/store-row.h):
+# state 3 succeeded, event 3 step_succeeded, 17 resumed.
 expect_eq "one success per run" "3 3" \
     "$(q "SELECT count(*) || ' ' || count(DISTINCT run_id) FROM
-        transitions WHERE to_state = 'succeeded'")"
+        transitions WHERE to_state = 3")"
 expect_eq "one success of the waiting step per run" 3 \
-    "$(q "SELECT count(*) FROM transitions WHERE event = 'step_succeeded'
+    "$(q "SELECT count(*) FROM transitions WHERE event = '3'
         AND step = 'nap'")"
 expect_eq "B resumed each run once" 3 \
-    "$(q "SELECT count(*) FROM transitions WHERE event = 'resumed'")"
+    "$(q "SELECT count(*) FROM transitions WHERE event = '17'")"
 URL=$A_URL
 req GET /metrics
 expect_contains "A counts the runs it lost" "$BODY" \

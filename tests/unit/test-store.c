@@ -329,7 +329,7 @@ test_store_migrate(void)
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 11);
+	CHECK(query_int("PRAGMA user_version") == 12);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'index' AND name = 'runs_cron_key'") == 1);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -341,8 +341,11 @@ test_store_migrate(void)
 	    "'definitions')") == 4);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'index' AND name = 'runs_idempotency'") == 1);
+	/* Transitions are keyed by run without a rowid (migration 10). */
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
-	    "'index' AND name = 'transitions_run'") == 1);
+	    "'index' AND name = 'transitions_run'") == 0);
+	CHECK(query_int("SELECT count(*) FROM pragma_table_list WHERE "
+	    "name = 'transitions' AND wr = 1") == 1);
 	CHECK(query_int("SELECT count(*) FROM pragma_journal_mode "
 	    "WHERE journal_mode = 'wal'") == 1);
 
@@ -449,8 +452,10 @@ test_store_reopen(void)
 	store_close(s);
 	CHECK(query_int("SELECT count(*) FROM steps WHERE output = "
 	    "'[1,null,true]'") == 1);
+	/* States and the event as their codes (store-row.h). */
 	CHECK(query_int("SELECT count(*) FROM transitions WHERE "
-	    "from_state = 'queued' AND to_state = 'running'") == 1);
+	    "from_state = 0 AND to_state = 1 AND CAST(event AS TEXT) = '2'") ==
+	    1);
 }
 
 /* Collects steps. */
@@ -541,6 +546,214 @@ test_store_flush_without_base(void)
 	unrun(&r);
 	store_close(s);
 }
+
+/*
+ * Transitions keep their order per run, however runs interleave, and read
+ * back every state and event: those with a code (stored as the code) and
+ * one without (stored by name).
+ */
+static void
+test_store_transition_codes(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r[2];
+	struct transition_rec	 t;
+	struct store_change	 ch;
+	char			 buf[512] = "";
+	int			 i, st;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	for (i = 0; i < 2; i++) {
+		mkrun(&r[i], i + 1, "wf", RUN_QUEUED);
+		submit_run(s, &r[i], NULL, NULL);
+	}
+	for (st = 0; st < RUN_STATE_COUNT; st++) {
+		for (i = 0; i < 2; i++) {
+			mktrans(&t, &r[i], st == 0 ? -1 : st - 1,
+			    (enum run_state)st, i == 0 ? "retried" :
+			    "archived", 10 + st);
+			memset(&ch, 0, sizeof ch);
+			ch.transition = &t;
+			store_submit(s, &ch);
+		}
+		REQUIRE(store_flush(s, &err) == 0);
+	}
+	REQUIRE(store_list_transitions(s, r[0].id, transition_cb, buf,
+	    &err) == 0);
+	CHECK_STR(buf, "created:->queued;"
+	    "retried:->queued;retried:queued>running;"
+	    "retried:running>retrying;retried:retrying>succeeded;"
+	    "retried:succeeded>failed;retried:failed>cancelled;"
+	    "retried:cancelled>waiting;");
+	buf[0] = '\0';
+	REQUIRE(store_list_transitions(s, r[1].id, transition_cb, buf,
+	    &err) == 0);
+	CHECK_CONTAINS(buf, "created:->queued;archived:->queued;"
+	    "archived:queued>running;");
+	CHECK_CONTAINS(buf, "archived:cancelled>waiting;");
+	store_close(s);
+	CHECK(query_int("SELECT count(*) FROM transitions WHERE "
+	    "CAST(event AS TEXT) = '7'") == RUN_STATE_COUNT);
+	CHECK(query_int("SELECT count(*) FROM transitions WHERE "
+	    "event = 'archived'") == RUN_STATE_COUNT);
+	unrun(&r[0]);
+	unrun(&r[1]);
+}
+
+/* Keeps a listed run's output as compact text in arg. */
+static int
+output_cb(const struct run_rec *r, void *arg)
+{
+	char *text = json_dumps(r->output, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	snprintf(arg, 64, "%s", text != NULL ? text : "(none)");
+	free(text);
+	return 0;
+}
+
+/*
+ * A run that ends with its last step's output stores it once, in the
+ * step; reads, the run's and a listing's, give it back. A run whose output
+ * is not the step's keeps its own.
+ */
+static void
+test_store_output_once(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r, got;
+	struct step_rec		 st;
+	struct transition_rec	 t;
+	struct store_change	 ch;
+	struct run_filter	 f;
+	char			 buf[64];
+	int			 i;
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	for (i = 1; i <= 2; i++) {
+		mkrun(&r, i, "wf", RUN_RUNNING);
+		submit_run(s, &r, NULL, NULL);
+		memset(&st, 0, sizeof st);
+		memcpy(st.run_id, r.id, sizeof st.run_id);
+		st.seq = 3;
+		st.name = (char *)"last";
+		st.output = json_pack("{s:i}", "total", 7875);
+		r.state = RUN_SUCCEEDED;
+		/* Run 2's output is equal, but not the step's own. */
+		r.output = i == 1 ? json_incref(st.output) :
+		    json_deep_copy(st.output);
+		mktrans(&t, &r, RUN_RUNNING, RUN_SUCCEEDED, "succeeded", 5);
+		memset(&ch, 0, sizeof ch);
+		ch.run = &r;
+		ch.step = &st;
+		ch.transition = &t;
+		store_submit(s, &ch);
+		json_decref(st.output);
+		unrun(&r);
+	}
+	REQUIRE(store_flush(s, &err) == 0);
+	mkid(r.id, 1);
+	REQUIRE(store_get_run(s, r.id, &got, &err) == 0);
+	CHECK(got.output != NULL && json_integer_value(json_object_get(
+	    got.output, "total")) == 7875);
+	run_rec_clear(&got);
+	memset(&f, 0, sizeof f);
+	f.state = -1;
+	f.limit = 1;
+	f.before_id = "R0000000000000000000000002";
+	REQUIRE(store_list_runs(s, &f, output_cb, buf, &err) == 0);
+	CHECK_STR(buf, "{\"total\":7875}");
+	store_close(s);
+	CHECK(query_int("SELECT count(*) FROM runs WHERE output = '=3'") == 1);
+	CHECK(query_int("SELECT count(*) FROM runs WHERE output = "
+	    "'{\"total\":7875}'") == 1);
+}
+
+#ifndef TEST_STORE_PG
+/* The text of a file of tests/data, new. */
+static char *
+read_data(const char *name)
+{
+	const char	*top;
+	char		 path[1024], *text;
+	FILE		*fp;
+	long		 n;
+
+	if ((top = getenv("TOP_SRCDIR")) == NULL || *top == '\0')
+		top = ".";
+	snprintf(path, sizeof path, "%s/tests/data/%s", top, name);
+	if ((fp = fopen(path, "r")) == NULL)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	text = xmalloc((size_t)n + 1);
+	text[fread(text, 1, (size_t)n, fp)] = '\0';
+	fclose(fp);
+	return text;
+}
+
+/*
+ * A file of schema 9, made by the build before (tests/data/store-v9.sql),
+ * migrates: its transitions read back as that build wrote them, in their
+ * order, an event without a code too; new ones follow them.
+ */
+static void
+test_store_migrate_v9(void)
+{
+	static const char *failed = "01M95A50P2P8DD9V6DSWN5YX8C";
+	static const char *ok = "01M95A51D431RBZ7C4ZYW9XXB7";
+	struct orc_error	 err;
+	struct store		*s;
+	struct run_rec		 r;
+	struct transition_rec	 t;
+	struct store_change	 ch;
+	char			 buf[1024] = "", *sql;
+
+	REQUIRE((sql = read_data("store-v9.sql")) != NULL);
+	REQUIRE(exec_sql(DB, sql) == 0);
+	free(sql);
+	/* An event the build after has no code for. */
+	REQUIRE(exec_sql(DB, "INSERT INTO transitions (run_id, at, "
+	    "from_state, to_state, event) VALUES "
+	    "('01M95A51D431RBZ7C4ZYW9XXB7', 1796548494766, 'succeeded', "
+	    "'succeeded', 'archived')") == 0);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	CHECK(query_int("PRAGMA user_version") == 12);
+	REQUIRE(store_list_transitions(s, failed, transition_cb, buf,
+	    &err) == 0);
+	CHECK_STR(buf, "created:->queued;started:queued>running;"
+	    "step_succeeded:running>running;"
+	    "step_timed_out:running>retrying;retried:retrying>running;"
+	    "step_timed_out:running>retrying;retried:retrying>running;"
+	    "failed:running>failed;on_failure_succeeded:failed>failed;");
+	buf[0] = '\0';
+	REQUIRE(store_get_run(s, ok, &r, &err) == 0);
+	mktrans(&t, &r, RUN_SUCCEEDED, RUN_QUEUED, "redriven", 1796548495000);
+	memset(&ch, 0, sizeof ch);
+	ch.transition = &t;
+	store_submit(s, &ch);
+	REQUIRE(store_flush(s, &err) == 0);
+	run_rec_clear(&r);
+	REQUIRE(store_list_transitions(s, ok, transition_cb, buf, &err) == 0);
+	CHECK_STR(buf, "created:->queued;started:queued>running;"
+	    "step_succeeded:running>running;step_succeeded:running>running;"
+	    "step_succeeded:running>running;succeeded:running>succeeded;"
+	    "archived:succeeded>succeeded;redriven:succeeded>queued;");
+	store_close(s);
+	CHECK(query_int("SELECT max(n) FROM transitions WHERE run_id = "
+	    "'01M95A51D431RBZ7C4ZYW9XXB7'") == 8);
+	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE name IN "
+	    "('transitions_run', 'transitions_v10')") == 0);
+	/* And the migrations after it: child runs, redrives. */
+	CHECK(query_int("SELECT count(*) FROM pragma_table_info('runs') "
+	    "WHERE name IN ('parent_id', 'redriven_at')") == 2);
+}
+#endif
 
 /* On the loop, submits become one batch; callbacks follow, in order; the
  * counters count the two commits. */
@@ -2049,6 +2262,42 @@ test_store_memory_and_settings(void)
 	}
 }
 
+/*
+ * A database whose transitions are as schema 10 wrote them (states and
+ * events by name, a primary key on id) migrates: they read back the same,
+ * in their order, an event without a code too.
+ */
+static void
+test_store_pg_migrate_codes(void)
+{
+	struct orc_error	 err;
+	struct store		*s;
+	char			 buf[256] = "";
+
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	store_close(s);
+	REQUIRE(exec_sql(DB, "DELETE FROM schema_version WHERE version = "
+	    "(SELECT max(version) FROM schema_version);"
+	    "ALTER TABLE transitions ALTER COLUMN from_state TYPE TEXT, "
+	    "ALTER COLUMN to_state TYPE TEXT, ADD PRIMARY KEY (id);"
+	    "INSERT INTO transitions (run_id, at, from_state, to_state, "
+	    "event) VALUES ('R1', 1, NULL, 'queued', 'created'), "
+	    "('R1', 2, 'queued', 'running', 'started'), "
+	    "('R1', 3, 'running', 'succeeded', 'archived')") == 0);
+	s = store_open(DB, 0, NULL, &err);
+	REQUIRE(s != NULL);
+	REQUIRE(store_list_transitions(s, "R1", transition_cb, buf,
+	    &err) == 0);
+	CHECK_STR(buf, "created:->queued;started:queued>running;"
+	    "archived:running>succeeded;");
+	store_close(s);
+	CHECK(query_int("SELECT count(*) FROM transitions WHERE to_state = 3 "
+	    "AND event = 'archived'") == 1);
+	CHECK(query_int("SELECT count(*) FROM pg_constraint WHERE conname = "
+	    "'transitions_pkey'") == 0);
+}
+
 /* Nodes starting together on an empty database migrate it once. */
 static void
 test_store_pg_concurrent_migrate(void)
@@ -3064,6 +3313,11 @@ main(void)
 	RUN(test_store_migrate);
 	RUN(test_store_reopen);
 	RUN(test_store_flush_without_base);
+	RUN(test_store_transition_codes);
+	RUN(test_store_output_once);
+#ifndef TEST_STORE_PG
+	RUN(test_store_migrate_v9);
+#endif
 	RUN(test_store_batch_on_loop);
 	RUN(test_store_change_atomic);
 	RUN(test_store_retry_when_locked);
@@ -3106,6 +3360,7 @@ main(void)
 #ifdef TEST_STORE_PG
 	RUN(test_store_pg_fencing);
 	RUN(test_store_pg_concurrent_migrate);
+	RUN(test_store_pg_migrate_codes);
 	RUN(test_store_pg_skip_locked);
 	RUN(test_store_pg_claim_race);
 	RUN(test_store_pg_blobs);
