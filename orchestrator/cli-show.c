@@ -173,6 +173,36 @@ show_logs(const json_t *doc, int64_t t0)
 	format_table_free(t);
 }
 
+/* Prints the first children of each step of a run document. */
+static void
+show_children(const json_t *children)
+{
+	static const char *const h[] = { "STEP", "ITEM", "RUN", "STATE" };
+	static const int w[] = { 24, 0, 0, 0 };
+	struct format_table *t;
+	const char *cell[4];
+	char num[24];
+	json_t *c;
+	size_t i;
+
+	if (json_array_size(children) == 0)
+		return;
+	t = format_table_create(4, h, w);
+	json_array_foreach(children, i, c) {
+		cell[0] = json_string_value(json_object_get(c, "step"));
+		snprintf(num, sizeof num, "%lld", (long long)json_integer_value(
+		    json_object_get(c, "item")));
+		cell[1] = json_integer_value(json_object_get(c, "item")) < 0 ?
+		    "-" : num;
+		cell[2] = json_string_value(json_object_get(c, "id"));
+		cell[3] = json_string_value(json_object_get(c, "state"));
+		format_table_add(t, cell);
+	}
+	printf("\nchildren (the first %d of each step)\n", RUNJSON_CHILDREN);
+	format_table_print(t, stdout);
+	format_table_free(t);
+}
+
 /* Prints a map's progress, and a map item's parent, from a run document
  * (nothing when it has neither, or comes from an older server). */
 static void
@@ -215,6 +245,7 @@ show_items(const json_t *doc)
 	printf("\nitems (orchestrator show RUN_ID --item N [--step STEP])\n");
 	format_table_print(t, stdout);
 	format_table_free(t);
+	show_children(json_object_get(doc, "children"));
 }
 
 /* Prints the run as text: header, steps, timeline, logs, output. The

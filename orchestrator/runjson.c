@@ -121,6 +121,45 @@ runjson_items(struct store *st, const char *run_id, struct orc_error *err)
 	return o;
 }
 
+/* Appends a child as {"step", "item", "id", "state"} to the array arg. */
+static int
+runjson_child_cb(const struct child_rec *c, void *arg)
+{
+	json_t *o = json_pack("{sIssss}", "item", (json_int_t)c->item, "id",
+	    c->id, "state", run_state_name(c->state));
+
+	json_array_append_new(arg, o);
+	return 0;
+}
+
+/* The first RUNJSON_CHILDREN children of each step counted in items, as
+ * an array; NULL and err when a read fails. */
+static json_t *
+runjson_children(struct store *st, const char *run_id, const json_t *items,
+    struct orc_error *err)
+{
+	struct child_filter f = { NULL, -1, -1, -1, RUNJSON_CHILDREN, 0 };
+	json_t *a = json_array(), *one, *counts, *c;
+	const char *step;
+	size_t i;
+
+	json_object_foreach((json_t *)items, step, counts) {
+		f.step = step;
+		one = json_array();
+		if (store_list_children(st, run_id, &f, runjson_child_cb, one,
+		    err) != 0) {
+			json_decref(one);
+			json_decref(a);
+			return NULL;
+		}
+		json_array_foreach(one, i, c)
+			json_object_set_new(c, "step", json_string(step));
+		json_array_extend(a, one);
+		json_decref(one);
+	}
+	return a;
+}
+
 json_t *
 runjson_show(struct store *st, const struct run_rec *r,
     struct orc_error *err)
@@ -152,6 +191,11 @@ runjson_show(struct store *st, const struct run_rec *r,
 		return NULL;
 	}
 	json_object_set_new(o, "items", a);
+	if ((a = runjson_children(st, r->id, a, err)) == NULL) {
+		json_decref(o);
+		return NULL;
+	}
+	json_object_set_new(o, "children", a);
 	parent = json_object_get(r->trigger, "parent");
 	json_object_set(o, "parent", parent != NULL ? parent : json_null());
 	return o;

@@ -29,9 +29,12 @@ json_t	*runjson_waiting(const struct run_rec *, const json_t *transitions);
  * {STEP: {"total", "succeeded", "failed", "cancelled", "running"}}; NULL
  * and err when the read fails. */
 json_t	*runjson_items(struct store *, const char *run_id, struct orc_error *);
-/* The run with "steps", "transitions", "logs", "items" (runjson_items)
- * and "parent" (a map item's: {"run", "step", "item"}, else null) read
- * from the store; NULL and err when a read fails. */
+/* The run with "steps", "transitions", "logs", "items" (runjson_items),
+ * "children" (the first RUNJSON_CHILDREN of each step counted in items:
+ * {"step", "item", "id", "state"}) and "parent" (a child's: {"run",
+ * "step", "seq", "depth"} and a map item's "item", else null) read from
+ * the store; NULL and err when a read fails. */
+#define RUNJSON_CHILDREN	10
 json_t	*runjson_show(struct store *, const struct run_rec *,
 	    struct orc_error *);
 

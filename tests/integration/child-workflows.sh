@@ -83,6 +83,9 @@ expect_eq "the child names its parent and step" "$RUN fire" \
 expect_exit 0 orch runs --json --workflow double
 expect_eq "runs lists the children (two from run, two here)" 4 \
     "$(jsonl "$OUT" 'len(d)')"
+expect_exit 0 orch show "$RUN"
+expect_contains "the parent's show lists its children" "$(out)" \
+    "fire  -     $fired  succeeded"
 orch show "$RUN" --json > caller.json
 expect_eq "show counts the parent's children" "1 1" \
     "$(json caller.json '"%d %d" % (d["items"]["sub"]["succeeded"],
