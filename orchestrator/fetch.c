@@ -11,7 +11,7 @@
  * webhooks and Lua need. The sides meet in three locked lists: the inbox
  * (requests to start), the cancels (requests the loop gave up while curl
  * had them) and the outbox (requests finished); each side wakes the other
- * through a pipe, one byte per batch (loop.h). ORCH_FETCH_THREAD=0 keeps
+ * through an eventfd, one write per batch (loop.h). ORCH_FETCH_THREAD=0 keeps
  * curl on the loop's thread: no lists, no lock, the same behaviour.
  */
 #include "config.h"
@@ -223,7 +223,7 @@ fetch_thread_main(void *arg)
 	return NULL;
 }
 
-/* Starts curl's thread, its loop, and the pipes between the sides. */
+/* Starts curl's thread, its loop, and the eventfds between the sides. */
 static void
 fetch_thread_open(struct fetch *f)
 {
@@ -244,7 +244,7 @@ fetch_thread_open(struct fetch *f)
 	if (f->curl_ev == NULL || f->loop_ev == NULL || f->kick_ev == NULL ||
 	    event_add(f->curl_ev, NULL) != 0 ||
 	    event_add(f->loop_ev, NULL) != 0)
-		fatal("%s: cannot watch the HTTP client's pipes", __func__);
+		fatal("%s: cannot watch the HTTP client's eventfds", __func__);
 	fetch_curl_open(f);
 	if ((e = loop_thread_start(&f->thread, fetch_thread_main, f)) != 0)
 		fatal("%s: cannot start the HTTP client's thread: %s",

@@ -12,8 +12,8 @@
  * the whole queue, and what is submitted meanwhile is handed over too (at
  * the end of each turn of the loop) to be the next transaction, which the
  * thread starts as soon as this one is committed, without waiting for the
- * loop to hear of it; the loop learns of committed batches through a
- * pipe. The callbacks still run on the loop, in order, after their
+ * loop to hear of it; the loop learns of committed batches through an
+ * eventfd. The callbacks still run on the loop, in order, after their
  * commit. One transaction at a time, in hand-over order; when one fails,
  * the thread stops, and that batch and what was handed after it go back
  * ahead of the queue. The loop touches the writing connection (claims,
@@ -859,7 +859,7 @@ store_wunlock(struct store *s)
 }
 
 /* The commit thread: commits each batch handed over, then tells the loop
- * through the pipe. The batch is its alone until it says it is done. */
+ * through the eventfd. The batch is its alone until it says it is done. */
 static void *
 store_writer_main(void *arg)
 {
@@ -912,7 +912,7 @@ store_writer_start(struct store *s)
 	store_wunlock(s);
 	s->wbusy = 1;
 	if (event_add(s->wev, NULL) != 0)
-		fatal("%s: cannot watch the commit thread's pipe", __func__);
+		fatal("%s: cannot watch the commit thread's eventfd", __func__);
 }
 
 /* Whether the queue holds lazy changes alone, which wait (for an urgent
@@ -1038,7 +1038,7 @@ store_writer_cb(evutil_socket_t fd, short what, void *arg)
 	store_run_callbacks(s);
 }
 
-/* Starts the commit thread and the pipe it reports through. */
+/* Starts the commit thread and the eventfd it reports through. */
 static void
 store_writer_open(struct store *s)
 {
@@ -1053,7 +1053,7 @@ store_writer_open(struct store *s)
 	s->wev = event_new(s->base, loop_wake_fd(&s->wwake),
 	    EV_READ | EV_PERSIST, store_writer_cb, s);
 	if (s->wev == NULL)
-		fatal("%s: cannot watch the commit thread's pipe", __func__);
+		fatal("%s: cannot watch the commit thread's eventfd", __func__);
 	if ((e = loop_thread_start(&s->wthread, store_writer_main, s)) != 0)
 		fatal("%s: cannot start the commit thread: %s", __func__,
 		    strerror(e));
