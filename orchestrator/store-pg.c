@@ -65,14 +65,6 @@
 #define RUN_COLS	RUN_HEAD "output" RUN_TAIL
 #define RUN_READ	RUN_HEAD STORE_RUN_OUTPUT_SQL RUN_TAIL
 
-#define RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
-#define RUN_LIVE	"state IN ('queued', 'running', 'retrying', 'waiting')"
-#define RUN_UNFINISHED							\
-	"(state IN ('queued', 'running', 'retrying', 'waiting') OR "	\
-	"(state = 'failed' AND dead = 1))"
-
-_Static_assert(DEAD_PENDING == 1, "RUN_UNFINISHED spells DEAD_PENDING");
-
 /* Schema migrations: append one entry to reach the next version. */
 static const char *const pg_migrations[] = {
 	/* 1: the first schema, as SQLite's version 1. */
@@ -147,7 +139,7 @@ static const char *const pg_migrations[] = {
 	"  PRIMARY KEY (workflow, state)"
 	");"
 	"INSERT INTO run_counts SELECT coalesce(workflow, ''), state, "
-	"  count(*) FROM runs WHERE " RUN_FINAL " GROUP BY 1, 2;",
+	"  count(*) FROM runs WHERE " STORE_RUN_FINAL " GROUP BY 1, 2;",
 	/* 3: cron triggers' state (scheduler.c), as SQLite's version 3. */
 	"CREATE TABLE schedules ("
 	"  workflow TEXT COLLATE \"C\" PRIMARY KEY,"
@@ -393,15 +385,15 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "workflow = coalesce($1::text, '') AND state = $2",
 	[PQ_COUNT_ALL] = "SELECT state, sum(n)::bigint FROM run_counts "
 	    "GROUP BY state UNION ALL SELECT state, count(*) FROM runs "
-	    "WHERE " RUN_LIVE " GROUP BY state",
+	    "WHERE " STORE_RUN_LIVE " GROUP BY state",
 	[PQ_COUNT_WORKFLOW] = "SELECT state, n FROM run_counts "
 	    "WHERE workflow = coalesce($1::text, '') UNION ALL "
-	    "SELECT state, count(*) FROM runs WHERE " RUN_LIVE
+	    "SELECT state, count(*) FROM runs WHERE " STORE_RUN_LIVE
 	    " AND workflow = $1::text GROUP BY state",
 	[PQ_COUNT_BY_WORKFLOW] = "SELECT workflow, state, n FROM ("
 	    "SELECT workflow, state, n FROM run_counts WHERE n > 0 "
 	    "UNION ALL SELECT coalesce(workflow, ''), state, count(*) "
-	    "FROM runs WHERE " RUN_LIVE " GROUP BY 1, 2) c "
+	    "FROM runs WHERE " STORE_RUN_LIVE " GROUP BY 1, 2) c "
 	    "ORDER BY workflow COLLATE \"C\", state COLLATE \"C\"",
 	[PQ_LIST_FINISHED] = "SELECT finished_at, state, "
 	    "finished_at - greatest(created_at, redriven_at) FROM runs "
@@ -416,7 +408,7 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "LIMIT $2) AND strpos(error, $1) > 0 ORDER BY id DESC LIMIT $3",
 	/* The other live holders, for the caller to tell the dead ones. */
 	[PQ_CLAIM_HOLDERS] = "SELECT DISTINCT lease_owner FROM runs WHERE "
-	    RUN_UNFINISHED " AND lease_owner <> $1 AND lease_until >= $2",
+	    STORE_RUN_UNFINISHED " AND lease_owner <> $1 AND lease_until >= $2",
 	/*
 	 * The claimable runs, locked; rows another node is claiming or
 	 * writing are skipped rather than waited for. Under READ COMMITTED
@@ -424,7 +416,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	 * version, so a run claimed meanwhile is not taken twice.
 	 */
 	[PQ_CLAIM_LOCK] = "SELECT " RUN_READ " FROM runs WHERE "
-	    RUN_UNFINISHED " AND ($3::text IS NULL OR workflow = $3::text) "
+	    STORE_RUN_UNFINISHED " AND "
+	    "($3::text IS NULL OR workflow = $3::text) "
 	    "AND ($4::text[] IS NULL OR id = ANY ($4::text[])) "
 	    "AND ($4::text[] IS NOT NULL OR state <> 'waiting' OR "
 	    "due_at <= $2 OR lease_owner IS NOT NULL) "
@@ -436,7 +429,7 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "lease_epoch = lease_epoch + CASE WHEN lease_owner IS DISTINCT "
 	    "FROM $2::text THEN 1 ELSE 0 END WHERE id = ANY ($1::text[])",
 	[PQ_RENEW] = "UPDATE runs SET lease_until = $2 WHERE lease_owner = $1 "
-	    "AND " RUN_UNFINISHED,
+	    "AND " STORE_RUN_UNFINISHED,
 	/*
 	 * The runs of a batch that still hold their lease's token, locked
 	 * until the commit: a claim skips them meanwhile, and one that
@@ -473,7 +466,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "FROM schedules ORDER BY workflow",
 	/* As SQLite's SQ_PURGE_SCAN. */
 	[PQ_PURGE_SCAN] = "SELECT c.id, c.workflow, c.state, c.finished_at, "
-	    "c.input, c.trigger, c.output, (c." RUN_FINAL " AND c.dead <> 1 "
+	    "c.input, c.trigger, c.output, (c." STORE_RUN_FINAL
+	    " AND c.dead <> 1 "
 	    "AND ($3::text IS NULL OR c.workflow = $3::text) "
 	    "AND ($4::text IS NULL OR c.state = $4::text) "
 	    "AND ($5::bigint = 0 OR c.finished_at < $5::bigint) "
@@ -499,7 +493,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	 * skipped, not waited for (two nodes purging the same runs would
 	 * otherwise deadlock). */
 	[PQ_PURGE_RUNS] = "WITH gone AS (DELETE FROM runs WHERE id IN "
-	    "(SELECT id FROM runs WHERE id = ANY ($1::text[]) AND " RUN_FINAL
+	    "(SELECT id FROM runs WHERE id = ANY ($1::text[]) AND "
+	    STORE_RUN_FINAL
 	    " AND NOT (state = 'failed' AND dead = 1) FOR UPDATE SKIP LOCKED) "
 	    "RETURNING id, workflow, state), "
 	    "s AS (DELETE FROM steps WHERE run_id IN (SELECT id FROM gone)), "

@@ -93,6 +93,16 @@ struct store_feed {
 #define STORE_EVENT_CODE_SQL(col, when)					\
 	"CASE " col STORE_EVENT_CODES(when) " ELSE " col " END"
 
+/* Runs by state, in SQL: final states (counted by triggers), live ones
+ * (counted by rows), and what a run needs to count as unfinished. */
+#define STORE_RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
+#define STORE_RUN_LIVE							\
+	"state IN ('queued', 'running', 'retrying', 'waiting')"
+#define STORE_RUN_UNFINISHED						\
+	"(state IN ('queued', 'running', 'retrying', 'waiting') OR "	\
+	"(state = 'failed' AND dead = 1))"
+_Static_assert(DEAD_PENDING == 1, "STORE_RUN_UNFINISHED spells DEAD_PENDING");
+
 /*
  * A run's output stored once: when it is the output of the step written
  * in the same change (a run that succeeds ends with its last step's), the

@@ -58,17 +58,6 @@
 #define RUN_COLS	RUN_HEAD "output" RUN_TAIL
 #define RUN_READ	RUN_HEAD STORE_RUN_OUTPUT_SQL RUN_TAIL
 
-/* What a run needs to count as unfinished; DEAD_PENDING is 1. */
-/* Counting: final states are counted by triggers, the rest by rows. */
-#define RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
-#define RUN_LIVE	"state IN ('queued', 'running', 'retrying', 'waiting')"
-
-#define RUN_UNFINISHED							\
-	"(state IN ('queued', 'running', 'retrying', 'waiting') OR "	\
-	"(state = 'failed' AND dead = 1))"
-
-_Static_assert(DEAD_PENDING == 1, "RUN_UNFINISHED spells DEAD_PENDING");
-
 /* Schema migrations: append one entry to reach the next version. */
 static const char *const sqlite_migrations[] = {
 	/* 1: the first schema. */
@@ -151,7 +140,7 @@ static const char *const sqlite_migrations[] = {
 	"  PRIMARY KEY (workflow, state)"
 	") WITHOUT ROWID;"
 	"INSERT INTO run_counts SELECT ifnull(workflow, ''), state, count(*) "
-	"  FROM runs WHERE " RUN_FINAL " GROUP BY 1, 2;",
+	"  FROM runs WHERE " STORE_RUN_FINAL " GROUP BY 1, 2;",
 	/* 3: cron triggers' state (scheduler.c), one row per workflow. */
 	"CREATE TABLE schedules ("
 	"  workflow TEXT PRIMARY KEY,"
@@ -415,15 +404,16 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	/* Final states from run_counts (see migration 2), the others
 	 * counted (few, by the state index). */
 	[SQ_COUNT_ALL] = "SELECT state, sum(n) FROM run_counts GROUP BY state "
-	    "UNION ALL SELECT state, count(*) FROM runs WHERE " RUN_LIVE
+	    "UNION ALL SELECT state, count(*) FROM runs WHERE " STORE_RUN_LIVE
 	    " GROUP BY state",
 	[SQ_COUNT_WORKFLOW] = "SELECT state, n FROM run_counts "
 	    "WHERE workflow = ifnull(?1, '') UNION ALL SELECT state, count(*) "
-	    "FROM runs WHERE " RUN_LIVE " AND workflow = ?1 GROUP BY state",
+	    "FROM runs WHERE " STORE_RUN_LIVE " AND workflow = ?1 "
+	    "GROUP BY state",
 	[SQ_COUNT_BY_WORKFLOW] = "SELECT workflow, state, n FROM ("
 	    "SELECT workflow, state, n FROM run_counts WHERE n > 0 "
 	    "UNION ALL SELECT ifnull(workflow, ''), state, count(*) FROM runs "
-	    "WHERE " RUN_LIVE " GROUP BY 1, 2) ORDER BY workflow, state",
+	    "WHERE " STORE_RUN_LIVE " GROUP BY 1, 2) ORDER BY workflow, state",
 	[SQ_LIST_FINISHED] = "SELECT finished_at, state, "
 	    "finished_at - max(created_at, redriven_at) FROM runs "
 	    "WHERE finished_at >= ?1 "
@@ -442,16 +432,16 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	 * due, or by its id (a signal, a cancel); one a process held in
 	 * memory, as any run that process held. */
 	[SQ_CLAIM_ALL] = "SELECT id, lease_owner, lease_until FROM runs "
-	    "WHERE " RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
+	    "WHERE " STORE_RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
 	    "AND (state <> 'waiting' OR due_at <= ?2 OR "
 	    "lease_owner IS NOT NULL) ORDER BY id",
 	[SQ_CLAIM_ID] = "SELECT id, lease_owner, lease_until FROM runs "
-	    "WHERE " RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
+	    "WHERE " STORE_RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
 	    "AND id = ?2",
 	[SQ_CLAIM_SET] = "UPDATE runs SET lease_owner = ?2, lease_until = ?3 "
 	    "WHERE id = ?1",
 	[SQ_RENEW] = "UPDATE runs SET lease_until = ?2 WHERE lease_owner = ?1 "
-	    "AND " RUN_UNFINISHED,
+	    "AND " STORE_RUN_UNFINISHED,
 	[SQ_CANCEL_PUT] = "INSERT OR REPLACE INTO cancel_requests (run_id, "
 	    "requested_at) VALUES (?1, ?2)",
 	[SQ_CANCEL_ANY] = "SELECT EXISTS (SELECT 1 FROM cancel_requests)",
@@ -473,7 +463,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	 * retention purged.
 	 */
 	[SQ_PURGE_SCAN] = "SELECT c.id, c.workflow, c.state, c.finished_at, "
-	    "c.input, c.trigger, c.output, c." RUN_FINAL " AND c.dead <> 1 "
+	    "c.input, c.trigger, c.output, c." STORE_RUN_FINAL
+	    " AND c.dead <> 1 "
 	    "AND (?3 IS NULL OR c.workflow = ?3) "
 	    "AND (?4 IS NULL OR c.state = ?4) "
 	    "AND (?5 = 0 OR c.finished_at < ?5) "
@@ -2709,7 +2700,8 @@ sqlite_copy_finish(const char *tmp, const char *src_blobs,
 		goto out;
 	if (sqlite_query_int(db, "SELECT count(*) FROM runs",
 	    &st->runs) != SQLITE_OK || sqlite_query_int(db, "SELECT count(*) "
-	    "FROM runs WHERE " RUN_UNFINISHED, &st->unfinished) != SQLITE_OK)
+	    "FROM runs WHERE " STORE_RUN_UNFINISHED, &st->unfinished) !=
+	    SQLITE_OK)
 		goto dberr;
 	if (sqlite3_prepare_v2(db, refs_sql, -1, &q, NULL) != SQLITE_OK)
 		goto dberr;
