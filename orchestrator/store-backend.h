@@ -47,6 +47,39 @@ int	store_key_unique(const char *key);
 	"  (workflow, idempotency_key) "				\
 	"  WHERE substr(idempotency_key, 1, 5) = 'cron:';"
 
+/*
+ * The listings that take a few parameters and hand every row to a feed
+ * (store-row.h): store.c says which and gives the parameters, in the
+ * order of the comments; a backend keeps a prepared statement for each,
+ * at the same index of its own statements, and binds by its primitives.
+ */
+enum store_query {
+	STORE_QUERY_STEPS,		/* run_id */
+	STORE_QUERY_CHILDREN,		/* parent_id, step, state, after,
+					 * limit, with_output, seq */
+	STORE_QUERY_COUNT_CHILDREN,	/* parent_id */
+	STORE_QUERY_TRANSITIONS,	/* run_id */
+	STORE_QUERY_LOGS,		/* run_id, after_id */
+	STORE_QUERY_COUNT_ALL,		/* none */
+	STORE_QUERY_COUNT_WORKFLOW,	/* workflow */
+	STORE_QUERY_COUNT_BY_WORKFLOW,	/* none */
+	STORE_QUERY_FINISHED,		/* since, limit */
+	STORE_QUERY_SCHEDULES,		/* none */
+	STORE_QUERY_COUNT
+};
+
+/* A query's parameter: an integer, or a text (NULL for SQL NULL). A
+ * limit is an integer, or NULL for none. */
+struct store_param {
+	int		 integer;
+	const char	*text;
+	int64_t		 n;
+};
+#define STORE_TEXT(s)	{ 0, (s), 0 }
+#define STORE_INT(v)	{ 1, NULL, (v) }
+
+struct store_feed;
+
 struct store_ops {
 	const char	*name;		/* "sqlite" */
 
@@ -89,30 +122,18 @@ struct store_ops {
 		    struct orc_error *);
 	int	 (*list_runs)(void *, const struct run_filter *,
 		    store_run_cb, void *, struct orc_error *);
-	int	 (*list_steps)(void *, const char *run_id, store_step_cb,
-		    void *, struct orc_error *);
-	int	 (*list_children)(void *, const char *parent_id,
-		    const struct child_filter *, store_child_cb, void *,
-		    struct orc_error *);
-	int	 (*count_children)(void *, const char *parent_id,
-		    store_count_cb, void *, struct orc_error *);
-	int	 (*list_transitions)(void *, const char *run_id,
-		    store_transition_cb, void *, struct orc_error *);
-	int	 (*list_logs)(void *, const char *run_id, int64_t after_id,
-		    store_log_cb, void *, struct orc_error *);
+	/* Runs query q with its n parameters on the reader, each row to
+	 * the feed. */
+	int	 (*query)(void *, enum store_query q,
+		    const struct store_param *, size_t n,
+		    const struct store_feed *, struct orc_error *);
 	int	 (*get_definition)(void *, const char *hash, struct def_rec *,
 		    struct orc_error *);
-	int	 (*count_runs)(void *, const char *workflow,
-		    int64_t counts[RUN_STATE_COUNT], struct orc_error *);
 	/* on_writer: on the writing connection (the commit thread's). */
 	int	 (*find_idempotent)(void *, int on_writer,
 		    const char *workflow, const char *key, int64_t since,
 		    char id[RUN_ID_LEN + 1], struct orc_error *);
 	/* The dashboard's reads: see store.h. */
-	int	 (*count_by_workflow)(void *, store_count_cb, void *,
-		    struct orc_error *);
-	int	 (*list_finished)(void *, int64_t since, int limit,
-		    store_finish_cb, void *, struct orc_error *);
 	int	 (*count_finished)(void *, enum run_state, int64_t since,
 		    int64_t limit, int64_t *n, struct orc_error *);
 	int	 (*search_runs)(void *, const char *text, int scan, int limit,
@@ -155,12 +176,9 @@ struct store_ops {
 	/*
 	 * Schedules (scheduler.c). put_schedule is called inside an open write
 	 * transaction, like apply_change: it inserts the row of
-	 * rec->workflow or replaces every column of it. list_schedules reads
-	 * every row, ordered by workflow.
+	 * rec->workflow or replaces every column of it.
 	 */
 	int	 (*put_schedule)(void *, const struct schedule_rec *,
-		    struct orc_error *);
-	int	 (*list_schedules)(void *, store_schedule_cb, void *,
 		    struct orc_error *);
 
 	/* Whether this process is the one that fires cron triggers: 1 or

@@ -249,20 +249,16 @@ static const char *const pg_migrations[] = {
 
 /* The fixed statements. */
 enum {
-	PQ_RUN_INSERT,
+	/* store_query's statements come first, at its indexes. */
+	PQ_RUN_INSERT = STORE_QUERY_COUNT,
 	PQ_RUN_UPDATE,
 	PQ_STEP_INSERT,
 	PQ_TRANSITION_INSERT,
 	PQ_LOG_INSERT,
 	PQ_DEF_INSERT,
 	PQ_GET_RUN,
-	PQ_LIST_STEPS,
 	PQ_RUN_LINK,
 	PQ_RUN_DETACH,
-	PQ_LIST_CHILDREN,
-	PQ_COUNT_CHILDREN,
-	PQ_LIST_TRANSITIONS,
-	PQ_LIST_LOGS,
 	PQ_GET_DEF,
 	PQ_FIND_KEY,
 	PQ_NEXT_WAKE,
@@ -272,10 +268,6 @@ enum {
 	PQ_RKEY_EXPIRE,
 	PQ_COUNT_ENTER,
 	PQ_COUNT_ADJUST,
-	PQ_COUNT_ALL,
-	PQ_COUNT_WORKFLOW,
-	PQ_COUNT_BY_WORKFLOW,
-	PQ_LIST_FINISHED,
 	PQ_COUNT_FINISHED,
 	PQ_SEARCH_ID,
 	PQ_SEARCH_ERROR,
@@ -286,7 +278,6 @@ enum {
 	PQ_FENCE,
 	PQ_KEYS_TAKEN,
 	PQ_SCHED_PUT,
-	PQ_SCHED_LIST,
 	PQ_CANCEL_PUT,
 	PQ_CANCEL_ANY,
 	PQ_CANCEL_TAKE,
@@ -343,24 +334,28 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "item = $4, parent_seq = $5 WHERE id = $1",
 	[PQ_RUN_DETACH] = "UPDATE runs SET parent_seq = -1 WHERE "
 	    "parent_id = $1 AND parent_seq >= $2::int",
-	[PQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN $6::int <> 0 "
-	    "THEN " STORE_RUN_OUTPUT_EXPR " END, error FROM runs WHERE parent_id = $1 AND "
+	[STORE_QUERY_CHILDREN] =
+	    "SELECT item, id, state, CASE WHEN $6::int <> 0 "
+	    "THEN " STORE_RUN_OUTPUT_EXPR " END, error FROM runs WHERE "
+	    "parent_id = $1 AND "
 	    "parent_step = $2 AND parent_seq = CASE WHEN $7::int >= 0 THEN "
 	    "$7::int ELSE (SELECT max(parent_seq) FROM runs WHERE "
 	    "parent_id = $1 AND parent_step = $2) END AND "
 	    "coalesce(item, 0) > $4::bigint AND ($3::text IS NULL OR "
 	    "state = $3::text) ORDER BY item LIMIT $5::bigint",
-	[PQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs r "
+	[STORE_QUERY_COUNT_CHILDREN] =
+	    "SELECT parent_step, state, count(*) FROM runs r "
 	    "WHERE parent_id = $1 AND parent_seq = (SELECT max(parent_seq) "
 	    "FROM runs WHERE parent_id = $1 AND parent_step = r.parent_step) "
 	    "GROUP BY parent_step, state",
-	[PQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
+	[STORE_QUERY_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = $1 "
 	    "ORDER BY seq",
-	[PQ_LIST_TRANSITIONS] = "SELECT id, run_id, at, from_state, to_state, "
+	[STORE_QUERY_TRANSITIONS] =
+	    "SELECT id, run_id, at, from_state, to_state, "
 	    "event, step, seq, attempt, error, duration_ms FROM transitions "
 	    "WHERE run_id = $1 ORDER BY id",
-	[PQ_LIST_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
+	[STORE_QUERY_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
 	    "message FROM run_logs WHERE run_id = $1 AND id > $2::bigint "
 	    "ORDER BY id",
 	[PQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
@@ -383,19 +378,20 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "SET n = run_counts.n + EXCLUDED.n",
 	[PQ_COUNT_ADJUST] = "UPDATE run_counts SET n = n + $3 WHERE "
 	    "workflow = coalesce($1::text, '') AND state = $2",
-	[PQ_COUNT_ALL] = "SELECT state, sum(n)::bigint FROM run_counts "
+	[STORE_QUERY_COUNT_ALL] =
+	    "SELECT state, sum(n)::bigint FROM run_counts "
 	    "GROUP BY state UNION ALL SELECT state, count(*) FROM runs "
 	    "WHERE " STORE_RUN_LIVE " GROUP BY state",
-	[PQ_COUNT_WORKFLOW] = "SELECT state, n FROM run_counts "
+	[STORE_QUERY_COUNT_WORKFLOW] = "SELECT state, n FROM run_counts "
 	    "WHERE workflow = coalesce($1::text, '') UNION ALL "
 	    "SELECT state, count(*) FROM runs WHERE " STORE_RUN_LIVE
 	    " AND workflow = $1::text GROUP BY state",
-	[PQ_COUNT_BY_WORKFLOW] = "SELECT workflow, state, n FROM ("
+	[STORE_QUERY_COUNT_BY_WORKFLOW] = "SELECT workflow, state, n FROM ("
 	    "SELECT workflow, state, n FROM run_counts WHERE n > 0 "
 	    "UNION ALL SELECT coalesce(workflow, ''), state, count(*) "
 	    "FROM runs WHERE " STORE_RUN_LIVE " GROUP BY 1, 2) c "
 	    "ORDER BY workflow COLLATE \"C\", state COLLATE \"C\"",
-	[PQ_LIST_FINISHED] = "SELECT finished_at, state, "
+	[STORE_QUERY_FINISHED] = "SELECT finished_at, state, "
 	    "finished_at - greatest(created_at, redriven_at) FROM runs "
 	    "WHERE finished_at >= $1 "
 	    "ORDER BY finished_at DESC LIMIT $2",
@@ -461,7 +457,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "last_fire_at = EXCLUDED.last_fire_at, "
 	    "last_run_id = EXCLUDED.last_run_id, fired = EXCLUDED.fired, "
 	    "skipped = EXCLUDED.skipped, updated_at = EXCLUDED.updated_at",
-	[PQ_SCHED_LIST] = "SELECT workflow, schedule, timezone, next_at, "
+	[STORE_QUERY_SCHEDULES] =
+	    "SELECT workflow, schedule, timezone, next_at, "
 	    "last_fire_at, last_run_id, fired, skipped, updated_at "
 	    "FROM schedules ORDER BY workflow",
 	/* As SQLite's SQ_PURGE_SCAN. */
@@ -1978,6 +1975,25 @@ pg_read_feed(struct pg_store *ps, int which, const struct pg_params *p,
 	return pg_feed(ps, res, f, err);
 }
 
+/* Runs one of store.c's listings (store_query) on the reading connection,
+ * its parameters as text. */
+static int
+pg_query(void *arg, enum store_query q, const struct store_param *v,
+    size_t n, const struct store_feed *f, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 p;
+	size_t			 i;
+
+	memset(&p, 0, sizeof p);
+	for (i = 0; i < n; i++)
+		if (v[i].integer)
+			p_int(&p, i + 1, v[i].n);
+		else
+			p_text(&p, i + 1, v[i].text);
+	return pg_read_feed(ps, q, &p, f, err);
+}
+
 /* Reads one run on a connection. */
 static int
 pg_get_run_on(struct pg_store *ps, struct pg_conn *c, const char *id,
@@ -2087,93 +2103,6 @@ pg_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
 	if ((res = pg_run(ps, ps->r, name, &p, NULL, err)) == NULL)
 		return -1;
 	return pg_feed(ps, res, &feed, err);
-}
-
-/* Lists a run's finished steps in visit order. */
-static int
-pg_list_steps(void *arg, const char *run_id, store_step_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_STEP, .cb.step = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, run_id);
-	return pg_read_feed(ps, PQ_LIST_STEPS, &p, &feed, err);
-}
-
-/* Lists the children a step of a run made, by item. */
-static int
-pg_list_children(void *arg, const char *parent_id,
-    const struct child_filter *f, store_child_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_CHILD, .cb.child = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, parent_id);
-	p_text(&p, 2, f->step);
-	p_text(&p, 3, f->state >= 0 ? run_state_name(f->state) : NULL);
-	p_int(&p, 4, f->after);
-	/* LIMIT NULL is no limit. */
-	if (f->limit > 0)
-		p_int(&p, 5, f->limit);
-	else
-		p_text(&p, 5, NULL);
-	p_int(&p, 6, f->with_output != 0);
-	p_int(&p, 7, f->seq);
-	return pg_read_feed(ps, PQ_LIST_CHILDREN, &p, &feed, err);
-}
-
-/* Counts the children of a run's steps by step and state. */
-static int
-pg_count_children(void *arg, const char *parent_id, store_count_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_COUNT, .cb.count = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, parent_id);
-	return pg_read_feed(ps, PQ_COUNT_CHILDREN, &p, &feed, err);
-}
-
-/* Lists a run's log lines in the order written. */
-static int
-pg_list_logs(void *arg, const char *run_id, int64_t after_id,
-    store_log_cb cb, void *cb_arg, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_LOG, .cb.log = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, run_id);
-	p_int(&p, 2, after_id);
-	return pg_read_feed(ps, PQ_LIST_LOGS, &p, &feed, err);
-}
-
-/* Lists a run's transitions in the order written. */
-static int
-pg_list_transitions(void *arg, const char *run_id, store_transition_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_TRANSITION,
-	    .cb.transition = cb, .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, run_id);
-	return pg_read_feed(ps, PQ_LIST_TRANSITIONS, &p, &feed, err);
 }
 
 /* Reads a definition by hash. */
@@ -2314,57 +2243,6 @@ pg_next_wake(void *arg, int64_t *due, struct orc_error *err)
 		*due = col_int(res, 0, 0);
 	PQclear(res);
 	return 0;
-}
-
-/* Counts runs per state. */
-static int
-pg_count_runs(void *arg, const char *workflow,
-    int64_t counts[RUN_STATE_COUNT], struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_STATES, .arg = counts };
-	struct pg_params	 p;
-
-	memset(counts, 0, RUN_STATE_COUNT * sizeof counts[0]);
-	memset(&p, 0, sizeof p);
-	if (workflow != NULL)
-		p_text(&p, 1, workflow);
-	return pg_read_feed(ps, workflow != NULL ? PQ_COUNT_WORKFLOW :
-	    PQ_COUNT_ALL, &p, &feed, err);
-}
-
-/* Counts runs per workflow and state, from the counters. */
-static int
-pg_count_by_workflow(void *arg, store_count_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_COUNT, .cb.count = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	return pg_read_feed(ps, PQ_COUNT_BY_WORKFLOW, &p, &feed, err);
-}
-
-/* Lists the runs finished since a time, newest first, at most limit. */
-static int
-pg_list_finished(void *arg, int64_t since, int limit, store_finish_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_FINISH, .cb.finish = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	/* finished_at is 0 for unfinished runs: never list those. */
-	p_int(&p, 1, since > 0 ? since : 1);
-	if (limit > 0)
-		p_int(&p, 2, limit);
-	else
-		p_text(&p, 2, NULL);
-	return pg_read_feed(ps, PQ_LIST_FINISHED, &p, &feed, err);
 }
 
 /* Counts, up to limit, the runs that ended in a state since a time. */
@@ -2648,20 +2526,6 @@ pg_put_schedule(void *arg, const struct schedule_rec *r,
 	return pg_exec(ps, ps->w, PQ_SCHED_PUT, &p, NULL, err);
 }
 
-/* Reads every schedule row, by workflow; each lent for the call. */
-static int
-pg_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_SCHEDULE,
-	    .cb.schedule = cb, .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	return pg_read_feed(ps, PQ_SCHED_LIST, &p, &feed, err);
-}
-
 /*
  * Scans a purge's window (see sqlite_purge_scan): the ids to delete, a
  * NULL-terminated list, and the blob references of their rows; moves
@@ -2908,16 +2772,9 @@ const struct store_ops store_pg_ops = {
 	.rollback = pg_rollback,
 	.get_run = pg_get_run,
 	.list_runs = pg_list_runs,
-	.list_steps = pg_list_steps,
-	.list_children = pg_list_children,
-	.count_children = pg_count_children,
-	.list_transitions = pg_list_transitions,
-	.list_logs = pg_list_logs,
+	.query = pg_query,
 	.get_definition = pg_get_definition,
-	.count_runs = pg_count_runs,
 	.find_idempotent = pg_find_idempotent,
-	.count_by_workflow = pg_count_by_workflow,
-	.list_finished = pg_list_finished,
 	.count_finished = pg_count_finished,
 	.search_runs = pg_search_runs,
 	.claim_runs = pg_claim_runs,
@@ -2929,5 +2786,4 @@ const struct store_ops store_pg_ops = {
 	.request_key_put = pg_request_key_put,
 	.renew_leases = pg_renew_leases,
 	.put_schedule = pg_put_schedule,
-	.list_schedules = pg_list_schedules,
 };

@@ -260,7 +260,8 @@ static const char *const sqlite_migrations[] = {
 
 /* The fixed statements. */
 enum {
-	SQ_BEGIN,
+	/* store_query's statements come first, at its indexes. */
+	SQ_BEGIN = STORE_QUERY_COUNT,
 	SQ_COMMIT,
 	SQ_ROLLBACK,
 	SQ_RUN_INSERT,
@@ -271,13 +272,8 @@ enum {
 	SQ_LOG_INSERT,
 	SQ_DEF_INSERT,
 	SQ_GET_RUN,
-	SQ_LIST_STEPS,
 	SQ_RUN_LINK,
 	SQ_RUN_DETACH,
-	SQ_LIST_CHILDREN,
-	SQ_COUNT_CHILDREN,
-	SQ_LIST_TRANSITIONS,
-	SQ_LIST_LOGS,
 	SQ_GET_DEF,
 	SQ_FIND_KEY,
 	SQ_NEXT_WAKE,
@@ -287,10 +283,6 @@ enum {
 	SQ_RKEY_EXPIRE,
 	SQ_COUNT_ENTER,
 	SQ_COUNT_LEAVE,
-	SQ_COUNT_ALL,
-	SQ_COUNT_WORKFLOW,
-	SQ_COUNT_BY_WORKFLOW,
-	SQ_LIST_FINISHED,
 	SQ_COUNT_FINISHED,
 	SQ_SEARCH_ID,
 	SQ_SEARCH_ERROR,
@@ -299,7 +291,6 @@ enum {
 	SQ_CLAIM_SET,
 	SQ_RENEW,
 	SQ_SCHED_PUT,
-	SQ_SCHED_LIST,
 	SQ_CANCEL_PUT,
 	SQ_CANCEL_ANY,
 	SQ_CANCEL_TAKE,
@@ -365,24 +356,27 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_RUN_DETACH] = "UPDATE runs SET parent_seq = -1 WHERE "
 	    "parent_id = ?1 AND parent_seq >= ?2",
 	/* Of the visit ?7 (-1: the latest) of step ?2: ?3 a state or NULL,
-	 * items after ?4, at most ?5, ?6 with outputs. */
-	[SQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN ?6 THEN "
-	    STORE_RUN_OUTPUT_EXPR " END, error FROM runs WHERE parent_id = ?1 AND parent_step = ?2 "
+	 * items after ?4, at most ?5 (NULL: all), ?6 with outputs. */
+	[STORE_QUERY_CHILDREN] = "SELECT item, id, state, CASE WHEN ?6 THEN "
+	    STORE_RUN_OUTPUT_EXPR " END, error FROM runs WHERE "
+	    "parent_id = ?1 AND parent_step = ?2 "
 	    "AND parent_seq = CASE WHEN ?7 >= 0 THEN ?7 ELSE (SELECT "
 	    "max(parent_seq) FROM runs WHERE parent_id = ?1 AND "
 	    "parent_step = ?2) END AND coalesce(item, 0) > ?4 AND "
-	    "(?3 IS NULL OR state = ?3) ORDER BY item LIMIT ?5",
-	[SQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs r "
+	    "(?3 IS NULL OR state = ?3) ORDER BY item LIMIT ifnull(?5, -1)",
+	[STORE_QUERY_COUNT_CHILDREN] =
+	    "SELECT parent_step, state, count(*) FROM runs r "
 	    "WHERE parent_id = ?1 AND parent_seq = (SELECT max(parent_seq) "
 	    "FROM runs WHERE parent_id = ?1 AND parent_step = r.parent_step) "
 	    "GROUP BY parent_step, state",
-	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
+	[STORE_QUERY_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = ?1 "
 	    "ORDER BY seq",
-	[SQ_LIST_TRANSITIONS] = "SELECT n, run_id, at, from_state, to_state, "
+	[STORE_QUERY_TRANSITIONS] =
+	    "SELECT n, run_id, at, from_state, to_state, "
 	    "event, step, seq, attempt, error, duration_ms FROM transitions "
 	    "WHERE run_id = ?1 ORDER BY n",
-	[SQ_LIST_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
+	[STORE_QUERY_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
 	    "message FROM run_logs WHERE run_id = ?1 AND id > ?2 ORDER BY id",
 	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
 	    "retention_ms FROM definitions WHERE hash = ?1",
@@ -403,21 +397,22 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "LIMIT 1",
 	/* Final states from run_counts (see migration 2), the others
 	 * counted (few, by the state index). */
-	[SQ_COUNT_ALL] = "SELECT state, sum(n) FROM run_counts GROUP BY state "
+	[STORE_QUERY_COUNT_ALL] =
+	    "SELECT state, sum(n) FROM run_counts GROUP BY state "
 	    "UNION ALL SELECT state, count(*) FROM runs WHERE " STORE_RUN_LIVE
 	    " GROUP BY state",
-	[SQ_COUNT_WORKFLOW] = "SELECT state, n FROM run_counts "
+	[STORE_QUERY_COUNT_WORKFLOW] = "SELECT state, n FROM run_counts "
 	    "WHERE workflow = ifnull(?1, '') UNION ALL SELECT state, count(*) "
 	    "FROM runs WHERE " STORE_RUN_LIVE " AND workflow = ?1 "
 	    "GROUP BY state",
-	[SQ_COUNT_BY_WORKFLOW] = "SELECT workflow, state, n FROM ("
+	[STORE_QUERY_COUNT_BY_WORKFLOW] = "SELECT workflow, state, n FROM ("
 	    "SELECT workflow, state, n FROM run_counts WHERE n > 0 "
 	    "UNION ALL SELECT ifnull(workflow, ''), state, count(*) FROM runs "
 	    "WHERE " STORE_RUN_LIVE " GROUP BY 1, 2) ORDER BY workflow, state",
-	[SQ_LIST_FINISHED] = "SELECT finished_at, state, "
+	[STORE_QUERY_FINISHED] = "SELECT finished_at, state, "
 	    "finished_at - max(created_at, redriven_at) FROM runs "
 	    "WHERE finished_at >= ?1 "
-	    "ORDER BY finished_at DESC LIMIT ?2",
+	    "ORDER BY finished_at DESC LIMIT ifnull(?2, -1)",
 	[SQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= ?1 AND state = ?2 LIMIT ?3)",
 	/* A prefix of an id is a range of the primary key. */
@@ -452,7 +447,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_SCHED_PUT] = "INSERT OR REPLACE INTO schedules (workflow, "
 	    "schedule, timezone, next_at, last_fire_at, last_run_id, fired, "
 	    "skipped, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[SQ_SCHED_LIST] = "SELECT workflow, schedule, timezone, next_at, "
+	[STORE_QUERY_SCHEDULES] =
+	    "SELECT workflow, schedule, timezone, next_at, "
 	    "last_fire_at, last_run_id, fired, skipped, updated_at "
 	    "FROM schedules ORDER BY workflow",
 	/*
@@ -1755,6 +1751,25 @@ sqlite_feed_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
 	return store_row_feed(&row, arg, err);
 }
 
+/* Runs one of store.c's listings (store_query) on the reading connection. */
+static int
+sqlite_query(void *arg, enum store_query q, const struct store_param *v,
+    size_t n, const struct store_feed *f, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+	size_t			 i;
+
+	if ((st = sqlite_stmt(ss, ss->r, q, err)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (v[i].integer)
+			sqlite3_bind_int64(st, i + 1, v[i].n);
+		else
+			bind_text(st, i + 1, v[i].text);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
+}
+
 /* Lists runs, newest first. */
 static int
 sqlite_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
@@ -1770,94 +1785,6 @@ sqlite_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
 	if ((st = sqlite_list_stmt(ss, mask, err)) == NULL)
 		return -1;
 	sqlite_list_bind(st, mask, f);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Lists a run's finished steps in visit order. */
-static int
-sqlite_list_steps(void *arg, const char *run_id, store_step_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_STEP, .cb.step = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_STEPS, err)) == NULL)
-		return -1;
-	bind_text(st, 1, run_id);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Lists the children a step of a run made, by item. */
-static int
-sqlite_list_children(void *arg, const char *parent_id,
-    const struct child_filter *f, store_child_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_CHILD, .cb.child = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_CHILDREN, err)) == NULL)
-		return -1;
-	bind_text(st, 1, parent_id);
-	bind_text(st, 2, f->step);
-	bind_state(st, 3, f->state);
-	sqlite3_bind_int64(st, 4, f->after);
-	sqlite3_bind_int64(st, 5, f->limit > 0 ? f->limit : -1);
-	sqlite3_bind_int(st, 6, f->with_output != 0);
-	sqlite3_bind_int(st, 7, f->seq);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Counts the children of a run's steps by step and state. */
-static int
-sqlite_count_children(void *arg, const char *parent_id, store_count_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_COUNT, .cb.count = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_COUNT_CHILDREN, err)) == NULL)
-		return -1;
-	bind_text(st, 1, parent_id);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Lists a run's transitions in the order written. */
-static int
-sqlite_list_transitions(void *arg, const char *run_id,
-    store_transition_cb cb, void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_TRANSITION, .cb.transition = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_TRANSITIONS, err)) == NULL)
-		return -1;
-	bind_text(st, 1, run_id);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Lists a run's log lines in the order written. */
-static int
-sqlite_list_logs(void *arg, const char *run_id, int64_t after_id,
-    store_log_cb cb, void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_LOG, .cb.log = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_LOGS, err)) == NULL)
-		return -1;
-	bind_text(st, 1, run_id);
-	sqlite3_bind_int64(st, 2, after_id);
 	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
@@ -2041,58 +1968,6 @@ sqlite_vet(void *arg, struct store_vet *v, size_t n, struct orc_error *err)
 		v[i].refused = rc;
 	}
 	return 0;
-}
-
-/* Counts runs per state. */
-static int
-sqlite_count_runs(void *arg, const char *workflow,
-    int64_t counts[RUN_STATE_COUNT], struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_STATES, .arg = counts };
-	sqlite3_stmt		*st;
-
-	memset(counts, 0, RUN_STATE_COUNT * sizeof counts[0]);
-	st = sqlite_stmt(ss, ss->r, workflow != NULL ? SQ_COUNT_WORKFLOW :
-	    SQ_COUNT_ALL, err);
-	if (st == NULL)
-		return -1;
-	if (workflow != NULL)
-		bind_text(st, 1, workflow);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Counts runs per workflow and state, from the counters. */
-static int
-sqlite_count_by_workflow(void *arg, store_count_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct sqlite_store		*ss = arg;
-	struct store_feed		 feed = { STORE_FEED_COUNT,
-	    .cb.count = cb, .arg = cb_arg };
-	sqlite3_stmt			*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_COUNT_BY_WORKFLOW, err)) == NULL)
-		return -1;
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Lists the runs finished since a time, newest first, at most limit. */
-static int
-sqlite_list_finished(void *arg, int64_t since, int limit, store_finish_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store		*ss = arg;
-	struct store_feed		 feed = { STORE_FEED_FINISH,
-	    .cb.finish = cb, .arg = cb_arg };
-	sqlite3_stmt			*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_FINISHED, err)) == NULL)
-		return -1;
-	/* finished_at is 0 for unfinished runs: never list those. */
-	sqlite3_bind_int64(st, 1, since > 0 ? since : 1);
-	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* Counts, up to limit, the runs that ended in a state since a time. */
@@ -2371,21 +2246,6 @@ sqlite_put_schedule(void *arg, const struct schedule_rec *r,
 	sqlite3_bind_int64(st, 8, r->skipped);
 	sqlite3_bind_int64(st, 9, r->updated_at);
 	return sqlite_exec_stmt(ss, st, NULL, err);
-}
-
-/* Reads every schedule row, by workflow. */
-static int
-sqlite_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct sqlite_store		*ss = arg;
-	struct store_feed		 feed = { STORE_FEED_SCHEDULE,
-	    .cb.schedule = cb, .arg = cb_arg };
-	sqlite3_stmt			*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_SCHED_LIST, err)) == NULL)
-		return -1;
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* A run a purge deletes. */
@@ -2869,16 +2729,9 @@ const struct store_ops store_sqlite_ops = {
 	.rollback = sqlite_rollback,
 	.get_run = sqlite_get_run,
 	.list_runs = sqlite_list_runs,
-	.list_steps = sqlite_list_steps,
-	.list_children = sqlite_list_children,
-	.count_children = sqlite_count_children,
-	.list_transitions = sqlite_list_transitions,
-	.list_logs = sqlite_list_logs,
+	.query = sqlite_query,
 	.get_definition = sqlite_get_definition,
-	.count_runs = sqlite_count_runs,
 	.find_idempotent = sqlite_find_idempotent,
-	.count_by_workflow = sqlite_count_by_workflow,
-	.list_finished = sqlite_list_finished,
 	.count_finished = sqlite_count_finished,
 	.search_runs = sqlite_search_runs,
 	.claim_runs = sqlite_claim_runs,
@@ -2890,6 +2743,5 @@ const struct store_ops store_sqlite_ops = {
 	.request_key_put = sqlite_request_key_put,
 	.renew_leases = sqlite_renew_leases,
 	.put_schedule = sqlite_put_schedule,
-	.list_schedules = sqlite_list_schedules,
 	.check_target = sqlite_check_target,
 };

@@ -46,6 +46,7 @@
 #include "loop.h"
 #include "store.h"
 #include "store-backend.h"
+#include "store-row.h"
 
 #define STORE_RETRY_MIN_MS	50
 #define STORE_RETRY_MAX_MS	2000
@@ -1327,12 +1328,25 @@ store_list_runs(struct store *s, const struct run_filter *f, store_run_cb cb,
 	return s->ops->list_runs(s->be, f, cb, arg, err);
 }
 
+/* A listing's limit as a parameter: NULL when not positive, for all. */
+static struct store_param
+store_limit(int64_t limit)
+{
+	struct store_param v = STORE_INT(limit), all = STORE_TEXT(NULL);
+
+	return limit > 0 ? v : all;
+}
+
 /* Lists a run's finished steps in visit order. */
 int
 store_list_steps(struct store *s, const char *run_id, store_step_cb cb,
     void *arg, struct orc_error *err)
 {
-	return s->ops->list_steps(s->be, run_id, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_STEP, .cb.step = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(run_id) };
+
+	return s->ops->query(s->be, STORE_QUERY_STEPS, v, 1, &feed, err);
 }
 
 /* The children a step of a run made, by item. */
@@ -1341,7 +1355,15 @@ store_list_children(struct store *s, const char *parent_id,
     const struct child_filter *f, store_child_cb cb, void *arg,
     struct orc_error *err)
 {
-	return s->ops->list_children(s->be, parent_id, f, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_CHILD, .cb.child = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(parent_id),
+	    STORE_TEXT(f->step),
+	    STORE_TEXT(f->state >= 0 ? run_state_name(f->state) : NULL),
+	    STORE_INT(f->after), store_limit(f->limit),
+	    STORE_INT(f->with_output != 0), STORE_INT(f->seq) };
+
+	return s->ops->query(s->be, STORE_QUERY_CHILDREN, v, 7, &feed, err);
 }
 
 /* The children of a run's steps, counted by step and state. */
@@ -1349,7 +1371,12 @@ int
 store_count_children(struct store *s, const char *parent_id,
     store_count_cb cb, void *arg, struct orc_error *err)
 {
-	return s->ops->count_children(s->be, parent_id, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_COUNT, .cb.count = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(parent_id) };
+
+	return s->ops->query(s->be, STORE_QUERY_COUNT_CHILDREN,
+	    v, 1, &feed, err);
 }
 
 /* Lists a run's transitions in the order they were written. */
@@ -1357,7 +1384,11 @@ int
 store_list_transitions(struct store *s, const char *run_id,
     store_transition_cb cb, void *arg, struct orc_error *err)
 {
-	return s->ops->list_transitions(s->be, run_id, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_TRANSITION,
+	    .cb.transition = cb, .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(run_id) };
+
+	return s->ops->query(s->be, STORE_QUERY_TRANSITIONS, v, 1, &feed, err);
 }
 
 /* Lists a run's log lines in the order they were written. */
@@ -1365,7 +1396,12 @@ int
 store_list_logs(struct store *s, const char *run_id, int64_t after_id,
     store_log_cb cb, void *arg, struct orc_error *err)
 {
-	return s->ops->list_logs(s->be, run_id, after_id, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_LOG, .cb.log = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(run_id),
+	    STORE_INT(after_id) };
+
+	return s->ops->query(s->be, STORE_QUERY_LOGS, v, 2, &feed, err);
 }
 
 /* Reads one definition by hash. */
@@ -1429,7 +1465,15 @@ int
 store_count_runs(struct store *s, const char *workflow,
     int64_t counts[RUN_STATE_COUNT], struct orc_error *err)
 {
-	return s->ops->count_runs(s->be, workflow, counts, err);
+	struct store_feed	feed = { STORE_FEED_STATES, .arg = counts };
+	struct store_param	v[] = { STORE_TEXT(workflow) };
+
+	memset(counts, 0, RUN_STATE_COUNT * sizeof counts[0]);
+	if (workflow == NULL)
+		return s->ops->query(s->be, STORE_QUERY_COUNT_ALL,
+		    NULL, 0, &feed, err);
+	return s->ops->query(s->be, STORE_QUERY_COUNT_WORKFLOW,
+	    v, 1, &feed, err);
 }
 
 /* Counts runs per workflow and state. */
@@ -1437,7 +1481,11 @@ int
 store_count_by_workflow(struct store *s, store_count_cb cb, void *arg,
     struct orc_error *err)
 {
-	return s->ops->count_by_workflow(s->be, cb, arg, err);
+	struct store_feed feed = { STORE_FEED_COUNT, .cb.count = cb,
+	    .arg = arg };
+
+	return s->ops->query(s->be, STORE_QUERY_COUNT_BY_WORKFLOW,
+	    NULL, 0, &feed, err);
 }
 
 /* Lists the runs finished since a time, newest first. */
@@ -1445,7 +1493,13 @@ int
 store_list_finished(struct store *s, int64_t since, int limit,
     store_finish_cb cb, void *arg, struct orc_error *err)
 {
-	return s->ops->list_finished(s->be, since, limit, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_FINISH, .cb.finish = cb,
+	    .arg = arg };
+	/* finished_at is 0 for unfinished runs: never list those. */
+	struct store_param	v[] = { STORE_INT(since > 0 ? since : 1),
+	    store_limit(limit) };
+
+	return s->ops->query(s->be, STORE_QUERY_FINISHED, v, 2, &feed, err);
 }
 
 /* Counts, up to a limit, the runs that ended in a state since a time. */
@@ -1977,7 +2031,10 @@ int
 store_list_schedules(struct store *s, store_schedule_cb cb, void *arg,
     struct orc_error *err)
 {
-	return s->ops->list_schedules(s->be, cb, arg, err);
+	struct store_feed feed = { STORE_FEED_SCHEDULE, .cb.schedule = cb,
+	    .arg = arg };
+
+	return s->ops->query(s->be, STORE_QUERY_SCHEDULES, NULL, 0, &feed, err);
 }
 
 /* What store_get_schedule looks for and finds. */
