@@ -65,6 +65,8 @@ enum store_query {
 	STORE_QUERY_COUNT_BY_WORKFLOW,	/* none */
 	STORE_QUERY_FINISHED,		/* since, limit */
 	STORE_QUERY_SCHEDULES,		/* none */
+	STORE_QUERY_SEARCH_ID,		/* prefix, its end, limit */
+	STORE_QUERY_SEARCH_ERROR,	/* text, scan, limit */
 	STORE_QUERY_COUNT
 };
 
@@ -136,8 +138,6 @@ struct store_ops {
 	/* The dashboard's reads: see store.h. */
 	int	 (*count_finished)(void *, enum run_state, int64_t since,
 		    int64_t limit, int64_t *n, struct orc_error *);
-	int	 (*search_runs)(void *, const char *text, int scan, int limit,
-		    store_run_cb, void *, struct orc_error *);
 
 	/*
 	 * Claims, in one transaction of its own, the unfinished runs (of ids

@@ -269,8 +269,6 @@ enum {
 	PQ_COUNT_ENTER,
 	PQ_COUNT_ADJUST,
 	PQ_COUNT_FINISHED,
-	PQ_SEARCH_ID,
-	PQ_SEARCH_ERROR,
 	PQ_CLAIM_HOLDERS,
 	PQ_CLAIM_LOCK,
 	PQ_CLAIM_SET,
@@ -397,9 +395,9 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "ORDER BY finished_at DESC LIMIT $2",
 	[PQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= $1 AND state = $2 LIMIT $3) c",
-	[PQ_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= $1 AND "
+	[STORE_QUERY_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= $1 AND "
 	    "id < $2 ORDER BY id DESC LIMIT $3",
-	[PQ_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
+	[STORE_QUERY_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
 	    "LIMIT $2) AND strpos(error, $1) > 0 ORDER BY id DESC LIMIT $3",
 	/* The other live holders, for the caller to tell the dead ones. */
@@ -2270,41 +2268,6 @@ pg_count_finished(void *arg, enum run_state state, int64_t since,
 	return 0;
 }
 
-/* Lists the runs whose id starts with text, then those among the newest
- * scan runs with an error whose error contains it. */
-static int
-pg_search_runs(void *arg, const char *text, int scan, int limit,
-    store_run_cb cb, void *cb_arg, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-	PGresult		*res;
-
-	memset(&p, 0, sizeof p);
-	/* Ids are ASCII and sort bytewise: every id with the prefix sorts
-	 * below prefix+DEL. */
-	p_text(&p, 1, text);
-	p_own(&p, 2, xasprintf("%s\x7f", text));
-	if (limit > 0)
-		p_int(&p, 3, limit);
-	else
-		p_text(&p, 3, NULL);
-	res = pg_read(ps, PQ_SEARCH_ID, &p, err);
-	p_free(&p);
-	if (res == NULL || pg_feed(ps, res, &feed, err) == -1)
-		return -1;
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, text);
-	p_int(&p, 2, scan > 0 ? scan : 1);
-	if (limit > 0)
-		p_int(&p, 3, limit);
-	else
-		p_text(&p, 3, NULL);
-	return pg_read_feed(ps, PQ_SEARCH_ERROR, &p, &feed, err);
-}
-
 /*
  * The holders of other live leases that gone_fn says are gone, as a
  * new NULL-terminated list (NULL when no gone_fn).
@@ -2776,7 +2739,6 @@ const struct store_ops store_pg_ops = {
 	.get_definition = pg_get_definition,
 	.find_idempotent = pg_find_idempotent,
 	.count_finished = pg_count_finished,
-	.search_runs = pg_search_runs,
 	.claim_runs = pg_claim_runs,
 	.request_cancel = pg_request_cancel,
 	.take_cancels = pg_take_cancels,

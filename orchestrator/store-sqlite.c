@@ -284,8 +284,6 @@ enum {
 	SQ_COUNT_ENTER,
 	SQ_COUNT_LEAVE,
 	SQ_COUNT_FINISHED,
-	SQ_SEARCH_ID,
-	SQ_SEARCH_ERROR,
 	SQ_CLAIM_ALL,
 	SQ_CLAIM_ID,
 	SQ_CLAIM_SET,
@@ -416,13 +414,14 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= ?1 AND state = ?2 LIMIT ?3)",
 	/* A prefix of an id is a range of the primary key. */
-	[SQ_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= ?1 AND "
-	    "id < ?2 ORDER BY id DESC LIMIT ?3",
+	[STORE_QUERY_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= ?1 AND "
+	    "id < ?2 ORDER BY id DESC LIMIT ifnull(?3, -1)",
 	/* Error texts have no index: only the newest ?2 runs with an error
 	 * are searched, so that a search costs the same on any store. */
-	[SQ_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
+	[STORE_QUERY_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
-	    "LIMIT ?2) AND instr(error, ?1) > 0 ORDER BY id DESC LIMIT ?3",
+	    "LIMIT ?2) AND instr(error, ?1) > 0 ORDER BY id DESC "
+	    "LIMIT ifnull(?3, -1)",
 	/* A run waiting in the store alone (no lease) is taken when it is
 	 * due, or by its id (a signal, a cancel); one a process held in
 	 * memory, as any run that process held. */
@@ -1991,35 +1990,6 @@ sqlite_count_finished(void *arg, enum run_state state, int64_t since,
 	return 0;
 }
 
-/* Lists the runs whose id starts with text, then those among the newest
- * scan runs with an error whose error contains it. */
-static int
-sqlite_search_runs(void *arg, const char *text, int scan, int limit,
-    store_run_cb cb, void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-	char			*end;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_SEARCH_ID, err)) == NULL)
-		return -1;
-	/* Ids are ASCII: every id with the prefix sorts below prefix+DEL. */
-	end = xasprintf("%s\x7f", text);
-	bind_text(st, 1, text);
-	sqlite3_bind_text(st, 2, end, -1, free);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	if (sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err) == -1)
-		return -1;
-	if ((st = sqlite_stmt(ss, ss->r, SQ_SEARCH_ERROR, err)) == NULL)
-		return -1;
-	bind_text(st, 1, text);
-	sqlite3_bind_int64(st, 2, scan > 0 ? scan : 1);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
 /* A claim in progress: who claims, and the ids of the runs it may take. */
 struct sqlite_claim {
 	const char		*owner;
@@ -2733,7 +2703,6 @@ const struct store_ops store_sqlite_ops = {
 	.get_definition = sqlite_get_definition,
 	.find_idempotent = sqlite_find_idempotent,
 	.count_finished = sqlite_count_finished,
-	.search_runs = sqlite_search_runs,
 	.claim_runs = sqlite_claim_runs,
 	.request_cancel = sqlite_request_cancel,
 	.take_cancels = sqlite_take_cancels,

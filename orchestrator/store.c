@@ -1515,7 +1515,24 @@ int
 store_search_runs(struct store *s, const char *text, int scan, int limit,
     store_run_cb cb, void *arg, struct orc_error *err)
 {
-	return s->ops->search_runs(s->be, text, scan, limit, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_RUN, .cb.run = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(text), STORE_TEXT(NULL),
+	    store_limit(limit) };
+	char			*end;
+	int			 ret;
+
+	/* Ids are ASCII and sort bytewise: every id with the prefix sorts
+	 * below prefix+DEL. */
+	v[1].text = end = xasprintf("%s\x7f", text);
+	ret = s->ops->query(s->be, STORE_QUERY_SEARCH_ID, v, 3, &feed, err);
+	free(end);
+	if (ret == -1)
+		return -1;
+	/* The error search: only the newest scan runs with an error. */
+	v[1] = (struct store_param)STORE_INT(scan > 0 ? scan : 1);
+	return s->ops->query(s->be, STORE_QUERY_SEARCH_ERROR, v, 3, &feed,
+	    err);
 }
 
 /* Claims the unfinished runs nobody live holds, after the pending writes. */
