@@ -36,7 +36,6 @@
 
 #include "blob.h"
 #include "hmap.h"
-#include "jsonenc.h"
 #include "log.h"
 #include "store.h"
 #include "store-backend.h"
@@ -682,20 +681,15 @@ static int
 p_json(struct pg_store *ps, struct pg_params *p, int i, const json_t *v,
     struct orc_error *err)
 {
-	struct orc_error	 berr;
-	char			*s;
+	char *s;
 
 	if (v == NULL) {
 		p_text(p, i, NULL);
 		return 0;
 	}
-	if ((s = jsonenc_compact(v, NULL)) == NULL)
-		fatal("%s: a JSON value cannot be written", __func__);
-	if ((s = blob_encode(ps->blobs, ps->blob_min, s, &berr)) == NULL) {
-		orc_error_set(err, ORC_ESTORE, "%s: %s", ps->name,
-		    berr.message);
+	if ((s = store_row_encode(v, ps->blobs, ps->blob_min, ps->name,
+	    err)) == NULL)
 		return -1;
-	}
 	p_own(p, i, s);
 	return 0;
 }

@@ -4,7 +4,8 @@
  * a column is read (PQgetvalue or sqlite3_column_text), and that is all a
  * backend gives here. Text columns are copied into the records the
  * callbacks are lent, as before, except where a record lends its strings
- * itself (a schedule row, a workflow's count).
+ * itself (a schedule row, a workflow's count). The way back, a JSON
+ * value into a column's text, is shared too (store_row_encode).
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include <jansson.h>
 
 #include "blob.h"
+#include "jsonenc.h"
 #include "log.h"
 #include "store-row.h"
 
@@ -146,6 +148,23 @@ store_row_event(const struct store_row *row, int col)
 	name = store_code_name(store_event_names,
 	    STORE_NAMES(store_event_names), s);
 	return xstrdup(name != NULL ? name : s);
+}
+
+/* A JSON value as a column's new text: compact, or the reference of the
+ * blob file that takes it when it is large; NULL with err, naming db, when
+ * the blob cannot be written. */
+char *
+store_row_encode(const json_t *v, const char *blobs, size_t blob_min,
+    const char *db, struct orc_error *err)
+{
+	struct orc_error	 berr;
+	char			*s;
+
+	if ((s = jsonenc_compact(v, NULL)) == NULL)
+		fatal("%s: a JSON value cannot be written", __func__);
+	if ((s = blob_encode(blobs, blob_min, s, &berr)) == NULL)
+		orc_error_set(err, ORC_ESTORE, "%s: %s", db, berr.message);
+	return s;
 }
 
 /* A JSON column as a new value (NULL for SQL NULL); -1 when unreadable. */

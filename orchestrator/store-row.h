@@ -1,7 +1,7 @@
 /*
  * What the two store backends share below their function table: reading
- * a result row into the records of store.h, and handing the rows of a
- * listing to its callback. A backend gives the ways to read a column of
+ * a result row into the records of store.h, handing the rows of a
+ * listing to its callback, and writing a JSON value as a column's text. A backend gives the ways to read a column of
  * its current row (struct store_row_ops) and keeps its SQL, its binding
  * and its stepping; both backends select the same columns in the same
  * order (RUN_COLS and the listings' SELECTs), so one mapping serves both.
@@ -136,6 +136,10 @@ int	 store_row_state(const struct store_row *, int col);
 char	*store_row_event(const struct store_row *, int col);
 int	 store_row_json(const struct store_row *, int col, const char *what,
 	    json_t **, struct orc_error *);
+/* A JSON value (not NULL) as a column's new text, large ones in a blob
+ * file of the folder blobs (blob.c) when not NULL; NULL with err. */
+char	*store_row_encode(const json_t *, const char *blobs, size_t blob_min,
+	    const char *db, struct orc_error *);
 int	 store_row_run(const struct store_row *, struct run_rec *,
 	    struct orc_error *);
 void	 store_row_def(const struct store_row *, struct def_rec *);

@@ -28,7 +28,6 @@
 #include <sqlite3.h>
 
 #include "blob.h"
-#include "jsonenc.h"
 #include "log.h"
 #include "store.h"
 #include "store-backend.h"
@@ -704,20 +703,15 @@ static int
 bind_json(struct sqlite_store *ss, sqlite3_stmt *st, int i, const json_t *v,
     struct orc_error *err)
 {
-	struct orc_error berr;
 	char *s;
 
 	if (v == NULL) {
 		sqlite3_bind_null(st, i);
 		return 0;
 	}
-	if ((s = jsonenc_compact(v, NULL)) == NULL)
-		fatal("%s: a JSON value cannot be written", __func__);
-	if ((s = blob_encode(ss->blobs, ss->blob_min, s, &berr)) == NULL) {
-		orc_error_set(err, ORC_ESTORE, "%s: %s", ss->path,
-		    berr.message);
+	if ((s = store_row_encode(v, ss->blobs, ss->blob_min, ss->path,
+	    err)) == NULL)
 		return -1;
-	}
 	sqlite3_bind_text(st, i, s, -1, free);
 	return 0;
 }
