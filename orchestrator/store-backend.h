@@ -122,8 +122,11 @@ struct store_ops {
 	/* Reads. Records passed to callbacks are lent for the call only. */
 	int	 (*get_run)(void *, const char *id, struct run_rec *,
 		    struct orc_error *);
-	int	 (*list_runs)(void *, const struct run_filter *,
-		    store_run_cb, void *, struct orc_error *);
+	/* Like query, the listing of runs by the statement of the filters
+	 * mask sets (STORE_LIST_*): v has a parameter per place, NULL where
+	 * a filter is not set. */
+	int	 (*list_runs)(void *, unsigned mask, const struct store_param *v,
+		    size_t n, const struct store_feed *, struct orc_error *);
 	/* Runs query q with its n parameters on the reader, each row to
 	 * the feed. */
 	int	 (*query)(void *, enum store_query q,

@@ -758,6 +758,20 @@ p_array(struct pg_params *p, int i, const char *const *list)
 	p_own(p, i, s);
 }
 
+/* Sets the params of store.c's parameters, as text. */
+static void
+pg_params(struct pg_params *p, const struct store_param *v, size_t n)
+{
+	size_t i;
+
+	memset(p, 0, sizeof *p);
+	for (i = 0; i < n; i++)
+		if (v[i].integer)
+			p_int(p, i + 1, v[i].n);
+		else
+			p_text(p, i + 1, v[i].text);
+}
+
 /* Frees what the params own. */
 static void
 p_free(struct pg_params *p)
@@ -1975,14 +1989,8 @@ pg_query(void *arg, enum store_query q, const struct store_param *v,
 {
 	struct pg_store		*ps = arg;
 	struct pg_params	 p;
-	size_t			 i;
 
-	memset(&p, 0, sizeof p);
-	for (i = 0; i < n; i++)
-		if (v[i].integer)
-			p_int(&p, i + 1, v[i].n);
-		else
-			p_text(&p, i + 1, v[i].text);
+	pg_params(&p, v, n);
 	return pg_read_feed(ps, q, &p, f, err);
 }
 
@@ -2060,41 +2068,21 @@ pg_list_prepare(struct pg_store *ps, unsigned mask, char name[16],
 
 /* Lists runs, newest first. */
 static int
-pg_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
-    void *cb_arg, struct orc_error *err)
+pg_list_runs(void *arg, unsigned mask, const struct store_param *v,
+    size_t n, const struct store_feed *f, struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
-	    .arg = cb_arg };
 	struct pg_params	 p;
 	PGresult		*res;
-	unsigned		 mask;
 	char			 name[16];
 
-	mask = store_list_mask(f);
 	if (pg_ensure(ps, ps->r, err) == -1 ||
 	    pg_list_prepare(ps, mask, name, err) == -1)
 		return -1;
-	memset(&p, 0, sizeof p);
-	p.n = 7;
-	if (mask & STORE_LIST_WORKFLOW)
-		p_text(&p, 1, f->workflow);
-	if (mask & STORE_LIST_STATE)
-		p_state(&p, 2, f->state);
-	if (mask & STORE_LIST_SINCE)
-		p_int(&p, 3, f->since);
-	if (mask & STORE_LIST_UNTIL)
-		p_int(&p, 4, f->until);
-	if (mask & STORE_LIST_ERROR)
-		p_text(&p, 5, f->error_like);
-	if (mask & STORE_LIST_BEFORE)
-		p_text(&p, 6, f->before_id);
-	/* LIMIT NULL is no limit. */
-	if (f->limit > 0)
-		p_int(&p, 7, f->limit);
+	pg_params(&p, v, n);
 	if ((res = pg_run(ps, ps->r, name, &p, NULL, err)) == NULL)
 		return -1;
-	return pg_feed(ps, res, &feed, err);
+	return pg_feed(ps, res, f, err);
 }
 
 /* Reads a definition by hash. */

@@ -726,6 +726,19 @@ bind_state(sqlite3_stmt *st, int i, int state)
 	    SQLITE_STATIC);
 }
 
+/* Binds store.c's parameters (store_param). */
+static void
+bind_params(sqlite3_stmt *st, const struct store_param *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].integer)
+			sqlite3_bind_int64(st, i + 1, v[i].n);
+		else
+			bind_text(st, i + 1, v[i].text);
+}
+
 /* Binds a stored code, or NULL for a negative one. */
 static int
 bind_code(sqlite3_stmt *st, int i, int code)
@@ -1708,30 +1721,11 @@ sqlite_list_stmt(struct sqlite_store *ss, unsigned mask, struct orc_error *err)
 			sql = tmp;
 		}
 	}
-	tmp = xasprintf("%s ORDER BY id DESC LIMIT ?7", sql);
+	tmp = xasprintf("%s ORDER BY id DESC LIMIT ifnull(?7, -1)", sql);
 	free(sql);
 	st = sqlite_prepare(ss, c, &c->list[mask], tmp, err);
 	free(tmp);
 	return st;
-}
-
-/* Binds the values of the filters in mask, and the limit. */
-static void
-sqlite_list_bind(sqlite3_stmt *st, unsigned mask, const struct run_filter *f)
-{
-	if (mask & STORE_LIST_WORKFLOW)
-		bind_text(st, 1, f->workflow);
-	if (mask & STORE_LIST_STATE)
-		bind_state(st, 2, f->state);
-	if (mask & STORE_LIST_SINCE)
-		sqlite3_bind_int64(st, 3, f->since);
-	if (mask & STORE_LIST_UNTIL)
-		sqlite3_bind_int64(st, 4, f->until);
-	if (mask & STORE_LIST_ERROR)
-		bind_text(st, 5, f->error_like);
-	if (mask & STORE_LIST_BEFORE)
-		bind_text(st, 6, f->before_id);
-	sqlite3_bind_int64(st, 7, f->limit > 0 ? f->limit : -1);
 }
 
 /* Hands a row to the listing's callback (store_row_feed). */
@@ -1751,34 +1745,25 @@ sqlite_query(void *arg, enum store_query q, const struct store_param *v,
 {
 	struct sqlite_store	*ss = arg;
 	sqlite3_stmt		*st;
-	size_t			 i;
 
 	if ((st = sqlite_stmt(ss, ss->r, q, err)) == NULL)
 		return -1;
-	for (i = 0; i < n; i++)
-		if (v[i].integer)
-			sqlite3_bind_int64(st, i + 1, v[i].n);
-		else
-			bind_text(st, i + 1, v[i].text);
+	bind_params(st, v, n);
 	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
 }
 
 /* Lists runs, newest first. */
 static int
-sqlite_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
-    void *cb_arg, struct orc_error *err)
+sqlite_list_runs(void *arg, unsigned mask, const struct store_param *v,
+    size_t n, const struct store_feed *f, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
-	    .arg = cb_arg };
 	sqlite3_stmt		*st;
-	unsigned		 mask;
 
-	mask = store_list_mask(f);
 	if ((st = sqlite_list_stmt(ss, mask, err)) == NULL)
 		return -1;
-	sqlite_list_bind(st, mask, f);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
+	bind_params(st, v, n);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
 }
 
 /* Reads a definition by hash. */

@@ -1320,14 +1320,6 @@ store_get_run(struct store *s, const char *id, struct run_rec *r,
 	return s->ops->get_run(s->be, id, r, err);
 }
 
-/* Lists runs newest first. */
-int
-store_list_runs(struct store *s, const struct run_filter *f, store_run_cb cb,
-    void *arg, struct orc_error *err)
-{
-	return s->ops->list_runs(s->be, f, cb, arg, err);
-}
-
 /* A listing's limit as a parameter: NULL when not positive, for all. */
 static struct store_param
 store_limit(int64_t limit)
@@ -1335,6 +1327,28 @@ store_limit(int64_t limit)
 	struct store_param v = STORE_INT(limit), all = STORE_TEXT(NULL);
 
 	return limit > 0 ? v : all;
+}
+
+/* Lists runs newest first. */
+int
+store_list_runs(struct store *s, const struct run_filter *f, store_run_cb cb,
+    void *arg, struct orc_error *err)
+{
+	struct store_feed	feed = { STORE_FEED_RUN, .cb.run = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(f->workflow),
+	    STORE_TEXT(f->state >= 0 ? run_state_name(f->state) : NULL),
+	    STORE_INT(f->since), STORE_INT(f->until),
+	    STORE_TEXT(f->error_like), STORE_TEXT(f->before_id),
+	    store_limit(f->limit) };
+	unsigned		mask = store_list_mask(f), i;
+
+	/* Bit i of the mask is parameter i + 1; the limit is always set. */
+	for (i = 0; (1U << i) < STORE_LIST_VARIANTS; i++)
+		if ((mask & (1U << i)) == 0)
+			v[i] = (struct store_param)STORE_TEXT(NULL);
+	return s->ops->list_runs(s->be, mask, v, sizeof v / sizeof v[0], &feed,
+	    err);
 }
 
 /* Lists a run's finished steps in visit order. */
