@@ -1,9 +1,9 @@
 /*
  * What the two store backends share below their function table: reading
  * a result row into the records of store.h, handing the rows of a
- * listing to its callback, and writing a JSON value as a column's text. A backend gives the ways to read a column of
- * its current row (struct store_row_ops) and keeps its SQL, its binding
- * and its stepping; both backends select the same columns in the same
+ * listing to its callback, and writing a JSON value as a column's text.
+ * A backend gives the ways to read a column of its current row (struct
+ * store_row_ops) and keeps its SQL, its binding and its stepping; both backends select the same columns in the same
  * order (RUN_COLS and the listings' SELECTs), so one mapping serves both.
  */
 #ifndef STORE_ROW_H
