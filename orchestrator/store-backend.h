@@ -48,10 +48,11 @@ int	store_key_unique(const char *key);
 	"  WHERE substr(idempotency_key, 1, 5) = 'cron:';"
 
 /*
- * The listings that take a few parameters and hand every row to a feed
- * (store-row.h): store.c says which and gives the parameters, in the
- * order of the comments; a backend keeps a prepared statement for each,
- * at the same index of its own statements, and binds by its primitives.
+ * The statements that take a few parameters and either hand every row to
+ * a feed (store-row.h) or answer none: store.c says which and gives the
+ * parameters, in the order of the comments; a backend keeps a prepared
+ * statement for each, at the same index of its own statements, and binds
+ * by its primitives.
  */
 enum store_query {
 	STORE_QUERY_STEPS,		/* run_id */
@@ -67,6 +68,9 @@ enum store_query {
 	STORE_QUERY_SCHEDULES,		/* none */
 	STORE_QUERY_SEARCH_ID,		/* prefix, its end, limit */
 	STORE_QUERY_SEARCH_ERROR,	/* text, scan, limit */
+	/* Writes, by exec: leases renewed, a request to cancel a run. */
+	STORE_QUERY_RENEW,		/* owner, until */
+	STORE_QUERY_CANCEL_PUT,		/* run_id, at */
 	STORE_QUERY_COUNT
 };
 
@@ -128,10 +132,13 @@ struct store_ops {
 	int	 (*list_runs)(void *, unsigned mask, const struct store_param *v,
 		    size_t n, const struct store_feed *, struct orc_error *);
 	/* Runs query q with its n parameters on the reader, each row to
-	 * the feed. */
+	 * the feed; exec runs one that answers no rows on the writer, out
+	 * of any batch. */
 	int	 (*query)(void *, enum store_query q,
 		    const struct store_param *, size_t n,
 		    const struct store_feed *, struct orc_error *);
+	int	 (*exec)(void *, enum store_query q,
+		    const struct store_param *, size_t n, struct orc_error *);
 	int	 (*get_definition)(void *, const char *hash, struct def_rec *,
 		    struct orc_error *);
 	/* on_writer: on the writing connection (the commit thread's). */
@@ -153,10 +160,6 @@ struct store_ops {
 		    int64_t now, const char *const *ids, const char *workflow,
 		    store_owner_gone_fn, void *gone_arg, struct run_rec **out,
 		    size_t *nout, struct orc_error *);
-	/* Sets lease_until on every unfinished run that owner holds. */
-	/* Records a request to cancel run_id (one per run, the newest). */
-	int	 (*request_cancel)(void *, const char *run_id, int64_t at,
-		    struct orc_error *);
 	/* Deletes and returns the cancel requests of the runs owner holds
 	 * (ids malloc'd, free with store_free_ids); drops stale ones. */
 	int	 (*take_cancels)(void *, const char *owner, int64_t now,
@@ -173,8 +176,6 @@ struct store_ops {
 	int	 (*request_key_put)(void *, const char *target,
 		    const char *key, const struct request_key *, int64_t now,
 		    int64_t since, struct orc_error *);
-	int	 (*renew_leases)(void *, const char *owner, int64_t until,
-		    struct orc_error *);
 
 	/*
 	 * Schedules (scheduler.c). put_schedule is called inside an open write

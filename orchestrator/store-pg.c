@@ -271,11 +271,9 @@ enum {
 	PQ_CLAIM_HOLDERS,
 	PQ_CLAIM_LOCK,
 	PQ_CLAIM_SET,
-	PQ_RENEW,
 	PQ_FENCE,
 	PQ_KEYS_TAKEN,
 	PQ_SCHED_PUT,
-	PQ_CANCEL_PUT,
 	PQ_CANCEL_ANY,
 	PQ_CANCEL_TAKE,
 	PQ_CANCEL_EXPIRE,
@@ -394,9 +392,11 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "ORDER BY finished_at DESC LIMIT $2",
 	[PQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= $1 AND state = $2 LIMIT $3) c",
-	[STORE_QUERY_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= $1 AND "
+	[STORE_QUERY_SEARCH_ID] =
+	    "SELECT " RUN_READ " FROM runs WHERE id >= $1 AND "
 	    "id < $2 ORDER BY id DESC LIMIT $3",
-	[STORE_QUERY_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
+	[STORE_QUERY_SEARCH_ERROR] =
+	    "SELECT " RUN_READ " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
 	    "LIMIT $2) AND strpos(error, $1) > 0 ORDER BY id DESC LIMIT $3",
 	/* The other live holders, for the caller to tell the dead ones. */
@@ -421,7 +421,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_CLAIM_SET] = "UPDATE runs SET lease_owner = $2, lease_until = $3, "
 	    "lease_epoch = lease_epoch + CASE WHEN lease_owner IS DISTINCT "
 	    "FROM $2::text THEN 1 ELSE 0 END WHERE id = ANY ($1::text[])",
-	[PQ_RENEW] = "UPDATE runs SET lease_until = $2 WHERE lease_owner = $1 "
+	[STORE_QUERY_RENEW] =
+	    "UPDATE runs SET lease_until = $2 WHERE lease_owner = $1 "
 	    "AND " STORE_RUN_UNFINISHED,
 	/*
 	 * The runs of a batch that still hold their lease's token, locked
@@ -437,7 +438,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "$2::text[], $3::text[]) AS f(id, workflow, key) JOIN runs r ON "
 	    "r.workflow = f.workflow AND r.idempotency_key = f.key AND "
 	    "substr(r.idempotency_key, 1, 5) = 'cron:'",
-	[PQ_CANCEL_PUT] = "INSERT INTO cancel_requests (run_id, requested_at) "
+	[STORE_QUERY_CANCEL_PUT] =
+	    "INSERT INTO cancel_requests (run_id, requested_at) "
 	    "VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET "
 	    "requested_at = EXCLUDED.requested_at",
 	[PQ_CANCEL_ANY] = "SELECT EXISTS (SELECT 1 FROM cancel_requests)",
@@ -1994,6 +1996,20 @@ pg_query(void *arg, enum store_query q, const struct store_param *v,
 	return pg_read_feed(ps, q, &p, f, err);
 }
 
+/* Runs one of store.c's writes (store_query) on the writing connection. */
+static int
+pg_exec_query(void *arg, enum store_query q, const struct store_param *v,
+    size_t n, struct orc_error *err)
+{
+	struct pg_store		*ps = arg;
+	struct pg_params	 p;
+
+	if (pg_ensure(ps, ps->w, err) == -1)
+		return -1;
+	pg_params(&p, v, n);
+	return pg_exec(ps, ps->w, q, &p, NULL, err);
+}
+
 /* Reads one run on a connection. */
 static int
 pg_get_run_on(struct pg_store *ps, struct pg_conn *c, const char *id,
@@ -2378,37 +2394,6 @@ out:
 	return ret;
 }
 
-/* Runs a writer statement of ($1 text, $2 bigint) outside a batch. */
-static int
-pg_exec_text_int(struct pg_store *ps, int which, const char *s, int64_t v,
-    struct orc_error *err)
-{
-	struct pg_params p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, s);
-	p_int(&p, 2, v);
-	if (pg_ensure(ps, ps->w, err) == -1)
-		return -1;
-	return pg_exec(ps, ps->w, which, &p, NULL, err);
-}
-
-/* Pushes the expiry of the owner's leases on unfinished runs. */
-static int
-pg_renew_leases(void *arg, const char *owner, int64_t until,
-    struct orc_error *err)
-{
-	return pg_exec_text_int(arg, PQ_RENEW, owner, until, err);
-}
-
-/* Records a request to cancel a run. */
-static int
-pg_request_cancel(void *arg, const char *run_id, int64_t at,
-    struct orc_error *err)
-{
-	return pg_exec_text_int(arg, PQ_CANCEL_PUT, run_id, at, err);
-}
-
 /* Takes the requests to cancel the runs owner holds; drops stale ones. */
 static int
 pg_take_cancels(void *arg, const char *owner, int64_t now, char ***ids,
@@ -2718,16 +2703,15 @@ const struct store_ops store_pg_ops = {
 	.get_run = pg_get_run,
 	.list_runs = pg_list_runs,
 	.query = pg_query,
+	.exec = pg_exec_query,
 	.get_definition = pg_get_definition,
 	.find_idempotent = pg_find_idempotent,
 	.count_finished = pg_count_finished,
 	.claim_runs = pg_claim_runs,
-	.request_cancel = pg_request_cancel,
 	.take_cancels = pg_take_cancels,
 	.next_wake = pg_next_wake,
 	.secret = pg_secret,
 	.request_key_get = pg_request_key_get,
 	.request_key_put = pg_request_key_put,
-	.renew_leases = pg_renew_leases,
 	.put_schedule = pg_put_schedule,
 };

@@ -286,9 +286,7 @@ enum {
 	SQ_CLAIM_ALL,
 	SQ_CLAIM_ID,
 	SQ_CLAIM_SET,
-	SQ_RENEW,
 	SQ_SCHED_PUT,
-	SQ_CANCEL_PUT,
 	SQ_CANCEL_ANY,
 	SQ_CANCEL_TAKE,
 	SQ_CANCEL_EXPIRE,
@@ -413,11 +411,13 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= ?1 AND state = ?2 LIMIT ?3)",
 	/* A prefix of an id is a range of the primary key. */
-	[STORE_QUERY_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= ?1 AND "
+	[STORE_QUERY_SEARCH_ID] =
+	    "SELECT " RUN_READ " FROM runs WHERE id >= ?1 AND "
 	    "id < ?2 ORDER BY id DESC LIMIT ifnull(?3, -1)",
 	/* Error texts have no index: only the newest ?2 runs with an error
 	 * are searched, so that a search costs the same on any store. */
-	[STORE_QUERY_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
+	[STORE_QUERY_SEARCH_ERROR] =
+	    "SELECT " RUN_READ " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
 	    "LIMIT ?2) AND instr(error, ?1) > 0 ORDER BY id DESC "
 	    "LIMIT ifnull(?3, -1)",
@@ -433,9 +433,11 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "AND id = ?2",
 	[SQ_CLAIM_SET] = "UPDATE runs SET lease_owner = ?2, lease_until = ?3 "
 	    "WHERE id = ?1",
-	[SQ_RENEW] = "UPDATE runs SET lease_until = ?2 WHERE lease_owner = ?1 "
+	[STORE_QUERY_RENEW] =
+	    "UPDATE runs SET lease_until = ?2 WHERE lease_owner = ?1 "
 	    "AND " STORE_RUN_UNFINISHED,
-	[SQ_CANCEL_PUT] = "INSERT OR REPLACE INTO cancel_requests (run_id, "
+	[STORE_QUERY_CANCEL_PUT] =
+	    "INSERT OR REPLACE INTO cancel_requests (run_id, "
 	    "requested_at) VALUES (?1, ?2)",
 	[SQ_CANCEL_ANY] = "SELECT EXISTS (SELECT 1 FROM cancel_requests)",
 	[SQ_CANCEL_TAKE] = "DELETE FROM cancel_requests WHERE run_id IN "
@@ -1752,6 +1754,20 @@ sqlite_query(void *arg, enum store_query q, const struct store_param *v,
 	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
 }
 
+/* Runs one of store.c's writes (store_query) on the writing connection. */
+static int
+sqlite_exec_query(void *arg, enum store_query q, const struct store_param *v,
+    size_t n, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->w, q, err)) == NULL)
+		return -1;
+	bind_params(st, v, n);
+	return sqlite_exec_stmt(ss, st, NULL, err);
+}
+
 /* Lists runs, newest first. */
 static int
 sqlite_list_runs(void *arg, unsigned mask, const struct store_param *v,
@@ -2089,36 +2105,6 @@ out:
 		free(cl.ids[i]);
 	free(cl.ids);
 	return ret;
-}
-
-/* Runs a writer statement of (?1 text, ?2 integer) outside a batch. */
-static int
-sqlite_exec_text_int(struct sqlite_store *ss, int which, const char *s,
-    int64_t v, struct orc_error *err)
-{
-	sqlite3_stmt *st;
-
-	if ((st = sqlite_stmt(ss, ss->w, which, err)) == NULL)
-		return -1;
-	bind_text(st, 1, s);
-	sqlite3_bind_int64(st, 2, v);
-	return sqlite_exec_stmt(ss, st, NULL, err);
-}
-
-/* Pushes the expiry of the owner's leases on unfinished runs. */
-static int
-sqlite_renew_leases(void *arg, const char *owner, int64_t until,
-    struct orc_error *err)
-{
-	return sqlite_exec_text_int(arg, SQ_RENEW, owner, until, err);
-}
-
-/* Records a request to cancel a run. */
-static int
-sqlite_request_cancel(void *arg, const char *run_id, int64_t at,
-    struct orc_error *err)
-{
-	return sqlite_exec_text_int(arg, SQ_CANCEL_PUT, run_id, at, err);
 }
 
 /* Collects the ids a DELETE ... RETURNING gives back. */
@@ -2679,17 +2665,16 @@ const struct store_ops store_sqlite_ops = {
 	.get_run = sqlite_get_run,
 	.list_runs = sqlite_list_runs,
 	.query = sqlite_query,
+	.exec = sqlite_exec_query,
 	.get_definition = sqlite_get_definition,
 	.find_idempotent = sqlite_find_idempotent,
 	.count_finished = sqlite_count_finished,
 	.claim_runs = sqlite_claim_runs,
-	.request_cancel = sqlite_request_cancel,
 	.take_cancels = sqlite_take_cancels,
 	.next_wake = sqlite_next_wake,
 	.secret = sqlite_secret,
 	.request_key_get = sqlite_request_key_get,
 	.request_key_put = sqlite_request_key_put,
-	.renew_leases = sqlite_renew_leases,
 	.put_schedule = sqlite_put_schedule,
 	.check_target = sqlite_check_target,
 };

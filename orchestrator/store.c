@@ -1624,6 +1624,16 @@ store_claim_work(struct store *s, void *arg)
 	    NULL, NULL, j->gone_fn, j->gone_arg, &j->runs, &j->n, &j->err);
 }
 
+/* Runs a write of a text and an integer (store_query) on the writer. */
+static int
+store_exec(struct store *s, enum store_query q, const char *text,
+    int64_t n, struct orc_error *err)
+{
+	struct store_param v[] = { STORE_TEXT(text), STORE_INT(n) };
+
+	return s->ops->exec(s->be, q, v, 2, err);
+}
+
 /* On the commit thread: renews. */
 static void
 store_renew_work(struct store *s, void *arg)
@@ -1631,7 +1641,7 @@ store_renew_work(struct store *s, void *arg)
 	struct store_job *j = arg;
 
 	orc_error_clear(&j->err);
-	j->rc = s->ops->renew_leases(s->be, j->owner, j->until, &j->err);
+	j->rc = store_exec(s, STORE_QUERY_RENEW, j->owner, j->until, &j->err);
 }
 
 /* On the loop: hands the claimed runs over, frees the job. */
@@ -1751,8 +1761,8 @@ store_cancel_put_work(struct store *s, void *arg)
 	struct store_cancel_job *j = arg;
 
 	orc_error_clear(&j->err);
-	j->rc = s->ops->request_cancel(s->be, j->arg_text, orc_now_ms(),
-	    &j->err);
+	j->rc = store_exec(s, STORE_QUERY_CANCEL_PUT, j->arg_text,
+	    orc_now_ms(), &j->err);
 }
 
 /* On the commit thread: takes the owner's requests. */
@@ -1856,8 +1866,8 @@ store_request_cancel(struct store *s, const char *run_id,
 		return -1;
 	}
 	if (!s->threaded)
-		return s->ops->request_cancel(s->be, run_id, orc_now_ms(),
-		    err);
+		return store_exec(s, STORE_QUERY_CANCEL_PUT, run_id,
+		    orc_now_ms(), err);
 	j = xcalloc(1, sizeof *j);
 	j->arg_text = xstrdup(run_id);
 	store_enqueue_work(s, store_cancel_put_work, 0, store_cancel_done, j);
@@ -1912,12 +1922,12 @@ store_renew_leases(struct store *s, const char *owner, int64_t until,
 		return -1;
 	}
 	if (!s->threaded)
-		return s->ops->renew_leases(s->be, owner, until, err);
+		return store_exec(s, STORE_QUERY_RENEW, owner, until, err);
 	/* The writing connection is the loop's only with no batch out. */
 	orc_error_clear(&e);
 	if (store_writer_reap(s, 1, &e) == -1)
 		store_schedule_retry(s);
-	rc = s->ops->renew_leases(s->be, owner, until, err);
+	rc = store_exec(s, STORE_QUERY_RENEW, owner, until, err);
 	store_run_callbacks(s);
 	store_writer_kick(s);
 	return rc;
