@@ -55,6 +55,8 @@ int	store_key_unique(const char *key);
  * by its primitives.
  */
 enum store_query {
+	STORE_QUERY_RUN,		/* id */
+	STORE_QUERY_DEF,		/* hash */
 	STORE_QUERY_STEPS,		/* run_id */
 	STORE_QUERY_CHILDREN,		/* parent_id, step, state, after,
 					 * limit, with_output, seq */
@@ -124,8 +126,6 @@ struct store_ops {
 		    struct store_backup_stats *, struct orc_error *);
 
 	/* Reads. Records passed to callbacks are lent for the call only. */
-	int	 (*get_run)(void *, const char *id, struct run_rec *,
-		    struct orc_error *);
 	/* Like query, the listing of runs by the statement of the filters
 	 * mask sets (STORE_LIST_*): v has a parameter per place, NULL where
 	 * a filter is not set. */
@@ -139,8 +139,6 @@ struct store_ops {
 		    const struct store_feed *, struct orc_error *);
 	int	 (*exec)(void *, enum store_query q,
 		    const struct store_param *, size_t n, struct orc_error *);
-	int	 (*get_definition)(void *, const char *hash, struct def_rec *,
-		    struct orc_error *);
 	/* on_writer: on the writing connection (the commit thread's). */
 	int	 (*find_idempotent)(void *, int on_writer,
 		    const char *workflow, const char *key, int64_t since,

@@ -255,10 +255,8 @@ enum {
 	PQ_TRANSITION_INSERT,
 	PQ_LOG_INSERT,
 	PQ_DEF_INSERT,
-	PQ_GET_RUN,
 	PQ_RUN_LINK,
 	PQ_RUN_DETACH,
-	PQ_GET_DEF,
 	PQ_FIND_KEY,
 	PQ_NEXT_WAKE,
 	PQ_SECRET,
@@ -324,7 +322,7 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_DEF_INSERT] = "INSERT INTO definitions (hash, name, path, body, "
 	    "created_at, retention_ms) VALUES ($1, $2, $3, $4, $5, $6) "
 	    "ON CONFLICT (hash) DO NOTHING",
-	[PQ_GET_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = $1",
+	[STORE_QUERY_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = $1",
 	[PQ_RUN_LINK] = "UPDATE runs SET parent_id = $2, parent_step = $3, "
 	    "item = $4, parent_seq = $5 WHERE id = $1",
 	[PQ_RUN_DETACH] = "UPDATE runs SET parent_seq = -1 WHERE "
@@ -353,7 +351,7 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[STORE_QUERY_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
 	    "message FROM run_logs WHERE run_id = $1 AND id > $2::bigint "
 	    "ORDER BY id",
-	[PQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
+	[STORE_QUERY_DEF] = "SELECT hash, name, path, body, created_at, "
 	    "retention_ms FROM definitions WHERE hash = $1",
 	[PQ_NEXT_WAKE] = "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
 	    "AND lease_owner IS NULL",
@@ -2010,42 +2008,6 @@ pg_exec_query(void *arg, enum store_query q, const struct store_param *v,
 	return pg_exec(ps, ps->w, q, &p, NULL, err);
 }
 
-/* Reads one run on a connection. */
-static int
-pg_get_run_on(struct pg_store *ps, struct pg_conn *c, const char *id,
-    struct run_rec *r, struct orc_error *err)
-{
-	struct pg_params	 p;
-	struct store_row	 row;
-	PGresult		*res;
-	int			 ret;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, id);
-	if (pg_ensure(ps, c, err) == -1 ||
-	    (res = pg_stmt(ps, c, PQ_GET_RUN, &p, NULL, err)) == NULL)
-		return -1;
-	if (PQntuples(res) == 0) {
-		orc_error_set(err, ORC_ENOTFOUND, "run %s not found", id);
-		PQclear(res);
-		return -1;
-	}
-	row = pg_row(ps, res, 0);
-	ret = store_row_run(&row, r, err);
-	PQclear(res);
-	return ret;
-}
-
-/* Reads one run. */
-static int
-pg_get_run(void *arg, const char *id, struct run_rec *r,
-    struct orc_error *err)
-{
-	struct pg_store *ps = arg;
-
-	return pg_get_run_on(ps, ps->r, id, r, err);
-}
-
 /*
  * Prepares (once) the listing with these filters. Every parameter is
  * named in every variant, the unused ones in a term that is always true,
@@ -2099,33 +2061,6 @@ pg_list_runs(void *arg, unsigned mask, const struct store_param *v,
 	if ((res = pg_run(ps, ps->r, name, &p, NULL, err)) == NULL)
 		return -1;
 	return pg_feed(ps, res, f, err);
-}
-
-/* Reads a definition by hash. */
-static int
-pg_get_definition(void *arg, const char *hash, struct def_rec *d,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	struct store_row	 row;
-	PGresult		*res;
-
-	memset(d, 0, sizeof *d);
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, hash);
-	if ((res = pg_read(ps, PQ_GET_DEF, &p, err)) == NULL)
-		return -1;
-	if (PQntuples(res) == 0) {
-		orc_error_set(err, ORC_ENOTFOUND, "definition %s not found",
-		    hash);
-		PQclear(res);
-		return -1;
-	}
-	row = pg_row(ps, res, 0);
-	store_row_def(&row, d);
-	PQclear(res);
-	return 0;
 }
 
 /* The newest run of a workflow made with an idempotency key since a time:
@@ -2700,11 +2635,9 @@ const struct store_ops store_pg_ops = {
 	.commit = pg_commit,
 	.vet = pg_vet,
 	.rollback = pg_rollback,
-	.get_run = pg_get_run,
 	.list_runs = pg_list_runs,
 	.query = pg_query,
 	.exec = pg_exec_query,
-	.get_definition = pg_get_definition,
 	.find_idempotent = pg_find_idempotent,
 	.count_finished = pg_count_finished,
 	.claim_runs = pg_claim_runs,

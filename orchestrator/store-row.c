@@ -430,6 +430,22 @@ store_row_feed_count(const struct store_row *row, const struct store_feed *f)
 	return f->cb.finish(&fr, f->arg) != 0;
 }
 
+/* Reads the row into the record of a feed of one row: 1, for no other, or
+ * -1 with err. */
+static int
+store_row_feed_one(const struct store_row *row, const struct store_feed *f,
+    struct orc_error *err)
+{
+	struct store_one *one = f->arg;
+
+	if (f->kind == STORE_FEED_DEF_ONE)
+		store_row_def(row, one->rec);
+	else if (store_row_run(row, one->rec, err) == -1)
+		return -1;
+	one->found = 1;
+	return 1;
+}
+
 /* Maps a row to the feed's kind of record and hands it on. */
 int
 store_row_feed(const struct store_row *row, const struct store_feed *f,
@@ -452,6 +468,9 @@ store_row_feed(const struct store_row *row, const struct store_feed *f,
 	case STORE_FEED_COUNT:
 	case STORE_FEED_FINISH:
 		return store_row_feed_count(row, f);
+	case STORE_FEED_RUN_ONE:
+	case STORE_FEED_DEF_ONE:
+		return store_row_feed_one(row, f, err);
 	}
 	fatal("%s: feed kind %d", __func__, (int)f->kind);
 }

@@ -3,8 +3,9 @@
  * a result row into the records of store.h, handing the rows of a
  * listing to its callback, and writing a JSON value as a column's text.
  * A backend gives the ways to read a column of its current row (struct
- * store_row_ops) and keeps its SQL, its binding and its stepping; both backends select the same columns in the same
- * order (RUN_COLS and the listings' SELECTs), so one mapping serves both.
+ * store_row_ops) and keeps its SQL, its binding and its stepping; both
+ * backends select the same columns in the same order (RUN_COLS and the
+ * listings' SELECTs), so one mapping serves both.
  */
 #ifndef STORE_ROW_H
 #define STORE_ROW_H
@@ -45,7 +46,16 @@ enum store_feed_kind {
 	STORE_FEED_COUNT,	/* (workflow, state, n) */
 	STORE_FEED_FINISH,	/* (finished_at, state, duration_ms) */
 	STORE_FEED_SCHEDULE,	/* the listing of schedules */
-	STORE_FEED_CHILD	/* (item, id, state, output, error) */
+	STORE_FEED_CHILD,	/* (item, id, state, output, error) */
+	STORE_FEED_RUN_ONE,	/* RUN_COLS into a struct store_one */
+	STORE_FEED_DEF_ONE	/* a definition into a struct store_one */
+};
+
+/* What a feed of one row fills: the caller's record, and whether a row
+ * came. Its record is the caller's, to clear. */
+struct store_one {
+	void	*rec;
+	int	 found;
 };
 
 /* A listing's callback, of the kind its rows are, and its argument. */

@@ -270,10 +270,8 @@ enum {
 	SQ_TRANSITION_INSERT,
 	SQ_LOG_INSERT,
 	SQ_DEF_INSERT,
-	SQ_GET_RUN,
 	SQ_RUN_LINK,
 	SQ_RUN_DETACH,
-	SQ_GET_DEF,
 	SQ_FIND_KEY,
 	SQ_NEXT_WAKE,
 	SQ_SECRET,
@@ -345,7 +343,7 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_DEF_INSERT] = "INSERT OR IGNORE INTO definitions (hash, name, "
 	    "path, body, created_at, retention_ms) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[SQ_GET_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = ?1",
+	[STORE_QUERY_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = ?1",
 	[SQ_RUN_LINK] = "UPDATE runs SET parent_id = ?2, parent_step = ?3, "
 	    "item = ?4, parent_seq = ?5 WHERE id = ?1",
 	[SQ_RUN_DETACH] = "UPDATE runs SET parent_seq = -1 WHERE "
@@ -373,7 +371,7 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "WHERE run_id = ?1 ORDER BY n",
 	[STORE_QUERY_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
 	    "message FROM run_logs WHERE run_id = ?1 AND id > ?2 ORDER BY id",
-	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
+	[STORE_QUERY_DEF] = "SELECT hash, name, path, body, created_at, "
 	    "retention_ms FROM definitions WHERE hash = ?1",
 	[SQ_COUNT_ENTER] = "INSERT INTO run_counts VALUES (ifnull(?1, ''), ?2, "
 	    "1) ON CONFLICT (workflow, state) DO UPDATE SET n = n + 1",
@@ -1679,7 +1677,7 @@ sqlite_get_run_on(struct sqlite_store *ss, struct sqlite_conn *c,
 	sqlite3_stmt		*st;
 	int			 ret;
 
-	if ((st = sqlite_stmt(ss, c, SQ_GET_RUN, err)) == NULL)
+	if ((st = sqlite_stmt(ss, c, STORE_QUERY_RUN, err)) == NULL)
 		return -1;
 	bind_text(st, 1, id);
 	if (sqlite_step_one(ss, st, "run", id, err) == -1)
@@ -1688,16 +1686,6 @@ sqlite_get_run_on(struct sqlite_store *ss, struct sqlite_conn *c,
 	ret = store_row_run(&row, r, err);
 	sqlite_done(st);
 	return ret;
-}
-
-/* Reads one run. */
-static int
-sqlite_get_run(void *arg, const char *id, struct run_rec *r,
-    struct orc_error *err)
-{
-	struct sqlite_store *ss = arg;
-
-	return sqlite_get_run_on(ss, ss->r, id, r, err);
 }
 
 /* The statement of a run listing with these filters. */
@@ -1780,27 +1768,6 @@ sqlite_list_runs(void *arg, unsigned mask, const struct store_param *v,
 		return -1;
 	bind_params(st, v, n);
 	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
-}
-
-/* Reads a definition by hash. */
-static int
-sqlite_get_definition(void *arg, const char *hash, struct def_rec *d,
-    struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_row	 row;
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_GET_DEF, err)) == NULL)
-		return -1;
-	bind_text(st, 1, hash);
-	memset(d, 0, sizeof *d);
-	if (sqlite_step_one(ss, st, "definition", hash, err) == -1)
-		return -1;
-	row = sqlite_row(ss, st);
-	store_row_def(&row, d);
-	sqlite_done(st);
-	return 0;
 }
 
 /* The newest run of a workflow made with an idempotency key since a time:
@@ -2662,11 +2629,9 @@ const struct store_ops store_sqlite_ops = {
 	.apply_change = sqlite_apply_change,
 	.commit = sqlite_commit,
 	.rollback = sqlite_rollback,
-	.get_run = sqlite_get_run,
 	.list_runs = sqlite_list_runs,
 	.query = sqlite_query,
 	.exec = sqlite_exec_query,
-	.get_definition = sqlite_get_definition,
 	.find_idempotent = sqlite_find_idempotent,
 	.count_finished = sqlite_count_finished,
 	.claim_runs = sqlite_claim_runs,

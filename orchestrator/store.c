@@ -1312,12 +1312,34 @@ store_get_stats(const struct store *s, struct store_stats *out)
 	*out = s->stats;
 }
 
+/* Reads the one row of query q by its key into rec, through a feed of
+ * kind (STORE_FEED_*_ONE); ENOTFOUND naming what when there is none. */
+static int
+store_get_one(struct store *s, enum store_query q, enum store_feed_kind kind,
+    const char *what, const char *key, void *rec, struct orc_error *err)
+{
+	struct store_one	one = { rec, 0 };
+	struct store_feed	feed = { kind, .arg = &one };
+	struct store_param	v[] = { STORE_TEXT(key) };
+
+	if (s->ops->query(s->be, q, v, 1, &feed, err) == -1)
+		return -1;
+	if (!one.found) {
+		orc_error_set(err, ORC_ENOTFOUND, "%s %s not found", what,
+		    key);
+		return -1;
+	}
+	return 0;
+}
+
 /* Reads one run. */
 int
 store_get_run(struct store *s, const char *id, struct run_rec *r,
     struct orc_error *err)
 {
-	return s->ops->get_run(s->be, id, r, err);
+	memset(r, 0, sizeof *r);
+	return store_get_one(s, STORE_QUERY_RUN, STORE_FEED_RUN_ONE, "run", id,
+	    r, err);
 }
 
 /* A listing's limit as a parameter: NULL when not positive, for all. */
@@ -1423,7 +1445,9 @@ int
 store_get_definition(struct store *s, const char *hash, struct def_rec *d,
     struct orc_error *err)
 {
-	return s->ops->get_definition(s->be, hash, d, err);
+	memset(d, 0, sizeof *d);
+	return store_get_one(s, STORE_QUERY_DEF, STORE_FEED_DEF_ONE,
+	    "definition", hash, d, err);
 }
 
 /* Finds a run by its workflow's idempotency key. */
