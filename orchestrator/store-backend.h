@@ -70,9 +70,14 @@ enum store_query {
 	STORE_QUERY_SCHEDULES,		/* none */
 	STORE_QUERY_SEARCH_ID,		/* prefix, its end, limit */
 	STORE_QUERY_SEARCH_ERROR,	/* text, scan, limit */
-	/* Writes, by exec: leases renewed, a request to cancel a run. */
+	STORE_QUERY_FIND_KEY,		/* workflow, key, since */
+	/* Writes, by exec: leases renewed, requests to cancel a run made,
+	 * one looked for, those of owner's runs taken, old ones dropped. */
 	STORE_QUERY_RENEW,		/* owner, until */
 	STORE_QUERY_CANCEL_PUT,		/* run_id, at */
+	STORE_QUERY_CANCEL_ANY,		/* none */
+	STORE_QUERY_CANCEL_TAKE,	/* owner */
+	STORE_QUERY_CANCEL_EXPIRE,	/* before */
 	STORE_QUERY_COUNT
 };
 
@@ -132,17 +137,14 @@ struct store_ops {
 	int	 (*list_runs)(void *, unsigned mask, const struct store_param *v,
 		    size_t n, const struct store_feed *, struct orc_error *);
 	/* Runs query q with its n parameters on the reader, each row to
-	 * the feed; exec runs one that answers no rows on the writer, out
-	 * of any batch. */
+	 * the feed; exec runs q on the writer, out of any batch, its rows
+	 * to the feed when there is one. */
 	int	 (*query)(void *, enum store_query q,
 		    const struct store_param *, size_t n,
 		    const struct store_feed *, struct orc_error *);
 	int	 (*exec)(void *, enum store_query q,
-		    const struct store_param *, size_t n, struct orc_error *);
-	/* on_writer: on the writing connection (the commit thread's). */
-	int	 (*find_idempotent)(void *, int on_writer,
-		    const char *workflow, const char *key, int64_t since,
-		    char id[RUN_ID_LEN + 1], struct orc_error *);
+		    const struct store_param *, size_t n,
+		    const struct store_feed *, struct orc_error *);
 	/* The dashboard's reads: see store.h. */
 	int	 (*count_finished)(void *, enum run_state, int64_t since,
 		    int64_t limit, int64_t *n, struct orc_error *);
@@ -158,10 +160,6 @@ struct store_ops {
 		    int64_t now, const char *const *ids, const char *workflow,
 		    store_owner_gone_fn, void *gone_arg, struct run_rec **out,
 		    size_t *nout, struct orc_error *);
-	/* Deletes and returns the cancel requests of the runs owner holds
-	 * (ids malloc'd, free with store_free_ids); drops stale ones. */
-	int	 (*take_cancels)(void *, const char *owner, int64_t now,
-		    char ***ids, size_t *n, struct orc_error *);
 	int	 (*next_wake)(void *, int64_t *due, struct orc_error *);
 	/* A secret by name (hex), on the reader: *value new, or NULL. */
 	int	 (*secret)(void *, const char *name, char **value,

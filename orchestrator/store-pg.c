@@ -257,7 +257,6 @@ enum {
 	PQ_DEF_INSERT,
 	PQ_RUN_LINK,
 	PQ_RUN_DETACH,
-	PQ_FIND_KEY,
 	PQ_NEXT_WAKE,
 	PQ_SECRET,
 	PQ_RKEY_GET,
@@ -272,9 +271,6 @@ enum {
 	PQ_FENCE,
 	PQ_KEYS_TAKEN,
 	PQ_SCHED_PUT,
-	PQ_CANCEL_ANY,
-	PQ_CANCEL_TAKE,
-	PQ_CANCEL_EXPIRE,
 	PQ_PURGE_SCAN,
 	PQ_PURGE_STEP_BLOBS,
 	PQ_PURGE_RUNS,
@@ -362,7 +358,7 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "ON CONFLICT (target, key) DO UPDATE SET run_id = $3, "
 	    "body_sha = $4, created_at = $5",
 	[PQ_RKEY_EXPIRE] = "DELETE FROM request_keys WHERE created_at < $1",
-	[PQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = $1 AND "
+	[STORE_QUERY_FIND_KEY] = "SELECT id FROM runs WHERE workflow = $1 AND "
 	    "idempotency_key = $2 AND created_at >= $3 ORDER BY id DESC "
 	    "LIMIT 1",
 	[PQ_COUNT_ENTER] = "INSERT INTO run_counts VALUES (coalesce($1::text, "
@@ -440,10 +436,10 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "INSERT INTO cancel_requests (run_id, requested_at) "
 	    "VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET "
 	    "requested_at = EXCLUDED.requested_at",
-	[PQ_CANCEL_ANY] = "SELECT EXISTS (SELECT 1 FROM cancel_requests)",
-	[PQ_CANCEL_TAKE] = "DELETE FROM cancel_requests WHERE run_id IN "
+	[STORE_QUERY_CANCEL_ANY] = "SELECT run_id FROM cancel_requests LIMIT 1",
+	[STORE_QUERY_CANCEL_TAKE] = "DELETE FROM cancel_requests WHERE run_id IN "
 	    "(SELECT id FROM runs WHERE lease_owner = $1) RETURNING run_id",
-	[PQ_CANCEL_EXPIRE] = "DELETE FROM cancel_requests WHERE "
+	[STORE_QUERY_CANCEL_EXPIRE] = "DELETE FROM cancel_requests WHERE "
 	    "requested_at < $1",
 	[PQ_SCHED_PUT] = "INSERT INTO schedules (workflow, schedule, "
 	    "timezone, next_at, last_fire_at, last_run_id, fired, skipped, "
@@ -1997,15 +1993,20 @@ pg_query(void *arg, enum store_query q, const struct store_param *v,
 /* Runs one of store.c's writes (store_query) on the writing connection. */
 static int
 pg_exec_query(void *arg, enum store_query q, const struct store_param *v,
-    size_t n, struct orc_error *err)
+    size_t n, const struct store_feed *f, struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
 	struct pg_params	 p;
+	PGresult		*res;
 
 	if (pg_ensure(ps, ps->w, err) == -1)
 		return -1;
 	pg_params(&p, v, n);
-	return pg_exec(ps, ps->w, q, &p, NULL, err);
+	if (f == NULL)
+		return pg_exec(ps, ps->w, q, &p, NULL, err);
+	if ((res = pg_stmt(ps, ps->w, q, &p, NULL, err)) == NULL)
+		return -1;
+	return pg_feed(ps, res, f, err);
 }
 
 /*
@@ -2061,33 +2062,6 @@ pg_list_runs(void *arg, unsigned mask, const struct store_param *v,
 	if ((res = pg_run(ps, ps->r, name, &p, NULL, err)) == NULL)
 		return -1;
 	return pg_feed(ps, res, f, err);
-}
-
-/* The newest run of a workflow made with an idempotency key since a time:
- * 1 with its id, 0 when there is none. */
-static int
-pg_find_idempotent(void *arg, int on_writer, const char *workflow,
-    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_conn		*c = on_writer ? ps->w : ps->r;
-	struct pg_params	 p;
-	PGresult		*res;
-	int			 found;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, workflow);
-	p_text(&p, 2, key);
-	p_int(&p, 3, since);
-	if (pg_ensure(ps, c, err) == -1 ||
-	    (res = pg_stmt(ps, c, PQ_FIND_KEY, &p, NULL, err)) == NULL)
-		return -1;
-	found = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0);
-	if (found)
-		snprintf(id, RUN_ID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return found;
 }
 
 /* A secret by name, as stored (hex): *value new, NULL when none. */
@@ -2327,47 +2301,6 @@ out:
 	free(ids);
 	pg_strv_free(dead);
 	return ret;
-}
-
-/* Takes the requests to cancel the runs owner holds; drops stale ones. */
-static int
-pg_take_cancels(void *arg, const char *owner, int64_t now, char ***ids,
-    size_t *n, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	PGresult		*res;
-	int			 i, rows;
-
-	*ids = NULL;
-	*n = 0;
-	memset(&p, 0, sizeof p);
-	if (pg_ensure(ps, ps->w, err) == -1 ||
-	    (res = pg_stmt(ps, ps->w, PQ_CANCEL_ANY, &p, NULL, err)) == NULL)
-		return -1;
-	/* Nearly always none: one read, no write. */
-	rows = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	if (!rows)
-		return 0;
-	p_text(&p, 1, owner);
-	if ((res = pg_stmt(ps, ps->w, PQ_CANCEL_TAKE, &p, NULL, err)) == NULL)
-		return -1;
-	rows = PQntuples(res);
-	*ids = xcalloc(rows > 0 ? (size_t)rows : 1, sizeof **ids);
-	for (i = 0; i < rows; i++)
-		(*ids)[i] = xstrdup(PQgetvalue(res, i, 0));
-	*n = (size_t)rows;
-	PQclear(res);
-	memset(&p, 0, sizeof p);
-	p_int(&p, 1, now - 3600 * 1000);
-	if (pg_exec(ps, ps->w, PQ_CANCEL_EXPIRE, &p, NULL, err) == -1) {
-		store_free_ids(*ids, *n);
-		*ids = NULL;
-		*n = 0;
-		return -1;
-	}
-	return 0;
 }
 
 /* Inserts or replaces a schedule row, inside the open transaction. */
@@ -2638,10 +2571,8 @@ const struct store_ops store_pg_ops = {
 	.list_runs = pg_list_runs,
 	.query = pg_query,
 	.exec = pg_exec_query,
-	.find_idempotent = pg_find_idempotent,
 	.count_finished = pg_count_finished,
 	.claim_runs = pg_claim_runs,
-	.take_cancels = pg_take_cancels,
 	.next_wake = pg_next_wake,
 	.secret = pg_secret,
 	.request_key_get = pg_request_key_get,

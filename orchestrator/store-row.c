@@ -438,12 +438,30 @@ store_row_feed_one(const struct store_row *row, const struct store_feed *f,
 {
 	struct store_one *one = f->arg;
 
-	if (f->kind == STORE_FEED_DEF_ONE)
+	if (f->kind == STORE_FEED_ID_ONE) {
+		if (row->ops->text(row, 0, NULL) == NULL)
+			return 0;
+		store_row_id(row, 0, one->rec);
+	} else if (f->kind == STORE_FEED_DEF_ONE)
 		store_row_def(row, one->rec);
 	else if (store_row_run(row, one->rec, err) == -1)
 		return -1;
 	one->found = 1;
 	return 1;
+}
+
+/* Adds the row's id to the ids of the feed. */
+static int
+store_row_feed_ids(const struct store_row *row, const struct store_feed *f)
+{
+	struct store_ids *ids = f->arg;
+
+	if (ids->n == ids->cap) {
+		ids->cap = ids->cap == 0 ? 8 : ids->cap * 2;
+		ids->v = xrealloc(ids->v, ids->cap * sizeof *ids->v);
+	}
+	ids->v[ids->n++] = store_row_text(row, 0);
+	return 0;
 }
 
 /* Maps a row to the feed's kind of record and hands it on. */
@@ -470,7 +488,10 @@ store_row_feed(const struct store_row *row, const struct store_feed *f,
 		return store_row_feed_count(row, f);
 	case STORE_FEED_RUN_ONE:
 	case STORE_FEED_DEF_ONE:
+	case STORE_FEED_ID_ONE:
 		return store_row_feed_one(row, f, err);
+	case STORE_FEED_IDS:
+		return store_row_feed_ids(row, f);
 	}
 	fatal("%s: feed kind %d", __func__, (int)f->kind);
 }

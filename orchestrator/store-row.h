@@ -48,7 +48,9 @@ enum store_feed_kind {
 	STORE_FEED_SCHEDULE,	/* the listing of schedules */
 	STORE_FEED_CHILD,	/* (item, id, state, output, error) */
 	STORE_FEED_RUN_ONE,	/* RUN_COLS into a struct store_one */
-	STORE_FEED_DEF_ONE	/* a definition into a struct store_one */
+	STORE_FEED_DEF_ONE,	/* a definition into a struct store_one */
+	STORE_FEED_ID_ONE,	/* an id (not NULL) into a struct store_one */
+	STORE_FEED_IDS		/* (id) into a struct store_ids */
 };
 
 /* What a feed of one row fills: the caller's record, and whether a row
@@ -56,6 +58,13 @@ enum store_feed_kind {
 struct store_one {
 	void	*rec;
 	int	 found;
+};
+
+/* What a feed of ids collects: new strings, for store_free_ids. */
+struct store_ids {
+	char	**v;
+	size_t	  n;
+	size_t	  cap;
 };
 
 /* A listing's callback, of the kind its rows are, and its argument. */

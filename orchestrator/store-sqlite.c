@@ -272,7 +272,6 @@ enum {
 	SQ_DEF_INSERT,
 	SQ_RUN_LINK,
 	SQ_RUN_DETACH,
-	SQ_FIND_KEY,
 	SQ_NEXT_WAKE,
 	SQ_SECRET,
 	SQ_RKEY_GET,
@@ -285,9 +284,6 @@ enum {
 	SQ_CLAIM_ID,
 	SQ_CLAIM_SET,
 	SQ_SCHED_PUT,
-	SQ_CANCEL_ANY,
-	SQ_CANCEL_TAKE,
-	SQ_CANCEL_EXPIRE,
 	SQ_PURGE_SCAN,
 	SQ_PURGE_STEP_BLOBS,
 	SQ_PURGE_STEPS,
@@ -385,7 +381,7 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_RKEY_PUT] = "INSERT OR REPLACE INTO request_keys VALUES (?1, ?2, "
 	    "?3, ?4, ?5)",
 	[SQ_RKEY_EXPIRE] = "DELETE FROM request_keys WHERE created_at < ?1",
-	[SQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = ?1 AND "
+	[STORE_QUERY_FIND_KEY] = "SELECT id FROM runs WHERE workflow = ?1 AND "
 	    "idempotency_key = ?2 AND created_at >= ?3 ORDER BY id DESC "
 	    "LIMIT 1",
 	/* Final states from run_counts (see migration 2), the others
@@ -437,10 +433,10 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[STORE_QUERY_CANCEL_PUT] =
 	    "INSERT OR REPLACE INTO cancel_requests (run_id, "
 	    "requested_at) VALUES (?1, ?2)",
-	[SQ_CANCEL_ANY] = "SELECT EXISTS (SELECT 1 FROM cancel_requests)",
-	[SQ_CANCEL_TAKE] = "DELETE FROM cancel_requests WHERE run_id IN "
+	[STORE_QUERY_CANCEL_ANY] = "SELECT run_id FROM cancel_requests LIMIT 1",
+	[STORE_QUERY_CANCEL_TAKE] = "DELETE FROM cancel_requests WHERE run_id IN "
 	    "(SELECT id FROM runs WHERE lease_owner = ?1) RETURNING run_id",
-	[SQ_CANCEL_EXPIRE] = "DELETE FROM cancel_requests WHERE "
+	[STORE_QUERY_CANCEL_EXPIRE] = "DELETE FROM cancel_requests WHERE "
 	    "requested_at < ?1",
 	[SQ_SCHED_PUT] = "INSERT OR REPLACE INTO schedules (workflow, "
 	    "schedule, timezone, next_at, last_fire_at, last_run_id, fired, "
@@ -1745,7 +1741,7 @@ sqlite_query(void *arg, enum store_query q, const struct store_param *v,
 /* Runs one of store.c's writes (store_query) on the writing connection. */
 static int
 sqlite_exec_query(void *arg, enum store_query q, const struct store_param *v,
-    size_t n, struct orc_error *err)
+    size_t n, const struct store_feed *f, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
 	sqlite3_stmt		*st;
@@ -1753,7 +1749,9 @@ sqlite_exec_query(void *arg, enum store_query q, const struct store_param *v,
 	if ((st = sqlite_stmt(ss, ss->w, q, err)) == NULL)
 		return -1;
 	bind_params(st, v, n);
-	return sqlite_exec_stmt(ss, st, NULL, err);
+	if (f == NULL)
+		return sqlite_exec_stmt(ss, st, NULL, err);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
 }
 
 /* Lists runs, newest first. */
@@ -1768,39 +1766,6 @@ sqlite_list_runs(void *arg, unsigned mask, const struct store_param *v,
 		return -1;
 	bind_params(st, v, n);
 	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
-}
-
-/* The newest run of a workflow made with an idempotency key since a time:
- * 1 with its id, 0 when there is none. */
-static int
-sqlite_find_idempotent(void *arg, int on_writer, const char *workflow,
-    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
-    struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct sqlite_conn	*c = on_writer ? ss->w : ss->r;
-	sqlite3_stmt		*st;
-	const unsigned char	*s;
-	int			 rc;
-
-	if ((st = sqlite_stmt(ss, c, SQ_FIND_KEY, err)) == NULL)
-		return -1;
-	bind_text(st, 1, workflow);
-	bind_text(st, 2, key);
-	sqlite3_bind_int64(st, 3, since);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && (s = sqlite3_column_text(st, 0)) != NULL) {
-		snprintf(id, RUN_ID_LEN + 1, "%s", (const char *)s);
-		sqlite_done(st);
-		return 1;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		sqlite_error(ss, c->db, err);
-		sqlite_done(st);
-		return -1;
-	}
-	sqlite_done(st);
-	return 0;
 }
 
 /* The earliest due time of a waiting run nobody holds, or 0. */
@@ -1916,17 +1881,23 @@ sqlite_request_key_put(void *arg, const char *target, const char *key,
 static int
 sqlite_vet(void *arg, struct store_vet *v, size_t n, struct orc_error *err)
 {
-	size_t	i;
-	int	rc;
+	struct store_one	one;
+	struct store_feed	feed = { STORE_FEED_ID_ONE, .arg = &one };
+	struct store_param	p[] = { STORE_TEXT(NULL), STORE_TEXT(NULL),
+	    STORE_INT(0) };
+	size_t			i;
 
 	for (i = 0; i < n; i++) {
 		if (!v[i].insert)
 			continue;
-		rc = sqlite_find_idempotent(arg, 1, v[i].run->workflow,
-		    v[i].run->idempotency_key, 0, v[i].existing, err);
-		if (rc < 0)
+		one.rec = v[i].existing;
+		one.found = 0;
+		p[0].text = v[i].run->workflow;
+		p[1].text = v[i].run->idempotency_key;
+		if (sqlite_exec_query(arg, STORE_QUERY_FIND_KEY, p, 3, &feed,
+		    err) == -1)
 			return -1;
-		v[i].refused = rc;
+		v[i].refused = one.found;
 	}
 	return 0;
 }
@@ -2072,60 +2043,6 @@ out:
 		free(cl.ids[i]);
 	free(cl.ids);
 	return ret;
-}
-
-/* Collects the ids a DELETE ... RETURNING gives back. */
-static int
-sqlite_cancel_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
-    struct orc_error *err)
-{
-	struct sqlite_claim *cl = arg;
-
-	if (cl->n == cl->cap) {
-		cl->cap = cl->cap == 0 ? 8 : cl->cap * 2;
-		cl->ids = xrealloc(cl->ids, cl->cap * sizeof *cl->ids);
-	}
-	cl->ids[cl->n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
-	return 0;
-}
-
-/* Takes the requests to cancel the runs owner holds, and drops requests
- * older than an hour (their runs ended before anyone took them). */
-static int
-sqlite_take_cancels(void *arg, const char *owner, int64_t now, char ***ids,
-    size_t *n, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct sqlite_claim	 cl;
-	sqlite3_stmt		*st;
-
-	memset(&cl, 0, sizeof cl);
-	*ids = NULL;
-	*n = 0;
-	/* Nearly always none: a read, no write and no sync. */
-	if ((st = sqlite_stmt(ss, ss->w, SQ_CANCEL_ANY, err)) == NULL)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0) {
-		sqlite_done(st);
-		return 0;
-	}
-	sqlite_done(st);
-	if ((st = sqlite_stmt(ss, ss->w, SQ_CANCEL_TAKE, err)) == NULL)
-		return -1;
-	bind_text(st, 1, owner);
-	if (sqlite_each_row(ss, st, sqlite_cancel_row_cb, &cl, err) == -1 ||
-	    (st = sqlite_stmt(ss, ss->w, SQ_CANCEL_EXPIRE, err)) == NULL) {
-		store_free_ids(cl.ids, cl.n);
-		return -1;
-	}
-	sqlite3_bind_int64(st, 1, now - 3600 * 1000);
-	if (sqlite_exec_stmt(ss, st, NULL, err) == -1) {
-		store_free_ids(cl.ids, cl.n);
-		return -1;
-	}
-	*ids = cl.ids;
-	*n = cl.n;
-	return 0;
 }
 
 /* Inserts or replaces a schedule row, inside the open transaction. */
@@ -2632,10 +2549,8 @@ const struct store_ops store_sqlite_ops = {
 	.list_runs = sqlite_list_runs,
 	.query = sqlite_query,
 	.exec = sqlite_exec_query,
-	.find_idempotent = sqlite_find_idempotent,
 	.count_finished = sqlite_count_finished,
 	.claim_runs = sqlite_claim_runs,
-	.take_cancels = sqlite_take_cancels,
 	.next_wake = sqlite_next_wake,
 	.secret = sqlite_secret,
 	.request_key_get = sqlite_request_key_get,

@@ -1450,14 +1450,36 @@ store_get_definition(struct store *s, const char *hash, struct def_rec *d,
 	    "definition", hash, d, err);
 }
 
+/* The newest run of a workflow made with an idempotency key since a time,
+ * on the writer (by the commit thread) or the reader: 1 with its id, 0
+ * when there is none. */
+static int
+store_find_key(struct store *s, int on_writer, const char *workflow,
+    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
+    struct orc_error *err)
+{
+	struct store_one	one = { id, 0 };
+	struct store_feed	feed = { STORE_FEED_ID_ONE, .arg = &one };
+	struct store_param	v[] = { STORE_TEXT(workflow), STORE_TEXT(key),
+	    STORE_INT(since) };
+	int			ret;
+
+	if (on_writer)
+		ret = s->ops->exec(s->be, STORE_QUERY_FIND_KEY, v, 3, &feed,
+		    err);
+	else
+		ret = s->ops->query(s->be, STORE_QUERY_FIND_KEY, v, 3, &feed,
+		    err);
+	return ret == -1 ? -1 : one.found;
+}
+
 /* Finds a run by its workflow's idempotency key. */
 int
 store_find_idempotent(struct store *s, const char *workflow,
     const char *key, int64_t since, char id[RUN_ID_LEN + 1],
     struct orc_error *err)
 {
-	return s->ops->find_idempotent(s->be, 0, workflow, key, since, id,
-	    err);
+	return store_find_key(s, 0, workflow, key, since, id, err);
 }
 
 /* When the next waiting run nobody holds is due. */
@@ -1655,7 +1677,43 @@ store_exec(struct store *s, enum store_query q, const char *text,
 {
 	struct store_param v[] = { STORE_TEXT(text), STORE_INT(n) };
 
-	return s->ops->exec(s->be, q, v, 2, err);
+	return s->ops->exec(s->be, q, v, 2, NULL, err);
+}
+
+/*
+ * Takes, on the writer, the requests to cancel the runs owner holds, and
+ * drops those older than an hour (their runs ended before anyone took
+ * them): *ids new (store_free_ids), or NULL.
+ */
+static int
+store_take_cancels(struct store *s, const char *owner, int64_t now,
+    char ***ids, size_t *n, struct orc_error *err)
+{
+	char			 any[RUN_ID_LEN + 1];
+	struct store_one	 one = { any, 0 };
+	struct store_ids	 got = { NULL, 0, 0 };
+	struct store_feed	 f_any = { STORE_FEED_ID_ONE, .arg = &one },
+				 f_got = { STORE_FEED_IDS, .arg = &got };
+	struct store_param	 v[] = { STORE_TEXT(owner) },
+				 old[] = { STORE_INT(now - 3600 * 1000) };
+
+	*ids = NULL;
+	*n = 0;
+	/* Nearly always none: one read, no write and no sync. */
+	if (s->ops->exec(s->be, STORE_QUERY_CANCEL_ANY, NULL, 0, &f_any,
+	    err) == -1)
+		return -1;
+	if (!one.found)
+		return 0;
+	if (s->ops->exec(s->be, STORE_QUERY_CANCEL_TAKE, v, 1, &f_got,
+	    err) == -1 || s->ops->exec(s->be, STORE_QUERY_CANCEL_EXPIRE, old,
+	    1, NULL, err) == -1) {
+		store_free_ids(got.v, got.n);
+		return -1;
+	}
+	*ids = got.v;
+	*n = got.n;
+	return 0;
 }
 
 /* On the commit thread: renews. */
@@ -1724,8 +1782,8 @@ store_key_work(struct store *s, void *arg)
 	struct store_key_job *j = arg;
 
 	orc_error_clear(&j->err);
-	j->rc = s->ops->find_idempotent(s->be, 1, j->workflow, j->key,
-	    j->since, j->id, &j->err);
+	j->rc = store_find_key(s, 1, j->workflow, j->key, j->since, j->id,
+	    &j->err);
 }
 
 /* On the loop: the answer. */
@@ -1796,8 +1854,8 @@ store_cancel_take_work(struct store *s, void *arg)
 	struct store_cancel_job *j = arg;
 
 	orc_error_clear(&j->err);
-	j->rc = s->ops->take_cancels(s->be, j->arg_text, orc_now_ms(),
-	    &j->ids, &j->n, &j->err);
+	j->rc = store_take_cancels(s, j->arg_text, orc_now_ms(), &j->ids,
+	    &j->n, &j->err);
 }
 
 /* On the loop: the requests taken, or the request's failure logged. */
