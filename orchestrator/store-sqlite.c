@@ -434,7 +434,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "INSERT OR REPLACE INTO cancel_requests (run_id, "
 	    "requested_at) VALUES (?1, ?2)",
 	[STORE_QUERY_CANCEL_ANY] = "SELECT run_id FROM cancel_requests LIMIT 1",
-	[STORE_QUERY_CANCEL_TAKE] = "DELETE FROM cancel_requests WHERE run_id IN "
+	[STORE_QUERY_CANCEL_TAKE] =
+	    "DELETE FROM cancel_requests WHERE run_id IN "
 	    "(SELECT id FROM runs WHERE lease_owner = ?1) RETURNING run_id",
 	[STORE_QUERY_CANCEL_EXPIRE] = "DELETE FROM cancel_requests WHERE "
 	    "requested_at < ?1",
