@@ -71,8 +71,16 @@ enum store_query {
 	STORE_QUERY_SEARCH_ID,		/* prefix, its end, limit */
 	STORE_QUERY_SEARCH_ERROR,	/* text, scan, limit */
 	STORE_QUERY_FIND_KEY,		/* workflow, key, since */
-	/* Writes, by exec: leases renewed, requests to cancel a run made,
-	 * one looked for, those of owner's runs taken, old ones dropped. */
+	STORE_QUERY_NEXT_WAKE,		/* none */
+	STORE_QUERY_SECRET,		/* name */
+	STORE_QUERY_RKEY_GET,		/* target, key, since */
+	STORE_QUERY_COUNT_FINISHED,	/* since, state, limit */
+	/* Writes, by exec: request keys put and old ones dropped; leases
+	 * renewed; requests to cancel a run made, one looked for, those of
+	 * owner's runs taken, old ones dropped. */
+	STORE_QUERY_RKEY_PUT,		/* target, key, run_id, body_sha,
+					 * at */
+	STORE_QUERY_RKEY_EXPIRE,	/* before */
 	STORE_QUERY_RENEW,		/* owner, until */
 	STORE_QUERY_CANCEL_PUT,		/* run_id, at */
 	STORE_QUERY_CANCEL_ANY,		/* none */
@@ -146,8 +154,6 @@ struct store_ops {
 		    const struct store_param *, size_t n,
 		    const struct store_feed *, struct orc_error *);
 	/* The dashboard's reads: see store.h. */
-	int	 (*count_finished)(void *, enum run_state, int64_t since,
-		    int64_t limit, int64_t *n, struct orc_error *);
 
 	/*
 	 * Claims, in one transaction of its own, the unfinished runs (of ids
@@ -160,18 +166,6 @@ struct store_ops {
 		    int64_t now, const char *const *ids, const char *workflow,
 		    store_owner_gone_fn, void *gone_arg, struct run_rec **out,
 		    size_t *nout, struct orc_error *);
-	int	 (*next_wake)(void *, int64_t *due, struct orc_error *);
-	/* A secret by name (hex), on the reader: *value new, or NULL. */
-	int	 (*secret)(void *, const char *name, char **value,
-		    struct orc_error *);
-	/* store_request_key_get on the reader; _put on the writer, out of
-	 * any batch, forgetting the keys older than since. */
-	int	 (*request_key_get)(void *, const char *target,
-		    const char *key, int64_t since, struct request_key *,
-		    struct orc_error *);
-	int	 (*request_key_put)(void *, const char *target,
-		    const char *key, const struct request_key *, int64_t now,
-		    int64_t since, struct orc_error *);
 
 	/*
 	 * Schedules (scheduler.c). put_schedule is called inside an open write

@@ -257,14 +257,8 @@ enum {
 	PQ_DEF_INSERT,
 	PQ_RUN_LINK,
 	PQ_RUN_DETACH,
-	PQ_NEXT_WAKE,
-	PQ_SECRET,
-	PQ_RKEY_GET,
-	PQ_RKEY_PUT,
-	PQ_RKEY_EXPIRE,
 	PQ_COUNT_ENTER,
 	PQ_COUNT_ADJUST,
-	PQ_COUNT_FINISHED,
 	PQ_CLAIM_HOLDERS,
 	PQ_CLAIM_LOCK,
 	PQ_CLAIM_SET,
@@ -349,15 +343,19 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "ORDER BY id",
 	[STORE_QUERY_DEF] = "SELECT hash, name, path, body, created_at, "
 	    "retention_ms FROM definitions WHERE hash = $1",
-	[PQ_NEXT_WAKE] = "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
+	[STORE_QUERY_NEXT_WAKE] =
+	    "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
 	    "AND lease_owner IS NULL",
-	[PQ_SECRET] = "SELECT value FROM secrets WHERE name = $1",
-	[PQ_RKEY_GET] = "SELECT run_id, body_sha FROM request_keys WHERE "
+	[STORE_QUERY_SECRET] = "SELECT value FROM secrets WHERE name = $1",
+	[STORE_QUERY_RKEY_GET] =
+	    "SELECT run_id, body_sha FROM request_keys WHERE "
 	    "target = $1 AND key = $2 AND created_at >= $3",
-	[PQ_RKEY_PUT] = "INSERT INTO request_keys VALUES ($1, $2, $3, $4, $5) "
+	[STORE_QUERY_RKEY_PUT] =
+	    "INSERT INTO request_keys VALUES ($1, $2, $3, $4, $5) "
 	    "ON CONFLICT (target, key) DO UPDATE SET run_id = $3, "
 	    "body_sha = $4, created_at = $5",
-	[PQ_RKEY_EXPIRE] = "DELETE FROM request_keys WHERE created_at < $1",
+	[STORE_QUERY_RKEY_EXPIRE] =
+	    "DELETE FROM request_keys WHERE created_at < $1",
 	[STORE_QUERY_FIND_KEY] = "SELECT id FROM runs WHERE workflow = $1 AND "
 	    "idempotency_key = $2 AND created_at >= $3 ORDER BY id DESC "
 	    "LIMIT 1",
@@ -384,7 +382,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "finished_at - greatest(created_at, redriven_at) FROM runs "
 	    "WHERE finished_at >= $1 "
 	    "ORDER BY finished_at DESC LIMIT $2",
-	[PQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
+	[STORE_QUERY_COUNT_FINISHED] =
+	    "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= $1 AND state = $2 LIMIT $3) c",
 	[STORE_QUERY_SEARCH_ID] =
 	    "SELECT " RUN_READ " FROM runs WHERE id >= $1 AND "
@@ -2065,117 +2064,6 @@ pg_list_runs(void *arg, unsigned mask, const struct store_param *v,
 	return pg_feed(ps, res, f, err);
 }
 
-/* A secret by name, as stored (hex): *value new, NULL when none. */
-static int
-pg_secret(void *arg, const char *name, char **value, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	PGresult		*res;
-
-	*value = NULL;
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, name);
-	if ((res = pg_read(ps, PQ_SECRET, &p, err)) == NULL)
-		return -1;
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		*value = xstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return 0;
-}
-
-/* A request's Idempotency-Key: 1 with what answered it, 0 when none. */
-static int
-pg_request_key_get(void *arg, const char *target, const char *key,
-    int64_t since, struct request_key *out, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	PGresult		*res;
-	int			 found;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, target);
-	p_text(&p, 2, key);
-	p_int(&p, 3, since);
-	if ((res = pg_read(ps, PQ_RKEY_GET, &p, err)) == NULL)
-		return -1;
-	if ((found = PQntuples(res) > 0)) {
-		snprintf(out->run_id, sizeof out->run_id, "%s",
-		    PQgetvalue(res, 0, 0));
-		snprintf(out->body_sha, sizeof out->body_sha, "%s",
-		    PQgetvalue(res, 0, 1));
-	}
-	PQclear(res);
-	return found;
-}
-
-/* Records a request's Idempotency-Key, forgetting those before since. */
-static int
-pg_request_key_put(void *arg, const char *target, const char *key,
-    const struct request_key *rk, int64_t now, int64_t since,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_int(&p, 1, since);
-	if (pg_ensure(ps, ps->w, err) == -1 ||
-	    pg_exec(ps, ps->w, PQ_RKEY_EXPIRE, &p, NULL, err) == -1)
-		return -1;
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, target);
-	p_text(&p, 2, key);
-	p_text(&p, 3, rk->run_id);
-	p_text(&p, 4, rk->body_sha);
-	p_int(&p, 5, now);
-	return pg_exec(ps, ps->w, PQ_RKEY_PUT, &p, NULL, err);
-}
-
-/* The earliest due time of a waiting run nobody holds, or 0. */
-static int
-pg_next_wake(void *arg, int64_t *due, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	PGresult		*res;
-
-	*due = 0;
-	memset(&p, 0, sizeof p);
-	if ((res = pg_read(ps, PQ_NEXT_WAKE, &p, err)) == NULL)
-		return -1;
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		*due = col_int(res, 0, 0);
-	PQclear(res);
-	return 0;
-}
-
-/* Counts, up to limit, the runs that ended in a state since a time. */
-static int
-pg_count_finished(void *arg, enum run_state state, int64_t since,
-    int64_t limit, int64_t *n, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	PGresult		*res;
-
-	*n = 0;
-	memset(&p, 0, sizeof p);
-	p_int(&p, 1, since > 0 ? since : 1);
-	p_state(&p, 2, (int)state);
-	if (limit > 0)
-		p_int(&p, 3, limit);
-	else
-		p_text(&p, 3, NULL);
-	if ((res = pg_read(ps, PQ_COUNT_FINISHED, &p, err)) == NULL)
-		return -1;
-	if (PQntuples(res) > 0)
-		*n = col_int(res, 0, 0);
-	PQclear(res);
-	return 0;
-}
-
 /*
  * The holders of other live leases that gone_fn says are gone, as a
  * new NULL-terminated list (NULL when no gone_fn).
@@ -2572,11 +2460,6 @@ const struct store_ops store_pg_ops = {
 	.list_runs = pg_list_runs,
 	.query = pg_query,
 	.exec = pg_exec_query,
-	.count_finished = pg_count_finished,
 	.claim_runs = pg_claim_runs,
-	.next_wake = pg_next_wake,
-	.secret = pg_secret,
-	.request_key_get = pg_request_key_get,
-	.request_key_put = pg_request_key_put,
 	.put_schedule = pg_put_schedule,
 };

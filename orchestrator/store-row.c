@@ -436,16 +436,35 @@ static int
 store_row_feed_one(const struct store_row *row, const struct store_feed *f,
     struct orc_error *err)
 {
-	struct store_one *one = f->arg;
+	struct store_one	*one = f->arg;
+	struct request_key	*rk = one->rec;
+	const char		*sha;
 
-	if (f->kind == STORE_FEED_ID_ONE) {
-		if (row->ops->text(row, 0, NULL) == NULL)
-			return 0;
-		store_row_id(row, 0, one->rec);
-	} else if (f->kind == STORE_FEED_DEF_ONE)
+	if (row->ops->text(row, 0, NULL) == NULL)
+		return 0;
+	switch (f->kind) {
+	case STORE_FEED_RUN_ONE:
+		if (store_row_run(row, one->rec, err) == -1)
+			return -1;
+		break;
+	case STORE_FEED_DEF_ONE:
 		store_row_def(row, one->rec);
-	else if (store_row_run(row, one->rec, err) == -1)
-		return -1;
+		break;
+	case STORE_FEED_ID_ONE:
+		store_row_id(row, 0, one->rec);
+		break;
+	case STORE_FEED_TEXT_ONE:
+		*(char **)one->rec = store_row_text(row, 0);
+		break;
+	case STORE_FEED_INT_ONE:
+		*(int64_t *)one->rec = store_row_int(row, 0);
+		break;
+	default:	/* STORE_FEED_RKEY_ONE */
+		store_row_id(row, 0, rk->run_id);
+		sha = row->ops->text(row, 1, NULL);
+		snprintf(rk->body_sha, sizeof rk->body_sha, "%s",
+		    sha != NULL ? sha : "");
+	}
 	one->found = 1;
 	return 1;
 }
@@ -489,6 +508,9 @@ store_row_feed(const struct store_row *row, const struct store_feed *f,
 	case STORE_FEED_RUN_ONE:
 	case STORE_FEED_DEF_ONE:
 	case STORE_FEED_ID_ONE:
+	case STORE_FEED_TEXT_ONE:
+	case STORE_FEED_INT_ONE:
+	case STORE_FEED_RKEY_ONE:
 		return store_row_feed_one(row, f, err);
 	case STORE_FEED_IDS:
 		return store_row_feed_ids(row, f);

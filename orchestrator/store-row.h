@@ -49,12 +49,16 @@ enum store_feed_kind {
 	STORE_FEED_CHILD,	/* (item, id, state, output, error) */
 	STORE_FEED_RUN_ONE,	/* RUN_COLS into a struct store_one */
 	STORE_FEED_DEF_ONE,	/* a definition into a struct store_one */
-	STORE_FEED_ID_ONE,	/* an id (not NULL) into a struct store_one */
+	STORE_FEED_ID_ONE,	/* an id into a struct store_one */
+	STORE_FEED_TEXT_ONE,	/* a new string into a store_one's char * */
+	STORE_FEED_INT_ONE,	/* an integer into a store_one's int64_t */
+	STORE_FEED_RKEY_ONE,	/* (run_id, body_sha) into a request_key */
 	STORE_FEED_IDS		/* (id) into a struct store_ids */
 };
 
 /* What a feed of one row fills: the caller's record, and whether a row
- * came. Its record is the caller's, to clear. */
+ * came; a row whose first column is NULL (an aggregate of no rows) is
+ * none. Its record is the caller's, to clear. */
 struct store_one {
 	void	*rec;
 	int	 found;

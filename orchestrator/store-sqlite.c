@@ -272,14 +272,8 @@ enum {
 	SQ_DEF_INSERT,
 	SQ_RUN_LINK,
 	SQ_RUN_DETACH,
-	SQ_NEXT_WAKE,
-	SQ_SECRET,
-	SQ_RKEY_GET,
-	SQ_RKEY_PUT,
-	SQ_RKEY_EXPIRE,
 	SQ_COUNT_ENTER,
 	SQ_COUNT_LEAVE,
-	SQ_COUNT_FINISHED,
 	SQ_CLAIM_ALL,
 	SQ_CLAIM_ID,
 	SQ_CLAIM_SET,
@@ -373,14 +367,18 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "1) ON CONFLICT (workflow, state) DO UPDATE SET n = n + 1",
 	[SQ_COUNT_LEAVE] = "UPDATE run_counts SET n = n - 1 WHERE "
 	    "workflow = ifnull(?1, '') AND state = ?2",
-	[SQ_NEXT_WAKE] = "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
+	[STORE_QUERY_NEXT_WAKE] =
+	    "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
 	    "AND lease_owner IS NULL",
-	[SQ_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
-	[SQ_RKEY_GET] = "SELECT run_id, body_sha FROM request_keys WHERE "
+	[STORE_QUERY_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
+	[STORE_QUERY_RKEY_GET] =
+	    "SELECT run_id, body_sha FROM request_keys WHERE "
 	    "target = ?1 AND key = ?2 AND created_at >= ?3",
-	[SQ_RKEY_PUT] = "INSERT OR REPLACE INTO request_keys VALUES (?1, ?2, "
+	[STORE_QUERY_RKEY_PUT] =
+	    "INSERT OR REPLACE INTO request_keys VALUES (?1, ?2, "
 	    "?3, ?4, ?5)",
-	[SQ_RKEY_EXPIRE] = "DELETE FROM request_keys WHERE created_at < ?1",
+	[STORE_QUERY_RKEY_EXPIRE] =
+	    "DELETE FROM request_keys WHERE created_at < ?1",
 	[STORE_QUERY_FIND_KEY] = "SELECT id FROM runs WHERE workflow = ?1 AND "
 	    "idempotency_key = ?2 AND created_at >= ?3 ORDER BY id DESC "
 	    "LIMIT 1",
@@ -402,8 +400,9 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "finished_at - max(created_at, redriven_at) FROM runs "
 	    "WHERE finished_at >= ?1 "
 	    "ORDER BY finished_at DESC LIMIT ifnull(?2, -1)",
-	[SQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
-	    "WHERE finished_at >= ?1 AND state = ?2 LIMIT ?3)",
+	[STORE_QUERY_COUNT_FINISHED] =
+	    "SELECT count(*) FROM (SELECT 1 FROM runs "
+	    "WHERE finished_at >= ?1 AND state = ?2 LIMIT ifnull(?3, -1))",
 	/* A prefix of an id is a range of the primary key. */
 	[STORE_QUERY_SEARCH_ID] =
 	    "SELECT " RUN_READ " FROM runs WHERE id >= ?1 AND "
@@ -1769,112 +1768,6 @@ sqlite_list_runs(void *arg, unsigned mask, const struct store_param *v,
 	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
 }
 
-/* The earliest due time of a waiting run nobody holds, or 0. */
-static int
-sqlite_next_wake(void *arg, int64_t *due, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-	int			 rc;
-
-	*due = 0;
-	if ((st = sqlite_stmt(ss, ss->r, SQ_NEXT_WAKE, err)) == NULL)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*due = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE) {
-		sqlite_error(ss, ss->r->db, err);
-		sqlite_done(st);
-		return -1;
-	}
-	sqlite_done(st);
-	return 0;
-}
-
-/* Steps a reader's statement to its row: 1 (the row is there to read;
- * sqlite_done after), 0 when there is none, -1 with err. */
-static int
-sqlite_read_row(struct sqlite_store *ss, sqlite3_stmt *st,
-    struct orc_error *err)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc != SQLITE_DONE)
-		sqlite_error(ss, ss->r->db, err);
-	sqlite_done(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* A secret by name, as stored (hex): *value new, NULL when none. */
-static int
-sqlite_secret(void *arg, const char *name, char **value,
-    struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-	int			 rc;
-
-	*value = NULL;
-	if ((st = sqlite_stmt(ss, ss->r, SQ_SECRET, err)) == NULL)
-		return -1;
-	bind_text(st, 1, name);
-	if ((rc = sqlite_read_row(ss, st, err)) != 1)
-		return rc;
-	*value = xstrdup((const char *)sqlite3_column_text(st, 0));
-	sqlite_done(st);
-	return 0;
-}
-
-/* A request's Idempotency-Key: 1 with what answered it, 0 when none. */
-static int
-sqlite_request_key_get(void *arg, const char *target, const char *key,
-    int64_t since, struct request_key *out, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-	int			 rc;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_RKEY_GET, err)) == NULL)
-		return -1;
-	bind_text(st, 1, target);
-	bind_text(st, 2, key);
-	sqlite3_bind_int64(st, 3, since);
-	if ((rc = sqlite_read_row(ss, st, err)) != 1)
-		return rc;
-	snprintf(out->run_id, sizeof out->run_id, "%s",
-	    (const char *)sqlite3_column_text(st, 0));
-	snprintf(out->body_sha, sizeof out->body_sha, "%s",
-	    (const char *)sqlite3_column_text(st, 1));
-	sqlite_done(st);
-	return 1;
-}
-
-/* Records a request's Idempotency-Key, forgetting those before since. */
-static int
-sqlite_request_key_put(void *arg, const char *target, const char *key,
-    const struct request_key *rk, int64_t now, int64_t since,
-    struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->w, SQ_RKEY_EXPIRE, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, since);
-	if (sqlite_exec_stmt(ss, st, NULL, err) != 0 ||
-	    (st = sqlite_stmt(ss, ss->w, SQ_RKEY_PUT, err)) == NULL)
-		return -1;
-	bind_text(st, 1, target);
-	bind_text(st, 2, key);
-	bind_text(st, 3, rk->run_id);
-	bind_text(st, 4, rk->body_sha);
-	sqlite3_bind_int64(st, 5, now);
-	return sqlite_exec_stmt(ss, st, NULL, err);
-}
-
 /*
  * Refuses the new runs whose cron key another run holds (store_vet), in
  * the write transaction. One writer per file: there is no lease to fence.
@@ -1900,27 +1793,6 @@ sqlite_vet(void *arg, struct store_vet *v, size_t n, struct orc_error *err)
 			return -1;
 		v[i].refused = one.found;
 	}
-	return 0;
-}
-
-/* Counts, up to limit, the runs that ended in a state since a time. */
-static int
-sqlite_count_finished(void *arg, enum run_state state, int64_t since,
-    int64_t limit, int64_t *n, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-
-	*n = 0;
-	if ((st = sqlite_stmt(ss, ss->r, SQ_COUNT_FINISHED, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, since > 0 ? since : 1);
-	bind_state(st, 2, (int)state);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	if (sqlite_step_one(ss, st, "count", "of finished runs", err) == -1)
-		return -1;
-	*n = sqlite3_column_int64(st, 0);
-	sqlite_done(st);
 	return 0;
 }
 
@@ -2550,12 +2422,7 @@ const struct store_ops store_sqlite_ops = {
 	.list_runs = sqlite_list_runs,
 	.query = sqlite_query,
 	.exec = sqlite_exec_query,
-	.count_finished = sqlite_count_finished,
 	.claim_runs = sqlite_claim_runs,
-	.next_wake = sqlite_next_wake,
-	.secret = sqlite_secret,
-	.request_key_get = sqlite_request_key_get,
-	.request_key_put = sqlite_request_key_put,
 	.put_schedule = sqlite_put_schedule,
 	.check_target = sqlite_check_target,
 };

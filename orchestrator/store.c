@@ -1486,7 +1486,12 @@ store_find_idempotent(struct store *s, const char *workflow,
 int
 store_next_wake(struct store *s, int64_t *due, struct orc_error *err)
 {
-	return s->ops->next_wake(s->be, due, err);
+	struct store_one	one = { due, 0 };
+	struct store_feed	feed = { STORE_FEED_INT_ONE, .arg = &one };
+
+	*due = 0;
+	return s->ops->query(s->be, STORE_QUERY_NEXT_WAKE, NULL, 0, &feed,
+	    err);
 }
 
 /* Reads a secret and decodes its hex. */
@@ -1494,11 +1499,14 @@ int
 store_secret(struct store *s, const char *name, uint8_t *buf, size_t len,
     struct orc_error *err)
 {
-	char *hex;
-	size_t i;
-	unsigned v;
+	char			*hex = NULL;
+	struct store_one	 one = { &hex, 0 };
+	struct store_feed	 feed = { STORE_FEED_TEXT_ONE, .arg = &one };
+	struct store_param	 p[] = { STORE_TEXT(name) };
+	size_t			 i;
+	unsigned		 v;
 
-	if (s->ops->secret(s->be, name, &hex, err) != 0)
+	if (s->ops->query(s->be, STORE_QUERY_SECRET, p, 1, &feed, err) != 0)
 		return -1;
 	if (hex == NULL || strlen(hex) != len * 2) {
 		orc_error_set(err, ORC_ESTORE, "%s: the secret \"%s\" is "
@@ -1567,7 +1575,15 @@ int
 store_count_finished(struct store *s, enum run_state state, int64_t since,
     int64_t limit, int64_t *n, struct orc_error *err)
 {
-	return s->ops->count_finished(s->be, state, since, limit, n, err);
+	struct store_one	one = { n, 0 };
+	struct store_feed	feed = { STORE_FEED_INT_ONE, .arg = &one };
+	/* finished_at is 0 for unfinished runs: never count those. */
+	struct store_param	v[] = { STORE_INT(since > 0 ? since : 1),
+	    STORE_TEXT(run_state_name(state)), store_limit(limit) };
+
+	*n = 0;
+	return s->ops->query(s->be, STORE_QUERY_COUNT_FINISHED, v, 3, &feed,
+	    err);
 }
 
 /* Finds runs by id prefix or error text. */
@@ -1889,11 +1905,19 @@ struct store_rkey_job {
 static void
 store_rkey_work(struct store *s, void *arg)
 {
-	struct store_rkey_job *j = arg;
+	struct store_rkey_job	*j = arg;
+	/* The keys older than since go first. */
+	struct store_param	 old[] = { STORE_INT(j->since) };
+	struct store_param	 v[] = { STORE_TEXT(j->target),
+	    STORE_TEXT(j->key), STORE_TEXT(j->rk.run_id),
+	    STORE_TEXT(j->rk.body_sha), STORE_INT(orc_now_ms()) };
 
 	orc_error_clear(&j->err);
-	j->rc = s->ops->request_key_put(s->be, j->target, j->key, &j->rk,
-	    orc_now_ms(), j->since, &j->err);
+	j->rc = s->ops->exec(s->be, STORE_QUERY_RKEY_EXPIRE, old, 1, NULL,
+	    &j->err);
+	if (j->rc == 0)
+		j->rc = s->ops->exec(s->be, STORE_QUERY_RKEY_PUT, v, 5, NULL,
+		    &j->err);
 }
 
 /* On the loop: a failure logged, the job freed. */
@@ -1913,7 +1937,14 @@ int
 store_request_key_get(struct store *s, const char *target, const char *key,
     int64_t since, struct request_key *out, struct orc_error *err)
 {
-	return s->ops->request_key_get(s->be, target, key, since, out, err);
+	struct store_one	one = { out, 0 };
+	struct store_feed	feed = { STORE_FEED_RKEY_ONE, .arg = &one };
+	struct store_param	v[] = { STORE_TEXT(target), STORE_TEXT(key),
+	    STORE_INT(since) };
+
+	if (s->ops->query(s->be, STORE_QUERY_RKEY_GET, v, 3, &feed, err) == -1)
+		return -1;
+	return one.found;
 }
 
 void
