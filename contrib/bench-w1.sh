@@ -9,10 +9,13 @@
 #   BENCH_WORKERS=0 contrib/bench-w1.sh  Lua on the event loop (unsafe; to
 #                                        compare with the worker processes)
 #   BENCH_RATE=1000 BENCH_SECONDS=10 BENCH_MAX_SECONDS=10 contrib/bench-w1.sh
+#   ORCH_BIN=/tmp/orch-before contrib/bench-w1.sh   another build (A/B)
 #
 # Two phases, each with the CPU the daemon and its Lua workers used per
 # completed run (the sink and the load generators share the two cores, so
-# only the daemon's processes are counted):
+# only the daemon's processes are counted), then the same per thread (the
+# loop, orc-store, orc-fetch, orc-io, the Lua workers together) with the
+# context switches of each and the store's commits, per run:
 # 1. open loop: a Python asyncio client posts BENCH_RATE orders a second
 #    for BENCH_SECONDS, each at its scheduled time, the time in the order
 #    (sent_at_us); the sink records when each publish arrives: p50 and p99
@@ -72,6 +75,32 @@ workers_cpu() {
 		    2>/dev/null || echo "$t")
 	done
 	echo "$t"
+}
+# threads FILE: each thread's CPU ticks and context switches, by name (the
+# main thread is the loop; the worker processes count as one), and the
+# store's commits so far.
+threads() {
+	local t p
+	{
+		for t in /proc/"$pid"/task/*; do
+			if [ "${t##*/}" = "$pid" ]; then
+				echo "loop $(thread_stat "$t")"
+			else
+				echo "$(cat "$t/comm") $(thread_stat "$t")"
+			fi
+		done
+		for p in $(pgrep -P "$pid"); do
+			echo "lua-workers $(thread_stat "/proc/$p")"
+		done
+		curl -s "$url/metrics" | awk '
+		    /^orchestrator_store_commits_total/ { print "commits", $2, 0 }'
+	} >"$1" 2>/dev/null
+}
+# thread_stat DIR: the CPU ticks and context switches of /proc/PID[/task/TID].
+thread_stat() {
+	awk '{ printf "%d ", $14 + $15 }' "$1/stat"
+	awk '/^(non)?voluntary_ctxt_switches/ { s += $2 } END { print s }' \
+	    "$1/status"
 }
 published() {
 	wc -l <"$dir/published.jsonl"
@@ -161,11 +190,13 @@ base=$(published)
 echo "bench-w1: open loop, $rate runs/s for $secs s"
 c0=$(cpu)
 w0=$(workers_cpu)
+threads "$dir/thr0"
 python3 "$dir/open.py" "$port" "$rate" "$secs" "$conns" >"$dir/open.txt" ||
 	die "the client failed"
 settle $((base + rate * secs))
 c1=$(cpu)
 w1=$(workers_cpu)
+threads "$dir/thr1"
 open_n=$(($(published) - base))
 base=$(published)
 
@@ -176,10 +207,12 @@ wrk -t2 -c"$conns" -d"${max_secs}s" -s "$dir/closed.lua" \
 settle 0
 c2=$(cpu)
 w2=$(workers_cpu)
+threads "$dir/thr2"
 closed_n=$(($(published) - base))
 
 python3 - "$dir/published.jsonl" "$dir/open.txt" "$rate" "$secs" \
-    "$open_n" "$closed_n" "$c0 $c1 $c2" "$w0 $w1 $w2" <<'PY'
+    "$open_n" "$closed_n" "$c0 $c1 $c2" "$w0 $w1 $w2" "$dir/thr" \
+    "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -203,6 +236,30 @@ def pct(p):
 def per_run(a, b, n):
     return (b - a) * 1000 / n if n else 0
 
+def threads(i):
+    d = {}
+    for line in open("%s%d" % (sys.argv[9], i)):
+        f = line.split()
+        if len(f) == 3:
+            t, s = d.get(f[0], (0, 0))
+            d[f[0]] = (t + int(f[1]), s + int(f[2]))
+    return d
+
+def per_thread(i, n):
+    a, b, tck = threads(i), threads(i + 1), float(sys.argv[10])
+    out = []
+    for k in sorted(b):
+        if k == "commits" or k not in a:
+            continue
+        ms = (b[k][0] - a[k][0]) * 1000 / tck / n if n else 0
+        sw = (b[k][1] - a[k][1]) / n if n else 0
+        if ms >= 0.0005 or sw >= 0.005:
+            out.append("%s %.3f ms, %.2f switches" % (k, ms, sw))
+    print("  per run and thread: " + "; ".join(out))
+    if "commits" in a and "commits" in b and n:
+        print("  commits per run: %.2f"
+              % ((b["commits"][0] - a["commits"][0]) / n))
+
 print()
 print("W1 open loop, %d runs/s for %.0f s: %d published (answers %s)"
       % (rate, secs, open_n, codes))
@@ -211,12 +268,14 @@ print("  trigger to publish: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
 print("  CPU per run: %.3f ms (daemon %.3f, lua workers %.3f)"
       % (per_run(c[0], c[1], open_n), per_run(c[0] - w[0], c[1] - w[1],
          open_n), per_run(w[0], w[1], open_n)))
+per_thread(0, open_n)
 span = max(closed_t) - min(closed_t) if len(closed_t) > 1 else 0
 print("W1 closed loop, 64 connections: %d published, %.0f runs/s"
       % (closed_n, closed_n / span if span else 0))
 print("  CPU per run: %.3f ms (daemon %.3f, lua workers %.3f)"
       % (per_run(c[1], c[2], closed_n), per_run(c[1] - w[1], c[2] - w[2],
          closed_n), per_run(w[1], w[2], closed_n)))
+per_thread(1, closed_n)
 PY
 kill -TERM "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null

@@ -184,7 +184,8 @@ static const struct cli_command cli_commands[] = {
 	  "(D: 7d, 12h, 30m, 45s)",
 	  "  --older-than D        only runs finished longer ago than D "
 	  "(7d, 12h, 30m, 45s)\n"
-	  "  --workflow W          only the runs of workflow W\n"
+	  "  --workflow W          only the runs of workflow W (and of its "
+	  "map steps)\n"
 	  "  --state S             only runs in state S: succeeded, failed "
 	  "or cancelled\n"
 	  "  --dry-run             count what would be deleted, delete "

@@ -162,6 +162,18 @@ engine_admit_blocked(struct run *run, char *why, size_t len)
 	return 1;
 }
 
+/* Whether runs wait in the run's gate for a slot it may free. */
+int
+engine_gate_has_waiting(const struct run *run)
+{
+	struct engine_gate *g;
+
+	if (run->keys.gate == NULL ||
+	    (g = hmap_get(run->engine->gates, run->keys.gate)) == NULL)
+		return 0;
+	return g->nwaiting > 0;
+}
+
 /* A run is final (or leaves memory): it leaves its gate. The gate, for
  * the driver to ask engine_gate_next, when that may let a run start. */
 struct engine_gate *

@@ -200,6 +200,7 @@ int		 engine_gate_next(struct engine_gate *,
 		    struct admit_decision *);
 int		 engine_admit_blocked(struct run *, char *why, size_t);
 struct engine_gate *engine_release(struct run *);
+int		 engine_gate_has_waiting(const struct run *);
 int		 engine_admit_check(struct engine *, struct run *,
 		    struct orc_error *);
 /* engine-replay.c: swaps an outward step of a replay for its recorded

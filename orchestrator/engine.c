@@ -994,6 +994,19 @@ run_committed_cb(void *arg)
 _Static_assert(WORKFLOW_FOREVER == STORE_FOREVER,
     "a definition's retention is stored as the workflow says it");
 
+/* Whether nothing waits for the commit of a change with these effects:
+ * it finishes the run, no one asked to hear of that at once (a sync
+ * webhook), and no run waits for the slot it frees. Long polls and event
+ * streams hear of it up to STORE_LAZY_MS later. */
+static int
+run_finish_may_wait(const struct run *run, unsigned effects)
+{
+	/* A child's end moves its parent's map on: not later. */
+	return (effects & FSM_FINISH) && run->watch.finished == NULL &&
+	    !engine_gate_has_waiting(run) &&
+	    json_object_get(run->rec.trigger, "parent") == NULL;
+}
+
 /* Submits the run's record with a transition (and a finished step). */
 static void
 run_submit(struct run *run, const struct transition_rec *tr,
@@ -1038,6 +1051,7 @@ run_submit(struct run *run, const struct transition_rec *tr,
 	}
 	ch.cb = run_committed_cb;
 	ch.arg = c;
+	ch.lazy = run_finish_may_wait(run, effects);
 	run->last_commit = c;
 	run->pending++;
 	engine_logs_attach(run, &ch);

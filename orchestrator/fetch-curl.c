@@ -168,7 +168,8 @@ fetch_curl_close(struct fetch *f)
 void
 fetch_req_drop_body(struct fetch_req *r)
 {
-	__atomic_sub_fetch(&r->f->buffered, r->rbody.len, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&r->f->acct->buffered, r->rbody.len,
+	    __ATOMIC_RELAXED);
 	strbuf_free(&r->rbody);
 }
 
@@ -208,13 +209,14 @@ fetch_write_cb(char *data, size_t size, size_t n, void *arg)
 	}
 	/* The loop gives bytes back as it frees answers: an estimate a
 	 * little high at worst, never a byte lost. */
-	held = __atomic_load_n(&r->f->buffered, __ATOMIC_RELAXED);
-	if (held + size * n > r->f->buffer_max) {
+	held = __atomic_load_n(&r->f->acct->buffered, __ATOMIC_RELAXED);
+	if (held + size * n > r->f->acct->buffer_max) {
 		r->over_all = 1;
 		return 0;
 	}
 	strbuf_add(&r->rbody, data, size * n);
-	__atomic_add_fetch(&r->f->buffered, size * n, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&r->f->acct->buffered, size * n,
+	    __ATOMIC_RELAXED);
 	return size * n;
 }
 
@@ -509,7 +511,7 @@ fetch_req_result(struct fetch_req *r, CURLcode result)
 	} else if (r->over_all)
 		r->errmsg = xasprintf("the answers being received hold over "
 		    "%zu bytes (ORCH_FETCH_BUFFER_BYTES): try again later",
-		    r->f->buffer_max);
+		    r->f->acct->buffer_max);
 }
 
 /* Collects the transfers curl finished, follows redirects, and hands the

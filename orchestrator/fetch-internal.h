@@ -14,6 +14,11 @@
  * - done: on the loop's done list, its callback next.
  * Without the thread a request goes straight from the loop to active and
  * from active to done: no list is shared and no lock is taken.
+ *
+ * A client with the thread has a second one without it, near, on the
+ * loop: a request started while curl's thread has none and near fewer
+ * than near_max goes there. At low load the hand-over to the thread and
+ * back (two wake-ups, each a context switch) cost more than the request.
  */
 #ifndef FETCH_INTERNAL_H
 #define FETCH_INTERNAL_H
@@ -92,6 +97,11 @@ struct fetch {
 	int			 dying;
 	size_t			 buffer_max;
 	size_t			 buffered;	/* answer bytes held; atomic */
+	struct fetch		*acct;		/* whose buffer_max and buffered
+						   count: its own, or owner's */
+	struct fetch		*near;		/* with the thread, or NULL */
+	struct fetch		*owner;		/* near's, or NULL */
+	size_t			 near_max;
 
 	/* Curl's side, on cbase: the loop's own or the thread's. */
 	struct event_base	*cbase;

@@ -11,7 +11,7 @@
  * webhooks and Lua need. The sides meet in three locked lists: the inbox
  * (requests to start), the cancels (requests the loop gave up while curl
  * had them) and the outbox (requests finished); each side wakes the other
- * through a pipe, one byte per batch (loop.h). ORCH_FETCH_THREAD=0 keeps
+ * through an eventfd, one write per batch (loop.h). ORCH_FETCH_THREAD=0 keeps
  * curl on the loop's thread: no lists, no lock, the same behaviour.
  */
 #include "config.h"
@@ -223,7 +223,7 @@ fetch_thread_main(void *arg)
 	return NULL;
 }
 
-/* Starts curl's thread, its loop, and the pipes between the sides. */
+/* Starts curl's thread, its loop, and the eventfds between the sides. */
 static void
 fetch_thread_open(struct fetch *f)
 {
@@ -244,12 +244,30 @@ fetch_thread_open(struct fetch *f)
 	if (f->curl_ev == NULL || f->loop_ev == NULL || f->kick_ev == NULL ||
 	    event_add(f->curl_ev, NULL) != 0 ||
 	    event_add(f->loop_ev, NULL) != 0)
-		fatal("%s: cannot watch the HTTP client's pipes", __func__);
+		fatal("%s: cannot watch the HTTP client's eventfds", __func__);
 	fetch_curl_open(f);
 	if ((e = loop_thread_start(&f->thread, fetch_thread_main, f)) != 0)
 		fatal("%s: cannot start the HTTP client's thread: %s",
 		    __func__, strerror(e));
 	f->threaded = 1;
+}
+
+/* With the thread: the client on the loop for requests while it is
+ * idle (fetch-internal.h), counted against f's buffer cap. */
+static void
+fetch_near_open(struct fetch *f, const struct fetch_config *cfg)
+{
+	struct fetch_config nc;
+
+	if (cfg != NULL && cfg->near_max < 0)
+		return;
+	memset(&nc, 0, sizeof nc);
+	nc.no_thread = 1;
+	f->near_max = cfg != NULL && cfg->near_max > 0 ? cfg->near_max :
+	    FETCH_NEAR_DEFAULT;
+	f->near = fetch_create(f->base, &nc);
+	f->near->owner = f;
+	f->near->acct = f;
 }
 
 /* Creates a client on base. */
@@ -263,15 +281,17 @@ fetch_create(struct event_base *base, const struct fetch_config *cfg)
 		fatal("%s: %s", __func__, err.message);
 	f = xcalloc(1, sizeof *f);
 	f->base = base;
+	f->acct = f;
 	f->buffer_max = cfg != NULL && cfg->buffer_max > 0 ? cfg->buffer_max :
 	    FETCH_BUFFER_DEFAULT;
 	TAILQ_INIT(&f->done);
 	TAILQ_INIT(&f->inbox);
 	TAILQ_INIT(&f->cancels);
 	TAILQ_INIT(&f->outbox);
-	if (cfg == NULL || !cfg->no_thread)
+	if (cfg == NULL || !cfg->no_thread) {
 		fetch_thread_open(f);
-	else {
+		fetch_near_open(f, cfg);
+	} else {
 		f->cbase = base;
 		fetch_curl_open(f);
 	}
@@ -301,6 +321,9 @@ fetch_thread_close(struct fetch *f)
 static void
 fetch_destroy(struct fetch *f)
 {
+	/* First: its answers count against f's cap. */
+	if (f->near != NULL)
+		fetch_destroy(f->near);
 	if (f->threaded)
 		fetch_thread_close(f);
 	fetch_req_free_list(&f->done);
@@ -316,15 +339,17 @@ fetch_destroy(struct fetch *f)
 	free(f);
 }
 
-/* Cancels all requests and frees the client. Inside a callback the free
- * waits until the dispatch loop unwinds. */
+/* Cancels all requests and frees the client. Inside a callback (its
+ * own or near's) the free waits until the dispatch loop unwinds. */
 void
 fetch_free(struct fetch *f)
 {
 	if (f == NULL)
 		return;
-	if (f->dispatching) {
+	if (f->dispatching || (f->near != NULL && f->near->dispatching)) {
 		f->dying = 1;
+		if (f->near != NULL)
+			f->near->dying = 1;
 		return;
 	}
 	fetch_destroy(f);
@@ -381,7 +406,7 @@ fetch_cancel(struct fetch_req *r)
 size_t
 fetch_active(const struct fetch *f)
 {
-	return f->count;
+	return f->count + (f->near != NULL ? f->near->count : 0);
 }
 
 /* Whether a method is an HTTP token (no spaces or line breaks). */
@@ -527,6 +552,8 @@ fetch_start(struct fetch *f, const struct fetch_request *req,
 	}
 	if (permit_url(req->allow, req->url, err) != 0)
 		return NULL;
+	if (f->near != NULL && f->count == 0 && f->near->count < f->near_max)
+		f = f->near;
 
 	r = xcalloc(1, sizeof *r);
 	r->f = f;
@@ -600,5 +627,5 @@ fetch_dispatch(struct fetch *f)
 	}
 	f->dispatching = 0;
 	if (f->dying)
-		fetch_destroy(f);
+		fetch_destroy(f->owner != NULL ? f->owner : f);
 }

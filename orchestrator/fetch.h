@@ -78,7 +78,13 @@ struct fetch_config {
 					 * held at once, at least the MIN */
 	int		 no_thread;	/* ORCH_FETCH_THREAD=0: curl runs on
 					 * the caller's loop, not a thread */
+	int		 near_max;	/* with the thread: a request started
+					 * while it has none and the loop
+					 * fewer than this runs on the loop;
+					 * 0: FETCH_NEAR_DEFAULT, -1: none */
 };
+
+#define FETCH_NEAR_DEFAULT	4
 
 /* Exits through fatal() when libcurl cannot start (out of memory). */
 struct fetch	*fetch_create(struct event_base *, const struct fetch_config *);

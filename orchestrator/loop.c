@@ -1,20 +1,25 @@
 /*
  * Event loops: the daemon's configuration of a libevent base, and the
- * pipe other threads wake a loop through. A pipe rather than
+ * eventfd other threads wake a loop through. An eventfd rather than
  * evthread_use_pthreads() and event_active(): libevent's locking must be
  * switched on before any event_base exists, and every loop would then
- * pay for locks it mostly does not need; a pipe write needs nothing from
- * libevent but an ordinary read event.
+ * pay for locks it mostly does not need; a write needs nothing from
+ * libevent but an ordinary read event. An eventfd rather than a pipe:
+ * one read empties it, where a pipe took a second read to see it empty,
+ * and it is one descriptor, not two.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/eventfd.h>
 
 #include <event2/event.h>
 
@@ -64,54 +69,54 @@ loop_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	return e;
 }
 
-/* Makes the pipe, both ends non-blocking. */
+/* Makes the eventfd, non-blocking. */
 void
 loop_wake_open(struct loop_wake *w, const char *what)
 {
-	if (pipe2(w->fds, O_CLOEXEC | O_NONBLOCK) != 0)
-		fatal("cannot make a pipe for %s: %s", what, strerror(errno));
+	if ((w->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
+		fatal("cannot make an eventfd for %s: %s", what,
+		    strerror(errno));
 	w->pending = 0;
 }
 
-/* Closes both ends. */
 void
 loop_wake_close(struct loop_wake *w)
 {
-	close(w->fds[0]);
-	close(w->fds[1]);
-	w->fds[0] = w->fds[1] = -1;
+	close(w->fd);
+	w->fd = -1;
 }
 
-/* The read end. */
+/* The descriptor to watch. */
 int
 loop_wake_fd(const struct loop_wake *w)
 {
-	return w->fds[0];
+	return w->fd;
 }
 
-/* One byte, unless one is already on its way. */
+/* One write, unless one is already on its way. */
 void
 loop_wake_signal(struct loop_wake *w)
 {
+	uint64_t one = 1;
 	ssize_t n;
 
 	if (w->pending)
 		return;
 	do
-		n = write(w->fds[1], "w", 1);
+		n = write(w->fd, &one, sizeof one);
 	while (n < 0 && errno == EINTR);
-	if (n != 1)
+	if (n != sizeof one)
 		fatal("cannot wake an event loop: %s", strerror(errno));
 	w->pending = 1;
 }
 
-/* Reads until the pipe is empty. */
+/* Resets the counter: one read, whatever was written. */
 void
 loop_wake_drain(struct loop_wake *w)
 {
-	char buf[64];
+	uint64_t n;
 
-	while (read(w->fds[0], buf, sizeof buf) > 0)
+	while (read(w->fd, &n, sizeof n) < 0 && errno == EINTR)
 		continue;
 }
 

@@ -1,11 +1,11 @@
 /*
  * Event loops: how the daemon makes them, and how a thread wakes one.
  *
- * A loop_wake is a pipe: the thread that makes a hand-over list non-empty
- * writes one byte, the loop's read event drains the pipe and takes the
- * whole list. One byte per batch, so the pipe cannot fill and a write
- * cannot block. The "pending" flag says a byte is on its way; it belongs
- * to the lock that guards the list it announces.
+ * A loop_wake is an eventfd: the thread that makes a hand-over list
+ * non-empty adds one to it, the loop's read event empties it and takes
+ * the whole list. One write per batch. The "pending" flag says a write
+ * is on its way; it belongs to the lock that guards the list it
+ * announces.
  */
 #ifndef LOOP_H
 #define LOOP_H
@@ -17,8 +17,8 @@ struct event;
 struct event_base;
 
 struct loop_wake {
-	int	fds[2];
-	int	pending;	/* a byte is in the pipe; under the list's lock */
+	int	fd;
+	int	pending;	/* a write is in; under the list's lock */
 };
 
 /* An event loop whose timers keep exact time (libevent's default coarse
@@ -37,8 +37,8 @@ void	loop_after_turn(struct event *ev);
  * loop's thread, which handles them. pthread_create's error, or 0. */
 int	loop_thread_start(pthread_t *, void *(*)(void *), void *);
 
-/* Makes the pipe; exits through fatal() when it cannot (what names the
- * user in the message). */
+/* Makes the eventfd; exits through fatal() when it cannot (what names
+ * the user in the message). */
 void	loop_wake_open(struct loop_wake *, const char *what);
 void	loop_wake_close(struct loop_wake *);
 /* The descriptor to watch for reading. */
@@ -46,8 +46,8 @@ int	loop_wake_fd(const struct loop_wake *);
 /* Wakes the loop unless a byte is already on its way; called with the
  * list's lock held. */
 void	loop_wake_signal(struct loop_wake *);
-/* Empties the pipe, from the woken loop, before it takes the list under
- * the lock and clears pending: a byte written after this belongs to what
+/* Empties the eventfd, from the woken loop, before it takes the list
+ * under the lock and clears pending: a write after this belongs to what
  * the loop takes next, never to something lost. */
 void	loop_wake_drain(struct loop_wake *);
 

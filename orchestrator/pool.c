@@ -3,9 +3,9 @@
  *
  * A job moves queued -> running -> done under the pool's mutex: a worker
  * takes the oldest queued job, runs it without the lock, and appends it to
- * the done list. The loop learns of done jobs through a pipe (loop.h):
- * the worker that makes the done list non-empty writes one byte, the
- * loop's read event drains the pipe, takes the whole list and calls each
+ * the done list. The loop learns of done jobs through an eventfd
+ * (loop.h): the worker that makes the done list non-empty writes to it,
+ * the loop's read event empties it, takes the whole list and calls each
  * done function on the loop thread. The loop signals the workers once per
  * turn, after its callbacks, not once per job.
  *
@@ -58,7 +58,7 @@ struct pool_job {
 
 struct pool {
 	struct event_base	*base;
-	struct event		*ev;		/* on the wake's pipe */
+	struct event		*ev;		/* on the wake's eventfd */
 	struct event		*kick;		/* wakes a worker */
 	struct loop_wake	 wake;		/* workers -> the loop */
 	pthread_t		*threads;
@@ -208,7 +208,7 @@ pool_deliver(struct pool *p, struct pool_job *job, int cancelled)
 	done(arg, cancelled);
 }
 
-/* The pipe is readable: deliver every job done so far. */
+/* The eventfd is readable: deliver every job done so far. */
 static void
 pool_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -277,7 +277,7 @@ pool_create(struct event_base *base, int n)
 	    pool_wake_cb, p);
 	p->kick = event_new(base, -1, 0, pool_kick_cb, p);
 	if (p->ev == NULL || p->kick == NULL || event_add(p->ev, NULL) != 0)
-		fatal("%s: cannot watch the I/O pool's pipe", __func__);
+		fatal("%s: cannot watch the I/O pool's eventfd", __func__);
 
 	p->threads = xcalloc((size_t)p->nthreads, sizeof *p->threads);
 	for (i = 0; i < p->nthreads; i++) {

@@ -458,7 +458,9 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_PURGE_SCAN] = "SELECT c.id, c.workflow, c.state, c.finished_at, "
 	    "c.input, c.trigger, c.output, (c." STORE_RUN_FINAL
 	    " AND c.dead <> 1 "
-	    "AND ($3::text IS NULL OR c.workflow = $3::text) "
+	    /* A workflow's map items ("W/STEP") go with its runs. */
+	    "AND ($3::text IS NULL OR c.workflow = $3::text OR "
+	    "left(c.workflow, length($3::text) + 1) = $3::text || '/') "
 	    "AND ($4::text IS NULL OR c.state = $4::text) "
 	    "AND ($5::bigint = 0 OR c.finished_at < $5::bigint) "
 	    "AND (NOT $6::boolean OR "

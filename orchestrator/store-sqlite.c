@@ -455,7 +455,9 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_PURGE_SCAN] = "SELECT c.id, c.workflow, c.state, c.finished_at, "
 	    "c.input, c.trigger, c.output, c." STORE_RUN_FINAL
 	    " AND c.dead <> 1 "
-	    "AND (?3 IS NULL OR c.workflow = ?3) "
+	    /* A workflow's map items ("W/STEP") go with its runs. */
+	    "AND (?3 IS NULL OR c.workflow = ?3 OR "
+	    "substr(c.workflow, 1, length(?3) + 1) = ?3 || '/') "
 	    "AND (?4 IS NULL OR c.state = ?4) "
 	    "AND (?5 = 0 OR c.finished_at < ?5) "
 	    "AND (?6 = 0 OR coalesce(d.retention_ms, ?7) = ?11) "

@@ -181,7 +181,13 @@ struct store_change {
 	size_t				 nlogs;
 	store_commit_cb			 cb;		/* or NULL */
 	void				*arg;
+	/* Nothing waits for its commit: it may wait up to STORE_LAZY_MS
+	 * for the next change that something does wait for, and share
+	 * that change's commit (one sync fewer). */
+	int				 lazy;
 };
+
+#define STORE_LAZY_MS	2
 
 struct run_filter {
 	const char	*workflow;	/* or NULL */

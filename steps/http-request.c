@@ -254,6 +254,20 @@ http_request_text_is_json(const char *s, size_t len)
 	return 1;
 }
 
+/* Whether an object of headers names one (in any case). */
+static int
+http_request_has_header(const json_t *headers, const char *name)
+{
+	const char *k;
+	const json_t *v;
+
+	json_object_foreach((json_t *)headers, k, v) {
+		if (strcasecmp(k, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* The response body as JSON: parsed, text, or base64 (sets *b64). */
 static json_t *
 http_request_body(const struct fetch_response *resp, int *b64)
@@ -598,9 +612,11 @@ http_request_start(struct step_call *call)
 	if (json_is_string(bv)) {
 		req.body = json_string_value(bv);
 		req.body_len = json_string_length(bv);
-		content_type = http_request_text_is_json(req.body,
-		    req.body_len) ? "application/json" :
-		    "text/plain; charset=utf-8";
+		/* Labelling it parses it: not when "headers" label it. */
+		if (!http_request_has_header(hv, "content-type"))
+			content_type = http_request_text_is_json(req.body,
+			    req.body_len) ? "application/json" :
+			    "text/plain; charset=utf-8";
 	} else if (bv != NULL) {
 		if ((text = jsonenc_compact(bv, &req.body_len)) == NULL)
 			fatal("%s: a JSON value cannot be written", __func__);

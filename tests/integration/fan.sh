@@ -59,6 +59,14 @@ expect_exit 0 orch runs --json --workflow fan/each
 expect_eq "runs --workflow lists a map's items" 4 \
     "$(jsonl "$OUT" 'len(d)')"
 
+# prune --workflow takes a workflow's map items with its runs.
+expect_exit 0 orch prune --db "$DB" --workflow fan --dry-run
+expect_contains "prune counts the items too" "$(out)$(err)" "7"
+expect_exit 0 orch prune --db "$DB" --workflow fan
+expect_eq "the run, its items and branches are gone" 0 \
+    "$(sqlite_q "$DB" "SELECT count(*) FROM runs WHERE workflow = 'fan' OR
+        workflow LIKE 'fan/%'")"
+
 # show --workflow lists a map's steps and a parallel step's branches under
 # their step.
 expect_exit 0 orch show --workflow fan --workflows .

@@ -467,7 +467,7 @@ test_fetch_cancel_threaded(void)
 
 	far_start(&fs);
 	base = event_base_new();
-	f = fetch_create(base, NULL);
+	f = fetch_create(base, &env_fc);
 	memset(&r1, 0, sizeof r1);
 	memset(&r2, 0, sizeof r2);
 	memset(&r3, 0, sizeof r3);
@@ -503,6 +503,63 @@ test_fetch_cancel_threaded(void)
 	CHECK(r3.calls == 1 && r3.status == 200);
 	CHECK(fetch_active(f) == 0);
 	result_clear(&r3);
+	free(u);
+	fetch_free(f);
+	event_base_free(base);
+	far_stop(&fs);
+}
+
+/*
+ * With the thread and near_max 1: a request started while the thread has
+ * none goes to the loop's client, the next one (that client is full) to
+ * the thread. Told apart by a loop that stands still after one pass:
+ * the thread's request reaches the server, the loop's does not, until
+ * the loop runs. Then both answers come, and the cap is the client's.
+ */
+static void
+test_fetch_near(void)
+{
+	struct fetch_config fc;
+	struct fetch_request req;
+	struct result r1, r2;
+	struct far_server fs;
+	struct event_base *base;
+	struct fetch *f;
+	int i, seen;
+	char *u;
+
+	far_start(&fs);
+	base = event_base_new();
+	memset(&fc, 0, sizeof fc);
+	fc.near_max = 1;
+	f = fetch_create(base, &fc);
+	memset(&r1, 0, sizeof r1);
+	memset(&r2, 0, sizeof r2);
+	u = xasprintf("http://127.0.0.1:%d/text", fs.h->port);
+	memset(&req, 0, sizeof req);
+	req.url = u;
+	REQUIRE(fetch_start(f, &req, record_cb, &r1, NULL) != NULL);
+	REQUIRE(fetch_start(f, &req, record_cb, &r2, NULL) != NULL);
+	CHECK(fetch_active(f) == 2);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	for (i = 0, seen = 0; i < 300 && seen < 1; i++) {
+		usleep(10000);
+		pthread_mutex_lock(&fs.lock);
+		seen = fs.h->requests;
+		pthread_mutex_unlock(&fs.lock);
+	}
+	usleep(100 * 1000);
+	pthread_mutex_lock(&fs.lock);
+	seen = fs.h->requests;
+	pthread_mutex_unlock(&fs.lock);
+	CHECK(seen == 1);
+	CHECK(httpd_run_until(base, &r1.done, 3000));
+	CHECK(httpd_run_until(base, &r2.done, 3000));
+	CHECK(r1.calls == 1 && r1.status == 200);
+	CHECK(r2.calls == 1 && r2.status == 200);
+	CHECK(fetch_active(f) == 0);
+	result_clear(&r1);
+	result_clear(&r2);
 	free(u);
 	fetch_free(f);
 	event_base_free(base);
@@ -933,9 +990,15 @@ run_all(void)
 int
 main(void)
 {
+	/* The default: the thread, the loop while it is idle. */
+	run_all();
+	TEST_RUN(test_fetch_near);
+	/* Every request on the thread. */
+	env_fc.near_max = -1;
 	run_all();
 	TEST_RUN(test_fetch_cancel_threaded);
 	/* ORCH_FETCH_THREAD=0: curl on the loop's thread. */
+	env_fc.near_max = 0;
 	env_fc.no_thread = 1;
 	run_all();
 	TEST_DONE();

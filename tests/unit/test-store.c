@@ -121,9 +121,10 @@ mktrans(struct transition_rec *t, const struct run_rec *r, int from,
 	t->event = (char *)event;
 }
 
-/* Submits a new run with its "created" transition. */
+/* Submits a new run with its "created" transition, lazy or not. */
 static void
-submit_run(struct store *s, struct run_rec *r, store_commit_cb cb, void *arg)
+submit_run_lazy(struct store *s, struct run_rec *r, store_commit_cb cb,
+    void *arg, int lazy)
 {
 	struct transition_rec	t;
 	struct store_change	ch;
@@ -135,7 +136,15 @@ submit_run(struct store *s, struct run_rec *r, store_commit_cb cb, void *arg)
 	ch.transition = &t;
 	ch.cb = cb;
 	ch.arg = arg;
+	ch.lazy = lazy;
 	store_submit(s, &ch);
+}
+
+/* Submits a new run with its "created" transition. */
+static void
+submit_run(struct store *s, struct run_rec *r, store_commit_cb cb, void *arg)
+{
+	submit_run_lazy(s, r, cb, arg, 0);
 }
 
 /* Inserts run n and flushes. */
@@ -997,15 +1006,22 @@ seq_id_cb(void *arg)
 		seq_seen.ids[seq_seen.n++] = (int)(intptr_t)arg;
 }
 
-/* Submits run n with seq_id_cb. */
+/* Submits run n with seq_id_cb, lazy or not. */
 static void
-seq_submit(struct store *s, int n)
+seq_submit_lazy(struct store *s, int n, int lazy)
 {
 	struct run_rec r;
 
 	mkrun(&r, n, "wf", RUN_QUEUED);
-	submit_run(s, &r, seq_id_cb, (void *)(intptr_t)n);
+	submit_run_lazy(s, &r, seq_id_cb, (void *)(intptr_t)n, lazy);
 	unrun(&r);
+}
+
+/* Submits run n with seq_id_cb. */
+static void
+seq_submit(struct store *s, int n)
+{
+	seq_submit_lazy(s, n, 0);
 }
 
 /*
@@ -1081,6 +1097,62 @@ test_store_pipelined(void)
 	store_close(s);
 	event_base_free(base);
 	tsc.busy_ms = -1;
+}
+
+/*
+ * A lazy change is not committed on its own at once: it joins the next
+ * urgent change's commit, in submit order, or, with none, commits alone
+ * after STORE_LAZY_MS.
+ */
+static void
+test_store_lazy(void)
+{
+	struct store_stats	 st;
+	struct orc_error	 err;
+	struct event_base	*base;
+	struct store		*s;
+	int64_t			 t0;
+	int			 i;
+
+	base = event_base_new();
+	REQUIRE(base != NULL);
+	s = store_open_with(DB, 0, base, &tsc, &err);
+	REQUIRE(s != NULL);
+	memset(&seq_seen, 0, sizeof seq_seen);
+	seq_submit_lazy(s, 1, 1);
+	for (i = 0; i < 3; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	CHECK(store_pending(s) == 1);
+	CHECK(query_int("SELECT count(*) FROM runs") == 0);
+	seq_submit(s, 2);
+	for (i = 0; i < 1000 && seq_seen.n < 2; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK(seq_seen.n == 2 && seq_seen.ids[0] == 1 &&
+	    seq_seen.ids[1] == 2);
+	store_get_stats(s, &st);
+	CHECK(st.commits == 1 && st.changes == 2);
+
+	/* Alone, it waits for the timer. */
+	t0 = orc_mono_ms();
+	seq_submit_lazy(s, 3, 1);
+	for (i = 0; i < 1000 && seq_seen.n < 3; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK(seq_seen.n == 3 && seq_seen.ids[2] == 3);
+	CHECK(orc_mono_ms() - t0 >= STORE_LAZY_MS);
+	store_get_stats(s, &st);
+	CHECK(st.commits == 2 && st.changes == 3);
+	CHECK(store_pending(s) == 0);
+	store_close(s);
+	event_base_free(base);
+}
+
+/* The same on the loop's own thread (ORCH_COMMIT_THREAD=0). */
+static void
+test_store_lazy_without_thread(void)
+{
+	tsc.no_commit_thread = 1;
+	test_store_lazy();
+	tsc.no_commit_thread = 0;
 }
 #endif
 
@@ -3323,6 +3395,8 @@ main(void)
 	RUN(test_store_retry_when_locked);
 #ifndef TEST_STORE_PG
 	RUN(test_store_pipelined);
+	RUN(test_store_lazy);
+	RUN(test_store_lazy_without_thread);
 #endif
 	RUN(test_store_batch_without_thread);
 	RUN(test_store_retry_without_thread);
