@@ -1979,7 +1979,7 @@ pg_read_feed(struct pg_store *ps, int which, const struct pg_params *p,
 	return pg_feed(ps, res, f, err);
 }
 
-/* Runs one of store.c's listings (store_query) on the reading connection,
+/* Runs one of store.c's reads (store_query) on the reading connection,
  * its parameters as text. */
 static int
 pg_query(void *arg, enum store_query q, const struct store_param *v,
@@ -1992,7 +1992,8 @@ pg_query(void *arg, enum store_query q, const struct store_param *v,
 	return pg_read_feed(ps, q, &p, f, err);
 }
 
-/* Runs one of store.c's writes (store_query) on the writing connection. */
+/* Runs one of store.c's statements (store_query) on the writing
+ * connection, its rows to f when there is one. */
 static int
 pg_exec_query(void *arg, enum store_query q, const struct store_param *v,
     size_t n, const struct store_feed *f, struct orc_error *err)

@@ -1726,7 +1726,7 @@ sqlite_feed_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
 	return store_row_feed(&row, arg, err);
 }
 
-/* Runs one of store.c's listings (store_query) on the reading connection. */
+/* Runs one of store.c's reads (store_query) on the reading connection. */
 static int
 sqlite_query(void *arg, enum store_query q, const struct store_param *v,
     size_t n, const struct store_feed *f, struct orc_error *err)
@@ -1740,7 +1740,8 @@ sqlite_query(void *arg, enum store_query q, const struct store_param *v,
 	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
 }
 
-/* Runs one of store.c's writes (store_query) on the writing connection. */
+/* Runs one of store.c's statements (store_query) on the writing
+ * connection, its rows to f when there is one. */
 static int
 sqlite_exec_query(void *arg, enum store_query q, const struct store_param *v,
     size_t n, const struct store_feed *f, struct orc_error *err)
