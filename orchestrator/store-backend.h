@@ -142,8 +142,9 @@ struct store_ops {
 	/* Like query, the listing of runs by the statement of the filters
 	 * mask sets (STORE_LIST_*): v has a parameter per place, NULL where
 	 * a filter is not set. */
-	int	 (*list_runs)(void *, unsigned mask, const struct store_param *v,
-		    size_t n, const struct store_feed *, struct orc_error *);
+	int	 (*list_runs)(void *, unsigned mask,
+		    const struct store_param *v, size_t n,
+		    const struct store_feed *, struct orc_error *);
 	/* Runs query q with its n parameters on the reader, each row to
 	 * the feed; exec runs q on the writer, out of any batch, its rows
 	 * to the feed when there is one. */
