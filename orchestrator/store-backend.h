@@ -47,6 +47,60 @@ int	store_key_unique(const char *key);
 	"  (workflow, idempotency_key) "				\
 	"  WHERE substr(idempotency_key, 1, 5) = 'cron:';"
 
+/*
+ * The statements that take a few parameters and either hand every row to
+ * a feed (store-row.h) or answer none: store.c says which and gives the
+ * parameters, in the order of the comments; a backend keeps a prepared
+ * statement for each, at the same index of its own statements, and binds
+ * by its primitives.
+ */
+enum store_query {
+	STORE_QUERY_RUN,		/* id */
+	STORE_QUERY_DEF,		/* hash */
+	STORE_QUERY_STEPS,		/* run_id */
+	STORE_QUERY_CHILDREN,		/* parent_id, step, state, after,
+					 * limit, with_output, seq */
+	STORE_QUERY_COUNT_CHILDREN,	/* parent_id */
+	STORE_QUERY_TRANSITIONS,	/* run_id */
+	STORE_QUERY_LOGS,		/* run_id, after_id */
+	STORE_QUERY_COUNT_ALL,		/* none */
+	STORE_QUERY_COUNT_WORKFLOW,	/* workflow */
+	STORE_QUERY_COUNT_BY_WORKFLOW,	/* none */
+	STORE_QUERY_FINISHED,		/* since, limit */
+	STORE_QUERY_SCHEDULES,		/* none */
+	STORE_QUERY_SEARCH_ID,		/* prefix, its end, limit */
+	STORE_QUERY_SEARCH_ERROR,	/* text, scan, limit */
+	STORE_QUERY_FIND_KEY,		/* workflow, key, since */
+	STORE_QUERY_NEXT_WAKE,		/* none */
+	STORE_QUERY_SECRET,		/* name */
+	STORE_QUERY_RKEY_GET,		/* target, key, since */
+	STORE_QUERY_COUNT_FINISHED,	/* since, state, limit */
+	/* Writes, by exec: request keys put and old ones dropped; leases
+	 * renewed; requests to cancel a run made, one looked for, those of
+	 * owner's runs taken, old ones dropped. */
+	STORE_QUERY_RKEY_PUT,		/* target, key, run_id, body_sha,
+					 * at */
+	STORE_QUERY_RKEY_EXPIRE,	/* before */
+	STORE_QUERY_RENEW,		/* owner, until */
+	STORE_QUERY_CANCEL_PUT,		/* run_id, at */
+	STORE_QUERY_CANCEL_ANY,		/* none */
+	STORE_QUERY_CANCEL_TAKE,	/* owner */
+	STORE_QUERY_CANCEL_EXPIRE,	/* before */
+	STORE_QUERY_COUNT
+};
+
+/* A query's parameter: an integer, or a text (NULL for SQL NULL). A
+ * limit is an integer, or NULL for none. */
+struct store_param {
+	int		 integer;
+	const char	*text;
+	int64_t		 n;
+};
+#define STORE_TEXT(s)	{ 0, (s), 0 }
+#define STORE_INT(v)	{ 1, NULL, (v) }
+
+struct store_feed;
+
 struct store_ops {
 	const char	*name;		/* "sqlite" */
 
@@ -85,38 +139,22 @@ struct store_ops {
 		    struct store_backup_stats *, struct orc_error *);
 
 	/* Reads. Records passed to callbacks are lent for the call only. */
-	int	 (*get_run)(void *, const char *id, struct run_rec *,
-		    struct orc_error *);
-	int	 (*list_runs)(void *, const struct run_filter *,
-		    store_run_cb, void *, struct orc_error *);
-	int	 (*list_steps)(void *, const char *run_id, store_step_cb,
-		    void *, struct orc_error *);
-	int	 (*list_children)(void *, const char *parent_id,
-		    const struct child_filter *, store_child_cb, void *,
-		    struct orc_error *);
-	int	 (*count_children)(void *, const char *parent_id,
-		    store_count_cb, void *, struct orc_error *);
-	int	 (*list_transitions)(void *, const char *run_id,
-		    store_transition_cb, void *, struct orc_error *);
-	int	 (*list_logs)(void *, const char *run_id, int64_t after_id,
-		    store_log_cb, void *, struct orc_error *);
-	int	 (*get_definition)(void *, const char *hash, struct def_rec *,
-		    struct orc_error *);
-	int	 (*count_runs)(void *, const char *workflow,
-		    int64_t counts[RUN_STATE_COUNT], struct orc_error *);
-	/* on_writer: on the writing connection (the commit thread's). */
-	int	 (*find_idempotent)(void *, int on_writer,
-		    const char *workflow, const char *key, int64_t since,
-		    char id[RUN_ID_LEN + 1], struct orc_error *);
+	/* Like query, the listing of runs by the statement of the filters
+	 * mask sets (STORE_LIST_*): v has a parameter per place, NULL where
+	 * a filter is not set. */
+	int	 (*list_runs)(void *, unsigned mask,
+		    const struct store_param *v, size_t n,
+		    const struct store_feed *, struct orc_error *);
+	/* Runs query q with its n parameters on the reader, each row to
+	 * the feed; exec runs q on the writer, out of any batch, its rows
+	 * to the feed when there is one. */
+	int	 (*query)(void *, enum store_query q,
+		    const struct store_param *, size_t n,
+		    const struct store_feed *, struct orc_error *);
+	int	 (*exec)(void *, enum store_query q,
+		    const struct store_param *, size_t n,
+		    const struct store_feed *, struct orc_error *);
 	/* The dashboard's reads: see store.h. */
-	int	 (*count_by_workflow)(void *, store_count_cb, void *,
-		    struct orc_error *);
-	int	 (*list_finished)(void *, int64_t since, int limit,
-		    store_finish_cb, void *, struct orc_error *);
-	int	 (*count_finished)(void *, enum run_state, int64_t since,
-		    int64_t limit, int64_t *n, struct orc_error *);
-	int	 (*search_runs)(void *, const char *text, int scan, int limit,
-		    store_run_cb, void *, struct orc_error *);
 
 	/*
 	 * Claims, in one transaction of its own, the unfinished runs (of ids
@@ -129,38 +167,13 @@ struct store_ops {
 		    int64_t now, const char *const *ids, const char *workflow,
 		    store_owner_gone_fn, void *gone_arg, struct run_rec **out,
 		    size_t *nout, struct orc_error *);
-	/* Sets lease_until on every unfinished run that owner holds. */
-	/* Records a request to cancel run_id (one per run, the newest). */
-	int	 (*request_cancel)(void *, const char *run_id, int64_t at,
-		    struct orc_error *);
-	/* Deletes and returns the cancel requests of the runs owner holds
-	 * (ids malloc'd, free with store_free_ids); drops stale ones. */
-	int	 (*take_cancels)(void *, const char *owner, int64_t now,
-		    char ***ids, size_t *n, struct orc_error *);
-	int	 (*next_wake)(void *, int64_t *due, struct orc_error *);
-	/* A secret by name (hex), on the reader: *value new, or NULL. */
-	int	 (*secret)(void *, const char *name, char **value,
-		    struct orc_error *);
-	/* store_request_key_get on the reader; _put on the writer, out of
-	 * any batch, forgetting the keys older than since. */
-	int	 (*request_key_get)(void *, const char *target,
-		    const char *key, int64_t since, struct request_key *,
-		    struct orc_error *);
-	int	 (*request_key_put)(void *, const char *target,
-		    const char *key, const struct request_key *, int64_t now,
-		    int64_t since, struct orc_error *);
-	int	 (*renew_leases)(void *, const char *owner, int64_t until,
-		    struct orc_error *);
 
 	/*
 	 * Schedules (scheduler.c). put_schedule is called inside an open write
 	 * transaction, like apply_change: it inserts the row of
-	 * rec->workflow or replaces every column of it. list_schedules reads
-	 * every row, ordered by workflow.
+	 * rec->workflow or replaces every column of it.
 	 */
 	int	 (*put_schedule)(void *, const struct schedule_rec *,
-		    struct orc_error *);
-	int	 (*list_schedules)(void *, store_schedule_cb, void *,
 		    struct orc_error *);
 
 	/* Whether this process is the one that fires cron triggers: 1 or

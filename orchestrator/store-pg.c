@@ -36,7 +36,6 @@
 
 #include "blob.h"
 #include "hmap.h"
-#include "jsonenc.h"
 #include "log.h"
 #include "store.h"
 #include "store-backend.h"
@@ -64,14 +63,6 @@
 	"lease_epoch"
 #define RUN_COLS	RUN_HEAD "output" RUN_TAIL
 #define RUN_READ	RUN_HEAD STORE_RUN_OUTPUT_SQL RUN_TAIL
-
-#define RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
-#define RUN_LIVE	"state IN ('queued', 'running', 'retrying', 'waiting')"
-#define RUN_UNFINISHED							\
-	"(state IN ('queued', 'running', 'retrying', 'waiting') OR "	\
-	"(state = 'failed' AND dead = 1))"
-
-_Static_assert(DEAD_PENDING == 1, "RUN_UNFINISHED spells DEAD_PENDING");
 
 /* Schema migrations: append one entry to reach the next version. */
 static const char *const pg_migrations[] = {
@@ -147,7 +138,7 @@ static const char *const pg_migrations[] = {
 	"  PRIMARY KEY (workflow, state)"
 	");"
 	"INSERT INTO run_counts SELECT coalesce(workflow, ''), state, "
-	"  count(*) FROM runs WHERE " RUN_FINAL " GROUP BY 1, 2;",
+	"  count(*) FROM runs WHERE " STORE_RUN_FINAL " GROUP BY 1, 2;",
 	/* 3: cron triggers' state (scheduler.c), as SQLite's version 3. */
 	"CREATE TABLE schedules ("
 	"  workflow TEXT COLLATE \"C\" PRIMARY KEY,"
@@ -257,48 +248,23 @@ static const char *const pg_migrations[] = {
 
 /* The fixed statements. */
 enum {
-	PQ_RUN_INSERT,
+	/* store_query's statements come first, at its indexes. */
+	PQ_RUN_INSERT = STORE_QUERY_COUNT,
 	PQ_RUN_UPDATE,
 	PQ_STEP_INSERT,
 	PQ_TRANSITION_INSERT,
 	PQ_LOG_INSERT,
 	PQ_DEF_INSERT,
-	PQ_GET_RUN,
-	PQ_LIST_STEPS,
 	PQ_RUN_LINK,
 	PQ_RUN_DETACH,
-	PQ_LIST_CHILDREN,
-	PQ_COUNT_CHILDREN,
-	PQ_LIST_TRANSITIONS,
-	PQ_LIST_LOGS,
-	PQ_GET_DEF,
-	PQ_FIND_KEY,
-	PQ_NEXT_WAKE,
-	PQ_SECRET,
-	PQ_RKEY_GET,
-	PQ_RKEY_PUT,
-	PQ_RKEY_EXPIRE,
 	PQ_COUNT_ENTER,
 	PQ_COUNT_ADJUST,
-	PQ_COUNT_ALL,
-	PQ_COUNT_WORKFLOW,
-	PQ_COUNT_BY_WORKFLOW,
-	PQ_LIST_FINISHED,
-	PQ_COUNT_FINISHED,
-	PQ_SEARCH_ID,
-	PQ_SEARCH_ERROR,
 	PQ_CLAIM_HOLDERS,
 	PQ_CLAIM_LOCK,
 	PQ_CLAIM_SET,
-	PQ_RENEW,
 	PQ_FENCE,
 	PQ_KEYS_TAKEN,
 	PQ_SCHED_PUT,
-	PQ_SCHED_LIST,
-	PQ_CANCEL_PUT,
-	PQ_CANCEL_ANY,
-	PQ_CANCEL_TAKE,
-	PQ_CANCEL_EXPIRE,
 	PQ_PURGE_SCAN,
 	PQ_PURGE_STEP_BLOBS,
 	PQ_PURGE_RUNS,
@@ -346,43 +312,51 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_DEF_INSERT] = "INSERT INTO definitions (hash, name, path, body, "
 	    "created_at, retention_ms) VALUES ($1, $2, $3, $4, $5, $6) "
 	    "ON CONFLICT (hash) DO NOTHING",
-	[PQ_GET_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = $1",
+	[STORE_QUERY_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = $1",
 	[PQ_RUN_LINK] = "UPDATE runs SET parent_id = $2, parent_step = $3, "
 	    "item = $4, parent_seq = $5 WHERE id = $1",
 	[PQ_RUN_DETACH] = "UPDATE runs SET parent_seq = -1 WHERE "
 	    "parent_id = $1 AND parent_seq >= $2::int",
-	[PQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN $6::int <> 0 "
-	    "THEN " STORE_RUN_OUTPUT_EXPR " END, error FROM runs WHERE parent_id = $1 AND "
+	[STORE_QUERY_CHILDREN] =
+	    "SELECT item, id, state, CASE WHEN $6::int <> 0 "
+	    "THEN " STORE_RUN_OUTPUT_EXPR " END, error FROM runs WHERE "
+	    "parent_id = $1 AND "
 	    "parent_step = $2 AND parent_seq = CASE WHEN $7::int >= 0 THEN "
 	    "$7::int ELSE (SELECT max(parent_seq) FROM runs WHERE "
 	    "parent_id = $1 AND parent_step = $2) END AND "
 	    "coalesce(item, 0) > $4::bigint AND ($3::text IS NULL OR "
 	    "state = $3::text) ORDER BY item LIMIT $5::bigint",
-	[PQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs r "
+	[STORE_QUERY_COUNT_CHILDREN] =
+	    "SELECT parent_step, state, count(*) FROM runs r "
 	    "WHERE parent_id = $1 AND parent_seq = (SELECT max(parent_seq) "
 	    "FROM runs WHERE parent_id = $1 AND parent_step = r.parent_step) "
 	    "GROUP BY parent_step, state",
-	[PQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
+	[STORE_QUERY_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = $1 "
 	    "ORDER BY seq",
-	[PQ_LIST_TRANSITIONS] = "SELECT id, run_id, at, from_state, to_state, "
+	[STORE_QUERY_TRANSITIONS] =
+	    "SELECT id, run_id, at, from_state, to_state, "
 	    "event, step, seq, attempt, error, duration_ms FROM transitions "
 	    "WHERE run_id = $1 ORDER BY id",
-	[PQ_LIST_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
+	[STORE_QUERY_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
 	    "message FROM run_logs WHERE run_id = $1 AND id > $2::bigint "
 	    "ORDER BY id",
-	[PQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
+	[STORE_QUERY_DEF] = "SELECT hash, name, path, body, created_at, "
 	    "retention_ms FROM definitions WHERE hash = $1",
-	[PQ_NEXT_WAKE] = "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
+	[STORE_QUERY_NEXT_WAKE] =
+	    "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
 	    "AND lease_owner IS NULL",
-	[PQ_SECRET] = "SELECT value FROM secrets WHERE name = $1",
-	[PQ_RKEY_GET] = "SELECT run_id, body_sha FROM request_keys WHERE "
+	[STORE_QUERY_SECRET] = "SELECT value FROM secrets WHERE name = $1",
+	[STORE_QUERY_RKEY_GET] =
+	    "SELECT run_id, body_sha FROM request_keys WHERE "
 	    "target = $1 AND key = $2 AND created_at >= $3",
-	[PQ_RKEY_PUT] = "INSERT INTO request_keys VALUES ($1, $2, $3, $4, $5) "
+	[STORE_QUERY_RKEY_PUT] =
+	    "INSERT INTO request_keys VALUES ($1, $2, $3, $4, $5) "
 	    "ON CONFLICT (target, key) DO UPDATE SET run_id = $3, "
 	    "body_sha = $4, created_at = $5",
-	[PQ_RKEY_EXPIRE] = "DELETE FROM request_keys WHERE created_at < $1",
-	[PQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = $1 AND "
+	[STORE_QUERY_RKEY_EXPIRE] =
+	    "DELETE FROM request_keys WHERE created_at < $1",
+	[STORE_QUERY_FIND_KEY] = "SELECT id FROM runs WHERE workflow = $1 AND "
 	    "idempotency_key = $2 AND created_at >= $3 ORDER BY id DESC "
 	    "LIMIT 1",
 	[PQ_COUNT_ENTER] = "INSERT INTO run_counts VALUES (coalesce($1::text, "
@@ -391,32 +365,36 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "SET n = run_counts.n + EXCLUDED.n",
 	[PQ_COUNT_ADJUST] = "UPDATE run_counts SET n = n + $3 WHERE "
 	    "workflow = coalesce($1::text, '') AND state = $2",
-	[PQ_COUNT_ALL] = "SELECT state, sum(n)::bigint FROM run_counts "
+	[STORE_QUERY_COUNT_ALL] =
+	    "SELECT state, sum(n)::bigint FROM run_counts "
 	    "GROUP BY state UNION ALL SELECT state, count(*) FROM runs "
-	    "WHERE " RUN_LIVE " GROUP BY state",
-	[PQ_COUNT_WORKFLOW] = "SELECT state, n FROM run_counts "
+	    "WHERE " STORE_RUN_LIVE " GROUP BY state",
+	[STORE_QUERY_COUNT_WORKFLOW] = "SELECT state, n FROM run_counts "
 	    "WHERE workflow = coalesce($1::text, '') UNION ALL "
-	    "SELECT state, count(*) FROM runs WHERE " RUN_LIVE
+	    "SELECT state, count(*) FROM runs WHERE " STORE_RUN_LIVE
 	    " AND workflow = $1::text GROUP BY state",
-	[PQ_COUNT_BY_WORKFLOW] = "SELECT workflow, state, n FROM ("
+	[STORE_QUERY_COUNT_BY_WORKFLOW] = "SELECT workflow, state, n FROM ("
 	    "SELECT workflow, state, n FROM run_counts WHERE n > 0 "
 	    "UNION ALL SELECT coalesce(workflow, ''), state, count(*) "
-	    "FROM runs WHERE " RUN_LIVE " GROUP BY 1, 2) c "
+	    "FROM runs WHERE " STORE_RUN_LIVE " GROUP BY 1, 2) c "
 	    "ORDER BY workflow COLLATE \"C\", state COLLATE \"C\"",
-	[PQ_LIST_FINISHED] = "SELECT finished_at, state, "
+	[STORE_QUERY_FINISHED] = "SELECT finished_at, state, "
 	    "finished_at - greatest(created_at, redriven_at) FROM runs "
 	    "WHERE finished_at >= $1 "
 	    "ORDER BY finished_at DESC LIMIT $2",
-	[PQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
+	[STORE_QUERY_COUNT_FINISHED] =
+	    "SELECT count(*) FROM (SELECT 1 FROM runs "
 	    "WHERE finished_at >= $1 AND state = $2 LIMIT $3) c",
-	[PQ_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= $1 AND "
+	[STORE_QUERY_SEARCH_ID] =
+	    "SELECT " RUN_READ " FROM runs WHERE id >= $1 AND "
 	    "id < $2 ORDER BY id DESC LIMIT $3",
-	[PQ_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
+	[STORE_QUERY_SEARCH_ERROR] =
+	    "SELECT " RUN_READ " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
 	    "LIMIT $2) AND strpos(error, $1) > 0 ORDER BY id DESC LIMIT $3",
 	/* The other live holders, for the caller to tell the dead ones. */
 	[PQ_CLAIM_HOLDERS] = "SELECT DISTINCT lease_owner FROM runs WHERE "
-	    RUN_UNFINISHED " AND lease_owner <> $1 AND lease_until >= $2",
+	    STORE_RUN_UNFINISHED " AND lease_owner <> $1 AND lease_until >= $2",
 	/*
 	 * The claimable runs, locked; rows another node is claiming or
 	 * writing are skipped rather than waited for. Under READ COMMITTED
@@ -424,7 +402,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	 * version, so a run claimed meanwhile is not taken twice.
 	 */
 	[PQ_CLAIM_LOCK] = "SELECT " RUN_READ " FROM runs WHERE "
-	    RUN_UNFINISHED " AND ($3::text IS NULL OR workflow = $3::text) "
+	    STORE_RUN_UNFINISHED " AND "
+	    "($3::text IS NULL OR workflow = $3::text) "
 	    "AND ($4::text[] IS NULL OR id = ANY ($4::text[])) "
 	    "AND ($4::text[] IS NOT NULL OR state <> 'waiting' OR "
 	    "due_at <= $2 OR lease_owner IS NOT NULL) "
@@ -435,8 +414,9 @@ static const char *const pg_sql[PQ_COUNT] = {
 	[PQ_CLAIM_SET] = "UPDATE runs SET lease_owner = $2, lease_until = $3, "
 	    "lease_epoch = lease_epoch + CASE WHEN lease_owner IS DISTINCT "
 	    "FROM $2::text THEN 1 ELSE 0 END WHERE id = ANY ($1::text[])",
-	[PQ_RENEW] = "UPDATE runs SET lease_until = $2 WHERE lease_owner = $1 "
-	    "AND " RUN_UNFINISHED,
+	[STORE_QUERY_RENEW] =
+	    "UPDATE runs SET lease_until = $2 WHERE lease_owner = $1 "
+	    "AND " STORE_RUN_UNFINISHED,
 	/*
 	 * The runs of a batch that still hold their lease's token, locked
 	 * until the commit: a claim skips them meanwhile, and one that
@@ -451,13 +431,15 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "$2::text[], $3::text[]) AS f(id, workflow, key) JOIN runs r ON "
 	    "r.workflow = f.workflow AND r.idempotency_key = f.key AND "
 	    "substr(r.idempotency_key, 1, 5) = 'cron:'",
-	[PQ_CANCEL_PUT] = "INSERT INTO cancel_requests (run_id, requested_at) "
+	[STORE_QUERY_CANCEL_PUT] =
+	    "INSERT INTO cancel_requests (run_id, requested_at) "
 	    "VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET "
 	    "requested_at = EXCLUDED.requested_at",
-	[PQ_CANCEL_ANY] = "SELECT EXISTS (SELECT 1 FROM cancel_requests)",
-	[PQ_CANCEL_TAKE] = "DELETE FROM cancel_requests WHERE run_id IN "
+	[STORE_QUERY_CANCEL_ANY] = "SELECT run_id FROM cancel_requests LIMIT 1",
+	[STORE_QUERY_CANCEL_TAKE] =
+	    "DELETE FROM cancel_requests WHERE run_id IN "
 	    "(SELECT id FROM runs WHERE lease_owner = $1) RETURNING run_id",
-	[PQ_CANCEL_EXPIRE] = "DELETE FROM cancel_requests WHERE "
+	[STORE_QUERY_CANCEL_EXPIRE] = "DELETE FROM cancel_requests WHERE "
 	    "requested_at < $1",
 	[PQ_SCHED_PUT] = "INSERT INTO schedules (workflow, schedule, "
 	    "timezone, next_at, last_fire_at, last_run_id, fired, skipped, "
@@ -468,12 +450,14 @@ static const char *const pg_sql[PQ_COUNT] = {
 	    "last_fire_at = EXCLUDED.last_fire_at, "
 	    "last_run_id = EXCLUDED.last_run_id, fired = EXCLUDED.fired, "
 	    "skipped = EXCLUDED.skipped, updated_at = EXCLUDED.updated_at",
-	[PQ_SCHED_LIST] = "SELECT workflow, schedule, timezone, next_at, "
+	[STORE_QUERY_SCHEDULES] =
+	    "SELECT workflow, schedule, timezone, next_at, "
 	    "last_fire_at, last_run_id, fired, skipped, updated_at "
 	    "FROM schedules ORDER BY workflow",
 	/* As SQLite's SQ_PURGE_SCAN. */
 	[PQ_PURGE_SCAN] = "SELECT c.id, c.workflow, c.state, c.finished_at, "
-	    "c.input, c.trigger, c.output, (c." RUN_FINAL " AND c.dead <> 1 "
+	    "c.input, c.trigger, c.output, (c." STORE_RUN_FINAL
+	    " AND c.dead <> 1 "
 	    /* A workflow's map items ("W/STEP") go with its runs. */
 	    "AND ($3::text IS NULL OR c.workflow = $3::text OR "
 	    "left(c.workflow, length($3::text) + 1) = $3::text || '/') "
@@ -501,7 +485,8 @@ static const char *const pg_sql[PQ_COUNT] = {
 	 * skipped, not waited for (two nodes purging the same runs would
 	 * otherwise deadlock). */
 	[PQ_PURGE_RUNS] = "WITH gone AS (DELETE FROM runs WHERE id IN "
-	    "(SELECT id FROM runs WHERE id = ANY ($1::text[]) AND " RUN_FINAL
+	    "(SELECT id FROM runs WHERE id = ANY ($1::text[]) AND "
+	    STORE_RUN_FINAL
 	    " AND NOT (state = 'failed' AND dead = 1) FOR UPDATE SKIP LOCKED) "
 	    "RETURNING id, workflow, state), "
 	    "s AS (DELETE FROM steps WHERE run_id IN (SELECT id FROM gone)), "
@@ -694,20 +679,15 @@ static int
 p_json(struct pg_store *ps, struct pg_params *p, int i, const json_t *v,
     struct orc_error *err)
 {
-	struct orc_error	 berr;
-	char			*s;
+	char *s;
 
 	if (v == NULL) {
 		p_text(p, i, NULL);
 		return 0;
 	}
-	if ((s = jsonenc_compact(v, NULL)) == NULL)
-		fatal("%s: a JSON value cannot be written", __func__);
-	if ((s = blob_encode(ps->blobs, ps->blob_min, s, &berr)) == NULL) {
-		orc_error_set(err, ORC_ESTORE, "%s: %s", ps->name,
-		    berr.message);
+	if ((s = store_row_encode(v, ps->blobs, ps->blob_min, ps->name,
+	    err)) == NULL)
 		return -1;
-	}
 	p_own(p, i, s);
 	return 0;
 }
@@ -774,6 +754,20 @@ p_array(struct pg_params *p, int i, const char *const *list)
 	*q++ = '}';
 	*q = '\0';
 	p_own(p, i, s);
+}
+
+/* Sets the params of store.c's parameters, as text. */
+static void
+pg_params(struct pg_params *p, const struct store_param *v, size_t n)
+{
+	size_t i;
+
+	memset(p, 0, sizeof *p);
+	for (i = 0; i < n; i++)
+		if (v[i].integer)
+			p_int(p, i + 1, v[i].n);
+		else
+			p_text(p, i + 1, v[i].text);
 }
 
 /* Frees what the params own. */
@@ -1985,40 +1979,37 @@ pg_read_feed(struct pg_store *ps, int which, const struct pg_params *p,
 	return pg_feed(ps, res, f, err);
 }
 
-/* Reads one run on a connection. */
+/* Runs one of store.c's reads (store_query) on the reading connection,
+ * its parameters as text. */
 static int
-pg_get_run_on(struct pg_store *ps, struct pg_conn *c, const char *id,
-    struct run_rec *r, struct orc_error *err)
+pg_query(void *arg, enum store_query q, const struct store_param *v,
+    size_t n, const struct store_feed *f, struct orc_error *err)
 {
+	struct pg_store		*ps = arg;
 	struct pg_params	 p;
-	struct store_row	 row;
-	PGresult		*res;
-	int			 ret;
 
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, id);
-	if (pg_ensure(ps, c, err) == -1 ||
-	    (res = pg_stmt(ps, c, PQ_GET_RUN, &p, NULL, err)) == NULL)
-		return -1;
-	if (PQntuples(res) == 0) {
-		orc_error_set(err, ORC_ENOTFOUND, "run %s not found", id);
-		PQclear(res);
-		return -1;
-	}
-	row = pg_row(ps, res, 0);
-	ret = store_row_run(&row, r, err);
-	PQclear(res);
-	return ret;
+	pg_params(&p, v, n);
+	return pg_read_feed(ps, q, &p, f, err);
 }
 
-/* Reads one run. */
+/* Runs one of store.c's statements (store_query) on the writing
+ * connection, its rows to f when there is one. */
 static int
-pg_get_run(void *arg, const char *id, struct run_rec *r,
-    struct orc_error *err)
+pg_exec_query(void *arg, enum store_query q, const struct store_param *v,
+    size_t n, const struct store_feed *f, struct orc_error *err)
 {
-	struct pg_store *ps = arg;
+	struct pg_store		*ps = arg;
+	struct pg_params	 p;
+	PGresult		*res;
 
-	return pg_get_run_on(ps, ps->r, id, r, err);
+	if (pg_ensure(ps, ps->w, err) == -1)
+		return -1;
+	pg_params(&p, v, n);
+	if (f == NULL)
+		return pg_exec(ps, ps->w, q, &p, NULL, err);
+	if ((res = pg_stmt(ps, ps->w, q, &p, NULL, err)) == NULL)
+		return -1;
+	return pg_feed(ps, res, f, err);
 }
 
 /*
@@ -2059,379 +2050,21 @@ pg_list_prepare(struct pg_store *ps, unsigned mask, char name[16],
 
 /* Lists runs, newest first. */
 static int
-pg_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
-    void *cb_arg, struct orc_error *err)
+pg_list_runs(void *arg, unsigned mask, const struct store_param *v,
+    size_t n, const struct store_feed *f, struct orc_error *err)
 {
 	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
-	    .arg = cb_arg };
 	struct pg_params	 p;
 	PGresult		*res;
-	unsigned		 mask;
 	char			 name[16];
 
-	mask = store_list_mask(f);
 	if (pg_ensure(ps, ps->r, err) == -1 ||
 	    pg_list_prepare(ps, mask, name, err) == -1)
 		return -1;
-	memset(&p, 0, sizeof p);
-	p.n = 7;
-	if (mask & STORE_LIST_WORKFLOW)
-		p_text(&p, 1, f->workflow);
-	if (mask & STORE_LIST_STATE)
-		p_state(&p, 2, f->state);
-	if (mask & STORE_LIST_SINCE)
-		p_int(&p, 3, f->since);
-	if (mask & STORE_LIST_UNTIL)
-		p_int(&p, 4, f->until);
-	if (mask & STORE_LIST_ERROR)
-		p_text(&p, 5, f->error_like);
-	if (mask & STORE_LIST_BEFORE)
-		p_text(&p, 6, f->before_id);
-	/* LIMIT NULL is no limit. */
-	if (f->limit > 0)
-		p_int(&p, 7, f->limit);
+	pg_params(&p, v, n);
 	if ((res = pg_run(ps, ps->r, name, &p, NULL, err)) == NULL)
 		return -1;
-	return pg_feed(ps, res, &feed, err);
-}
-
-/* Lists a run's finished steps in visit order. */
-static int
-pg_list_steps(void *arg, const char *run_id, store_step_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_STEP, .cb.step = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, run_id);
-	return pg_read_feed(ps, PQ_LIST_STEPS, &p, &feed, err);
-}
-
-/* Lists the children a step of a run made, by item. */
-static int
-pg_list_children(void *arg, const char *parent_id,
-    const struct child_filter *f, store_child_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_CHILD, .cb.child = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, parent_id);
-	p_text(&p, 2, f->step);
-	p_text(&p, 3, f->state >= 0 ? run_state_name(f->state) : NULL);
-	p_int(&p, 4, f->after);
-	/* LIMIT NULL is no limit. */
-	if (f->limit > 0)
-		p_int(&p, 5, f->limit);
-	else
-		p_text(&p, 5, NULL);
-	p_int(&p, 6, f->with_output != 0);
-	p_int(&p, 7, f->seq);
-	return pg_read_feed(ps, PQ_LIST_CHILDREN, &p, &feed, err);
-}
-
-/* Counts the children of a run's steps by step and state. */
-static int
-pg_count_children(void *arg, const char *parent_id, store_count_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_COUNT, .cb.count = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, parent_id);
-	return pg_read_feed(ps, PQ_COUNT_CHILDREN, &p, &feed, err);
-}
-
-/* Lists a run's log lines in the order written. */
-static int
-pg_list_logs(void *arg, const char *run_id, int64_t after_id,
-    store_log_cb cb, void *cb_arg, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_LOG, .cb.log = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, run_id);
-	p_int(&p, 2, after_id);
-	return pg_read_feed(ps, PQ_LIST_LOGS, &p, &feed, err);
-}
-
-/* Lists a run's transitions in the order written. */
-static int
-pg_list_transitions(void *arg, const char *run_id, store_transition_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_TRANSITION,
-	    .cb.transition = cb, .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, run_id);
-	return pg_read_feed(ps, PQ_LIST_TRANSITIONS, &p, &feed, err);
-}
-
-/* Reads a definition by hash. */
-static int
-pg_get_definition(void *arg, const char *hash, struct def_rec *d,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	struct store_row	 row;
-	PGresult		*res;
-
-	memset(d, 0, sizeof *d);
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, hash);
-	if ((res = pg_read(ps, PQ_GET_DEF, &p, err)) == NULL)
-		return -1;
-	if (PQntuples(res) == 0) {
-		orc_error_set(err, ORC_ENOTFOUND, "definition %s not found",
-		    hash);
-		PQclear(res);
-		return -1;
-	}
-	row = pg_row(ps, res, 0);
-	store_row_def(&row, d);
-	PQclear(res);
-	return 0;
-}
-
-/* The newest run of a workflow made with an idempotency key since a time:
- * 1 with its id, 0 when there is none. */
-static int
-pg_find_idempotent(void *arg, int on_writer, const char *workflow,
-    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_conn		*c = on_writer ? ps->w : ps->r;
-	struct pg_params	 p;
-	PGresult		*res;
-	int			 found;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, workflow);
-	p_text(&p, 2, key);
-	p_int(&p, 3, since);
-	if (pg_ensure(ps, c, err) == -1 ||
-	    (res = pg_stmt(ps, c, PQ_FIND_KEY, &p, NULL, err)) == NULL)
-		return -1;
-	found = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0);
-	if (found)
-		snprintf(id, RUN_ID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return found;
-}
-
-/* A secret by name, as stored (hex): *value new, NULL when none. */
-static int
-pg_secret(void *arg, const char *name, char **value, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	PGresult		*res;
-
-	*value = NULL;
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, name);
-	if ((res = pg_read(ps, PQ_SECRET, &p, err)) == NULL)
-		return -1;
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		*value = xstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return 0;
-}
-
-/* A request's Idempotency-Key: 1 with what answered it, 0 when none. */
-static int
-pg_request_key_get(void *arg, const char *target, const char *key,
-    int64_t since, struct request_key *out, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	PGresult		*res;
-	int			 found;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, target);
-	p_text(&p, 2, key);
-	p_int(&p, 3, since);
-	if ((res = pg_read(ps, PQ_RKEY_GET, &p, err)) == NULL)
-		return -1;
-	if ((found = PQntuples(res) > 0)) {
-		snprintf(out->run_id, sizeof out->run_id, "%s",
-		    PQgetvalue(res, 0, 0));
-		snprintf(out->body_sha, sizeof out->body_sha, "%s",
-		    PQgetvalue(res, 0, 1));
-	}
-	PQclear(res);
-	return found;
-}
-
-/* Records a request's Idempotency-Key, forgetting those before since. */
-static int
-pg_request_key_put(void *arg, const char *target, const char *key,
-    const struct request_key *rk, int64_t now, int64_t since,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	p_int(&p, 1, since);
-	if (pg_ensure(ps, ps->w, err) == -1 ||
-	    pg_exec(ps, ps->w, PQ_RKEY_EXPIRE, &p, NULL, err) == -1)
-		return -1;
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, target);
-	p_text(&p, 2, key);
-	p_text(&p, 3, rk->run_id);
-	p_text(&p, 4, rk->body_sha);
-	p_int(&p, 5, now);
-	return pg_exec(ps, ps->w, PQ_RKEY_PUT, &p, NULL, err);
-}
-
-/* The earliest due time of a waiting run nobody holds, or 0. */
-static int
-pg_next_wake(void *arg, int64_t *due, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	PGresult		*res;
-
-	*due = 0;
-	memset(&p, 0, sizeof p);
-	if ((res = pg_read(ps, PQ_NEXT_WAKE, &p, err)) == NULL)
-		return -1;
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		*due = col_int(res, 0, 0);
-	PQclear(res);
-	return 0;
-}
-
-/* Counts runs per state. */
-static int
-pg_count_runs(void *arg, const char *workflow,
-    int64_t counts[RUN_STATE_COUNT], struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_STATES, .arg = counts };
-	struct pg_params	 p;
-
-	memset(counts, 0, RUN_STATE_COUNT * sizeof counts[0]);
-	memset(&p, 0, sizeof p);
-	if (workflow != NULL)
-		p_text(&p, 1, workflow);
-	return pg_read_feed(ps, workflow != NULL ? PQ_COUNT_WORKFLOW :
-	    PQ_COUNT_ALL, &p, &feed, err);
-}
-
-/* Counts runs per workflow and state, from the counters. */
-static int
-pg_count_by_workflow(void *arg, store_count_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_COUNT, .cb.count = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	return pg_read_feed(ps, PQ_COUNT_BY_WORKFLOW, &p, &feed, err);
-}
-
-/* Lists the runs finished since a time, newest first, at most limit. */
-static int
-pg_list_finished(void *arg, int64_t since, int limit, store_finish_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_FINISH, .cb.finish = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	/* finished_at is 0 for unfinished runs: never list those. */
-	p_int(&p, 1, since > 0 ? since : 1);
-	if (limit > 0)
-		p_int(&p, 2, limit);
-	else
-		p_text(&p, 2, NULL);
-	return pg_read_feed(ps, PQ_LIST_FINISHED, &p, &feed, err);
-}
-
-/* Counts, up to limit, the runs that ended in a state since a time. */
-static int
-pg_count_finished(void *arg, enum run_state state, int64_t since,
-    int64_t limit, int64_t *n, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	PGresult		*res;
-
-	*n = 0;
-	memset(&p, 0, sizeof p);
-	p_int(&p, 1, since > 0 ? since : 1);
-	p_state(&p, 2, (int)state);
-	if (limit > 0)
-		p_int(&p, 3, limit);
-	else
-		p_text(&p, 3, NULL);
-	if ((res = pg_read(ps, PQ_COUNT_FINISHED, &p, err)) == NULL)
-		return -1;
-	if (PQntuples(res) > 0)
-		*n = col_int(res, 0, 0);
-	PQclear(res);
-	return 0;
-}
-
-/* Lists the runs whose id starts with text, then those among the newest
- * scan runs with an error whose error contains it. */
-static int
-pg_search_runs(void *arg, const char *text, int scan, int limit,
-    store_run_cb cb, void *cb_arg, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
-	    .arg = cb_arg };
-	struct pg_params	 p;
-	PGresult		*res;
-
-	memset(&p, 0, sizeof p);
-	/* Ids are ASCII and sort bytewise: every id with the prefix sorts
-	 * below prefix+DEL. */
-	p_text(&p, 1, text);
-	p_own(&p, 2, xasprintf("%s\x7f", text));
-	if (limit > 0)
-		p_int(&p, 3, limit);
-	else
-		p_text(&p, 3, NULL);
-	res = pg_read(ps, PQ_SEARCH_ID, &p, err);
-	p_free(&p);
-	if (res == NULL || pg_feed(ps, res, &feed, err) == -1)
-		return -1;
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, text);
-	p_int(&p, 2, scan > 0 ? scan : 1);
-	if (limit > 0)
-		p_int(&p, 3, limit);
-	else
-		p_text(&p, 3, NULL);
-	return pg_read_feed(ps, PQ_SEARCH_ERROR, &p, &feed, err);
+	return pg_feed(ps, res, f, err);
 }
 
 /*
@@ -2562,78 +2195,6 @@ out:
 	return ret;
 }
 
-/* Runs a writer statement of ($1 text, $2 bigint) outside a batch. */
-static int
-pg_exec_text_int(struct pg_store *ps, int which, const char *s, int64_t v,
-    struct orc_error *err)
-{
-	struct pg_params p;
-
-	memset(&p, 0, sizeof p);
-	p_text(&p, 1, s);
-	p_int(&p, 2, v);
-	if (pg_ensure(ps, ps->w, err) == -1)
-		return -1;
-	return pg_exec(ps, ps->w, which, &p, NULL, err);
-}
-
-/* Pushes the expiry of the owner's leases on unfinished runs. */
-static int
-pg_renew_leases(void *arg, const char *owner, int64_t until,
-    struct orc_error *err)
-{
-	return pg_exec_text_int(arg, PQ_RENEW, owner, until, err);
-}
-
-/* Records a request to cancel a run. */
-static int
-pg_request_cancel(void *arg, const char *run_id, int64_t at,
-    struct orc_error *err)
-{
-	return pg_exec_text_int(arg, PQ_CANCEL_PUT, run_id, at, err);
-}
-
-/* Takes the requests to cancel the runs owner holds; drops stale ones. */
-static int
-pg_take_cancels(void *arg, const char *owner, int64_t now, char ***ids,
-    size_t *n, struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct pg_params	 p;
-	PGresult		*res;
-	int			 i, rows;
-
-	*ids = NULL;
-	*n = 0;
-	memset(&p, 0, sizeof p);
-	if (pg_ensure(ps, ps->w, err) == -1 ||
-	    (res = pg_stmt(ps, ps->w, PQ_CANCEL_ANY, &p, NULL, err)) == NULL)
-		return -1;
-	/* Nearly always none: one read, no write. */
-	rows = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	if (!rows)
-		return 0;
-	p_text(&p, 1, owner);
-	if ((res = pg_stmt(ps, ps->w, PQ_CANCEL_TAKE, &p, NULL, err)) == NULL)
-		return -1;
-	rows = PQntuples(res);
-	*ids = xcalloc(rows > 0 ? (size_t)rows : 1, sizeof **ids);
-	for (i = 0; i < rows; i++)
-		(*ids)[i] = xstrdup(PQgetvalue(res, i, 0));
-	*n = (size_t)rows;
-	PQclear(res);
-	memset(&p, 0, sizeof p);
-	p_int(&p, 1, now - 3600 * 1000);
-	if (pg_exec(ps, ps->w, PQ_CANCEL_EXPIRE, &p, NULL, err) == -1) {
-		store_free_ids(*ids, *n);
-		*ids = NULL;
-		*n = 0;
-		return -1;
-	}
-	return 0;
-}
-
 /* Inserts or replaces a schedule row, inside the open transaction. */
 static int
 pg_put_schedule(void *arg, const struct schedule_rec *r,
@@ -2653,20 +2214,6 @@ pg_put_schedule(void *arg, const struct schedule_rec *r,
 	p_int(&p, 8, r->skipped);
 	p_int(&p, 9, r->updated_at);
 	return pg_exec(ps, ps->w, PQ_SCHED_PUT, &p, NULL, err);
-}
-
-/* Reads every schedule row, by workflow; each lent for the call. */
-static int
-pg_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct pg_store		*ps = arg;
-	struct store_feed	 feed = { STORE_FEED_SCHEDULE,
-	    .cb.schedule = cb, .arg = cb_arg };
-	struct pg_params	 p;
-
-	memset(&p, 0, sizeof p);
-	return pg_read_feed(ps, PQ_SCHED_LIST, &p, &feed, err);
 }
 
 /*
@@ -2913,28 +2460,9 @@ const struct store_ops store_pg_ops = {
 	.commit = pg_commit,
 	.vet = pg_vet,
 	.rollback = pg_rollback,
-	.get_run = pg_get_run,
 	.list_runs = pg_list_runs,
-	.list_steps = pg_list_steps,
-	.list_children = pg_list_children,
-	.count_children = pg_count_children,
-	.list_transitions = pg_list_transitions,
-	.list_logs = pg_list_logs,
-	.get_definition = pg_get_definition,
-	.count_runs = pg_count_runs,
-	.find_idempotent = pg_find_idempotent,
-	.count_by_workflow = pg_count_by_workflow,
-	.list_finished = pg_list_finished,
-	.count_finished = pg_count_finished,
-	.search_runs = pg_search_runs,
+	.query = pg_query,
+	.exec = pg_exec_query,
 	.claim_runs = pg_claim_runs,
-	.request_cancel = pg_request_cancel,
-	.take_cancels = pg_take_cancels,
-	.next_wake = pg_next_wake,
-	.secret = pg_secret,
-	.request_key_get = pg_request_key_get,
-	.request_key_put = pg_request_key_put,
-	.renew_leases = pg_renew_leases,
 	.put_schedule = pg_put_schedule,
-	.list_schedules = pg_list_schedules,
 };

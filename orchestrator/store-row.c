@@ -4,7 +4,8 @@
  * a column is read (PQgetvalue or sqlite3_column_text), and that is all a
  * backend gives here. Text columns are copied into the records the
  * callbacks are lent, as before, except where a record lends its strings
- * itself (a schedule row, a workflow's count).
+ * itself (a schedule row, a workflow's count). The way back, a JSON
+ * value into a column's text, is shared too (store_row_encode).
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include <jansson.h>
 
 #include "blob.h"
+#include "jsonenc.h"
 #include "log.h"
 #include "store-row.h"
 
@@ -146,6 +148,23 @@ store_row_event(const struct store_row *row, int col)
 	name = store_code_name(store_event_names,
 	    STORE_NAMES(store_event_names), s);
 	return xstrdup(name != NULL ? name : s);
+}
+
+/* A JSON value as a column's new text: compact, or the reference of the
+ * blob file that takes it when it is large; NULL with err, naming db, when
+ * the blob cannot be written. */
+char *
+store_row_encode(const json_t *v, const char *blobs, size_t blob_min,
+    const char *db, struct orc_error *err)
+{
+	struct orc_error	 berr;
+	char			*s;
+
+	if ((s = jsonenc_compact(v, NULL)) == NULL)
+		fatal("%s: a JSON value cannot be written", __func__);
+	if ((s = blob_encode(blobs, blob_min, s, &berr)) == NULL)
+		orc_error_set(err, ORC_ESTORE, "%s: %s", db, berr.message);
+	return s;
 }
 
 /* A JSON column as a new value (NULL for SQL NULL); -1 when unreadable. */
@@ -411,6 +430,59 @@ store_row_feed_count(const struct store_row *row, const struct store_feed *f)
 	return f->cb.finish(&fr, f->arg) != 0;
 }
 
+/* Reads the row into the record of a feed of one row: 1, for no other, or
+ * -1 with err. */
+static int
+store_row_feed_one(const struct store_row *row, const struct store_feed *f,
+    struct orc_error *err)
+{
+	struct store_one	*one = f->arg;
+	struct request_key	*rk = one->rec;
+	const char		*sha;
+
+	if (row->ops->text(row, 0, NULL) == NULL)
+		return 0;
+	switch (f->kind) {
+	case STORE_FEED_RUN_ONE:
+		if (store_row_run(row, one->rec, err) == -1)
+			return -1;
+		break;
+	case STORE_FEED_DEF_ONE:
+		store_row_def(row, one->rec);
+		break;
+	case STORE_FEED_ID_ONE:
+		store_row_id(row, 0, one->rec);
+		break;
+	case STORE_FEED_TEXT_ONE:
+		*(char **)one->rec = store_row_text(row, 0);
+		break;
+	case STORE_FEED_INT_ONE:
+		*(int64_t *)one->rec = store_row_int(row, 0);
+		break;
+	default:	/* STORE_FEED_RKEY_ONE */
+		store_row_id(row, 0, rk->run_id);
+		sha = row->ops->text(row, 1, NULL);
+		snprintf(rk->body_sha, sizeof rk->body_sha, "%s",
+		    sha != NULL ? sha : "");
+	}
+	one->found = 1;
+	return 1;
+}
+
+/* Adds the row's id to the ids of the feed. */
+static int
+store_row_feed_ids(const struct store_row *row, const struct store_feed *f)
+{
+	struct store_ids *ids = f->arg;
+
+	if (ids->n == ids->cap) {
+		ids->cap = ids->cap == 0 ? 8 : ids->cap * 2;
+		ids->v = xrealloc(ids->v, ids->cap * sizeof *ids->v);
+	}
+	ids->v[ids->n++] = store_row_text(row, 0);
+	return 0;
+}
+
 /* Maps a row to the feed's kind of record and hands it on. */
 int
 store_row_feed(const struct store_row *row, const struct store_feed *f,
@@ -433,6 +505,15 @@ store_row_feed(const struct store_row *row, const struct store_feed *f,
 	case STORE_FEED_COUNT:
 	case STORE_FEED_FINISH:
 		return store_row_feed_count(row, f);
+	case STORE_FEED_RUN_ONE:
+	case STORE_FEED_DEF_ONE:
+	case STORE_FEED_ID_ONE:
+	case STORE_FEED_TEXT_ONE:
+	case STORE_FEED_INT_ONE:
+	case STORE_FEED_RKEY_ONE:
+		return store_row_feed_one(row, f, err);
+	case STORE_FEED_IDS:
+		return store_row_feed_ids(row, f);
 	}
 	fatal("%s: feed kind %d", __func__, (int)f->kind);
 }

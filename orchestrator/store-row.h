@@ -1,10 +1,11 @@
 /*
  * What the two store backends share below their function table: reading
- * a result row into the records of store.h, and handing the rows of a
- * listing to its callback. A backend gives the ways to read a column of
- * its current row (struct store_row_ops) and keeps its SQL, its binding
- * and its stepping; both backends select the same columns in the same
- * order (RUN_COLS and the listings' SELECTs), so one mapping serves both.
+ * a result row into the records of store.h, handing the rows of a
+ * listing to its callback, and writing a JSON value as a column's text.
+ * A backend gives the ways to read a column of its current row (struct
+ * store_row_ops) and keeps its SQL, its binding and its stepping; both
+ * backends select the same columns in the same order (RUN_COLS and the
+ * listings' SELECTs), so one mapping serves both.
  */
 #ifndef STORE_ROW_H
 #define STORE_ROW_H
@@ -45,7 +46,29 @@ enum store_feed_kind {
 	STORE_FEED_COUNT,	/* (workflow, state, n) */
 	STORE_FEED_FINISH,	/* (finished_at, state, duration_ms) */
 	STORE_FEED_SCHEDULE,	/* the listing of schedules */
-	STORE_FEED_CHILD	/* (item, id, state, output, error) */
+	STORE_FEED_CHILD,	/* (item, id, state, output, error) */
+	STORE_FEED_RUN_ONE,	/* RUN_COLS into a struct store_one */
+	STORE_FEED_DEF_ONE,	/* a definition into a struct store_one */
+	STORE_FEED_ID_ONE,	/* an id into a struct store_one */
+	STORE_FEED_TEXT_ONE,	/* a new string into a store_one's char * */
+	STORE_FEED_INT_ONE,	/* an integer into a store_one's int64_t */
+	STORE_FEED_RKEY_ONE,	/* (run_id, body_sha) into a request_key */
+	STORE_FEED_IDS		/* (id) into a struct store_ids */
+};
+
+/* What a feed of one row fills: the caller's record, and whether a row
+ * came; a row whose first column is NULL (an aggregate of no rows) is
+ * none. Its record is the caller's, to clear. */
+struct store_one {
+	void	*rec;
+	int	 found;
+};
+
+/* What a feed of ids collects: new strings, for store_free_ids. */
+struct store_ids {
+	char	**v;
+	size_t	  n;
+	size_t	  cap;
 };
 
 /* A listing's callback, of the kind its rows are, and its argument. */
@@ -93,6 +116,16 @@ struct store_feed {
 #define STORE_EVENT_CODE_SQL(col, when)					\
 	"CASE " col STORE_EVENT_CODES(when) " ELSE " col " END"
 
+/* Runs by state, in SQL: final states (counted by triggers), live ones
+ * (counted by rows), and what a run needs to count as unfinished. */
+#define STORE_RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
+#define STORE_RUN_LIVE							\
+	"state IN ('queued', 'running', 'retrying', 'waiting')"
+#define STORE_RUN_UNFINISHED						\
+	"(state IN ('queued', 'running', 'retrying', 'waiting') OR "	\
+	"(state = 'failed' AND dead = 1))"
+_Static_assert(DEAD_PENDING == 1, "STORE_RUN_UNFINISHED spells DEAD_PENDING");
+
 /*
  * A run's output stored once: when it is the output of the step written
  * in the same change (a run that succeeds ends with its last step's), the
@@ -126,6 +159,10 @@ int	 store_row_state(const struct store_row *, int col);
 char	*store_row_event(const struct store_row *, int col);
 int	 store_row_json(const struct store_row *, int col, const char *what,
 	    json_t **, struct orc_error *);
+/* A JSON value (not NULL) as a column's new text, large ones in a blob
+ * file of the folder blobs (blob.c) when not NULL; NULL with err. */
+char	*store_row_encode(const json_t *, const char *blobs, size_t blob_min,
+	    const char *db, struct orc_error *);
 int	 store_row_run(const struct store_row *, struct run_rec *,
 	    struct orc_error *);
 void	 store_row_def(const struct store_row *, struct def_rec *);

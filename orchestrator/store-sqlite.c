@@ -28,7 +28,6 @@
 #include <sqlite3.h>
 
 #include "blob.h"
-#include "jsonenc.h"
 #include "log.h"
 #include "store.h"
 #include "store-backend.h"
@@ -57,17 +56,6 @@
 	"updated_at, due_at, finished_at, lease_owner, lease_until"
 #define RUN_COLS	RUN_HEAD "output" RUN_TAIL
 #define RUN_READ	RUN_HEAD STORE_RUN_OUTPUT_SQL RUN_TAIL
-
-/* What a run needs to count as unfinished; DEAD_PENDING is 1. */
-/* Counting: final states are counted by triggers, the rest by rows. */
-#define RUN_FINAL	"state IN ('succeeded', 'failed', 'cancelled')"
-#define RUN_LIVE	"state IN ('queued', 'running', 'retrying', 'waiting')"
-
-#define RUN_UNFINISHED							\
-	"(state IN ('queued', 'running', 'retrying', 'waiting') OR "	\
-	"(state = 'failed' AND dead = 1))"
-
-_Static_assert(DEAD_PENDING == 1, "RUN_UNFINISHED spells DEAD_PENDING");
 
 /* Schema migrations: append one entry to reach the next version. */
 static const char *const sqlite_migrations[] = {
@@ -151,7 +139,7 @@ static const char *const sqlite_migrations[] = {
 	"  PRIMARY KEY (workflow, state)"
 	") WITHOUT ROWID;"
 	"INSERT INTO run_counts SELECT ifnull(workflow, ''), state, count(*) "
-	"  FROM runs WHERE " RUN_FINAL " GROUP BY 1, 2;",
+	"  FROM runs WHERE " STORE_RUN_FINAL " GROUP BY 1, 2;",
 	/* 3: cron triggers' state (scheduler.c), one row per workflow. */
 	"CREATE TABLE schedules ("
 	"  workflow TEXT PRIMARY KEY,"
@@ -271,7 +259,8 @@ static const char *const sqlite_migrations[] = {
 
 /* The fixed statements. */
 enum {
-	SQ_BEGIN,
+	/* store_query's statements come first, at its indexes. */
+	SQ_BEGIN = STORE_QUERY_COUNT,
 	SQ_COMMIT,
 	SQ_ROLLBACK,
 	SQ_RUN_INSERT,
@@ -281,40 +270,14 @@ enum {
 	SQ_TRANSITION_INSERT,
 	SQ_LOG_INSERT,
 	SQ_DEF_INSERT,
-	SQ_GET_RUN,
-	SQ_LIST_STEPS,
 	SQ_RUN_LINK,
 	SQ_RUN_DETACH,
-	SQ_LIST_CHILDREN,
-	SQ_COUNT_CHILDREN,
-	SQ_LIST_TRANSITIONS,
-	SQ_LIST_LOGS,
-	SQ_GET_DEF,
-	SQ_FIND_KEY,
-	SQ_NEXT_WAKE,
-	SQ_SECRET,
-	SQ_RKEY_GET,
-	SQ_RKEY_PUT,
-	SQ_RKEY_EXPIRE,
 	SQ_COUNT_ENTER,
 	SQ_COUNT_LEAVE,
-	SQ_COUNT_ALL,
-	SQ_COUNT_WORKFLOW,
-	SQ_COUNT_BY_WORKFLOW,
-	SQ_LIST_FINISHED,
-	SQ_COUNT_FINISHED,
-	SQ_SEARCH_ID,
-	SQ_SEARCH_ERROR,
 	SQ_CLAIM_ALL,
 	SQ_CLAIM_ID,
 	SQ_CLAIM_SET,
-	SQ_RENEW,
 	SQ_SCHED_PUT,
-	SQ_SCHED_LIST,
-	SQ_CANCEL_PUT,
-	SQ_CANCEL_ANY,
-	SQ_CANCEL_TAKE,
-	SQ_CANCEL_EXPIRE,
 	SQ_PURGE_SCAN,
 	SQ_PURGE_STEP_BLOBS,
 	SQ_PURGE_STEPS,
@@ -370,99 +333,116 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	[SQ_DEF_INSERT] = "INSERT OR IGNORE INTO definitions (hash, name, "
 	    "path, body, created_at, retention_ms) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[SQ_GET_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = ?1",
+	[STORE_QUERY_RUN] = "SELECT " RUN_READ " FROM runs WHERE id = ?1",
 	[SQ_RUN_LINK] = "UPDATE runs SET parent_id = ?2, parent_step = ?3, "
 	    "item = ?4, parent_seq = ?5 WHERE id = ?1",
 	[SQ_RUN_DETACH] = "UPDATE runs SET parent_seq = -1 WHERE "
 	    "parent_id = ?1 AND parent_seq >= ?2",
 	/* Of the visit ?7 (-1: the latest) of step ?2: ?3 a state or NULL,
-	 * items after ?4, at most ?5, ?6 with outputs. */
-	[SQ_LIST_CHILDREN] = "SELECT item, id, state, CASE WHEN ?6 THEN "
-	    STORE_RUN_OUTPUT_EXPR " END, error FROM runs WHERE parent_id = ?1 AND parent_step = ?2 "
+	 * items after ?4, at most ?5 (NULL: all), ?6 with outputs. */
+	[STORE_QUERY_CHILDREN] = "SELECT item, id, state, CASE WHEN ?6 THEN "
+	    STORE_RUN_OUTPUT_EXPR " END, error FROM runs WHERE "
+	    "parent_id = ?1 AND parent_step = ?2 "
 	    "AND parent_seq = CASE WHEN ?7 >= 0 THEN ?7 ELSE (SELECT "
 	    "max(parent_seq) FROM runs WHERE parent_id = ?1 AND "
 	    "parent_step = ?2) END AND coalesce(item, 0) > ?4 AND "
-	    "(?3 IS NULL OR state = ?3) ORDER BY item LIMIT ?5",
-	[SQ_COUNT_CHILDREN] = "SELECT parent_step, state, count(*) FROM runs r "
+	    "(?3 IS NULL OR state = ?3) ORDER BY item LIMIT ifnull(?5, -1)",
+	[STORE_QUERY_COUNT_CHILDREN] =
+	    "SELECT parent_step, state, count(*) FROM runs r "
 	    "WHERE parent_id = ?1 AND parent_seq = (SELECT max(parent_seq) "
 	    "FROM runs WHERE parent_id = ?1 AND parent_step = r.parent_step) "
 	    "GROUP BY parent_step, state",
-	[SQ_LIST_STEPS] = "SELECT run_id, seq, name, attempts, output, "
+	[STORE_QUERY_STEPS] = "SELECT run_id, seq, name, attempts, output, "
 	    "started_at, finished_at FROM steps WHERE run_id = ?1 "
 	    "ORDER BY seq",
-	[SQ_LIST_TRANSITIONS] = "SELECT n, run_id, at, from_state, to_state, "
+	[STORE_QUERY_TRANSITIONS] =
+	    "SELECT n, run_id, at, from_state, to_state, "
 	    "event, step, seq, attempt, error, duration_ms FROM transitions "
 	    "WHERE run_id = ?1 ORDER BY n",
-	[SQ_LIST_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
+	[STORE_QUERY_LOGS] = "SELECT id, run_id, at, step, attempt, level, "
 	    "message FROM run_logs WHERE run_id = ?1 AND id > ?2 ORDER BY id",
-	[SQ_GET_DEF] = "SELECT hash, name, path, body, created_at, "
+	[STORE_QUERY_DEF] = "SELECT hash, name, path, body, created_at, "
 	    "retention_ms FROM definitions WHERE hash = ?1",
 	[SQ_COUNT_ENTER] = "INSERT INTO run_counts VALUES (ifnull(?1, ''), ?2, "
 	    "1) ON CONFLICT (workflow, state) DO UPDATE SET n = n + 1",
 	[SQ_COUNT_LEAVE] = "UPDATE run_counts SET n = n - 1 WHERE "
 	    "workflow = ifnull(?1, '') AND state = ?2",
-	[SQ_NEXT_WAKE] = "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
+	[STORE_QUERY_NEXT_WAKE] =
+	    "SELECT min(due_at) FROM runs WHERE state = 'waiting' "
 	    "AND lease_owner IS NULL",
-	[SQ_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
-	[SQ_RKEY_GET] = "SELECT run_id, body_sha FROM request_keys WHERE "
+	[STORE_QUERY_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
+	[STORE_QUERY_RKEY_GET] =
+	    "SELECT run_id, body_sha FROM request_keys WHERE "
 	    "target = ?1 AND key = ?2 AND created_at >= ?3",
-	[SQ_RKEY_PUT] = "INSERT OR REPLACE INTO request_keys VALUES (?1, ?2, "
+	[STORE_QUERY_RKEY_PUT] =
+	    "INSERT OR REPLACE INTO request_keys VALUES (?1, ?2, "
 	    "?3, ?4, ?5)",
-	[SQ_RKEY_EXPIRE] = "DELETE FROM request_keys WHERE created_at < ?1",
-	[SQ_FIND_KEY] = "SELECT id FROM runs WHERE workflow = ?1 AND "
+	[STORE_QUERY_RKEY_EXPIRE] =
+	    "DELETE FROM request_keys WHERE created_at < ?1",
+	[STORE_QUERY_FIND_KEY] = "SELECT id FROM runs WHERE workflow = ?1 AND "
 	    "idempotency_key = ?2 AND created_at >= ?3 ORDER BY id DESC "
 	    "LIMIT 1",
 	/* Final states from run_counts (see migration 2), the others
 	 * counted (few, by the state index). */
-	[SQ_COUNT_ALL] = "SELECT state, sum(n) FROM run_counts GROUP BY state "
-	    "UNION ALL SELECT state, count(*) FROM runs WHERE " RUN_LIVE
+	[STORE_QUERY_COUNT_ALL] =
+	    "SELECT state, sum(n) FROM run_counts GROUP BY state "
+	    "UNION ALL SELECT state, count(*) FROM runs WHERE " STORE_RUN_LIVE
 	    " GROUP BY state",
-	[SQ_COUNT_WORKFLOW] = "SELECT state, n FROM run_counts "
+	[STORE_QUERY_COUNT_WORKFLOW] = "SELECT state, n FROM run_counts "
 	    "WHERE workflow = ifnull(?1, '') UNION ALL SELECT state, count(*) "
-	    "FROM runs WHERE " RUN_LIVE " AND workflow = ?1 GROUP BY state",
-	[SQ_COUNT_BY_WORKFLOW] = "SELECT workflow, state, n FROM ("
+	    "FROM runs WHERE " STORE_RUN_LIVE " AND workflow = ?1 "
+	    "GROUP BY state",
+	[STORE_QUERY_COUNT_BY_WORKFLOW] = "SELECT workflow, state, n FROM ("
 	    "SELECT workflow, state, n FROM run_counts WHERE n > 0 "
 	    "UNION ALL SELECT ifnull(workflow, ''), state, count(*) FROM runs "
-	    "WHERE " RUN_LIVE " GROUP BY 1, 2) ORDER BY workflow, state",
-	[SQ_LIST_FINISHED] = "SELECT finished_at, state, "
+	    "WHERE " STORE_RUN_LIVE " GROUP BY 1, 2) ORDER BY workflow, state",
+	[STORE_QUERY_FINISHED] = "SELECT finished_at, state, "
 	    "finished_at - max(created_at, redriven_at) FROM runs "
 	    "WHERE finished_at >= ?1 "
-	    "ORDER BY finished_at DESC LIMIT ?2",
-	[SQ_COUNT_FINISHED] = "SELECT count(*) FROM (SELECT 1 FROM runs "
-	    "WHERE finished_at >= ?1 AND state = ?2 LIMIT ?3)",
+	    "ORDER BY finished_at DESC LIMIT ifnull(?2, -1)",
+	[STORE_QUERY_COUNT_FINISHED] =
+	    "SELECT count(*) FROM (SELECT 1 FROM runs "
+	    "WHERE finished_at >= ?1 AND state = ?2 LIMIT ifnull(?3, -1))",
 	/* A prefix of an id is a range of the primary key. */
-	[SQ_SEARCH_ID] = "SELECT " RUN_READ " FROM runs WHERE id >= ?1 AND "
-	    "id < ?2 ORDER BY id DESC LIMIT ?3",
+	[STORE_QUERY_SEARCH_ID] =
+	    "SELECT " RUN_READ " FROM runs WHERE id >= ?1 AND "
+	    "id < ?2 ORDER BY id DESC LIMIT ifnull(?3, -1)",
 	/* Error texts have no index: only the newest ?2 runs with an error
 	 * are searched, so that a search costs the same on any store. */
-	[SQ_SEARCH_ERROR] = "SELECT " RUN_READ " FROM runs WHERE id IN "
+	[STORE_QUERY_SEARCH_ERROR] =
+	    "SELECT " RUN_READ " FROM runs WHERE id IN "
 	    "(SELECT id FROM runs WHERE error IS NOT NULL ORDER BY id DESC "
-	    "LIMIT ?2) AND instr(error, ?1) > 0 ORDER BY id DESC LIMIT ?3",
+	    "LIMIT ?2) AND instr(error, ?1) > 0 ORDER BY id DESC "
+	    "LIMIT ifnull(?3, -1)",
 	/* A run waiting in the store alone (no lease) is taken when it is
 	 * due, or by its id (a signal, a cancel); one a process held in
 	 * memory, as any run that process held. */
 	[SQ_CLAIM_ALL] = "SELECT id, lease_owner, lease_until FROM runs "
-	    "WHERE " RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
+	    "WHERE " STORE_RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
 	    "AND (state <> 'waiting' OR due_at <= ?2 OR "
 	    "lease_owner IS NOT NULL) ORDER BY id",
 	[SQ_CLAIM_ID] = "SELECT id, lease_owner, lease_until FROM runs "
-	    "WHERE " RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
+	    "WHERE " STORE_RUN_UNFINISHED " AND (?1 IS NULL OR workflow = ?1) "
 	    "AND id = ?2",
 	[SQ_CLAIM_SET] = "UPDATE runs SET lease_owner = ?2, lease_until = ?3 "
 	    "WHERE id = ?1",
-	[SQ_RENEW] = "UPDATE runs SET lease_until = ?2 WHERE lease_owner = ?1 "
-	    "AND " RUN_UNFINISHED,
-	[SQ_CANCEL_PUT] = "INSERT OR REPLACE INTO cancel_requests (run_id, "
+	[STORE_QUERY_RENEW] =
+	    "UPDATE runs SET lease_until = ?2 WHERE lease_owner = ?1 "
+	    "AND " STORE_RUN_UNFINISHED,
+	[STORE_QUERY_CANCEL_PUT] =
+	    "INSERT OR REPLACE INTO cancel_requests (run_id, "
 	    "requested_at) VALUES (?1, ?2)",
-	[SQ_CANCEL_ANY] = "SELECT EXISTS (SELECT 1 FROM cancel_requests)",
-	[SQ_CANCEL_TAKE] = "DELETE FROM cancel_requests WHERE run_id IN "
+	[STORE_QUERY_CANCEL_ANY] = "SELECT run_id FROM cancel_requests LIMIT 1",
+	[STORE_QUERY_CANCEL_TAKE] =
+	    "DELETE FROM cancel_requests WHERE run_id IN "
 	    "(SELECT id FROM runs WHERE lease_owner = ?1) RETURNING run_id",
-	[SQ_CANCEL_EXPIRE] = "DELETE FROM cancel_requests WHERE "
+	[STORE_QUERY_CANCEL_EXPIRE] = "DELETE FROM cancel_requests WHERE "
 	    "requested_at < ?1",
 	[SQ_SCHED_PUT] = "INSERT OR REPLACE INTO schedules (workflow, "
 	    "schedule, timezone, next_at, last_fire_at, last_run_id, fired, "
 	    "skipped, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[SQ_SCHED_LIST] = "SELECT workflow, schedule, timezone, next_at, "
+	[STORE_QUERY_SCHEDULES] =
+	    "SELECT workflow, schedule, timezone, next_at, "
 	    "last_fire_at, last_run_id, fired, skipped, updated_at "
 	    "FROM schedules ORDER BY workflow",
 	/*
@@ -473,7 +453,8 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	 * retention purged.
 	 */
 	[SQ_PURGE_SCAN] = "SELECT c.id, c.workflow, c.state, c.finished_at, "
-	    "c.input, c.trigger, c.output, c." RUN_FINAL " AND c.dead <> 1 "
+	    "c.input, c.trigger, c.output, c." STORE_RUN_FINAL
+	    " AND c.dead <> 1 "
 	    /* A workflow's map items ("W/STEP") go with its runs. */
 	    "AND (?3 IS NULL OR c.workflow = ?3 OR "
 	    "substr(c.workflow, 1, length(?3) + 1) = ?3 || '/') "
@@ -720,20 +701,15 @@ static int
 bind_json(struct sqlite_store *ss, sqlite3_stmt *st, int i, const json_t *v,
     struct orc_error *err)
 {
-	struct orc_error berr;
 	char *s;
 
 	if (v == NULL) {
 		sqlite3_bind_null(st, i);
 		return 0;
 	}
-	if ((s = jsonenc_compact(v, NULL)) == NULL)
-		fatal("%s: a JSON value cannot be written", __func__);
-	if ((s = blob_encode(ss->blobs, ss->blob_min, s, &berr)) == NULL) {
-		orc_error_set(err, ORC_ESTORE, "%s: %s", ss->path,
-		    berr.message);
+	if ((s = store_row_encode(v, ss->blobs, ss->blob_min, ss->path,
+	    err)) == NULL)
 		return -1;
-	}
 	sqlite3_bind_text(st, i, s, -1, free);
 	return 0;
 }
@@ -746,6 +722,19 @@ bind_state(sqlite3_stmt *st, int i, int state)
 		return sqlite3_bind_null(st, i);
 	return sqlite3_bind_text(st, i, run_state_name(state), -1,
 	    SQLITE_STATIC);
+}
+
+/* Binds store.c's parameters (store_param). */
+static void
+bind_params(sqlite3_stmt *st, const struct store_param *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].integer)
+			sqlite3_bind_int64(st, i + 1, v[i].n);
+		else
+			bind_text(st, i + 1, v[i].text);
 }
 
 /* Binds a stored code, or NULL for a negative one. */
@@ -1686,7 +1675,7 @@ sqlite_get_run_on(struct sqlite_store *ss, struct sqlite_conn *c,
 	sqlite3_stmt		*st;
 	int			 ret;
 
-	if ((st = sqlite_stmt(ss, c, SQ_GET_RUN, err)) == NULL)
+	if ((st = sqlite_stmt(ss, c, STORE_QUERY_RUN, err)) == NULL)
 		return -1;
 	bind_text(st, 1, id);
 	if (sqlite_step_one(ss, st, "run", id, err) == -1)
@@ -1695,16 +1684,6 @@ sqlite_get_run_on(struct sqlite_store *ss, struct sqlite_conn *c,
 	ret = store_row_run(&row, r, err);
 	sqlite_done(st);
 	return ret;
-}
-
-/* Reads one run. */
-static int
-sqlite_get_run(void *arg, const char *id, struct run_rec *r,
-    struct orc_error *err)
-{
-	struct sqlite_store *ss = arg;
-
-	return sqlite_get_run_on(ss, ss->r, id, r, err);
 }
 
 /* The statement of a run listing with these filters. */
@@ -1730,30 +1709,11 @@ sqlite_list_stmt(struct sqlite_store *ss, unsigned mask, struct orc_error *err)
 			sql = tmp;
 		}
 	}
-	tmp = xasprintf("%s ORDER BY id DESC LIMIT ?7", sql);
+	tmp = xasprintf("%s ORDER BY id DESC LIMIT ifnull(?7, -1)", sql);
 	free(sql);
 	st = sqlite_prepare(ss, c, &c->list[mask], tmp, err);
 	free(tmp);
 	return st;
-}
-
-/* Binds the values of the filters in mask, and the limit. */
-static void
-sqlite_list_bind(sqlite3_stmt *st, unsigned mask, const struct run_filter *f)
-{
-	if (mask & STORE_LIST_WORKFLOW)
-		bind_text(st, 1, f->workflow);
-	if (mask & STORE_LIST_STATE)
-		bind_state(st, 2, f->state);
-	if (mask & STORE_LIST_SINCE)
-		sqlite3_bind_int64(st, 3, f->since);
-	if (mask & STORE_LIST_UNTIL)
-		sqlite3_bind_int64(st, 4, f->until);
-	if (mask & STORE_LIST_ERROR)
-		bind_text(st, 5, f->error_like);
-	if (mask & STORE_LIST_BEFORE)
-		bind_text(st, 6, f->before_id);
-	sqlite3_bind_int64(st, 7, f->limit > 0 ? f->limit : -1);
 }
 
 /* Hands a row to the listing's callback (store_row_feed). */
@@ -1766,270 +1726,49 @@ sqlite_feed_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
 	return store_row_feed(&row, arg, err);
 }
 
+/* Runs one of store.c's reads (store_query) on the reading connection. */
+static int
+sqlite_query(void *arg, enum store_query q, const struct store_param *v,
+    size_t n, const struct store_feed *f, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->r, q, err)) == NULL)
+		return -1;
+	bind_params(st, v, n);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
+}
+
+/* Runs one of store.c's statements (store_query) on the writing
+ * connection, its rows to f when there is one. */
+static int
+sqlite_exec_query(void *arg, enum store_query q, const struct store_param *v,
+    size_t n, const struct store_feed *f, struct orc_error *err)
+{
+	struct sqlite_store	*ss = arg;
+	sqlite3_stmt		*st;
+
+	if ((st = sqlite_stmt(ss, ss->w, q, err)) == NULL)
+		return -1;
+	bind_params(st, v, n);
+	if (f == NULL)
+		return sqlite_exec_stmt(ss, st, NULL, err);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
+}
+
 /* Lists runs, newest first. */
 static int
-sqlite_list_runs(void *arg, const struct run_filter *f, store_run_cb cb,
-    void *cb_arg, struct orc_error *err)
+sqlite_list_runs(void *arg, unsigned mask, const struct store_param *v,
+    size_t n, const struct store_feed *f, struct orc_error *err)
 {
 	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
-	    .arg = cb_arg };
 	sqlite3_stmt		*st;
-	unsigned		 mask;
 
-	mask = store_list_mask(f);
 	if ((st = sqlite_list_stmt(ss, mask, err)) == NULL)
 		return -1;
-	sqlite_list_bind(st, mask, f);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Lists a run's finished steps in visit order. */
-static int
-sqlite_list_steps(void *arg, const char *run_id, store_step_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_STEP, .cb.step = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_STEPS, err)) == NULL)
-		return -1;
-	bind_text(st, 1, run_id);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Lists the children a step of a run made, by item. */
-static int
-sqlite_list_children(void *arg, const char *parent_id,
-    const struct child_filter *f, store_child_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_CHILD, .cb.child = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_CHILDREN, err)) == NULL)
-		return -1;
-	bind_text(st, 1, parent_id);
-	bind_text(st, 2, f->step);
-	bind_state(st, 3, f->state);
-	sqlite3_bind_int64(st, 4, f->after);
-	sqlite3_bind_int64(st, 5, f->limit > 0 ? f->limit : -1);
-	sqlite3_bind_int(st, 6, f->with_output != 0);
-	sqlite3_bind_int(st, 7, f->seq);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Counts the children of a run's steps by step and state. */
-static int
-sqlite_count_children(void *arg, const char *parent_id, store_count_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_COUNT, .cb.count = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_COUNT_CHILDREN, err)) == NULL)
-		return -1;
-	bind_text(st, 1, parent_id);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Lists a run's transitions in the order written. */
-static int
-sqlite_list_transitions(void *arg, const char *run_id,
-    store_transition_cb cb, void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_TRANSITION, .cb.transition = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_TRANSITIONS, err)) == NULL)
-		return -1;
-	bind_text(st, 1, run_id);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Lists a run's log lines in the order written. */
-static int
-sqlite_list_logs(void *arg, const char *run_id, int64_t after_id,
-    store_log_cb cb, void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_LOG, .cb.log = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_LOGS, err)) == NULL)
-		return -1;
-	bind_text(st, 1, run_id);
-	sqlite3_bind_int64(st, 2, after_id);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Reads a definition by hash. */
-static int
-sqlite_get_definition(void *arg, const char *hash, struct def_rec *d,
-    struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_row	 row;
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_GET_DEF, err)) == NULL)
-		return -1;
-	bind_text(st, 1, hash);
-	memset(d, 0, sizeof *d);
-	if (sqlite_step_one(ss, st, "definition", hash, err) == -1)
-		return -1;
-	row = sqlite_row(ss, st);
-	store_row_def(&row, d);
-	sqlite_done(st);
-	return 0;
-}
-
-/* The newest run of a workflow made with an idempotency key since a time:
- * 1 with its id, 0 when there is none. */
-static int
-sqlite_find_idempotent(void *arg, int on_writer, const char *workflow,
-    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
-    struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct sqlite_conn	*c = on_writer ? ss->w : ss->r;
-	sqlite3_stmt		*st;
-	const unsigned char	*s;
-	int			 rc;
-
-	if ((st = sqlite_stmt(ss, c, SQ_FIND_KEY, err)) == NULL)
-		return -1;
-	bind_text(st, 1, workflow);
-	bind_text(st, 2, key);
-	sqlite3_bind_int64(st, 3, since);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && (s = sqlite3_column_text(st, 0)) != NULL) {
-		snprintf(id, RUN_ID_LEN + 1, "%s", (const char *)s);
-		sqlite_done(st);
-		return 1;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		sqlite_error(ss, c->db, err);
-		sqlite_done(st);
-		return -1;
-	}
-	sqlite_done(st);
-	return 0;
-}
-
-/* The earliest due time of a waiting run nobody holds, or 0. */
-static int
-sqlite_next_wake(void *arg, int64_t *due, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-	int			 rc;
-
-	*due = 0;
-	if ((st = sqlite_stmt(ss, ss->r, SQ_NEXT_WAKE, err)) == NULL)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*due = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE) {
-		sqlite_error(ss, ss->r->db, err);
-		sqlite_done(st);
-		return -1;
-	}
-	sqlite_done(st);
-	return 0;
-}
-
-/* Steps a reader's statement to its row: 1 (the row is there to read;
- * sqlite_done after), 0 when there is none, -1 with err. */
-static int
-sqlite_read_row(struct sqlite_store *ss, sqlite3_stmt *st,
-    struct orc_error *err)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc != SQLITE_DONE)
-		sqlite_error(ss, ss->r->db, err);
-	sqlite_done(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* A secret by name, as stored (hex): *value new, NULL when none. */
-static int
-sqlite_secret(void *arg, const char *name, char **value,
-    struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-	int			 rc;
-
-	*value = NULL;
-	if ((st = sqlite_stmt(ss, ss->r, SQ_SECRET, err)) == NULL)
-		return -1;
-	bind_text(st, 1, name);
-	if ((rc = sqlite_read_row(ss, st, err)) != 1)
-		return rc;
-	*value = xstrdup((const char *)sqlite3_column_text(st, 0));
-	sqlite_done(st);
-	return 0;
-}
-
-/* A request's Idempotency-Key: 1 with what answered it, 0 when none. */
-static int
-sqlite_request_key_get(void *arg, const char *target, const char *key,
-    int64_t since, struct request_key *out, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-	int			 rc;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_RKEY_GET, err)) == NULL)
-		return -1;
-	bind_text(st, 1, target);
-	bind_text(st, 2, key);
-	sqlite3_bind_int64(st, 3, since);
-	if ((rc = sqlite_read_row(ss, st, err)) != 1)
-		return rc;
-	snprintf(out->run_id, sizeof out->run_id, "%s",
-	    (const char *)sqlite3_column_text(st, 0));
-	snprintf(out->body_sha, sizeof out->body_sha, "%s",
-	    (const char *)sqlite3_column_text(st, 1));
-	sqlite_done(st);
-	return 1;
-}
-
-/* Records a request's Idempotency-Key, forgetting those before since. */
-static int
-sqlite_request_key_put(void *arg, const char *target, const char *key,
-    const struct request_key *rk, int64_t now, int64_t since,
-    struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-
-	if ((st = sqlite_stmt(ss, ss->w, SQ_RKEY_EXPIRE, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, since);
-	if (sqlite_exec_stmt(ss, st, NULL, err) != 0 ||
-	    (st = sqlite_stmt(ss, ss->w, SQ_RKEY_PUT, err)) == NULL)
-		return -1;
-	bind_text(st, 1, target);
-	bind_text(st, 2, key);
-	bind_text(st, 3, rk->run_id);
-	bind_text(st, 4, rk->body_sha);
-	sqlite3_bind_int64(st, 5, now);
-	return sqlite_exec_stmt(ss, st, NULL, err);
+	bind_params(st, v, n);
+	return sqlite_each_row(ss, st, sqlite_feed_row_cb, (void *)f, err);
 }
 
 /*
@@ -2039,121 +1778,25 @@ sqlite_request_key_put(void *arg, const char *target, const char *key,
 static int
 sqlite_vet(void *arg, struct store_vet *v, size_t n, struct orc_error *err)
 {
-	size_t	i;
-	int	rc;
+	struct store_one	one;
+	struct store_feed	feed = { STORE_FEED_ID_ONE, .arg = &one };
+	struct store_param	p[] = { STORE_TEXT(NULL), STORE_TEXT(NULL),
+	    STORE_INT(0) };
+	size_t			i;
 
 	for (i = 0; i < n; i++) {
 		if (!v[i].insert)
 			continue;
-		rc = sqlite_find_idempotent(arg, 1, v[i].run->workflow,
-		    v[i].run->idempotency_key, 0, v[i].existing, err);
-		if (rc < 0)
+		one.rec = v[i].existing;
+		one.found = 0;
+		p[0].text = v[i].run->workflow;
+		p[1].text = v[i].run->idempotency_key;
+		if (sqlite_exec_query(arg, STORE_QUERY_FIND_KEY, p, 3, &feed,
+		    err) == -1)
 			return -1;
-		v[i].refused = rc;
+		v[i].refused = one.found;
 	}
 	return 0;
-}
-
-/* Counts runs per state. */
-static int
-sqlite_count_runs(void *arg, const char *workflow,
-    int64_t counts[RUN_STATE_COUNT], struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_STATES, .arg = counts };
-	sqlite3_stmt		*st;
-
-	memset(counts, 0, RUN_STATE_COUNT * sizeof counts[0]);
-	st = sqlite_stmt(ss, ss->r, workflow != NULL ? SQ_COUNT_WORKFLOW :
-	    SQ_COUNT_ALL, err);
-	if (st == NULL)
-		return -1;
-	if (workflow != NULL)
-		bind_text(st, 1, workflow);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Counts runs per workflow and state, from the counters. */
-static int
-sqlite_count_by_workflow(void *arg, store_count_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct sqlite_store		*ss = arg;
-	struct store_feed		 feed = { STORE_FEED_COUNT,
-	    .cb.count = cb, .arg = cb_arg };
-	sqlite3_stmt			*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_COUNT_BY_WORKFLOW, err)) == NULL)
-		return -1;
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Lists the runs finished since a time, newest first, at most limit. */
-static int
-sqlite_list_finished(void *arg, int64_t since, int limit, store_finish_cb cb,
-    void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store		*ss = arg;
-	struct store_feed		 feed = { STORE_FEED_FINISH,
-	    .cb.finish = cb, .arg = cb_arg };
-	sqlite3_stmt			*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_LIST_FINISHED, err)) == NULL)
-		return -1;
-	/* finished_at is 0 for unfinished runs: never list those. */
-	sqlite3_bind_int64(st, 1, since > 0 ? since : 1);
-	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
-}
-
-/* Counts, up to limit, the runs that ended in a state since a time. */
-static int
-sqlite_count_finished(void *arg, enum run_state state, int64_t since,
-    int64_t limit, int64_t *n, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	sqlite3_stmt		*st;
-
-	*n = 0;
-	if ((st = sqlite_stmt(ss, ss->r, SQ_COUNT_FINISHED, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, since > 0 ? since : 1);
-	bind_state(st, 2, (int)state);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	if (sqlite_step_one(ss, st, "count", "of finished runs", err) == -1)
-		return -1;
-	*n = sqlite3_column_int64(st, 0);
-	sqlite_done(st);
-	return 0;
-}
-
-/* Lists the runs whose id starts with text, then those among the newest
- * scan runs with an error whose error contains it. */
-static int
-sqlite_search_runs(void *arg, const char *text, int scan, int limit,
-    store_run_cb cb, void *cb_arg, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct store_feed	 feed = { STORE_FEED_RUN, .cb.run = cb,
-	    .arg = cb_arg };
-	sqlite3_stmt		*st;
-	char			*end;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_SEARCH_ID, err)) == NULL)
-		return -1;
-	/* Ids are ASCII: every id with the prefix sorts below prefix+DEL. */
-	end = xasprintf("%s\x7f", text);
-	bind_text(st, 1, text);
-	sqlite3_bind_text(st, 2, end, -1, free);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	if (sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err) == -1)
-		return -1;
-	if ((st = sqlite_stmt(ss, ss->r, SQ_SEARCH_ERROR, err)) == NULL)
-		return -1;
-	bind_text(st, 1, text);
-	sqlite3_bind_int64(st, 2, scan > 0 ? scan : 1);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* A claim in progress: who claims, and the ids of the runs it may take. */
@@ -2278,90 +1921,6 @@ out:
 	return ret;
 }
 
-/* Runs a writer statement of (?1 text, ?2 integer) outside a batch. */
-static int
-sqlite_exec_text_int(struct sqlite_store *ss, int which, const char *s,
-    int64_t v, struct orc_error *err)
-{
-	sqlite3_stmt *st;
-
-	if ((st = sqlite_stmt(ss, ss->w, which, err)) == NULL)
-		return -1;
-	bind_text(st, 1, s);
-	sqlite3_bind_int64(st, 2, v);
-	return sqlite_exec_stmt(ss, st, NULL, err);
-}
-
-/* Pushes the expiry of the owner's leases on unfinished runs. */
-static int
-sqlite_renew_leases(void *arg, const char *owner, int64_t until,
-    struct orc_error *err)
-{
-	return sqlite_exec_text_int(arg, SQ_RENEW, owner, until, err);
-}
-
-/* Records a request to cancel a run. */
-static int
-sqlite_request_cancel(void *arg, const char *run_id, int64_t at,
-    struct orc_error *err)
-{
-	return sqlite_exec_text_int(arg, SQ_CANCEL_PUT, run_id, at, err);
-}
-
-/* Collects the ids a DELETE ... RETURNING gives back. */
-static int
-sqlite_cancel_row_cb(struct sqlite_store *ss, sqlite3_stmt *st, void *arg,
-    struct orc_error *err)
-{
-	struct sqlite_claim *cl = arg;
-
-	if (cl->n == cl->cap) {
-		cl->cap = cl->cap == 0 ? 8 : cl->cap * 2;
-		cl->ids = xrealloc(cl->ids, cl->cap * sizeof *cl->ids);
-	}
-	cl->ids[cl->n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
-	return 0;
-}
-
-/* Takes the requests to cancel the runs owner holds, and drops requests
- * older than an hour (their runs ended before anyone took them). */
-static int
-sqlite_take_cancels(void *arg, const char *owner, int64_t now, char ***ids,
-    size_t *n, struct orc_error *err)
-{
-	struct sqlite_store	*ss = arg;
-	struct sqlite_claim	 cl;
-	sqlite3_stmt		*st;
-
-	memset(&cl, 0, sizeof cl);
-	*ids = NULL;
-	*n = 0;
-	/* Nearly always none: a read, no write and no sync. */
-	if ((st = sqlite_stmt(ss, ss->w, SQ_CANCEL_ANY, err)) == NULL)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0) {
-		sqlite_done(st);
-		return 0;
-	}
-	sqlite_done(st);
-	if ((st = sqlite_stmt(ss, ss->w, SQ_CANCEL_TAKE, err)) == NULL)
-		return -1;
-	bind_text(st, 1, owner);
-	if (sqlite_each_row(ss, st, sqlite_cancel_row_cb, &cl, err) == -1 ||
-	    (st = sqlite_stmt(ss, ss->w, SQ_CANCEL_EXPIRE, err)) == NULL) {
-		store_free_ids(cl.ids, cl.n);
-		return -1;
-	}
-	sqlite3_bind_int64(st, 1, now - 3600 * 1000);
-	if (sqlite_exec_stmt(ss, st, NULL, err) == -1) {
-		store_free_ids(cl.ids, cl.n);
-		return -1;
-	}
-	*ids = cl.ids;
-	*n = cl.n;
-	return 0;
-}
-
 /* Inserts or replaces a schedule row, inside the open transaction. */
 static int
 sqlite_put_schedule(void *arg, const struct schedule_rec *r,
@@ -2382,21 +1941,6 @@ sqlite_put_schedule(void *arg, const struct schedule_rec *r,
 	sqlite3_bind_int64(st, 8, r->skipped);
 	sqlite3_bind_int64(st, 9, r->updated_at);
 	return sqlite_exec_stmt(ss, st, NULL, err);
-}
-
-/* Reads every schedule row, by workflow. */
-static int
-sqlite_list_schedules(void *arg, store_schedule_cb cb, void *cb_arg,
-    struct orc_error *err)
-{
-	struct sqlite_store		*ss = arg;
-	struct store_feed		 feed = { STORE_FEED_SCHEDULE,
-	    .cb.schedule = cb, .arg = cb_arg };
-	sqlite3_stmt			*st;
-
-	if ((st = sqlite_stmt(ss, ss->r, SQ_SCHED_LIST, err)) == NULL)
-		return -1;
-	return sqlite_each_row(ss, st, sqlite_feed_row_cb, &feed, err);
 }
 
 /* A run a purge deletes. */
@@ -2711,7 +2255,8 @@ sqlite_copy_finish(const char *tmp, const char *src_blobs,
 		goto out;
 	if (sqlite_query_int(db, "SELECT count(*) FROM runs",
 	    &st->runs) != SQLITE_OK || sqlite_query_int(db, "SELECT count(*) "
-	    "FROM runs WHERE " RUN_UNFINISHED, &st->unfinished) != SQLITE_OK)
+	    "FROM runs WHERE " STORE_RUN_UNFINISHED, &st->unfinished) !=
+	    SQLITE_OK)
 		goto dberr;
 	if (sqlite3_prepare_v2(db, refs_sql, -1, &q, NULL) != SQLITE_OK)
 		goto dberr;
@@ -2877,29 +2422,10 @@ const struct store_ops store_sqlite_ops = {
 	.apply_change = sqlite_apply_change,
 	.commit = sqlite_commit,
 	.rollback = sqlite_rollback,
-	.get_run = sqlite_get_run,
 	.list_runs = sqlite_list_runs,
-	.list_steps = sqlite_list_steps,
-	.list_children = sqlite_list_children,
-	.count_children = sqlite_count_children,
-	.list_transitions = sqlite_list_transitions,
-	.list_logs = sqlite_list_logs,
-	.get_definition = sqlite_get_definition,
-	.count_runs = sqlite_count_runs,
-	.find_idempotent = sqlite_find_idempotent,
-	.count_by_workflow = sqlite_count_by_workflow,
-	.list_finished = sqlite_list_finished,
-	.count_finished = sqlite_count_finished,
-	.search_runs = sqlite_search_runs,
+	.query = sqlite_query,
+	.exec = sqlite_exec_query,
 	.claim_runs = sqlite_claim_runs,
-	.request_cancel = sqlite_request_cancel,
-	.take_cancels = sqlite_take_cancels,
-	.next_wake = sqlite_next_wake,
-	.secret = sqlite_secret,
-	.request_key_get = sqlite_request_key_get,
-	.request_key_put = sqlite_request_key_put,
-	.renew_leases = sqlite_renew_leases,
 	.put_schedule = sqlite_put_schedule,
-	.list_schedules = sqlite_list_schedules,
 	.check_target = sqlite_check_target,
 };

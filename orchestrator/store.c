@@ -46,6 +46,7 @@
 #include "loop.h"
 #include "store.h"
 #include "store-backend.h"
+#include "store-row.h"
 
 #define STORE_RETRY_MIN_MS	50
 #define STORE_RETRY_MAX_MS	2000
@@ -1356,12 +1357,43 @@ store_get_stats(const struct store *s, struct store_stats *out)
 	*out = s->stats;
 }
 
+/* Reads the one row of query q by its key into rec, through a feed of
+ * kind (STORE_FEED_*_ONE); ENOTFOUND naming what when there is none. */
+static int
+store_get_one(struct store *s, enum store_query q, enum store_feed_kind kind,
+    const char *what, const char *key, void *rec, struct orc_error *err)
+{
+	struct store_one	one = { rec, 0 };
+	struct store_feed	feed = { kind, .arg = &one };
+	struct store_param	v[] = { STORE_TEXT(key) };
+
+	if (s->ops->query(s->be, q, v, 1, &feed, err) == -1)
+		return -1;
+	if (!one.found) {
+		orc_error_set(err, ORC_ENOTFOUND, "%s %s not found", what,
+		    key);
+		return -1;
+	}
+	return 0;
+}
+
 /* Reads one run. */
 int
 store_get_run(struct store *s, const char *id, struct run_rec *r,
     struct orc_error *err)
 {
-	return s->ops->get_run(s->be, id, r, err);
+	memset(r, 0, sizeof *r);
+	return store_get_one(s, STORE_QUERY_RUN, STORE_FEED_RUN_ONE, "run", id,
+	    r, err);
+}
+
+/* A listing's limit as a parameter: NULL when not positive, for all. */
+static struct store_param
+store_limit(int64_t limit)
+{
+	struct store_param v = STORE_INT(limit), all = STORE_TEXT(NULL);
+
+	return limit > 0 ? v : all;
 }
 
 /* Lists runs newest first. */
@@ -1369,7 +1401,21 @@ int
 store_list_runs(struct store *s, const struct run_filter *f, store_run_cb cb,
     void *arg, struct orc_error *err)
 {
-	return s->ops->list_runs(s->be, f, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_RUN, .cb.run = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(f->workflow),
+	    STORE_TEXT(f->state >= 0 ? run_state_name(f->state) : NULL),
+	    STORE_INT(f->since), STORE_INT(f->until),
+	    STORE_TEXT(f->error_like), STORE_TEXT(f->before_id),
+	    store_limit(f->limit) };
+	unsigned		mask = store_list_mask(f), i;
+
+	/* Bit i of the mask is parameter i + 1; the limit is always set. */
+	for (i = 0; (1U << i) < STORE_LIST_VARIANTS; i++)
+		if ((mask & (1U << i)) == 0)
+			v[i] = (struct store_param)STORE_TEXT(NULL);
+	return s->ops->list_runs(s->be, mask, v, sizeof v / sizeof v[0], &feed,
+	    err);
 }
 
 /* Lists a run's finished steps in visit order. */
@@ -1377,7 +1423,11 @@ int
 store_list_steps(struct store *s, const char *run_id, store_step_cb cb,
     void *arg, struct orc_error *err)
 {
-	return s->ops->list_steps(s->be, run_id, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_STEP, .cb.step = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(run_id) };
+
+	return s->ops->query(s->be, STORE_QUERY_STEPS, v, 1, &feed, err);
 }
 
 /* The children a step of a run made, by item. */
@@ -1386,7 +1436,15 @@ store_list_children(struct store *s, const char *parent_id,
     const struct child_filter *f, store_child_cb cb, void *arg,
     struct orc_error *err)
 {
-	return s->ops->list_children(s->be, parent_id, f, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_CHILD, .cb.child = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(parent_id),
+	    STORE_TEXT(f->step),
+	    STORE_TEXT(f->state >= 0 ? run_state_name(f->state) : NULL),
+	    STORE_INT(f->after), store_limit(f->limit),
+	    STORE_INT(f->with_output != 0), STORE_INT(f->seq) };
+
+	return s->ops->query(s->be, STORE_QUERY_CHILDREN, v, 7, &feed, err);
 }
 
 /* The children of a run's steps, counted by step and state. */
@@ -1394,7 +1452,12 @@ int
 store_count_children(struct store *s, const char *parent_id,
     store_count_cb cb, void *arg, struct orc_error *err)
 {
-	return s->ops->count_children(s->be, parent_id, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_COUNT, .cb.count = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(parent_id) };
+
+	return s->ops->query(s->be, STORE_QUERY_COUNT_CHILDREN,
+	    v, 1, &feed, err);
 }
 
 /* Lists a run's transitions in the order they were written. */
@@ -1402,7 +1465,11 @@ int
 store_list_transitions(struct store *s, const char *run_id,
     store_transition_cb cb, void *arg, struct orc_error *err)
 {
-	return s->ops->list_transitions(s->be, run_id, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_TRANSITION,
+	    .cb.transition = cb, .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(run_id) };
+
+	return s->ops->query(s->be, STORE_QUERY_TRANSITIONS, v, 1, &feed, err);
 }
 
 /* Lists a run's log lines in the order they were written. */
@@ -1410,7 +1477,12 @@ int
 store_list_logs(struct store *s, const char *run_id, int64_t after_id,
     store_log_cb cb, void *arg, struct orc_error *err)
 {
-	return s->ops->list_logs(s->be, run_id, after_id, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_LOG, .cb.log = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(run_id),
+	    STORE_INT(after_id) };
+
+	return s->ops->query(s->be, STORE_QUERY_LOGS, v, 2, &feed, err);
 }
 
 /* Reads one definition by hash. */
@@ -1418,7 +1490,32 @@ int
 store_get_definition(struct store *s, const char *hash, struct def_rec *d,
     struct orc_error *err)
 {
-	return s->ops->get_definition(s->be, hash, d, err);
+	memset(d, 0, sizeof *d);
+	return store_get_one(s, STORE_QUERY_DEF, STORE_FEED_DEF_ONE,
+	    "definition", hash, d, err);
+}
+
+/* The newest run of a workflow made with an idempotency key since a time,
+ * on the writer (by the commit thread) or the reader: 1 with its id, 0
+ * when there is none. */
+static int
+store_find_key(struct store *s, int on_writer, const char *workflow,
+    const char *key, int64_t since, char id[RUN_ID_LEN + 1],
+    struct orc_error *err)
+{
+	struct store_one	one = { id, 0 };
+	struct store_feed	feed = { STORE_FEED_ID_ONE, .arg = &one };
+	struct store_param	v[] = { STORE_TEXT(workflow), STORE_TEXT(key),
+	    STORE_INT(since) };
+	int			ret;
+
+	if (on_writer)
+		ret = s->ops->exec(s->be, STORE_QUERY_FIND_KEY, v, 3, &feed,
+		    err);
+	else
+		ret = s->ops->query(s->be, STORE_QUERY_FIND_KEY, v, 3, &feed,
+		    err);
+	return ret == -1 ? -1 : one.found;
 }
 
 /* Finds a run by its workflow's idempotency key. */
@@ -1427,15 +1524,19 @@ store_find_idempotent(struct store *s, const char *workflow,
     const char *key, int64_t since, char id[RUN_ID_LEN + 1],
     struct orc_error *err)
 {
-	return s->ops->find_idempotent(s->be, 0, workflow, key, since, id,
-	    err);
+	return store_find_key(s, 0, workflow, key, since, id, err);
 }
 
 /* When the next waiting run nobody holds is due. */
 int
 store_next_wake(struct store *s, int64_t *due, struct orc_error *err)
 {
-	return s->ops->next_wake(s->be, due, err);
+	struct store_one	one = { due, 0 };
+	struct store_feed	feed = { STORE_FEED_INT_ONE, .arg = &one };
+
+	*due = 0;
+	return s->ops->query(s->be, STORE_QUERY_NEXT_WAKE, NULL, 0, &feed,
+	    err);
 }
 
 /* Reads a secret and decodes its hex. */
@@ -1443,11 +1544,14 @@ int
 store_secret(struct store *s, const char *name, uint8_t *buf, size_t len,
     struct orc_error *err)
 {
-	char *hex;
-	size_t i;
-	unsigned v;
+	char			*hex = NULL;
+	struct store_one	 one = { &hex, 0 };
+	struct store_feed	 feed = { STORE_FEED_TEXT_ONE, .arg = &one };
+	struct store_param	 p[] = { STORE_TEXT(name) };
+	size_t			 i;
+	unsigned		 v;
 
-	if (s->ops->secret(s->be, name, &hex, err) != 0)
+	if (s->ops->query(s->be, STORE_QUERY_SECRET, p, 1, &feed, err) != 0)
 		return -1;
 	if (hex == NULL || strlen(hex) != len * 2) {
 		orc_error_set(err, ORC_ESTORE, "%s: the secret \"%s\" is "
@@ -1474,7 +1578,15 @@ int
 store_count_runs(struct store *s, const char *workflow,
     int64_t counts[RUN_STATE_COUNT], struct orc_error *err)
 {
-	return s->ops->count_runs(s->be, workflow, counts, err);
+	struct store_feed	feed = { STORE_FEED_STATES, .arg = counts };
+	struct store_param	v[] = { STORE_TEXT(workflow) };
+
+	memset(counts, 0, RUN_STATE_COUNT * sizeof counts[0]);
+	if (workflow == NULL)
+		return s->ops->query(s->be, STORE_QUERY_COUNT_ALL,
+		    NULL, 0, &feed, err);
+	return s->ops->query(s->be, STORE_QUERY_COUNT_WORKFLOW,
+	    v, 1, &feed, err);
 }
 
 /* Counts runs per workflow and state. */
@@ -1482,7 +1594,11 @@ int
 store_count_by_workflow(struct store *s, store_count_cb cb, void *arg,
     struct orc_error *err)
 {
-	return s->ops->count_by_workflow(s->be, cb, arg, err);
+	struct store_feed feed = { STORE_FEED_COUNT, .cb.count = cb,
+	    .arg = arg };
+
+	return s->ops->query(s->be, STORE_QUERY_COUNT_BY_WORKFLOW,
+	    NULL, 0, &feed, err);
 }
 
 /* Lists the runs finished since a time, newest first. */
@@ -1490,7 +1606,13 @@ int
 store_list_finished(struct store *s, int64_t since, int limit,
     store_finish_cb cb, void *arg, struct orc_error *err)
 {
-	return s->ops->list_finished(s->be, since, limit, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_FINISH, .cb.finish = cb,
+	    .arg = arg };
+	/* finished_at is 0 for unfinished runs: never list those. */
+	struct store_param	v[] = { STORE_INT(since > 0 ? since : 1),
+	    store_limit(limit) };
+
+	return s->ops->query(s->be, STORE_QUERY_FINISHED, v, 2, &feed, err);
 }
 
 /* Counts, up to a limit, the runs that ended in a state since a time. */
@@ -1498,7 +1620,15 @@ int
 store_count_finished(struct store *s, enum run_state state, int64_t since,
     int64_t limit, int64_t *n, struct orc_error *err)
 {
-	return s->ops->count_finished(s->be, state, since, limit, n, err);
+	struct store_one	one = { n, 0 };
+	struct store_feed	feed = { STORE_FEED_INT_ONE, .arg = &one };
+	/* finished_at is 0 for unfinished runs: never count those. */
+	struct store_param	v[] = { STORE_INT(since > 0 ? since : 1),
+	    STORE_TEXT(run_state_name(state)), store_limit(limit) };
+
+	*n = 0;
+	return s->ops->query(s->be, STORE_QUERY_COUNT_FINISHED, v, 3, &feed,
+	    err);
 }
 
 /* Finds runs by id prefix or error text. */
@@ -1506,7 +1636,24 @@ int
 store_search_runs(struct store *s, const char *text, int scan, int limit,
     store_run_cb cb, void *arg, struct orc_error *err)
 {
-	return s->ops->search_runs(s->be, text, scan, limit, cb, arg, err);
+	struct store_feed	feed = { STORE_FEED_RUN, .cb.run = cb,
+	    .arg = arg };
+	struct store_param	v[] = { STORE_TEXT(text), STORE_TEXT(NULL),
+	    store_limit(limit) };
+	char			*end;
+	int			 ret;
+
+	/* Ids are ASCII and sort bytewise: every id with the prefix sorts
+	 * below prefix+DEL. */
+	v[1].text = end = xasprintf("%s\x7f", text);
+	ret = s->ops->query(s->be, STORE_QUERY_SEARCH_ID, v, 3, &feed, err);
+	free(end);
+	if (ret == -1)
+		return -1;
+	/* The error search: only the newest scan runs with an error. */
+	v[1] = (struct store_param)STORE_INT(scan > 0 ? scan : 1);
+	return s->ops->query(s->be, STORE_QUERY_SEARCH_ERROR, v, 3, &feed,
+	    err);
 }
 
 /* Claims the unfinished runs nobody live holds, after the pending writes. */
@@ -1584,6 +1731,52 @@ store_claim_work(struct store *s, void *arg)
 	    NULL, NULL, j->gone_fn, j->gone_arg, &j->runs, &j->n, &j->err);
 }
 
+/* Runs a write of a text and an integer (store_query) on the writer. */
+static int
+store_exec(struct store *s, enum store_query q, const char *text,
+    int64_t n, struct orc_error *err)
+{
+	struct store_param v[] = { STORE_TEXT(text), STORE_INT(n) };
+
+	return s->ops->exec(s->be, q, v, 2, NULL, err);
+}
+
+/*
+ * Takes, on the writer, the requests to cancel the runs owner holds, and
+ * drops those older than an hour (their runs ended before anyone took
+ * them): *ids new (store_free_ids), or NULL.
+ */
+static int
+store_take_cancels(struct store *s, const char *owner, int64_t now,
+    char ***ids, size_t *n, struct orc_error *err)
+{
+	char			 any[RUN_ID_LEN + 1];
+	struct store_one	 one = { any, 0 };
+	struct store_ids	 got = { NULL, 0, 0 };
+	struct store_feed	 f_any = { STORE_FEED_ID_ONE, .arg = &one },
+				 f_got = { STORE_FEED_IDS, .arg = &got };
+	struct store_param	 v[] = { STORE_TEXT(owner) },
+				 old[] = { STORE_INT(now - 3600 * 1000) };
+
+	*ids = NULL;
+	*n = 0;
+	/* Nearly always none: one read, no write and no sync. */
+	if (s->ops->exec(s->be, STORE_QUERY_CANCEL_ANY, NULL, 0, &f_any,
+	    err) == -1)
+		return -1;
+	if (!one.found)
+		return 0;
+	if (s->ops->exec(s->be, STORE_QUERY_CANCEL_TAKE, v, 1, &f_got,
+	    err) == -1 || s->ops->exec(s->be, STORE_QUERY_CANCEL_EXPIRE, old,
+	    1, NULL, err) == -1) {
+		store_free_ids(got.v, got.n);
+		return -1;
+	}
+	*ids = got.v;
+	*n = got.n;
+	return 0;
+}
+
 /* On the commit thread: renews. */
 static void
 store_renew_work(struct store *s, void *arg)
@@ -1591,7 +1784,7 @@ store_renew_work(struct store *s, void *arg)
 	struct store_job *j = arg;
 
 	orc_error_clear(&j->err);
-	j->rc = s->ops->renew_leases(s->be, j->owner, j->until, &j->err);
+	j->rc = store_exec(s, STORE_QUERY_RENEW, j->owner, j->until, &j->err);
 }
 
 /* On the loop: hands the claimed runs over, frees the job. */
@@ -1650,8 +1843,8 @@ store_key_work(struct store *s, void *arg)
 	struct store_key_job *j = arg;
 
 	orc_error_clear(&j->err);
-	j->rc = s->ops->find_idempotent(s->be, 1, j->workflow, j->key,
-	    j->since, j->id, &j->err);
+	j->rc = store_find_key(s, 1, j->workflow, j->key, j->since, j->id,
+	    &j->err);
 }
 
 /* On the loop: the answer. */
@@ -1711,8 +1904,8 @@ store_cancel_put_work(struct store *s, void *arg)
 	struct store_cancel_job *j = arg;
 
 	orc_error_clear(&j->err);
-	j->rc = s->ops->request_cancel(s->be, j->arg_text, orc_now_ms(),
-	    &j->err);
+	j->rc = store_exec(s, STORE_QUERY_CANCEL_PUT, j->arg_text,
+	    orc_now_ms(), &j->err);
 }
 
 /* On the commit thread: takes the owner's requests. */
@@ -1722,8 +1915,8 @@ store_cancel_take_work(struct store *s, void *arg)
 	struct store_cancel_job *j = arg;
 
 	orc_error_clear(&j->err);
-	j->rc = s->ops->take_cancels(s->be, j->arg_text, orc_now_ms(),
-	    &j->ids, &j->n, &j->err);
+	j->rc = store_take_cancels(s, j->arg_text, orc_now_ms(), &j->ids,
+	    &j->n, &j->err);
 }
 
 /* On the loop: the requests taken, or the request's failure logged. */
@@ -1757,11 +1950,19 @@ struct store_rkey_job {
 static void
 store_rkey_work(struct store *s, void *arg)
 {
-	struct store_rkey_job *j = arg;
+	struct store_rkey_job	*j = arg;
+	/* The keys older than since go first. */
+	struct store_param	 old[] = { STORE_INT(j->since) };
+	struct store_param	 v[] = { STORE_TEXT(j->target),
+	    STORE_TEXT(j->key), STORE_TEXT(j->rk.run_id),
+	    STORE_TEXT(j->rk.body_sha), STORE_INT(orc_now_ms()) };
 
 	orc_error_clear(&j->err);
-	j->rc = s->ops->request_key_put(s->be, j->target, j->key, &j->rk,
-	    orc_now_ms(), j->since, &j->err);
+	j->rc = s->ops->exec(s->be, STORE_QUERY_RKEY_EXPIRE, old, 1, NULL,
+	    &j->err);
+	if (j->rc == 0)
+		j->rc = s->ops->exec(s->be, STORE_QUERY_RKEY_PUT, v, 5, NULL,
+		    &j->err);
 }
 
 /* On the loop: a failure logged, the job freed. */
@@ -1781,7 +1982,14 @@ int
 store_request_key_get(struct store *s, const char *target, const char *key,
     int64_t since, struct request_key *out, struct orc_error *err)
 {
-	return s->ops->request_key_get(s->be, target, key, since, out, err);
+	struct store_one	one = { out, 0 };
+	struct store_feed	feed = { STORE_FEED_RKEY_ONE, .arg = &one };
+	struct store_param	v[] = { STORE_TEXT(target), STORE_TEXT(key),
+	    STORE_INT(since) };
+
+	if (s->ops->query(s->be, STORE_QUERY_RKEY_GET, v, 3, &feed, err) == -1)
+		return -1;
+	return one.found;
 }
 
 void
@@ -1816,8 +2024,8 @@ store_request_cancel(struct store *s, const char *run_id,
 		return -1;
 	}
 	if (!s->threaded)
-		return s->ops->request_cancel(s->be, run_id, orc_now_ms(),
-		    err);
+		return store_exec(s, STORE_QUERY_CANCEL_PUT, run_id,
+		    orc_now_ms(), err);
 	j = xcalloc(1, sizeof *j);
 	j->arg_text = xstrdup(run_id);
 	store_enqueue_work(s, store_cancel_put_work, 0, store_cancel_done, j);
@@ -1872,12 +2080,12 @@ store_renew_leases(struct store *s, const char *owner, int64_t until,
 		return -1;
 	}
 	if (!s->threaded)
-		return s->ops->renew_leases(s->be, owner, until, err);
+		return store_exec(s, STORE_QUERY_RENEW, owner, until, err);
 	/* The writing connection is the loop's only with no batch out. */
 	orc_error_clear(&e);
 	if (store_writer_reap(s, 1, &e) == -1)
 		store_schedule_retry(s);
-	rc = s->ops->renew_leases(s->be, owner, until, err);
+	rc = store_exec(s, STORE_QUERY_RENEW, owner, until, err);
 	store_run_callbacks(s);
 	store_writer_kick(s);
 	return rc;
@@ -2022,7 +2230,10 @@ int
 store_list_schedules(struct store *s, store_schedule_cb cb, void *arg,
     struct orc_error *err)
 {
-	return s->ops->list_schedules(s->be, cb, arg, err);
+	struct store_feed feed = { STORE_FEED_SCHEDULE, .cb.schedule = cb,
+	    .arg = arg };
+
+	return s->ops->query(s->be, STORE_QUERY_SCHEDULES, NULL, 0, &feed, err);
 }
 
 /* What store_get_schedule looks for and finds. */
