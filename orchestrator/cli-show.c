@@ -1,8 +1,10 @@
 /*
  * orchestrator show RUN_ID: one run with its finished steps, the
- * timeline of its transitions and its log lines, as text or as one JSON document. With
- * --url the run comes from a server (GET /runs/ID, the same document as
- * --json) and is printed by the same code.
+ * timeline of its transitions, its log lines and its children (map items,
+ * branches, child workflows: counted, the first listed), as text or as
+ * one JSON document; --item N shows one of its items. With --url the run
+ * comes from a server (GET /runs/ID, the same document as --json) and is
+ * printed by the same code.
  */
 #include "config.h"
 
