@@ -928,10 +928,18 @@ store_lazy_wait(struct store *s)
 {
 	struct timeval tv = { 0, STORE_LAZY_MS * 1000 };
 
-	if (s->nurgent > 0)
+	/* What commits now takes the lazy changes along: their wait is
+	 * over, and the next one's starts when it comes. */
+	if (s->nurgent > 0) {
+		evtimer_del(s->lazy_ev);
 		return 0;
-	if (!evtimer_pending(s->lazy_ev, NULL))
+	}
+	/* From now, not from the time the loop cached at its turn's top:
+	 * the wait is short, that could halve it. */
+	if (!evtimer_pending(s->lazy_ev, NULL)) {
+		event_base_update_cache_time(s->base);
 		evtimer_add(s->lazy_ev, &tv);
+	}
 	return 1;
 }
 

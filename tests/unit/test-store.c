@@ -28,6 +28,7 @@
 #endif
 
 #include "log.h"
+#include "loop.h"
 #include "store.h"
 #include "strbuf.h"
 #include "test.h"
@@ -1114,7 +1115,7 @@ test_store_lazy(void)
 	int64_t			 t0;
 	int			 i;
 
-	base = event_base_new();
+	base = loop_base_new();	/* precise timers, as the daemon */
 	REQUIRE(base != NULL);
 	s = store_open_with(DB, 0, base, &tsc, &err);
 	REQUIRE(s != NULL);
