@@ -1788,8 +1788,9 @@ run_check_trigger(struct workflow *wf,
 	return engine_flow_keys(wf, input, keys, err);
 }
 
-/* A child run of parent's step: item's, of wf (a sub-workflow: no input
- * schema, no flow control of its own), linked to its parent. */
+/* A child run of parent's step, linked to it: a map item or a branch (a
+ * sub-workflow: no input schema, no flow control of its own), or a child
+ * workflow's run, whose input its schema checks (item -1). */
 int
 engine_run_child(struct run *parent, struct workflow *wf,
     const json_t *input, int64_t item, char id[RUN_ID_LEN + 1],
