@@ -1907,6 +1907,96 @@ test_engine_debounce(void)
 	teardown(&t);
 }
 
+/* A map (one item failing, tolerated), a parallel step and a child
+ * workflow, through the engine: each item a run of its own. */
+static const char *wf_fan =
+    "{ \"name\": \"fanned\", \"steps\": ["
+    "  { \"name\": \"each\", \"uses\": \"map\","
+    "    \"with\": { \"items\": \"{{input.codes}}\", \"max_concurrency\": 2,"
+    "      \"tolerated_failures\": \"{{input.may}}\" },"
+    "    \"steps\": [ { \"name\": \"dec\", \"uses\": \"base64.decode\" } ] },"
+    "  { \"name\": \"both\", \"uses\": \"parallel\", \"branches\": {"
+    "    \"n\": [ { \"name\": \"c\", \"uses\": \"transform\","
+    "      \"with\": { \"first\": \"{{input[0]}}\" } } ],"
+    "    \"m\": [ { \"name\": \"d\", \"uses\": \"transform\","
+    "      \"with\": { \"k\": 1 } } ] } },"
+    "  { \"name\": \"sub\", \"uses\": \"workflow\","
+    "    \"with\": { \"workflow\": \"helper\","
+    "      \"input\": { \"v\": \"{{steps.both.n.first}}\" } } } ] }";
+static const char *wf_helper =
+    "{ \"name\": \"helper\", \"input\": { \"type\": \"object\","
+    "  \"required\": [\"v\"] }, \"steps\": ["
+    "  { \"name\": \"h\", \"uses\": \"transform\","
+    "    \"with\": { \"got\": \"{{input.v}}\" } } ] }";
+
+/* Keeps the output of the step named in the first slot of arg. */
+static int
+fan_step_cb(const struct step_rec *sr, void *arg)
+{
+	json_t **slot = arg;
+
+	if (strcmp(sr->name, json_string_value(slot[0])) == 0) {
+		json_decref(slot[1]);
+		slot[1] = json_incref(sr->output);
+	}
+	return 0;
+}
+
+/* The latest output of a run's step, or NULL. */
+static json_t *
+fan_step_output(struct tctx *t, const char *id, const char *step)
+{
+	json_t *slot[2] = { json_string(step), NULL };
+	struct orc_error err;
+
+	if (store_list_steps(t->store, id, fan_step_cb, slot, &err) != 0)
+		fprintf(stderr, "%s\n", err.message);
+	json_decref(slot[0]);
+	return slot[1];
+}
+
+static void
+test_engine_fan(void)
+{
+	struct workflow *wf, *helper;
+	struct orc_error err;
+	struct result *r;
+	struct tctx t;
+	json_t *out;
+	char ok[RUN_ID_LEN + 1], bad[RUN_ID_LEN + 1];
+
+	REQUIRE(setup(&t) == 0);
+	wf = load(wf_fan);
+	helper = load(wf_helper);
+	REQUIRE(wf != NULL && helper != NULL);
+	engine_set_workflows(t.engine, &helper, 1);
+	REQUIRE(submit(&t, wf, "{\"codes\": [\"aGk=\", \"!!\", \"eW8=\"], "
+	    "\"may\": 1}", ok, &err) == 0);
+	REQUIRE(submit(&t, wf, "{\"codes\": [\"aGk=\", \"!!\", \"eW8=\"], "
+	    "\"may\": 0}", bad, &err) == 0);
+	CHECK(drive(&t, 2) == 0);
+	r = result_of(&t, ok);
+	CHECK(r->state == RUN_SUCCEEDED);
+	CHECK(json_is(r->output, "{\"got\": \"hi\"}"));
+	/* The items in order, the tolerated failure null; each branch's
+	 * output under its name. */
+	out = fan_step_output(&t, ok, "each");
+	CHECK(json_is(out, "[\"hi\", null, \"yo\"]"));
+	json_decref(out);
+	out = fan_step_output(&t, ok, "both");
+	CHECK(json_is(out, "{\"n\": {\"first\": \"hi\"}, \"m\": "
+	    "{\"k\": 1}}"));
+	json_decref(out);
+	r = result_of(&t, bad);
+	CHECK(r->state == RUN_FAILED);
+	CHECK_CONTAINS(r->error, "step each: 1 of 3 items failed (0 may): "
+	    "item 1: step dec: ");
+	settle(&t);
+	workflow_unref(helper);
+	workflow_unref(wf);
+	teardown(&t);
+}
+
 int
 main(void)
 {
@@ -1942,5 +2032,6 @@ main(void)
 	TEST_RUN(test_engine_priority);
 	TEST_RUN(test_engine_rate_limit);
 	TEST_RUN(test_engine_debounce);
+	TEST_RUN(test_engine_fan);
 	TEST_DONE();
 }
