@@ -348,20 +348,16 @@ show_item_id(struct store *st, const char *run_id,
     struct orc_error *err)
 {
 	struct child_filter f = { so->step, -1, -1, so->item - 1, 1, 0 };
-	json_t *counts = NULL, *o;
-	const char *step;
+	char *only = NULL;
+	size_t n;
 
 	id[0] = '\0';
 	if (f.step == NULL) {
-		if ((counts = runjson_items(st, run_id, err)) == NULL)
+		if (runjson_only_step(st, run_id, &only, &n, err) != 0)
 			return -1;
-		json_object_foreach(counts, step, o)
-			f.step = step;
-		if (json_object_size(counts) != 1) {
+		if ((f.step = only) == NULL) {
 			orc_error_set(err, ORC_EINVAL, "run %s has %zu map or "
-			    "parallel steps: name one with --step", run_id,
-			    json_object_size(counts));
-			json_decref(counts);
+			    "parallel steps: name one with --step", run_id, n);
 			return -1;
 		}
 	}
@@ -369,7 +365,7 @@ show_item_id(struct store *st, const char *run_id,
 	    id[0] == '\0')
 		orc_error_set(err, ORC_ENOTFOUND, "run %s: step %s has no item "
 		    "%lld (yet)", run_id, f.step, so->item);
-	json_decref(counts);
+	free(only);
 	return id[0] != '\0' ? 0 : -1;
 }
 

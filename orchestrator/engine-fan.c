@@ -41,7 +41,7 @@
 #define FAN_ERRORS	3
 #define FAN_ERROR_LEN	300
 
-enum fan_item { FAN_TODO, FAN_RUNNING, FAN_OK, FAN_FAILED };
+enum fan_item { FAN_UNSTARTED, FAN_RUNNING, FAN_OK, FAN_FAILED };
 
 struct fan {
 	struct run		*run;		/* the parent */
@@ -54,7 +54,7 @@ struct fan {
 	size_t			 n;
 	unsigned char		*state;		/* enum fan_item, per item */
 	char			(*ids)[RUN_ID_LEN + 1];	/* "" until made */
-	size_t			 next;		/* first item maybe TODO */
+	size_t			 next;		/* first item maybe unstarted */
 	size_t			 running, ok, failed;
 	size_t			 max_running, tolerated;
 	struct strbuf		 errors;	/* the first failed items' */
@@ -302,7 +302,7 @@ fan_pump(struct fan *fan)
 	/* Draining: count what ends, start nothing. */
 	while (!fan->run->engine->paused && fan->failed <= fan->tolerated &&
 	    fan->next < fan->n && fan->running < fan->max_running) {
-		if (fan->state[fan->next] == FAN_TODO &&
+		if (fan->state[fan->next] == FAN_UNSTARTED &&
 		    fan_start_item(fan, fan->next) != 0) {
 			tv.tv_sec = FAN_FULL_MS / 1000;
 			break;
@@ -396,10 +396,10 @@ fan_poll_cb(evutil_socket_t fd, short what, void *arg)
 	fan_pump(fan);
 }
 
-/* Sizes a new fan-out from the step's rendered "with" and input: -1 with
- * a message (caller frees) when they are not what the step takes. */
+/* Sizes a map from its rendered "with" and input: -1 with a message
+ * (caller frees) when they are not what the step takes. */
 static int
-fan_size(struct fan *fan, const json_t *with, const json_t *input,
+fan_size_map(struct fan *fan, const json_t *with, const json_t *input,
     char **why)
 {
 	struct step_map_opts o;
@@ -432,8 +432,7 @@ fan_size(struct fan *fan, const json_t *with, const json_t *input,
 static int64_t
 fan_depth(const struct run *run)
 {
-	return json_integer_value(json_object_get(json_object_get(
-	    run->rec.trigger, "parent"), "depth"));
+	return json_integer_value(json_object_get(RUN_PARENT(run), "depth"));
 }
 
 /* The current definition of the workflow called name: the server's,
@@ -518,6 +517,22 @@ engine_fan_free(struct engine *e)
 	free(e->workflows_dir);
 }
 
+/* Sizes a new fan-out by its kind: -1 with *why (caller frees). */
+static int
+fan_size(struct fan *fan, const json_t *with, const json_t *input,
+    char **why)
+{
+	switch (fan->kind) {
+	case STEP_FAN_ITEMS:
+		return fan_size_map(fan, with, input, why);
+	case STEP_FAN_WORKFLOW:
+		return fan_size_workflow(fan, with, input, why);
+	default:
+		fan->n = fan->max_running = workflow_step_subs(fan->ws);
+		return 0;
+	}
+}
+
 /* The map or parallel step's attempt (call, started and waiting) begins
  * its children, or carries on with those a crash or a redrive left. */
 void
@@ -536,12 +551,8 @@ engine_fan_start(struct run *run, struct step_call *call)
 	fan->ws = ws;
 	fan->kind = workflow_step_entry(ws)->fan;
 	run->fan = fan;
-	if (fan->kind == STEP_FAN_BRANCHES)
-		fan->n = fan->max_running = workflow_step_subs(ws);
-	if (fan->kind != STEP_FAN_BRANCHES && (fan->kind == STEP_FAN_ITEMS ?
-	    fan_size(fan, step_call_with(call), step_call_input(call), &why) :
-	    fan_size_workflow(fan, step_call_with(call),
-	    step_call_input(call), &why)) != 0) {
+	if (fan_size(fan, step_call_with(call), step_call_input(call),
+	    &why) != 0) {
 		fan_free(fan, 0);
 		step_call_fail(call, 0, "%s", why);
 		free(why);
@@ -564,7 +575,7 @@ static int
 fan_parent(const struct run *run, const char **id, const char **step,
     int64_t *item)
 {
-	const json_t *p = json_object_get(run->rec.trigger, "parent");
+	const json_t *p = RUN_PARENT(run);
 
 	*id = json_string_value(json_object_get(p, "run"));
 	*step = json_string_value(json_object_get(p, "step"));

@@ -76,6 +76,10 @@ struct run {
 	int			 fan_redo;	/* redriven: failed items too */
 };
 
+/* A child run's link to its parent (engine-fan.c), from its trigger:
+ * {"run", "step", "seq", "depth"[, "item"]}; NULL for a run of its own. */
+#define RUN_PARENT(run)	json_object_get((run)->rec.trigger, "parent")
+
 /* Whether the run is in its dead letter (on_failure's attempts). */
 #define RUN_IN_DEAD(run)	((run)->phase == FSM_DEAD_PENDING ||	\
 				 (run)->phase == FSM_DEAD_RUNNING ||	\

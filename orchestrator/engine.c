@@ -518,7 +518,7 @@ run_finish(struct run *run)
 	if (ENGINE_TRACING(run))
 		engine_trace_run_end(run);
 	run_tell(run, run->watch.finished);
-	if (json_object_get(run->rec.trigger, "parent") != NULL)
+	if (RUN_PARENT(run) != NULL)
 		engine_fan_child_done(run);
 }
 
@@ -613,8 +613,7 @@ run_template_ctx(struct run *run, const char *step, int attempt)
 	    "run", "id", run->rec.id, "workflow", run->rec.workflow,
 	    "step", step, "seq", run->rec.seq, "attempt", attempt);
 	if (workflow_is_sub(run->wf)) {
-		item = json_object_get(json_object_get(run->rec.trigger,
-		    "parent"), "item");
+		item = json_object_get(RUN_PARENT(run), "item");
 		json_object_set(ctx, "item", run->rec.input);
 		json_object_set(ctx, "item_index", item ? item : json_null());
 	}
@@ -1004,7 +1003,7 @@ run_finish_may_wait(const struct run *run, unsigned effects)
 	/* A child's end moves its parent's map on: not later. */
 	return (effects & FSM_FINISH) && run->watch.finished == NULL &&
 	    !engine_gate_has_waiting(run) &&
-	    json_object_get(run->rec.trigger, "parent") == NULL;
+	    RUN_PARENT(run) == NULL;
 }
 
 /* Submits the run's record with a transition (and a finished step). */

@@ -95,26 +95,54 @@ runs_page_cb(const struct run_rec *r, void *arg)
 	return 0;
 }
 
+/* The "state" of a query into *state (-1 when absent): 0, or -1
+ * (answered) for an unknown state. */
+static int
+runs_query_state(struct http_req *hr, int *state)
+{
+	enum run_state st;
+	const char *s;
+
+	*state = -1;
+	if ((s = http_query(hr, "state")) == NULL)
+		return 0;
+	if (run_state_parse(s, &st) != 0) {
+		http_error(hr, "bad_request", "state: unknown state \"%s\"", s);
+		return -1;
+	}
+	*state = (int)st;
+	return 0;
+}
+
+/* The "limit" of a query into *limit (RUNS_LIMIT when absent): 0, or -1
+ * (answered) when it is out of range. */
+static int
+runs_query_limit(struct http_req *hr, int *limit)
+{
+	const char *s = http_query(hr, "limit");
+	long long n = RUNS_LIMIT;
+
+	if (s != NULL && ((n = runs_number(s)) < 1 || n > RUNS_LIMIT_MAX)) {
+		http_error(hr, "bad_request", "limit: expected 1 to %d",
+		    RUNS_LIMIT_MAX);
+		return -1;
+	}
+	*limit = (int)n;
+	return 0;
+}
+
 /* Fills a filter from workflow=, state=, since=, error=; -1 after
  * answering 400. */
 static int
 runs_filter(struct http_req *hr, struct run_filter *f)
 {
-	enum run_state state;
 	const char *s;
 
 	memset(f, 0, sizeof *f);
-	f->state = -1;
 	f->workflow = http_query(hr, "workflow");
 	f->error_like = http_query(hr, "error");
-	if ((s = http_query(hr, "state")) != NULL) {
-		if (run_state_parse(s, &state) != 0) {
-			http_error(hr, "bad_request", "state: unknown state "
-			    "\"%s\"", s);
-			return -1;
-		}
-		f->state = (int)state;
-	}
+	if (runs_query_state(hr, &f->state) != 0)
+		return -1;
 	if ((s = http_query(hr, "since")) != NULL &&
 	    (f->since = runs_number(s)) < 0) {
 		http_error(hr, "bad_request", "since: expected ms since the "
@@ -130,20 +158,10 @@ http_runs_list(struct http_req *hr, char **args)
 	struct runs_page p;
 	struct run_filter f;
 	struct orc_error err;
-	const char *s;
 	json_t *o;
 
-	if (runs_filter(hr, &f) != 0)
+	if (runs_filter(hr, &f) != 0 || runs_query_limit(hr, &f.limit) != 0)
 		return;
-	f.limit = RUNS_LIMIT;
-	if ((s = http_query(hr, "limit")) != NULL) {
-		f.limit = (int)runs_number(s);
-		if (f.limit < 1 || f.limit > RUNS_LIMIT_MAX) {
-			http_error(hr, "bad_request", "limit: expected 1 to %d",
-			    RUNS_LIMIT_MAX);
-			return;
-		}
-	}
 	f.before_id = http_query(hr, "before");
 	memset(&p, 0, sizeof p);
 	p.runs = json_array();
@@ -450,38 +468,20 @@ runs_item_cb(const struct child_rec *c, void *arg)
 static int
 runs_items_filter(struct http_req *hr, struct child_filter *f)
 {
-	enum run_state state;
 	const char *s;
-	long long n = 0;
 
 	memset(f, 0, sizeof *f);
 	f->seq = -1;
-	f->state = -1;
 	f->after = -1;
-	f->limit = RUNS_LIMIT;
 	f->step = http_query(hr, "step");
-	if ((s = http_query(hr, "state")) != NULL) {
-		if (run_state_parse(s, &state) != 0) {
-			http_error(hr, "bad_request", "state: expected one of "
-			    "queued, running, retrying, waiting, succeeded, "
-			    "failed, cancelled");
-			return -1;
-		}
-		f->state = (int)state;
-	}
+	if (runs_query_state(hr, &f->state) != 0 ||
+	    runs_query_limit(hr, &f->limit) != 0)
+		return -1;
 	if ((s = http_query(hr, "after")) != NULL &&
 	    (f->after = runs_number(s)) < 0) {
 		http_error(hr, "bad_request", "after: expected an item number");
 		return -1;
 	}
-	if ((s = http_query(hr, "limit")) != NULL &&
-	    ((n = runs_number(s)) < 1 || n > RUNS_LIMIT_MAX)) {
-		http_error(hr, "bad_request", "limit: expected 1 to %d",
-		    RUNS_LIMIT_MAX);
-		return -1;
-	}
-	if (s != NULL)
-		f->limit = (int)n;
 	return 0;
 }
 
@@ -497,22 +497,23 @@ http_runs_items(struct http_req *hr, char **args)
 	struct child_filter f;
 	struct orc_error err;
 	struct run_rec r;
-	json_t *a, *counts = NULL, *o;
-	const char *step;
+	char *only = NULL;
+	json_t *a, *o;
+	size_t n;
+	int rc = 0;
 
 	if (runs_items_filter(hr, &f) != 0 || runs_load(hr, args[0], &r) != 0)
 		return;
-	if (f.step == NULL && (counts = runjson_items(hr->srv->store, r.id,
-	    &err)) != NULL && json_object_size(counts) == 1) {
-		json_object_foreach(counts, step, o)
-			f.step = step;
-	}
+	if (f.step == NULL &&
+	    (rc = runjson_only_step(hr->srv->store, r.id, &only, &n, &err)) == 0)
+		f.step = only;
 	a = json_array();
-	if (f.step == NULL && counts != NULL)
-		http_error(hr, "bad_request", "step: name the map or parallel "
-		    "step (the run has %zu)", json_object_size(counts));
-	else if (counts == NULL && f.step == NULL)
+	if (rc != 0) {
+		err.code = ORC_ESTORE;
 		http_error_orc(hr, &err);
+	} else if (f.step == NULL)
+		http_error(hr, "bad_request", "step: name the map or parallel "
+		    "step (the run has %zu)", n);
 	else if (store_list_children(hr->srv->store, r.id, &f, runs_item_cb,
 	    a, &err) != 0) {
 		err.code = ORC_ESTORE;
@@ -527,7 +528,7 @@ http_runs_items(struct http_req *hr, char **args)
 		json_decref(o);
 	}
 	json_decref(a);
-	json_decref(counts);
+	free(only);
 	run_rec_clear(&r);
 }
 

@@ -160,6 +160,25 @@ runjson_children(struct store *st, const char *run_id, const json_t *items,
 	return a;
 }
 
+int
+runjson_only_step(struct store *st, const char *run_id, char **step,
+    size_t *n, struct orc_error *err)
+{
+	json_t *counts, *o;
+	const char *name;
+
+	*step = NULL;
+	if ((counts = runjson_items(st, run_id, err)) == NULL)
+		return -1;
+	*n = json_object_size(counts);
+	json_object_foreach(counts, name, o) {
+		if (*n == 1)
+			*step = xstrdup(name);
+	}
+	json_decref(counts);
+	return 0;
+}
+
 json_t *
 runjson_show(struct store *st, const struct run_rec *r,
     struct orc_error *err)

@@ -29,6 +29,11 @@ json_t	*runjson_waiting(const struct run_rec *, const json_t *transitions);
  * {STEP: {"total", "succeeded", "failed", "cancelled", "running"}}; NULL
  * and err when the read fails. */
 json_t	*runjson_items(struct store *, const char *run_id, struct orc_error *);
+/* The run's fan-out steps counted in *n, and *step (a new string) its only
+ * one, else NULL: for "item N" without a step. -1 and err when the read
+ * fails. */
+int	 runjson_only_step(struct store *, const char *run_id, char **step,
+	    size_t *n, struct orc_error *);
 /* The run with "steps", "transitions", "logs", "items" (runjson_items),
  * "children" (the first RUNJSON_CHILDREN of each step counted in items:
  * {"step", "item", "id", "state"}) and "parent" (a child's: {"run",

@@ -907,6 +907,23 @@ open_waiting(struct dash_view *v, struct dash_data *d)
 	return open_view(v, d);
 }
 
+/* The run view of run id drawn on 30 x 120, as text (caller frees). */
+static char *
+detail_text(struct dash_view *v, const struct dash_data *d,
+    const struct dash_detail *dd, const char *id)
+{
+	struct dash_frame *f;
+	char *text;
+
+	v->mode = DASH_DETAIL;
+	snprintf(v->detail_id, sizeof v->detail_id, "%s", id);
+	f = dash_frame_create(30, 120, 0);
+	dash_draw(f, v, d, dd, "d.db");
+	text = frame_text(f);
+	dash_frame_free(f);
+	return text;
+}
+
 /* What waiting runs wait for: in the table (kept across refreshes), in
  * the run view, and drawn in both. */
 static void
@@ -916,7 +933,6 @@ test_dash_waiting(void)
 	struct dash_detail	 dd;
 	struct dash_view	 v;
 	struct dash_data	 d;
-	struct dash_frame	*f;
 	struct orc_error	 err;
 	char			*text;
 	int			 sel;
@@ -942,12 +958,7 @@ test_dash_waiting(void)
 
 	REQUIRE(dash_fetch_detail(src, ASKED, &dd, &err) == 0);
 	CHECK_STR(dd.waiting, WHY_ASK);
-	v.mode = DASH_DETAIL;
-	snprintf(v.detail_id, sizeof v.detail_id, "%s", ASKED);
-	f = dash_frame_create(30, 120, 0);
-	dash_draw(f, &v, &d, &dd, "d.db");
-	text = frame_text(f);
-	dash_frame_free(f);
+	text = detail_text(&v, &d, &dd, ASKED);
 	CHECK_CONTAINS(text, "\nwaiting for: " WHY_ASK "\n");
 	free(text);
 	dash_detail_clear(&dd);
@@ -975,7 +986,6 @@ test_dash_items(void)
 	struct dash_detail	 dd;
 	struct dash_view	 v;
 	struct dash_data	 d;
-	struct dash_frame	*f;
 	struct orc_error	 err;
 	struct run_rec		 r;
 	struct store		*s;
@@ -996,12 +1006,7 @@ test_dash_items(void)
 	REQUIRE((src = open_view(&v, &d)) != NULL);
 	REQUIRE(dash_fetch_detail(src, rid(6), &dd, &err) == 0);
 	CHECK_STR(dd.items, "each: 2 of 4 succeeded, 1 failed, 1 running");
-	v.mode = DASH_DETAIL;
-	snprintf(v.detail_id, sizeof v.detail_id, "%s", rid(6));
-	f = dash_frame_create(30, 120, 0);
-	dash_draw(f, &v, &d, &dd, "d.db");
-	text = frame_text(f);
-	dash_frame_free(f);
+	text = detail_text(&v, &d, &dd, rid(6));
 	CHECK_CONTAINS(text, "\nitems: each: 2 of 4 succeeded, 1 failed, "
 	    "1 running\n");
 	free(text);
