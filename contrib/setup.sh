@@ -19,7 +19,7 @@ top=$(pwd)
 # Build and test dependencies, by Debian package name.
 packages=(build-essential autoconf automake libtool pkg-config
 	libevent-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-	liblua5.4-dev libssl-dev libncurses-dev libseccomp-dev
+	liblua5.4-dev libssl-dev libncurses-dev libseccomp-dev zlib1g-dev
 	valgrind sqlite3 curl python3
 	tmux
 	# The daemon's allocator (configure --without-jemalloc does without).

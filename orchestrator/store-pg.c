@@ -995,14 +995,15 @@ pg_row_columns(const struct store_row *row)
 }
 
 static const struct store_row_ops pg_row_ops = {
-	pg_row_text, pg_row_int, pg_row_name, pg_row_columns
+	pg_row_text, pg_row_int, pg_row_name, pg_row_columns, NULL
 };
 
 /* A row of a result, for store-row.c. */
 static struct store_row
 pg_row(struct pg_store *ps, PGresult *res, int i)
 {
-	struct store_row row = { &pg_row_ops, res, i, ps->name, ps->blobs };
+	struct store_row row = { &pg_row_ops, res, i, ps->name, ps->blobs,
+	    NULL };
 
 	return row;
 }

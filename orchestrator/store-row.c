@@ -18,6 +18,7 @@
 #include "blob.h"
 #include "jsonenc.h"
 #include "log.h"
+#include "store-pack.h"
 #include "store-row.h"
 
 /* The column of RUN_COLS that holds the lease token, where there is one. */
@@ -167,6 +168,22 @@ store_row_encode(const json_t *v, const char *blobs, size_t blob_min,
 	return s;
 }
 
+/* A packed column's text in *out (new); -1 with err. */
+static int
+store_row_unpack(const struct store_row *row, const char *s, size_t len,
+    char **out, struct orc_error *err)
+{
+	size_t n;
+
+	if (row->ops->unpack == NULL) {
+		orc_error_set(err, ORC_ESTORE, "a packed value, which this "
+		    "store does not write");
+		return -1;
+	}
+	*out = row->ops->unpack(row, s, len, &n, err);
+	return *out != NULL ? 0 : -1;
+}
+
 /* A JSON column as a new value (NULL for SQL NULL); -1 when unreadable. */
 int
 store_row_json(const struct store_row *row, int col, const char *what,
@@ -181,8 +198,11 @@ store_row_json(const struct store_row *row, int col, const char *what,
 	*out = NULL;
 	if ((s = row->ops->text(row, col, &len)) == NULL)
 		return 0;
-	/* A reference to a blob reads as the text it stands for. */
-	if (blob_decode(row->blobs, s, len, &big, &berr) == -1) {
+	/* A packed value reads as its text (store-pack.h), a reference to
+	 * a blob as the text it stands for. */
+	if ((len > 0 && *s == PACK_MARK ?
+	    store_row_unpack(row, s, len, &big, &berr) :
+	    blob_decode(row->blobs, s, len, &big, &berr)) == -1) {
 		orc_error_set(err, ORC_ESTORE, "%s: %s: column %s: %s",
 		    row->db, what, row->ops->name(row, col), berr.message);
 		return -1;

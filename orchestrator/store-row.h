@@ -25,6 +25,10 @@ struct store_row_ops {
 	/* The column's name, for messages; the row's column count. */
 	const char	*(*name)(const struct store_row *, int col);
 	int		 (*columns)(const struct store_row *);
+	/* The text of a packed column (store-pack.h), new, its length in
+	 * *len; NULL with err. NULL for a backend that packs nothing. */
+	char		*(*unpack)(const struct store_row *, const char *v,
+			    size_t vlen, size_t *len, struct orc_error *);
 };
 
 /* The current row of a backend's result. */
@@ -34,6 +38,7 @@ struct store_row {
 	int				 i;	/* the row in res */
 	const char			*db;	/* as messages name it */
 	const char			*blobs;	/* blob directory, or NULL */
+	void				*backend; /* for unpack */
 };
 
 /* The kinds of record a listing hands on, one per callback type. */

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "store.h"
 #include "store-backend.h"
+#include "store-pack.h"
 #include "store-row.h"
 #include "walbuf.h"
 
@@ -252,7 +253,13 @@ static const char *const sqlite_migrations[] = {
 	STORE_EVENT_CODE_SQL("event", STORE_WHEN_INT) ", "
 	"  step, seq, attempt, error, duration_ms FROM transitions;"
 	"DROP TABLE transitions;"
-	"ALTER TABLE transitions_v10 RENAME TO transitions;"
+	"ALTER TABLE transitions_v10 RENAME TO transitions;",
+	/*
+	 * 13: the dictionaries that step outputs and runs' inputs,
+	 * triggers and outputs are compressed against (store-pack.h).
+	 * Older rows stay text; both read alike.
+	 */
+	PACK_SCHEMA,
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -513,6 +520,7 @@ struct sqlite_conn {
 	sqlite3		*db;
 	sqlite3_stmt	*st[SQ_COUNT];
 	sqlite3_stmt	*list[STORE_LIST_VARIANTS];
+	struct pack	*pack;	/* the dictionaries it has used */
 };
 
 struct sqlite_store {
@@ -698,7 +706,8 @@ bind_text(sqlite3_stmt *st, int i, const char *s)
  * when the blob cannot be written.
  */
 static int
-bind_json(struct sqlite_store *ss, sqlite3_stmt *st, int i, const json_t *v,
+bind_json(struct sqlite_store *ss, sqlite3_stmt *st, int i,
+    const char *workflow, const char *field, const json_t *v,
     struct orc_error *err)
 {
 	char *s;
@@ -710,8 +719,8 @@ bind_json(struct sqlite_store *ss, sqlite3_stmt *st, int i, const json_t *v,
 	if ((s = store_row_encode(v, ss->blobs, ss->blob_min, ss->path,
 	    err)) == NULL)
 		return -1;
-	sqlite3_bind_text(st, i, s, -1, free);
-	return 0;
+	return pack_bind(ss->w->pack, ss->w->db, ss->path, st, i, workflow,
+	    field, s, strlen(s), err);
 }
 
 /* Binds a state name, or NULL for a negative state. */
@@ -767,11 +776,13 @@ bind_run(struct sqlite_store *ss, sqlite3_stmt *st, const struct run_rec *r,
 	bind_text(st, 6, r->step);
 	sqlite3_bind_int(st, 7, r->attempt);
 	/* The input rarely changes: encode it only when it is written. */
-	if (with_input && bind_json(ss, st, 8, r->input, err) == -1)
+	if (with_input && bind_json(ss, st, 8, r->workflow, "$input",
+	    r->input, err) == -1)
 		return -1;
 	if ((ref = store_output_ref(r, step, buf)) != NULL)
 		sqlite3_bind_text(st, 10, ref, -1, SQLITE_TRANSIENT);
-	else if (bind_json(ss, st, 10, r->output, err) == -1)
+	else if (bind_json(ss, st, 10, r->workflow, "$output", r->output,
+	    err) == -1)
 		return -1;
 	bind_text(st, 11, r->error);
 	sqlite3_bind_int(st, 12, (int)r->dead);
@@ -820,15 +831,30 @@ sqlite_row_columns(const struct store_row *row)
 	return sqlite3_column_count(row->res);
 }
 
+/* A packed column's text, read on the statement's connection. */
+static char *
+sqlite_row_unpack(const struct store_row *row, const char *v, size_t vlen,
+    size_t *len, struct orc_error *err)
+{
+	struct sqlite_store	*ss = row->backend;
+	sqlite3			*db = sqlite3_db_handle(row->res);
+	struct sqlite_conn	*c = db == ss->wconn.db ? &ss->wconn :
+				    &ss->rconn;
+
+	return pack_unpack(c->pack, db, v, vlen, len, err);
+}
+
 static const struct store_row_ops sqlite_row_ops = {
-	sqlite_row_text, sqlite_row_int, sqlite_row_name, sqlite_row_columns
+	sqlite_row_text, sqlite_row_int, sqlite_row_name, sqlite_row_columns,
+	sqlite_row_unpack
 };
 
 /* The statement's current row, for store-row.c. */
 static struct store_row
 sqlite_row(struct sqlite_store *ss, sqlite3_stmt *st)
 {
-	struct store_row row = { &sqlite_row_ops, st, 0, ss->path, ss->blobs };
+	struct store_row row = { &sqlite_row_ops, st, 0, ss->path, ss->blobs,
+	    ss };
 
 	return row;
 }
@@ -956,6 +982,7 @@ sqlite_connect(struct sqlite_store *ss, struct sqlite_conn *c, int flags,
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, sqlite_busy_ms(ss));
+	c->pack = pack_new();
 	return 0;
 }
 
@@ -971,6 +998,7 @@ sqlite_disconnect(struct sqlite_conn *c)
 		sqlite3_finalize(c->list[i]);
 	if (c->db != NULL)
 		sqlite3_close(c->db);
+	pack_free(c->pack);
 	memset(c, 0, sizeof *c);
 }
 
@@ -1385,6 +1413,8 @@ sqlite_rollback(void *arg)
 {
 	struct sqlite_store *ss = arg;
 
+	/* A dictionary written in the transaction goes with it. */
+	pack_forget(ss->w->pack);
 	if (sqlite3_get_autocommit(ss->w->db))
 		return;
 	if (sqlite_exec_fixed(ss, SQ_ROLLBACK, NULL) == -1)
@@ -1420,7 +1450,8 @@ sqlite_insert_run(struct sqlite_store *ss, const struct run_rec *r,
 	if ((st = sqlite_stmt(ss, ss->w, SQ_RUN_INSERT, err)) == NULL)
 		return -1;
 	if (bind_run(ss, st, r, step, 1, err) == -1 ||
-	    bind_json(ss, st, 9, r->trigger, err) == -1) {
+	    bind_json(ss, st, 9, r->workflow, "$trigger", r->trigger,
+	    err) == -1) {
 		sqlite_done(st);
 		return -1;
 	}
@@ -1497,8 +1528,8 @@ sqlite_update_run(struct sqlite_store *ss, const struct run_rec *r,
 
 /* Inserts or replaces a finished step. */
 static int
-sqlite_put_step(struct sqlite_store *ss, const struct step_rec *s,
-    struct orc_error *err)
+sqlite_put_step(struct sqlite_store *ss, const char *workflow,
+    const struct step_rec *s, struct orc_error *err)
 {
 	sqlite3_stmt *st;
 
@@ -1508,7 +1539,7 @@ sqlite_put_step(struct sqlite_store *ss, const struct step_rec *s,
 	sqlite3_bind_int(st, 2, s->seq);
 	bind_text(st, 3, s->name);
 	sqlite3_bind_int(st, 4, s->attempts);
-	if (bind_json(ss, st, 5, s->output, err) == -1) {
+	if (bind_json(ss, st, 5, workflow, s->name, s->output, err) == -1) {
 		sqlite_done(st);
 		return -1;
 	}
@@ -1653,7 +1684,8 @@ sqlite_apply_change(void *arg, const struct store_change *ch,
 		    ch->transition, err) == -1)
 			return -1;
 	}
-	if (ch->step != NULL && sqlite_put_step(ss, ch->step, err) == -1)
+	if (ch->step != NULL && sqlite_put_step(ss, ch->run != NULL ?
+	    ch->run->workflow : NULL, ch->step, err) == -1)
 		return sqlite_gone(ss, ch->step->run_id, err);
 	if (ch->nlogs > 0 && sqlite_put_logs(ss, ch->logs, ch->nlogs,
 	    err) == -1)

@@ -339,7 +339,7 @@ test_store_migrate(void)
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 12);
+	CHECK(query_int("PRAGMA user_version") == 13);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'index' AND name = 'runs_cron_key'") == 1);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -733,7 +733,7 @@ test_store_migrate_v9(void)
 	    "'succeeded', 'archived')") == 0);
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
-	CHECK(query_int("PRAGMA user_version") == 12);
+	CHECK(query_int("PRAGMA user_version") == 13);
 	REQUIRE(store_list_transitions(s, failed, transition_cb, buf,
 	    &err) == 0);
 	CHECK_STR(buf, "created:->queued;started:queued>running;"
@@ -3068,6 +3068,24 @@ test_store_purge_on_loop(void)
 }
 
 #ifndef TEST_STORE_PG
+/* Fills buf (n bytes, the last NUL) with letters and digits from seed. */
+static void
+noise(char *buf, size_t n, unsigned seed)
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	uint32_t	x = seed * 2654435761u + 1;
+	size_t		i;
+
+	for (i = 0; i + 1 < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = set[x % (sizeof set - 1)];
+	}
+	buf[n - 1] = '\0';
+}
+
 /* Purges give freed pages back to the file in steps once many are free;
  * a file made before auto-vacuum is switched when a daemon opens it. */
 static void
@@ -3077,18 +3095,18 @@ test_store_purge_vacuum(void)
 	struct store		*s;
 	struct store_purge	 p;
 	struct run_rec		 r;
-	char			 pad[2048];
+	char			 pad[4096];
 	long long		 full, after;
 	sqlite3			*writer;
 	int			 i;
 
-	memset(pad, 'p', sizeof pad - 1);
-	pad[sizeof pad - 1] = '\0';
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
 	for (i = 1; i <= 2000; i++) {
 		mkrun(&r, i, "wf", RUN_SUCCEEDED);
 		r.finished_at = 1000 + i;
+		/* Letters that do not compress (store-pack.h) much. */
+		noise(pad, sizeof pad, (unsigned)i);
 		json_object_set_new(r.input, "pad", json_string(pad));
 		submit_run(s, &r, NULL, NULL);
 		unrun(&r);
