@@ -260,6 +260,27 @@ static const char *const sqlite_migrations[] = {
 	 * Older rows stay text; both read alike.
 	 */
 	PACK_SCHEMA,
+	/*
+	 * 14: log lines keyed by (run, line) without a rowid, so they need
+	 * no index of their own (run_logs_run repeated each line's run id).
+	 * A line's id counts within its run now; old lines keep theirs,
+	 * which only grow within a run, as the cursor of GET /runs/ID/logs
+	 * needs.
+	 */
+	"CREATE TABLE run_logs_v14 ("
+	"  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+	"  id INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  step TEXT,"
+	"  attempt INTEGER NOT NULL DEFAULT 0,"
+	"  level TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"
+	"  PRIMARY KEY (run_id, id)"
+	") WITHOUT ROWID;"
+	"INSERT INTO run_logs_v14 SELECT run_id, id, at, step, attempt, "
+	"  level, message FROM run_logs;"
+	"DROP TABLE run_logs;"
+	"ALTER TABLE run_logs_v14 RENAME TO run_logs;",
 	};
 #define SQLITE_SCHEMA_VERSION \
 	((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
@@ -335,8 +356,10 @@ static const char *const sqlite_sql[SQ_COUNT] = {
 	    "duration_ms) VALUES (?1, (SELECT ifnull(max(n), 0) + 1 FROM "
 	    "transitions WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
 	    "?10)",
-	[SQ_LOG_INSERT] = "INSERT INTO run_logs (run_id, at, step, attempt, "
-	    "level, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* id follows the run's last line, as n of a transition. */
+	[SQ_LOG_INSERT] = "INSERT INTO run_logs (run_id, id, at, step, "
+	    "attempt, level, message) VALUES (?1, (SELECT ifnull(max(id), 0) "
+	    "+ 1 FROM run_logs WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6)",
 	[SQ_DEF_INSERT] = "INSERT OR IGNORE INTO definitions (hash, name, "
 	    "path, body, created_at, retention_ms) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -339,7 +339,7 @@ test_store_migrate(void)
 	store_close(s);
 	return;
 #endif
-	CHECK(query_int("PRAGMA user_version") == 13);
+	CHECK(query_int("PRAGMA user_version") == 14);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
 	    "'index' AND name = 'runs_cron_key'") == 1);
 	CHECK(query_int("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -733,7 +733,7 @@ test_store_migrate_v9(void)
 	    "'succeeded', 'archived')") == 0);
 	s = store_open(DB, 0, NULL, &err);
 	REQUIRE(s != NULL);
-	CHECK(query_int("PRAGMA user_version") == 13);
+	CHECK(query_int("PRAGMA user_version") == 14);
 	REQUIRE(store_list_transitions(s, failed, transition_cb, buf,
 	    &err) == 0);
 	CHECK_STR(buf, "created:->queued;started:queued>running;"
