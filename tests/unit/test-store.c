@@ -479,6 +479,48 @@ step_cb(const struct step_rec *st, void *arg)
 	return 0;
 }
 
+/* Fills log line i of run r. */
+static void
+mklog(struct log_rec *l, const struct run_rec *r, int i, const char *msg)
+{
+	memset(l, 0, sizeof *l);
+	memcpy(l->run_id, r->id, sizeof l->run_id);
+	l->at = 1000 + i;
+	l->step = i == 2 ? NULL : (char *)"first";
+	l->attempt = i;
+	l->level = i % 4;
+	l->message = (char *)msg;
+}
+
+#ifndef TEST_STORE_PG
+/* Fills step seq of run r, named name, with a ticket's output (new). */
+static void
+mkstep(struct step_rec *st, const struct run_rec *r, int seq,
+    const char *name)
+{
+	memset(st, 0, sizeof *st);
+	memcpy(st->run_id, r->id, sizeof st->run_id);
+	st->seq = seq;
+	st->name = (char *)name;
+	st->attempts = 1;
+	st->output = json_pack("{s:s, s:s, s:s, s:s}", "id", "T-18", "kind",
+	    "bug", "title", "crash when opening a draft", "severity", "low");
+}
+
+/* Collects steps as "seq:name:ID;", ID the output's "id" or "-". */
+static int
+step_name_cb(const struct step_rec *st, void *arg)
+{
+	const char	*id = json_string_value(json_object_get(st->output,
+			    "id"));
+	char		*buf = arg;
+
+	snprintf(buf + strlen(buf), 64, "%d:%s:%s;", st->seq, st->name,
+	    id != NULL ? id : "-");
+	return 0;
+}
+#endif
+
 /* Collects transitions. */
 static int
 transition_cb(const struct transition_rec *t, void *arg)
@@ -721,6 +763,8 @@ test_store_migrate_v9(void)
 	struct run_rec		 r;
 	struct transition_rec	 t;
 	struct store_change	 ch;
+	struct step_rec		 st;
+	struct log_rec		 l;
 	char			 buf[1024] = "", *sql;
 
 	REQUIRE((sql = read_data("store-v9.sql")) != NULL);
@@ -744,11 +788,29 @@ test_store_migrate_v9(void)
 	buf[0] = '\0';
 	REQUIRE(store_get_run(s, ok, &r, &err) == 0);
 	mktrans(&t, &r, RUN_SUCCEEDED, RUN_QUEUED, "redriven", 1796548495000);
+	mklog(&l, &r, 1, "after the upgrade");
+	mkstep(&st, &r, 9, "decode");
 	memset(&ch, 0, sizeof ch);
+	ch.run = &r;
+	ch.flags = STORE_RUN_SKIP;
 	ch.transition = &t;
+	ch.step = &st;
+	ch.logs = &l;
+	ch.nlogs = 1;
 	store_submit(s, &ch);
 	REQUIRE(store_flush(s, &err) == 0);
+	json_decref(st.output);
 	run_rec_clear(&r);
+	/* Old lines keep their ids, new ones follow; old outputs stay text
+	 * and new ones are packed (schema 13, 14); all read alike. */
+	CHECK(query_int("SELECT group_concat(id, '') FROM run_logs WHERE "
+	    "run_id = '01M95A51D431RBZ7C4ZYW9XXB7'") == 12);
+	REQUIRE(store_list_steps(s, ok, step_name_cb, buf, &err) == 0);
+	CHECK_STR(buf, "0:decode:T-17;1:route:T-17;2:bug:T-17;3:publish:-;"
+	    "9:decode:T-18;");
+	CHECK(query_int("SELECT count(*) FROM steps WHERE typeof(output) = "
+	    "'blob'") == 1);
+	buf[0] = '\0';
 	REQUIRE(store_list_transitions(s, ok, transition_cb, buf, &err) == 0);
 	CHECK_STR(buf, "created:->queued;started:queued>running;"
 	    "step_succeeded:running>running;step_succeeded:running>running;"
@@ -2751,19 +2813,6 @@ log_line_cb(const struct log_rec *l, void *arg)
 	snprintf(buf + n, 512 - n, "%s:%d:%d:%s;", l->step ? l->step : "-",
 	    l->attempt, l->level, l->message);
 	return 0;
-}
-
-/* Fills log line i of run r. */
-static void
-mklog(struct log_rec *l, const struct run_rec *r, int i, const char *msg)
-{
-	memset(l, 0, sizeof *l);
-	memcpy(l->run_id, r->id, sizeof l->run_id);
-	l->at = 1000 + i;
-	l->step = i == 2 ? NULL : (char *)"first";
-	l->attempt = i;
-	l->level = i % 4;
-	l->message = (char *)msg;
 }
 
 /* Log lines ride with a run's changes, come back in the order written
