@@ -62,7 +62,7 @@ struct bench_peer {
 /* What one loop did and cost. */
 struct bench_result {
 	long	n;
-	double	wall, user, sys, nvcsw;
+	double	wall, cpu, nvcsw;	/* seconds; switches */
 };
 
 /* The database and the statements of one commit. */
@@ -101,11 +101,12 @@ bench_wall(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Seconds in a timeval. */
+/* Seconds of CPU, user and system, in a rusage. */
 static double
-bench_tv(const struct timeval *tv)
+bench_cpu(const struct rusage *ru)
 {
-	return (double)tv->tv_sec + tv->tv_usec / 1e6;
+	return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
+	    (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
 }
 
 /* Writes v to an eventfd; -1 on failure. */
@@ -223,8 +224,7 @@ bench_loop(struct bench_peer *p, double rate, double secs,
 	}
 	r->wall = bench_wall() - t0;
 	getrusage(RUSAGE_SELF, &ru1);
-	r->user = bench_tv(&ru1.ru_utime) - bench_tv(&ru0.ru_utime);
-	r->sys = bench_tv(&ru1.ru_stime) - bench_tv(&ru0.ru_stime);
+	r->cpu = bench_cpu(&ru1) - bench_cpu(&ru0);
 	r->nvcsw = (double)(ru1.ru_nvcsw - ru0.ru_nvcsw);
 	return 0;
 }
@@ -233,7 +233,7 @@ bench_loop(struct bench_peer *p, double rate, double secs,
 static double
 bench_us(const struct bench_result *r)
 {
-	return r->n > 0 ? (r->user + r->sys) * 1e6 / (double)r->n : 0;
+	return r->n > 0 ? r->cpu * 1e6 / (double)r->n : 0;
 }
 
 /* Runs a loop in BENCH_SLICES slices of secs / BENCH_SLICES each, keeps
