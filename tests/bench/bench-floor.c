@@ -13,7 +13,8 @@
  *    paced at 1,000 and 2,000/s, unpaced, and paced with synchronous=OFF
  *    (no fdatasync) to see what the sync itself costs.
  * 2. A hand-off: the same round trip with no work, paced at 1,000, 2,000
- *    and 4,000/s and unpaced; and the paced loop's timer alone.
+ *    and 4,000/s and unpaced, then at 2,000/s with both threads pinned to
+ *    one CPU and to two; and the paced loop's timer alone.
  * 3. The floor those imply for a run, for one and two commits per run.
  *
  * CPU is the process's (getrusage RUSAGE_SELF, user and system, every
