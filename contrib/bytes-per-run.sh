@@ -37,14 +37,16 @@ sqlite3 -column -header "$db" "SELECT name AS step,
 pages() {
 	sqlite3 "$1" 'SELECT sum(pgsize) FROM dbstat'
 }
-# example NAME N: runs workflows/NAME.json N times on $dir/NAME.db.
+# example NAME N: runs workflows/NAME.json N times on $dir/NAME.db; 1
+# when a run fails (an example that needs a service, as order-pricing).
 example() {
 	local i
 	for i in $(seq 1 "$2"); do
 		"$bin" run "workflows/$1.json" --db "$dir/$1.db" \
 		    --buckets "$dir/buckets" \
 		    --input "workflows/inputs/$1.json" >/dev/null 2>&1 ||
-			{ echo "$1: the run failed" >&2; exit 1; }
+			{ echo "$1: a run failed (needs a service?): skipped"; \
+			return 1; }
 	done
 }
 bin=${ORCH_BIN:-orchestrator/orchestrator}
@@ -53,9 +55,9 @@ n=${BYTES_RUNS:-100}
 for f in workflows/inputs/*.json; do
 	w=$(basename "$f" .json)
 	[ "$w" = background-task ] && continue
-	example "$w" "$n"
+	example "$w" "$n" || continue
 	p0=$(pages "$dir/$w.db")
-	example "$w" "$n"
+	example "$w" "$n" || continue
 	p1=$(pages "$dir/$w.db")
 	echo "$w: $(((p1 - p0) / n)) bytes a run (the pages of $n more runs)"
 done

@@ -10,8 +10,11 @@
  * down instead of queueing purges. A group whose purge filled its batch
  * or its scan window goes again after RETENTION_BUSY_MS; once every group
  * reached the end of what has expired, the next round starts after
- * RETENTION_IDLE_MS, with the groups read again. The batch limit bounds
- * the work a commit carries.
+ * RETENTION_TRICKLE_MS when the round deleted runs, RETENTION_IDLE_MS when
+ * not, with the groups read again. The batch limit bounds the work a
+ * commit carries, the trickle keeps runs that expire steadily going
+ * steadily (once a second, a second's worth went in a burst of full
+ * batches back to back, which the webhooks' p99 showed).
  */
 #include "config.h"
 
@@ -25,11 +28,15 @@
 #include "retention.h"
 #include "store.h"
 
-/* Small: the batch joins a commit that webhooks wait for (a few ms). At
- * most about 5,000 deletions a second, well over a sustained load. */
-#define RETENTION_BATCH		64
+/* Small: the batch joins a commit that webhooks wait for (a run's rows
+ * take a few tens of microseconds to delete). At most about 5,000
+ * deletions a second, well over a sustained load. */
+#define RETENTION_BATCH		16
 #define RETENTION_SCAN		1000
-#define RETENTION_BUSY_MS	10
+#define RETENTION_BUSY_MS	2
+/* A round that deleted runs comes back soon, so that runs expiring at
+ * the rate they came go at that rate, not in a burst once a second. */
+#define RETENTION_TRICKLE_MS	100
 #define RETENTION_IDLE_MS	1000
 /* Every hour the cursors start over: a run that finished (or was
  * committed) behind a cursor, as a wall clock set back or a commit held
@@ -52,6 +59,7 @@ struct retention {
 	size_t			 ngroups;
 	size_t			 next;		/* the group to purge */
 	int			 out;		/* a purge is queued */
+	int64_t			 round_deleted;	/* by this round's purges */
 	int64_t			 rescan_at;	/* orc_mono_ms() */
 };
 
@@ -104,18 +112,21 @@ retention_done_cb(void *arg)
 		    (long long)p->deleted, (long long)p->keys);
 	g->cursor = p->cursor;
 	memcpy(g->cursor_id, p->cursor_id, sizeof g->cursor_id);
+	r->round_deleted += p->deleted;
 	if (!p->done || p->deleted == RETENTION_BATCH ||
 	    p->keys == RETENTION_BATCH) {
-		retention_arm(r, 1);
+		retention_arm(r, RETENTION_BUSY_MS);
 		return;
 	}
 	/* This group has caught up with time: the next, or a rest. */
 	if (++r->next < r->ngroups) {
-		retention_arm(r, 1);
+		retention_arm(r, RETENTION_BUSY_MS);
 		return;
 	}
 	r->next = 0;
-	retention_arm(r, 0);
+	retention_arm(r, r->round_deleted > 0 ? RETENTION_TRICKLE_MS :
+	    RETENTION_IDLE_MS);
+	r->round_deleted = 0;
 }
 
 /* The timer: queue the next purge behind the changes already queued. */
@@ -131,7 +142,7 @@ retention_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (r->next == 0)
 		retention_refresh(r);
 	if (r->ngroups == 0) {
-		retention_arm(r, 0);
+		retention_arm(r, RETENTION_IDLE_MS);
 		return;
 	}
 	g = &r->groups[r->next];
@@ -145,12 +156,11 @@ retention_timer_cb(evutil_socket_t fd, short what, void *arg)
 	store_submit_purge(r->store, p, retention_done_cb, r);
 }
 
-/* Arms the timer: soon while there is a backlog, else in a second. */
+/* Arms the timer for ms from now. */
 static void
-retention_arm(struct retention *r, int busy)
+retention_arm(struct retention *r, int ms)
 {
 	struct timeval tv;
-	int ms = busy ? RETENTION_BUSY_MS : RETENTION_IDLE_MS;
 
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
@@ -173,7 +183,7 @@ retention_create(struct event_base *base, struct store *store,
 	r->purge.scan = RETENTION_SCAN;
 	if ((r->timer = evtimer_new(base, retention_timer_cb, r)) == NULL)
 		fatal("%s: evtimer_new failed", __func__);
-	retention_arm(r, 0);
+	retention_arm(r, RETENTION_IDLE_MS);
 	return r;
 }
 
