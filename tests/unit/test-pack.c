@@ -14,6 +14,7 @@
 
 #include "store-pack.h"
 #include "test.h"
+#include "test-sqlite.h"
 
 #define DB	"p.db"
 
@@ -66,21 +67,6 @@ put(struct pack *p, sqlite3 *db, int n, const char *field, const char *text)
 	return rc;
 }
 
-/* An integer that one query returns. */
-static long long
-query_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt	*st;
-	long long	 v = -1;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 /* Row n's value read back through pack_unpack when packed (a new
  * string), its bytes as stored in *stored; NULL with err filled. */
 static char *
@@ -128,8 +114,8 @@ test_pack_round_trip(void)
 		CHECK(put(w, db, i, "price", text) == 0);
 		free(text);
 	}
-	CHECK(query_int(db, "SELECT count(*) FROM dictionaries") == 1);
-	CHECK(query_int(db, "SELECT count(*) FROM v WHERE "
+	CHECK(test_sqlite_int(db, "SELECT count(*) FROM dictionaries") == 1);
+	CHECK(test_sqlite_int(db, "SELECT count(*) FROM v WHERE "
 	    "typeof(value) = 'blob'") == 20);
 	REQUIRE((rdb = open_db(0)) != NULL);
 	for (i = 1; i <= 20; i++) {
@@ -146,7 +132,7 @@ test_pack_round_trip(void)
 	/* Another field has a dictionary of its own. */
 	CHECK(put(w, db, 21, "other", "{\"something\":\"else entirely, "
 	    "and long enough\"}") == 0);
-	CHECK(query_int(db, "SELECT count(*) FROM dictionaries") == 2);
+	CHECK(test_sqlite_int(db, "SELECT count(*) FROM dictionaries") == 2);
 	pack_free(w);
 	pack_free(r);
 	sqlite3_close(db);
@@ -172,11 +158,11 @@ test_pack_as_text(void)
 	REQUIRE((db = open_db(1)) != NULL);
 	CHECK(put(w, db, 1, "f", "{\"short\":1}") == 0);
 	CHECK(put(w, db, 2, "f", ref) == 0);
-	CHECK(query_int(db, "SELECT count(*) FROM dictionaries") == 0);
+	CHECK(test_sqlite_int(db, "SELECT count(*) FROM dictionaries") == 0);
 	CHECK(put(w, db, 3, "f", "\"a first value that is long enough to "
 	    "be packed\"") == 0);
 	CHECK(put(w, db, 4, "f", noise) == 0);
-	CHECK(query_int(db, "SELECT count(*) FROM v WHERE "
+	CHECK(test_sqlite_int(db, "SELECT count(*) FROM v WHERE "
 	    "typeof(value) = 'text'") == 3);
 	back = get(w, db, 2, &stored, &err);
 	CHECK_STR(back, ref);
@@ -204,9 +190,9 @@ test_pack_rollback(void)
 	CHECK(put(w, db, 1, "f", text) == 0);
 	REQUIRE(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
 	pack_forget(w);
-	CHECK(query_int(db, "SELECT count(*) FROM dictionaries") == 0);
+	CHECK(test_sqlite_int(db, "SELECT count(*) FROM dictionaries") == 0);
 	CHECK(put(w, db, 1, "f", text) == 0);
-	CHECK(query_int(db, "SELECT count(*) FROM dictionaries") == 1);
+	CHECK(test_sqlite_int(db, "SELECT count(*) FROM dictionaries") == 1);
 	back = get(r, db, 1, &stored, &err);
 	CHECK_STR(back, text);
 	free(back);

@@ -17,6 +17,7 @@
 
 #include "walbuf.h"
 #include "test.h"
+#include "test-sqlite.h"
 
 /* Opens the file with a VFS (NULL: SQLite's) in WAL mode, synced. */
 static sqlite3 *
@@ -38,21 +39,6 @@ open_db(const char *vfs, int readonly)
 		return NULL;
 	}
 	return db;
-}
-
-/* One integer from a query; -1 on failure. */
-static long long
-one(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
 }
 
 /* Runs SQL; 0 when it succeeded. */
@@ -135,18 +121,19 @@ test_walbuf_reader_sees_commits(void)
 		n = i % 50 == 0 ? 1200 : 1 + i % 7;
 		rows += n;
 		CHECK(insert(w, n, 4000, 1) == 0);
-		CHECK(one(r, "SELECT count(*) FROM t") == rows);
+		CHECK(test_sqlite_int(r, "SELECT count(*) FROM t") == rows);
 	}
 	/* The checkpoint reads the log back: what it copies is right. */
 	CHECK(run(w, "PRAGMA wal_checkpoint(TRUNCATE)") == 0);
-	CHECK(one(r, "SELECT count(*) FROM t") == rows);
+	CHECK(test_sqlite_int(r, "SELECT count(*) FROM t") == rows);
 	sqlite3_close(r);
 	sqlite3_close(w);
 	REQUIRE((r = open_db(NULL, 0)) != NULL);
-	CHECK(one(r, "SELECT count(*) FROM t") == rows);
-	CHECK(one(r, "SELECT sum(length(b)) FROM t") == rows * 4000);
-	CHECK(one(r, "SELECT quick_check = 'ok' FROM pragma_quick_check") ==
-	    1);
+	CHECK(test_sqlite_int(r, "SELECT count(*) FROM t") == rows);
+	CHECK(test_sqlite_int(r, "SELECT sum(length(b)) FROM t") ==
+	    rows * 4000);
+	CHECK(test_sqlite_int(r, "SELECT quick_check = 'ok' FROM "
+	    "pragma_quick_check") == 1);
 	sqlite3_close(r);
 }
 
@@ -159,23 +146,24 @@ test_walbuf_rollback_and_spill(void)
 
 	REQUIRE((w = open_writer(20)) != NULL);
 	CHECK(insert(w, 50, 3000, 1) == 0);
-	before = one(w, "SELECT count(*) FROM t");
+	before = test_sqlite_int(w, "SELECT count(*) FROM t");
 	/* Far more pages than the cache holds: they spill to the log. */
 	CHECK(insert(w, 3000, 3000, 0) == 0);
 	CHECK(run(w, "UPDATE t SET b = randomblob(2000) WHERE id % 3 = 0; "
 	    "ROLLBACK") == 0);
-	CHECK(one(w, "SELECT count(*) FROM t") == before);
+	CHECK(test_sqlite_int(w, "SELECT count(*) FROM t") == before);
 	/* The next transaction writes over the spilled frames. */
 	CHECK(insert(w, 100, 3000, 1) == 0);
 	CHECK(run(w, "BEGIN; UPDATE t SET b = zeroblob(10) WHERE id <= 20; "
 	    "UPDATE t SET b = zeroblob(20) WHERE id <= 20; COMMIT") == 0);
 	REQUIRE((r = open_db(NULL, 1)) != NULL);
-	CHECK(one(r, "SELECT count(*) FROM t") == before + 100);
-	CHECK(one(r, "SELECT sum(length(b)) FROM t WHERE id <= 20") == 400);
+	CHECK(test_sqlite_int(r, "SELECT count(*) FROM t") == before + 100);
+	CHECK(test_sqlite_int(r, "SELECT sum(length(b)) FROM t WHERE "
+	    "id <= 20") == 400);
 	sqlite3_close(r);
 	sqlite3_close(w);
 	REQUIRE((r = open_db(NULL, 0)) != NULL);
-	CHECK(one(r, "SELECT count(*) FROM t") == before + 100);
+	CHECK(test_sqlite_int(r, "SELECT count(*) FROM t") == before + 100);
 	sqlite3_close(r);
 }
 
@@ -201,16 +189,16 @@ test_walbuf_rollback_then_other_writer(void)
 	/* a writes again, elsewhere in the log. */
 	CHECK(insert(a, 5, 3000, 1) == 0);
 	rows = 10 + 300 + 5;
-	CHECK(one(b, "SELECT count(*) FROM t") == rows);
-	CHECK(one(b, "SELECT sum(length(b)) FROM t") ==
+	CHECK(test_sqlite_int(b, "SELECT count(*) FROM t") == rows);
+	CHECK(test_sqlite_int(b, "SELECT sum(length(b)) FROM t") ==
 	    10 * 7 + 300 * 1000 + 5 * 3000);
-	CHECK(one(b, "SELECT quick_check = 'ok' FROM pragma_quick_check") ==
-	    1);
+	CHECK(test_sqlite_int(b, "SELECT quick_check = 'ok' FROM "
+	    "pragma_quick_check") == 1);
 	sqlite3_close(a);
 	sqlite3_close(b);
 	REQUIRE((b = open_db(NULL, 0)) != NULL);
-	CHECK(one(b, "SELECT count(*) FROM t") == rows);
-	CHECK(one(b, "SELECT sum(length(b)) FROM t") ==
+	CHECK(test_sqlite_int(b, "SELECT count(*) FROM t") == rows);
+	CHECK(test_sqlite_int(b, "SELECT sum(length(b)) FROM t") ==
 	    10 * 7 + 300 * 1000 + 5 * 3000);
 	sqlite3_close(b);
 }
