@@ -10,7 +10,9 @@
  * dictionary's id and the text's length as varints, and a raw deflate
  * stream. The dictionaries are rows of the table "dictionaries" (id,
  * workflow, field, body), written in the transaction of the value that
- * first needs one and never changed; each connection keeps those it has
+ * first needs one, never changed nor deleted, and their ids never used
+ * again (AUTOINCREMENT: a value read against another dictionary would
+ * be garbage, not an error); each connection keeps those it has
  * used (struct pack: a connection is used by one thread at a time).
  * Texts that would not shrink, short ones and blob references (store
  * scans find those with LIKE) are stored as they are.
@@ -33,7 +35,7 @@
 /* The dictionaries table (a schema migration of store-sqlite.c). */
 #define PACK_SCHEMA							\
 	"CREATE TABLE dictionaries ("					\
-	"  id INTEGER PRIMARY KEY,"					\
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"			\
 	"  workflow TEXT NOT NULL,"					\
 	"  field TEXT NOT NULL,"					\
 	"  body BLOB NOT NULL,"						\
