@@ -12,7 +12,8 @@
 # - expect_exit CODE cmd... runs cmd, keeps its stdout in $T/out ($OUT) and
 #   its stderr in $T/err ($ERR) for the assertions that follow.
 # - sqlite_q FILE QUERY prints what a query on a SQLite file gives (beside
-#   a daemon: it waits up to 5 s for a lock); wait_eq SECONDS VALUE cmd...
+#   a daemon: it waits up to 5 s for a lock); sqlite_json FILE QUERY the
+#   JSON text of a column, packed or not; wait_eq SECONDS VALUE cmd...
 #   runs cmd every 0.1 s until it prints VALUE, 1 when it never did.
 # - The last line is "N passed, N failed", N counting assertions; the exit
 #   code is 0 only when none failed, 77 (skip) from skip(), 1 otherwise.
@@ -280,6 +281,36 @@ print(v if isinstance(v, str) else json.dumps(v))
 # sqlite_q FILE QUERY: see above.
 sqlite_q() {
 	timeout "$ORC_CMD_TIMEOUT" sqlite3 -cmd ".timeout 5000" "$1" "$2"
+}
+
+# sqlite_json FILE SQL: the text of the JSON column one query on a
+# SQLite store returns, inflated when it is packed (store-pack.h: 0x01,
+# the dictionary's id and the text's length as varints, then raw deflate
+# against the dictionary's body).
+sqlite_json() {
+	timeout "$ORC_CMD_TIMEOUT" python3 -c '
+import sqlite3, sys, zlib
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+v = db.execute(sys.argv[2]).fetchone()[0]
+def varint(b, i):
+    x = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        x |= (c & 0x7f) << shift
+        shift += 7
+        if not c & 0x80:
+            return x, i
+if isinstance(v, bytes) and v[:1] == b"\x01":
+    d, i = varint(v, 1)
+    n, i = varint(v, i)
+    z = db.execute("SELECT body FROM dictionaries WHERE id = ?",
+        (d,)).fetchone()[0]
+    v = zlib.decompressobj(-12, zdict=z).decompress(v[i:])
+    if len(v) != n:
+        sys.exit("sqlite_json: %d bytes, not %d" % (len(v), n))
+    v = v.decode()
+print(v)' "$1" "$2"
 }
 
 # wait_eq SECONDS VALUE cmd...: see above.

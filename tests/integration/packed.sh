@@ -42,6 +42,11 @@ expect_true "stored in under a fifth of the text ($stored of $raw)" \
     [ $((stored * 5)) -lt "$raw" ]
 expect_exit 0 orch show "$ID"
 expect_contains "show prints an output" "$(out)" '"first_sku":"widget"'
+# The format as store-pack.h gives it, read by Python's zlib.
+expect_eq "a packed output read without the daemon" \
+    "$(json "$T/show.json" 'd["steps"][1]["output"]')" \
+    "$(sqlite_json "$DB" "SELECT output FROM steps WHERE run_id = '$ID'
+    AND seq = 1" | json - d)"
 
 # A backup's copy carries the dictionaries.
 expect_exit 0 "$ORCH_BIN" backup "$T/copy.db" --db "$DB"

@@ -56,11 +56,8 @@ wait_runs_in() {
 
 # trigger_of RUN_ID: the run's stored trigger record, as JSON.
 trigger_of() {
-	python3 -c '
-import json, sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-row = db.execute("SELECT trigger FROM runs WHERE id = ?", (sys.argv[2],))
-print(json.dumps(json.loads(row.fetchone()[0])))' "$DB" "$1"
+	sqlite_json "$DB" "SELECT trigger FROM runs WHERE id = '$1'" |
+	    python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)))'
 }
 
 # sched WORKFLOW EXPR: a field of its row in `schedules --json`.
