@@ -215,6 +215,9 @@ runjson_show(struct store *st, const struct run_rec *r,
 		return NULL;
 	}
 	json_object_set_new(o, "children", a);
+	/* What started it: never a webhook's credentials (http-hook.c). */
+	json_object_set(o, "trigger", r->trigger != NULL ? r->trigger :
+	    json_null());
 	parent = json_object_get(r->trigger, "parent");
 	json_object_set(o, "parent", parent != NULL ? parent : json_null());
 	return o;

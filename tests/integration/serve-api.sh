@@ -158,6 +158,10 @@ expect_eq "the run's steps" '["decode", "shape"]' \
     "$(body '[s["name"] for s in d["steps"]]')"
 expect_eq "the run's transitions end in succeeded" succeeded \
     "$(body 'd["transitions"][-1]["to"]')"
+expect_eq "the run's trigger: the webhook and its path" "webhook /hooks/echo" \
+    "$(body 'd["trigger"]["source"] + " " + d["trigger"]["path"]')"
+expect_eq "the trigger keeps no credentials" "content-type user-agent" \
+    "$(body '" ".join(sorted(d["trigger"]["headers"]))')"
 # The status URL as given works (absolute or relative).
 case $status_url in
 http*) su=$status_url ;;

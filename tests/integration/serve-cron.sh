@@ -56,8 +56,7 @@ wait_runs_in() {
 
 # trigger_of RUN_ID: the run's stored trigger record, as JSON.
 trigger_of() {
-	sqlite_json "$DB" "SELECT trigger FROM runs WHERE id = '$1'" |
-	    python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)))'
+	orch show "$1" --json | json - 'd["trigger"]'
 }
 
 # sched WORKFLOW EXPR: a field of its row in `schedules --json`.
