@@ -197,17 +197,19 @@ static int
 conf_store(struct store_config *s, struct orc_error *err)
 {
 	long long busy = s->busy_ms, blob = 0;
-	int wal = 1, thread = 1;
+	int wal = 1, thread = 1, compress = 1;
 
 	if (conf_int("ORCH_BUSY_TIMEOUT_MS", 0, 3600000, &busy, err) != 0 ||
 	    conf_sync(&s->sync, err) != 0 ||
 	    conf_bool("ORCH_WAL_BUFFER", &wal, err) != 0 ||
 	    conf_bool("ORCH_COMMIT_THREAD", &thread, err) != 0 ||
+	    conf_bool("ORCH_COMPRESS", &compress, err) != 0 ||
 	    conf_int("ORCH_BLOB_BYTES", 1, LLONG_MAX, &blob, err) != 0)
 		return -1;
 	s->busy_ms = (int)busy;
 	s->no_wal_buffer = !wal;
 	s->no_commit_thread = !thread;
+	s->no_compress = !compress;
 	s->blob_bytes = (size_t)blob;
 	s->blob_dir = conf_string("ORCH_BLOB_DIR");
 	return 0;

@@ -725,8 +725,10 @@ bind_text(sqlite3_stmt *st, int i, const char *s)
 
 /*
  * Binds a JSON value as compact text, or NULL. A large text goes to a blob
- * file beside the database and the column gets its reference; -1 with err
- * when the blob cannot be written.
+ * file beside the database and the column gets its reference; the others
+ * are packed against the dictionary of (workflow, field) unless
+ * ORCH_COMPRESS=0 (store-pack.h). -1 with err when the blob cannot be
+ * written or the dictionary read.
  */
 static int
 bind_json(struct sqlite_store *ss, sqlite3_stmt *st, int i,
@@ -742,6 +744,10 @@ bind_json(struct sqlite_store *ss, sqlite3_stmt *st, int i,
 	if ((s = store_row_encode(v, ss->blobs, ss->blob_min, ss->path,
 	    err)) == NULL)
 		return -1;
+	if (ss->cfg.no_compress) {
+		sqlite3_bind_text(st, i, s, -1, free);
+		return 0;
+	}
 	return pack_bind(ss->w->pack, ss->w->db, ss->path, st, i, workflow,
 	    field, s, strlen(s), err);
 }

@@ -235,6 +235,7 @@ struct store_config {
 	int		 no_wal_buffer;	/* ORCH_WAL_BUFFER=0 (SQLite, FULL) */
 	int		 no_commit_thread; /* ORCH_COMMIT_THREAD=0 */
 	size_t		 blob_bytes;	/* ORCH_BLOB_BYTES, 0: the default */
+	int		 no_compress;	/* ORCH_COMPRESS=0 (SQLite) */
 	const char	*blob_dir;	/* ORCH_BLOB_DIR (PostgreSQL) or NULL */
 };
 

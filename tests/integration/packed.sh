@@ -3,7 +3,8 @@
 # run five times with `orchestrator run`, stores its step outputs and run
 # inputs deflated against one dictionary per workflow and field, in a
 # fraction of their bytes, and show, show --json and a backup's copy read
-# them back as the run wrote them; a missing dictionary is an error.
+# them back as the run wrote them; ORCH_COMPRESS=0 writes text; a missing
+# dictionary is an error.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -52,6 +53,18 @@ expect_eq "a packed output read without the daemon" \
 expect_exit 0 "$ORCH_BIN" backup "$T/copy.db" --db "$DB"
 expect_exit 0 "$ORCH_BIN" show "$ID" --json --db "$T/copy.db"
 expect_eq "the copy reads the same run" "$(cat "$T/show.json")" "$(out)"
+
+# ORCH_COMPRESS=0: new values as text, the packed ones read as before.
+ORCH_COMPRESS=0 expect_exit 0 orch run "$EX/order-report.json" \
+    --input "$EX/inputs/order-report.json"
+TEXT=$(newest_run)
+expect_eq "ORCH_COMPRESS=0 stores text" "text text text text" \
+    "$(sqlite_q "$DB" "SELECT group_concat(typeof(output), ' ') FROM
+    (SELECT output FROM steps WHERE run_id = '$TEXT' ORDER BY seq)")"
+ORCH_COMPRESS=0 expect_exit 0 orch show "$ID" --json
+expect_eq "and reads the packed runs" "$(cat "$T/show.json")" "$(out)"
+ORCH_COMPRESS=maybe expect_exit 1 orch runs
+expect_contains "a bad ORCH_COMPRESS is named" "$(err)" ORCH_COMPRESS
 
 # A damaged store: without its dictionary a packed output is an error
 # that names it, not a wrong document.
