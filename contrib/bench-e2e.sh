@@ -45,10 +45,7 @@ svc=
 . "$top/contrib/bench-lib.sh"
 bench_need python3 curl wrk
 
-dir=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/orc-bench-e2e-XXXXXX")} ||
-	die "cannot make a temp dir"
-mkdir -p "$dir/wf"
-trap bench_cleanup EXIT
+bench_workdir
 fs=$(df -PT "$dir" 2>/dev/null | awk 'NR == 2 { print $2 }')
 case $fs in
 tmpfs|ramfs) echo "bench-e2e: warning: $dir is on $fs: fsync costs nothing" ;;

@@ -1,9 +1,13 @@
-# Helpers of the end-to-end benchmarks (bench-e2e.sh, bench-w1.sh),
+# Helpers of the end-to-end benchmarks (bench-e2e.sh, bench-w1.sh,
+# bench-map.sh),
 # sourced after they set BENCH_NAME, bin, dir, pid and svc:
 # - die MESSAGE: prints "BENCH_NAME: MESSAGE" and exits 1.
 # - bench_need COMMAND...: dies unless each command is installed.
 # - bench_cleanup: kills the daemon ($pid) and the service ($svc) and
-#   removes $dir unless KEEP is set (the scripts trap it on EXIT).
+#   removes $dir unless KEEP is set.
+# - bench_workdir: sets dir to $BENCH_DIR or a new temp folder, with wf/
+#   in it, and traps bench_cleanup on EXIT.
+# - bench_need_sink: dies unless tests/bench/bench-sink ($sink) is built.
 # - waitport LOG PREFIX PID: the port a process says it listens on.
 # - bench_serve ARGS...: starts "$bin serve" on a free port with the
 #   workflows of $dir/wf and a fresh database in $dir, waits until
@@ -30,6 +34,18 @@ bench_cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	[ -n "$svc" ] && kill -9 "$svc" 2>/dev/null && wait "$svc" 2>/dev/null
 	[ -n "${KEEP:-}" ] || rm -rf -- "$dir"
+}
+
+bench_workdir() {
+	dir=${BENCH_DIR:-$(mktemp -d \
+	    "${TMPDIR:-/tmp}/orc-$BENCH_NAME-XXXXXX")} ||
+		die "cannot make a temp dir"
+	mkdir -p "$dir/wf" || die "$dir: cannot make wf/"
+	trap bench_cleanup EXIT
+}
+
+bench_need_sink() {
+	[ -x "$sink" ] || die "$sink: not built (make tests/bench/bench-sink)"
 }
 
 waitport() {

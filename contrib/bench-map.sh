@@ -31,12 +31,8 @@ pid=
 svc=
 . "$top/contrib/bench-lib.sh"
 bench_need python3 curl sqlite3
-[ -x "$sink" ] || die "$sink: not built (make tests/bench/bench-sink)"
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/orc-bench-map-XXXXXX") ||
-	die "cannot make a temp dir"
-mkdir -p "$dir/wf"
-trap bench_cleanup EXIT
+bench_need_sink
+bench_workdir
 
 "$sink" --port 0 --record /dev/null 2>"$dir/sink.log" &
 svc=$!
